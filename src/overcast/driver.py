@@ -1,0 +1,276 @@
+"""The base of every driver: runtime options, runners, capabilities, closing.
+
+A driver holds only configuration (credentials, endpoint, options). Its two
+runners, and their connection pools, are made on first use, so a constructor
+never touches the network and one driver instance serves many threads and
+tasks at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
+
+from overcast import __version__
+from overcast.errors import InvalidInput
+from overcast.runtime.effects import Request
+from overcast.runtime.operation import operations_of
+from overcast.runtime.policy import Hooks, RetryPolicy, RuntimeConfig
+from overcast.runtime.redact import Secret
+from overcast.runtime.runner import AsyncRunner, SyncRunner
+from overcast.runtime.transports.base import (
+    DEFAULT_POOL_SIZE,
+    AsyncTransport,
+    SyncTransport,
+    Timeouts,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["AsyncView", "BaseDriver", "RuntimeOptions"]
+
+D = TypeVar("D", bound="BaseDriver")
+
+SYNC_TRANSPORTS = ("urllib3", "httpx")
+ASYNC_TRANSPORTS = ("aiohttp", "httpx")
+
+
+class RuntimeOptions(TypedDict, total=False):
+    """Keyword options every driver accepts (``**options`` in constructors).
+
+    * ``timeout``: seconds, or a :class:`Timeouts` (connect, read, total).
+    * ``retry``: a :class:`RetryPolicy`.
+    * ``hooks``: :class:`Hooks` for request/response events.
+    * ``pool_size``: connections per host (and concurrent requests per host).
+    * ``verify``: TLS verification: True, False, or a CA bundle path.
+    * ``sync_transport``: ``"urllib3"`` (default) or ``"httpx"``, or a factory.
+    * ``async_transport``: ``"aiohttp"`` (default on asyncio) or ``"httpx"``
+      (default on trio), or a factory.
+    """
+
+    timeout: float | Timeouts
+    retry: RetryPolicy
+    hooks: Hooks
+    pool_size: int
+    verify: bool | str
+    sync_transport: str | Any
+    async_transport: str | Any
+
+
+class BaseDriver:
+    """Common base of the drivers of every area.
+
+    Subclasses set ``name`` (the registry name) and ``area``, store their
+    credentials as :class:`~overcast.runtime.redact.Secret` and pass
+    ``**options`` on to this constructor. They may override :meth:`_sign` (called
+    on every attempt of every request) and :meth:`_secrets`.
+    """
+
+    name: ClassVar[str] = "base"
+    area: ClassVar[str] = ""
+    #: The async view class for this driver (set by each area's base class).
+    async_view: ClassVar[type[AsyncView[Any]]]
+
+    def __init__(self, **options: Any) -> None:
+        unknown = set(options) - set(RuntimeOptions.__annotations__)
+        if unknown:
+            raise InvalidInput(f"unknown option(s): {', '.join(sorted(unknown))}", driver=self)
+        timeout = options.get("timeout")
+        if timeout is None:
+            timeouts = Timeouts()
+        elif isinstance(timeout, Timeouts):
+            timeouts = timeout
+        elif isinstance(timeout, int | float) and timeout > 0:
+            timeouts = Timeouts(connect=float(timeout), read=float(timeout))
+        else:
+            raise InvalidInput(f"timeout must be positive seconds or Timeouts: {timeout!r}")
+        pool_size = options.get("pool_size", DEFAULT_POOL_SIZE)
+        if not isinstance(pool_size, int) or pool_size < 1:
+            raise InvalidInput(f"pool_size must be a positive integer: {pool_size!r}")
+        self._options = options
+        self._timeouts = timeouts
+        self._lock = threading.Lock()
+        self._sync: SyncRunner | None = None
+        self._async: AsyncRunner | None = None
+        self.aio: AsyncView[Any] = self.async_view(self)
+
+    # -- hooks for subclasses ---------------------------------------------------
+
+    def _sign(self, request: Request, now: float) -> Request:
+        """Sign one attempt of a request (default: unchanged)."""
+        return request
+
+    def _secrets(self) -> tuple[Secret, ...]:
+        """The credential values to keep out of any text (default: every
+        :class:`Secret` attribute of the driver)."""
+        return tuple(v for v in vars(self).values() if isinstance(v, Secret))
+
+    def _repr_fields(self) -> dict[str, object]:
+        """Fields shown by ``repr`` (never credentials)."""
+        return {}
+
+    # -- runtime ----------------------------------------------------------------
+
+    def _config(self) -> RuntimeConfig:
+        options = self._options
+        return RuntimeConfig(
+            driver_name=self.name,
+            timeouts=self._timeouts,
+            retry=options.get("retry") or RetryPolicy(),
+            hooks=options.get("hooks") or Hooks(),
+            signer=self._sign,
+            user_agent=f"overcast/{__version__}",
+            pool_size=options.get("pool_size", DEFAULT_POOL_SIZE),
+            verify=options.get("verify", True),
+            secrets=self._secrets(),
+        )
+
+    @property
+    def _sync_runner(self) -> SyncRunner:
+        runner = self._sync
+        if runner is None:
+            with self._lock:
+                if self._sync is None:
+                    config = self._config()
+                    self._sync = SyncRunner(config, lambda: self._make_sync_transport(config))
+                runner = self._sync
+        return runner
+
+    @property
+    def _async_runner(self) -> AsyncRunner:
+        runner = self._async
+        if runner is None:
+            with self._lock:
+                if self._async is None:
+                    config = self._config()
+                    self._async = AsyncRunner(config, lambda: self._make_async_transport(config))
+                runner = self._async
+        return runner
+
+    def _make_sync_transport(self, config: RuntimeConfig) -> SyncTransport:
+        choice = self._options.get("sync_transport", "urllib3")
+        if callable(choice):
+            transport: SyncTransport = choice()
+            return transport
+        if choice == "urllib3":
+            from overcast.runtime.transports.urllib3 import Urllib3Transport
+
+            return Urllib3Transport(pool_size=config.pool_size, verify=config.verify)
+        if choice == "httpx":
+            from overcast.runtime.transports.httpx import HttpxSyncTransport
+
+            return HttpxSyncTransport(pool_size=config.pool_size, verify=config.verify)
+        raise InvalidInput(
+            f"unknown sync transport {choice!r}; choose from {', '.join(SYNC_TRANSPORTS)}",
+            driver=self,
+        )
+
+    def _make_async_transport(self, config: RuntimeConfig) -> AsyncTransport:
+        import sniffio
+
+        choice = self._options.get("async_transport")
+        if callable(choice):
+            transport: AsyncTransport = choice()
+            return transport
+        if choice is None:
+            choice = "httpx" if sniffio.current_async_library() == "trio" else "aiohttp"
+        if choice == "aiohttp":
+            from overcast.runtime.transports.aiohttp import AiohttpTransport
+
+            return AiohttpTransport(pool_size=config.pool_size, verify=config.verify)
+        if choice == "httpx":
+            from overcast.runtime.transports.httpx import HttpxAsyncTransport
+
+            return HttpxAsyncTransport(pool_size=config.pool_size, verify=config.verify)
+        raise InvalidInput(
+            f"unknown async transport {choice!r}; choose from {', '.join(ASYNC_TRANSPORTS)}",
+            driver=self,
+        )
+
+    # -- capabilities -----------------------------------------------------------
+
+    @classmethod
+    def operations(cls) -> dict[str, bool]:
+        """Every operation of this driver's area and whether this driver supports it."""
+        return {name: cls._supports(name) for name in sorted(operations_of(cls))}
+
+    @classmethod
+    def _supports(cls, name: str, _seen: frozenset[str] = frozenset()) -> bool:
+        op = operations_of(cls).get(name)
+        if op is None or op.unsupported:
+            return False
+        return all(
+            cls._supports(dep, _seen | {name}) for dep in op.requires if dep not in _seen
+        )
+
+    def supports(self, operation: str) -> bool:
+        """Whether this driver implements ``operation`` (a method name).
+
+        >>> driver.supports("create_volume")  # doctest: +SKIP
+        False
+        """
+        return self._supports(operation)
+
+    # -- lifetime ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sync connection pool. The driver stays usable (it reopens)."""
+        with self._lock:
+            runner = self._sync
+        if runner is not None:
+            runner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        fields = " ".join(f"{k}={v!r}" for k, v in self._repr_fields().items())
+        return f"<{type(self).__name__} {fields}>" if fields else f"<{type(self).__name__}>"
+
+
+class AsyncView(Generic[D]):
+    """The async face of a driver: ``driver.aio``.
+
+    Each area declares its view with every operation typed
+    (``list_containers = aio(StorageDriver.list_containers)``); the view runs the
+    operations of the driver it wraps on that driver's async runner.
+    """
+
+    __slots__ = ("driver",)
+
+    def __init__(self, driver: D) -> None:
+        self.driver = driver
+
+    def supports(self, operation: str) -> bool:
+        """Whether the driver implements ``operation``."""
+        return self.driver.supports(operation)
+
+    async def aclose(self) -> None:
+        """Close the async connection pool of the current event loop."""
+        runner = self.driver._async
+        if runner is not None:
+            await runner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<async view of {self.driver!r}>"

@@ -1,0 +1,519 @@
+"""Effects: the values a driver operation yields to ask a runner for I/O.
+
+An operation is a generator. It yields an effect and receives its result; if
+the effect fails, the runner throws the exception into the generator at the
+``yield``, so ``try``/``except`` works as it does in ordinary code.
+
+| effect | the runner does | the operation receives |
+| --- | --- | --- |
+| :class:`Request` | signs, sends, retries per policy | :class:`Response` |
+| :class:`Call` | calls a blocking function (a worker thread when async) | its return value |
+| :class:`Sleep` | sleeps | ``None`` |
+| :class:`Parallel` | runs sub-operations concurrently | their results, in order |
+| :class:`Pipe` | copies a body or stream into a blocking sink | bytes copied |
+| :class:`Guarded` | runs a sub-operation; on failure runs its compensation | its result |
+| :class:`Emit` (iterators only) | hands an item to the consumer | ``None`` |
+
+Effects are plain, immutable values: they can be built, compared and inspected
+in unit tests without a runner.
+"""
+
+from __future__ import annotations
+
+import io
+import json as _json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass, field, replace
+from typing import IO, Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
+from urllib.parse import urlencode
+
+from overcast.errors import ProviderError
+
+__all__ = [
+    "Body",
+    "ByteStream",
+    "Call",
+    "ChunkObserver",
+    "Effect",
+    "Emit",
+    "FileStream",
+    "Guarded",
+    "Headers",
+    "IterStream",
+    "Iter",
+    "Op",
+    "Parallel",
+    "Pipe",
+    "ReaderStream",
+    "Request",
+    "Response",
+    "Sink",
+    "Sleep",
+    "as_stream",
+    "body_length",
+    "is_rewindable",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+#: What a request body may be. An async iterable works only with the async runner.
+Body: TypeAlias = (
+    bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes] | AsyncIterable[bytes] | None
+)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, ordered HTTP headers; repeated fields are joined with ``", "``."""
+
+    __slots__ = ("_items", "_index")
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        self._items: list[tuple[str, str]] = pairs
+        index: dict[str, str] = {}
+        for key, value in pairs:
+            lowered = key.lower()
+            index[lowered] = f"{index[lowered]}, {value}" if lowered in index else value
+        self._index = index
+
+    def __getitem__(self, key: str) -> str:
+        return self._index[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of a repeated header, in order."""
+        lowered = key.lower()
+        return [v for k, v in self._items if k.lower() == lowered]
+
+    def raw_items(self) -> list[tuple[str, str]]:
+        """The header fields as received, with their original case and repeats."""
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        from overcast.runtime.redact import redact_headers
+
+        return f"Headers({redact_headers(self._items)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An HTTP request an operation wants sent.
+
+    ``idempotent`` says whether the request may be sent twice without harm; when
+    ``None`` it follows the method (GET, HEAD, PUT, DELETE are idempotent; POST
+    and PATCH are not). The runtime retries only idempotent requests whose body
+    can be rewound, and never resends a non-idempotent one once it may have
+    reached the server. ``stream=True`` leaves a 2xx body unread as
+    :attr:`Response.stream`; error bodies are always read in full.
+    ``timeout`` overrides the driver's read timeout for this request, and
+    ``sign=False`` skips the driver's signer (pre-signed or public URLs).
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Sequence[tuple[str, str]] | Mapping[str, str] = ()
+    body: Body = None
+    stream: bool = False
+    idempotent: bool | None = None
+    timeout: float | None = None
+    sign: bool = True
+
+    @property
+    def is_idempotent(self) -> bool:
+        """Whether the runtime may send this request more than once."""
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method.upper() in IDEMPOTENT_METHODS
+
+    @property
+    def full_url(self) -> str:
+        """The URL with ``params`` encoded into its query string."""
+        if not self.params:
+            return self.url
+        pairs = self.params.items() if isinstance(self.params, Mapping) else self.params
+        query = urlencode(list(pairs), safe="-_.~", quote_via=_quote)
+        sep = "&" if "?" in self.url else "?"
+        return f"{self.url}{sep}{query}"
+
+    def with_headers(self, headers: Mapping[str, str]) -> Request:
+        """A copy with ``headers`` added (replacing fields of the same name)."""
+        lowered = {k.lower() for k in headers}
+        merged = {k: v for k, v in self.headers.items() if k.lower() not in lowered}
+        merged.update(headers)
+        return replace(self, headers=merged)
+
+    def __repr__(self) -> str:
+        from overcast.runtime.redact import redact_url
+
+        return f"Request({self.method} {redact_url(self.full_url)})"
+
+
+def _quote(value: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="-_.~")
+
+
+@runtime_checkable
+class ChunkObserver(Protocol):
+    """Sees every chunk of a stream as it passes (checksums, progress).
+
+    ``finish`` is called once after the last chunk and may raise
+    :class:`~overcast.errors.IntegrityError` to reject the data.
+    """
+
+    def update(self, chunk: bytes) -> None:
+        """Account for one chunk."""
+
+    def finish(self) -> None:
+        """Check the whole; raise to reject it."""
+
+
+class ByteStream(ABC):
+    """A body read once, by a runner, in chunks.
+
+    Transports produce streams bound to their mode (a urllib3 response can be read
+    only synchronously, an aiohttp one only in a loop); :class:`FileStream` and
+    :class:`IterStream` work in both. Observers attached with :meth:`observe`
+    see every chunk and may reject the whole at the end.
+    """
+
+    def __init__(self) -> None:
+        self.observers: tuple[ChunkObserver, ...] = ()
+        self.length: int | None = None
+
+    def observe(self, *observers: ChunkObserver) -> ByteStream:
+        """Attach observers (in order) and return the stream itself."""
+        self.observers = (*self.observers, *observers)
+        return self
+
+    @abstractmethod
+    def _sync_chunks(self) -> Iterator[bytes]:
+        """Raw chunks, read synchronously."""
+
+    @abstractmethod
+    def _async_chunks(self) -> AsyncIterator[bytes]:
+        """Raw chunks, read in an event loop."""
+
+    def sync_chunks(self) -> Iterator[bytes]:
+        """The chunks, shown to the observers, then closed."""
+        try:
+            for chunk in self._sync_chunks():
+                for observer in self.observers:
+                    observer.update(chunk)
+                yield chunk
+            for observer in self.observers:
+                observer.finish()
+        finally:
+            self.close()
+
+    async def async_chunks(self) -> AsyncIterator[bytes]:
+        """The chunks, shown to the observers, then closed (async)."""
+        try:
+            async for chunk in self._async_chunks():
+                for observer in self.observers:
+                    observer.update(chunk)
+                yield chunk
+            for observer in self.observers:
+                observer.finish()
+        finally:
+            await self.aclose()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the underlying connection or file (sync)."""
+
+    async def aclose(self) -> None:
+        """Release the underlying connection or file (async)."""
+        self.close()
+
+
+class FileStream(ByteStream):
+    """Bytes ``[start, end)`` of a local file, opened when reading starts."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        super().__init__()
+        self.path = os.fspath(path)
+        self.start = start
+        self.end = end
+        self.chunk_size = chunk_size
+        if end is not None:
+            self.length = end - start
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            f.seek(self.start)
+            remaining = None if self.end is None else self.end - self.start
+            while remaining is None or remaining > 0:
+                size = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
+                chunk = f.read(size)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    async def _async_chunks(self) -> AsyncIterator[bytes]:
+        import anyio.to_thread
+
+        iterator = self._sync_chunks()
+        try:
+            while True:
+                chunk = await anyio.to_thread.run_sync(next, iterator, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            iterator.close()
+
+
+class IterStream(ByteStream):
+    """A stream over an iterable (or async iterable) of bytes."""
+
+    def __init__(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> None:
+        super().__init__()
+        self.chunks = chunks
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
+            raise TypeError("an async iterable can only be read by the async runner")
+        yield from self.chunks
+
+    async def _async_chunks(self) -> AsyncIterator[bytes]:
+        if isinstance(self.chunks, AsyncIterable):
+            async for chunk in self.chunks:
+                yield chunk
+        else:
+            for chunk in self.chunks:
+                yield chunk
+
+
+class ReaderStream(ByteStream):
+    """A stream over a binary file object, read in chunks (in a worker thread when async)."""
+
+    def __init__(self, reader: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        super().__init__()
+        self.reader = reader
+        self.chunk_size = chunk_size
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        read, size = self.reader.read, self.chunk_size
+        while chunk := read(size):
+            yield chunk
+
+    async def _async_chunks(self) -> AsyncIterator[bytes]:
+        import anyio.to_thread
+
+        read, size = self.reader.read, self.chunk_size
+        while chunk := await anyio.to_thread.run_sync(read, size):
+            yield chunk
+
+
+def as_stream(body: Body | ByteStream) -> ByteStream:
+    """Any body (bytes, file, iterable, async iterable) or stream, as a :class:`ByteStream`."""
+    if isinstance(body, ByteStream):
+        return body
+    if body is None:
+        return IterStream([])
+    if isinstance(body, bytes | bytearray | memoryview):
+        return IterStream([bytes(body)])
+    if hasattr(body, "read"):
+        return ReaderStream(body)  # type: ignore[arg-type]
+    return IterStream(body)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class Response:
+    """What a :class:`Request` got back.
+
+    ``body`` holds the whole body unless the request asked for ``stream=True``
+    and the status was 2xx; then ``stream`` is a :class:`ByteStream` that the
+    runner owns and closes. ``url`` is the redacted URL, for messages.
+    """
+
+    status: int
+    headers: Headers
+    body: bytes = b""
+    stream: ByteStream | None = None
+    url: str = ""
+    method: str = "GET"
+
+    @property
+    def ok(self) -> bool:
+        """True for 2xx statuses."""
+        return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (errors replaced)."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return _json.loads(self.body)
+
+    def raise_for_status(self, driver: Any = None) -> None:
+        """Raise :class:`ProviderError` if the status is not 2xx or 3xx."""
+        if self.status >= 400:
+            raise ProviderError(
+                f"{self.method} {self.url} failed: {self.text[:500]}",
+                status=self.status,
+                driver=driver,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Pause for ``seconds`` (``anyio.sleep`` in the async runner)."""
+
+    seconds: float
+
+
+class Call(Generic[T_co]):
+    """Call a blocking function: directly when sync, in a worker thread when async.
+
+    For file I/O, blocking libraries, hashing large buffers and parsing large
+    documents, so that the async runner never blocks its loop.
+    """
+
+    __slots__ = ("fn", "args", "kwargs")
+
+    def __init__(self, fn: Callable[..., T_co], /, *args: Any, **kwargs: Any) -> None:
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"Call({getattr(self.fn, '__qualname__', self.fn)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Call)
+            and (self.fn, self.args, self.kwargs) == (other.fn, other.args, other.kwargs)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    """Run sub-operations concurrently; receive their results in order.
+
+    ``limit`` caps how many run at once (``None``: all). The first failure
+    cancels the rest (each cancelled sub-operation sees
+    :class:`~overcast.errors.OperationCancelled` at its current ``yield``, so its
+    own compensation runs) and is raised at this ``yield``.
+    """
+
+    ops: Sequence[Generator[Any, Any, Any]]
+    limit: int | None = None
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A blocking destination for bytes (a file being written)."""
+
+    def write(self, data: bytes, /) -> object:
+        """Write one chunk."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pipe:
+    """Copy a body or :class:`ByteStream` into a blocking :class:`Sink`.
+
+    The async runner reads the source in the loop and writes each chunk in a
+    worker thread. The operation receives the number of bytes copied.
+    """
+
+    source: Body | ByteStream
+    sink: Sink
+
+
+@dataclass(frozen=True, slots=True)
+class Guarded(Generic[T]):
+    """Run ``body``; if it fails or is cancelled, run ``on_error(exc)`` then re-raise.
+
+    This is how an operation cleans up with I/O (abort a multipart upload, delete
+    a half-made node): a generator cannot yield from ``finally`` once closed, so
+    the runner starts the compensating operation itself, shielded from
+    cancellation. Errors raised by the compensation are logged, not raised.
+    """
+
+    body: Generator[Any, Any, T]
+    on_error: Callable[[BaseException], Generator[Any, Any, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit(Generic[T]):
+    """Hand one item to the consumer of an iterator operation."""
+
+    item: T
+
+
+Effect: TypeAlias = "Request | Call[Any] | Sleep | Parallel | Pipe | Guarded[Any]"
+
+#: A value operation: yields effects, returns ``T``.
+Op: TypeAlias = Generator[Effect, Any, T]
+#: An iterator operation: yields effects and :class:`Emit` items of type ``T``.
+Iter: TypeAlias = Generator["Effect | Emit[T]", Any, None]
+
+
+def is_rewindable(body: Body | ByteStream) -> bool:
+    """Whether a body can be sent again after a failed attempt."""
+    if body is None or isinstance(body, bytes | bytearray | memoryview | str):
+        return True
+    if isinstance(body, io.IOBase | IO) or hasattr(body, "read"):
+        seekable = getattr(body, "seekable", None)
+        return bool(seekable and seekable())
+    return False
+
+
+def body_length(body: Body) -> int | None:
+    """The length of a body when it can be known without reading it."""
+    if body is None:
+        return 0
+    if isinstance(body, bytes | bytearray):
+        return len(body)
+    if isinstance(body, memoryview):
+        return body.nbytes
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        f: Any = body
+        try:
+            if not f.seekable():
+                return None
+            here = f.tell()
+            end = f.seek(0, os.SEEK_END)
+            f.seek(here)
+            return int(end - here)
+        except (OSError, ValueError):
+            return None
+    return None

@@ -1,0 +1,350 @@
+"""``@operation``: one generator method gives a sync method and an async one.
+
+Three kinds of operation, by what the generator produces:
+
+* :func:`operation` — returns a value. ``driver.x(...)`` runs it on the sync
+  runner; ``await driver.aio.x(...)`` on the async runner.
+* :func:`iterator` — emits items (``yield Emit(item)``) page by page.
+  ``driver.x(...)`` is a sync iterator, ``driver.aio.x(...)`` an async iterator;
+  both stream without loading every page first.
+* :func:`stream` — returns a :class:`~overcast.runtime.effects.ByteStream`.
+  ``driver.x(...)`` runs the operation and returns an iterator of chunks;
+  ``driver.aio.x(...)`` returns an async iterator at once and starts the
+  request on first iteration.
+
+Inside another operation, call the raw generator with ``.op(...)``:
+``container = yield from self.get_container.op(name)``.
+
+An async view class states each operation with its real signature:
+``list_containers = aio(StorageDriver.list_containers)``. A test checks that
+every view is complete.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
+
+from overcast.errors import NotSupported
+from overcast.runtime.effects import ByteStream, Iter, Op
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from overcast.runtime.runner import AsyncRunner, SyncRunner
+
+__all__ = [
+    "AsyncIteratorMethod",
+    "AsyncMethod",
+    "AsyncStreamMethod",
+    "IteratorOperation",
+    "Operation",
+    "StreamOperation",
+    "aio",
+    "iterator",
+    "not_supported",
+    "operation",
+    "requires",
+    "stream",
+]
+
+S = TypeVar("S")
+P = ParamSpec("P")
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _HasRunners(Protocol):
+    """What an operation needs of the object it is bound to."""
+
+    @property
+    def _sync_runner(self) -> SyncRunner: ...
+
+    @property
+    def _async_runner(self) -> AsyncRunner: ...
+
+
+_UNSUPPORTED = "__overcast_unsupported__"
+_REQUIRES = "__overcast_requires__"
+
+
+def not_supported(fn: F) -> F:
+    """Mark a base-class operation as not implemented by this driver.
+
+    Calling it raises :class:`~overcast.errors.NotSupported` at once, before any
+    request; ``driver.supports(name)`` reports False.
+    """
+
+    @functools.wraps(fn)
+    def raiser(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotSupported(
+            f"{type(self).__name__} does not support {fn.__name__}()", driver=self
+        )
+
+    setattr(raiser, _UNSUPPORTED, True)
+    return raiser  # type: ignore[return-value]
+
+
+def requires(*names: str) -> Callable[[F], F]:
+    """Declare the operations a generic base implementation is built from.
+
+    ``driver.supports()`` is then True only if all of them are supported.
+    """
+
+    def mark(fn: F) -> F:
+        setattr(fn, _REQUIRES, names)
+        return fn
+
+    return mark
+
+
+class _OperationBase(Generic[S, P, T]):
+    """A generator function on a driver class, with its metadata."""
+
+    kind = "value"
+
+    def __init__(self, fn: Callable[Concatenate[S, P], Any]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+        self.__name__ = fn.__name__
+        self.__qualname__ = getattr(fn, "__qualname__", fn.__name__)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @property
+    def unsupported(self) -> bool:
+        """True if this is the base class's "not supported" placeholder."""
+        return bool(getattr(self.fn, _UNSUPPORTED, False))
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Operations this generic implementation is built from."""
+        names: tuple[str, ...] = getattr(self.fn, _REQUIRES, ())
+        return names
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} operation {self.__qualname__}>"
+
+
+class Operation(_OperationBase[S, P, T]):
+    """A value operation; see :func:`operation`."""
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: S, owner: type) -> BoundOperation[P, T]: ...
+    def __get__(self, obj: S | None, owner: type) -> Self | BoundOperation[P, T]:
+        if obj is None:
+            return self
+        return BoundOperation(self.fn, obj)
+
+
+class BoundOperation(Generic[P, T]):
+    """An operation bound to a driver: call it to run it synchronously."""
+
+    __slots__ = ("_driver", "_fn")
+
+    def __init__(self, fn: Callable[..., Op[T]], driver: Any) -> None:
+        self._fn = fn
+        self._driver = driver
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        driver: _HasRunners = self._driver
+        return driver._sync_runner.run(self._fn(self._driver, *args, **kwargs))
+
+    def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[T]:
+        """The raw generator, to ``yield from`` inside another operation."""
+        return self._fn(self._driver, *args, **kwargs)
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self._fn.__doc__
+
+
+class IteratorOperation(_OperationBase[S, P, T]):
+    """An iterator operation; see :func:`iterator`."""
+
+    kind = "iterator"
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: S, owner: type) -> BoundIterator[P, T]: ...
+    def __get__(self, obj: S | None, owner: type) -> Self | BoundIterator[P, T]:
+        if obj is None:
+            return self
+        return BoundIterator(self.fn, obj)
+
+
+class BoundIterator(Generic[P, T]):
+    """An iterator operation bound to a driver: call it for a sync iterator."""
+
+    __slots__ = ("_driver", "_fn")
+
+    def __init__(self, fn: Callable[..., Iter[T]], driver: Any) -> None:
+        self._fn = fn
+        self._driver = driver
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        driver: _HasRunners = self._driver
+        return driver._sync_runner.iterate(self._fn(self._driver, *args, **kwargs))
+
+    def op(self, *args: P.args, **kwargs: P.kwargs) -> Iter[T]:
+        """The raw generator, to ``yield from`` inside another iterator operation."""
+        return self._fn(self._driver, *args, **kwargs)
+
+
+class StreamOperation(_OperationBase[S, P, ByteStream]):
+    """A stream operation; see :func:`stream`."""
+
+    kind = "stream"
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: S, owner: type) -> BoundStream[P]: ...
+    def __get__(self, obj: S | None, owner: type) -> Self | BoundStream[P]:
+        if obj is None:
+            return self
+        return BoundStream(self.fn, obj)
+
+
+class BoundStream(Generic[P]):
+    """A stream operation bound to a driver: call it for an iterator of chunks."""
+
+    __slots__ = ("_driver", "_fn")
+
+    def __init__(self, fn: Callable[..., Op[ByteStream]], driver: Any) -> None:
+        self._fn = fn
+        self._driver = driver
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[bytes]:
+        driver: _HasRunners = self._driver
+        return driver._sync_runner.stream(self._fn(self._driver, *args, **kwargs))
+
+    def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[ByteStream]:
+        """The raw generator, returning the unread :class:`ByteStream`."""
+        return self._fn(self._driver, *args, **kwargs)
+
+
+def operation(fn: Callable[Concatenate[S, P], Op[T]]) -> Operation[S, P, T]:
+    """Make a generator method a value operation (sync and async)."""
+    return Operation(fn)
+
+
+def iterator(fn: Callable[Concatenate[S, P], Iter[T]]) -> IteratorOperation[S, P, T]:
+    """Make a generator method that emits items an iterator operation."""
+    return IteratorOperation(fn)
+
+
+def stream(fn: Callable[Concatenate[S, P], Op[ByteStream]]) -> StreamOperation[S, P]:
+    """Make a generator method that returns a byte stream a stream operation."""
+    return StreamOperation(fn)
+
+
+# -- the async side ------------------------------------------------------------
+
+
+class _AsyncMember:
+    """A member of an async view class that runs one operation."""
+
+    def __init__(self, op: _OperationBase[Any, Any, Any]) -> None:
+        self.operation = op
+        self.__doc__ = op.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _bind(self, view: Any) -> tuple[Any, Callable[..., Any]]:
+        driver = view.driver
+        return driver, getattr(type(driver), self.operation.name).fn
+
+
+class AsyncMethod(_AsyncMember, Generic[P, T]):
+    """``await view.x(...)``: a value operation on the async runner."""
+
+    def __get__(self, view: Any, owner: type) -> Callable[P, Awaitable[T]]:
+        driver, fn = self._bind(view)
+        runner: AsyncRunner = driver._async_runner
+
+        @functools.wraps(fn)
+        async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            result: T = await runner.run(fn(driver, *args, **kwargs))
+            return result
+
+        return call
+
+
+class AsyncIteratorMethod(_AsyncMember, Generic[P, T]):
+    """``async for item in view.x(...)``: an iterator operation, async."""
+
+    def __get__(self, view: Any, owner: type) -> Callable[P, AsyncIterator[T]]:
+        driver, fn = self._bind(view)
+        runner: AsyncRunner = driver._async_runner
+
+        @functools.wraps(fn)
+        def call(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+            return runner.iterate(fn(driver, *args, **kwargs))
+
+        return call
+
+
+class AsyncStreamMethod(_AsyncMember, Generic[P]):
+    """``async for chunk in view.x(...)``: a stream that starts on first iteration."""
+
+    def __get__(self, view: Any, owner: type) -> Callable[P, AsyncIterator[bytes]]:
+        driver, fn = self._bind(view)
+        runner: AsyncRunner = driver._async_runner
+
+        @functools.wraps(fn)
+        def call(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[bytes]:
+            return runner.stream(fn(driver, *args, **kwargs))
+
+        return call
+
+
+@overload
+def aio(op: IteratorOperation[Any, P, T]) -> AsyncIteratorMethod[P, T]: ...
+@overload
+def aio(op: StreamOperation[Any, P]) -> AsyncStreamMethod[P]: ...
+@overload
+def aio(op: Operation[Any, P, T]) -> AsyncMethod[P, T]: ...
+def aio(
+    op: Operation[Any, P, T] | IteratorOperation[Any, P, T] | StreamOperation[Any, P],
+) -> AsyncMethod[P, T] | AsyncIteratorMethod[P, T] | AsyncStreamMethod[P]:
+    """Declare the async twin of an operation on an async view class.
+
+    The twin runs the operation the driver's class defines under the same name,
+    so a subclass's implementation is used.
+    """
+    if isinstance(op, IteratorOperation):
+        return AsyncIteratorMethod(op)
+    if isinstance(op, StreamOperation):
+        return AsyncStreamMethod(op)
+    return AsyncMethod(op)
+
+
+def operations_of(cls: type) -> dict[str, _OperationBase[Any, Any, Any]]:
+    """Every operation a driver class has, by name (its own and inherited)."""
+    found: dict[str, _OperationBase[Any, Any, Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, _OperationBase):
+                found[name] = value
+            elif name in found:
+                del found[name]
+    return found
+

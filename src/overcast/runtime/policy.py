@@ -1,0 +1,229 @@
+"""Retry policy, hooks and the per-driver runtime configuration.
+
+These are values: the runners read them, drivers never do. The retry decision
+itself is a pure function (:meth:`RetryPolicy.decide`) so both runners share it
+and unit tests can check it on values.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+from overcast.runtime.effects import Request, Response, is_rewindable
+from overcast.runtime.redact import Secret, redact_headers, redact_url
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, Timeouts, TransportFailure
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "Hooks",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryDecision",
+    "RetryPolicy",
+    "RuntimeConfig",
+    "Signer",
+]
+
+log = logging.getLogger("overcast.http")
+
+#: Statuses that mean "try again later" for an idempotent request.
+RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: Statuses after which a non-idempotent request's outcome is unknown.
+UNKNOWN_OUTCOME_STATUSES: Final = frozenset({500, 502, 503, 504})
+
+#: Signs one attempt of a request: ``(request, unix_time) -> signed request``.
+Signer = Callable[[Request, float], Request]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What to do after an attempt: retry after ``delay`` seconds, or stop.
+
+    When stopping, ``outcome_unknown`` says a non-idempotent request may have
+    taken effect.
+    """
+
+    retry: bool
+    delay: float = 0.0
+    outcome_unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how often the runtime retries a request.
+
+    Connection failures before anything was sent are retried for every request.
+    Everything else (a dropped connection after sending, a timeout, a status in
+    ``statuses``) is retried only for idempotent requests whose body can be
+    rewound. Delays follow exponential backoff with full jitter,
+    ``uniform(0, min(cap, base * 2**(attempt-1)))``, unless the server sent
+    ``Retry-After`` (honoured up to ``max_retry_after``).
+    """
+
+    max_attempts: int = 5
+    base: float = 0.2
+    cap: float = 20.0
+    statuses: frozenset[int] = RETRYABLE_STATUSES
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """The jittered delay before attempt ``attempt + 1``."""
+        return rng() * min(self.cap, self.base * (2 ** (attempt - 1)))
+
+    def decide(
+        self,
+        request: Request,
+        attempt: int,
+        *,
+        response: Response | None = None,
+        failure: TransportFailure | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> RetryDecision:
+        """Decide after attempt number ``attempt`` (1-based) of ``request``."""
+        replayable = request.is_idempotent and is_rewindable(request.body)
+        more = attempt < self.max_attempts
+        if failure is not None:
+            if not failure.sent:
+                return RetryDecision(more and is_rewindable(request.body), self.backoff(attempt, rng))
+            if replayable:
+                return RetryDecision(more, self.backoff(attempt, rng))
+            return RetryDecision(False, outcome_unknown=not request.is_idempotent)
+        assert response is not None
+        if response.status not in self.statuses:
+            return RetryDecision(False)
+        if not replayable:
+            unknown = (not request.is_idempotent) and response.status in UNKNOWN_OUTCOME_STATUSES
+            return RetryDecision(False, outcome_unknown=unknown)
+        if not more:
+            return RetryDecision(False)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            return RetryDecision(retry_after <= self.max_retry_after, retry_after)
+        return RetryDecision(True, self.backoff(attempt, rng))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """An attempt about to be sent. URL and headers are already redacted."""
+
+    driver: str
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEvent:
+    """An attempt finished: ``status`` if a response came, else ``error``."""
+
+    driver: str
+    method: str
+    url: str
+    attempt: int
+    elapsed: float
+    status: int | None = None
+    error: str | None = None
+    will_retry: bool = False
+
+
+@dataclass(slots=True)
+class Hooks:
+    """Callbacks for request and response events (logging, metrics, tracing).
+
+    A hook must not raise; if it does, the error is logged and ignored.
+    """
+
+    on_request: list[Callable[[RequestEvent], None]] = field(default_factory=list)
+    on_response: list[Callable[[ResponseEvent], None]] = field(default_factory=list)
+
+    def request(self, event: RequestEvent) -> None:
+        """Tell every request hook, and log at DEBUG."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "[%s] -> %s %s attempt=%d headers=%s",
+                event.driver, event.method, event.url, event.attempt, dict(event.headers),
+            )
+        for hook in self.on_request:
+            _call_hook(hook, event)
+
+    def response(self, event: ResponseEvent) -> None:
+        """Tell every response hook, and log at DEBUG (or WARNING for a retry)."""
+        level = logging.WARNING if event.will_retry else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "[%s] <- %s %s attempt=%d status=%s error=%s %.1fms%s",
+                event.driver, event.method, event.url, event.attempt, event.status,
+                event.error, event.elapsed * 1000, " (will retry)" if event.will_retry else "",
+            )
+        for hook in self.on_response:
+            _call_hook(hook, event)
+
+
+def _call_hook(hook: Callable[[object], None], event: object) -> None:
+    try:
+        hook(event)
+    except Exception:  # a broken hook must not break requests
+        log.exception("overcast hook %r failed", hook)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """Everything a runner needs from its driver, fixed at construction.
+
+    ``pool_size`` is the number of connections per host, which is also the cap
+    on concurrent requests to one host shared by nested parallel batches.
+    ``secrets`` are the credential values to scrub from any text that leaves
+    the runtime.
+    """
+
+    driver_name: str
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+    hooks: Hooks = field(default_factory=Hooks)
+    signer: Signer | None = None
+    user_agent: str = "overcast"
+    pool_size: int = DEFAULT_POOL_SIZE
+    verify: bool | str = True
+    secrets: tuple[Secret, ...] = ()
+
+    def prepare(self, request: Request, now: float) -> Request:
+        """Add the User-Agent and sign one attempt."""
+        if not any(k.lower() == "user-agent" for k in request.headers):
+            request = request.with_headers({"User-Agent": self.user_agent})
+        if request.sign and self.signer is not None:
+            request = self.signer(request, now)
+        return request
+
+    def request_event(self, request: Request, attempt: int) -> RequestEvent:
+        """The redacted event for one attempt."""
+        return RequestEvent(
+            self.driver_name,
+            request.method,
+            redact_url(request.full_url),
+            redact_headers(request.headers),
+            attempt,
+        )

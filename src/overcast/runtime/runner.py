@@ -1,0 +1,596 @@
+"""Runners: they execute operations, sync or async.
+
+An operation is a generator of effects (see :mod:`overcast.runtime.effects`).
+:class:`SyncRunner` drives it with a blocking transport and threads;
+:class:`AsyncRunner` drives the same generator with an async transport and
+anyio tasks. Both share the retry decision (:class:`RetryPolicy`), signing,
+hooks and redaction through :class:`RuntimeConfig`, so a driver behaves the same
+in both modes.
+
+The rules the runners keep:
+
+* An exception raised by an effect is thrown into the generator at its
+  ``yield``; an exception that escapes the generator escapes the run.
+* Every attempt of a request is signed afresh, at the time it is sent.
+* A request is resent only when :meth:`RetryPolicy.decide` says so; a
+  non-idempotent request whose outcome is unknown raises
+  :class:`~overcast.errors.OutcomeUnknown`.
+* The total timeout covers the whole operation, retries and sleeps included.
+* :class:`~overcast.runtime.effects.Guarded` compensation runs even when the
+  operation is cancelled, shielded from the cancellation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from overcast.errors import (
+    OperationCancelled,
+    OperationTimeout,
+    OutcomeUnknown,
+    OvercastError,
+    RateLimited,
+)
+from overcast.runtime.effects import (
+    ByteStream,
+    Call,
+    Emit,
+    Guarded,
+    Parallel,
+    Pipe,
+    Request,
+    Response,
+    Sleep,
+    as_stream,
+)
+from overcast.runtime.policy import ResponseEvent, RuntimeConfig, parse_retry_after
+from overcast.runtime.redact import redact_text
+from overcast.runtime.transports.base import AsyncTransport, SyncTransport, TransportFailure
+
+__all__ = ["AsyncRunner", "SyncRunner"]
+
+T = TypeVar("T")
+log = logging.getLogger("overcast.runtime")
+
+Gen = Generator[Any, Any, Any]
+
+
+class _Deadline:
+    """The total-time budget of one operation, shared by its sub-operations."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, total: float | None) -> None:
+        self.at = None if total is None else time.monotonic() + total
+
+    def remaining(self) -> float | None:
+        return None if self.at is None else self.at - time.monotonic()
+
+    def clamp(self, seconds: float) -> float:
+        left = self.remaining()
+        return seconds if left is None else max(0.001, min(seconds, left))
+
+
+class _Base:
+    """What both runners share: configuration and the outcome of an attempt."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+
+    def _timeout_error(self, what: str) -> OperationTimeout:
+        return OperationTimeout(
+            f"{what} exceeded the total timeout of {self.config.timeouts.total}s",
+            driver=self.config.driver_name,
+        )
+
+    def _after_attempt(
+        self,
+        request: Request,
+        attempt: int,
+        started: float,
+        deadline: _Deadline,
+        response: Response | None = None,
+        failure: TransportFailure | None = None,
+    ) -> float | None:
+        """Report the attempt; return the delay before a retry, or None to stop.
+
+        Raises the public error when stopping after a failure or unknown outcome.
+        """
+        decision = self.config.retry.decide(request, attempt, response=response, failure=failure)
+        delay: float | None = decision.delay if decision.retry else None
+        if delay is not None:
+            left = deadline.remaining()
+            if left is not None and delay >= left:
+                delay = None
+        self.config.hooks.response(
+            ResponseEvent(
+                self.config.driver_name,
+                request.method,
+                response.url if response is not None else "",
+                attempt,
+                time.monotonic() - started,
+                status=response.status if response is not None else None,
+                error=str(failure) if failure is not None else None,
+                will_retry=delay is not None,
+            )
+        )
+        if delay is not None:
+            return delay
+        name = self.config.driver_name
+        if decision.outcome_unknown:
+            what = f"{request.method} {response.url if response else ''}".strip()
+            cause = f"status {response.status}" if response is not None else str(failure)
+            raise OutcomeUnknown(
+                f"outcome of non-idempotent {what} is unknown ({cause}); not resent",
+                status=response.status if response is not None else None,
+                driver=name,
+            )
+        if failure is not None:
+            raise failure.to_error(name) from None
+        assert response is not None
+        if response.status == 429:
+            raise RateLimited(
+                redact_text(f"rate limited: {response.text[:300]}", self.config.secrets),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                driver=name,
+            )
+        return None
+
+    def _rewind(self, request: Request) -> Callable[[], None]:
+        """Remember a seekable body's position; return a function that restores it."""
+        body: Any = request.body
+        if body is not None and hasattr(body, "seek") and hasattr(body, "tell"):
+            try:
+                position = body.tell()
+            except (OSError, ValueError):
+                return lambda: None
+            return lambda: body.seek(position)
+        return lambda: None
+
+
+class _SyncContext:
+    """Cancellation and deadline shared by one operation and its sub-operations."""
+
+    __slots__ = ("cancelled", "deadline", "parent")
+
+    def __init__(self, deadline: _Deadline, parent: _SyncContext | None = None) -> None:
+        self.deadline = deadline
+        self.cancelled = threading.Event()
+        self.parent = parent
+
+    def is_cancelled(self) -> bool:
+        ctx: _SyncContext | None = self
+        while ctx is not None:
+            if ctx.cancelled.is_set():
+                return True
+            ctx = ctx.parent
+        return False
+
+
+class SyncRunner(_Base):
+    """Runs operations in the calling thread; ``Parallel`` uses worker threads.
+
+    The transport (one connection pool) is made on first use, so constructing a
+    driver never touches the network. Safe to share between threads.
+    """
+
+    def __init__(self, config: RuntimeConfig, transport_factory: Callable[[], SyncTransport]):
+        super().__init__(config)
+        self._factory = transport_factory
+        self._transport: SyncTransport | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def transport(self) -> SyncTransport:
+        """The transport, made on first use."""
+        transport = self._transport
+        if transport is None:
+            with self._lock:
+                if self._transport is None:
+                    self._transport = self._factory()
+                transport = self._transport
+        return transport
+
+    def close(self) -> None:
+        """Close the connection pool (a later call opens a new one)."""
+        with self._lock:
+            transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    # -- entry points ---------------------------------------------------------
+
+    def run(self, op: Generator[Any, Any, T]) -> T:
+        """Run a value operation to completion and return its result."""
+        ctx = _SyncContext(_Deadline(self.config.timeouts.total))
+        result: T = self._drive(op, ctx)
+        return result
+
+    def iterate(self, op: Generator[Any, Any, None]) -> Iterator[Any]:
+        """Run an iterator operation, yielding each emitted item as it comes."""
+        ctx = _SyncContext(_Deadline(None))
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    effect = op.throw(error) if error is not None else op.send(value)
+                except StopIteration:
+                    return
+                value, error = None, None
+                if isinstance(effect, Emit):
+                    yield effect.item
+                    continue
+                try:
+                    value = self._perform(effect, ctx)
+                except Exception as exc:
+                    error = exc
+        finally:
+            op.close()
+
+    def stream(self, op: Generator[Any, Any, ByteStream]) -> Iterator[bytes]:
+        """Run a stream operation now and return an iterator over its chunks."""
+        stream = self.run(op)
+        return stream.sync_chunks()
+
+    # -- the loop -------------------------------------------------------------
+
+    def _drive(self, op: Gen, ctx: _SyncContext) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            if error is None:
+                if ctx.is_cancelled():
+                    error = OperationCancelled(
+                        "cancelled: a sibling operation failed", driver=self.config.driver_name
+                    )
+                elif (left := ctx.deadline.remaining()) is not None and left <= 0:
+                    error = self._timeout_error("operation")
+            try:
+                effect = op.throw(error) if error is not None else op.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            try:
+                value = self._perform(effect, ctx)
+            except Exception as exc:
+                error = exc
+
+    def _perform(self, effect: Any, ctx: _SyncContext) -> Any:
+        if isinstance(effect, Request):
+            return self._send(effect, ctx)
+        if isinstance(effect, Call):
+            return effect.fn(*effect.args, **effect.kwargs)
+        if isinstance(effect, Sleep):
+            left = ctx.deadline.remaining()
+            if left is not None and effect.seconds > left:
+                time.sleep(max(0.0, left))
+                raise self._timeout_error("sleep")
+            time.sleep(effect.seconds)
+            return None
+        if isinstance(effect, Parallel):
+            return self._parallel(effect, ctx)
+        if isinstance(effect, Pipe):
+            return self._pipe(effect)
+        if isinstance(effect, Guarded):
+            return self._guarded(effect, ctx)
+        if isinstance(effect, Emit):
+            raise TypeError("Emit is only allowed in an iterator operation")
+        raise TypeError(f"not an effect: {effect!r}")
+
+    def _send(self, request: Request, ctx: _SyncContext) -> Response:
+        timeouts = self.config.timeouts
+        rewind = self._rewind(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            if attempt > 1:
+                rewind()
+            signed = self.config.prepare(request, time.time())
+            self.config.hooks.request(self.config.request_event(signed, attempt))
+            started = time.monotonic()
+            read = ctx.deadline.clamp(request.timeout or timeouts.read)
+            connect = ctx.deadline.clamp(timeouts.connect)
+            try:
+                response = self.transport.send(signed, connect_timeout=connect, read_timeout=read)
+            except TransportFailure as failure:
+                delay = self._after_attempt(request, attempt, started, ctx.deadline, failure=failure)
+            else:
+                delay = self._after_attempt(
+                    request, attempt, started, ctx.deadline, response=response
+                )
+                if delay is None:
+                    return response
+                if response.stream is not None:
+                    response.stream.close()
+            assert delay is not None
+            time.sleep(delay)
+
+    def _parallel(self, effect: Parallel, ctx: _SyncContext) -> list[Any]:
+        ops = list(effect.ops)
+        if not ops:
+            return []
+        workers = min(effect.limit or len(ops), len(ops))
+        child = _SyncContext(ctx.deadline, parent=ctx)
+        results: list[Any] = [None] * len(ops)
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+        next_index = iter(range(len(ops)))
+
+        def work() -> None:
+            while True:
+                with lock:
+                    index = next(next_index, None)
+                if index is None:
+                    return
+                if child.is_cancelled():
+                    ops[index].close()
+                    continue
+                try:
+                    results[index] = self._drive(ops[index], child)
+                except BaseException as exc:
+                    with lock:
+                        errors.append(exc)
+                    child.cancelled.set()
+
+        if workers == 1:
+            work()
+        else:
+            threads = [
+                threading.Thread(target=work, name=f"overcast-{self.config.driver_name}-{i}")
+                for i in range(workers)
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                for thread in threads:
+                    thread.join()
+            except BaseException:
+                child.cancelled.set()
+                for thread in threads:
+                    thread.join()
+                raise
+        if errors:
+            # The first real failure, not the cancellations it caused.
+            first = next((e for e in errors if not isinstance(e, OperationCancelled)), errors[0])
+            raise first
+        return results
+
+    def _pipe(self, effect: Pipe) -> int:
+        stream = as_stream(effect.source)
+        written = 0
+        write = effect.sink.write
+        for chunk in stream.sync_chunks():
+            write(chunk)
+            written += len(chunk)
+        return written
+
+    def _guarded(self, effect: Guarded[Any], ctx: _SyncContext) -> Any:
+        try:
+            return self._drive(effect.body, ctx)
+        except BaseException as exc:
+            cleanup_ctx = _SyncContext(_Deadline(self.config.timeouts.total))
+            try:
+                self._drive(effect.on_error(exc), cleanup_ctx)
+            except Exception:
+                log.warning(
+                    "[%s] cleanup after a failed operation also failed",
+                    self.config.driver_name,
+                    exc_info=True,
+                )
+            raise
+
+
+class AsyncRunner(_Base):
+    """Runs operations as anyio tasks; ``Parallel`` uses a task group.
+
+    Works on asyncio (aiohttp by default) and trio (httpx). The transport is made
+    on first use inside the running loop, and remade if used from another loop.
+    """
+
+    def __init__(
+        self, config: RuntimeConfig, transport_factory: Callable[[], AsyncTransport]
+    ) -> None:
+        super().__init__(config)
+        self._factory = transport_factory
+        self._transport: AsyncTransport | None = None
+        self._loop_token: object = None
+
+    @property
+    def transport(self) -> AsyncTransport:
+        """The transport of the current event loop, made on first use."""
+        token = _loop_token()
+        if self._transport is None or self._loop_token is not token:
+            self._transport = self._factory()
+            self._loop_token = token
+        return self._transport
+
+    async def aclose(self) -> None:
+        """Close the connection pool of this loop's transport."""
+        transport, self._transport = self._transport, None
+        if transport is not None and self._loop_token is _loop_token():
+            await transport.aclose()
+
+    # -- entry points ---------------------------------------------------------
+
+    async def run(self, op: Generator[Any, Any, T]) -> T:
+        """Run a value operation to completion and return its result."""
+        total = self.config.timeouts.total
+        deadline = _Deadline(total)
+        if total is None:
+            result: T = await self._drive(op, deadline)
+            return result
+        try:
+            with anyio.fail_after(total):
+                result = await self._drive(op, deadline)
+                return result
+        except TimeoutError as exc:
+            if isinstance(exc, OvercastError):
+                raise
+            raise self._timeout_error("operation") from None
+
+    async def iterate(self, op: Generator[Any, Any, None]) -> AsyncIterator[Any]:
+        """Run an iterator operation, yielding each emitted item as it comes."""
+        deadline = _Deadline(None)
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    effect = op.throw(error) if error is not None else op.send(value)
+                except StopIteration:
+                    return
+                value, error = None, None
+                if isinstance(effect, Emit):
+                    yield effect.item
+                    continue
+                try:
+                    value = await self._perform(effect, deadline)
+                except Exception as exc:
+                    error = exc
+        finally:
+            op.close()
+
+    async def stream(self, op: Generator[Any, Any, ByteStream]) -> AsyncIterator[bytes]:
+        """Run a stream operation on first iteration and yield its chunks."""
+        stream = await self.run(op)
+        async for chunk in stream.async_chunks():
+            yield chunk
+
+    # -- the loop -------------------------------------------------------------
+
+    async def _drive(self, op: Gen, deadline: _Deadline) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    effect = op.throw(error) if error is not None else op.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                value, error = None, None
+                try:
+                    value = await self._perform(effect, deadline)
+                except Exception as exc:
+                    error = exc
+        finally:
+            # On cancellation (not an Exception) the generator is closed here;
+            # its I/O cleanup is the job of Guarded, run shielded.
+            op.close()
+
+    async def _perform(self, effect: Any, deadline: _Deadline) -> Any:
+        if isinstance(effect, Request):
+            return await self._send(effect, deadline)
+        if isinstance(effect, Call):
+            fn, args, kwargs = effect.fn, effect.args, effect.kwargs
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+        if isinstance(effect, Sleep):
+            await anyio.sleep(effect.seconds)
+            return None
+        if isinstance(effect, Parallel):
+            return await self._parallel(effect, deadline)
+        if isinstance(effect, Pipe):
+            return await self._pipe(effect)
+        if isinstance(effect, Guarded):
+            return await self._guarded(effect, deadline)
+        if isinstance(effect, Emit):
+            raise TypeError("Emit is only allowed in an iterator operation")
+        raise TypeError(f"not an effect: {effect!r}")
+
+    async def _send(self, request: Request, deadline: _Deadline) -> Response:
+        timeouts = self.config.timeouts
+        rewind = self._rewind(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            if attempt > 1:
+                rewind()
+            signed = self.config.prepare(request, time.time())
+            self.config.hooks.request(self.config.request_event(signed, attempt))
+            started = time.monotonic()
+            read = deadline.clamp(request.timeout or timeouts.read)
+            connect = deadline.clamp(timeouts.connect)
+            try:
+                response = await self.transport.send(
+                    signed, connect_timeout=connect, read_timeout=read
+                )
+            except TransportFailure as failure:
+                delay = self._after_attempt(request, attempt, started, deadline, failure=failure)
+            else:
+                delay = self._after_attempt(request, attempt, started, deadline, response=response)
+                if delay is None:
+                    return response
+                if response.stream is not None:
+                    await response.stream.aclose()
+            assert delay is not None
+            await anyio.sleep(delay)
+
+    async def _parallel(self, effect: Parallel, deadline: _Deadline) -> list[Any]:
+        ops = list(effect.ops)
+        if not ops:
+            return []
+        limiter = anyio.CapacityLimiter(min(effect.limit or len(ops), len(ops)))
+        results: list[Any] = [None] * len(ops)
+        errors: list[BaseException] = []
+
+        async def work(index: int, scope: anyio.CancelScope) -> None:
+            try:
+                async with limiter:
+                    results[index] = await self._drive(ops[index], deadline)
+            except Exception as exc:
+                errors.append(exc)
+                scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(ops)):
+                group.start_soon(work, index, group.cancel_scope)
+        # Sub-operations cancelled before they started must still be closed.
+        for op in ops:
+            op.close()
+        if errors:
+            raise errors[0]
+        return results
+
+    async def _pipe(self, effect: Pipe) -> int:
+        stream = as_stream(effect.source)
+        written = 0
+        write = effect.sink.write
+        async for chunk in stream.async_chunks():
+            await anyio.to_thread.run_sync(write, chunk)
+            written += len(chunk)
+        return written
+
+    async def _guarded(self, effect: Guarded[Any], deadline: _Deadline) -> Any:
+        try:
+            return await self._drive(effect.body, deadline)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._drive(effect.on_error(exc), _Deadline(None))
+                except Exception:
+                    log.warning(
+                        "[%s] cleanup after a failed operation also failed",
+                        self.config.driver_name,
+                        exc_info=True,
+                    )
+            raise
+
+
+def _loop_token() -> object:
+    """An object identifying the running event loop."""
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    import asyncio
+
+    return asyncio.get_running_loop()

@@ -1,0 +1,13 @@
+"""Pluggable HTTP transports. The defaults were chosen by ``bench/transport.py``:
+urllib3 for the sync runner, aiohttp for the async runner on asyncio, and httpx's
+async client on trio (aiohttp runs only on asyncio)."""
+
+from overcast.runtime.transports.base import (
+    DEFAULT_POOL_SIZE,
+    AsyncTransport,
+    SyncTransport,
+    Timeouts,
+    TransportFailure,
+)
+
+__all__ = ["DEFAULT_POOL_SIZE", "AsyncTransport", "SyncTransport", "Timeouts", "TransportFailure"]

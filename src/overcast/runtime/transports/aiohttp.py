@@ -1,0 +1,186 @@
+"""The default async transport: aiohttp (chosen by ``bench/transport.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any
+
+import aiohttp
+
+from overcast.runtime.effects import (
+    ByteStream,
+    Headers,
+    Request,
+    Response,
+    body_length,
+)
+from overcast.runtime.redact import redact_url
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, AsyncTransport, TransportFailure
+
+__all__ = ["AiohttpTransport"]
+
+
+class AiohttpTransport(AsyncTransport):
+    """An ``aiohttp.ClientSession`` with ``pool_size`` connections per host.
+
+    The session is made on first use, inside the running loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        verify: bool | str = True,
+    ) -> None:
+        self._pool_size = pool_size
+        self._verify = verify
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            ssl_arg: Any = True
+            if self._verify is False:
+                ssl_arg = False
+            elif isinstance(self._verify, str):
+                ssl_arg = ssl.create_default_context(cafile=self._verify)
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size * 8, limit_per_host=self._pool_size, ssl=ssl_arg
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None),
+                read_bufsize=2**18,
+            )
+        return self._session
+
+    async def send(
+        self, request: Request, *, connect_timeout: float, read_timeout: float
+    ) -> Response:
+        session = self._get_session()
+        url = request.full_url
+        headers = dict(request.headers)
+        data: Any = request.body
+        if data is not None:
+            if not any(k.lower() == "content-length" for k in headers):
+                length = body_length(data)
+                if length is not None:
+                    headers["Content-Length"] = str(length)
+            if isinstance(data, memoryview | bytearray):
+                data = bytes(data)
+            elif (
+                not isinstance(data, bytes)
+                and not hasattr(data, "read")
+                and isinstance(data, Iterable)
+                and not isinstance(data, AsyncIterable)
+            ):
+                data = _aiter(data)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        safe_url = redact_url(url)
+        try:
+            raw = await session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=data,
+                timeout=timeout,
+                allow_redirects=False,
+                compress=None,
+            )
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportFailure(
+                f"cannot connect for {request.method} {safe_url}: {type(exc).__name__}",
+                sent=False,
+            ) from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise TransportFailure(
+                f"timed out: {request.method} {safe_url}", sent=True, timeout=True
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportFailure(
+                f"connection failed during {request.method} {safe_url}: {type(exc).__name__}",
+                sent=True,
+            ) from None
+        response = Response(
+            status=raw.status,
+            headers=Headers(_headers(raw)),
+            url=safe_url,
+            method=request.method,
+        )
+        if request.stream and 200 <= raw.status < 300 and request.method != "HEAD":
+            stream = _AiohttpStream(raw, safe_url)
+            stream.length = raw.content_length
+            response.stream = stream
+            return response
+        try:
+            response.body = await raw.read()
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise TransportFailure(
+                f"read timed out: {request.method} {safe_url}", sent=True, timeout=True
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportFailure(
+                f"connection lost reading {request.method} {safe_url}: {type(exc).__name__}",
+                sent=True,
+            ) from None
+        finally:
+            raw.release()
+        return response
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+def _headers(raw: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers]
+
+
+async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+class _AiohttpStream(ByteStream):
+    def __init__(self, raw: aiohttp.ClientResponse, url: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._url = url
+        self._done = False
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        raise TypeError("an aiohttp response can only be read in its event loop")
+
+    async def _async_chunks(self) -> AsyncIterator[bytes]:
+        readany = self._raw.content.readany
+        try:
+            while True:
+                chunk = await readany()
+                if not chunk:
+                    self._done = True
+                    return
+                yield chunk
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise TransportFailure(
+                f"read timed out: {self._url}", sent=True, timeout=True
+            ).to_error(None) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportFailure(
+                f"connection lost reading {self._url}: {type(exc).__name__}", sent=True
+            ).to_error(None) from None
+
+    def close(self) -> None:
+        if self._done:
+            self._raw.release()
+        else:
+            self._raw.close()
+
+    async def aclose(self) -> None:
+        self.close()
+

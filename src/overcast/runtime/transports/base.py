@@ -1,0 +1,87 @@
+"""The transport interface: one method to send a prepared request.
+
+A transport owns one connection pool. The runners own everything else (signing,
+retries, timeouts per operation, hooks), so a transport is small: it sends,
+maps its library's exceptions to :class:`TransportFailure`, and wraps a streamed
+body in a :class:`~overcast.runtime.effects.ByteStream`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Final
+
+from overcast.errors import OperationTimeout, TransportError
+from overcast.runtime.effects import Request, Response
+
+__all__ = [
+    "DEFAULT_POOL_SIZE",
+    "AsyncTransport",
+    "SyncTransport",
+    "Timeouts",
+    "TransportFailure",
+]
+
+#: Connections kept per host; also the cap on concurrent requests to one host.
+DEFAULT_POOL_SIZE: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Timeouts in seconds: ``connect`` to establish a connection, ``read``
+    between bytes of a response, ``total`` for a whole operation including its
+    retries and pauses (``None``: no limit). Exceeding any raises
+    :class:`~overcast.errors.OperationTimeout`."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    total: float | None = None
+
+
+class TransportFailure(Exception):
+    """A request failed below HTTP.
+
+    ``sent`` is False only when the request certainly did not reach the server
+    (the connection was never established); ``timeout`` marks timeouts.
+    """
+
+    def __init__(self, message: str, *, sent: bool, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.timeout = timeout
+
+    def to_error(self, driver: str | None) -> TransportError | OperationTimeout:
+        """The public error for this failure."""
+        if self.timeout:
+            return OperationTimeout(str(self), driver=driver)
+        return TransportError(str(self), driver=driver)
+
+
+class SyncTransport(ABC):
+    """Sends requests with a blocking client. Thread-safe; one pool per instance."""
+
+    @abstractmethod
+    def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
+        """Send ``request`` (already signed, ``params`` already in ``full_url``).
+
+        Raises :class:`TransportFailure` when no HTTP response was received.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every pooled connection."""
+
+
+class AsyncTransport(ABC):
+    """Sends requests with an async client; bound to the event loop it was made in."""
+
+    @abstractmethod
+    async def send(
+        self, request: Request, *, connect_timeout: float, read_timeout: float
+    ) -> Response:
+        """Send ``request``; see :meth:`SyncTransport.send`."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close every pooled connection."""

@@ -1,0 +1,189 @@
+"""Optional transports over httpx (``pip install overcast[httpx]``).
+
+The async one runs on any anyio backend, trio included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any
+
+import httpx
+
+from overcast.runtime.effects import (
+    DEFAULT_CHUNK_SIZE,
+    ByteStream,
+    Headers,
+    Request,
+    Response,
+    body_length,
+)
+from overcast.runtime.redact import redact_url
+from overcast.runtime.transports.base import (
+    DEFAULT_POOL_SIZE,
+    AsyncTransport,
+    SyncTransport,
+    TransportFailure,
+)
+
+__all__ = ["HttpxAsyncTransport", "HttpxSyncTransport"]
+
+
+def _content(request: Request) -> tuple[Any, dict[str, str]]:
+    headers = dict(request.headers)
+    body: Any = request.body
+    if body is None:
+        return None, headers
+    if not any(k.lower() == "content-length" for k in headers):
+        length = body_length(body)
+        if length is not None:
+            headers["Content-Length"] = str(length)
+    if isinstance(body, memoryview | bytearray):
+        return bytes(body), headers
+    if hasattr(body, "read"):
+        return _file_chunks(body), headers
+    return body, headers
+
+
+def _file_chunks(f: Any) -> Iterator[bytes]:
+    while chunk := f.read(DEFAULT_CHUNK_SIZE):
+        yield chunk
+
+
+def _failure(exc: httpx.TransportError, request: Request) -> TransportFailure:
+    where = f"{request.method} {redact_url(request.full_url)}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TransportFailure(f"connect timed out: {where}", sent=False, timeout=True)
+    if isinstance(exc, httpx.ConnectError):
+        return TransportFailure(f"cannot connect: {where}", sent=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportFailure(f"timed out: {where}", sent=True, timeout=True)
+    return TransportFailure(f"connection failed: {where}: {type(exc).__name__}", sent=True)
+
+
+def _response(raw: httpx.Response, request: Request) -> Response:
+    return Response(
+        status=raw.status_code,
+        headers=Headers(raw.headers.multi_items()),
+        url=redact_url(request.full_url),
+        method=request.method,
+    )
+
+
+def _wants_stream(request: Request, raw: httpx.Response) -> bool:
+    return request.stream and 200 <= raw.status_code < 300 and request.method != "HEAD"
+
+
+class HttpxSyncTransport(SyncTransport):
+    """An ``httpx.Client`` with ``pool_size`` connections per host."""
+
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True) -> None:
+        self._client = httpx.Client(
+            limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
+            verify=verify,
+            follow_redirects=False,
+        )
+
+    def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
+        content, headers = _content(request)
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=None)
+        try:
+            raw = self._client.send(
+                self._client.build_request(
+                    request.method, request.full_url, headers=headers, content=content,
+                    timeout=timeout,
+                ),
+                stream=True,
+            )
+        except httpx.TransportError as exc:
+            raise _failure(exc, request) from None
+        response = _response(raw, request)
+        if _wants_stream(request, raw):
+            response.stream = _HttpxStream(raw, request)
+            return response
+        try:
+            response.body = raw.read()
+        except httpx.TransportError as exc:
+            raise _failure(exc, request) from None
+        finally:
+            raw.close()
+        return response
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class HttpxAsyncTransport(AsyncTransport):
+    """An ``httpx.AsyncClient``; works on asyncio and trio."""
+
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True) -> None:
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
+            verify=verify,
+            follow_redirects=False,
+        )
+
+    async def send(
+        self, request: Request, *, connect_timeout: float, read_timeout: float
+    ) -> Response:
+        content, headers = _content(request)
+        if isinstance(content, Iterable) and not isinstance(content, bytes | AsyncIterable):
+            content = _aiter(content)
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=None)
+        try:
+            raw = await self._client.send(
+                self._client.build_request(
+                    request.method, request.full_url, headers=headers, content=content,
+                    timeout=timeout,
+                ),
+                stream=True,
+            )
+        except httpx.TransportError as exc:
+            raise _failure(exc, request) from None
+        response = _response(raw, request)
+        if _wants_stream(request, raw):
+            response.stream = _HttpxStream(raw, request)
+            return response
+        try:
+            response.body = await raw.aread()
+        except httpx.TransportError as exc:
+            raise _failure(exc, request) from None
+        finally:
+            await raw.aclose()
+        return response
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+class _HttpxStream(ByteStream):
+    def __init__(self, raw: httpx.Response, request: Request) -> None:
+        super().__init__()
+        self._raw = raw
+        self._request = request
+        length = raw.headers.get("content-length")
+        self.length = int(length) if length and length.isdigit() else None
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self._raw.iter_raw(DEFAULT_CHUNK_SIZE)
+        except httpx.TransportError as exc:
+            raise _failure(exc, self._request).to_error(None) from None
+
+    async def _async_chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._raw.aiter_raw(DEFAULT_CHUNK_SIZE):
+                yield chunk
+        except httpx.TransportError as exc:
+            raise _failure(exc, self._request).to_error(None) from None
+
+    def close(self) -> None:
+        self._raw.close()
+
+    async def aclose(self) -> None:
+        await self._raw.aclose()

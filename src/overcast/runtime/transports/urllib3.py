@@ -1,0 +1,168 @@
+"""The default sync transport: urllib3 2.x (chosen by ``bench/transport.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from overcast.runtime.effects import (
+    DEFAULT_CHUNK_SIZE,
+    ByteStream,
+    Headers,
+    Request,
+    Response,
+    body_length,
+)
+from overcast.runtime.redact import redact_url
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, SyncTransport, TransportFailure
+
+__all__ = ["Urllib3Transport"]
+
+
+class Urllib3Transport(SyncTransport):
+    """urllib3 ``PoolManager`` with ``pool_size`` connections per host.
+
+    Threads beyond ``pool_size`` wait for a free connection, so the pool is also
+    the per-host concurrency limit shared by nested parallel batches.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        verify: bool | str = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        kwargs: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False}
+        if verify is False:
+            kwargs["cert_reqs"] = "CERT_NONE"
+        elif isinstance(verify, str):
+            kwargs["ca_certs"] = verify
+        self._pool = urllib3.PoolManager(num_pools=32, **kwargs)
+        self._chunk_size = chunk_size
+
+    def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
+        url = request.full_url
+        headers = dict(request.headers)
+        body: Any = request.body
+        chunked = False
+        if body is not None and not _has_header(headers, "content-length"):
+            length = body_length(body)
+            if length is None:
+                chunked = True
+            else:
+                headers["Content-Length"] = str(length)
+        try:
+            raw = self._pool.urlopen(
+                request.method,
+                url,
+                body=body,
+                headers=headers,
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                decode_content=False,
+                chunked=chunked,
+                timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            )
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            raise TransportFailure(
+                f"cannot connect for {request.method} {redact_url(url)}: {type(exc).__name__}",
+                sent=False,
+                timeout=isinstance(exc, ConnectTimeoutError)
+                and not isinstance(exc, NewConnectionError),
+            ) from None
+        except ReadTimeoutError:
+            raise TransportFailure(
+                f"read timed out after {read_timeout}s: {request.method} {redact_url(url)}",
+                sent=True,
+                timeout=True,
+            ) from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            raise TransportFailure(
+                f"connection failed during {request.method} {redact_url(url)}: "
+                f"{type(exc).__name__}",
+                sent=True,
+            ) from None
+        response = Response(
+            status=raw.status,
+            headers=Headers(raw.headers.items()),
+            url=redact_url(url),
+            method=request.method,
+        )
+        if request.stream and 200 <= raw.status < 300 and request.method != "HEAD":
+            stream = _Urllib3Stream(raw, self._chunk_size, response.url)
+            length = raw.headers.get("Content-Length")
+            stream.length = int(length) if length and length.isdigit() else None
+            response.stream = stream
+        else:
+            try:
+                response.body = raw.read()
+            except ReadTimeoutError:
+                raise TransportFailure(
+                    f"read timed out after {read_timeout}s: {request.method} {response.url}",
+                    sent=True,
+                    timeout=True,
+                ) from None
+            except (ProtocolError, HTTPError, OSError) as exc:
+                raise TransportFailure(
+                    f"connection lost reading {request.method} {response.url}: "
+                    f"{type(exc).__name__}",
+                    sent=True,
+                ) from None
+            finally:
+                raw.release_conn()
+        return response
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _has_header(headers: dict[str, str], name: str) -> bool:
+    return any(k.lower() == name for k in headers)
+
+
+class _Urllib3Stream(ByteStream):
+    def __init__(self, raw: urllib3.BaseHTTPResponse, chunk_size: int, url: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._chunk_size = chunk_size
+        self._url = url
+        self._done = False
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        read = self._raw.read
+        size = self._chunk_size
+        try:
+            while True:
+                chunk = read(size)
+                if not chunk:
+                    self._done = True
+                    return
+                yield chunk
+        except ReadTimeoutError:
+            raise TransportFailure(f"read timed out: {self._url}", sent=True, timeout=True).to_error(
+                None
+            ) from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            raise TransportFailure(
+                f"connection lost reading {self._url}: {type(exc).__name__}", sent=True
+            ).to_error(None) from None
+
+    def _async_chunks(self) -> AsyncIterator[bytes]:
+        raise TypeError("a urllib3 response can only be read synchronously")
+
+    def close(self) -> None:
+        if not self._done:
+            # Unread data would poison the pooled connection: drop it instead.
+            self._raw.close()
+        self._raw.release_conn()

@@ -1,0 +1,38 @@
+"""Object storage: containers (buckets) of objects, one API for every provider.
+
+>>> from overcast.storage import Provider, get_driver
+>>> Local = get_driver(Provider.LOCAL)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["Container", "Object", "Prefix", "Provider", "StorageDriver", "get_driver"]
+
+if TYPE_CHECKING:
+    from overcast.storage.base import Container, Object, Prefix, StorageDriver
+
+
+class Provider(StrEnum):
+    """The built-in storage drivers."""
+
+    LOCAL = "local"
+
+
+def get_driver(provider: Provider | str) -> type[StorageDriver]:
+    """The storage driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
+    from overcast.registry import get_driver as _get
+
+    cls: Any = _get("storage", str(provider))
+    driver: type[StorageDriver] = cls
+    return driver
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"Container", "Object", "Prefix", "StorageDriver"}:
+        from overcast.storage import base
+
+        return getattr(base, name)
+    raise AttributeError(name)
