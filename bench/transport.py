@@ -119,7 +119,8 @@ class Profile:
     small_warmup: int  # warm-up requests per worker
     big_requests: dict[int, int]  # concurrency -> 64 MiB GETs per repetition
     big_seconds: float
-    repeat: int  # repetitions per cell; the median (by CPU/request) is kept
+    repeat: int  # repetitions of each small cell; the median (by CPU/request) is kept
+    big_repeat: int  # the same for big cells (noisier: they are memcpy-bound)
 
 
 FULL = Profile(
@@ -129,6 +130,7 @@ FULL = Profile(
     big_requests={1: 4, 16: 16},
     big_seconds=10.0,
     repeat=3,
+    big_repeat=5,
 )
 QUICK = Profile(
     small_requests=2_000,
@@ -137,6 +139,7 @@ QUICK = Profile(
     big_requests={1: 1, 16: 16},
     big_seconds=4.0,
     repeat=1,
+    big_repeat=1,
 )
 
 
@@ -572,6 +575,7 @@ class Cell:
     nbytes: int
     cpu_s: float
     wall_s: float
+    sys_s: float  # kernel part of cpu_s (os.times() resolution: 10 ms)
     server_cpu_s: float
     new_connections: int
 
@@ -586,6 +590,10 @@ class Cell:
     @property
     def mb_s(self) -> float:
         return self.nbytes / self.wall_s / 1e6 if self.wall_s else 0.0
+
+    @property
+    def sys_pct(self) -> float:
+        return 100.0 * self.sys_s / self.cpu_s if self.cpu_s else 0.0
 
     @property
     def server_pct(self) -> float:
@@ -611,11 +619,13 @@ class Window:
     probe: ServerProbe
     cpu_s: float = 0.0
     wall_s: float = 0.0
+    sys_s: float = 0.0
     server_cpu_s: float = 0.0
     new_connections: int = 0
 
     def __enter__(self) -> Window:
         self._srv0, self._acc0 = self.probe.stats()
+        self._sys0 = os.times().system
         self._cpu0 = time.process_time()
         self._wall0 = time.perf_counter()
         return self
@@ -623,6 +633,7 @@ class Window:
     def __exit__(self, *exc: object) -> None:
         self.wall_s = time.perf_counter() - self._wall0
         self.cpu_s = time.process_time() - self._cpu0
+        self.sys_s = os.times().system - self._sys0
         srv1, acc1 = self.probe.stats()
         self.server_cpu_s = srv1 - self._srv0
         self.new_connections = acc1 - self._acc0
@@ -688,12 +699,15 @@ def _median_cell(cells: list[Cell]) -> Cell:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def _plan(prof: Profile, conc: int) -> list[tuple[str, int, float, int, int]]:
-    """(workload, measured requests, seconds, body size, warm-up requests) per cell."""
+def _plan(prof: Profile, conc: int) -> list[tuple[str, int, float, int, int, int]]:
+    """(workload, requests, seconds, body size, warm-up requests, repeats) per cell."""
     return [
-        ("small", prof.small_requests, prof.small_seconds, SMALL_SIZE, prof.small_warmup * conc),
-        ("big", prof.big_requests[conc], prof.big_seconds, BIG_SIZE, 1),
-    ]
+        (
+            "small", prof.small_requests, prof.small_seconds, SMALL_SIZE,
+            prof.small_warmup * conc, prof.repeat,
+        ),
+        ("big", prof.big_requests[conc], prof.big_seconds, BIG_SIZE, 1, prof.big_repeat),
+    ]  # fmt: skip
 
 
 def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[Cell]:
@@ -705,18 +719,18 @@ def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[
     def cell(conc: int, workload: str, reqs: int, nbytes: int, w: Window) -> Cell:
         return Cell(
             cand.name, version, cand.mode, conc, workload, reqs, nbytes,
-            w.cpu_s, w.wall_s, w.server_cpu_s, w.new_connections,
+            w.cpu_s, w.wall_s, w.sys_s, w.server_cpu_s, w.new_connections,
         )  # fmt: skip
 
     if cand.mode == "sync":
         for conc in CONCURRENCIES:
             client: SyncTransport = cand.factory(base, conc)
             with ThreadPoolExecutor(conc) as pool:
-                for workload, total, seconds, size, warm in _plan(prof, conc):
+                for workload, total, seconds, size, warm, repeat in _plan(prof, conc):
                     fn = client.get_small if workload == "small" else client.get_big
                     _drive_sync(pool, conc, fn, warm, 60.0, size)
                     runs = []
-                    for _ in range(prof.repeat):
+                    for _ in range(repeat):
                         with Window(probe) as w:
                             reqs, nbytes = _drive_sync(pool, conc, fn, total, seconds, size)
                         runs.append(cell(conc, workload, reqs, nbytes, w))
@@ -727,11 +741,11 @@ def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[
     async def main() -> None:
         for conc in CONCURRENCIES:
             client: AsyncTransport = cand.factory(base, conc)
-            for workload, total, seconds, size, warm in _plan(prof, conc):
+            for workload, total, seconds, size, warm, repeat in _plan(prof, conc):
                 fn = client.get_small if workload == "small" else client.get_big
                 await _drive_async(conc, fn, warm, 60.0, size)
                 runs = []
-                for _ in range(prof.repeat):
+                for _ in range(repeat):
                     with Window(probe) as w:
                         reqs, nbytes = await _drive_async(conc, fn, total, seconds, size)
                     runs.append(cell(conc, workload, reqs, nbytes, w))
@@ -807,10 +821,10 @@ def render(cells: Sequence[Cell], notes: Sequence[str], header: str) -> str:
         lines += [f"### {title}", ""]
         unit = "req/s" if workload == "small" else "MB/s"
         lines.append(
-            f"| mode | conc | client | CPU µs/req | CPU x | {unit} | speed x "
+            f"| mode | conc | client | CPU µs/req | CPU x | sys % | {unit} | speed x "
             "| server CPU % | new conns |"
         )
-        lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+        lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for mode in ("sync", "async"):
             for conc in CONCURRENCIES:
                 group = groups.get((workload, mode, conc), [])
@@ -822,7 +836,7 @@ def render(cells: Sequence[Cell], notes: Sequence[str], header: str) -> str:
                     speed = c.rps if workload == "small" else c.mb_s
                     lines.append(
                         f"| {mode} | {conc} | {c.client} | {_fmt(c.cpu_us_per_req)} | "
-                        f"{c.cpu_us_per_req / best_cpu:.2f} | {_fmt(speed)} | "
+                        f"{c.cpu_us_per_req / best_cpu:.2f} | {c.sys_pct:.0f} | {_fmt(speed)} | "
                         f"{speed / best_speed:.2f} | {c.server_pct:.0f} | {c.new_connections} |"
                     )
         lines.append("")

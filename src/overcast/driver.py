@@ -27,7 +27,7 @@ from overcast.runtime.transports.base import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 __all__ = ["AsyncView", "BaseDriver", "RuntimeOptions"]
 

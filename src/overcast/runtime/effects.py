@@ -35,8 +35,8 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field, replace
-from typing import IO, Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
-from urllib.parse import urlencode
+from typing import IO, Any, Generic, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
+from urllib.parse import quote
 
 from overcast.errors import ProviderError
 
@@ -50,8 +50,8 @@ __all__ = [
     "FileStream",
     "Guarded",
     "Headers",
-    "IterStream",
     "Iter",
+    "IterStream",
     "Op",
     "Parallel",
     "Pipe",
@@ -80,7 +80,7 @@ DEFAULT_CHUNK_SIZE = 1024 * 1024
 class Headers(Mapping[str, str]):
     """Case-insensitive, ordered HTTP headers; repeated fields are joined with ``", "``."""
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
@@ -155,7 +155,7 @@ class Request:
         if not self.params:
             return self.url
         pairs = self.params.items() if isinstance(self.params, Mapping) else self.params
-        query = urlencode(list(pairs), safe="-_.~", quote_via=_quote)
+        query = "&".join(f"{_quote(str(k))}={_quote(str(v))}" for k, v in pairs)
         sep = "&" if "?" in self.url else "?"
         return f"{self.url}{sep}{query}"
 
@@ -172,9 +172,7 @@ class Request:
         return f"Request({self.method} {redact_url(self.full_url)})"
 
 
-def _quote(value: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
-    from urllib.parse import quote
-
+def _quote(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
@@ -269,7 +267,7 @@ class FileStream(ByteStream):
         if end is not None:
             self.length = end - start
 
-    def _sync_chunks(self) -> Iterator[bytes]:
+    def _sync_chunks(self) -> Generator[bytes, None, None]:
         with open(self.path, "rb") as f:
             f.seek(self.start)
             remaining = None if self.end is None else self.end - self.start
@@ -285,7 +283,7 @@ class FileStream(ByteStream):
     async def _async_chunks(self) -> AsyncIterator[bytes]:
         import anyio.to_thread
 
-        iterator = self._sync_chunks()
+        iterator: Generator[bytes, None, None] = self._sync_chunks()
         try:
             while True:
                 chunk = await anyio.to_thread.run_sync(next, iterator, None)
@@ -318,24 +316,51 @@ class IterStream(ByteStream):
 
 
 class ReaderStream(ByteStream):
-    """A stream over a binary file object, read in chunks (in a worker thread when async)."""
+    """A stream over a binary file object, read in chunks (in a worker thread when async).
 
-    def __init__(self, reader: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    ``limit`` stops after that many bytes; ``owns=True`` closes the file when the
+    stream is closed.
+    """
+
+    def __init__(
+        self,
+        reader: IO[bytes],
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        limit: int | None = None,
+        owns: bool = False,
+    ) -> None:
         super().__init__()
         self.reader = reader
         self.chunk_size = chunk_size
+        self.limit = limit
+        self.owns = owns
+        self.length = limit
+
+    def _read(self) -> bytes:
+        size = self.chunk_size
+        if self.limit is not None:
+            size = min(size, self.limit)
+            if size <= 0:
+                return b""
+        chunk = self.reader.read(size)
+        if self.limit is not None:
+            self.limit -= len(chunk)
+        return chunk
 
     def _sync_chunks(self) -> Iterator[bytes]:
-        read, size = self.reader.read, self.chunk_size
-        while chunk := read(size):
+        while chunk := self._read():
             yield chunk
 
     async def _async_chunks(self) -> AsyncIterator[bytes]:
         import anyio.to_thread
 
-        read, size = self.reader.read, self.chunk_size
-        while chunk := await anyio.to_thread.run_sync(read, size):
+        while chunk := await anyio.to_thread.run_sync(self._read):
             yield chunk
+
+    def close(self) -> None:
+        if self.owns:
+            self.reader.close()
 
 
 def as_stream(body: Body | ByteStream) -> ByteStream:
@@ -347,8 +372,8 @@ def as_stream(body: Body | ByteStream) -> ByteStream:
     if isinstance(body, bytes | bytearray | memoryview):
         return IterStream([bytes(body)])
     if hasattr(body, "read"):
-        return ReaderStream(body)  # type: ignore[arg-type]
-    return IterStream(body)  # type: ignore[arg-type]
+        return ReaderStream(cast(IO[bytes], body))
+    return IterStream(body)
 
 
 @dataclass(slots=True)
@@ -405,7 +430,7 @@ class Call(Generic[T_co]):
     documents, so that the async runner never blocks its loop.
     """
 
-    __slots__ = ("fn", "args", "kwargs")
+    __slots__ = ("args", "fn", "kwargs")
 
     def __init__(self, fn: Callable[..., T_co], /, *args: Any, **kwargs: Any) -> None:
         self.fn = fn

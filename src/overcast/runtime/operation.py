@@ -39,7 +39,7 @@ from overcast.errors import NotSupported
 from overcast.runtime.effects import ByteStream, Iter, Op
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
     from overcast.runtime.runner import AsyncRunner, SyncRunner
 

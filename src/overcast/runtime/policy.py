@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Any, Final
 
 from overcast.runtime.effects import Request, Response, is_rewindable
 from overcast.runtime.redact import Secret, redact_headers, redact_url
@@ -74,7 +74,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """The jittered delay before attempt ``attempt + 1``."""
-        return rng() * min(self.cap, self.base * (2 ** (attempt - 1)))
+        return float(rng() * min(self.cap, self.base * (2 ** (attempt - 1))))
 
     def decide(
         self,
@@ -90,7 +90,8 @@ class RetryPolicy:
         more = attempt < self.max_attempts
         if failure is not None:
             if not failure.sent:
-                return RetryDecision(more and is_rewindable(request.body), self.backoff(attempt, rng))
+                retry = more and is_rewindable(request.body)
+                return RetryDecision(retry, self.backoff(attempt, rng))
             if replayable:
                 return RetryDecision(more, self.backoff(attempt, rng))
             return RetryDecision(False, outcome_unknown=not request.is_idempotent)
@@ -183,7 +184,7 @@ class Hooks:
             _call_hook(hook, event)
 
 
-def _call_hook(hook: Callable[[object], None], event: object) -> None:
+def _call_hook(hook: Callable[[Any], None], event: object) -> None:
     try:
         hook(event)
     except Exception:  # a broken hook must not break requests
@@ -201,8 +202,8 @@ class RuntimeConfig:
     """
 
     driver_name: str
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     hooks: Hooks = field(default_factory=Hooks)
     signer: Signer | None = None
     user_agent: str = "overcast"

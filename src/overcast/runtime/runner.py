@@ -301,7 +301,9 @@ class SyncRunner(_Base):
             try:
                 response = self.transport.send(signed, connect_timeout=connect, read_timeout=read)
             except TransportFailure as failure:
-                delay = self._after_attempt(request, attempt, started, ctx.deadline, failure=failure)
+                delay = self._after_attempt(
+                    request, attempt, started, ctx.deadline, failure=failure
+                )
             else:
                 delay = self._after_attempt(
                     request, attempt, started, ctx.deadline, response=response
@@ -588,9 +590,10 @@ def _loop_token() -> object:
     import sniffio
 
     if sniffio.current_async_library() == "trio":
-        import trio
+        import trio  # type: ignore[import-untyped,unused-ignore]
 
-        return trio.lowlevel.current_trio_token()
+        token: object = trio.lowlevel.current_trio_token()
+        return token
     import asyncio
 
     return asyncio.get_running_loop()

@@ -330,7 +330,10 @@ class StorageDriver(BaseDriver):
         chunk_size: int | None = None,
     ) -> Op[ByteStream]:
         """Iterate over bytes ``[start_bytes, end_bytes)`` of an object
-        (``end_bytes=None``: to the end)."""
+        (``end_bytes=None``: to the end).
+
+        Drivers attach size and hash checks (from the metadata of the data
+        actually sent) when the whole object is read."""
         raise NotImplementedError
 
     @stream
@@ -339,9 +342,9 @@ class StorageDriver(BaseDriver):
         self, obj: Object, chunk_size: int | None = None
     ) -> Op[ByteStream]:
         """Iterate over an object's bytes. A full read is checked against the
-        object's size (and hash where the driver knows how)."""
-        body = yield from self.download_object_range_as_stream.op(obj, 0, None, chunk_size)
-        return body.observe(*self._verifiers(obj))
+        size and hash the provider reports for the data it sends; a mismatch
+        raises :class:`~overcast.errors.IntegrityError` at the end of the stream."""
+        return (yield from self.download_object_range_as_stream.op(obj, 0, None, chunk_size))
 
     @operation
     @requires("download_object_as_stream")
@@ -436,10 +439,6 @@ class StorageDriver(BaseDriver):
         raise NotImplementedError
 
     # -- shared helpers -----------------------------------------------------------
-
-    def _verifiers(self, obj: Object) -> tuple[transfer.SizeCheck, ...]:
-        """Observers that check a full download of ``obj``; drivers add hashes."""
-        return (transfer.SizeCheck(obj.size, obj.name, driver=self),)
 
     def _save(
         self,

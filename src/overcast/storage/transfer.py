@@ -8,6 +8,7 @@ partial file behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -152,7 +153,9 @@ class AtomicFile:
         self.driver = driver
         directory = os.path.dirname(path) or "."
         if not overwrite and os.path.lexists(path):
-            raise InvalidInput(f"{path} already exists (pass overwrite_existing=True)", driver=driver)
+            raise InvalidInput(
+                f"{path} already exists (pass overwrite_existing=True)", driver=driver
+            )
         if not os.path.isdir(directory):
             raise InvalidInput(f"directory {directory} does not exist", driver=driver)
         fd, self.temp_path = tempfile.mkstemp(
@@ -186,10 +189,8 @@ class AtomicFile:
     def discard(self) -> None:
         """Close and delete the temporary file."""
         self._file.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.temp_path)
-        except FileNotFoundError:
-            pass
 
     def commit_op(self) -> Op[None]:
         """:meth:`commit` as an effect."""

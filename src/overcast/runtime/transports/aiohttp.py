@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -97,7 +96,7 @@ class AiohttpTransport(AsyncTransport):
                 f"cannot connect for {request.method} {safe_url}: {type(exc).__name__}",
                 sent=False,
             ) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TransportFailure(
                 f"timed out: {request.method} {safe_url}", sent=True, timeout=True
             ) from None
@@ -119,7 +118,7 @@ class AiohttpTransport(AsyncTransport):
             return response
         try:
             response.body = await raw.read()
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TransportFailure(
                 f"read timed out: {request.method} {safe_url}", sent=True, timeout=True
             ) from None
@@ -166,7 +165,7 @@ class _AiohttpStream(ByteStream):
                     self._done = True
                     return
                 yield chunk
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TransportFailure(
                 f"read timed out: {self._url}", sent=True, timeout=True
             ).to_error(None) from None

@@ -101,8 +101,8 @@ class Urllib3Transport(SyncTransport):
         )
         if request.stream and 200 <= raw.status < 300 and request.method != "HEAD":
             stream = _Urllib3Stream(raw, self._chunk_size, response.url)
-            length = raw.headers.get("Content-Length")
-            stream.length = int(length) if length and length.isdigit() else None
+            declared = raw.headers.get("Content-Length")
+            stream.length = int(declared) if declared and declared.isdigit() else None
             response.stream = stream
         else:
             try:
@@ -150,9 +150,8 @@ class _Urllib3Stream(ByteStream):
                     return
                 yield chunk
         except ReadTimeoutError:
-            raise TransportFailure(f"read timed out: {self._url}", sent=True, timeout=True).to_error(
-                None
-            ) from None
+            failure = TransportFailure(f"read timed out: {self._url}", sent=True, timeout=True)
+            raise failure.to_error(None) from None
         except (ProtocolError, HTTPError, OSError) as exc:
             raise TransportFailure(
                 f"connection lost reading {self._url}: {type(exc).__name__}", sent=True
