@@ -49,6 +49,7 @@ _SMALL_RESPONSE = (
 _BIG_HEAD = (
     b"HTTP/1.1 200 OK\r\n"
     b"Content-Type: application/octet-stream\r\n"
+    b'ETag: "9e107d9d372bb6826bd81d3542a419d6"\r\n'
     b"Content-Length: %d\r\n\r\n" % BIG_SIZE
 )
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"

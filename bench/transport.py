@@ -110,6 +110,14 @@ def signed_headers(i: int) -> dict[str, str]:
     }
 
 
+def _checked(status: int, etag: str | None, nbytes: int) -> int:
+    """What every adapter does with a response: check the status, read one
+    header (so lazily-parsed headers get materialised), return the body size."""
+    if status != 200 or not etag:
+        raise RuntimeError(f"bad response: status={status} etag={etag!r}")
+    return nbytes
+
+
 @dataclasses.dataclass(frozen=True)
 class Profile:
     """How long each cell runs: up to ``requests`` or ``seconds``, whichever first."""
@@ -177,7 +185,7 @@ class Urllib3Sync:
 
     def get_small(self, headers: dict[str, str]) -> int:
         r = self.pm.request("GET", self.small_url, headers=headers)
-        return len(r.data)
+        return _checked(r.status, r.headers.get("etag"), len(r.data))
 
     def get_big(self, headers: dict[str, str]) -> int:
         r = self.pm.request("GET", self.big_url, headers=headers, preload_content=False)
@@ -185,7 +193,7 @@ class Urllib3Sync:
         for chunk in r.stream(CHUNK):
             n += len(chunk)
         r.release_conn()
-        return n
+        return _checked(r.status, r.headers.get("etag"), n)
 
     def close(self) -> None:
         self.pm.clear()
@@ -205,14 +213,15 @@ class HttpxSync:
         )
 
     def get_small(self, headers: dict[str, str]) -> int:
-        return len(self.client.get(self.small_url, headers=headers).content)
+        r = self.client.get(self.small_url, headers=headers)
+        return _checked(r.status_code, r.headers.get("etag"), len(r.content))
 
     def get_big(self, headers: dict[str, str]) -> int:
         n = 0
         with self.client.stream("GET", self.big_url, headers=headers) as r:
             for chunk in r.iter_raw():
                 n += len(chunk)
-        return n
+        return _checked(r.status_code, r.headers.get("etag"), n)
 
     def close(self) -> None:
         self.client.close()
@@ -231,14 +240,15 @@ class HttpxAsync:
         )
 
     async def get_small(self, headers: dict[str, str]) -> int:
-        return len((await self.client.get(self.small_url, headers=headers)).content)
+        r = await self.client.get(self.small_url, headers=headers)
+        return _checked(r.status_code, r.headers.get("etag"), len(r.content))
 
     async def get_big(self, headers: dict[str, str]) -> int:
         n = 0
         async with self.client.stream("GET", self.big_url, headers=headers) as r:
             async for chunk in r.aiter_raw():
                 n += len(chunk)
-        return n
+        return _checked(r.status_code, r.headers.get("etag"), n)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -262,14 +272,14 @@ class AiohttpAsync:
 
     async def get_small(self, headers: dict[str, str]) -> int:
         async with self.session.get(self.small_url, headers=headers) as r:
-            return len(await r.read())
+            return _checked(r.status, r.headers.get("etag"), len(await r.read()))
 
     async def get_big(self, headers: dict[str, str]) -> int:
         n = 0
         async with self.session.get(self.big_url, headers=headers) as r:
             async for chunk in r.content.iter_chunked(CHUNK):
                 n += len(chunk)
-        return n
+        return _checked(r.status, r.headers.get("etag"), n)
 
     async def aclose(self) -> None:
         await self.session.close()
@@ -304,21 +314,29 @@ class PycurlSync:
                 self.handles.append(c)
         return c
 
-    def _perform(self, url: str, headers: dict[str, str], write: Callable[[bytes], Any]) -> None:
+    def _perform(
+        self, url: str, headers: dict[str, str], write: Callable[[bytes], Any]
+    ) -> tuple[int, dict[str, str]]:
+        """One request; returns (status, response headers) like the other clients."""
         pc = self.pycurl
         c = self._handle()
+        lines: list[bytes] = []
         c.setopt(pc.URL, url)
         c.setopt(pc.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
+        c.setopt(pc.HEADERFUNCTION, lines.append)
         c.setopt(pc.WRITEFUNCTION, write)
         c.perform()
-        status = c.getinfo(pc.RESPONSE_CODE)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}")
+        parsed: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if sep:
+                parsed[name.decode("latin-1").strip().lower()] = value.decode("latin-1").strip()
+        return int(c.getinfo(pc.RESPONSE_CODE)), parsed
 
     def get_small(self, headers: dict[str, str]) -> int:
         buf = io.BytesIO()
-        self._perform(self.small_url, headers, buf.write)
-        return len(buf.getvalue())
+        status, resp_headers = self._perform(self.small_url, headers, buf.write)
+        return _checked(status, resp_headers.get("etag"), len(buf.getvalue()))
 
     def get_big(self, headers: dict[str, str]) -> int:
         count = [0]
@@ -326,8 +344,8 @@ class PycurlSync:
         def write(chunk: bytes) -> None:
             count[0] += len(chunk)
 
-        self._perform(self.big_url, headers, write)
-        return count[0]
+        status, resp_headers = self._perform(self.big_url, headers, write)
+        return _checked(status, resp_headers.get("etag"), count[0])
 
     def close(self) -> None:
         for c in self.handles:
@@ -346,7 +364,7 @@ class NiquestsSync:
 
     def get_small(self, headers: dict[str, str]) -> int:
         r = self.session.get(self.small_url, headers=headers, timeout=self.timeout)
-        return len(r.content or b"")
+        return _checked(r.status_code or 0, r.headers.get("etag"), len(r.content or b""))
 
     def get_big(self, headers: dict[str, str]) -> int:
         r = self.session.get(self.big_url, headers=headers, timeout=self.timeout, stream=True)
@@ -354,7 +372,7 @@ class NiquestsSync:
         for chunk in r.iter_content(CHUNK):
             n += len(chunk)
         r.close()
-        return n
+        return _checked(r.status_code or 0, r.headers.get("etag"), n)
 
     def close(self) -> None:
         self.session.close()
@@ -372,7 +390,7 @@ class NiquestsAsync:
 
     async def get_small(self, headers: dict[str, str]) -> int:
         r = await self.session.get(self.small_url, headers=headers, timeout=self.timeout)
-        return len(r.content or b"")
+        return _checked(r.status_code or 0, r.headers.get("etag"), len(r.content or b""))
 
     async def get_big(self, headers: dict[str, str]) -> int:
         r = await self.session.get(self.big_url, headers=headers, timeout=self.timeout, stream=True)
@@ -380,7 +398,7 @@ class NiquestsAsync:
         async for chunk in await r.iter_content(CHUNK):
             n += len(chunk)
         await r.close()
-        return n
+        return _checked(r.status_code or 0, r.headers.get("etag"), n)
 
     async def aclose(self) -> None:
         await self.session.close()
@@ -411,7 +429,7 @@ class PyreqwestSync:
 
     def get_small(self, headers: dict[str, str]) -> int:
         resp = self.client.get(self.small_url).headers(headers).build().send()
-        return len(resp.bytes())
+        return _checked(resp.status, resp.get_header("etag"), len(resp.bytes()))
 
     def get_big(self, headers: dict[str, str]) -> int:
         n = 0
@@ -419,7 +437,7 @@ class PyreqwestSync:
             reader = resp.body_reader
             while (chunk := reader.read_chunk()) is not None:
                 n += len(chunk)
-        return n
+        return _checked(resp.status, resp.get_header("etag"), n)
 
     def close(self) -> None:
         self.client.close()
@@ -436,7 +454,7 @@ class PyreqwestAsync:
 
     async def get_small(self, headers: dict[str, str]) -> int:
         resp = await self.client.get(self.small_url).headers(headers).build().send()
-        return len(await resp.bytes())
+        return _checked(resp.status, resp.get_header("etag"), len(await resp.bytes()))
 
     async def get_big(self, headers: dict[str, str]) -> int:
         n = 0
@@ -444,7 +462,7 @@ class PyreqwestAsync:
             reader = resp.body_reader
             while (chunk := await reader.read_chunk()) is not None:
                 n += len(chunk)
-        return n
+        return _checked(resp.status, resp.get_header("etag"), n)
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -463,14 +481,15 @@ class HttprSync:
         )
 
     def get_small(self, headers: dict[str, str]) -> int:
-        return len(self.client.get(self.small_url, headers=headers).content)
+        r = self.client.get(self.small_url, headers=headers)
+        return _checked(r.status_code, r.headers["etag"], len(r.content))
 
     def get_big(self, headers: dict[str, str]) -> int:
         n = 0
         with self.client.stream("GET", self.big_url, headers=headers) as r:
             for chunk in r.iter_bytes():
                 n += len(chunk)
-        return n
+        return _checked(r.status_code, r.headers["etag"], n)
 
     def close(self) -> None:
         self.client.close()
@@ -493,14 +512,15 @@ class HttprAsync:
         )
 
     async def get_small(self, headers: dict[str, str]) -> int:
-        return len((await self.client.get(self.small_url, headers=headers)).content)
+        r = await self.client.get(self.small_url, headers=headers)
+        return _checked(r.status_code, r.headers["etag"], len(r.content))
 
     async def get_big(self, headers: dict[str, str]) -> int:
         n = 0
         async with self.client.stream("GET", self.big_url, headers=headers) as r:
             async for chunk in r.aiter_bytes():
                 n += len(chunk)
-        return n
+        return _checked(r.status_code, r.headers["etag"], n)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -756,7 +776,9 @@ def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[
     return out
 
 
-def worker_main(name: str, port: int, prof: Profile) -> int:
+def worker_main(name: str, port: int, prof: Profile, cpu: int | None) -> int:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     cand = _candidate(name)
     version, why = availability(cand)
     if version is None:
@@ -786,11 +808,15 @@ def start_server() -> tuple[subprocess.Popen[str], int]:
     return proc, int(line)
 
 
-def run_candidate(cand: Candidate, port: int, quick: bool) -> tuple[list[Cell], str | None]:
+def run_candidate(
+    cand: Candidate, port: int, quick: bool, cpu: int | None
+) -> tuple[list[Cell], str | None]:
     script = str(Path(__file__).resolve())
     cmd = [sys.executable, script, "--worker", cand.name, "--port", str(port)]
     if quick:
         cmd.append("--quick")
+    if cpu is not None:
+        cmd += ["--cpu", str(cpu)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
@@ -882,13 +908,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write raw cell results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the server to the last CPU and the client workers to the others (Linux)",
+    )
     args = parser.parse_args(argv)
     prof = QUICK if args.quick else FULL
 
     if args.worker:
         if args.port is None:
             parser.error("--worker needs --port")
-        return worker_main(args.worker, args.port, prof)
+        return worker_main(args.worker, args.port, prof, args.cpu)
 
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
     unknown = wanted - {c.name for c in CANDIDATES} - {c.library for c in CANDIDATES}
@@ -898,12 +930,19 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     server, port = start_server()
+    client_cpu: int | None = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs at least 2 CPUs")
+        os.sched_setaffinity(server.pid, {cpus[-1]})
+        client_cpu = cpus[0]
     cells: list[Cell] = []
     notes: list[str] = []
     try:
         for cand in chosen:
             t0 = time.perf_counter()
-            got, why = run_candidate(cand, port, args.quick)
+            got, why = run_candidate(cand, port, args.quick, client_cpu)
             if why:
                 note = f"{cand.name}: skipped ({why}); try `pip install {cand.dist}`"
                 notes.append(note)

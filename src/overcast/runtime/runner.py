@@ -543,12 +543,15 @@ class AsyncRunner(_Base):
         errors: list[BaseException] = []
 
         async def work(index: int, scope: anyio.CancelScope) -> None:
-            try:
-                async with limiter:
+            async with limiter:
+                if scope.cancel_called:
+                    return
+                try:
                     results[index] = await self._drive(ops[index], deadline)
-            except Exception as exc:
-                errors.append(exc)
-                scope.cancel()
+                except Exception as exc:
+                    # Cancel while still holding the slot, so no sibling starts.
+                    errors.append(exc)
+                    scope.cancel()
 
         async with anyio.create_task_group() as group:
             for index in range(len(ops)):

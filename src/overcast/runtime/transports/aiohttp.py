@@ -54,6 +54,10 @@ class AiohttpTransport(AsyncTransport):
                 timeout=aiohttp.ClientTimeout(total=None),
                 read_bufsize=2**18,
             )
+            # aiohttp silently resends idempotent requests on a dropped keep-alive
+            # connection; retries are the runner's policy, so that is switched off.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         return self._session
 
     async def send(
@@ -70,6 +74,10 @@ class AiohttpTransport(AsyncTransport):
                     headers["Content-Length"] = str(length)
             if isinstance(data, memoryview | bytearray):
                 data = bytes(data)
+            elif hasattr(data, "read"):
+                # aiohttp closes file payloads after sending; the runner may need
+                # to rewind and resend, so the file is read here instead.
+                data = _read_file(data)
             elif (
                 not isinstance(data, bytes)
                 and not hasattr(data, "read")
@@ -139,6 +147,13 @@ class AiohttpTransport(AsyncTransport):
 
 def _headers(raw: aiohttp.ClientResponse) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers]
+
+
+async def _read_file(reader: Any) -> AsyncIterator[bytes]:
+    import anyio.to_thread
+
+    while chunk := await anyio.to_thread.run_sync(reader.read, 1024 * 1024):
+        yield chunk
 
 
 async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:

@@ -1,0 +1,44 @@
+"""DNS: zones and record sets, one API for every provider.
+
+>>> from overcast.dns import Provider, get_driver
+>>> cls = get_driver("powerdns")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "DNSDriver",
+    "Provider",
+    "Record",
+    "RecordType",
+    "Zone",
+    "ZoneType",
+    "get_driver",
+]
+
+if TYPE_CHECKING:
+    from overcast.dns.base import DNSDriver, Record, RecordType, Zone, ZoneType
+
+
+class Provider(StrEnum):
+    """The built-in DNS drivers (none yet; plugins are found by name)."""
+
+
+def get_driver(provider: Provider | str) -> type[DNSDriver]:
+    """The DNS driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
+    from overcast.registry import get_driver as _get
+
+    cls: Any = _get("dns", str(provider))
+    driver: type[DNSDriver] = cls
+    return driver
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"DNSDriver", "Record", "RecordType", "Zone", "ZoneType"}:
+        from overcast.dns import base
+
+        return getattr(base, name)
+    raise AttributeError(name)

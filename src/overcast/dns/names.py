@@ -1,0 +1,266 @@
+"""Validation of DNS names and record data, run before any request is sent.
+
+Pure functions: no I/O, no resolver. Each raises
+:class:`~overcast.errors.InvalidInput` with a message that names the bad part,
+so a typo fails at once and identically on every provider instead of as a
+provider-specific HTTP 400 (or, worse, a record that silently never resolves).
+
+What is accepted:
+
+* **names** (:func:`validate_name`): ASCII letters, digits, ``-`` (not at the
+  start or end of a label) and ``_`` (service and policy labels such as
+  ``_sip._tcp`` or ``_dmarc``); labels of 1 to 63 bytes; at most 255 bytes on
+  the wire (253 characters without the trailing dot); ``*`` only as the whole
+  leftmost label (a wildcard). A trailing dot (absolute name) is allowed, ``""``
+  and ``"@"`` mean the zone apex. Internationalised names must be given in
+  their IDNA (``xn--``) form.
+* **record data** (:func:`validate_record_data`): A and AAAA values are checked
+  with :mod:`ipaddress`; CNAME, DNAME, NS, PTR and ALIAS targets and the names in
+  MX and SRV values are checked as host names, priorities, weights and ports as
+  16-bit integers; CNAME, DNAME, ALIAS and SOA sets hold one value. Values other
+  than TXT and SPF may not contain control characters (they would break a zone
+  file line).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+from overcast.errors import InvalidInput
+
+__all__ = [
+    "APEX_NAMES",
+    "MAX_LABEL_LENGTH",
+    "MAX_NAME_LENGTH",
+    "SINGLETON_TYPES",
+    "TARGET_TYPES",
+    "TEXT_TYPES",
+    "absolute_name",
+    "validate_ipv4",
+    "validate_ipv6",
+    "validate_name",
+    "validate_record_data",
+]
+
+#: Longest label, in bytes (RFC 1035, 2.3.4).
+MAX_LABEL_LENGTH: Final = 63
+#: Longest name on the wire, in bytes, the root label included (RFC 1035, 2.3.4).
+MAX_NAME_LENGTH: Final = 255
+#: Spellings of the zone apex as a relative record name.
+APEX_NAMES: Final = frozenset({"", "@"})
+#: Types whose value is one host name.
+TARGET_TYPES: Final = frozenset({"CNAME", "DNAME", "NS", "PTR", "ALIAS"})
+#: Types whose record set holds exactly one value.
+SINGLETON_TYPES: Final = frozenset({"CNAME", "DNAME", "ALIAS", "SOA"})
+#: Types whose values are free text (quoted and chunked in zone files).
+TEXT_TYPES: Final = frozenset({"TXT", "SPF"})
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CAA_TAG = re.compile(r"[A-Za-z0-9]+\Z")
+
+
+def validate_name(
+    name: str,
+    *,
+    wildcard: bool = True,
+    origin: str | None = None,
+    what: str = "name",
+    driver: Any = None,
+) -> str:
+    """Check a DNS name's syntax and return it unchanged.
+
+    ``name`` may be relative (``"www"``, ``"_sip._tcp"``), absolute
+    (``"www.example.com."``) or the apex (``""`` or ``"@"``). ``wildcard``
+    allows ``*`` as the whole leftmost label. With ``origin`` (the zone's
+    domain), a relative name's full length in the zone is checked too.
+    ``what`` names the argument in error messages.
+    """
+    if not isinstance(name, str):
+        raise InvalidInput(f"{what} must be a string, not {type(name).__name__}", driver=driver)
+    if name in APEX_NAMES:
+        return name
+    if name == ".":
+        return name
+    if not name.isascii():
+        raise InvalidInput(
+            f"{what} {name!r} is not ASCII; give internationalised names in IDNA (xn--) form",
+            driver=driver,
+        )
+    text = name[:-1] if name.endswith(".") else name
+    labels = text.split(".")
+    for index, label in enumerate(labels):
+        if not label:
+            raise InvalidInput(f"{what} {name!r} has an empty label", driver=driver)
+        if len(label) > MAX_LABEL_LENGTH:
+            raise InvalidInput(
+                f"{what} {name!r}: label {label[:20]!r}... is {len(label)} bytes, "
+                f"longer than {MAX_LABEL_LENGTH}",
+                driver=driver,
+            )
+        if label == "*":
+            if not wildcard:
+                raise InvalidInput(f"{what} {name!r} may not be a wildcard", driver=driver)
+            if index != 0:
+                raise InvalidInput(
+                    f"{what} {name!r}: '*' is allowed only as the leftmost label", driver=driver
+                )
+            continue
+        if not _LABEL.match(label):
+            raise InvalidInput(
+                f"{what} {name!r}: label {label!r} may hold only letters, digits, '_' and "
+                "'-' (not at its start or end)",
+                driver=driver,
+            )
+    full = text
+    if origin and not name.endswith("."):
+        suffix = origin[:-1] if origin.endswith(".") else origin
+        full = f"{text}.{suffix}" if suffix else text
+    # Wire length: one length byte per label plus the label, plus the root byte.
+    if len(full) + 2 > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"{what} {full[:40]!r}... is {len(full) + 2} bytes on the wire, "
+            f"longer than {MAX_NAME_LENGTH}",
+            driver=driver,
+        )
+    return name
+
+
+def absolute_name(name: str, origin: str) -> str:
+    """The fully-qualified form (with a trailing dot) of ``name`` in zone ``origin``.
+
+    ``""`` and ``"@"`` are the apex; a name that already ends with a dot is
+    returned as is.
+    """
+    zone = origin if origin.endswith(".") else f"{origin}."
+    if name in APEX_NAMES:
+        return zone
+    if name.endswith("."):
+        return name
+    return f"{name}.{zone}" if zone != "." else f"{name}."
+
+
+def validate_ipv4(value: str, *, driver: Any = None) -> str:
+    """Check an A record value (dotted-quad IPv4, no leading zeros) and return it."""
+    try:
+        ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"A record value {value!r} is not an IPv4 address: {exc}",
+                           driver=driver) from None
+    return value
+
+
+def validate_ipv6(value: str, *, driver: Any = None) -> str:
+    """Check an AAAA record value (IPv6, without a ``%zone`` suffix) and return it."""
+    try:
+        address = ipaddress.IPv6Address(value)
+    except (ipaddress.AddressValueError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"AAAA record value {value!r} is not an IPv6 address: {exc}",
+                           driver=driver) from None
+    if address.scope_id is not None:
+        raise InvalidInput(
+            f"AAAA record value {value!r} may not have a scope (%zone)", driver=driver
+        )
+    return value
+
+
+def _uint16(field: str, what: str, value: str, driver: Any) -> int:
+    if not field.isdigit() or int(field) > 0xFFFF:
+        raise InvalidInput(
+            f"{what} in {value!r} must be an integer from 0 to 65535, not {field!r}",
+            driver=driver,
+        )
+    return int(field)
+
+
+def _target(field: str, rtype: str, value: str, driver: Any, *, root: bool = False) -> None:
+    if root and field == ".":
+        return
+    if field in APEX_NAMES:
+        raise InvalidInput(f"{rtype} value {value!r} needs a target host name", driver=driver)
+    validate_name(field, wildcard=False, what=f"{rtype} target", driver=driver)
+
+
+def _check_value(rtype: str, value: str, driver: Any) -> None:
+    if rtype == "A":
+        validate_ipv4(value, driver=driver)
+    elif rtype == "AAAA":
+        validate_ipv6(value, driver=driver)
+    elif rtype in TARGET_TYPES:
+        _target(value, rtype, value, driver)
+    elif rtype == "MX":
+        fields = value.split()
+        if len(fields) != 2:
+            raise InvalidInput(
+                f"MX value {value!r} must be 'preference exchange' (e.g. '10 mail.example.com.')",
+                driver=driver,
+            )
+        _uint16(fields[0], "MX preference", value, driver)
+        _target(fields[1], "MX", value, driver, root=True)
+    elif rtype == "SRV":
+        fields = value.split()
+        if len(fields) != 4:
+            raise InvalidInput(
+                f"SRV value {value!r} must be 'priority weight port target' "
+                "(e.g. '10 5 5060 sip.example.com.')",
+                driver=driver,
+            )
+        for field, what in zip(fields[:3], ("SRV priority", "SRV weight", "SRV port"),
+                               strict=True):
+            _uint16(field, what, value, driver)
+        _target(fields[3], "SRV", value, driver, root=True)
+    elif rtype == "CAA":
+        fields = value.split(None, 2)
+        if len(fields) != 3:
+            raise InvalidInput(
+                f"CAA value {value!r} must be 'flags tag value' (e.g. '0 issue \"ca.example\"')",
+                driver=driver,
+            )
+        if not fields[0].isdigit() or int(fields[0]) > 255:
+            raise InvalidInput(f"CAA flags in {value!r} must be 0 to 255", driver=driver)
+        if not _CAA_TAG.match(fields[1]):
+            raise InvalidInput(f"CAA tag in {value!r} must be letters and digits", driver=driver)
+
+
+def validate_record_data(rtype: str, values: Sequence[str], *, driver: Any = None) -> list[str]:
+    """Check the values of a record set of type ``rtype`` and return them as a list.
+
+    A set needs at least one value, no value twice, and exactly one value for
+    CNAME, DNAME, ALIAS and SOA. TXT and SPF values are the text itself,
+    unquoted and unsplit (any length, any characters).
+    """
+    rtype = str(rtype).upper()
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise InvalidInput(
+            f"{rtype} record data must be a string or a list of strings", driver=driver
+        )
+    result = list(values)
+    if not result:
+        raise InvalidInput(f"{rtype} record set needs at least one value", driver=driver)
+    if rtype in SINGLETON_TYPES and len(result) > 1:
+        raise InvalidInput(
+            f"a {rtype} record set holds exactly one value, got {len(result)}", driver=driver
+        )
+    seen: set[str] = set()
+    for value in result:
+        if not isinstance(value, str):
+            raise InvalidInput(
+                f"{rtype} record value must be a string, not {type(value).__name__}",
+                driver=driver,
+            )
+        if value in seen:
+            raise InvalidInput(f"{rtype} record value {value!r} is given twice", driver=driver)
+        seen.add(value)
+        if rtype in TEXT_TYPES:
+            continue
+        if not value.strip():
+            raise InvalidInput(f"{rtype} record value may not be empty", driver=driver)
+        if _CONTROL.search(value):
+            raise InvalidInput(
+                f"{rtype} record value {value!r} contains a control character", driver=driver
+            )
+        _check_value(rtype, value, driver)
+    return result

@@ -1,0 +1,336 @@
+"""Load balancers: the models and the driver API every load balancer driver shares.
+
+Names and positional parameters follow Apache Libcloud 3.x
+(``libcloud.loadbalancer.base.Driver``), so its users port code by changing
+imports; overcast's additions are keyword-only. Every operation is available
+sync (``driver.x()``) and async (``await driver.aio.x()``); a driver that lacks
+one raises :class:`~overcast.errors.NotSupported` (see ``driver.supports()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from overcast.driver import AsyncView, BaseDriver
+from overcast.errors import InvalidInput, MemberNotFound
+from overcast.runtime.effects import Iter, Op
+from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
+from overcast.storage.transfer import collect
+
+__all__ = [
+    "Algorithm",
+    "Driver",
+    "LoadBalancer",
+    "LoadBalancerDriver",
+    "LoadBalancerDriverAsync",
+    "Member",
+    "NodeLike",
+    "State",
+]
+
+
+class Algorithm(StrEnum):
+    """How a balancer spreads connections over its members."""
+
+    RANDOM = "random"
+    ROUND_ROBIN = "round_robin"
+    LEAST_CONNECTIONS = "least_connections"
+    WEIGHTED_ROUND_ROBIN = "weighted_round_robin"
+    WEIGHTED_LEAST_CONNECTIONS = "weighted_least_connections"
+    SHORTEST_RESPONSE = "shortest_response"
+    PERSISTENT_IP = "persistent_ip"
+
+
+class State(StrEnum):
+    """The state of a load balancer."""
+
+    RUNNING = "running"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+class NodeLike(Protocol):
+    """What :meth:`LoadBalancerDriver.balancer_attach_compute_node` needs of a node.
+
+    :class:`overcast.compute.base.Node` has these attributes; any object with
+    them will do.
+    """
+
+    @property
+    def id(self) -> str:
+        """The node's provider id."""
+        ...
+
+    @property
+    def public_ips(self) -> Sequence[str]:
+        """The node's public addresses."""
+        ...
+
+    @property
+    def private_ips(self) -> Sequence[str]:
+        """The node's private addresses."""
+        ...
+
+
+@dataclass(slots=True, eq=False)
+class LoadBalancer:
+    """A load balancer: an address and port in front of a set of members.
+
+    ``state`` is a :class:`State`; ``ip`` and ``port`` are where it listens
+    (``None`` when the provider gives a host name only, in ``extra``, or several
+    listeners).
+    """
+
+    id: str
+    name: str
+    state: State
+    ip: str | None
+    port: int | None
+    driver: LoadBalancerDriver | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def _driver(self) -> LoadBalancerDriver:
+        if self.driver is None:
+            raise InvalidInput(f"load balancer {self.name!r} is not bound to a driver")
+        return self.driver
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LoadBalancer) and (self.id, self.driver) == (
+            other.id,
+            other.driver,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def attach_compute_node(self, node: NodeLike) -> Member:
+        """Add a compute node as a member of this balancer."""
+        return self._driver().balancer_attach_compute_node(self, node)
+
+    def attach_member(self, member: Member) -> Member:
+        """Add a member to this balancer."""
+        return self._driver().balancer_attach_member(self, member)
+
+    def detach_member(self, member: Member) -> bool:
+        """Remove a member from this balancer."""
+        return self._driver().balancer_detach_member(self, member)
+
+    def iterate_members(self) -> Iterator[Member]:
+        """Iterate over the members of this balancer."""
+        return self._driver().balancer_iterate_members(self)
+
+    def list_members(self) -> list[Member]:
+        """List the members of this balancer."""
+        return self._driver().balancer_list_members(self)
+
+    def destroy(self) -> bool:
+        """Delete this balancer."""
+        return self._driver().destroy_balancer(self)
+
+
+@dataclass(slots=True, eq=False)
+class Member:
+    """A back end of a load balancer: an address and port traffic is sent to.
+
+    ``id`` is the provider's member id (for a member not yet attached, the id
+    the provider attaches by, such as an instance id, or ``None``); ``balancer``
+    is the balancer it belongs to, once known.
+    """
+
+    id: str | None
+    ip: str | None
+    port: int | None
+    balancer: LoadBalancer | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Member) and (self.id, self.ip, self.port) == (
+            other.id,
+            other.ip,
+            other.port,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.ip, self.port))
+
+
+class LoadBalancerDriver(BaseDriver):
+    """Base class of load balancer drivers.
+
+    Drivers implement the primitive operations (``iterate_balancers``,
+    ``get_balancer``, ``create_balancer``, ``destroy_balancer``,
+    ``update_balancer``, ``balancer_attach_member``, ``balancer_detach_member``,
+    ``balancer_iterate_members``) and set :attr:`protocols` and
+    :attr:`algorithms`; the rest is built on them here, once.
+    """
+
+    area: ClassVar[str] = "loadbalancer"
+    async_view: ClassVar[type[AsyncView[Any]]]
+    aio: LoadBalancerDriverAsync
+
+    #: The protocols a balancer of this driver can speak (``"http"``, ``"tcp"``, ...).
+    protocols: ClassVar[tuple[str, ...]] = ()
+    #: The balancing algorithms this driver supports.
+    algorithms: ClassVar[tuple[Algorithm, ...]] = ()
+
+    # -- capabilities -------------------------------------------------------------
+
+    @operation
+    def list_protocols(self) -> Op[list[str]]:
+        """The protocols a balancer can speak (from :attr:`protocols`)."""
+        yield from ()
+        return list(self.protocols)
+
+    @operation
+    def list_supported_algorithms(self) -> Op[list[Algorithm]]:
+        """The balancing algorithms this driver supports (from :attr:`algorithms`)."""
+        yield from ()
+        return list(self.algorithms)
+
+    # -- balancers ----------------------------------------------------------------
+
+    @iterator
+    @not_supported
+    def iterate_balancers(self) -> Iter[LoadBalancer]:
+        """Iterate over every load balancer of the account, page by page."""
+        raise NotImplementedError
+
+    @operation
+    @requires("iterate_balancers")
+    def list_balancers(self) -> Op[list[LoadBalancer]]:
+        """List every load balancer of the account."""
+        return (yield from collect(self.iterate_balancers.op()))
+
+    @operation
+    @not_supported
+    def get_balancer(self, balancer_id: str) -> Op[LoadBalancer]:
+        """Get a load balancer by id; :class:`~overcast.errors.BalancerNotFound` if absent."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def create_balancer(
+        self,
+        name: str,
+        port: int,
+        protocol: str = "http",
+        algorithm: Algorithm = Algorithm.ROUND_ROBIN,
+        members: Sequence[Member] = (),
+    ) -> Op[LoadBalancer]:
+        """Create a load balancer listening on ``port`` with ``protocol``, spreading
+        connections over ``members`` by ``algorithm``.
+
+        :class:`~overcast.errors.NotSupported` if the driver lacks the protocol
+        or algorithm (see :meth:`list_protocols`, :meth:`list_supported_algorithms`).
+        """
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def destroy_balancer(self, balancer: LoadBalancer) -> Op[bool]:
+        """Delete a load balancer; :class:`~overcast.errors.BalancerNotFound` if absent."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def update_balancer(
+        self,
+        balancer: LoadBalancer,
+        *,
+        name: str | None = None,
+        algorithm: Algorithm | None = None,
+        protocol: str | None = None,
+        port: int | None = None,
+    ) -> Op[LoadBalancer]:
+        """Change a balancer's name, algorithm, protocol or port; return it as it now is.
+
+        Arguments left ``None`` keep their value.
+        """
+        raise NotImplementedError
+
+    # -- members ------------------------------------------------------------------
+
+    @operation
+    @requires("balancer_attach_member")
+    def balancer_attach_compute_node(
+        self, balancer: LoadBalancer, node: NodeLike
+    ) -> Op[Member]:
+        """Add a compute node to a balancer.
+
+        The member is the node's first public address (else its first private
+        one) on the balancer's port, with the node's id as member id;
+        :class:`~overcast.errors.InvalidInput`, before any request, if the node
+        has no address.
+        """
+        addresses = [*node.public_ips, *node.private_ips]
+        if not addresses:
+            raise InvalidInput(f"node {node.id!r} has no IP address to balance to", driver=self)
+        member = Member(
+            node.id, addresses[0], balancer.port, balancer, extra={"node_id": node.id}
+        )
+        return (yield from self.balancer_attach_member.op(balancer, member))
+
+    @operation
+    @not_supported
+    def balancer_attach_member(self, balancer: LoadBalancer, member: Member) -> Op[Member]:
+        """Add a member to a balancer; return it as attached (with its provider id)."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def balancer_detach_member(self, balancer: LoadBalancer, member: Member) -> Op[bool]:
+        """Remove a member from a balancer; :class:`~overcast.errors.MemberNotFound`
+        if it is not one."""
+        raise NotImplementedError
+
+    @iterator
+    @not_supported
+    def balancer_iterate_members(self, balancer: LoadBalancer) -> Iter[Member]:
+        """Iterate over the members of a balancer, page by page."""
+        raise NotImplementedError
+
+    @operation
+    @requires("balancer_iterate_members")
+    def balancer_list_members(self, balancer: LoadBalancer) -> Op[list[Member]]:
+        """List the members of a balancer."""
+        return (yield from collect(self.balancer_iterate_members.op(balancer)))
+
+    @operation
+    @requires("balancer_iterate_members")
+    def balancer_get_member(self, balancer: LoadBalancer, member_id: str) -> Op[Member]:
+        """Get a member of a balancer by id; :class:`~overcast.errors.MemberNotFound`
+        if absent. (Generic: searches the member list; drivers may look it up directly.)"""
+        for member in (yield from collect(self.balancer_iterate_members.op(balancer))):
+            if member.id == member_id:
+                return member
+        raise MemberNotFound(member_id, driver=self)
+
+
+class LoadBalancerDriverAsync(AsyncView[LoadBalancerDriver]):
+    """``driver.aio`` of a load balancer driver: every operation, awaitable."""
+
+    list_protocols = aio(LoadBalancerDriver.list_protocols)
+    list_supported_algorithms = aio(LoadBalancerDriver.list_supported_algorithms)
+    iterate_balancers = aio(LoadBalancerDriver.iterate_balancers)
+    list_balancers = aio(LoadBalancerDriver.list_balancers)
+    get_balancer = aio(LoadBalancerDriver.get_balancer)
+    create_balancer = aio(LoadBalancerDriver.create_balancer)
+    destroy_balancer = aio(LoadBalancerDriver.destroy_balancer)
+    update_balancer = aio(LoadBalancerDriver.update_balancer)
+    balancer_attach_compute_node = aio(LoadBalancerDriver.balancer_attach_compute_node)
+    balancer_attach_member = aio(LoadBalancerDriver.balancer_attach_member)
+    balancer_detach_member = aio(LoadBalancerDriver.balancer_detach_member)
+    balancer_iterate_members = aio(LoadBalancerDriver.balancer_iterate_members)
+    balancer_list_members = aio(LoadBalancerDriver.balancer_list_members)
+    balancer_get_member = aio(LoadBalancerDriver.balancer_get_member)
+
+
+LoadBalancerDriver.async_view = LoadBalancerDriverAsync
+
+#: Apache Libcloud's name for the base class (``libcloud.loadbalancer.base.Driver``).
+Driver = LoadBalancerDriver

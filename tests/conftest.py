@@ -1,0 +1,22 @@
+"""Shared fixtures: the scripted HTTP server and driver factories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from servers.httpd import ScriptedServer
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[ScriptedServer]:
+    """A real HTTP server on 127.0.0.1, shared by the session."""
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(http_server: ScriptedServer) -> ScriptedServer:
+    """The shared server with its records cleared for this test."""
+    http_server.reset()
+    return http_server

@@ -1,0 +1,184 @@
+"""A real HTTP/1.1 server on 127.0.0.1 with scripted behaviours, for runtime tests.
+
+Each path names a behaviour; the server records every request it sees (method,
+path, headers, body size, arrival time) and the peak number of requests in
+flight, so tests can check what actually reached the wire.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BIG_CHUNK = b"\xab" * (1024 * 1024)
+
+
+@dataclass
+class Seen:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class State:
+    """What the server has seen, shared with the tests."""
+
+    requests: list[Seen] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hits(self, path: str) -> list[Seen]:
+        """Requests seen for ``path`` (without query)."""
+        return [r for r in self.requests if r.path == path]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self) -> None:
+        state = self.server.state
+        url = urlsplit(self.path)
+        body = self._read_body()
+        with state.lock:
+            state.requests.append(
+                Seen(self.command, url.path, parse_qs(url.query), dict(self.headers.items()),
+                     body, time.monotonic())
+            )
+            state.counters[url.path] += 1
+            count = state.counters[url.path]
+            state.in_flight += 1
+            state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+        try:
+            self._behave(url.path, parse_qs(url.query), body, count)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _behave(self, path: str, query: dict[str, list[str]], body: bytes, count: int) -> None:
+        def arg(name: str, default: str) -> str:
+            return query.get(name, [default])[0]
+
+        if path == "/ok":
+            self._reply(200, b"ok:" + body, {"Content-Type": "text/plain", "X-Request-Id": "r-1"})
+        elif path == "/echo-json":
+            import json
+
+            payload = {"method": self.command, "query": {k: v[0] for k, v in query.items()},
+                       "body": body.decode("latin-1")}
+            self._reply(200, json.dumps(payload, sort_keys=True).encode(),
+                        {"Content-Type": "application/json"})
+        elif path == "/flaky":
+            # Fails with `status` for the first `fail` hits, then succeeds.
+            if count <= int(arg("fail", "2")):
+                headers = {}
+                if "retry_after" in query:
+                    headers["Retry-After"] = arg("retry_after", "1")
+                self._reply(int(arg("status", "503")), b"try later", headers)
+            else:
+                self._reply(200, b"finally")
+        elif path == "/always":
+            self._reply(int(arg("status", "503")), b"nope", {"Retry-After": arg("retry_after", "0")})
+        elif path == "/drop":
+            # Reads the request, then closes the connection without answering.
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(2)
+        elif path == "/slow":
+            time.sleep(float(arg("delay", "2")))
+            self._reply(200, b"late")
+        elif path == "/hold":
+            time.sleep(float(arg("delay", "0.3")))
+            self._reply(200, arg("value", "").encode())
+        elif path == "/big":
+            size = int(arg("mib", "50")) * 1024 * 1024
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            sent = 0
+            while sent < size:
+                chunk = BIG_CHUNK[: min(len(BIG_CHUNK), size - sent)]
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        else:
+            self._reply(404, b"no such behaviour")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = State()
+
+
+class ScriptedServer:
+    """Start with ``with ScriptedServer() as server:``; ``server.url`` is its base URL."""
+
+    def __init__(self) -> None:
+        self._server = _Server()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def state(self) -> State:
+        """What the server has seen."""
+        return self._server.state
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def reset(self) -> None:
+        """Forget what was seen."""
+        self._server.state = State()
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
