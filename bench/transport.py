@@ -64,11 +64,13 @@ import itertools
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -352,6 +354,53 @@ class PycurlSync:
             c.close()
 
 
+class PycurlPullSync(PycurlSync):
+    """pycurl with a pull-style body iterator (what a ``for chunk in body``
+    API needs): a per-thread ``CurlMulti`` is driven until the write callback
+    has queued data. Big workload only; the small GET is the same as pycurl's."""
+
+    def _multi(self) -> Any:
+        m = getattr(self.local, "multi", None)
+        if m is None:
+            m = self.local.multi = self.pycurl.CurlMulti()
+        return m
+
+    def iter_body(self, url: str, headers: dict[str, str]) -> Iterator[bytes]:
+        pc = self.pycurl
+        c, m = self._handle(), self._multi()
+        queue: deque[bytes] = deque()
+        c.setopt(pc.URL, url)
+        c.setopt(pc.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
+        c.setopt(pc.HEADERFUNCTION, None)
+        c.setopt(pc.WRITEFUNCTION, queue.append)
+        m.add_handle(c)
+        try:
+            while True:
+                while True:
+                    ret, running = m.perform()
+                    if ret != pc.E_CALL_MULTI_PERFORM:
+                        break
+                while queue:
+                    yield queue.popleft()
+                if not running:
+                    break
+                m.select(1.0)
+            _, failed = m.info_read()[1:]
+            if failed:
+                raise RuntimeError(f"curl error: {failed[0][2]}")
+        finally:
+            m.remove_handle(c)
+        status = int(c.getinfo(pc.RESPONSE_CODE))
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
+
+    def get_big(self, headers: dict[str, str]) -> int:
+        n = 0
+        for chunk in self.iter_body(self.big_url, headers):
+            n += len(chunk)
+        return n
+
+
 class NiquestsSync:
     """niquests ``Session``; big body via ``iter_content(1 MiB)``."""
 
@@ -533,12 +582,14 @@ class Candidate:
     dist: str  # distribution name for version / pip hint
     mode: str  # "sync" | "async"
     factory: Callable[[str, int], Any]
+    workloads: tuple[str, ...] = ("small", "big")
 
 
 CANDIDATES: tuple[Candidate, ...] = (
     Candidate("urllib3", "urllib3", "urllib3", "sync", Urllib3Sync),
     Candidate("httpx", "httpx", "httpx", "sync", HttpxSync),
     Candidate("pycurl", "pycurl", "pycurl", "sync", PycurlSync),
+    Candidate("pycurl-pull", "pycurl", "pycurl", "sync", PycurlPullSync, ("big",)),
     Candidate("niquests", "niquests", "niquests", "sync", NiquestsSync),
     Candidate("pyreqwest", "pyreqwest", "pyreqwest", "sync", PyreqwestSync),
     Candidate("httpr", "httpr", "httpr", "sync", HttprSync),
@@ -595,9 +646,10 @@ class Cell:
     nbytes: int
     cpu_s: float
     wall_s: float
-    sys_s: float  # kernel part of cpu_s (os.times() resolution: 10 ms)
+    sys_s: float  # kernel part of cpu_s (getrusage; tick-based split, approximate)
     server_cpu_s: float
     new_connections: int
+    spread_pct: float = 0.0  # half the min..max range of CPU/request over repeats, % of median
 
     @property
     def cpu_us_per_req(self) -> float:
@@ -613,7 +665,7 @@ class Cell:
 
     @property
     def sys_pct(self) -> float:
-        return 100.0 * self.sys_s / self.cpu_s if self.cpu_s else 0.0
+        return min(100.0, 100.0 * self.sys_s / self.cpu_s) if self.cpu_s else 0.0
 
     @property
     def server_pct(self) -> float:
@@ -645,7 +697,7 @@ class Window:
 
     def __enter__(self) -> Window:
         self._srv0, self._acc0 = self.probe.stats()
-        self._sys0 = os.times().system
+        self._sys0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         self._cpu0 = time.process_time()
         self._wall0 = time.perf_counter()
         return self
@@ -653,7 +705,7 @@ class Window:
     def __exit__(self, *exc: object) -> None:
         self.wall_s = time.perf_counter() - self._wall0
         self.cpu_s = time.process_time() - self._cpu0
-        self.sys_s = os.times().system - self._sys0
+        self.sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - self._sys0
         srv1, acc1 = self.probe.stats()
         self.server_cpu_s = srv1 - self._srv0
         self.new_connections = acc1 - self._acc0
@@ -715,19 +767,26 @@ async def _drive_async(
 
 
 def _median_cell(cells: list[Cell]) -> Cell:
+    """The repetition with the median CPU/request, annotated with the spread."""
     ordered = sorted(cells, key=lambda c: c.cpu_us_per_req)
-    return ordered[(len(ordered) - 1) // 2]
+    median = ordered[(len(ordered) - 1) // 2]
+    lo, hi = ordered[0].cpu_us_per_req, ordered[-1].cpu_us_per_req
+    median.spread_pct = 50.0 * (hi - lo) / median.cpu_us_per_req
+    return median
 
 
-def _plan(prof: Profile, conc: int) -> list[tuple[str, int, float, int, int, int]]:
+def _plan(
+    prof: Profile, conc: int, workloads: Sequence[str]
+) -> list[tuple[str, int, float, int, int, int]]:
     """(workload, requests, seconds, body size, warm-up requests, repeats) per cell."""
-    return [
+    cells = [
         (
             "small", prof.small_requests, prof.small_seconds, SMALL_SIZE,
             prof.small_warmup * conc, prof.repeat,
         ),
-        ("big", prof.big_requests[conc], prof.big_seconds, BIG_SIZE, 1, prof.big_repeat),
+        ("big", prof.big_requests[conc], prof.big_seconds, BIG_SIZE, conc, prof.big_repeat),
     ]  # fmt: skip
+    return [c for c in cells if c[0] in workloads]
 
 
 def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[Cell]:
@@ -746,7 +805,9 @@ def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[
         for conc in CONCURRENCIES:
             client: SyncTransport = cand.factory(base, conc)
             with ThreadPoolExecutor(conc) as pool:
-                for workload, total, seconds, size, warm, repeat in _plan(prof, conc):
+                for workload, total, seconds, size, warm, repeat in _plan(
+                    prof, conc, cand.workloads
+                ):
                     fn = client.get_small if workload == "small" else client.get_big
                     _drive_sync(pool, conc, fn, warm, 60.0, size)
                     runs = []
@@ -761,7 +822,7 @@ def run_worker(cand: Candidate, version: str, port: int, prof: Profile) -> list[
     async def main() -> None:
         for conc in CONCURRENCIES:
             client: AsyncTransport = cand.factory(base, conc)
-            for workload, total, seconds, size, warm, repeat in _plan(prof, conc):
+            for workload, total, seconds, size, warm, repeat in _plan(prof, conc, cand.workloads):
                 fn = client.get_small if workload == "small" else client.get_big
                 await _drive_async(conc, fn, warm, 60.0, size)
                 runs = []
@@ -847,10 +908,10 @@ def render(cells: Sequence[Cell], notes: Sequence[str], header: str) -> str:
         lines += [f"### {title}", ""]
         unit = "req/s" if workload == "small" else "MB/s"
         lines.append(
-            f"| mode | conc | client | CPU µs/req | CPU x | sys % | {unit} | speed x "
+            f"| mode | conc | client | CPU µs/req | ± % | CPU x | sys % | {unit} | speed x "
             "| server CPU % | new conns |"
         )
-        lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for mode in ("sync", "async"):
             for conc in CONCURRENCIES:
                 group = groups.get((workload, mode, conc), [])
@@ -862,6 +923,7 @@ def render(cells: Sequence[Cell], notes: Sequence[str], header: str) -> str:
                     speed = c.rps if workload == "small" else c.mb_s
                     lines.append(
                         f"| {mode} | {conc} | {c.client} | {_fmt(c.cpu_us_per_req)} | "
+                        f"{c.spread_pct:.0f} | "
                         f"{c.cpu_us_per_req / best_cpu:.2f} | {c.sys_pct:.0f} | {_fmt(speed)} | "
                         f"{speed / best_speed:.2f} | {c.server_pct:.0f} | {c.new_connections} |"
                     )

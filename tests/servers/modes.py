@@ -18,9 +18,7 @@ def call(mode: str, driver: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         result = getattr(driver, name)(*args, **kwargs)
         if inspect.isgenerator(result) or hasattr(result, "__next__"):
             items = list(result)
-            if items and all(isinstance(i, bytes) for i in items):
-                return b"".join(items)
-            return items
+            return _bytes_or_list(name, items)
         return result
 
     async def main() -> Any:
@@ -28,9 +26,13 @@ def call(mode: str, driver: Any, name: str, *args: Any, **kwargs: Any) -> Any:
             result = getattr(view, name)(*args, **kwargs)
             if isinstance(result, AsyncIterator):
                 items = [item async for item in result]
-                if items and all(isinstance(i, bytes) for i in items):
-                    return b"".join(items)
-                return items
+                return _bytes_or_list(name, items)
             return await result
 
     return anyio.run(main)
+
+
+def _bytes_or_list(name: str, items: list[Any]) -> Any:
+    if name.endswith("as_stream") or (items and all(isinstance(i, bytes) for i in items)):
+        return b"".join(items)
+    return items

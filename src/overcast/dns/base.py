@@ -551,8 +551,7 @@ def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
 def _write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file, fsync and ``os.replace``."""
     directory = os.path.dirname(path) or "."
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                dir=directory)
+    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)

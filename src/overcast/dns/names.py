@@ -148,8 +148,9 @@ def validate_ipv4(value: str, *, driver: Any = None) -> str:
     try:
         ipaddress.IPv4Address(value)
     except (ipaddress.AddressValueError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"A record value {value!r} is not an IPv4 address: {exc}",
-                           driver=driver) from None
+        raise InvalidInput(
+            f"A record value {value!r} is not an IPv4 address: {exc}", driver=driver
+        ) from None
     return value
 
 
@@ -158,8 +159,9 @@ def validate_ipv6(value: str, *, driver: Any = None) -> str:
     try:
         address = ipaddress.IPv6Address(value)
     except (ipaddress.AddressValueError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"AAAA record value {value!r} is not an IPv6 address: {exc}",
-                           driver=driver) from None
+        raise InvalidInput(
+            f"AAAA record value {value!r} is not an IPv6 address: {exc}", driver=driver
+        ) from None
     if address.scope_id is not None:
         raise InvalidInput(
             f"AAAA record value {value!r} may not have a scope (%zone)", driver=driver
@@ -208,8 +210,7 @@ def _check_value(rtype: str, value: str, driver: Any) -> None:
                 "(e.g. '10 5 5060 sip.example.com.')",
                 driver=driver,
             )
-        for field, what in zip(fields[:3], ("SRV priority", "SRV weight", "SRV port"),
-                               strict=True):
+        for field, what in zip(fields[:3], ("SRV priority", "SRV weight", "SRV port"), strict=True):
             _uint16(field, what, value, driver)
         _target(fields[3], "SRV", value, driver, root=True)
     elif rtype == "CAA":

@@ -257,9 +257,7 @@ class LoadBalancerDriver(BaseDriver):
 
     @operation
     @requires("balancer_attach_member")
-    def balancer_attach_compute_node(
-        self, balancer: LoadBalancer, node: NodeLike
-    ) -> Op[Member]:
+    def balancer_attach_compute_node(self, balancer: LoadBalancer, node: NodeLike) -> Op[Member]:
         """Add a compute node to a balancer.
 
         The member is the node's first public address (else its first private
@@ -270,9 +268,7 @@ class LoadBalancerDriver(BaseDriver):
         addresses = [*node.public_ips, *node.private_ips]
         if not addresses:
             raise InvalidInput(f"node {node.id!r} has no IP address to balance to", driver=self)
-        member = Member(
-            node.id, addresses[0], balancer.port, balancer, extra={"node_id": node.id}
-        )
+        member = Member(node.id, addresses[0], balancer.port, balancer, extra={"node_id": node.id})
         return (yield from self.balancer_attach_member.op(balancer, member))
 
     @operation

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then lint, type-check and run the whole suite.
+source "$(dirname "$0")/env.sh"
+install_overcast test
+echo "== ruff"
+"$PY" -m ruff check src tests bench
+echo "== mypy --strict"
+"$PY" -m mypy src
+echo "== pytest"
+set +e
+"$PY" -m pytest -n 2 -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest ran no test: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,412 @@
+"""Containers: images, containers and clusters, one API for every container platform.
+
+Names and positional parameters follow Apache Libcloud 3.x
+(``libcloud.container.base.ContainerDriver``), so its users port code by
+changing imports; overcast's additions are keyword-only. Every operation is
+available sync (``driver.x()``) and async (``await driver.aio.x()``); a driver
+that lacks one raises :class:`~overcast.errors.NotSupported` (see
+``driver.supports()``).
+
+The :class:`Container` here is a running (or stopped) container; it is not
+:class:`overcast.storage.Container`, a bucket of objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, TypeAlias
+
+from overcast.driver import AsyncView, BaseDriver
+from overcast.errors import InvalidInput, NotFound
+from overcast.runtime.effects import Iter, Op
+from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
+from overcast.storage.transfer import collect
+
+__all__ = [
+    "ClusterLocation",
+    "Container",
+    "ContainerCluster",
+    "ContainerDriver",
+    "ContainerDriverAsync",
+    "ContainerImage",
+    "ContainerState",
+    "DeployParameters",
+]
+
+#: What ``deploy_container`` takes as ``parameters``: Apache Libcloud passes a
+#: string, richer drivers a mapping; each driver documents what it reads.
+DeployParameters: TypeAlias = str | Mapping[str, Any]
+
+
+class ContainerState(StrEnum):
+    """The state of a container."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PENDING = "pending"
+    TERMINATED = "terminated"
+    REBOOTING = "rebooting"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+@dataclass(slots=True, eq=False)
+class ContainerImage:
+    """A container image that can be deployed.
+
+    ``path`` is where it comes from (``"docker.io/library/nginx"``), ``version``
+    its tag or digest.
+    """
+
+    id: str
+    name: str
+    path: str
+    version: str | None
+    driver: ContainerDriver | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def _driver(self) -> ContainerDriver:
+        if self.driver is None:
+            raise InvalidInput(f"image {self.name!r} is not bound to a driver")
+        return self.driver
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContainerImage) and (self.id, self.driver) == (
+            other.id,
+            other.driver,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def deploy(
+        self,
+        name: str,
+        parameters: DeployParameters | None = None,
+        cluster: ContainerCluster | None = None,
+        start: bool = True,
+    ) -> Container:
+        """Deploy a container named ``name`` from this image."""
+        return self._driver().deploy_container(name, self, cluster, parameters, start)
+
+    def delete(self) -> bool:
+        """Delete this image."""
+        return self._driver().delete_image(self)
+
+
+@dataclass(slots=True, eq=False)
+class Container:
+    """A container deployed from an image.
+
+    ``state`` is a :class:`ContainerState`; ``ip_addresses`` the addresses it
+    can be reached at; ``created_at`` when it was made, if the platform says.
+    """
+
+    id: str
+    name: str
+    image: ContainerImage
+    state: ContainerState
+    ip_addresses: list[str]
+    driver: ContainerDriver | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    def _driver(self) -> ContainerDriver:
+        if self.driver is None:
+            raise InvalidInput(f"container {self.name!r} is not bound to a driver")
+        return self.driver
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Container) and (self.id, self.driver) == (
+            other.id,
+            other.driver,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def start(self) -> Container:
+        """Start this container; return it as it now is."""
+        return self._driver().start_container(self)
+
+    def stop(self) -> Container:
+        """Stop this container; return it as it now is."""
+        return self._driver().stop_container(self)
+
+    def restart(self) -> Container:
+        """Restart this container; return it as it now is."""
+        return self._driver().restart_container(self)
+
+    def destroy(self) -> bool:
+        """Delete this container."""
+        return self._driver().destroy_container(self)
+
+
+@dataclass(slots=True, eq=False)
+class ContainerCluster:
+    """A cluster that containers are deployed into."""
+
+    id: str
+    name: str
+    driver: ContainerDriver | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def _driver(self) -> ContainerDriver:
+        if self.driver is None:
+            raise InvalidInput(f"cluster {self.name!r} is not bound to a driver")
+        return self.driver
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContainerCluster) and (self.id, self.driver) == (
+            other.id,
+            other.driver,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def iterate_containers(self) -> Iterator[Container]:
+        """Iterate over the containers of this cluster."""
+        return self._driver().iterate_containers(cluster=self)
+
+    def list_containers(self) -> list[Container]:
+        """List the containers of this cluster."""
+        return self._driver().list_containers(cluster=self)
+
+    def destroy(self) -> bool:
+        """Delete this cluster."""
+        return self._driver().destroy_cluster(self)
+
+
+@dataclass(slots=True, eq=False)
+class ClusterLocation:
+    """A place (region, zone) where clusters can be made; ``country`` is an ISO code."""
+
+    id: str
+    name: str
+    country: str | None
+    driver: ContainerDriver | None = field(default=None, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClusterLocation) and (self.id, self.driver) == (
+            other.id,
+            other.driver,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+class ContainerDriver(BaseDriver):
+    """Base class of container drivers.
+
+    Drivers implement the primitive operations (``install_image``,
+    ``iterate_images``, ``get_image``, ``delete_image``, ``iterate_containers``,
+    ``deploy_container``, ``get_container``, ``start_container``,
+    ``stop_container``, ``restart_container``, ``destroy_container``,
+    ``iterate_locations``, ``create_cluster``, ``destroy_cluster``,
+    ``iterate_clusters``, ``get_cluster``); listing is built on them here, once.
+    Drivers of platforms with clusters set :attr:`supports_clusters`.
+    """
+
+    area: ClassVar[str] = "container"
+    async_view: ClassVar[type[AsyncView[Any]]]
+    aio: ContainerDriverAsync
+
+    #: Whether containers are deployed into clusters (Apache Libcloud's flag).
+    supports_clusters: ClassVar[bool] = False
+
+    # -- images -------------------------------------------------------------------
+
+    @operation
+    @not_supported
+    def install_image(self, path: str) -> Op[ContainerImage]:
+        """Pull an image from a registry path (``"nginx:1.27"``) and return it."""
+        raise NotImplementedError
+
+    @iterator
+    @not_supported
+    def iterate_images(self) -> Iter[ContainerImage]:
+        """Iterate over the installed images."""
+        raise NotImplementedError
+
+    @operation
+    @requires("iterate_images")
+    def list_images(self) -> Op[list[ContainerImage]]:
+        """List the installed images."""
+        return (yield from collect(self.iterate_images.op()))
+
+    @operation
+    @not_supported
+    def get_image(self, id: str) -> Op[ContainerImage]:
+        """Get an installed image by id; :class:`~overcast.errors.ImageNotFound` if absent."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def delete_image(self, image: ContainerImage) -> Op[bool]:
+        """Delete an installed image; :class:`~overcast.errors.ImageNotFound` if absent."""
+        raise NotImplementedError
+
+    # -- containers -----------------------------------------------------------------
+
+    @iterator
+    @not_supported
+    def iterate_containers(
+        self,
+        image: ContainerImage | None = None,
+        cluster: ContainerCluster | None = None,
+        *,
+        all: bool = True,
+    ) -> Iter[Container]:
+        """Iterate over deployed containers, page by page.
+
+        ``image`` and ``cluster`` keep only the containers of that image or
+        cluster; ``all=False`` keeps only running ones.
+        """
+        raise NotImplementedError
+
+    @operation
+    @requires("iterate_containers")
+    def list_containers(
+        self,
+        image: ContainerImage | None = None,
+        cluster: ContainerCluster | None = None,
+        *,
+        all: bool = True,
+    ) -> Op[list[Container]]:
+        """List deployed containers (filters as in :meth:`iterate_containers`)."""
+        return (yield from collect(self.iterate_containers.op(image, cluster, all=all)))
+
+    @operation
+    @not_supported
+    def deploy_container(
+        self,
+        name: str,
+        image: ContainerImage,
+        cluster: ContainerCluster | None = None,
+        parameters: DeployParameters | None = None,
+        start: bool = True,
+    ) -> Op[Container]:
+        """Deploy a container named ``name`` from ``image`` (into ``cluster``, if
+        given), with driver-specific ``parameters``; start it unless ``start`` is
+        False."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def get_container(self, id: str) -> Op[Container]:
+        """Get a container by id; :class:`~overcast.errors.NotFound` if absent."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def start_container(self, container: Container) -> Op[Container]:
+        """Start a container; return it as it now is."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def stop_container(self, container: Container) -> Op[Container]:
+        """Stop a container; return it as it now is."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def restart_container(self, container: Container) -> Op[Container]:
+        """Restart a container; return it as it now is."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def destroy_container(self, container: Container) -> Op[bool]:
+        """Delete a container (stopping it first if it runs)."""
+        raise NotImplementedError
+
+    # -- locations and clusters ---------------------------------------------------------
+
+    @iterator
+    @not_supported
+    def iterate_locations(self) -> Iter[ClusterLocation]:
+        """Iterate over the locations clusters can be made in."""
+        raise NotImplementedError
+
+    @operation
+    @requires("iterate_locations")
+    def list_locations(self) -> Op[list[ClusterLocation]]:
+        """List the locations clusters can be made in."""
+        return (yield from collect(self.iterate_locations.op()))
+
+    @operation
+    @requires("iterate_locations")
+    def get_location(self, id: str) -> Op[ClusterLocation]:
+        """Get a location by id; :class:`~overcast.errors.NotFound` if absent.
+        (Generic: searches the location list; drivers may look it up directly.)"""
+        for location in (yield from collect(self.iterate_locations.op())):
+            if location.id == id:
+                return location
+        raise NotFound(id, f"cluster location not found: {id!r}", driver=self)
+
+    @operation
+    @not_supported
+    def create_cluster(
+        self, name: str, location: ClusterLocation | None = None
+    ) -> Op[ContainerCluster]:
+        """Create a cluster named ``name`` (in ``location``, else the default one)."""
+        raise NotImplementedError
+
+    @operation
+    @not_supported
+    def destroy_cluster(self, cluster: ContainerCluster) -> Op[bool]:
+        """Delete a cluster; :class:`~overcast.errors.ClusterNotFound` if absent."""
+        raise NotImplementedError
+
+    @iterator
+    @not_supported
+    def iterate_clusters(self, location: ClusterLocation | None = None) -> Iter[ContainerCluster]:
+        """Iterate over the clusters (of ``location``, if given), page by page."""
+        raise NotImplementedError
+
+    @operation
+    @requires("iterate_clusters")
+    def list_clusters(self, location: ClusterLocation | None = None) -> Op[list[ContainerCluster]]:
+        """List the clusters (of ``location``, if given)."""
+        return (yield from collect(self.iterate_clusters.op(location)))
+
+    @operation
+    @not_supported
+    def get_cluster(self, id: str) -> Op[ContainerCluster]:
+        """Get a cluster by id; :class:`~overcast.errors.ClusterNotFound` if absent."""
+        raise NotImplementedError
+
+
+class ContainerDriverAsync(AsyncView[ContainerDriver]):
+    """``driver.aio`` of a container driver: every operation, awaitable."""
+
+    install_image = aio(ContainerDriver.install_image)
+    iterate_images = aio(ContainerDriver.iterate_images)
+    list_images = aio(ContainerDriver.list_images)
+    get_image = aio(ContainerDriver.get_image)
+    delete_image = aio(ContainerDriver.delete_image)
+    iterate_containers = aio(ContainerDriver.iterate_containers)
+    list_containers = aio(ContainerDriver.list_containers)
+    deploy_container = aio(ContainerDriver.deploy_container)
+    get_container = aio(ContainerDriver.get_container)
+    start_container = aio(ContainerDriver.start_container)
+    stop_container = aio(ContainerDriver.stop_container)
+    restart_container = aio(ContainerDriver.restart_container)
+    destroy_container = aio(ContainerDriver.destroy_container)
+    iterate_locations = aio(ContainerDriver.iterate_locations)
+    list_locations = aio(ContainerDriver.list_locations)
+    get_location = aio(ContainerDriver.get_location)
+    create_cluster = aio(ContainerDriver.create_cluster)
+    destroy_cluster = aio(ContainerDriver.destroy_cluster)
+    iterate_clusters = aio(ContainerDriver.iterate_clusters)
+    list_clusters = aio(ContainerDriver.list_clusters)
+    get_cluster = aio(ContainerDriver.get_cluster)
+
+
+ContainerDriver.async_view = ContainerDriverAsync
