@@ -116,7 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(200, b"finally")
         elif path == "/always":
-            self._reply(int(arg("status", "503")), b"nope", {"Retry-After": arg("retry_after", "0")})
+            retry_after = {"Retry-After": arg("retry_after", "0")}
+            self._reply(int(arg("status", "503")), b"nope", retry_after)
         elif path == "/drop":
             # Reads the request, then closes the connection without answering.
             self.close_connection = True

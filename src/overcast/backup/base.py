@@ -183,15 +183,15 @@ class BackupTargetJob:
 
     def cancel(self) -> bool:
         """Cancel this job."""
-        return self._driver().cancel_target_job(self.target, self)
+        return self._driver().cancel_target_job(self)
 
     def suspend(self) -> bool:
         """Suspend this job."""
-        return self._driver().suspend_target_job(self.target, self)
+        return self._driver().suspend_target_job(self)
 
     def resume(self) -> bool:
         """Resume this suspended job."""
-        return self._driver().resume_target_job(self.target, self)
+        return self._driver().resume_target_job(self)
 
 
 @dataclass(slots=True, eq=False)
@@ -428,20 +428,20 @@ class BackupDriver(BaseDriver):
 
     @operation
     @not_supported
-    def resume_target_job(self, target: BackupTarget, job: BackupTargetJob) -> Op[bool]:
-        """Resume a suspended job of a target."""
+    def resume_target_job(self, job: BackupTargetJob) -> Op[bool]:
+        """Resume a suspended job (of ``job.target``)."""
         raise NotImplementedError
 
     @operation
     @not_supported
-    def suspend_target_job(self, target: BackupTarget, job: BackupTargetJob) -> Op[bool]:
-        """Suspend a running job of a target."""
+    def suspend_target_job(self, job: BackupTargetJob) -> Op[bool]:
+        """Suspend a running job (of ``job.target``)."""
         raise NotImplementedError
 
     @operation
     @not_supported
-    def cancel_target_job(self, target: BackupTarget, job: BackupTargetJob) -> Op[bool]:
-        """Cancel a job of a target."""
+    def cancel_target_job(self, job: BackupTargetJob) -> Op[bool]:
+        """Cancel a job (of ``job.target``)."""
         raise NotImplementedError
 
 

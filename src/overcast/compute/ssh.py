@@ -17,7 +17,7 @@ import os
 import posixpath
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from overcast.errors import NotSupported, OperationTimeout, OvercastError
 from overcast.runtime.redact import Secret
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: One private key file, or several to try in order.
-KeyFiles = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+KeyFiles: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 _CHUNK = 64 * 1024
 _POLL = 0.02
@@ -59,7 +59,13 @@ class SSHCommandTimeout(SSHError, OperationTimeout):
     """
 
     def __init__(
-        self, command: str, timeout: float, *, stdout: str = "", stderr: str = "", driver: Any = None
+        self,
+        command: str,
+        timeout: float,
+        *,
+        stdout: str = "",
+        stderr: str = "",
+        driver: Any = None,
     ) -> None:
         super().__init__(f"remote command did not finish within {timeout}s", driver=driver)
         self.command = command

@@ -51,6 +51,8 @@ class ContainerState(StrEnum):
     REBOOTING = "rebooting"
     ERROR = "error"
     UNKNOWN = "unknown"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
 
 
 @dataclass(slots=True, eq=False)

@@ -104,16 +104,14 @@ class RecordType(StrEnum):
 
 
 class ZoneType(StrEnum):
-    """Whether the provider serves a zone from its own data or copies it.
+    """Whether the provider serves a zone from its own data (``MASTER``, a primary
+    zone) or copies it from another server (``SLAVE``, a secondary zone).
 
-    The values are Apache Libcloud's strings; ``PRIMARY`` and ``SECONDARY`` are
-    aliases with today's names.
+    The values are Apache Libcloud's strings.
     """
 
     MASTER = "master"
     SLAVE = "slave"
-    PRIMARY = "master"
-    SECONDARY = "slave"
 
 
 @dataclass(slots=True, eq=False)

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 __all__ = ["Container", "Object", "Prefix", "Provider", "StorageDriver", "get_driver"]
 
 if TYPE_CHECKING:
     from overcast.storage.base import Container, Object, Prefix, StorageDriver
+    from overcast.storage.drivers.local import LocalStorageDriver
 
 
 class Provider(StrEnum):
@@ -21,6 +22,10 @@ class Provider(StrEnum):
     LOCAL = "local"
 
 
+@overload
+def get_driver(provider: Literal[Provider.LOCAL]) -> type[LocalStorageDriver]: ...
+@overload
+def get_driver(provider: Provider | str) -> type[StorageDriver]: ...
 def get_driver(provider: Provider | str) -> type[StorageDriver]:
     """The storage driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
     from overcast.registry import get_driver as _get

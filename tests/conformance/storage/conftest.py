@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from servers.modes import MODES
 
 from overcast.storage import Provider, get_driver
 from overcast.storage.base import StorageDriver
+from servers.modes import MODES
 
 Factory = Callable[[pytest.FixtureRequest, Path], StorageDriver]
 

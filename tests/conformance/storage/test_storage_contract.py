@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 import pytest
-from servers.modes import call
 
 from overcast.errors import (
     ContainerAlreadyExists,
@@ -22,6 +21,7 @@ from overcast.errors import (
     ObjectNotFound,
 )
 from overcast.storage.base import Container, Object, Prefix, StorageDriver
+from servers.modes import call
 
 MiB = 1024 * 1024
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from overcast.errors import IntegrityError, InvalidInput
@@ -126,7 +127,7 @@ def test_cancelled_async_upload_leaves_nothing(driver: LocalStorageDriver) -> No
         while True:
             started.set()
             yield b"z" * 65536
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
     async def main() -> None:
         async with anyio.create_task_group() as group:

@@ -118,7 +118,7 @@ def test_ipv6_scope_is_refused() -> None:
         ("MX", ["10 mail.example.com.", "20 backup.example.com"]),
         ("MX", ["0 ."]),
         ("SRV", ["10 5 5060 sip.example.com."]),
-        ("TXT", ["v=spf1 -all", "", "line\nbreak and \"quotes\""]),
+        ("TXT", ["v=spf1 -all", "", 'line\nbreak and "quotes"']),
         ("CAA", ['0 issue "letsencrypt.org"']),
         ("SSHFP", ["1 1 123456789abcdef67890123456789abcdef67890"]),
         ("mx", ["10 mail.example.com."]),

@@ -1,0 +1,1 @@
+"""Request signers and credential helpers, shared by every driver that needs them."""

@@ -1,0 +1,1 @@
+"""The built-in compute drivers, each loaded on first use through the registry."""

@@ -1,0 +1,595 @@
+"""The DNS base API, driven through a tiny in-memory driver, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from overcast.dns import Provider, get_driver
+from overcast.dns.base import (
+    DNSDriver,
+    DNSDriverAsync,
+    Record,
+    RecordData,
+    RecordType,
+    Zone,
+    ZoneType,
+)
+from overcast.errors import (
+    InvalidInput,
+    NotSupported,
+    RecordAlreadyExists,
+    RecordNotFound,
+    ZoneNotFound,
+)
+from overcast.runtime.effects import Emit, Iter, Op
+from overcast.runtime.operation import (
+    AsyncIteratorMethod,
+    AsyncMethod,
+    IteratorOperation,
+    iterator,
+    operation,
+    operations_of,
+)
+
+# -- running an operation sync or async ----------------------------------------------
+
+
+def _no_network() -> Any:
+    raise AssertionError("no request may be sent")
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every test that takes ``mode`` runs once sync and once async."""
+    return str(request.param)
+
+
+def call(driver: DNSDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> Any:
+    """Run a value operation in ``mode``."""
+    if mode == "sync":
+        return getattr(driver, op)(*args, **kwargs)
+
+    async def main() -> Any:
+        return await getattr(driver.aio, op)(*args, **kwargs)
+
+    return asyncio.run(main())
+
+
+def items(driver: DNSDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> list[Any]:
+    """Run an iterator operation in ``mode`` and gather its items."""
+    if mode == "sync":
+        return list(getattr(driver, op)(*args, **kwargs))
+
+    async def main() -> list[Any]:
+        return [item async for item in getattr(driver.aio, op)(*args, **kwargs)]
+
+    return asyncio.run(main())
+
+
+# -- the fakes -----------------------------------------------------------------------
+
+
+class MemoryDNS(DNSDriver):
+    """Zones and record sets in dicts."""
+
+    name = "memory"
+    record_types = (
+        RecordType.A,
+        RecordType.AAAA,
+        RecordType.CNAME,
+        RecordType.MX,
+        RecordType.NS,
+        RecordType.SOA,
+        RecordType.SRV,
+        RecordType.TXT,
+    )
+
+    def __init__(self) -> None:
+        super().__init__(sync_transport=_no_network, async_transport=_no_network)
+        self.zones: dict[str, Zone] = {}
+        self.records: dict[str, dict[str, Record]] = {}
+
+    @iterator
+    def iterate_zones(self) -> Iter[Zone]:
+        for zone in list(self.zones.values()):
+            yield Emit(zone)
+
+    @operation
+    def get_zone(self, zone_id: str) -> Op[Zone]:
+        yield from ()
+        if zone_id not in self.zones:
+            raise ZoneNotFound(zone_id, driver=self)
+        return self.zones[zone_id]
+
+    @operation
+    def create_zone(
+        self,
+        domain: str,
+        type: ZoneType | str = ZoneType.MASTER,
+        ttl: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Op[Zone]:
+        yield from ()
+        zone = Zone(domain, domain, str(type), ttl, self, dict(extra or {}))
+        self.zones[zone.id] = zone
+        self.records[zone.id] = {}
+        return zone
+
+    @operation
+    def update_zone(
+        self,
+        zone: Zone,
+        domain: str | None,
+        type: ZoneType | str | None = ZoneType.MASTER,
+        ttl: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Op[Zone]:
+        yield from ()
+        current = self.zones[zone.id]
+        if ttl is not None:
+            current.ttl = ttl
+        if type is not None:
+            current.type = str(type)
+        return current
+
+    @operation
+    def delete_zone(self, zone: Zone) -> Op[bool]:
+        yield from ()
+        if self.zones.pop(zone.id, None) is None:
+            raise ZoneNotFound(zone.id, driver=self)
+        del self.records[zone.id]
+        return True
+
+    @iterator
+    def iterate_records(self, zone: Zone) -> Iter[Record]:
+        if zone.id not in self.records:
+            raise ZoneNotFound(zone.id, driver=self)
+        for record in list(self.records[zone.id].values()):
+            yield Emit(record)
+
+    @operation
+    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+        yield from ()
+        try:
+            return self.records[zone_id][record_id]
+        except KeyError:
+            raise RecordNotFound(record_id, driver=self) from None
+
+    def _store(
+        self, zone: Zone, name: str, rtype: RecordType, values: list[str], ttl: int | None
+    ) -> Record:
+        record = Record(f"{name}:{rtype}", name, rtype, values[0], zone, self, ttl, values=values)
+        self.records[zone.id][record.id] = record
+        return record
+
+    @operation
+    def create_record(
+        self,
+        name: str,
+        zone: Zone,
+        type: RecordType | str,
+        data: RecordData,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        ttl: int | None = None,
+    ) -> Op[Record]:
+        yield from ()
+        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
+        ttl = self._record_ttl(ttl, extra)
+        if f"{name}:{rtype}" in self.records[zone.id]:
+            raise RecordAlreadyExists(f"{name}:{rtype}", driver=self)
+        return self._store(zone, name, rtype, values, ttl)
+
+    @operation
+    def update_record(
+        self,
+        record: Record,
+        name: str | None,
+        type: RecordType | str | None,
+        data: RecordData | None,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        ttl: int | None = None,
+    ) -> Op[Record]:
+        yield from ()
+        new_name, rtype, values = self._validate_record(
+            record.name if name is None else name,
+            record.type if type is None else type,
+            record.values if data is None else data,
+            extra=extra,
+            zone=record.zone,
+        )
+        new_ttl = self._record_ttl(ttl, extra)
+        del self.records[record.zone.id][record.id]
+        return self._store(
+            record.zone, new_name, rtype, values, record.ttl if new_ttl is None else new_ttl
+        )
+
+    @operation
+    def delete_record(self, record: Record) -> Op[bool]:
+        yield from ()
+        if self.records[record.zone.id].pop(record.id, None) is None:
+            raise RecordNotFound(record.id, driver=self)
+        return True
+
+
+class BareDNS(DNSDriver):
+    """Implements nothing."""
+
+    name = "bare"
+
+    def __init__(self) -> None:
+        super().__init__(sync_transport=_no_network, async_transport=_no_network)
+
+
+class RecordsOnlyDNS(BareDNS):
+    """Lists records, nothing else (no get_zone)."""
+
+    @iterator
+    def iterate_records(self, zone: Zone) -> Iter[Record]:
+        yield Emit(Record("1", "www", RecordType.A, "192.0.2.1", zone, self))
+
+
+@pytest.fixture
+def driver() -> MemoryDNS:
+    return MemoryDNS()
+
+
+@pytest.fixture
+def zone(driver: MemoryDNS) -> Zone:
+    return driver.create_zone("example.com", ttl=300)
+
+
+# -- capabilities ----------------------------------------------------------------------
+
+
+def test_supports() -> None:
+    memory = MemoryDNS()
+    assert memory.supports("list_zones")
+    assert memory.supports("export_zone_to_bind_zone_file")
+    assert memory.supports("list_record_types")
+    assert memory.aio.supports("create_record")
+
+    bare = BareDNS()
+    assert bare.supports("list_record_types")
+    for name in operations_of(DNSDriver):
+        if name != "list_record_types":
+            assert not bare.supports(name), name
+
+    partial = RecordsOnlyDNS()
+    assert partial.supports("iterate_records")
+    assert partial.supports("list_records")
+    assert not partial.supports("list_zones")
+    # The export is built on get_zone too.
+    assert not partial.supports("export_zone_to_bind_format")
+    assert not partial.supports("export_zone_to_bind_zone_file")
+    assert MemoryDNS.operations()["update_zone"] is True
+    assert BareDNS.operations()["update_zone"] is False
+
+
+def _args(zone: Zone, record: Record) -> dict[str, tuple[Any, ...]]:
+    """Valid arguments for every operation of the DNS API."""
+    return {
+        "list_record_types": (),
+        "iterate_zones": (),
+        "list_zones": (),
+        "get_zone": ("example.com",),
+        "create_zone": ("example.com",),
+        "update_zone": (zone, "example.com"),
+        "delete_zone": (zone,),
+        "iterate_records": (zone,),
+        "list_records": (zone,),
+        "get_record": (zone.id, record.id),
+        "create_record": ("www", zone, RecordType.A, "192.0.2.1"),
+        "update_record": (record, None, None, "192.0.2.2"),
+        "delete_record": (record,),
+        "export_zone_to_bind_format": (zone,),
+        "export_zone_to_bind_zone_file": (zone, "/nonexistent/zone.db"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(set(operations_of(DNSDriver)) - {"list_record_types"}))
+def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> None:
+    bare = BareDNS()
+    zone = Zone("z", "example.com", ZoneType.MASTER, 300, bare)
+    record = Record("r", "www", RecordType.A, "192.0.2.1", zone, bare)
+    args = _args(zone, record)[name]
+    run = items if isinstance(operations_of(DNSDriver)[name], IteratorOperation) else call
+    with pytest.raises(NotSupported):
+        run(bare, mode, name, *args)
+
+
+def test_every_operation_has_test_arguments() -> None:
+    zone = Zone("z", "example.com", ZoneType.MASTER, 300)
+    record = Record("r", "www", RecordType.A, "192.0.2.1", zone)
+    assert set(_args(zone, record)) == set(operations_of(DNSDriver))
+
+
+def test_async_view_lists_every_operation() -> None:
+    ops = operations_of(DNSDriver)
+    members = {
+        name: value
+        for name, value in vars(DNSDriverAsync).items()
+        if isinstance(value, AsyncMethod | AsyncIteratorMethod)
+    }
+    assert set(members) == set(ops)
+    for name, member in members.items():
+        assert member.operation is ops[name], name
+        assert isinstance(member, AsyncIteratorMethod) == isinstance(
+            ops[name], IteratorOperation
+        ), name
+    assert DNSDriver.async_view is DNSDriverAsync
+    assert isinstance(MemoryDNS().aio, DNSDriverAsync)
+
+
+def test_list_record_types(driver: MemoryDNS, mode: str) -> None:
+    assert call(driver, mode, "list_record_types") == list(MemoryDNS.record_types)
+    assert call(BareDNS(), mode, "list_record_types") == []
+
+
+def test_provider_and_registry() -> None:
+    assert list(Provider) == []
+    with pytest.raises(NotSupported, match="no dns driver named 'nope'"):
+        get_driver("nope")
+
+
+# -- zones and records -----------------------------------------------------------------
+
+
+def test_list_zones_via_iterate(driver: MemoryDNS, mode: str) -> None:
+    a = driver.create_zone("a.example")
+    b = driver.create_zone("b.example", ZoneType.SLAVE)
+    assert call(driver, mode, "list_zones") == [a, b]
+    assert items(driver, mode, "iterate_zones") == [a, b]
+    assert b.type == "slave"
+
+
+def test_get_zone(driver: MemoryDNS, zone: Zone, mode: str) -> None:
+    assert call(driver, mode, "get_zone", "example.com") is zone
+    with pytest.raises(ZoneNotFound):
+        call(driver, mode, "get_zone", "missing.example")
+
+
+def test_create_record_set(driver: MemoryDNS, zone: Zone, mode: str) -> None:
+    record = call(driver, mode, "create_record", "www", zone, "a", ["192.0.2.1", "192.0.2.2"])
+    assert record.type is RecordType.A
+    assert record.values == ["192.0.2.1", "192.0.2.2"]
+    assert record.data == "192.0.2.1"
+    assert record.fqdn == "www.example.com."
+    single = call(driver, mode, "create_record", "", zone, RecordType.AAAA, "2001:db8::1")
+    assert single.values == ["2001:db8::1"]
+    assert call(driver, mode, "list_records", zone) == [record, single]
+    assert items(driver, mode, "iterate_records", zone) == [record, single]
+    assert call(driver, mode, "get_record", zone.id, record.id) is record
+    with pytest.raises(RecordAlreadyExists):
+        call(driver, mode, "create_record", "www", zone, RecordType.A, "192.0.2.9")
+
+
+def test_ttl_from_keyword_or_libcloud_extra(driver: MemoryDNS, zone: Zone, mode: str) -> None:
+    a = call(driver, mode, "create_record", "a", zone, RecordType.A, "192.0.2.1", ttl=60)
+    b = call(driver, mode, "create_record", "b", zone, RecordType.A, "192.0.2.1", {"ttl": 90})
+    c = call(driver, mode, "create_record", "c", zone, RecordType.A, "192.0.2.1")
+    assert (a.ttl, b.ttl, c.ttl) == (60, 90, None)
+    with pytest.raises(InvalidInput, match="ttl"):
+        call(driver, mode, "create_record", "d", zone, RecordType.A, "192.0.2.1", ttl=-1)
+
+
+def test_libcloud_mx_priority_is_folded_into_the_value(
+    driver: MemoryDNS, zone: Zone, mode: str
+) -> None:
+    mx = call(driver, mode, "create_record", "", zone, "MX", "mail.example.com.", {"priority": 10})
+    assert mx.values == ["10 mail.example.com."]
+    srv = call(
+        driver,
+        mode,
+        "create_record",
+        "_sip._tcp",
+        zone,
+        "SRV",
+        "5 5060 sip.example.com.",
+        {"priority": 20},
+    )
+    assert srv.values == ["20 5 5060 sip.example.com."]
+
+
+@pytest.mark.parametrize(
+    ("name", "rtype", "data", "error"),
+    [
+        ("bad name", RecordType.A, "192.0.2.1", InvalidInput),
+        ("a..b", RecordType.A, "192.0.2.1", InvalidInput),
+        ("x" * 64, RecordType.A, "192.0.2.1", InvalidInput),
+        ("www.*", RecordType.A, "192.0.2.1", InvalidInput),
+        ("www", RecordType.A, "192.0.2.300", InvalidInput),
+        ("www", RecordType.A, ["192.0.2.1", "2001:db8::1"], InvalidInput),
+        ("www", RecordType.AAAA, "192.0.2.1", InvalidInput),
+        ("www", RecordType.CNAME, ["a.example.", "b.example."], InvalidInput),
+        ("www", "BOGUS", "x", InvalidInput),
+        ("www", RecordType.LOC, "52 22 23.000 N 4 53 32.000 E -2.00m", NotSupported),
+    ],
+)
+def test_invalid_records_are_refused_before_anything(
+    driver: MemoryDNS,
+    zone: Zone,
+    mode: str,
+    name: str,
+    rtype: str,
+    data: RecordData,
+    error: type[Exception],
+) -> None:
+    with pytest.raises(error):
+        call(driver, mode, "create_record", name, zone, rtype, data)
+    assert driver.records[zone.id] == {}
+
+
+def test_wildcard_and_service_names(driver: MemoryDNS, zone: Zone, mode: str) -> None:
+    wild = call(driver, mode, "create_record", "*.dev", zone, RecordType.A, "192.0.2.1")
+    apex = call(driver, mode, "create_record", "@", zone, RecordType.NS, "ns1.example.net.")
+    assert wild.fqdn == "*.dev.example.com."
+    assert apex.name == ""
+    assert apex.fqdn == "example.com."
+
+
+def test_full_name_length_counts_the_zone(driver: MemoryDNS, mode: str) -> None:
+    long_zone = driver.create_zone("z" * 60 + ".example.com")
+    name = ".".join(["a" * 63] * 3)
+    with pytest.raises(InvalidInput, match="longer than 255"):
+        call(driver, mode, "create_record", name, long_zone, RecordType.A, "192.0.2.1")
+
+
+def test_update_and_delete_record(driver: MemoryDNS, zone: Zone, mode: str) -> None:
+    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1", ttl=60)
+    updated = call(driver, mode, "update_record", record, None, None, ["192.0.2.7", "192.0.2.8"])
+    assert updated.values == ["192.0.2.7", "192.0.2.8"]
+    assert updated.ttl == 60
+    with pytest.raises(InvalidInput):
+        call(driver, mode, "update_record", updated, None, None, "not-an-ip")
+    assert call(driver, mode, "delete_record", updated) is True
+    with pytest.raises(RecordNotFound):
+        call(driver, mode, "delete_record", updated)
+
+
+# -- zone files ------------------------------------------------------------------------
+
+TXT_600 = "v=" + "abcdefghij" * 59 + "x" * 8
+
+
+def _populate(driver: MemoryDNS, zone: Zone) -> None:
+    driver.create_record("", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
+    driver.create_record("www", zone, RecordType.CNAME, "example.com", ttl=60)
+    driver.create_record("", zone, RecordType.MX, ["10 mail.example.com", "20 mx2.example.net."])
+    driver.create_record("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.com")
+    driver.create_record("long", zone, RecordType.TXT, TXT_600)
+    driver.create_record("esc", zone, RecordType.TXT, ['say "hi" \\ back', "caf\u00e9"])
+    driver.create_record(
+        "",
+        zone,
+        RecordType.SOA,
+        "ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300",
+    )
+
+
+EXPECTED_ZONE = (
+    "$ORIGIN example.com.\n"
+    "$TTL 300\n"
+    "example.com.\t300\tIN\tSOA\t"
+    "ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300\n"
+    "example.com.\t300\tIN\tA\t192.0.2.1\n"
+    "example.com.\t300\tIN\tA\t192.0.2.2\n"
+    "www.example.com.\t60\tIN\tCNAME\texample.com.\n"
+    "example.com.\t300\tIN\tMX\t10 mail.example.com.\n"
+    "example.com.\t300\tIN\tMX\t20 mx2.example.net.\n"
+    "_sip._tcp.example.com.\t300\tIN\tSRV\t10 5 5060 sip.example.com.\n"
+    'long.example.com.\t300\tIN\tTXT\t"'
+    + TXT_600[:255]
+    + '" "'
+    + TXT_600[255:510]
+    + '" "'
+    + TXT_600[510:]
+    + '"\n'
+    'esc.example.com.\t300\tIN\tTXT\t"say \\"hi\\" \\\\ back"\n'
+    'esc.example.com.\t300\tIN\tTXT\t"caf\\195\\169"\n'
+)
+
+
+def test_export_zone_to_bind_format(driver: MemoryDNS, zone: Zone, mode: str) -> None:
+    _populate(driver, zone)
+    assert len(TXT_600.encode()) == 600
+    text = call(driver, mode, "export_zone_to_bind_format", zone)
+    assert text == EXPECTED_ZONE
+    # The 600-byte TXT value: three quoted strings of 255, 255 and 90 bytes.
+    line = next(x for x in text.splitlines() if x.startswith("long."))
+    chunks = line.split("\t")[-1].split(" ")
+    assert [len(c) for c in chunks] == [257, 257, 92]
+    assert all(c.startswith('"') and c.endswith('"') for c in chunks)
+    # A zone id is looked up with get_zone.
+    assert call(driver, mode, "export_zone_to_bind_format", zone.id) == EXPECTED_ZONE
+    with pytest.raises(ZoneNotFound):
+        call(driver, mode, "export_zone_to_bind_format", "missing.example")
+
+
+def test_export_uses_default_ttl_when_zone_has_none(driver: MemoryDNS, mode: str) -> None:
+    zone = driver.create_zone("example.org.")
+    driver.create_record("", zone, RecordType.A, "192.0.2.1")
+    assert call(driver, mode, "export_zone_to_bind_format", zone) == (
+        "$ORIGIN example.org.\n$TTL 3600\nexample.org.\t3600\tIN\tA\t192.0.2.1\n"
+    )
+
+
+def test_export_zone_to_bind_zone_file(
+    driver: MemoryDNS, zone: Zone, mode: str, tmp_path: Any
+) -> None:
+    _populate(driver, zone)
+    target = tmp_path / "example.com.zone"
+    target.write_text("old contents")
+    assert call(driver, mode, "export_zone_to_bind_zone_file", zone, target) is None
+    assert target.read_text(encoding="utf-8") == EXPECTED_ZONE
+    assert os.listdir(tmp_path) == ["example.com.zone"]  # no temporary file left
+
+
+def test_export_to_missing_directory_leaves_nothing(
+    driver: MemoryDNS, zone: Zone, mode: str, tmp_path: Any
+) -> None:
+    with pytest.raises(FileNotFoundError):
+        call(driver, mode, "export_zone_to_bind_zone_file", zone, tmp_path / "no" / "z.db")
+    assert os.listdir(tmp_path) == []
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+def test_zone_conveniences_delegate(driver: MemoryDNS, zone: Zone, tmp_path: Any) -> None:
+    record = zone.create_record("www", RecordType.A, ["192.0.2.1"], ttl=30)
+    assert record.zone is zone
+    assert record.driver is driver
+    assert record.ttl == 30
+    assert zone.list_records() == [record]
+    assert list(zone.iterate_records()) == [record]
+    assert zone.update(ttl=900) is zone
+    assert zone.ttl == 900
+    assert zone.type == "master"
+    assert zone.export_to_bind_format().startswith("$ORIGIN example.com.\n$TTL 900\n")
+    zone.export_to_bind_zone_file(tmp_path / "z.db")
+    assert (tmp_path / "z.db").read_text() == zone.export_to_bind_format()
+    assert zone.delete() is True
+    assert driver.zones == {}
+
+
+def test_record_conveniences_delegate(driver: MemoryDNS, zone: Zone) -> None:
+    record = zone.create_record("www", RecordType.A, "192.0.2.1")
+    moved = record.update(name="web", data=["192.0.2.5"])
+    assert (moved.name, moved.values, moved.fqdn) == ("web", ["192.0.2.5"], "web.example.com.")
+    assert moved.delete() is True
+    assert zone.list_records() == []
+
+
+def test_unbound_models() -> None:
+    zone = Zone("z", "example.com", ZoneType.MASTER, None)
+    record = Record("r", "www", RecordType.A, "192.0.2.1", zone)
+    with pytest.raises(InvalidInput, match="not bound"):
+        zone.list_records()
+    with pytest.raises(InvalidInput, match="not bound"):
+        record.delete()
+
+
+def test_record_values_and_data() -> None:
+    zone = Zone("z", "example.com", ZoneType.MASTER, None)
+    assert Record("r", "", "A", "192.0.2.1", zone).values == ["192.0.2.1"]
+    both = Record("r", "", "A", "192.0.2.1", zone, values=["192.0.2.1", "192.0.2.2"])
+    assert both.data == "192.0.2.1"
+    with pytest.raises(InvalidInput, match=r"values\[0\]"):
+        Record("r", "", "A", "192.0.2.9", zone, values=["192.0.2.1"])
+
+
+def test_model_equality_and_hash(driver: MemoryDNS, zone: Zone) -> None:
+    same = Zone(zone.id, zone.domain, zone.type, 1, driver)
+    assert same == zone
+    assert hash(same) == hash(zone)
+    assert Zone(zone.id, zone.domain, zone.type, 1, BareDNS()) != zone
+    record = zone.create_record("www", RecordType.A, "192.0.2.1")
+    assert {record, Record(record.id, "www", "A", "192.0.2.1", zone, driver)} == {record}
+    assert "driver" not in repr(zone)
