@@ -26,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "AlreadyExists",
+    "BackupJobNotFound",
     "BackupTargetNotFound",
     "BalancerNotFound",
     "ClusterNotFound",
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidInput",
     "KeyPairAlreadyExists",
     "KeyPairNotFound",
+    "LocationNotFound",
     "MemberNotFound",
     "NodeNotFound",
     "NotFound",
@@ -51,6 +53,7 @@ __all__ = [
     "RateLimited",
     "RecordAlreadyExists",
     "RecordNotFound",
+    "RecoveryPointNotFound",
     "SnapshotNotFound",
     "TransportError",
     "VolumeNotFound",
@@ -301,3 +304,21 @@ class BackupTargetNotFound(NotFound):
     """No backup target with this id."""
 
     kind = "backup target"
+
+
+class LocationNotFound(NotFound):
+    """No location (region, zone, data centre) with this id."""
+
+    kind = "location"
+
+
+class RecoveryPointNotFound(NotFound):
+    """No recovery point with this id for the backup target."""
+
+    kind = "recovery point"
+
+
+class BackupJobNotFound(NotFound):
+    """No backup job with this id for the backup target."""
+
+    kind = "backup job"

@@ -20,10 +20,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, NotFound
+from overcast.errors import BackupJobNotFound, InvalidInput, RecoveryPointNotFound
 from overcast.runtime.effects import Iter, Op
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.storage.transfer import collect
+from overcast.runtime.ops import collect, find_first, pure
 
 if TYPE_CHECKING:
     from overcast.storage.base import Container as StorageContainer
@@ -250,8 +250,7 @@ class BackupDriver(BaseDriver):
     @operation
     def get_supported_target_types(self) -> Op[list[BackupTargetType]]:
         """The kinds of target this driver can back up (from :attr:`target_types`)."""
-        yield from ()
-        return list(self.target_types)
+        return (yield from pure(list(self.target_types)))
 
     # -- targets --------------------------------------------------------------------
 
@@ -364,10 +363,12 @@ class BackupDriver(BaseDriver):
     def get_recovery_point(self, target: BackupTarget, id: str) -> Op[BackupTargetRecoveryPoint]:
         """Get a recovery point of a target by id; :class:`~overcast.errors.NotFound` if
         absent. (Generic: searches the list; drivers may look it up directly.)"""
-        for point in (yield from collect(self.iterate_recovery_points.op(target))):
-            if point.id == id:
-                return point
-        raise NotFound(id, f"recovery point not found: {id!r}", driver=self)
+        found = yield from find_first(
+            self.iterate_recovery_points.op(target), lambda point: point.id == id
+        )
+        if found is not None:
+            return found
+        raise RecoveryPointNotFound(id, driver=self)
 
     @operation
     @not_supported
@@ -413,10 +414,12 @@ class BackupDriver(BaseDriver):
     def get_target_job(self, target: BackupTarget, id: str) -> Op[BackupTargetJob]:
         """Get a job of a target by id; :class:`~overcast.errors.NotFound` if absent.
         (Generic: searches the list; drivers may look it up directly.)"""
-        for job in (yield from collect(self.iterate_target_jobs.op(target))):
-            if job.id == id:
-                return job
-        raise NotFound(id, f"backup job not found: {id!r}", driver=self)
+        found = yield from find_first(
+            self.iterate_target_jobs.op(target), lambda job: job.id == id
+        )
+        if found is not None:
+            return found
+        raise BackupJobNotFound(id, driver=self)
 
     @operation
     @not_supported

@@ -20,10 +20,10 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeAlias
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, NotFound
+from overcast.errors import InvalidInput, LocationNotFound
 from overcast.runtime.effects import Iter, Op
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.storage.transfer import collect
+from overcast.runtime.ops import collect, find_first
 
 __all__ = [
     "ClusterLocation",
@@ -347,10 +347,12 @@ class ContainerDriver(BaseDriver):
     def get_location(self, id: str) -> Op[ClusterLocation]:
         """Get a location by id; :class:`~overcast.errors.NotFound` if absent.
         (Generic: searches the location list; drivers may look it up directly.)"""
-        for location in (yield from collect(self.iterate_locations.op())):
-            if location.id == id:
-                return location
-        raise NotFound(id, f"cluster location not found: {id!r}", driver=self)
+        found = yield from find_first(
+            self.iterate_locations.op(), lambda location: location.id == id
+        )
+        if found is not None:
+            return found
+        raise LocationNotFound(id, driver=self)
 
     @operation
     @not_supported

@@ -25,9 +25,7 @@ without the trailing dot.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
@@ -37,8 +35,9 @@ from overcast.dns import names
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput, NotSupported
 from overcast.runtime.effects import Call, Iter, Op
+from overcast.runtime.files import write_atomic
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.storage.transfer import collect
+from overcast.runtime.ops import collect, pure
 
 __all__ = [
     "DEFAULT_TTL",
@@ -273,8 +272,7 @@ class DNSDriver(BaseDriver):
     @operation
     def list_record_types(self) -> Op[list[RecordType]]:
         """The record types this driver supports (from :attr:`record_types`)."""
-        yield from ()
-        return list(self.record_types)
+        return (yield from pure(list(self.record_types)))
 
     # -- zones --------------------------------------------------------------------
 
@@ -434,7 +432,7 @@ class DNSDriver(BaseDriver):
         it only once complete, so a reader never sees a partial zone file.
         """
         text = yield from self.export_zone_to_bind_format.op(zone)
-        yield Call(_write_atomic, os.fspath(file_path), text)
+        yield Call(write_atomic, os.fspath(file_path), text)
 
     # -- helpers for drivers --------------------------------------------------------
 
@@ -465,11 +463,19 @@ class DNSDriver(BaseDriver):
         names.validate_name(
             name, origin=zone.domain if zone is not None else None, what="record name", driver=self
         )
-        items = [values] if isinstance(values, str) else list(values)
+        if isinstance(values, str):
+            items = [values]
+        elif isinstance(values, Sequence):
+            items = list(values)
+        else:
+            raise InvalidInput("record data must be a string or a list of strings", driver=self)
         priority = (extra or {}).get("priority")
         if priority is not None and rtype in (RecordType.MX, RecordType.SRV):
             bare = 1 if rtype is RecordType.MX else 3
-            items = [f"{priority} {v}" if len(v.split()) == bare else v for v in items]
+            items = [
+                f"{priority} {v}" if isinstance(v, str) and len(v.split()) == bare else v
+                for v in items
+            ]
         checked = names.validate_record_data(rtype, items, driver=self)
         return ("" if name == "@" else name), rtype, checked
 
@@ -544,22 +550,6 @@ def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
                 text = _absolute_targets(rtype, value)
             lines.append(f"{owner}\t{ttl}\tIN\t{rtype}\t{text}")
     return "\n".join(lines) + "\n"
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, fsync and ``os.replace``."""
-    directory = os.path.dirname(path) or "."
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 class DNSDriverAsync(AsyncView[DNSDriver]):

@@ -18,7 +18,7 @@ from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput, MemberNotFound
 from overcast.runtime.effects import Iter, Op
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.storage.transfer import collect
+from overcast.runtime.ops import collect, find_first, pure
 
 __all__ = [
     "Algorithm",
@@ -183,14 +183,12 @@ class LoadBalancerDriver(BaseDriver):
     @operation
     def list_protocols(self) -> Op[list[str]]:
         """The protocols a balancer can speak (from :attr:`protocols`)."""
-        yield from ()
-        return list(self.protocols)
+        return (yield from pure(list(self.protocols)))
 
     @operation
     def list_supported_algorithms(self) -> Op[list[Algorithm]]:
         """The balancing algorithms this driver supports (from :attr:`algorithms`)."""
-        yield from ()
-        return list(self.algorithms)
+        return (yield from pure(list(self.algorithms)))
 
     # -- balancers ----------------------------------------------------------------
 
@@ -301,9 +299,11 @@ class LoadBalancerDriver(BaseDriver):
     def balancer_get_member(self, balancer: LoadBalancer, member_id: str) -> Op[Member]:
         """Get a member of a balancer by id; :class:`~overcast.errors.MemberNotFound`
         if absent. (Generic: searches the member list; drivers may look it up directly.)"""
-        for member in (yield from collect(self.balancer_iterate_members.op(balancer))):
-            if member.id == member_id:
-                return member
+        found = yield from find_first(
+            self.balancer_iterate_members.op(balancer), lambda member: member.id == member_id
+        )
+        if found is not None:
+            return found
         raise MemberNotFound(member_id, driver=self)
 
 

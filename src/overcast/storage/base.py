@@ -28,6 +28,7 @@ from overcast.runtime.operation import (
     requires,
     stream,
 )
+from overcast.runtime.ops import collect
 from overcast.storage import transfer
 
 __all__ = [
@@ -208,7 +209,7 @@ class StorageDriver(BaseDriver):
     @requires("iterate_containers")
     def list_containers(self) -> Op[list[Container]]:
         """List every container of the account."""
-        return (yield from transfer.collect(self.iterate_containers.op()))
+        return (yield from collect(self.iterate_containers.op()))
 
     @operation
     @not_supported
@@ -249,7 +250,7 @@ class StorageDriver(BaseDriver):
     ) -> Op[list[Object]]:
         """List the objects of a container (every page)."""
         return (
-            yield from transfer.collect(
+            yield from collect(
                 self.iterate_container_objects.op(container, prefix, ex_prefix)
             )
         )
@@ -270,7 +271,7 @@ class StorageDriver(BaseDriver):
     ) -> Op[list[Object | Prefix]]:
         """List one "directory level" (see :meth:`iterate_container_entries`)."""
         return (
-            yield from transfer.collect(
+            yield from collect(
                 self.iterate_container_entries.op(container, prefix, delimiter=delimiter)
             )
         )
@@ -455,10 +456,10 @@ class StorageDriver(BaseDriver):
 
         def write() -> Op[bool]:
             yield Pipe(body, target)
-            yield from target.commit_op()
+            yield from transfer.commit_op(target)
             return True
 
-        result: bool = yield Guarded(write(), lambda exc: target.discard_op())
+        result: bool = yield Guarded(write(), lambda exc: transfer.discard_op(target))
         return result
 
 

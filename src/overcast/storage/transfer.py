@@ -8,51 +8,24 @@ partial file behind.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from overcast.errors import IntegrityError, InvalidInput
-from overcast.runtime.effects import Call, Emit, Iter, Op
+from overcast.runtime.effects import Call, Op
+from overcast.runtime.files import AtomicFile
 
 __all__ = [
-    "AtomicFile",
     "HashCheck",
     "ProgressReport",
     "SizeCheck",
     "check_range",
-    "collect",
+    "commit_op",
+    "discard_op",
     "open_atomic",
 ]
-
-T = TypeVar("T")
-
-
-def collect(items: Iter[T]) -> Op[list[T]]:
-    """Run an iterator operation inside another operation and gather its items."""
-    result: list[T] = []
-    value: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                effect = items.throw(error) if error is not None else items.send(value)
-            except StopIteration:
-                return result
-            value, error = None, None
-            if isinstance(effect, Emit):
-                result.append(effect.item)
-                continue
-            try:
-                value = yield effect
-            except Exception as exc:  # the effect failed: let the iterator handle it
-                error = exc
-    finally:
-        items.close()
-
 
 def check_range(
     size: int | None, start: int, end: int | None, *, driver: Any = None
@@ -140,70 +113,19 @@ class ProgressReport:
         """Nothing to check."""
 
 
-class AtomicFile:
-    """A file written under a temporary name and renamed into place on commit.
-
-    Blocking: drivers use it through :func:`open_atomic`, ``commit_op`` and
-    ``discard_op``, which wrap each call in a :class:`Call` effect.
-    """
-
-    def __init__(self, path: str, overwrite: bool, *, driver: Any = None) -> None:
-        self.path = path
-        self.overwrite = overwrite
-        self.driver = driver
-        directory = os.path.dirname(path) or "."
-        if not overwrite and os.path.lexists(path):
-            raise InvalidInput(
-                f"{path} already exists (pass overwrite_existing=True)", driver=driver
-            )
-        if not os.path.isdir(directory):
-            raise InvalidInput(f"directory {directory} does not exist", driver=driver)
-        fd, self.temp_path = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".part", dir=directory
-        )
-        self._file = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        """Write one chunk."""
-        self._file.write(data)
-
-    def commit(self) -> None:
-        """Flush, fsync and rename into place."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        if self.overwrite:
-            os.replace(self.temp_path, self.path)
-        else:
-            # link() fails if the path appeared meanwhile: never clobber silently.
-            try:
-                os.link(self.temp_path, self.path)
-            except FileExistsError:
-                os.unlink(self.temp_path)
-                raise InvalidInput(
-                    f"{self.path} already exists (pass overwrite_existing=True)",
-                    driver=self.driver,
-                ) from None
-            os.unlink(self.temp_path)
-
-    def discard(self) -> None:
-        """Close and delete the temporary file."""
-        self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.temp_path)
-
-    def commit_op(self) -> Op[None]:
-        """:meth:`commit` as an effect."""
-        yield Call(self.commit)
-
-    def discard_op(self) -> Op[None]:
-        """:meth:`discard` as an effect."""
-        yield Call(self.discard)
-
-
 def open_atomic(
     path: str | os.PathLike[str], overwrite: bool, *, driver: Any = None
 ) -> Op[AtomicFile]:
     """Open an :class:`AtomicFile` for ``path`` (as an effect)."""
     target: AtomicFile = yield Call(AtomicFile, os.fspath(path), overwrite, driver=driver)
     return target
+
+
+def commit_op(target: AtomicFile) -> Op[None]:
+    """Commit an :class:`AtomicFile` (as an effect)."""
+    yield Call(target.commit)
+
+
+def discard_op(target: AtomicFile) -> Op[None]:
+    """Discard an :class:`AtomicFile` (as an effect)."""
+    yield Call(target.discard)

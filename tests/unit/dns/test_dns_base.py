@@ -426,6 +426,17 @@ def test_invalid_records_are_refused_before_anything(
     assert driver.records[zone.id] == {}
 
 
+@pytest.mark.parametrize("data", [None, 42, [42], ["192.0.2.1", None]])
+def test_malformed_data_is_invalid_input(
+    driver: MemoryDNS, zone: Zone, mode: str, data: Any
+) -> None:
+    with pytest.raises(InvalidInput, match="string"):
+        call(driver, mode, "create_record", "www", zone, RecordType.A, data)
+    with pytest.raises(InvalidInput, match="string"):
+        call(driver, mode, "create_record", "", zone, RecordType.MX, data, {"priority": 10})
+    assert driver.records[zone.id] == {}
+
+
 def test_wildcard_and_service_names(driver: MemoryDNS, zone: Zone, mode: str) -> None:
     wild = call(driver, mode, "create_record", "*.dev", zone, RecordType.A, "192.0.2.1")
     apex = call(driver, mode, "create_record", "@", zone, RecordType.NS, "ns1.example.net.")
@@ -534,7 +545,7 @@ def test_export_zone_to_bind_zone_file(
 def test_export_to_missing_directory_leaves_nothing(
     driver: MemoryDNS, zone: Zone, mode: str, tmp_path: Any
 ) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InvalidInput):
         call(driver, mode, "export_zone_to_bind_zone_file", zone, tmp_path / "no" / "z.db")
     assert os.listdir(tmp_path) == []
 

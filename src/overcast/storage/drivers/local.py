@@ -50,6 +50,7 @@ from overcast.runtime.effects import (
     ReaderStream,
     as_stream,
 )
+from overcast.runtime.files import write_atomic
 from overcast.runtime.operation import iterator, operation, stream
 from overcast.storage.base import (
     Container,
@@ -311,7 +312,10 @@ class LocalStorageDriver(StorageDriver):
                 "content_type": attributes.content_type,
                 "meta_data": attributes.meta_data,
             }
-            _write_json_atomic(meta_path, meta, self._tmp_root)
+            write_atomic(
+                meta_path, json.dumps(meta, ensure_ascii=False), temp_dir=self._tmp_root,
+                make_dirs=True,
+            )
             return self._object(container, name, path, hash_missing=False)
 
     def _open_range(
@@ -634,21 +638,6 @@ def _file_md5(path: str) -> str:
         while chunk := f.read(DEFAULT_CHUNK_SIZE):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_json_atomic(path: str, data: Mapping[str, Any], tmp_dir: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix="meta-", suffix=".json", dir=tmp_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 def _prune_empty_dirs(directory: str, stop: str) -> None:

@@ -1,0 +1,87 @@
+"""Atomic file writes, for drivers that keep data on the local disk.
+
+Blocking functions: operations call them through
+:class:`~overcast.runtime.effects.Call`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any
+
+from overcast.errors import InvalidInput
+
+__all__ = ["AtomicFile", "write_atomic"]
+
+
+class AtomicFile:
+    """A file written under a temporary name and renamed into place on commit.
+
+    The temporary file lives in ``temp_dir`` (default: beside ``path``, which
+    must be on the same file system). ``commit`` fsyncs and renames; without
+    ``overwrite`` it refuses to replace an existing file, even one that appeared
+    while writing. ``discard`` deletes the temporary file.
+    """
+
+    def __init__(
+        self, path: str, overwrite: bool, *, temp_dir: str | None = None, driver: Any = None
+    ) -> None:
+        self.path = path
+        self.overwrite = overwrite
+        self.driver = driver
+        directory = os.path.dirname(path) or "."
+        if not overwrite and os.path.lexists(path):
+            raise InvalidInput(
+                f"{path} already exists (pass overwrite_existing=True)", driver=driver
+            )
+        if not os.path.isdir(directory):
+            raise InvalidInput(f"directory {directory} does not exist", driver=driver)
+        fd, self.temp_path = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".part", dir=temp_dir or directory
+        )
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        """Write one chunk."""
+        self._file.write(data)
+
+    def commit(self) -> None:
+        """Flush, fsync and rename into place."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        if self.overwrite:
+            os.replace(self.temp_path, self.path)
+            return
+        # link() fails if the path appeared meanwhile: never clobber silently.
+        try:
+            os.link(self.temp_path, self.path)
+        except FileExistsError:
+            os.unlink(self.temp_path)
+            raise InvalidInput(
+                f"{self.path} already exists (pass overwrite_existing=True)", driver=self.driver
+            ) from None
+        os.unlink(self.temp_path)
+
+    def discard(self) -> None:
+        """Close and delete the temporary file."""
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temp_path)
+
+
+def write_atomic(
+    path: str, data: bytes | str, *, temp_dir: str | None = None, make_dirs: bool = False
+) -> None:
+    """Replace ``path`` with ``data`` atomically (temporary file, fsync, rename)."""
+    if make_dirs:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    target = AtomicFile(path, True, temp_dir=temp_dir)
+    try:
+        target.write(data.encode("utf-8") if isinstance(data, str) else data)
+        target.commit()
+    except BaseException:
+        target.discard()
+        raise

@@ -1,0 +1,59 @@
+"""Small building blocks for writing operations, shared by every area."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from overcast.runtime.effects import Emit, Iter, Op
+
+__all__ = ["collect", "find_first", "pure"]
+
+T = TypeVar("T")
+
+
+def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
+    """Run an iterator operation inside another, stopping at the first item ``keep`` wants."""
+    value: Any = None
+    error: Exception | None = None
+    try:
+        while True:
+            try:
+                effect = items.throw(error) if error is not None else items.send(value)
+            except StopIteration:
+                return None
+            value, error = None, None
+            if isinstance(effect, Emit):
+                if keep(effect.item):
+                    return effect.item
+                continue
+            try:
+                value = yield effect
+            except Exception as exc:  # the effect failed: let the iterator handle it
+                error = exc
+    finally:
+        items.close()
+
+
+def collect(items: Iter[T]) -> Op[list[T]]:
+    """Run an iterator operation inside another operation and gather every item."""
+    result: list[T] = []
+
+    def keep(item: T) -> bool:
+        result.append(item)
+        return False
+
+    yield from _drive_items(items, keep)
+    return result
+
+
+def find_first(items: Iter[T], predicate: Callable[[T], bool]) -> Op[T | None]:
+    """The first item of an iterator operation that matches, without reading
+    further pages; ``None`` if none does."""
+    return (yield from _drive_items(items, predicate))
+
+
+def pure(value: T) -> Op[T]:
+    """An operation that needs no effect and returns ``value``."""
+    yield from ()
+    return value
