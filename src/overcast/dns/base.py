@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeAlias
 
 from overcast.dns import names
+from overcast.dns.records import to_presentation
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput, NotSupported
 from overcast.runtime.effects import Call, Iter, Op
@@ -492,41 +493,6 @@ class DNSDriver(BaseDriver):
 # -- master-file text ---------------------------------------------------------------
 
 
-def _character_strings(text: str) -> str:
-    """``text`` as quoted RFC 1035 character-strings of at most 255 bytes each.
-
-    Splitting is by bytes of the UTF-8 encoding; ``"`` and ``\\`` are escaped
-    and bytes outside printable ASCII written as ``\\DDD``.
-    """
-    data = text.encode("utf-8")
-    chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
-    return " ".join(f'"{_escape(chunk)}"' for chunk in chunks)
-
-
-def _escape(chunk: bytes) -> str:
-    out: list[str] = []
-    for byte in chunk:
-        if byte in (0x22, 0x5C):
-            out.append("\\" + chr(byte))
-        elif 0x20 <= byte < 0x7F:
-            out.append(chr(byte))
-        else:
-            out.append(f"\\{byte:03d}")
-    return "".join(out)
-
-
-def _absolute_targets(rtype: str, value: str) -> str:
-    """Give host names in a value their trailing dot, so ``$ORIGIN`` is not appended."""
-    if rtype in names.TARGET_TYPES:
-        return value if value.endswith(".") else f"{value}."
-    if rtype in ("MX", "SRV"):
-        fields = value.split()
-        if fields and not fields[-1].endswith("."):
-            fields[-1] += "."
-        return " ".join(fields)
-    return value
-
-
 def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
     """RFC 1035 master-file text for ``zone`` holding ``records``.
 
@@ -544,10 +510,7 @@ def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
         owner = names.absolute_name(record.name, zone.domain)
         ttl = record.ttl if record.ttl is not None else zone_ttl
         for value in record.values:
-            if rtype in names.TEXT_TYPES:
-                text = _character_strings(value)
-            else:
-                text = _absolute_targets(rtype, value)
+            text = to_presentation(rtype, value)
             lines.append(f"{owner}\t{ttl}\tIN\t{rtype}\t{text}")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,43 @@
+"""Every DNS driver the conformance suite runs against.
+
+A driver joins by adding ``name: "module:function"`` to ``FACTORIES``; the
+function takes pytest's ``request`` and ``tmp_path`` and returns a
+:class:`servers.dns_target.DNSTarget` pointed at a real server started by a
+session fixture (or at a fixture server written from the provider's API
+reference, for providers with no server that runs here).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from servers.dns_target import DNSTarget
+from servers.modes import MODES
+
+FACTORIES: dict[str, str] = {}
+
+
+def _factory(name: str) -> Callable[[pytest.FixtureRequest, Path], DNSTarget]:
+    module, _, function = FACTORIES[name].partition(":")
+    factory: Callable[[pytest.FixtureRequest, Path], DNSTarget] = getattr(
+        importlib.import_module(module), function
+    )
+    return factory
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def dns_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DNSTarget]:
+    """A driver of each kind, closed after the test."""
+    target = _factory(request.param)(request, tmp_path)
+    with target.driver:
+        yield target
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Run each contract test sync and async."""
+    return str(request.param)

@@ -1,0 +1,227 @@
+"""The DNS contract, stated once, run against every DNS driver in both modes.
+
+Where the target has a real DNS server behind it, every record set created is
+also resolved there, and must answer with exactly the values written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import dns.zone
+import pytest
+
+from overcast.dns.base import Record, RecordType, Zone
+from overcast.dns.records import canonical, from_presentation
+from overcast.errors import (
+    InvalidInput,
+    NotSupported,
+    RecordAlreadyExists,
+    RecordNotFound,
+    ZoneAlreadyExists,
+    ZoneNotFound,
+)
+from servers.dns_target import DNSTarget
+from servers.modes import call
+
+LONG_TXT = "".join(f"{i:03d}-abcdefg;" for i in range(50))[:600]
+assert len(LONG_TXT) == 600
+
+
+def unique_domain(target: DNSTarget) -> str:
+    return f"oc{uuid.uuid4().hex[:10]}.{target.domain_suffix}"
+
+
+@pytest.fixture
+def zone(dns_target: DNSTarget) -> Iterator[Zone]:
+    made = dns_target.make_zone(unique_domain(dns_target))
+    yield made
+    dns_target.remove_zone(made)
+
+
+def record_sets(zone: Zone) -> list[tuple[str, RecordType, list[str]]]:
+    """One record set of each type the contract covers, in overcast's form."""
+    origin = zone.domain if zone.domain.endswith(".") else zone.domain + "."
+    return [
+        ("www", RecordType.A, ["192.0.2.10", "192.0.2.11"]),
+        ("v6", RecordType.AAAA, ["2001:db8::1"]),
+        ("alias", RecordType.CNAME, [f"www.{origin}"]),
+        ("", RecordType.MX, [f"10 mail.{origin}", f"20 backup.{origin}"]),
+        ("txt", RecordType.TXT, ["hello world", LONG_TXT, 'naïve café ✓ "quoted" \\ back']),
+        ("_sip._tcp", RecordType.SRV, [f"10 5 5060 sip.{origin}"]),
+        ("", RecordType.CAA, ['0 issue "letsencrypt.org"']),
+        ("sub", RecordType.NS, ["ns1.other.test.", "ns2.other.test."]),
+    ]
+
+
+def same(rtype: str, a: list[str], b: list[str]) -> bool:
+    return sorted(canonical(rtype, v) for v in a) == sorted(canonical(rtype, v) for v in b)
+
+
+def find(records: list[Record], name: str, rtype: str) -> Record:
+    matches = [r for r in records if r.name == name and str(r.type) == rtype]
+    assert len(matches) == 1, f"{len(matches)} record sets {name!r} {rtype} in {records}"
+    return matches[0]
+
+
+def resolve(target: DNSTarget, zone: Zone, name: str, rtype: str) -> list[str]:
+    """Ask the real DNS server; return the values in overcast's form."""
+    assert target.resolver is not None
+    host, port = target.resolver
+    fqdn = f"{name}.{zone.domain}" if name else zone.domain
+    query = dns.message.make_query(fqdn, dns.rdatatype.from_text(rtype))
+    answer = dns.query.tcp(query, host, port=port, timeout=5)
+    sections = answer.answer or (answer.authority if rtype == "NS" else [])
+    values: list[str] = []
+    for rrset in sections:
+        if dns.rdatatype.to_text(rrset.rdtype) == rtype:
+            values += [from_presentation(rtype, rdata.to_text()) for rdata in rrset]
+    return values
+
+
+# -- zones --------------------------------------------------------------------------------
+
+
+def test_zone_lifecycle(dns_target: DNSTarget, mode: str) -> None:
+    driver = dns_target.driver
+    domain = unique_domain(dns_target)
+    if not driver.supports("create_zone"):
+        with pytest.raises(NotSupported):
+            call(mode, driver, "create_zone", domain)
+        return
+    zone = call(mode, driver, "create_zone", domain)
+    try:
+        assert zone.domain.rstrip(".") == domain.rstrip(".")
+        assert call(mode, driver, "get_zone", zone.id).domain == zone.domain
+        assert zone.id in [z.id for z in call(mode, driver, "list_zones")]
+        assert zone.id in [z.id for z in call(mode, driver, "iterate_zones")]
+        with pytest.raises(ZoneAlreadyExists):
+            call(mode, driver, "create_zone", domain)
+    finally:
+        assert call(mode, driver, "delete_zone", zone) is True
+    with pytest.raises(ZoneNotFound):
+        call(mode, driver, "get_zone", zone.id)
+
+
+def test_zone_not_found(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
+    with pytest.raises(ZoneNotFound):
+        call(mode, dns_target.driver, "get_zone", f"missing-{zone.id}")
+    with pytest.raises(RecordNotFound):
+        call(mode, dns_target.driver, "get_record", zone.id, "no-such-record")
+
+
+# -- records --------------------------------------------------------------------------------
+
+
+def test_every_type_round_trips_and_resolves(dns_target: DNSTarget, mode: str,
+                                            zone: Zone) -> None:
+    driver = dns_target.driver
+    for name, rtype, values in record_sets(zone):
+        created = call(mode, driver, "create_record", name, zone, rtype, values,
+                       {"ttl": 300})
+        assert (created.name, str(created.type)) == (name, rtype)
+        assert same(rtype, created.values, values), (created.values, values)
+        assert created.data == created.values[0]
+    listed = call(mode, driver, "list_records", zone)
+    for name, rtype, values in record_sets(zone):
+        record = find(listed, name, rtype)
+        assert same(rtype, record.values, values), (rtype, record.values, values)
+        assert record.ttl == 300
+        fetched = call(mode, driver, "get_record", zone.id, record.id)
+        assert same(rtype, fetched.values, values)
+    if dns_target.resolver is not None:
+        if dns_target.before_query is not None:
+            dns_target.before_query(zone)
+        for name, rtype, values in record_sets(zone):
+            answer = resolve(dns_target, zone, name, rtype)
+            assert same(rtype, answer, values), (name, rtype, answer, values)
+
+
+def test_update_and_delete(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
+    driver = dns_target.driver
+    record = call(mode, driver, "create_record", "api", zone, RecordType.A, "192.0.2.1",
+                  {"ttl": 300})
+    updated = call(mode, driver, "update_record", record, "api", RecordType.A,
+                   ["192.0.2.2", "192.0.2.3"], {"ttl": 600})
+    assert same("A", updated.values, ["192.0.2.2", "192.0.2.3"])
+    fetched = call(mode, driver, "get_record", zone.id, updated.id)
+    assert same("A", fetched.values, ["192.0.2.2", "192.0.2.3"])
+    assert fetched.ttl == 600
+    if dns_target.resolver is not None:
+        if dns_target.before_query is not None:
+            dns_target.before_query(zone)
+        assert same("A", resolve(dns_target, zone, "api", "A"), ["192.0.2.2", "192.0.2.3"])
+    assert call(mode, driver, "delete_record", fetched) is True
+    with pytest.raises(RecordNotFound):
+        call(mode, driver, "get_record", zone.id, fetched.id)
+    with pytest.raises(RecordNotFound):
+        call(mode, driver, "delete_record", fetched)
+    assert [r for r in call(mode, driver, "list_records", zone) if r.name == "api"] == []
+
+
+def test_existing_set_is_not_overwritten(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
+    driver = dns_target.driver
+    call(mode, driver, "create_record", "dup", zone, RecordType.A, ["192.0.2.1"])
+    with pytest.raises(RecordAlreadyExists):
+        call(mode, driver, "create_record", "dup", zone, RecordType.A, ["192.0.2.9"])
+    with pytest.raises(InvalidInput):  # a CNAME may not stand beside other data
+        call(mode, driver, "create_record", "dup", zone, RecordType.CNAME, ["www.example."])
+    records = [r for r in driver.list_records(zone) if r.name == "dup"]
+    assert [(str(r.type), r.values) for r in records] == [("A", ["192.0.2.1"])]
+
+
+BAD_RECORDS = [
+    ("a..b", RecordType.A, ["192.0.2.1"]),
+    ("x" * 64, RecordType.A, ["192.0.2.1"]),
+    (".".join(["abcdefghi"] * 26), RecordType.A, ["192.0.2.1"]),
+    ("bad ip", RecordType.A, ["192.0.2.1"]),
+    ("ok", RecordType.A, ["999.0.2.1"]),
+    ("ok", RecordType.AAAA, ["192.0.2.1"]),
+    ("ok", RecordType.MX, ["mail.example.com."]),
+    ("ok", RecordType.CNAME, ["a.example.", "b.example."]),
+    ("ok", RecordType.A, []),
+]
+
+
+@pytest.mark.parametrize(("name", "rtype", "values"), BAD_RECORDS,
+                         ids=[f"{t}-{n[:10]}" for n, t, _ in BAD_RECORDS])
+def test_invalid_input_is_rejected_with_nothing_sent(
+    dns_target: DNSTarget, mode: str, zone: Zone, name: str, rtype: RecordType,
+    values: list[str],
+) -> None:
+    before = sorted((r.name, str(r.type)) for r in dns_target.driver.list_records(zone))
+    sent = len(dns_target.requests) if dns_target.requests is not None else 0
+    with pytest.raises(InvalidInput):
+        call(mode, dns_target.driver, "create_record", name, zone, rtype, values)
+    if dns_target.requests is not None:
+        assert len(dns_target.requests) == sent, "a request was sent for invalid input"
+    after = sorted((r.name, str(r.type)) for r in dns_target.driver.list_records(zone))
+    assert after == before
+
+
+def test_listing_crosses_pages(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
+    driver = dns_target.driver
+    for i in range(12):
+        driver.create_record(f"host-{i:02d}", zone, RecordType.A, [f"192.0.2.{i + 1}"])
+    listed = call(mode, driver, "list_records", zone)
+    hosts = sorted(r.name for r in listed if r.name.startswith("host-"))
+    assert hosts == [f"host-{i:02d}" for i in range(12)]
+    iterated = call(mode, driver, "iterate_records", zone)
+    assert len(iterated) == len(listed)
+
+
+def test_export_is_a_loadable_zone_file(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
+    driver = dns_target.driver
+    for name, rtype, values in record_sets(zone):
+        driver.create_record(name, zone, rtype, values, {"ttl": 300})
+    text = call(mode, driver, "export_zone_to_bind_format", zone)
+    parsed = dns.zone.from_text(text, origin=zone.domain, relativize=False, check_origin=False)
+    for name, rtype, values in record_sets(zone):
+        owner = f"{name}.{zone.domain}" if name else zone.domain
+        rdataset = parsed.find_rdataset(owner, dns.rdatatype.from_text(rtype))
+        got = [from_presentation(rtype, rdata.to_text()) for rdata in rdataset]
+        assert same(rtype, got, values), (rtype, got, values)
