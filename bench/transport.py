@@ -25,18 +25,22 @@ Method
 
 * Each cell is warmed up first (connections opened, code paths hot), then
   measured for a bounded number of requests or seconds, whichever comes first.
+  Small cells are measured 3 times and big cells 5 times (once each with
+  ``--quick``); the repetition with the median CPU per request is kept.
   Reported per cell:
 
-  - client CPU microseconds per request: the ``time.process_time()`` delta of
-    the worker process (all its threads, Python and native) over the
-    measurement window, divided by completed requests;
-  - wall requests/s and, for ``big``, MB/s (10^6 bytes/s);
-  - server CPU %: the origin's CPU over the same window (read from its
-    ``/cpu`` endpoint); near 100 % means the origin, not the client, bounded
-    the wall-clock numbers.
+  - ``CPU µs/req``: the ``time.process_time()`` delta of the worker process
+    (all its threads, Python and native, user + kernel) over the measurement
+    window, divided by completed requests; ``± %`` is half the min..max range
+    over the repetitions; ``sys %`` the kernel share (``getrusage``, approx.);
+  - wall ``req/s`` (small) or ``MB/s`` (big, 10^6 bytes/s);
+  - ``server CPU %``: the origin's CPU over the same window (from its
+    ``/stats`` endpoint); near 100 % means the origin, not the client, bounded
+    the wall-clock numbers (it does for the fastest big-GET clients: on 2 cores
+    the kernel's loopback TCP work is charged largely to the sender);
+  - ``new conns``: connections the origin accepted during the window (0 means
+    the pool reused its warm keep-alive connections).
 
-* Cells run ``--repeat`` times (3 by default, 1 with ``--quick``); the run with
-  the median CPU per request is kept.
 * Results are printed as Markdown, each row group (workload, mode,
   concurrency) with ratios against the best client in that group: ``CPU x``
   is CPU/request divided by the lowest in the group (1.00 = best) and
@@ -44,7 +48,12 @@ Method
 
 Usage::
 
-    python bench/transport.py [--quick] [--only urllib3,aiohttp] [--json out.json]
+    python bench/transport.py [--quick] [--only urllib3,aiohttp] [--json out.json] [--pin]
+
+``--only`` takes client names (``httpx-async``) or libraries (``httpx`` = both
+modes). ``--pin`` (Linux) pins the origin to the last CPU and the clients to the
+first, which removes scheduler placement as a variable but also stops
+multi-threaded clients from borrowing the origin's idle core.
 
 Clients are never installed by this script: a missing one is skipped with a
 note. (``niquests`` in particular pulls in ``urllib3-future``, whose wheel
@@ -287,6 +296,16 @@ class AiohttpAsync:
         await self.session.close()
 
 
+def _parse_header_lines(lines: list[bytes]) -> dict[str, str]:
+    """pycurl hands over raw header lines; build the dict every other client gives."""
+    parsed: dict[str, str] = {}
+    for line in lines[1:]:  # lines[0] is the status line
+        name, sep, value = line.partition(b":")
+        if sep:
+            parsed[name.decode("latin-1").strip().lower()] = value.decode("latin-1").strip()
+    return parsed
+
+
 class PycurlSync:
     """pycurl: one ``Curl`` handle per thread (handles are not thread-safe),
     each keeping its connection alive; ``BUFFERSIZE`` 1 MiB for the big body."""
@@ -328,12 +347,7 @@ class PycurlSync:
         c.setopt(pc.HEADERFUNCTION, lines.append)
         c.setopt(pc.WRITEFUNCTION, write)
         c.perform()
-        parsed: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if sep:
-                parsed[name.decode("latin-1").strip().lower()] = value.decode("latin-1").strip()
-        return int(c.getinfo(pc.RESPONSE_CODE)), parsed
+        return int(c.getinfo(pc.RESPONSE_CODE)), _parse_header_lines(lines)
 
     def get_small(self, headers: dict[str, str]) -> int:
         buf = io.BytesIO()
@@ -369,9 +383,10 @@ class PycurlPullSync(PycurlSync):
         pc = self.pycurl
         c, m = self._handle(), self._multi()
         queue: deque[bytes] = deque()
+        lines: list[bytes] = []
         c.setopt(pc.URL, url)
         c.setopt(pc.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
-        c.setopt(pc.HEADERFUNCTION, None)
+        c.setopt(pc.HEADERFUNCTION, lines.append)
         c.setopt(pc.WRITEFUNCTION, queue.append)
         m.add_handle(c)
         try:
@@ -390,9 +405,7 @@ class PycurlPullSync(PycurlSync):
                 raise RuntimeError(f"curl error: {failed[0][2]}")
         finally:
             m.remove_handle(c)
-        status = int(c.getinfo(pc.RESPONSE_CODE))
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}")
+        _checked(int(c.getinfo(pc.RESPONSE_CODE)), _parse_header_lines(lines).get("etag"), 0)
 
     def get_big(self, headers: dict[str, str]) -> int:
         n = 0
@@ -974,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pin",
         action="store_true",
-        help="pin the server to the last CPU and the client workers to the others (Linux)",
+        help="pin the server to the last CPU and the client workers to the first (Linux)",
     )
     args = parser.parse_args(argv)
     prof = QUICK if args.quick else FULL

@@ -54,6 +54,7 @@ __all__ = [
     "RecordAlreadyExists",
     "RecordNotFound",
     "RecoveryPointNotFound",
+    "SizeNotFound",
     "SnapshotNotFound",
     "TransportError",
     "VolumeNotFound",
@@ -322,3 +323,9 @@ class BackupJobNotFound(NotFound):
     """No backup job with this id for the backup target."""
 
     kind = "backup job"
+
+
+class SizeNotFound(NotFound):
+    """No node size (instance type, flavor) with this id."""
+
+    kind = "size"

@@ -28,20 +28,20 @@ from overcast.compute.deployment import Deployment, DeploymentError
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import (
     InvalidInput,
+    LocationNotFound,
     NodeNotFound,
-    NotFound,
     NotSupported,
     OperationCancelled,
     OperationTimeout,
+    SizeNotFound,
 )
 from overcast.runtime.effects import Call, Guarded, Iter, Op, Parallel, Sleep
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
+from overcast.runtime.ops import collect, find_first
 from overcast.runtime.redact import Secret
-from overcast.storage.transfer import collect
 
 __all__ = [
     "KeyPair",
-    "LocationNotFound",
     "Node",
     "NodeAuth",
     "NodeAuthPassword",
@@ -52,7 +52,6 @@ __all__ = [
     "NodeLocation",
     "NodeSize",
     "NodeState",
-    "SizeNotFound",
     "StorageVolume",
     "StorageVolumeState",
     "VolumeSnapshot",
@@ -64,21 +63,6 @@ log = logging.getLogger("overcast.compute")
 #: How many nodes ``wait_until_running`` fetches at once.
 _POLL_CONCURRENCY = 8
 _SSH_INTERFACES = ("public_ips", "private_ips")
-
-
-# -- errors this area adds -------------------------------------------------------
-
-
-class SizeNotFound(NotFound):
-    """No node size with this id."""
-
-    kind = "size"
-
-
-class LocationNotFound(NotFound):
-    """No location with this id."""
-
-    kind = "location"
 
 
 # -- states ------------------------------------------------------------------------
@@ -436,13 +420,6 @@ class NodeDriver(BaseDriver):
     async_view: ClassVar[type[AsyncView[Any]]]
     aio: NodeDriverAsync
 
-    def _require(self, operation: str) -> None:
-        """Raise :class:`NotSupported` for a generic operation whose parts are missing."""
-        if not self.supports(operation):
-            raise NotSupported(
-                f"{type(self).__name__} does not support {operation}()", driver=self
-            )
-
     # -- nodes ----------------------------------------------------------------------
 
     @iterator
@@ -455,7 +432,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_nodes")
     def list_nodes(self) -> Op[list[Node]]:
         """List every node of the account (every page)."""
-        self._require("list_nodes")
         return (yield from collect(self.iterate_nodes.op()))
 
     @operation
@@ -522,7 +498,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_sizes")
     def list_sizes(self, location: NodeLocation | None = None) -> Op[list[NodeSize]]:
         """List the node sizes offered (in ``location``, if given)."""
-        self._require("list_sizes")
         return (yield from collect(self.iterate_sizes.op(location)))
 
     @operation
@@ -530,14 +505,13 @@ class NodeDriver(BaseDriver):
     def get_size(self, size_id: str) -> Op[NodeSize]:
         """Get a node size by id; :class:`SizeNotFound` if there is none.
 
-        The generic version scans :meth:`iterate_sizes`; drivers with a direct
-        lookup override it.
+        The generic version scans :meth:`iterate_sizes` (stopping at the match);
+        drivers with a direct lookup override it.
         """
-        self._require("get_size")
-        for size in (yield from collect(self.iterate_sizes.op())):
-            if size.id == size_id:
-                return size
-        raise SizeNotFound(size_id, driver=self)
+        found = yield from find_first(self.iterate_sizes.op(), lambda size: size.id == size_id)
+        if found is None:
+            raise SizeNotFound(size_id, driver=self)
+        return found
 
     @iterator
     @not_supported
@@ -549,7 +523,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_locations")
     def list_locations(self) -> Op[list[NodeLocation]]:
         """List the locations (regions, zones) nodes can be created in."""
-        self._require("list_locations")
         return (yield from collect(self.iterate_locations.op()))
 
     @operation
@@ -557,14 +530,15 @@ class NodeDriver(BaseDriver):
     def get_location(self, location_id: str) -> Op[NodeLocation]:
         """Get a location by id; :class:`LocationNotFound` if there is none.
 
-        The generic version scans :meth:`iterate_locations`; drivers with a
-        direct lookup override it.
+        The generic version scans :meth:`iterate_locations` (stopping at the
+        match); drivers with a direct lookup override it.
         """
-        self._require("get_location")
-        for location in (yield from collect(self.iterate_locations.op())):
-            if location.id == location_id:
-                return location
-        raise LocationNotFound(location_id, driver=self)
+        found = yield from find_first(
+            self.iterate_locations.op(), lambda location: location.id == location_id
+        )
+        if found is None:
+            raise LocationNotFound(location_id, driver=self)
+        return found
 
     @iterator
     @not_supported
@@ -576,7 +550,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_images")
     def list_images(self, location: NodeLocation | None = None) -> Op[list[NodeImage]]:
         """List the images nodes can boot from (in ``location``, if given)."""
-        self._require("list_images")
         return (yield from collect(self.iterate_images.op(location)))
 
     @operation
@@ -623,7 +596,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_volumes")
     def list_volumes(self) -> Op[list[StorageVolume]]:
         """List every volume of the account."""
-        self._require("list_volumes")
         return (yield from collect(self.iterate_volumes.op()))
 
     @operation
@@ -675,7 +647,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_volume_snapshots")
     def list_volume_snapshots(self, volume: StorageVolume) -> Op[list[VolumeSnapshot]]:
         """List the snapshots of a volume."""
-        self._require("list_volume_snapshots")
         return (yield from collect(self.iterate_volume_snapshots.op(volume)))
 
     @operation
@@ -710,7 +681,6 @@ class NodeDriver(BaseDriver):
     @requires("iterate_key_pairs")
     def list_key_pairs(self) -> Op[list[KeyPair]]:
         """List the SSH key pairs known to the provider."""
-        self._require("list_key_pairs")
         return (yield from collect(self.iterate_key_pairs.op()))
 
     @operation
@@ -743,7 +713,6 @@ class NodeDriver(BaseDriver):
         self, name: str, key_file_path: str | os.PathLike[str]
     ) -> Op[KeyPair]:
         """Register the public key in a local file (``~`` is expanded) under ``name``."""
-        self._require("import_key_pair_from_file")
         key_material: str = yield Call(_read_key_file, key_file_path)
         return (yield from self.import_key_pair_from_string.op(name, key_material))
 
@@ -781,14 +750,14 @@ class NodeDriver(BaseDriver):
         ``ex_list_nodes_kwargs`` (Apache Libcloud's way), nodes are found by
         calling ``list_nodes(**ex_list_nodes_kwargs)`` instead.
         """
+        if ex_list_nodes_kwargs is not None and not self.supports("list_nodes"):
+            raise NotSupported(f"{type(self).__name__} does not support list_nodes()", driver=self)
         _check_interface(ssh_interface, self)
         _check_positive("wait_period", wait_period, self)
         _check_positive("timeout", timeout, self, zero=True)
-        if ex_list_nodes_kwargs is None:
-            self._require("wait_until_running")
-        else:
-            self._require("list_nodes")
         wanted = list(dict.fromkeys(node.id for node in nodes))
+        if not wanted:
+            return []
         names = {node.id: node.name for node in nodes}
         states: dict[str, str] = {node_id: "not fetched" for node_id in wanted}
         ready: dict[str, tuple[Node, list[str]]] = {}
@@ -847,26 +816,34 @@ class NodeDriver(BaseDriver):
     def deploy_node(
         self,
         /,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
         deploy: Deployment,
-        location: NodeLocation | None = None,
-        auth: NodeAuth | None = None,
         ssh_username: str = "root",
         ssh_alternate_usernames: Sequence[str] | None = None,
         ssh_port: int = 22,
         ssh_timeout: float = 10,
         ssh_key: ssh.KeyFiles | None = None,
         ssh_key_password: Secret | str | None = None,
+        auth: NodeAuth | None = None,
         timeout: float = 300,
         max_tries: int = 3,
         ssh_interface: str = "public_ips",
         at_exit_func: Callable[..., object] | None = None,
         wait_period: float = 5,
+        *,
+        name: str,
+        size: NodeSize,
+        image: NodeImage,
+        location: NodeLocation | None = None,
         **create_node_kwargs: Any,
     ) -> Op[Node]:
         """Create a node, wait until it runs, log in over SSH and run ``deploy`` on it.
+
+        The parameters are Apache Libcloud 3.x's, in its order; the node to
+        create is described by the keywords ``name``, ``size``, ``image``,
+        ``location`` and ``auth``, and any other keyword (``ex_...``) goes to
+        :meth:`create_node` as is::
+
+            driver.deploy_node(msd, name="web", size=size, image=image, auth=key)
 
         Steps, each bounded by ``timeout`` seconds:
 
@@ -877,8 +854,8 @@ class NodeDriver(BaseDriver):
            ``ssh_username`` then each of ``ssh_alternate_usernames``, in rounds
            every ``wait_period`` seconds until one succeeds (a new node may
            refuse connections or keys for a while). The login uses the
-           password of ``auth`` (or the one the provider generated, in
-           ``node.extra["password"]``), the private key file(s) ``ssh_key``
+           password of ``auth`` (without ``auth``, the one the provider
+           generated, in ``node.extra["password"]``), the private key file(s) ``ssh_key``
            (decrypted with ``ssh_key_password``), or else the SSH agent and
            default keys. ``ssh_timeout`` bounds each connection attempt.
         4. ``deploy.run(node, client)``, tried up to ``max_tries`` times
@@ -909,7 +886,6 @@ class NodeDriver(BaseDriver):
         _check_positive("wait_period", wait_period, self)
         if not isinstance(max_tries, int) or max_tries < 1:
             raise InvalidInput(f"max_tries must be at least 1: {max_tries!r}", driver=self)
-        self._require("deploy_node")
         usernames = [ssh_username, *(ssh_alternate_usernames or ())]
         create = self.create_node.op(name, size, image, location, auth, **create_node_kwargs)
         if type(self)._ssh_client is NodeDriver._ssh_client:
@@ -919,7 +895,7 @@ class NodeDriver(BaseDriver):
         password: Secret | None = None
         if isinstance(auth, NodeAuthPassword):
             password = auth.password
-        elif node.extra.get("password"):
+        elif auth is None and node.extra.get("password"):
             password = Secret(node.extra["password"])
         key_password = Secret(ssh_key_password) if ssh_key_password else None
         secrets = tuple(s for s in (password, key_password) if s)

@@ -201,6 +201,7 @@ class ParamikoSSHClient:
     def connect(self) -> None:
         """Open the connection and authenticate (see :meth:`SSHClient.connect`)."""
         paramiko = _paramiko()
+        pkey = self._pkey(paramiko)
         client = paramiko.SSHClient()
         if self.known_hosts is not None:
             client.load_host_keys(self.known_hosts)
@@ -217,7 +218,6 @@ class ParamikoSSHClient:
             "allow_agent": False,
             "look_for_keys": False,
         }
-        pkey = self._pkey(paramiko)
         if self.password:
             options["password"] = self.password.reveal()
             options["passphrase"] = self.password.reveal()

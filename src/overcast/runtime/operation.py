@@ -108,6 +108,21 @@ def requires(*names: str) -> Callable[[F], F]:
     return mark
 
 
+@functools.cache
+def _missing_parts(cls: Any, name: str) -> bool:
+    supports: Callable[[str], bool] = getattr(cls, "_supports")  # noqa: B009
+    return not supports(name)
+
+
+def _check_parts(fn: Callable[..., Any], driver: Any) -> None:
+    """Raise NotSupported, before any effect, for a generic operation whose parts
+    (``@requires``) this driver lacks."""
+    if getattr(fn, _REQUIRES, None) and _missing_parts(type(driver), fn.__name__):
+        raise NotSupported(
+            f"{type(driver).__name__} does not support {fn.__name__}()", driver=driver
+        )
+
+
 class _OperationBase(Generic[S, P, T]):
     """A generator function on a driver class, with its metadata."""
 
@@ -163,10 +178,12 @@ class BoundOperation(Generic[P, T]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
         driver: _HasRunners = self._driver
+        _check_parts(self._fn, driver)
         return driver._sync_runner.run(self._fn(self._driver, *args, **kwargs))
 
     def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[T]:
         """The raw generator, to ``yield from`` inside another operation."""
+        _check_parts(self._fn, self._driver)
         return self._fn(self._driver, *args, **kwargs)
 
     @property
@@ -200,10 +217,12 @@ class BoundIterator(Generic[P, T]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
         driver: _HasRunners = self._driver
+        _check_parts(self._fn, driver)
         return driver._sync_runner.iterate(self._fn(self._driver, *args, **kwargs))
 
     def op(self, *args: P.args, **kwargs: P.kwargs) -> Iter[T]:
         """The raw generator, to ``yield from`` inside another iterator operation."""
+        _check_parts(self._fn, self._driver)
         return self._fn(self._driver, *args, **kwargs)
 
 
@@ -233,10 +252,12 @@ class BoundStream(Generic[P]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[bytes]:
         driver: _HasRunners = self._driver
+        _check_parts(self._fn, driver)
         return driver._sync_runner.stream(self._fn(self._driver, *args, **kwargs))
 
     def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[ByteStream]:
         """The raw generator, returning the unread :class:`ByteStream`."""
+        _check_parts(self._fn, self._driver)
         return self._fn(self._driver, *args, **kwargs)
 
 
@@ -270,7 +291,9 @@ class _AsyncMember:
 
     def _bind(self, view: Any) -> tuple[Any, Callable[..., Any]]:
         driver = view.driver
-        return driver, getattr(type(driver), self.operation.name).fn
+        fn: Callable[..., Any] = getattr(type(driver), self.operation.name).fn
+        _check_parts(fn, driver)
+        return driver, fn
 
 
 class AsyncMethod(_AsyncMember, Generic[P, T]):
