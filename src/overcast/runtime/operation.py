@@ -117,7 +117,8 @@ def _missing_parts(cls: Any, name: str) -> bool:
 def _check_parts(fn: Callable[..., Any], driver: Any) -> None:
     """Raise NotSupported, before any effect, for a generic operation whose parts
     (``@requires``) this driver lacks."""
-    if getattr(fn, _REQUIRES, None) and _missing_parts(type(driver), fn.__name__):
+    cls: Any = type(driver)
+    if getattr(fn, _REQUIRES, None) and _missing_parts(cls, fn.__name__):
         raise NotSupported(
             f"{type(driver).__name__} does not support {fn.__name__}()", driver=driver
         )
