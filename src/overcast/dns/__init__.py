@@ -24,7 +24,18 @@ if TYPE_CHECKING:
 
 
 class Provider(StrEnum):
-    """The built-in DNS drivers (none yet; plugins are found by name)."""
+    """The built-in DNS drivers (plugins are found by their own names)."""
+
+    AZURE = "azure"
+    CLOUDFLARE = "cloudflare"
+    DIGITAL_OCEAN = "digitalocean"
+    GOOGLE = "google"
+    LINODE = "linode"
+    POWERDNS = "powerdns"
+    RACKSPACE = "rackspace"
+    RFC2136 = "rfc2136"
+    ROUTE53 = "route53"
+    ZONEFILE = "zonefile"
 
 
 def get_driver(provider: Provider | str) -> type[DNSDriver]:

@@ -18,7 +18,18 @@ import pytest
 from servers.dns_target import DNSTarget
 from servers.modes import MODES
 
-FACTORIES: dict[str, str] = {}
+FACTORIES: dict[str, str] = {
+    "azure": "servers.dns_azure:make_target",
+    "cloudflare": "servers.dns_cloudflare:make_target",
+    "digitalocean": "servers.dns_digitalocean:make_target",
+    "google": "servers.dns_google:make_target",
+    "linode": "servers.dns_linode:make_target",
+    "powerdns": "servers.dns_powerdns:make_target",
+    "rackspace": "servers.dns_rackspace:make_target",
+    "rfc2136": "servers.dns_bind:make_target",
+    "route53": "servers.dns_route53:make_target",
+    "zonefile": "servers.dns_zonefile:make_target",
+}
 
 
 def _factory(name: str) -> Callable[[pytest.FixtureRequest, Path], DNSTarget]:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the real servers the tests start, from the lists in scripts/servers/:
+#   NAME.apt  Debian packages, one a line      NAME.pip  pip requirement lines
+# Idempotent and quiet when everything is already there. Sourced by test.sh
+# (needs $PY), or run alone.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PY:-python3}"
+shopt -s nullglob
+apt_wanted=()
+for list in "$ROOT"/scripts/servers/*.apt; do
+  while read -r pkg; do
+    [ -n "$pkg" ] && [ "${pkg:0:1}" != "#" ] && apt_wanted+=("$pkg")
+  done < "$list"
+done
+missing=()
+for pkg in "${apt_wanted[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+pip_lists=("$ROOT"/scripts/servers/*.pip)
+if [ "${#pip_lists[@]}" -gt 0 ]; then
+  args=()
+  for list in "${pip_lists[@]}"; do args+=(-r "$list"); done
+  "$PY" -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+fi

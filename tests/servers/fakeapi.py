@@ -1,0 +1,160 @@
+"""A small routing HTTP server for fixture servers of hosted APIs.
+
+For providers with no server that runs on this machine, the tests run the
+driver against a stateful fixture server written from the provider's published
+API reference: routes are registered as ``(method, path regex) -> handler``,
+the server keeps the provider's state in plain Python objects, and every
+request is recorded so tests can check what the driver sent.
+
+    api = FakeAPI()
+
+    @api.route("GET", r"/client/v4/zones/(?P<zone_id>[^/]+)")
+    def get_zone(req: FakeRequest, zone_id: str) -> FakeResponse:
+        return FakeResponse.json({"result": zones[zone_id]})
+
+    with api.serving() as base_url:
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["FakeAPI", "FakeRequest", "FakeResponse"]
+
+
+@dataclass
+class FakeRequest:
+    """One request as the fixture server received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body or b"null")
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A request header, case-insensitively."""
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return default
+
+
+@dataclass
+class FakeResponse:
+    """What a handler answers."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None
+             ) -> FakeResponse:
+        """A JSON response."""
+        return cls(status, json.dumps(data).encode(),
+                   {"Content-Type": "application/json", **(headers or {})})
+
+    @classmethod
+    def xml(cls, text: str, status: int = 200) -> FakeResponse:
+        """An XML response."""
+        return cls(status, text.encode(), {"Content-Type": "text/xml"})
+
+
+Handler = Callable[..., FakeResponse]
+
+
+class FakeAPI:
+    """Routes, recorded requests and a server to serve them on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.requests: list[FakeRequest] = []
+        self.lock = threading.RLock()
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        """Register a handler for ``method`` and a full-match path regex; named
+        groups become keyword arguments."""
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append((method.upper(), re.compile(pattern + r"\Z"), handler))
+            return handler
+
+        return register
+
+    def dispatch(self, request: FakeRequest) -> FakeResponse:
+        """Find the route and call it (under the API's lock: handlers see a
+        consistent state)."""
+        with self.lock:
+            self.requests.append(request)
+            allowed = False
+            for method, pattern, handler in self.routes:
+                match = pattern.match(request.path)
+                if match:
+                    allowed = True
+                    if method == request.method:
+                        return handler(request, **match.groupdict())
+            if allowed:
+                return FakeResponse.json({"error": "method not allowed"}, 405)
+            return FakeResponse.json({"error": f"no route for {request.path}"}, 404)
+
+    @contextmanager
+    def serving(self) -> Iterator[str]:
+        """Serve on a free port; yields the base URL ``http://127.0.0.1:PORT``."""
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def handle_one(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = FakeRequest(self.command, url.path, parse_qs(url.query),
+                                      dict(self.headers.items()), body)
+                try:
+                    response = api.dispatch(request)
+                except Exception as exc:  # a bug in a handler: answer 500, loudly
+                    response = FakeResponse.json({"error": f"fixture bug: {exc!r}"}, 500)
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_one
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            host, port = server.server_address[:2]
+            yield f"http://{host!s}:{port}"
+        finally:
+            server.shutdown()
+            server.server_close()
