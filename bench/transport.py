@@ -588,6 +588,91 @@ class HttprAsync:
         await self.client.aclose()
 
 
+# --------------------------------------------------------------------------- #
+# overcast itself: the same requests through a driver operation, the runner
+# (retry policy, signing hook, hooks, redaction) and each default transport.
+# Compared with the raw client rows, this is overcast's own overhead.
+# --------------------------------------------------------------------------- #
+
+
+def _overcast_driver(base: str, conc: int, **options: Any) -> Any:
+    from overcast.driver import AsyncView, BaseDriver
+    from overcast.runtime.effects import ByteStream, Op, Request, Response
+    from overcast.runtime.operation import aio, operation, stream
+
+    class BenchDriver(BaseDriver):
+        """GETs /small and /big; headers come from the caller, as a signer's would."""
+
+        name = "bench"
+
+        @operation
+        def get_small(self, headers: dict[str, str]) -> Op[Response]:
+            response: Response = yield Request("GET", base + "/small", headers=headers)
+            return response
+
+        @stream
+        def get_big(self, headers: dict[str, str]) -> Op[ByteStream]:
+            response: Response = yield Request("GET", base + "/big", headers=headers,
+                                               stream=True)
+            assert response.stream is not None
+            return response.stream
+
+    class BenchView(AsyncView[BenchDriver]):
+        get_small = aio(BenchDriver.get_small)
+        get_big = aio(BenchDriver.get_big)
+
+    BenchDriver.async_view = BenchView
+    return BenchDriver(pool_size=conc, timeout=READ_TIMEOUT, **options)
+
+
+class OvercastSync:
+    """overcast's sync runner over a named transport."""
+
+    transport = "pycurl"
+
+    def __init__(self, base: str, conc: int) -> None:
+        self.driver = _overcast_driver(base, conc, sync_transport=self.transport)
+
+    def get_small(self, headers: dict[str, str]) -> int:
+        r = self.driver.get_small(headers)
+        return _checked(r.status, r.headers.get("etag"), len(r.body))
+
+    def get_big(self, headers: dict[str, str]) -> int:
+        n = 0
+        for chunk in self.driver.get_big(headers):
+            n += len(chunk)
+        return _checked(200, "x", n)
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+class OvercastUrllib3Sync(OvercastSync):
+    """overcast's sync runner over urllib3."""
+
+    transport = "urllib3"
+
+
+class OvercastAsync:
+    """overcast's async runner over aiohttp (the asyncio default)."""
+
+    def __init__(self, base: str, conc: int) -> None:
+        self.driver = _overcast_driver(base, conc)
+
+    async def get_small(self, headers: dict[str, str]) -> int:
+        r = await self.driver.aio.get_small(headers)
+        return _checked(r.status, r.headers.get("etag"), len(r.body))
+
+    async def get_big(self, headers: dict[str, str]) -> int:
+        n = 0
+        async for chunk in self.driver.aio.get_big(headers):
+            n += len(chunk)
+        return _checked(200, "x", n)
+
+    async def aclose(self) -> None:
+        await self.driver.aio.aclose()
+
+
 @dataclasses.dataclass(frozen=True)
 class Candidate:
     name: str  # unique, e.g. "httpx-async"
@@ -611,6 +696,9 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("niquests-async", "niquests", "niquests", "async", NiquestsAsync),
     Candidate("pyreqwest-async", "pyreqwest", "pyreqwest", "async", PyreqwestAsync),
     Candidate("httpr-async", "httpr", "httpr", "async", HttprAsync),
+    Candidate("overcast-pycurl", "overcast", "overcast", "sync", OvercastSync),
+    Candidate("overcast-urllib3", "overcast", "overcast", "sync", OvercastUrllib3Sync),
+    Candidate("overcast-aiohttp", "overcast", "overcast", "async", OvercastAsync),
 )
 
 

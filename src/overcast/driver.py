@@ -33,7 +33,7 @@ __all__ = ["AsyncView", "BaseDriver", "RuntimeOptions"]
 
 D = TypeVar("D", bound="BaseDriver")
 
-SYNC_TRANSPORTS = ("urllib3", "httpx")
+SYNC_TRANSPORTS = ("pycurl", "urllib3", "httpx")
 ASYNC_TRANSPORTS = ("aiohttp", "httpx")
 
 
@@ -45,7 +45,8 @@ class RuntimeOptions(TypedDict, total=False):
     * ``hooks``: :class:`Hooks` for request/response events.
     * ``pool_size``: connections per host (and concurrent requests per host).
     * ``verify``: TLS verification: True, False, or a CA bundle path.
-    * ``sync_transport``: ``"urllib3"`` (default) or ``"httpx"``, or a factory.
+    * ``sync_transport``: ``"pycurl"`` (default), ``"urllib3"`` or ``"httpx"``, or a
+      factory.
     * ``async_transport``: ``"aiohttp"`` (default on asyncio) or ``"httpx"``
       (default on trio), or a factory.
     """
@@ -150,10 +151,14 @@ class BaseDriver:
         return runner
 
     def _make_sync_transport(self, config: RuntimeConfig) -> SyncTransport:
-        choice = self._options.get("sync_transport", "urllib3")
+        choice = self._options.get("sync_transport", "pycurl")
         if callable(choice):
             transport: SyncTransport = choice()
             return transport
+        if choice == "pycurl":
+            from overcast.runtime.transports.pycurl import PycurlTransport
+
+            return PycurlTransport(pool_size=config.pool_size, verify=config.verify)
         if choice == "urllib3":
             from overcast.runtime.transports.urllib3 import Urllib3Transport
 

@@ -14,7 +14,7 @@ MODES = ("sync", "async")
 def call(mode: str, driver: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """Call ``driver.<name>`` in ``mode``; iterators come back as lists and byte
     streams as bytes, so results compare equal across modes."""
-    if mode == "sync":
+    if mode.startswith("sync"):
         result = getattr(driver, name)(*args, **kwargs)
         if inspect.isgenerator(result) or hasattr(result, "__next__"):
             items = list(result)

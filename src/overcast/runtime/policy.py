@@ -160,6 +160,12 @@ class Hooks:
     on_request: list[Callable[[RequestEvent], None]] = field(default_factory=list)
     on_response: list[Callable[[ResponseEvent], None]] = field(default_factory=list)
 
+    @property
+    def active(self) -> bool:
+        """Whether any hook or DEBUG logging would see an event (events are built,
+        and redacted, only then)."""
+        return bool(self.on_request or self.on_response) or log.isEnabledFor(logging.DEBUG)
+
     def request(self, event: RequestEvent) -> None:
         """Tell every request hook, and log at DEBUG."""
         if log.isEnabledFor(logging.DEBUG):

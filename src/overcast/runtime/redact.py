@@ -143,6 +143,8 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
 
 def redact_url(url: str) -> str:
     """Return ``url`` with user info and signature-bearing query values masked."""
+    if "?" not in url and "@" not in url:
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:

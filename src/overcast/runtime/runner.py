@@ -109,18 +109,19 @@ class _Base:
             left = deadline.remaining()
             if left is not None and delay >= left:
                 delay = None
-        self.config.hooks.response(
-            ResponseEvent(
-                self.config.driver_name,
-                request.method,
-                response.url if response is not None else "",
-                attempt,
-                time.monotonic() - started,
-                status=response.status if response is not None else None,
-                error=str(failure) if failure is not None else None,
-                will_retry=delay is not None,
+        if delay is not None or self.config.hooks.active:
+            self.config.hooks.response(
+                ResponseEvent(
+                    self.config.driver_name,
+                    request.method,
+                    response.url if response is not None else "",
+                    attempt,
+                    time.monotonic() - started,
+                    status=response.status if response is not None else None,
+                    error=str(failure) if failure is not None else None,
+                    will_retry=delay is not None,
+                )
             )
-        )
         if delay is not None:
             return delay
         name = self.config.driver_name
@@ -162,13 +163,17 @@ class _SyncContext:
 
     def __init__(self, deadline: _Deadline, parent: _SyncContext | None = None) -> None:
         self.deadline = deadline
-        self.cancelled = threading.Event()
+        # A plain flag: set once by a failing sibling, read by the others.
+        self.cancelled = False
         self.parent = parent
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
     def is_cancelled(self) -> bool:
         ctx: _SyncContext | None = self
         while ctx is not None:
-            if ctx.cancelled.is_set():
+            if ctx.cancelled:
                 return True
             ctx = ctx.parent
         return False
@@ -294,7 +299,8 @@ class SyncRunner(_Base):
             if attempt > 1:
                 rewind()
             signed = self.config.prepare(request, time.time())
-            self.config.hooks.request(self.config.request_event(signed, attempt))
+            if self.config.hooks.active:
+                self.config.hooks.request(self.config.request_event(signed, attempt))
             started = time.monotonic()
             read = ctx.deadline.clamp(request.timeout or timeouts.read)
             connect = ctx.deadline.clamp(timeouts.connect)
@@ -340,7 +346,7 @@ class SyncRunner(_Base):
                 except BaseException as exc:
                     with lock:
                         errors.append(exc)
-                    child.cancelled.set()
+                    child.cancel()
 
         if workers == 1:
             work()
@@ -355,7 +361,7 @@ class SyncRunner(_Base):
                 for thread in threads:
                     thread.join()
             except BaseException:
-                child.cancelled.set()
+                child.cancel()
                 for thread in threads:
                     thread.join()
                 raise
@@ -515,7 +521,8 @@ class AsyncRunner(_Base):
             if attempt > 1:
                 rewind()
             signed = self.config.prepare(request, time.time())
-            self.config.hooks.request(self.config.request_event(signed, attempt))
+            if self.config.hooks.active:
+                self.config.hooks.request(self.config.request_event(signed, attempt))
             started = time.monotonic()
             read = deadline.clamp(request.timeout or timeouts.read)
             connect = deadline.clamp(timeouts.connect)

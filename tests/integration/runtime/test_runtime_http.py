@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 import threading
 import tracemalloc
 
@@ -26,14 +27,22 @@ SECRET = "s3cr3t-VALUE-never-printed"
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05)
 
 
+SYNC_TRANSPORT = {"sync": "pycurl", "sync-urllib3": "urllib3", "async": "pycurl"}
+_current = {"sync_transport": "pycurl"}
+
+
 def make(server: ScriptedServer, **options: object) -> EchoDriver:
     options.setdefault("retry", FAST_RETRY)
+    options.setdefault("sync_transport", _current["sync_transport"])
     return EchoDriver("AKIDTEST", SECRET, endpoint=server.url, **options)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+@pytest.fixture(params=[*MODES, "sync-urllib3"])
+def mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Sync on each sync transport (pycurl, the default, and urllib3), and async."""
+    _current["sync_transport"] = SYNC_TRANSPORT[request.param]
+    yield str(request.param)
+    _current["sync_transport"] = "pycurl"
 
 
 def test_retries_503_then_succeeds(server: ScriptedServer, mode: str) -> None:
@@ -139,7 +148,7 @@ def test_streamed_download_holds_only_a_few_chunks(server: ScriptedServer, mode:
     size = 50 * 1024 * 1024
     tracemalloc.start()
     try:
-        if mode == "sync":
+        if mode.startswith("sync"):
             total = sum(len(chunk) for chunk in driver.download("/big?mib=50"))
         else:
 

@@ -1,6 +1,8 @@
-"""Pluggable HTTP transports. The defaults were chosen by ``bench/transport.py``:
-urllib3 for the sync runner, aiohttp for the async runner on asyncio, and httpx's
-async client on trio (aiohttp runs only on asyncio)."""
+"""Pluggable HTTP transports. The defaults were chosen by ``bench/transport.py``
+(see ``bench/README.md``): pycurl (libcurl) for the sync runner, aiohttp for the
+async runner on asyncio, and httpx's async client on trio (aiohttp runs only on
+asyncio). urllib3 and httpx are optional sync transports (extras ``urllib3``
+and ``httpx``)."""
 
 from overcast.runtime.transports.base import (
     DEFAULT_POOL_SIZE,

@@ -52,7 +52,7 @@ class AiohttpTransport(AsyncTransport):
                 auto_decompress=False,
                 skip_auto_headers=("Accept-Encoding", "Content-Type"),
                 timeout=aiohttp.ClientTimeout(total=None),
-                read_bufsize=2**18,
+                read_bufsize=2**20,
             )
             # aiohttp silently resends idempotent requests on a dropped keep-alive
             # connection; retries are the runner's policy, so that is switched off.

@@ -1,4 +1,4 @@
-"""The default sync transport: urllib3 2.x (chosen by ``bench/transport.py``)."""
+"""An optional sync transport: urllib3 2.x, pure Python (``pip install overcast[urllib3]``)."""
 
 from __future__ import annotations
 
