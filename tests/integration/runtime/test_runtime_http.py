@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 import threading
 import tracemalloc
+from collections.abc import Iterator
 
 import anyio
 import pytest
