@@ -11,16 +11,21 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "DNSDriver",
+    "Plan",
     "Provider",
     "Record",
     "RecordType",
+    "UnsafePlan",
     "Zone",
     "ZoneType",
     "get_driver",
+    "sync",
+    "sync_async",
 ]
 
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver, Record, RecordType, Zone, ZoneType
+    from overcast.dns.zone_sync import Plan, UnsafePlan, sync, sync_async
 
 
 class Provider(StrEnum):
@@ -52,4 +57,8 @@ def __getattr__(name: str) -> Any:
         from overcast.dns import base
 
         return getattr(base, name)
+    if name in {"Plan", "UnsafePlan", "sync", "sync_async"}:
+        from overcast.dns import zone_sync
+
+        return getattr(zone_sync, name)
     raise AttributeError(name)
