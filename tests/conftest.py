@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from servers.httpd import ScriptedServer
+from servers.modes import MODES
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +22,9 @@ def server(http_server: ScriptedServer) -> ScriptedServer:
     """The shared server with its records cleared for this test."""
     http_server.reset()
     return http_server
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Tests that take ``mode`` run once sync and once async (``servers.modes.call``)."""
+    return str(request.param)

@@ -11,7 +11,7 @@ import anyio
 MODES = ("sync", "async")
 
 
-def call(mode: str, driver: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+def call(mode: str, driver: Any, name: str, /, *args: Any, **kwargs: Any) -> Any:
     """Call ``driver.<name>`` in ``mode``; iterators come back as lists and byte
     streams as bytes, so results compare equal across modes."""
     if mode.startswith("sync"):

@@ -13,12 +13,13 @@ backup it can be restored from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from overcast.compute.base import NodeLike
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import BackupJobNotFound, InvalidInput, RecoveryPointNotFound
 from overcast.runtime.effects import Iter, Op
@@ -36,7 +37,6 @@ __all__ = [
     "BackupTargetJobStatusType",
     "BackupTargetRecoveryPoint",
     "BackupTargetType",
-    "NodeLike",
 ]
 
 
@@ -58,34 +58,6 @@ class BackupTargetJobStatusType(StrEnum):
     FAILED = "failed"
     COMPLETED = "completed"
     PENDING = "pending"
-
-
-class NodeLike(Protocol):
-    """What :meth:`BackupDriver.create_target_from_node` needs of a node.
-
-    :class:`overcast.compute.base.Node` has these attributes; any object with
-    them will do.
-    """
-
-    @property
-    def id(self) -> str:
-        """The node's provider id."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The node's name."""
-        ...
-
-    @property
-    def public_ips(self) -> Sequence[str]:
-        """The node's public addresses."""
-        ...
-
-    @property
-    def private_ips(self) -> Sequence[str]:
-        """The node's private addresses."""
-        ...
 
 
 @dataclass(slots=True, eq=False)

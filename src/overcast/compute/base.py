@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 from overcast.compute import ssh
 from overcast.compute.deployment import Deployment, DeploymentError
@@ -49,6 +49,7 @@ __all__ = [
     "NodeDriver",
     "NodeDriverAsync",
     "NodeImage",
+    "NodeLike",
     "NodeLocation",
     "NodeSize",
     "NodeState",
@@ -199,6 +200,32 @@ class NodeLocation(_Model):
 
     def _identity(self) -> str:
         return self.id
+
+
+class NodeLike(Protocol):
+    """What other areas need of a node (a load balancer attaching it, a backup
+    target made from it): :class:`Node` has these attributes, and so may any
+    object from elsewhere."""
+
+    @property
+    def id(self) -> str:
+        """The node's provider id."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The node's name."""
+        ...
+
+    @property
+    def public_ips(self) -> Sequence[str]:
+        """The node's public addresses."""
+        ...
+
+    @property
+    def private_ips(self) -> Sequence[str]:
+        """The node's private addresses."""
+        ...
 
 
 @dataclass(slots=True, eq=False)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
+from overcast.compute.base import NodeLike
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput, MemberNotFound
 from overcast.runtime.effects import Iter, Op
@@ -27,7 +28,6 @@ __all__ = [
     "LoadBalancerDriver",
     "LoadBalancerDriverAsync",
     "Member",
-    "NodeLike",
     "State",
 ]
 
@@ -52,29 +52,6 @@ class State(StrEnum):
     UNKNOWN = "unknown"
     ERROR = "error"
     DELETED = "deleted"
-
-
-class NodeLike(Protocol):
-    """What :meth:`LoadBalancerDriver.balancer_attach_compute_node` needs of a node.
-
-    :class:`overcast.compute.base.Node` has these attributes; any object with
-    them will do.
-    """
-
-    @property
-    def id(self) -> str:
-        """The node's provider id."""
-        ...
-
-    @property
-    def public_ips(self) -> Sequence[str]:
-        """The node's public addresses."""
-        ...
-
-    @property
-    def private_ips(self) -> Sequence[str]:
-        """The node's private addresses."""
-        ...
 
 
 @dataclass(slots=True, eq=False)

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from servers.dns_target import DNSTarget
-from servers.modes import MODES
 
 FACTORIES: dict[str, str] = {
     "azure": "servers.dns_azure:make_target",
@@ -46,9 +45,3 @@ def dns_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DNSTa
     target = _factory(request.param)(request, tmp_path)
     with target.driver:
         yield target
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    """Run each contract test sync and async."""
-    return str(request.param)

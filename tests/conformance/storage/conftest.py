@@ -14,7 +14,6 @@ import pytest
 
 from overcast.storage import Provider, get_driver
 from overcast.storage.base import StorageDriver
-from servers.modes import MODES
 
 Factory = Callable[[pytest.FixtureRequest, Path], StorageDriver]
 
@@ -33,9 +32,3 @@ def storage_driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
     driver = FACTORIES[request.param](request, tmp_path)
     with driver:
         yield driver
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    """Run each contract test sync and async."""
-    return str(request.param)

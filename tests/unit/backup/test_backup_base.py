@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from overcast.runtime.operation import (
     operations_of,
 )
 from overcast.storage.base import Container as StorageContainer
+from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------
 
@@ -40,32 +40,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Every test that takes ``mode`` runs once sync and once async."""
-    return str(request.param)
-
-
-def call(driver: BackupDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> Any:
-    """Run a value operation in ``mode``."""
-    if mode == "sync":
-        return getattr(driver, op)(*args, **kwargs)
-
-    async def main() -> Any:
-        return await getattr(driver.aio, op)(*args, **kwargs)
-
-    return asyncio.run(main())
-
-
-def items(driver: BackupDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> list[Any]:
-    """Run an iterator operation in ``mode`` and gather its items."""
-    if mode == "sync":
-        return list(getattr(driver, op)(*args, **kwargs))
-
-    async def main() -> list[Any]:
-        return [item async for item in getattr(driver.aio, op)(*args, **kwargs)]
-
-    return asyncio.run(main())
 
 
 def status_of(job: BackupTargetJob) -> BackupTargetJobStatusType:
@@ -335,9 +309,8 @@ def _models(
 def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> None:
     bare = BareBackup()
     args = _args(*_models(bare))[name]
-    run = items if isinstance(operations_of(BackupDriver)[name], IteratorOperation) else call
     with pytest.raises(NotSupported):
-        run(bare, mode, name, *args)
+        call(mode, bare, name, *args)
 
 
 def test_every_operation_has_test_arguments() -> None:
@@ -368,29 +341,29 @@ def test_provider_and_registry() -> None:
 
 
 def test_supported_target_types(driver: MemoryBackup, mode: str) -> None:
-    assert call(driver, mode, "get_supported_target_types") == [
+    assert call(mode, driver, "get_supported_target_types") == [
         BackupTargetType.VIRTUAL,
         BackupTargetType.OBJECT,
     ]
-    assert call(BareBackup(), mode, "get_supported_target_types") == []
+    assert call(mode, BareBackup(), "get_supported_target_types") == []
 
 
 # -- targets ---------------------------------------------------------------------------
 
 
 def test_targets(driver: MemoryBackup, mode: str) -> None:
-    a = call(driver, mode, "create_target", "a", "10.0.0.1")
-    b = call(driver, mode, "create_target", "b", "/srv", BackupTargetType.FILESYSTEM, {"k": 1})
+    a = call(mode, driver, "create_target", "a", "10.0.0.1")
+    b = call(mode, driver, "create_target", "b", "/srv", BackupTargetType.FILESYSTEM, {"k": 1})
     assert a.type is BackupTargetType.VIRTUAL
     assert b.extra == {"k": 1}
-    assert call(driver, mode, "list_targets") == [a, b]
-    assert items(driver, mode, "iterate_targets") == [a, b]
-    assert call(driver, mode, "get_target", b.id) is b
-    updated = call(driver, mode, "update_target", b, None, "/srv/data")
+    assert call(mode, driver, "list_targets") == [a, b]
+    assert call(mode, driver, "iterate_targets") == [a, b]
+    assert call(mode, driver, "get_target", b.id) is b
+    updated = call(mode, driver, "update_target", b, None, "/srv/data")
     assert (updated.name, updated.address) == ("b", "/srv/data")
-    assert call(driver, mode, "delete_target", a) is True
+    assert call(mode, driver, "delete_target", a) is True
     with pytest.raises(BackupTargetNotFound):
-        call(driver, mode, "get_target", a.id)
+        call(mode, driver, "get_target", a.id)
 
 
 @pytest.mark.parametrize(
@@ -403,19 +376,19 @@ def test_targets(driver: MemoryBackup, mode: str) -> None:
 def test_create_target_from_node(
     driver: MemoryBackup, mode: str, node: FakeNode, address: str
 ) -> None:
-    target = call(driver, mode, "create_target_from_node", node, extra={"plan": "daily"})
+    target = call(mode, driver, "create_target_from_node", node, extra={"plan": "daily"})
     assert (target.name, target.address, target.type) == ("db", address, "virtual")
     assert target.extra == {"plan": "daily"}
 
 
 def test_create_target_from_node_without_address(driver: MemoryBackup, mode: str) -> None:
     with pytest.raises(InvalidInput, match="no IP address"):
-        call(driver, mode, "create_target_from_node", FakeNode("i-1", "db"))
+        call(mode, driver, "create_target_from_node", FakeNode("i-1", "db"))
     assert driver.targets == {}
 
 
 def test_create_target_from_storage_container(driver: MemoryBackup, mode: str) -> None:
-    target = call(driver, mode, "create_target_from_storage_container", StorageContainer("logs"))
+    target = call(mode, driver, "create_target_from_storage_container", StorageContainer("logs"))
     assert (target.name, target.address, target.type) == ("logs", "bucket:logs", "object")
 
 
@@ -423,42 +396,42 @@ def test_create_target_from_storage_container(driver: MemoryBackup, mode: str) -
 
 
 def test_recovery_points(driver: MemoryBackup, target: BackupTarget, mode: str) -> None:
-    every = call(driver, mode, "list_recovery_points", target)
+    every = call(mode, driver, "list_recovery_points", target)
     assert [p.date for p in every] == DAY
-    assert items(driver, mode, "iterate_recovery_points", target) == every
-    window = call(driver, mode, "list_recovery_points", target, DAY[1], DAY[2])
+    assert call(mode, driver, "iterate_recovery_points", target) == every
+    window = call(mode, driver, "list_recovery_points", target, DAY[1], DAY[2])
     assert [p.id for p in window] == ["rp-1", "rp-2"]
-    assert call(driver, mode, "get_recovery_point", target, "rp-3") == every[3]
+    assert call(mode, driver, "get_recovery_point", target, "rp-3") == every[3]
     with pytest.raises(NotFound, match="recovery point not found"):
-        call(driver, mode, "get_recovery_point", target, "rp-99")
+        call(mode, driver, "get_recovery_point", target, "rp-99")
     with pytest.raises(InvalidInput, match="after end_date"):
-        call(driver, mode, "list_recovery_points", target, DAY[3], DAY[1])
+        call(mode, driver, "list_recovery_points", target, DAY[3], DAY[1])
 
 
 def test_recover(driver: MemoryBackup, target: BackupTarget, mode: str) -> None:
     other = driver.create_target("spare", "10.0.0.9")
     point = driver.list_recovery_points(target)[0]
-    job = call(driver, mode, "recover_target", target, point, "/var/lib")
+    job = call(mode, driver, "recover_target", target, point, "/var/lib")
     assert job.target is target
     assert job.extra == {"restore": "rp-0", "path": "/var/lib"}
-    moved = call(driver, mode, "recover_target_out_of_place", target, point, other)
+    moved = call(mode, driver, "recover_target_out_of_place", target, point, other)
     assert moved.target is other
     assert moved.extra == {"restore": "rp-0", "from": target.id, "path": None}
 
 
 def test_jobs(driver: MemoryBackup, target: BackupTarget, mode: str) -> None:
-    job = call(driver, mode, "create_target_job", target, {"full": True})
+    job = call(mode, driver, "create_target_job", target, {"full": True})
     assert (job.status, job.progress, job.extra) == ("running", 0, {"full": True})
-    assert call(driver, mode, "list_target_jobs", target) == [job]
-    assert items(driver, mode, "iterate_target_jobs", target) == [job]
-    assert call(driver, mode, "get_target_job", target, job.id) is job
+    assert call(mode, driver, "list_target_jobs", target) == [job]
+    assert call(mode, driver, "iterate_target_jobs", target) == [job]
+    assert call(mode, driver, "get_target_job", target, job.id) is job
     with pytest.raises(NotFound, match="backup job not found"):
-        call(driver, mode, "get_target_job", target, "j-404")
-    assert call(driver, mode, "suspend_target_job", job) is True
+        call(mode, driver, "get_target_job", target, "j-404")
+    assert call(mode, driver, "suspend_target_job", job) is True
     assert status_of(job) is BackupTargetJobStatusType.PENDING
-    assert call(driver, mode, "resume_target_job", job) is True
+    assert call(mode, driver, "resume_target_job", job) is True
     assert status_of(job) is BackupTargetJobStatusType.RUNNING
-    assert call(driver, mode, "cancel_target_job", job) is True
+    assert call(mode, driver, "cancel_target_job", job) is True
     assert status_of(job) is BackupTargetJobStatusType.CANCELLED
 
 

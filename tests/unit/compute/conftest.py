@@ -10,7 +10,6 @@ print, and records everything the clients did.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from overcast.errors import ImageNotFound, KeyPairAlreadyExists, KeyPairNotFound
 from overcast.runtime.effects import Call, Emit, Iter, Op
 from overcast.runtime.operation import iterator, operation
 from overcast.runtime.redact import Secret
+from servers import modes
 
 BOOT = (NodeState.PENDING, NodeState.STARTING, NodeState.RUNNING)
 GENERATED_PASSWORD = "generated-Pa55word"
@@ -322,27 +322,14 @@ def cloud() -> Callable[..., FakeCloud]:
     return FakeCloud
 
 
-@pytest.fixture(params=["sync", "async"])
-def call(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """``call(driver, "op", *args, **kwargs)``: run an operation sync, or async via asyncio.run.
-
-    Iterator operations are collected into a list.
-    """
-    mode = request.param
+@pytest.fixture
+def call(mode: str) -> Callable[..., Any]:
+    """``call(driver, "op", *args, **kwargs)``: run an operation in this test's mode
+    (``servers.modes.call``; iterator operations come back as lists)."""
 
     def run(driver: NodeDriver, op_name: str, /, *args: Any, **kwargs: Any) -> Any:
         assert op_name in type(driver).operations(), op_name
-        if mode == "sync":
-            result = getattr(driver, op_name)(*args, **kwargs)
-            return result if not hasattr(result, "__next__") else list(result)
-
-        async def main() -> Any:
-            result = getattr(driver.aio, op_name)(*args, **kwargs)
-            if hasattr(result, "__anext__"):
-                return [item async for item in result]
-            return await result
-
-        return asyncio.run(main())
+        return modes.call(mode, driver, op_name, *args, **kwargs)
 
     run.mode = mode  # type: ignore[attr-defined]
     return run

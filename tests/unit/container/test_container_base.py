@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
@@ -29,6 +28,7 @@ from overcast.runtime.operation import (
     operation,
     operations_of,
 )
+from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------
 
@@ -37,32 +37,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Every test that takes ``mode`` runs once sync and once async."""
-    return str(request.param)
-
-
-def call(driver: ContainerDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> Any:
-    """Run a value operation in ``mode``."""
-    if mode == "sync":
-        return getattr(driver, op)(*args, **kwargs)
-
-    async def main() -> Any:
-        return await getattr(driver.aio, op)(*args, **kwargs)
-
-    return asyncio.run(main())
-
-
-def items(driver: ContainerDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> list[Any]:
-    """Run an iterator operation in ``mode`` and gather its items."""
-    if mode == "sync":
-        return list(getattr(driver, op)(*args, **kwargs))
-
-    async def main() -> list[Any]:
-        return [item async for item in getattr(driver.aio, op)(*args, **kwargs)]
-
-    return asyncio.run(main())
 
 
 # -- the fakes -----------------------------------------------------------------------
@@ -310,9 +284,8 @@ def _models(driver: ContainerDriver | None) -> tuple[ContainerImage, Container, 
 def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> None:
     bare = BareContainers()
     args = _args(*_models(bare))[name]
-    run = items if isinstance(operations_of(ContainerDriver)[name], IteratorOperation) else call
     with pytest.raises(NotSupported):
-        run(bare, mode, name, *args)
+        call(mode, bare, name, *args)
 
 
 def test_every_operation_has_test_arguments() -> None:
@@ -346,15 +319,15 @@ def test_provider_and_registry() -> None:
 
 
 def test_images(driver: MemoryContainers, mode: str) -> None:
-    nginx = call(driver, mode, "install_image", "nginx:1.27")
-    redis = call(driver, mode, "install_image", "redis")
+    nginx = call(mode, driver, "install_image", "nginx:1.27")
+    redis = call(mode, driver, "install_image", "redis")
     assert (nginx.name, nginx.version, redis.version) == ("nginx", "1.27", "latest")
-    assert call(driver, mode, "list_images") == [nginx, redis]
-    assert items(driver, mode, "iterate_images") == [nginx, redis]
-    assert call(driver, mode, "get_image", nginx.id) is nginx
-    assert call(driver, mode, "delete_image", nginx) is True
+    assert call(mode, driver, "list_images") == [nginx, redis]
+    assert call(mode, driver, "iterate_images") == [nginx, redis]
+    assert call(mode, driver, "get_image", nginx.id) is nginx
+    assert call(mode, driver, "delete_image", nginx) is True
     with pytest.raises(ImageNotFound):
-        call(driver, mode, "get_image", nginx.id)
+        call(mode, driver, "get_image", nginx.id)
 
 
 # -- containers ------------------------------------------------------------------------
@@ -364,57 +337,57 @@ def test_deploy_and_list_containers(
     driver: MemoryContainers, image: ContainerImage, mode: str
 ) -> None:
     redis = driver.install_image("redis:7")
-    web = call(driver, mode, "deploy_container", "web", image, None, {"env": {"A": "1"}})
-    idle = call(driver, mode, "deploy_container", "idle", image, start=False)
-    cache = call(driver, mode, "deploy_container", "cache", redis)
+    web = call(mode, driver, "deploy_container", "web", image, None, {"env": {"A": "1"}})
+    idle = call(mode, driver, "deploy_container", "idle", image, start=False)
+    cache = call(mode, driver, "deploy_container", "cache", redis)
     assert web.state is ContainerState.RUNNING
     assert web.extra["parameters"] == {"env": {"A": "1"}}
     assert idle.state is ContainerState.STOPPED
-    assert call(driver, mode, "list_containers") == [web, idle, cache]
-    assert call(driver, mode, "list_containers", image) == [web, idle]
-    assert call(driver, mode, "list_containers", all=False) == [web, cache]
-    assert items(driver, mode, "iterate_containers", image, all=False) == [web]
-    assert call(driver, mode, "get_container", cache.id) is cache
+    assert call(mode, driver, "list_containers") == [web, idle, cache]
+    assert call(mode, driver, "list_containers", image) == [web, idle]
+    assert call(mode, driver, "list_containers", all=False) == [web, cache]
+    assert call(mode, driver, "iterate_containers", image, all=False) == [web]
+    assert call(mode, driver, "get_container", cache.id) is cache
     with pytest.raises(NotFound):
-        call(driver, mode, "get_container", "c-404")
+        call(mode, driver, "get_container", "c-404")
 
 
 def test_container_lifecycle(driver: MemoryContainers, image: ContainerImage, mode: str) -> None:
     container = driver.deploy_container("web", image)
-    assert call(driver, mode, "stop_container", container).state is ContainerState.STOPPED
-    assert call(driver, mode, "start_container", container).state is ContainerState.RUNNING
-    restarted = call(driver, mode, "restart_container", container)
+    assert call(mode, driver, "stop_container", container).state is ContainerState.STOPPED
+    assert call(mode, driver, "start_container", container).state is ContainerState.RUNNING
+    restarted = call(mode, driver, "restart_container", container)
     assert restarted.state is ContainerState.RUNNING
     assert restarted.extra["restarts"] == 1
-    assert call(driver, mode, "destroy_container", container) is True
-    assert call(driver, mode, "list_containers") == []
+    assert call(mode, driver, "destroy_container", container) is True
+    assert call(mode, driver, "list_containers") == []
 
 
 # -- locations and clusters ------------------------------------------------------------
 
 
 def test_locations(driver: MemoryContainers, mode: str) -> None:
-    assert call(driver, mode, "list_locations") == driver.locations
-    assert items(driver, mode, "iterate_locations") == driver.locations
-    assert call(driver, mode, "get_location", "us-1").country == "US"
+    assert call(mode, driver, "list_locations") == driver.locations
+    assert call(mode, driver, "iterate_locations") == driver.locations
+    assert call(mode, driver, "get_location", "us-1").country == "US"
     with pytest.raises(NotFound, match="location not found"):
-        call(driver, mode, "get_location", "mars-1")
+        call(mode, driver, "get_location", "mars-1")
 
 
 def test_clusters(driver: MemoryContainers, image: ContainerImage, mode: str) -> None:
     eu, us = driver.locations
-    a = call(driver, mode, "create_cluster", "a")
-    b = call(driver, mode, "create_cluster", "b", us)
-    assert call(driver, mode, "list_clusters") == [a, b]
-    assert call(driver, mode, "list_clusters", eu) == [a]
-    assert items(driver, mode, "iterate_clusters", us) == [b]
-    assert call(driver, mode, "get_cluster", b.id) is b
+    a = call(mode, driver, "create_cluster", "a")
+    b = call(mode, driver, "create_cluster", "b", us)
+    assert call(mode, driver, "list_clusters") == [a, b]
+    assert call(mode, driver, "list_clusters", eu) == [a]
+    assert call(mode, driver, "iterate_clusters", us) == [b]
+    assert call(mode, driver, "get_cluster", b.id) is b
     inside = driver.deploy_container("in-b", image, b)
     driver.deploy_container("outside", image)
-    assert call(driver, mode, "list_containers", None, b) == [inside]
-    assert call(driver, mode, "destroy_cluster", a) is True
+    assert call(mode, driver, "list_containers", None, b) == [inside]
+    assert call(mode, driver, "destroy_cluster", a) is True
     with pytest.raises(ClusterNotFound):
-        call(driver, mode, "get_cluster", a.id)
+        call(mode, driver, "get_cluster", a.id)
 
 
 # -- models ------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from overcast.runtime.operation import (
     operation,
     operations_of,
 )
+from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------
 
@@ -38,34 +38,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Every test that takes ``mode`` runs once sync and once async."""
-    return str(request.param)
-
-
-def call(driver: LoadBalancerDriver, mode: str, op: str, /, *args: Any, **kwargs: Any) -> Any:
-    """Run a value operation in ``mode``."""
-    if mode == "sync":
-        return getattr(driver, op)(*args, **kwargs)
-
-    async def main() -> Any:
-        return await getattr(driver.aio, op)(*args, **kwargs)
-
-    return asyncio.run(main())
-
-
-def items(
-    driver: LoadBalancerDriver, mode: str, op: str, /, *args: Any, **kwargs: Any
-) -> list[Any]:
-    """Run an iterator operation in ``mode`` and gather its items."""
-    if mode == "sync":
-        return list(getattr(driver, op)(*args, **kwargs))
-
-    async def main() -> list[Any]:
-        return [item async for item in getattr(driver.aio, op)(*args, **kwargs)]
-
-    return asyncio.run(main())
 
 
 # -- the fakes -----------------------------------------------------------------------
@@ -262,9 +234,8 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
     bare = BareLB()
     balancer = LoadBalancer("lb", "web", State.RUNNING, None, 80, bare)
     args = _args(balancer, Member("m", "192.0.2.1", 80))[name]
-    run = items if isinstance(operations_of(LoadBalancerDriver)[name], IteratorOperation) else call
     with pytest.raises(NotSupported):
-        run(bare, mode, name, *args)
+        call(mode, bare, name, *args)
 
 
 def test_every_operation_has_test_arguments() -> None:
@@ -297,53 +268,53 @@ def test_libcloud_names() -> None:
 
 
 def test_protocols_and_algorithms(driver: MemoryLB, mode: str) -> None:
-    assert call(driver, mode, "list_protocols") == ["http", "tcp"]
-    assert call(driver, mode, "list_supported_algorithms") == [
+    assert call(mode, driver, "list_protocols") == ["http", "tcp"]
+    assert call(mode, driver, "list_supported_algorithms") == [
         Algorithm.ROUND_ROBIN,
         Algorithm.LEAST_CONNECTIONS,
     ]
-    assert call(BareLB(), mode, "list_protocols") == []
+    assert call(mode, BareLB(), "list_protocols") == []
 
 
 # -- balancers and members -------------------------------------------------------------
 
 
 def test_list_balancers_via_iterate(driver: MemoryLB, mode: str) -> None:
-    a = call(driver, mode, "create_balancer", "a", 80, "http", Algorithm.ROUND_ROBIN, [])
-    b = call(driver, mode, "create_balancer", "b", 443)
+    a = call(mode, driver, "create_balancer", "a", 80, "http", Algorithm.ROUND_ROBIN, [])
+    b = call(mode, driver, "create_balancer", "b", 443)
     assert b.extra == {"protocol": "http", "algorithm": Algorithm.ROUND_ROBIN}
-    assert call(driver, mode, "list_balancers") == [a, b]
-    assert items(driver, mode, "iterate_balancers") == [a, b]
-    assert call(driver, mode, "get_balancer", b.id) is b
+    assert call(mode, driver, "list_balancers") == [a, b]
+    assert call(mode, driver, "iterate_balancers") == [a, b]
+    assert call(mode, driver, "get_balancer", b.id) is b
     with pytest.raises(BalancerNotFound):
-        call(driver, mode, "get_balancer", "lb-404")
+        call(mode, driver, "get_balancer", "lb-404")
     with pytest.raises(NotSupported):
-        call(driver, mode, "create_balancer", "c", 80, "http", Algorithm.RANDOM, [])
+        call(mode, driver, "create_balancer", "c", 80, "http", Algorithm.RANDOM, [])
 
 
 def test_update_balancer_is_keyword_only(
     driver: MemoryLB, balancer: LoadBalancer, mode: str
 ) -> None:
-    updated = call(driver, mode, "update_balancer", balancer, name="api", port=8080)
+    updated = call(mode, driver, "update_balancer", balancer, name="api", port=8080)
     assert (updated.name, updated.port) == ("api", 8080)
     with pytest.raises(TypeError):
-        call(driver, mode, "update_balancer", balancer, "positional-name")
+        call(mode, driver, "update_balancer", balancer, "positional-name")
 
 
 def test_members(driver: MemoryLB, balancer: LoadBalancer, mode: str) -> None:
-    one = call(driver, mode, "balancer_attach_member", balancer, Member(None, "192.0.2.1", 8080))
-    two = call(driver, mode, "balancer_attach_member", balancer, Member("i-2", "192.0.2.2", 8080))
+    one = call(mode, driver, "balancer_attach_member", balancer, Member(None, "192.0.2.1", 8080))
+    two = call(mode, driver, "balancer_attach_member", balancer, Member("i-2", "192.0.2.2", 8080))
     assert one.id is not None
     assert one.balancer is balancer
-    assert call(driver, mode, "balancer_list_members", balancer) == [one, two]
-    assert items(driver, mode, "balancer_iterate_members", balancer) == [one, two]
-    assert call(driver, mode, "balancer_get_member", balancer, "i-2") == two
+    assert call(mode, driver, "balancer_list_members", balancer) == [one, two]
+    assert call(mode, driver, "balancer_iterate_members", balancer) == [one, two]
+    assert call(mode, driver, "balancer_get_member", balancer, "i-2") == two
     with pytest.raises(MemberNotFound):
-        call(driver, mode, "balancer_get_member", balancer, "i-404")
-    assert call(driver, mode, "balancer_detach_member", balancer, one) is True
+        call(mode, driver, "balancer_get_member", balancer, "i-404")
+    assert call(mode, driver, "balancer_detach_member", balancer, one) is True
     with pytest.raises(MemberNotFound):
-        call(driver, mode, "balancer_detach_member", balancer, one)
-    assert call(driver, mode, "balancer_list_members", balancer) == [two]
+        call(mode, driver, "balancer_detach_member", balancer, one)
+    assert call(mode, driver, "balancer_list_members", balancer) == [two]
 
 
 @pytest.mark.parametrize(
@@ -356,7 +327,7 @@ def test_members(driver: MemoryLB, balancer: LoadBalancer, mode: str) -> None:
 def test_attach_compute_node(
     driver: MemoryLB, balancer: LoadBalancer, mode: str, node: FakeNode, ip: str
 ) -> None:
-    member = call(driver, mode, "balancer_attach_compute_node", balancer, node)
+    member = call(mode, driver, "balancer_attach_compute_node", balancer, node)
     assert (member.id, member.ip, member.port) == ("i-1", ip, 80)
     assert member.extra == {"node_id": "i-1"}
     assert member.balancer is balancer
@@ -367,14 +338,14 @@ def test_attach_compute_node_without_address(
     driver: MemoryLB, balancer: LoadBalancer, mode: str
 ) -> None:
     with pytest.raises(InvalidInput, match="no IP address"):
-        call(driver, mode, "balancer_attach_compute_node", balancer, FakeNode("i-1"))
+        call(mode, driver, "balancer_attach_compute_node", balancer, FakeNode("i-1"))
     assert driver.members[balancer.id] == {}
 
 
 def test_destroy_balancer(driver: MemoryLB, balancer: LoadBalancer, mode: str) -> None:
-    assert call(driver, mode, "destroy_balancer", balancer) is True
+    assert call(mode, driver, "destroy_balancer", balancer) is True
     with pytest.raises(BalancerNotFound):
-        call(driver, mode, "destroy_balancer", balancer)
+        call(mode, driver, "destroy_balancer", balancer)
 
 
 # -- models ------------------------------------------------------------------------------
