@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from overcast.registry import AREAS, available, get_driver
-from overcast.runtime.operation import _AsyncMember, operations_of
+from overcast.runtime.operation import (
+    AsyncIteratorMethod,
+    AsyncMethod,
+    AsyncStreamMethod,
+    IteratorOperation,
+    Operation,
+    StreamOperation,
+    _AsyncMember,
+    operations_of,
+)
 from overcast.support import base_driver, support_matrix
 
 LIBCLOUD_BASES = {
@@ -39,8 +48,15 @@ def all_driver_classes() -> list[type]:
 
 @pytest.mark.parametrize("cls", all_driver_classes(), ids=lambda c: c.__name__)
 def test_every_operation_has_a_typed_async_twin(cls: type) -> None:
-    missing = set(operations_of(cls)) - _view_members(cls.async_view)
+    ops = operations_of(cls)
+    missing = set(ops) - _view_members(cls.async_view)
     assert not missing, f"{cls.async_view.__name__} lacks {sorted(missing)}"
+    kinds = {IteratorOperation: AsyncIteratorMethod, StreamOperation: AsyncStreamMethod,
+             Operation: AsyncMethod}
+    for name, op in ops.items():
+        twin = inspect.getattr_static(cls.async_view, name)
+        assert isinstance(twin, kinds[type(op)]), f"{cls.__name__}.{name}: {type(twin)}"
+        assert twin.operation.name == name
 
 
 @pytest.mark.parametrize("cls", all_driver_classes(), ids=lambda c: c.__name__)

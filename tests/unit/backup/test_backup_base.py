@@ -13,7 +13,6 @@ import pytest
 from overcast.backup import Provider, get_driver
 from overcast.backup.base import (
     BackupDriver,
-    BackupDriverAsync,
     BackupTarget,
     BackupTargetJob,
     BackupTargetJobStatusType,
@@ -23,9 +22,6 @@ from overcast.backup.base import (
 from overcast.errors import BackupTargetNotFound, InvalidInput, NotFound, NotSupported
 from overcast.runtime.effects import Emit, Iter, Op
 from overcast.runtime.operation import (
-    AsyncIteratorMethod,
-    AsyncMethod,
-    IteratorOperation,
     iterator,
     operation,
     operations_of,
@@ -316,22 +312,6 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
 def test_every_operation_has_test_arguments() -> None:
     assert set(_args(*_models(None))) == set(operations_of(BackupDriver))
 
-
-def test_async_view_lists_every_operation() -> None:
-    ops = operations_of(BackupDriver)
-    members = {
-        name: value
-        for name, value in vars(BackupDriverAsync).items()
-        if isinstance(value, AsyncMethod | AsyncIteratorMethod)
-    }
-    assert set(members) == set(ops)
-    for name, member in members.items():
-        assert member.operation is ops[name], name
-        assert isinstance(member, AsyncIteratorMethod) == isinstance(
-            ops[name], IteratorOperation
-        ), name
-    assert BackupDriver.async_view is BackupDriverAsync
-    assert isinstance(MemoryBackup().aio, BackupDriverAsync)
 
 
 def test_provider_and_registry() -> None:

@@ -21,7 +21,6 @@ from overcast.compute.base import (
     NodeAuthPassword,
     NodeAuthSSHKey,
     NodeDriver,
-    NodeDriverAsync,
     NodeImage,
     NodeLocation,
     NodeSize,
@@ -40,9 +39,6 @@ from overcast.errors import (
 )
 from overcast.runtime.effects import Call, Parallel, Sleep
 from overcast.runtime.operation import (
-    AsyncIteratorMethod,
-    AsyncMethod,
-    AsyncStreamMethod,
     operations_of,
 )
 from overcast.runtime.redact import Secret
@@ -52,19 +48,6 @@ DEBIAN = NodeImage("debian-12", "Debian 12")
 
 # -- the async view and the area module --------------------------------------------
 
-
-def test_async_view_lists_every_operation() -> None:
-    members = {
-        name: value
-        for name, value in vars(NodeDriverAsync).items()
-        if isinstance(value, AsyncMethod | AsyncIteratorMethod | AsyncStreamMethod)
-    }
-    operations = operations_of(NodeDriver)
-    assert set(members) == set(operations)
-    for name, member in members.items():
-        assert member.operation is operations[name], name
-        kind = "iterator" if isinstance(member, AsyncIteratorMethod) else "value"
-        assert operations[name].kind == kind, name
 
 
 def test_every_operation_and_model_has_a_docstring() -> None:

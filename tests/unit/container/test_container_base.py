@@ -13,7 +13,6 @@ from overcast.container.base import (
     Container,
     ContainerCluster,
     ContainerDriver,
-    ContainerDriverAsync,
     ContainerImage,
     ContainerState,
     DeployParameters,
@@ -21,9 +20,6 @@ from overcast.container.base import (
 from overcast.errors import ClusterNotFound, ImageNotFound, InvalidInput, NotFound, NotSupported
 from overcast.runtime.effects import Emit, Iter, Op
 from overcast.runtime.operation import (
-    AsyncIteratorMethod,
-    AsyncMethod,
-    IteratorOperation,
     iterator,
     operation,
     operations_of,
@@ -291,22 +287,6 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
 def test_every_operation_has_test_arguments() -> None:
     assert set(_args(*_models(None))) == set(operations_of(ContainerDriver))
 
-
-def test_async_view_lists_every_operation() -> None:
-    ops = operations_of(ContainerDriver)
-    members = {
-        name: value
-        for name, value in vars(ContainerDriverAsync).items()
-        if isinstance(value, AsyncMethod | AsyncIteratorMethod)
-    }
-    assert set(members) == set(ops)
-    for name, member in members.items():
-        assert member.operation is ops[name], name
-        assert isinstance(member, AsyncIteratorMethod) == isinstance(
-            ops[name], IteratorOperation
-        ), name
-    assert ContainerDriver.async_view is ContainerDriverAsync
-    assert isinstance(MemoryContainers().aio, ContainerDriverAsync)
 
 
 def test_provider_and_registry() -> None:

@@ -11,7 +11,6 @@ import pytest
 from overcast.dns import Provider, get_driver
 from overcast.dns.base import (
     DNSDriver,
-    DNSDriverAsync,
     Record,
     RecordData,
     RecordType,
@@ -27,9 +26,6 @@ from overcast.errors import (
 )
 from overcast.runtime.effects import Emit, Iter, Op
 from overcast.runtime.operation import (
-    AsyncIteratorMethod,
-    AsyncMethod,
-    IteratorOperation,
     iterator,
     operation,
     operations_of,
@@ -282,22 +278,6 @@ def test_every_operation_has_test_arguments() -> None:
     record = Record("r", "www", RecordType.A, "192.0.2.1", zone)
     assert set(_args(zone, record)) == set(operations_of(DNSDriver))
 
-
-def test_async_view_lists_every_operation() -> None:
-    ops = operations_of(DNSDriver)
-    members = {
-        name: value
-        for name, value in vars(DNSDriverAsync).items()
-        if isinstance(value, AsyncMethod | AsyncIteratorMethod)
-    }
-    assert set(members) == set(ops)
-    for name, member in members.items():
-        assert member.operation is ops[name], name
-        assert isinstance(member, AsyncIteratorMethod) == isinstance(
-            ops[name], IteratorOperation
-        ), name
-    assert DNSDriver.async_view is DNSDriverAsync
-    assert isinstance(MemoryDNS().aio, DNSDriverAsync)
 
 
 def test_list_record_types(driver: MemoryDNS, mode: str) -> None:

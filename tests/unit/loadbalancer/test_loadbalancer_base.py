@@ -16,15 +16,11 @@ from overcast.loadbalancer.base import (
     Driver,
     LoadBalancer,
     LoadBalancerDriver,
-    LoadBalancerDriverAsync,
     Member,
     State,
 )
 from overcast.runtime.effects import Emit, Iter, Op
 from overcast.runtime.operation import (
-    AsyncIteratorMethod,
-    AsyncMethod,
-    IteratorOperation,
     iterator,
     operation,
     operations_of,
@@ -242,22 +238,6 @@ def test_every_operation_has_test_arguments() -> None:
     balancer = LoadBalancer("lb", "web", State.RUNNING, None, 80)
     assert set(_args(balancer, Member("m", None, None))) == set(operations_of(LoadBalancerDriver))
 
-
-def test_async_view_lists_every_operation() -> None:
-    ops = operations_of(LoadBalancerDriver)
-    members = {
-        name: value
-        for name, value in vars(LoadBalancerDriverAsync).items()
-        if isinstance(value, AsyncMethod | AsyncIteratorMethod)
-    }
-    assert set(members) == set(ops)
-    for name, member in members.items():
-        assert member.operation is ops[name], name
-        assert isinstance(member, AsyncIteratorMethod) == isinstance(
-            ops[name], IteratorOperation
-        ), name
-    assert LoadBalancerDriver.async_view is LoadBalancerDriverAsync
-    assert isinstance(MemoryLB().aio, LoadBalancerDriverAsync)
 
 
 def test_libcloud_names() -> None:
