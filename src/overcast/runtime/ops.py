@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from overcast.errors import OutcomeUnknown
 from overcast.runtime.effects import Emit, Iter, Op
 
-__all__ = ["collect", "find_first", "pure"]
+__all__ = ["collect", "create_once", "find_first", "pure"]
 
 T = TypeVar("T")
 
@@ -57,3 +58,32 @@ def pure(value: T) -> Op[T]:
     """An operation that needs no effect and returns ``value``."""
     yield from ()
     return value
+
+
+def create_once(
+    send: Callable[[], Op[T]],
+    find: Callable[[], Op[T | None]],
+    *,
+    attempts: int = 3,
+) -> Op[T]:
+    """Create something exactly once, even when the network hides the outcome.
+
+    ``send()`` issues the create; its request carries a unique token (the
+    provider's idempotency field where it has one, and always a tag, label or
+    name the driver can search by). The runtime never resends a non-idempotent
+    request blindly: when the outcome is unknown it raises
+    :class:`~overcast.errors.OutcomeUnknown`, and this helper then asks
+    ``find()`` whether the resource exists. If it does, that is the result; if
+    not, nothing was made and the create is sent again (up to ``attempts``
+    times in all).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return (yield from send())
+        except OutcomeUnknown:
+            found = yield from find()
+            if found is not None:
+                return found
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

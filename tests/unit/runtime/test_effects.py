@@ -166,3 +166,44 @@ def test_unknown_runtime_options_are_rejected() -> None:
         Toy(colour="red")
     with pytest.raises(InvalidInput):
         Toy(timeout=-1)
+
+
+def test_create_once_reconciles_an_unknown_outcome() -> None:
+    from overcast.errors import OutcomeUnknown
+    from overcast.runtime.ops import create_once
+
+    made: list[str] = []
+
+    def send() -> Op[str]:
+        made.append("node-1")
+        yield Call(len, "")
+        raise OutcomeUnknown("connection dropped after the POST")
+
+    def find() -> Op[str | None]:
+        yield Call(len, "")
+        return made[0] if made else None
+
+    assert Toy()._sync_runner.run(create_once(send, find)) == "node-1"
+    assert made == ["node-1"]  # found, not sent twice
+
+
+def test_create_once_resends_when_nothing_was_made() -> None:
+    from overcast.errors import OutcomeUnknown
+    from overcast.runtime.ops import create_once
+
+    sent: list[int] = []
+
+    def send() -> Op[str]:
+        sent.append(1)
+        yield Call(len, "")
+        if len(sent) == 1:
+            raise OutcomeUnknown("lost before the server acted")
+        return "made"
+
+    def find() -> Op[str | None]:
+        yield Call(len, "")
+        return None
+
+    toy = Toy()
+    assert toy._sync_runner.run(create_once(send, find)) == "made"
+    assert len(sent) == 2
