@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 from overcast import __version__
 from overcast.errors import InvalidInput
-from overcast.runtime.effects import Request
+from overcast.runtime.effects import Request, Response
 from overcast.runtime.operation import operations_of
 from overcast.runtime.policy import Hooks, RetryPolicy, RuntimeConfig
 from overcast.runtime.redact import Secret
@@ -103,6 +103,11 @@ class BaseDriver:
         """Sign one attempt of a request (default: unchanged)."""
         return request
 
+    def _is_throttled(self, response: Response) -> bool:
+        """Whether an error response means "slow down" although it is not a 429
+        (default: no). The runtime then retries it like a 429, any method."""
+        return False
+
     def _secrets(self) -> tuple[Secret, ...]:
         """The credential values to keep out of any text (default: every
         :class:`Secret` attribute of the driver)."""
@@ -122,6 +127,7 @@ class BaseDriver:
             retry=options.get("retry") or RetryPolicy(),
             hooks=options.get("hooks") or Hooks(),
             signer=self._sign,
+            throttled=self._is_throttled,
             user_agent=f"overcast/{__version__}",
             pool_size=options.get("pool_size", DEFAULT_POOL_SIZE),
             verify=options.get("verify", True),

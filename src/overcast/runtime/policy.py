@@ -83,9 +83,16 @@ class RetryPolicy:
         *,
         response: Response | None = None,
         failure: TransportFailure | None = None,
+        throttled: bool = False,
         rng: Callable[[], float] = random.random,
     ) -> RetryDecision:
-        """Decide after attempt number ``attempt`` (1-based) of ``request``."""
+        """Decide after attempt number ``attempt`` (1-based) of ``request``.
+
+        ``throttled`` says the provider refused the request for its rate (a
+        429, or a provider-specific answer such as Route 53's 400 ``Throttling``,
+        recognised by the driver's ``_is_throttled`` hook): nothing was done, so
+        it is retried whatever its method, when the body can be rewound.
+        """
         replayable = request.is_idempotent and is_rewindable(request.body)
         more = attempt < self.max_attempts
         if failure is not None:
@@ -96,6 +103,13 @@ class RetryPolicy:
                 return RetryDecision(more, self.backoff(attempt, rng))
             return RetryDecision(False, outcome_unknown=not request.is_idempotent)
         assert response is not None
+        if throttled:
+            if not (more and is_rewindable(request.body)):
+                return RetryDecision(False)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                return RetryDecision(retry_after <= self.max_retry_after, retry_after)
+            return RetryDecision(True, self.backoff(attempt, rng))
         if response.status not in self.statuses:
             return RetryDecision(False)
         if not replayable:
@@ -212,10 +226,18 @@ class RuntimeConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     hooks: Hooks = field(default_factory=Hooks)
     signer: Signer | None = None
+    #: Whether a response means "throttled" beyond a 429 (the driver's hook).
+    throttled: Callable[[Response], bool] | None = None
     user_agent: str = "overcast"
     pool_size: int = DEFAULT_POOL_SIZE
     verify: bool | str = True
     secrets: tuple[Secret, ...] = ()
+
+    def is_throttled(self, response: Response) -> bool:
+        """A 429, or what the driver's hook recognises as throttling."""
+        if response.status == 429:
+            return True
+        return self.throttled is not None and response.status >= 400 and self.throttled(response)
 
     def prepare(self, request: Request, now: float) -> Request:
         """Add the User-Agent and sign one attempt."""

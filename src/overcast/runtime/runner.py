@@ -103,7 +103,10 @@ class _Base:
 
         Raises the public error when stopping after a failure or unknown outcome.
         """
-        decision = self.config.retry.decide(request, attempt, response=response, failure=failure)
+        throttled = response is not None and self.config.is_throttled(response)
+        decision = self.config.retry.decide(
+            request, attempt, response=response, failure=failure, throttled=throttled
+        )
         delay: float | None = decision.delay if decision.retry else None
         if delay is not None:
             left = deadline.remaining()
@@ -136,7 +139,7 @@ class _Base:
         if failure is not None:
             raise failure.to_error(name) from None
         assert response is not None
-        if response.status == 429:
+        if throttled:
             raise RateLimited(
                 redact_text(f"rate limited: {response.text[:300]}", self.config.secrets),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
