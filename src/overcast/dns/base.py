@@ -26,19 +26,25 @@ without the trailing dot.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, TypeAlias
 
 from overcast.dns import names
-from overcast.dns.records import to_presentation
+from overcast.dns.records import from_presentation, to_presentation
 from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, NotSupported
+from overcast.errors import (
+    InvalidInput,
+    NotSupported,
+    RecordAlreadyExists,
+    ZoneNotFound,
+)
 from overcast.runtime.effects import Call, Iter, Op
 from overcast.runtime.files import write_atomic
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, pure
+from overcast.runtime.ops import collect, find_first, pure
 
 __all__ = [
     "DEFAULT_TTL",
@@ -435,6 +441,79 @@ class DNSDriver(BaseDriver):
         text = yield from self.export_zone_to_bind_format.op(zone)
         yield Call(write_atomic, os.fspath(file_path), text)
 
+    @operation
+    @requires("get_zone", "create_record")
+    def import_zone_from_bind_format(
+        self, text: str, domain: str | None = None, *, replace: bool = False
+    ) -> Op[Zone]:
+        """Load RFC 1035 master-file text into a zone and return the zone.
+
+        The origin is ``domain``, else the text's first ``$ORIGIN``. The zone is
+        found by its domain (``iterate_zones``, else ``get_zone(domain)``) and
+        created with ``create_zone`` (at the text's ``$TTL``) if it is missing and
+        the driver can; otherwise it must exist
+        (:class:`~overcast.errors.ZoneNotFound`). Every record set of the text is
+        then created, except the SOA and the apex NS (the zone has its own).
+
+        Text that does not parse, a malformed record or a type the driver lacks
+        raises :class:`~overcast.errors.InvalidInput` (or
+        :class:`~overcast.errors.NotSupported`) before anything is written. A set
+        that already exists raises :class:`~overcast.errors.RecordAlreadyExists`
+        (before any write when the driver can list records), unless ``replace``
+        is true: then it is replaced with ``update_record``. ``$INCLUDE`` is
+        refused.
+        """
+        if not isinstance(text, str):
+            raise InvalidInput("zone text must be a string", driver=self)
+        if domain is not None:
+            if domain in names.APEX_NAMES or domain == ".":
+                raise InvalidInput(f"domain {domain!r} is not a zone domain", driver=self)
+            names.validate_name(domain, wildcard=False, what="domain", driver=self)
+        if replace and not (self.supports("iterate_records") and self.supports("update_record")):
+            raise NotSupported(
+                f"{type(self).__name__} cannot replace record sets on import", driver=self
+            )
+        origin, zone_ttl, sets = yield Call(_parse_master_file, text, domain, self)
+        probe = Zone(origin, origin, ZoneType.MASTER.value, zone_ttl)
+        checked = [
+            (*self._validate_record(name, rtype, values, zone=probe), ttl)
+            for name, rtype, values, ttl in sets
+        ]
+        zone: Zone | None = None
+        can_list, can_create = self.supports("iterate_zones"), self.supports("create_zone")
+        if can_list:
+            zone = yield from find_first(
+                self.iterate_zones.op(), lambda z: _same_domain(z.domain, origin)
+            )
+        if zone is None and not (can_list and can_create):
+            try:
+                found = yield from self.get_zone.op(origin)
+            except (ZoneNotFound, InvalidInput):
+                found = None
+            if found is not None and _same_domain(found.domain, origin):
+                zone = found
+        existing: dict[tuple[str, str], Record] = {}
+        if zone is not None and self.supports("iterate_records"):
+            for record in (yield from collect(self.iterate_records.op(zone))):
+                existing[(_key_name(record.name), str(record.type).upper())] = record
+            if not replace:
+                for name, rtype, _, _ in checked:
+                    if (_key_name(name), rtype.value) in existing:
+                        raise RecordAlreadyExists(
+                            f"{name or '@'}:{rtype.value}", driver=self
+                        )
+        if zone is None:
+            if not can_create:
+                raise ZoneNotFound(origin, driver=self)
+            zone = yield from self.create_zone.op(origin, ttl=zone_ttl)
+        for name, rtype, values, ttl in checked:
+            current = existing.get((_key_name(name), rtype.value))
+            if current is not None:
+                yield from self.update_record.op(current, None, None, values, ttl=ttl)
+            else:
+                yield from self.create_record.op(name, zone, rtype, values, ttl=ttl)
+        return zone
+
     # -- helpers for drivers --------------------------------------------------------
 
     def _validate_record(
@@ -515,6 +594,66 @@ def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_TTL_LINE = re.compile(r"^\$TTL[ \t]+(\S+)", re.MULTILINE | re.IGNORECASE)
+#: A zone's own sets, which an import leaves to the zone (at the apex).
+_APEX_OWN = frozenset({"SOA", "NS"})
+
+
+def _same_domain(a: str, b: str) -> bool:
+    return a.rstrip(".").lower() == b.rstrip(".").lower()
+
+
+def _key_name(name: str) -> str:
+    return "" if name in names.APEX_NAMES else name.rstrip(".").lower()
+
+
+def _parse_master_file(
+    text: str, domain: str | None, driver: Any
+) -> tuple[str, int | None, list[tuple[str, str, list[str], int]]]:
+    """Parse master-file text (blocking; dnspython): the origin, the ``$TTL`` and
+    every record set but the SOA and apex NS as ``(relative name, type, values in
+    overcast's form, ttl)``. InvalidInput if it does not parse."""
+    try:
+        import dns.exception
+        import dns.name
+        import dns.rdatatype
+        import dns.ttl
+        import dns.zone
+    except ImportError:  # pragma: no cover - dnspython is the "dns" extra
+        raise NotSupported(
+            "importing zone files needs dnspython (pip install 'overcast[dns]')", driver=driver
+        ) from None
+    start = None
+    if domain is not None:
+        start = dns.name.from_text(domain if domain.endswith(".") else domain + ".")
+    try:
+        model = dns.zone.from_text(
+            text, origin=start, relativize=False, check_origin=False, allow_include=False
+        )
+    except (dns.exception.DNSException, ValueError, KeyError) as exc:
+        raise InvalidInput(f"zone text does not parse: {exc}", driver=driver) from None
+    origin = model.origin
+    if origin is None:  # pragma: no cover - dnspython raises UnknownOrigin first
+        raise InvalidInput("zone text has no $ORIGIN; give domain=", driver=driver)
+    zone_ttl: int | None = None
+    match = _TTL_LINE.search(text)
+    if match is not None:
+        try:
+            zone_ttl = int(dns.ttl.from_text(match.group(1)))
+        except dns.exception.DNSException:
+            zone_ttl = None
+    sets: list[tuple[str, str, list[str], int]] = []
+    for owner in sorted(model.nodes):
+        name = "" if owner == origin else owner.relativize(origin).to_text()
+        for rdataset in model.nodes[owner].rdatasets:
+            rtype = dns.rdatatype.to_text(rdataset.rdtype)
+            if (name == "" and rtype in _APEX_OWN) or rtype == "SOA" or not len(rdataset):
+                continue
+            values = [from_presentation(rtype, r.to_text(relativize=False)) for r in rdataset]
+            sets.append((name, rtype, values, int(rdataset.ttl)))
+    return origin.to_text(), zone_ttl, sets
+
+
 class DNSDriverAsync(AsyncView[DNSDriver]):
     """``driver.aio`` of a DNS driver: every operation, awaitable."""
 
@@ -533,6 +672,7 @@ class DNSDriverAsync(AsyncView[DNSDriver]):
     delete_record = aio(DNSDriver.delete_record)
     export_zone_to_bind_format = aio(DNSDriver.export_zone_to_bind_format)
     export_zone_to_bind_zone_file = aio(DNSDriver.export_zone_to_bind_zone_file)
+    import_zone_from_bind_format = aio(DNSDriver.import_zone_from_bind_format)
 
 
 DNSDriver.async_view = DNSDriverAsync

@@ -260,6 +260,7 @@ def _args(zone: Zone, record: Record) -> dict[str, tuple[Any, ...]]:
         "delete_record": (record,),
         "export_zone_to_bind_format": (zone,),
         "export_zone_to_bind_zone_file": (zone, "/nonexistent/zone.db"),
+        "import_zone_from_bind_format": ("$ORIGIN example.com.\n",),
     }
 
 

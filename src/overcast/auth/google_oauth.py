@@ -1,0 +1,219 @@
+"""Google service-account credentials: a signed JWT exchanged for an OAuth2 access token.
+
+The flow (RFC 7523, "JWT bearer" grant, as Google documents it for service
+accounts): build a JWT whose claims name the service account (``iss``), the
+scopes wanted (``scope``), the token endpoint (``aud``) and a validity window
+(``iat``, ``exp`` = ``iat`` + 1 hour), sign it with the account's RSA private
+key (RS256), and POST it to the token endpoint as
+``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<jwt>``. The
+answer holds ``access_token`` and ``expires_in``.
+
+The JWT is built by pure functions (the clock is passed in); the exchange is an
+operation (:func:`fetch_token`) that asks for the time and the signing as
+:class:`~overcast.runtime.effects.Call` effects, so it never blocks an event
+loop. Tokens are cached by :class:`overcast.auth.tokens.TokenCache`.
+
+The private key is a :class:`~overcast.runtime.redact.Secret`: it never appears
+in a repr, a log line or an error message. Signing needs the ``cryptography``
+package, imported on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode
+
+from overcast.auth.tokens import AccessToken, TokenCache, parse_token_response
+from overcast.errors import InvalidCredentials, InvalidInput, NotSupported
+from overcast.runtime.effects import Call, Op, Request, Response
+from overcast.runtime.redact import Secret
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+__all__ = [
+    "DEFAULT_TOKEN_URI",
+    "JWT_BEARER_GRANT",
+    "AccessToken",
+    "ServiceAccount",
+    "TokenCache",
+    "b64url",
+    "build_assertion",
+    "fetch_token",
+    "jwt_claims",
+    "jwt_header",
+    "parse_token_response",
+    "read_service_account_file",
+    "service_account_from_info",
+    "token_request",
+]
+
+#: Google's OAuth2 token endpoint (the ``token_uri`` of current key files).
+DEFAULT_TOKEN_URI: Final = "https://oauth2.googleapis.com/token"
+#: The grant type of the JWT-bearer flow (RFC 7523).
+JWT_BEARER_GRANT: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: How long a signed assertion is valid; Google accepts at most one hour.
+ASSERTION_LIFETIME: Final = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    """A service account's identity and key, as in its JSON key file."""
+
+    client_email: str
+    private_key: Secret
+    private_key_id: str | None = None
+    token_uri: str = DEFAULT_TOKEN_URI
+    project_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ServiceAccount({self.client_email!r}, private_key=***)"
+
+
+# -- key files -------------------------------------------------------------------------
+
+
+def service_account_from_info(info: Mapping[str, Any]) -> ServiceAccount:
+    """A :class:`ServiceAccount` from a parsed JSON key file.
+
+    Raises :class:`~overcast.errors.InvalidInput` if it is not a service-account
+    key (the message never includes the key).
+    """
+    if not isinstance(info, Mapping):
+        raise InvalidInput("service-account credentials must be a JSON object")
+    kind = info.get("type", "service_account")
+    if kind != "service_account":
+        raise InvalidInput(f"credentials of type {kind!r} are not a service-account key")
+    email = info.get("client_email")
+    key = info.get("private_key")
+    if not isinstance(email, str) or not email:
+        raise InvalidInput("service-account credentials lack 'client_email'")
+    if not isinstance(key, str | Secret) or not key:
+        raise InvalidInput("service-account credentials lack 'private_key'")
+    key_id = info.get("private_key_id")
+    token_uri = info.get("token_uri") or DEFAULT_TOKEN_URI
+    project = info.get("project_id")
+    return ServiceAccount(
+        client_email=email,
+        private_key=Secret(key),
+        private_key_id=key_id if isinstance(key_id, str) and key_id else None,
+        token_uri=str(token_uri),
+        project_id=project if isinstance(project, str) else None,
+    )
+
+
+def read_service_account_file(path: str) -> ServiceAccount:
+    """Read a JSON key file (blocking: run it as a ``Call``)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read credentials file {path!r}: {exc.strerror}") from None
+    except ValueError:
+        raise InvalidInput(f"credentials file {path!r} is not valid JSON") from None
+    return service_account_from_info(info)
+
+
+# -- the JWT ---------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515, 2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_header(account: ServiceAccount) -> dict[str, str]:
+    """The JOSE header: RS256, and the key id when the key file names one."""
+    header = {"alg": "RS256", "typ": "JWT"}
+    if account.private_key_id:
+        header["kid"] = account.private_key_id
+    return header
+
+
+def jwt_claims(account: ServiceAccount, scope: str, now: float) -> dict[str, Any]:
+    """The claim set asking ``account.token_uri`` for a token with ``scope`` at ``now``."""
+    iat = int(now)
+    return {
+        "iss": account.client_email,
+        "scope": scope,
+        "aud": account.token_uri,
+        "iat": iat,
+        "exp": iat + ASSERTION_LIFETIME,
+    }
+
+
+def _load_key(account: ServiceAccount) -> rsa.RSAPrivateKey:
+    # Imported here: only signing needs ``cryptography`` (an optional dependency),
+    # and the token cache in this module is shared by drivers that never sign.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        key = serialization.load_pem_private_key(
+            account.private_key.reveal().encode("utf-8"), password=None
+        )
+    except (ValueError, TypeError):
+        # Never chain: the library's message could quote the key material.
+        raise InvalidCredentials(
+            f"the private key of {account.client_email} is not a PEM RSA key"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidCredentials(f"the private key of {account.client_email} is not an RSA key")
+    return key
+
+
+def build_assertion(account: ServiceAccount, scope: str, now: float) -> str:
+    """The signed JWT (``header.claims.signature``) for ``account`` at ``now``.
+
+    Pure given ``now``; costs an RSA signature, so operations run it as a ``Call``.
+    """
+    header = b64url(json.dumps(jwt_header(account), separators=(",", ":")).encode())
+    claims = b64url(json.dumps(jwt_claims(account, scope, now), separators=(",", ":")).encode())
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+    except ImportError:
+        raise NotSupported(
+            "signing a service-account JWT needs the 'cryptography' package"
+        ) from None
+
+    signing_input = f"{header}.{claims}".encode("ascii")
+    signature = _load_key(account).sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return f"{header}.{claims}.{b64url(signature)}"
+
+
+# -- the exchange ------------------------------------------------------------------------
+
+
+def token_request(token_uri: str, assertion: str) -> Request:
+    """The POST that exchanges a signed assertion for an access token.
+
+    It changes nothing on the server, so the runtime may resend it.
+    """
+    body = urlencode({"grant_type": JWT_BEARER_GRANT, "assertion": assertion}).encode("ascii")
+    return Request(
+        "POST",
+        token_uri,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        body=body,
+        idempotent=True,
+        sign=False,
+    )
+
+
+def fetch_token(
+    account: ServiceAccount, scope: str, *, driver: Any = None
+) -> Op[tuple[Secret, float, float]]:
+    """Operation: sign an assertion and exchange it; return ``(token, expires_in, now)``."""
+    now: float = yield Call(time.time)
+    assertion: str = yield Call(build_assertion, account, scope, now)
+    resp: Response = yield token_request(account.token_uri, assertion)
+    token, expires_in = parse_token_response(
+        resp, driver=driver, secrets=(account.private_key, Secret(assertion))
+    )
+    return token, expires_in, now
