@@ -1,4 +1,5 @@
-"""The main job's demo: the embedded local storage driver, sync then async.
+"""The main job's demo, on the embedded drivers: local storage (sync, then
+async), then DNS in zone files (publish records, print the zone, plan a sync).
 
 Run it with ``python -m overcast.demo [ROOT]``; it works in a temporary
 directory unless ROOT is given, and prints what it does.
@@ -20,7 +21,7 @@ from overcast.storage.base import Prefix
 MiB = 1024 * 1024
 
 
-def sync_part(root: str) -> None:
+def sync_part(root: str) -> str:
     """Containers, streaming upload and download, listing, ranges, copy."""
     Local = get_driver(Provider.LOCAL)
     with Local(root) as driver:
@@ -55,6 +56,7 @@ def sync_part(root: str) -> None:
                              for e in level])
         print("supports copy_object:", driver.supports("copy_object"),
               "| supports get_object_cdn_url:", driver.supports("get_object_cdn_url"))
+        return obj.hash or ""
 
 
 async def async_part(root: str) -> None:
@@ -78,13 +80,36 @@ async def async_part(root: str) -> None:
         print(f"async: streamed {obj.name} back, {total} bytes")
 
 
+def dns_part(root: str, dump_md5: str) -> None:
+    """Publish the demo's records in a zone file, print it, and plan a sync."""
+    from overcast.dns import Provider as DNSProvider
+    from overcast.dns import RecordType, sync
+    from overcast.dns import get_driver as get_dns_driver
+
+    ZoneFiles = get_dns_driver(DNSProvider.ZONEFILE)
+    files = ZoneFiles(os.path.join(root, "zones"))
+    zone = files.create_zone("demo.example.", ttl=300)
+    zone.create_record("www", RecordType.A, ["192.0.2.10", "192.0.2.11"], extra={"ttl": 300})
+    zone.create_record("files", RecordType.CNAME, "www.demo.example.")
+    zone.create_record("", RecordType.MX, ["10 mail.demo.example."])
+    zone.create_record("_backup", RecordType.TXT, f"dumps/dump.bin md5={dump_md5}")
+    print(f"dns: zone file {os.path.join(files.directory, 'demo.example.zone')}:")
+    print("    " + files.export_zone_to_bind_format(zone).rstrip().replace("\n", "\n    "))
+    mirror = ZoneFiles(os.path.join(root, "zones-mirror"))
+    print("dns: " + str(sync(zone, mirror)).replace("\n", "\n     "))
+    applied = sync(zone, mirror, dry_run=False)
+    print(f"dns: applied {len(applied.changes)} changes; a second plan has "
+          f"{len(sync(zone, mirror).changes)}")
+
+
 def main(argv: list[str]) -> int:
     """Run the demo in ``argv[0]`` or a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="overcast-demo-") as scratch:
         root = argv[0] if argv else scratch
         print(f"== overcast demo: local storage under {root}")
-        sync_part(root)
+        dump_md5 = sync_part(root)
         anyio.run(async_part, root)
+        dns_part(root, dump_md5)
         print("== done")
     return 0
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 __all__ = [
     "DNSDriver",
@@ -25,6 +25,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver, Record, RecordType, Zone, ZoneType
+    from overcast.dns.drivers.azure import AzureDNSDriver
+    from overcast.dns.drivers.cloudflare import CloudflareDNSDriver
+    from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
+    from overcast.dns.drivers.google import GoogleDNSDriver
+    from overcast.dns.drivers.linode import LinodeDNSDriver
+    from overcast.dns.drivers.powerdns import PowerDNSDriver
+    from overcast.dns.drivers.rackspace import RackspaceDNSDriver
+    from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
+    from overcast.dns.drivers.route53 import Route53DNSDriver
+    from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
     from overcast.dns.zone_sync import Plan, UnsafePlan, sync, sync_async
 
 
@@ -43,6 +53,28 @@ class Provider(StrEnum):
     ZONEFILE = "zonefile"
 
 
+@overload
+def get_driver(provider: Literal[Provider.AZURE]) -> type[AzureDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.CLOUDFLARE]) -> type[CloudflareDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.DIGITAL_OCEAN]) -> type[DigitalOceanDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.GOOGLE]) -> type[GoogleDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.LINODE]) -> type[LinodeDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.POWERDNS]) -> type[PowerDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.RACKSPACE]) -> type[RackspaceDNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.RFC2136]) -> type[RFC2136DNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.ROUTE53]) -> type[Route53DNSDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.ZONEFILE]) -> type[ZoneFileDNSDriver]: ...
+@overload
+def get_driver(provider: Provider | str) -> type[DNSDriver]: ...
 def get_driver(provider: Provider | str) -> type[DNSDriver]:
     """The DNS driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
     from overcast.registry import get_driver as _get
