@@ -26,7 +26,11 @@ AREAS: Final = ("compute", "storage", "dns", "loadbalancer", "container", "backu
 
 #: area -> driver name -> "module:Class". Later issues add their drivers here.
 BUILTIN_DRIVERS: Final[dict[str, dict[str, str]]] = {
-    "compute": {},
+    "compute": {
+        "ec2": "overcast.compute.drivers.ec2:EC2NodeDriver",
+        "libvirt": "overcast.compute.drivers.libvirt:LibvirtNodeDriver",
+        "openstack": "overcast.compute.drivers.openstack:OpenStackNodeDriver",
+    },
     "storage": {
         "local": "overcast.storage.drivers.local:LocalStorageDriver",
     },

@@ -49,7 +49,11 @@ _MODELS = frozenset(__all__) - {"Provider", "get_driver"}
 
 
 class Provider(StrEnum):
-    """The built-in compute drivers (none yet; plugins are named by string)."""
+    """The built-in compute drivers (plugins are named by their own strings)."""
+
+    EC2 = "ec2"
+    LIBVIRT = "libvirt"
+    OPENSTACK = "openstack"
 
 
 def get_driver(provider: Provider | str) -> type[NodeDriver]:
