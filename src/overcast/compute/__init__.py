@@ -26,9 +26,13 @@ __all__ = [
     "VolumeSnapshot",
     "VolumeSnapshotState",
     "get_driver",
+    "list_nodes_everywhere",
+    "list_nodes_everywhere_async",
 ]
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from overcast.compute.base import (
         KeyPair,
         Node,
@@ -44,8 +48,11 @@ if TYPE_CHECKING:
         VolumeSnapshot,
         VolumeSnapshotState,
     )
+    from overcast.fanout import FanOutResult
 
-_MODELS = frozenset(__all__) - {"Provider", "get_driver"}
+_MODELS = frozenset(__all__) - {
+    "Provider", "get_driver", "list_nodes_everywhere", "list_nodes_everywhere_async"
+}
 
 
 class Provider(StrEnum):
@@ -63,6 +70,30 @@ def get_driver(provider: Provider | str) -> type[NodeDriver]:
     cls: Any = _get("compute", str(provider))
     driver: type[NodeDriver] = cls
     return driver
+
+
+def list_nodes_everywhere(
+    drivers: Iterable[NodeDriver], *, concurrency: int = 16
+) -> FanOutResult[NodeDriver]:
+    """``list_nodes`` on every driver at once, from sync code (threads).
+
+    ``result.flat()`` is every node; ``result.errors`` the drivers that failed,
+    so one unreachable region does not hide the others. In async code use
+    :func:`list_nodes_everywhere_async`, or simply
+    ``await asyncio.gather(*(d.aio.list_nodes() for d in drivers))``.
+    """
+    from overcast.fanout import fan_out
+
+    return fan_out(drivers, "list_nodes", concurrency=concurrency)
+
+
+async def list_nodes_everywhere_async(
+    drivers: Iterable[NodeDriver], *, concurrency: int = 16
+) -> FanOutResult[NodeDriver]:
+    """:func:`list_nodes_everywhere` for async programs (tasks on one loop)."""
+    from overcast.fanout import fan_out_async
+
+    return await fan_out_async(drivers, "list_nodes", concurrency=concurrency)
 
 
 def __getattr__(name: str) -> Any:
