@@ -285,3 +285,7 @@ class AsyncView(Generic[D]):
 
     def __repr__(self) -> str:
         return f"<async view of {self.driver!r}>"
+
+
+# A driver class that declares no view of its own gets the bare one.
+BaseDriver.async_view = AsyncView

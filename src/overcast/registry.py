@@ -32,7 +32,11 @@ BUILTIN_DRIVERS: Final[dict[str, dict[str, str]]] = {
         "openstack": "overcast.compute.drivers.openstack:OpenStackNodeDriver",
     },
     "storage": {
+        "azure_blobs": "overcast.storage.drivers.azure_blobs:AzureBlobsStorageDriver",
+        "google_storage": "overcast.storage.drivers.google_storage:GoogleStorageDriver",
         "local": "overcast.storage.drivers.local:LocalStorageDriver",
+        "s3": "overcast.storage.drivers.s3:S3StorageDriver",
+        "swift": "overcast.storage.drivers.swift:SwiftStorageDriver",
     },
     "dns": {
         "azure": "overcast.dns.drivers.azure:AzureDNSDriver",

@@ -11,6 +11,7 @@ the effect fails, the runner throws the exception into the generator at the
 | :class:`Sleep` | sleeps | ``None`` |
 | :class:`Parallel` | runs sub-operations concurrently | their results, in order |
 | :class:`Pipe` | copies a body or stream into a blocking sink | bytes copied |
+| :class:`ReadPart` | reads the next part of an upload, serialised | ``(n, data, last)`` |
 | :class:`Guarded` | runs a sub-operation; on failure runs its compensation | its result |
 | :class:`Emit` (iterators only) | hands an item to the consumer | ``None`` |
 
@@ -54,7 +55,9 @@ __all__ = [
     "IterStream",
     "Op",
     "Parallel",
+    "PartReader",
     "Pipe",
+    "ReadPart",
     "ReaderStream",
     "Request",
     "Response",
@@ -483,6 +486,84 @@ class Pipe:
     sink: Sink
 
 
+class PartReader:
+    """Cuts a :class:`ByteStream` into numbered parts, for uploads in parts.
+
+    Operations read it only through the :class:`ReadPart` effect, which the
+    runner serialises (a lock per reader), so concurrent part uploads take parts
+    in order, each with its number. ``sizes(number)`` says how long part
+    ``number`` (from 1) is; every part but the last has exactly that length.
+    Each read also says whether the part is the last, by peeking one chunk
+    ahead, so resumable protocols can mark the final request.
+    """
+
+    def __init__(self, source: ByteStream, sizes: Callable[[int], int]) -> None:
+        self.source = source
+        self.sizes = sizes
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._next = 1
+        self._exhausted = False
+        self._sync: Iterator[bytes] | None = None
+        self._async: AsyncIterator[bytes] | None = None
+        self.lock: Any = None  # made by the runner: threading.Lock or anyio.Lock
+
+    def _cut(self, size: int) -> tuple[int, bytes, bool]:
+        data = b"".join(self._pending)
+        part, rest = data[:size], data[size:]
+        self._pending = [rest] if rest else []
+        self._pending_len = len(rest)
+        number = self._next
+        if part:
+            self._next += 1
+        return number, part, self._exhausted and not rest
+
+    def read_sync(self) -> tuple[int, bytes, bool]:
+        """The next ``(number, data, last)``; ``data`` is empty after the end."""
+        if self._sync is None:
+            self._sync = self.source.sync_chunks()
+        size = self.sizes(self._next)
+        while not self._exhausted and self._pending_len <= size:
+            chunk = next(self._sync, None)
+            if chunk is None:
+                self._exhausted = True
+            elif chunk:
+                self._pending.append(chunk)
+                self._pending_len += len(chunk)
+        return self._cut(size)
+
+    def close(self) -> None:
+        """Release the source (an upload that stops early calls this)."""
+        if self._sync is not None and hasattr(self._sync, "close"):
+            self._sync.close()
+        self._pending = []
+        self._exhausted = True
+
+    async def read_async(self) -> tuple[int, bytes, bool]:
+        """:meth:`read_sync` in an event loop."""
+        if self._async is None:
+            self._async = self.source.async_chunks()
+        size = self.sizes(self._next)
+        while not self._exhausted and self._pending_len <= size:
+            try:
+                chunk = await self._async.__anext__()
+            except StopAsyncIteration:
+                self._exhausted = True
+                continue
+            if chunk:
+                self._pending.append(chunk)
+                self._pending_len += len(chunk)
+        return self._cut(size)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPart:
+    """Read the next part of a :class:`PartReader`; the operation receives
+    ``(number, data, last)`` (``data`` empty once the source is exhausted)."""
+
+    reader: PartReader
+
+
 @dataclass(frozen=True, slots=True)
 class Guarded(Generic[T]):
     """Run ``body``; if it fails or is cancelled, run ``on_error(exc)`` then re-raise.
@@ -504,7 +585,7 @@ class Emit(Generic[T]):
     item: T
 
 
-Effect: TypeAlias = "Request | Call[Any] | Sleep | Parallel | Pipe | Guarded[Any]"
+Effect: TypeAlias = "Request | Call[Any] | Sleep | Parallel | Pipe | ReadPart | Guarded[Any]"
 
 #: A value operation: yields effects, returns ``T``.
 Op: TypeAlias = Generator[Effect, Any, T]

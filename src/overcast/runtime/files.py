@@ -41,11 +41,31 @@ class AtomicFile:
         fd, self.temp_path = tempfile.mkstemp(
             prefix=f".{os.path.basename(path)}.", suffix=".part", dir=temp_dir or directory
         )
+        # mkstemp makes 0600 files; a finished file gets the usual 0644.
+        os.fchmod(fd, 0o644)
         self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
         """Write one chunk."""
         self._file.write(data)
+
+    def write_at(self, offset: int, data: bytes) -> None:
+        """Write a chunk at ``offset`` (ranges downloaded in parallel; thread-safe)."""
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._file.fileno(), view, offset)
+            view, offset = view[written:], offset + written
+
+    def digest(self, algorithm: str) -> str:
+        """The hex digest of what was written so far (read back from the file)."""
+        import hashlib
+
+        self._file.flush()
+        digest = hashlib.new(algorithm)
+        with open(self.temp_path, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def commit(self) -> None:
         """Flush, fsync and rename into place."""

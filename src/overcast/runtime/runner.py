@@ -45,6 +45,7 @@ from overcast.runtime.effects import (
     Guarded,
     Parallel,
     Pipe,
+    ReadPart,
     Request,
     Response,
     Sleep,
@@ -287,6 +288,8 @@ class SyncRunner(_Base):
             return self._parallel(effect, ctx)
         if isinstance(effect, Pipe):
             return self._pipe(effect)
+        if isinstance(effect, ReadPart):
+            return self._read_part(effect)
         if isinstance(effect, Guarded):
             return self._guarded(effect, ctx)
         if isinstance(effect, Emit):
@@ -382,6 +385,14 @@ class SyncRunner(_Base):
             write(chunk)
             written += len(chunk)
         return written
+
+    def _read_part(self, effect: ReadPart) -> tuple[int, bytes, bool]:
+        reader = effect.reader
+        with self._lock:
+            if reader.lock is None:
+                reader.lock = threading.Lock()
+        with reader.lock:
+            return reader.read_sync()
 
     def _guarded(self, effect: Guarded[Any], ctx: _SyncContext) -> Any:
         try:
@@ -509,6 +520,8 @@ class AsyncRunner(_Base):
             return await self._parallel(effect, deadline)
         if isinstance(effect, Pipe):
             return await self._pipe(effect)
+        if isinstance(effect, ReadPart):
+            return await self._read_part(effect)
         if isinstance(effect, Guarded):
             return await self._guarded(effect, deadline)
         if isinstance(effect, Emit):
@@ -581,6 +594,13 @@ class AsyncRunner(_Base):
             await anyio.to_thread.run_sync(write, chunk)
             written += len(chunk)
         return written
+
+    async def _read_part(self, effect: ReadPart) -> tuple[int, bytes, bool]:
+        reader = effect.reader
+        if reader.lock is None:  # one loop thread: no race between check and set
+            reader.lock = anyio.Lock()
+        async with reader.lock:
+            return await reader.read_async()
 
     async def _guarded(self, effect: Guarded[Any], deadline: _Deadline) -> Any:
         try:

@@ -9,17 +9,31 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-__all__ = ["Container", "Object", "Prefix", "Provider", "StorageDriver", "get_driver"]
+__all__ = [
+    "Container",
+    "Object",
+    "Prefix",
+    "Provider",
+    "StorageDriver",
+    "copy",
+    "copy_async",
+    "get_driver",
+]
 
 if TYPE_CHECKING:
     from overcast.storage.base import Container, Object, Prefix, StorageDriver
     from overcast.storage.drivers.local import LocalStorageDriver
+    from overcast.storage.transfer import copy, copy_async
 
 
 class Provider(StrEnum):
     """The built-in storage drivers."""
 
+    AZURE_BLOBS = "azure_blobs"
+    GOOGLE_STORAGE = "google_storage"
     LOCAL = "local"
+    S3 = "s3"
+    SWIFT = "swift"
 
 
 @overload
@@ -40,4 +54,8 @@ def __getattr__(name: str) -> Any:
         from overcast.storage import base
 
         return getattr(base, name)
+    if name in {"copy", "copy_async"}:
+        from overcast.storage import transfer
+
+        return getattr(transfer, name)
     raise AttributeError(name)

@@ -11,10 +11,20 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from overcast.errors import IntegrityError, InvalidInput
-from overcast.runtime.effects import Call, Op
+from overcast.runtime.effects import (
+    ByteStream,
+    Call,
+    Guarded,
+    Op,
+    Parallel,
+    PartReader,
+    Pipe,
+    ReadPart,
+)
 from overcast.runtime.files import AtomicFile
 
 __all__ = [
@@ -129,3 +139,253 @@ def commit_op(target: AtomicFile) -> Op[None]:
 def discard_op(target: AtomicFile) -> Op[None]:
     """Discard an :class:`AtomicFile` (as an effect)."""
     yield Call(target.discard)
+
+
+# -- uploads in parts ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartPlan:
+    """How an upload is cut into parts.
+
+    Objects of at most ``threshold`` bytes go up in one request. Larger ones,
+    and streams of unknown size that turn out larger, go up in parts of at
+    least ``part_size`` bytes, ``concurrency`` at a time, so memory stays near
+    ``concurrency * part_size``. The part size grows with the object so it
+    never needs more than ``max_parts`` parts: for a known size it is the
+    smallest aligned size that fits; for a stream of unknown size it doubles
+    every ``max_parts // 10`` parts (with S3's limits: 8 MiB parts cover 8 GB in
+    the first 1,000 parts and over 8 TB in 10,000). ``alignment`` makes every
+    part but the last a multiple of it (Google's resumable uploads want 256
+    KiB). ``sequential`` sends one part at a time, in order (resumable
+    protocols).
+    """
+
+    threshold: int = 16 * 1024 * 1024
+    part_size: int = 8 * 1024 * 1024
+    max_part_size: int = 5 * 1024**3
+    max_parts: int = 10_000
+    concurrency: int = 4
+    alignment: int = 1
+    sequential: bool = False
+
+    def size_of(self, number: int, total: int | None) -> int:
+        """The length of part ``number`` (from 1) of an object of ``total`` bytes."""
+        if total is not None:
+            size = max(self.part_size, -(-total // self.max_parts))
+        else:
+            size = self.part_size * 2 ** ((number - 1) // max(1, self.max_parts // 10))
+        size = -(-size // self.alignment) * self.alignment
+        return min(size, self.max_part_size)
+
+
+class PartTarget(Protocol):
+    """What a driver gives :func:`upload_in_parts` for one object.
+
+    ``put_part`` returns the provider's token for the part (an S3 ETag, an Azure
+    block id, a Swift segment path); ``finish`` receives ``(number, token)``
+    for every part, in order. ``abort`` must remove every staged part: it runs,
+    shielded from cancellation, whenever the upload fails or is cancelled.
+    """
+
+    def put_whole(self, data: bytes) -> Op[Any]:
+        """Upload a small object in one request."""
+        ...
+
+    def begin(self) -> Op[str]:
+        """Start an upload in parts; return its id."""
+        ...
+
+    def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
+        """Upload one part; return its token."""
+        ...
+
+    def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Any]:
+        """Assemble the parts into the object; return the object."""
+        ...
+
+    def abort(self, upload_id: str) -> Op[None]:
+        """Remove everything the upload staged."""
+        ...
+
+
+def upload_in_parts(
+    target: PartTarget, source: ByteStream, *, size: int | None, plan: PartPlan
+) -> Op[Any]:
+    """Upload ``source`` through ``target``: one request when small, else parts
+    in parallel with bounded memory, aborted on any failure or cancellation."""
+    reader = PartReader(source, lambda number: plan.size_of(number, size))
+    first: tuple[int, bytes, bool] = yield ReadPart(reader)
+    _, data, last = first
+    if last and len(data) <= plan.threshold:
+        return (yield from target.put_whole(data))
+    upload_id = yield from target.begin()
+
+    def worker(initial: tuple[int, bytes, bool] | None) -> Op[list[tuple[int, str]]]:
+        done: list[tuple[int, str]] = []
+        part = initial
+        while True:
+            if part is None:
+                part = yield ReadPart(reader)
+            number, data, last = part
+            if not data and number > 1:
+                return done
+            done.append((number, (yield from target.put_part(upload_id, number, data, last))))
+            if last:
+                return done
+            part = None
+
+    def body() -> Op[Any]:
+        if plan.sequential:
+            batches = [(yield from worker(first))]
+        else:
+            workers = [worker(first)] + [worker(None) for _ in range(plan.concurrency - 1)]
+            batches = yield Parallel(workers, limit=plan.concurrency)
+        parts = sorted(p for batch in batches for p in batch)
+        return (yield from target.finish(upload_id, parts))
+
+    def cleanup(exc: BaseException) -> Op[None]:
+        reader.close()
+        yield from target.abort(upload_id)
+
+    return (yield Guarded(body(), cleanup))
+
+
+# -- downloads in ranges -------------------------------------------------------------
+
+
+class _OffsetSink:
+    """Writes a range's chunks at their place in an :class:`AtomicFile`."""
+
+    def __init__(self, target: AtomicFile, offset: int) -> None:
+        self.target = target
+        self.offset = offset
+
+    def write(self, data: bytes) -> None:
+        self.target.write_at(self.offset, data)
+        self.offset += len(data)
+
+
+def file_digest(path: str, algorithm: str) -> str:
+    """The hex digest of a file (blocking: call it through a Call)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_in_ranges(
+    fetch: Callable[[int, int], Op[ByteStream]],
+    size: int,
+    destination: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    part_size: int = 16 * 1024 * 1024,
+    concurrency: int = 4,
+    checksum: tuple[str, str] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    driver: Any = None,
+) -> Op[bool]:
+    """Download ``size`` bytes as parallel ranges ``fetch(start, end)`` into a
+    temporary file beside ``destination``; rename it into place only after the
+    size (and ``checksum``, ``(algorithm, hex)``, computed over the file) match.
+    On any failure the temporary file is removed."""
+    target = yield from open_atomic(destination, overwrite, driver=driver)
+    report = ProgressReport(progress, size) if progress is not None else None
+
+    def one(start: int, end: int) -> Op[int]:
+        body = yield from fetch(start, end)
+        body.observe(SizeCheck(end - start, f"bytes {start}-{end - 1}", driver=driver))
+        if report is not None:
+            body.observe(report)
+        written: int = yield Pipe(body, _OffsetSink(target, start))
+        return written
+
+    def body() -> Op[bool]:
+        ranges = [(s, min(s + part_size, size)) for s in range(0, size, part_size)]
+        yield Parallel([one(s, e) for s, e in ranges], limit=concurrency)
+        if checksum is not None:
+            algorithm, expected = checksum
+            actual: str = yield Call(target.digest, algorithm)
+            if actual != expected.lower():
+                raise IntegrityError(
+                    f"{destination}: {algorithm} is {actual}, expected {expected}", driver=driver
+                )
+        yield from commit_op(target)
+        return True
+
+    saved: bool = yield Guarded(body(), lambda exc: discard_op(target))
+    return saved
+
+
+# -- between drivers -----------------------------------------------------------------
+
+
+def _copy_args(source: Any, target_container: Any, name: str | None) -> tuple[Any, Any, str]:
+    from overcast.storage.base import Container, Object
+
+    if not isinstance(source, Object) or source.driver is None:
+        raise InvalidInput("copy needs an Object bound to its driver (get_object or a listing)")
+    if not isinstance(target_container, Container) or target_container.driver is None:
+        raise InvalidInput("copy needs a target Container bound to its driver")
+    return source.driver, target_container.driver, name or source.name
+
+
+def copy(
+    source: Any,
+    target_container: Any,
+    name: str | None = None,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Any:
+    """Stream an object from one driver to another (S3 to Azure, Swift to GCS, ...).
+
+    No temporary file: chunks flow from the source's download into the target's
+    upload, which goes up in parts, so memory stays near the target's
+    ``concurrency * part_size``. Content type and user metadata come along; the
+    source's full read is checked against its size and hash on the way.
+    ``progress(bytes_done, total)`` reports the bytes read.
+    """
+    src, dst, target_name = _copy_args(source, target_container, name)
+    chunks = src.download_object_as_stream(source)
+    return dst.upload_object_via_stream(
+        _counted(chunks, progress, source.size), target_container, target_name,
+        content_type=source.content_type, meta_data=source.meta_data,
+    )
+
+
+async def copy_async(
+    source: Any,
+    target_container: Any,
+    name: str | None = None,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Any:
+    """:func:`copy` for async programs (both drivers' ``aio`` views, one loop)."""
+    src, dst, target_name = _copy_args(source, target_container, name)
+    chunks = src.aio.download_object_as_stream(source)
+
+    async def counted() -> Any:
+        done = 0
+        async for chunk in chunks:
+            done += len(chunk)
+            if progress is not None:
+                progress(done, source.size)
+            yield chunk
+
+    return await dst.aio.upload_object_via_stream(
+        counted(), target_container, target_name,
+        content_type=source.content_type, meta_data=source.meta_data,
+    )
+
+
+def _counted(
+    chunks: Any, progress: Callable[[int, int | None], None] | None, total: int | None
+) -> Any:
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+        yield chunk

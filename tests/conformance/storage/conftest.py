@@ -7,6 +7,7 @@ server (started by a fixture) or a local directory.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +24,25 @@ def _local(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
     return get_driver(Provider.LOCAL)(str(tmp_path / "store"), page_size=5)
 
 
-FACTORIES: dict[str, Factory] = {"local": _local}
+def _named(target: str) -> Factory:
+    """A factory from another module, imported when first used."""
+
+    def load(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
+        module, _, function = target.partition(":")
+        factory: Factory = getattr(importlib.import_module(module), function)
+        return factory(request, tmp_path)
+
+    return load
+
+
+FACTORIES: dict[str, Factory] = {
+    "local": _local,
+    "s3-seaweedfs": _named("servers.storage_s3:make_seaweedfs_driver"),
+    "s3-moto": _named("servers.storage_s3:make_moto_driver"),
+    "azure_blobs": _named("servers.storage_azure:make_driver"),
+    "google_storage": _named("servers.storage_gcs:make_driver"),
+    "swift": _named("servers.storage_swift:make_driver"),
+}
 
 
 @pytest.fixture(params=sorted(FACTORIES))

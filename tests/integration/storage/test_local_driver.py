@@ -153,3 +153,23 @@ def test_unknown_extra_and_bad_metadata_are_rejected(driver: LocalStorageDriver)
     with pytest.raises(InvalidInput):
         driver.upload_object_via_stream(iter([b"x"]), "box", "o", meta_data={"k": "a\nb"})
     assert driver.list_container_objects("box") == []
+
+
+def test_copy_between_drivers_streams_with_progress(tmp_path: Path) -> None:
+    from overcast.storage import copy, copy_async
+
+    a = LocalStorageDriver(str(tmp_path / "a"))
+    b = LocalStorageDriver(str(tmp_path / "b"))
+    src = a.create_container("src")
+    dst = b.create_container("dst")
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    obj = a.upload_object_via_stream(iter([data]), src, "blob", meta_data={"k": "v"},
+                                     content_type="application/x-demo")
+    seen: list[tuple[int, int | None]] = []
+    copied = copy(obj, dst, "copied", progress=lambda d, t: seen.append((d, t)))
+    assert copied.size == len(data) and copied.meta_data == {"k": "v"}
+    assert copied.content_type == "application/x-demo"
+    assert b"".join(b.download_object_as_stream(copied)) == data
+    assert seen[-1] == (len(data), len(data))
+    again = anyio.run(copy_async, obj, dst, "copied-async")
+    assert again.hash == copied.hash
