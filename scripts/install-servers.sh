@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the real servers the tests start, from the lists in scripts/servers/:
 #   NAME.apt  Debian packages, one a line      NAME.pip  pip requirement lines
+#   NAME.npm  npm packages (name@version), installed under .servers/npm
 # Idempotent and quiet when everything is already there. Sourced by test.sh
 # (needs $PY), or run alone.
 set -euo pipefail
@@ -28,4 +29,20 @@ if [ "${#pip_lists[@]}" -gt 0 ]; then
   args=()
   for list in "${pip_lists[@]}"; do args+=(-r "$list"); done
   "$PY" -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+fi
+npm_wanted=()
+for list in "$ROOT"/scripts/servers/*.npm; do
+  while read -r pkg; do
+    [ -n "$pkg" ] && [ "${pkg:0:1}" != "#" ] && npm_wanted+=("$pkg")
+  done < "$list"
+done
+if [ "${#npm_wanted[@]}" -gt 0 ]; then
+  prefix="$ROOT/.servers/npm"
+  stamp="$prefix/.installed"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${npm_wanted[*]}" ]; then
+    echo "== npm: installing ${npm_wanted[*]}"
+    mkdir -p "$prefix"
+    npm install --silent --no-audit --no-fund --prefix "$prefix" "${npm_wanted[@]}" >/dev/null
+    echo "${npm_wanted[*]}" > "$stamp"
+  fi
 fi
