@@ -60,7 +60,7 @@ def test_every_operation_and_model_has_a_docstring() -> None:
 def test_area_module_is_lazy_and_typed() -> None:
     assert overcast.compute.Node is Node
     assert overcast.compute.NodeDriver is NodeDriver
-    assert list(Provider) == []
+    assert "libvirt" in list(Provider)
     with pytest.raises(AttributeError):
         _ = overcast.compute.Nope  # type: ignore[attr-defined]
     with pytest.raises(NotSupported, match="no compute driver named 'nope'"):
