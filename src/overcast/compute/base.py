@@ -861,6 +861,8 @@ class NodeDriver(BaseDriver):
         size: NodeSize,
         image: NodeImage,
         location: NodeLocation | None = None,
+        ssh_known_hosts: str | os.PathLike[str] | None = None,
+        ssh_host_key_policy: ssh.HostKeyPolicy = "strict",
         **create_node_kwargs: Any,
     ) -> Op[Node]:
         """Create a node, wait until it runs, log in over SSH and run ``deploy`` on it.
@@ -882,9 +884,15 @@ class NodeDriver(BaseDriver):
            every ``wait_period`` seconds until one succeeds (a new node may
            refuse connections or keys for a while). The login uses the
            password of ``auth`` (without ``auth``, the one the provider
-           generated, in ``node.extra["password"]``), the private key file(s) ``ssh_key``
-           (decrypted with ``ssh_key_password``), or else the SSH agent and
-           default keys. ``ssh_timeout`` bounds each connection attempt.
+           generated, in ``node.extra["password"]``), the private key(s) ``ssh_key``
+           (paths, or one key's text; decrypted with ``ssh_key_password``), or
+           else the SSH agent and default keys. ``ssh_timeout`` bounds each connection attempt.
+           The node's host key is checked against ``ssh_known_hosts`` (an
+           OpenSSH known_hosts file; default: ``~/.ssh/known_hosts`` and
+           ``/etc/ssh/ssh_known_hosts``): an unknown key is refused unless
+           ``ssh_host_key_policy="accept-new"``, which trusts it on first use
+           and appends it to ``ssh_known_hosts``; a key that does not match is
+           always refused. Host-key failures are not retried.
         4. ``deploy.run(node, client)``, tried up to ``max_tries`` times
            (``wait_period`` apart) unless a command timed out.
 
@@ -913,6 +921,12 @@ class NodeDriver(BaseDriver):
         _check_positive("wait_period", wait_period, self)
         if not isinstance(max_tries, int) or max_tries < 1:
             raise InvalidInput(f"max_tries must be at least 1: {max_tries!r}", driver=self)
+        ssh.check_key_files(ssh_key, driver=self)
+        host_keys: dict[str, Any] = {}  # only what was chosen: _ssh_client overrides predate it
+        if ssh_known_hosts is not None:
+            host_keys["known_hosts"] = ssh_known_hosts
+        if ssh.check_host_key_policy(ssh_host_key_policy, driver=self) != "strict":
+            host_keys["host_key_policy"] = ssh_host_key_policy
         usernames = [ssh_username, *(ssh_alternate_usernames or ())]
         create = self.create_node.op(name, size, image, location, auth, **create_node_kwargs)
         if type(self)._ssh_client is NodeDriver._ssh_client:
@@ -940,6 +954,7 @@ class NodeDriver(BaseDriver):
             ssh_interface=ssh_interface,
             wait_period=wait_period,
             secrets=secrets,
+            host_keys=host_keys,
         )
         if at_exit_func is None:
             return (yield from work)
@@ -968,6 +983,7 @@ class NodeDriver(BaseDriver):
         ssh_interface: str,
         wait_period: float,
         secrets: tuple[Secret, ...],
+        host_keys: dict[str, Any],
     ) -> Op[Node]:
         """Steps 2-4 of :meth:`deploy_node`; failures become :class:`DeploymentError`."""
         try:
@@ -976,7 +992,8 @@ class NodeDriver(BaseDriver):
             )
             node, addresses = ready[0]
             client = yield from self._ssh_connect(
-                addresses[0], port, usernames, password, key, ssh_timeout, timeout, wait_period
+                addresses[0], port, usernames, password, key, ssh_timeout, timeout, wait_period,
+                **host_keys,
             )
             deployed: Node = yield Guarded(
                 self._run_deployment(deploy, node, client, max_tries, wait_period),
@@ -997,14 +1014,21 @@ class NodeDriver(BaseDriver):
         password: Secret | None,
         key: ssh.KeyFiles | None,
         timeout: float | None,
+        *,
+        known_hosts: str | os.PathLike[str] | None = None,
+        host_key_policy: ssh.HostKeyPolicy = "strict",
     ) -> ssh.SSHClient:
         """Make (not connect) the SSH client ``deploy_node`` uses for one login attempt.
 
         ``password`` is the login password or the key passphrase, ``key`` the
-        private key file(s). Override to use another
-        :class:`~overcast.compute.ssh.SSHClient`; this must do no I/O.
+        private key(s), ``known_hosts`` and ``host_key_policy`` how to check
+        the host key (passed only when the caller chose them). Override to use
+        another :class:`~overcast.compute.ssh.SSHClient`; this must do no I/O.
         """
-        return ssh.ParamikoSSHClient(hostname, port, username, password, key, timeout)
+        return ssh.ParamikoSSHClient(
+            hostname, port, username, password, key, timeout,
+            known_hosts=known_hosts, host_key_policy=host_key_policy,
+        )
 
     def _ssh_connect(
         self,
@@ -1016,16 +1040,25 @@ class NodeDriver(BaseDriver):
         ssh_timeout: float,
         timeout: float,
         wait_period: float,
+        **host_keys: Any,
     ) -> Op[ssh.SSHClient]:
-        """Log in as each of ``usernames`` in turn, in rounds, until one works or time is up."""
+        """Log in as each of ``usernames`` in turn, in rounds, until one works or time is up.
+
+        A host key that is unknown or wrong fails at once: waiting will not fix it.
+        """
         deadline: float = (yield Call(time.monotonic)) + timeout
         last: BaseException | None = None
         while True:
             for username in usernames:
-                client = self._ssh_client(hostname, port, username, password, key, ssh_timeout)
+                client = self._ssh_client(
+                    hostname, port, username, password, key, ssh_timeout, **host_keys
+                )
                 try:
                     yield Call(client.connect)
                 except (OperationCancelled, OperationTimeout):
+                    raise
+                except ssh.SSHHostKeyError:
+                    yield from self._close_ssh(client)
                     raise
                 except (OSError, ssh.SSHError) as exc:
                     last = exc

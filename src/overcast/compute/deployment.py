@@ -118,15 +118,21 @@ class SSHKeyDeployment(Deployment):
     """Append a public key to the login user's ``~/.ssh/authorized_keys``.
 
     ``key`` is the public key in OpenSSH format, or an open text file holding it.
+    ``path`` is the remote file (relative paths are relative to the login
+    user's home), for servers whose ``AuthorizedKeysFile`` is elsewhere. The
+    file is left with mode 0600, as ``sshd``'s ``StrictModes`` wants.
     """
 
-    def __init__(self, key: str | IO[str]) -> None:
+    def __init__(self, key: str | IO[str], *, path: str = ".ssh/authorized_keys") -> None:
         self.key = _text("key", key)
+        if not self.key.strip():
+            raise ValueError("key must be a public key in OpenSSH format, not empty")
+        self.path = path
 
     def run(self, node: Node, client: SSHClient) -> Node:
-        """Append the key (on a line of its own) to ``.ssh/authorized_keys``."""
+        """Append the key (on a line of its own) to ``path``."""
         line = self.key if self.key.endswith("\n") else self.key + "\n"
-        client.put(".ssh/authorized_keys", contents=line, mode="a")
+        client.put(self.path, contents=line, chmod=0o600, mode="a")
         return node
 
     def __repr__(self) -> str:
