@@ -1,5 +1,16 @@
 #!/usr/bin/env bash
-# The main job: install overcast and run the demo on the embedded local drivers.
+# The main job: install overcast and run the demo on drivers that need no cloud
+# (local storage, zone files, libvirt's built-in test hypervisor).
 source "$(dirname "$0")/env.sh"
-install_overcast
+# libvirt-python builds against the system libvirt (Debian: libvirt-dev).
+missing=()
+while read -r pkg; do
+  [ -n "$pkg" ] && ! dpkg -s "$pkg" >/dev/null 2>&1 && missing+=("$pkg")
+done < scripts/servers/libvirt.apt
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+install_overcast "dns,libvirt"
 exec "$PY" -m overcast.demo "$@"

@@ -1,5 +1,8 @@
-"""The main job's demo, on the embedded drivers: local storage (sync, then
-async), then DNS in zone files (publish records, print the zone, plan a sync).
+"""The main job's demo, on drivers that need no cloud: local storage (sync,
+then async); a node on libvirt's built-in ``test:///default`` hypervisor; its
+address published in a DNS zone file (printed, then synced to a mirror); and
+the zone and an inventory backed up to local storage: the cross-service flow
+(create nodes on one cloud, publish them in DNS, keep copies in storage).
 
 Run it with ``python -m overcast.demo [ROOT]``; it works in a temporary
 directory unless ROOT is given, and prints what it does.
@@ -12,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import Any
 
 import anyio
 
@@ -80,8 +84,25 @@ async def async_part(root: str) -> None:
         print(f"async: streamed {obj.name} back, {total} bytes")
 
 
-def dns_part(root: str, dump_md5: str) -> None:
-    """Publish the demo's records in a zone file, print it, and plan a sync."""
+def compute_part() -> tuple[Any, list[str]]:
+    """Create a node on libvirt's test hypervisor and wait until it runs."""
+    from overcast.compute import Provider as ComputeProvider
+    from overcast.compute import get_driver as get_compute_driver
+
+    kvm = get_compute_driver(ComputeProvider.LIBVIRT)("test:///default")
+    image = kvm.ex_create_image_volume("demo-disk", 64)
+    size = min(kvm.list_sizes(), key=lambda s: s.ram)
+    node = kvm.create_node("web-1", size, image)
+    [(node, addresses)] = kvm.wait_until_running(
+        [node], wait_period=0.1, timeout=30, ssh_interface="private_ips"
+    )
+    print(f"compute: node {node.name} ({node.id}) is {node.state.value} at {addresses} "
+          f"on {kvm!r}, size {size.name}")
+    return kvm, addresses
+
+
+def dns_part(root: str, dump_md5: str, addresses: list[str]) -> str:
+    """Publish the node's address in a zone file, print it, and sync a mirror."""
     from overcast.dns import Provider as DNSProvider
     from overcast.dns import RecordType, sync
     from overcast.dns import get_driver as get_dns_driver
@@ -89,7 +110,7 @@ def dns_part(root: str, dump_md5: str) -> None:
     ZoneFiles = get_dns_driver(DNSProvider.ZONEFILE)
     files = ZoneFiles(os.path.join(root, "zones"))
     zone = files.create_zone("demo.example.", ttl=300)
-    zone.create_record("www", RecordType.A, ["192.0.2.10", "192.0.2.11"], extra={"ttl": 300})
+    zone.create_record("www", RecordType.A, addresses, extra={"ttl": 300})
     zone.create_record("files", RecordType.CNAME, "www.demo.example.")
     zone.create_record("", RecordType.MX, ["10 mail.demo.example."])
     zone.create_record("_backup", RecordType.TXT, f"dumps/dump.bin md5={dump_md5}")
@@ -100,7 +121,25 @@ def dns_part(root: str, dump_md5: str) -> None:
     applied = sync(zone, mirror, dry_run=False)
     print(f"dns: applied {len(applied.changes)} changes; a second plan has "
           f"{len(sync(zone, mirror).changes)}")
+    return os.path.join(files.directory, "demo.example.zone")
 
+
+def backup_part(root: str, zone_file: str, kvm: Any) -> None:
+    """Keep copies of the zone file and a node inventory in local storage."""
+    import json
+
+    Local = get_driver(Provider.LOCAL)
+    with Local(root) as storage:
+        backups = storage.get_container("backups")
+        saved = storage.upload_object(zone_file, backups, "dns/demo.example.zone")
+        inventory = [{"id": n.id, "name": n.name, "state": n.state.value,
+                      "addresses": n.private_ips + n.public_ips} for n in kvm.list_nodes()]
+        listing = storage.upload_object_via_stream(
+            [json.dumps(inventory, indent=1).encode()], backups, "compute/inventory.json",
+            content_type="application/json",
+        )
+        print(f"backup: {saved.name} ({saved.size} bytes) and {listing.name} "
+              f"({len(inventory)} nodes) kept in local storage")
 
 def main(argv: list[str]) -> int:
     """Run the demo in ``argv[0]`` or a temporary directory."""
@@ -109,7 +148,10 @@ def main(argv: list[str]) -> int:
         print(f"== overcast demo: local storage under {root}")
         dump_md5 = sync_part(root)
         anyio.run(async_part, root)
-        dns_part(root, dump_md5)
+        kvm, addresses = compute_part()
+        with kvm:
+            zone_file = dns_part(root, dump_md5, addresses)
+            backup_part(root, zone_file, kvm)
         print("== done")
     return 0
 

@@ -8,7 +8,7 @@ one API for every provider.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 __all__ = [
     "KeyPair",
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         VolumeSnapshot,
         VolumeSnapshotState,
     )
+    from overcast.compute.drivers.libvirt import LibvirtNodeDriver
     from overcast.fanout import FanOutResult
 
 _MODELS = frozenset(__all__) - {
@@ -63,6 +64,10 @@ class Provider(StrEnum):
     OPENSTACK = "openstack"
 
 
+@overload
+def get_driver(provider: Literal[Provider.LIBVIRT]) -> type[LibvirtNodeDriver]: ...
+@overload
+def get_driver(provider: Provider | str) -> type[NodeDriver]: ...
 def get_driver(provider: Provider | str) -> type[NodeDriver]:
     """The compute driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
     from overcast.registry import get_driver as _get

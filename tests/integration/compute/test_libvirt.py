@@ -589,3 +589,17 @@ def test_key_and_secret_answer_the_hypervisor_credential_prompts() -> None:
                                          None) == -1
     with drv:
         assert drv.list_nodes()  # openAuth on the test hypervisor
+
+
+def test_image_volume_for_a_first_node(tmp_path: object) -> None:
+    from overcast.compute import Provider, get_driver
+    from overcast.errors import InvalidInput
+
+    with get_driver(Provider.LIBVIRT)("test:///default") as kvm:
+        image = kvm.ex_create_image_volume("first-disk", 16)
+        assert image.name == "first-disk" and image.extra["capacity"] == 16 * 1024 * 1024
+        assert kvm.get_image(image.id).id == image.id
+        with pytest.raises(InvalidInput):
+            kvm.ex_create_image_volume("bad/name", 16)
+        with pytest.raises(InvalidInput):
+            kvm.ex_create_image_volume("zero", 0)

@@ -589,6 +589,14 @@ class LibvirtNodeDriver(NodeDriver):
                     raise
         return volumes
 
+    def _create_image_volume(self, pool_name: str, name: str, mib: int, fmt: str) -> _Volume:
+        pool = self._conn().storagePoolLookupByName(pool_name)
+        volume = ET.Element("volume")
+        ET.SubElement(volume, "name").text = name
+        ET.SubElement(volume, "capacity", unit="MiB").text = str(mib)
+        ET.SubElement(ET.SubElement(volume, "target"), "format", type=fmt)
+        return self._read_volume(pool.createXML(ET.tostring(volume, encoding="unicode"), 0), pool)
+
     def _volume(self, key: str) -> _Volume:
         conn = self._conn()
         try:
@@ -1052,6 +1060,23 @@ class LibvirtNodeDriver(NodeDriver):
         return True
 
     @operation
+    def ex_create_image_volume(
+        self, name: str, size_mib: int, *, pool: str = "default-pool", format: str = "qcow2"
+    ) -> Op[NodeImage]:
+        """Create an empty volume in a storage pool, to boot nodes from (an image).
+
+        An empty disk is what a hypervisor without network installs needs for a
+        first node (libvirt's ``test:///default`` has no volumes at all).
+        """
+        _check_name(name, self)
+        if isinstance(size_mib, bool) or not isinstance(size_mib, int) or size_mib < 1:
+            raise InvalidInput(f"size_mib must be a positive integer: {size_mib!r}", driver=self)
+        if format not in ("qcow2", "raw"):
+            raise InvalidInput(f"format must be 'qcow2' or 'raw': {format!r}", driver=self)
+        volume = yield from self._call(self._create_image_volume, pool, name, size_mib, format)
+        return self._to_image(volume)
+
+    @operation
     def ex_suspend_node(self, node: Node) -> Op[bool]:
         """Pause a running domain (its state becomes ``PAUSED``)."""
         node_id = self._node_id(node)
@@ -1107,6 +1132,7 @@ class LibvirtNodeDriver(NodeDriver):
 class LibvirtNodeDriverAsync(NodeDriverAsync):
     """``driver.aio`` of :class:`LibvirtNodeDriver`: the base operations and the ``ex_`` ones."""
 
+    ex_create_image_volume = aio(LibvirtNodeDriver.ex_create_image_volume)
     ex_suspend_node = aio(LibvirtNodeDriver.ex_suspend_node)
     ex_resume_node = aio(LibvirtNodeDriver.ex_resume_node)
 
