@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         VolumeSnapshotState,
     )
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
+    from overcast.compute.drivers.openstack import OpenStackNodeDriver
     from overcast.fanout import FanOutResult
 
 _MODELS = frozenset(__all__) - {
@@ -66,6 +67,8 @@ class Provider(StrEnum):
 
 @overload
 def get_driver(provider: Literal[Provider.LIBVIRT]) -> type[LibvirtNodeDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.OPENSTACK]) -> type[OpenStackNodeDriver]: ...
 @overload
 def get_driver(provider: Provider | str) -> type[NodeDriver]: ...
 def get_driver(provider: Provider | str) -> type[NodeDriver]:
