@@ -141,6 +141,27 @@ def backup_part(root: str, zone_file: str, kvm: Any) -> None:
         print(f"backup: {saved.name} ({saved.size} bytes) and {listing.name} "
               f"({len(inventory)} nodes) kept in local storage")
 
+def copy_part(root: str) -> None:
+    """Stream an object from one storage driver to another, with a progress bar."""
+    from overcast.storage import copy
+
+    Local = get_driver(Provider.LOCAL)
+    with Local(root) as here, Local(os.path.join(root, "offsite")) as offsite:
+        source = here.get_object("backups", "dumps/dump.bin")
+        target = offsite.create_container("mirror")
+
+        def bar(done: int, total: int | None) -> None:
+            share = done / total if total else 1.0
+            filled = int(share * 30)
+            end = "\n" if done == total else ""
+            print(f"\rcopy: [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%} "
+                  f"{done / MiB:5.1f}/{(total or 0) / MiB:.1f} MiB", end=end, flush=True)
+
+        copied = copy(source, target, progress=bar)
+        print(f"copy: {source.name} -> offsite/{target.name}/{copied.name}, md5 {copied.hash} "
+              f"(streamed, no temporary file; works the same between any two drivers)")
+
+
 def main(argv: list[str]) -> int:
     """Run the demo in ``argv[0]`` or a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="overcast-demo-") as scratch:
@@ -148,6 +169,7 @@ def main(argv: list[str]) -> int:
         print(f"== overcast demo: local storage under {root}")
         dump_md5 = sync_part(root)
         anyio.run(async_part, root)
+        copy_part(root)
         kvm, addresses = compute_part()
         with kvm:
             zone_file = dns_part(root, dump_md5, addresses)

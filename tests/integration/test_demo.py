@@ -16,5 +16,6 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "IN\tTXT" in out and "a second plan has 0" in out
     assert "compute: node web-1" in out and "is running at ['192.168." in out
     assert "backup: dns/demo.example.zone" in out
+    assert "copy: [##############################] 100%" in out
     assert out.rstrip().endswith("== done")
     assert (tmp_path / "zones" / "demo.example.zone").is_file()
