@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         VolumeSnapshot,
         VolumeSnapshotState,
     )
+    from overcast.compute.drivers.ec2 import EC2NodeDriver
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
     from overcast.fanout import FanOutResult
@@ -65,6 +66,8 @@ class Provider(StrEnum):
     OPENSTACK = "openstack"
 
 
+@overload
+def get_driver(provider: Literal[Provider.EC2]) -> type[EC2NodeDriver]: ...
 @overload
 def get_driver(provider: Literal[Provider.LIBVIRT]) -> type[LibvirtNodeDriver]: ...
 @overload
