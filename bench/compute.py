@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         def overcast_async() -> int:
             async def gather() -> int:
                 lists = await asyncio.gather(*(d.aio.list_nodes() for d in drivers))
+                for d in drivers:  # each run has its own loop: close its pools
+                    await d.aio.aclose()
                 return sum(len(nodes) for nodes in lists)
 
             return asyncio.run(gather())

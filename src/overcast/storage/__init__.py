@@ -22,7 +22,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from overcast.storage.base import Container, Object, Prefix, StorageDriver
+    from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
     from overcast.storage.drivers.local import LocalStorageDriver
+    from overcast.storage.drivers.s3 import S3StorageDriver
+    from overcast.storage.drivers.swift import SwiftStorageDriver
     from overcast.storage.transfer import copy, copy_async
 
 
@@ -37,7 +40,13 @@ class Provider(StrEnum):
 
 
 @overload
+def get_driver(provider: Literal[Provider.AZURE_BLOBS]) -> type[AzureBlobsStorageDriver]: ...
+@overload
 def get_driver(provider: Literal[Provider.LOCAL]) -> type[LocalStorageDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.S3]) -> type[S3StorageDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.SWIFT]) -> type[SwiftStorageDriver]: ...
 @overload
 def get_driver(provider: Provider | str) -> type[StorageDriver]: ...
 def get_driver(provider: Provider | str) -> type[StorageDriver]:

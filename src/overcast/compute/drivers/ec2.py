@@ -57,13 +57,6 @@ from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
-from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
-    ParseError as _XMLParseError,
-)
-from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
-    fromstring as _xml_fromstring,
-)
-
 from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
 from overcast.compute.base import (
     KeyPair,
@@ -104,6 +97,11 @@ from overcast.runtime.effects import Call, Emit, Iter, Op, Request, Response
 from overcast.runtime.operation import aio, iterator, operation
 from overcast.runtime.ops import collect, create_once
 from overcast.runtime.redact import Secret, redact_text
+from overcast.xml import child as _child
+from overcast.xml import local as _local
+from overcast.xml import parse as _parse
+from overcast.xml import path as _path
+from overcast.xml import text as _xml_text
 
 __all__ = [
     "API_VERSION",
@@ -202,32 +200,17 @@ _REGION_COUNTRIES: Final = {
 # -- XML helpers --------------------------------------------------------------------
 
 
-def _local(tag: object) -> str:
-    """A tag's name without its ``{namespace}``."""
-    text = tag if isinstance(tag, str) else ""
-    return text.rsplit("}", 1)[-1]
 
 
-def _child(element: Element | None, name: str) -> Element | None:
-    if element is None:
-        return None
-    for item in element:
-        if _local(item.tag) == name:
-            return item
-    return None
 
 
-def _path(element: Element | None, *steps: str) -> Element | None:
-    for step in steps:
-        element = _child(element, step)
-    return element
+
+
 
 
 def _text(element: Element | None, *steps: str) -> str | None:
-    found = _path(element, *steps)
-    if found is None:
-        return None
-    return (found.text or "").strip()
+    return _xml_text(element, *steps, strip=True)
+
 
 
 def _items(element: Element | None, *steps: str) -> list[Element]:
@@ -269,16 +252,6 @@ def _tags(element: Element | None) -> dict[str, str]:
     }
 
 
-def _parse(body: bytes) -> Element | None:
-    if not body.strip():
-        return None
-    try:
-        root: Element = _xml_fromstring(body)
-    except (_XMLParseError, ValueError, SyntaxError):
-        return None
-    except Exception:  # defusedxml refuses entities, DTDs, external references
-        return None
-    return root
 
 
 def _return_value(root: Element) -> bool:

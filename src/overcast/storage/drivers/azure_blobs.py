@@ -61,10 +61,6 @@ from urllib.parse import quote, unquote, urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
-    fromstring as _xml_fromstring,
-)
-
 from overcast.auth.azure_shared_key import (
     API_VERSION,
     blob_sas,
@@ -115,6 +111,10 @@ from overcast.storage.transfer import (
     download_in_ranges,
     upload_in_parts,
 )
+from overcast.xml import child as _child
+from overcast.xml import local as _local
+from overcast.xml import parse as _parse
+from overcast.xml import text as _text
 
 __all__ = ["DEFAULT_PART_PLAN", "AzureBlobsStorageDriver"]
 
@@ -178,36 +178,12 @@ _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
 # -- XML ---------------------------------------------------------------------------
 
 
-def _local(tag: object) -> str:
-    text = tag if isinstance(tag, str) else ""
-    return text.rsplit("}", 1)[-1]
 
 
-def _child(element: Element | None, name: str) -> Element | None:
-    if element is None:
-        return None
-    for item in element:
-        if _local(item.tag) == name:
-            return item
-    return None
 
 
-def _text(element: Element | None, *steps: str) -> str | None:
-    for step in steps:
-        element = _child(element, step)
-    if element is None:
-        return None
-    return element.text or ""
 
 
-def _parse(body: bytes) -> Element | None:
-    if not body.strip():
-        return None
-    try:
-        root: Element = _xml_fromstring(body)
-    except Exception:  # malformed, or refused by defusedxml (entities, DTDs)
-        return None
-    return root
 
 
 def _name(element: Element | None) -> str:

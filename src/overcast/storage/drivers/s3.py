@@ -63,13 +63,6 @@ from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
-    ParseError as _XMLParseError,
-)
-from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
-    fromstring as _xml_fromstring,
-)
-
 from overcast.auth.aws_sigv4 import AwsCredentials, presign_url, sign_request
 from overcast.errors import (
     ContainerAlreadyExists,
@@ -118,6 +111,11 @@ from overcast.storage.transfer import (
     check_range,
     upload_in_parts,
 )
+from overcast.xml import child as _child
+from overcast.xml import children as _children
+from overcast.xml import local as _local
+from overcast.xml import parse as _parse_xml
+from overcast.xml import text as _text
 
 __all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver", "S3StorageDriverAsync"]
 
@@ -201,45 +199,14 @@ _XML_INVALID: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # -- XML helpers (local names, so the namespace string never matters) --------------------
 
 
-def _local(tag: object) -> str:
-    text = tag if isinstance(tag, str) else ""
-    return text.rsplit("}", 1)[-1]
 
 
-def _child(element: Element | None, name: str) -> Element | None:
-    if element is None:
-        return None
-    for item in element:
-        if _local(item.tag) == name:
-            return item
-    return None
 
 
-def _children(element: Element | None, name: str) -> list[Element]:
-    if element is None:
-        return []
-    return [item for item in element if _local(item.tag) == name]
 
 
-def _text(element: Element | None, *steps: str) -> str | None:
-    for step in steps:
-        element = _child(element, step)
-    if element is None:
-        return None
-    return element.text or ""
 
 
-def _parse_xml(body: bytes) -> Element | None:
-    """The root element of an XML body, or None if it is empty or not XML."""
-    if not body.strip():
-        return None
-    try:
-        root: Element = _xml_fromstring(body)
-    except (_XMLParseError, ValueError, SyntaxError):
-        return None
-    except Exception:  # defusedxml refuses entities, DTDs, external references
-        return None
-    return root
 
 
 def _xml(body: bytes) -> Op[Element | None]:

@@ -1,0 +1,600 @@
+"""Object storage, side by side: overcast against its peers on one SeaweedFS server.
+
+One SeaweedFS server (it verifies SigV4 signatures) serves every client in one
+run. Each (client, workload) cell runs in its own subprocess, so client CPU
+(``time.process_time`` of that process, all threads) and peak RSS
+(``ru_maxrss``) belong to that client alone. Clients:
+
+* ``overcast`` (sync runner, pycurl) and ``overcast-async`` (aiohttp);
+* ``libcloud``: apache-libcloud's S3 driver (with the one-line fix SeaweedFS
+  needs for listings: it rejects Libcloud's ``Version`` query parameter);
+* ``boto3``: the client API, and s3transfer (``upload_file``,
+  ``upload_fileobj``, ``download_file``) for the large objects;
+* ``obstore`` (a Rust core), when installed;
+* ``raw``: pycurl with presigned URLs and nothing else: the floor.
+
+Workloads (``--quick`` shrinks counts and sizes): 16 KiB GET sequential and at
+concurrency 8; PUT + HEAD + DELETE of 1 KiB objects at concurrency 16; listing
+100,000 keys; a 1 GiB upload from a file and from a non-seekable stream; a 1 GiB
+download to a file. Every call's status and byte count are checked.
+
+Reported per cell: requests/s or MB/s, client CPU µs per request (per MiB for
+large transfers), peak RSS, and ratios to overcast. The issue's targets are
+checked at the end.
+
+    python bench/storage.py [--quick] [--only overcast,boto3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+KiB, MiB = 1024, 1024 * 1024
+CLIENTS = ("overcast", "overcast-async", "libcloud", "boto3", "obstore", "raw")
+BUCKET = "bench"
+
+
+def plan(quick: bool) -> dict[str, Any]:
+    """Counts and sizes per workload."""
+    if quick:
+        return {"small": 300, "small_c8": 800, "phd": 300, "keys": 5000, "big": 128 * MiB}
+    return {"small": 2000, "small_c8": 4000, "phd": 1500, "keys": 100_000, "big": 1024 * MiB}
+
+
+# -- clients ---------------------------------------------------------------------------
+
+
+class Client:
+    """The operations the workloads need, for one library."""
+
+    def __init__(self, endpoint: str, key: str, secret: str) -> None:
+        self.endpoint, self.key, self.secret = endpoint, key, secret
+
+    def get(self, name: str) -> int: ...
+    def put(self, name: str, data: bytes) -> None: ...
+    def head(self, name: str) -> int: ...
+    def delete(self, name: str) -> None: ...
+    def list_count(self, prefix: str) -> int: ...
+    def upload_file(self, name: str, path: str) -> None: ...
+    def upload_stream(self, name: str, chunks: Iterator[bytes]) -> None: ...
+    def download(self, name: str, path: str) -> int: ...
+
+
+class Overcast(Client):
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        from overcast.storage import Provider, get_driver
+
+        self.d = get_driver(Provider.S3)(self.key, self.secret, endpoint=self.endpoint,
+                                         pool_size=16)
+        self.c = self.d.get_container(BUCKET)
+
+    def get(self, name: str) -> int:
+        obj = self._obj(name)
+        return sum(len(c) for c in self.d.download_object_as_stream(obj))
+
+    def _obj(self, name: str) -> Any:
+        from overcast.storage.base import Object
+
+        return Object(name, -1, None, container=self.c, driver=self.d)
+
+    def put(self, name: str, data: bytes) -> None:
+        self.d.upload_object_via_stream(data, self.c, name)
+
+    def head(self, name: str) -> int:
+        return self.d.get_object(BUCKET, name).size
+
+    def delete(self, name: str) -> None:
+        self.d.delete_object(self._obj(name))
+
+    def list_count(self, prefix: str) -> int:
+        return sum(1 for _ in self.d.iterate_container_objects(self.c, prefix=prefix))
+
+    def upload_file(self, name: str, path: str) -> None:
+        self.d.upload_object(path, self.c, name)
+
+    def upload_stream(self, name: str, chunks: Iterator[bytes]) -> None:
+        self.d.upload_object_via_stream(chunks, self.c, name)
+
+    def download(self, name: str, path: str) -> int:
+        obj = self.d.get_object(BUCKET, name)
+        self.d.download_object(obj, path, overwrite_existing=True)
+        return os.path.getsize(path)
+
+
+class OvercastAsync(Overcast):
+    """The same driver through ``driver.aio`` on one event loop (a loop per call
+    here, so sequential cells measure the async runner, not the loop start)."""
+
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.lock = threading.Lock()
+
+    def _run(self, coro: Any) -> Any:
+        with self.lock:
+            return self.loop.run_until_complete(coro)
+
+    def get(self, name: str) -> int:
+        async def main() -> int:
+            total = 0
+            async for chunk in self.d.aio.download_object_as_stream(self._obj(name)):
+                total += len(chunk)
+            return total
+
+        return int(self._run(main()))
+
+    def head(self, name: str) -> int:
+        return int(self._run(self.d.aio.get_object(BUCKET, name)).size)
+
+    def upload_file(self, name: str, path: str) -> None:
+        self._run(self.d.aio.upload_object(path, self.c, name))
+
+    def download(self, name: str, path: str) -> int:
+        obj = self._run(self.d.aio.get_object(BUCKET, name))
+        self._run(self.d.aio.download_object(obj, path, overwrite_existing=True))
+        return os.path.getsize(path)
+
+
+class Libcloud(Client):
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        from urllib.parse import urlsplit
+
+        from libcloud.storage.providers import get_driver
+        from libcloud.storage.types import Provider
+
+        parts = urlsplit(self.endpoint)
+        self.d = get_driver(Provider.S3)(self.key, self.secret, host=parts.hostname,
+                                         port=parts.port, secure=False, region="us-east-1")
+        original = self.d.connection.add_default_params
+        self.d.connection.add_default_params = lambda p: {
+            k: v for k, v in original(p).items() if k != "Version"
+        }
+        self.c = self.d.get_container(BUCKET)
+
+    def get(self, name: str) -> int:
+        obj = self.d.get_object(BUCKET, name)
+        return sum(len(c) for c in self.d.download_object_as_stream(obj))
+
+    def put(self, name: str, data: bytes) -> None:
+        self.d.upload_object_via_stream(iter([data]), self.c, name)
+
+    def head(self, name: str) -> int:
+        return int(self.d.get_object(BUCKET, name).size)
+
+    def delete(self, name: str) -> None:
+        self.d.delete_object(self.d.get_object(BUCKET, name))
+
+    def list_count(self, prefix: str) -> int:
+        return sum(1 for _ in self.d.iterate_container_objects(self.c, prefix=prefix))
+
+    def upload_file(self, name: str, path: str) -> None:
+        self.d.upload_object(path, self.c, name)
+
+    def upload_stream(self, name: str, chunks: Iterator[bytes]) -> None:
+        self.d.upload_object_via_stream(chunks, self.c, name)
+
+    def download(self, name: str, path: str) -> int:
+        obj = self.d.get_object(BUCKET, name)
+        self.d.download_object(obj, path, overwrite_existing=True)
+        return os.path.getsize(path)
+
+
+class Boto3(Client):
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        import boto3
+        from botocore.config import Config
+
+        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key,
+                               aws_secret_access_key=self.secret, region_name="us-east-1",
+                               config=Config(max_pool_connections=16))
+
+    def get(self, name: str) -> int:
+        body = self.s3.get_object(Bucket=BUCKET, Key=name)["Body"]
+        return sum(len(c) for c in body.iter_chunks(MiB))
+
+    def put(self, name: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=name, Body=data)
+
+    def head(self, name: str) -> int:
+        return int(self.s3.head_object(Bucket=BUCKET, Key=name)["ContentLength"])
+
+    def delete(self, name: str) -> None:
+        self.s3.delete_object(Bucket=BUCKET, Key=name)
+
+    def list_count(self, prefix: str) -> int:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+        return sum(page.get("KeyCount", 0) for page in pages)
+
+    def upload_file(self, name: str, path: str) -> None:
+        self.s3.upload_file(path, BUCKET, name)
+
+    def upload_stream(self, name: str, chunks: Iterator[bytes]) -> None:
+        self.s3.upload_fileobj(_IterReader(chunks), BUCKET, name)
+
+    def download(self, name: str, path: str) -> int:
+        self.s3.download_file(BUCKET, name, path)
+        return os.path.getsize(path)
+
+
+class Obstore(Client):
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        import obstore
+        from obstore.store import S3Store
+
+        self.ob = obstore
+        self.store = S3Store(BUCKET, endpoint=self.endpoint, access_key_id=self.key,
+                             secret_access_key=self.secret, region="us-east-1",
+                             client_options={"allow_http": True})
+
+    def get(self, name: str) -> int:
+        return sum(len(c) for c in self.ob.get(self.store, name))
+
+    def put(self, name: str, data: bytes) -> None:
+        self.ob.put(self.store, name, data)
+
+    def head(self, name: str) -> int:
+        return int(self.ob.head(self.store, name)["size"])
+
+    def delete(self, name: str) -> None:
+        self.ob.delete(self.store, name)
+
+    def list_count(self, prefix: str) -> int:
+        return sum(len(batch) for batch in self.ob.list(self.store, prefix=prefix))
+
+    def upload_file(self, name: str, path: str) -> None:
+        self.ob.put(self.store, name, Path(path))
+
+    def upload_stream(self, name: str, chunks: Iterator[bytes]) -> None:
+        self.ob.put(self.store, name, chunks)
+
+    def download(self, name: str, path: str) -> int:
+        with open(path, "wb") as f:
+            for chunk in self.ob.get(self.store, name):
+                f.write(chunk)
+        return os.path.getsize(path)
+
+
+class Raw(Client):
+    """pycurl with presigned URLs: no signing per request, no retries, no checks."""
+
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        import pycurl
+
+        from overcast.auth.aws_sigv4 import AwsCredentials, presign_url
+        from overcast.runtime.redact import Secret
+
+        self.pycurl = pycurl
+        creds = AwsCredentials(self.key, Secret(self.secret))
+        now = time.time()
+        self.url = lambda method, name: presign_url(
+            method, f"{self.endpoint}/{BUCKET}/{name}", creds, "us-east-1", "s3", now, 3600
+        )
+        self.local = threading.local()
+
+    def _curl(self) -> Any:
+        curl = getattr(self.local, "curl", None)
+        if curl is None:
+            curl = self.local.curl = self.pycurl.Curl()
+        curl.reset()
+        return curl
+
+    def _perform(self, curl: Any) -> int:
+        curl.perform()
+        status = int(curl.getinfo(self.pycurl.RESPONSE_CODE))
+        if status >= 300:
+            raise RuntimeError(f"status {status}")
+        return status
+
+    def get(self, name: str) -> int:
+        curl, chunks = self._curl(), []
+        curl.setopt(self.pycurl.URL, self.url("GET", name))
+        curl.setopt(self.pycurl.WRITEFUNCTION, chunks.append)
+        self._perform(curl)
+        return sum(len(c) for c in chunks)
+
+    def put(self, name: str, data: bytes) -> None:
+        import io
+
+        curl = self._curl()
+        curl.setopt(self.pycurl.URL, self.url("PUT", name))
+        curl.setopt(self.pycurl.UPLOAD, 1)
+        curl.setopt(self.pycurl.READDATA, io.BytesIO(data))
+        curl.setopt(self.pycurl.INFILESIZE_LARGE, len(data))
+        curl.setopt(self.pycurl.WRITEFUNCTION, lambda b: None)
+        self._perform(curl)
+
+    def head(self, name: str) -> int:
+        curl = self._curl()
+        curl.setopt(self.pycurl.URL, self.url("HEAD", name))
+        curl.setopt(self.pycurl.NOBODY, 1)
+        self._perform(curl)
+        return int(curl.getinfo(self.pycurl.CONTENT_LENGTH_DOWNLOAD_T))
+
+    def delete(self, name: str) -> None:
+        curl = self._curl()
+        curl.setopt(self.pycurl.URL, self.url("DELETE", name))
+        curl.setopt(self.pycurl.CUSTOMREQUEST, "DELETE")
+        curl.setopt(self.pycurl.WRITEFUNCTION, lambda b: None)
+        self._perform(curl)
+
+    def upload_file(self, name: str, path: str) -> None:
+        curl = self._curl()
+        with open(path, "rb") as f:
+            curl.setopt(self.pycurl.URL, self.url("PUT", name))
+            curl.setopt(self.pycurl.UPLOAD, 1)
+            curl.setopt(self.pycurl.READDATA, f)
+            curl.setopt(self.pycurl.INFILESIZE_LARGE, os.path.getsize(path))
+            curl.setopt(self.pycurl.WRITEFUNCTION, lambda b: None)
+            self._perform(curl)
+
+    def download(self, name: str, path: str) -> int:
+        curl = self._curl()
+        with open(path, "wb") as f:
+            curl.setopt(self.pycurl.URL, self.url("GET", name))
+            curl.setopt(self.pycurl.WRITEDATA, f)
+            curl.setopt(self.pycurl.BUFFERSIZE, MiB)
+            self._perform(curl)
+        return os.path.getsize(path)
+
+
+class _IterReader:
+    """A read() over an iterator (non-seekable), for boto3's upload_fileobj."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks, self.buffer = chunks, b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        if size < 0:
+            out, self.buffer = self.buffer, b""
+        else:
+            out, self.buffer = self.buffer[:size], self.buffer[size:]
+        return out
+
+
+FACTORIES: dict[str, Callable[..., Client]] = {
+    "overcast": Overcast, "overcast-async": OvercastAsync, "libcloud": Libcloud,
+    "boto3": Boto3, "obstore": Obstore, "raw": Raw,
+}
+BIG_ONLY = {"raw": {"upload_stream", "list"}}  # what the floor does not do
+
+
+# -- workloads (run in a worker process) -------------------------------------------------
+
+
+def chunks_of_file(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(MiB):
+            yield chunk
+
+
+def workload(client: Client, name: str, sizes: dict[str, Any], tag: str, big: str,
+             tmp: str) -> tuple[int, int]:
+    """Run one workload; return (operations, bytes)."""
+    if name == "get16k":
+        for i in range(sizes["small"]):
+            assert client.get(f"small/{i % 50}") == 16 * KiB
+        return sizes["small"], sizes["small"] * 16 * KiB
+    if name == "get16k_c8":
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda i: client.get(f"small/{i % 50}"), range(sizes["small_c8"])))
+        assert all(n == 16 * KiB for n in got)
+        return len(got), sum(got)
+    if name == "put_head_delete_c16":
+        data = os.urandom(KiB)
+
+        def one(i: int) -> None:
+            key = f"phd/{tag}/{i}"
+            client.put(key, data)
+            assert client.head(key) == KiB
+            client.delete(key)
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, range(sizes["phd"])))
+        return 3 * sizes["phd"], sizes["phd"] * KiB
+    if name == "list":
+        count = client.list_count("keys/")
+        assert count == sizes["keys"], count
+        return count, 0
+    if name == "upload_file":
+        client.upload_file(f"big/{tag}-file", big)
+        return 1, sizes["big"]
+    if name == "upload_stream":
+        client.upload_stream(f"big/{tag}-stream", chunks_of_file(big))
+        return 1, sizes["big"]
+    if name == "download":
+        assert client.download("big/source", os.path.join(tmp, "down.bin")) == sizes["big"]
+        return 1, sizes["big"]
+    raise SystemExit(f"unknown workload {name}")
+
+
+def worker(args: argparse.Namespace) -> int:
+    sizes = plan(args.quick)
+    client = FACTORIES[args.client](args.endpoint, args.key, args.secret)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.workload in ("get16k", "get16k_c8"):
+            client.get("small/0")  # warm-up: connections, imports
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        ops, nbytes = workload(client, args.workload, sizes, args.client, args.big, tmp)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"ops": ops, "bytes": nbytes, "cpu": cpu, "wall": wall, "rss": rss}))
+    return 0
+
+
+# -- the run (parent process) ------------------------------------------------------------
+
+
+WORKLOADS = ("get16k", "get16k_c8", "put_head_delete_c16", "list", "upload_file",
+             "upload_stream", "download")
+
+
+def seed(endpoint: str, key: str, secret: str, sizes: dict[str, Any], big: str) -> None:
+    """Bucket, 50 small objects, the keys to list and the big object, with boto3."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                      aws_secret_access_key=secret, region_name="us-east-1",
+                      config=Config(max_pool_connections=32))
+    s3.create_bucket(Bucket=BUCKET)
+    small = os.urandom(16 * KiB)
+    for i in range(50):
+        s3.put_object(Bucket=BUCKET, Key=f"small/{i}", Body=small)
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=BUCKET, Key=f"keys/{i:06d}", Body=b"k"),
+                      range(sizes["keys"])))
+    s3.upload_file(big, BUCKET, "big/source")
+
+
+def make_big(path: str, size: int) -> None:
+    with open(path, "wb") as f:
+        block = os.urandom(MiB)
+        for i in range(size // MiB):
+            f.write(block[i % 7:] + block[: i % 7])
+
+
+def available(name: str) -> bool:
+    module = {"overcast": "overcast", "overcast-async": "overcast", "libcloud": "libcloud",
+              "boto3": "boto3", "obstore": "obstore", "raw": "pycurl"}[name]
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default=",".join(CLIENTS))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for extra in ("client", "workload", "endpoint", "key", "secret", "big"):
+        parser.add_argument(f"--{extra}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+
+    from servers.seaweedfs import start_seaweedfs
+
+    sizes = plan(args.quick)
+    clients = [c for c in args.only.split(",") if c in FACTORIES and available(c)]
+    results: dict[tuple[str, str], dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp, start_seaweedfs() as server:
+        big = os.path.join(tmp, "big.bin")
+        make_big(big, sizes["big"])
+        seed(server.url, server.access_key, server.secret_key, sizes, big)
+        for work in WORKLOADS:
+            for client in clients:
+                if work in BIG_ONLY.get(client, set()) or (work == "list" and client == "raw"):
+                    continue
+                cmd = [sys.executable, __file__, "--worker", "--client", client, "--workload",
+                       work, "--endpoint", server.url, "--key", server.access_key, "--secret",
+                       server.secret_key, "--big", big] + (["--quick"] if args.quick else [])
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+                if done.returncode != 0:
+                    tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+                    print(f"{client} {work}: failed: {tail}", file=sys.stderr)
+                    continue
+                results[(work, client)] = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"{client} {work}: done", file=sys.stderr)
+    report(results, clients, sizes, args.quick)
+    return 0
+
+
+def report(results: dict[tuple[str, str], dict[str, float]], clients: list[str],
+           sizes: dict[str, Any], quick: bool) -> None:
+    big_mib = sizes["big"] // MiB
+    print(f"### bench/storage.py{' --quick' if quick else ''}: SeaweedFS on 127.0.0.1, "
+          f"{sizes['keys']:,} keys listed, {big_mib} MiB objects\n")
+    print("| workload | client | rate | CPU per op | peak RSS MiB | rate x overcast | "
+          "CPU x overcast |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for work in WORKLOADS:
+        base = results.get((work, "overcast"))
+        for client in clients:
+            cell = results.get((work, client))
+            if cell is None:
+                continue
+            big = work.startswith(("upload", "download"))
+            rate = cell["bytes"] / MiB / cell["wall"] if big else cell["ops"] / cell["wall"]
+            unit = "MiB/s" if big else "op/s"
+            per = (cell["cpu"] / (cell["bytes"] / MiB) * 1e3 if big
+                   else cell["cpu"] / cell["ops"] * 1e6)
+            per_unit = "ms/MiB" if big else "µs"
+            if base:
+                base_rate = (base["bytes"] / MiB if big else base["ops"]) / base["wall"]
+                base_per = (base["cpu"] / (base["bytes"] / MiB) * 1e3 if big
+                            else base["cpu"] / base["ops"] * 1e6)
+                ratios = f"{rate / base_rate:.2f} | {per / base_per:.2f}"
+            else:
+                ratios = "- | -"
+            print(f"| {work} | {client} | {rate:,.0f} {unit} | {per:,.1f} {per_unit} | "
+                  f"{cell['rss']:.0f} | {ratios} |")
+    print()
+    targets(results, sizes)
+
+
+def targets(results: dict[tuple[str, str], dict[str, float]], sizes: dict[str, Any]) -> None:
+    """The issue's targets, checked on this run's numbers."""
+
+    def per_op(work: str, client: str) -> float | None:
+        cell = results.get((work, client))
+        return cell["cpu"] / cell["ops"] if cell else None
+
+    def rate(work: str, client: str) -> float | None:
+        cell = results.get((work, client))
+        return cell["bytes"] / cell["wall"] if cell else None
+
+    lines = []
+    ours, floor = per_op("get16k", "overcast"), per_op("get16k", "raw")
+    if ours and floor:
+        lines.append(f"- CPU per small GET vs raw: {ours / floor:.2f}x (target <= 1.3x)")
+    for peer in ("libcloud", "boto3"):
+        theirs = per_op("get16k", peer)
+        if ours and theirs:
+            lines.append(f"- CPU per small GET vs {peer}: {ours / theirs:.2f}x (target <= 0.5x)")
+    for work in ("upload_file", "download"):
+        mine, raw = rate(work, "overcast"), rate(work, "raw")
+        if mine and raw:
+            lines.append(f"- {work} speed vs raw: {mine / raw:.2f}x (target >= 0.9x)")
+    cell = results.get(("upload_stream", "overcast"))
+    if cell:
+        from overcast.storage.drivers.s3 import S3StorageDriver
+
+        plan_ = S3StorageDriver("k", "s").part_plan
+        limit = plan_.concurrency * plan_.size_of(1, None) / MiB + 64
+        lines.append(f"- streamed upload peak RSS: {cell['rss']:.0f} MiB "
+                     f"(target < {limit:.0f} MiB = concurrency x part size + 64 MiB, "
+                     f"plus the interpreter)")
+    print("Targets:\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Reading provider XML safely and without depending on namespace strings.
+
+Network XML is parsed with defusedxml (no entities, DTDs or external
+references). Elements are matched by their local name, because servers that
+speak a provider's API do not always use its namespace string (moto's EC2
+namespace lacks AWS's trailing slash, for one). Shared by every XML driver
+(S3, Route 53, EC2, Azure Blob, ...).
+"""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import Element
+
+from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
+    fromstring as _fromstring,
+)
+
+__all__ = ["child", "children", "local", "parse", "path", "text"]
+
+
+def parse(body: bytes) -> Element | None:
+    """The root element of an XML body; ``None`` if it is empty, not XML, or
+    refused by defusedxml."""
+    if not body.strip():
+        return None
+    try:
+        root: Element = _fromstring(body)
+    except Exception:  # malformed, or refused (entities, DTDs, external references)
+        return None
+    return root
+
+
+def local(tag: object) -> str:
+    """A tag's name without its ``{namespace}``."""
+    name = tag if isinstance(tag, str) else ""
+    return name.rsplit("}", 1)[-1]
+
+
+def child(element: Element | None, name: str) -> Element | None:
+    """The first child called ``name`` (any namespace)."""
+    if element is None:
+        return None
+    for item in element:
+        if local(item.tag) == name:
+            return item
+    return None
+
+
+def children(element: Element | None, name: str) -> list[Element]:
+    """Every child called ``name`` (any namespace)."""
+    if element is None:
+        return []
+    return [item for item in element if local(item.tag) == name]
+
+
+def path(element: Element | None, *steps: str) -> Element | None:
+    """The element reached by following ``steps`` (child names) from ``element``."""
+    for step in steps:
+        element = child(element, step)
+    return element
+
+
+def text(element: Element | None, *steps: str, strip: bool = False) -> str | None:
+    """The text at ``steps`` below ``element`` (``""`` if empty), or ``None`` if
+    there is no such element. Object names keep their spaces unless ``strip``."""
+    found = path(element, *steps)
+    if found is None:
+        return None
+    value = found.text or ""
+    return value.strip() if strip else value
