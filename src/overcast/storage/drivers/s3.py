@@ -109,6 +109,7 @@ from overcast.storage.transfer import (
     ProgressReport,
     SizeCheck,
     check_range,
+    download_in_ranges,
     upload_in_parts,
 )
 from overcast.xml import child as _child
@@ -1101,6 +1102,42 @@ class S3StorageDriver(StorageDriver):
         if full and _PLAIN_MD5.match(etag) and not encrypted:
             body.observe(HashCheck("md5", etag, obj.name, driver=self))
         return body
+
+    @operation
+    def download_object(
+        self,
+        obj: Object,
+        destination_path: str | os.PathLike[str],
+        overwrite_existing: bool = False,
+        delete_on_failure: bool = True,
+        *,
+        progress: Progress | None = None,
+    ) -> Op[bool]:
+        """Download to a file: one checked stream up to ``part_plan.threshold``,
+        else parallel ranged GETs (``part_plan.concurrency`` at a time) written in
+        place, checked (size, and MD5 when the ETag is one) before the rename."""
+        bucket = self._check_bucket(obj.container_name)
+        key = self._check_key(obj.name)
+        current = yield from self._head_object(bucket, key)
+        assert current is not None
+        if current.size <= self.part_plan.threshold:
+            body = yield from self.download_object_range_as_stream.op(current, 0, None)
+            return (yield from self._save(
+                body, destination_path, overwrite_existing, current.size, progress
+            ))
+        etag = current.hash or ""
+        checksum = ("md5", etag) if _PLAIN_MD5.match(etag) else None
+        return (yield from download_in_ranges(
+            lambda start, end: self.download_object_range_as_stream.op(current, start, end),
+            current.size,
+            destination_path,
+            overwrite=overwrite_existing,
+            part_size=max(self.part_plan.part_size, 16 * 1024 * 1024),
+            concurrency=self.part_plan.concurrency,
+            checksum=checksum,
+            progress=progress,
+            driver=self,
+        ))
 
     @operation
     def delete_object(self, obj: Object) -> Op[bool]:
