@@ -69,6 +69,8 @@ SENSITIVE_PARAMS: Final = frozenset(
         "key",
         "api_key",
         "apikey",
+        # A resumable upload session id lets whoever holds it write to it.
+        "upload_id",
     }
 )
 

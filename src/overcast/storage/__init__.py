@@ -23,6 +23,7 @@ __all__ = [
 if TYPE_CHECKING:
     from overcast.storage.base import Container, Object, Prefix, StorageDriver
     from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
+    from overcast.storage.drivers.google_storage import GoogleStorageDriver
     from overcast.storage.drivers.local import LocalStorageDriver
     from overcast.storage.drivers.s3 import S3StorageDriver
     from overcast.storage.drivers.swift import SwiftStorageDriver
@@ -41,6 +42,8 @@ class Provider(StrEnum):
 
 @overload
 def get_driver(provider: Literal[Provider.AZURE_BLOBS]) -> type[AzureBlobsStorageDriver]: ...
+@overload
+def get_driver(provider: Literal[Provider.GOOGLE_STORAGE]) -> type[GoogleStorageDriver]: ...
 @overload
 def get_driver(provider: Literal[Provider.LOCAL]) -> type[LocalStorageDriver]: ...
 @overload
