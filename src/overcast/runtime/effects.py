@@ -500,8 +500,8 @@ class PartReader:
     def __init__(self, source: ByteStream, sizes: Callable[[int], int]) -> None:
         self.source = source
         self.sizes = sizes
-        self._pending: list[bytes] = []
-        self._pending_len = 0
+        # One growing buffer, cut from the front: a part is copied once, when cut.
+        self._buffer = bytearray()
         self._next = 1
         self._exhausted = False
         self._sync: Iterator[bytes] | None = None
@@ -509,34 +509,31 @@ class PartReader:
         self.lock: Any = None  # made by the runner: threading.Lock or anyio.Lock
 
     def _cut(self, size: int) -> tuple[int, bytes, bool]:
-        data = b"".join(self._pending)
-        part, rest = data[:size], data[size:]
-        self._pending = [rest] if rest else []
-        self._pending_len = len(rest)
+        part = bytes(self._buffer[:size])
+        del self._buffer[:size]
         number = self._next
         if part:
             self._next += 1
-        return number, part, self._exhausted and not rest
+        return number, part, self._exhausted and not self._buffer
 
     def read_sync(self) -> tuple[int, bytes, bool]:
         """The next ``(number, data, last)``; ``data`` is empty after the end."""
         if self._sync is None:
             self._sync = self.source.sync_chunks()
         size = self.sizes(self._next)
-        while not self._exhausted and self._pending_len <= size:
+        while not self._exhausted and len(self._buffer) <= size:
             chunk = next(self._sync, None)
             if chunk is None:
                 self._exhausted = True
-            elif chunk:
-                self._pending.append(chunk)
-                self._pending_len += len(chunk)
+            else:
+                self._buffer += chunk
         return self._cut(size)
 
     def close(self) -> None:
         """Release the source (an upload that stops early calls this)."""
         if self._sync is not None and hasattr(self._sync, "close"):
             self._sync.close()
-        self._pending = []
+        self._buffer = bytearray()
         self._exhausted = True
 
     async def read_async(self) -> tuple[int, bytes, bool]:
@@ -544,15 +541,11 @@ class PartReader:
         if self._async is None:
             self._async = self.source.async_chunks()
         size = self.sizes(self._next)
-        while not self._exhausted and self._pending_len <= size:
+        while not self._exhausted and len(self._buffer) <= size:
             try:
-                chunk = await self._async.__anext__()
+                self._buffer += await self._async.__anext__()
             except StopAsyncIteration:
                 self._exhausted = True
-                continue
-            if chunk:
-                self._pending.append(chunk)
-                self._pending_len += len(chunk)
         return self._cut(size)
 
 

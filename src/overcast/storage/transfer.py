@@ -215,31 +215,38 @@ def upload_in_parts(
     """Upload ``source`` through ``target``: one request when small, else parts
     in parallel with bounded memory, aborted on any failure or cancellation."""
     reader = PartReader(source, lambda number: plan.size_of(number, size))
-    first: tuple[int, bytes, bool] = yield ReadPart(reader)
+    first: tuple[int, bytes, bool] | None = yield ReadPart(reader)
+    assert first is not None
     _, data, last = first
     if last and len(data) <= plan.threshold:
         return (yield from target.put_whole(data))
+    del data
     upload_id = yield from target.begin()
+    # The first part goes to the first worker; nothing else keeps it alive.
+    pending: list[tuple[int, bytes, bool]] = [first]
+    first = None
 
-    def worker(initial: tuple[int, bytes, bool] | None) -> Op[list[tuple[int, str]]]:
+    def worker() -> Op[list[tuple[int, str]]]:
         done: list[tuple[int, str]] = []
-        part = initial
+        part: Any = pending.pop() if pending else None
         while True:
             if part is None:
                 part = yield ReadPart(reader)
             number, data, last = part
             if not data and number > 1:
                 return done
-            done.append((number, (yield from target.put_part(upload_id, number, data, last))))
+            token = yield from target.put_part(upload_id, number, data, last)
+            done.append((number, token))
             if last:
                 return done
-            part = None
+            part = data = None  # let this part go before reading the next
+
 
     def body() -> Op[Any]:
         if plan.sequential:
-            batches = [(yield from worker(first))]
+            batches = [(yield from worker())]
         else:
-            workers = [worker(first)] + [worker(None) for _ in range(plan.concurrency - 1)]
+            workers = [worker() for _ in range(plan.concurrency)]
             batches = yield Parallel(workers, limit=plan.concurrency)
         parts = sorted(p for batch in batches for p in batch)
         return (yield from target.finish(upload_id, parts))
