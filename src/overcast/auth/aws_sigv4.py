@@ -124,6 +124,8 @@ def _uri_encode(value: str, *, keep_slash: bool = False) -> str:
 
 
 def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
     pairs = []
     for part in query.split("&"):
         if not part:
@@ -134,6 +136,7 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
+@lru_cache(maxsize=4096)
 def _canonical_path(path: str, *, s3: bool) -> str:
     if not path:
         return "/"
@@ -156,6 +159,12 @@ def _canonical_path(path: str, *, s3: bool) -> str:
 
 def _host(url: str) -> str:
     parts = urlsplit(url)
+    return _host_of(parts.scheme, parts.netloc)
+
+
+@lru_cache(maxsize=256)
+def _host_of(scheme: str, netloc: str) -> str:
+    parts = urlsplit(f"{scheme}://{netloc}")
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"

@@ -124,6 +124,8 @@ MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
 #: 16 MiB threshold, 8 MiB parts, 4 parts in flight (about 32 MiB of memory).
 DEFAULT_PART_PLAN: Final = PartPlan(threshold=16 * MiB, part_size=8 * MiB, concurrency=4)
+#: Reads of at most this many bytes (of an object of known size) are fetched whole.
+SMALL_READ: Final = 1 * MiB
 #: S3's smallest part (every part but the last), largest part and part count.
 MIN_PART_SIZE: Final = 5 * MiB
 MAX_PART_SIZE: Final = 5 * GiB
@@ -1073,8 +1075,11 @@ class S3StorageDriver(StorageDriver):
         if not full:
             last = "" if end is None else str(end - 1)
             headers["Range"] = f"bytes={start}-{last}"
-        resp = yield from self._send("GET", bucket, key, headers=headers, stream=True)
-        if not resp.ok or resp.stream is None:
+        # A small read is fetched whole: cheaper than a pulled stream, same checks.
+        known = obj.size if obj.size is not None and obj.size >= 0 else None
+        small = known is not None and (known if end is None else end) - start <= SMALL_READ
+        resp = yield from self._send("GET", bucket, key, headers=headers, stream=not small)
+        if not resp.ok or (resp.stream is None and not small):
             if resp.status == 404 and _parse_xml(resp.body) is None:
                 yield from self._head_object(bucket, key)
             if resp.status == 416 and end is None:
@@ -1083,7 +1088,7 @@ class S3StorageDriver(StorageDriver):
                 if found is not None and found.size == start:
                     return IterStream([])
             raise self._error(resp, bucket, key)
-        body = resp.stream
+        body = resp.stream if resp.stream is not None else IterStream([resp.body])
         if not full and resp.status != 206:
             body.close()
             raise ProviderError(
