@@ -28,14 +28,39 @@ from overcast.runtime.effects import (
 from overcast.runtime.files import AtomicFile
 
 __all__ = [
+    "DEFAULT_CONTENT_TYPE",
     "HashCheck",
     "ProgressReport",
     "SizeCheck",
     "check_range",
     "commit_op",
     "discard_op",
+    "guess_type",
     "open_atomic",
+    "readable_file_size",
 ]
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def guess_type(name: str) -> str:
+    """The content type an object name suggests (``application/octet-stream`` if none)."""
+    import mimetypes
+
+    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
+
+
+def readable_file_size(path: str) -> int | None:
+    """The size of a readable regular file, else ``None`` (blocking: run it in a Call)."""
+    try:
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb"):
+            pass
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
 
 def check_range(
     size: int | None, start: int, end: int | None, *, driver: Any = None

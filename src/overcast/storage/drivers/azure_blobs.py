@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import mimetypes
 import os
 import re
 import time
@@ -111,6 +110,8 @@ from overcast.storage.transfer import (
     download_in_ranges,
     upload_in_parts,
 )
+from overcast.storage.transfer import guess_type as _guess_type
+from overcast.storage.transfer import readable_file_size as _file_size
 from overcast.xml import child as _child
 from overcast.xml import local as _local
 from overcast.xml import parse as _parse
@@ -1082,17 +1083,3 @@ def _raw_items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
         return items
     return list(headers.items())
 
-
-def _guess_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
-
-
-def _file_size(path: str) -> int | None:
-    try:
-        if not os.path.isfile(path):
-            return None
-        with open(path, "rb"):
-            pass
-        return os.path.getsize(path)
-    except OSError:
-        return None

@@ -114,6 +114,7 @@ from overcast.storage.transfer import (
     SizeCheck,
     check_range,
 )
+from overcast.storage.transfer import readable_file_size as _file_size
 
 __all__ = [
     "DEFAULT_PART_PLAN",
@@ -1111,15 +1112,6 @@ def _total_of_content_range(value: str | None) -> int | None:
     return None
 
 
-def _file_size(path: str) -> int | None:
-    try:
-        if not os.path.isfile(path):
-            return None
-        with open(path, "rb"):
-            pass
-        return os.path.getsize(path)
-    except OSError:
-        return None
 
 
 # -- V4 signed URLs ---------------------------------------------------------------------------

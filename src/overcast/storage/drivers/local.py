@@ -22,7 +22,6 @@ import errno
 import fcntl
 import hashlib
 import json
-import mimetypes
 import os
 import tempfile
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
@@ -62,6 +61,8 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.transfer import HashCheck, ProgressReport, SizeCheck, check_range
+from overcast.storage.transfer import guess_type as _guess_type
+from overcast.storage.transfer import readable_file_size as _file_size
 
 __all__ = ["LocalStorageDriver"]
 
@@ -617,19 +618,6 @@ def _attributes(
     return _Attributes(ctype, meta)
 
 
-def _guess_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
-
-
-def _file_size(path: str) -> int | None:
-    try:
-        if not os.path.isfile(path):
-            return None
-        with open(path, "rb"):
-            pass
-        return os.path.getsize(path)
-    except OSError:
-        return None
 
 
 def _file_md5(path: str) -> str:

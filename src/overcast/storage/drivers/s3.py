@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import mimetypes
 import os
 import re
 import time
@@ -112,6 +111,8 @@ from overcast.storage.transfer import (
     download_in_ranges,
     upload_in_parts,
 )
+from overcast.storage.transfer import guess_type as _guess_type
+from overcast.storage.transfer import readable_file_size as _file_size
 from overcast.xml import child as _child
 from overcast.xml import children as _children
 from overcast.xml import local as _local
@@ -289,24 +290,12 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def _guess_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
 
 
 def _is_printable_ascii(text: str) -> bool:
     return all(" " <= c <= "~" for c in text)
 
 
-def _file_size(path: str) -> int | None:
-    """The size of a readable regular file, else None (blocking: run in a Call)."""
-    try:
-        if not os.path.isfile(path):
-            return None
-        with open(path, "rb"):
-            pass
-        return os.path.getsize(path)
-    except OSError:
-        return None
 
 
 class _Attributes:

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import os
 import time
 import uuid
@@ -119,6 +118,8 @@ from overcast.storage.transfer import (
     SizeCheck,
     check_range,
 )
+from overcast.storage.transfer import guess_type as _guess_type
+from overcast.storage.transfer import readable_file_size as _file_size
 
 __all__ = ["DEFAULT_PART_PLAN", "SegmentHashCheck", "SwiftStorageDriver"]
 
@@ -1123,17 +1124,3 @@ def _strip_html(text: str) -> str:
             out.append(char)
     return "".join(out)
 
-
-def _guess_type(name: str) -> str:
-    return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_CONTENT_TYPE
-
-
-def _file_size(path: str) -> int | None:
-    try:
-        if not os.path.isfile(path):
-            return None
-        with open(path, "rb"):
-            pass
-        return os.path.getsize(path)
-    except OSError:
-        return None
