@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_TOKEN_URI",
     "JWT_BEARER_GRANT",
     "AccessToken",
+    "GoogleCredentials",
     "ServiceAccount",
     "TokenCache",
     "b64url",
@@ -217,3 +219,74 @@ def fetch_token(
         resp, driver=driver, secrets=(account.private_key, Secret(assertion))
     )
     return token, expires_in, now
+
+
+class GoogleCredentials:
+    """A driver's service-account credentials and the access tokens they get.
+
+    Built from a driver constructor's arguments without any I/O: a key file
+    named by ``credentials_file`` (or by ``secret``, Apache Libcloud's way) is
+    read on first use, through a Call. ``key`` + ``secret`` may also be the
+    service account's e-mail and its PEM private key. ``token()`` is an
+    operation returning a cached or a new token; ``tokens.discard(token)`` after
+    a 401 makes the next call fetch a fresh one.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: str | None,
+        secret: str | Secret | None,
+        credentials_file: str | os.PathLike[str] | None,
+        credentials_info: Mapping[str, Any] | None,
+        token_uri: str | None,
+        scope: str,
+        driver: Any,
+        missing: str,
+    ) -> None:
+        self.scope = scope
+        self.driver = driver
+        self.tokens = TokenCache()
+        self._token_uri = token_uri
+        self._file: str | None = None
+        self.account: ServiceAccount | None = None
+        if credentials_info is not None:
+            self.account = self._with_token_uri(service_account_from_info(credentials_info))
+        elif credentials_file is not None:
+            self._file = os.fspath(credentials_file)
+        elif key and secret:
+            text = secret.reveal() if isinstance(secret, Secret) else str(secret)
+            if "-----BEGIN" in text:
+                self.account = self._with_token_uri(
+                    service_account_from_info({"client_email": key, "private_key": text})
+                )
+            else:
+                self._file = text
+        else:
+            raise InvalidInput(missing, driver=driver)
+
+    def _with_token_uri(self, account: ServiceAccount) -> ServiceAccount:
+        return replace(account, token_uri=self._token_uri) if self._token_uri else account
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """The private key, once known (to keep it out of any text)."""
+        return (self.account.private_key,) if self.account is not None else ()
+
+    def service_account(self) -> Op[ServiceAccount]:
+        """Operation: the service account, reading its key file on first use."""
+        account = self.account
+        if account is None:
+            assert self._file is not None
+            loaded: ServiceAccount = yield Call(read_service_account_file, self._file)
+            account = self.account = self._with_token_uri(loaded)
+        return account
+
+    def token(self) -> Op[AccessToken]:
+        """Operation: the cached access token, or a new one (one token request)."""
+        now: float = yield Call(time.time)
+        cached = self.tokens.current(now)
+        if cached is not None:
+            return cached
+        account = yield from self.service_account()
+        token, expires_in, at = yield from fetch_token(account, self.scope, driver=self.driver)
+        return self.tokens.store(token, expires_in, at)

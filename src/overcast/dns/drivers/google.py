@@ -30,19 +30,13 @@ import hashlib
 import json
 import os
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 from overcast.auth.google_oauth import (
     AccessToken,
-    ServiceAccount,
-    TokenCache,
-    fetch_token,
-    read_service_account_file,
-    service_account_from_info,
+    GoogleCredentials,
 )
 from overcast.dns import names
 from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
@@ -58,7 +52,7 @@ from overcast.errors import (
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op, Request, Response
+from overcast.runtime.effects import Emit, Iter, Op, Request, Response
 from overcast.runtime.operation import iterator, operation
 from overcast.runtime.redact import Secret, redact_text
 
@@ -138,58 +132,25 @@ class GoogleDNSDriver(DNSDriver):
         self.project = project
         self.endpoint = endpoint.rstrip("/")
         self.page_size = page_size
-        self._token_uri = token_uri
-        self._credentials_file: str | None = None
-        self._account: ServiceAccount | None = None
-        if credentials_info is not None:
-            self._account = self._with_token_uri(service_account_from_info(credentials_info))
-        elif credentials_file is not None:
-            self._credentials_file = os.fspath(credentials_file)
-        elif key and secret:
-            text = secret.reveal() if isinstance(secret, Secret) else str(secret)
-            if "-----BEGIN" in text:
-                self._account = self._with_token_uri(
-                    service_account_from_info({"client_email": key, "private_key": text})
-                )
-            else:
-                self._credentials_file = text
-        else:
-            raise InvalidInput(
-                "give credentials_file, credentials_info, or key (service-account e-mail) "
-                "and secret (its private key or JSON key file)",
-                driver=self,
-            )
-        self._tokens = TokenCache()
-
-    def _with_token_uri(self, account: ServiceAccount) -> ServiceAccount:
-        return replace(account, token_uri=self._token_uri) if self._token_uri else account
+        self._google = GoogleCredentials(
+            key=key, secret=secret, credentials_file=credentials_file,
+            credentials_info=credentials_info, token_uri=token_uri, scope=SCOPE, driver=self,
+            missing="give credentials_file, credentials_info, or key (service-account e-mail) "
+            "and secret (its private key or JSON key file)",
+        )
+        self._tokens = self._google.tokens
 
     def _repr_fields(self) -> dict[str, object]:
         return {"project": self.project}
 
     def _secrets(self) -> tuple[Secret, ...]:
-        account = self._account
-        return (account.private_key,) if account is not None else ()
+        return self._google.secrets()
 
     # -- auth and requests -------------------------------------------------------------
 
-    def _service_account(self) -> Op[ServiceAccount]:
-        account = self._account
-        if account is None:
-            assert self._credentials_file is not None
-            loaded: ServiceAccount = yield Call(read_service_account_file, self._credentials_file)
-            account = self._account = self._with_token_uri(loaded)
-        return account
-
     def _token(self) -> Op[AccessToken]:
         """Operation: the cached access token, or a new one (one token request)."""
-        now: float = yield Call(time.time)
-        cached = self._tokens.current(now)
-        if cached is not None:
-            return cached
-        account = yield from self._service_account()
-        token, expires_in, at = yield from fetch_token(account, SCOPE, driver=self)
-        return self._tokens.store(token, expires_in, at)
+        return (yield from self._google.token())
 
     def _url(self, *segments: str) -> str:
         path = "/".join(quote(s, safe="") for s in ("projects", self.project, *segments))

@@ -57,18 +57,15 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, ClassVar, Final
 from urllib.parse import quote
 
 from overcast.auth.google_oauth import (
     AccessToken,
+    GoogleCredentials,
     ServiceAccount,
-    TokenCache,
-    fetch_token,
-    read_service_account_file,
-    service_account_from_info,
 )
 from overcast.errors import (
     ContainerAlreadyExists,
@@ -308,34 +305,18 @@ class GoogleStorageDriver(StorageDriver):
         self.part_plan = part_plan
         self.page_size = page_size
         self.anonymous = bool(anonymous)
-        self._token_uri = token_uri
-        self._credentials_file: str | None = None
-        self._account: ServiceAccount | None = None
+        self._google: GoogleCredentials | None = None
         if anonymous:
             if credentials_info is not None or credentials_file is not None or key or secret:
                 raise InvalidInput("anonymous=True takes no credentials", driver=self)
-        elif credentials_info is not None:
-            self._account = self._with_token_uri(service_account_from_info(credentials_info))
-        elif credentials_file is not None:
-            self._credentials_file = os.fspath(credentials_file)
-        elif key and secret:
-            text = secret.reveal() if isinstance(secret, Secret) else str(secret)
-            if "-----BEGIN" in text:
-                self._account = self._with_token_uri(
-                    service_account_from_info({"client_email": key, "private_key": text})
-                )
-            else:
-                self._credentials_file = text
         else:
-            raise InvalidInput(
-                "give credentials_file, credentials_info, key (service-account e-mail) and "
-                "secret (its private key or JSON key file), or anonymous=True",
+            self._google = GoogleCredentials(
+                key=key, secret=secret, credentials_file=credentials_file,
+                credentials_info=credentials_info, token_uri=token_uri, scope=SCOPE,
                 driver=self,
+                missing="give credentials_file, credentials_info, key (service-account e-mail) "
+                "and secret (its private key or JSON key file), or anonymous=True",
             )
-        self._tokens = TokenCache()
-
-    def _with_token_uri(self, account: ServiceAccount) -> ServiceAccount:
-        return replace(account, token_uri=self._token_uri) if self._token_uri else account
 
     def _repr_fields(self) -> dict[str, object]:
         fields: dict[str, object] = {"endpoint": self.endpoint}
@@ -346,30 +327,19 @@ class GoogleStorageDriver(StorageDriver):
         return fields
 
     def _secrets(self) -> tuple[Secret, ...]:
-        account = self._account
-        return (account.private_key,) if account is not None else ()
+        return self._google.secrets() if self._google is not None else ()
 
     # -- auth and requests -------------------------------------------------------------
 
     def _service_account(self) -> Op[ServiceAccount]:
-        account = self._account
-        if account is None:
-            assert self._credentials_file is not None
-            loaded: ServiceAccount = yield Call(read_service_account_file, self._credentials_file)
-            account = self._account = self._with_token_uri(loaded)
-        return account
+        assert self._google is not None
+        return (yield from self._google.service_account())
 
     def _token(self) -> Op[AccessToken | None]:
         """Operation: the cached access token, a new one, or ``None`` when anonymous."""
-        if self.anonymous:
+        if self._google is None:
             return None
-        now: float = yield Call(time.time)
-        cached = self._tokens.current(now)
-        if cached is not None:
-            return cached
-        account = yield from self._service_account()
-        token, expires_in, at = yield from fetch_token(account, SCOPE, driver=self)
-        return self._tokens.store(token, expires_in, at)
+        return (yield from self._google.token())
 
     def _project(self) -> Op[str]:
         if self.project:
@@ -413,7 +383,8 @@ class GoogleStorageDriver(StorageDriver):
             )
             if resp.status != 401 or token is None:
                 return resp
-            self._tokens.discard(token)
+            assert self._google is not None
+            self._google.tokens.discard(token)
         assert resp is not None
         return resp
 
