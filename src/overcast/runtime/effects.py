@@ -509,7 +509,8 @@ class PartReader:
         self.lock: Any = None  # made by the runner: threading.Lock or anyio.Lock
 
     def _cut(self, size: int) -> tuple[int, bytes, bool]:
-        part = bytes(self._buffer[:size])
+        with memoryview(self._buffer) as view:
+            part = bytes(view[:size])  # the one copy (slicing the bytearray would add one)
         del self._buffer[:size]
         number = self._next
         if part:
