@@ -20,7 +20,6 @@ import base64
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -37,6 +36,7 @@ import pytest
 from overcast.dns.base import Zone
 from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
 from servers.dns_target import DNSTarget
+from servers.procs import free_port, stop_process
 
 __all__ = ["BindServer", "bind_server", "make_target", "soa_text"]
 
@@ -52,20 +52,6 @@ START_TIMEOUT = 30.0
 class BindError(RuntimeError):
     """named could not be started or did not do what it was asked; carries its log tail."""
 
-
-def _free_port() -> int:
-    """A port free on 127.0.0.1 for both TCP and UDP (as far as can be known)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise BindError("no free port found")
 
 
 def soa_text(domain: str, *, serial: int = 1) -> str:
@@ -146,8 +132,8 @@ class BindServer:
         """Start named and wait until it answers (a few tries if a port was taken)."""
         last = ""
         for _ in range(3):
-            self.port = _free_port()
-            self.control_port = _free_port()
+            self.port = free_port(udp=True)
+            self.control_port = free_port(udp=True)
             conf = self._write_config()
             check = subprocess.run(
                 ["named-checkconf", str(conf)], capture_output=True, text=True, check=False
@@ -194,13 +180,7 @@ class BindServer:
     def stop(self) -> None:
         """Stop named (TERM, then KILL) and remove its directory."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process)
 
     def close(self) -> None:
         """Stop named and delete its directory."""

@@ -15,8 +15,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -32,6 +30,7 @@ import pytest
 from overcast.dns.drivers.powerdns import PowerDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
+from servers.procs import free_port, stop_process
 
 __all__ = ["PowerDNSServer", "make_target", "server"]
 
@@ -76,32 +75,12 @@ class PowerDNSServer:
 
     def stop(self) -> None:
         """Stop the server (TERM, then KILL) and remove its directory."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
 _server: PowerDNSServer | None = None
 
-
-def _free_port() -> int:
-    """A port free for TCP and UDP on 127.0.0.1 (DNS needs both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def _config(directory: Path, api_port: int, dns_port: int, api_key: str) -> str:
@@ -165,9 +144,9 @@ def _start_once() -> PowerDNSServer:
     with contextlib.closing(sqlite3.connect(directory / "pdns.sqlite3")) as db:
         db.executescript(SCHEMA.read_text())
         db.commit()
-    api_port, dns_port = _free_port(), _free_port()
+    api_port, dns_port = free_port(udp=True), free_port(udp=True)
     while dns_port == api_port:
-        dns_port = _free_port()
+        dns_port = free_port(udp=True)
     api_key = secrets.token_urlsafe(24)
     (directory / "pdns.conf").write_text(_config(directory, api_port, dns_port, api_key))
     with open(directory / "pdns.log", "wb") as log:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from servers.procs import free_port, stop_process
 
 __all__ = ["FIXES", "MotoServer", "MotoStartError", "moto_server", "start_moto"]
 
@@ -107,13 +108,7 @@ class MotoServer:
 
     def stop(self) -> None:
         """Stop the server (TERM, then KILL after 10 s) and remove its directory."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> MotoServer:
@@ -122,12 +117,6 @@ class MotoServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ready(url: str) -> bool:
@@ -157,7 +146,7 @@ def start_moto(
     last = ""
     for _ in range(3):
         directory = Path(tempfile.mkdtemp(prefix="overcast-moto-"))
-        port = _free_port()
+        port = free_port()
         log = (directory / "moto.log").open("wb")
         env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
         process = subprocess.Popen(

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from servers.procs import free_port, stop_process
+
 __all__ = ["SSHServer", "SSHServerError", "ssh_server"]
 
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it wants an absolute path
@@ -43,11 +45,6 @@ HOST = "127.0.0.1"
 class SSHServerError(RuntimeError):
     """sshd could not be set up or started; the message carries its log tail."""
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _openssh_version() -> tuple[int, int]:
@@ -171,7 +168,7 @@ class SSHServer:
         self._prepare()
         last = ""
         for _ in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             config = self._write_config()
             check = subprocess.run(
                 [SSHD, "-t", "-f", str(config)], capture_output=True, text=True, check=False
@@ -218,13 +215,7 @@ class SSHServer:
     def stop(self) -> None:
         """Stop sshd (TERM, then KILL); its sessions end with it."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process)
 
     def close(self) -> None:
         """Stop sshd and delete its directory."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -35,6 +34,7 @@ import pytest
 from overcast.auth.azure_shared_key import DEVSTORE_ACCOUNT, DEVSTORE_KEY
 from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
 from overcast.storage.transfer import PartPlan
+from servers.procs import free_port, stop_process
 
 __all__ = [
     "ACCOUNT",
@@ -112,13 +112,7 @@ class Azurite:
 
     def stop(self) -> None:
         """Stop the server (TERM, then KILL after 10 s) and remove its directory."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> Azurite:
@@ -127,12 +121,6 @@ class Azurite:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ready(endpoint: str) -> bool:
@@ -155,7 +143,7 @@ def start_azurite(*, timeout: float = START_TIMEOUT) -> Azurite:
     last = ""
     for _ in range(3):
         directory = Path(tempfile.mkdtemp(prefix="overcast-azurite-"))
-        port = _free_port()
+        port = free_port()
         log = (directory / "azurite.log").open("wb")
         process = subprocess.Popen(
             [

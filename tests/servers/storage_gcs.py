@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ import pytest
 from overcast.storage.base import StorageDriver
 from overcast.storage.drivers.google_storage import GoogleStorageDriver
 from overcast.storage.transfer import PartPlan
+from servers.procs import free_port, stop_process
 
 __all__ = [
     "GCSServer",
@@ -109,21 +109,9 @@ class GCSServer:
 
     def stop(self) -> None:
         """Stop the process (TERM, then KILL after 10 s) and remove its directory."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ready(url: str) -> bool:
@@ -180,7 +168,7 @@ def start(kind: str, timeout: float = START_TIMEOUT) -> GCSServer:
     last = ""
     for _ in range(3):
         directory = Path(tempfile.mkdtemp(prefix=f"overcast-{kind}-"))
-        port = _free_port()
+        port = free_port()
         command = _command(kind, port, directory)
         log = (directory / "server.log").open("wb")
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
