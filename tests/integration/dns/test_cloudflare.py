@@ -39,7 +39,7 @@ from servers.dns_cloudflare import (
     serve,
 )
 from servers.fakeapi import FakeRequest
-from servers.modes import MODES, call
+from servers.modes import call
 
 
 @pytest.fixture
@@ -59,9 +59,6 @@ def sent(api: CloudflareServer, method: str, suffix: str) -> list[FakeRequest]:
     return [r for r in api.requests if r.method == method and r.path.endswith(suffix)]
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 # -- pagination --------------------------------------------------------------------

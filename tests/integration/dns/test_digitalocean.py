@@ -27,7 +27,7 @@ from overcast.errors import (
 )
 from servers.dns_digitalocean import TOKEN, DigitalOceanServer, error, serve
 from servers.fakeapi import FakeRequest, FakeResponse
-from servers.modes import MODES, call
+from servers.modes import call
 
 
 @pytest.fixture
@@ -37,9 +37,6 @@ def server() -> Iterator[tuple[DigitalOceanServer, str]]:
         yield running
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def driver_for(endpoint: str, key: str = TOKEN, **kw: Any) -> DigitalOceanDNSDriver:

@@ -22,7 +22,7 @@ from overcast.errors import (
 )
 from servers.dns_linode import TOKEN, LinodeFake, make_driver, serve
 from servers.fakeapi import FakeRequest
-from servers.modes import MODES, call
+from servers.modes import call
 
 
 @pytest.fixture
@@ -43,9 +43,6 @@ def zone(driver: LinodeDNSDriver) -> Iterator[Zone]:
     driver.delete_zone(made)
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def seen(fake: LinodeFake, method: str, path: str, since: int = 0) -> list[FakeRequest]:

@@ -29,7 +29,7 @@ from overcast.errors import (
 )
 from overcast.runtime.policy import Hooks, RequestEvent
 from servers.dns_powerdns import PowerDNSServer, server
-from servers.modes import MODES, call
+from servers.modes import call
 
 pytestmark = pytest.mark.server
 
@@ -42,9 +42,6 @@ def pdns(request: pytest.FixtureRequest) -> PowerDNSServer:
     return server(request)
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

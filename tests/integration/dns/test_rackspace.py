@@ -28,7 +28,7 @@ from overcast.errors import (
 from overcast.runtime.policy import RetryPolicy
 from servers.dns_rackspace import API_KEY, TENANT, RackspaceFake, make_driver, serve
 from servers.fakeapi import FakeRequest
-from servers.modes import MODES, call
+from servers.modes import call
 
 
 @pytest.fixture
@@ -54,9 +54,6 @@ def zone(driver: RackspaceDNSDriver) -> Iterator[Zone]:
     driver.delete_zone(made)
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def seen(fake: RackspaceFake, method: str, path: str, since: int = 0) -> list[FakeRequest]:

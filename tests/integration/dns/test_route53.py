@@ -55,9 +55,6 @@ def unique(prefix: str = "r53") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}.example.test."
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
