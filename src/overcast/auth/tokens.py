@@ -9,15 +9,21 @@ the cache is empty or stale); this module holds what those generators share.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from overcast.errors import InvalidCredentials, ProviderError
-from overcast.runtime.effects import Response
+from overcast.runtime.effects import Op, Request, Response
 from overcast.runtime.redact import Secret, redact_text
 
-__all__ = ["CREDENTIAL_ERRORS", "AccessToken", "TokenCache", "parse_token_response"]
+__all__ = [
+    "CREDENTIAL_ERRORS",
+    "AccessToken",
+    "TokenCache",
+    "parse_token_response",
+    "send_with_bearer",
+]
 
 #: Errors of the token endpoint that mean the credentials are wrong (RFC 6749, 5.2).
 CREDENTIAL_ERRORS: Final = frozenset(
@@ -122,3 +128,23 @@ def parse_token_response(
     if code in CREDENTIAL_ERRORS or resp.status in (401, 403):
         raise InvalidCredentials(message, driver=driver)
     raise ProviderError(message, status=resp.status, code=code or None, driver=driver)
+
+
+def send_with_bearer(
+    token: Callable[[], Op[AccessToken | None]], cache: TokenCache | None, request: Request
+) -> Op[Response]:
+    """Operation: send ``request`` with ``Authorization: Bearer`` from ``token()``;
+    on a 401, drop that token and send once more with a fresh one. A ``None``
+    token (anonymous access) sends the request as it is."""
+    resp: Response | None = None
+    for _attempt in range(2):
+        current = yield from token()
+        sent = request
+        if current is not None:
+            sent = request.with_headers({"Authorization": f"Bearer {current.token.reveal()}"})
+        resp = yield sent
+        if resp.status != 401 or current is None or cache is None:
+            return resp
+        cache.discard(current)
+    assert resp is not None
+    return resp

@@ -41,6 +41,7 @@ from overcast.auth.azure_ad import (
     TokenCache,
     fetch_token,
 )
+from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
 from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
 from overcast.dns.records import character_strings, parse_character_strings
@@ -310,17 +311,9 @@ class AzureDNSDriver(DNSDriver):
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             base["Content-Type"] = "application/json"
-        resp: Response | None = None
-        for _attempt in range(2):
-            token = yield from self._token()
-            auth = {"Authorization": f"Bearer {token.token.reveal()}"}
-            resp = yield Request(method, url, headers={**base, **auth}, params=query, body=data,
-                                 idempotent=idempotent)
-            if resp.status != 401:
-                return resp
-            self._tokens.discard(token)
-        assert resp is not None
-        return resp
+        request = Request(method, url, headers=base, params=query, body=data,
+                          idempotent=idempotent)
+        return (yield from send_with_bearer(self._token, self._tokens, request))
 
     def _error(self, resp: Response, kind: str = "", resource: str = "") -> Exception:
         """The overcast error for a failed ARM response (``{"error": {code, message}}``).

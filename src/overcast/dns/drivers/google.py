@@ -38,6 +38,7 @@ from overcast.auth.google_oauth import (
     AccessToken,
     GoogleCredentials,
 )
+from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
 from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
 from overcast.dns.records import from_presentation, to_presentation
@@ -171,19 +172,9 @@ class GoogleDNSDriver(DNSDriver):
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        resp: Response | None = None
-        for _attempt in range(2):
-            token = yield from self._token()
-            auth = {"Authorization": f"Bearer {token.token.reveal()}"}
-            resp = yield Request(
-                method, url, headers={**headers, **auth}, params=dict(params or {}),
-                body=data, idempotent=idempotent,
-            )
-            if resp.status != 401:
-                return resp
-            self._tokens.discard(token)
-        assert resp is not None
-        return resp
+        request = Request(method, url, headers=headers, params=dict(params or {}), body=data,
+                          idempotent=idempotent)
+        return (yield from send_with_bearer(self._token, self._tokens, request))
 
     def _error(self, resp: Response, kind: str = "", resource: str = "") -> Exception:
         """The overcast error for a failed API response.

@@ -67,6 +67,7 @@ from overcast.auth.google_oauth import (
     GoogleCredentials,
     ServiceAccount,
 )
+from overcast.auth.tokens import send_with_bearer
 from overcast.errors import (
     ContainerAlreadyExists,
     ContainerIsNotEmpty,
@@ -371,22 +372,10 @@ class GoogleStorageDriver(StorageDriver):
         if json_body is not None:
             data = json.dumps(json_body).encode("utf-8")
             fields["Content-Type"] = "application/json; charset=UTF-8"
-        resp: Response | None = None
-        for _attempt in range(2):
-            token = yield from self._token()
-            sent = dict(fields)
-            if token is not None:
-                sent["Authorization"] = f"Bearer {token.token.reveal()}"
-            resp = yield Request(
-                method, url, headers=sent, params=dict(params or {}), body=data,
-                stream=stream, idempotent=idempotent,
-            )
-            if resp.status != 401 or token is None:
-                return resp
-            assert self._google is not None
-            self._google.tokens.discard(token)
-        assert resp is not None
-        return resp
+        request = Request(method, url, headers=fields, params=dict(params or {}), body=data,
+                          stream=stream, idempotent=idempotent)
+        tokens = self._google.tokens if self._google is not None else None
+        return (yield from send_with_bearer(self._token, tokens, request))
 
     def _api(self, *segments: str) -> str:
         path = "/".join(quote(s, safe="") for s in segments)
