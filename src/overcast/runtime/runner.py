@@ -44,6 +44,7 @@ from overcast.runtime.effects import (
     Emit,
     Guarded,
     Parallel,
+    PartData,
     Pipe,
     ReadPart,
     Request,
@@ -386,7 +387,7 @@ class SyncRunner(_Base):
             written += len(chunk)
         return written
 
-    def _read_part(self, effect: ReadPart) -> tuple[int, bytes, bool]:
+    def _read_part(self, effect: ReadPart) -> tuple[int, PartData, bool]:
         reader = effect.reader
         with self._lock:
             if reader.lock is None:
@@ -595,7 +596,7 @@ class AsyncRunner(_Base):
             written += len(chunk)
         return written
 
-    async def _read_part(self, effect: ReadPart) -> tuple[int, bytes, bool]:
+    async def _read_part(self, effect: ReadPart) -> tuple[int, PartData, bool]:
         reader = effect.reader
         if reader.lock is None:  # one loop thread: no race between check and set
             reader.lock = anyio.Lock()

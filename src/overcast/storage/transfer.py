@@ -21,6 +21,7 @@ from overcast.runtime.effects import (
     Guarded,
     Op,
     Parallel,
+    PartData,
     PartReader,
     Pipe,
     ReadPart,
@@ -213,7 +214,7 @@ class PartTarget(Protocol):
     shielded from cancellation, whenever the upload fails or is cancelled.
     """
 
-    def put_whole(self, data: bytes) -> Op[Any]:
+    def put_whole(self, data: PartData) -> Op[Any]:
         """Upload a small object in one request."""
         ...
 
@@ -221,8 +222,9 @@ class PartTarget(Protocol):
         """Start an upload in parts; return its id."""
         ...
 
-    def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
-        """Upload one part; return its token."""
+    def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
+        """Upload one part; return its token. ``data`` may be a view of a reused
+        buffer: it must not be kept once the operation returns."""
         ...
 
     def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Any]:
@@ -240,7 +242,7 @@ def upload_in_parts(
     """Upload ``source`` through ``target``: one request when small, else parts
     in parallel with bounded memory, aborted on any failure or cancellation."""
     reader = PartReader(source, lambda number: plan.size_of(number, size))
-    first: tuple[int, bytes, bool] | None = yield ReadPart(reader)
+    first: tuple[int, PartData, bool] | None = yield ReadPart(reader)
     assert first is not None
     _, data, last = first
     if last and len(data) <= plan.threshold:
@@ -248,7 +250,7 @@ def upload_in_parts(
     del data
     upload_id = yield from target.begin()
     # The first part goes to the first worker; nothing else keeps it alive.
-    pending: list[tuple[int, bytes, bool]] = [first]
+    pending: list[tuple[int, PartData, bool]] = [first]
     first = None
 
     def worker() -> Op[list[tuple[int, str]]]:
@@ -264,8 +266,8 @@ def upload_in_parts(
             done.append((number, token))
             if last:
                 return done
-            part = data = None  # let this part go before reading the next
-
+            part = None
+            reader.recycle(data)  # sent: its buffer takes the next part
 
     def body() -> Op[Any]:
         if plan.sequential:

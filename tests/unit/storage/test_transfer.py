@@ -12,7 +12,15 @@ import pytest
 
 from overcast.driver import BaseDriver
 from overcast.errors import IntegrityError
-from overcast.runtime.effects import ByteStream, Call, IterStream, Op, Sleep
+from overcast.runtime.effects import (
+    ByteStream,
+    Call,
+    IterStream,
+    Op,
+    PartData,
+    PartReader,
+    Sleep,
+)
 from overcast.storage.transfer import PartPlan, download_in_ranges, upload_in_parts
 
 KiB = 1024
@@ -35,8 +43,8 @@ class Store:
         store = self
 
         class Target:
-            def put_whole(self, data: bytes) -> Op[str]:
-                yield Call(store.objects.__setitem__, name, data)
+            def put_whole(self, data: PartData) -> Op[str]:
+                yield Call(store.objects.__setitem__, name, bytes(data))
                 return "whole"
 
             def begin(self) -> Op[str]:
@@ -44,13 +52,16 @@ class Store:
                 yield Call(store.staged.__setitem__, upload, {})
                 return upload
 
-            def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
+            def put_part(
+                self, upload_id: str, number: int, data: PartData, last: bool
+            ) -> Op[str]:
                 yield Call(store.enter)
                 try:
                     if number == store.fail_part:
                         raise RuntimeError(f"part {number} failed")
                     yield Sleep(0.01)  # a network round trip, so parts overlap
-                    yield Call(store.staged[upload_id].__setitem__, number, data)
+                    # The contract: a part is a view that may be reused once sent.
+                    yield Call(store.staged[upload_id].__setitem__, number, bytes(data))
                     if last:
                         store.lasts.append(number)
                 finally:
@@ -176,3 +187,78 @@ def test_download_in_ranges_checks_and_cleans_up(mode: str, tmp_path: Path) -> N
         run(mode, download_in_ranges(fetch, len(data), bad, overwrite=False,
                                      part_size=64 * KiB, checksum=("md5", "0" * 32)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+# -- the part reader ---------------------------------------------------------------------
+
+
+def read_all(reader: PartReader, recycle: bool = True) -> list[tuple[int, bytes, bool, Any]]:
+    """Every part as (number, bytes, last, the object its view is over)."""
+    parts = []
+    while True:
+        number, data, last = reader.read_sync()
+        if not data and number > 1:
+            return parts
+        owner = data.obj if isinstance(data, memoryview) else data
+        parts.append((number, bytes(data), last, owner))
+        if recycle:
+            reader.recycle(data)
+        if last:
+            return parts
+
+
+def test_part_reader_cuts_exact_parts_and_marks_the_last() -> None:
+    data = os.urandom(100 * KiB + 5)
+    parts = read_all(PartReader(chunks(data, 3000), lambda n: 32 * KiB))
+    assert [len(p[1]) for p in parts] == [32 * KiB] * 3 + [4 * KiB + 5]
+    assert [p[0] for p in parts] == [1, 2, 3, 4]
+    assert [p[2] for p in parts] == [False, False, False, True]
+    assert b"".join(p[1] for p in parts) == data
+
+
+def test_part_reader_reuses_one_buffer_when_parts_are_given_back() -> None:
+    data = os.urandom(200 * KiB)
+    parts = read_all(PartReader(chunks(data, 3000), lambda n: 32 * KiB))
+    owners = {id(p[3]) for p in parts}
+    assert len(owners) == 1 and b"".join(p[1] for p in parts) == data
+
+
+def test_part_reader_makes_a_buffer_per_part_not_given_back() -> None:
+    data = os.urandom(100 * KiB)
+    parts = read_all(PartReader(chunks(data, 3000), lambda n: 32 * KiB), recycle=False)
+    assert len({id(p[3]) for p in parts}) == len(parts) == 4
+
+
+def test_part_reader_does_not_copy_a_part_one_chunk_holds() -> None:
+    small = os.urandom(10 * KiB)
+    (number, data, last), = [PartReader(IterStream([small]), lambda n: 32 * KiB).read_sync()]
+    assert (number, last) == (1, True) and isinstance(data, memoryview) and data.obj is small
+    big = os.urandom(100 * KiB)
+    parts = read_all(PartReader(IterStream([big]), lambda n: 32 * KiB))
+    assert all(p[3] is big for p in parts) and b"".join(p[1] for p in parts) == big
+
+
+def test_part_reader_follows_growing_part_sizes() -> None:
+    data = os.urandom(150 * KiB)
+    parts = read_all(PartReader(chunks(data, 5000), lambda n: 16 * KiB * n))
+    assert [len(p[1]) for p in parts] == [16 * KiB, 32 * KiB, 48 * KiB, 54 * KiB]
+    assert b"".join(p[1] for p in parts) == data
+
+
+def test_part_reader_async_gives_the_same_parts() -> None:
+    data = os.urandom(70 * KiB + 1)
+
+    async def main() -> list[bytes]:
+        reader, out = PartReader(chunks(data, 4000), lambda n: 32 * KiB), []
+        while True:
+            _, part, last = await reader.read_async()
+            out.append(bytes(part))
+            reader.recycle(part)
+            if last:
+                return out
+
+    assert [len(p) for p in anyio.run(main)] == [32 * KiB, 32 * KiB, 6 * KiB + 1]
+
+
+def test_part_reader_empty_source() -> None:
+    assert PartReader(IterStream([b"", b""]), lambda n: KiB).read_sync() == (1, b"", True)

@@ -16,7 +16,12 @@ from overcast.runtime.effects import (
     body_length,
 )
 from overcast.runtime.redact import redact_url
-from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, AsyncTransport, TransportFailure
+from overcast.runtime.transports.base import (
+    DEFAULT_POOL_SIZE,
+    AsyncTransport,
+    TransportFailure,
+    in_memory_body,
+)
 
 __all__ = ["AiohttpTransport"]
 
@@ -73,7 +78,9 @@ class AiohttpTransport(AsyncTransport):
                 if length is not None:
                     headers["Content-Length"] = str(length)
             if isinstance(data, memoryview | bytearray):
-                data = bytes(data)
+                data = in_memory_body(data)
+                if not isinstance(data, bytes):
+                    data = _aiter(data)
             elif hasattr(data, "read"):
                 # aiohttp closes file payloads after sending; the runner may need
                 # to rewind and resend, so the file is read here instead.

@@ -9,11 +9,12 @@ body in a :class:`~overcast.runtime.effects.ByteStream`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
 from overcast.errors import OperationTimeout, TransportError
-from overcast.runtime.effects import Request, Response
+from overcast.runtime.effects import DEFAULT_CHUNK_SIZE, Request, Response
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -21,6 +22,8 @@ __all__ = [
     "SyncTransport",
     "Timeouts",
     "TransportFailure",
+    "buffer_chunks",
+    "in_memory_body",
 ]
 
 #: Connections kept per host; also the cap on concurrent requests to one host.
@@ -85,3 +88,20 @@ class AsyncTransport(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Close every pooled connection."""
+
+
+def buffer_chunks(body: bytearray | memoryview) -> Iterator[bytes]:
+    """A large in-memory body as ``bytes`` slices, for clients that copy a
+    whole non-``bytes`` body first (an upload part would be copied whole)."""
+    with memoryview(body) as view:
+        flat = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        for start in range(0, len(flat), DEFAULT_CHUNK_SIZE):
+            yield bytes(flat[start : start + DEFAULT_CHUNK_SIZE])
+
+
+def in_memory_body(body: bytearray | memoryview) -> bytes | Iterator[bytes]:
+    """What to give a client that wants ``bytes`` or an iterable: small bodies
+    copied once, large ones in slices (:func:`buffer_chunks`)."""
+    if memoryview(body).nbytes <= DEFAULT_CHUNK_SIZE:
+        return bytes(body)
+    return buffer_chunks(body)

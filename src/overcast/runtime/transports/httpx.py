@@ -24,6 +24,7 @@ from overcast.runtime.transports.base import (
     AsyncTransport,
     SyncTransport,
     TransportFailure,
+    in_memory_body,
 )
 
 __all__ = ["HttpxAsyncTransport", "HttpxSyncTransport"]
@@ -39,7 +40,7 @@ def _content(request: Request) -> tuple[Any, dict[str, str]]:
         if length is not None:
             headers["Content-Length"] = str(length)
     if isinstance(body, memoryview | bytearray):
-        return bytes(body), headers
+        return in_memory_body(body), headers
     if hasattr(body, "read"):
         return _file_chunks(body), headers
     return body, headers

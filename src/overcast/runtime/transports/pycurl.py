@@ -70,7 +70,6 @@ class PycurlTransport(SyncTransport):
         with self._lock:
             if self._idle:
                 curl = self._idle.pop()
-                curl.reset()  # keeps its connections and its multi
             else:
                 curl = pycurl.Curl()
                 curl.overcast_multi = None
@@ -85,6 +84,10 @@ class PycurlTransport(SyncTransport):
         return curl
 
     def _checkin(self, curl: Any, reusable: bool) -> None:
+        if reusable:
+            # Reset now, not at the next checkout: an idle handle must not keep
+            # the last request's body (its read callback) or header list alive.
+            curl.reset()  # keeps its connections and its multi
         with self._lock:
             if reusable and not self._closed and len(self._idle) < 64:
                 self._idle.append(curl)

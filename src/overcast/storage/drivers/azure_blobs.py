@@ -85,6 +85,7 @@ from overcast.runtime.effects import (
     Iter,
     IterStream,
     Op,
+    PartData,
     Request,
     Response,
     Sleep,
@@ -216,7 +217,7 @@ def _md5_hex(content_md5: str | None) -> str | None:
     return raw.hex() if len(raw) == 16 else None
 
 
-def _md5_b64(data: bytes) -> str:
+def _md5_b64(data: PartData) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
@@ -274,7 +275,7 @@ class _BlockUpload:
             headers[f"x-ms-meta-{key}"] = value
         return headers
 
-    def put_whole(self, data: bytes) -> Op[Object]:
+    def put_whole(self, data: PartData) -> Op[Object]:
         """*Put Blob*: the whole object in one request, checked by ``Content-MD5``."""
         md5: str = yield Call(_md5_b64, data)
         headers = self._blob_headers()
@@ -289,7 +290,7 @@ class _BlockUpload:
         yield from ()
         return uuid.uuid4().hex[:16]
 
-    def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
+    def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """*Put Block*: stage block ``number`` with its own ``Content-MD5``."""
         block_id = base64.b64encode(f"{upload_id}-{number:07d}".encode()).decode("ascii")
         md5: str = yield Call(_md5_b64, data)
@@ -478,7 +479,7 @@ class AzureBlobsStorageDriver(StorageDriver):
         *,
         params: Sequence[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: PartData | None = None,
         stream: bool = False,
         idempotent: bool | None = None,
     ) -> Op[Response]:

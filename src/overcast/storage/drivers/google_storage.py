@@ -89,6 +89,7 @@ from overcast.runtime.effects import (
     Iter,
     IterStream,
     Op,
+    PartData,
     Request,
     Response,
     as_stream,
@@ -150,25 +151,38 @@ _RANGE: Final = re.compile(r"bytes=(\d+)-(\d+)\Z")
 
 # -- CRC32C ------------------------------------------------------------------------------
 
-Crc32c = Callable[[int, bytes], int]
+Crc32c = Callable[[int, PartData], int]
+
+# google-crc32c's C function takes only ``bytes``; other buffers (upload parts
+# are views of reused buffers) are fed to it in slices of this size.
+_CRC_SLICE = 1024 * 1024
 
 
 def crc32c_function() -> Crc32c | None:
     """``extend(crc, data) -> crc`` from ``google-crc32c`` or ``crc32c``, or ``None``
-    when neither package is installed."""
+    when neither package is installed. ``data`` may be ``bytes`` or a memoryview."""
     try:
         import google_crc32c  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         pass
     else:
-        extend: Crc32c = google_crc32c.extend
-        return extend
+        extend_bytes: Callable[[int, bytes], int] = google_crc32c.extend
+
+        def extend_google(crc: int, data: PartData) -> int:
+            if isinstance(data, bytes):
+                return extend_bytes(crc, data)
+            with memoryview(data) as view:
+                for start in range(0, len(view), _CRC_SLICE):
+                    crc = extend_bytes(crc, bytes(view[start : start + _CRC_SLICE]))
+            return crc
+
+        return extend_google
     try:
         import crc32c as _crc32c  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
 
-    def extend_crc32c(crc: int, data: bytes) -> int:
+    def extend_crc32c(crc: int, data: PartData) -> int:
         value: int = _crc32c.crc32c(data, crc)
         return value
 
@@ -361,7 +375,7 @@ class GoogleStorageDriver(StorageDriver):
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: PartData | None = None,
         json_body: Any = None,
         stream: bool = False,
         idempotent: bool | None = None,
@@ -913,7 +927,7 @@ class _Upload:
             meta["metadata"] = dict(self.attributes.meta_data)
         return meta
 
-    def _hash(self, data: bytes) -> None:
+    def _hash(self, data: PartData) -> None:
         self.md5.update(data)
         if _CRC32C is not None:
             self.crc = _CRC32C(self.crc, data)
@@ -922,7 +936,7 @@ class _Upload:
         md5 = base64.b64encode(self.md5.digest()).decode("ascii")
         return md5, (_crc_b64(self.crc) if _CRC32C is not None else None)
 
-    def _whole_body(self, data: bytes) -> tuple[bytes, str]:
+    def _whole_body(self, data: PartData) -> tuple[bytes, str]:
         """Hash the data and build the ``multipart/related`` body (blocking)."""
         self._hash(data)
         md5, crc = self._hashes()
@@ -963,7 +977,7 @@ class _Upload:
             driver=driver,
         )
 
-    def put_whole(self, data: bytes) -> Op[Object]:
+    def put_whole(self, data: PartData) -> Op[Object]:
         """One ``uploadType=multipart`` request: metadata and data."""
         driver = self.driver
         body, boundary = yield Call(self._whole_body, data)
@@ -993,7 +1007,7 @@ class _Upload:
                                 status=resp.status, driver=driver)
         return location
 
-    def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
+    def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """PUT one chunk; resend what the server did not keep (308 ``Range``)."""
         driver = self.driver
         yield Call(self._hash, data)

@@ -85,6 +85,7 @@ from overcast.runtime.effects import (
     IterStream,
     Op,
     Parallel,
+    PartData,
     Request,
     Response,
     as_stream,
@@ -229,12 +230,12 @@ def _tag(name: str, value: str) -> str:
 # -- small pure helpers -------------------------------------------------------------------
 
 
-def _content_md5(data: bytes) -> str:
+def _content_md5(data: PartData) -> str:
     """The base64 MD5 of ``data`` (a ``Content-MD5`` header value)."""
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
-def _md5_header(data: bytes) -> Op[str]:
+def _md5_header(data: PartData) -> Op[str]:
     """``Content-MD5`` for ``data``, hashed off the event loop when large."""
     if len(data) <= INLINE_DIGEST_LIMIT:
         yield from ()
@@ -335,7 +336,7 @@ class _Upload:
         self.attributes = attributes
         self.sizes: dict[int, int] = {}
 
-    def put_whole(self, data: bytes) -> Op[Object]:
+    def put_whole(self, data: PartData) -> Op[Object]:
         """PutObject, with ``Content-MD5``."""
         headers = self.attributes.request_headers()
         headers["Content-MD5"] = yield from _md5_header(data)
@@ -366,7 +367,7 @@ class _Upload:
                                 status=resp.status, driver=self.driver)
         return upload_id
 
-    def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
+    def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """UploadPart, with ``Content-MD5``; the part's ETag."""
         if number > MAX_PARTS:
             raise InvalidInput(f"an S3 upload has at most {MAX_PARTS} parts", driver=self.driver)
@@ -651,7 +652,7 @@ class S3StorageDriver(StorageDriver):
         *,
         params: Sequence[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: PartData | None = None,
         stream: bool = False,
         idempotent: bool | None = None,
     ) -> Op[Response]:

@@ -95,6 +95,7 @@ from overcast.runtime.effects import (
     IterStream,
     Op,
     Parallel,
+    PartData,
     Request,
     Response,
     as_stream,
@@ -375,7 +376,7 @@ class SwiftStorageDriver(StorageDriver):
         *,
         params: Sequence[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: PartData | None = None,
         stream: bool = False,
         idempotent: bool | None = None,
     ) -> Op[Response]:
@@ -956,7 +957,7 @@ class _SwiftUpload:
             last_modified=_http_date(resp.headers.get("Last-Modified")),
         )
 
-    def put_whole(self, data: bytes) -> Op[Object]:
+    def put_whole(self, data: PartData) -> Op[Object]:
         """Upload a small object in one ``PUT`` with its MD5 as ``ETag``."""
         md5: str = yield Call(_md5_hex, data)
         resp = yield from self.driver._send(
@@ -997,7 +998,7 @@ class _SwiftUpload:
             raise driver._error(resp, f"creating segment container {self.segment_container!r}")
         return uuid.uuid4().hex
 
-    def put_part(self, upload_id: str, number: int, data: bytes, last: bool) -> Op[str]:
+    def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """Upload one segment with its MD5 as ``ETag``; return the MD5."""
         md5: str = yield Call(_md5_hex, data)
         self.started.add(number)
@@ -1077,7 +1078,7 @@ def _check_meta(meta: Mapping[str, str], driver: Any) -> None:
         raise InvalidInput(f"meta_data is over {MAX_META_OVERALL} bytes in all", driver=driver)
 
 
-def _md5_hex(data: bytes) -> str:
+def _md5_hex(data: PartData) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
