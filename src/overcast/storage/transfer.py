@@ -8,9 +8,12 @@ partial file behind.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,14 +33,18 @@ from overcast.runtime.files import AtomicFile
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
+    "ChecksumCheck",
     "HashCheck",
     "ProgressReport",
     "SizeCheck",
     "check_range",
+    "checksum_b64",
     "commit_op",
+    "crc32c_function",
     "discard_op",
     "guess_type",
     "open_atomic",
+    "pick_checksum",
     "readable_file_size",
 ]
 
@@ -128,6 +135,124 @@ class HashCheck:
                 f"{self.name or 'data'}: {self.hasher.name} is {actual}, expected {self.expected}",
                 driver=self.driver,
             )
+
+
+# -- checksums -------------------------------------------------------------------------
+
+#: ``extend(crc, data) -> crc`` over any bytes-like ``data``.
+Crc = Callable[[int, PartData], int]
+
+# google-crc32c's C function takes only ``bytes``; other buffers (upload parts
+# are views of reused buffers) are fed to it in slices of this size.
+_CRC_SLICE = 1024 * 1024
+
+
+def crc32c_function() -> Crc | None:
+    """``extend(crc, data) -> crc`` from ``google-crc32c`` or ``crc32c``, or ``None``
+    when neither package is installed. ``data`` may be ``bytes`` or a memoryview."""
+    try:
+        import google_crc32c  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        pass
+    else:
+        extend_bytes: Callable[[int, bytes], int] = google_crc32c.extend
+
+        def extend_google(crc: int, data: PartData) -> int:
+            if isinstance(data, bytes):
+                return extend_bytes(crc, data)
+            with memoryview(data) as view:
+                for start in range(0, len(view), _CRC_SLICE):
+                    crc = extend_bytes(crc, bytes(view[start : start + _CRC_SLICE]))
+            return crc
+
+        return extend_google
+    try:
+        import crc32c as _crc32c  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+
+    def extend_crc32c(crc: int, data: PartData) -> int:
+        value: int = _crc32c.crc32c(data, crc)
+        return value
+
+    return extend_crc32c
+
+
+def _crc32(crc: int, data: PartData) -> int:
+    return zlib.crc32(data, crc)
+
+
+_CRCS: dict[str, Crc] = {"crc32": _crc32}
+if (_crc32c := crc32c_function()) is not None:
+    _CRCS["crc32c"] = _crc32c
+
+#: Checksums a provider may give, cheapest to compute first (per 16 KiB on the
+#: benchmark machine: CRC32C 0.6 µs, CRC32 2.5 µs, MD5 19 µs, SHA-1 and SHA-256
+#: more). A read is checked against the cheapest one present that can be computed
+#: here.
+CHEAPEST_FIRST = ("crc32c", "crc32", "md5", "sha1", "sha256")
+
+
+def pick_checksum(checksums: Mapping[str, str | None]) -> tuple[str, str] | None:
+    """The cheapest ``(algorithm, base64 value)`` of ``checksums`` (algorithm to
+    base64 value) that this machine can compute, or ``None``."""
+    for algorithm in CHEAPEST_FIRST:
+        value = checksums.get(algorithm)
+        if value and (algorithm in _CRCS or algorithm in hashlib.algorithms_available):
+            return algorithm, value
+    return None
+
+
+def checksum_b64(algorithm: str, value: int | bytes) -> str:
+    """A CRC (big-endian, 4 bytes) or a digest in base64, as S3's
+    ``x-amz-checksum-*`` and Google's ``X-Goog-Hash`` write them."""
+    raw = value.to_bytes(4, "big") if isinstance(value, int) else value
+    return base64.b64encode(raw).decode("ascii")
+
+
+class ChecksumCheck:
+    """Rejects a stream whose checksum is not ``expected`` (base64, as
+    :func:`checksum_b64` writes it). ``algorithm`` is ``crc32``, ``crc32c`` or a
+    :mod:`hashlib` name; :func:`pick_checksum` says which ones can be checked."""
+
+    __slots__ = ("algorithm", "crc", "driver", "expected", "extend", "hasher", "name")
+
+    def __init__(self, algorithm: str, expected: str, name: str = "", *, driver: Any = None):
+        self.algorithm = algorithm
+        self.expected = expected
+        self.name = name
+        self.driver = driver
+        self.crc = 0
+        self.extend = _CRCS.get(algorithm)
+        self.hasher = None if self.extend is not None else hashlib.new(algorithm)
+
+    def update(self, chunk: bytes) -> None:
+        """Fold a chunk into the checksum."""
+        if self.extend is not None:
+            self.crc = self.extend(self.crc, chunk)
+        else:
+            assert self.hasher is not None
+            self.hasher.update(chunk)
+
+    def finish(self) -> None:
+        """Raise :class:`IntegrityError` on a mismatch."""
+        actual = checksum_b64(
+            self.algorithm, self.crc if self.hasher is None else self.hasher.digest()
+        )
+        if actual != self.expected:
+            shown = _b64_as_hex(self.expected)
+            raise IntegrityError(
+                f"{self.name or 'data'}: {self.algorithm} is {_b64_as_hex(actual)}, "
+                f"expected {shown}",
+                driver=self.driver,
+            )
+
+
+def _b64_as_hex(value: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return value
 
 
 class ProgressReport:

@@ -6,6 +6,7 @@ deletes counted request by request."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import io
@@ -14,6 +15,7 @@ import os
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +37,7 @@ from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent
 from overcast.storage import Provider, get_driver
 from overcast.storage.base import Object, Prefix
 from overcast.storage.drivers.s3 import S3StorageDriver
+from overcast.storage.transfer import crc32c_function
 from servers.modes import call
 from servers.moto_server import moto_server
 from servers.seaweedfs import seaweedfs_server
@@ -780,3 +783,31 @@ def test_range_edges(backend: Backend, bucket: str, mode: str) -> None:
     assert call(mode, driver, get, obj, 99, 100) == data[99:]
     with pytest.raises(InvalidInput):
         call(mode, driver, get, obj, 101)
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
+def test_full_reads_are_checked_against_the_objects_own_checksum(
+    backend: Backend, bucket: str, mode: str, algorithm: str
+) -> None:
+    """An object stored with a checksum (boto3's ``ChecksumAlgorithm``) is checked
+    against it, the cheapest the server gives, rather than against the MD5 ETag."""
+    data = os.urandom(300_000)
+    crc32c = crc32c_function()
+    assert crc32c is not None, "google-crc32c is a test dependency"
+    value = {
+        "CRC32": zlib.crc32(data).to_bytes(4, "big"),
+        "CRC32C": crc32c(0, data).to_bytes(4, "big"),
+        "SHA1": hashlib.sha1(data).digest(),
+        "SHA256": hashlib.sha256(data).digest(),
+    }[algorithm]
+    # The value is given, so botocore sends it as is (it cannot compute CRC32C
+    # without awscrt); moto keeps a checksum only when the algorithm is named too.
+    backend.boto().put_object(Bucket=bucket, Key="summed", Body=data, ChecksumAlgorithm=algorithm,
+                              **{f"Checksum{algorithm}": base64.b64encode(value).decode()})
+    obj = call(mode, backend.driver(), "get_object", bucket, "summed")
+    assert call(mode, backend.driver(), "download_object_as_stream", obj) == data
+    with Proxy(backend.url, flip=lambda method, path: method == "GET" and "summed" in path) as px:
+        driver = S3StorageDriver(backend.key, backend.secret, endpoint=px.url, timeout=30)
+        with pytest.raises(IntegrityError, match=f"{algorithm.lower()} is"):
+            call(mode, driver, "download_object_as_stream", obj)
+        assert px.flipped == 1

@@ -21,7 +21,14 @@ from overcast.runtime.effects import (
     PartReader,
     Sleep,
 )
-from overcast.storage.transfer import PartPlan, download_in_ranges, upload_in_parts
+from overcast.storage.transfer import (
+    ChecksumCheck,
+    PartPlan,
+    crc32c_function,
+    download_in_ranges,
+    pick_checksum,
+    upload_in_parts,
+)
 
 KiB = 1024
 
@@ -262,3 +269,39 @@ def test_part_reader_async_gives_the_same_parts() -> None:
 
 def test_part_reader_empty_source() -> None:
     assert PartReader(IterStream([b"", b""]), lambda n: KiB).read_sync() == (1, b"", True)
+
+
+# -- checksums ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["crc32", "crc32c", "md5", "sha1", "sha256"])
+def test_checksum_check_accepts_the_right_value_and_names_a_wrong_one(algorithm: str) -> None:
+    import base64
+    import hashlib
+    import zlib
+
+    data = os.urandom(50_000)
+    crc32c = crc32c_function()
+    assert crc32c is not None
+    raw = {
+        "crc32": zlib.crc32(data).to_bytes(4, "big"),
+        "crc32c": crc32c(0, data).to_bytes(4, "big"),
+    }.get(algorithm) or hashlib.new(algorithm, data).digest()
+    expected = base64.b64encode(raw).decode()
+    good = ChecksumCheck(algorithm, expected, "obj")
+    for start in range(0, len(data), 7000):
+        good.update(data[start : start + 7000])
+    good.finish()
+    bad = ChecksumCheck(algorithm, expected, "obj")
+    bad.update(data[:-1] + bytes([data[-1] ^ 1]))
+    message = f"obj: {algorithm} is [0-9a-f]+, expected {raw.hex()}"
+    with pytest.raises(IntegrityError, match=message):
+        bad.finish()
+
+
+def test_pick_checksum_takes_the_cheapest_it_can_compute() -> None:
+    assert pick_checksum({"sha256": "a", "crc32": "b", "md5": "c"}) == ("crc32", "b")
+    assert pick_checksum({"sha256": "a", "crc32c": "d", "crc32": "b"}) == ("crc32c", "d")
+    assert pick_checksum({"sha256": "a", "sha1": "e"}) == ("sha1", "e")
+    assert pick_checksum({"crc64nvme": "f"}) is None
+    assert pick_checksum({"crc32": ""}) is None

@@ -56,7 +56,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, ClassVar, Final
@@ -107,19 +107,20 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.transfer import (
-    HashCheck,
+    ChecksumCheck,
     PartPlan,
     ProgressReport,
     SizeCheck,
     check_range,
+    checksum_b64,
+    crc32c_function,
+    pick_checksum,
 )
 from overcast.storage.transfer import readable_file_size as _file_size
 
 __all__ = [
     "DEFAULT_PART_PLAN",
-    "Crc32cCheck",
     "GoogleStorageDriver",
-    "crc32c_function",
     "signed_url_v4",
 ]
 
@@ -151,76 +152,7 @@ _RANGE: Final = re.compile(r"bytes=(\d+)-(\d+)\Z")
 
 # -- CRC32C ------------------------------------------------------------------------------
 
-Crc32c = Callable[[int, PartData], int]
-
-# google-crc32c's C function takes only ``bytes``; other buffers (upload parts
-# are views of reused buffers) are fed to it in slices of this size.
-_CRC_SLICE = 1024 * 1024
-
-
-def crc32c_function() -> Crc32c | None:
-    """``extend(crc, data) -> crc`` from ``google-crc32c`` or ``crc32c``, or ``None``
-    when neither package is installed. ``data`` may be ``bytes`` or a memoryview."""
-    try:
-        import google_crc32c  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        pass
-    else:
-        extend_bytes: Callable[[int, bytes], int] = google_crc32c.extend
-
-        def extend_google(crc: int, data: PartData) -> int:
-            if isinstance(data, bytes):
-                return extend_bytes(crc, data)
-            with memoryview(data) as view:
-                for start in range(0, len(view), _CRC_SLICE):
-                    crc = extend_bytes(crc, bytes(view[start : start + _CRC_SLICE]))
-            return crc
-
-        return extend_google
-    try:
-        import crc32c as _crc32c  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-
-    def extend_crc32c(crc: int, data: PartData) -> int:
-        value: int = _crc32c.crc32c(data, crc)
-        return value
-
-    return extend_crc32c
-
-
-_CRC32C: Crc32c | None = crc32c_function()
-
-
-def _crc_b64(crc: int) -> str:
-    return base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
-
-
-class Crc32cCheck:
-    """Rejects a stream whose CRC32C (base64 of the big-endian value, as Google
-    writes it) is not ``expected``."""
-
-    __slots__ = ("crc", "driver", "expected", "extend", "name")
-
-    def __init__(self, expected: str, name: str = "", *, extend: Crc32c, driver: Any = None):
-        self.expected = expected
-        self.name = name
-        self.driver = driver
-        self.extend = extend
-        self.crc = 0
-
-    def update(self, chunk: bytes) -> None:
-        """Fold a chunk into the checksum."""
-        self.crc = self.extend(self.crc, chunk)
-
-    def finish(self) -> None:
-        """Raise :class:`IntegrityError` on a mismatch."""
-        actual = _crc_b64(self.crc)
-        if actual != self.expected:
-            raise IntegrityError(
-                f"{self.name or 'data'}: crc32c is {actual}, expected {self.expected}",
-                driver=self.driver,
-            )
+_CRC32C = crc32c_function()
 
 
 # -- names ---------------------------------------------------------------------------------
@@ -883,12 +815,9 @@ class GoogleStorageDriver(StorageDriver):
                     k: str(v) for k, v in (("crc32c", obj.extra.get("crc32c")),
                                            ("md5", obj.extra.get("md5_hash"))) if v
                 }
-            crc = hashes.get("crc32c")
-            if crc and _CRC32C is not None:
-                body.observe(Crc32cCheck(crc, name, extend=_CRC32C, driver=self))
-            md5 = _b64_to_hex(hashes.get("md5"))
-            if md5:
-                body.observe(HashCheck("md5", md5, name, driver=self))
+            checksum = pick_checksum(hashes)  # CRC32C when it can be computed, else MD5
+            if checksum is not None:
+                body.observe(ChecksumCheck(*checksum, name, driver=self))
         return body
 
 
@@ -934,7 +863,7 @@ class _Upload:
 
     def _hashes(self) -> tuple[str, str | None]:
         md5 = base64.b64encode(self.md5.digest()).decode("ascii")
-        return md5, (_crc_b64(self.crc) if _CRC32C is not None else None)
+        return md5, (checksum_b64("crc32c", self.crc) if _CRC32C is not None else None)
 
     def _whole_body(self, data: PartData) -> tuple[bytes, str]:
         """Hash the data and build the ``multipart/related`` body (blocking)."""

@@ -104,12 +104,14 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.transfer import (
+    ChecksumCheck,
     HashCheck,
     PartPlan,
     ProgressReport,
     SizeCheck,
     check_range,
     download_in_ranges,
+    pick_checksum,
     upload_in_parts,
 )
 from overcast.storage.transfer import guess_type as _guess_type
@@ -251,6 +253,29 @@ def _strip_etag(etag: str | None) -> str | None:
     if value.startswith("W/"):
         value = value[2:]
     return value.strip('"') or None
+
+
+def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The cheapest checksum of the whole object a GetObject answer carries
+    (``x-amz-checksum-*``, sent when asked with ``x-amz-checksum-mode``), or
+    ``None``. A composite checksum (of an upload in parts: ``...-N``) says nothing
+    about the bytes as a whole."""
+    if headers.get("x-amz-checksum-type", "").upper() == "COMPOSITE":
+        return None
+    found = {}
+    for algorithm in ("crc32c", "crc32", "sha1", "sha256"):
+        value = headers.get(f"x-amz-checksum-{algorithm}")
+        if value and "-" not in value:
+            found[algorithm] = value
+    return pick_checksum(found) if found else None
+
+
+def _encrypted_with_a_key(headers: Mapping[str, str]) -> bool:
+    """Whether the object is encrypted with KMS or a customer key: its ETag is then
+    not the MD5 of its bytes."""
+    return headers.get("x-amz-server-side-encryption", "").lower() == "aws:kms" or (
+        "x-amz-server-side-encryption-customer-algorithm" in headers
+    )
 
 
 def _multipart_etag(parts: Sequence[tuple[int, str]]) -> str | None:
@@ -1049,8 +1074,10 @@ class S3StorageDriver(StorageDriver):
     ) -> Op[ByteStream]:
         """Stream bytes ``[start_bytes, end_bytes)`` (GetObject with ``Range``).
 
-        Every read is checked for the length the server announces; a full read
-        also against the MD5 in the ETag when the ETag is one (not for objects
+        Every read is checked for the length the server announces. A full read is
+        also checked against the object's cheapest full-object checksum when it
+        has one (``x-amz-checksum-crc32c``, ``-crc32``, ``-sha1``, ``-sha256``),
+        else against the MD5 in the ETag when the ETag is one (not for objects
         uploaded in parts, whose ETag ends in ``-N``, nor for objects encrypted
         with KMS or a customer key). ``chunk_size`` is accepted for Apache
         Libcloud compatibility; chunks come as the transport reads them."""
@@ -1065,6 +1092,8 @@ class S3StorageDriver(StorageDriver):
         if not full:
             last = "" if end is None else str(end - 1)
             headers["Range"] = f"bytes={start}-{last}"
+        else:
+            headers["x-amz-checksum-mode"] = "ENABLED"  # the object's CRC, if it has one
         # A small read is fetched whole: cheaper than a pulled stream, same checks.
         known = obj.size if obj.size is not None and obj.size >= 0 else None
         small = known is not None and (known if end is None else end) - start <= SMALL_READ
@@ -1090,12 +1119,14 @@ class S3StorageDriver(StorageDriver):
         if expected is None and end is not None:
             expected = end - start
         body.observe(SizeCheck(expected, obj.name, driver=self))
-        etag = _strip_etag(resp.headers.get("ETag")) or ""
-        encrypted = resp.headers.get("x-amz-server-side-encryption", "").lower() == "aws:kms" or (
-            "x-amz-server-side-encryption-customer-algorithm" in resp.headers
-        )
-        if full and _PLAIN_MD5.match(etag) and not encrypted:
-            body.observe(HashCheck("md5", etag, obj.name, driver=self))
+        if full:
+            checksum = _full_object_checksum(resp.headers)
+            if checksum is not None:
+                body.observe(ChecksumCheck(*checksum, obj.name, driver=self))
+            else:
+                etag = _strip_etag(resp.headers.get("ETag")) or ""
+                if _PLAIN_MD5.match(etag) and not _encrypted_with_a_key(resp.headers):
+                    body.observe(HashCheck("md5", etag, obj.name, driver=self))
         return body
 
     @operation
