@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
 from overcast.errors import InvalidCredentials, InvalidInput
@@ -108,7 +108,12 @@ class AwsCredentials:
 
 def amz_date(now: float) -> str:
     """``YYYYMMDDTHHMMSSZ`` for a Unix time."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return _amz_date_of_second(int(now))
+
+
+@lru_cache(maxsize=4)
+def _amz_date_of_second(second: int) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
 
 
 @lru_cache(maxsize=64)
@@ -176,11 +181,7 @@ def _host_of(scheme: str, netloc: str) -> str:
     return host
 
 
-def _payload_hash(request: Request, headers: dict[str, str], *, s3: bool) -> str:
-    declared = headers.get("x-amz-content-sha256")
-    if declared:
-        return declared
-    body = request.body
+def _payload_hash(body: Any, *, s3: bool) -> str:
     if body is None or body == b"":
         return EMPTY_SHA256
     if isinstance(body, bytes | bytearray | memoryview) and len(body) <= INLINE_HASH_LIMIT:
@@ -197,11 +198,11 @@ def canonical_request(
 ) -> tuple[str, str]:
     """The canonical request text and the signed-headers list, per SigV4."""
     parts = urlsplit(url)
-    lowered = {
-        key.lower().strip(): " ".join(value.split())
-        for key, value in headers.items()
-        if key.lower().strip() not in _UNSIGNED_HEADERS
-    }
+    lowered: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower().strip()
+        if name not in _UNSIGNED_HEADERS:
+            lowered[name] = " ".join(value.split())
     names = sorted(lowered)
     signed = ";".join(names)
     text = "\n".join(
@@ -225,7 +226,11 @@ def _signature(
         [ALGORITHM, stamp, scope, hashlib.sha256(creq.encode()).hexdigest()]
     )
     key = _signing_key(credentials.secret_key.reveal(), stamp[:8], region, service)
-    return scope, hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return scope, hmac.digest(key, to_sign.encode(), "sha256").hex()
+
+
+#: Headers the signer sets itself: any the request carries are dropped.
+_SIGNER_HEADERS: Final = frozenset({"authorization", "x-amz-date", "host", "x-amz-security-token"})
 
 
 def sign_request(
@@ -239,27 +244,31 @@ def sign_request(
     (for S3) ``x-amz-content-sha256`` headers for time ``now``."""
     s3 = service == "s3"
     url = request.full_url
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("authorization",)}
-    lowered_names = {k.lower(): k for k in headers}
+    headers: dict[str, str] = {}
+    declared: str | None = None
+    for key, value in request.headers.items():
+        name = key.lower()
+        if name in _SIGNER_HEADERS:
+            continue
+        if name == "x-amz-content-sha256":
+            declared = value
+        headers[key] = value
     stamp = amz_date(now)
-    for name in ("x-amz-date", "host", "x-amz-security-token"):
-        if name in lowered_names:
-            del headers[lowered_names[name]]
-    headers["host"] = _host(url)
     headers["x-amz-date"] = stamp
     if credentials.session_token is not None:
         headers["x-amz-security-token"] = credentials.session_token.reveal()
-    payload = _payload_hash(request, {k.lower(): v for k, v in headers.items()}, s3=s3)
-    if s3 and "x-amz-content-sha256" not in {k.lower() for k in headers}:
+    payload = declared or _payload_hash(request.body, s3=s3)
+    if s3 and declared is None:
         headers["x-amz-content-sha256"] = payload
-    creq, signed = canonical_request(request.method, url, headers, payload, s3=s3)
+    # The transport sets Host from the URL: it is signed, not sent from here.
+    creq, signed = canonical_request(
+        request.method, url, {**headers, "host": _host(url)}, payload, s3=s3
+    )
     scope, signature = _signature(credentials, stamp, region, service, creq)
     headers["Authorization"] = (
         f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
         f"SignedHeaders={signed}, Signature={signature}"
     )
-    # The transport sets Host from the URL; keep ours out of the wire headers.
-    del headers["host"]
     return Request(
         request.method, url, headers, (), request.body, request.stream, request.idempotent,
         request.timeout, request.sign,

@@ -242,7 +242,7 @@ class RuntimeConfig:
     def prepare(self, request: Request, now: float) -> Request:
         """Add the User-Agent and sign one attempt."""
         if not any(k.lower() == "user-agent" for k in request.headers):
-            request = request.with_headers({"User-Agent": self.user_agent})
+            request = request.replace_headers({**request.headers, "User-Agent": self.user_agent})
         if request.sign and self.signer is not None:
             request = self.signer(request, now)
         return request

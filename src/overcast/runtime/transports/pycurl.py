@@ -245,16 +245,16 @@ def _reader(body: Any) -> Any:
 
 
 def _parse_headers(lines: list[bytes]) -> Headers:
+    text = b"".join(lines).decode("latin-1")
     # Keep only the last response's block (after a 100 Continue, for instance).
-    start = 0
-    for index, line in enumerate(lines):
-        if line.startswith(b"HTTP/"):
-            start = index + 1
+    start = text.rfind("\nHTTP/") + 1
+    if start or text.startswith("HTTP/"):
+        start = text.find("\n", start) + 1  # past the status line
     items: list[tuple[str, str]] = []
-    for line in lines[start:]:
-        name, sep, value = line.decode("latin-1").partition(":")
+    for line in text[start:].split("\r\n"):
+        name, sep, value = line.partition(":")
         if sep:
-            items.append((name.strip(), value.strip()))
+            items.append((name.rstrip(), value.strip()))
     return Headers(items)
 
 
