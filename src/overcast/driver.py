@@ -164,15 +164,21 @@ class BaseDriver:
         if choice == "pycurl":
             from overcast.runtime.transports.pycurl import PycurlTransport
 
-            return PycurlTransport(pool_size=config.pool_size, verify=config.verify)
+            return PycurlTransport(
+                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
+            )
         if choice == "urllib3":
             from overcast.runtime.transports.urllib3 import Urllib3Transport
 
-            return Urllib3Transport(pool_size=config.pool_size, verify=config.verify)
+            return Urllib3Transport(
+                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
+            )
         if choice == "httpx":
             from overcast.runtime.transports.httpx import HttpxSyncTransport
 
-            return HttpxSyncTransport(pool_size=config.pool_size, verify=config.verify)
+            return HttpxSyncTransport(
+                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
+            )
         raise InvalidInput(
             f"unknown sync transport {choice!r}; choose from {', '.join(SYNC_TRANSPORTS)}",
             driver=self,
@@ -190,11 +196,15 @@ class BaseDriver:
         if choice == "aiohttp":
             from overcast.runtime.transports.aiohttp import AiohttpTransport
 
-            return AiohttpTransport(pool_size=config.pool_size, verify=config.verify)
+            return AiohttpTransport(
+                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
+            )
         if choice == "httpx":
             from overcast.runtime.transports.httpx import HttpxAsyncTransport
 
-            return HttpxAsyncTransport(pool_size=config.pool_size, verify=config.verify)
+            return HttpxAsyncTransport(
+                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
+            )
         raise InvalidInput(
             f"unknown async transport {choice!r}; choose from {', '.join(ASYNC_TRANSPORTS)}",
             driver=self,

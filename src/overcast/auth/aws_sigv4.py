@@ -124,6 +124,24 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     return key
 
 
+@lru_cache(maxsize=64)
+def _keyed_hashes(secret: str, day: str, region: str, service: str) -> tuple[Any, Any]:
+    """The inner and outer SHA-256 states of HMAC with the day's signing key
+    (RFC 2104: ``H((K ^ opad) || H((K ^ ipad) || m))``). Copying them per
+    signature is a third of the cost of a fresh HMAC, which re-derives both."""
+    key = _signing_key(secret, day, region, service).ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def _hmac_hex(keyed: tuple[Any, Any], message: bytes) -> str:
+    inner, outer = keyed[0].copy(), keyed[1].copy()
+    inner.update(message)
+    outer.update(inner.digest())
+    return str(outer.hexdigest())
+
+
 def _uri_encode(value: str, *, keep_slash: bool = False) -> str:
     return quote(value, safe="-_.~/" if keep_slash else "-_.~")
 
@@ -194,11 +212,18 @@ def _payload_hash(body: Any, *, s3: bool) -> str:
 
 
 def canonical_request(
-    method: str, url: str, headers: dict[str, str], payload_hash: str, *, s3: bool
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    payload_hash: str,
+    *,
+    s3: bool,
+    host: str | None = None,
 ) -> tuple[str, str]:
-    """The canonical request text and the signed-headers list, per SigV4."""
+    """The canonical request text and the signed-headers list, per SigV4
+    (``host``, when given, is signed as the ``host`` header)."""
     parts = urlsplit(url)
-    lowered: dict[str, str] = {}
+    lowered: dict[str, str] = {} if host is None else {"host": host}
     for key, value in headers.items():
         name = key.lower().strip()
         if name not in _UNSIGNED_HEADERS:
@@ -210,7 +235,7 @@ def canonical_request(
             method.upper(),
             _canonical_path(parts.path, s3=s3),
             _canonical_query(parts.query),
-            "".join(f"{name}:{lowered[name]}\n" for name in names),
+            "".join([f"{name}:{lowered[name]}\n" for name in names]),
             signed,
             payload_hash,
         ]
@@ -225,8 +250,8 @@ def _signature(
     to_sign = "\n".join(
         [ALGORITHM, stamp, scope, hashlib.sha256(creq.encode()).hexdigest()]
     )
-    key = _signing_key(credentials.secret_key.reveal(), stamp[:8], region, service)
-    return scope, hmac.digest(key, to_sign.encode(), "sha256").hex()
+    keyed = _keyed_hashes(credentials.secret_key.reveal(), stamp[:8], region, service)
+    return scope, _hmac_hex(keyed, to_sign.encode())
 
 
 #: Headers the signer sets itself: any the request carries are dropped.
@@ -261,9 +286,7 @@ def sign_request(
     if s3 and declared is None:
         headers["x-amz-content-sha256"] = payload
     # The transport sets Host from the URL: it is signed, not sent from here.
-    creq, signed = canonical_request(
-        request.method, url, {**headers, "host": _host(url)}, payload, s3=s3
-    )
+    creq, signed = canonical_request(request.method, url, headers, payload, s3=s3, host=_host(url))
     scope, signature = _signature(credentials, stamp, region, service, creq)
     headers["Authorization"] = (
         f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "

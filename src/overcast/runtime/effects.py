@@ -107,10 +107,12 @@ class Headers(Mapping[str, str]):
         else:
             pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         self._items = pairs
-        index: dict[str, str] = {}
-        for key, value in pairs:
-            lowered = key.lower()
-            index[lowered] = f"{index[lowered]}, {value}" if lowered in index else value
+        index = {key.lower(): value for key, value in pairs}
+        if len(index) < len(pairs):  # a repeated field: join its values in order
+            index = {}
+            for key, value in pairs:
+                lowered = key.lower()
+                index[lowered] = f"{index[lowered]}, {value}" if lowered in index else value
         self._index = index
 
     def __getitem__(self, key: str) -> str:
@@ -341,6 +343,9 @@ class IterStream(ByteStream):
         self.chunks = chunks
 
     def _sync_chunks(self) -> Iterator[bytes]:
+        if type(self.chunks) is list:  # a body read whole: skip the ABC checks
+            yield from self.chunks
+            return
         if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
             raise TypeError("an async iterable can only be read by the async runner")
         yield from self.chunks

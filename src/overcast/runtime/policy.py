@@ -240,9 +240,8 @@ class RuntimeConfig:
         return self.throttled is not None and response.status >= 400 and self.throttled(response)
 
     def prepare(self, request: Request, now: float) -> Request:
-        """Add the User-Agent and sign one attempt."""
-        if not any(k.lower() == "user-agent" for k in request.headers):
-            request = request.replace_headers({**request.headers, "User-Agent": self.user_agent})
+        """Sign one attempt (the transport adds ``user_agent`` to every request
+        that names none: a client-wide default, not a per-request copy)."""
         if request.sign and self.signer is not None:
             request = self.signer(request, now)
         return request

@@ -105,6 +105,13 @@ class _Base:
 
         Raises the public error when stopping after a failure or unknown outcome.
         """
+        if (
+            response is not None
+            and response.status < 400
+            and response.status not in self.config.retry.statuses
+            and not self.config.hooks.active
+        ):
+            return None  # the common case: not throttled, not retried, nothing to report
         throttled = response is not None and self.config.is_throttled(response)
         decision = self.config.retry.decide(
             request, attempt, response=response, failure=failure, throttled=throttled

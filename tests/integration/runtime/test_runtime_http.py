@@ -269,3 +269,44 @@ def test_no_secret_in_logs_reprs_or_errors(
     assert SECRET not in joined
     for signature in signatures:
         assert signature not in joined
+
+
+def test_every_request_names_overcast_as_its_user_agent(
+    server: ScriptedServer, mode: str
+) -> None:
+    from overcast import __version__
+
+    call(mode, make(server), "fetch", "/ok")
+    assert server.state.hits("/ok")[-1].headers["User-Agent"] == f"overcast/{__version__}"
+
+
+@pytest.mark.parametrize("name", ["pycurl", "urllib3", "httpx", "aiohttp", "httpx-async"])
+def test_a_requests_own_user_agent_replaces_the_transports(
+    server: ScriptedServer, name: str
+) -> None:
+    from overcast.runtime.effects import Request
+    from overcast.runtime.transports.aiohttp import AiohttpTransport
+    from overcast.runtime.transports.httpx import HttpxAsyncTransport, HttpxSyncTransport
+    from overcast.runtime.transports.pycurl import PycurlTransport
+    from overcast.runtime.transports.urllib3 import Urllib3Transport
+
+    sync = {"pycurl": PycurlTransport, "urllib3": Urllib3Transport, "httpx": HttpxSyncTransport}
+    asynchronous = {"aiohttp": AiohttpTransport, "httpx-async": HttpxAsyncTransport}
+    seen = []
+    for own in ({}, {"user-agent": "mine/1"}):
+        request = Request("GET", f"{server.url}/ok", dict(own))
+        if name in sync:
+            transport = sync[name](user_agent="overcast/test")
+            transport.send(request, connect_timeout=5, read_timeout=5)
+            transport.close()
+        else:
+
+            async def main(request: Request) -> None:
+                transport = asynchronous[name](user_agent="overcast/test")
+                await transport.send(request, connect_timeout=5, read_timeout=5)
+                await transport.aclose()
+
+            anyio.run(main, request)
+        hit = server.state.hits("/ok")[-1]
+        seen.append([v for k, v in hit.headers.items() if k.lower() == "user-agent"])
+    assert seen == [["overcast/test"], ["mine/1"]]

@@ -37,7 +37,9 @@ class AiohttpTransport(AsyncTransport):
         *,
         pool_size: int = DEFAULT_POOL_SIZE,
         verify: bool | str = True,
+        user_agent: str | None = None,
     ) -> None:
+        self._user_agent = user_agent
         self._pool_size = pool_size
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
@@ -58,6 +60,7 @@ class AiohttpTransport(AsyncTransport):
                 skip_auto_headers=("Accept-Encoding", "Content-Type"),
                 timeout=aiohttp.ClientTimeout(total=None),
                 read_bufsize=2**20,
+                headers={"User-Agent": self._user_agent} if self._user_agent else None,
             )
             # aiohttp silently resends idempotent requests on a dropped keep-alive
             # connection; retries are the runner's policy, so that is switched off.

@@ -24,6 +24,7 @@ the same or better speed. Design points:
 from __future__ import annotations
 
 import math
+import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -56,9 +57,16 @@ _NOT_SENT: Final = frozenset(
 class PycurlTransport(SyncTransport):
     """libcurl with a pool of handles sharing one connection cache."""
 
-    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True) -> None:
+    def __init__(
+        self,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        verify: bool | str = True,
+        user_agent: str | None = None,
+    ) -> None:
         self._verify = verify
-        self._slots = threading.BoundedSemaphore(pool_size)
+        self._user_agent = user_agent
+        self._slots = _Slots(pool_size)
         self._max_connections = max(pool_size * 2, 8)
         self._idle: list[Any] = []
         self._lock = threading.Lock()
@@ -68,26 +76,35 @@ class PycurlTransport(SyncTransport):
 
     def _checkout(self) -> Any:
         with self._lock:
-            if self._idle:
-                curl = self._idle.pop()
-            else:
-                curl = pycurl.Curl()
-                curl.overcast_multi = None
+            curl = self._idle.pop() if self._idle else None
+        if curl is None:
+            curl = pycurl.Curl()
+            curl.overcast_multi = None
+            self._set_defaults(curl)
+        return curl
+
+    def _set_defaults(self, curl: Any) -> None:
+        """The options every request shares (set on a new or reset handle)."""
         curl.setopt(pycurl.NOSIGNAL, 1)
         curl.setopt(pycurl.FOLLOWLOCATION, 0)
         curl.setopt(pycurl.MAXCONNECTS, self._max_connections)
+        curl.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        if self._user_agent:  # a request's own User-Agent header replaces it
+            curl.setopt(pycurl.USERAGENT, self._user_agent)
         if self._verify is False:
             curl.setopt(pycurl.SSL_VERIFYPEER, 0)
             curl.setopt(pycurl.SSL_VERIFYHOST, 0)
         elif isinstance(self._verify, str):
             curl.setopt(pycurl.CAINFO, self._verify)
-        return curl
 
-    def _checkin(self, curl: Any, reusable: bool) -> None:
-        if reusable:
-            # Reset now, not at the next checkout: an idle handle must not keep
-            # the last request's body (its read callback) or header list alive.
+    def _checkin(self, curl: Any, reusable: bool, *, plain: bool = False) -> None:
+        """Return a handle to the pool. After anything but a ``plain`` request (a
+        GET read whole, whose options the next request sets again anyway) it is
+        reset now, not at the next checkout, so an idle handle keeps no request
+        body (a read callback) alive."""
+        if reusable and not plain:
             curl.reset()  # keeps its connections and its multi
+            self._set_defaults(curl)
         with self._lock:
             if reusable and not self._closed and len(self._idle) < 64:
                 self._idle.append(curl)
@@ -125,15 +142,19 @@ class PycurlTransport(SyncTransport):
             self._slots.release()
             raise failure from None
         status = curl.getinfo(pycurl.RESPONSE_CODE)
-        self._checkin(curl, True)
-        self._slots.release()
-        return Response(
+        response = Response(
             status=status,
             headers=_parse_headers(header_lines),
             body=b"".join(chunks),
             url=safe_url,
             method=request.method,
         )
+        # The handle's callbacks still hold these lists until its next request.
+        chunks.clear()
+        header_lines.clear()
+        self._checkin(curl, True, plain=request.method.upper() == "GET" and request.body is None)
+        self._slots.release()
+        return response
 
     def _configure(
         self,
@@ -147,19 +168,20 @@ class PycurlTransport(SyncTransport):
         method = request.method.upper()
         curl.setopt(pycurl.URL, url)
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect_timeout * 1000)))
-        curl.setopt(pycurl.LOW_SPEED_LIMIT, 1)
         curl.setopt(pycurl.LOW_SPEED_TIME, max(1, math.ceil(read_timeout)))
         curl.setopt(pycurl.HEADERFUNCTION, header_lines.append)
         headers = [f"{k}: {v}" for k, v in request.headers.items()]
+        names = {k.lower() for k in request.headers}
         # No "Expect: 100-continue" round trip; no curl default Accept header.
-        headers += ["Expect:", "Accept:"] if not _has(request, "accept") else ["Expect:"]
+        headers += ["Expect:"] if "accept" in names else ["Expect:", "Accept:"]
         body: Any = request.body
         if method == "HEAD":
             curl.setopt(pycurl.NOBODY, 1)
         elif body is None:
-            if method in ("POST", "PUT", "PATCH") and not _has(request, "content-length"):
+            if method in ("POST", "PUT", "PATCH") and "content-length" not in names:
                 headers.append("Content-Length: 0")
-            curl.setopt(pycurl.CUSTOMREQUEST, method)
+            if method != "GET":  # curl's default
+                curl.setopt(pycurl.CUSTOMREQUEST, method)
         else:
             curl.setopt(pycurl.UPLOAD, 1)
             curl.setopt(pycurl.CUSTOMREQUEST, method)
@@ -202,15 +224,32 @@ class PycurlTransport(SyncTransport):
             _close_handle(curl)
 
 
+class _Slots:
+    """A counting semaphore with C-speed acquire and release (a queue of
+    tokens): ``threading.BoundedSemaphore`` is Python code around a Condition,
+    which cost several µs per request."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self, size: int) -> None:
+        self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(size):
+            self._tokens.put(None)
+
+    def acquire(self) -> None:
+        """Take a slot, waiting for one if all are in use."""
+        self._tokens.get()
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self._tokens.put(None)
+
+
 def _close_handle(curl: Any) -> None:
     multi = getattr(curl, "overcast_multi", None)
     if multi is not None:
         multi.close()
     curl.close()
-
-
-def _has(request: Request, name: str) -> bool:
-    return any(k.lower() == name for k in request.headers)
 
 
 def _reader(body: Any) -> Any:

@@ -41,7 +41,9 @@ class Urllib3Transport(SyncTransport):
         pool_size: int = DEFAULT_POOL_SIZE,
         verify: bool | str = True,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        user_agent: str | None = None,
     ) -> None:
+        self._user_agent = user_agent
         kwargs: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False}
         if verify is False:
             kwargs["cert_reqs"] = "CERT_NONE"
@@ -53,6 +55,8 @@ class Urllib3Transport(SyncTransport):
     def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
         url = request.full_url
         headers = dict(request.headers)
+        if self._user_agent and not _has_header(headers, "user-agent"):
+            headers["User-Agent"] = self._user_agent
         body: Any = request.body
         chunked = False
         if body is not None and not _has_header(headers, "content-length"):

@@ -199,6 +199,8 @@ _DNS_BUCKET: Final = re.compile(rf"{_LABEL}(\.{_LABEL})*\Z")
 _IP_ADDRESS: Final = re.compile(r"\d+\.\d+\.\d+\.\d+\Z")
 _META_KEY: Final = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z")
 _PLAIN_MD5: Final = re.compile(r"[0-9a-fA-F]{32}\Z")
+#: Keys made only of these characters are the same percent-encoded.
+_PATH_SAFE: Final = re.compile(r"[A-Za-z0-9_.~/-]*\Z")
 # XML 1.0 cannot carry these characters, even escaped.
 _XML_INVALID: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -263,11 +265,22 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     if headers.get("x-amz-checksum-type", "").upper() == "COMPOSITE":
         return None
     found = {}
-    for algorithm in ("crc32c", "crc32", "sha1", "sha256"):
-        value = headers.get(f"x-amz-checksum-{algorithm}")
+    for algorithm, header in _CHECKSUM_HEADERS:
+        value = headers.get(header)
         if value and "-" not in value:
             found[algorithm] = value
     return pick_checksum(found) if found else None
+
+
+_CHECKSUM_HEADERS: Final = tuple(
+    (algorithm, f"x-amz-checksum-{algorithm}")
+    for algorithm in ("crc32c", "crc32", "sha1", "sha256")
+)
+
+
+def _quote_path(key: str) -> str:
+    """``key`` percent-encoded for a URL path (``/`` kept); most keys need nothing."""
+    return key if _PATH_SAFE.match(key) else quote(key, safe="/")
 
 
 def _encrypted_with_a_key(headers: Mapping[str, str]) -> bool:
@@ -664,7 +677,7 @@ class S3StorageDriver(StorageDriver):
         """The URL of the service, a bucket or an object."""
         if bucket is None:
             return f"{self.endpoint}/"
-        path = "/" + quote(key, safe="/") if key is not None else "/"
+        path = "/" + _quote_path(key) if key is not None else "/"
         if self._virtual_hosted(bucket):
             return f"{self._scheme}://{bucket}.{self._netloc}{self._base_path}{path}"
         return f"{self.endpoint}/{quote(bucket, safe='')}{path if key is not None else ''}"
