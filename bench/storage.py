@@ -18,11 +18,14 @@ concurrency 8; PUT + HEAD + DELETE of 1 KiB objects at concurrency 16; listing
 100,000 keys; a 1 GiB upload from a file and from a non-seekable stream; a 1 GiB
 download to a file. Every call's status and byte count are checked.
 
-Reported per cell: requests/s or MB/s, client CPU µs per request (per MiB for
-large transfers), peak RSS, and ratios to overcast. The issue's targets are
-checked at the end.
+Every cell runs ``--repeat`` times (default 3), the clients taking turns, and
+the median run is reported (by MB/s for large transfers, by CPU per request
+otherwise) with its spread (``± %``: half the min..max range of the runs) and
+the highest peak RSS of the runs. Reported per cell: requests/s or MB/s, client
+CPU µs per request (per MiB for large transfers), peak RSS, and ratios to
+overcast. The issue's targets are checked at the end, on the medians.
 
-    python bench/storage.py [--quick] [--only overcast,boto3]
+    python bench/storage.py [--quick] [--only overcast,boto3] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -548,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default=",".join(CLIENTS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per (workload, client) cell; the median run is reported")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for extra in ("client", "workload", "endpoint", "key", "secret", "big"):
         parser.add_argument(f"--{extra}", help=argparse.SUPPRESS)
@@ -565,32 +570,58 @@ def main(argv: list[str] | None = None) -> int:
         make_big(big, sizes["big"])
         seed(server.url, server.access_key, server.secret_key, sizes, big,
              keys="list" in args.workloads.split(","))
+        runs: dict[tuple[str, str], list[dict[str, float]]] = {}
         for work in [w for w in WORKLOADS if w in args.workloads.split(",")]:
-            for client in clients:
-                if work in BIG_ONLY.get(client, set()) or (work == "list" and client == "raw"):
-                    continue
-                cmd = [sys.executable, __file__, "--worker", "--client", client, "--workload",
-                       work, "--endpoint", server.url, "--key", server.access_key, "--secret",
-                       server.secret_key, "--big", big] + (["--quick"] if args.quick else [])
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-                if done.returncode != 0:
-                    tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-                    print(f"{client} {work}: failed: {tail}", file=sys.stderr)
-                    continue
-                results[(work, client)] = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{client} {work}: done", file=sys.stderr)
-    report(results, clients, sizes, args.quick)
+            cells = [c for c in clients
+                     if work not in BIG_ONLY.get(c, set()) and not (work == "list" and c == "raw")]
+            for rep in range(args.repeat):
+                # Clients take turns, in a rotated order, so slow drifts of the
+                # machine (page cache, writeback, CPU frequency) hit them alike.
+                for client in cells[rep % len(cells):] + cells[: rep % len(cells)]:
+                    cmd = [sys.executable, __file__, "--worker", "--client", client,
+                           "--workload", work, "--endpoint", server.url, "--key",
+                           server.access_key, "--secret", server.secret_key, "--big", big]
+                    cmd += ["--quick"] if args.quick else []
+                    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+                    if done.returncode != 0:
+                        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+                        print(f"{client} {work}: failed: {tail}", file=sys.stderr)
+                        continue
+                    cell = json.loads(done.stdout.strip().splitlines()[-1])
+                    runs.setdefault((work, client), []).append(cell)
+                    print(f"{client} {work} run {rep + 1}: done", file=sys.stderr)
+        results = {key: median_cell(cells_, key[0]) for key, cells_ in runs.items()}
+    report(results, clients, sizes, args.quick, args.repeat)
     return 0
 
 
+def _metric(cell: dict[str, float], work: str) -> float:
+    """What a cell is ranked by: speed for large transfers, CPU per op otherwise."""
+    if work.startswith(("upload", "download")):
+        return cell["bytes"] / cell["wall"]
+    return cell["cpu"] / cell["ops"]
+
+
+def median_cell(cells: list[dict[str, float]], work: str) -> dict[str, float]:
+    """The run with the median metric; its spread (half the min..max range, as a
+    share of the median) and the highest peak RSS of all runs come along."""
+    ranked = sorted(cells, key=lambda c: _metric(c, work))
+    middle = dict(ranked[len(ranked) // 2])
+    low, high, mid = _metric(ranked[0], work), _metric(ranked[-1], work), _metric(middle, work)
+    middle["spread"] = (high - low) / 2 / mid if mid else 0.0
+    middle["rss"] = max(c["rss"] for c in cells)
+    middle["runs"] = len(cells)
+    return middle
+
+
 def report(results: dict[tuple[str, str], dict[str, float]], clients: list[str],
-           sizes: dict[str, Any], quick: bool) -> None:
+           sizes: dict[str, Any], quick: bool, repeat: int) -> None:
     big_mib = sizes["big"] // MiB
     print(f"### bench/storage.py{' --quick' if quick else ''}: SeaweedFS on 127.0.0.1, "
-          f"{sizes['keys']:,} keys listed, {big_mib} MiB objects\n")
-    print("| workload | client | rate | CPU per op | peak RSS MiB | rate x overcast | "
+          f"{sizes['keys']:,} keys listed, {big_mib} MiB objects, median of {repeat} runs\n")
+    print("| workload | client | rate | CPU per op | ± % | peak RSS MiB | rate x overcast | "
           "CPU x overcast |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for work in WORKLOADS:
         base = results.get((work, "overcast"))
         for client in clients:
@@ -611,7 +642,7 @@ def report(results: dict[tuple[str, str], dict[str, float]], clients: list[str],
             else:
                 ratios = "- | -"
             print(f"| {work} | {client} | {rate:,.0f} {unit} | {per:,.1f} {per_unit} | "
-                  f"{cell['rss']:.0f} | {ratios} |")
+                  f"{cell.get('spread', 0) * 100:.0f} | {cell['rss']:.0f} | {ratios} |")
     print()
     targets(results, sizes)
 

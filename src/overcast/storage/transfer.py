@@ -459,6 +459,7 @@ def download_in_ranges(
         if report is not None:
             body.observe(report)
         written: int = yield Pipe(body, _OffsetSink(target, start))
+        yield Call(target.start_writeback, start, written)
         return written
 
     def body() -> Op[bool]:
