@@ -61,6 +61,9 @@ __all__ = ["AsyncRunner", "SyncRunner"]
 T = TypeVar("T")
 log = logging.getLogger("overcast.runtime")
 
+#: How many bytes the async runner gathers before a worker thread writes them.
+PIPE_BATCH = 1024 * 1024
+
 Gen = Generator[Any, Any, Any]
 
 
@@ -595,12 +598,28 @@ class AsyncRunner(_Base):
         return results
 
     async def _pipe(self, effect: Pipe) -> int:
+        # A worker-thread hop costs tens of µs and sockets deliver chunks of
+        # 16-64 KiB, so chunks are written in batches of about PIPE_BATCH bytes.
         stream = as_stream(effect.source)
         written = 0
         write = effect.sink.write
+
+        def write_all(chunks: list[bytes]) -> None:
+            for chunk in chunks:
+                write(chunk)
+
+        batch: list[bytes] = []
+        size = 0
         async for chunk in stream.async_chunks():
-            await anyio.to_thread.run_sync(write, chunk)
-            written += len(chunk)
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= PIPE_BATCH:
+                await anyio.to_thread.run_sync(write_all, batch)
+                written += size
+                batch, size = [], 0
+        if batch:
+            await anyio.to_thread.run_sync(write_all, batch)
+            written += size
         return written
 
     async def _read_part(self, effect: ReadPart) -> tuple[int, PartData, bool]:
