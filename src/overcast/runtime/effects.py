@@ -77,6 +77,7 @@ __all__ = [
     "Sleep",
     "as_stream",
     "body_length",
+    "checked_body",
     "is_rewindable",
 ]
 
@@ -288,6 +289,16 @@ class ByteStream(ABC):
     async def aclose(self) -> None:
         """Release the underlying connection or file (async)."""
         self.close()
+
+
+def checked_body(data: bytes, *observers: ChunkObserver) -> IterStream:
+    """A body already read whole, shown to ``observers`` now (so a check that
+    fails raises here, before any byte is handed over), as a stream."""
+    for observer in observers:
+        observer.update(data)
+    for observer in observers:
+        observer.finish()
+    return IterStream([data])
 
 
 class FileStream(ByteStream):

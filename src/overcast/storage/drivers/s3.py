@@ -78,6 +78,7 @@ from overcast.errors import (
 from overcast.runtime.effects import (
     ByteStream,
     Call,
+    ChunkObserver,
     Emit,
     FileStream,
     Guarded,
@@ -89,6 +90,7 @@ from overcast.runtime.effects import (
     Request,
     Response,
     as_stream,
+    checked_body,
 )
 from overcast.runtime.operation import aio, iterator, operation, stream
 from overcast.runtime.ops import create_once
@@ -262,7 +264,7 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     (``x-amz-checksum-*``, sent when asked with ``x-amz-checksum-mode``), or
     ``None``. A composite checksum (of an upload in parts: ``...-N``) says nothing
     about the bytes as a whole."""
-    if headers.get("x-amz-checksum-type", "").upper() == "COMPOSITE":
+    if "x-amz-checksum-type" in headers and headers["x-amz-checksum-type"].upper() == "COMPOSITE":
         return None
     found = {}
     for algorithm, header in _CHECKSUM_HEADERS:
@@ -536,6 +538,7 @@ class S3StorageDriver(StorageDriver):
         self._scheme = split.scheme
         self._netloc = split.netloc
         self._base_path = split.path.rstrip("/")
+        self._valid_buckets: set[str] = set()
         super().__init__(**options)
 
     # -- runtime hooks ---------------------------------------------------------------
@@ -567,6 +570,8 @@ class S3StorageDriver(StorageDriver):
     def _check_bucket(self, name: object, *, create: bool = False) -> str:
         """A valid bucket name (S3's rules for a new bucket; legacy names are
         accepted for existing ones), else :class:`InvalidInput`."""
+        if not create and isinstance(name, str) and name in self._valid_buckets:
+            return name
         if not isinstance(name, str) or not name:
             raise InvalidInput(f"bucket name must be a non-empty string: {name!r}", driver=self)
         if create:
@@ -586,6 +591,8 @@ class S3StorageDriver(StorageDriver):
                 )
         elif not _LEGACY_BUCKET_NAME.match(name) or name in (".", ".."):
             raise InvalidInput(f"invalid bucket name: {name!r}", driver=self)
+        if len(self._valid_buckets) < 1024:  # names checked once, not per request
+            self._valid_buckets.add(name)
         return name
 
     def _check_key(self, name: object) -> str:
@@ -1120,9 +1127,9 @@ class S3StorageDriver(StorageDriver):
                 if found is not None and found.size == start:
                     return IterStream([])
             raise self._error(resp, bucket, key)
-        body = resp.stream if resp.stream is not None else IterStream([resp.body])
         if not full and resp.status != 206:
-            body.close()
+            if resp.stream is not None:
+                resp.stream.close()
             raise ProviderError(
                 f"S3 ignored the Range header (status {resp.status})",
                 status=resp.status, driver=self,
@@ -1131,16 +1138,18 @@ class S3StorageDriver(StorageDriver):
         expected = int(length) if length is not None and length.isdigit() else None
         if expected is None and end is not None:
             expected = end - start
-        body.observe(SizeCheck(expected, obj.name, driver=self))
+        checks: list[ChunkObserver] = [SizeCheck(expected, obj.name, driver=self)]
         if full:
             checksum = _full_object_checksum(resp.headers)
             if checksum is not None:
-                body.observe(ChecksumCheck(*checksum, obj.name, driver=self))
+                checks.append(ChecksumCheck(*checksum, obj.name, driver=self))
             else:
                 etag = _strip_etag(resp.headers.get("ETag")) or ""
                 if _PLAIN_MD5.match(etag) and not _encrypted_with_a_key(resp.headers):
-                    body.observe(HashCheck("md5", etag, obj.name, driver=self))
-        return body
+                    checks.append(HashCheck("md5", etag, obj.name, driver=self))
+        if resp.stream is None:  # read whole: checked before a byte is handed over
+            return checked_body(resp.body, *checks)
+        return resp.stream.observe(*checks)
 
     @operation
     def download_object(
