@@ -282,7 +282,8 @@ def sign_request(
     headers["x-amz-date"] = stamp
     if credentials.session_token is not None:
         headers["x-amz-security-token"] = credentials.session_token.reveal()
-    payload = declared or _payload_hash(request.body, s3=s3)
+    body = request.body
+    payload = declared or (EMPTY_SHA256 if body is None else _payload_hash(body, s3=s3))
     if s3 and declared is None:
         headers["x-amz-content-sha256"] = payload
     # The transport sets Host from the URL: it is signed, not sent from here.

@@ -319,8 +319,10 @@ class SyncRunner(_Base):
             if self.config.hooks.active:
                 self.config.hooks.request(self.config.request_event(signed, attempt))
             started = time.monotonic()
-            read = ctx.deadline.clamp(request.timeout or timeouts.read)
-            connect = ctx.deadline.clamp(timeouts.connect)
+            read = request.timeout or timeouts.read
+            connect = timeouts.connect
+            if ctx.deadline.at is not None:
+                read, connect = ctx.deadline.clamp(read), ctx.deadline.clamp(connect)
             try:
                 response = self.transport.send(signed, connect_timeout=connect, read_timeout=read)
             except TransportFailure as failure:

@@ -40,6 +40,7 @@ __all__ = [
     "check_range",
     "checksum_b64",
     "commit_op",
+    "crc32_function",
     "crc32c_function",
     "discard_op",
     "guess_type",
@@ -178,18 +179,32 @@ def crc32c_function() -> Crc | None:
     return extend_crc32c
 
 
-def _crc32(crc: int, data: PartData) -> int:
-    return zlib.crc32(data, crc)
+def crc32_function() -> Crc:
+    """``extend(crc, data) -> crc`` for CRC32: python-isal's (ISA-L, about 8x
+    zlib's speed: 0.3 against 2.6 µs per 16 KiB) when installed (the ``fast``
+    extra), else the standard library's."""
+    try:
+        from isal import isal_zlib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        isal_crc32 = None
+    else:
+        isal_crc32 = isal_zlib.crc32
+    crc32: Callable[[PartData, int], int] = isal_crc32 or zlib.crc32
+
+    def extend_crc32(crc: int, data: PartData) -> int:
+        return crc32(data, crc)
+
+    return extend_crc32
 
 
-_CRCS: dict[str, Crc] = {"crc32": _crc32}
+_CRCS: dict[str, Crc] = {"crc32": crc32_function()}
 if (_crc32c := crc32c_function()) is not None:
     _CRCS["crc32c"] = _crc32c
 
 #: Checksums a provider may give, cheapest to compute first (per 16 KiB on the
-#: benchmark machine: CRC32C 0.6 µs, CRC32 2.5 µs, MD5 19 µs, SHA-1 and SHA-256
-#: more). A read is checked against the cheapest one present that can be computed
-#: here.
+#: benchmark machine: CRC32C 0.6 µs, CRC32 0.3 µs with ISA-L or 2.6 µs with
+#: zlib, MD5 19 µs, SHA-1 and SHA-256 more). A read is checked against the
+#: cheapest one present that can be computed here.
 CHEAPEST_FIRST = ("crc32c", "crc32", "md5", "sha1", "sha256")
 
 
@@ -207,7 +222,7 @@ def checksum_b64(algorithm: str, value: int | bytes) -> str:
     """A CRC (big-endian, 4 bytes) or a digest in base64, as S3's
     ``x-amz-checksum-*`` and Google's ``X-Goog-Hash`` write them."""
     raw = value.to_bytes(4, "big") if isinstance(value, int) else value
-    return base64.b64encode(raw).decode("ascii")
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 class ChecksumCheck:

@@ -24,6 +24,7 @@ from overcast.runtime.effects import (
 from overcast.storage.transfer import (
     ChecksumCheck,
     PartPlan,
+    crc32_function,
     crc32c_function,
     download_in_ranges,
     pick_checksum,
@@ -305,3 +306,15 @@ def test_pick_checksum_takes_the_cheapest_it_can_compute() -> None:
     assert pick_checksum({"sha256": "a", "sha1": "e"}) == ("sha1", "e")
     assert pick_checksum({"crc64nvme": "f"}) is None
     assert pick_checksum({"crc32": ""}) is None
+
+
+def test_crc32_without_isal_falls_back_to_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import zlib
+
+    data = os.urandom(70_000)
+    fast = crc32_function()
+    monkeypatch.setitem(sys.modules, "isal", None)  # as if python-isal were not installed
+    plain = crc32_function()
+    assert fast(0, data) == plain(0, data) == zlib.crc32(data)
+    assert fast(7, memoryview(data)[:10]) == plain(7, data[:10]) == zlib.crc32(data[:10], 7)

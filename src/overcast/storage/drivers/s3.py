@@ -687,7 +687,9 @@ class S3StorageDriver(StorageDriver):
         path = "/" + _quote_path(key) if key is not None else "/"
         if self._virtual_hosted(bucket):
             return f"{self._scheme}://{bucket}.{self._netloc}{self._base_path}{path}"
-        return f"{self.endpoint}/{quote(bucket, safe='')}{path if key is not None else ''}"
+        safe = _PATH_SAFE.match(bucket) and "/" not in bucket
+        quoted = bucket if safe else quote(bucket, safe="")
+        return f"{self.endpoint}/{quoted}{path if key is not None else ''}"
 
     def _send(
         self,
