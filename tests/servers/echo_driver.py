@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.runtime.effects import ByteStream, Emit, Iter, Op, Parallel, Request, Response
+from overcast.runtime.effects import (
+    ByteStream,
+    Emit,
+    Iter,
+    Op,
+    Parallel,
+    Pipe,
+    Request,
+    Response,
+    Sink,
+)
 from overcast.runtime.operation import aio, iterator, operation, stream
 from overcast.runtime.redact import Secret
 
@@ -81,6 +91,15 @@ class EchoDriver(BaseDriver):
         assert response.stream is not None
         return response.stream
 
+    @operation
+    def save(self, path: str, sink: Sink) -> Op[int]:
+        """Stream a GET's body into ``sink`` (a Pipe); the bytes written."""
+        response: Response = yield self._request("GET", path, stream=True)
+        response.raise_for_status(self)
+        assert response.stream is not None
+        written: int = yield Pipe(response.stream, sink)
+        return written
+
     @iterator
     def iterate_pages(self, pages: int) -> Iter[str]:
         """One request per page, emitting each page's value as it arrives."""
@@ -97,6 +116,7 @@ class EchoDriverAsync(AsyncView[EchoDriver]):
     fetch = aio(EchoDriver.fetch)
     fetch_many = aio(EchoDriver.fetch_many)
     download = aio(EchoDriver.download)
+    save = aio(EchoDriver.save)
     iterate_pages = aio(EchoDriver.iterate_pages)
 
 

@@ -271,6 +271,34 @@ class ByteStream(ABC):
         finally:
             self.close()
 
+    def pipe_sync(self, write: Callable[[bytes], object]) -> int:
+        """Hand every chunk to the blocking ``write``, showing it to the observers
+        first, then close; return the bytes written. A transport that can push
+        chunks as they arrive overrides :meth:`_push_sync` and skips the pull
+        machinery (a queue, a generator) for every chunk."""
+        observers = self.observers
+        written = 0
+
+        def deliver(chunk: bytes) -> None:
+            nonlocal written
+            for observer in observers:
+                observer.update(chunk)
+            write(chunk)
+            written += len(chunk)
+
+        try:
+            self._push_sync(deliver)
+            for observer in observers:
+                observer.finish()
+        finally:
+            self.close()
+        return written
+
+    def _push_sync(self, deliver: Callable[[bytes], None]) -> None:
+        """Call ``deliver`` with every raw chunk, in order."""
+        for chunk in self._sync_chunks():
+            deliver(chunk)
+
     async def async_chunks(self) -> AsyncIterator[bytes]:
         """The chunks, shown to the observers, then closed (async)."""
         try:

@@ -10,8 +10,10 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import queue
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +73,9 @@ class AtomicFile:
         # mkstemp makes 0600 files; a finished file gets the usual 0644.
         os.fchmod(fd, 0o644)
         self._file = os.fdopen(fd, "wb")
+        self._writeback_lock = threading.Lock()
+        self._writeback: queue.SimpleQueue[tuple[int, int] | None] | None = None
+        self._writeback_thread: threading.Thread | None = None
 
     def write(self, data: bytes) -> None:
         """Write one chunk."""
@@ -84,12 +89,38 @@ class AtomicFile:
             view, offset = view[written:], offset + written
 
     def start_writeback(self, offset: int, length: int) -> None:
-        """Start writing ``[offset, offset + length)`` to disk now, without
-        waiting (Linux; elsewhere a no-op), so the fsync of :meth:`commit` finds
-        little left to write: a large download's disk writes overlap its network
-        reads instead of all coming at the end."""
-        if _START_WRITEBACK is not None:
-            _START_WRITEBACK(self._file.fileno(), offset, length)
+        """Start writing ``[offset, offset + length)`` to disk (Linux; elsewhere
+        a no-op), so the fsync of :meth:`commit` finds little left to write: a
+        large download's disk writes overlap its network reads instead of all
+        coming at the end. Submitting writeback can block while the disk is
+        busy, so a thread of this file's own does it and the caller goes on."""
+        if _START_WRITEBACK is None:
+            return
+        with self._writeback_lock:
+            if self._writeback is None:
+                self._writeback = queue.SimpleQueue()
+                self._writeback_thread = threading.Thread(
+                    target=self._write_back, args=(self._writeback,), daemon=True,
+                    name="overcast-writeback",
+                )
+                self._writeback_thread.start()
+        assert self._writeback is not None
+        self._writeback.put((offset, length))
+
+    def _write_back(self, ranges: queue.SimpleQueue[tuple[int, int] | None]) -> None:
+        assert _START_WRITEBACK is not None
+        fd = self._file.fileno()
+        while (item := ranges.get()) is not None:
+            _START_WRITEBACK(fd, *item)
+
+    def _stop_writeback(self) -> None:
+        """Let the writeback thread finish what it was given, then end it."""
+        with self._writeback_lock:
+            ranges, thread = self._writeback, self._writeback_thread
+            self._writeback = self._writeback_thread = None
+        if ranges is not None and thread is not None:
+            ranges.put(None)
+            thread.join()
 
     def digest(self, algorithm: str) -> str:
         """The hex digest of what was written so far (read back from the file)."""
@@ -104,6 +135,7 @@ class AtomicFile:
 
     def commit(self) -> None:
         """Flush, fsync and rename into place."""
+        self._stop_writeback()
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
@@ -122,6 +154,7 @@ class AtomicFile:
 
     def discard(self) -> None:
         """Close and delete the temporary file."""
+        self._stop_writeback()
         self._file.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.temp_path)

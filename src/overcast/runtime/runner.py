@@ -391,13 +391,7 @@ class SyncRunner(_Base):
         return results
 
     def _pipe(self, effect: Pipe) -> int:
-        stream = as_stream(effect.source)
-        written = 0
-        write = effect.sink.write
-        for chunk in stream.sync_chunks():
-            write(chunk)
-            written += len(chunk)
-        return written
+        return as_stream(effect.source).pipe_sync(effect.sink.write)
 
     def _read_part(self, effect: ReadPart) -> tuple[int, PartData, bool]:
         reader = effect.reader

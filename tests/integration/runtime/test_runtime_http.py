@@ -310,3 +310,43 @@ def test_a_requests_own_user_agent_replaces_the_transports(
         hit = server.state.hits("/ok")[-1]
         seen.append([v for k, v in hit.headers.items() if k.lower() == "user-agent"])
     assert seen == [["overcast/test"], ["mine/1"]]
+
+
+class _Collect:
+    """A sink that keeps a digest and a count, and can fail after some bytes."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        import hashlib
+
+        self.digest = hashlib.sha256()
+        self.count = 0
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def write(self, data: bytes) -> None:
+        if self.fail_after is not None and self.count >= self.fail_after:
+            raise OSError(28, "No space left on device")
+        self.digest.update(data)
+        self.count += len(data)
+        self.calls += 1
+
+
+def test_a_pipe_delivers_the_whole_body_into_its_sink(server: ScriptedServer, mode: str) -> None:
+    import hashlib
+
+    sink = _Collect()
+    written = call(mode, make(server), "save", "/big?mib=8", sink)
+    assert written == sink.count == 8 * 1024 * 1024
+    assert sink.digest.hexdigest() == hashlib.sha256(b"\xab" * (8 * 1024 * 1024)).hexdigest()
+
+
+def test_a_failing_sink_stops_the_pipe_with_its_own_error(
+    server: ScriptedServer, mode: str
+) -> None:
+    sink = _Collect(fail_after=1024 * 1024)
+    driver = make(server)
+    with pytest.raises(OSError, match="No space left"):
+        call(mode, driver, "save", "/big?mib=20", sink)
+    assert sink.count < 20 * 1024 * 1024
+    # The driver is still usable: the broken transfer's connection was not reused.
+    assert call(mode, driver, "fetch", "/ok") == (200, b"ok:")

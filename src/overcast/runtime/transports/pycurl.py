@@ -27,7 +27,7 @@ import math
 import queue
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
 
 import pycurl
@@ -404,6 +404,36 @@ class _PycurlStream(ByteStream):
                     raise self._error.to_error(None)
                 return
             self._step()
+
+    def _push_sync(self, deliver: Callable[[bytes], None]) -> None:
+        # libcurl calls ``deliver`` itself for every piece (16 KiB at most):
+        # no queue, no pausing, no generator between the socket and the sink.
+        while self._buffer:
+            chunk = self._buffer.popleft()
+            self._buffered -= len(chunk)
+            deliver(chunk)
+        failure: list[BaseException] = []
+
+        def write(data: bytes) -> int | None:
+            try:
+                deliver(data)
+            except BaseException as exc:  # re-raised below, not lost in libcurl
+                failure.append(exc)
+                return 0  # any count but len(data) makes libcurl stop
+            return None
+
+        self._curl.setopt(pycurl.WRITEFUNCTION, write)
+        if self._paused:
+            self._paused = False
+            self._curl.pause(pycurl.PAUSE_CONT)
+        while not self._finished:
+            self._step()
+            if failure:
+                raise failure[0]
+        if failure:
+            raise failure[0]
+        if self._error is not None:
+            raise self._error.to_error(None)
 
     def _async_chunks(self) -> AsyncIterator[bytes]:
         raise TypeError("a pycurl response can only be read synchronously")
