@@ -33,7 +33,7 @@ from overcast.errors import (
     ObjectNotFound,
 )
 from overcast.runtime.effects import Headers, Response
-from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent
+from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent, RetryPolicy
 from overcast.storage import Provider, get_driver
 from overcast.storage.base import Object, Prefix
 from overcast.storage.drivers.s3 import S3StorageDriver
@@ -176,6 +176,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         body = self._body()
         proxy = self.server.proxy
+        if body and proxy.flip_request(self.command, self.path):
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
+            with proxy.lock:
+                proxy.flipped += 1
         with proxy.lock:
             proxy.seen.append((self.command, self.path))
             injected = proxy.inject(self.command, self.path) if proxy.inject else None
@@ -241,17 +246,20 @@ class _ProxyServer(ThreadingHTTPServer):
 class Proxy:
     """Forwards requests unchanged (Host included, so SigV4 still verifies) to an
     upstream server; ``flip(method, path)`` says which responses get one byte
-    flipped, ``inject(method, path)`` may answer instead of the upstream."""
+    flipped, ``flip_request`` which request bodies, and ``inject(method, path)``
+    may answer instead of the upstream."""
 
     def __init__(
         self,
         upstream: str,
         flip: Callable[[str, str], bool] = lambda method, path: False,
         inject: Callable[[str, str], tuple[int, bytes] | None] | None = None,
+        flip_request: Callable[[str, str], bool] = lambda method, path: False,
     ) -> None:
         parts = urlsplit(upstream)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.flip = flip
+        self.flip_request = flip_request
         self.inject = inject
         self.flipped = 0
         self.seen: list[tuple[str, str]] = []
@@ -811,3 +819,45 @@ def test_full_reads_are_checked_against_the_objects_own_checksum(
         with pytest.raises(IntegrityError, match=f"{algorithm.lower()} is"):
             call(mode, driver, "download_object_as_stream", obj)
         assert px.flipped == 1
+
+
+@pytest.mark.parametrize("checksum", ["crc32", "md5"])
+def test_uploads_corrupted_on_the_way_are_refused_and_leave_nothing(
+    seaweed: Backend, seaweed_bucket: str, checksum: str, mode: str
+) -> None:
+    """SeaweedFS checks both upload checksums (like S3): a body changed on the wire
+    is refused (IntegrityError), and neither the object nor staged parts remain."""
+    with Proxy(seaweed.url, flip_request=lambda method, path: method == "PUT") as px:
+        driver = S3StorageDriver(seaweed.key, seaweed.secret, endpoint=px.url, timeout=30,
+                                 part_plan=seaweed.driver().part_plan, upload_checksum=checksum,
+                                 retry=RetryPolicy(max_attempts=1))
+        with pytest.raises(IntegrityError, match="checksum"):
+            call(mode, driver, "upload_object_via_stream", iter([os.urandom(1000)]),
+                 seaweed_bucket, "small")
+        with pytest.raises(IntegrityError, match="checksum"):
+            call(mode, driver, "upload_object_via_stream", iter([os.urandom(7 * MiB)]),
+                 seaweed_bucket, "parts")
+        assert px.flipped >= 2
+    client = seaweed.boto()
+    assert not exists(client, seaweed_bucket, "small")
+    assert not exists(client, seaweed_bucket, "parts")
+    assert pending_uploads(client, seaweed_bucket) == []
+
+
+def test_objects_uploaded_whole_keep_their_crc32_for_later_reads(
+    backend: Backend, bucket: str, mode: str
+) -> None:
+    """A single-request upload stores its CRC32 (SeaweedFS), and reads are then
+    checked against it instead of the MD5 ETag."""
+    data = os.urandom(200_000)
+    driver = backend.driver()
+    call(mode, driver, "upload_object_via_stream", iter([data]), bucket, "with-crc")
+    head = backend.boto().head_object(Bucket=bucket, Key="with-crc", ChecksumMode="ENABLED")
+    stored = head.get("ChecksumCRC32")
+    if backend.name == "seaweedfs":
+        assert stored == base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    obj = call(mode, driver, "get_object", bucket, "with-crc")
+    with Proxy(backend.url, flip=lambda method, path: method == "GET" and "with-crc" in path) as px:
+        reader = S3StorageDriver(backend.key, backend.secret, endpoint=px.url, timeout=30)
+        with pytest.raises(IntegrityError, match="crc32 is" if stored else "md5 is"):
+            call(mode, reader, "download_object_as_stream", obj)

@@ -12,8 +12,13 @@ How the API maps onto overcast's model:
   path-style.
 * Requests are signed with :mod:`overcast.auth.aws_sigv4` on every attempt
   (fresh date, fresh signature). Small bodies carry their SHA-256 in the
-  signature; large ones (parts) are sent ``UNSIGNED-PAYLOAD`` and protected by a
-  ``Content-MD5`` header the server checks, computed off the event loop (a
+  signature; large ones (parts) are sent ``UNSIGNED-PAYLOAD``. Every upload
+  request carries a checksum the server checks: ``x-amz-checksum-crc32`` by
+  default (``upload_checksum="crc32"``: S3's flexible checksums, what the AWS
+  SDKs send; it costs a fraction of an MD5 and stays stored with single-request
+  objects, so later reads are checked against it), or ``Content-MD5``
+  (``upload_checksum="md5"``) for stores that ignore flexible checksums.
+  Large ones are computed off the event loop (a
   :class:`~overcast.runtime.effects.Call`).
 * Uploads go through :func:`overcast.storage.transfer.upload_in_parts`: one
   ``PutObject`` up to ``part_plan.threshold`` bytes, else ``CreateMultipartUpload``,
@@ -67,6 +72,7 @@ from overcast.errors import (
     ContainerAlreadyExists,
     ContainerIsNotEmpty,
     ContainerNotFound,
+    IntegrityError,
     InvalidCredentials,
     InvalidInput,
     ObjectNotFound,
@@ -112,6 +118,8 @@ from overcast.storage.transfer import (
     ProgressReport,
     SizeCheck,
     check_range,
+    checksum_b64,
+    crc32_function,
     download_in_ranges,
     pick_checksum,
     upload_in_parts,
@@ -188,7 +196,6 @@ INPUT_CODES: Final = frozenset(
         "InvalidLocationConstraint",
         "IllegalLocationConstraintException",
         "InvalidDigest",
-        "BadDigest",
         "MalformedXML",
         "InvalidRequest",
     }
@@ -248,6 +255,26 @@ def _md5_header(data: PartData) -> Op[str]:
         return _content_md5(data)
     value: str = yield Call(_content_md5, data)
     return value
+
+
+_CRC32: Final = crc32_function()
+
+
+def _crc32_b64(data: PartData) -> str:
+    """The base64 CRC32 of ``data`` (an ``x-amz-checksum-crc32`` value)."""
+    return checksum_b64("crc32", _CRC32(0, data))
+
+
+def _checksum_header(data: PartData, algorithm: str) -> Op[tuple[str, str]]:
+    """The header S3 checks an upload's body against: ``x-amz-checksum-crc32`` or
+    ``Content-MD5``; computed off the event loop when the body is large."""
+    if algorithm == "md5":
+        md5 = yield from _md5_header(data)
+        return "Content-MD5", md5
+    if len(data) <= INLINE_DIGEST_LIMIT:
+        return "x-amz-checksum-crc32", _crc32_b64(data)
+    value: str = yield Call(_crc32_b64, data)
+    return "x-amz-checksum-crc32", value
 
 
 def _strip_etag(etag: str | None) -> str | None:
@@ -375,11 +402,13 @@ class _Upload:
         self.key = key
         self.attributes = attributes
         self.sizes: dict[int, int] = {}
+        self.crcs: dict[int, str] = {}  # part number: its CRC32, for the complete request
 
     def put_whole(self, data: PartData) -> Op[Object]:
-        """PutObject, with ``Content-MD5``."""
+        """PutObject, with the upload checksum (CRC32 or ``Content-MD5``)."""
         headers = self.attributes.request_headers()
-        headers["Content-MD5"] = yield from _md5_header(data)
+        name, value = yield from _checksum_header(data, self.driver.upload_checksum)
+        headers[name] = value
         resp = yield from self.driver._send("PUT", self.bucket, self.key, headers=headers,
                                             body=data)
         if not resp.ok:
@@ -394,9 +423,12 @@ class _Upload:
 
         Sent as idempotent: if an answer is lost and the request is sent again, the
         first upload holds no parts (nothing was uploaded to it)."""
+        headers = self.attributes.request_headers()
+        if self.driver.upload_checksum == "crc32":
+            headers["x-amz-checksum-algorithm"] = "CRC32"  # parts carry theirs
         resp = yield from self.driver._send(
             "POST", self.bucket, self.key, params=[("uploads", "")],
-            headers=self.attributes.request_headers(), idempotent=True,
+            headers=headers, idempotent=True,
         )
         if not resp.ok:
             raise self.driver._error(resp, self.bucket, self.key)
@@ -408,14 +440,14 @@ class _Upload:
         return upload_id
 
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
-        """UploadPart, with ``Content-MD5``; the part's ETag."""
+        """UploadPart, with the upload checksum; the part's ETag."""
         if number > MAX_PARTS:
             raise InvalidInput(f"an S3 upload has at most {MAX_PARTS} parts", driver=self.driver)
-        md5 = yield from _md5_header(data)
+        name, value = yield from _checksum_header(data, self.driver.upload_checksum)
         resp = yield from self.driver._send(
             "PUT", self.bucket, self.key,
             params=[("partNumber", str(number)), ("uploadId", upload_id)],
-            headers={"Content-MD5": md5}, body=data,
+            headers={name: value}, body=data,
         )
         if not resp.ok:
             raise self.driver._error(resp, self.bucket, self.key)
@@ -424,12 +456,16 @@ class _Upload:
             raise ProviderError(f"UploadPart {number} answer has no ETag", status=resp.status,
                                 driver=self.driver)
         self.sizes[number] = len(data)
+        if name != "Content-MD5":
+            self.crcs[number] = value
         return etag
 
     def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Object]:
         """CompleteMultipartUpload (reconciled by ETag if its outcome is unknown)."""
         body = "".join(
-            f"<Part>{_tag('PartNumber', str(n))}{_tag('ETag', etag)}</Part>" for n, etag in parts
+            f"<Part>{_tag('PartNumber', str(n))}{_tag('ETag', etag)}"
+            f"{_tag('ChecksumCRC32', self.crcs[n]) if n in self.crcs else ''}</Part>"
+            for n, etag in parts
         )
         xml = f'<CompleteMultipartUpload xmlns="{S3_XMLNS}">{body}</CompleteMultipartUpload>'
         size = sum(self.sizes.get(n, 0) for n, _ in parts)
@@ -477,7 +513,10 @@ class S3StorageDriver(StorageDriver):
     ``endpoint`` (``scheme://host:port``) points at an S3-compatible server;
     ``path_style`` forces path-style (True) or virtual-hosted (False) addressing.
     ``part_plan`` says when and how uploads go up in parts; ``page_size`` (1 to
-    1000) how many keys a listing request asks for. ``**options`` are the runtime
+    1000) how many keys a listing request asks for. ``upload_checksum`` is what
+    every upload request carries for the server to check: ``"crc32"`` (S3's
+    ``x-amz-checksum-crc32``, the default) or ``"md5"`` (``Content-MD5``, for
+    S3-compatible stores that ignore flexible checksums). ``**options`` are the runtime
     options (``timeout``, ``retry``, ``hooks``, ...). No request is made here.
 
     >>> s3 = S3StorageDriver("AKIA...", "secret", region="eu-west-1")  # doctest: +SKIP
@@ -499,8 +538,13 @@ class S3StorageDriver(StorageDriver):
         profile: str | None = None,
         part_plan: PartPlan = DEFAULT_PART_PLAN,
         page_size: int = MAX_PAGE_SIZE,
+        upload_checksum: str = "crc32",
         **options: Any,
     ) -> None:
+        if upload_checksum not in ("crc32", "md5"):
+            raise InvalidInput(
+                f"upload_checksum must be 'crc32' or 'md5': {upload_checksum!r}", driver=self
+            )
         if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region):
             raise InvalidInput(f"invalid region: {region!r}", driver=self)
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
@@ -534,6 +578,7 @@ class S3StorageDriver(StorageDriver):
         self.path_style = endpoint is not None if path_style is None else bool(path_style)
         self.part_plan = part_plan
         self.page_size = page_size
+        self.upload_checksum = upload_checksum
         split = urlsplit(base)
         self._scheme = split.scheme
         self._netloc = split.netloc
@@ -771,6 +816,11 @@ class S3StorageDriver(StorageDriver):
                     f"{self.region!r} (pass region={region!r})",
                     status=status, code=code, request_id=request_id, driver=self,
                 )
+        if code in ("BadDigest", "XAmzContentSHA256Mismatch"):
+            return IntegrityError(
+                f"S3 refused the data: it does not match its checksum ({code}): {text}",
+                driver=self,
+            )
         if code in INPUT_CODES or status == 416:
             return InvalidInput(f"S3 refused the request ({code or status}): {text}",
                                 driver=self)
@@ -1040,9 +1090,9 @@ class S3StorageDriver(StorageDriver):
         progress: Progress | None = None,
     ) -> Op[Object]:
         """Upload a local file: one PutObject up to ``part_plan.threshold``, else a
-        multipart upload in parallel parts. Every request carries ``Content-MD5``,
-        which S3 checks (``verify_hash`` is accepted for Apache Libcloud
-        compatibility; the check is always made)."""
+        multipart upload in parallel parts. Every request carries the upload
+        checksum (``upload_checksum``), which S3 checks (``verify_hash`` is
+        accepted for Apache Libcloud compatibility; the check is always made)."""
         source = os.fspath(file_path)
         bucket = self._check_bucket(container_name(container))
         key = self._check_key(object_name)
