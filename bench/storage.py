@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -528,6 +529,18 @@ def seed(endpoint: str, key: str, secret: str, sizes: dict[str, Any], big: str,
     s3.upload_file(big, BUCKET, "big/source")
 
 
+def read_through(endpoint: str, key: str, secret: str, name: str) -> None:
+    """Read an object once and drop it (untimed, in the parent)."""
+    from overcast.auth.aws_sigv4 import AwsCredentials, presign_url
+    from overcast.runtime.redact import Secret
+
+    url = presign_url("GET", f"{endpoint}/{BUCKET}/{name}", AwsCredentials(key, Secret(secret)),
+                      "us-east-1", "s3", time.time(), 600)
+    with urllib.request.urlopen(url) as response:
+        while response.read(MiB):
+            pass
+
+
 def make_big(path: str, size: int) -> None:
     with open(path, "wb") as f:
         block = os.urandom(MiB)
@@ -582,6 +595,16 @@ def main(argv: list[str] | None = None) -> int:
                            "--workload", work, "--endpoint", server.url, "--key",
                            server.access_key, "--secret", server.secret_key, "--big", big]
                     cmd += ["--quick"] if args.quick else []
+                    if work.startswith(("upload", "download")):
+                        # Each large transfer starts with no dirty pages of the
+                        # previous one still being written back under it.
+                        os.sync()
+                    if work == "download":
+                        # ... and with the server's copy in its page cache, so no
+                        # client waits on the server's disk because earlier
+                        # uploads happened to push the object out.
+                        read_through(server.url, server.access_key, server.secret_key,
+                                     "big/source")
                     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
                     if done.returncode != 0:
                         tail = (done.stderr or done.stdout).strip().splitlines()[-1:]

@@ -100,7 +100,7 @@ class SizeCheck:
         self.driver = driver
         self.seen = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: PartData) -> None:
         """Count a chunk."""
         self.seen += len(chunk)
 
@@ -124,7 +124,7 @@ class HashCheck:
         self.name = name
         self.driver = driver
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: PartData) -> None:
         """Hash a chunk."""
         self.hasher.update(chunk)
 
@@ -241,7 +241,7 @@ class ChecksumCheck:
         self.extend = _CRCS.get(algorithm)
         self.hasher = None if self.extend is not None else hashlib.new(algorithm)
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: PartData) -> None:
         """Fold a chunk into the checksum."""
         if self.extend is not None:
             self.crc = self.extend(self.crc, chunk)
@@ -280,7 +280,7 @@ class ProgressReport:
         self.total = total
         self.done = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: PartData) -> None:
         """Report progress."""
         self.done += len(chunk)
         self.callback(self.done, self.total)

@@ -15,6 +15,7 @@ from overcast.errors import IntegrityError
 from overcast.runtime.effects import (
     ByteStream,
     Call,
+    FileStream,
     IterStream,
     Op,
     PartData,
@@ -24,6 +25,7 @@ from overcast.runtime.effects import (
 from overcast.storage.transfer import (
     ChecksumCheck,
     PartPlan,
+    SizeCheck,
     crc32_function,
     crc32c_function,
     download_in_ranges,
@@ -270,6 +272,68 @@ def test_part_reader_async_gives_the_same_parts() -> None:
 
 def test_part_reader_empty_source() -> None:
     assert PartReader(IterStream([b"", b""]), lambda n: KiB).read_sync() == (1, b"", True)
+
+
+@pytest.mark.parametrize("size", [0, 1, 32 * KiB, 100 * KiB + 5])
+def test_part_reader_fills_parts_straight_from_a_file(tmp_path: Path, size: int) -> None:
+    """A local file is read into the part buffers directly, with the same parts,
+    numbers and last flags as any stream, and its observers see every byte."""
+    data = os.urandom(size)
+    path = tmp_path / "source.bin"
+    path.write_bytes(data)
+    stream = FileStream(path).observe(SizeCheck(size, "source"))
+    parts = read_all(PartReader(stream, lambda n: 32 * KiB))
+    expected = [data[i : i + 32 * KiB] for i in range(0, size, 32 * KiB)] or [b""]
+    assert [p[1] for p in parts] == expected
+    assert [p[0] for p in parts] == list(range(1, len(expected) + 1))
+    assert [p[2] for p in parts] == [False] * (len(expected) - 1) + [True]
+    assert stream._file is None  # closed at the end
+
+
+def test_part_reader_reads_a_file_range_only(tmp_path: Path) -> None:
+    data = os.urandom(90 * KiB)
+    path = tmp_path / "source.bin"
+    path.write_bytes(data)
+    parts = read_all(PartReader(FileStream(path, 10, 70 * KiB), lambda n: 32 * KiB))
+    assert b"".join(p[1] for p in parts) == data[10 : 70 * KiB]
+    assert [p[2] for p in parts] == [False, False, True]
+
+
+def test_part_reader_from_a_file_that_grew_fails_its_size_check(tmp_path: Path) -> None:
+    """A file that grows after it was measured is read to its real end, so the
+    size check rejects it instead of uploading a silently truncated object."""
+    path = tmp_path / "source.bin"
+    path.write_bytes(os.urandom(64 * KiB))
+    stream = FileStream(path).observe(SizeCheck(32 * KiB, "source"))
+    reader = PartReader(stream, lambda n: 32 * KiB)
+    assert reader.read_sync()[2] is False  # a byte follows the measured size
+    with pytest.raises(IntegrityError, match="got 65536 bytes, expected 32768"):
+        reader.read_sync()
+    assert stream._file is None
+
+
+def test_part_reader_from_a_file_async_and_closed_early(tmp_path: Path) -> None:
+    data = os.urandom(70 * KiB)
+    path = tmp_path / "source.bin"
+    path.write_bytes(data)
+    stream = FileStream(path)
+
+    async def main() -> list[bytes]:
+        reader, out = PartReader(stream, lambda n: 32 * KiB), []
+        while True:
+            _, part, last = await reader.read_async()
+            out.append(bytes(part))
+            reader.recycle(part)
+            if last:
+                return out
+
+    assert b"".join(anyio.run(main)) == data
+    early = FileStream(path)
+    reader = PartReader(early, lambda n: 32 * KiB)
+    reader.read_sync()
+    assert early._file is not None
+    reader.close()
+    assert early._file is None
 
 
 # -- checksums ---------------------------------------------------------------------------

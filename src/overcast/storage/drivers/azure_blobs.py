@@ -230,7 +230,7 @@ class _StreamDigest:
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: PartData) -> None:
         """Account for one chunk."""
         self.md5.update(chunk)
         self.size += len(chunk)

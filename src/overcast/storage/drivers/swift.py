@@ -184,7 +184,7 @@ class SegmentHashCheck:
         while self.index < len(self.segments) and self.left == 0:
             self._close_segment()
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: PartData) -> None:
         """Hash a chunk into the segment(s) it belongs to."""
         view = memoryview(chunk)
         while view and self.index < len(self.segments):
