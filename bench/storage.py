@@ -58,7 +58,7 @@ def plan(quick: bool) -> dict[str, Any]:
     """Counts and sizes per workload."""
     if quick:
         return {"small": 300, "small_c8": 800, "phd": 300, "keys": 5000, "big": 128 * MiB}
-    return {"small": 2000, "small_c8": 4000, "phd": 1500, "keys": 100_000, "big": 1024 * MiB}
+    return {"small": 5000, "small_c8": 4000, "phd": 1500, "keys": 100_000, "big": 1024 * MiB}
 
 
 # -- clients ---------------------------------------------------------------------------
