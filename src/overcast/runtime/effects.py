@@ -702,21 +702,18 @@ class PartReader:
         if self._exhausted:
             return self._next, b"", True
         buffer = self._buffer(self.sizes(self._next))
-        view = memoryview(buffer)
+        view, filled = memoryview(buffer), 0
         try:
             filled, self._exhausted = source.fill_sync(view)
-        except BaseException:
+            part = view[:filled]
+        finally:
             view.release()
-            self._free.append(buffer)
-            raise
+            if not filled:  # nothing read (or a failure): the buffer stays free
+                self._free.append(buffer)
         if not filled:
-            view.release()
-            self._free.append(buffer)
             return self._next, b"", True
         number = self._next
         self._next += 1
-        part = view[:filled]
-        view.release()
         return number, part, self._exhausted
 
     # The cutting itself, written once for both runners: a generator that yields

@@ -255,11 +255,11 @@ def test_part_reader_follows_growing_part_sizes() -> None:
     assert b"".join(p[1] for p in parts) == data
 
 
-def test_part_reader_async_gives_the_same_parts() -> None:
-    data = os.urandom(70 * KiB + 1)
+def read_all_async(reader: PartReader) -> list[bytes]:
+    """Every part's bytes, read in an event loop."""
 
     async def main() -> list[bytes]:
-        reader, out = PartReader(chunks(data, 4000), lambda n: 32 * KiB), []
+        out = []
         while True:
             _, part, last = await reader.read_async()
             out.append(bytes(part))
@@ -267,7 +267,13 @@ def test_part_reader_async_gives_the_same_parts() -> None:
             if last:
                 return out
 
-    assert [len(p) for p in anyio.run(main)] == [32 * KiB, 32 * KiB, 6 * KiB + 1]
+    return anyio.run(main)
+
+
+def test_part_reader_async_gives_the_same_parts() -> None:
+    data = os.urandom(70 * KiB + 1)
+    parts = read_all_async(PartReader(chunks(data, 4000), lambda n: 32 * KiB))
+    assert [len(p) for p in parts] == [32 * KiB, 32 * KiB, 6 * KiB + 1]
 
 
 def test_part_reader_empty_source() -> None:
@@ -316,18 +322,7 @@ def test_part_reader_from_a_file_async_and_closed_early(tmp_path: Path) -> None:
     data = os.urandom(70 * KiB)
     path = tmp_path / "source.bin"
     path.write_bytes(data)
-    stream = FileStream(path)
-
-    async def main() -> list[bytes]:
-        reader, out = PartReader(stream, lambda n: 32 * KiB), []
-        while True:
-            _, part, last = await reader.read_async()
-            out.append(bytes(part))
-            reader.recycle(part)
-            if last:
-                return out
-
-    assert b"".join(anyio.run(main)) == data
+    assert b"".join(read_all_async(PartReader(FileStream(path), lambda n: 32 * KiB))) == data
     early = FileStream(path)
     reader = PartReader(early, lambda n: 32 * KiB)
     reader.read_sync()
