@@ -321,6 +321,7 @@ class _Collect:
         self.digest = hashlib.sha256()
         self.count = 0
         self.calls = 0
+        self.largest = 0
         self.fail_after = fail_after
 
     def write(self, data: bytes) -> None:
@@ -329,6 +330,7 @@ class _Collect:
         self.digest.update(data)
         self.count += len(data)
         self.calls += 1
+        self.largest = max(self.largest, len(data))
 
 
 def test_a_pipe_delivers_the_whole_body_into_its_sink(server: ScriptedServer, mode: str) -> None:
@@ -338,6 +340,19 @@ def test_a_pipe_delivers_the_whole_body_into_its_sink(server: ScriptedServer, mo
     written = call(mode, make(server), "save", "/big?mib=8", sink)
     assert written == sink.count == 8 * 1024 * 1024
     assert sink.digest.hexdigest() == hashlib.sha256(b"\xab" * (8 * 1024 * 1024)).hexdigest()
+
+
+def test_libcurl_pushes_a_body_in_batches_of_bounded_size(server: ScriptedServer) -> None:
+    """libcurl's 16 KiB pieces reach the sink joined, about PUSH_BATCH bytes at
+    a time (a few calls, not 512), and never more than a batch and one piece:
+    the transfer pauses while a full batch is handed over."""
+    from overcast.runtime.transports.pycurl import _READ_CHUNK, PUSH_BATCH
+
+    sink = _Collect()
+    written = call("sync", make(server, sync_transport="pycurl"), "save", "/big?mib=8", sink)
+    assert written == sink.count == 8 * 1024 * 1024
+    assert sink.calls <= 8 * 1024 * 1024 // PUSH_BATCH + 2
+    assert sink.largest < PUSH_BATCH + _READ_CHUNK
 
 
 def test_a_failing_sink_stops_the_pipe_with_its_own_error(

@@ -47,6 +47,8 @@ __all__ = ["PycurlTransport"]
 #: Buffered bytes after which a streamed transfer pauses until the caller reads.
 STREAM_HIGH_WATER: Final = 4 * 1024 * 1024
 _READ_CHUNK: Final = 1024 * 1024
+#: Bytes a pushed stream gathers before it hands them over in one piece.
+PUSH_BATCH: Final = 1024 * 1024
 # Errors raised before anything was sent: the request can be retried safely.
 _NOT_SENT: Final = frozenset(
     {pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_PROXY,
@@ -365,8 +367,9 @@ class _PycurlStream(ByteStream):
         self._buffered += len(data)
         return None
 
-    def _step(self) -> None:
-        """Let libcurl make progress; wait for the socket when it has nothing to do."""
+    def _step(self, wait: bool = True) -> None:
+        """Let libcurl make progress; then, if ``wait`` and it has nothing for
+        the caller, wait for the socket."""
         while True:
             status, running = self._multi.perform()
             if status != pycurl.E_CALL_MULTI_PERFORM:
@@ -380,8 +383,14 @@ class _PycurlStream(ByteStream):
             self._finished = True
         elif done or not running:
             self._finished = True
-        elif not self._buffer:
-            self._multi.select(1.0)
+        elif wait and not self._buffer:
+            self._wait()
+
+    def _wait(self) -> None:
+        """Wait for the socket, but no longer than libcurl's own next deadline."""
+        deadline = self._multi.timeout()  # ms; -1: none
+        if deadline != 0:
+            self._multi.select(1.0 if deadline < 0 else min(deadline / 1000, 1.0))
 
     def wait_for_headers(self) -> None:
         """Drive the transfer until the status and headers are known."""
@@ -406,34 +415,44 @@ class _PycurlStream(ByteStream):
             self._step()
 
     def _push_sync(self, deliver: Callable[[bytes], None]) -> None:
-        # libcurl calls ``deliver`` itself for every piece (16 KiB at most):
-        # no queue, no pausing, no generator between the socket and the sink.
-        while self._buffer:
-            chunk = self._buffer.popleft()
-            self._buffered -= len(chunk)
-            deliver(chunk)
-        failure: list[BaseException] = []
+        # libcurl's pieces (16 KiB at most) are gathered and handed over
+        # joined, PUSH_BATCH bytes at a time: run per piece, the caller's sink
+        # (a write system call) and observers cost more CPU than libcurl
+        # itself. The transfer pauses while a full batch waits, so one call
+        # of libcurl's, which reads whatever the socket holds, cannot gather
+        # more. No queue, no generator in between.
+        pieces, held = list(self._buffer), self._buffered  # read while awaiting headers
+        self._buffer.clear()
+        self._buffered = 0
 
-        def write(data: bytes) -> int | None:
-            try:
-                deliver(data)
-            except BaseException as exc:  # re-raised below, not lost in libcurl
-                failure.append(exc)
-                return 0  # any count but len(data) makes libcurl stop
+        def gather(data: bytes) -> int | None:
+            nonlocal held
+            if held >= PUSH_BATCH:
+                self._paused = True
+                return pycurl.WRITEFUNC_PAUSE  # type: ignore[no-any-return]
+            pieces.append(data)
+            held += len(data)
             return None
 
-        self._curl.setopt(pycurl.WRITEFUNCTION, write)
-        if self._paused:
-            self._paused = False
-            self._curl.pause(pycurl.PAUSE_CONT)
-        while not self._finished:
-            self._step()
-            if failure:
-                raise failure[0]
-        if failure:
-            raise failure[0]
-        if self._error is not None:
-            raise self._error.to_error(None)
+        self._curl.setopt(pycurl.WRITEFUNCTION, gather)
+        while True:
+            if self._paused:  # before the first batch, or after a full one
+                self._paused = False
+                self._curl.pause(pycurl.PAUSE_CONT)
+            if not self._finished:
+                before = held
+                self._step(wait=False)
+                if held == before and not self._finished and not self._paused:
+                    self._wait()
+            if self._error is not None:
+                raise self._error.to_error(None)
+            if pieces and (held >= PUSH_BATCH or self._finished):
+                batch = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                pieces.clear()
+                held = 0
+                deliver(batch)
+            elif self._finished:
+                return
 
     def _async_chunks(self) -> AsyncIterator[bytes]:
         raise TypeError("a pycurl response can only be read synchronously")
