@@ -108,13 +108,6 @@ class _Base:
 
         Raises the public error when stopping after a failure or unknown outcome.
         """
-        if (
-            response is not None
-            and response.status < 400
-            and response.status not in self.config.retry.statuses
-            and not self.config.hooks.active
-        ):
-            return None  # the common case: not throttled, not retried, nothing to report
         throttled = response is not None and self.config.is_throttled(response)
         decision = self.config.retry.decide(
             request, attempt, response=response, failure=failure, throttled=throttled
@@ -162,13 +155,19 @@ class _Base:
     def _rewind(self, request: Request) -> Callable[[], None]:
         """Remember a seekable body's position; return a function that restores it."""
         body: Any = request.body
-        if body is not None and hasattr(body, "seek") and hasattr(body, "tell"):
+        if body is None:
+            return _nothing
+        if hasattr(body, "seek") and hasattr(body, "tell"):
             try:
                 position = body.tell()
             except (OSError, ValueError):
                 return lambda: None
             return lambda: body.seek(position)
         return lambda: None
+
+
+def _nothing() -> None:
+    """What rewinding a request without a body does."""
 
 
 class _SyncContext:
@@ -308,7 +307,7 @@ class SyncRunner(_Base):
         raise TypeError(f"not an effect: {effect!r}")
 
     def _send(self, request: Request, ctx: _SyncContext) -> Response:
-        timeouts = self.config.timeouts
+        timeouts, retried = self.config.timeouts, self.config.retry.statuses
         rewind = self._rewind(request)
         attempt = 0
         while True:
@@ -316,7 +315,8 @@ class SyncRunner(_Base):
             if attempt > 1:
                 rewind()
             signed = self.config.prepare(request, time.time())
-            if self.config.hooks.active:
+            reporting = self.config.hooks.active
+            if reporting:
                 self.config.hooks.request(self.config.request_event(signed, attempt))
             started = time.monotonic()
             read = request.timeout or timeouts.read
@@ -330,6 +330,8 @@ class SyncRunner(_Base):
                     request, attempt, started, ctx.deadline, failure=failure
                 )
             else:
+                if response.status < 400 and not reporting and response.status not in retried:
+                    return response  # the common case: nothing to retry or report
                 delay = self._after_attempt(
                     request, attempt, started, ctx.deadline, response=response
                 )
@@ -536,7 +538,7 @@ class AsyncRunner(_Base):
         raise TypeError(f"not an effect: {effect!r}")
 
     async def _send(self, request: Request, deadline: _Deadline) -> Response:
-        timeouts = self.config.timeouts
+        timeouts, retried = self.config.timeouts, self.config.retry.statuses
         rewind = self._rewind(request)
         attempt = 0
         while True:
@@ -544,7 +546,8 @@ class AsyncRunner(_Base):
             if attempt > 1:
                 rewind()
             signed = self.config.prepare(request, time.time())
-            if self.config.hooks.active:
+            reporting = self.config.hooks.active
+            if reporting:
                 self.config.hooks.request(self.config.request_event(signed, attempt))
             started = time.monotonic()
             read = deadline.clamp(request.timeout or timeouts.read)
@@ -556,6 +559,8 @@ class AsyncRunner(_Base):
             except TransportFailure as failure:
                 delay = self._after_attempt(request, attempt, started, deadline, failure=failure)
             else:
+                if response.status < 400 and not reporting and response.status not in retried:
+                    return response  # the common case: nothing to retry or report
                 delay = self._after_attempt(request, attempt, started, deadline, response=response)
                 if delay is None:
                     return response

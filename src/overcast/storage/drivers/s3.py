@@ -112,6 +112,7 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.transfer import (
+    CHEAPEST_FIRST,
     ChecksumCheck,
     HashCheck,
     PartPlan,
@@ -201,6 +202,8 @@ INPUT_CODES: Final = frozenset(
     }
 )
 
+#: An empty, "." or ".." path segment in an object name.
+_BAD_SEGMENT: Final = re.compile(r"(?:\A|/)\.{0,2}(?:/|\Z)")
 _BUCKET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 _LEGACY_BUCKET_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,255}\Z")
 _LABEL: Final = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -291,19 +294,22 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     (``x-amz-checksum-*``, sent when asked with ``x-amz-checksum-mode``), or
     ``None``. A composite checksum (of an upload in parts: ``...-N``) says nothing
     about the bytes as a whole."""
-    if "x-amz-checksum-type" in headers and headers["x-amz-checksum-type"].upper() == "COMPOSITE":
+    kind = headers.get("x-amz-checksum-type")
+    if kind is not None and kind.upper() == "COMPOSITE":
         return None
-    found = {}
     for algorithm, header in _CHECKSUM_HEADERS:
         value = headers.get(header)
         if value and "-" not in value:
-            found[algorithm] = value
-    return pick_checksum(found) if found else None
+            return algorithm, value
+    return None
 
 
+#: S3's full-object checksums this machine can compute, cheapest first.
 _CHECKSUM_HEADERS: Final = tuple(
     (algorithm, f"x-amz-checksum-{algorithm}")
-    for algorithm in ("crc32c", "crc32", "sha1", "sha256")
+    for algorithm in CHEAPEST_FIRST
+    if algorithm in ("crc32c", "crc32", "sha1", "sha256")
+    and pick_checksum({algorithm: "x"}) is not None
 )
 
 
@@ -653,12 +659,11 @@ class S3StorageDriver(StorageDriver):
                 f"invalid object name {name!r}: NUL byte or over {MAX_KEY_BYTES} bytes",
                 driver=self,
             )
-        for segment in name.split("/"):
-            if segment in ("", ".", ".."):
-                raise InvalidInput(
-                    f"invalid object name {name!r}: empty, '.' or '..' path segment",
-                    driver=self,
-                )
+        if _BAD_SEGMENT.search(name):
+            raise InvalidInput(
+                f"invalid object name {name!r}: empty, '.' or '..' path segment",
+                driver=self,
+            )
         return name
 
     def _attributes(
