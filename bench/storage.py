@@ -555,26 +555,25 @@ def read_through(endpoint: str, key: str, secret: str, name: str) -> None:
             pass
 
 
-def settle_page_cache(dropped: list[bool]) -> None:
+def settle_page_cache() -> bool:
     """Start a large transfer from the same page-cache state every time: no
     dirty pages of an earlier run still being written back under it
     (``sync``) and, where this process may (root on Linux), no clean pages
     of the 30-odd GiB moved before it either, so no run pays for reclaiming
-    them and the next does not. ``dropped`` records whether dropping worked."""
+    them and the next does not. Returns whether dropping was permitted."""
     os.sync()
     try:
         with open("/proc/sys/vm/drop_caches", "w") as control:
             control.write("1")
-        dropped.append(True)
     except OSError:
-        dropped.append(False)
+        return False
+    return True
 
 
 def read_file_through(path: str) -> None:
     """Read a file once (untimed), so an upload reads it from the page cache."""
-    with open(path, "rb") as f:
-        while f.read(MiB):
-            pass
+    for _chunk in chunks_of_file(path):
+        pass
 
 
 def make_big(path: str, size: int) -> None:
@@ -635,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
                            server.access_key, "--secret", server.secret_key, "--big", big]
                     cmd += ["--quick"] if args.quick else []
                     if work.startswith(("upload", "download")):
-                        settle_page_cache(dropped)
+                        dropped.append(settle_page_cache())
                     if work.startswith("upload"):
                         read_file_through(big)
                     if work == "download":

@@ -161,13 +161,13 @@ class _Base:
             try:
                 position = body.tell()
             except (OSError, ValueError):
-                return lambda: None
+                return _nothing
             return lambda: body.seek(position)
-        return lambda: None
+        return _nothing
 
 
 def _nothing() -> None:
-    """What rewinding a request without a body does."""
+    """Rewinding a request with no body, or with one that cannot seek."""
 
 
 class _SyncContext:

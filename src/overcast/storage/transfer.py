@@ -37,6 +37,7 @@ __all__ = [
     "HashCheck",
     "ProgressReport",
     "SizeCheck",
+    "can_compute",
     "check_range",
     "checksum_b64",
     "commit_op",
@@ -208,12 +209,17 @@ if (_crc32c := crc32c_function()) is not None:
 CHEAPEST_FIRST = ("crc32c", "crc32", "md5", "sha1", "sha256")
 
 
+def can_compute(algorithm: str) -> bool:
+    """Whether this machine can compute ``algorithm`` (a CRC or a hashlib name)."""
+    return algorithm in _CRCS or algorithm in hashlib.algorithms_available
+
+
 def pick_checksum(checksums: Mapping[str, str | None]) -> tuple[str, str] | None:
     """The cheapest ``(algorithm, base64 value)`` of ``checksums`` (algorithm to
     base64 value) that this machine can compute, or ``None``."""
     for algorithm in CHEAPEST_FIRST:
         value = checksums.get(algorithm)
-        if value and (algorithm in _CRCS or algorithm in hashlib.algorithms_available):
+        if value and can_compute(algorithm):
             return algorithm, value
     return None
 

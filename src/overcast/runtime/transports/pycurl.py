@@ -47,6 +47,7 @@ __all__ = ["PycurlTransport"]
 #: Buffered bytes after which a streamed transfer pauses until the caller reads.
 STREAM_HIGH_WATER: Final = 4 * 1024 * 1024
 _READ_CHUNK: Final = 1024 * 1024
+#: libcurl's read and send size for a large request body.
 _UPLOAD_CHUNK: Final = 512 * 1024
 #: Bytes a pushed stream gathers before it hands them over in one piece.
 PUSH_BATCH: Final = 1024 * 1024

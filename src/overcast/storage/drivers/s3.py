@@ -118,11 +118,11 @@ from overcast.storage.transfer import (
     PartPlan,
     ProgressReport,
     SizeCheck,
+    can_compute,
     check_range,
     checksum_b64,
     crc32_function,
     download_in_ranges,
-    pick_checksum,
     upload_in_parts,
 )
 from overcast.storage.transfer import guess_type as _guess_type
@@ -308,8 +308,7 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
 _CHECKSUM_HEADERS: Final = tuple(
     (algorithm, f"x-amz-checksum-{algorithm}")
     for algorithm in CHEAPEST_FIRST
-    if algorithm in ("crc32c", "crc32", "sha1", "sha256")
-    and pick_checksum({algorithm: "x"}) is not None
+    if algorithm in ("crc32c", "crc32", "sha1", "sha256") and can_compute(algorithm)
 )
 
 
