@@ -597,8 +597,9 @@ class HttprAsync:
 
 def _overcast_driver(base: str, conc: int, **options: Any) -> Any:
     from overcast.driver import AsyncView, BaseDriver
-    from overcast.runtime.effects import ByteStream, Op, Request, Response
+    from overcast.runtime.effects import Op, Request, Response
     from overcast.runtime.operation import aio, operation, stream
+    from overcast.runtime.streams import ByteStream
 
     class BenchDriver(BaseDriver):
         """GETs /small and /big; headers come from the caller, as a signer's would."""

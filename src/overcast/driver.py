@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar, cast
 
-from overcast import __version__
+from overcast._version import __version__
 from overcast.errors import InvalidInput
 from overcast.runtime.effects import Request, Response
-from overcast.runtime.operation import operations_of
+from overcast.runtime.operation import aio, operations_of
 from overcast.runtime.policy import Hooks, RetryPolicy, RuntimeConfig
 from overcast.runtime.redact import Secret
 from overcast.runtime.runner import AsyncRunner, SyncRunner
@@ -71,8 +71,11 @@ class BaseDriver:
 
     name: ClassVar[str] = "base"
     area: ClassVar[str] = ""
-    #: The async view class for this driver (set by each area's base class).
+    #: The async view class that types this driver's operations (set by each
+    #: area's base class; a driver adds one only to type its ``ex_`` operations,
+    #: which are served in any case, see :meth:`_view_class`).
     async_view: ClassVar[type[AsyncView[Any]]]
+    _derived_view: ClassVar[type[AsyncView[Any]]]
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(RuntimeOptions.__annotations__)
@@ -95,7 +98,7 @@ class BaseDriver:
         self._lock = threading.Lock()
         self._sync: SyncRunner | None = None
         self._async: AsyncRunner | None = None
-        self.aio: AsyncView[Any] = self.async_view(self)
+        self.aio: AsyncView[Any] = type(self)._view_class()(self)
 
     # -- hooks for subclasses ---------------------------------------------------
 
@@ -209,6 +212,26 @@ class BaseDriver:
             f"unknown async transport {choice!r}; choose from {', '.join(ASYNC_TRANSPORTS)}",
             driver=self,
         )
+
+    @classmethod
+    def _view_class(cls) -> type[AsyncView[Any]]:
+        """The async view of this class: its declared one (which types the area's
+        operations), extended with any operation it does not declare, such as a
+        driver's ``ex_`` operations. Made once per class."""
+        view: type[AsyncView[Any]] | None = cls.__dict__.get("_derived_view")
+        if view is None:
+            declared = cls.async_view
+            known = {name for klass in declared.__mro__ for name in vars(klass)}
+            missing = {
+                name: aio(cast(Any, op))
+                for name, op in operations_of(cls).items()
+                if name not in known
+            }
+            view = declared
+            if missing:
+                view = type(f"{cls.__name__}Async", (declared,), {"__slots__": (), **missing})
+            cls._derived_view = view
+        return view
 
     # -- capabilities -----------------------------------------------------------
 

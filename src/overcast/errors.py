@@ -73,7 +73,7 @@ class OvercastError(Exception):
     def __init__(self, message: str = "", *, driver: Any = None) -> None:
         super().__init__(message)
         self.message = message
-        self.driver: str | None = _driver_name(driver)
+        self.driver: str | None = driver_name(driver)
 
     def __str__(self) -> str:
         prefix = f"[{self.driver}] " if self.driver else ""
@@ -83,7 +83,8 @@ class OvercastError(Exception):
         return f"{type(self).__name__}({self.message!r}, driver={self.driver!r})"
 
 
-def _driver_name(driver: Any) -> str | None:
+def driver_name(driver: Any) -> str | None:
+    """The short name of ``driver`` (a driver, a name, or ``None``) for messages."""
     if driver is None or isinstance(driver, str):
         return driver
     name = getattr(driver, "name", None)

@@ -6,8 +6,8 @@ answer, keeping failures apart so one unreachable region does not hide the
 others::
 
     drivers = [get_driver(Provider.EC2)(key, secret, region=r) for r in regions]
-    inventory = fan_out(drivers, "list_nodes")          # sync code: threads
-    inventory = await fan_out_async(drivers, "list_nodes")  # async code: tasks
+    inventory = fan_out(drivers, "list_nodes")                # sync code: threads
+    inventory = await fan_out.run_async(drivers, "list_nodes")  # async code: tasks
     for driver, nodes in inventory.results: ...
     for driver, error in inventory.errors: ...
 
@@ -19,16 +19,26 @@ drivers of different providers:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
-
-import anyio
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from overcast.driver import BaseDriver
 from overcast.errors import InvalidInput, OvercastError
+from overcast.runtime.effects import Delegate, Op, Parallel
+from overcast.runtime.operation import BoundIterator, standalone
+from overcast.runtime.ops import collect
 
-__all__ = ["DEFAULT_CONCURRENCY", "FanOutResult", "fan_out", "fan_out_async"]
+if TYPE_CHECKING:
+    from overcast.compute.base import NodeDriver
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "FanOutResult",
+    "fan_out",
+    "fan_out_async",
+    "list_nodes_everywhere",
+    "list_nodes_everywhere_async",
+]
 
 #: Drivers asked at once unless told otherwise.
 DEFAULT_CONCURRENCY: Final = 16
@@ -79,66 +89,61 @@ def _collect(drivers: Sequence[D], outcomes: list[tuple[bool, Any]]) -> FanOutRe
     return result
 
 
-def fan_out(
+def _fan_out(
     drivers: Iterable[D],
     operation: str,
     *args: Any,
     concurrency: int = DEFAULT_CONCURRENCY,
     **kwargs: Any,
-) -> FanOutResult[D]:
-    """Call ``driver.<operation>(*args, **kwargs)`` on every driver concurrently
-    (threads; each driver keeps its own connection pool) and gather the answers.
-
-    Iterator operations are read to the end. Errors that overcast raises, and
-    connection errors, are collected in ``errors``; a bug (any other exception)
-    is raised.
-    """
+) -> Op[FanOutResult[D]]:
     chosen = list(drivers)
     _check(chosen, operation, concurrency)
 
-    def one(driver: D) -> tuple[bool, Any]:
+    def one(driver: D) -> Op[tuple[bool, Any]]:
+        bound = getattr(driver, operation)
+        sub = bound.op(*args, **kwargs)
+        if isinstance(bound, BoundIterator):
+            sub = collect(sub)
         try:
-            value = getattr(driver, operation)(*args, **kwargs)
-            if hasattr(value, "__next__"):
-                value = list(value)
-            return True, value
+            value = yield Delegate(driver, sub)
         except (OvercastError, OSError) as exc:
             return False, exc
+        return True, value
 
     if not chosen:
         return FanOutResult()
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(chosen))) as pool:
-        outcomes = list(pool.map(one, chosen))
+    outcomes: list[tuple[bool, Any]] = yield Parallel(
+        [one(driver) for driver in chosen], limit=concurrency
+    )
     return _collect(chosen, outcomes)
 
 
-async def fan_out_async(
-    drivers: Iterable[D],
-    operation: str,
-    *args: Any,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    **kwargs: Any,
-) -> FanOutResult[D]:
-    """:func:`fan_out` for async programs: tasks on the running loop, through
-    each driver's ``aio`` view."""
-    chosen = list(drivers)
-    _check(chosen, operation, concurrency)
-    outcomes: list[tuple[bool, Any]] = [(False, None)] * len(chosen)
-    limiter = anyio.CapacityLimiter(concurrency)
+#: ``fan_out(drivers, operation, *args, concurrency=16, **kwargs)``: call
+#: ``driver.<operation>(*args, **kwargs)`` on every driver concurrently and
+#: gather the answers (``await fan_out.run_async(...)`` in async code).
+#:
+#: Each call runs on its own driver's runner (its pools, signer and policy);
+#: sync code uses threads, async code tasks on the running loop. Iterator
+#: operations are read to the end. Errors that overcast raises, and connection
+#: errors, are collected in ``errors``; a bug (any other exception) is raised.
+fan_out = standalone(_fan_out)
+fan_out_async = fan_out.run_async
 
-    async def one(index: int, driver: D) -> None:
-        async with limiter:
-            try:
-                value = getattr(driver.aio, operation)(*args, **kwargs)
-                if hasattr(value, "__anext__"):
-                    value = [item async for item in value]
-                else:
-                    value = await value
-                outcomes[index] = (True, value)
-            except (OvercastError, OSError) as exc:
-                outcomes[index] = (False, exc)
 
-    async with anyio.create_task_group() as group:
-        for index, driver in enumerate(chosen):
-            group.start_soon(one, index, driver)
-    return _collect(chosen, outcomes)
+def list_nodes_everywhere(
+    drivers: Iterable[NodeDriver], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> FanOutResult[NodeDriver]:
+    """``list_nodes`` on every driver at once, from sync code (threads).
+
+    ``result.flat()`` is every node; ``result.errors`` the drivers that failed,
+    so one unreachable region does not hide the others. In async code use
+    :func:`list_nodes_everywhere_async`.
+    """
+    return fan_out(drivers, "list_nodes", concurrency=concurrency)
+
+
+async def list_nodes_everywhere_async(
+    drivers: Iterable[NodeDriver], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> FanOutResult[NodeDriver]:
+    """:func:`list_nodes_everywhere` for async programs (tasks on one loop)."""
+    return await fan_out.run_async(drivers, "list_nodes", concurrency=concurrency)

@@ -13,19 +13,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.runtime.effects import (
-    ByteStream,
-    Emit,
-    Iter,
-    Op,
-    Parallel,
-    Pipe,
-    Request,
-    Response,
-    Sink,
-)
+from overcast.runtime.effects import Emit, Iter, Op, Parallel, Pipe, Request, Response, Sink
 from overcast.runtime.operation import aio, iterator, operation, stream
 from overcast.runtime.redact import Secret
+from overcast.runtime.streams import ByteStream
 
 
 class EchoDriver(BaseDriver):

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from overcast.registry import Catalog, DriverGetter, lazy_exports
 
 __all__ = [
     "ClusterLocation",
@@ -31,30 +32,11 @@ if TYPE_CHECKING:
     )
 
 
-class Provider(StrEnum):
+class Provider(metaclass=Catalog):
     """The built-in container drivers (none yet; plugins are found by name)."""
 
 
-def get_driver(provider: Provider | str) -> type[ContainerDriver]:
-    """The container driver class for ``provider`` (a :class:`Provider` or a plugin
-    name)."""
-    from overcast.registry import get_driver as _get
+get_driver: DriverGetter[ContainerDriver] = DriverGetter("container")
 
-    cls: Any = _get("container", str(provider))
-    driver: type[ContainerDriver] = cls
-    return driver
-
-
-def __getattr__(name: str) -> Any:
-    if name in {
-        "ClusterLocation",
-        "Container",
-        "ContainerCluster",
-        "ContainerDriver",
-        "ContainerImage",
-        "ContainerState",
-    }:
-        from overcast.container import base
-
-        return getattr(base, name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports(dict.fromkeys(set(__all__) - {"Provider", "get_driver"},
+                                         "overcast.container.base"))

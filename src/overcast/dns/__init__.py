@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING
+
+from overcast.registry import Catalog, DriverGetter, DriverRef, lazy_exports
 
 __all__ = [
     "DNSDriver",
@@ -38,59 +39,31 @@ if TYPE_CHECKING:
     from overcast.dns.zone_sync import Plan, UnsafePlan, sync, sync_async
 
 
-class Provider(StrEnum):
+class Provider(metaclass=Catalog):
     """The built-in DNS drivers (plugins are found by their own names)."""
 
-    AZURE = "azure"
-    CLOUDFLARE = "cloudflare"
-    DIGITAL_OCEAN = "digitalocean"
-    GOOGLE = "google"
-    LINODE = "linode"
-    POWERDNS = "powerdns"
-    RACKSPACE = "rackspace"
-    RFC2136 = "rfc2136"
-    ROUTE53 = "route53"
-    ZONEFILE = "zonefile"
+    AZURE: DriverRef[AzureDNSDriver] = DriverRef("azure", "azure:AzureDNSDriver")
+    CLOUDFLARE: DriverRef[CloudflareDNSDriver] = DriverRef(
+        "cloudflare", "cloudflare:CloudflareDNSDriver"
+    )
+    DIGITAL_OCEAN: DriverRef[DigitalOceanDNSDriver] = DriverRef(
+        "digitalocean", "digitalocean:DigitalOceanDNSDriver"
+    )
+    GOOGLE: DriverRef[GoogleDNSDriver] = DriverRef("google", "google:GoogleDNSDriver")
+    LINODE: DriverRef[LinodeDNSDriver] = DriverRef("linode", "linode:LinodeDNSDriver")
+    POWERDNS: DriverRef[PowerDNSDriver] = DriverRef("powerdns", "powerdns:PowerDNSDriver")
+    RACKSPACE: DriverRef[RackspaceDNSDriver] = DriverRef(
+        "rackspace", "rackspace:RackspaceDNSDriver"
+    )
+    RFC2136: DriverRef[RFC2136DNSDriver] = DriverRef("rfc2136", "rfc2136:RFC2136DNSDriver")
+    ROUTE53: DriverRef[Route53DNSDriver] = DriverRef("route53", "route53:Route53DNSDriver")
+    ZONEFILE: DriverRef[ZoneFileDNSDriver] = DriverRef("zonefile", "zonefile:ZoneFileDNSDriver")
 
 
-@overload
-def get_driver(provider: Literal[Provider.AZURE]) -> type[AzureDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.CLOUDFLARE]) -> type[CloudflareDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.DIGITAL_OCEAN]) -> type[DigitalOceanDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.GOOGLE]) -> type[GoogleDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.LINODE]) -> type[LinodeDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.POWERDNS]) -> type[PowerDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.RACKSPACE]) -> type[RackspaceDNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.RFC2136]) -> type[RFC2136DNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.ROUTE53]) -> type[Route53DNSDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.ZONEFILE]) -> type[ZoneFileDNSDriver]: ...
-@overload
-def get_driver(provider: Provider | str) -> type[DNSDriver]: ...
-def get_driver(provider: Provider | str) -> type[DNSDriver]:
-    """The DNS driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
-    from overcast.registry import get_driver as _get
+get_driver: DriverGetter[DNSDriver] = DriverGetter("dns")
 
-    cls: Any = _get("dns", str(provider))
-    driver: type[DNSDriver] = cls
-    return driver
-
-
-def __getattr__(name: str) -> Any:
-    if name in {"DNSDriver", "Record", "RecordType", "Zone", "ZoneType"}:
-        from overcast.dns import base
-
-        return getattr(base, name)
-    if name in {"Plan", "UnsafePlan", "sync", "sync_async"}:
-        from overcast.dns import zone_sync
-
-        return getattr(zone_sync, name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports({
+    **dict.fromkeys(("DNSDriver", "Record", "RecordType", "Zone", "ZoneType"),
+                    "overcast.dns.base"),
+    **dict.fromkeys(("Plan", "UnsafePlan", "sync", "sync_async"), "overcast.dns.zone_sync"),
+})

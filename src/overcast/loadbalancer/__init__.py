@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from overcast.registry import Catalog, DriverGetter, lazy_exports
 
 __all__ = [
     "Algorithm",
@@ -29,23 +30,11 @@ if TYPE_CHECKING:
     )
 
 
-class Provider(StrEnum):
+class Provider(metaclass=Catalog):
     """The built-in load balancer drivers (none yet; plugins are found by name)."""
 
 
-def get_driver(provider: Provider | str) -> type[LoadBalancerDriver]:
-    """The load balancer driver class for ``provider`` (a :class:`Provider` or a plugin
-    name)."""
-    from overcast.registry import get_driver as _get
+get_driver: DriverGetter[LoadBalancerDriver] = DriverGetter("loadbalancer")
 
-    cls: Any = _get("loadbalancer", str(provider))
-    driver: type[LoadBalancerDriver] = cls
-    return driver
-
-
-def __getattr__(name: str) -> Any:
-    if name in {"Algorithm", "LoadBalancer", "LoadBalancerDriver", "Member", "State"}:
-        from overcast.loadbalancer import base
-
-        return getattr(base, name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports(dict.fromkeys(set(__all__) - {"Provider", "get_driver"},
+                                         "overcast.loadbalancer.base"))

@@ -7,7 +7,7 @@ Three kinds of operation, by what the generator produces:
 * :func:`iterator` — emits items (``yield Emit(item)``) page by page.
   ``driver.x(...)`` is a sync iterator, ``driver.aio.x(...)`` an async iterator;
   both stream without loading every page first.
-* :func:`stream` — returns a :class:`~overcast.runtime.effects.ByteStream`.
+* :func:`stream` — returns a :class:`~overcast.runtime.streams.ByteStream`.
   ``driver.x(...)`` runs the operation and returns an iterator of chunks;
   ``driver.aio.x(...)`` returns an async iterator at once and starts the
   request on first iteration.
@@ -36,7 +36,8 @@ from typing import (
 )
 
 from overcast.errors import NotSupported
-from overcast.runtime.effects import ByteStream, Iter, Op
+from overcast.runtime.effects import Iter, Op
+from overcast.runtime.streams import ByteStream
 
 if TYPE_CHECKING:
     from typing import Self
@@ -49,12 +50,14 @@ __all__ = [
     "AsyncStreamMethod",
     "IteratorOperation",
     "Operation",
+    "Standalone",
     "StreamOperation",
     "aio",
     "iterator",
     "not_supported",
     "operation",
     "requires",
+    "standalone",
     "stream",
 ]
 
@@ -372,3 +375,70 @@ def operations_of(cls: type) -> dict[str, _OperationBase[Any, Any, Any]]:
                 del found[name]
     return found
 
+
+
+# -- operations that belong to no driver ---------------------------------------------
+
+
+class Standalone(Generic[P, T]):
+    """An operation that is not a method of one driver (see :func:`standalone`)."""
+
+    def __init__(self, fn: Callable[P, Op[T]]) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run it to completion in this thread (``Parallel`` uses threads)."""
+        sync_runner, _ = _free_runners()
+        return sync_runner.run(self.fn(*args, **kwargs))
+
+    async def run_async(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run it in the current event loop (asyncio or trio)."""
+        _, async_runner = _free_runners()
+        result: T = await async_runner.run(self.fn(*args, **kwargs))
+        return result
+
+    def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[T]:
+        """The raw generator, to ``yield from`` inside another operation."""
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<standalone operation {self.__qualname__}>"
+
+
+def standalone(fn: Callable[P, Op[T]]) -> Standalone[P, T]:
+    """Make a generator function that works across drivers an operation of its own.
+
+    It yields :class:`~overcast.runtime.effects.Delegate` to run a sub-operation
+    on a driver (with that driver's signer, pools and policy), and any effect
+    that needs no driver (``Call``, ``Parallel``, ``Sleep``, ...). ``f(...)`` runs
+    it synchronously and ``await f.run_async(...)`` in an event loop: one body,
+    both faces, like a driver operation. A ``Request`` yielded directly is an
+    error: requests belong to a driver.
+    """
+    return Standalone(fn)
+
+
+_free: tuple[SyncRunner, AsyncRunner] | None = None
+
+
+def _free_runners() -> tuple[SyncRunner, AsyncRunner]:
+    """The runners of standalone operations: no signer and no transport."""
+    global _free
+    if _free is None:
+        from overcast.runtime.policy import RuntimeConfig
+        from overcast.runtime.runner import AsyncRunner, SyncRunner
+
+        config = RuntimeConfig(driver_name="overcast")
+        _free = (SyncRunner(config, _no_transport), AsyncRunner(config, _no_transport))
+    return _free
+
+
+def _no_transport() -> Any:
+    raise TypeError(
+        "a standalone operation sends requests through a driver: yield Delegate(driver, op)"
+    )

@@ -39,8 +39,8 @@ from overcast.errors import (
     RateLimited,
 )
 from overcast.runtime.effects import (
-    ByteStream,
     Call,
+    Delegate,
     Emit,
     Guarded,
     Parallel,
@@ -50,10 +50,10 @@ from overcast.runtime.effects import (
     Request,
     Response,
     Sleep,
-    as_stream,
 )
 from overcast.runtime.policy import ResponseEvent, RuntimeConfig, parse_retry_after
 from overcast.runtime.redact import redact_text
+from overcast.runtime.streams import ByteStream, as_stream
 from overcast.runtime.transports.base import AsyncTransport, SyncTransport, TransportFailure
 
 __all__ = ["AsyncRunner", "SyncRunner"]
@@ -302,6 +302,8 @@ class SyncRunner(_Base):
             return self._read_part(effect)
         if isinstance(effect, Guarded):
             return self._guarded(effect, ctx)
+        if isinstance(effect, Delegate):
+            return effect.driver._sync_runner._drive(effect.op, ctx)
         if isinstance(effect, Emit):
             raise TypeError("Emit is only allowed in an iterator operation")
         raise TypeError(f"not an effect: {effect!r}")
@@ -533,6 +535,8 @@ class AsyncRunner(_Base):
             return await self._read_part(effect)
         if isinstance(effect, Guarded):
             return await self._guarded(effect, deadline)
+        if isinstance(effect, Delegate):
+            return await effect.driver._async_runner._drive(effect.op, deadline)
         if isinstance(effect, Emit):
             raise TypeError("Emit is only allowed in an iterator operation")
         raise TypeError(f"not an effect: {effect!r}")

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING
+
+from overcast.registry import Catalog, DriverGetter, DriverRef, lazy_exports
 
 __all__ = [
     "Container",
@@ -30,44 +31,23 @@ if TYPE_CHECKING:
     from overcast.storage.transfer import copy, copy_async
 
 
-class Provider(StrEnum):
-    """The built-in storage drivers."""
+class Provider(metaclass=Catalog):
+    """The built-in storage drivers (plugins are found by their own names)."""
 
-    AZURE_BLOBS = "azure_blobs"
-    GOOGLE_STORAGE = "google_storage"
-    LOCAL = "local"
-    S3 = "s3"
-    SWIFT = "swift"
-
-
-@overload
-def get_driver(provider: Literal[Provider.AZURE_BLOBS]) -> type[AzureBlobsStorageDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.GOOGLE_STORAGE]) -> type[GoogleStorageDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.LOCAL]) -> type[LocalStorageDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.S3]) -> type[S3StorageDriver]: ...
-@overload
-def get_driver(provider: Literal[Provider.SWIFT]) -> type[SwiftStorageDriver]: ...
-@overload
-def get_driver(provider: Provider | str) -> type[StorageDriver]: ...
-def get_driver(provider: Provider | str) -> type[StorageDriver]:
-    """The storage driver class for ``provider`` (a :class:`Provider` or a plugin name)."""
-    from overcast.registry import get_driver as _get
-
-    cls: Any = _get("storage", str(provider))
-    driver: type[StorageDriver] = cls
-    return driver
+    AZURE_BLOBS: DriverRef[AzureBlobsStorageDriver] = DriverRef(
+        "azure_blobs", "azure_blobs:AzureBlobsStorageDriver"
+    )
+    GOOGLE_STORAGE: DriverRef[GoogleStorageDriver] = DriverRef(
+        "google_storage", "google_storage:GoogleStorageDriver"
+    )
+    LOCAL: DriverRef[LocalStorageDriver] = DriverRef("local", "local:LocalStorageDriver")
+    S3: DriverRef[S3StorageDriver] = DriverRef("s3", "s3:S3StorageDriver")
+    SWIFT: DriverRef[SwiftStorageDriver] = DriverRef("swift", "swift:SwiftStorageDriver")
 
 
-def __getattr__(name: str) -> Any:
-    if name in {"Container", "Object", "Prefix", "StorageDriver"}:
-        from overcast.storage import base
+get_driver: DriverGetter[StorageDriver] = DriverGetter("storage")
 
-        return getattr(base, name)
-    if name in {"copy", "copy_async"}:
-        from overcast.storage import transfer
-
-        return getattr(transfer, name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports({
+    **dict.fromkeys(("Container", "Object", "Prefix", "StorageDriver"), "overcast.storage.base"),
+    **dict.fromkeys(("copy", "copy_async"), "overcast.storage.transfer"),
+})

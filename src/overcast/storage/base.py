@@ -19,7 +19,7 @@ from typing import IO, Any, ClassVar, TypeAlias
 
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput
-from overcast.runtime.effects import ByteStream, Guarded, Iter, Op, Pipe
+from overcast.runtime.effects import Guarded, Iter, Op, Pipe
 from overcast.runtime.operation import (
     aio,
     iterator,
@@ -29,6 +29,7 @@ from overcast.runtime.operation import (
     stream,
 )
 from overcast.runtime.ops import collect
+from overcast.runtime.streams import ByteStream
 from overcast.storage import transfer
 
 __all__ = [

@@ -18,18 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from overcast.errors import IntegrityError, InvalidInput
-from overcast.runtime.effects import (
-    ByteStream,
-    Call,
-    Guarded,
-    Op,
-    Parallel,
-    PartData,
-    PartReader,
-    Pipe,
-    ReadPart,
-)
+from overcast.runtime.effects import Call, Guarded, Op, Parallel, PartData, Pipe, ReadPart
 from overcast.runtime.files import AtomicFile
+from overcast.runtime.parts import PartReader
+from overcast.runtime.streams import ByteStream
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",

@@ -12,7 +12,6 @@ from overcast.errors import InvalidInput, NotSupported
 from overcast.runtime.effects import (
     Call,
     Emit,
-    FileStream,
     Headers,
     Iter,
     Op,
@@ -22,6 +21,7 @@ from overcast.runtime.effects import (
     is_rewindable,
 )
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
+from overcast.runtime.streams import FileStream
 
 
 def test_request_url_and_idempotency() -> None:

@@ -12,16 +12,9 @@ import pytest
 
 from overcast.driver import BaseDriver
 from overcast.errors import IntegrityError
-from overcast.runtime.effects import (
-    ByteStream,
-    Call,
-    FileStream,
-    IterStream,
-    Op,
-    PartData,
-    PartReader,
-    Sleep,
-)
+from overcast.runtime.effects import Call, Op, PartData, Sleep
+from overcast.runtime.parts import PartReader
+from overcast.runtime.streams import ByteStream, FileStream, IterStream
 from overcast.storage.transfer import (
     ChecksumCheck,
     PartPlan,

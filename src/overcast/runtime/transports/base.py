@@ -3,7 +3,7 @@
 A transport owns one connection pool. The runners own everything else (signing,
 retries, timeouts per operation, hooks), so a transport is small: it sends,
 maps its library's exceptions to :class:`TransportFailure`, and wraps a streamed
-body in a :class:`~overcast.runtime.effects.ByteStream`.
+body in a :class:`~overcast.runtime.streams.ByteStream`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from overcast.errors import OperationTimeout, TransportError
-from overcast.runtime.effects import DEFAULT_CHUNK_SIZE, Request, Response
+from overcast.runtime.effects import Request, Response
+from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 
 __all__ = [
     "DEFAULT_POOL_SIZE",

@@ -10,15 +10,9 @@ from typing import Any
 
 import httpx
 
-from overcast.runtime.effects import (
-    DEFAULT_CHUNK_SIZE,
-    ByteStream,
-    Headers,
-    Request,
-    Response,
-    body_length,
-)
+from overcast.runtime.effects import Headers, Request, Response, body_length
 from overcast.runtime.redact import redact_url
+from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream
 from overcast.runtime.transports.base import (
     DEFAULT_POOL_SIZE,
     AsyncTransport,

@@ -32,14 +32,9 @@ from typing import Any, Final
 
 import pycurl
 
-from overcast.runtime.effects import (
-    ByteStream,
-    Headers,
-    Request,
-    Response,
-    body_length,
-)
+from overcast.runtime.effects import Headers, Request, Response, body_length
 from overcast.runtime.redact import redact_url
+from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, SyncTransport, TransportFailure
 
 __all__ = ["PycurlTransport"]

@@ -14,15 +14,9 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from overcast.runtime.effects import (
-    DEFAULT_CHUNK_SIZE,
-    ByteStream,
-    Headers,
-    Request,
-    Response,
-    body_length,
-)
+from overcast.runtime.effects import Headers, Request, Response, body_length
 from overcast.runtime.redact import redact_url
+from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, SyncTransport, TransportFailure
 
 __all__ = ["Urllib3Transport"]

@@ -77,22 +77,10 @@ from overcast.errors import (
     OvercastError,
     ProviderError,
 )
-from overcast.runtime.effects import (
-    ByteStream,
-    Call,
-    Emit,
-    FileStream,
-    Iter,
-    IterStream,
-    Op,
-    PartData,
-    Request,
-    Response,
-    Sleep,
-    as_stream,
-)
+from overcast.runtime.effects import Call, Emit, Iter, Op, PartData, Request, Response, Sleep
 from overcast.runtime.operation import iterator, operation, stream
 from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream
 from overcast.storage.base import (
     Container,
     ContainerRef,

@@ -81,21 +81,10 @@ from overcast.errors import (
     OvercastError,
     ProviderError,
 )
-from overcast.runtime.effects import (
-    ByteStream,
-    Call,
-    Emit,
-    FileStream,
-    Iter,
-    IterStream,
-    Op,
-    PartData,
-    Request,
-    Response,
-    as_stream,
-)
+from overcast.runtime.effects import Call, Emit, Iter, Op, PartData, Request, Response
 from overcast.runtime.operation import iterator, operation, stream
 from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream
 from overcast.storage import transfer
 from overcast.storage.base import (
     Container,

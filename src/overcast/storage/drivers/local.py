@@ -36,21 +36,16 @@ from overcast.errors import (
     InvalidInput,
     ObjectNotFound,
 )
-from overcast.runtime.effects import (
+from overcast.runtime.effects import Call, Emit, Guarded, Iter, Op, Pipe
+from overcast.runtime.files import write_atomic
+from overcast.runtime.operation import iterator, operation, stream
+from overcast.runtime.streams import (
     DEFAULT_CHUNK_SIZE,
     ByteStream,
-    Call,
-    Emit,
     FileStream,
-    Guarded,
-    Iter,
-    Op,
-    Pipe,
     ReaderStream,
     as_stream,
 )
-from overcast.runtime.files import write_atomic
-from overcast.runtime.operation import iterator, operation, stream
 from overcast.storage.base import (
     Container,
     ContainerRef,

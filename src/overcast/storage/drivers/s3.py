@@ -82,25 +82,27 @@ from overcast.errors import (
     RateLimited,
 )
 from overcast.runtime.effects import (
-    ByteStream,
     Call,
-    ChunkObserver,
     Emit,
-    FileStream,
     Guarded,
     Iter,
-    IterStream,
     Op,
     Parallel,
     PartData,
     Request,
     Response,
-    as_stream,
-    checked_body,
 )
 from overcast.runtime.operation import aio, iterator, operation, stream
 from overcast.runtime.ops import create_once
 from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.streams import (
+    ByteStream,
+    ChunkObserver,
+    FileStream,
+    IterStream,
+    as_stream,
+    checked_body,
+)
 from overcast.storage.base import (
     Container,
     ContainerRef,

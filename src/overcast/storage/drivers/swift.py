@@ -86,22 +86,10 @@ from overcast.errors import (
     ObjectNotFound,
     ProviderError,
 )
-from overcast.runtime.effects import (
-    ByteStream,
-    Call,
-    Emit,
-    FileStream,
-    Iter,
-    IterStream,
-    Op,
-    Parallel,
-    PartData,
-    Request,
-    Response,
-    as_stream,
-)
+from overcast.runtime.effects import Call, Emit, Iter, Op, Parallel, PartData, Request, Response
 from overcast.runtime.operation import iterator, operation, stream
 from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream
 from overcast.storage import transfer
 from overcast.storage.base import (
     Container,
