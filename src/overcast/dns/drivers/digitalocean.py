@@ -33,7 +33,6 @@ How overcast's model maps onto DigitalOcean:
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -43,9 +42,7 @@ from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, Z
 from overcast.dns.records import canonical, character_strings, parse_character_strings
 from overcast.errors import (
     AlreadyExists,
-    InvalidCredentials,
     InvalidInput,
-    NotFound,
     NotSupported,
     OutcomeUnknown,
     OvercastError,
@@ -55,10 +52,13 @@ from overcast.errors import (
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Emit, Guarded, Iter, Op, Request, Response
+from overcast.runtime.api import ErrorMap, HttpApi, When
+from overcast.runtime.effects import Emit, Guarded, Iter, Op, Request
 from overcast.runtime.operation import iterator, operation
 from overcast.runtime.ops import collect
-from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
 
 __all__ = ["DigitalOceanDNSDriver"]
 
@@ -76,7 +76,7 @@ def _absolute(host: str) -> str:
     return host if host.endswith(".") else f"{host}."
 
 
-class DigitalOceanDNSDriver(DNSDriver):
+class DigitalOceanDNSDriver(HttpApi, DNSDriver):
     """DNS zones (domains) and record sets on DigitalOcean (API v2).
 
     ``key`` is the API token; ``secret`` is unused and kept for Apache
@@ -84,6 +84,10 @@ class DigitalOceanDNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "digitalocean"
+    label: ClassVar[str] = "DigitalOcean"
+    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    errors: ClassVar[ErrorMap] = ErrorMap(When(AlreadyExists, status=422, says="already exists"))
     record_types: ClassVar[tuple[RecordType, ...]] = (
         RecordType.A,
         RecordType.AAAA,
@@ -107,13 +111,9 @@ class DigitalOceanDNSDriver(DNSDriver):
         super().__init__(**options)
         if not key:
             raise InvalidInput("DigitalOcean needs an API token", driver=self)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise InvalidInput(f"page_size must be a positive integer: {page_size!r}", driver=self)
-        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
-            raise InvalidInput(f"endpoint must be an http(s) URL: {endpoint!r}", driver=self)
+        self.page_size = check_page_size(page_size, maximum=_PAGE[1], clamp=True, driver=self)
+        self.endpoint = check_endpoint(endpoint, driver=self)
         self._token = Secret(key)
-        self.endpoint = endpoint.rstrip("/")
-        self.page_size = min(page_size, _PAGE[1])
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint}
@@ -124,62 +124,25 @@ class DigitalOceanDNSDriver(DNSDriver):
 
     # -- requests -----------------------------------------------------------------
 
-    def _call(
-        self, method: str, path: str, *, params: Sequence[tuple[str, str]] = (),
-        body: Any = None, missing: type[NotFound] = ZoneNotFound, what: str = "",
-        exists: type[AlreadyExists] | None = None,
-    ) -> Op[dict[str, Any]]:
-        """Send one request; return the decoded body ({} when empty) or raise.
-
-        A 404 raises ``missing``; a 422 saying "already exists" raises ``exists``.
-        """
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        resp: Response = yield Request(method, f"{self.endpoint}{path}", headers=dict(_JSON),
-                                       params=tuple(params), body=data)
-        try:
-            payload = resp.json() if resp.body else {}
-        except ValueError:
-            payload = {}
-        if not isinstance(payload, dict):
-            payload = {}
-        if resp.ok:
-            return payload
-        raise self._error(resp, payload, missing, what, exists)
-
-    def _error(self, resp: Response, payload: Mapping[str, Any], missing: type[NotFound],
-               what: str, exists: type[AlreadyExists] | None) -> OvercastError:
-        ident = payload.get("id")
-        text = str(payload.get("message") or resp.text[:300] or f"HTTP {resp.status}")
-        text = redact_text(text, self._secrets())
-        if resp.status in (401, 403):
-            return InvalidCredentials(f"DigitalOcean refused the token: {text}", driver=self)
-        if resp.status == 404:
-            return missing(what, f"{missing.kind} not found: {what!r} ({text})", driver=self)
-        if exists is not None and resp.status == 422 and "already exists" in text:
-            return exists(what, text, driver=self)
-        return ProviderError(
-            f"{resp.method} {resp.url} failed: {text}", status=resp.status,
-            code=None if ident is None else str(ident),
-            request_id=payload.get("request_id") or resp.headers.get("x-request-id"),
-            driver=self,
-        )
-
     def _pages(self, path: str, key: str, convert: Callable[[dict[str, Any]], T],
                params: Sequence[tuple[str, str]] = (), what: str = "") -> Iter[T]:
         """Every item of a paginated list, page by page, following ``links.pages.next``."""
-        page: str | None = "1"
-        while page is not None:
-            payload = yield from self._call(
-                "GET", path, params=[*params, ("page", page),
-                                     ("per_page", str(self.page_size))], what=what)
-            for item in payload.get(key) or []:
-                yield Emit(convert(item))
+
+        def fetch(page: Cursor | None) -> Op[Page[T]]:
+            payload = yield from self._json(
+                "GET", path, params=[*params, ("page", str(page)),
+                                     ("per_page", str(self.page_size))],
+                what=what, missing=ZoneNotFound)
+            payload = payload or {}
+            items = [convert(item) for item in payload.get(key) or []]
             following = ((payload.get("links") or {}).get("pages") or {}).get("next")
             number = parse_qs(urlsplit(str(following)).query).get("page") if following else None
-            if number and (not number[0].isdigit() or int(number[0]) <= int(page)):
-                raise ProviderError(f"GET {path}: the next page link goes backwards: "
+            if number and not number[0].isdigit():
+                raise ProviderError(f"GET {path}: the next page link has no page number: "
                                     f"{following!r}", driver=self)
-            page = number[0] if number else None
+            return Page(items, int(number[0]) if number else None, "page")
+
+        yield from paginate(fetch, first=1, what=f"GET {path}", driver=self)
 
     # -- zones ----------------------------------------------------------------------
 
@@ -201,7 +164,8 @@ class DigitalOceanDNSDriver(DNSDriver):
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
         """A domain by name; :class:`~overcast.errors.ZoneNotFound` if absent."""
-        payload = yield from self._call("GET", self._zone_path(zone_id), what=zone_id)
+        payload = yield from self._json("GET", self._zone_path(zone_id), what=zone_id,
+                                        missing=ZoneNotFound)
         return self._to_zone(payload["domain"])
 
     @operation
@@ -230,8 +194,8 @@ class DigitalOceanDNSDriver(DNSDriver):
         if ip:
             body["ip_address"] = str(ip)
         try:
-            payload = yield from self._call("POST", "/domains", body=body, what=bare,
-                                            exists=ZoneAlreadyExists)
+            payload = yield from self._json("POST", "/domains", json=body, what=bare,
+                                            exists=ZoneAlreadyExists, missing=ZoneNotFound)
         except OutcomeUnknown as unknown:  # look before saying it failed
             try:
                 made = yield from self.get_zone.op(bare)
@@ -243,7 +207,8 @@ class DigitalOceanDNSDriver(DNSDriver):
     @operation
     def delete_zone(self, zone: Zone) -> Op[bool]:
         """Delete a domain and its records; ZoneNotFound if absent."""
-        yield from self._call("DELETE", self._zone_path(zone.id), what=zone.id)
+        yield from self._json("DELETE", self._zone_path(zone.id), what=zone.id,
+                              missing=ZoneNotFound)
         return True
 
     # -- names and values ---------------------------------------------------------
@@ -416,15 +381,15 @@ class DigitalOceanDNSDriver(DNSDriver):
 
     def _delete_one(self, zone: Zone, record_id: int) -> Op[None]:
         with contextlib.suppress(RecordNotFound):  # already gone
-            yield from self._call("DELETE", f"{self._records_path(zone)}/{record_id}",
+            yield from self._json("DELETE", f"{self._records_path(zone)}/{record_id}",
                                   missing=RecordNotFound, what=str(record_id))
 
     def _post_all(self, zone: Zone, payloads: Sequence[dict[str, Any]], made: list[int],
                   what: str) -> Op[list[dict[str, Any]]]:
         items: list[dict[str, Any]] = []
         for payload in payloads:
-            reply = yield from self._call("POST", self._records_path(zone), body=payload,
-                                          what=what)
+            reply = yield from self._json("POST", self._records_path(zone), json=payload,
+                                          what=what, missing=ZoneNotFound)
             made.append(int(reply["domain_record"]["id"]))
             items.append(reply["domain_record"])
         return items
@@ -538,17 +503,17 @@ class DigitalOceanDNSDriver(DNSDriver):
         fresh = [v for key, v in want.items() if key not in have]
         path = self._records_path(zone)
         for item, value in zip(stale, fresh, strict=False):  # change in place
-            yield from self._call("PUT", f"{path}/{item['id']}",
-                                  body=self._payload(rtype, relative, value, ttl),
+            yield from self._json("PUT", f"{path}/{item['id']}",
+                                  json=self._payload(rtype, relative, value, ttl),
                                   missing=RecordNotFound, what=str(item["id"]))
         for value in fresh[len(stale):]:
-            yield from self._call("POST", path, body=self._payload(rtype, relative, value, ttl),
-                                  what=f"{relative or '@'}:{rtype}")
+            yield from self._json("POST", path, json=self._payload(rtype, relative, value, ttl),
+                                  what=f"{relative or '@'}:{rtype}", missing=ZoneNotFound)
         for item in stale[len(fresh):]:
             yield from self._delete_one(zone, int(item["id"]))
         for key, item in have.items():
             if key in want and ttl is not None and item.get("ttl") != ttl:
-                yield from self._call("PATCH", f"{path}/{item['id']}", body={"ttl": ttl},
+                yield from self._json("PATCH", f"{path}/{item['id']}", json={"ttl": ttl},
                                       missing=RecordNotFound, what=str(item["id"]))
 
     @operation
