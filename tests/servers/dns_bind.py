@@ -53,7 +53,6 @@ class BindError(RuntimeError):
     """named could not be started or did not do what it was asked; carries its log tail."""
 
 
-
 def soa_text(domain: str, *, serial: int = 1) -> str:
     """A minimal primary zone: SOA and one (out-of-zone) NS, as named loads it."""
     origin = domain if domain.endswith(".") else domain + "."

@@ -82,7 +82,6 @@ class PowerDNSServer:
 _server: PowerDNSServer | None = None
 
 
-
 def _config(directory: Path, api_port: int, dns_port: int, api_key: str) -> str:
     return "\n".join(
         [

@@ -118,7 +118,6 @@ class MotoServer:
         self.stop()
 
 
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:

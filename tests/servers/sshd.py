@@ -46,7 +46,6 @@ class SSHServerError(RuntimeError):
     """sshd could not be set up or started; the message carries its log tail."""
 
 
-
 def _openssh_version() -> tuple[int, int]:
     """The installed OpenSSH version, e.g. ``(9, 2)`` (``(0, 0)`` if unknown)."""
     result = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)

@@ -122,7 +122,6 @@ class Azurite:
         self.stop()
 
 
-
 def _ready(endpoint: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint}?comp=list", timeout=2) as response:

@@ -113,7 +113,6 @@ class GCSServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/storage/v1/b?project={PROJECT}",

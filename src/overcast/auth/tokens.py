@@ -92,7 +92,6 @@ class TokenCache:
             self._token = None
 
 
-
 def parse_token_response(
     resp: Response, *, driver: Any = None, secrets: tuple[Secret, ...] = ()
 ) -> tuple[Secret, float]:

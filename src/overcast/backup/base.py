@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from overcast.compute.base import NodeLike
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import BackupJobNotFound, InvalidInput, RecoveryPointNotFound
+from overcast.models import Model
 from overcast.runtime.effects import Iter, Op
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
 from overcast.runtime.ops import collect, find_first, pure
@@ -61,12 +62,14 @@ class BackupTargetJobStatusType(StrEnum):
 
 
 @dataclass(slots=True, eq=False)
-class BackupTarget:
+class BackupTarget(Model["BackupDriver"]):
     """Something that is backed up.
 
     ``address`` says where it is (a host name, an IP address, a path, a bucket
     URL); ``type`` is a :class:`BackupTargetType`.
     """
+
+    _kind: ClassVar[str] = "backup target"
 
     id: str
     name: str
@@ -75,19 +78,8 @@ class BackupTarget:
     driver: BackupDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> BackupDriver:
-        if self.driver is None:
-            raise InvalidInput(f"backup target {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BackupTarget) and (self.id, self.driver) == (
-            other.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    def _label(self) -> object:
+        return self.name
 
     def update(
         self,
@@ -124,12 +116,14 @@ class BackupTarget:
 
 
 @dataclass(slots=True, eq=False)
-class BackupTargetJob:
+class BackupTargetJob(Model["BackupDriver"]):
     """A backup or restore run on a target.
 
     ``status`` is a :class:`BackupTargetJobStatusType`, ``progress`` a
     percentage (0 to 100, ``None`` if the provider does not say).
     """
+
+    _kind: ClassVar[str] = "backup job"
 
     id: str
     status: BackupTargetJobStatusType
@@ -138,20 +132,8 @@ class BackupTargetJob:
     driver: BackupDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> BackupDriver:
-        if self.driver is None:
-            raise InvalidInput(f"backup job {self.id!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BackupTargetJob) and (self.id, self.target.id, self.driver) == (
-            other.id,
-            other.target.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.target.id, self.id))
+    def _identity(self) -> tuple[object, ...]:
+        return (self.id, self.target.id)
 
     def cancel(self) -> bool:
         """Cancel this job."""
@@ -167,8 +149,10 @@ class BackupTargetJob:
 
 
 @dataclass(slots=True, eq=False)
-class BackupTargetRecoveryPoint:
+class BackupTargetRecoveryPoint(Model["BackupDriver"]):
     """A backup of a target, taken at ``date``, that it can be restored from."""
+
+    _kind: ClassVar[str] = "recovery point"
 
     id: str
     date: datetime
@@ -176,20 +160,8 @@ class BackupTargetRecoveryPoint:
     driver: BackupDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> BackupDriver:
-        if self.driver is None:
-            raise InvalidInput(f"recovery point {self.id!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BackupTargetRecoveryPoint) and (
-            self.id,
-            self.target.id,
-            self.driver,
-        ) == (other.id, other.target.id, other.driver)
-
-    def __hash__(self) -> int:
-        return hash((self.target.id, self.id))
+    def _identity(self) -> tuple[object, ...]:
+        return (self.id, self.target.id)
 
     def recover(self, path: str | None = None) -> BackupTargetJob:
         """Restore this recovery point onto its own target (``path``: only that part)."""

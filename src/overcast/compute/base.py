@@ -35,6 +35,7 @@ from overcast.errors import (
     OperationTimeout,
     SizeNotFound,
 )
+from overcast.models import Model
 from overcast.runtime.effects import Call, Guarded, Iter, Op, Parallel, Sleep
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
 from overcast.runtime.ops import collect, find_first
@@ -120,35 +121,8 @@ class VolumeSnapshotState(StrEnum):
 # -- models ------------------------------------------------------------------------
 
 
-class _Model:
-    """What the models share: identity by id (or name) and driver, and the bound driver."""
-
-    __slots__ = ()
-    _kind: ClassVar[str] = "resource"
-    driver: NodeDriver | None
-
-    def _identity(self) -> str:
-        raise NotImplementedError
-
-    def _driver(self) -> NodeDriver:
-        if self.driver is None:
-            raise InvalidInput(f"{self._kind} {self._identity()!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is type(self)
-            and isinstance(other, _Model)
-            and self._identity() == other._identity()
-            and self.driver is other.driver
-        )
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self._identity()))
-
-
 @dataclass(slots=True, eq=False)
-class NodeSize(_Model):
+class NodeSize(Model["NodeDriver"]):
     """A kind of node a provider offers (flavor, instance type, machine type).
 
     ``ram`` is in MiB, ``disk`` in GiB, ``bandwidth`` in the provider's unit
@@ -167,12 +141,9 @@ class NodeSize(_Model):
     driver: NodeDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _identity(self) -> str:
-        return self.id
-
 
 @dataclass(slots=True, eq=False)
-class NodeImage(_Model):
+class NodeImage(Model["NodeDriver"]):
     """An operating system image a node boots from. Equal when ``id`` and driver are."""
 
     _kind: ClassVar[str] = "image"
@@ -182,12 +153,9 @@ class NodeImage(_Model):
     driver: NodeDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _identity(self) -> str:
-        return self.id
-
 
 @dataclass(slots=True, eq=False)
-class NodeLocation(_Model):
+class NodeLocation(Model["NodeDriver"]):
     """A place nodes run in (region, zone, data center); ``country`` is a code like ``"US"``."""
 
     _kind: ClassVar[str] = "location"
@@ -197,9 +165,6 @@ class NodeLocation(_Model):
     country: str | None = None
     driver: NodeDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def _identity(self) -> str:
-        return self.id
 
 
 class NodeLike(Protocol):
@@ -229,7 +194,7 @@ class NodeLike(Protocol):
 
 
 @dataclass(slots=True, eq=False)
-class Node(_Model):
+class Node(Model["NodeDriver"]):
     """A virtual machine (server, instance, domain).
 
     A node is a snapshot of what the provider reported; fetch it again with
@@ -249,9 +214,6 @@ class Node(_Model):
     image: NodeImage | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
-
-    def _identity(self) -> str:
-        return self.id
 
     def reboot(self) -> bool:
         """Reboot this node."""
@@ -275,7 +237,7 @@ class Node(_Model):
 
 
 @dataclass(slots=True, eq=False)
-class StorageVolume(_Model):
+class StorageVolume(Model["NodeDriver"]):
     """A block storage volume; ``size`` is in GiB. Equal when ``id`` and driver are."""
 
     _kind: ClassVar[str] = "volume"
@@ -286,9 +248,6 @@ class StorageVolume(_Model):
     driver: NodeDriver | None = field(default=None, repr=False)
     state: StorageVolumeState = StorageVolumeState.UNKNOWN
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def _identity(self) -> str:
-        return self.id
 
     def list_snapshots(self) -> list[VolumeSnapshot]:
         """List the snapshots of this volume."""
@@ -312,7 +271,7 @@ class StorageVolume(_Model):
 
 
 @dataclass(slots=True, eq=False)
-class VolumeSnapshot(_Model):
+class VolumeSnapshot(Model["NodeDriver"]):
     """A point-in-time copy of a volume; ``size`` is in GiB. Equal when ``id`` and driver are."""
 
     _kind: ClassVar[str] = "snapshot"
@@ -325,16 +284,13 @@ class VolumeSnapshot(_Model):
     state: VolumeSnapshotState = VolumeSnapshotState.UNKNOWN
     name: str | None = None
 
-    def _identity(self) -> str:
-        return self.id
-
     def destroy(self) -> bool:
         """Destroy this snapshot."""
         return self._driver().destroy_volume_snapshot(self)
 
 
 @dataclass(slots=True, eq=False)
-class KeyPair(_Model):
+class KeyPair(Model["NodeDriver"]):
     """An SSH key pair known to the provider; equal when ``name`` and driver are.
 
     ``public_key`` is in OpenSSH format. ``private_key`` is set only by
@@ -357,8 +313,8 @@ class KeyPair(_Model):
         if isinstance(value, str):
             self.private_key = Secret(value)
 
-    def _identity(self) -> str:
-        return self.name
+    def _identity(self) -> tuple[object, ...]:
+        return (self.name,)
 
     def delete(self) -> bool:
         """Delete this key pair from the provider."""

@@ -20,7 +20,8 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeAlias
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, LocationNotFound
+from overcast.errors import LocationNotFound
+from overcast.models import Model
 from overcast.runtime.effects import Iter, Op
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
 from overcast.runtime.ops import collect, find_first
@@ -56,12 +57,14 @@ class ContainerState(StrEnum):
 
 
 @dataclass(slots=True, eq=False)
-class ContainerImage:
+class ContainerImage(Model["ContainerDriver"]):
     """A container image that can be deployed.
 
     ``path`` is where it comes from (``"docker.io/library/nginx"``), ``version``
     its tag or digest.
     """
+
+    _kind: ClassVar[str] = "image"
 
     id: str
     name: str
@@ -70,19 +73,8 @@ class ContainerImage:
     driver: ContainerDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> ContainerDriver:
-        if self.driver is None:
-            raise InvalidInput(f"image {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ContainerImage) and (self.id, self.driver) == (
-            other.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    def _label(self) -> object:
+        return self.name
 
     def deploy(
         self,
@@ -100,12 +92,14 @@ class ContainerImage:
 
 
 @dataclass(slots=True, eq=False)
-class Container:
+class Container(Model["ContainerDriver"]):
     """A container deployed from an image.
 
     ``state`` is a :class:`ContainerState`; ``ip_addresses`` the addresses it
     can be reached at; ``created_at`` when it was made, if the platform says.
     """
+
+    _kind: ClassVar[str] = "container"
 
     id: str
     name: str
@@ -116,19 +110,8 @@ class Container:
     extra: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
 
-    def _driver(self) -> ContainerDriver:
-        if self.driver is None:
-            raise InvalidInput(f"container {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Container) and (self.id, self.driver) == (
-            other.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    def _label(self) -> object:
+        return self.name
 
     def start(self) -> Container:
         """Start this container; return it as it now is."""
@@ -148,27 +131,18 @@ class Container:
 
 
 @dataclass(slots=True, eq=False)
-class ContainerCluster:
+class ContainerCluster(Model["ContainerDriver"]):
     """A cluster that containers are deployed into."""
+
+    _kind: ClassVar[str] = "cluster"
 
     id: str
     name: str
     driver: ContainerDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> ContainerDriver:
-        if self.driver is None:
-            raise InvalidInput(f"cluster {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ContainerCluster) and (self.id, self.driver) == (
-            other.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    def _label(self) -> object:
+        return self.name
 
     def iterate_containers(self) -> Iterator[Container]:
         """Iterate over the containers of this cluster."""
@@ -184,23 +158,18 @@ class ContainerCluster:
 
 
 @dataclass(slots=True, eq=False)
-class ClusterLocation:
+class ClusterLocation(Model["ContainerDriver"]):
     """A place (region, zone) where clusters can be made; ``country`` is an ISO code."""
+
+    _kind: ClassVar[str] = "location"
 
     id: str
     name: str
     country: str | None
     driver: ContainerDriver | None = field(default=None, repr=False)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ClusterLocation) and (self.id, self.driver) == (
-            other.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
+    def _label(self) -> object:
+        return self.name
 
 class ContainerDriver(BaseDriver):
     """Base class of container drivers.

@@ -41,6 +41,7 @@ from overcast.errors import (
     RecordAlreadyExists,
     ZoneNotFound,
 )
+from overcast.models import Model
 from overcast.runtime.effects import Call, Iter, Op
 from overcast.runtime.files import write_atomic
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
@@ -121,13 +122,15 @@ class ZoneType(StrEnum):
 
 
 @dataclass(slots=True, eq=False)
-class Zone:
+class Zone(Model["DNSDriver"]):
     """A DNS zone: a domain and the record sets under it.
 
     ``type`` is a :class:`ZoneType` value (``"master"`` or ``"slave"``), ``ttl``
     the default TTL of its records in seconds (``None`` if the provider has
     none).
     """
+
+    _kind: ClassVar[str] = "zone"
 
     id: str
     domain: str
@@ -136,16 +139,8 @@ class Zone:
     driver: DNSDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> DNSDriver:
-        if self.driver is None:
-            raise InvalidInput(f"zone {self.domain!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Zone) and (self.id, self.driver) == (other.id, other.driver)
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    def _label(self) -> object:
+        return self.domain
 
     def iterate_records(self) -> Iterator[Record]:
         """Iterate over the record sets of this zone."""
@@ -191,7 +186,7 @@ class Zone:
 
 
 @dataclass(slots=True, eq=False)
-class Record:
+class Record(Model["DNSDriver"]):
     """A record set: every value of one name and type in a zone.
 
     ``name`` is relative to the zone (``"www"``; ``""`` for the apex).
@@ -199,6 +194,8 @@ class Record:
     either (``values`` defaults to ``[data]``). ``ttl`` is in seconds, ``None``
     when the record uses the zone's default.
     """
+
+    _kind: ClassVar[str] = "record"
 
     id: str
     name: str
@@ -211,6 +208,12 @@ class Record:
     _: KW_ONLY
     values: list[str] = field(default_factory=list)
 
+    def _identity(self) -> tuple[object, ...]:
+        return (self.id, self.zone.id)
+
+    def _label(self) -> object:
+        return self.name
+
     def __post_init__(self) -> None:
         if not self.values:
             self.values = [self.data]
@@ -218,21 +221,6 @@ class Record:
             raise InvalidInput(
                 f"record {self.name!r}: data {self.data!r} is not values[0] {self.values[0]!r}"
             )
-
-    def _driver(self) -> DNSDriver:
-        if self.driver is None:
-            raise InvalidInput(f"record {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Record) and (self.id, self.zone.id, self.driver) == (
-            other.id,
-            other.zone.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.zone.id, self.id))
 
     @property
     def fqdn(self) -> str:

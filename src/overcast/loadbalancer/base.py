@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from overcast.compute.base import NodeLike
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput, MemberNotFound
+from overcast.models import Model
 from overcast.runtime.effects import Iter, Op
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
 from overcast.runtime.ops import collect, find_first, pure
@@ -55,13 +56,15 @@ class State(StrEnum):
 
 
 @dataclass(slots=True, eq=False)
-class LoadBalancer:
+class LoadBalancer(Model["LoadBalancerDriver"]):
     """A load balancer: an address and port in front of a set of members.
 
     ``state`` is a :class:`State`; ``ip`` and ``port`` are where it listens
     (``None`` when the provider gives a host name only, in ``extra``, or several
     listeners).
     """
+
+    _kind: ClassVar[str] = "load balancer"
 
     id: str
     name: str
@@ -71,19 +74,8 @@ class LoadBalancer:
     driver: LoadBalancerDriver | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def _driver(self) -> LoadBalancerDriver:
-        if self.driver is None:
-            raise InvalidInput(f"load balancer {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LoadBalancer) and (self.id, self.driver) == (
-            other.id,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.id)
+    def _label(self) -> object:
+        return self.name
 
     def attach_compute_node(self, node: NodeLike) -> Member:
         """Add a compute node as a member of this balancer."""

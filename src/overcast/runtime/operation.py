@@ -376,7 +376,6 @@ def operations_of(cls: type) -> dict[str, _OperationBase[Any, Any, Any]]:
     return found
 
 
-
 # -- operations that belong to no driver ---------------------------------------------
 
 

@@ -19,6 +19,7 @@ from typing import IO, Any, ClassVar, TypeAlias
 
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import InvalidInput
+from overcast.models import Model
 from overcast.runtime.effects import Guarded, Iter, Op, Pipe
 from overcast.runtime.operation import (
     aio,
@@ -47,26 +48,17 @@ Progress: TypeAlias = Callable[[int, "int | None"], None]
 
 
 @dataclass(slots=True, eq=False)
-class Container:
+class Container(Model["StorageDriver"]):
     """A container (bucket) of objects."""
+
+    _kind: ClassVar[str] = "container"
 
     name: str
     extra: dict[str, Any] = field(default_factory=dict)
     driver: StorageDriver | None = field(default=None, repr=False)
 
-    def _driver(self) -> StorageDriver:
-        if self.driver is None:
-            raise InvalidInput(f"container {self.name!r} is not bound to a driver")
-        return self.driver
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Container) and (self.name, self.driver) == (
-            other.name,
-            other.driver,
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.name)
+    def _identity(self) -> tuple[object, ...]:
+        return (self.name,)
 
     def iterate_objects(self, prefix: str | None = None) -> Iterator[Object]:
         """Iterate over the objects in this container."""

@@ -59,8 +59,6 @@ def sent(api: CloudflareServer, method: str, suffix: str) -> list[FakeRequest]:
     return [r for r in api.requests if r.method == method and r.path.endswith(suffix)]
 
 
-
-
 # -- pagination --------------------------------------------------------------------
 
 

@@ -37,8 +37,6 @@ def server() -> Iterator[tuple[DigitalOceanServer, str]]:
         yield running
 
 
-
-
 def driver_for(endpoint: str, key: str = TOKEN, **kw: Any) -> DigitalOceanDNSDriver:
     return DigitalOceanDNSDriver(key, endpoint=endpoint, **kw)
 

@@ -43,8 +43,6 @@ def zone(driver: LinodeDNSDriver) -> Iterator[Zone]:
     driver.delete_zone(made)
 
 
-
-
 def seen(fake: LinodeFake, method: str, path: str, since: int = 0) -> list[FakeRequest]:
     return [r for r in fake.api.requests[since:] if r.method == method and r.path == path]
 

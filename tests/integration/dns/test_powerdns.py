@@ -42,8 +42,6 @@ def pdns(request: pytest.FixtureRequest) -> PowerDNSServer:
     return server(request)
 
 
-
-
 @pytest.fixture
 def sent() -> list[RequestEvent]:
     return []

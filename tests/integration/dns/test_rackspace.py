@@ -54,8 +54,6 @@ def zone(driver: RackspaceDNSDriver) -> Iterator[Zone]:
     driver.delete_zone(made)
 
 
-
-
 def seen(fake: RackspaceFake, method: str, path: str, since: int = 0) -> list[FakeRequest]:
     return [r for r in fake.api.requests[since:] if r.method == method and r.path == path]
 

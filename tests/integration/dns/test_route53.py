@@ -55,8 +55,6 @@ def unique(prefix: str = "r53") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}.example.test."
 
 
-
-
 @pytest.fixture
 def moto(request: pytest.FixtureRequest) -> MotoServer:
     return moto_server(request)

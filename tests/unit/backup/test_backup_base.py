@@ -36,8 +36,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-
-
 def status_of(job: BackupTargetJob) -> BackupTargetJobStatusType:
     """The job's status now (a function, so type checkers do not keep a narrowed value)."""
     return job.status
@@ -311,7 +309,6 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
 
 def test_every_operation_has_test_arguments() -> None:
     assert set(_args(*_models(None))) == set(operations_of(BackupDriver))
-
 
 
 def test_provider_and_registry() -> None:

@@ -49,7 +49,6 @@ DEBIAN = NodeImage("debian-12", "Debian 12")
 # -- the async view and the area module --------------------------------------------
 
 
-
 def test_every_operation_and_model_has_a_docstring() -> None:
     for name, op in operations_of(NodeDriver).items():
         assert op.__doc__, name

@@ -33,8 +33,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-
-
 # -- the fakes -----------------------------------------------------------------------
 
 
@@ -286,7 +284,6 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
 
 def test_every_operation_has_test_arguments() -> None:
     assert set(_args(*_models(None))) == set(operations_of(ContainerDriver))
-
 
 
 def test_provider_and_registry() -> None:

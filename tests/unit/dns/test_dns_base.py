@@ -39,8 +39,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-
-
 # -- the fakes -----------------------------------------------------------------------
 
 
@@ -278,7 +276,6 @@ def test_every_operation_has_test_arguments() -> None:
     zone = Zone("z", "example.com", ZoneType.MASTER, 300)
     record = Record("r", "www", RecordType.A, "192.0.2.1", zone)
     assert set(_args(zone, record)) == set(operations_of(DNSDriver))
-
 
 
 def test_list_record_types(driver: MemoryDNS, mode: str) -> None:

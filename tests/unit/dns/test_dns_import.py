@@ -220,7 +220,6 @@ class FixedZonesDNS(MemoryDNS):
         return zone
 
 
-
 class UnlistedDNS(FixedZonesDNS):
     """Neither lists zones nor records nor updates: get_zone and create_record only."""
 

@@ -34,8 +34,6 @@ def _no_network() -> Any:
     raise AssertionError("no request may be sent")
 
 
-
-
 # -- the fakes -----------------------------------------------------------------------
 
 
@@ -237,7 +235,6 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
 def test_every_operation_has_test_arguments() -> None:
     balancer = LoadBalancer("lb", "web", State.RUNNING, None, 80)
     assert set(_args(balancer, Member("m", None, None))) == set(operations_of(LoadBalancerDriver))
-
 
 
 def test_libcloud_names() -> None:

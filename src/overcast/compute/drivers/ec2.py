@@ -200,17 +200,8 @@ _REGION_COUNTRIES: Final = {
 # -- XML helpers --------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 def _text(element: Element | None, *steps: str) -> str | None:
     return _xml_text(element, *steps, strip=True)
-
 
 
 def _items(element: Element | None, *steps: str) -> list[Element]:
@@ -250,8 +241,6 @@ def _tags(element: Element | None) -> dict[str, str]:
         _text(item, "key") or "": _text(item, "value") or ""
         for item in _items(element, "tagSet")
     }
-
-
 
 
 def _return_value(root: Element) -> bool:

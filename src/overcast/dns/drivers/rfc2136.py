@@ -36,7 +36,6 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
-import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype

@@ -125,21 +125,8 @@ _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 # -- XML helpers ------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def _text(element: Element | None, *steps: str) -> str | None:
     return _xml_text(element, *steps, strip=True)
-
 
 
 def _serialize(element: Element) -> str:

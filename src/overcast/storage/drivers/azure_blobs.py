@@ -168,14 +168,6 @@ _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
 # -- XML ---------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 def _name(element: Element | None) -> str:
     """A ``<Name>`` value; ``Encoded="true"`` names are percent-encoded."""
     if element is None:

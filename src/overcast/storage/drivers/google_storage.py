@@ -1004,8 +1004,6 @@ def _total_of_content_range(value: str | None) -> int | None:
     return None
 
 
-
-
 # -- V4 signed URLs ---------------------------------------------------------------------------
 
 

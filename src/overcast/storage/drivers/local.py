@@ -613,8 +613,6 @@ def _attributes(
     return _Attributes(ctype, meta)
 
 
-
-
 def _file_md5(path: str) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:

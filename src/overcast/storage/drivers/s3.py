@@ -222,16 +222,6 @@ _XML_INVALID: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # -- XML helpers (local names, so the namespace string never matters) --------------------
 
 
-
-
-
-
-
-
-
-
-
-
 def _xml(body: bytes) -> Op[Element | None]:
     """Parse an XML body: inline when small, in a worker thread when large."""
     if len(body) <= INLINE_PARSE_LIMIT:
@@ -365,12 +355,8 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-
-
 def _is_printable_ascii(text: str) -> bool:
     return all(" " <= c <= "~" for c in text)
-
-
 
 
 class _Attributes:
