@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from overcast.errors import InvalidInput
+from overcast.errors import InvalidInput, RecordAlreadyExists
 
 __all__ = [
     "APEX_NAMES",
@@ -141,6 +141,68 @@ def absolute_name(name: str, origin: str) -> str:
     if name.endswith("."):
         return name
     return f"{name}.{zone}" if zone != "." else f"{name}."
+
+
+def bare_name(name: str) -> str:
+    """``name`` without its trailing dot."""
+    return name[:-1] if name.endswith(".") else name
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two names are the same, ignoring case and a trailing dot."""
+    return bare_name(a).lower() == bare_name(b).lower()
+
+
+def relative_name(
+    name: str, origin: str, *, strict: bool = False, lower: bool = False, driver: Any = None
+) -> str:
+    """``name`` relative to zone ``origin`` (``""`` for the apex).
+
+    ``name`` is relative already, ``""``/``"@"``, or absolute (a trailing dot).
+    An absolute name outside the zone is returned absolute, or refused with
+    :class:`~overcast.errors.InvalidInput` when ``strict``. ``lower`` folds the
+    result to lower case (for providers that store names that way).
+    """
+    if name in APEX_NAMES:
+        return ""
+    if not name.endswith("."):
+        return name.lower() if lower else name
+    zone = bare_name(origin)
+    full = bare_name(name)
+    if full.lower() == zone.lower():
+        return ""
+    if zone and full.lower().endswith(f".{zone.lower()}"):
+        relative = full[: -len(zone) - 1]
+        return relative.lower() if lower else relative
+    if strict:
+        raise InvalidInput(f"record name {name!r} is not in zone {origin!r}", driver=driver)
+    return name.lower() if lower else name
+
+
+def check_free(name: str, rtype: str, present: Iterable[str], *, driver: Any = None) -> None:
+    """Refuse a new set of type ``rtype`` at ``name`` where sets of the types
+    ``present`` already stand (leave out a set the write replaces).
+
+    :class:`~overcast.errors.RecordAlreadyExists` if a set of this type exists;
+    :class:`~overcast.errors.InvalidInput` for a CNAME beside other data, or
+    other data beside a CNAME (RFC 1034, 3.6.2).
+    """
+    kind = rtype.upper()
+    types = {t.upper() for t in present}
+    shown = name or "@"
+    if kind in types:
+        raise RecordAlreadyExists(f"{shown}:{kind}", driver=driver)
+    if types and kind == "CNAME":
+        raise InvalidInput(
+            f"a CNAME may not share its name with other records: {shown!r} has "
+            f"{', '.join(sorted(types))}",
+            driver=driver,
+        )
+    if "CNAME" in types:
+        raise InvalidInput(
+            f"{shown!r} holds a CNAME; a CNAME may not share its name with other records",
+            driver=driver,
+        )
 
 
 def validate_ipv4(value: str, *, driver: Any = None) -> str:
