@@ -16,8 +16,20 @@ if [ "$managed" = "True" ] || [ -x .venv/bin/python ]; then
   PY="$ROOT/.venv/bin/python"
 fi
 export PY
+# pip, quietly: its output is shown only when it fails, and then the command fails too.
+pip_install() {
+  local log
+  log=$(mktemp)
+  if ! PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "pip install $* failed" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
 install_overcast() {  # $1: extras, e.g. "test"
   local spec="."
   [ -n "${1:-}" ] && spec=".[$1]"
-  "$PY" -m pip install -q --disable-pip-version-check -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+  pip_install -e "$spec"
 }

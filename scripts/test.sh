@@ -2,7 +2,7 @@
 # Install everything the tests need, then lint, type-check and run the whole suite.
 source "$(dirname "$0")/env.sh"
 install_overcast test
-PY="$PY" bash scripts/install-servers.sh
+bash scripts/install-servers.sh
 echo "== ruff"
 "$PY" -m ruff check src tests bench
 echo "== mypy --strict"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar, ca
 
 from overcast._version import __version__
 from overcast.errors import InvalidInput
+from overcast.extras import require
 from overcast.runtime.effects import Request, Response
 from overcast.runtime.operation import aio, operations_of
 from overcast.runtime.policy import Hooks, RetryPolicy, RuntimeConfig
@@ -171,12 +172,14 @@ class BaseDriver:
                 pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
             )
         if choice == "urllib3":
+            require("urllib3", "urllib3", what="the urllib3 transport")
             from overcast.runtime.transports.urllib3 import Urllib3Transport
 
             return Urllib3Transport(
                 pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
             )
         if choice == "httpx":
+            require("httpx", "httpx", what="the httpx transport")
             from overcast.runtime.transports.httpx import HttpxSyncTransport
 
             return HttpxSyncTransport(
@@ -203,6 +206,7 @@ class BaseDriver:
                 pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
             )
         if choice == "httpx":
+            require("httpx", "httpx", what="the httpx transport (the default on trio)")
             from overcast.runtime.transports.httpx import HttpxAsyncTransport
 
             return HttpxAsyncTransport(
