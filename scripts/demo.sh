@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: install overcast and run the demo on drivers that need no cloud
+# Install overcast and run its demo on drivers that need no cloud
 # (local storage, zone files, libvirt's built-in test hypervisor).
 source "$(dirname "$0")/env.sh"
 # libvirt-python builds against the system libvirt (Debian: libvirt-dev).

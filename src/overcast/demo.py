@@ -1,4 +1,4 @@
-"""The main job's demo, on drivers that need no cloud: local storage (sync,
+"""overcast's demo, on drivers that need no cloud: local storage (sync,
 then async); a node on libvirt's built-in ``test:///default`` hypervisor; its
 address published in a DNS zone file (printed, then synced to a mirror); and
 the zone and an inventory backed up to local storage: the cross-service flow

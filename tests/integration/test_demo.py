@@ -1,4 +1,4 @@
-"""The README's main job runs end to end."""
+"""The README's demo command runs end to end."""
 
 from __future__ import annotations
 
