@@ -23,6 +23,7 @@ FACTORIES: dict[str, str] = {
     "digitalocean": "servers.dns_digitalocean:make_target",
     "google": "servers.dns_google:make_target",
     "linode": "servers.dns_linode:make_target",
+    "nimbus-example": "servers.dns_nimbus:make_target",
     "powerdns": "servers.dns_powerdns:make_target",
     "rackspace": "servers.dns_rackspace:make_target",
     "rfc2136": "servers.dns_bind:make_target",
