@@ -4,9 +4,9 @@ source "$(dirname "$0")/env.sh"
 install_overcast test
 bash scripts/install-servers.sh
 echo "== ruff"
-"$PY" -m ruff check src tests bench
+"$PY" -m ruff check src tests bench examples
 echo "== mypy --strict"
-"$PY" -m mypy src
+"$PY" -m mypy src examples
 echo "== pytest"
 set +e
 "$PY" -m pytest -n 2 -p no:cacheprovider "$@"
