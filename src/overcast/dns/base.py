@@ -21,19 +21,22 @@ with two conventions every driver keeps:
 
 Host names in values (CNAME, NS, MX, SRV, ...) are fully qualified, with or
 without the trailing dot.
+
+Record data of every type dnspython knows is checked with dnspython before any
+request (:mod:`overcast.dns.names`), and compared in dnspython's canonical form
+(:func:`overcast.dns.records.canonical`): dnspython is a dependency of the DNS
+area (``pip install "overcast[dns]"``).
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias
 
 from overcast.dns import names
-from overcast.dns.records import from_presentation, to_presentation
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import (
     InvalidInput,
@@ -49,14 +52,16 @@ from overcast.runtime.ops import collect, find_first, pure
 
 __all__ = [
     "DEFAULT_TTL",
+    "PSEUDO_TYPES",
+    "STANDARD_TYPES",
     "DNSDriver",
     "DNSDriverAsync",
     "Record",
     "RecordData",
+    "RecordSpec",
     "RecordType",
     "Zone",
     "ZoneType",
-    "bind_zone_text",
 ]
 
 #: The ``$TTL`` written to a zone file when neither the zone nor a record has one.
@@ -69,35 +74,68 @@ RecordData: TypeAlias = str | Sequence[str]
 class RecordType(StrEnum):
     """DNS record types (the value is the type's mnemonic).
 
-    ``ALIAS``, ``GEO``, ``REDIRECT`` and ``URL`` are provider pseudo-types kept
-    from Apache Libcloud; a driver lists what it supports in
-    :attr:`DNSDriver.record_types`.
+    Every type whose data dnspython reads and writes (:data:`STANDARD_TYPES`),
+    and the provider pseudo-types ``ALIAS``, ``GEO``, ``REDIRECT`` and ``URL``
+    kept from Apache Libcloud (:data:`PSEUDO_TYPES`). A driver lists what it
+    supports in :attr:`DNSDriver.record_types`.
     """
 
     A = "A"
     AAAA = "AAAA"
     AFSDB = "AFSDB"
     ALIAS = "ALIAS"
+    AMTRELAY = "AMTRELAY"
+    APL = "APL"
+    AVC = "AVC"
+    BRID = "BRID"
     CAA = "CAA"
+    CDNSKEY = "CDNSKEY"
+    CDS = "CDS"
     CERT = "CERT"
     CNAME = "CNAME"
+    CSYNC = "CSYNC"
+    DHCID = "DHCID"
+    DLV = "DLV"
     DNAME = "DNAME"
     DNSKEY = "DNSKEY"
     DS = "DS"
+    DSYNC = "DSYNC"
+    EUI48 = "EUI48"
+    EUI64 = "EUI64"
     GEO = "GEO"
+    GPOS = "GPOS"
+    HHIT = "HHIT"
     HINFO = "HINFO"
+    HIP = "HIP"
     HTTPS = "HTTPS"
+    IPSECKEY = "IPSECKEY"
+    ISDN = "ISDN"
     KEY = "KEY"
+    KX = "KX"
+    L32 = "L32"
+    L64 = "L64"
     LOC = "LOC"
+    LP = "LP"
     MX = "MX"
     NAPTR = "NAPTR"
+    NID = "NID"
+    NINFO = "NINFO"
     NS = "NS"
+    NSAP = "NSAP"
+    NSAP_PTR = "NSAP-PTR"
     NSEC = "NSEC"
+    NSEC3 = "NSEC3"
+    NSEC3PARAM = "NSEC3PARAM"
     OPENPGPKEY = "OPENPGPKEY"
     PTR = "PTR"
+    PX = "PX"
     REDIRECT = "REDIRECT"
+    RESINFO = "RESINFO"
     RP = "RP"
     RRSIG = "RRSIG"
+    RT = "RT"
+    SIG = "SIG"
+    SMIMEA = "SMIMEA"
     SOA = "SOA"
     SPF = "SPF"
     SRV = "SRV"
@@ -107,7 +145,19 @@ class RecordType(StrEnum):
     TXT = "TXT"
     URI = "URI"
     URL = "URL"
+    WALLET = "WALLET"
     WKS = "WKS"
+    X25 = "X25"
+    ZONEMD = "ZONEMD"
+
+
+#: Apache Libcloud's provider pseudo-types: no DNS data of their own.
+PSEUDO_TYPES: Final = frozenset(
+    {RecordType.ALIAS, RecordType.GEO, RecordType.REDIRECT, RecordType.URL}
+)
+#: Every type whose data dnspython reads and writes, in :class:`RecordType`
+#: order: what a server that stores any DNS data supports.
+STANDARD_TYPES: Final = tuple(t for t in RecordType if t not in PSEUDO_TYPES)
 
 
 class ZoneType(StrEnum):
@@ -242,6 +292,48 @@ class Record(Model["DNSDriver"]):
     def delete(self) -> bool:
         """Delete this record set."""
         return self._driver().delete_record(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSpec:
+    """A record set as ``create_record`` or ``update_record`` asked for it, checked
+    (:meth:`DNSDriver._new_set`, :meth:`DNSDriver._changed_set`).
+
+    ``name`` is relative to the zone (``""`` for the apex), ``values`` every
+    value of the set, ``ttl`` the TTL asked for (``None``: the zone's default
+    for a new set, the current TTL for a replaced one). ``replaces`` is the set
+    an update replaces (``None`` for a create).
+    """
+
+    zone: Zone
+    name: str
+    type: RecordType
+    values: list[str]
+    ttl: int | None
+    replaces: Record | None = None
+
+    @property
+    def id(self) -> str:
+        """``"name:TYPE"``, ``"@"`` for the apex."""
+        return f"{self.name or '@'}:{self.type.value}"
+
+    @property
+    def moved(self) -> bool:
+        """Whether an update gives the set another name or another type."""
+        old = self.replaces
+        return old is not None and (
+            not names.same_name(self.name, old.name) or self.type.value != str(old.type).upper()
+        )
+
+    def check_free(self, present: Iterable[str], *, driver: Any = None) -> None:
+        """Refuse this set where sets of the types ``present`` stand at its name
+        (:func:`overcast.dns.names.check_free`: RecordAlreadyExists, the CNAME
+        rule); the set an update replaces does not count."""
+        types = {str(t).upper() for t in present}
+        old = self.replaces
+        if old is not None and names.same_name(self.name, old.name):
+            types.discard(str(old.type).upper())
+        names.check_free(self.name, self.type.value, types, driver=driver)
 
 
 class DNSDriver(BaseDriver):
@@ -411,10 +503,12 @@ class DNSDriver(BaseDriver):
 
         ``zone`` may be a :class:`Zone` or a zone id (fetched with ``get_zone``).
         """
+        from overcast.dns import bind  # it builds on this module's models
+
         if isinstance(zone, str):
             zone = yield from self.get_zone.op(zone)
         records = yield from collect(self.iterate_records.op(zone))
-        return bind_zone_text(zone, records)
+        return bind.bind_zone_text(zone, records)
 
     @operation
     @requires("export_zone_to_bind_format")
@@ -451,6 +545,8 @@ class DNSDriver(BaseDriver):
         is true: then it is replaced with ``update_record``. ``$INCLUDE`` is
         refused.
         """
+        from overcast.dns import bind  # it builds on this module's models
+
         if not isinstance(text, str):
             raise InvalidInput("zone text must be a string", driver=self)
         if domain is not None:
@@ -461,7 +557,7 @@ class DNSDriver(BaseDriver):
             raise NotSupported(
                 f"{type(self).__name__} cannot replace record sets on import", driver=self
             )
-        origin, zone_ttl, sets = yield Call(_parse_master_file, text, domain, self)
+        origin, zone_ttl, sets = yield Call(bind.parse_master_file, text, domain, self)
         probe = Zone(origin, origin, ZoneType.MASTER.value, zone_ttl)
         checked = [
             (*self._validate_record(name, rtype, values, zone=probe), ttl)
@@ -471,14 +567,14 @@ class DNSDriver(BaseDriver):
         can_list, can_create = self.supports("iterate_zones"), self.supports("create_zone")
         if can_list:
             zone = yield from find_first(
-                self.iterate_zones.op(), lambda z: _same_domain(z.domain, origin)
+                self.iterate_zones.op(), lambda z: names.same_name(z.domain, origin)
             )
         if zone is None and not (can_list and can_create):
             try:
                 found = yield from self.get_zone.op(origin)
             except (ZoneNotFound, InvalidInput):
                 found = None
-            if found is not None and _same_domain(found.domain, origin):
+            if found is not None and names.same_name(found.domain, origin):
                 zone = found
         existing: dict[tuple[str, str], Record] = {}
         if zone is not None and self.supports("iterate_records"):
@@ -556,90 +652,48 @@ class DNSDriver(BaseDriver):
             raise InvalidInput(f"ttl must be a non-negative integer: {ttl!r}", driver=self)
         return ttl
 
+    def _new_set(
+        self,
+        name: str,
+        zone: Zone,
+        type: RecordType | str,
+        data: RecordData,
+        extra: Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+    ) -> RecordSpec:
+        """``create_record``'s arguments, checked before any request
+        (:meth:`_validate_record`, :meth:`_record_ttl`), with the name relative to
+        the zone (an absolute name outside it is InvalidInput)."""
+        rel, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
+        relative = names.relative_name(rel, zone.domain, strict=True, driver=self)
+        return RecordSpec(zone, relative, rtype, values, self._record_ttl(ttl, extra))
 
-# -- master-file text ---------------------------------------------------------------
-
-
-def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
-    """RFC 1035 master-file text for ``zone`` holding ``records``.
-
-    ``$ORIGIN`` and ``$TTL`` (the zone's TTL, else :data:`DEFAULT_TTL`), then
-    one line per value with an absolute owner name and an explicit TTL, the
-    SOA set first. TXT and SPF values are quoted and split into 255-byte
-    strings; MX and SRV values keep their priority in the text.
-    """
-    origin = names.absolute_name("", zone.domain)
-    zone_ttl = zone.ttl if zone.ttl is not None else DEFAULT_TTL
-    lines = [f"$ORIGIN {origin}", f"$TTL {zone_ttl}"]
-    ordered = sorted(records, key=lambda r: str(r.type).upper() != "SOA")
-    for record in ordered:
-        rtype = str(record.type).upper()
-        owner = names.absolute_name(record.name, zone.domain)
-        ttl = record.ttl if record.ttl is not None else zone_ttl
-        for value in record.values:
-            text = to_presentation(rtype, value)
-            lines.append(f"{owner}\t{ttl}\tIN\t{rtype}\t{text}")
-    return "\n".join(lines) + "\n"
-
-
-_TTL_LINE = re.compile(r"^\$TTL[ \t]+(\S+)", re.MULTILINE | re.IGNORECASE)
-#: A zone's own sets, which an import leaves to the zone (at the apex).
-_APEX_OWN = frozenset({"SOA", "NS"})
-
-
-def _same_domain(a: str, b: str) -> bool:
-    return a.rstrip(".").lower() == b.rstrip(".").lower()
+    def _changed_set(
+        self,
+        record: Record,
+        name: str | None,
+        type: RecordType | str | None,
+        data: RecordData | None,
+        extra: Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+    ) -> RecordSpec:
+        """``update_record``'s arguments, checked before any request: ``None``
+        keeps the set's name, type or values; ``spec.moved`` says whether the
+        name or type changes, ``spec.ttl`` is ``None`` unless a TTL was asked for."""
+        zone = record.zone
+        rel, rtype, values = self._validate_record(
+            record.name if name is None else name,
+            record.type if type is None else type,
+            list(record.values) if data is None else data,
+            extra=extra,
+            zone=zone,
+        )
+        relative = names.relative_name(rel, zone.domain, strict=True, driver=self)
+        return RecordSpec(zone, relative, rtype, values, self._record_ttl(ttl, extra), record)
 
 
 def _key_name(name: str) -> str:
     return "" if name in names.APEX_NAMES else name.rstrip(".").lower()
-
-
-def _parse_master_file(
-    text: str, domain: str | None, driver: Any
-) -> tuple[str, int | None, list[tuple[str, str, list[str], int]]]:
-    """Parse master-file text (blocking; dnspython): the origin, the ``$TTL`` and
-    every record set but the SOA and apex NS as ``(relative name, type, values in
-    overcast's form, ttl)``. InvalidInput if it does not parse."""
-    try:
-        import dns.exception
-        import dns.name
-        import dns.rdatatype
-        import dns.ttl
-        import dns.zone
-    except ImportError:  # pragma: no cover - dnspython is the "dns" extra
-        raise NotSupported(
-            "importing zone files needs dnspython (pip install 'overcast[dns]')", driver=driver
-        ) from None
-    start = None
-    if domain is not None:
-        start = dns.name.from_text(domain if domain.endswith(".") else domain + ".")
-    try:
-        model = dns.zone.from_text(
-            text, origin=start, relativize=False, check_origin=False, allow_include=False
-        )
-    except (dns.exception.DNSException, ValueError, KeyError) as exc:
-        raise InvalidInput(f"zone text does not parse: {exc}", driver=driver) from None
-    origin = model.origin
-    if origin is None:  # pragma: no cover - dnspython raises UnknownOrigin first
-        raise InvalidInput("zone text has no $ORIGIN; give domain=", driver=driver)
-    zone_ttl: int | None = None
-    match = _TTL_LINE.search(text)
-    if match is not None:
-        try:
-            zone_ttl = int(dns.ttl.from_text(match.group(1)))
-        except dns.exception.DNSException:
-            zone_ttl = None
-    sets: list[tuple[str, str, list[str], int]] = []
-    for owner in sorted(model.nodes):
-        name = "" if owner == origin else owner.relativize(origin).to_text()
-        for rdataset in model.nodes[owner].rdatasets:
-            rtype = dns.rdatatype.to_text(rdataset.rdtype)
-            if (name == "" and rtype in _APEX_OWN) or rtype == "SOA" or not len(rdataset):
-                continue
-            values = [from_presentation(rtype, r.to_text(relativize=False)) for r in rdataset]
-            sets.append((name, rtype, values, int(rdataset.ttl)))
-    return origin.to_text(), zone_ttl, sets
 
 
 class DNSDriverAsync(AsyncView[DNSDriver]):

@@ -14,12 +14,16 @@ What is accepted:
   leftmost label (a wildcard). A trailing dot (absolute name) is allowed, ``""``
   and ``"@"`` mean the zone apex. Internationalised names must be given in
   their IDNA (``xn--``) form.
-* **record data** (:func:`validate_record_data`): A and AAAA values are checked
-  with :mod:`ipaddress`; CNAME, DNAME, NS, PTR and ALIAS targets and the names in
-  MX and SRV values are checked as host names, priorities, weights and ports as
-  16-bit integers; CNAME, DNAME, ALIAS and SOA sets hold one value. Values other
-  than TXT and SPF may not contain control characters (they would break a zone
-  file line).
+* **record data** (:func:`validate_record_data`): every value of a type
+  dnspython knows must parse as dnspython reads zone files (host names in it
+  absolute, with or without the trailing dot), so a malformed TLSA, SSHFP,
+  HTTPS or LOC value fails here like a malformed address. The common types get
+  a sharper message first: A and AAAA values are checked with
+  :mod:`ipaddress`; CNAME, DNAME, NS, PTR and ALIAS targets and the names in MX
+  and SRV values are checked as host names, priorities, weights and ports as
+  16-bit integers; CNAME, DNAME, ALIAS and SOA sets hold one value. Values
+  other than TXT and SPF may not contain control characters (they would break
+  a zone file line).
 """
 
 from __future__ import annotations
@@ -29,16 +33,22 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from overcast.dns.records import TARGET_TYPES, TEXT_TYPES, canonical, knows, to_rdata
 from overcast.errors import InvalidInput, RecordAlreadyExists
 
 __all__ = [
     "APEX_NAMES",
+    "CNAME_COMPANIONS",
     "MAX_LABEL_LENGTH",
     "MAX_NAME_LENGTH",
     "SINGLETON_TYPES",
     "TARGET_TYPES",
     "TEXT_TYPES",
     "absolute_name",
+    "bare_name",
+    "check_free",
+    "relative_name",
+    "same_name",
     "validate_ipv4",
     "validate_ipv6",
     "validate_name",
@@ -51,12 +61,11 @@ MAX_LABEL_LENGTH: Final = 63
 MAX_NAME_LENGTH: Final = 255
 #: Spellings of the zone apex as a relative record name.
 APEX_NAMES: Final = frozenset({"", "@"})
-#: Types whose value is one host name.
-TARGET_TYPES: Final = frozenset({"CNAME", "DNAME", "NS", "PTR", "ALIAS"})
 #: Types whose record set holds exactly one value.
 SINGLETON_TYPES: Final = frozenset({"CNAME", "DNAME", "ALIAS", "SOA"})
-#: Types whose values are free text (quoted and chunked in zone files).
-TEXT_TYPES: Final = frozenset({"TXT", "SPF"})
+#: Types that may stand beside a CNAME: DNSSEC signatures and denial records
+#: (RFC 4035, 2.5; RFC 2535, 2.3.5 for KEY).
+CNAME_COMPANIONS: Final = frozenset({"RRSIG", "NSEC", "NSEC3", "KEY"})
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -185,13 +194,17 @@ def check_free(name: str, rtype: str, present: Iterable[str], *, driver: Any = N
 
     :class:`~overcast.errors.RecordAlreadyExists` if a set of this type exists;
     :class:`~overcast.errors.InvalidInput` for a CNAME beside other data, or
-    other data beside a CNAME (RFC 1034, 3.6.2).
+    other data beside a CNAME (RFC 1034, 3.6.2). DNSSEC records
+    (:data:`CNAME_COMPANIONS`) may stand beside a CNAME.
     """
     kind = rtype.upper()
     types = {t.upper() for t in present}
     shown = name or "@"
     if kind in types:
         raise RecordAlreadyExists(f"{shown}:{kind}", driver=driver)
+    if kind in CNAME_COMPANIONS:
+        return
+    types -= CNAME_COMPANIONS
     if types and kind == "CNAME":
         raise InvalidInput(
             f"a CNAME may not share its name with other records: {shown!r} has "
@@ -291,9 +304,11 @@ def _check_value(rtype: str, value: str, driver: Any) -> None:
 def validate_record_data(rtype: str, values: Sequence[str], *, driver: Any = None) -> list[str]:
     """Check the values of a record set of type ``rtype`` and return them as a list.
 
-    A set needs at least one value, no value twice, and exactly one value for
-    CNAME, DNAME, ALIAS and SOA. TXT and SPF values are the text itself,
-    unquoted and unsplit (any length, any characters).
+    A set needs at least one value, no value twice (two spellings of the same
+    data, such as upper- and lower-case hex, count as one value), and exactly
+    one value for CNAME, DNAME, ALIAS and SOA. TXT and SPF values are the text
+    itself, unquoted and unsplit (any length, any characters). A value of any
+    other type dnspython knows must parse as its zone-file form.
     """
     rtype = str(rtype).upper()
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
@@ -326,4 +341,10 @@ def validate_record_data(rtype: str, values: Sequence[str], *, driver: Any = Non
                 f"{rtype} record value {value!r} contains a control character", driver=driver
             )
         _check_value(rtype, value, driver)
+        if knows(rtype):
+            to_rdata(rtype, value, driver=driver)
+    if rtype not in TEXT_TYPES and len({canonical(rtype, v) for v in result}) < len(result):
+        raise InvalidInput(
+            f"{rtype} record values {result!r} give the same data twice", driver=driver
+        )
     return result

@@ -1,33 +1,62 @@
-"""Record values between overcast's form and the forms providers use.
+"""Record values between overcast's form, the zone-file form and dnspython's model.
 
 overcast's form (see :mod:`overcast.dns.base`): presentation text, with TXT and
 SPF values as the bare text (no quotes, not split). Providers want either the
 zone-file form (:func:`to_presentation`: TXT quoted and split into 255-byte
 character-strings, host names absolute) or the bare text, and give back
-either; :func:`from_presentation` reads a zone-file form back. :func:`canonical`
-is what two values are compared by (sync plans, tests): it absorbs what
-providers change on the way (a trailing dot, letter case in host names, IPv6
-spelling, CAA quoting, spaces).
+either; :func:`from_presentation` reads a zone-file form back (RFC 3597
+``\\# length hex`` data included).
+
+dnspython is the one parser of record data: :func:`to_rdata` reads a value of
+any type dnspython knows (refusing a malformed one with
+:class:`~overcast.errors.InvalidInput`), and :func:`canonical` is what two
+values are compared by (sync plans, tests): one text per value, whatever a
+provider changed on the way (a trailing dot, letter case in host names and
+hex digits, IPv6 spelling, CAA quoting, spaces, base64 line breaks).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Final
 
-from overcast.dns import names
 from overcast.errors import InvalidInput
 
+try:
+    import dns.exception
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+except ImportError as missing:  # dnspython is the "dns" extra
+    raise ImportError(
+        'overcast\'s DNS drivers need dnspython: pip install "overcast[dns]"',
+        name=missing.name,
+    ) from missing
+
 __all__ = [
+    "TARGET_TYPES",
+    "TEXT_TYPES",
     "canonical",
     "character_strings",
     "from_presentation",
+    "generic",
+    "knows",
     "parse_character_strings",
+    "rdata_text",
     "to_presentation",
+    "to_rdata",
 ]
 
+#: Types whose value is one host name.
+TARGET_TYPES: Final = frozenset({"CNAME", "DNAME", "NS", "PTR", "ALIAS"})
+#: Types whose values are free text (quoted and chunked in zone files).
+TEXT_TYPES: Final = frozenset({"TXT", "SPF"})
 #: Types whose last field is a host name.
 _LAST_FIELD_TARGET: Final = frozenset({"MX", "SRV"})
+#: RFC 3597's marker of data given as hex.
+_GENERIC_MARK: Final = "\\#"
 
 
 def character_strings(text: str) -> str:
@@ -95,9 +124,9 @@ def _absolute(host: str) -> str:
 def to_presentation(rtype: str, value: str) -> str:
     """A value in zone-file form: TXT/SPF quoted and split, host names absolute."""
     rtype = str(rtype).upper()
-    if rtype in names.TEXT_TYPES:
+    if rtype in TEXT_TYPES:
         return character_strings(value)
-    if rtype in names.TARGET_TYPES:
+    if rtype in TARGET_TYPES:
         return _absolute(value.strip())
     if rtype in _LAST_FIELD_TARGET:
         fields = value.split()
@@ -113,29 +142,134 @@ def to_presentation(rtype: str, value: str) -> str:
 
 
 def from_presentation(rtype: str, text: str) -> str:
-    """A zone-file form value in overcast's form (TXT/SPF unquoted and joined)."""
+    """A zone-file form value in overcast's form (TXT/SPF unquoted and joined;
+    RFC 3597 ``\\# length hex`` data of a type dnspython knows in its own syntax)."""
     rtype = str(rtype).upper()
-    if rtype in names.TEXT_TYPES:
+    if text.lstrip().startswith(_GENERIC_MARK) and knows(rtype):
+        try:
+            rdata = _parse(rtype, text)
+        except (dns.exception.DNSException, ValueError):
+            pass  # not RFC 3597 data after all: kept as it is
+        else:
+            text = rdata.to_text()
+    if rtype in TEXT_TYPES:
         return parse_character_strings(text)
     return to_presentation(rtype, text)
 
 
-def canonical(rtype: str, value: str) -> str:
-    """The form two values of type ``rtype`` are compared by."""
+# -- dnspython --------------------------------------------------------------------------
+
+
+@functools.cache
+def _rdatatype(rtype: str) -> dns.rdatatype.RdataType | None:
+    """The dnspython type of a mnemonic, if dnspython can parse its data."""
+    try:
+        kind = dns.rdatatype.from_text(rtype)
+    except dns.exception.DNSException:
+        return None
+    if dns.rdatatype.is_metatype(kind) or kind == dns.rdatatype.NONE:
+        return None
+    parser = dns.rdata.get_rdata_class(dns.rdataclass.IN, kind)  # type: ignore[no-untyped-call]
+    if parser is dns.rdata.GenericRdata:
+        return None  # dnspython knows only the mnemonic, not the data's syntax
+    return kind
+
+
+def knows(rtype: str) -> bool:
+    """Whether dnspython reads and writes the data of type ``rtype`` (a mnemonic)."""
+    return _rdatatype(str(rtype).upper()) is not None
+
+
+def _parse(rtype: str, value: str) -> dns.rdata.Rdata:
+    """dnspython's rdata for a value in overcast's form (names absolute); raises
+    dnspython's exception, or ValueError, if the value does not parse."""
+    kind = _rdatatype(rtype)
+    if kind is None:
+        raise ValueError(f"dnspython does not know the data of {rtype} records")
+    text = to_presentation(rtype, value) if rtype in TEXT_TYPES else value
+    return dns.rdata.from_text(
+        dns.rdataclass.IN, kind, text, origin=dns.name.root, relativize=False
+    )
+
+
+def to_rdata(rtype: str, value: str, *, driver: object = None) -> dns.rdata.Rdata:
+    """dnspython's rdata for a value of type ``rtype`` in overcast's form.
+
+    Host names are read as absolute (with or without their trailing dot).
+    :class:`~overcast.errors.InvalidInput` if dnspython does not know the type
+    or the value is malformed, saying why.
+    """
     rtype = str(rtype).upper()
-    if rtype in names.TEXT_TYPES:
+    try:
+        return _parse(rtype, value)
+    except (dns.exception.DNSException, ValueError, TypeError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InvalidInput(f"{rtype} value {value!r} is not valid: {reason}",
+                           driver=driver) from None
+
+
+def rdata_text(rdata: dns.rdata.Rdata) -> str:
+    """An rdata in overcast's form: dnspython's presentation text with absolute
+    names (TXT and SPF as the bare text)."""
+    rtype = dns.rdatatype.to_text(rdata.rdtype)
+    text = rdata.to_text(relativize=False)
+    return parse_character_strings(text) if rtype in TEXT_TYPES else text
+
+
+def generic(rtype: str, value: str, *, driver: object = None) -> str:
+    """A value as RFC 3597 generic data (``\\# length hex``), for servers that
+    store a type whose syntax they do not know."""
+    rdata = to_rdata(rtype, value, driver=driver)
+    return str(rdata.to_generic().to_text())
+
+
+def _lowered(rdata: dns.rdata.Rdata) -> dns.rdata.Rdata:
+    """``rdata`` with every name in it in lower case (names compare without case)."""
+    changes: dict[str, object] = {}
+    for cls in type(rdata).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            field = getattr(rdata, slot, None)
+            if isinstance(field, dns.name.Name):
+                changes[slot] = field.canonicalize()
+            elif (isinstance(field, tuple) and field
+                  and all(isinstance(item, dns.name.Name) for item in field)):
+                changes[slot] = tuple(item.canonicalize() for item in field)
+    if rdata.rdtype == dns.rdatatype.CAA:
+        changes["tag"] = rdata.tag.lower()  # type: ignore[attr-defined]
+    return rdata.replace(**changes) if changes else rdata
+
+
+def canonical(rtype: str, value: str) -> str:
+    """The form two values of type ``rtype`` are compared by.
+
+    TXT and SPF values are compared as they are. A value of a type dnspython
+    knows is compared as dnspython writes it back, with host names absolute and
+    in lower case (hex digits, spacing and base64 line breaks come out the same
+    whatever the provider sent). A value dnspython cannot read, or of a
+    provider pseudo-type, is compared as zone-file text (host names absolute
+    and in lower case); a malformed A or AAAA value is
+    :class:`~overcast.errors.InvalidInput`.
+    """
+    rtype = str(rtype).upper()
+    if rtype in TEXT_TYPES:
         return value
     if rtype in ("A", "AAAA"):
         try:
             return str(ipaddress.ip_address(value.strip()))
         except ValueError:
             raise InvalidInput(f"invalid {rtype} value {value!r}") from None
+    if knows(rtype):
+        try:
+            return str(_lowered(_parse(rtype, value)).to_text())
+        except (dns.exception.DNSException, ValueError, TypeError):
+            pass  # not dnspython's syntax: compared as text below
     text = to_presentation(rtype, value)
-    if rtype in names.TARGET_TYPES:
+    if rtype in TARGET_TYPES:
         return text.lower()
     if rtype in _LAST_FIELD_TARGET:
-        *head, target = text.split()
-        return " ".join([*(str(int(f)) for f in head), target.lower()])
+        *head, target = text.split() or [""]
+        return " ".join([*(str(int(f)) if f.isdigit() else f for f in head), target.lower()])
     if rtype == "CAA":
         flags, tag, rest = [*text.split(None, 2), "", ""][:3]
         return f"{int(flags) if flags.isdigit() else flags} {tag.lower()} {rest}"

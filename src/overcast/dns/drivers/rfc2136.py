@@ -3,7 +3,7 @@
 Changes are RFC 2136 UPDATE messages signed with TSIG (RFC 8945); listings are
 zone transfers (AXFR, signed with the same key); zones are found with SOA
 queries. Everything goes over TCP, with dnspython for the wire format
-(``pip install 'overcast[dns]'``), each exchange inside a
+(``pip install "overcast[dns]"``), each exchange inside a
 :class:`~overcast.runtime.effects.Call` so the async runner never blocks.
 
 Creates are atomic through update *prerequisites* (RFC 2136, 2.4): the server
@@ -47,15 +47,22 @@ import dns.xfr
 import dns.zone
 
 from overcast.dns import names
-from overcast.dns.base import DEFAULT_TTL, DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
-from overcast.dns.drivers.zonefile import (
+from overcast.dns.base import (
+    DEFAULT_TTL,
     STANDARD_TYPES,
-    check_cname_types,
+    DNSDriver,
+    Record,
+    RecordData,
+    RecordType,
+    Zone,
+    ZoneType,
+)
+from overcast.dns.bind import (
     make_record,
     owner_name,
     parse_record_id,
     rdatas_from_values,
-    record_id,
+    rdatatype,
     zone_origin,
     zone_records,
 )
@@ -69,8 +76,9 @@ from overcast.errors import (
     TransportError,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op
+from overcast.runtime.effects import Call, Iter, Op
 from overcast.runtime.operation import iterator, operation
+from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["TSIG_ALGORITHMS", "RFC2136DNSDriver"]
@@ -99,7 +107,10 @@ class RFC2136DNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "rfc2136"
-    record_types: ClassVar[tuple[RecordType, ...]] = STANDARD_TYPES
+    #: Every type dnspython knows but the SOA, which the server keeps itself.
+    record_types: ClassVar[tuple[RecordType, ...]] = tuple(
+        t for t in STANDARD_TYPES if t is not RecordType.SOA
+    )
 
     def __init__(
         self,
@@ -358,12 +369,16 @@ class RFC2136DNSDriver(DNSDriver):
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
         """Iterate over the zones given as ``zones=`` that the server serves
-        (each checked with an SOA query)."""
+        (each checked with an SOA query, one zone a page)."""
         origins = [dns.name.from_text(z) for z in self.zones]
-        for origin in origins:
-            found: list[Zone] = yield Call(self._soas, [origin])
-            for zone in found:
-                yield Emit(zone)
+
+        def fetch(number: Cursor | None) -> Op[Page[Zone]]:
+            index = int(number or 1)
+            found: list[Zone] = yield Call(self._soas, [origins[index - 1]])
+            return Page.number(found, index, pages=len(origins))
+
+        if origins:
+            yield from paginate(fetch, first=1, what="the configured zones", driver=self)
 
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
@@ -386,9 +401,12 @@ class RFC2136DNSDriver(DNSDriver):
         """Iterate over the record sets of a zone (SOA and apex NS included), read
         by a TSIG-signed zone transfer (AXFR)."""
         origin = self._origin(zone.id)
-        records: list[Record] = yield Call(self._records, origin, zone)
-        for record in records:
-            yield Emit(record)
+
+        def fetch(_: Cursor | None) -> Op[Page[Record]]:
+            records: list[Record] = yield Call(self._records, origin, zone)
+            return Page.last(records)  # one zone transfer holds every set
+
+        yield from paginate(fetch, what=f"zone transfer of {zone.id}", driver=self)
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
@@ -424,14 +442,13 @@ class RFC2136DNSDriver(DNSDriver):
         """Add a record set in one UPDATE whose prerequisites make it atomic:
         :class:`~overcast.errors.RecordAlreadyExists` if the set exists,
         :class:`~overcast.errors.InvalidInput` for a CNAME beside other data."""
-        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        record_ttl = self._record_ttl(ttl, extra)
+        spec = self._new_set(name, zone, type, data, extra, ttl)
         origin = self._origin(zone.id)
-        owner = owner_name(name, origin, driver=self)
-        rdtype = dns.rdatatype.from_text(rtype.value)
-        rdatas = rdatas_from_values(rtype, values, origin, driver=self)
-        set_ttl = record_ttl if record_ttl is not None else self._default_ttl(zone)
-        wanted = record_id(name, rdtype)
+        owner = owner_name(spec.name, origin, driver=self)
+        rdtype = rdatatype(spec.type, driver=self)
+        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
+        set_ttl = spec.ttl if spec.ttl is not None else self._default_ttl(zone)
+        wanted = spec.id
         update = self._new_update(origin)
         update.absent(owner, rdtype)  # "RRset does not exist"
         if rdtype == dns.rdatatype.CNAME:
@@ -470,27 +487,17 @@ class RFC2136DNSDriver(DNSDriver):
         (:class:`~overcast.errors.RecordNotFound` otherwise); a rename or a new type
         also needs the new set not to exist."""
         zone = record.zone
-        new_name, rtype, values = self._validate_record(
-            record.name if name is None else name,
-            record.type if type is None else type,
-            record.values if data is None else data,
-            extra=extra,
-            zone=zone,
-        )
-        new_ttl = self._record_ttl(ttl, extra)
+        spec = self._changed_set(record, name, type, data, extra, ttl)
         origin = self._origin(zone.id)
         old_owner = owner_name(record.name, origin, driver=self)
-        try:
-            old_type = dns.rdatatype.from_text(str(record.type).upper())
-        except dns.exception.DNSException:
-            raise InvalidInput(f"unknown record type {record.type!r}", driver=self) from None
-        owner = owner_name(new_name, origin, driver=self)
-        rdtype = dns.rdatatype.from_text(rtype.value)
-        rdatas = rdatas_from_values(rtype, values, origin, driver=self)
-        set_ttl = new_ttl if new_ttl is not None else (
+        old_type = rdatatype(record.type, driver=self)
+        owner = owner_name(spec.name, origin, driver=self)
+        rdtype = rdatatype(spec.type, driver=self)
+        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
+        set_ttl = spec.ttl if spec.ttl is not None else (
             record.ttl if record.ttl is not None else self._default_ttl(zone)
         )
-        wanted = record_id(new_name, rdtype)
+        wanted = spec.id
         moved = (owner, rdtype) != (old_owner, old_type)
         apex_ns = old_owner == origin and old_type == dns.rdatatype.NS
         if old_owner == origin and old_type == dns.rdatatype.SOA:
@@ -500,13 +507,9 @@ class RFC2136DNSDriver(DNSDriver):
         if moved and rdtype == dns.rdatatype.CNAME and owner == old_owner:
             # Retyping a set to a CNAME: the name may hold nothing else.
             sets: list[Record] = yield Call(self._records, origin, zone)
-            others = {
-                dns.rdatatype.from_text(str(r.type))
-                for r in sets
-                if owner_name(r.name, origin) == owner
-            }
-            others.discard(old_type)
-            check_cname_types(others, rdtype, owner, driver=self)
+            spec.check_free(
+                [str(r.type) for r in sets if owner_name(r.name, origin) == owner], driver=self
+            )
         update = self._new_update(origin)
         if apex_ns:
             # Servers ignore deleting the apex NS set (RFC 2136, 3.4.2.3): add the
@@ -555,10 +558,7 @@ class RFC2136DNSDriver(DNSDriver):
         sets cannot be deleted (name servers ignore such updates)."""
         origin = self._origin(record.zone.id)
         owner = owner_name(record.name, origin, driver=self)
-        try:
-            rdtype = dns.rdatatype.from_text(str(record.type).upper())
-        except dns.exception.DNSException:
-            raise InvalidInput(f"unknown record type {record.type!r}", driver=self) from None
+        rdtype = rdatatype(record.type, driver=self)
         if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
             raise InvalidInput(
                 f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",

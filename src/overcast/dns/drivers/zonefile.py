@@ -17,9 +17,8 @@ processes) never lose each other's changes and a reader (or a name server
 reloading the zone) never sees a half-written file. Files edited by hand are
 read as they are; comments are not kept when the driver rewrites them.
 
-Parsing and writing use dnspython (``pip install 'overcast[dns]'``). The
-helpers at the end of this module (values to rdata and back, record ids) are
-shared with the RFC 2136 driver.
+Parsing and writing use dnspython (``pip install "overcast[dns]"``), through
+the master-file code the DNS area shares (:mod:`overcast.dns.bind`).
 """
 
 from __future__ import annotations
@@ -27,25 +26,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
-import dns.exception
 import dns.name
-import dns.node
 import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
-import dns.ttl
 import dns.zone
 
 from overcast.dns import names
 from overcast.dns.base import (
     DEFAULT_TTL,
+    STANDARD_TYPES,
     DNSDriver,
     Record,
     RecordData,
@@ -53,18 +49,32 @@ from overcast.dns.base import (
     Zone,
     ZoneType,
 )
-from overcast.dns.records import from_presentation, to_presentation
+from overcast.dns.bind import (
+    make_record,
+    master_file_ttl,
+    owner_name,
+    parse_record_id,
+    rdatas_from_values,
+    rdatatype,
+    read_master_file,
+    record_id,
+    relative_owner,
+    render_zone,
+    zone_origin,
+    zone_records,
+)
 from overcast.errors import (
     InvalidInput,
     ProviderError,
-    RecordAlreadyExists,
     RecordNotFound,
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op
+from overcast.runtime.effects import Call, Iter, Op
 from overcast.runtime.files import AtomicFile
 from overcast.runtime.operation import iterator, operation
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
 
 __all__ = ["ZoneFileDNSDriver"]
 
@@ -74,41 +84,7 @@ _RESERVED: Final = ".overcast"
 #: The mode of a new zone file: name servers often run as their own user.
 DEFAULT_FILE_MODE: Final = 0o644
 _SUFFIX: Final = ".zone"
-_TTL_DIRECTIVE = re.compile(r"^\$TTL[ \t]+(\S+)", re.MULTILINE | re.IGNORECASE)
-
-#: Record types both file-backed drivers can write (dnspython knows their syntax).
-STANDARD_TYPES: Final[tuple[RecordType, ...]] = (
-    RecordType.A,
-    RecordType.AAAA,
-    RecordType.AFSDB,
-    RecordType.CAA,
-    RecordType.CERT,
-    RecordType.CNAME,
-    RecordType.DNAME,
-    RecordType.DNSKEY,
-    RecordType.DS,
-    RecordType.HINFO,
-    RecordType.HTTPS,
-    RecordType.LOC,
-    RecordType.MX,
-    RecordType.NAPTR,
-    RecordType.NS,
-    RecordType.OPENPGPKEY,
-    RecordType.PTR,
-    RecordType.RP,
-    RecordType.SPF,
-    RecordType.SRV,
-    RecordType.SSHFP,
-    RecordType.SVCB,
-    RecordType.TLSA,
-    RecordType.TXT,
-    RecordType.URI,
-)
-
-#: Types that may stand beside a CNAME (DNSSEC signatures and denial records).
-_CNAME_COMPANIONS: Final = frozenset(
-    {dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3, dns.rdatatype.KEY}
-)
+_HEADER: Final = "Zone file written by overcast (zonefile driver). Comments are not kept."
 
 #: ``extra`` keys create_zone and update_zone accept, and their defaults.
 SOA_DEFAULTS: Final[Mapping[str, int]] = {
@@ -147,16 +123,15 @@ class ZoneFileDNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "zonefile"
-    record_types: ClassVar[tuple[RecordType, ...]] = (*STANDARD_TYPES, RecordType.SOA)
+    #: Every type dnspython knows: a master file holds any DNS data.
+    record_types: ClassVar[tuple[RecordType, ...]] = STANDARD_TYPES
 
     def __init__(
         self, directory: str | os.PathLike[str], *, page_size: int = 500, **options: Any
     ) -> None:
         super().__init__(**options)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise InvalidInput(f"page_size must be a positive integer: {page_size!r}", driver=self)
+        self.page_size = check_page_size(page_size, driver=self)
         self.directory = os.path.abspath(os.fspath(directory))
-        self.page_size = page_size
         self._lock_dir = os.path.join(self.directory, _RESERVED, "locks")
         self._tmp_dir = os.path.join(self.directory, _RESERVED, "tmp")
         for path in (self.directory, self._lock_dir, self._tmp_dir):
@@ -215,17 +190,17 @@ class ZoneFileDNSDriver(DNSDriver):
     def _load(self, origin: dns.name.Name) -> _Loaded:
         text = self._read_text(origin)
         try:
-            zone = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
-        except (dns.exception.DNSException, ValueError, KeyError) as exc:
+            zone = read_master_file(text, origin)
+        except ValueError as exc:
             raise ProviderError(
                 f"zone file {self.zone_path(origin.to_text())} cannot be parsed: {exc}",
                 code="ZoneFileError",
                 driver=self,
             ) from None
-        return _Loaded(zone, _default_ttl(text))
+        return _Loaded(zone, master_file_ttl(text))
 
     def _zone_info(self, origin: dns.name.Name) -> Zone:
-        return self._zone(origin, _default_ttl(self._read_text(origin)))
+        return self._zone(origin, master_file_ttl(self._read_text(origin)))
 
     def _zone_infos(self, origins: list[dns.name.Name]) -> list[Zone]:
         found: list[Zone] = []
@@ -267,7 +242,7 @@ class ZoneFileDNSDriver(DNSDriver):
             raise
 
     def _write(self, origin: dns.name.Name, loaded: _Loaded) -> None:
-        text = render_zone(loaded.zone, origin, loaded.ttl)
+        text = render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
         self._replace_file(self.zone_path(origin.to_text()), text, overwrite=True)
 
     def _mutate(self, origin: dns.name.Name, change: Callable[[_Loaded], T]) -> T:
@@ -287,7 +262,7 @@ class ZoneFileDNSDriver(DNSDriver):
         with self._locked(origin):
             if os.path.lexists(path):
                 raise ZoneAlreadyExists(origin.to_text(), driver=self)
-            text = render_zone(loaded.zone, origin, loaded.ttl)
+            text = render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
             try:
                 self._replace_file(path, text, overwrite=False)
             except InvalidInput:  # the file appeared meanwhile (written without our lock)
@@ -314,21 +289,29 @@ class ZoneFileDNSDriver(DNSDriver):
         loaded = self._load(origin)
         rdataset = loaded.zone.get_rdataset(owner, rdtype)
         if rdataset is None:
-            raise RecordNotFound(record_id(relative_name(owner, origin), rdtype), driver=self)
+            raise RecordNotFound(record_id(relative_owner(owner, origin), rdtype), driver=self)
         return make_record(owner, rdataset, origin, self._zone(origin, loaded.ttl), self)
 
     # -- zones ------------------------------------------------------------------------
 
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
-        """Iterate over the zone files of the directory, ``page_size`` at a time."""
+        """Iterate over the zone files of the directory, reading ``page_size`` of
+        them at a time."""
         origins: list[dns.name.Name] = yield Call(self._list_origins)
-        for start in range(0, len(origins), self.page_size):
-            page: list[Zone] = yield Call(
+        pages = -(-len(origins) // self.page_size)
+
+        def fetch(number: Cursor | None) -> Op[Page[Zone]]:
+            index = int(number or 1)
+            start = (index - 1) * self.page_size
+            zones: list[Zone] = yield Call(
                 self._zone_infos, origins[start : start + self.page_size]
             )
-            for zone in page:
-                yield Emit(zone)
+            return Page.number(zones, index, pages=pages)
+
+        if origins:
+            yield from paginate(fetch, first=1, what=f"zone files in {self.directory}",
+                                driver=self)
 
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
@@ -417,9 +400,12 @@ class ZoneFileDNSDriver(DNSDriver):
         """Iterate over the record sets of a zone (the SOA and apex NS included),
         in canonical name order."""
         origin = self._origin(zone.id, missing=True)
-        records: list[Record] = yield Call(self._records, origin, zone)
-        for record in records:
-            yield Emit(record)
+
+        def fetch(_: Cursor | None) -> Op[Page[Record]]:
+            records: list[Record] = yield Call(self._records, origin, zone)
+            return Page.last(records)  # a file is read whole
+
+        yield from paginate(fetch, what=f"records of {zone.id}", driver=self)
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
@@ -447,21 +433,16 @@ class ZoneFileDNSDriver(DNSDriver):
     ) -> Op[Record]:
         """Add a record set to the zone file (see :meth:`DNSDriver.create_record`);
         without a TTL it gets the zone's ``$TTL``."""
-        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        record_ttl = self._record_ttl(ttl, extra)
+        spec = self._new_set(name, zone, type, data, extra, ttl)
         origin = self._origin(zone.id)
-        owner = owner_name(name, origin, driver=self)
-        rdtype = dns.rdatatype.from_text(rtype.value)
-        rdatas = rdatas_from_values(rtype, values, origin, driver=self)
+        owner = owner_name(spec.name, origin, driver=self)
+        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
 
         def change(loaded: _Loaded) -> Record:
-            model = loaded.zone
-            if model.get_rdataset(owner, rdtype) is not None:
-                raise RecordAlreadyExists(record_id(name, rdtype), driver=self)
-            check_cname_conflict(model.get_node(owner), rdtype, owner, driver=self)
-            set_ttl = record_ttl if record_ttl is not None else _zone_ttl(loaded)
+            spec.check_free(_types_at(loaded.zone, owner), driver=self)
+            set_ttl = spec.ttl if spec.ttl is not None else _zone_ttl(loaded)
             rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
-            model.replace_rdataset(owner, rdataset)
+            loaded.zone.replace_rdataset(owner, rdataset)
             return make_record(owner, rdataset, origin, zone, self)
 
         record: Record = yield Call(self._mutate, origin, change)
@@ -483,40 +464,25 @@ class ZoneFileDNSDriver(DNSDriver):
         Updating the SOA set keeps the serial moving forward: a serial that does
         not increase is replaced by the old one plus one.
         """
-        zone = record.zone
-        new_name, rtype, values = self._validate_record(
-            record.name if name is None else name,
-            record.type if type is None else type,
-            record.values if data is None else data,
-            extra=extra,
-            zone=zone,
-        )
-        new_ttl = self._record_ttl(ttl, extra)
-        origin = self._origin(zone.id)
+        spec = self._changed_set(record, name, type, data, extra, ttl)
+        origin = self._origin(record.zone.id)
         old_owner = owner_name(record.name, origin, driver=self)
-        old_type = _rdatatype(record.type, driver=self)
-        owner = owner_name(new_name, origin, driver=self)
-        rdtype = dns.rdatatype.from_text(rtype.value)
-        rdatas = rdatas_from_values(rtype, values, origin, driver=self)
+        old_type = rdatatype(record.type, driver=self)
+        owner = owner_name(spec.name, origin, driver=self)
+        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
 
         def change(loaded: _Loaded) -> Record:
             model = loaded.zone
             old = model.get_rdataset(old_owner, old_type)
             if old is None:
                 raise RecordNotFound(record.id, driver=self)
-            moved = (owner, rdtype) != (old_owner, old_type)
-            if moved and model.get_rdataset(owner, rdtype) is not None:
-                raise RecordAlreadyExists(record_id(new_name, rdtype), driver=self)
-            node = model.get_node(owner)
-            others = {rs.rdtype for rs in node.rdatasets} if node is not None else set()
-            if owner == old_owner:
-                others.discard(old_type)
-            check_cname_types(others, rdtype, owner, driver=self)
-            set_ttl = new_ttl if new_ttl is not None else old.ttl
+            spec.check_free(_types_at(model, owner), driver=self)
             model.delete_rdataset(old_owner, old_type)
-            rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
+            rdataset = dns.rdataset.from_rdata_list(
+                spec.ttl if spec.ttl is not None else old.ttl, rdatas
+            )
             model.replace_rdataset(owner, rdataset)
-            return make_record(owner, rdataset, origin, zone, self)
+            return make_record(owner, rdataset, origin, record.zone, self)
 
         updated: Record = yield Call(self._mutate, origin, change)
         return updated
@@ -527,7 +493,7 @@ class ZoneFileDNSDriver(DNSDriver):
         cannot be deleted (a zone needs them)."""
         origin = self._origin(record.zone.id)
         owner = owner_name(record.name, origin, driver=self)
-        rdtype = _rdatatype(record.type, driver=self)
+        rdtype = rdatatype(record.type, driver=self)
         if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
             raise InvalidInput(
                 f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",
@@ -544,213 +510,15 @@ class ZoneFileDNSDriver(DNSDriver):
         return deleted
 
 
-# -- zone model helpers (shared with the RFC 2136 driver) --------------------------------
-
-
-def zone_origin(domain: str, *, driver: Any = None) -> dns.name.Name:
-    """A zone's domain (or zone id) as an absolute, lower-case dnspython name.
-
-    :class:`~overcast.errors.InvalidInput` for a malformed domain or the root.
-    """
-    if not isinstance(domain, str):
-        raise InvalidInput(f"zone domain must be a string: {domain!r}", driver=driver)
-    if domain.strip(".") == "" or domain == "@":
-        raise InvalidInput(f"zone domain {domain!r} is not a domain", driver=driver)
-    names.validate_name(domain, wildcard=False, what="zone domain", driver=driver)
-    text = domain.lower()
-    return dns.name.from_text(text if text.endswith(".") else text + ".")
-
-
-def owner_name(name: str, origin: dns.name.Name, *, driver: Any = None) -> dns.name.Name:
-    """A record name (relative, ``""``/``"@"`` for the apex, or absolute) as an
-    absolute name inside ``origin``; InvalidInput if it lies outside the zone."""
-    if name in names.APEX_NAMES:
-        return origin
-    try:
-        owner = dns.name.from_text(name, origin)
-    except dns.exception.DNSException as exc:
-        raise InvalidInput(f"record name {name!r}: {exc}", driver=driver) from None
-    if not owner.is_subdomain(origin):
-        raise InvalidInput(
-            f"record name {name!r} is not inside the zone {origin.to_text()}", driver=driver
-        )
-    return owner
-
-
-def relative_name(owner: dns.name.Name, origin: dns.name.Name) -> str:
-    """A record's name relative to the zone, ``""`` for the apex."""
-    if owner == origin:
-        return ""
-    return owner.relativize(origin).to_text()
-
-
-def type_of(rdtype: int) -> RecordType | str:
-    """A dnspython type as a :class:`RecordType` (its mnemonic if overcast has none)."""
-    text = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
-    try:
-        return RecordType(text)
-    except ValueError:
-        return text
-
-
-def _rdatatype(rtype: str, *, driver: Any = None) -> dns.rdatatype.RdataType:
-    try:
-        return dns.rdatatype.from_text(str(rtype).upper())
-    except dns.exception.DNSException:
-        raise InvalidInput(f"unknown record type {rtype!r}", driver=driver) from None
-
-
-def record_id(name: str, rdtype: int | str) -> str:
-    """The id of a record set: ``"name:TYPE"``, ``"@"`` for the apex."""
-    if isinstance(rdtype, str):
-        text = rdtype
-    else:
-        text = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
-    return f"{name if name not in names.APEX_NAMES else '@'}:{str(text).upper()}"
-
-
-def parse_record_id(
-    value: str, origin: dns.name.Name
-) -> tuple[dns.name.Name, dns.rdatatype.RdataType] | None:
-    """The owner and type a record id names, or ``None`` if it is not one."""
-    if not isinstance(value, str) or ":" not in value:
-        return None
-    name, _, rtype = value.rpartition(":")
-    try:
-        names.validate_name(name, origin=origin.to_text())
-        owner = owner_name(name, origin)
-        rdtype = dns.rdatatype.from_text(rtype)
-    except (InvalidInput, dns.exception.DNSException):
-        return None
-    return owner, rdtype
-
-
-def rdatas_from_values(
-    rtype: RecordType | str, values: Sequence[str], origin: dns.name.Name, *, driver: Any = None
-) -> list[dns.rdata.Rdata]:
-    """overcast's values of a set as dnspython rdata (absolute names);
-    :class:`~overcast.errors.InvalidInput` for a value dnspython cannot parse."""
-    rdtype = _rdatatype(str(rtype), driver=driver)
-    rdatas: list[dns.rdata.Rdata] = []
-    for value in values:
-        text = to_presentation(str(rtype), value)
-        try:
-            rdata = dns.rdata.from_text(
-                dns.rdataclass.IN, rdtype, text, origin=origin, relativize=False
-            )
-        except (dns.exception.DNSException, ValueError) as exc:
-            raise InvalidInput(
-                f"{rtype} value {value!r} is not valid: {exc}", driver=driver
-            ) from None
-        rdatas.append(rdata)
-    return rdatas
-
-
-def values_of(rdataset: dns.rdataset.Rdataset) -> list[str]:
-    """A dnspython rdataset's values in overcast's form."""
-    rtype = dns.rdatatype.to_text(rdataset.rdtype)
-    return [from_presentation(rtype, rdata.to_text(relativize=False)) for rdata in rdataset]
-
-
-def make_record(
-    owner: dns.name.Name,
-    rdataset: dns.rdataset.Rdataset,
-    origin: dns.name.Name,
-    zone: Zone,
-    driver: DNSDriver,
-) -> Record:
-    """A :class:`Record` for one rdataset of a zone."""
-    name = relative_name(owner, origin)
-    values = values_of(rdataset)
-    return Record(
-        id=record_id(name, rdataset.rdtype),
-        name=name,
-        type=type_of(rdataset.rdtype),
-        data=values[0],
-        zone=zone,
-        driver=driver,
-        ttl=int(rdataset.ttl),
-        values=values,
-    )
-
-
-def zone_records(
-    model: dns.zone.Zone, origin: dns.name.Name, zone: Zone, driver: DNSDriver
-) -> list[Record]:
-    """Every record set of a dnspython zone (absolute names), the SOA first, then
-    in canonical name order and type order."""
-    records: list[Record] = []
-    for owner in sorted(model.nodes):
-        node = model.nodes[owner]
-        for rdataset in sorted(node.rdatasets, key=_type_order):
-            if len(rdataset):
-                records.append(make_record(owner, rdataset, origin, zone, driver))
-    return records
-
-
-def _type_order(rdataset: dns.rdataset.Rdataset) -> tuple[int, int]:
-    return (0 if rdataset.rdtype == dns.rdatatype.SOA else 1, int(rdataset.rdtype))
-
-
-def check_cname_types(
-    others: set[Any], rdtype: int, owner: dns.name.Name, *, driver: Any = None
-) -> None:
-    """InvalidInput if a set of ``rdtype`` cannot join sets of types ``others``
-    at one name (a CNAME stands alone, DNSSEC records aside)."""
-    others = {t for t in others if t not in _CNAME_COMPANIONS}
-    if rdtype == dns.rdatatype.CNAME and others - {dns.rdatatype.CNAME}:
-        raise InvalidInput(
-            f"{owner.to_text()} has other data; a CNAME may not stand beside it", driver=driver
-        )
-    if rdtype not in _CNAME_COMPANIONS and rdtype != dns.rdatatype.CNAME and (
-        dns.rdatatype.CNAME in others
-    ):
-        raise InvalidInput(
-            f"{owner.to_text()} has a CNAME; no other data may stand beside it", driver=driver
-        )
-
-
-def check_cname_conflict(
-    node: dns.node.Node | None, rdtype: int, owner: dns.name.Name, *, driver: Any = None
-) -> None:
-    """:func:`check_cname_types` against the sets a zone node holds."""
-    if node is not None:
-        check_cname_types({rs.rdtype for rs in node.rdatasets}, rdtype, owner, driver=driver)
-
-
-def render_zone(model: dns.zone.Zone, origin: dns.name.Name, ttl: int | None) -> str:
-    """A dnspython zone as master-file text: ``$ORIGIN``, ``$TTL`` (if known), then
-    one line per record with an absolute owner and an explicit TTL, SOA first."""
-    lines = [
-        "; Zone file written by overcast (zonefile driver). Comments are not kept.",
-        f"$ORIGIN {origin.to_text()}",
-    ]
-    if ttl is not None:
-        lines.append(f"$TTL {ttl}")
-    for owner in sorted(model.nodes):
-        node = model.nodes[owner]
-        for rdataset in sorted(node.rdatasets, key=_type_order):
-            rclass = dns.rdataclass.to_text(rdataset.rdclass)
-            rtype = dns.rdatatype.to_text(rdataset.rdtype)
-            for rdata in rdataset:
-                text = rdata.to_text(relativize=False)
-                lines.append(f"{owner.to_text()}\t{rdataset.ttl}\t{rclass}\t{rtype}\t{text}")
-    return "\n".join(lines) + "\n"
+def _types_at(model: dns.zone.Zone, owner: dns.name.Name) -> list[str]:
+    """The types of the sets a zone holds at ``owner``."""
+    node = model.get_node(owner)
+    return [] if node is None else [dns.rdatatype.to_text(rs.rdtype) for rs in node.rdatasets]
 
 
 def _zone_ttl(loaded: _Loaded) -> int:
     """The TTL a set gets when none is given: the file's ``$TTL``, else 3600."""
     return loaded.ttl if loaded.ttl is not None else DEFAULT_TTL
-
-
-def _default_ttl(text: str) -> int | None:
-    match = _TTL_DIRECTIVE.search(text)
-    if match is None:
-        return None
-    try:
-        return int(dns.ttl.from_text(match.group(1)))
-    except dns.exception.DNSException:
-        return None
 
 
 def _serial(model: dns.zone.Zone, origin: dns.name.Name) -> int | None:
@@ -803,7 +571,7 @@ def _soa_and_ns(
     else:
         nameservers = list(DEFAULT_NAMESERVERS)
     names.validate_record_data("NS", nameservers, driver=driver)
-    ns_rdatas = rdatas_from_values("NS", nameservers, origin, driver=driver)
+    ns_rdatas = rdatas_from_values("NS", nameservers, driver=driver)
 
     def host(key: str, default: str) -> str:
         value = extra.get(key, default)

@@ -1,0 +1,306 @@
+"""Zone files and dnspython zones: master-file text written and parsed in one place.
+
+RFC 1035 master files are read with dnspython (:func:`read_master_file`) and
+written by :func:`master_file`, whose lines every writer shares: the zone-file
+export of any driver (:func:`bind_zone_text`), the zone-file driver's files
+(:func:`render_zone`). The helpers between a dnspython zone and overcast's
+models (:func:`make_record`, :func:`zone_records`, :func:`rdatas_from_values`,
+record ids) serve the drivers that keep or move whole zones as dnspython
+models: the zone-file driver and the RFC 2136 driver.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataset
+import dns.rdatatype
+import dns.ttl
+import dns.zone
+
+from overcast.dns import names
+from overcast.dns.base import DEFAULT_TTL, Record, RecordType, Zone
+from overcast.dns.records import rdata_text, to_presentation, to_rdata
+from overcast.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from overcast.dns.base import DNSDriver
+
+__all__ = [
+    "Row",
+    "bind_zone_text",
+    "make_record",
+    "master_file",
+    "master_file_ttl",
+    "owner_name",
+    "parse_master_file",
+    "parse_record_id",
+    "rdatas_from_values",
+    "rdatatype",
+    "read_master_file",
+    "record_id",
+    "relative_owner",
+    "render_zone",
+    "type_of",
+    "values_of",
+    "zone_origin",
+    "zone_records",
+]
+
+#: One line of a master file: absolute owner, TTL, type mnemonic, data in zone-file form.
+Row = tuple[str, int, str, str]
+
+_TTL_DIRECTIVE: Final = re.compile(r"^\$TTL[ \t]+(\S+)", re.MULTILINE | re.IGNORECASE)
+#: A zone's own sets, which an import leaves to the zone (at the apex).
+_APEX_OWN: Final = frozenset({"SOA", "NS"})
+
+
+# -- names and ids ------------------------------------------------------------------------
+
+
+def zone_origin(domain: str, *, driver: Any = None) -> dns.name.Name:
+    """A zone's domain (or zone id) as an absolute, lower-case dnspython name.
+
+    :class:`~overcast.errors.InvalidInput` for a malformed domain or the root.
+    """
+    if not isinstance(domain, str):
+        raise InvalidInput(f"zone domain must be a string: {domain!r}", driver=driver)
+    if domain.strip(".") == "" or domain == "@":
+        raise InvalidInput(f"zone domain {domain!r} is not a domain", driver=driver)
+    names.validate_name(domain, wildcard=False, what="zone domain", driver=driver)
+    return dns.name.from_text(names.absolute_name("", domain.lower()))
+
+
+def owner_name(name: str, origin: dns.name.Name, *, driver: Any = None) -> dns.name.Name:
+    """A record name (relative, ``""``/``"@"`` for the apex, or absolute) as an
+    absolute name inside ``origin``; InvalidInput if it lies outside the zone."""
+    if name in names.APEX_NAMES:
+        return origin
+    try:
+        owner = dns.name.from_text(name, origin)
+    except dns.exception.DNSException as exc:
+        raise InvalidInput(f"record name {name!r}: {exc}", driver=driver) from None
+    if not owner.is_subdomain(origin):
+        raise InvalidInput(
+            f"record name {name!r} is not inside the zone {origin.to_text()}", driver=driver
+        )
+    return owner
+
+
+def relative_owner(owner: dns.name.Name, origin: dns.name.Name) -> str:
+    """A record's owner relative to the zone, ``""`` for the apex."""
+    if owner == origin:
+        return ""
+    return str(owner.relativize(origin).to_text())
+
+
+def type_of(rdtype: int) -> RecordType | str:
+    """A dnspython type as a :class:`RecordType` (its mnemonic if overcast has none)."""
+    text = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
+    try:
+        return RecordType(text)
+    except ValueError:
+        return text
+
+
+def rdatatype(rtype: str, *, driver: Any = None) -> dns.rdatatype.RdataType:
+    """A type mnemonic as a dnspython type; InvalidInput if there is no such type."""
+    try:
+        return dns.rdatatype.from_text(str(rtype).upper())
+    except dns.exception.DNSException:
+        raise InvalidInput(f"unknown record type {rtype!r}", driver=driver) from None
+
+
+def record_id(name: str, rdtype: int | str) -> str:
+    """The id of a record set: ``"name:TYPE"``, ``"@"`` for the apex."""
+    if isinstance(rdtype, str):
+        text = rdtype
+    else:
+        text = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
+    return f"{name if name not in names.APEX_NAMES else '@'}:{str(text).upper()}"
+
+
+def parse_record_id(
+    value: str, origin: dns.name.Name
+) -> tuple[dns.name.Name, dns.rdatatype.RdataType] | None:
+    """The owner and type a record id names, or ``None`` if it is not one."""
+    if not isinstance(value, str) or ":" not in value:
+        return None
+    name, _, rtype = value.rpartition(":")
+    try:
+        names.validate_name(name, origin=origin.to_text())
+        owner = owner_name(name, origin)
+        rdtype = dns.rdatatype.from_text(rtype)
+    except (InvalidInput, dns.exception.DNSException):
+        return None
+    return owner, rdtype
+
+
+# -- values and record sets ------------------------------------------------------------------
+
+
+def rdatas_from_values(
+    rtype: RecordType | str, values: Sequence[str], *, driver: Any = None
+) -> list[dns.rdata.Rdata]:
+    """overcast's values of a set as dnspython rdata (host names absolute);
+    :class:`~overcast.errors.InvalidInput` for a value dnspython cannot parse."""
+    return [to_rdata(str(rtype), value, driver=driver) for value in values]
+
+
+def values_of(rdataset: dns.rdataset.Rdataset) -> list[str]:
+    """A dnspython rdataset's values in overcast's form."""
+    return [rdata_text(rdata) for rdata in rdataset]
+
+
+def make_record(
+    owner: dns.name.Name,
+    rdataset: dns.rdataset.Rdataset,
+    origin: dns.name.Name,
+    zone: Zone,
+    driver: DNSDriver,
+) -> Record:
+    """A :class:`Record` for one rdataset of a zone."""
+    name = relative_owner(owner, origin)
+    values = values_of(rdataset)
+    return Record(
+        id=record_id(name, rdataset.rdtype),
+        name=name,
+        type=type_of(rdataset.rdtype),
+        data=values[0],
+        zone=zone,
+        driver=driver,
+        ttl=int(rdataset.ttl),
+        values=values,
+    )
+
+
+def _type_order(rdataset: dns.rdataset.Rdataset) -> tuple[int, int]:
+    return (0 if rdataset.rdtype == dns.rdatatype.SOA else 1, int(rdataset.rdtype))
+
+
+def _rdatasets(
+    model: dns.zone.Zone,
+) -> Iterable[tuple[dns.name.Name, dns.rdataset.Rdataset]]:
+    """Every non-empty rdataset of a zone: in canonical name order, the SOA first
+    at its name, then by type number."""
+    for owner in sorted(model.nodes):
+        for rdataset in sorted(model.nodes[owner].rdatasets, key=_type_order):
+            if len(rdataset):
+                yield owner, rdataset
+
+
+def zone_records(
+    model: dns.zone.Zone, origin: dns.name.Name, zone: Zone, driver: DNSDriver
+) -> list[Record]:
+    """Every record set of a dnspython zone (absolute names), the SOA first, then
+    in canonical name order and type order."""
+    return [make_record(owner, rdataset, origin, zone, driver)
+            for owner, rdataset in _rdatasets(model)]
+
+
+# -- master-file text ---------------------------------------------------------------------------
+
+
+def master_file(origin: str, ttl: int | None, rows: Iterable[Row],
+                *, comment: str | None = None) -> str:
+    """RFC 1035 master-file text: an optional comment line, ``$ORIGIN``, ``$TTL``
+    (when ``ttl`` is given), then one line per row with an absolute owner and an
+    explicit TTL."""
+    lines = [f"; {comment}"] if comment else []
+    lines.append(f"$ORIGIN {origin}")
+    if ttl is not None:
+        lines.append(f"$TTL {ttl}")
+    lines += [f"{owner}\t{row_ttl}\tIN\t{rtype}\t{text}" for owner, row_ttl, rtype, text in rows]
+    return "\n".join(lines) + "\n"
+
+
+def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
+    """RFC 1035 master-file text for ``zone`` holding ``records``.
+
+    ``$ORIGIN`` and ``$TTL`` (the zone's TTL, else :data:`~overcast.dns.base.DEFAULT_TTL`),
+    then one line per value with an absolute owner name and an explicit TTL, the
+    SOA set first. TXT and SPF values are quoted and split into 255-byte
+    strings; MX and SRV values keep their priority in the text.
+    """
+    zone_ttl = zone.ttl if zone.ttl is not None else DEFAULT_TTL
+    ordered = sorted(records, key=lambda r: str(r.type).upper() != "SOA")
+    rows = [
+        (names.absolute_name(record.name, zone.domain),
+         record.ttl if record.ttl is not None else zone_ttl,
+         str(record.type).upper(),
+         to_presentation(str(record.type), value))
+        for record in ordered
+        for value in record.values
+    ]
+    return master_file(names.absolute_name("", zone.domain), zone_ttl, rows)
+
+
+def render_zone(model: dns.zone.Zone, origin: dns.name.Name, ttl: int | None,
+                *, comment: str | None = None) -> str:
+    """A dnspython zone as master-file text (see :func:`master_file`): the SOA
+    first, then in canonical name order and type order."""
+    rows = [
+        (owner.to_text(), int(rdataset.ttl), dns.rdatatype.to_text(rdataset.rdtype),
+         rdata.to_text(relativize=False))
+        for owner, rdataset in _rdatasets(model)
+        for rdata in rdataset
+    ]
+    return master_file(origin.to_text(), ttl, rows, comment=comment)
+
+
+def master_file_ttl(text: str) -> int | None:
+    """The first ``$TTL`` of master-file text in seconds, ``None`` if it has none."""
+    match = _TTL_DIRECTIVE.search(text)
+    if match is None:
+        return None
+    try:
+        return int(dns.ttl.from_text(match.group(1)))
+    except dns.exception.DNSException:
+        return None
+
+
+def read_master_file(
+    text: str, origin: dns.name.Name | None, *, allow_include: bool = False
+) -> dns.zone.Zone:
+    """Master-file text as a dnspython zone with absolute names (blocking).
+
+    ``origin`` is the zone's, else the text's ``$ORIGIN``. ValueError, with
+    dnspython's reason, if the text does not parse.
+    """
+    try:
+        return dns.zone.from_text(
+            text, origin=origin, relativize=False, check_origin=False,
+            allow_include=allow_include,
+        )
+    except (dns.exception.DNSException, ValueError, KeyError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
+
+
+def parse_master_file(
+    text: str, domain: str | None, driver: Any
+) -> tuple[str, int | None, list[tuple[str, str, list[str], int]]]:
+    """Parse master-file text for an import (blocking): the origin, the ``$TTL``
+    and every record set but the SOA and apex NS as ``(relative name, type,
+    values in overcast's form, ttl)``. InvalidInput if it does not parse;
+    ``$INCLUDE`` is refused."""
+    start = None if domain is None else dns.name.from_text(names.absolute_name("", domain))
+    try:
+        model = read_master_file(text, start)
+    except ValueError as exc:
+        raise InvalidInput(f"zone text does not parse: {exc}", driver=driver) from None
+    origin = model.origin
+    if origin is None:  # pragma: no cover - dnspython raises UnknownOrigin first
+        raise InvalidInput("zone text has no $ORIGIN; give domain=", driver=driver)
+    sets: list[tuple[str, str, list[str], int]] = []
+    for owner, rdataset in _rdatasets(model):
+        name = relative_owner(owner, origin)
+        rtype = dns.rdatatype.to_text(rdataset.rdtype)
+        if rtype == "SOA" or (name == "" and rtype in _APEX_OWN):
+            continue
+        sets.append((name, rtype, values_of(rdataset), int(rdataset.ttl)))
+    return origin.to_text(), master_file_ttl(text), sets
