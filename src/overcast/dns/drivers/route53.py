@@ -37,22 +37,32 @@ How the API maps onto overcast's model:
   again only if no zone was made, so a create never makes two zones. Route 53
   allows several zones of one name; overcast does not create a second one and
   raises :class:`~overcast.errors.ZoneAlreadyExists` instead.
+* Listings are read page by page: hosted zones by ``Marker``/``NextMarker``,
+  record sets from ``StartRecordName``/``StartRecordType``/
+  ``StartRecordIdentifier`` (the next page's name, type and set identifier,
+  kept together as one cursor). An answer that is not the document asked for
+  (``ListHostedZonesResponse``, ...) is a :class:`~overcast.errors.ProviderError`,
+  never an empty listing.
 * Route 53 answers throttling with HTTP 400 and code ``Throttling`` (and
   ``PriorRequestNotComplete`` while an earlier change is still applied); the
-  driver's ``_is_throttled`` hook tells the runtime, which retries them as it
-  does a 429, with its backoff and at
-  most ``RetryPolicy.max_attempts`` attempts, then raises
-  :class:`~overcast.errors.RateLimited`. A throttled request was not
-  processed, so it is safe to resend even a create.
+  driver's error table maps these codes to
+  :class:`~overcast.errors.RateLimited`, so the runtime retries them as it
+  does a 429, with its backoff and at most ``RetryPolicy.max_attempts``
+  attempts, then raises :class:`~overcast.errors.RateLimited`. A throttled
+  request was not processed, so it is safe to resend even a create.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from functools import partial
+from itertools import takewhile
+from typing import Any, ClassVar, Final, TypeVar, Unpack
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -65,7 +75,6 @@ from overcast.errors import (
     InvalidCredentials,
     InvalidInput,
     NotSupported,
-    OutcomeUnknown,
     OvercastError,
     ProviderError,
     RateLimited,
@@ -74,17 +83,21 @@ from overcast.errors import (
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Emit, Iter, Op, Request, Response
+from overcast.runtime.api import ErrorMap, HttpApi, Outcome, RequestOptions, When
+from overcast.runtime.effects import Iter, Op, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once
-from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.ops import collect, create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
 from overcast.xml import child as _child
 from overcast.xml import children as _children
 from overcast.xml import local as _local
-from overcast.xml import parse as _parse
 from overcast.xml import text as _xml_text
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RECORD_TTL", "Route53DNSDriver"]
+
+T = TypeVar("T")
 
 #: The global Route 53 endpoint.
 DEFAULT_ENDPOINT: Final = "https://route53.amazonaws.com"
@@ -95,6 +108,8 @@ XMLNS: Final = f"https://route53.amazonaws.com/doc/{API_VERSION}/"
 #: Largest ``MaxItems`` Route 53 accepts for ListHostedZones / ListResourceRecordSets.
 MAX_ZONE_PAGE: Final = 100
 MAX_RECORD_PAGE: Final = 300
+#: Record sets asked for per page when reading the sets of one name.
+NAME_PAGE: Final = 20
 #: Limits of one ChangeResourceRecordSets request (Route 53 quotas).
 MAX_BATCH_VALUES: Final = 1000
 MAX_BATCH_CHARS: Final = 32000
@@ -118,6 +133,7 @@ CREDENTIAL_CODES: Final = frozenset(
 #: How often a create whose outcome is unknown is looked up and sent again.
 CREATE_ATTEMPTS: Final = 3
 
+_NO_OUTCOME: Final = Outcome()
 _ZONE_ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
@@ -127,6 +143,10 @@ _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 def _text(element: Element | None, *steps: str) -> str | None:
     return _xml_text(element, *steps, strip=True)
+
+
+def _truncated(root: Element) -> bool:
+    return (_text(root, "IsTruncated") or "").lower() == "true"
 
 
 def _serialize(element: Element) -> str:
@@ -141,7 +161,7 @@ def _tag(name: str, value: str) -> str:
     return f"<{name}>{escape(value)}</{name}>"
 
 
-# -- names --------------------------------------------------------------------------
+# -- names and cursors --------------------------------------------------------------
 
 
 def _unescape_name(name: str) -> str:
@@ -149,20 +169,9 @@ def _unescape_name(name: str) -> str:
     return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), name)
 
 
-def _fqdn(domain: str) -> str:
-    return domain if domain.endswith(".") else f"{domain}."
-
-
-def _relative(fqdn: str, domain: str) -> str:
-    """``www.example.com.`` in ``example.com.`` is ``www``; the apex is ``""``."""
-    name = _fqdn(_unescape_name(fqdn))
-    zone = _fqdn(domain)
-    if name.lower() == zone.lower():
-        return ""
-    suffix = "." + zone
-    if name.lower().endswith(suffix.lower()):
-        return name[: -len(suffix)]
-    return name  # outside the zone: keep it absolute
+def _name_of(text: str | None) -> str:
+    """A name as Route 53 wrote it, unescaped and absolute."""
+    return names.absolute_name(_unescape_name(text or ""), ".")
 
 
 def _record_id(name: str, rtype: str, identifier: str | None = None) -> str:
@@ -182,6 +191,17 @@ def _split_record_id(record_id: str) -> tuple[str, str, str | None] | None:
     return ("" if name == "@" else name), rtype, identifier
 
 
+def _cursor(*parts: str | None) -> str:
+    """Several values that together say where the next page starts, as the one
+    string the pager compares (so a repeated start is caught)."""
+    return json.dumps(parts)
+
+
+def _cursor_parts(cursor: Cursor) -> list[str | None]:
+    parts: list[str | None] = json.loads(str(cursor))
+    return parts
+
+
 # -- the driver -------------------------------------------------------------------
 
 
@@ -194,12 +214,25 @@ class _RecordSet:
     identifier: str | None
     element: Element
 
+    @classmethod
+    def of(cls, element: Element) -> _RecordSet:
+        """The set an ``<ResourceRecordSet>`` element describes."""
+        return cls(
+            _name_of(_text(element, "Name")),
+            (_text(element, "Type") or "").upper(),
+            _text(element, "SetIdentifier"),
+            element,
+        )
+
     def matches(self, fqdn: str, rtype: str | None = None) -> bool:
-        same_name = _fqdn(self.name).lower() == _fqdn(fqdn).lower()
-        return same_name and (rtype is None or self.type == rtype)
+        return names.same_name(self.name, fqdn) and (rtype is None or self.type == rtype)
 
 
-class Route53DNSDriver(DNSDriver):
+def _as_is(rs: _RecordSet) -> _RecordSet:
+    return rs
+
+
+class Route53DNSDriver(HttpApi, DNSDriver):
     """Amazon Route 53 (REST/XML API 2013-04-01, AWS Signature V4).
 
     ``key``, ``secret`` and ``token`` are the access key id, secret access key
@@ -215,6 +248,17 @@ class Route53DNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "route53"
+    label: ClassVar[str] = "Route 53"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        When(ZoneNotFound, code="NoSuchHostedZone"),
+        When(ZoneAlreadyExists, code=("HostedZoneAlreadyExists", "ConflictingDomainExists")),
+        When(RecordAlreadyExists, code="InvalidChangeBatch", says="already exists"),
+        When(RecordNotFound, code="InvalidChangeBatch", says="not found"),
+        When(RateLimited, code=THROTTLING_CODES),
+        When(InvalidCredentials, code=CREDENTIAL_CODES),
+        When(InvalidInput, code=("InvalidInput", "InvalidDomainName", "InvalidArgument")),
+    )
     record_types: ClassVar[tuple[RecordType, ...]] = (
         RecordType.A,
         RecordType.AAAA,
@@ -247,13 +291,10 @@ class Route53DNSDriver(DNSDriver):
         **options: Any,
     ) -> None:
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
-        base = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise InvalidInput(f"endpoint must be an http(s) URL: {base!r}", driver=self)
-        self.endpoint = base
-        self.page_size = _page_size("page_size", page_size, MAX_ZONE_PAGE, self)
-        self.record_page_size = _page_size(
-            "record_page_size", record_page_size, MAX_RECORD_PAGE, self
+        self.endpoint = check_endpoint(endpoint or DEFAULT_ENDPOINT, driver=self)
+        self.page_size = check_page_size(page_size, maximum=MAX_ZONE_PAGE, driver=self)
+        self.record_page_size = check_page_size(
+            record_page_size, maximum=MAX_RECORD_PAGE, option="record_page_size", driver=self
         )
         super().__init__(**options)
 
@@ -275,102 +316,53 @@ class Route53DNSDriver(DNSDriver):
 
     # -- requests ----------------------------------------------------------------------
 
-    def _url(self, path: str) -> str:
-        return f"{self.endpoint}/{API_VERSION}/{path}"
+    def _request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Request:
+        """A request below ``/2013-04-01/``; a body is an XML document."""
+        if options.get("body") is not None:
+            options["headers"] = {"Content-Type": "text/xml", **(options.get("headers") or {})}
+        return super()._request(method, f"/{API_VERSION}/{path}", **options)
 
-    def _send(
+    def _post(
         self,
-        method: str,
         path: str,
+        document: str,
+        root: str,
         *,
-        params: Sequence[tuple[str, str]] = (),
-        body: str | None = None,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
-        """Send one API request; return the response, whatever its status."""
-        headers = {"Content-Type": "text/xml"} if body is not None else {}
-        data = body.encode("utf-8") if body is not None else None
-        resp: Response = yield Request(
-            method, self._url(path), headers, list(params), data, idempotent=idempotent
-        )
-        return resp
+        what: str,
+        idempotent: bool,
+        exists: type[ZoneAlreadyExists] | None = None,
+    ) -> Op[Element]:
+        """POST an XML document; the answer's root element, which must be ``root``."""
+        return (yield from self._xml(
+            "POST", path, body=document.encode("utf-8"), root=root, idempotent=idempotent,
+            what=what, missing=ZoneNotFound, exists=exists,
+        ))
 
-    def _is_throttled(self, response: Response) -> bool:
-        """Route 53 says "slow down" with a 400 and a throttling code; the
-        runtime then retries the request (with backoff) as it does a 429."""
-        if response.status != 400:
-            return False
-        code, _message, _rid = self._error_fields(response)
-        return code in THROTTLING_CODES
-
-    def _error_fields(self, resp: Response) -> tuple[str | None, str, str | None]:
-        """``(code, message, request id)`` of an error response, redacted."""
-        root = _parse(resp.body)
-        code: str | None = None
-        message = ""
-        if root is not None:
-            error = _child(root, "Error")
-            if error is not None:
-                code = _text(error, "Code")
-                message = _text(error, "Message") or ""
-            else:
-                # InvalidChangeBatch: <InvalidChangeBatch><Messages><Message>...
-                code = _local(root.tag)
-                messages = _children(_child(root, "Messages"), "Message")
-                texts = [(m.text or "").strip() for m in messages]
-                message = "; ".join(t for t in texts if t) or _text(root, "Message") or ""
-        elif resp.body:
-            message = resp.text[:300]
-        request_id = resp.headers.get("x-amzn-RequestId") or (
-            _text(root, "RequestId") if root is not None else None
-        )
-        return code, redact_text(message, self._secrets()), request_id
-
-    def _error(
+    def _change(
         self,
-        resp: Response,
+        zone_id: str,
+        changes: Sequence[tuple[str, str | Element]],
         *,
-        zone_id: str | None = None,
-        record: str | None = None,
-    ) -> OvercastError:
-        """The overcast error for a failed response."""
-        code, message, request_id = self._error_fields(resp)
-        text = message or f"HTTP {resp.status}"
-        lowered = text.lower()
-        if code == "NoSuchHostedZone":
-            return ZoneNotFound(zone_id or "", f"zone not found: {zone_id!r} ({text})", driver=self)
-        if code in ("HostedZoneAlreadyExists", "ConflictingDomainExists"):
-            return ZoneAlreadyExists(zone_id or "", text, driver=self)
-        if code == "InvalidChangeBatch":
-            if "already exists" in lowered:
-                return RecordAlreadyExists(record or "", text, driver=self)
-            if "not found" in lowered or "but it was not found" in lowered:
-                return RecordNotFound(record or "", text, driver=self)
-        if code in THROTTLING_CODES or resp.status == 429:
-            return RateLimited(f"Route 53 throttled the request: {text}", driver=self)
-        if code in CREDENTIAL_CODES or resp.status in (401, 403):
-            return InvalidCredentials(f"Route 53 rejected the credentials: {text}", driver=self)
-        if code in ("InvalidInput", "InvalidDomainName", "InvalidArgument"):
-            return InvalidInput(f"Route 53: {text}", driver=self)
-        if code == "HostedZoneNotEmpty":
-            return ProviderError(
-                f"zone {zone_id!r} still holds record sets other than SOA and NS "
-                f"(added while it was being deleted?): {text}",
-                status=resp.status, code=code, request_id=request_id, driver=self,
-            )
-        return ProviderError(
-            f"Route 53 {resp.method} {resp.url} failed: {text}",
-            status=resp.status, code=code, request_id=request_id, driver=self,
-        )
+        what: str,
+        idempotent: bool = False,
+        comment: str | None = None,
+    ) -> Op[Element]:
+        """One ChangeResourceRecordSets batch; the answer's root element."""
+        return (yield from self._post(
+            f"{self._zone_path(zone_id)}/rrset", _change_batch(changes, comment),
+            "ChangeResourceRecordSetsResponse", what=what, idempotent=idempotent,
+        ))
 
-    def _xml(self, resp: Response) -> Element:
-        root = _parse(resp.body)
-        if root is None:
-            raise ProviderError(
-                f"Route 53 sent a response that is not XML: {resp.text[:200]!r}",
-                status=resp.status, driver=self,
+    def _error(self, resp: Response, outcome: Outcome = _NO_OUTCOME) -> OvercastError:
+        """The table's error; a zone that still holds record sets says so."""
+        fault = self._redacted_fault(resp)
+        if fault.code == "HostedZoneNotEmpty":
+            return ProviderError(
+                f"zone {outcome.what!r} still holds record sets other than SOA and NS "
+                f"(added while it was being deleted?): {fault.message}",
+                status=resp.status, code=fault.code, request_id=fault.request_id, driver=self,
             )
-        return root
+        return super()._error(resp, outcome)
 
     # -- zones -------------------------------------------------------------------------
 
@@ -380,7 +372,6 @@ class Route53DNSDriver(DNSDriver):
     def _to_zone(self, element: Element, delegation: Element | None = None) -> Zone:
         raw_id = _text(element, "Id") or ""
         zone_id = raw_id.rsplit("/", 1)[-1]
-        domain = _fqdn(_unescape_name(_text(element, "Name") or ""))
         extra: dict[str, Any] = {
             "caller_reference": _text(element, "CallerReference"),
             "comment": _text(element, "Config", "Comment"),
@@ -394,7 +385,19 @@ class Route53DNSDriver(DNSDriver):
                 (ns.text or "").strip()
                 for ns in _children(_child(delegation, "NameServers"), "NameServer")
             ]
+        domain = _name_of(_text(element, "Name"))
         return Zone(zone_id, domain, ZoneType.MASTER.value, None, driver=self, extra=extra)
+
+    def _zone_in(self, root: Element, action: str) -> Zone:
+        """The ``HostedZone`` (and its delegation set) of a GetHostedZone or
+        CreateHostedZone answer."""
+        element = _child(root, "HostedZone")
+        if element is None:
+            raise ProviderError(f"{action} answer has no HostedZone", driver=self)
+        return self._to_zone(element, _child(root, "DelegationSet"))
+
+    def _zones_of(self, root: Element) -> list[Zone]:
+        return [self._to_zone(e) for e in _children(_child(root, "HostedZones"), "HostedZone")]
 
     def _check_zone_id(self, zone_id: str) -> str:
         """The bare id; ZoneNotFound at once for text that cannot be a zone id."""
@@ -408,67 +411,50 @@ class Route53DNSDriver(DNSDriver):
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
         """Every hosted zone, page by page (``Marker`` / ``NextMarker``)."""
-        marker: str | None = None
-        while True:
+
+        def fetch(marker: Cursor | None) -> Op[Page[Zone]]:
             params = [("maxitems", str(self.page_size))]
             if marker is not None:
-                params.append(("marker", marker))
-            resp = yield from self._send("GET", "hostedzone", params=params)
-            if not resp.ok:
-                raise self._error(resp)
-            root = self._xml(resp)
-            for element in _children(_child(root, "HostedZones"), "HostedZone"):
-                yield Emit(self._to_zone(element))
-            marker = _text(root, "NextMarker")
-            if (_text(root, "IsTruncated") or "").lower() != "true" or not marker:
-                return
+                params.append(("marker", str(marker)))
+            root = yield from self._xml("GET", "hostedzone", params=params,
+                                        root="ListHostedZonesResponse")
+            return Page.marker(self._zones_of(root), _truncated(root),
+                               next_marker=_text(root, "NextMarker"))
+
+        yield from paginate(fetch, what="ListHostedZones", driver=self)
 
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
         """The hosted zone ``zone_id`` (bare or ``/hostedzone/`` form), with its
         name servers in ``extra["name_servers"]``."""
         bare = self._check_zone_id(zone_id)
-        resp = yield from self._send("GET", self._zone_path(bare))
-        if not resp.ok:
-            raise self._error(resp, zone_id=zone_id)
-        root = self._xml(resp)
-        element = _child(root, "HostedZone")
-        if element is None:
-            raise ProviderError("GetHostedZone answer has no HostedZone", driver=self)
-        return self._to_zone(element, _child(root, "DelegationSet"))
+        root = yield from self._xml("GET", self._zone_path(bare), root="GetHostedZoneResponse",
+                                    what=zone_id, missing=ZoneNotFound)
+        return self._zone_in(root, "GetHostedZone")
 
-    def _zones_named(self, domain: str) -> Op[list[Zone]]:
-        """Every hosted zone whose name is ``domain`` (ListHostedZonesByName)."""
-        wanted = _fqdn(domain).lower()
-        found: list[Zone] = []
-        params = [("dnsname", wanted), ("maxitems", str(self.page_size))]
-        seen: set[str] = set()
-        while True:
-            resp = yield from self._send("GET", "hostedzonesbyname", params=params)
-            if not resp.ok:
-                raise self._error(resp)
-            root = self._xml(resp)
-            past = False
-            for element in _children(_child(root, "HostedZones"), "HostedZone"):
-                zone = self._to_zone(element)
-                if zone.domain.lower() == wanted:
-                    if zone.id not in seen:
-                        seen.add(zone.id)
-                        found.append(zone)
-                else:
-                    past = True  # listed in name order: later names do not match
-            next_name = _text(root, "NextDNSName")
-            next_id = _text(root, "NextHostedZoneId")
-            truncated = (_text(root, "IsTruncated") or "").lower() == "true"
-            if past or not truncated or not next_name or not next_id:
-                return found
-            if _fqdn(_unescape_name(next_name)).lower() != wanted:
-                return found
-            params = [
-                ("dnsname", next_name),
-                ("hostedzoneid", next_id),
-                ("maxitems", str(self.page_size)),
-            ]
+    def _zones_named(self, fqdn: str) -> Op[list[Zone]]:
+        """Every hosted zone named ``fqdn`` (ListHostedZonesByName from that name on;
+        zones come in name order, so the first other name ends the search)."""
+
+        def fetch(cursor: Cursor | None) -> Op[Page[Zone]]:
+            dns_name, zone_id = _cursor_parts(cursor) if cursor is not None else (fqdn, None)
+            params = [("dnsname", str(dns_name)), ("maxitems", str(self.page_size))]
+            if zone_id is not None:
+                params.append(("hostedzoneid", zone_id))
+            root = yield from self._xml("GET", "hostedzonesbyname", params=params,
+                                        root="ListHostedZonesByNameResponse")
+            zones = self._zones_of(root)
+            named = [z for z in zones if names.same_name(z.domain, fqdn)]
+            next_name, next_id = _text(root, "NextDNSName"), _text(root, "NextHostedZoneId")
+            more = (len(named) == len(zones) and _truncated(root) and next_name and next_id
+                    and names.same_name(_unescape_name(next_name), fqdn))
+            return Page.token(named, _cursor(next_name, next_id) if more else None)
+
+        return (yield from collect(paginate(fetch, what="ListHostedZonesByName", driver=self)))
+
+    def _zone_by_reference(self, fqdn: str, reference: str) -> Op[Zone | None]:
+        zones = yield from self._zones_named(fqdn)
+        return next((z for z in zones if z.extra.get("caller_reference") == reference), None)
 
     @operation
     def create_zone(
@@ -516,51 +502,41 @@ class Route53DNSDriver(DNSDriver):
         if delegation is not None:
             body.append(_tag("DelegationSetId", delegation))
         body.append("</CreateHostedZoneRequest>")
-        payload = "".join(body)
+        document = "".join(body)
 
         if (yield from self._zones_named(fqdn)):
             raise ZoneAlreadyExists(fqdn, driver=self)
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
-            try:
-                resp = yield from self._send("POST", "hostedzone", body=payload, idempotent=False)
-            except OutcomeUnknown:
-                # The zone may or may not exist: find it by its CallerReference.
-                made = yield from self._zone_by_reference(fqdn, reference)
-                if made is not None:
-                    return made
-                if attempt == CREATE_ATTEMPTS:
-                    raise
-                continue
-            if resp.ok:
-                root = self._xml(resp)
-                element = _child(root, "HostedZone")
-                if element is None:
-                    raise ProviderError("CreateHostedZone answer has no HostedZone", driver=self)
-                zone = self._to_zone(element, _child(root, "DelegationSet"))
-                zone.extra["change_id"] = _text(root, "ChangeInfo", "Id")
-                return zone
-            error = self._error(resp, zone_id=fqdn)
-            if attempt > 1 and isinstance(error, ZoneAlreadyExists):
-                # Our reference was used by the earlier attempt after all.
-                made = yield from self._zone_by_reference(fqdn, reference)
-                if made is not None:
-                    return made
-            raise error
-        raise AssertionError("unreachable")  # pragma: no cover
+        attempts = 0
 
-    def _zone_by_reference(self, fqdn: str, reference: str) -> Op[Zone | None]:
-        zones = yield from self._zones_named(fqdn)
-        for zone in zones:
-            if zone.extra.get("caller_reference") == reference:
-                return zone
-        return None
+        def send() -> Op[Zone]:
+            nonlocal attempts
+            attempts += 1
+            try:
+                root = yield from self._post("hostedzone", document, "CreateHostedZoneResponse",
+                                             what=fqdn, idempotent=False,
+                                             exists=ZoneAlreadyExists)
+            except ZoneAlreadyExists:
+                if attempts > 1:  # our reference was used by an earlier attempt after all
+                    made = yield from find()
+                    if made is not None:
+                        return made
+                raise
+            zone = self._zone_in(root, "CreateHostedZone")
+            zone.extra["change_id"] = _text(root, "ChangeInfo", "Id")
+            return zone
+
+        def find() -> Op[Zone | None]:
+            # The zone may or may not exist: find it by its CallerReference.
+            return (yield from self._zone_by_reference(fqdn, reference))
+
+        return (yield from create_once(send, find, attempts=CREATE_ATTEMPTS))
 
     def _check_domain(self, domain: str) -> str:
         if not isinstance(domain, str) or domain in names.APEX_NAMES or domain == ".":
             raise InvalidInput(f"zone domain must be a DNS name: {domain!r}", driver=self)
         names.validate_name(domain, wildcard=False, what="zone domain", driver=self)
         # Route 53 keeps zone names in lower case (moto compares them as given).
-        return _fqdn(domain).lower()
+        return names.absolute_name("", domain).lower()
 
     @operation
     def update_zone(
@@ -577,7 +553,7 @@ class Route53DNSDriver(DNSDriver):
         A different ``domain``, ``type="slave"`` or a ``ttl`` raise
         :class:`NotSupported`.
         """
-        if domain is not None and _fqdn(domain).lower() != _fqdn(zone.domain).lower():
+        if domain is not None and not names.same_name(domain, zone.domain):
             raise NotSupported("Route 53 cannot rename a hosted zone", driver=self)
         if type is not None and str(type).lower() != ZoneType.MASTER.value:
             raise NotSupported("Route 53 hosts only primary (master) zones", driver=self)
@@ -596,15 +572,15 @@ class Route53DNSDriver(DNSDriver):
         comment = options["comment"]
         if comment is not None and not isinstance(comment, str):
             raise InvalidInput("extra['comment'] must be a string", driver=self)
-        payload = (
+        document = (
             f'<?xml version="1.0" encoding="UTF-8"?>'
             f'<UpdateHostedZoneCommentRequest xmlns="{XMLNS}">'
             f"{_tag('Comment', comment or '')}</UpdateHostedZoneCommentRequest>"
         )
-        resp = yield from self._send("POST", self._zone_path(bare), body=payload, idempotent=True)
-        if not resp.ok:
-            raise self._error(resp, zone_id=zone.id)
-        element = _child(self._xml(resp), "HostedZone")
+        root = yield from self._post(self._zone_path(bare), document,
+                                     "UpdateHostedZoneCommentResponse", what=zone.id,
+                                     idempotent=True)
+        element = _child(root, "HostedZone")
         if element is None:
             return (yield from self.get_zone.op(bare))
         return self._to_zone(element)
@@ -614,75 +590,74 @@ class Route53DNSDriver(DNSDriver):
         """Delete a zone: first every record set but the SOA and the apex NS
         (in change batches), then the hosted zone itself."""
         bare = self._check_zone_id(zone.id)
-        sets: list[_RecordSet] = []
-        start: list[tuple[str, str]] = []
-        while True:
-            page, start = yield from self._record_page(bare, start, self.record_page_size)
-            sets.extend(page)
-            if not start:
-                break
-        doomed = [
-            s
-            for s in sets
-            if not (s.type in ("SOA", "NS") and s.matches(zone.domain))
-        ]
+        sets = yield from collect(self._record_sets(bare, zone.id, _as_is))
+        doomed = [s for s in sets if not (s.type in ("SOA", "NS") and s.matches(zone.domain))]
         for batch in _batches(doomed):
-            changes = [("DELETE", s.element) for s in batch]
-            resp = yield from self._send(
-                "POST",
-                f"{self._zone_path(bare)}/rrset",
-                body=_change_batch(changes, "overcast delete_zone"),
-                idempotent=False,
-            )
-            if not resp.ok:
-                error = self._error(resp, zone_id=zone.id)
-                if not isinstance(error, RecordNotFound):  # deleted meanwhile: fine
-                    raise error
-        resp = yield from self._send("DELETE", self._zone_path(bare))
-        if not resp.ok:
-            raise self._error(resp, zone_id=zone.id)
+            with contextlib.suppress(RecordNotFound):  # deleted meanwhile: fine
+                yield from self._change(bare, [("DELETE", s.element) for s in batch],
+                                        what=zone.id, comment="overcast delete_zone")
+        yield from self._send("DELETE", self._zone_path(bare), what=zone.id,
+                              missing=ZoneNotFound)
         return True
 
     # -- records -----------------------------------------------------------------------
 
-    def _record_page(
+    def _record_sets(
         self,
         zone_id: str,
-        start: Sequence[tuple[str, str]],
-        size: int,
-    ) -> Op[tuple[list[_RecordSet], list[tuple[str, str]]]]:
-        """One ListResourceRecordSets page from ``start`` (name/type/identifier
-        params); returns the sets and the params of the next page ([] at the end)."""
-        params = [*start, ("maxitems", str(size))]
-        resp = yield from self._send(
-            "GET", f"{self._zone_path(zone_id)}/rrset", params=params
-        )
-        if not resp.ok:
-            raise self._error(resp, zone_id=zone_id)
-        root = self._xml(resp)
-        page = [
-            _RecordSet(
-                _unescape_name(_text(element, "Name") or ""),
-                (_text(element, "Type") or "").upper(),
-                _text(element, "SetIdentifier"),
-                element,
+        what: str,
+        convert: Callable[[_RecordSet], T],
+        fqdn: str | None = None,
+        rtype: str | None = None,
+    ) -> Iter[T]:
+        """Iterator operation: every record set of a zone (as ``convert`` makes it), in
+        Route 53's order; with ``fqdn``, only the sets of that name (and type
+        ``rtype``), read from there.
+
+        A page's cursor is the name, type and set identifier the next page starts
+        at (``NextRecordName``, ``NextRecordType``, ``NextRecordIdentifier``).
+        """
+        first = _cursor(fqdn, rtype) if fqdn is not None else None
+
+        def fetch(cursor: Cursor | None) -> Op[Page[T]]:
+            if fqdn is None:
+                size = self.record_page_size
+            else:  # one set is asked for by name and type; more may share them
+                size = 1 if cursor == first and rtype is not None else NAME_PAGE
+            start = _cursor_parts(cursor) if cursor is not None else []
+            params = [(key, value) for key, value in zip(("name", "type", "identifier"), start,
+                                                         strict=False) if value is not None]
+            root = yield from self._xml(
+                "GET", f"{self._zone_path(zone_id)}/rrset",
+                params=[*params, ("maxitems", str(size))],
+                root="ListResourceRecordSetsResponse", what=what, missing=ZoneNotFound,
             )
-            for element in _children(_child(root, "ResourceRecordSets"), "ResourceRecordSet")
-        ]
-        if (_text(root, "IsTruncated") or "").lower() != "true":
-            return page, []
-        following: list[tuple[str, str]] = []
-        next_name = _text(root, "NextRecordName")
-        if not next_name:
-            return page, []
-        following.append(("name", next_name))
-        next_type = _text(root, "NextRecordType")
-        if next_type:
-            following.append(("type", next_type))
-        next_identifier = _text(root, "NextRecordIdentifier")
-        if next_identifier:
-            following.append(("identifier", next_identifier))
-        return page, following
+            sets = [_RecordSet.of(e) for e in
+                    _children(_child(root, "ResourceRecordSets"), "ResourceRecordSet")]
+            if fqdn is not None:
+                wanted = list(takewhile(lambda rs: rs.matches(fqdn, rtype), sets))
+                if len(wanted) < len(sets):  # past the name: nothing further matches
+                    return Page.last([convert(rs) for rs in wanted])
+            return Page.token([convert(rs) for rs in sets], self._next_start(root))
+
+        return paginate(fetch, first=first, what=f"ListResourceRecordSets {what}", driver=self)
+
+    def _next_start(self, root: Element) -> str | None:
+        """Where the page after ``root`` starts; ``None`` on the last page."""
+        if not _truncated(root):
+            return None
+        name = _text(root, "NextRecordName")
+        if not name:
+            raise ProviderError("a truncated record set listing gave no NextRecordName",
+                                driver=self)
+        return _cursor(name, _text(root, "NextRecordType"),
+                       _text(root, "NextRecordIdentifier"))
+
+    def _sets_at(self, zone: Zone, fqdn: str, rtype: str | None = None
+                 ) -> Op[list[_RecordSet]]:
+        """Every record set named ``fqdn`` (of type ``rtype`` if given)."""
+        bare = self._check_zone_id(zone.id)
+        return (yield from collect(self._record_sets(bare, zone.id, _as_is, fqdn, rtype)))
 
     def _to_record(self, zone: Zone, rs: _RecordSet) -> Record:
         element = rs.element
@@ -719,7 +694,7 @@ class Route53DNSDriver(DNSDriver):
                 extra[key] = value
         ttl_text = _text(element, "TTL")
         ttl = int(ttl_text) if ttl_text and ttl_text.isdigit() else None
-        name = _relative(rs.name, zone.domain)
+        name = names.relative_name(rs.name, zone.domain)
         if not values:
             values = [""]
         return Record(
@@ -737,34 +712,9 @@ class Route53DNSDriver(DNSDriver):
     @iterator
     def iterate_records(self, zone: Zone) -> Iter[Record]:
         """Every record set of a zone, page by page (``StartRecordName`` /
-        ``StartRecordType`` / ``NextRecordName`` / ``NextRecordType``)."""
+        ``StartRecordType`` / ``StartRecordIdentifier`` from the page before)."""
         bare = self._check_zone_id(zone.id)
-        start: list[tuple[str, str]] = []
-        while True:
-            page, start = yield from self._record_page(bare, start, self.record_page_size)
-            for rs in page:
-                yield Emit(self._to_record(zone, rs))
-            if not start:
-                return
-
-    def _sets_at(self, zone: Zone, fqdn: str, rtype: str | None = None) -> Op[list[_RecordSet]]:
-        """Every record set named ``fqdn`` (of type ``rtype`` if given)."""
-        bare = self._check_zone_id(zone.id)
-        start = [("name", fqdn)]
-        if rtype is not None:
-            start.append(("type", rtype))
-        size = 1 if rtype is not None else 20
-        found: list[_RecordSet] = []
-        while True:
-            page, following = yield from self._record_page(bare, start, size)
-            for rs in page:
-                if not rs.matches(fqdn, rtype):
-                    return found
-                found.append(rs)
-            if not following:
-                return found
-            start = following
-            size = 20
+        yield from self._record_sets(bare, zone.id, partial(self._to_record, zone))
 
     def _find_set(self, zone: Zone, record_id: str) -> Op[_RecordSet]:
         parsed = _split_record_id(record_id)
@@ -788,30 +738,6 @@ class Route53DNSDriver(DNSDriver):
         rs = yield from self._find_set(zone, record_id)
         return self._to_record(zone, rs)
 
-    def _check_neighbours(
-        self, fqdn: str, rtype: RecordType, existing: Iterable[_RecordSet], name: str,
-        replacing: _RecordSet | None = None,
-    ) -> None:
-        others = [
-            rs
-            for rs in existing
-            if replacing is None
-            or not (rs.matches(replacing.name, replacing.type)
-                    and rs.identifier == replacing.identifier)
-        ]
-        if any(rs.type == rtype.value and rs.identifier is None for rs in others):
-            raise RecordAlreadyExists(_record_id(name, rtype.value), driver=self)
-        if rtype is RecordType.CNAME and others:
-            raise InvalidInput(
-                f"a CNAME may not stand beside other data: {fqdn} has "
-                f"{', '.join(sorted({rs.type for rs in others}))} records",
-                driver=self,
-            )
-        if rtype is not RecordType.CNAME and any(rs.type == "CNAME" for rs in others):
-            raise InvalidInput(
-                f"{fqdn} is a CNAME: no other data may stand beside it", driver=self
-            )
-
     @operation
     def create_record(
         self,
@@ -832,22 +758,16 @@ class Route53DNSDriver(DNSDriver):
         bare = self._check_zone_id(zone.id)
         fqdn = names.absolute_name(rel, zone.domain)
         existing = yield from self._sets_at(zone, fqdn)
-        self._check_neighbours(fqdn, rtype, existing, rel)
+        names.check_free(rel, rtype.value, [rs.type for rs in existing], driver=self)
         element = _set_xml(fqdn, rtype.value, ttl_value, values)
-        body = _change_batch([("CREATE", element)])
         record_id = _record_id(rel, rtype.value)
+
         def send() -> Op[Record]:
-            resp = yield from self._send(
-                "POST", f"{self._zone_path(bare)}/rrset", body=body, idempotent=False
-            )
-            if not resp.ok:
-                raise self._error(resp, zone_id=zone.id, record=record_id)
-            record = Record(
+            root = yield from self._change(bare, [("CREATE", element)], what=record_id)
+            return Record(
                 record_id, rel, rtype.value, values[0], zone, driver=self, ttl=ttl_value,
-                values=list(values),
+                extra={"change_id": _text(root, "ChangeInfo", "Id")}, values=list(values),
             )
-            record.extra["change_id"] = _text(_parse(resp.body), "ChangeInfo", "Id")
-            return record
 
         def find() -> Op[Record | None]:
             # Made by an attempt whose answer was lost?
@@ -894,19 +814,16 @@ class Route53DNSDriver(DNSDriver):
             idempotent = True
         else:
             existing = yield from self._sets_at(zone, fqdn)
-            self._check_neighbours(fqdn, rtype, existing, rel, replacing=current)
+            others = [rs.type for rs in existing if not (
+                rs.matches(current.name, current.type) and rs.identifier == current.identifier)]
+            names.check_free(rel, rtype.value, others, driver=self)
             changes = [("DELETE", current.element), ("CREATE", element)]
             idempotent = False
         record_id = _record_id(rel, rtype.value)
-        resp = yield from self._send(
-            "POST", f"{self._zone_path(bare)}/rrset", body=_change_batch(changes),
-            idempotent=idempotent,
-        )
-        if not resp.ok:
-            raise self._error(resp, zone_id=zone.id, record=record_id)
+        root = yield from self._change(bare, changes, what=record_id, idempotent=idempotent)
         return Record(
             record_id, rel, rtype.value, values[0], zone, driver=self, ttl=ttl_value,
-            extra={"change_id": _text(_parse(resp.body), "ChangeInfo", "Id")},
+            extra={"change_id": _text(root, "ChangeInfo", "Id")},
             values=list(values),
         )
 
@@ -917,29 +834,24 @@ class Route53DNSDriver(DNSDriver):
         zone = record.zone
         bare = self._check_zone_id(zone.id)
         current = yield from self._find_set(zone, record.id)
-        body = _change_batch([("DELETE", current.element)])
-        try:
-            resp = yield from self._send(
-                "POST", f"{self._zone_path(bare)}/rrset", body=body, idempotent=False
-            )
-        except OutcomeUnknown:
+
+        def send() -> Op[bool]:
+            yield from self._change(bare, [("DELETE", current.element)], what=record.id)
+            return True
+
+        def gone() -> Op[bool | None]:
+            # A delete whose answer was lost happened if the set is gone; if it is
+            # still there, nothing was done and the change is sent again.
             try:
                 yield from self._find_set(zone, record.id)
             except RecordNotFound:
                 return True
-            raise
-        if not resp.ok:
-            raise self._error(resp, zone_id=zone.id, record=record.id)
-        return True
+            return None
+
+        return (yield from create_once(send, gone))
 
 
 # -- request bodies -------------------------------------------------------------------
-
-
-def _page_size(what: str, value: int, limit: int, driver: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise InvalidInput(f"{what} must be an integer from 1 to {limit}: {value!r}", driver=driver)
-    return value
 
 
 def _set_xml(fqdn: str, rtype: str, ttl: int, values: Sequence[str]) -> str:
