@@ -15,6 +15,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+# First, so that a missing dnspython is reported with the extra that brings it.
+from overcast.dns.records import rdata_text, to_presentation, to_rdata
+
+# isort: split
 import dns.exception
 import dns.name
 import dns.rdata
@@ -25,7 +29,6 @@ import dns.zone
 
 from overcast.dns import names
 from overcast.dns.base import DEFAULT_TTL, Record, RecordType, Zone
-from overcast.dns.records import rdata_text, to_presentation, to_rdata
 from overcast.errors import InvalidInput
 
 if TYPE_CHECKING:

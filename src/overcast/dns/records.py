@@ -22,6 +22,7 @@ import ipaddress
 from typing import Final
 
 from overcast.errors import InvalidInput
+from overcast.extras import MissingExtra, install_hint
 
 try:
     import dns.exception
@@ -30,9 +31,8 @@ try:
     import dns.rdataclass
     import dns.rdatatype
 except ImportError as missing:  # dnspython is the "dns" extra
-    raise ImportError(
-        'overcast\'s DNS drivers need dnspython: pip install "overcast[dns]"',
-        name=missing.name,
+    raise MissingExtra(
+        f"overcast's DNS drivers need dnspython: {install_hint('dns')}", name=missing.name
     ) from missing
 
 __all__ = [

@@ -15,20 +15,26 @@ octoDNS does) raises :class:`UnsafePlan` unless ``force=True``. Targets with
 fewer than :data:`MIN_RECORDS_FOR_SAFETY` record sets are exempt, so small
 zones can still be built from scratch.
 
-:func:`sync` works on sync drivers; :func:`sync_async` is the same for
-``async`` programs (it uses ``driver.aio``). Both compute the plan with the
-same pure function, :func:`compute_plan`.
+:func:`sync` runs from sync code and :func:`sync_async` from ``async``
+programs: they are the two faces of one operation, which reads and writes each
+zone through its own driver (:class:`~overcast.runtime.effects.Delegate`), so
+the flow (plan with the pure :func:`compute_plan`, safety check, apply) is
+written once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
+from overcast.dns import names
 from overcast.dns.base import DNSDriver, Record, RecordType, Zone
 from overcast.dns.records import canonical
 from overcast.errors import InvalidInput, OvercastError
+from overcast.runtime.effects import Delegate, Op
+from overcast.runtime.operation import standalone
+from overcast.runtime.ops import collect, find_first
 
 __all__ = [
     "DEFAULT_MAX_CHANGE_SHARE",
@@ -191,7 +197,16 @@ def _extra(change: Change) -> dict[str, int] | None:
     return {"ttl": change.ttl} if change.ttl is not None else None
 
 
-def sync(
+T = TypeVar("T")
+
+
+def _on(driver: DNSDriver, op: Op[T]) -> Op[T]:
+    """Run ``op`` on ``driver``'s own runner (its credentials, pools and policy)."""
+    result: T = yield Delegate(driver, op)
+    return result
+
+
+def _sync(
     source_zone: Zone,
     target_driver: DNSDriver,
     *,
@@ -199,111 +214,71 @@ def sync(
     dry_run: bool = True,
     force: bool = False,
     max_change_share: float = DEFAULT_MAX_CHANGE_SHARE,
-) -> Plan:
+) -> Op[Plan]:
     """Plan (and unless ``dry_run``, apply) making a zone of ``target_driver``
     equal to ``source_zone``.
 
     The target zone is the one for ``target_domain`` (default: the source's
-    domain); it is created when applying if it does not exist. Changes are
-    applied deletes first, then updates, then creates, so a name can change
-    from other data to a CNAME. Returns the plan, with ``applied`` set.
+    domain), found by listing the target's zones (zone ids differ by provider);
+    it is created when applying if it does not exist. Changes are applied
+    deletes first, then updates, then creates, so a name can change from other
+    data to a CNAME. Returns the plan, with ``applied`` set.
     """
-    if source_zone.driver is None:
+    source = source_zone.driver
+    if source is None:
         raise InvalidInput("the source zone is not bound to a driver")
+    target = target_driver
     domain = target_domain or source_zone.domain
-    source_records = source_zone.driver.list_records(source_zone)
-    target_zone = _find_zone(target_driver, domain)
-    target_records = target_driver.list_records(target_zone) if target_zone else []
+    source_records = yield from _on(source, collect(source.iterate_records.op(source_zone)))
+
+    def wanted(zone: Zone) -> bool:
+        return names.same_name(zone.domain, domain)
+
+    finding = find_first(target.iterate_zones.op(), wanted)
+    target_zone = yield from _on(target, finding)
+    target_records: list[Record] = []
+    if target_zone is not None:
+        target_records = yield from _on(target, collect(target.iterate_records.op(target_zone)))
     plan = compute_plan(
         source_records,
         target_records,
-        source_name=f"{source_zone.driver.name}:{source_zone.domain}",
-        target_name=f"{target_driver.name}:{domain}",
+        source_name=f"{source.name}:{source_zone.domain}",
+        target_name=f"{target.name}:{domain}",
         target_exists=target_zone is not None,
     )
     if dry_run or not plan:
         return plan
     _check(plan, force, max_change_share)
     if target_zone is None:
-        target_zone = target_driver.create_zone(domain, ttl=source_zone.ttl)
+        target_zone = yield from _on(target, target.create_zone.op(domain, ttl=source_zone.ttl))
     for change in _ordered(plan.changes):
-        if change.action == "delete":
-            assert change.existing is not None
-            target_driver.delete_record(change.existing)
-        elif change.action == "update":
-            assert change.existing is not None
-            target_driver.update_record(change.existing, change.name, RecordType(change.type),
-                                        list(change.values), _extra(change))
-        else:
-            target_driver.create_record(change.name, target_zone, RecordType(change.type),
-                                        list(change.values), _extra(change))
+        yield from _on(target, _apply(target, target_zone, change))
     plan.applied = True
     return plan
 
 
-async def sync_async(
-    source_zone: Zone,
-    target_driver: DNSDriver,
-    *,
-    target_domain: str | None = None,
-    dry_run: bool = True,
-    force: bool = False,
-    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE,
-) -> Plan:
-    """:func:`sync` for async programs: the same plan, through ``driver.aio``."""
-    if source_zone.driver is None:
-        raise InvalidInput("the source zone is not bound to a driver")
-    source, target = source_zone.driver.aio, target_driver.aio
-    domain = target_domain or source_zone.domain
-    source_records = await source.list_records(source_zone)
-    target_zone = await _afind_zone(target_driver, domain)
-    target_records = await target.list_records(target_zone) if target_zone else []
-    plan = compute_plan(
-        source_records,
-        target_records,
-        source_name=f"{source_zone.driver.name}:{source_zone.domain}",
-        target_name=f"{target_driver.name}:{domain}",
-        target_exists=target_zone is not None,
-    )
-    if dry_run or not plan:
-        return plan
-    _check(plan, force, max_change_share)
-    if target_zone is None:
-        target_zone = await target.create_zone(domain, ttl=source_zone.ttl)
-    for change in _ordered(plan.changes):
-        if change.action == "delete":
-            assert change.existing is not None
-            await target.delete_record(change.existing)
-        elif change.action == "update":
-            assert change.existing is not None
-            await target.update_record(change.existing, change.name, RecordType(change.type),
-                                       list(change.values), _extra(change))
-        else:
-            await target.create_record(change.name, target_zone, RecordType(change.type),
-                                       list(change.values), _extra(change))
-    plan.applied = True
-    return plan
+def _apply(driver: DNSDriver, zone: Zone, change: Change) -> Op[Any]:
+    """The driver operation that makes one change."""
+    if change.action == "delete":
+        assert change.existing is not None
+        return driver.delete_record.op(change.existing)
+    values, extra = list(change.values), _extra(change)
+    if change.action == "update":
+        assert change.existing is not None
+        return driver.update_record.op(change.existing, change.name, RecordType(change.type),
+                                       values, extra)
+    return driver.create_record.op(change.name, zone, RecordType(change.type), values, extra)
+
+
+#: ``sync(source_zone, target_driver, *, target_domain=None, dry_run=True,
+#: force=False, max_change_share=0.3) -> Plan``: plan (and unless ``dry_run``,
+#: apply) making a zone of ``target_driver`` equal to ``source_zone``; see
+#: :func:`_sync` for the rules. From async code: :func:`sync_async`.
+sync = standalone(_sync)
+#: :func:`sync` for async programs: the same operation, awaited on the running loop.
+sync_async = sync.run_async
 
 
 def _ordered(changes: Sequence[Change]) -> list[Change]:
     rank = {"delete": 0, "update": 1, "create": 2}
     return sorted(changes, key=lambda c: rank[c.action])
-
-
-def _same_domain(a: str, b: str) -> bool:
-    return a.rstrip(".").lower() == b.rstrip(".").lower()
-
-
-def _find_zone(driver: DNSDriver, domain: str) -> Zone | None:
-    """The driver's zone for ``domain``, found by listing (zone ids differ by provider)."""
-    for zone in driver.iterate_zones():
-        if _same_domain(zone.domain, domain):
-            return zone
-    return None
-
-
-async def _afind_zone(driver: DNSDriver, domain: str) -> Zone | None:
-    async for zone in driver.aio.iterate_zones():
-        if _same_domain(zone.domain, domain):
-            return zone
-    return None

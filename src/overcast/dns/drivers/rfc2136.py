@@ -30,6 +30,18 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
+# First, so that a missing dnspython is reported with the extra that brings it.
+from overcast.dns.bind import (
+    make_record,
+    owner_name,
+    parse_record_id,
+    rdatas_from_values,
+    rdatatype,
+    zone_origin,
+    zone_records,
+)
+
+# isort: split
 import dns.exception
 import dns.flags
 import dns.message
@@ -56,15 +68,6 @@ from overcast.dns.base import (
     RecordType,
     Zone,
     ZoneType,
-)
-from overcast.dns.bind import (
-    make_record,
-    owner_name,
-    parse_record_id,
-    rdatas_from_values,
-    rdatatype,
-    zone_origin,
-    zone_records,
 )
 from overcast.errors import (
     InvalidCredentials,

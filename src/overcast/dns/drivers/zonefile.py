@@ -30,6 +30,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
+# First, so that a missing dnspython is reported with the extra that brings it.
+from overcast.dns.bind import (
+    make_record,
+    master_file_ttl,
+    owner_name,
+    parse_record_id,
+    rdatas_from_values,
+    rdatatype,
+    read_master_file,
+    record_id,
+    relative_owner,
+    render_zone,
+    zone_origin,
+    zone_records,
+)
+
+# isort: split
 import dns.name
 import dns.rdata
 import dns.rdataclass
@@ -48,20 +65,6 @@ from overcast.dns.base import (
     RecordType,
     Zone,
     ZoneType,
-)
-from overcast.dns.bind import (
-    make_record,
-    master_file_ttl,
-    owner_name,
-    parse_record_id,
-    rdatas_from_values,
-    rdatatype,
-    read_master_file,
-    record_id,
-    relative_owner,
-    render_zone,
-    zone_origin,
-    zone_records,
 )
 from overcast.errors import (
     InvalidInput,
