@@ -28,10 +28,10 @@ converted here to and from overcast's presentation form.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
-from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, TypeVar, Unpack
 from urllib.parse import quote, urlsplit
 
 from overcast.auth.azure_ad import (
@@ -46,23 +46,31 @@ from overcast.dns import names
 from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
 from overcast.dns.records import character_strings, parse_character_strings
 from overcast.errors import (
+    AlreadyExists,
     InvalidCredentials,
     InvalidInput,
+    NotFound,
     NotSupported,
     OperationTimeout,
-    OutcomeUnknown,
     ProviderError,
+    RateLimited,
     RecordAlreadyExists,
     RecordNotFound,
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op, Request, Response, Sleep
+from overcast.runtime.api import ErrorMap, HttpApi, RequestOptions, When, decode_json
+from overcast.runtime.effects import Call, Iter, Op, Request, Response, Sleep
 from overcast.runtime.operation import iterator, operation
+from overcast.runtime.ops import collect, create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.policy import parse_retry_after
-from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.redact import Secret
 
 __all__ = ["AzureDNSDriver"]
+
+T = TypeVar("T")
 
 API_VERSION: Final = "2018-05-01"
 DEFAULT_ENDPOINT: Final = "https://management.azure.com"
@@ -73,7 +81,6 @@ DEFAULT_POLL_SECONDS: Final = 5.0
 MAX_POLL_SECONDS: Final = 60.0
 #: How long a long-running operation may take before the driver gives up.
 LRO_TIMEOUT: Final = 1800.0
-_NOT_FOUND_CODES: Final = frozenset({"ResourceNotFound", "ParentResourceNotFound", "NotFound"})
 _AUTH_CODES: Final = frozenset(
     {"AuthenticationFailed", "InvalidAuthenticationToken", "ExpiredAuthenticationToken",
      "InvalidAuthenticationTokenTenant", "AuthorizationFailed"}
@@ -97,10 +104,6 @@ def _host(value: str) -> str:
     """A host name as Azure shows it in its examples: without the trailing dot."""
     value = value.strip()
     return value[:-1] if value.endswith(".") and value != "." else value
-
-
-def _absolute(value: str) -> str:
-    return value if value.endswith(".") else f"{value}."
 
 
 def split_text(text: str, limit: int = 255) -> list[str]:
@@ -168,6 +171,10 @@ def from_properties(rtype: str, props: Mapping[str, Any]) -> list[str]:
             return [found]
         return [i for i in (found or []) if isinstance(i, Mapping)]
 
+    def host(item: Mapping[str, Any], key: str) -> str:
+        """A host name field, fully qualified."""
+        return names.absolute_name(str(item.get(key, "")), ".")
+
     field = _FIELDS.get(rtype)
     if field is None:
         return []
@@ -178,16 +185,16 @@ def from_properties(rtype: str, props: Mapping[str, Any]) -> list[str]:
         elif rtype == "AAAA":
             out.append(str(item.get("ipv6Address", "")))
         elif rtype == "CNAME":
-            out.append(_absolute(str(item.get("cname", ""))))
+            out.append(host(item, "cname"))
         elif rtype == "NS":
-            out.append(_absolute(str(item.get("nsdname", ""))))
+            out.append(host(item, "nsdname"))
         elif rtype == "PTR":
-            out.append(_absolute(str(item.get("ptrdname", ""))))
+            out.append(host(item, "ptrdname"))
         elif rtype == "MX":
-            out.append(f"{item.get('preference')} {_absolute(str(item.get('exchange', '')))}")
+            out.append(f"{item.get('preference')} {host(item, 'exchange')}")
         elif rtype == "SRV":
             out.append(f"{item.get('priority')} {item.get('weight')} {item.get('port')} "
-                       f"{_absolute(str(item.get('target', '')))}")
+                       f"{host(item, 'target')}")
         elif rtype == "TXT":
             out.append("".join(str(s) for s in item.get("value") or []))
         elif rtype == "CAA":
@@ -195,14 +202,14 @@ def from_properties(rtype: str, props: Mapping[str, Any]) -> list[str]:
                        f"{character_strings(str(item.get('value', '')))}")
         elif rtype == "SOA":
             out.append(" ".join([
-                _absolute(str(item.get("host", ""))), _absolute(str(item.get("email", ""))),
+                host(item, "host"), host(item, "email"),
                 *(str(item.get(k, 0)) for k in ("serialNumber", "refreshTime", "retryTime",
                                                  "expireTime", "minimumTTL")),
             ]))
     return out
 
 
-class AzureDNSDriver(DNSDriver):
+class AzureDNSDriver(HttpApi, DNSDriver):
     """Azure DNS (public zones) through Azure Resource Manager.
 
     ``key`` is the application (client) id and ``secret`` its client secret;
@@ -212,6 +219,20 @@ class AzureDNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "azure"
+    label: ClassVar[str] = "Azure"
+    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-ms-request-id",)
+    # Without the default rows: a 404 of another kind (ResourceGroupNotFound,
+    # SubscriptionNotFound) is a ProviderError carrying its code.
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        When(InvalidCredentials, status=(401, 403)),
+        When(InvalidCredentials, code=_AUTH_CODES),
+        When(ZoneNotFound, status=404, code="ParentResourceNotFound"),
+        When(NotFound, status=404, code=("ResourceNotFound", "NotFound")),
+        When(AlreadyExists, status=412),  # If-None-Match: * on a resource that exists
+        When(RateLimited, status=429),
+        defaults=False,
+    )
     record_types: ClassVar[tuple[RecordType, ...]] = (
         RecordType.A,
         RecordType.AAAA,
@@ -243,16 +264,14 @@ class AzureDNSDriver(DNSDriver):
                              ("resource_group", resource_group)):
             if not value or not isinstance(value, str | Secret):
                 raise InvalidInput(f"{label} must be a non-empty string", driver=self)
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-            raise InvalidInput(f"page_size must be a positive integer: {page_size!r}", driver=self)
         self.key = key
         self.secret = Secret(secret)
         self.tenant_id = tenant_id
         self.subscription_id = subscription_id
         self.resource_group = resource_group
-        self.endpoint = endpoint.rstrip("/")
-        self.authority = authority.rstrip("/")
-        self.page_size = page_size
+        self.endpoint = check_endpoint(endpoint, driver=self)
+        self.authority = check_endpoint(authority, option="authority", driver=self)
+        self.page_size = check_page_size(page_size, driver=self)
         self._origin = urlsplit(self.endpoint)[:2]
         self._tokens = TokenCache()
 
@@ -272,15 +291,19 @@ class AzureDNSDriver(DNSDriver):
         )
         return self._tokens.store(token, expires_in, at)
 
-    def _zones_url(self, *segments: str) -> str:
-        base = (f"{self.endpoint}/subscriptions/{quote(self.subscription_id, safe='')}"
-                f"/resourceGroups/{quote(self.resource_group, safe='')}"
-                "/providers/Microsoft.Network/dnsZones")
-        tail = "/".join(quote(s, safe="@") for s in segments)
-        return f"{base}/{tail}" if tail else base
+    def _transmit(self, request: Request) -> Op[Response]:
+        """Send with the ARM token; a 401 drops it and sends once more with a new one."""
+        return (yield from send_with_bearer(self._token, self._tokens, request))
 
-    def _record_url(self, zone_id: str, rtype: str, name: str) -> str:
-        return self._zones_url(zone_id, rtype, name or "@")
+    def _request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Request:
+        """Every ARM call carries ``api-version``; a URL the server gave (``nextLink``,
+        an operation's status) carries its own query and must stay on the endpoint."""
+        if path.startswith(("https://", "http://")):
+            return super()._request(method, self._check_link(path), **options)
+        params = options.get("params") or ()
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+        options["params"] = [("api-version", API_VERSION), *pairs]
+        return super()._request(method, path, **options)
 
     def _check_link(self, url: str) -> str:
         """A server-given URL (nextLink, status URL) must point at the endpoint: the
@@ -290,60 +313,47 @@ class AzureDNSDriver(DNSDriver):
                                 driver=self)
         return url
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-        versioned: bool = True,
-    ) -> Op[Response]:
-        """Operation: an authorised ARM request; a 401 is retried once with a new token.
+    def _zones_path(self, *segments: str) -> str:
+        base = (f"/subscriptions/{quote(self.subscription_id, safe='')}"
+                f"/resourceGroups/{quote(self.resource_group, safe='')}"
+                "/providers/Microsoft.Network/dnsZones")
+        tail = "/".join(quote(s, safe="@") for s in segments)
+        return f"{base}/{tail}" if tail else base
 
-        ``versioned=False`` for server-given URLs, which carry their own query.
-        """
-        query = {"api-version": API_VERSION, **(params or {})} if versioned else {}
-        base = {"Accept": "application/json", **(headers or {})}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            base["Content-Type"] = "application/json"
-        request = Request(method, url, headers=base, params=query, body=data,
-                          idempotent=idempotent)
-        return (yield from send_with_bearer(self._token, self._tokens, request))
+    def _record_path(self, zone_id: str, rtype: str, name: str) -> str:
+        return self._zones_path(zone_id, rtype, name or "@")
 
-    def _error(self, resp: Response, kind: str = "", resource: str = "") -> Exception:
-        """The overcast error for a failed ARM response (``{"error": {code, message}}``).
+    def _pages(self, path: str, what: str, convert: Callable[[dict[str, Any]], T]) -> Iter[T]:
+        """Iterator operation: every item of an ARM list, the first page from ``path``
+        (with ``$top``), the next ones from the server's ``nextLink``."""
 
-        ``kind`` is ``"zone"`` or ``"record"``: what a 404 or 412 is about.
-        """
-        code: str | None = None
-        message = resp.text[:500]
-        try:
-            data = resp.json()
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            code = data["error"].get("code")
-            message = str(data["error"].get("message") or message)
-        message = redact_text(message, self._secrets())
-        request_id = resp.headers.get("x-ms-request-id")
-        if resp.status in (401, 403) or code in _AUTH_CODES:
-            return InvalidCredentials(f"Azure refused the credentials: {code}: {message}",
-                                      driver=self)
-        if resp.status == 404 and code in _NOT_FOUND_CODES:
-            if kind == "record" and code != "ParentResourceNotFound":
-                return RecordNotFound(resource, message, driver=self)
-            return ZoneNotFound(resource, message, driver=self)
-        if resp.status == 412 and kind == "zone":
-            return ZoneAlreadyExists(resource, message, driver=self)
-        if resp.status == 412 and kind == "record":
-            return RecordAlreadyExists(resource, message, driver=self)
-        return ProviderError(message, status=resp.status, code=code, request_id=request_id,
-                             driver=self)
+        def fetch(link: Cursor | None) -> Op[Page[T]]:
+            if link is None:
+                data = yield from self._json("GET", path, params={"$top": str(self.page_size)},
+                                             what=what, missing=ZoneNotFound)
+            else:
+                data = yield from self._json("GET", str(link), what=what, missing=ZoneNotFound)
+            data = data or {}
+            items = [convert(i) for i in data.get("value") or [] if isinstance(i, dict)]
+            following = data.get("nextLink")
+            return Page.link(items, str(following) if following else None)
+
+        return paginate(fetch, what=f"GET {path}", driver=self)
+
+    def _lookup(self, path: str, what: str, missing: type[NotFound]) -> Op[dict[str, Any] | None]:
+        """The resource at ``path``; ``None`` if there is none (``missing``)."""
+        with contextlib.suppress(missing):
+            data: dict[str, Any] = yield from self._json("GET", path, what=what, missing=missing)
+            return data
+        return None
+
+    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[Response]:
+        """DELETE a zone or record set: ARM answers 204 when there was nothing to
+        delete, which is ``missing``."""
+        resp = yield from self._send("DELETE", path, what=what, missing=missing)
+        if resp.status == 204:
+            raise missing(what, driver=self)
+        return resp
 
     # -- models ------------------------------------------------------------------------
 
@@ -352,7 +362,7 @@ class AzureDNSDriver(DNSDriver):
         name = str(data["name"])
         return Zone(
             id=name,
-            domain=_absolute(name),
+            domain=names.absolute_name("", name),
             type=ZoneType.MASTER.value,
             ttl=None,
             driver=self,
@@ -368,10 +378,15 @@ class AzureDNSDriver(DNSDriver):
             },
         )
 
-    def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> Record:
-        rtype = str(data.get("type", "")).rsplit("/", 1)[-1].upper()
+    @staticmethod
+    def _set_key(data: Mapping[str, Any]) -> tuple[str, str]:
+        """A listed record set's ``(relative name, TYPE)``; the apex is ``""``."""
         raw_name = str(data.get("name", "@"))
-        name = "" if raw_name == "@" else raw_name
+        return ("" if raw_name == "@" else raw_name), str(data.get("type", "")).rsplit(
+            "/", 1)[-1].upper()
+
+    def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> Record:
+        name, rtype = self._set_key(data)
         props = data.get("properties") or {}
         values = from_properties(rtype, props)
         ttl = props.get("TTL")
@@ -400,45 +415,19 @@ class AzureDNSDriver(DNSDriver):
             return None
         return ("" if name == "@" else name), rtype.upper()
 
-    # -- paging ------------------------------------------------------------------------
-
-    def _list_page(
-        self, url: str, link: str | None, kind: str, resource: str
-    ) -> Op[tuple[list[dict[str, Any]], str | None]]:
-        """One page of an ARM list: the first from ``url`` (with ``$top``), the next
-        ones from the server's ``nextLink``. Returns ``(items, nextLink)``."""
-        if link is None:
-            resp = yield from self._send("GET", url, params={"$top": str(self.page_size)})
-        else:
-            resp = yield from self._send("GET", self._check_link(link), versioned=False)
-        if not resp.ok:
-            raise self._error(resp, kind, resource)
-        data = resp.json()
-        items = [i for i in data.get("value") or [] if isinstance(i, dict)]
-        next_link = data.get("nextLink")
-        return items, (str(next_link) if next_link else None)
-
     # -- zones -------------------------------------------------------------------------
 
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
         """Every DNS zone of the resource group, page by page (``nextLink``)."""
-        url = self._zones_url()
-        link: str | None = None
-        while True:
-            items, link = yield from self._list_page(url, link, "group", self.resource_group)
-            for item in items:
-                yield Emit(self._to_zone(item))
-            if link is None:
-                return
+        yield from self._pages(self._zones_path(), self.resource_group, self._to_zone)
 
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
         """The zone named ``zone_id`` (the domain without its trailing dot)."""
-        resp = yield from self._send("GET", self._zones_url(zone_id))
-        if not resp.ok:
-            raise self._error(resp, "zone", zone_id)
-        return self._to_zone(resp.json())
+        data = yield from self._json("GET", self._zones_path(zone_id), what=zone_id,
+                                     missing=ZoneNotFound)
+        return self._to_zone(data)
 
     @operation
     def create_zone(
@@ -466,39 +455,35 @@ class AzureDNSDriver(DNSDriver):
             body["tags"] = dict(extra.pop("tags"))
         if extra:
             raise InvalidInput(f"unknown zone option(s): {', '.join(sorted(extra))}", driver=self)
-        zone_name = domain.rstrip(".").lower()
-        url = self._zones_url(zone_name)
-        try:
+        zone_name = names.bare_name(domain).lower()
+        path = self._zones_path(zone_name)
+
+        def send() -> Op[Zone]:
             # Not blindly resent: a repeat of a create that worked would answer 412.
-            resp = yield from self._send("PUT", url, body=body, headers={"If-None-Match": "*"},
-                                         idempotent=False)
-        except OutcomeUnknown:
-            found = yield from self._send("GET", url)
-            if found.ok:
-                return self._to_zone(found.json())
-            raise
-        if not resp.ok:
-            raise self._error(resp, "zone", zone_name)
-        return self._to_zone(resp.json())
+            data = yield from self._json("PUT", path, json=body, headers={"If-None-Match": "*"},
+                                         idempotent=False, what=zone_name,
+                                         exists=ZoneAlreadyExists)
+            return self._to_zone(data)
+
+        def find() -> Op[Zone | None]:
+            found = yield from self._lookup(path, zone_name, ZoneNotFound)
+            return None if found is None else self._to_zone(found)
+
+        return (yield from create_once(send, find))
 
     @operation
     def delete_zone(self, zone: Zone) -> Op[bool]:
         """Delete a zone and its record sets, waiting for the long-running operation."""
-        resp = yield from self._send("DELETE", self._zones_url(zone.id))
-        if resp.status == 204:
-            raise ZoneNotFound(zone.id, driver=self)
-        if not resp.ok:
-            raise self._error(resp, "zone", zone.id)
-        if resp.status == 202:
-            yield from self._wait(resp, f"deleting zone {zone.id}")
+        resp = yield from self._delete(self._zones_path(zone.id), zone.id, ZoneNotFound)
+        yield from self._wait(resp, f"deleting zone {zone.id}")
         return True
 
     def _wait(self, accepted: Response, what: str) -> Op[None]:
-        """Poll a long-running ARM operation to its end (``Azure-AsyncOperation``
+        """Poll a long-running ARM operation (a 202) to its end (``Azure-AsyncOperation``
         status, else ``Location``), sleeping ``Retry-After`` between polls."""
         status_url = accepted.headers.get("Azure-AsyncOperation")
         location = accepted.headers.get("Location")
-        if not status_url and not location:
+        if accepted.status != 202 or not (status_url or location):
             return
         url = self._check_link(status_url or location or "")
         waited = 0.0
@@ -510,81 +495,52 @@ class AzureDNSDriver(DNSDriver):
                 raise OperationTimeout(f"{what}: still running after {waited:.0f}s", driver=self)
             yield Sleep(delay)
             waited += delay
-            resp = yield from self._send("GET", url, versioned=False)
-            if status_url:
-                if not resp.ok:
-                    raise self._error(resp)
-                data = resp.json()
-                state = str(data.get("status", "")).lower()
-                if state == "succeeded":
+            resp = yield from self._send("GET", url)
+            if not status_url:
+                if resp.status != 202:  # the Location answers 202 until the end
                     return
-                if state in ("failed", "canceled", "cancelled"):
-                    error = data.get("error") or {}
-                    raise ProviderError(
-                        f"{what} {state}: {error.get('message', '')}".strip(),
-                        code=error.get("code"), driver=self,
-                    )
-            else:
-                if resp.status != 202:
-                    if not resp.ok:
-                        raise self._error(resp)
-                    return
+                continue
+            data = (yield from decode_json(resp, driver=self)) or {}
+            state = str(data.get("status", "")).lower()
+            if state == "succeeded":
+                return
+            if state in ("failed", "canceled", "cancelled"):
+                error = data.get("error") or {}
+                raise ProviderError(
+                    f"{what} {state}: {error.get('message', '')}".strip(),
+                    code=error.get("code"), driver=self,
+                )
 
     # -- records -----------------------------------------------------------------------
+
+    def _record_sets(self, zone: Zone, convert: Callable[[dict[str, Any]], T]) -> Iter[T]:
+        return self._pages(self._zones_path(zone.id, "recordsets"), zone.id, convert)
 
     @iterator
     def iterate_records(self, zone: Zone) -> Iter[Record]:
         """Every record set of the zone, page by page (``nextLink``)."""
-        url = self._zones_url(zone.id, "recordsets")
-        link: str | None = None
-        while True:
-            items, link = yield from self._list_page(url, link, "zone", zone.id)
-            for item in items:
-                yield Emit(self._to_record(zone, item))
-            if link is None:
-                return
+        yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
-    def _get_set(self, zone: Zone, rtype: str, name: str) -> Op[Mapping[str, Any] | None]:
-        resp = yield from self._send("GET", self._record_url(zone.id, rtype, name))
-        if resp.status == 404:
-            error = self._error(resp, "record", f"{name or '@'}:{rtype}")
-            if isinstance(error, RecordNotFound):
-                return None
-            raise error
-        if not resp.ok:
-            raise self._error(resp, "record", f"{name or '@'}:{rtype}")
-        data: Mapping[str, Any] = resp.json()
-        return data
+    def _get_set(self, zone: Zone, rtype: str, name: str) -> Op[dict[str, Any] | None]:
+        return (yield from self._lookup(self._record_path(zone.id, rtype, name),
+                                        f"{name or '@'}:{rtype}", RecordNotFound))
 
-    def _check_conflicts(self, zone: Zone, name: str, rtype: str,
-                         skip: tuple[str, str] | None = None) -> Op[None]:
-        """RecordAlreadyExists / InvalidInput (CNAME rules) before a write at ``name``."""
+    def _check_free(self, zone: Zone, name: str, rtype: str,
+                    replacing: tuple[str, str] | None = None) -> Op[None]:
+        """The CNAME rule before a write at ``name`` (``replacing``: the set the
+        write replaces). A CNAME needs the name free of every other set, so the
+        zone's sets are read; other data needs it free of a CNAME (one read). A
+        set of the same type is left to ``If-None-Match: *``."""
         if rtype == "CNAME":
-            # Any other type at the name conflicts: read the zone's sets at that name.
-            types: list[str] = []
-            url = self._zones_url(zone.id, "recordsets")
-            link: str | None = None
-            while True:
-                items, link = yield from self._list_page(url, link, "zone", zone.id)
-                for item in items:
-                    record = self._to_record(zone, item)
-                    key = (record.name.lower(), str(record.type))
-                    if key[0] == name.lower() and key != skip:
-                        types.append(key[1])
-                if link is None:
-                    break
-            if "CNAME" in types:
-                raise RecordAlreadyExists(f"{name or '@'}:CNAME", driver=self)
-            if types:
-                raise InvalidInput(f"a CNAME may not stand beside other data at "
-                                   f"{name or '@'!r} ({', '.join(types)})", driver=self)
-            return
-        if skip is not None and skip == (name.lower(), "CNAME"):
-            return
-        cname = yield from self._get_set(zone, "CNAME", name)
-        if cname is not None:
-            raise InvalidInput(f"{name or '@'!r} holds a CNAME; no other data may stand "
-                               "beside it", driver=self)
+            keys = yield from collect(self._record_sets(zone, self._set_key))
+            present = [t for n, t in keys
+                       if n.lower() == name.lower() and (n.lower(), t) != replacing]
+        elif replacing == (name.lower(), "CNAME"):
+            present = []
+        else:
+            cname = yield from self._get_set(zone, "CNAME", name)
+            present = [] if cname is None else ["CNAME"]
+        names.check_free(name, rtype, present, driver=self)
 
     def _body(self, rtype: str, values: list[str], ttl: int) -> dict[str, Any]:
         try:
@@ -592,6 +548,15 @@ class AzureDNSDriver(DNSDriver):
         except NotSupported as exc:
             raise NotSupported(exc.message, driver=self) from None
         return {"properties": {"TTL": ttl, **props}}
+
+    def _put_new(self, zone: Zone, name: str, rtype: str, body: dict[str, Any]) -> Op[Record]:
+        """Create a set with ``PUT`` and ``If-None-Match: *`` (412 if it exists)."""
+        data = yield from self._json(
+            "PUT", self._record_path(zone.id, rtype, name), json=body,
+            headers={"If-None-Match": "*"}, idempotent=False, what=f"{name or '@'}:{rtype}",
+            exists=RecordAlreadyExists, missing=RecordNotFound,
+        )
+        return self._to_record(zone, data)
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
@@ -602,7 +567,8 @@ class AzureDNSDriver(DNSDriver):
             yield from self.get_zone.op(zone_id)
             raise RecordNotFound(record_id, driver=self)
         name, rtype = parsed
-        zone = Zone(zone_id, _absolute(zone_id), ZoneType.MASTER.value, None, driver=self)
+        zone = Zone(zone_id, names.absolute_name("", zone_id), ZoneType.MASTER.value, None,
+                    driver=self)
         data = yield from self._get_set(zone, rtype, name)
         if data is None:
             raise RecordNotFound(record_id, driver=self)
@@ -624,22 +590,16 @@ class AzureDNSDriver(DNSDriver):
         record_ttl = self._record_ttl(ttl, extra)
         body = self._body(str(rtype), values, DEFAULT_RECORD_TTL if record_ttl is None
                           else record_ttl)
-        yield from self._check_conflicts(zone, name, str(rtype))
-        url = self._record_url(zone.id, str(rtype), name)
-        try:
-            resp = yield from self._send("PUT", url, body=body,
-                                         headers={"If-None-Match": "*"}, idempotent=False)
-        except OutcomeUnknown:
+        yield from self._check_free(zone, name, str(rtype))
+        wanted = sorted(from_properties(str(rtype), body["properties"]))
+
+        def find() -> Op[Record | None]:
+            # Made by an attempt whose answer was lost (and not by someone else)?
             made = yield from self._get_set(zone, str(rtype), name)
-            if made is not None:
-                record = self._to_record(zone, made)
-                if sorted(record.values) == sorted(from_properties(str(rtype),
-                                                                   body["properties"])):
-                    return record
-            raise
-        if not resp.ok:
-            raise self._error(resp, "record", f"{name or '@'}:{rtype}")
-        return self._to_record(zone, resp.json())
+            record = None if made is None else self._to_record(zone, made)
+            return record if record is not None and sorted(record.values) == wanted else None
+
+        return (yield from create_once(lambda: self._put_new(zone, name, str(rtype), body), find))
 
     @operation
     def update_record(
@@ -667,42 +627,28 @@ class AzureDNSDriver(DNSDriver):
             new_ttl = record.ttl if record.ttl is not None else DEFAULT_RECORD_TTL
         body = self._body(str(rtype), values, new_ttl)
         old_type = str(record.type).upper()
-        moved = (new_name.lower(), str(rtype)) != (record.name.lower(), old_type)
-        if not moved:
-            resp = yield from self._send(
-                "PUT", self._record_url(zone.id, str(rtype), new_name), body=body,
-                headers={"If-Match": "*"},
-            )
-            if resp.status == 412:  # If-Match: * fails only when the set is gone
-                raise RecordNotFound(record.id, driver=self)
-            if not resp.ok:
-                raise self._error(resp, "record", record.id)
-            return self._to_record(zone, resp.json())
+        if (new_name.lower(), str(rtype)) == (record.name.lower(), old_type):
+            try:
+                replaced = yield from self._json(
+                    "PUT", self._record_path(zone.id, str(rtype), new_name), json=body,
+                    headers={"If-Match": "*"}, what=record.id, missing=RecordNotFound,
+                )
+            except AlreadyExists:  # a 412 on If-Match: * means the set is gone
+                raise RecordNotFound(record.id, driver=self) from None
+            return self._to_record(zone, replaced)
         current = yield from self._get_set(zone, old_type, record.name)
         if current is None:
             raise RecordNotFound(record.id, driver=self)
-        yield from self._check_conflicts(zone, new_name, str(rtype),
-                                         skip=(record.name.lower(), old_type))
-        resp = yield from self._send(
-            "PUT", self._record_url(zone.id, str(rtype), new_name), body=body,
-            headers={"If-None-Match": "*"}, idempotent=False,
-        )
-        if not resp.ok:
-            raise self._error(resp, "record", f"{new_name or '@'}:{rtype}")
-        updated = self._to_record(zone, resp.json())
-        gone = yield from self._send("DELETE", self._record_url(zone.id, old_type, record.name))
-        if not gone.ok:
-            raise self._error(gone, "record", record.id)
+        yield from self._check_free(zone, new_name, str(rtype),
+                                    replacing=(record.name.lower(), old_type))
+        updated = yield from self._put_new(zone, new_name, str(rtype), body)
+        yield from self._send("DELETE", self._record_path(zone.id, old_type, record.name),
+                              what=record.id, missing=RecordNotFound)
         return updated
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
         """Delete a record set; 204 (nothing deleted) is RecordNotFound."""
-        resp = yield from self._send(
-            "DELETE", self._record_url(record.zone.id, str(record.type).upper(), record.name)
-        )
-        if resp.status == 204:
-            raise RecordNotFound(record.id, driver=self)
-        if not resp.ok:
-            raise self._error(resp, "record", record.id)
+        path = self._record_path(record.zone.id, str(record.type).upper(), record.name)
+        yield from self._delete(path, record.id, RecordNotFound)
         return True
