@@ -26,12 +26,14 @@ and retries the request once with a fresh one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import quote
 
 from overcast.auth.google_oauth import (
@@ -43,21 +45,26 @@ from overcast.dns import names
 from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
-    InvalidCredentials,
+    AlreadyExists,
     InvalidInput,
+    NotFound,
     NotSupported,
-    OutcomeUnknown,
-    ProviderError,
     RecordAlreadyExists,
     RecordNotFound,
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Emit, Iter, Op, Request, Response
+from overcast.runtime.api import ErrorMap, Fault, HttpApi, When, json_fault
+from overcast.runtime.effects import Iter, Op, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.ops import collect, create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
 
 __all__ = ["GoogleDNSDriver"]
+
+T = TypeVar("T")
 
 DEFAULT_ENDPOINT: Final = "https://dns.googleapis.com/dns/v1"
 #: The scope that allows reading and changing Cloud DNS zones.
@@ -82,7 +89,7 @@ def zone_name_for(domain: str) -> str:
     return base
 
 
-class GoogleDNSDriver(DNSDriver):
+class GoogleDNSDriver(HttpApi, DNSDriver):
     """Google Cloud DNS (v1) with service-account credentials.
 
     ``key``/``secret`` follow Apache Libcloud: the service account's e-mail and
@@ -93,6 +100,13 @@ class GoogleDNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "google"
+    label: ClassVar[str] = "Cloud DNS"
+    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        # A missing zone names the managedZone parameter, whatever the call was about.
+        When(ZoneNotFound, status=404, says="managedZone"),
+        When(AlreadyExists, status=409, code="alreadyExists"),
+    )
     record_types: ClassVar[tuple[RecordType, ...]] = (
         RecordType.A,
         RecordType.AAAA,
@@ -128,11 +142,9 @@ class GoogleDNSDriver(DNSDriver):
         super().__init__(**options)
         if not isinstance(project, str) or not project:
             raise InvalidInput("project must be a non-empty string", driver=self)
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-            raise InvalidInput(f"page_size must be a positive integer: {page_size!r}", driver=self)
         self.project = project
-        self.endpoint = endpoint.rstrip("/")
-        self.page_size = page_size
+        self.endpoint = check_endpoint(endpoint, driver=self)
+        self.page_size = check_page_size(page_size, driver=self)
         self._google = GoogleCredentials(
             key=key, secret=secret, credentials_file=credentials_file,
             credentials_info=credentials_info, token_uri=token_uri, scope=SCOPE, driver=self,
@@ -153,61 +165,62 @@ class GoogleDNSDriver(DNSDriver):
         """Operation: the cached access token, or a new one (one token request)."""
         return (yield from self._google.token())
 
-    def _url(self, *segments: str) -> str:
-        path = "/".join(quote(s, safe="") for s in ("projects", self.project, *segments))
-        return f"{self.endpoint}/{path}"
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
-        """Operation: an authorised API request; a 401 is retried once with a new token."""
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        request = Request(method, url, headers=headers, params=dict(params or {}), body=data,
-                          idempotent=idempotent)
+    def _transmit(self, request: Request) -> Op[Response]:
+        """Send with the access token; a 401 drops it and sends once more with a new one."""
         return (yield from send_with_bearer(self._token, self._tokens, request))
 
-    def _error(self, resp: Response, kind: str = "", resource: str = "") -> Exception:
-        """The overcast error for a failed API response.
-
-        ``kind`` is ``"zone"`` or ``"record"``: what a 404 or 409 is about.
-        """
-        code: str | None = None
-        message = resp.text[:500]
+    def _fault(self, resp: Response) -> Fault:
+        """Google's error code is the first ``errors[].reason`` (``notFound``,
+        ``alreadyExists``, ``invalid``), else its ``status``."""
+        fault = json_fault(resp, self.request_id_headers)
         try:
-            data = resp.json()
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            error = data["error"]
-            message = str(error.get("message") or message)
-            details = error.get("errors")
-            if isinstance(details, list) and details and isinstance(details[0], dict):
-                code = details[0].get("reason")
-            code = code or error.get("status")
-        message = redact_text(message, self._secrets())
-        if resp.status in (401, 403):
-            return InvalidCredentials(f"Cloud DNS refused the credentials: {message}", driver=self)
-        if resp.status == 404:
-            if kind == "zone" or "managedZone" in message:
-                return ZoneNotFound(resource, message, driver=self)
-            if kind == "record":
-                return RecordNotFound(resource, message, driver=self)
-        if resp.status == 409 and code == "alreadyExists":
-            if kind == "zone":
-                return ZoneAlreadyExists(resource, message, driver=self)
-            if kind == "record":
-                return RecordAlreadyExists(resource, message, driver=self)
-        return ProviderError(message, status=resp.status, code=code, driver=self)
+            error = json.loads(resp.body).get("error")
+        except (ValueError, AttributeError):
+            return fault
+        if not isinstance(error, dict):
+            return fault
+        details = error.get("errors")
+        first = details[0] if isinstance(details, list) and details else None
+        reason = first.get("reason") if isinstance(first, dict) else None
+        code = reason or error.get("status")
+        if not isinstance(code, str) or not code:
+            return fault
+        return replace(fault, code=code, codes=fault.codes | {code})
+
+    def _path(self, *segments: str) -> str:
+        return "/" + "/".join(quote(s, safe="") for s in ("projects", self.project, *segments))
+
+    def _pages(
+        self,
+        path: str,
+        key: str,
+        convert: Callable[[dict[str, Any]], T],
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        what: str = "",
+        missing: type[NotFound] | None = None,
+    ) -> Iter[T]:
+        """Iterator operation: every item (under ``key``) of a paginated list,
+        following ``nextPageToken``."""
+
+        def fetch(token: Cursor | None) -> Op[Page[T]]:
+            query = [*params, ("maxResults", str(self.page_size))]
+            if token is not None:
+                query.append(("pageToken", str(token)))
+            data = (yield from self._json("GET", path, params=query, what=what,
+                                          missing=missing)) or {}
+            following = data.get("nextPageToken")
+            return Page.token([convert(i) for i in data.get(key) or []],
+                              str(following) if following else None)
+
+        return paginate(fetch, what=f"GET {path}", driver=self)
+
+    def _lookup(self, path: str, what: str, missing: type[NotFound]) -> Op[dict[str, Any] | None]:
+        """The resource at ``path``; ``None`` if there is none (``missing``)."""
+        with contextlib.suppress(missing):
+            data: dict[str, Any] = yield from self._json("GET", path, what=what, missing=missing)
+            return data
+        return None
 
     # -- models ------------------------------------------------------------------------
 
@@ -229,19 +242,9 @@ class GoogleDNSDriver(DNSDriver):
             extra=extra,
         )
 
-    @staticmethod
-    def _relative(fqdn: str, domain: str) -> str:
-        origin = names.absolute_name("", domain).lower()
-        lowered = fqdn.lower() if fqdn.endswith(".") else f"{fqdn.lower()}."
-        if lowered == origin:
-            return ""
-        if lowered.endswith(f".{origin}"):
-            return fqdn[: len(fqdn) - len(origin) - 1].rstrip(".")
-        return fqdn
-
     def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> Record:
         rtype = str(data["type"]).upper()
-        name = self._relative(str(data["name"]), zone.domain)
+        name = names.relative_name(str(data["name"]), zone.domain)
         values = [from_presentation(rtype, str(v)) for v in data.get("rrdatas") or []]
         ttl = data.get("ttl")
         return Record(
@@ -278,28 +281,14 @@ class GoogleDNSDriver(DNSDriver):
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
         """Every managed zone of the project, page by page (``pageToken``)."""
-        token: str | None = None
-        while True:
-            params = {"maxResults": str(self.page_size)}
-            if token:
-                params["pageToken"] = token
-            resp = yield from self._send("GET", self._url("managedZones"), params=params)
-            if not resp.ok:
-                raise self._error(resp)
-            data = resp.json()
-            for item in data.get("managedZones") or []:
-                yield Emit(self._to_zone(item))
-            token = data.get("nextPageToken")
-            if not token:
-                return
+        yield from self._pages(self._path("managedZones"), "managedZones", self._to_zone)
 
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
         """The managed zone named ``zone_id``."""
-        resp = yield from self._send("GET", self._url("managedZones", zone_id))
-        if not resp.ok:
-            raise self._error(resp, "zone", zone_id)
-        return self._to_zone(resp.json())
+        data = yield from self._json("GET", self._path("managedZones", zone_id), what=zone_id,
+                                     missing=ZoneNotFound)
+        return self._to_zone(data)
 
     @operation
     def create_zone(
@@ -337,123 +326,65 @@ class GoogleDNSDriver(DNSDriver):
             body["labels"] = dict(extra.pop("labels"))
         if extra:
             raise InvalidInput(f"unknown zone option(s): {', '.join(sorted(extra))}", driver=self)
-        try:
-            resp = yield from self._send("POST", self._url("managedZones"), body=body)
-        except OutcomeUnknown:
-            # The create may have happened: find it by its name before giving up.
-            found = yield from self._send("GET", self._url("managedZones", zone_name))
-            if found.ok and str(found.json().get("dnsName", "")).lower() == dns_name:
-                return self._to_zone(found.json())
-            raise
-        if not resp.ok:
-            raise self._error(resp, "zone", domain)
-        return self._to_zone(resp.json())
+
+        def send() -> Op[Zone]:
+            data = yield from self._json("POST", self._path("managedZones"), json=body,
+                                         what=domain, exists=ZoneAlreadyExists,
+                                         missing=ZoneNotFound)
+            return self._to_zone(data)
+
+        def find() -> Op[Zone | None]:
+            # The create may have happened: find the zone by its name.
+            found = yield from self._lookup(self._path("managedZones", zone_name), zone_name,
+                                            ZoneNotFound)
+            if found is None or not names.same_name(str(found.get("dnsName", "")), dns_name):
+                return None
+            return self._to_zone(found)
+
+        return (yield from create_once(send, find))
 
     @operation
     def delete_zone(self, zone: Zone) -> Op[bool]:
         """Delete a zone: its record sets first (one change per batch), then the zone."""
-        rrsets: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            params = {"maxResults": str(self.page_size)}
-            if token:
-                params["pageToken"] = token
-            resp = yield from self._send(
-                "GET", self._url("managedZones", zone.id, "rrsets"), params=params
-            )
-            if not resp.ok:
-                raise self._error(resp, "zone", zone.id)
-            data = resp.json()
-            origin = names.absolute_name("", zone.domain).lower()
-            for item in data.get("rrsets") or []:
-                apex = str(item.get("name", "")).lower() == origin
-                if not (apex and str(item.get("type")) in _APEX_MANAGED):
-                    rrsets.append(item)
-            token = data.get("nextPageToken")
-            if not token:
-                break
-        for start in range(0, len(rrsets), CHANGE_BATCH):
-            change = {"kind": "dns#change", "deletions": rrsets[start : start + CHANGE_BATCH]}
-            resp = yield from self._send(
-                "POST", self._url("managedZones", zone.id, "changes"), body=change,
-                idempotent=False,
-            )
-            if not resp.ok:
-                raise self._error(resp, "zone", zone.id)
-        resp = yield from self._send("DELETE", self._url("managedZones", zone.id))
-        if not resp.ok:
-            raise self._error(resp, "zone", zone.id)
+        rrsets = yield from collect(self._record_sets(zone, dict))
+        apex = names.absolute_name("", zone.domain)
+        doomed = [item for item in rrsets if not (
+            names.same_name(str(item.get("name", "")), apex)
+            and str(item.get("type")) in _APEX_MANAGED)]
+        for start in range(0, len(doomed), CHANGE_BATCH):
+            change = {"kind": "dns#change", "deletions": doomed[start : start + CHANGE_BATCH]}
+            yield from self._json("POST", self._path("managedZones", zone.id, "changes"),
+                                  json=change, idempotent=False, what=zone.id,
+                                  missing=ZoneNotFound)
+        yield from self._send("DELETE", self._path("managedZones", zone.id), what=zone.id,
+                              missing=ZoneNotFound)
         return True
 
     # -- records -----------------------------------------------------------------------
 
+    def _record_sets(self, zone: Zone, convert: Callable[[dict[str, Any]], T],
+                     params: Sequence[tuple[str, str]] = ()) -> Iter[T]:
+        return self._pages(self._path("managedZones", zone.id, "rrsets"), "rrsets", convert,
+                           params, what=zone.id, missing=ZoneNotFound)
+
     @iterator
     def iterate_records(self, zone: Zone) -> Iter[Record]:
         """Every record set of the zone, page by page (``pageToken``)."""
-        token: str | None = None
-        while True:
-            params = {"maxResults": str(self.page_size)}
-            if token:
-                params["pageToken"] = token
-            resp = yield from self._send(
-                "GET", self._url("managedZones", zone.id, "rrsets"), params=params
-            )
-            if not resp.ok:
-                raise self._error(resp, "zone", zone.id)
-            data = resp.json()
-            for item in data.get("rrsets") or []:
-                yield Emit(self._to_record(zone, item))
-            token = data.get("nextPageToken")
-            if not token:
-                return
+        yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
     def _get_rrset(self, zone: Zone, fqdn: str, rtype: str) -> Op[dict[str, Any] | None]:
-        resp = yield from self._send(
-            "GET", self._url("managedZones", zone.id, "rrsets", fqdn, rtype)
-        )
-        if resp.status == 404 and "managedZone" not in resp.text:
-            return None
-        if not resp.ok:
-            raise self._error(resp, "zone", zone.id)
-        data: dict[str, Any] = resp.json()
-        return data
+        return (yield from self._lookup(self._path("managedZones", zone.id, "rrsets", fqdn,
+                                                   rtype), f"{fqdn}:{rtype}", RecordNotFound))
 
-    def _sets_at(self, zone: Zone, fqdn: str) -> Op[list[dict[str, Any]]]:
-        """Every record set at ``fqdn`` (all types), via the list's ``name`` filter."""
-        found: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            params = {"name": fqdn, "maxResults": str(self.page_size)}
-            if token:
-                params["pageToken"] = token
-            resp = yield from self._send(
-                "GET", self._url("managedZones", zone.id, "rrsets"), params=params
-            )
-            if not resp.ok:
-                raise self._error(resp, "zone", zone.id)
-            data = resp.json()
-            found += list(data.get("rrsets") or [])
-            token = data.get("nextPageToken")
-            if not token:
-                return found
-
-    def _check_conflicts(
-        self, sets: list[dict[str, Any]], name: str, rtype: str, skip: tuple[str, str] | None
-    ) -> None:
-        others = [
-            str(s.get("type")) for s in sets
-            if skip is None or (str(s.get("name")).lower(), str(s.get("type"))) != skip
-        ]
-        if rtype in others:
-            raise RecordAlreadyExists(f"{name or '@'}:{rtype}", driver=self)
-        if rtype == "CNAME" and others:
-            raise InvalidInput(
-                f"a CNAME may not stand beside other data at {name or '@'!r} ({', '.join(others)})",
-                driver=self,
-            )
-        if "CNAME" in others:
-            raise InvalidInput(f"{name or '@'!r} holds a CNAME; no other data may stand beside it",
-                               driver=self)
+    def _check_free(self, zone: Zone, name: str, rtype: str,
+                    replacing: tuple[str, str] | None = None) -> Op[None]:
+        """RecordAlreadyExists, or InvalidInput for the CNAME rule, before a write at
+        ``name`` (``replacing``: the ``(fqdn, TYPE)`` the write replaces)."""
+        fqdn = names.absolute_name(name, zone.domain)
+        sets = yield from collect(self._record_sets(zone, dict, [("name", fqdn)]))
+        present = [str(s.get("type")) for s in sets
+                   if (str(s.get("name")).lower(), str(s.get("type"))) != replacing]
+        names.check_free(name, rtype, present, driver=self)
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
@@ -484,21 +415,24 @@ class GoogleDNSDriver(DNSDriver):
         record_ttl = self._record_ttl(ttl, extra)
         ttl_value = DEFAULT_RECORD_TTL if record_ttl is None else record_ttl
         fqdn = names.absolute_name(name, zone.domain)
-        existing = yield from self._sets_at(zone, fqdn)
-        self._check_conflicts(existing, name, str(rtype), None)
+        yield from self._check_free(zone, name, str(rtype))
         body = self._rrset(fqdn, str(rtype), ttl_value, values)
-        try:
-            resp = yield from self._send(
-                "POST", self._url("managedZones", zone.id, "rrsets"), body=body
+
+        def send() -> Op[Record]:
+            made = yield from self._json(
+                "POST", self._path("managedZones", zone.id, "rrsets"), json=body,
+                what=f"{name or '@'}:{rtype}", exists=RecordAlreadyExists, missing=RecordNotFound,
             )
-        except OutcomeUnknown:
+            return self._to_record(zone, made)
+
+        def find() -> Op[Record | None]:
+            # Made by an attempt whose answer was lost (and not by someone else)?
             made = yield from self._get_rrset(zone, fqdn, str(rtype))
-            if made is not None and made.get("rrdatas") == body["rrdatas"]:
-                return self._to_record(zone, made)
-            raise
-        if not resp.ok:
-            raise self._error(resp, "record", f"{name or '@'}:{rtype}")
-        return self._to_record(zone, resp.json())
+            if made is None or made.get("rrdatas") != body["rrdatas"]:
+                return None
+            return self._to_record(zone, made)
+
+        return (yield from create_once(send, find))
 
     @operation
     def update_record(
@@ -524,22 +458,19 @@ class GoogleDNSDriver(DNSDriver):
         if new_ttl is None:
             new_ttl = record.ttl if record.ttl is not None else DEFAULT_RECORD_TTL
         old_fqdn = names.absolute_name(record.name, zone.domain)
-        current = yield from self._get_rrset(zone, old_fqdn, str(record.type).upper())
+        old_type = str(record.type).upper()
+        current = yield from self._get_rrset(zone, old_fqdn, old_type)
         if current is None:
             raise RecordNotFound(record.id, driver=self)
         fqdn = names.absolute_name(new_name, zone.domain)
-        if (fqdn.lower(), str(rtype)) != (old_fqdn.lower(), str(record.type).upper()):
-            existing = yield from self._sets_at(zone, fqdn)
-            self._check_conflicts(
-                existing, new_name, str(rtype), (old_fqdn.lower(), str(record.type).upper())
-            )
+        if not (names.same_name(fqdn, old_fqdn) and str(rtype) == old_type):
+            yield from self._check_free(zone, new_name, str(rtype),
+                                        replacing=(old_fqdn.lower(), old_type))
         addition = self._rrset(fqdn, str(rtype), new_ttl, values)
         change = {"kind": "dns#change", "deletions": [current], "additions": [addition]}
-        resp = yield from self._send(
-            "POST", self._url("managedZones", zone.id, "changes"), body=change
-        )
-        if not resp.ok:
-            raise self._error(resp, "record", f"{new_name or '@'}:{rtype}")
+        yield from self._json("POST", self._path("managedZones", zone.id, "changes"),
+                              json=change, what=f"{new_name or '@'}:{rtype}",
+                              exists=RecordAlreadyExists, missing=RecordNotFound)
         return self._to_record(zone, addition)
 
     @operation
@@ -547,10 +478,9 @@ class GoogleDNSDriver(DNSDriver):
         """Delete a record set (``rrsets.delete``)."""
         zone = record.zone
         fqdn = names.absolute_name(record.name, zone.domain)
-        resp = yield from self._send(
-            "DELETE",
-            self._url("managedZones", zone.id, "rrsets", fqdn, str(record.type).upper()),
+        yield from self._send(
+            "DELETE", self._path("managedZones", zone.id, "rrsets", fqdn,
+                                 str(record.type).upper()),
+            what=record.id, missing=RecordNotFound,
         )
-        if not resp.ok:
-            raise self._error(resp, "record", record.id)
         return True
