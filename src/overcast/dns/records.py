@@ -42,7 +42,9 @@ __all__ = [
     "character_strings",
     "from_presentation",
     "generic",
+    "generic_type",
     "knows",
+    "mnemonic",
     "parse_character_strings",
     "rdata_text",
     "to_presentation",
@@ -221,6 +223,25 @@ def generic(rtype: str, value: str, *, driver: object = None) -> str:
     store a type whose syntax they do not know."""
     rdata = to_rdata(rtype, value, driver=driver)
     return str(rdata.to_generic().to_text())
+
+
+def generic_type(rtype: str) -> str:
+    """RFC 3597's name of a type: ``TYPE`` and its number (``"TYPE260"`` for
+    AMTRELAY); InvalidInput for a mnemonic dnspython does not know."""
+    try:
+        return f"TYPE{int(dns.rdatatype.from_text(str(rtype).upper()))}"
+    except dns.exception.DNSException:
+        raise InvalidInput(f"unknown record type {rtype!r}") from None
+
+
+def mnemonic(rtype: str) -> str:
+    """A type's mnemonic, also when given in RFC 3597 form (``"TYPE260"`` is
+    ``"AMTRELAY"``); a name dnspython does not know is returned in upper case."""
+    text = str(rtype).upper()
+    try:
+        return str(dns.rdatatype.to_text(dns.rdatatype.from_text(text)))
+    except dns.exception.DNSException:
+        return text
 
 
 def _lowered(rdata: dns.rdata.Rdata) -> dns.rdata.Rdata:

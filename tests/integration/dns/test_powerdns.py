@@ -338,15 +338,25 @@ def test_missing_zone_is_zone_not_found(driver: PowerDNSDriver, mode: str, zone:
         call(mode, driver, "create_record", "www", missing, RecordType.A, "192.0.2.1")
 
 
+DNSKEY = ("257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0r"
+          "AK9iUzy1L53eKGQ==")
+
+
 def test_rejected_content_is_a_provider_error_with_the_server_text(
-    driver: PowerDNSDriver, mode: str, zone: Zone
+    driver: PowerDNSDriver, mode: str, zone: Zone, sent: list[RequestEvent]
 ) -> None:
+    # Well-formed data the server refuses by its own rules: a DNSKEY below the apex.
     with pytest.raises(ProviderError) as info:
-        call(mode, driver, "create_record", "ssh", zone, RecordType.SSHFP, "1 1 not-hex")
+        call(mode, driver, "create_record", "ssh", zone, RecordType.DNSKEY, DNSKEY)
     assert info.value.status == 422
     assert info.value.code == "UnprocessableEntity"
     assert "ssh." + zone.domain in info.value.message  # PowerDNS's own "error" text
     assert [r for r in driver.list_records(zone) if r.name == "ssh"] == []
+    # Malformed data never reaches the server.
+    sent.clear()
+    with pytest.raises(InvalidInput):
+        call(mode, driver, "create_record", "ssh", zone, RecordType.SSHFP, "1 1 not-hex")
+    assert sent == []
 
 
 def test_unsupported_type_is_refused_before_any_request(

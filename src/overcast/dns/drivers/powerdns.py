@@ -26,53 +26,69 @@ How overcast's model maps onto PowerDNS:
   Every change is one ``PATCH`` of RRsets (``REPLACE`` / ``DELETE``), which
   PowerDNS applies in one transaction; renaming a set or changing its type
   deletes the old set and writes the new one in the same ``PATCH``.
-* Values are sent in zone-file form (TXT quoted and split into 255-byte
-  strings, host names absolute) and read back from it. Disabled records are
-  kept in ``values`` and listed in ``extra["disabled"]``; RRset comments are in
-  ``extra["comments"]``.
+* Every type dnspython knows can be stored. Values are sent in PowerDNS's own
+  zone-file form (TXT quoted and split into 255-byte strings, host names
+  absolute, base64 and hex unbroken, CERT types and algorithms as numbers,
+  SVCB and HTTPS parameters unquoted, LOC with its precisions) and read back
+  from it. Types PowerDNS has no syntax for (AMTRELAY, HIP, WKS, ...) are sent
+  and read as RFC 3597 data (``TYPE260``, ``\\# 21 ...``), which PowerDNS
+  serves as it would any record. Disabled records are kept in ``values`` and
+  listed in ``extra["disabled"]``; RRset comments are in ``extra["comments"]``.
 
-The API returns every zone (and every RRset of a zone) in one response;
-``iterate_zones`` and ``iterate_records`` still emit them ``page_size`` at a
-time.
+The API returns every zone (and every RRset of a zone) in one response, so a
+listing is one page.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 from overcast.dns import names
 from overcast.dns.base import (
     DEFAULT_TTL,
+    PSEUDO_TYPES,
     DNSDriver,
     Record,
     RecordData,
+    RecordSpec,
     RecordType,
     Zone,
     ZoneType,
 )
-from overcast.dns.records import from_presentation, to_presentation
+from overcast.dns.records import (
+    TEXT_TYPES,
+    from_presentation,
+    generic,
+    generic_type,
+    knows,
+    mnemonic,
+    to_presentation,
+    to_rdata,
+)
 from overcast.errors import (
-    InvalidCredentials,
+    AlreadyExists,
     InvalidInput,
     NotSupported,
+    OvercastError,
     ProviderError,
-    RecordAlreadyExists,
     RecordNotFound,
     ZoneAlreadyExists,
     ZoneNotFound,
 )
-from overcast.runtime.effects import Emit, Iter, Op, Request, Response
+from overcast.runtime.api import ErrorMap, Fault, HttpApi, Outcome, When, json_fault
+from overcast.runtime.effects import Iter, Op, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.ops import create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
 
 __all__ = ["PowerDNSDriver"]
 
-#: Zone kinds PowerDNS serves from its own data.
-_PRIMARY_KINDS: Final = frozenset({"native", "master", "primary", "producer"})
+DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8081"
 #: Zone kinds PowerDNS copies from a primary server.
 _SECONDARY_KINDS: Final = frozenset({"slave", "secondary", "consumer"})
 #: Zone kinds create_zone and update_zone accept in ``extra["kind"]``.
@@ -95,51 +111,48 @@ _ZONE_SETTINGS: Final = (
     "nsec3narrow",
     "catalog",
 )
+#: Zone fields create_zone passes from ``extra`` to PowerDNS.
+_CREATE_SETTINGS: Final = ("account", "soa_edit_api", "soa_edit", "api_rectify", "dnssec",
+                           "catalog")
+#: Types PowerDNS (4.7) has no syntax for: sent and read as RFC 3597 data.
+_GENERIC_TYPES: Final = frozenset({
+    "AMTRELAY", "AVC", "BRID", "DSYNC", "GPOS", "HHIT", "HIP", "ISDN", "NINFO", "NSAP",
+    "NSAP-PTR", "PX", "RESINFO", "RT", "SIG", "WALLET", "WKS", "X25",
+})
+#: The error code of a PowerDNS answer (its error bodies carry none).
+_CODES: Final = {
+    400: "BadRequest",
+    404: "NotFound",
+    409: "Conflict",
+    422: "UnprocessableEntity",
+    500: "InternalServerError",
+}
+_NO_OUTCOME: Final = Outcome()
+_KNOWN: Final = frozenset(t.value for t in RecordType)
 _ESCAPE: Final = re.compile(r"=([0-9A-Fa-f]{2})")
-_JSON: Final = {"Content-Type": "application/json", "Accept": "application/json"}
+#: An SVCB/HTTPS parameter value dnspython quotes and PowerDNS wants bare.
+_QUOTED_PARAM: Final = re.compile(r'=\"([^"\\\s]*)\"')
 
 
-class PowerDNSDriver(DNSDriver):
+class PowerDNSDriver(HttpApi, DNSDriver):
     """DNS zones and record sets on a PowerDNS Authoritative server (HTTP API v1).
 
     ``key`` is the server's API key (``api-key`` in ``pdns.conf``); ``secret``
     is unused and kept for Apache Libcloud's signature. ``endpoint`` is the base
     URL of the PowerDNS webserver, ``server_id`` the server to manage (always
-    ``"localhost"`` on a PowerDNS Authoritative server). ``page_size`` is how
-    many zones or record sets a listing emits per step, ``nameservers`` the
-    NS records new zones get when ``create_zone`` is not given
-    ``extra["nameservers"]``.
+    ``"localhost"`` on a PowerDNS Authoritative server). ``page_size`` is kept
+    for Apache Libcloud's users (the API answers a listing in one response),
+    ``nameservers`` the NS records new zones get when ``create_zone`` is not
+    given ``extra["nameservers"]``.
     """
 
     name: ClassVar[str] = "powerdns"
-    record_types: ClassVar[tuple[RecordType, ...]] = (
-        RecordType.A,
-        RecordType.AAAA,
-        RecordType.AFSDB,
-        RecordType.ALIAS,
-        RecordType.CAA,
-        RecordType.CERT,
-        RecordType.CNAME,
-        RecordType.DNAME,
-        RecordType.DS,
-        RecordType.HINFO,
-        RecordType.HTTPS,
-        RecordType.KEY,
-        RecordType.LOC,
-        RecordType.MX,
-        RecordType.NAPTR,
-        RecordType.NS,
-        RecordType.OPENPGPKEY,
-        RecordType.PTR,
-        RecordType.RP,
-        RecordType.SOA,
-        RecordType.SPF,
-        RecordType.SRV,
-        RecordType.SSHFP,
-        RecordType.SVCB,
-        RecordType.TLSA,
-        RecordType.TXT,
-        RecordType.URI,
+    label: ClassVar[str] = "PowerDNS"
+    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    errors: ClassVar[ErrorMap] = ErrorMap(When(AlreadyExists, status=409))
+    #: Every type dnspython knows, and PowerDNS's ALIAS.
+    record_types: ClassVar[tuple[RecordType, ...]] = tuple(
+        t for t in RecordType if t not in PSEUDO_TYPES or t is RecordType.ALIAS
     )
 
     def __init__(
@@ -147,7 +160,7 @@ class PowerDNSDriver(DNSDriver):
         key: str | Secret,
         secret: str | None = None,
         *,
-        endpoint: str = "http://127.0.0.1:8081",
+        endpoint: str = DEFAULT_ENDPOINT,
         server_id: str = "localhost",
         page_size: int = 100,
         nameservers: Sequence[str] = (),
@@ -156,18 +169,14 @@ class PowerDNSDriver(DNSDriver):
         super().__init__(**options)
         if not key:
             raise InvalidInput("PowerDNS needs an API key", driver=self)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise InvalidInput(f"page_size must be a positive integer: {page_size!r}", driver=self)
-        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
-            raise InvalidInput(f"endpoint must be an http(s) URL: {endpoint!r}", driver=self)
+        self.page_size = check_page_size(page_size, driver=self)
+        self.endpoint = check_endpoint(endpoint, driver=self)
         if not isinstance(server_id, str) or not server_id:
             raise InvalidInput("server_id must be a non-empty string", driver=self)
         self._key = Secret(key)
-        self.endpoint = endpoint.rstrip("/")
         self.server_id = server_id
-        self.page_size = page_size
         self.nameservers = self._check_nameservers(nameservers)
-        self._base = f"{self.endpoint}/api/v1/servers/{quote(server_id, safe='')}"
+        self._api = f"/api/v1/servers/{quote(server_id, safe='')}"
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint, "server_id": self.server_id}
@@ -178,70 +187,35 @@ class PowerDNSDriver(DNSDriver):
 
     # -- requests -----------------------------------------------------------------
 
-    def _zone_url(self, zone_id: str) -> str:
-        return f"{self._base}/zones/{quote(self._zone_id(zone_id), safe='=')}"
+    def _fault(self, resp: Response) -> Fault:
+        """PowerDNS's ``{"error": ..., "errors": [...]}``, with a code made from the
+        status (its answers carry none)."""
+        fault = json_fault(resp, self.request_id_headers)
+        code = fault.code or _CODES.get(resp.status, f"HTTP{resp.status}")
+        return Fault(fault.status, code, fault.message, fault.request_id, fault.codes)
+
+    def _error(self, resp: Response, outcome: Outcome = _NO_OUTCOME) -> OvercastError:
+        """A 404 that is not about a zone means the server id is wrong."""
+        if resp.status == 404 and outcome.missing is None:
+            return ProviderError(
+                f"PowerDNS has no server {self.server_id!r} at {self.endpoint}",
+                status=404, code="NotFound", driver=self,
+            )
+        return super()._error(resp, outcome)
+
+    def _zone_path(self, zone_id: str) -> str:
+        return f"{self._api}/zones/{quote(self._zone_id(zone_id), safe='=')}"
 
     @staticmethod
     def _zone_id(zone_id: str) -> str:
         return zone_id if zone_id.endswith(".") else f"{zone_id}."
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Sequence[tuple[str, str]] = (),
-        body: Any = None,
-        idempotent: bool | None = None,
-    ) -> Request:
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        return Request(
-            method, url, headers=dict(_JSON), params=tuple(params), body=data,
-            idempotent=idempotent,
-        )
-
-    def _send(self, request: Request) -> Op[Response]:
-        """Send a request; raise InvalidCredentials on 401/403."""
-        resp: Response = yield request
-        if resp.status in (401, 403):
-            raise InvalidCredentials(
-                f"PowerDNS refused the API key ({resp.status} on {request.method} "
-                f"{resp.url or request.url})",
-                driver=self,
-            )
-        return resp
-
-    def _error_text(self, resp: Response) -> str:
-        text = resp.text
-        try:
-            parsed = resp.json()
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-            text = parsed["error"]
-            errors = parsed.get("errors")
-            if isinstance(errors, list) and errors:
-                text += ": " + "; ".join(str(e) for e in errors)
-        return redact_text(text.strip()[:500], self._secrets())
-
-    def _fail(self, resp: Response) -> ProviderError:
-        message = self._error_text(resp) or f"HTTP {resp.status}"
-        return ProviderError(
-            f"PowerDNS {resp.method} {resp.url}: {message}",
-            status=resp.status,
-            code=_code(resp.status),
-            driver=self,
-        )
-
-    def _get_zone_data(
+    def _zone_data(
         self, zone_id: str, params: Sequence[tuple[str, str]] = ()
     ) -> Op[dict[str, Any]]:
-        resp = yield from self._send(self._request("GET", self._zone_url(zone_id), params=params))
-        if resp.status == 404:
-            raise ZoneNotFound(zone_id, driver=self)
-        if not resp.ok:
-            raise self._fail(resp)
-        data: dict[str, Any] = resp.json()
+        data: dict[str, Any] = yield from self._json(
+            "GET", self._zone_path(zone_id), params=params, what=zone_id, missing=ZoneNotFound
+        )
         return data
 
     def _rrsets_at(
@@ -250,27 +224,21 @@ class PowerDNSDriver(DNSDriver):
         """The RRsets named ``fqdn`` (of type ``rtype``, if given) in ``zone``."""
         params = [("rrset_name", fqdn)]
         if rtype is not None:
-            params.append(("rrset_type", rtype))
-        data = yield from self._get_zone_data(zone.id, params)
+            params.append(("rrset_type", _api_type(rtype)))
+        data = yield from self._zone_data(zone.id, params)
         # Servers older than 4.6 ignore the filters: filter here as well.
         return [
             rrset
             for rrset in data.get("rrsets", [])
-            if _same_name(rrset.get("name", ""), fqdn)
-            and (rtype is None or str(rrset.get("type", "")).upper() == rtype)
+            if names.same_name(rrset.get("name", ""), fqdn)
+            and (rtype is None or _type(rrset) == rtype)
             and rrset.get("records")
         ]
 
     def _patch(self, zone: Zone, rrsets: list[dict[str, Any]]) -> Op[None]:
         """One atomic PATCH of RRsets (REPLACE and DELETE are idempotent)."""
-        request = self._request(
-            "PATCH", self._zone_url(zone.id), body={"rrsets": rrsets}, idempotent=True
-        )
-        resp = yield from self._send(request)
-        if resp.status == 404:
-            raise ZoneNotFound(zone.id, driver=self)
-        if not resp.ok:
-            raise self._fail(resp)
+        yield from self._send("PATCH", self._zone_path(zone.id), json={"rrsets": rrsets},
+                              idempotent=True, what=zone.id, missing=ZoneNotFound)
 
     # -- models -------------------------------------------------------------------
 
@@ -281,18 +249,18 @@ class PowerDNSDriver(DNSDriver):
         zone_id = str(data.get("id") or domain)
         if ttl is None:
             for rrset in data.get("rrsets") or ():
-                if rrset.get("type") == "SOA" and _same_name(rrset.get("name", ""), domain):
+                if _type(rrset) == "SOA" and names.same_name(rrset.get("name", ""), domain):
                     ttl = rrset.get("ttl")
         extra = {k: v for k, v in data.items() if k not in ("rrsets", "id", "name")}
         return Zone(id=zone_id, domain=domain, type=zone_type.value, ttl=ttl, driver=self,
                     extra=extra)
 
     def _to_record(self, zone: Zone, rrset: Mapping[str, Any]) -> Record:
-        rtype_text = str(rrset["type"]).upper()
-        rtype: str = rtype_text
-        if rtype_text in RecordType.__members__:
+        rtype_text = _type(rrset)
+        rtype: RecordType | str = rtype_text
+        if rtype_text in _KNOWN:
             rtype = RecordType(rtype_text)
-        relative = _relative(str(rrset["name"]), zone.domain)
+        relative = names.relative_name(str(rrset["name"]), zone.domain)
         records = rrset.get("records") or []
         values = [from_presentation(rtype_text, str(r["content"])) for r in records]
         extra: dict[str, Any] = {}
@@ -313,42 +281,33 @@ class PowerDNSDriver(DNSDriver):
             values=values,
         )
 
-    def _made_record(
-        self, zone: Zone, name: str, rtype: RecordType, values: list[str], ttl: int
-    ) -> Record:
+    def _made_record(self, spec: RecordSpec, ttl: int) -> Record:
         return Record(
-            id=_record_id(name, rtype.value), name=name, type=rtype, data=values[0], zone=zone,
-            driver=self, ttl=ttl, values=list(values),
+            id=spec.id, name=spec.name, type=spec.type, data=spec.values[0], zone=spec.zone,
+            driver=self, ttl=ttl, values=list(spec.values),
         )
 
     # -- zones --------------------------------------------------------------------
 
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
-        """Iterate over every zone on the server (PowerDNS returns them in one
-        response; they are emitted ``page_size`` at a time)."""
-        request = self._request("GET", f"{self._base}/zones", params=[("dnssec", "false")])
-        resp = yield from self._send(request)
-        if resp.status == 404:
-            raise ProviderError(
-                f"PowerDNS has no server {self.server_id!r} at {self.endpoint}",
-                status=404, code="NotFound", driver=self,
-            )
-        if not resp.ok:
-            raise self._fail(resp)
-        zones = sorted(resp.json(), key=lambda z: str(z.get("name", "")))
-        for start in range(0, len(zones), self.page_size):
-            for data in zones[start : start + self.page_size]:
-                yield Emit(self._to_zone(data))
+        """Iterate over every zone on the server (PowerDNS answers with all of
+        them at once: one page)."""
+
+        def fetch(_: Cursor | None) -> Op[Page[Zone]]:
+            data = yield from self._json("GET", f"{self._api}/zones",
+                                         params=[("dnssec", "false")])
+            zones = sorted(data or [], key=lambda z: str(z.get("name", "")))
+            return Page.last([self._to_zone(item) for item in zones])
+
+        yield from paginate(fetch, what="GET zones", driver=self)
 
     @operation
     def get_zone(self, zone_id: str) -> Op[Zone]:
         """Get a zone by id (``"example.com."``), with its SOA TTL as ``ttl``."""
         self._check_zone_id(zone_id)
         domain = _unescape(self._zone_id(zone_id))
-        data = yield from self._get_zone_data(
-            zone_id, [("rrset_name", domain), ("rrset_type", "SOA")]
-        )
+        data = yield from self._zone_data(zone_id, [("rrset_name", domain), ("rrset_type", "SOA")])
         return self._to_zone(data)
 
     @operation
@@ -366,13 +325,15 @@ class PowerDNSDriver(DNSDriver):
         copies from ``extra["masters"]``. ``extra["nameservers"]`` are its NS
         records; ``ttl`` becomes the TTL of its SOA (and default NS) record sets.
         :class:`~overcast.errors.ZoneAlreadyExists` if the server has the zone.
+        A create whose answer is lost is settled by looking the zone up.
         """
         extra = dict(extra or {})
         fqdn = self._check_domain(domain)
         ttl = self._record_ttl(ttl, None)
         kind = self._kind(type, extra.get("kind"))
+        secondary = kind in ("Slave", "Consumer")
         body: dict[str, Any] = {"name": fqdn, "kind": kind}
-        if kind in ("Slave", "Consumer"):
+        if secondary:
             masters = extra.get("masters")
             if not masters or isinstance(masters, str) or not isinstance(masters, Sequence):
                 raise InvalidInput(
@@ -385,17 +346,22 @@ class PowerDNSDriver(DNSDriver):
                 self._check_nameservers(nameservers) if nameservers is not None
                 else list(self.nameservers)
             )
-        for key in ("account", "soa_edit_api", "soa_edit", "api_rectify", "dnssec", "catalog"):
-            if key in extra:
-                body[key] = extra[key]
-        resp = yield from self._send(self._request("POST", f"{self._base}/zones", body=body))
-        if resp.status == 409:
-            raise ZoneAlreadyExists(fqdn, driver=self)
-        if not resp.ok:
-            raise self._fail(resp)
-        data: dict[str, Any] = resp.json()
+        body.update({key: extra[key] for key in _CREATE_SETTINGS if key in extra})
+
+        def send() -> Op[dict[str, Any]]:
+            made: dict[str, Any] = yield from self._json(
+                "POST", f"{self._api}/zones", json=body, what=fqdn, exists=ZoneAlreadyExists)
+            return made
+
+        def find() -> Op[dict[str, Any] | None]:
+            try:
+                return (yield from self._zone_data(fqdn))
+            except ZoneNotFound:
+                return None
+
+        data = yield from create_once(send, find)
         zone = self._to_zone(data)
-        if ttl is not None and kind not in ("Slave", "Consumer"):
+        if ttl is not None and not secondary:
             yield from self._set_zone_ttl(zone, data.get("rrsets") or [], ttl, with_ns=True)
             zone.ttl = ttl
         return zone
@@ -415,7 +381,7 @@ class PowerDNSDriver(DNSDriver):
             }
             for rrset in rrsets
             if rrset.get("type") in kinds
-            and _same_name(rrset.get("name", ""), zone.domain)
+            and names.same_name(rrset.get("name", ""), zone.domain)
             and rrset.get("records")
         ]
         if changes:
@@ -439,9 +405,7 @@ class PowerDNSDriver(DNSDriver):
         :class:`~overcast.errors.NotSupported`.
         """
         extra = dict(extra or {})
-        if domain is not None and not _same_name(
-            names.absolute_name("", domain), names.absolute_name("", zone.domain)
-        ):
+        if domain is not None and not names.same_name(domain, zone.domain):
             raise NotSupported("PowerDNS cannot rename a zone", driver=self)
         ttl = self._record_ttl(ttl, None)
         unknown = set(extra) - set(_ZONE_SETTINGS) - {"kind"}
@@ -457,12 +421,8 @@ class PowerDNSDriver(DNSDriver):
         elif type is not None and str(type).lower() != zone.type:
             settings["kind"] = self._kind(type, None)
         if settings:
-            request = self._request("PUT", self._zone_url(zone.id), body=settings)
-            resp = yield from self._send(request)
-            if resp.status == 404:
-                raise ZoneNotFound(zone.id, driver=self)
-            if not resp.ok:
-                raise self._fail(resp)
+            yield from self._send("PUT", self._zone_path(zone.id), json=settings, what=zone.id,
+                                  missing=ZoneNotFound)
         if ttl is not None:
             soa = yield from self._rrsets_at(zone, zone.domain, "SOA")
             yield from self._set_zone_ttl(zone, soa, ttl, with_ns=False)
@@ -471,49 +431,45 @@ class PowerDNSDriver(DNSDriver):
     @operation
     def delete_zone(self, zone: Zone) -> Op[bool]:
         """Delete a zone and its records; :class:`~overcast.errors.ZoneNotFound` if absent."""
-        resp = yield from self._send(self._request("DELETE", self._zone_url(zone.id)))
-        if resp.status == 404:
-            raise ZoneNotFound(zone.id, driver=self)
-        if not resp.ok:
-            raise self._fail(resp)
+        yield from self._send("DELETE", self._zone_path(zone.id), what=zone.id,
+                              missing=ZoneNotFound)
         return True
 
     # -- records ------------------------------------------------------------------
 
     @iterator
     def iterate_records(self, zone: Zone) -> Iter[Record]:
-        """Iterate over the record sets of a zone (SOA and NS included), emitted
-        ``page_size`` at a time."""
-        data = yield from self._get_zone_data(zone.id)
-        rrsets = [r for r in data.get("rrsets") or [] if r.get("records")]
-        rrsets.sort(key=lambda r: (_sort_key(str(r["name"])), str(r["type"])))
-        for start in range(0, len(rrsets), self.page_size):
-            for rrset in rrsets[start : start + self.page_size]:
-                yield Emit(self._to_record(zone, rrset))
+        """Iterate over the record sets of a zone (SOA and NS included), in zone-file
+        order (PowerDNS answers with all of them at once: one page)."""
+
+        def fetch(_: Cursor | None) -> Op[Page[Record]]:
+            data = yield from self._zone_data(zone.id)
+            rrsets = [r for r in data.get("rrsets") or [] if r.get("records")]
+            rrsets.sort(key=lambda r: (_sort_key(str(r["name"])), _type(r)))
+            return Page.last([self._to_record(zone, rrset) for rrset in rrsets])
+
+        yield from paginate(fetch, what=f"GET zone {zone.id}", driver=self)
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
         """Get a record set by id (``"www:A"``, ``"@:MX"``)."""
         self._check_zone_id(zone_id)
+        domain = _unescape(self._zone_id(zone_id))
         parsed = _parse_record_id(record_id)
         if parsed is None:
             # Still tell a missing zone from a missing record.
-            domain = _unescape(self._zone_id(zone_id))
-            yield from self._get_zone_data(
-                zone_id, [("rrset_name", domain), ("rrset_type", "SOA")]
-            )
+            yield from self._zone_data(zone_id, [("rrset_name", domain), ("rrset_type", "SOA")])
             raise RecordNotFound(record_id, driver=self)
         name, rtype = parsed
-        domain = _unescape(self._zone_id(zone_id))
         fqdn = names.absolute_name(name, domain)
-        data = yield from self._get_zone_data(
-            zone_id, [("rrset_name", fqdn), ("rrset_type", rtype)]
+        data = yield from self._zone_data(
+            zone_id, [("rrset_name", fqdn), ("rrset_type", _api_type(rtype))]
         )
         zone = self._to_zone(data)
         for rrset in data.get("rrsets") or []:
             if (
-                _same_name(str(rrset.get("name", "")), fqdn)
-                and str(rrset.get("type", "")).upper() == rtype
+                names.same_name(str(rrset.get("name", "")), fqdn)
+                and _type(rrset) == rtype
                 and rrset.get("records")
             ):
                 return self._to_record(zone, rrset)
@@ -533,18 +489,16 @@ class PowerDNSDriver(DNSDriver):
         """Create a record set; :class:`~overcast.errors.RecordAlreadyExists` if the
         name already has a set of this type, :class:`~overcast.errors.InvalidInput`
         for a CNAME beside other data (or other data beside a CNAME)."""
-        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        ttl = self._record_ttl(ttl, extra)
-        relative, fqdn = self._names(name, zone)
+        spec = self._new_set(name, zone, type, data, extra, ttl)
+        contents = _contents(spec, driver=self)
+        fqdn = names.absolute_name(spec.name, zone.domain)
         existing = yield from self._rrsets_at(zone, fqdn)
-        types = {str(r["type"]).upper() for r in existing}
-        if rtype.value in types:
-            raise RecordAlreadyExists(_record_id(relative, rtype.value), driver=self)
-        self._check_cname(relative, rtype, types)
-        if ttl is None:
-            ttl = yield from self._default_ttl(zone, existing if relative == "" else None)
-        yield from self._patch(zone, [self._replace(fqdn, rtype, values, ttl)])
-        return self._made_record(zone, relative, rtype, values, ttl)
+        spec.check_free(_types(existing), driver=self)
+        set_ttl = spec.ttl
+        if set_ttl is None:
+            set_ttl = yield from self._default_ttl(zone, existing if spec.name == "" else None)
+        yield from self._patch(zone, [_replace(fqdn, spec.type.value, contents, set_ttl)])
+        return self._made_record(spec, set_ttl)
 
     @operation
     def update_record(
@@ -558,74 +512,44 @@ class PowerDNSDriver(DNSDriver):
         ttl: int | None = None,
     ) -> Op[Record]:
         """Replace a record set's values, TTL, name or type in one atomic PATCH."""
+        spec = self._changed_set(record, name, type, data, extra, ttl)
+        contents = _contents(spec, driver=self)
         zone = record.zone
-        new_name = record.name if name is None else name
-        new_type = record.type if type is None else type
-        new_data: RecordData = list(record.values) if data is None else data
-        new_name, rtype, values = self._validate_record(
-            new_name, new_type, new_data, extra=extra, zone=zone
-        )
-        ttl = self._record_ttl(ttl, extra)
-        _, old_fqdn = self._names(record.name, zone)
-        old_type = str(record.type).upper()
-        relative, fqdn = self._names(new_name, zone)
-        moved = not _same_name(old_fqdn, fqdn) or old_type != rtype.value
+        old_fqdn = names.absolute_name(record.name, zone.domain)
+        old_type = mnemonic(str(record.type))
+        fqdn = names.absolute_name(spec.name, zone.domain)
         current = yield from self._rrsets_at(zone, old_fqdn, old_type)
         if not current:
             raise RecordNotFound(record.id, driver=self)
         changes: list[dict[str, Any]] = []
-        if moved:
+        if spec.moved:
             existing = yield from self._rrsets_at(zone, fqdn)
-            types = {str(r["type"]).upper() for r in existing}
-            if _same_name(old_fqdn, fqdn):
-                types.discard(old_type)
-            if rtype.value in types:
-                raise RecordAlreadyExists(_record_id(relative, rtype.value), driver=self)
-            self._check_cname(relative, rtype, types)
-            changes.append({"name": old_fqdn, "type": old_type, "changetype": "DELETE"})
-        if ttl is None:
-            ttl = current[0].get("ttl")
-        if ttl is None:
-            ttl = yield from self._default_ttl(zone, None)
-        changes.append(self._replace(fqdn, rtype, values, ttl))
+            spec.check_free(_types(existing), driver=self)
+            changes.append(
+                {"name": old_fqdn, "type": _api_type(old_type), "changetype": "DELETE"}
+            )
+        set_ttl = spec.ttl if spec.ttl is not None else current[0].get("ttl")
+        if set_ttl is None:
+            set_ttl = yield from self._default_ttl(zone, None)
+        changes.append(_replace(fqdn, spec.type.value, contents, set_ttl))
         yield from self._patch(zone, changes)
-        return self._made_record(zone, relative, rtype, values, ttl)
+        return self._made_record(spec, set_ttl)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
         """Delete a record set; :class:`~overcast.errors.RecordNotFound` if absent."""
         zone = record.zone
-        _, fqdn = self._names(record.name, zone)
-        rtype = str(record.type).upper()
+        fqdn = names.absolute_name(record.name, zone.domain)
+        rtype = mnemonic(str(record.type))
         current = yield from self._rrsets_at(zone, fqdn, rtype)
         if not current:
             raise RecordNotFound(record.id, driver=self)
-        yield from self._patch(zone, [{"name": fqdn, "type": rtype, "changetype": "DELETE"}])
+        yield from self._patch(
+            zone, [{"name": fqdn, "type": _api_type(rtype), "changetype": "DELETE"}]
+        )
         return True
 
     # -- helpers ------------------------------------------------------------------
-
-    def _names(self, name: str, zone: Zone) -> tuple[str, str]:
-        """``(relative, absolute)`` forms of a record name in ``zone``."""
-        fqdn = names.absolute_name(name, zone.domain)
-        origin = names.absolute_name("", zone.domain)
-        if not (_same_name(fqdn, origin) or fqdn.lower().endswith("." + origin.lower())):
-            raise InvalidInput(f"record name {name!r} is not in zone {origin!r}", driver=self)
-        return _relative(fqdn, origin), fqdn
-
-    def _check_cname(self, relative: str, rtype: RecordType, types: set[str]) -> None:
-        others = types - {"RRSIG", "NSEC", "NSEC3"}
-        if rtype is RecordType.CNAME and others:
-            raise InvalidInput(
-                f"a CNAME may not stand beside other data: {relative or '@'!r} has "
-                f"{', '.join(sorted(others))}",
-                driver=self,
-            )
-        if rtype is not RecordType.CNAME and "CNAME" in others:
-            raise InvalidInput(
-                f"{relative or '@'!r} has a CNAME: no other data may stand beside it",
-                driver=self,
-            )
 
     def _default_ttl(self, zone: Zone, apex: list[dict[str, Any]] | None) -> Op[int]:
         """The TTL for a set created without one: the zone's SOA TTL."""
@@ -634,22 +558,10 @@ class PowerDNSDriver(DNSDriver):
         if apex is None:
             apex = yield from self._rrsets_at(zone, names.absolute_name("", zone.domain), "SOA")
         for rrset in apex:
-            if rrset.get("type") == "SOA" and isinstance(rrset.get("ttl"), int):
+            if _type(rrset) == "SOA" and isinstance(rrset.get("ttl"), int):
                 ttl: int = rrset["ttl"]
                 return ttl
         return DEFAULT_TTL
-
-    @staticmethod
-    def _replace(fqdn: str, rtype: RecordType, values: list[str], ttl: int) -> dict[str, Any]:
-        return {
-            "name": fqdn,
-            "type": rtype.value,
-            "ttl": ttl,
-            "changetype": "REPLACE",
-            "records": [
-                {"content": to_presentation(rtype.value, v), "disabled": False} for v in values
-            ],
-        }
 
     def _kind(self, type: ZoneType | str, kind: Any) -> str:
         if kind is not None:
@@ -695,32 +607,62 @@ class PowerDNSDriver(DNSDriver):
         return checked
 
 
-# -- pure helpers -------------------------------------------------------------------------
+# -- record data in PowerDNS's form ---------------------------------------------------------
 
 
-def _code(status: int) -> str:
+def _type(rrset: Mapping[str, Any]) -> str:
+    """An RRset's type mnemonic (PowerDNS names the types it has no syntax for
+    ``TYPEnnn``)."""
+    return mnemonic(str(rrset.get("type", "")))
+
+
+def _types(rrsets: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [_type(rrset) for rrset in rrsets]
+
+
+def _api_type(rtype: str) -> str:
+    """The type as PowerDNS names it."""
+    return generic_type(rtype) if rtype in _GENERIC_TYPES else rtype
+
+
+def _content(rtype: str, value: str, *, driver: Any = None) -> str:
+    """A value in the form PowerDNS stores: its own zone-file text, which it
+    compares the content it is sent with."""
+    if rtype in _GENERIC_TYPES:
+        return generic(rtype, value, driver=driver)
+    if rtype in TEXT_TYPES or not knows(rtype):
+        return to_presentation(rtype, value)
+    rdata = to_rdata(rtype, value, driver=driver)
+    text = str(rdata.to_text(chunksize=0))  # base64 and hex unbroken, as PowerDNS writes them
+    if rtype == "CERT":
+        certificate = text.split()[-1]
+        fields: Any = rdata  # dnspython's CERT: numbers PowerDNS wants in place of mnemonics
+        return (f"{int(fields.certificate_type)} {int(fields.key_tag)} "
+                f"{int(fields.algorithm)} {certificate}")
+    if rtype in ("SVCB", "HTTPS"):
+        return _QUOTED_PARAM.sub(r"=\1", text)
+    if rtype == "LOC" and len(text.split()) == 9:  # dnspython leaves out default precisions
+        sizes = (getattr(rdata, f) for f in ("size", "horizontal_precision",
+                                             "vertical_precision"))
+        return text + "".join(f" {size / 100:0.2f}m" for size in sizes)
+    return text
+
+
+def _contents(spec: RecordSpec, *, driver: Any = None) -> list[str]:
+    return [_content(spec.type.value, value, driver=driver) for value in spec.values]
+
+
+def _replace(fqdn: str, rtype: str, contents: list[str], ttl: int) -> dict[str, Any]:
     return {
-        400: "BadRequest",
-        404: "NotFound",
-        409: "Conflict",
-        422: "UnprocessableEntity",
-        500: "InternalServerError",
-    }.get(status, f"HTTP{status}")
+        "name": fqdn,
+        "type": _api_type(rtype),
+        "ttl": ttl,
+        "changetype": "REPLACE",
+        "records": [{"content": content, "disabled": False} for content in contents],
+    }
 
 
-def _same_name(a: str, b: str) -> bool:
-    return a.rstrip(".").lower() == b.rstrip(".").lower()
-
-
-def _relative(fqdn: str, origin: str) -> str:
-    """``fqdn`` relative to ``origin`` (``""`` for the apex)."""
-    if _same_name(fqdn, origin):
-        return ""
-    suffix = "." + origin.rstrip(".")
-    text = fqdn.rstrip(".")
-    if text.lower().endswith(suffix.lower()):
-        return text[: -len(suffix)]
-    return fqdn if fqdn.endswith(".") else f"{fqdn}."
+# -- names and ids ------------------------------------------------------------------------
 
 
 def _record_id(relative: str, rtype: str) -> str:
@@ -729,14 +671,14 @@ def _record_id(relative: str, rtype: str) -> str:
 
 def _parse_record_id(record_id: str) -> tuple[str, str] | None:
     name, sep, rtype = record_id.rpartition(":")
-    if not sep or not name or not rtype or not rtype.isalnum():
+    if not sep or not name or not rtype or not rtype.replace("-", "").isalnum():
         return None
     name = "" if name == "@" else name
     try:
         names.validate_name(name)
     except InvalidInput:
         return None
-    return name, rtype.upper()
+    return name, mnemonic(rtype)
 
 
 def _unescape(zone_id: str) -> str:
