@@ -116,6 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(int(arg("status", "503")), b"try later", headers)
             else:
                 self._reply(200, b"finally")
+        elif path == "/echo-url":
+            # Like Azure's AuthenticationFailed: the request line, echoed back.
+            self._reply(403, f"AuthenticationFailed: {self.command} {self.path}".encode())
         elif path == "/always":
             retry_after = {"Retry-After": arg("retry_after", "0")}
             self._reply(int(arg("status", "503")), b"nope", retry_after)

@@ -247,8 +247,10 @@ class Response:
     def raise_for_status(self, driver: Any = None) -> None:
         """Raise :class:`ProviderError` if the status is not 2xx or 3xx."""
         if self.status >= 400:
+            from overcast.runtime.redact import redact_text
+
             raise ProviderError(
-                f"{self.method} {self.url} failed: {self.text[:500]}",
+                f"{self.method} {self.url} failed: {redact_text(self.text[:500])}",
                 status=self.status,
                 driver=driver,
             )

@@ -12,18 +12,30 @@ Three tools, used by the runtime wherever text leaves overcast:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    quote,
+    quote_plus,
+    unquote,
+    unquote_plus,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 __all__ = [
     "MASK",
     "SENSITIVE_HEADERS",
     "SENSITIVE_PARAMS",
+    "RedactingFilter",
     "Secret",
     "is_sensitive_name",
     "redact_headers",
+    "redact_logger",
     "redact_text",
     "redact_url",
 ]
@@ -163,13 +175,70 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+# A sensitive query parameter written out in free text (a URL a server echoes
+# back, a client library's log line): its name, "=" (or %3D), and its value up
+# to the next delimiter.
+_PARAM_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9_.-])("
+    + "|".join(re.escape(name) for name in sorted(SENSITIVE_PARAMS, key=len, reverse=True))
+    + r")(=|%3[dD])([^&\s\"'<>#;,)\]]+)",
+    re.IGNORECASE,
+)
+
+
+def _spellings(value: str) -> set[str]:
+    """The ways a secret may be written in text: as is, and as clients and
+    servers percent-encode or decode it (aiohttp, for one, re-encodes URLs)."""
+    return {
+        value,
+        quote(value, safe=""),
+        quote(value, safe="/"),
+        quote_plus(value),
+        unquote(value),
+        unquote_plus(value),
+    }
+
+
 def redact_text(text: str, secrets: Iterable[str | Secret] = ()) -> str:
-    """Remove known secret values and PEM private keys from free text."""
+    """Remove known secret values (in any percent-encoding), the values of
+    signature-bearing query parameters, and PEM private keys from free text."""
     text = _PEM_BLOCK.sub(f"-----{MASK} PRIVATE KEY-----", text)
+    if "=" in text or "%3" in text:
+        text = _PARAM_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     for secret in secrets:
         value = secret.reveal() if isinstance(secret, Secret) else secret
         # Short values (a 1-char password) would mask unrelated text; they
         # are still kept out of reprs and headers by the other tools.
         if len(value) >= 4:
-            text = text.replace(value, MASK)
+            for spelling in _spellings(value):
+                if len(spelling) >= 4:
+                    text = text.replace(spelling, MASK)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites a record whose message would show a
+    signature-bearing URL (httpx logs every request URL at INFO, urllib3 at
+    DEBUG): the message is formatted, redacted, and kept without its arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; never drop it."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging system's to report
+            return True
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def redact_logger(name: str) -> None:
+    """Make every record the logger ``name`` emits pass :class:`RedactingFilter`
+    (idempotent). Transports call it for their client library's loggers."""
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)

@@ -365,3 +365,38 @@ def test_a_failing_sink_stops_the_pipe_with_its_own_error(
     assert sink.count < 20 * 1024 * 1024
     # The driver is still usable: the broken transfer's connection was not reused.
     assert call(mode, driver, "fetch", "/ok") == (200, b"ok:")
+
+
+SAS_SIGNATURE = "Ab+cD/eF==zz9"  # characters clients encode differently
+
+
+@pytest.mark.parametrize(
+    ("sync_transport", "async_transport", "run"),
+    [("pycurl", None, "sync"), ("urllib3", None, "sync"), ("httpx", None, "sync"),
+     ("pycurl", "aiohttp", "async"), ("pycurl", "httpx", "async")],
+    ids=["pycurl", "urllib3", "httpx", "aiohttp", "httpx-async"],
+)
+def test_a_sas_signature_echoed_or_logged_is_redacted(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that echoes the request line (Azure does, on a refused SAS), and
+    client libraries that log URLs (httpx at INFO, urllib3 at DEBUG): the SAS
+    signature appears in no error and no log record, in any encoding."""
+    from urllib.parse import quote, quote_plus
+
+    options: dict[str, object] = {"sync_transport": sync_transport}
+    if async_transport is not None:
+        options["async_transport"] = async_transport
+    driver = make(server, **options)
+    params = [("sv", "2024-08-04"), ("sig", SAS_SIGNATURE), ("se", "2030-01-01")]
+    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as info:
+        call(run, driver, "fetch", "/echo-url", params=params, check=True)
+    echoed = server.state.hits("/echo-url")[-1]
+    assert echoed.query["sig"] == [SAS_SIGNATURE]  # it did go out, as signed
+    texts = [str(info.value), repr(info.value), *(r.getMessage() for r in caplog.records)]
+    joined = "\n".join(texts)
+    assert "AuthenticationFailed" in str(info.value)
+    for spelling in {SAS_SIGNATURE, quote(SAS_SIGNATURE, safe=""), quote_plus(SAS_SIGNATURE),
+                     quote(SAS_SIGNATURE)}:
+        assert spelling not in joined, spelling

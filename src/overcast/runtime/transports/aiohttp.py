@@ -7,9 +7,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from overcast.runtime.effects import Headers, Request, Response, body_length
-from overcast.runtime.redact import redact_url
+from overcast.runtime.redact import redact_logger, redact_url
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import (
     DEFAULT_POOL_SIZE,
@@ -19,6 +20,8 @@ from overcast.runtime.transports.base import (
 )
 
 __all__ = ["AiohttpTransport"]
+
+redact_logger("aiohttp.client")
 
 
 class AiohttpTransport(AsyncTransport):
@@ -97,7 +100,10 @@ class AiohttpTransport(AsyncTransport):
         try:
             raw = await session.request(
                 request.method,
-                url,
+                # As built and signed: yarl would otherwise re-encode the query,
+                # so what is sent (and echoed back) would differ from what was
+                # signed and what redaction looks for.
+                URL(url, encoded=True),
                 headers=headers,
                 data=data,
                 timeout=timeout,

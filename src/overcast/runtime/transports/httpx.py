@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from overcast.runtime.effects import Headers, Request, Response, body_length
-from overcast.runtime.redact import redact_url
+from overcast.runtime.redact import redact_logger, redact_url
 from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream
 from overcast.runtime.transports.base import (
     DEFAULT_POOL_SIZE,
@@ -22,6 +22,8 @@ from overcast.runtime.transports.base import (
 )
 
 __all__ = ["HttpxAsyncTransport", "HttpxSyncTransport"]
+
+redact_logger("httpx")  # it logs every request URL, signatures included
 
 
 def _content(request: Request) -> tuple[Any, dict[str, str]]:

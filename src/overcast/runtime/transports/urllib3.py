@@ -15,11 +15,13 @@ from urllib3.exceptions import (
 )
 
 from overcast.runtime.effects import Headers, Request, Response, body_length
-from overcast.runtime.redact import redact_url
+from overcast.runtime.redact import redact_logger, redact_url
 from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, SyncTransport, TransportFailure
 
 __all__ = ["Urllib3Transport"]
+
+redact_logger("urllib3.connectionpool")  # it logs every request URL, signatures included
 
 
 class Urllib3Transport(SyncTransport):
