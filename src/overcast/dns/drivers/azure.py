@@ -28,7 +28,6 @@ converted here to and from overcast's presentation form.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar, Unpack
@@ -43,7 +42,15 @@ from overcast.auth.azure_ad import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
+from overcast.dns.base import (
+    DNSDriver,
+    Record,
+    RecordData,
+    RecordSpec,
+    RecordType,
+    Zone,
+    ZoneType,
+)
 from overcast.dns.records import character_strings, parse_character_strings
 from overcast.errors import (
     AlreadyExists,
@@ -340,13 +347,6 @@ class AzureDNSDriver(HttpApi, DNSDriver):
 
         return paginate(fetch, what=f"GET {path}", driver=self)
 
-    def _lookup(self, path: str, what: str, missing: type[NotFound]) -> Op[dict[str, Any] | None]:
-        """The resource at ``path``; ``None`` if there is none (``missing``)."""
-        with contextlib.suppress(missing):
-            data: dict[str, Any] = yield from self._json("GET", path, what=what, missing=missing)
-            return data
-        return None
-
     def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[Response]:
         """DELETE a zone or record set: ARM answers 204 when there was nothing to
         delete, which is ``missing``."""
@@ -466,8 +466,10 @@ class AzureDNSDriver(HttpApi, DNSDriver):
             return self._to_zone(data)
 
         def find() -> Op[Zone | None]:
-            found = yield from self._lookup(path, zone_name, ZoneNotFound)
-            return None if found is None else self._to_zone(found)
+            try:
+                return (yield from self.get_zone.op(zone_name))
+            except ZoneNotFound:
+                return None
 
         return (yield from create_once(send, find))
 
@@ -522,41 +524,43 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
     def _get_set(self, zone: Zone, rtype: str, name: str) -> Op[dict[str, Any] | None]:
-        return (yield from self._lookup(self._record_path(zone.id, rtype, name),
-                                        f"{name or '@'}:{rtype}", RecordNotFound))
-
-    def _check_free(self, zone: Zone, name: str, rtype: str,
-                    replacing: tuple[str, str] | None = None) -> Op[None]:
-        """The CNAME rule before a write at ``name`` (``replacing``: the set the
-        write replaces). A CNAME needs the name free of every other set, so the
-        zone's sets are read; other data needs it free of a CNAME (one read). A
-        set of the same type is left to ``If-None-Match: *``."""
-        if rtype == "CNAME":
-            keys = yield from collect(self._record_sets(zone, self._set_key))
-            present = [t for n, t in keys
-                       if n.lower() == name.lower() and (n.lower(), t) != replacing]
-        elif replacing == (name.lower(), "CNAME"):
-            present = []
-        else:
-            cname = yield from self._get_set(zone, "CNAME", name)
-            present = [] if cname is None else ["CNAME"]
-        names.check_free(name, rtype, present, driver=self)
-
-    def _body(self, rtype: str, values: list[str], ttl: int) -> dict[str, Any]:
+        """The record set, or ``None`` if there is none (a missing zone raises)."""
         try:
-            props = to_properties(rtype, values)
+            data: dict[str, Any] = yield from self._json(
+                "GET", self._record_path(zone.id, rtype, name), what=f"{name or '@'}:{rtype}",
+                missing=RecordNotFound)
+        except RecordNotFound:
+            return None
+        return data
+
+    def _check_free(self, spec: RecordSpec) -> Op[None]:
+        """The CNAME rule before a write. A CNAME needs its name free of every
+        other set, so the zone's sets are read; other data needs it free of a
+        CNAME (one read). A set of the same type is left to ``If-None-Match: *``."""
+        if spec.type is RecordType.CNAME:
+            keys = yield from collect(self._record_sets(spec.zone, self._set_key))
+            present = [t for n, t in keys if names.same_name(n, spec.name)]
+        else:
+            cname = yield from self._get_set(spec.zone, "CNAME", spec.name)
+            present = [] if cname is None else ["CNAME"]
+        spec.check_free(present, driver=self)
+
+    def _body(self, spec: RecordSpec, ttl: int | None) -> dict[str, Any]:
+        """A record-set body; a TTL not given is :data:`DEFAULT_RECORD_TTL`."""
+        try:
+            props = to_properties(spec.type.value, spec.values)
         except NotSupported as exc:
             raise NotSupported(exc.message, driver=self) from None
-        return {"properties": {"TTL": ttl, **props}}
+        return {"properties": {"TTL": DEFAULT_RECORD_TTL if ttl is None else ttl, **props}}
 
-    def _put_new(self, zone: Zone, name: str, rtype: str, body: dict[str, Any]) -> Op[Record]:
+    def _put_new(self, spec: RecordSpec, body: dict[str, Any]) -> Op[Record]:
         """Create a set with ``PUT`` and ``If-None-Match: *`` (412 if it exists)."""
         data = yield from self._json(
-            "PUT", self._record_path(zone.id, rtype, name), json=body,
-            headers={"If-None-Match": "*"}, idempotent=False, what=f"{name or '@'}:{rtype}",
+            "PUT", self._record_path(spec.zone.id, spec.type.value, spec.name), json=body,
+            headers={"If-None-Match": "*"}, idempotent=False, what=spec.id,
             exists=RecordAlreadyExists, missing=RecordNotFound,
         )
-        return self._to_record(zone, data)
+        return self._to_record(spec.zone, data)
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
@@ -586,20 +590,18 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         ttl: int | None = None,
     ) -> Op[Record]:
         """Create a record set (``PUT`` with ``If-None-Match: *``); TTL defaults to 3600."""
-        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        record_ttl = self._record_ttl(ttl, extra)
-        body = self._body(str(rtype), values, DEFAULT_RECORD_TTL if record_ttl is None
-                          else record_ttl)
-        yield from self._check_free(zone, name, str(rtype))
-        wanted = sorted(from_properties(str(rtype), body["properties"]))
+        spec = self._new_set(name, zone, type, data, extra, ttl)
+        body = self._body(spec, spec.ttl)
+        yield from self._check_free(spec)
+        wanted = sorted(from_properties(spec.type.value, body["properties"]))
 
         def find() -> Op[Record | None]:
             # Made by an attempt whose answer was lost (and not by someone else)?
-            made = yield from self._get_set(zone, str(rtype), name)
+            made = yield from self._get_set(zone, spec.type.value, spec.name)
             record = None if made is None else self._to_record(zone, made)
             return record if record is not None and sorted(record.values) == wanted else None
 
-        return (yield from create_once(lambda: self._put_new(zone, name, str(rtype), body), find))
+        return (yield from create_once(lambda: self._put_new(spec, body), find))
 
     @operation
     def update_record(
@@ -614,34 +616,23 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     ) -> Op[Record]:
         """Replace a record set (``PUT`` with ``If-Match``). A new name or type
         creates the new set first, then deletes the old one."""
+        spec = self._changed_set(record, name, type, data, extra, ttl)
         zone = record.zone
-        new_name, rtype, values = self._validate_record(
-            record.name if name is None else name,
-            record.type if type is None else type,
-            list(record.values) if data is None else data,
-            extra=extra,
-            zone=zone,
-        )
-        new_ttl = self._record_ttl(ttl, extra)
-        if new_ttl is None:
-            new_ttl = record.ttl if record.ttl is not None else DEFAULT_RECORD_TTL
-        body = self._body(str(rtype), values, new_ttl)
-        old_type = str(record.type).upper()
-        if (new_name.lower(), str(rtype)) == (record.name.lower(), old_type):
+        body = self._body(spec, record.ttl if spec.ttl is None else spec.ttl)
+        if not spec.moved:
             try:
                 replaced = yield from self._json(
-                    "PUT", self._record_path(zone.id, str(rtype), new_name), json=body,
+                    "PUT", self._record_path(zone.id, spec.type.value, spec.name), json=body,
                     headers={"If-Match": "*"}, what=record.id, missing=RecordNotFound,
                 )
             except AlreadyExists:  # a 412 on If-Match: * means the set is gone
                 raise RecordNotFound(record.id, driver=self) from None
             return self._to_record(zone, replaced)
-        current = yield from self._get_set(zone, old_type, record.name)
-        if current is None:
+        old_type = str(record.type).upper()
+        if (yield from self._get_set(zone, old_type, record.name)) is None:
             raise RecordNotFound(record.id, driver=self)
-        yield from self._check_free(zone, new_name, str(rtype),
-                                    replacing=(record.name.lower(), old_type))
-        updated = yield from self._put_new(zone, new_name, str(rtype), body)
+        yield from self._check_free(spec)
+        updated = yield from self._put_new(spec, body)
         yield from self._send("DELETE", self._record_path(zone.id, old_type, record.name),
                               what=record.id, missing=RecordNotFound)
         return updated

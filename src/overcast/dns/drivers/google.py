@@ -26,7 +26,6 @@ and retries the request once with a fresh one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -42,7 +41,15 @@ from overcast.auth.google_oauth import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
+from overcast.dns.base import (
+    DNSDriver,
+    Record,
+    RecordData,
+    RecordSpec,
+    RecordType,
+    Zone,
+    ZoneType,
+)
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
     AlreadyExists,
@@ -215,13 +222,6 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
 
         return paginate(fetch, what=f"GET {path}", driver=self)
 
-    def _lookup(self, path: str, what: str, missing: type[NotFound]) -> Op[dict[str, Any] | None]:
-        """The resource at ``path``; ``None`` if there is none (``missing``)."""
-        with contextlib.suppress(missing):
-            data: dict[str, Any] = yield from self._json("GET", path, what=what, missing=missing)
-            return data
-        return None
-
     # -- models ------------------------------------------------------------------------
 
     def _to_zone(self, data: Mapping[str, Any]) -> Zone:
@@ -258,16 +258,6 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
             extra={"fqdn": data["name"]},
             values=values,
         )
-
-    @staticmethod
-    def _rrset(fqdn: str, rtype: str, ttl: int, values: list[str]) -> dict[str, Any]:
-        return {
-            "kind": "dns#resourceRecordSet",
-            "name": fqdn,
-            "type": rtype,
-            "ttl": ttl,
-            "rrdatas": [to_presentation(rtype, v) for v in values],
-        }
 
     @staticmethod
     def _parse_record_id(record_id: str) -> tuple[str, str] | None:
@@ -335,11 +325,11 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
 
         def find() -> Op[Zone | None]:
             # The create may have happened: find the zone by its name.
-            found = yield from self._lookup(self._path("managedZones", zone_name), zone_name,
-                                            ZoneNotFound)
-            if found is None or not names.same_name(str(found.get("dnsName", "")), dns_name):
+            try:
+                found = yield from self.get_zone.op(zone_name)
+            except ZoneNotFound:
                 return None
-            return self._to_zone(found)
+            return found if names.same_name(found.domain, dns_name) else None
 
         return (yield from create_once(send, find))
 
@@ -373,18 +363,31 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
     def _get_rrset(self, zone: Zone, fqdn: str, rtype: str) -> Op[dict[str, Any] | None]:
-        return (yield from self._lookup(self._path("managedZones", zone.id, "rrsets", fqdn,
-                                                   rtype), f"{fqdn}:{rtype}", RecordNotFound))
+        """The record set, or ``None`` if there is none (a missing zone raises)."""
+        try:
+            data: dict[str, Any] = yield from self._json(
+                "GET", self._path("managedZones", zone.id, "rrsets", fqdn, rtype),
+                what=f"{fqdn}:{rtype}", missing=RecordNotFound)
+        except RecordNotFound:
+            return None
+        return data
 
-    def _check_free(self, zone: Zone, name: str, rtype: str,
-                    replacing: tuple[str, str] | None = None) -> Op[None]:
-        """RecordAlreadyExists, or InvalidInput for the CNAME rule, before a write at
-        ``name`` (``replacing``: the ``(fqdn, TYPE)`` the write replaces)."""
-        fqdn = names.absolute_name(name, zone.domain)
-        sets = yield from collect(self._record_sets(zone, dict, [("name", fqdn)]))
-        present = [str(s.get("type")) for s in sets
-                   if (str(s.get("name")).lower(), str(s.get("type"))) != replacing]
-        names.check_free(name, rtype, present, driver=self)
+    def _check_free(self, spec: RecordSpec) -> Op[None]:
+        """RecordAlreadyExists, or InvalidInput for the CNAME rule, before a write:
+        the sets at the name are read with the list's ``name`` filter."""
+        fqdn = names.absolute_name(spec.name, spec.zone.domain)
+        sets = yield from collect(self._record_sets(spec.zone, dict, [("name", fqdn)]))
+        spec.check_free([str(s.get("type")) for s in sets], driver=self)
+
+    def _addition(self, spec: RecordSpec, ttl: int | None) -> dict[str, Any]:
+        """The rrset ``spec`` asks for; a TTL not given is :data:`DEFAULT_RECORD_TTL`."""
+        return {
+            "kind": "dns#resourceRecordSet",
+            "name": names.absolute_name(spec.name, spec.zone.domain),
+            "type": spec.type.value,
+            "ttl": DEFAULT_RECORD_TTL if ttl is None else ttl,
+            "rrdatas": [to_presentation(spec.type.value, v) for v in spec.values],
+        }
 
     @operation
     def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
@@ -411,23 +414,20 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         ttl: int | None = None,
     ) -> Op[Record]:
         """Create a record set (``rrsets.create``); the TTL defaults to 300 seconds."""
-        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        record_ttl = self._record_ttl(ttl, extra)
-        ttl_value = DEFAULT_RECORD_TTL if record_ttl is None else record_ttl
-        fqdn = names.absolute_name(name, zone.domain)
-        yield from self._check_free(zone, name, str(rtype))
-        body = self._rrset(fqdn, str(rtype), ttl_value, values)
+        spec = self._new_set(name, zone, type, data, extra, ttl)
+        yield from self._check_free(spec)
+        body = self._addition(spec, spec.ttl)
 
         def send() -> Op[Record]:
             made = yield from self._json(
-                "POST", self._path("managedZones", zone.id, "rrsets"), json=body,
-                what=f"{name or '@'}:{rtype}", exists=RecordAlreadyExists, missing=RecordNotFound,
+                "POST", self._path("managedZones", zone.id, "rrsets"), json=body, what=spec.id,
+                exists=RecordAlreadyExists, missing=RecordNotFound,
             )
             return self._to_record(zone, made)
 
         def find() -> Op[Record | None]:
             # Made by an attempt whose answer was lost (and not by someone else)?
-            made = yield from self._get_rrset(zone, fqdn, str(rtype))
+            made = yield from self._get_rrset(zone, body["name"], spec.type.value)
             if made is None or made.get("rrdatas") != body["rrdatas"]:
                 return None
             return self._to_record(zone, made)
@@ -446,40 +446,25 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         ttl: int | None = None,
     ) -> Op[Record]:
         """Replace a record set in one atomic change (deletion + addition)."""
+        spec = self._changed_set(record, name, type, data, extra, ttl)
         zone = record.zone
-        new_name, rtype, values = self._validate_record(
-            record.name if name is None else name,
-            record.type if type is None else type,
-            list(record.values) if data is None else data,
-            extra=extra,
-            zone=zone,
-        )
-        new_ttl = self._record_ttl(ttl, extra)
-        if new_ttl is None:
-            new_ttl = record.ttl if record.ttl is not None else DEFAULT_RECORD_TTL
-        old_fqdn = names.absolute_name(record.name, zone.domain)
-        old_type = str(record.type).upper()
-        current = yield from self._get_rrset(zone, old_fqdn, old_type)
+        current = yield from self._get_rrset(zone, record.fqdn, str(record.type).upper())
         if current is None:
             raise RecordNotFound(record.id, driver=self)
-        fqdn = names.absolute_name(new_name, zone.domain)
-        if not (names.same_name(fqdn, old_fqdn) and str(rtype) == old_type):
-            yield from self._check_free(zone, new_name, str(rtype),
-                                        replacing=(old_fqdn.lower(), old_type))
-        addition = self._rrset(fqdn, str(rtype), new_ttl, values)
+        if spec.moved:
+            yield from self._check_free(spec)
+        addition = self._addition(spec, record.ttl if spec.ttl is None else spec.ttl)
         change = {"kind": "dns#change", "deletions": [current], "additions": [addition]}
         yield from self._json("POST", self._path("managedZones", zone.id, "changes"),
-                              json=change, what=f"{new_name or '@'}:{rtype}",
-                              exists=RecordAlreadyExists, missing=RecordNotFound)
+                              json=change, what=spec.id, exists=RecordAlreadyExists,
+                              missing=RecordNotFound)
         return self._to_record(zone, addition)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
         """Delete a record set (``rrsets.delete``)."""
-        zone = record.zone
-        fqdn = names.absolute_name(record.name, zone.domain)
         yield from self._send(
-            "DELETE", self._path("managedZones", zone.id, "rrsets", fqdn,
+            "DELETE", self._path("managedZones", record.zone.id, "rrsets", record.fqdn,
                                  str(record.type).upper()),
             what=record.id, missing=RecordNotFound,
         )

@@ -69,7 +69,15 @@ from xml.sax.saxutils import escape
 
 from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
+from overcast.dns.base import (
+    DNSDriver,
+    Record,
+    RecordData,
+    RecordSpec,
+    RecordType,
+    Zone,
+    ZoneType,
+)
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
     InvalidCredentials,
@@ -738,6 +746,16 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         rs = yield from self._find_set(zone, record_id)
         return self._to_record(zone, rs)
 
+    def _write(self, spec: RecordSpec, ttl: int, changes: Sequence[tuple[str, str | Element]],
+               *, idempotent: bool = False) -> Op[Record]:
+        """Send one change batch that writes ``spec``; the set as written."""
+        bare = self._check_zone_id(spec.zone.id)
+        root = yield from self._change(bare, changes, what=spec.id, idempotent=idempotent)
+        return Record(
+            spec.id, spec.name, spec.type.value, spec.values[0], spec.zone, driver=self, ttl=ttl,
+            extra={"change_id": _text(root, "ChangeInfo", "Id")}, values=list(spec.values),
+        )
+
     @operation
     def create_record(
         self,
@@ -751,30 +769,20 @@ class Route53DNSDriver(HttpApi, DNSDriver):
     ) -> Op[Record]:
         """Create a record set (a ``CREATE`` change); see the module notes for the
         checks made first. A TTL not given is :data:`DEFAULT_RECORD_TTL`."""
-        rel, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        ttl_value = self._record_ttl(ttl, extra)
-        if ttl_value is None:
-            ttl_value = DEFAULT_RECORD_TTL
-        bare = self._check_zone_id(zone.id)
-        fqdn = names.absolute_name(rel, zone.domain)
+        spec = self._new_set(name, zone, type, data, extra, ttl)
+        ttl_value = DEFAULT_RECORD_TTL if spec.ttl is None else spec.ttl
+        fqdn = names.absolute_name(spec.name, zone.domain)
         existing = yield from self._sets_at(zone, fqdn)
-        names.check_free(rel, rtype.value, [rs.type for rs in existing], driver=self)
-        element = _set_xml(fqdn, rtype.value, ttl_value, values)
-        record_id = _record_id(rel, rtype.value)
-
-        def send() -> Op[Record]:
-            root = yield from self._change(bare, [("CREATE", element)], what=record_id)
-            return Record(
-                record_id, rel, rtype.value, values[0], zone, driver=self, ttl=ttl_value,
-                extra={"change_id": _text(root, "ChangeInfo", "Id")}, values=list(values),
-            )
+        spec.check_free([rs.type for rs in existing], driver=self)
+        create = [("CREATE", _set_xml(fqdn, spec.type.value, ttl_value, spec.values))]
 
         def find() -> Op[Record | None]:
             # Made by an attempt whose answer was lost?
-            found = yield from self._sets_at(zone, fqdn, rtype.value)
+            found = yield from self._sets_at(zone, fqdn, spec.type.value)
             return self._to_record(zone, found[0]) if found else None
 
-        return (yield from create_once(send, find, attempts=CREATE_ATTEMPTS))
+        return (yield from create_once(lambda: self._write(spec, ttl_value, create), find,
+                                       attempts=CREATE_ATTEMPTS))
 
     @operation
     def update_record(
@@ -789,43 +797,23 @@ class Route53DNSDriver(HttpApi, DNSDriver):
     ) -> Op[Record]:
         """Replace a record set: an ``UPSERT`` when the name and type stay, else
         one atomic batch deleting the old set and creating the new one."""
-        new_name = record.name if name is None else name
-        new_type = record.type if type is None else type
-        new_data: RecordData = list(record.values) if data is None else data
-        rel, rtype, values = self._validate_record(
-            new_name, new_type, new_data, extra=extra, zone=record.zone
-        )
-        ttl_value = self._record_ttl(ttl, extra)
-        if ttl_value is None:
-            ttl_value = record.ttl if record.ttl is not None else DEFAULT_RECORD_TTL
-        zone = record.zone
-        bare = self._check_zone_id(zone.id)
-        current = yield from self._find_set(zone, record.id)
+        spec = self._changed_set(record, name, type, data, extra, ttl)
+        ttl_value = next(t for t in (spec.ttl, record.ttl, DEFAULT_RECORD_TTL) if t is not None)
+        current = yield from self._find_set(record.zone, record.id)
         if current.identifier is not None:
             raise NotSupported(
                 "updating a routing-policy record set (with a SetIdentifier) is not supported",
                 driver=self,
             )
-        fqdn = names.absolute_name(rel, zone.domain)
-        element = _set_xml(fqdn, rtype.value, ttl_value, values)
-        changes: list[tuple[str, str | Element]]
-        if current.matches(fqdn, rtype.value):
-            changes = [("UPSERT", element)]
-            idempotent = True
-        else:
-            existing = yield from self._sets_at(zone, fqdn)
-            others = [rs.type for rs in existing if not (
-                rs.matches(current.name, current.type) and rs.identifier == current.identifier)]
-            names.check_free(rel, rtype.value, others, driver=self)
-            changes = [("DELETE", current.element), ("CREATE", element)]
-            idempotent = False
-        record_id = _record_id(rel, rtype.value)
-        root = yield from self._change(bare, changes, what=record_id, idempotent=idempotent)
-        return Record(
-            record_id, rel, rtype.value, values[0], zone, driver=self, ttl=ttl_value,
-            extra={"change_id": _text(root, "ChangeInfo", "Id")},
-            values=list(values),
-        )
+        fqdn = names.absolute_name(spec.name, record.zone.domain)
+        element = _set_xml(fqdn, spec.type.value, ttl_value, spec.values)
+        if not spec.moved:
+            return (yield from self._write(spec, ttl_value, [("UPSERT", element)],
+                                           idempotent=True))
+        existing = yield from self._sets_at(record.zone, fqdn)
+        spec.check_free([rs.type for rs in existing], driver=self)
+        return (yield from self._write(spec, ttl_value,
+                                       [("DELETE", current.element), ("CREATE", element)]))
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
