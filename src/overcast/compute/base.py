@@ -1,4 +1,4 @@
-"""Compute: the models and the driver API every compute driver shares.
+"""Compute: the driver API every compute driver shares.
 
 Names and positional parameters follow Apache Libcloud 3.x
 (``libcloud.compute.base.NodeDriver``), so its users port code by changing
@@ -9,37 +9,59 @@ one raises :class:`~overcast.errors.NotSupported` before doing anything (see
 
 Every ``list_*`` operation has an ``iterate_*`` twin that streams page by page,
 and every resource can be fetched by id with a ``get_*`` operation.
+
+The models live in :mod:`overcast.compute.models` and are re-exported here.
+Creates share one flow (:meth:`NodeDriver._create_node` and
+:meth:`NodeDriver._create`): check, send with a request token, settle an
+unknown outcome by looking the token up. ``deploy_node`` runs its steps in
+:mod:`overcast.compute.deployment`, which builds on this module.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-import logging
 import os
+import re
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, ClassVar, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from overcast.compute import ssh
-from overcast.compute.deployment import Deployment, DeploymentError
+from overcast.compute.models import (
+    KeyPair,
+    Node,
+    NodeAuth,
+    NodeAuthPassword,
+    NodeAuthSSHKey,
+    NodeImage,
+    NodeLike,
+    NodeLocation,
+    NodeSize,
+    NodeState,
+    StorageVolume,
+    StorageVolumeState,
+    VolumeSnapshot,
+    VolumeSnapshotState,
+)
 from overcast.driver import AsyncView, BaseDriver
 from overcast.errors import (
     InvalidInput,
     LocationNotFound,
     NodeNotFound,
     NotSupported,
-    OperationCancelled,
     OperationTimeout,
     SizeNotFound,
 )
-from overcast.models import Model
-from overcast.runtime.effects import Call, Guarded, Iter, Op, Parallel, Sleep
+from overcast.runtime.effects import Call, Iter, Op, Parallel, Sleep
 from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, find_first
+from overcast.runtime.ops import collect, create_once, find_first, pure
 from overcast.runtime.redact import Secret
+
+if TYPE_CHECKING:
+    from overcast.compute.deployment import Deployment
 
 __all__ = [
     "KeyPair",
@@ -53,300 +75,21 @@ __all__ = [
     "NodeLike",
     "NodeLocation",
     "NodeSize",
+    "NodeSpec",
     "NodeState",
     "StorageVolume",
     "StorageVolumeState",
     "VolumeSnapshot",
     "VolumeSnapshotState",
+    "request_token",
 ]
 
-log = logging.getLogger("overcast.compute")
+T = TypeVar("T")
 
 #: How many nodes ``wait_until_running`` fetches at once.
-_POLL_CONCURRENCY = 8
-_SSH_INTERFACES = ("public_ips", "private_ips")
-
-
-# -- states ------------------------------------------------------------------------
-
-
-class NodeState(StrEnum):
-    """The state of a node, as Apache Libcloud names them."""
-
-    RUNNING = "running"
-    STARTING = "starting"
-    REBOOTING = "rebooting"
-    TERMINATED = "terminated"
-    PENDING = "pending"
-    UNKNOWN = "unknown"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    SUSPENDED = "suspended"
-    ERROR = "error"
-    PAUSED = "paused"
-    RECONFIGURING = "reconfiguring"
-    MIGRATING = "migrating"
-    NORMAL = "normal"
-    UPDATING = "updating"
-
-
-class StorageVolumeState(StrEnum):
-    """The state of a block storage volume."""
-
-    AVAILABLE = "available"
-    ERROR = "error"
-    INUSE = "inuse"
-    CREATING = "creating"
-    DELETING = "deleting"
-    DELETED = "deleted"
-    BACKUP = "backup"
-    ATTACHING = "attaching"
-    UNKNOWN = "unknown"
-    MIGRATING = "migrating"
-    UPDATING = "updating"
-
-
-class VolumeSnapshotState(StrEnum):
-    """The state of a volume snapshot."""
-
-    AVAILABLE = "available"
-    ERROR = "error"
-    CREATING = "creating"
-    DELETING = "deleting"
-    RESTORING = "restoring"
-    UNKNOWN = "unknown"
-    UPDATING = "updating"
-
-
-# -- models ------------------------------------------------------------------------
-
-
-@dataclass(slots=True, eq=False)
-class NodeSize(Model["NodeDriver"]):
-    """A kind of node a provider offers (flavor, instance type, machine type).
-
-    ``ram`` is in MiB, ``disk`` in GiB, ``bandwidth`` in the provider's unit
-    (``None``: unmetered or unknown) and ``price`` in US dollars per hour
-    (``None``: unknown). Equal when ``id`` and driver are.
-    """
-
-    _kind: ClassVar[str] = "size"
-
-    id: str
-    name: str
-    ram: int
-    disk: int
-    bandwidth: int | None = None
-    price: float | None = None
-    driver: NodeDriver | None = field(default=None, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True, eq=False)
-class NodeImage(Model["NodeDriver"]):
-    """An operating system image a node boots from. Equal when ``id`` and driver are."""
-
-    _kind: ClassVar[str] = "image"
-
-    id: str
-    name: str
-    driver: NodeDriver | None = field(default=None, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True, eq=False)
-class NodeLocation(Model["NodeDriver"]):
-    """A place nodes run in (region, zone, data center); ``country`` is a code like ``"US"``."""
-
-    _kind: ClassVar[str] = "location"
-
-    id: str
-    name: str
-    country: str | None = None
-    driver: NodeDriver | None = field(default=None, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class NodeLike(Protocol):
-    """What other areas need of a node (a load balancer attaching it, a backup
-    target made from it): :class:`Node` has these attributes, and so may any
-    object from elsewhere."""
-
-    @property
-    def id(self) -> str:
-        """The node's provider id."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The node's name."""
-        ...
-
-    @property
-    def public_ips(self) -> Sequence[str]:
-        """The node's public addresses."""
-        ...
-
-    @property
-    def private_ips(self) -> Sequence[str]:
-        """The node's private addresses."""
-        ...
-
-
-@dataclass(slots=True, eq=False)
-class Node(Model["NodeDriver"]):
-    """A virtual machine (server, instance, domain).
-
-    A node is a snapshot of what the provider reported; fetch it again with
-    ``driver.get_node(node.id)`` to see a newer state. Two nodes are equal when
-    their ``id`` and driver are, whatever their state.
-    """
-
-    _kind: ClassVar[str] = "node"
-
-    id: str
-    name: str
-    state: NodeState
-    public_ips: list[str] = field(default_factory=list)
-    private_ips: list[str] = field(default_factory=list)
-    driver: NodeDriver | None = field(default=None, repr=False)
-    size: NodeSize | None = None
-    image: NodeImage | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    created_at: datetime | None = None
-
-    def reboot(self) -> bool:
-        """Reboot this node."""
-        return self._driver().reboot_node(self)
-
-    def start(self) -> bool:
-        """Start this (stopped) node."""
-        return self._driver().start_node(self)
-
-    def stop(self) -> bool:
-        """Stop this node without destroying it."""
-        return self._driver().stop_node(self)
-
-    def stop_node(self) -> bool:
-        """Stop this node (Apache Libcloud's name for :meth:`stop`)."""
-        return self._driver().stop_node(self)
-
-    def destroy(self) -> bool:
-        """Destroy this node and release its resources."""
-        return self._driver().destroy_node(self)
-
-
-@dataclass(slots=True, eq=False)
-class StorageVolume(Model["NodeDriver"]):
-    """A block storage volume; ``size`` is in GiB. Equal when ``id`` and driver are."""
-
-    _kind: ClassVar[str] = "volume"
-
-    id: str
-    name: str | None
-    size: int
-    driver: NodeDriver | None = field(default=None, repr=False)
-    state: StorageVolumeState = StorageVolumeState.UNKNOWN
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def list_snapshots(self) -> list[VolumeSnapshot]:
-        """List the snapshots of this volume."""
-        return self._driver().list_volume_snapshots(self)
-
-    def attach(self, node: Node, device: str | None = None) -> bool:
-        """Attach this volume to ``node`` (as ``device``, e.g. ``/dev/sdb``, if given)."""
-        return self._driver().attach_volume(node, self, device)
-
-    def detach(self) -> bool:
-        """Detach this volume from its node."""
-        return self._driver().detach_volume(self)
-
-    def snapshot(self, name: str | None = None) -> VolumeSnapshot:
-        """Snapshot this volume."""
-        return self._driver().create_volume_snapshot(self, name)
-
-    def destroy(self) -> bool:
-        """Destroy this volume."""
-        return self._driver().destroy_volume(self)
-
-
-@dataclass(slots=True, eq=False)
-class VolumeSnapshot(Model["NodeDriver"]):
-    """A point-in-time copy of a volume; ``size`` is in GiB. Equal when ``id`` and driver are."""
-
-    _kind: ClassVar[str] = "snapshot"
-
-    id: str
-    driver: NodeDriver | None = field(default=None, repr=False)
-    size: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    created: datetime | None = None
-    state: VolumeSnapshotState = VolumeSnapshotState.UNKNOWN
-    name: str | None = None
-
-    def destroy(self) -> bool:
-        """Destroy this snapshot."""
-        return self._driver().destroy_volume_snapshot(self)
-
-
-@dataclass(slots=True, eq=False)
-class KeyPair(Model["NodeDriver"]):
-    """An SSH key pair known to the provider; equal when ``name`` and driver are.
-
-    ``public_key`` is in OpenSSH format. ``private_key`` is set only by
-    :meth:`NodeDriver.create_key_pair`, when the provider generated the pair,
-    and is a :class:`~overcast.runtime.redact.Secret` (a string given here is
-    wrapped in one), so it never shows in a repr or a log.
-    """
-
-    _kind: ClassVar[str] = "key pair"
-
-    name: str
-    public_key: str | None
-    fingerprint: str | None
-    driver: NodeDriver | None = field(default=None, repr=False)
-    private_key: Secret | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        value: object = self.private_key
-        if isinstance(value, str):
-            self.private_key = Secret(value)
-
-    def _identity(self) -> tuple[object, ...]:
-        return (self.name,)
-
-    def delete(self) -> bool:
-        """Delete this key pair from the provider."""
-        return self._driver().delete_key_pair(self)
-
-
-@dataclass(slots=True)
-class NodeAuthSSHKey:
-    """A public key (OpenSSH format) for ``create_node`` to install on a new node."""
-
-    pubkey: str
-
-
-@dataclass(slots=True)
-class NodeAuthPassword:
-    """A password for ``create_node`` to set on a new node.
-
-    ``password`` is a :class:`~overcast.runtime.redact.Secret` (a string given
-    here is wrapped in one); ``generated`` says the provider or driver made it up.
-    """
-
-    password: Secret
-    generated: bool = False
-
-    def __post_init__(self) -> None:
-        value: object = self.password
-        if isinstance(value, str):
-            self.password = Secret(value)
-
-
-#: What ``create_node(auth=...)`` accepts.
-NodeAuth: TypeAlias = NodeAuthSSHKey | NodeAuthPassword
+_POLL_CONCURRENCY: Final = 8
+_SSH_INTERFACES: Final = ("public_ips", "private_ips")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -371,7 +114,8 @@ def _read_key_file(path: str | os.PathLike[str]) -> str:
         return f.read().strip()
 
 
-def _check_interface(ssh_interface: str, driver: Any) -> None:
+def check_interface(ssh_interface: str, driver: Any) -> None:
+    """InvalidInput unless ``ssh_interface`` is ``"public_ips"`` or ``"private_ips"``."""
     if ssh_interface not in _SSH_INTERFACES:
         raise InvalidInput(
             f"ssh_interface must be 'public_ips' or 'private_ips': {ssh_interface!r}",
@@ -379,10 +123,39 @@ def _check_interface(ssh_interface: str, driver: Any) -> None:
         )
 
 
-def _check_positive(name: str, value: float, driver: Any, *, zero: bool = False) -> None:
+def check_positive(name: str, value: float, driver: Any, *, zero: bool = False) -> None:
+    """InvalidInput unless ``value`` is a positive number (or zero, with ``zero``)."""
     if not isinstance(value, int | float) or value < 0 or (value == 0 and not zero):
         kind = "non-negative" if zero else "positive"
         raise InvalidInput(f"{name} must be a {kind} number: {value!r}", driver=driver)
+
+
+def request_token() -> str:
+    """A new request token: what one create carries, and is found by, so that it
+    is made once however often its answer is lost."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """A ``create_node`` call, checked: what a driver's create hooks build the
+    request from.
+
+    ``options`` holds the driver's own keywords (``ex_...``) by name, as
+    :meth:`NodeDriver._check_node` left them (checked, and normalised where it
+    says so).
+    """
+
+    name: str
+    size: NodeSize
+    image: NodeImage
+    location: NodeLocation | None
+    auth: NodeAuth | None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def but(self, **options: Any) -> NodeSpec:
+        """This spec with ``options`` replaced or added."""
+        return dataclasses.replace(self, options={**self.options, **options})
 
 
 # -- the driver ------------------------------------------------------------------------
@@ -735,9 +508,9 @@ class NodeDriver(BaseDriver):
         """
         if ex_list_nodes_kwargs is not None and not self.supports("list_nodes"):
             raise NotSupported(f"{type(self).__name__} does not support list_nodes()", driver=self)
-        _check_interface(ssh_interface, self)
-        _check_positive("wait_period", wait_period, self)
-        _check_positive("timeout", timeout, self, zero=True)
+        check_interface(ssh_interface, self)
+        check_positive("wait_period", wait_period, self)
+        check_positive("timeout", timeout, self, zero=True)
         wanted = list(dict.fromkeys(node.id for node in nodes))
         if not wanted:
             return []
@@ -792,7 +565,137 @@ class NodeDriver(BaseDriver):
         except NodeNotFound:
             return None
 
-    # -- deployment ------------------------------------------------------------------------
+    # -- the create flow ---------------------------------------------------------------------
+
+    #: The longest node name the provider accepts.
+    max_name_length: ClassVar[int] = 255
+    #: The kinds of ``create_node(auth=...)`` the provider can install in a new
+    #: node; the others raise NotSupported before any request.
+    auth_kinds: ClassVar[tuple[type[NodeAuthSSHKey] | type[NodeAuthPassword], ...]] = (
+        NodeAuthSSHKey, NodeAuthPassword,
+    )
+    #: What to use instead, said when an ``auth`` kind is not supported.
+    auth_hint: ClassVar[str] = ""
+
+    def _expect(self, value: object, kind: type[T], what: str) -> T:
+        """``value``, if it is a ``kind``; InvalidInput naming ``what`` if not."""
+        if not isinstance(value, kind):
+            raise InvalidInput(
+                f"{what} must be a {kind.__name__}: {type(value).__name__}", driver=self
+            )
+        return value
+
+    def _create(
+        self, send: Callable[[str], Op[T]], find: Callable[[str], Op[T | None]]
+    ) -> Op[T]:
+        """Create something exactly once, under a new request token.
+
+        ``send(token)`` issues the create carrying ``token`` (in the provider's
+        idempotency field where it has one, and always in a tag, metadata entry
+        or name that ``find(token)`` can search by). When the answer is lost
+        (:class:`~overcast.errors.OutcomeUnknown`), ``find(token)`` says what an
+        earlier attempt made; only if nothing was made is the create sent again
+        (:func:`~overcast.runtime.ops.create_once`).
+        """
+        token = request_token()
+        return (yield from create_once(lambda: send(token), lambda: find(token)))
+
+    def _create_node(
+        self,
+        name: str,
+        size: NodeSize,
+        image: NodeImage,
+        location: NodeLocation | None,
+        auth: NodeAuth | None,
+        **options: Any,
+    ) -> Op[Node]:
+        """The flow of a driver's ``create_node`` (``options``: its own keywords).
+
+        1. Check everything before any request: what every provider shares in
+           :meth:`_node_spec`, the provider's own rules in :meth:`_check_node`.
+        2. :meth:`_prepare_node`: what the create needs from the provider first
+           (a key pair holding ``auth``'s public key, say).
+        3. :meth:`_send_node` under a new request token; a lost answer is
+           settled by :meth:`_find_node` looking the token up (:meth:`_create`).
+
+        Waiting until the node runs is :meth:`wait_until_running`'s
+        (``deploy_node`` creates, then waits).
+        """
+        spec = self._check_node(self._node_spec(name, size, image, location, auth, options))
+        spec = yield from self._prepare_node(spec)
+        return (yield from self._create(
+            lambda token: self._send_node(spec, token),
+            lambda token: self._find_node(spec, token),
+        ))
+
+    def _node_spec(
+        self,
+        name: object,
+        size: object,
+        image: object,
+        location: object,
+        auth: object,
+        options: Mapping[str, Any],
+    ) -> NodeSpec:
+        """The checks every provider shares: a name that is not blank, within
+        :attr:`max_name_length` and free of control characters; models of the
+        right kinds; an ``auth`` the provider can install (:attr:`auth_kinds`)."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput(f"a node name must be a non-empty string: {name!r}", driver=self)
+        if len(name) > self.max_name_length:
+            raise InvalidInput(
+                f"a node name is at most {self.max_name_length} characters: "
+                f"{len(name)} given",
+                driver=self,
+            )
+        if _CONTROL.search(name):
+            raise InvalidInput(
+                f"a node name cannot contain control characters: {name!r}", driver=self
+            )
+        checked = NodeSpec(
+            name,
+            self._expect(size, NodeSize, "size"),
+            self._expect(image, NodeImage, "image"),
+            None if location is None else self._expect(location, NodeLocation, "location"),
+            None,
+            dict(options),
+        )
+        if auth is None:
+            return checked
+        if not isinstance(auth, NodeAuthSSHKey | NodeAuthPassword):
+            raise InvalidInput(
+                f"auth must be a NodeAuthSSHKey or a NodeAuthPassword: {type(auth).__name__}",
+                driver=self,
+            )
+        if not isinstance(auth, self.auth_kinds):
+            what = "password" if isinstance(auth, NodeAuthPassword) else "SSH key"
+            raise NotSupported(
+                f"{type(self).__name__} cannot install a {what} in a new node{self.auth_hint}",
+                driver=self,
+            )
+        return dataclasses.replace(checked, auth=auth)
+
+    def _check_node(self, spec: NodeSpec) -> NodeSpec:
+        """The provider's own checks of a create (name rules, its ``ex_``
+        options), before any request; returns the spec, options normalised
+        (default: none)."""
+        return spec
+
+    def _prepare_node(self, spec: NodeSpec) -> Op[NodeSpec]:
+        """What the create needs from the provider before it is sent (default:
+        nothing); returns the spec with what was found in its options."""
+        return pure(spec)
+
+    def _send_node(self, spec: NodeSpec, token: str) -> Op[Node]:
+        """Send the create, carrying ``token``; the node as the provider told it."""
+        raise NotImplementedError
+
+    def _find_node(self, spec: NodeSpec, token: str) -> Op[Node | None]:
+        """The node an earlier attempt of this create made (found by ``token``),
+        or None if there is none."""
+        raise NotImplementedError
+
+    # -- deployment --------------------------------------------------------------------------
 
     @operation
     @requires("create_node", "wait_until_running")
@@ -863,104 +766,20 @@ class NodeDriver(BaseDriver):
         the deployment fails with a :class:`DeploymentError`.
 
         The SSH client comes from :meth:`_ssh_client` (paramiko, the ``ssh``
-        extra, by default); its blocking calls run through ``Call`` effects.
+        extra, by default); its blocking calls run through ``Call`` effects. The
+        steps are :func:`overcast.compute.deployment.deploy_node`'s.
         """
-        if not isinstance(deploy, Deployment):
-            raise InvalidInput(f"deploy must be a Deployment: {deploy!r}", driver=self)
-        if auth is not None and not isinstance(auth, NodeAuthSSHKey | NodeAuthPassword):
-            raise InvalidInput(
-                f"auth must be a NodeAuthSSHKey or a NodeAuthPassword: {type(auth).__name__}",
-                driver=self,
-            )
-        _check_interface(ssh_interface, self)
-        _check_positive("timeout", timeout, self)
-        _check_positive("wait_period", wait_period, self)
-        if not isinstance(max_tries, int) or max_tries < 1:
-            raise InvalidInput(f"max_tries must be at least 1: {max_tries!r}", driver=self)
-        ssh.check_key_files(ssh_key, driver=self)
-        host_keys: dict[str, Any] = {}  # only what was chosen: _ssh_client overrides predate it
-        if ssh_known_hosts is not None:
-            host_keys["known_hosts"] = ssh_known_hosts
-        if ssh.check_host_key_policy(ssh_host_key_policy, driver=self) != "strict":
-            host_keys["host_key_policy"] = ssh_host_key_policy
-        usernames = [ssh_username, *(ssh_alternate_usernames or ())]
-        create = self.create_node.op(name, size, image, location, auth, **create_node_kwargs)
-        if type(self)._ssh_client is NodeDriver._ssh_client:
-            yield Call(ssh.require_paramiko)
-        node = yield from create
+        from overcast.compute import deployment  # it builds on this module: loaded when used
 
-        password: Secret | None = None
-        if isinstance(auth, NodeAuthPassword):
-            password = auth.password
-        elif auth is None and node.extra.get("password"):
-            password = Secret(node.extra["password"])
-        key_password = Secret(ssh_key_password) if ssh_key_password else None
-        secrets = tuple(s for s in (password, key_password) if s)
-
-        work = self._deploy_created_node(
-            node,
-            deploy,
-            usernames=usernames,
-            port=ssh_port,
-            password=key_password or password,
-            key=ssh_key,
-            ssh_timeout=ssh_timeout,
-            timeout=timeout,
-            max_tries=max_tries,
-            ssh_interface=ssh_interface,
-            wait_period=wait_period,
-            secrets=secrets,
-            host_keys=host_keys,
-        )
-        if at_exit_func is None:
-            return (yield from work)
-        handler = at_exit_func
-
-        def on_interrupt(exc: BaseException) -> Op[None]:
-            if isinstance(exc, Exception) and not isinstance(exc, OperationCancelled):
-                return  # a failure, not an interruption: DeploymentError tells the caller
-            yield Call(handler, driver=self, node=node)
-
-        deployed: Node = yield Guarded(work, on_interrupt)
-        return deployed
-
-    def _deploy_created_node(
-        self,
-        node: Node,
-        deploy: Deployment,
-        *,
-        usernames: list[str],
-        port: int,
-        password: Secret | None,
-        key: ssh.KeyFiles | None,
-        ssh_timeout: float,
-        timeout: float,
-        max_tries: int,
-        ssh_interface: str,
-        wait_period: float,
-        secrets: tuple[Secret, ...],
-        host_keys: dict[str, Any],
-    ) -> Op[Node]:
-        """Steps 2-4 of :meth:`deploy_node`; failures become :class:`DeploymentError`."""
-        try:
-            ready = yield from self.wait_until_running.op(
-                [node], wait_period, timeout, ssh_interface
-            )
-            node, addresses = ready[0]
-            client = yield from self._ssh_connect(
-                addresses[0], port, usernames, password, key, ssh_timeout, timeout, wait_period,
-                **host_keys,
-            )
-            deployed: Node = yield Guarded(
-                self._run_deployment(deploy, node, client, max_tries, wait_period),
-                lambda exc: self._close_ssh(client),
-            )
-            yield from self._close_ssh(client)
-            return deployed
-        except OperationCancelled:
-            raise
-        except Exception as exc:
-            raise DeploymentError(node, exc, driver=self, secrets=secrets) from exc
+        return (yield from deployment.deploy_node(
+            self, deploy, ssh_username=ssh_username,
+            ssh_alternate_usernames=ssh_alternate_usernames, ssh_port=ssh_port,
+            ssh_timeout=ssh_timeout, ssh_key=ssh_key, ssh_key_password=ssh_key_password,
+            auth=auth, timeout=timeout, max_tries=max_tries, ssh_interface=ssh_interface,
+            at_exit_func=at_exit_func, wait_period=wait_period, name=name, size=size,
+            image=image, location=location, ssh_known_hosts=ssh_known_hosts,
+            ssh_host_key_policy=ssh_host_key_policy, **create_node_kwargs,
+        ))
 
     def _ssh_client(
         self,
@@ -985,86 +804,6 @@ class NodeDriver(BaseDriver):
             hostname, port, username, password, key, timeout,
             known_hosts=known_hosts, host_key_policy=host_key_policy,
         )
-
-    def _ssh_connect(
-        self,
-        hostname: str,
-        port: int,
-        usernames: list[str],
-        password: Secret | None,
-        key: ssh.KeyFiles | None,
-        ssh_timeout: float,
-        timeout: float,
-        wait_period: float,
-        **host_keys: Any,
-    ) -> Op[ssh.SSHClient]:
-        """Log in as each of ``usernames`` in turn, in rounds, until one works or time is up.
-
-        A host key that is unknown or wrong fails at once: waiting will not fix it.
-        """
-        deadline: float = (yield Call(time.monotonic)) + timeout
-        last: BaseException | None = None
-        while True:
-            for username in usernames:
-                client = self._ssh_client(
-                    hostname, port, username, password, key, ssh_timeout, **host_keys
-                )
-                try:
-                    yield Call(client.connect)
-                except (OperationCancelled, OperationTimeout):
-                    raise
-                except ssh.SSHHostKeyError:
-                    yield from self._close_ssh(client)
-                    raise
-                except (OSError, ssh.SSHError) as exc:
-                    last = exc
-                    yield from self._close_ssh(client)
-                    continue
-                return client
-            now: float = yield Call(time.monotonic)
-            if now >= deadline:
-                raise OperationTimeout(
-                    f"could not log in over SSH to {hostname}:{port} as "
-                    f"{' or '.join(repr(u) for u in usernames)} within {timeout}s "
-                    f"(last error: {type(last).__name__}: {last})",
-                    driver=self,
-                ) from last
-            yield Sleep(min(wait_period, deadline - now))
-
-    def _run_deployment(
-        self,
-        deploy: Deployment,
-        node: Node,
-        client: ssh.SSHClient,
-        max_tries: int,
-        wait_period: float,
-    ) -> Op[Node]:
-        """Run ``deploy`` up to ``max_tries`` times; a command timeout is not retried."""
-        tries = 0
-        while True:
-            try:
-                deployed: Node = yield Call(deploy.run, node, client)
-                return deployed
-            except (OperationCancelled, OperationTimeout):
-                raise
-            except Exception as exc:
-                tries += 1
-                if tries >= max_tries:
-                    raise
-                log.info(
-                    "[%s] deployment on node %s failed (try %d of %d): %s",
-                    self.name, node.id, tries, max_tries, type(exc).__name__,
-                )
-            yield Sleep(wait_period)
-
-    def _close_ssh(self, client: ssh.SSHClient) -> Op[None]:
-        """Close an SSH client; a failure to close is logged, not raised."""
-        try:
-            yield Call(client.close)
-        except (OperationCancelled, OperationTimeout):
-            raise
-        except Exception:
-            log.debug("[%s] closing an SSH client failed", self.name, exc_info=True)
 
 
 class NodeDriverAsync(AsyncView[NodeDriver]):

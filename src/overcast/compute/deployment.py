@@ -14,24 +14,42 @@ A deployment's :meth:`~Deployment.run` works on a blocking
 :class:`~overcast.compute.ssh.SSHClient`; ``deploy_node`` calls it through a
 :class:`~overcast.runtime.effects.Call` effect, so it runs in a worker thread
 when the driver is used asynchronously.
+
+:func:`deploy_node` is the flow behind
+:meth:`NodeDriver.deploy_node <overcast.compute.base.NodeDriver.deploy_node>`
+(Apache Libcloud's: create, wait until running, log in over SSH with the host
+key checked, run the deployment, close); this module builds on
+:mod:`overcast.compute.base`, which loads it only when a deployment runs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import stat
+import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
 
-from overcast.errors import OvercastError
+from overcast.compute import ssh
+from overcast.compute.base import NodeDriver, check_interface, check_positive
+from overcast.compute.models import (
+    Node,
+    NodeAuth,
+    NodeAuthPassword,
+    NodeAuthSSHKey,
+    NodeImage,
+    NodeLocation,
+    NodeSize,
+)
+from overcast.compute.ssh import SSHClient
+from overcast.errors import InvalidInput, OperationCancelled, OperationTimeout, OvercastError
+from overcast.runtime.effects import Call, Guarded, Op, Sleep
 from overcast.runtime.redact import Secret, redact_text
-
-if TYPE_CHECKING:
-    from overcast.compute.base import Node
-    from overcast.compute.ssh import SSHClient
 
 __all__ = [
     "Deployment",
@@ -42,7 +60,10 @@ __all__ = [
     "ScriptDeployment",
     "ScriptFailed",
     "ScriptFileDeployment",
+    "deploy_node",
 ]
+
+log = logging.getLogger("overcast.compute")
 
 
 class DeploymentError(OvercastError):
@@ -255,3 +276,197 @@ class MultiStepDeployment(Deployment):
 
     def __repr__(self) -> str:
         return f"<MultiStepDeployment steps={self.steps!r}>"
+
+
+# -- deploy_node ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Login:
+    """How ``deploy_node`` logs in to the node it made, and how long it tries."""
+
+    usernames: list[str]
+    port: int
+    password: Secret | None
+    key: ssh.KeyFiles | None
+    ssh_timeout: float
+    timeout: float
+    wait_period: float
+    host_keys: dict[str, Any]
+
+
+def deploy_node(
+    driver: NodeDriver,
+    deploy: Deployment,
+    *,
+    ssh_username: str,
+    ssh_alternate_usernames: Sequence[str] | None,
+    ssh_port: int,
+    ssh_timeout: float,
+    ssh_key: ssh.KeyFiles | None,
+    ssh_key_password: Secret | str | None,
+    auth: NodeAuth | None,
+    timeout: float,
+    max_tries: int,
+    ssh_interface: str,
+    at_exit_func: Callable[..., object] | None,
+    wait_period: float,
+    name: str,
+    size: NodeSize,
+    image: NodeImage,
+    location: NodeLocation | None,
+    ssh_known_hosts: str | os.PathLike[str] | None,
+    ssh_host_key_policy: ssh.HostKeyPolicy,
+    **create_node_kwargs: Any,
+) -> Op[Node]:
+    """Operation: :meth:`NodeDriver.deploy_node
+    <overcast.compute.base.NodeDriver.deploy_node>` on ``driver`` (same
+    arguments, same steps): check everything, create the node, then
+    :func:`_deploy_created_node` (guarded by ``at_exit_func``)."""
+    if not isinstance(deploy, Deployment):
+        raise InvalidInput(f"deploy must be a Deployment: {deploy!r}", driver=driver)
+    if auth is not None and not isinstance(auth, NodeAuthSSHKey | NodeAuthPassword):
+        raise InvalidInput(
+            f"auth must be a NodeAuthSSHKey or a NodeAuthPassword: {type(auth).__name__}",
+            driver=driver,
+        )
+    check_interface(ssh_interface, driver)
+    check_positive("timeout", timeout, driver)
+    check_positive("wait_period", wait_period, driver)
+    if not isinstance(max_tries, int) or max_tries < 1:
+        raise InvalidInput(f"max_tries must be at least 1: {max_tries!r}", driver=driver)
+    ssh.check_key_files(ssh_key, driver=driver)
+    host_keys: dict[str, Any] = {}  # only what was chosen: _ssh_client overrides predate it
+    if ssh_known_hosts is not None:
+        host_keys["known_hosts"] = ssh_known_hosts
+    if ssh.check_host_key_policy(ssh_host_key_policy, driver=driver) != "strict":
+        host_keys["host_key_policy"] = ssh_host_key_policy
+    create = driver.create_node.op(name, size, image, location, auth, **create_node_kwargs)
+    if type(driver)._ssh_client is NodeDriver._ssh_client:
+        yield Call(ssh.require_paramiko)
+    node = yield from create
+
+    password: Secret | None = None
+    if isinstance(auth, NodeAuthPassword):
+        password = auth.password
+    elif auth is None and node.extra.get("password"):
+        password = Secret(node.extra["password"])
+    key_password = Secret(ssh_key_password) if ssh_key_password else None
+    login = _Login(
+        [ssh_username, *(ssh_alternate_usernames or ())], ssh_port, key_password or password,
+        ssh_key, ssh_timeout, timeout, wait_period, host_keys,
+    )
+    secrets = tuple(s for s in (password, key_password) if s)
+    work = _deploy_created_node(driver, node, deploy, login, max_tries, ssh_interface, secrets)
+    if at_exit_func is None:
+        return (yield from work)
+    handler = at_exit_func
+
+    def on_interrupt(exc: BaseException) -> Op[None]:
+        if isinstance(exc, Exception) and not isinstance(exc, OperationCancelled):
+            return  # a failure, not an interruption: DeploymentError tells the caller
+        yield Call(handler, driver=driver, node=node)
+
+    deployed: Node = yield Guarded(work, on_interrupt)
+    return deployed
+
+
+def _deploy_created_node(
+    driver: NodeDriver,
+    node: Node,
+    deploy: Deployment,
+    login: _Login,
+    max_tries: int,
+    ssh_interface: str,
+    secrets: tuple[Secret, ...],
+) -> Op[Node]:
+    """Wait until ``node`` runs, log in, run ``deploy``; any failure becomes a
+    :class:`DeploymentError` carrying the node."""
+    try:
+        ready = yield from driver.wait_until_running.op(
+            [node], login.wait_period, login.timeout, ssh_interface
+        )
+        node, addresses = ready[0]
+        client = yield from _ssh_connect(driver, addresses[0], login)
+        deployed: Node = yield Guarded(
+            _run_deployment(driver, deploy, node, client, max_tries, login.wait_period),
+            lambda exc: _close_ssh(driver, client),
+        )
+        yield from _close_ssh(driver, client)
+        return deployed
+    except OperationCancelled:
+        raise
+    except Exception as exc:
+        raise DeploymentError(node, exc, driver=driver, secrets=secrets) from exc
+
+
+def _ssh_connect(driver: NodeDriver, hostname: str, login: _Login) -> Op[SSHClient]:
+    """Log in as each of the usernames in turn, in rounds, until one works or
+    time is up. A host key that is unknown or wrong fails at once: waiting will
+    not fix it."""
+    deadline: float = (yield Call(time.monotonic)) + login.timeout
+    last: BaseException | None = None
+    while True:
+        for username in login.usernames:
+            client = driver._ssh_client(
+                hostname, login.port, username, login.password, login.key, login.ssh_timeout,
+                **login.host_keys,
+            )
+            try:
+                yield Call(client.connect)
+            except (OperationCancelled, OperationTimeout):
+                raise
+            except ssh.SSHHostKeyError:
+                yield from _close_ssh(driver, client)
+                raise
+            except (OSError, ssh.SSHError) as exc:
+                last = exc
+                yield from _close_ssh(driver, client)
+                continue
+            return client
+        now: float = yield Call(time.monotonic)
+        if now >= deadline:
+            raise OperationTimeout(
+                f"could not log in over SSH to {hostname}:{login.port} as "
+                f"{' or '.join(repr(u) for u in login.usernames)} within {login.timeout}s "
+                f"(last error: {type(last).__name__}: {last})",
+                driver=driver,
+            ) from last
+        yield Sleep(min(login.wait_period, deadline - now))
+
+
+def _run_deployment(
+    driver: NodeDriver,
+    deploy: Deployment,
+    node: Node,
+    client: SSHClient,
+    max_tries: int,
+    wait_period: float,
+) -> Op[Node]:
+    """Run ``deploy`` up to ``max_tries`` times; a command timeout is not retried."""
+    tries = 0
+    while True:
+        try:
+            deployed: Node = yield Call(deploy.run, node, client)
+            return deployed
+        except (OperationCancelled, OperationTimeout):
+            raise
+        except Exception as exc:
+            tries += 1
+            if tries >= max_tries:
+                raise
+            log.info(
+                "[%s] deployment on node %s failed (try %d of %d): %s",
+                driver.name, node.id, tries, max_tries, type(exc).__name__,
+            )
+        yield Sleep(wait_period)
+
+
+def _close_ssh(driver: NodeDriver, client: SSHClient) -> Op[None]:
+    """Close an SSH client; a failure to close is logged, not raised."""
+    try:
+        yield Call(client.close)
+    except (OperationCancelled, OperationTimeout):
+        raise
+    except Exception:
+        log.debug("[%s] closing an SSH client failed", driver.name, exc_info=True)

@@ -980,7 +980,7 @@ class LibvirtNodeDriver(NodeDriver):
         token = str(uuid.uuid4())
 
         def send() -> Op[Node]:
-            return self._create(
+            return self._create_domain(
                 name, token, size, vcpus, image, ex_network, ex_clone_disk, ex_domain_type
             )
 
@@ -990,7 +990,7 @@ class LibvirtNodeDriver(NodeDriver):
 
         return (yield from create_once(send, find))
 
-    def _create(
+    def _create_domain(
         self,
         name: str,
         token: str,

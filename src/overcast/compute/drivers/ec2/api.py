@@ -1,0 +1,395 @@
+"""The EC2 Query API as every part of the driver uses it: one request helper
+(:meth:`EC2Api._query`), the error table, the pager, the request parameters'
+shapes, the XML readers and the checks of ids and names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, Final, TypeVar
+from urllib.parse import quote
+from xml.etree.ElementTree import Element
+
+from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
+from overcast.compute.base import NodeDriver
+from overcast.errors import (
+    AlreadyExists,
+    ImageNotFound,
+    InvalidCredentials,
+    InvalidInput,
+    KeyPairAlreadyExists,
+    KeyPairNotFound,
+    NodeNotFound,
+    NotFound,
+    RateLimited,
+    SizeNotFound,
+    SnapshotNotFound,
+    VolumeNotFound,
+)
+from overcast.runtime.api import ErrorMap, HttpApi, When
+from overcast.runtime.effects import Iter, Op, Request
+from overcast.runtime.ops import create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
+from overcast.xml import local as _local
+from overcast.xml import path as _path
+from overcast.xml import text as _xml_text
+
+__all__ = [
+    "API_VERSION",
+    "MAX_PAGE",
+    "TOKEN_TAG",
+    "EC2Api",
+    "Params",
+    "SecurityGroupNotFound",
+]
+
+T = TypeVar("T")
+
+API_VERSION: Final = "2016-11-15"
+#: The tag every create carries, with the request's unique token as its value.
+TOKEN_TAG: Final = "overcast:token"
+#: The largest page each paginated action accepts (``MaxResults``).
+MAX_PAGE: Final = {
+    "DescribeInstances": 1000,
+    "DescribeInstanceTypes": 100,
+    "DescribeInstanceTypeOfferings": 1000,
+    "DescribeImages": 1000,
+    "DescribeVolumes": 500,
+    "DescribeSnapshots": 1000,
+    "DescribeSecurityGroups": 1000,
+}
+DEFAULT_PAGE_SIZE: Final = 1000
+#: Error codes meaning "slow down": nothing was done, so any request may be resent.
+THROTTLING_CODES: Final = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
+CREDENTIAL_CODES: Final = frozenset(
+    {
+        "AuthFailure",
+        "UnauthorizedOperation",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "ExpiredToken",
+        "RequestExpired",
+        "OptInRequired",
+    }
+)
+#: EC2 tag values are at most 256 characters.
+MAX_TAG_VALUE: Final = 256
+_FORM: Final = "application/x-www-form-urlencoded; charset=utf-8"
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d{1,2}\Z")
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}\Z")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SecurityGroupNotFound(NotFound):
+    """No security group with this id or name."""
+
+    kind = "security group"
+
+
+def _missing(family: str, error: type[NotFound]) -> When:
+    """``<family>.NotFound``, ``.Malformed`` and ``.Unavailable``: no such resource."""
+    return When(error, code=[f"{family}.{detail}" for detail in
+                             ("NotFound", "Malformed", "Unavailable")])
+
+
+#: How EC2's error codes map onto overcast's errors.
+ERRORS: Final = ErrorMap(
+    When(RateLimited, code=THROTTLING_CODES),
+    _missing("InvalidInstanceID", NodeNotFound),
+    _missing("InvalidAMIID", ImageNotFound),
+    _missing("InvalidVolume", VolumeNotFound),
+    _missing("InvalidVolumeID", VolumeNotFound),
+    _missing("InvalidSnapshot", SnapshotNotFound),
+    _missing("InvalidSnapshotID", SnapshotNotFound),
+    _missing("InvalidKeyPair", KeyPairNotFound),
+    _missing("InvalidGroup", SecurityGroupNotFound),
+    _missing("InvalidGroupId", SecurityGroupNotFound),
+    When(SizeNotFound, code="InvalidInstanceType"),
+    When(KeyPairAlreadyExists, code="InvalidKeyPair.Duplicate"),
+    When(AlreadyExists, code=("InvalidGroup.Duplicate", "InvalidAMIName.Duplicate",
+                              "InvalidPermission.Duplicate")),
+    When(InvalidInput, code="InvalidKeyPair.Format"),
+    When(InvalidCredentials, code=CREDENTIAL_CODES),
+)
+
+
+# -- XML readers --------------------------------------------------------------------------
+
+
+def text(element: Element | None, *steps: str) -> str | None:
+    """The stripped text at ``steps`` below ``element`` (``None``: no such element)."""
+    return _xml_text(element, *steps, strip=True)
+
+
+def items(element: Element | None, *steps: str) -> list[Element]:
+    """The ``<item>`` children of the set at ``steps``."""
+    found = _path(element, *steps)
+    if found is None:
+        return []
+    return [item for item in found if _local(item.tag) == "item"]
+
+
+def integer(value: str | None) -> int | None:
+    """A whole number from EC2's text (``"8.0"`` too); ``None`` if there is none."""
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def boolean(value: str | None) -> bool | None:
+    """``true``/``false`` as a bool; ``None`` if absent or empty."""
+    if value is None or value == "":
+        return None
+    return value.lower() == "true"
+
+
+def moment(value: str | None) -> datetime | None:
+    """An ISO 8601 time; ``None`` if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def tags(element: Element | None) -> dict[str, str]:
+    """The ``tagSet`` of a resource as a dict."""
+    return {text(item, "key") or "": text(item, "value") or "" for item in items(element, "tagSet")}
+
+
+def return_value(root: Element) -> bool:
+    """A boolean action's result: ``<return>`` if present (AWS), else True (moto
+    answers success with only a ``requestId``)."""
+    value = text(root, "return")
+    return True if value is None else value.lower() == "true"
+
+
+# -- request parameters ----------------------------------------------------------------------
+
+
+Params = list[tuple[str, str]]
+
+
+def numbered(prefix: str, values: Iterable[str]) -> Params:
+    """``prefix.1=a&prefix.2=b`` (EC2 lists start at 1)."""
+    return [(f"{prefix}.{i}", str(v)) for i, v in enumerate(values, 1)]
+
+
+def filters(wanted: Mapping[str, str | Sequence[str]] | None) -> Params:
+    """``Filter.N.Name`` / ``Filter.N.Value.M`` for each filter."""
+    params: Params = []
+    for i, (name, values) in enumerate((wanted or {}).items(), 1):
+        params.append((f"Filter.{i}.Name", name))
+        listed = [values] if isinstance(values, str) else list(values)
+        params.extend(numbered(f"Filter.{i}.Value", listed))
+    return params
+
+
+def tag_spec(resource_type: str, tagged: Mapping[str, str]) -> Params:
+    """The tags a create puts on what it makes (``TagSpecification.1``)."""
+    params: Params = [("TagSpecification.1.ResourceType", resource_type)]
+    for i, (key, value) in enumerate(tagged.items(), 1):
+        params.append((f"TagSpecification.1.Tag.{i}.Key", key))
+        params.append((f"TagSpecification.1.Tag.{i}.Value", value))
+    return params
+
+
+def token_filter(token: str) -> Params:
+    """The filter that finds what a create with ``token`` made."""
+    return filters({f"tag:{TOKEN_TAG}": token})
+
+
+def _form(params: Sequence[tuple[str, str]]) -> bytes:
+    return "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in params
+    ).encode("utf-8")
+
+
+# -- the plumbing every part shares -----------------------------------------------------------
+
+
+class EC2Api(HttpApi, NodeDriver):
+    """The EC2 Query API: signing, requests, errors, paging and checks (the
+    base of every part of :class:`~overcast.compute.drivers.ec2.EC2NodeDriver`)."""
+
+    name: ClassVar[str] = "ec2"
+    label: ClassVar[str] = "EC2"
+    errors: ClassVar[ErrorMap] = ERRORS
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
+
+    def __init__(
+        self,
+        key: str | None = None,
+        secret: str | Secret | None = None,
+        token: str | Secret | None = None,
+        *,
+        region: str = "us-east-1",
+        profile: str | None = None,
+        endpoint: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **options: Any,
+    ) -> None:
+        self.region = self._check_region(region)
+        self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
+        if endpoint is None:
+            suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+            endpoint = f"https://ec2.{region}.{suffix}"
+        self.endpoint = check_endpoint(endpoint, driver=self)
+        self.page_size = check_page_size(page_size, maximum=DEFAULT_PAGE_SIZE, driver=self)
+        self._default_zone: str | None = None
+        super().__init__(**options)
+
+    # -- runtime hooks ---------------------------------------------------------------------
+
+    def _sign(self, request: Request, now: float) -> Request:
+        """Sign one attempt with AWS Signature V4 (the driver's region, ``ec2``)."""
+        return sign_request(request, self._credentials, self.region, "ec2", now)
+
+    def _secrets(self) -> tuple[Secret, ...]:
+        creds = self._credentials
+        found = [creds.secret_key]
+        if creds.session_token is not None:
+            found.append(creds.session_token)
+        return tuple(found)
+
+    def _repr_fields(self) -> dict[str, object]:
+        return {"region": self.region, "endpoint": self.endpoint}
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _query(
+        self,
+        action: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        read: bool = False,
+        idempotent: bool = False,
+        what: str = "",
+    ) -> Op[Element]:
+        """Send one API action; its answer (a ``<{action}Response>`` document:
+        any other is a ProviderError), or the mapped error.
+
+        ``read`` actions (``Describe*``) go as ``GET``; the others as a
+        form-encoded ``POST`` that the runtime resends only if ``idempotent``.
+        ``what`` names the resource in a not-found error.
+        """
+        pairs: Params = [("Action", action), ("Version", API_VERSION), *params]
+        root = f"{action}Response"
+        if read:
+            return (yield from self._xml("GET", "/", params=pairs, what=what, root=root))
+        return (yield from self._xml(
+            "POST", "/", body=_form(pairs), headers={"Content-Type": _FORM},
+            idempotent=idempotent, what=what, root=root,
+        ))
+
+    def _pages(
+        self,
+        action: str,
+        params: Params,
+        set_name: str,
+        convert: Callable[[Element], Iterable[T]],
+        *,
+        paged: bool = True,
+    ) -> Iter[T]:
+        """Every ``convert(item)`` of every page of ``action`` (``NextToken``
+        pages; ``MaxResults`` asked for unless ``paged`` is false)."""
+
+        def fetch(token: Cursor | None) -> Op[Page[T]]:
+            page = list(params)
+            if paged:
+                limit = min(self.page_size, MAX_PAGE.get(action, DEFAULT_PAGE_SIZE))
+                page.append(("MaxResults", str(limit)))
+            if token is not None:
+                page.append(("NextToken", str(token)))
+            root = yield from self._query(action, page, read=True)
+            found = [made for item in items(root, set_name) for made in convert(item)]
+            return Page.token(found, text(root, "nextToken"))
+
+        yield from paginate(fetch, what=f"EC2 {action}", driver=self)
+
+    def _settled(
+        self, send: Callable[[], Op[T]], done: Callable[[], Op[T | None]]
+    ) -> Op[T]:
+        """Send a change whose answer may be lost; if it is, ``done()`` looks:
+        its result if the change took effect, ``None`` if not (the unknown
+        outcome is then raised, not resent)."""
+        return (yield from create_once(send, done, attempts=1))
+
+    def _remove(
+        self, action: str, params: Params, what: str, exists: Callable[[], Op[bool]]
+    ) -> Op[bool]:
+        """Send a delete; if its outcome is unknown, it succeeded if the resource is gone."""
+
+        def send() -> Op[bool]:
+            return return_value((yield from self._query(action, params, what=what)))
+
+        def gone() -> Op[bool | None]:
+            return None if (yield from exists()) else True
+
+        return (yield from self._settled(send, gone))
+
+    def _exists(self, lookup: Op[object], missing: type[NotFound]) -> Op[bool]:
+        """Whether ``lookup`` finds the resource (``missing``: its not-found error)."""
+        try:
+            yield from lookup
+        except missing:
+            return False
+        return True
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def _check_id(self, value: object, error: type[NotFound]) -> str:
+        """An id as text; the not-found error at once for text that cannot be one."""
+        if not isinstance(value, str):
+            raise InvalidInput(f"an id must be a string: {value!r}", driver=self)
+        if not _RESOURCE_ID.match(value):
+            raise error(value, driver=self)
+        return value
+
+    def _check_ref(self, what: str, value: object) -> str:
+        """An id given as an option (subnet, VPC): InvalidInput if it cannot be one."""
+        if not isinstance(value, str) or not _RESOURCE_ID.match(value):
+            raise InvalidInput(f"{what} is not an EC2 id: {value!r}", driver=self)
+        return value
+
+    def _check_tag_value(self, what: str, value: object, *, empty: bool = False) -> str:
+        """A tag value (a name, a description): at most 256 characters, no
+        control characters, not empty unless ``empty``."""
+        if not isinstance(value, str):
+            raise InvalidInput(f"{what} must be a string: {value!r}", driver=self)
+        if not value and not empty:
+            raise InvalidInput(f"{what} must not be empty", driver=self)
+        if len(value) > MAX_TAG_VALUE:
+            raise InvalidInput(
+                f"{what} is longer than {MAX_TAG_VALUE} characters: {len(value)}", driver=self
+            )
+        if CONTROL.search(value):
+            raise InvalidInput(f"{what} must not contain control characters: {value!r}",
+                               driver=self)
+        return value
+
+    def _check_key_name(self, name: object) -> str:
+        """A key pair name: 1 to 255 printable ASCII characters."""
+        if not isinstance(name, str) or not name or len(name) > 255:
+            raise InvalidInput(f"a key pair name is 1 to 255 characters: {name!r}", driver=self)
+        if not name.isascii() or CONTROL.search(name):
+            raise InvalidInput(
+                f"a key pair name must be printable ASCII: {name!r}", driver=self
+            )
+        return name
+
+    def _check_region(self, region: object) -> str:
+        """An AWS region name (``eu-west-1``)."""
+        if not isinstance(region, str) or not _REGION.match(region):
+            raise InvalidInput(f"not an AWS region name: {region!r}", driver=self)
+        return region

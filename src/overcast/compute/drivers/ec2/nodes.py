@@ -1,0 +1,399 @@
+"""EC2 instances (nodes), instance types (sizes) and availability zones (locations)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Final
+from xml.etree.ElementTree import Element
+
+from overcast.compute.base import NodeSpec
+from overcast.compute.drivers.ec2.api import (
+    MAX_TAG_VALUE,
+    TOKEN_TAG,
+    EC2Api,
+    Params,
+    boolean,
+    filters,
+    integer,
+    items,
+    moment,
+    numbered,
+    return_value,
+    tag_spec,
+    tags,
+    text,
+    token_filter,
+)
+from overcast.compute.models import (
+    Node,
+    NodeAuth,
+    NodeAuthSSHKey,
+    NodeImage,
+    NodeLocation,
+    NodeSize,
+    NodeState,
+)
+from overcast.errors import (
+    InvalidInput,
+    KeyPairAlreadyExists,
+    KeyPairNotFound,
+    NodeNotFound,
+    ProviderError,
+    SizeNotFound,
+)
+from overcast.runtime.effects import Iter, Op
+from overcast.runtime.operation import iterator, operation
+from overcast.runtime.ops import collect, pure
+
+__all__ = ["EC2Nodes"]
+
+MAX_USER_DATA: Final = 16 * 1024
+
+_NODE_STATES: Final = {
+    "pending": NodeState.PENDING,
+    "running": NodeState.RUNNING,
+    "shutting-down": NodeState.STOPPING,
+    "terminated": NodeState.TERMINATED,
+    "stopping": NodeState.STOPPING,
+    "stopped": NodeState.STOPPED,
+}
+#: Country of each region group (the first part of a region name).
+_COUNTRIES: Final = {
+    "us": "US", "ca": "CA", "sa": "BR", "mx": "MX", "af": "ZA", "il": "IL",
+    "cn": "CN", "me": None, "ap": None, "eu": None,
+}
+_REGION_COUNTRIES: Final = {
+    "eu-west-1": "IE", "eu-west-2": "GB", "eu-west-3": "FR", "eu-central-1": "DE",
+    "eu-central-2": "CH", "eu-north-1": "SE", "eu-south-1": "IT", "eu-south-2": "ES",
+    "ap-northeast-1": "JP", "ap-northeast-2": "KR", "ap-northeast-3": "JP",
+    "ap-southeast-1": "SG", "ap-southeast-2": "AU", "ap-southeast-3": "ID",
+    "ap-southeast-4": "AU", "ap-southeast-5": "MY", "ap-south-1": "IN", "ap-south-2": "IN",
+    "ap-east-1": "HK", "me-south-1": "BH", "me-central-1": "AE",
+}
+
+
+class EC2Nodes(EC2Api):
+    """Instances, instance types and availability zones."""
+
+    max_name_length: ClassVar[int] = MAX_TAG_VALUE  # the name is the Name tag
+    auth_kinds: ClassVar[tuple[type[NodeAuthSSHKey], ...]] = (NodeAuthSSHKey,)
+    auth_hint: ClassVar[str] = "; use NodeAuthSSHKey or ex_keyname"
+
+    # -- locations -------------------------------------------------------------------------
+
+    def _to_location(self, item: Element) -> NodeLocation:
+        zone = text(item, "zoneName") or ""
+        region = text(item, "regionName") or self.region
+        country = _REGION_COUNTRIES.get(region) or _COUNTRIES.get(region.split("-", 1)[0])
+        return NodeLocation(
+            zone,
+            zone,
+            country,
+            driver=self,
+            extra={
+                "zone_id": text(item, "zoneId"),
+                "region": region,
+                "state": text(item, "zoneState"),
+                "zone_type": text(item, "zoneType"),
+            },
+        )
+
+    @iterator
+    def iterate_locations(self) -> Iter[NodeLocation]:
+        """The availability zones of the driver's region (``DescribeAvailabilityZones``)."""
+        yield from self._pages(
+            "DescribeAvailabilityZones", [], "availabilityZoneInfo",
+            lambda item: [self._to_location(item)], paged=False,
+        )
+
+    # -- sizes -----------------------------------------------------------------------------
+
+    def _to_size(self, item: Element) -> NodeSize:
+        type_name = text(item, "instanceType") or ""
+        ram = integer(text(item, "memoryInfo", "sizeInMiB")) or 0
+        disk = integer(text(item, "instanceStorageInfo", "totalSizeInGB")) or 0
+        extra: dict[str, Any] = {
+            "vcpus": integer(text(item, "vCpuInfo", "defaultVCpus")),
+            "cores": integer(text(item, "vCpuInfo", "defaultCores")),
+            "architectures": [
+                (a.text or "").strip()
+                for a in items(item, "processorInfo", "supportedArchitectures")
+            ],
+            "network_performance": text(item, "networkInfo", "networkPerformance"),
+            "current_generation": boolean(text(item, "currentGeneration")),
+            "free_tier_eligible": boolean(text(item, "freeTierEligible")),
+            "instance_storage": boolean(text(item, "instanceStorageSupported")),
+            "hypervisor": text(item, "hypervisor"),
+        }
+        return NodeSize(type_name, type_name, ram, disk, None, None, driver=self, extra=extra)
+
+    @iterator
+    def iterate_sizes(self, location: NodeLocation | None = None) -> Iter[NodeSize]:
+        """The instance types of the region (``DescribeInstanceTypes``, page by
+        page); with ``location``, only those offered in that availability zone."""
+        offered: set[str] | None = None
+        if location is not None:
+            zone = self._expect(location, NodeLocation, "location").id
+            names = yield from collect(self._pages(
+                "DescribeInstanceTypeOfferings",
+                [("LocationType", "availability-zone"), *filters({"location": zone})],
+                "instanceTypeOfferingSet",
+                lambda item: [text(item, "instanceType") or ""],
+            ))
+            offered = set(names)
+        wanted = offered
+
+        def convert(item: Element) -> list[NodeSize]:
+            size = self._to_size(item)
+            return [size] if wanted is None or size.id in wanted else []
+
+        yield from self._pages("DescribeInstanceTypes", [], "instanceTypeSet", convert)
+
+    @operation
+    def get_size(self, size_id: str) -> Op[NodeSize]:
+        """An instance type by name (``t3.micro``); :class:`SizeNotFound` if there is none."""
+        type_name = self._check_id(size_id, SizeNotFound)
+        root = yield from self._query(
+            "DescribeInstanceTypes", numbered("InstanceType", [type_name]), read=True,
+            what=type_name,
+        )
+        for item in items(root, "instanceTypeSet"):
+            size = self._to_size(item)
+            if size.id == type_name:
+                return size
+        raise SizeNotFound(type_name, driver=self)
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def _to_node(self, item: Element, reservation: Element | None = None) -> Node:
+        instance_id = text(item, "instanceId") or ""
+        tagged = tags(item)
+        state_name = text(item, "instanceState", "name") or ""
+        public = [ip for ip in [text(item, "ipAddress")] if ip]
+        private = [ip for ip in [text(item, "privateIpAddress")] if ip]
+        ipv6 = [
+            text(address, "ipv6Address") or ""
+            for interface in items(item, "networkInterfaceSet")
+            for address in items(interface, "ipv6AddressesSet")
+        ]
+        groups = [
+            {"group_id": text(g, "groupId"), "group_name": text(g, "groupName")}
+            for g in items(item, "groupSet")
+        ]
+        extra: dict[str, Any] = {
+            "instance_type": text(item, "instanceType"),
+            "image_id": text(item, "imageId"),
+            "availability_zone": text(item, "placement", "availabilityZone"),
+            "key_name": text(item, "keyName"),
+            "launch_time": text(item, "launchTime"),
+            "state": state_name,
+            "state_code": integer(text(item, "instanceState", "code")),
+            "private_dns": text(item, "privateDnsName"),
+            "public_dns": text(item, "dnsName"),
+            "subnet_id": text(item, "subnetId"),
+            "vpc_id": text(item, "vpcId"),
+            "architecture": text(item, "architecture"),
+            "platform": text(item, "platform"),
+            "root_device_type": text(item, "rootDeviceType"),
+            "root_device_name": text(item, "rootDeviceName"),
+            "block_device_mapping": [
+                {"device_name": text(m, "deviceName"), "volume_id": text(m, "ebs", "volumeId")}
+                for m in items(item, "blockDeviceMapping")
+            ],
+            "security_groups": groups,
+            "ipv6_addresses": [a for a in ipv6 if a],
+            "client_token": text(item, "clientToken"),
+            "tags": tagged,
+        }
+        if reservation is not None:
+            extra["reservation_id"] = text(reservation, "reservationId")
+            extra["owner_id"] = text(reservation, "ownerId")
+        return Node(
+            instance_id,
+            tagged.get("Name") or instance_id,
+            _NODE_STATES.get(state_name, NodeState.UNKNOWN),
+            public,
+            private,
+            driver=self,
+            extra=extra,
+            created_at=moment(text(item, "launchTime")),
+        )
+
+    def _reservation_nodes(self, reservation: Element) -> list[Node]:
+        return [self._to_node(item, reservation) for item in items(reservation, "instancesSet")]
+
+    def _nodes(self, params: Params) -> Iter[Node]:
+        return self._pages("DescribeInstances", params, "reservationSet", self._reservation_nodes)
+
+    @iterator
+    def iterate_nodes(self) -> Iter[Node]:
+        """Every instance of the region, terminated ones included while EC2
+        still lists them (``DescribeInstances``, ``page_size`` reservations a page)."""
+        yield from self._nodes([])
+
+    @operation
+    def get_node(self, node_id: str) -> Op[Node]:
+        """An instance by id; :class:`~overcast.errors.NodeNotFound` if there is none."""
+        checked = self._check_id(node_id, NodeNotFound)
+        root = yield from self._query(
+            "DescribeInstances", numbered("InstanceId", [checked]), read=True, what=checked
+        )
+        for reservation in items(root, "reservationSet"):
+            for node in self._reservation_nodes(reservation):
+                if node.id == checked:
+                    return node
+        raise NodeNotFound(checked, driver=self)
+
+    @operation
+    def create_node(
+        self,
+        name: str,
+        size: NodeSize,
+        image: NodeImage,
+        location: NodeLocation | None = None,
+        auth: NodeAuth | None = None,
+        *,
+        ex_keyname: str | None = None,
+        ex_security_groups: Sequence[str] | None = None,
+        ex_security_group_ids: Sequence[str] | None = None,
+        ex_subnet_id: str | None = None,
+        ex_userdata: str | bytes | None = None,
+        ex_tags: Mapping[str, str] | None = None,
+    ) -> Op[Node]:
+        """Launch one instance (``RunInstances``); returned at once, ``pending``.
+
+        ``name`` becomes the ``Name`` tag. ``location`` is an availability zone
+        (default: EC2 picks). ``auth`` (:class:`NodeAuthSSHKey`) installs a
+        public key through a key pair named after it, imported if needed;
+        ``ex_keyname`` names an existing key pair instead. Passwords are not
+        supported. ``ex_security_groups`` are group names (default VPC),
+        ``ex_security_group_ids`` group ids, ``ex_subnet_id`` the subnet,
+        ``ex_userdata`` the user data (at most 16 KiB) and ``ex_tags`` more tags.
+        """
+        return (yield from self._create_node(
+            name, size, image, location, auth, ex_keyname=ex_keyname,
+            ex_security_groups=ex_security_groups, ex_security_group_ids=ex_security_group_ids,
+            ex_subnet_id=ex_subnet_id, ex_userdata=ex_userdata, ex_tags=ex_tags,
+        ))
+
+    def _check_node(self, spec: NodeSpec) -> NodeSpec:
+        """The ``ex_`` options: a key pair name (not with ``auth``), tags, user data
+        (as bytes), security groups and a subnet id."""
+        options = spec.options
+        if spec.auth is not None and options["ex_keyname"] is not None:
+            raise InvalidInput("give auth or ex_keyname, not both", driver=self)
+        if options["ex_keyname"] is not None:
+            self._check_key_name(options["ex_keyname"])
+        tagged: dict[str, str] = {}
+        for key, value in (options["ex_tags"] or {}).items():
+            if not isinstance(key, str) or not key or len(key) > 128 or key.startswith("aws:"):
+                raise InvalidInput(f"invalid tag key: {key!r}", driver=self)
+            tagged[key] = self._check_tag_value(f"tag {key!r}", value, empty=True)
+        for group in [*(options["ex_security_groups"] or ()),
+                      *(options["ex_security_group_ids"] or ())]:
+            if not isinstance(group, str) or not group:
+                raise InvalidInput(f"invalid security group: {group!r}", driver=self)
+        if options["ex_subnet_id"] is not None:
+            self._check_ref("ex_subnet_id", options["ex_subnet_id"])
+        return spec.but(ex_tags=tagged, ex_userdata=self._user_data(options["ex_userdata"]))
+
+    def _user_data(self, value: object) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, str | bytes):
+            raise InvalidInput("ex_userdata must be str or bytes", driver=self)
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        if len(data) > MAX_USER_DATA:
+            raise InvalidInput(
+                f"ex_userdata is larger than {MAX_USER_DATA} bytes: {len(data)}", driver=self
+            )
+        return data
+
+    def _prepare_node(self, spec: NodeSpec) -> Op[NodeSpec]:
+        """With ``auth``, the key pair holding its public key (imported if needed)."""
+        if isinstance(spec.auth, NodeAuthSSHKey):
+            return self._key_for(spec)
+        return pure(spec)
+
+    def _key_for(self, spec: NodeSpec) -> Op[NodeSpec]:
+        """``spec`` naming a key pair that holds ``auth.pubkey``, imported if needed
+        (named ``overcast-<hash of the key>``, so the same key is imported once)."""
+        assert isinstance(spec.auth, NodeAuthSSHKey)
+        pubkey = spec.auth.pubkey.strip() if isinstance(spec.auth.pubkey, str) else ""
+        parts = pubkey.split()
+        if len(parts) < 2:
+            raise InvalidInput("auth.pubkey must be an OpenSSH public key", driver=self)
+        name = "overcast-" + hashlib.sha256(parts[1].encode("ascii", "replace")).hexdigest()[:24]
+        try:
+            yield from self.get_key_pair.op(name)
+        except KeyPairNotFound:
+            # Imported meanwhile by someone else: the same key, so that is fine.
+            with contextlib.suppress(KeyPairAlreadyExists):
+                yield from self.import_key_pair_from_string.op(name, pubkey)
+        return spec.but(ex_keyname=name)
+
+    def _send_node(self, spec: NodeSpec, token: str) -> Op[Node]:
+        """``RunInstances`` with ``token`` as its ``ClientToken`` and token tag."""
+        options = spec.options
+        params: Params = [
+            ("ImageId", spec.image.id),
+            ("InstanceType", spec.size.id),
+            ("MinCount", "1"),
+            ("MaxCount", "1"),
+            ("ClientToken", token),
+        ]
+        if spec.location is not None:
+            params.append(("Placement.AvailabilityZone", spec.location.id))
+        if options["ex_keyname"] is not None:
+            params.append(("KeyName", options["ex_keyname"]))
+        params.extend(numbered("SecurityGroup", options["ex_security_groups"] or ()))
+        params.extend(numbered("SecurityGroupId", options["ex_security_group_ids"] or ()))
+        if options["ex_subnet_id"] is not None:
+            params.append(("SubnetId", options["ex_subnet_id"]))
+        if options["ex_userdata"] is not None:
+            params.append(("UserData", base64.b64encode(options["ex_userdata"]).decode("ascii")))
+        tagged = {**options["ex_tags"], "Name": spec.name, TOKEN_TAG: token}
+        params.extend(tag_spec("instance", tagged))
+        root = yield from self._query("RunInstances", params, what=spec.image.id)
+        nodes = self._reservation_nodes(root)
+        if not nodes:
+            raise ProviderError("RunInstances answered without an instance", driver=self)
+        node = nodes[0]
+        node.name = spec.name
+        node.extra["tags"] = {**tagged, **node.extra["tags"]}
+        return node
+
+    def _find_node(self, spec: NodeSpec, token: str) -> Op[Node | None]:
+        """The instance tagged with ``token`` (moto ignores ``ClientToken``)."""
+        found = yield from collect(self._nodes(token_filter(token)))
+        return found[0] if found else None
+
+    def _instance_action(self, action: str, node: Node) -> Op[bool]:
+        node_id = self._check_id(self._expect(node, Node, "node").id, NodeNotFound)
+        root = yield from self._query(
+            action, numbered("InstanceId", [node_id]), idempotent=True, what=node_id
+        )
+        return return_value(root)
+
+    @operation
+    def reboot_node(self, node: Node) -> Op[bool]:
+        """Reboot an instance (``RebootInstances``)."""
+        return (yield from self._instance_action("RebootInstances", node))
+
+    @operation
+    def start_node(self, node: Node) -> Op[bool]:
+        """Start a stopped (EBS-backed) instance (``StartInstances``)."""
+        return (yield from self._instance_action("StartInstances", node))
+
+    @operation
+    def stop_node(self, node: Node) -> Op[bool]:
+        """Stop an (EBS-backed) instance without terminating it (``StopInstances``)."""
+        return (yield from self._instance_action("StopInstances", node))
+
+    @operation
+    def destroy_node(self, node: Node) -> Op[bool]:
+        """Terminate an instance (``TerminateInstances``; safe to repeat)."""
+        return (yield from self._instance_action("TerminateInstances", node))
