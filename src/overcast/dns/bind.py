@@ -11,6 +11,7 @@ models: the zone-file driver and the RFC 2136 driver.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -37,18 +38,21 @@ if TYPE_CHECKING:
 __all__ = [
     "Row",
     "bind_zone_text",
+    "delete_set",
     "make_record",
     "master_file",
     "master_file_ttl",
     "owner_name",
     "parse_master_file",
     "parse_record_id",
+    "put_set",
     "rdatas_from_values",
     "rdatatype",
     "read_master_file",
     "record_id",
     "relative_owner",
     "render_zone",
+    "sets_at",
     "type_of",
     "values_of",
     "zone_origin",
@@ -155,35 +159,70 @@ def rdatas_from_values(
     return [to_rdata(str(rtype), value, driver=driver) for value in values]
 
 
-def values_of(rdataset: dns.rdataset.Rdataset) -> list[str]:
-    """A dnspython rdataset's values in overcast's form."""
-    return [rdata_text(rdata) for rdata in rdataset]
+def values_of(*rdatasets: dns.rdataset.Rdataset) -> list[str]:
+    """The values of dnspython rdatasets in overcast's form."""
+    return [rdata_text(rdata) for rdataset in rdatasets for rdata in rdataset]
 
 
 def make_record(
     owner: dns.name.Name,
-    rdataset: dns.rdataset.Rdataset,
+    rdatasets: Sequence[dns.rdataset.Rdataset],
     origin: dns.name.Name,
     zone: Zone,
     driver: DNSDriver,
 ) -> Record:
-    """A :class:`Record` for one rdataset of a zone."""
+    """A :class:`Record` for one record set of a zone: the rdatasets of one type
+    at one name (see :func:`sets_at`)."""
     name = relative_owner(owner, origin)
-    values = values_of(rdataset)
+    values = values_of(*rdatasets)
     return Record(
-        id=record_id(name, rdataset.rdtype),
+        id=record_id(name, rdatasets[0].rdtype),
         name=name,
-        type=type_of(rdataset.rdtype),
+        type=type_of(rdatasets[0].rdtype),
         data=values[0],
         zone=zone,
         driver=driver,
-        ttl=int(rdataset.ttl),
+        ttl=int(rdatasets[0].ttl),
         values=values,
     )
 
 
-def _type_order(rdataset: dns.rdataset.Rdataset) -> tuple[int, int]:
-    return (0 if rdataset.rdtype == dns.rdatatype.SOA else 1, int(rdataset.rdtype))
+def sets_at(
+    model: dns.zone.Zone, owner: dns.name.Name, rdtype: int
+) -> list[dns.rdataset.Rdataset]:
+    """The record set of type ``rdtype`` at ``owner``: its rdatasets (dnspython
+    keeps RRSIG and SIG records apart by the type they cover; one for any other
+    type), none if there is no such set."""
+    node = model.get_node(owner)
+    if node is None:
+        return []
+    return [rs for rs in node.rdatasets if rs.rdtype == rdtype and len(rs)]
+
+
+def delete_set(model: dns.zone.Zone, owner: dns.name.Name, rdtype: int) -> bool:
+    """Delete the record set of type ``rdtype`` at ``owner``; whether there was one."""
+    found = sets_at(model, owner, rdtype)
+    for rdataset in found:
+        model.delete_rdataset(owner, rdataset.rdtype, rdataset.covers)
+    return bool(found)
+
+
+def put_set(model: dns.zone.Zone, owner: dns.name.Name, ttl: int,
+            rdatas: Sequence[dns.rdata.Rdata]) -> list[dns.rdataset.Rdataset]:
+    """Make ``rdatas`` (of one type) the record set of their type at ``owner``."""
+    delete_set(model, owner, rdatas[0].rdtype)
+    groups: dict[int, list[dns.rdata.Rdata]] = {}
+    for rdata in rdatas:
+        groups.setdefault(int(rdata.covers()), []).append(rdata)
+    made = [dns.rdataset.from_rdata_list(ttl, group) for group in groups.values()]
+    for rdataset in made:
+        model.replace_rdataset(owner, rdataset)
+    return made
+
+
+def _type_order(rdataset: dns.rdataset.Rdataset) -> tuple[int, int, int]:
+    return (0 if rdataset.rdtype == dns.rdatatype.SOA else 1, int(rdataset.rdtype),
+            int(rdataset.covers))
 
 
 def _rdatasets(
@@ -197,13 +236,23 @@ def _rdatasets(
                 yield owner, rdataset
 
 
+def _sets(
+    model: dns.zone.Zone,
+) -> Iterable[tuple[dns.name.Name, list[dns.rdataset.Rdataset]]]:
+    """Every record set of a zone, in the order of :func:`_rdatasets`."""
+    for (owner, _), pairs in itertools.groupby(
+        _rdatasets(model), key=lambda pair: (pair[0], pair[1].rdtype)
+    ):
+        yield owner, [rdataset for _, rdataset in pairs]
+
+
 def zone_records(
     model: dns.zone.Zone, origin: dns.name.Name, zone: Zone, driver: DNSDriver
 ) -> list[Record]:
     """Every record set of a dnspython zone (absolute names), the SOA first, then
     in canonical name order and type order."""
-    return [make_record(owner, rdataset, origin, zone, driver)
-            for owner, rdataset in _rdatasets(model)]
+    return [make_record(owner, rdatasets, origin, zone, driver)
+            for owner, rdatasets in _sets(model)]
 
 
 # -- master-file text ---------------------------------------------------------------------------
@@ -300,10 +349,10 @@ def parse_master_file(
     if origin is None:  # pragma: no cover - dnspython raises UnknownOrigin first
         raise InvalidInput("zone text has no $ORIGIN; give domain=", driver=driver)
     sets: list[tuple[str, str, list[str], int]] = []
-    for owner, rdataset in _rdatasets(model):
+    for owner, rdatasets in _sets(model):
         name = relative_owner(owner, origin)
-        rtype = dns.rdatatype.to_text(rdataset.rdtype)
+        rtype = dns.rdatatype.to_text(rdatasets[0].rdtype)
         if rtype == "SOA" or (name == "" and rtype in _APEX_OWN):
             continue
-        sets.append((name, rtype, values_of(rdataset), int(rdataset.ttl)))
+        sets.append((name, rtype, values_of(*rdatasets), int(rdatasets[0].ttl)))
     return origin.to_text(), master_file_ttl(text), sets

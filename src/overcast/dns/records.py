@@ -222,7 +222,7 @@ def generic(rtype: str, value: str, *, driver: object = None) -> str:
     """A value as RFC 3597 generic data (``\\# length hex``), for servers that
     store a type whose syntax they do not know."""
     rdata = to_rdata(rtype, value, driver=driver)
-    return str(rdata.to_generic().to_text())
+    return str(rdata.to_generic().to_text(chunksize=0))  # the hex unbroken
 
 
 def generic_type(rtype: str) -> str:
@@ -244,8 +244,12 @@ def mnemonic(rtype: str) -> str:
         return text
 
 
-def _lowered(rdata: dns.rdata.Rdata) -> dns.rdata.Rdata:
-    """``rdata`` with every name in it in lower case (names compare without case)."""
+def _normal(rdata: dns.rdata.Rdata) -> dns.rdata.Rdata:
+    """``rdata`` read back from its wire form, with every name in it in lower case:
+    one rdata for all the ways its text can be spelled (dnspython keeps some
+    fields, such as an L64 locator, as they were written)."""
+    wire = rdata.to_digestable()
+    rdata = dns.rdata.from_wire(rdata.rdclass, rdata.rdtype, wire, 0, len(wire))
     changes: dict[str, object] = {}
     for cls in type(rdata).__mro__:
         slots = getattr(cls, "__slots__", ())
@@ -282,7 +286,7 @@ def canonical(rtype: str, value: str) -> str:
             raise InvalidInput(f"invalid {rtype} value {value!r}") from None
     if knows(rtype):
         try:
-            return str(_lowered(_parse(rtype, value)).to_text())
+            return str(_normal(_parse(rtype, value)).to_text())
         except (dns.exception.DNSException, ValueError, TypeError):
             pass  # not dnspython's syntax: compared as text below
     text = to_presentation(rtype, value)

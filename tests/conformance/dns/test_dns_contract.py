@@ -15,7 +15,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from overcast.dns.base import Record, RecordType, Zone
+from overcast.dns.base import STANDARD_TYPES, Record, RecordType, Zone
 from overcast.dns.records import canonical, from_presentation
 from overcast.errors import (
     InvalidInput,
@@ -235,3 +235,140 @@ def test_export_is_a_loadable_zone_file(dns_target: DNSTarget, mode: str, zone: 
         rdataset = parsed.find_rdataset(owner, dns.rdatatype.from_text(rtype))
         got = [from_presentation(rtype, rdata.to_text()) for rdata in rdataset]
         assert same(rtype, got, values), (rtype, got, values)
+
+
+# -- every type dnspython knows ------------------------------------------------------------
+
+_KEY = "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="
+_HIT = "200100107B1A74DF365639CC39F1D578"
+_HIP_KEY = ("AwEAAbdxyhNuSutc5EMzxTs9LBPCIkOFH8cIvM4p9+LrV4e19WzK00+CI6zBCQTdtWsuxKbWIy87UOoJTwkU"
+            "s7lBu+Upr1gsNrut79ryra+bSRGQb1slImA8YVJyuIDsj7kwzG7jnERNqnWxZ48AWkskmdHaVDP4BcelrTI3"
+            "rMXdXF5D")
+
+#: A value of every type dnspython knows (but the zone's own SOA), as a user
+#: writes it: hex in upper case, optional fields left out, names without the dot.
+SAMPLES: dict[str, str] = {
+    "A": "192.0.2.1",
+    "AAAA": "2001:DB8::1",
+    "AFSDB": "1 afs.example.net",
+    "AMTRELAY": "0 0 3 relay.example.net.",
+    "APL": "1:192.0.2.0/24 !2:2001:db8::/32",
+    "AVC": '"app-name:WOLFGANG|app-class:OAM"',
+    "BRID": "AAECAwQFBgcICQ==",
+    "CAA": '0 issue "letsencrypt.org"',
+    "CDNSKEY": f"257 3 13 {_KEY}",
+    "CDS": "12345 13 2 " + "AB" * 32,
+    "CERT": "PKIX 12345 RSASHA256 dGVzdA==",
+    "CNAME": "target.example.net.",
+    "CSYNC": "66 3 A NS AAAA",
+    "DHCID": "AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=",
+    "DLV": "12345 13 2 " + "AB" * 32,
+    "DNAME": "target.example.net.",
+    "DNSKEY": f"257 3 13 {_KEY}",
+    "DS": "12345 13 2 " + "AB" * 32,
+    "DSYNC": "CDS 1 5359 dsync.example.net.",
+    "EUI48": "00-00-5E-00-53-2A",
+    "EUI64": "00-00-5E-EF-10-00-00-2A",
+    "GPOS": "-32.6882 116.8652 10.0",
+    "HHIT": "AAECAwQFBgcICQ==",
+    "HINFO": '"PC" "Linux"',
+    "HIP": f"2 {_HIT} {_HIP_KEY} rvs.example.net.",
+    "HTTPS": '1 . alpn="h2,h3" port=8443',
+    "IPSECKEY": "10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==",
+    "ISDN": '"150862028003217" "004"',
+    "KEY": f"256 3 13 {_KEY}",
+    "KX": "10 kx.example.net.",
+    "L32": "10 10.1.2.0",
+    "L64": "10 2001:0DB8:1140:1000",
+    "LOC": "52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m",
+    "LP": "10 l64-subnet1.example.net.",
+    "MX": "10 mail.example.net",
+    "NAPTR": '100 10 "S" "SIP+D2U" "" _sip._udp.example.net.',
+    "NID": "10 0014:4FFF:FF20:EE64",
+    "NINFO": '"hello" "world"',
+    "NS": "ns1.example.net.",
+    "NSAP": "0x47000580FFFF000000321099991111222233334444",
+    "NSAP-PTR": "host.example.net.",
+    "NSEC": "next.example.net. A MX RRSIG NSEC",
+    "NSEC3": "1 1 12 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG",
+    "NSEC3PARAM": "1 0 12 AABBCCDD",
+    "OPENPGPKEY": "mQINBFit2jsBEADrbl5vjVxYeAE0g0IDYCBpHirv1Sjlqxx5gjtPhb2YhvyDMXjq",
+    "PTR": "host.example.net.",
+    "PX": "10 map822.example.net. mapx400.example.net.",
+    "RESINFO": "qnamemin exterr=15,16,17",
+    "RP": "admin.example.net. txt.example.net.",
+    "RRSIG": "A 13 3 86400 20300101000000 20200101000000 12345 example.net. dGVzdA==",
+    "RT": "10 relay.example.net.",
+    "SIG": "A 13 3 86400 20300101000000 20200101000000 12345 example.net. dGVzdA==",
+    "SMIMEA": "3 1 1 " + "CD" * 32,
+    "SPF": "v=spf1 -all",
+    "SRV": "10 5 5060 sip.example.net.",
+    "SSHFP": "4 2 " + "EF" * 32,
+    "SVCB": '1 svc.example.net. alpn="h2,h3" port=8443',
+    "TLSA": "3 1 1 " + "CD" * 32,
+    "TXT": "hello world",
+    "URI": '10 1 "https://example.net/"',
+    "WALLET": '"BTC" "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"',
+    "WKS": "192.0.2.1 6 25 80",
+    "X25": '"311061700956"',
+    "ZONEMD": "2018031500 1 1 " + "FE" * 48,
+}
+#: Where a type must stand: a DNSKEY at the zone's apex, a DS at a delegation
+#: (the NS sample's name, made first), an SRV at a service name; the others at a
+#: name of their own.
+_PLACES = {"DNSKEY": "", "DS": "t-ns", "SRV": "_sip._tcp"}
+
+
+def sample_name(rtype: str) -> str:
+    return _PLACES.get(rtype, f"t-{rtype.lower()}")
+
+
+def test_there_is_a_sample_of_every_type_dnspython_knows() -> None:
+    assert set(SAMPLES) == {t.value for t in STANDARD_TYPES} - {"SOA"}
+
+
+def test_every_dnspython_type_the_driver_lists_round_trips(
+    dns_target: DNSTarget, mode: str, zone: Zone
+) -> None:
+    driver = dns_target.driver
+    types = sorted((t.value for t in driver.record_types if t.value in SAMPLES),
+                   key=lambda t: t == "DS")  # after the delegation it stands at
+    for rtype in types:
+        created = call(mode, driver, "create_record", sample_name(rtype), zone, rtype,
+                       SAMPLES[rtype], ttl=300)
+        assert same(rtype, created.values, [SAMPLES[rtype]]), (rtype, created.values)
+    listed = call(mode, driver, "list_records", zone)
+    for rtype in types:
+        record = find(listed, sample_name(rtype), rtype)
+        assert same(rtype, record.values, [SAMPLES[rtype]]), (rtype, record.values)
+        fetched = call(mode, driver, "get_record", zone.id, record.id)
+        assert same(rtype, fetched.values, [SAMPLES[rtype]]), (rtype, fetched.values)
+
+
+#: Malformed data of types beyond the common ones.
+MALFORMED = [
+    (RecordType.SSHFP, "1 1 not-hex"),
+    (RecordType.TLSA, "3 1 1 XYZ"),
+    (RecordType.TLSA, "3 1 1"),
+    (RecordType.HTTPS, "1 . alpn"),
+    (RecordType.LOC, "52 22 23.000 Q 4 53 32.000 E -2.00m"),
+    (RecordType.DS, "12345 13 2 ABC"),
+    (RecordType.CAA, '0 is-sue "letsencrypt.org"'),
+    (RecordType.NAPTR, '100 10 "S" "SIP+D2U"'),
+    (RecordType.URI, "10 1"),
+]
+
+
+@pytest.mark.parametrize(("rtype", "value"), MALFORMED,
+                         ids=[f"{t}-{i}" for i, (t, _) in enumerate(MALFORMED)])
+def test_malformed_data_of_any_type_is_refused_with_nothing_sent(
+    dns_target: DNSTarget, mode: str, zone: Zone, rtype: RecordType, value: str
+) -> None:
+    driver = dns_target.driver
+    sent = len(dns_target.requests) if dns_target.requests is not None else 0
+    expected = InvalidInput if rtype in driver.record_types else NotSupported
+    with pytest.raises(expected):
+        call(mode, driver, "create_record", "bad", zone, rtype, value)
+    if dns_target.requests is not None:
+        assert len(dns_target.requests) == sent, "a request was sent for malformed data"
+    assert [r for r in driver.list_records(zone) if r.name == "bad"] == []

@@ -37,6 +37,7 @@ from overcast.dns.bind import (
     parse_record_id,
     rdatas_from_values,
     rdatatype,
+    sets_at,
     zone_origin,
     zone_records,
 )
@@ -84,7 +85,15 @@ from overcast.runtime.operation import iterator, operation
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
 
-__all__ = ["TSIG_ALGORITHMS", "RFC2136DNSDriver"]
+__all__ = ["SERVER_TYPES", "TSIG_ALGORITHMS", "RFC2136DNSDriver"]
+
+#: Types a name server keeps for itself: the SOA, and the DNSSEC keys,
+#: signatures and denial records it signs a zone with. Servers refuse them in an
+#: UPDATE (BIND answers REFUSED, and takes an apex DNSKEY for a key to sign with).
+SERVER_TYPES: Final = frozenset({
+    RecordType.SOA, RecordType.DNSKEY, RecordType.NSEC, RecordType.NSEC3, RecordType.RRSIG,
+    RecordType.SIG,
+})
 
 #: TSIG algorithms by the names people write them with.
 TSIG_ALGORITHMS: Final[Mapping[str, dns.name.Name]] = {
@@ -110,9 +119,9 @@ class RFC2136DNSDriver(DNSDriver):
     """
 
     name: ClassVar[str] = "rfc2136"
-    #: Every type dnspython knows but the SOA, which the server keeps itself.
+    #: Every type dnspython knows but those the server keeps itself.
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
-        t for t in STANDARD_TYPES if t is not RecordType.SOA
+        t for t in STANDARD_TYPES if t not in SERVER_TYPES
     )
 
     def __init__(
@@ -291,10 +300,10 @@ class RFC2136DNSDriver(DNSDriver):
         wanted: str,
     ) -> Record:
         model, zone = self._transfer(origin)
-        rdataset = model.get_rdataset(owner, rdtype)
-        if not rdataset:
+        found = sets_at(model, owner, rdtype)
+        if not found:
             raise RecordNotFound(wanted, driver=self)
-        return make_record(owner, rdataset, origin, zone, self)
+        return make_record(owner, found, origin, zone, self)
 
     def _has_cname(self, owner: dns.name.Name) -> bool:
         """Whether ``owner`` holds a CNAME (a CNAME query answers with it)."""
@@ -473,7 +482,7 @@ class RFC2136DNSDriver(DNSDriver):
         what = f"create {wanted} in {origin.to_text()}"
         yield Call(self._update, origin, update, what, explain)
         rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
-        return make_record(owner, rdataset, origin, zone, self)
+        return make_record(owner, [rdataset], origin, zone, self)
 
     @operation
     def update_record(
@@ -552,7 +561,7 @@ class RFC2136DNSDriver(DNSDriver):
         what = f"update {record.id} in {origin.to_text()}"
         yield Call(self._update, origin, update, what, explain)
         rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
-        return make_record(owner, rdataset, origin, zone, self)
+        return make_record(owner, [rdataset], origin, zone, self)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:

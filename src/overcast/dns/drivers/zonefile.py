@@ -32,16 +32,19 @@ from typing import Any, ClassVar, Final, TypeVar
 
 # First, so that a missing dnspython is reported with the extra that brings it.
 from overcast.dns.bind import (
+    delete_set,
     make_record,
     master_file_ttl,
     owner_name,
     parse_record_id,
+    put_set,
     rdatas_from_values,
     rdatatype,
     read_master_file,
     record_id,
     relative_owner,
     render_zone,
+    sets_at,
     zone_origin,
     zone_records,
 )
@@ -290,10 +293,10 @@ class ZoneFileDNSDriver(DNSDriver):
         self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> Record:
         loaded = self._load(origin)
-        rdataset = loaded.zone.get_rdataset(owner, rdtype)
-        if rdataset is None:
+        found = sets_at(loaded.zone, owner, rdtype)
+        if not found:
             raise RecordNotFound(record_id(relative_owner(owner, origin), rdtype), driver=self)
-        return make_record(owner, rdataset, origin, self._zone(origin, loaded.ttl), self)
+        return make_record(owner, found, origin, self._zone(origin, loaded.ttl), self)
 
     # -- zones ------------------------------------------------------------------------
 
@@ -444,9 +447,8 @@ class ZoneFileDNSDriver(DNSDriver):
         def change(loaded: _Loaded) -> Record:
             spec.check_free(_types_at(loaded.zone, owner), driver=self)
             set_ttl = spec.ttl if spec.ttl is not None else _zone_ttl(loaded)
-            rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
-            loaded.zone.replace_rdataset(owner, rdataset)
-            return make_record(owner, rdataset, origin, zone, self)
+            made = put_set(loaded.zone, owner, set_ttl, rdatas)
+            return make_record(owner, made, origin, zone, self)
 
         record: Record = yield Call(self._mutate, origin, change)
         return record
@@ -476,16 +478,14 @@ class ZoneFileDNSDriver(DNSDriver):
 
         def change(loaded: _Loaded) -> Record:
             model = loaded.zone
-            old = model.get_rdataset(old_owner, old_type)
-            if old is None:
+            old = sets_at(model, old_owner, old_type)
+            if not old:
                 raise RecordNotFound(record.id, driver=self)
             spec.check_free(_types_at(model, owner), driver=self)
-            model.delete_rdataset(old_owner, old_type)
-            rdataset = dns.rdataset.from_rdata_list(
-                spec.ttl if spec.ttl is not None else old.ttl, rdatas
-            )
-            model.replace_rdataset(owner, rdataset)
-            return make_record(owner, rdataset, origin, record.zone, self)
+            delete_set(model, old_owner, old_type)
+            set_ttl = spec.ttl if spec.ttl is not None else int(old[0].ttl)
+            made = put_set(model, owner, set_ttl, rdatas)
+            return make_record(owner, made, origin, record.zone, self)
 
         updated: Record = yield Call(self._mutate, origin, change)
         return updated
@@ -504,9 +504,8 @@ class ZoneFileDNSDriver(DNSDriver):
             )
 
         def change(loaded: _Loaded) -> bool:
-            if loaded.zone.get_rdataset(owner, rdtype) is None:
+            if not delete_set(loaded.zone, owner, rdtype):
                 raise RecordNotFound(record.id, driver=self)
-            loaded.zone.delete_rdataset(owner, rdtype)
             return True
 
         deleted: bool = yield Call(self._mutate, origin, change)
