@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from overcast.errors import OutcomeUnknown
 from overcast.runtime.effects import Emit, Iter, Op
 
-__all__ = ["collect", "create_once", "find_first", "pure"]
+__all__ = ["collect", "create_once", "find_first", "or_none", "pure"]
 
 T = TypeVar("T")
 
@@ -52,6 +52,16 @@ def find_first(items: Iter[T], predicate: Callable[[T], bool]) -> Op[T | None]:
     """The first item of an iterator operation that matches, without reading
     further pages; ``None`` if none does."""
     return (yield from _drive_items(items, predicate))
+
+
+def or_none(op: Op[T], missing: type[Exception]) -> Op[T | None]:
+    """Run the operation ``op``; ``None`` if it raises ``missing`` (what it reads
+    is not there). A lookup that may find nothing, such as the ``find`` of
+    :func:`create_once`, reads ``or_none(self.get_zone.op(name), ZoneNotFound)``."""
+    try:
+        return (yield from op)
+    except missing:
+        return None
 
 
 def pure(value: T) -> Op[T]:
