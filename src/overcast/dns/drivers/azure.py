@@ -42,15 +42,7 @@ from overcast.auth.azure_ad import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import (
-    DNSDriver,
-    Record,
-    RecordData,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
+from overcast.dns.base import DNSDriver, Record, RecordData, RecordSpec, RecordType, Zone, ZoneType
 from overcast.dns.records import character_strings, parse_character_strings
 from overcast.errors import (
     AlreadyExists,
@@ -60,7 +52,6 @@ from overcast.errors import (
     NotSupported,
     OperationTimeout,
     ProviderError,
-    RateLimited,
     RecordAlreadyExists,
     RecordNotFound,
     ZoneAlreadyExists,
@@ -69,7 +60,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, HttpApi, RequestOptions, When, decode_json
 from overcast.runtime.effects import Call, Iter, Op, Request, Response, Sleep
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, create_once
+from overcast.runtime.ops import collect, create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.policy import parse_retry_after
@@ -229,28 +220,16 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     label: ClassVar[str] = "Azure"
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-ms-request-id",)
-    # Without the default rows: a 404 of another kind (ResourceGroupNotFound,
-    # SubscriptionNotFound) is a ProviderError carrying its code.
     errors: ClassVar[ErrorMap] = ErrorMap(
-        When(InvalidCredentials, status=(401, 403)),
         When(InvalidCredentials, code=_AUTH_CODES),
         When(ZoneNotFound, status=404, code="ParentResourceNotFound"),
         When(NotFound, status=404, code=("ResourceNotFound", "NotFound")),
+        # Another 404 (ResourceGroupNotFound, SubscriptionNotFound) keeps its code.
+        When(ProviderError, status=404),
         When(AlreadyExists, status=412),  # If-None-Match: * on a resource that exists
-        When(RateLimited, status=429),
-        defaults=False,
     )
-    record_types: ClassVar[tuple[RecordType, ...]] = (
-        RecordType.A,
-        RecordType.AAAA,
-        RecordType.CAA,
-        RecordType.CNAME,
-        RecordType.MX,
-        RecordType.NS,
-        RecordType.PTR,
-        RecordType.SRV,
-        RecordType.TXT,
-    )
+    record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
+        "A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT")))
 
     def __init__(
         self,
@@ -390,23 +369,16 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         props = data.get("properties") or {}
         values = from_properties(rtype, props)
         ttl = props.get("TTL")
-        return Record(
-            id=f"{name or '@'}:{rtype}",
-            name=name,
-            type=rtype,
-            data=values[0] if values else "",
-            zone=zone,
-            driver=self,
-            ttl=int(ttl) if ttl is not None else None,
-            extra={
-                "id": data.get("id"),
-                "etag": data.get("etag"),
-                "fqdn": props.get("fqdn"),
-                "metadata": dict(props.get("metadata") or {}),
-                "provisioning_state": props.get("provisioningState"),
-            },
-            values=values,
-        )
+        extra = {
+            "id": data.get("id"),
+            "etag": data.get("etag"),
+            "fqdn": props.get("fqdn"),
+            "metadata": dict(props.get("metadata") or {}),
+            "provisioning_state": props.get("provisioningState"),
+        }
+        return Record(f"{name or '@'}:{rtype}", name, rtype, values[0] if values else "", zone,
+                      driver=self, ttl=None if ttl is None else int(ttl), extra=extra,
+                      values=values)
 
     @staticmethod
     def _parse_record_id(record_id: str) -> tuple[str, str] | None:
@@ -430,13 +402,8 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return self._to_zone(data)
 
     @operation
-    def create_zone(
-        self,
-        domain: str,
-        type: ZoneType | str = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,
+                    ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Create a public zone (``PUT`` with ``If-None-Match: *``).
 
         ``extra``: ``tags`` (a dict). Azure DNS has no secondary zones and no
@@ -465,13 +432,8 @@ class AzureDNSDriver(HttpApi, DNSDriver):
                                          exists=ZoneAlreadyExists)
             return self._to_zone(data)
 
-        def find() -> Op[Zone | None]:
-            try:
-                return (yield from self.get_zone.op(zone_name))
-            except ZoneNotFound:
-                return None
-
-        return (yield from create_once(send, find))
+        return (yield from create_once(
+            send, lambda: or_none(self.get_zone.op(zone_name), ZoneNotFound)))
 
     @operation
     def delete_zone(self, zone: Zone) -> Op[bool]:
@@ -525,13 +487,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
 
     def _get_set(self, zone: Zone, rtype: str, name: str) -> Op[dict[str, Any] | None]:
         """The record set, or ``None`` if there is none (a missing zone raises)."""
-        try:
-            data: dict[str, Any] = yield from self._json(
-                "GET", self._record_path(zone.id, rtype, name), what=f"{name or '@'}:{rtype}",
-                missing=RecordNotFound)
-        except RecordNotFound:
-            return None
-        return data
+        return (yield from or_none(self._json(
+            "GET", self._record_path(zone.id, rtype, name), what=f"{name or '@'}:{rtype}",
+            missing=RecordNotFound), RecordNotFound))
 
     def _check_free(self, spec: RecordSpec) -> Op[None]:
         """The CNAME rule before a write. A CNAME needs its name free of every
@@ -573,22 +531,14 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         name, rtype = parsed
         zone = Zone(zone_id, names.absolute_name("", zone_id), ZoneType.MASTER.value, None,
                     driver=self)
-        data = yield from self._get_set(zone, rtype, name)
-        if data is None:
-            raise RecordNotFound(record_id, driver=self)
+        data = yield from self._json("GET", self._record_path(zone_id, rtype, name),
+                                     what=record_id, missing=RecordNotFound)
         return self._to_record(zone, data)
 
     @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
+                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
+                      ) -> Op[Record]:
         """Create a record set (``PUT`` with ``If-None-Match: *``); TTL defaults to 3600."""
         spec = self._new_set(name, zone, type, data, extra, ttl)
         body = self._body(spec, spec.ttl)
@@ -604,16 +554,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return (yield from create_once(lambda: self._put_new(spec, body), find))
 
     @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
+                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
+                      ttl: int | None = None) -> Op[Record]:
         """Replace a record set (``PUT`` with ``If-Match``). A new name or type
         creates the new set first, then deletes the old one."""
         spec = self._changed_set(record, name, type, data, extra, ttl)

@@ -41,15 +41,7 @@ from overcast.auth.google_oauth import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import (
-    DNSDriver,
-    Record,
-    RecordData,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
+from overcast.dns.base import DNSDriver, Record, RecordData, RecordSpec, RecordType, Zone, ZoneType
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
     AlreadyExists,
@@ -64,7 +56,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, Fault, HttpApi, When, json_fault
 from overcast.runtime.effects import Iter, Op, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, create_once
+from overcast.runtime.ops import collect, create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
@@ -114,38 +106,15 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         When(ZoneNotFound, status=404, says="managedZone"),
         When(AlreadyExists, status=409, code="alreadyExists"),
     )
-    record_types: ClassVar[tuple[RecordType, ...]] = (
-        RecordType.A,
-        RecordType.AAAA,
-        RecordType.CAA,
-        RecordType.CNAME,
-        RecordType.DS,
-        RecordType.HTTPS,
-        RecordType.MX,
-        RecordType.NAPTR,
-        RecordType.NS,
-        RecordType.PTR,
-        RecordType.SPF,
-        RecordType.SRV,
-        RecordType.SSHFP,
-        RecordType.SVCB,
-        RecordType.TLSA,
-        RecordType.TXT,
-    )
+    record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
+        "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
+        "SSHFP", "SVCB", "TLSA", "TXT")))
 
-    def __init__(
-        self,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        *,
-        project: str,
-        credentials_file: str | os.PathLike[str] | None = None,
-        credentials_info: Mapping[str, Any] | None = None,
-        endpoint: str = DEFAULT_ENDPOINT,
-        token_uri: str | None = None,
-        page_size: int = 100,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
+                 project: str, credentials_file: str | os.PathLike[str] | None = None,
+                 credentials_info: Mapping[str, Any] | None = None,
+                 endpoint: str = DEFAULT_ENDPOINT, token_uri: str | None = None,
+                 page_size: int = 100, **options: Any) -> None:
         super().__init__(**options)
         if not isinstance(project, str) or not project:
             raise InvalidInput("project must be a non-empty string", driver=self)
@@ -247,17 +216,9 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         name = names.relative_name(str(data["name"]), zone.domain)
         values = [from_presentation(rtype, str(v)) for v in data.get("rrdatas") or []]
         ttl = data.get("ttl")
-        return Record(
-            id=f"{name or '@'}:{rtype}",
-            name=name,
-            type=rtype,
-            data=values[0] if values else "",
-            zone=zone,
-            driver=self,
-            ttl=int(ttl) if ttl is not None else None,
-            extra={"fqdn": data["name"]},
-            values=values,
-        )
+        return Record(f"{name or '@'}:{rtype}", name, rtype, values[0] if values else "", zone,
+                      driver=self, ttl=None if ttl is None else int(ttl),
+                      extra={"fqdn": data["name"]}, values=values)
 
     @staticmethod
     def _parse_record_id(record_id: str) -> tuple[str, str] | None:
@@ -281,13 +242,8 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         return self._to_zone(data)
 
     @operation
-    def create_zone(
-        self,
-        domain: str,
-        type: ZoneType | str = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,
+                    ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Create a public managed zone for ``domain``.
 
         ``extra``: ``name`` (the managed-zone name; default derived from the
@@ -325,11 +281,8 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
 
         def find() -> Op[Zone | None]:
             # The create may have happened: find the zone by its name.
-            try:
-                found = yield from self.get_zone.op(zone_name)
-            except ZoneNotFound:
-                return None
-            return found if names.same_name(found.domain, dns_name) else None
+            found = yield from or_none(self.get_zone.op(zone_name), ZoneNotFound)
+            return found if found and names.same_name(found.domain, dns_name) else None
 
         return (yield from create_once(send, find))
 
@@ -362,15 +315,15 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         """Every record set of the zone, page by page (``pageToken``)."""
         yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
+    def _rrset_path(self, zone: Zone, fqdn: str, rtype: str) -> str:
+        return self._path("managedZones", zone.id, "rrsets", fqdn, rtype)
+
     def _get_rrset(self, zone: Zone, fqdn: str, rtype: str) -> Op[dict[str, Any] | None]:
-        """The record set, or ``None`` if there is none (a missing zone raises)."""
-        try:
-            data: dict[str, Any] = yield from self._json(
-                "GET", self._path("managedZones", zone.id, "rrsets", fqdn, rtype),
-                what=f"{fqdn}:{rtype}", missing=RecordNotFound)
-        except RecordNotFound:
-            return None
-        return data
+        """The set ``fqdn`` of type ``rtype``; ``None`` if there is none (a missing
+        zone raises ZoneNotFound)."""
+        return (yield from or_none(self._json("GET", self._rrset_path(zone, fqdn, rtype),
+                                              what=fqdn, missing=RecordNotFound),
+                                   RecordNotFound))
 
     def _check_free(self, spec: RecordSpec) -> Op[None]:
         """RecordAlreadyExists, or InvalidInput for the CNAME rule, before a write:
@@ -397,22 +350,15 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         if parsed is None:
             raise RecordNotFound(record_id, driver=self)
         name, rtype = parsed
-        data = yield from self._get_rrset(zone, names.absolute_name(name, zone.domain), rtype)
-        if data is None:
-            raise RecordNotFound(record_id, driver=self)
+        data = yield from self._json(
+            "GET", self._rrset_path(zone, names.absolute_name(name, zone.domain), rtype),
+            what=record_id, missing=RecordNotFound)
         return self._to_record(zone, data)
 
     @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
+                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
+                      ) -> Op[Record]:
         """Create a record set (``rrsets.create``); the TTL defaults to 300 seconds."""
         spec = self._new_set(name, zone, type, data, extra, ttl)
         yield from self._check_free(spec)
@@ -435,16 +381,9 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         return (yield from create_once(send, find))
 
     @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
+                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
+                      ttl: int | None = None) -> Op[Record]:
         """Replace a record set in one atomic change (deletion + addition)."""
         spec = self._changed_set(record, name, type, data, extra, ttl)
         zone = record.zone
@@ -463,9 +402,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
         """Delete a record set (``rrsets.delete``)."""
-        yield from self._send(
-            "DELETE", self._path("managedZones", record.zone.id, "rrsets", record.fqdn,
-                                 str(record.type).upper()),
-            what=record.id, missing=RecordNotFound,
-        )
+        yield from self._send("DELETE", self._rrset_path(record.zone, record.fqdn,
+                                                        str(record.type).upper()),
+                              what=record.id, missing=RecordNotFound)
         return True

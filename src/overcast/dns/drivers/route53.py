@@ -69,15 +69,7 @@ from xml.sax.saxutils import escape
 
 from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
 from overcast.dns import names
-from overcast.dns.base import (
-    DNSDriver,
-    Record,
-    RecordData,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
+from overcast.dns.base import DNSDriver, Record, RecordData, RecordSpec, RecordType, Zone, ZoneType
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
     InvalidCredentials,
@@ -267,24 +259,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         When(InvalidCredentials, code=CREDENTIAL_CODES),
         When(InvalidInput, code=("InvalidInput", "InvalidDomainName", "InvalidArgument")),
     )
-    record_types: ClassVar[tuple[RecordType, ...]] = (
-        RecordType.A,
-        RecordType.AAAA,
-        RecordType.CAA,
-        RecordType.CNAME,
-        RecordType.DS,
-        RecordType.HTTPS,
-        RecordType.MX,
-        RecordType.NAPTR,
-        RecordType.NS,
-        RecordType.PTR,
-        RecordType.SPF,
-        RecordType.SRV,
-        RecordType.SSHFP,
-        RecordType.SVCB,
-        RecordType.TLSA,
-        RecordType.TXT,
-    )
+    record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
+        "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
+        "SSHFP", "SVCB", "TLSA", "TXT")))
 
     def __init__(
         self,
@@ -465,13 +442,8 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         return next((z for z in zones if z.extra.get("caller_reference") == reference), None)
 
     @operation
-    def create_zone(
-        self,
-        domain: str,
-        type: ZoneType | str = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,
+                    ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Create a public hosted zone for ``domain``.
 
         ``extra`` may hold ``comment`` and ``delegation_set_id`` (a reusable
@@ -757,16 +729,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         )
 
     @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
+                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
+                      ) -> Op[Record]:
         """Create a record set (a ``CREATE`` change); see the module notes for the
         checks made first. A TTL not given is :data:`DEFAULT_RECORD_TTL`."""
         spec = self._new_set(name, zone, type, data, extra, ttl)
@@ -785,16 +750,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
                                        attempts=CREATE_ATTEMPTS))
 
     @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
+                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
+                      ttl: int | None = None) -> Op[Record]:
         """Replace a record set: an ``UPSERT`` when the name and type stay, else
         one atomic batch deleting the old set and creating the new one."""
         spec = self._changed_set(record, name, type, data, extra, ttl)
