@@ -1,8 +1,10 @@
-"""``overcast.dns.sync`` moves a 500-record zone from zone files into real servers.
+"""``overcast.dns.sync`` moves a 500-record zone from zone files into real servers,
+and a zone of many record types from BIND into PowerDNS.
 
-The source is the embedded zone-file driver; the targets are PowerDNS and
-Route 53 (moto), each started by its test factory. A second run must plan
-nothing, and a source that lost half its records must be refused unless forced.
+The source is the embedded zone-file driver (or BIND through the RFC 2136
+driver); the targets are PowerDNS and Route 53 (moto), each started by its test
+factory. A second run must plan nothing, and a source that lost half its
+records must be refused unless forced.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import importlib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -17,6 +20,8 @@ import pytest
 from overcast.dns import UnsafePlan, sync, sync_async
 from overcast.dns.base import DNSDriver, Zone
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
+from overcast.dns.records import canonical
+from servers.dns_bind import bind_server, make_driver
 
 RECORD_SETS = 500
 
@@ -111,3 +116,74 @@ def test_sync_async_plans_and_applies_the_same(
     assert anyio.run(main) == (60, 0)
     zone = next(z for z in driver.iterate_zones() if z.domain.rstrip(".") == domain.rstrip("."))
     driver.delete_zone(zone)
+
+
+#: Record sets of many types, as a user writes them into BIND: hex in upper case
+#: (TLSA, SSHFP, DS, ...), optional fields left out, names without the dot. The
+#: BIND zone transfer gives them back in dnspython's spelling, PowerDNS in its
+#: own: a second sync must still see no difference.
+BIND_SETS: list[tuple[str, str, list[str]]] = [
+    ("www", "A", ["192.0.2.10", "192.0.2.11"]),
+    ("v6", "AAAA", ["2001:DB8::1"]),
+    ("alias", "CNAME", ["www.example.net"]),
+    ("", "MX", ["10 mail.example.net", "20 backup.example.net."]),
+    ("txt", "TXT", ["hello world", "x" * 300, 'caf\u00e9 "q"']),
+    ("_sip._tcp", "SRV", ["10 5 5060 sip.example.net"]),
+    ("", "CAA", ['0 issue "letsencrypt.org"', "0 iodef mailto:security@example.net"]),
+    ("_443._tcp.www", "TLSA", ["3 1 1 " + "AB" * 32, "2 0 1 " + "CD" * 32]),
+    ("ssh", "SSHFP", ["1 1 " + "EF" * 20, "4 2 " + "0A" * 32]),
+    ("sub", "NS", ["ns1.other.test.", "ns2.other.test."]),
+    ("sub", "DS", ["12345 13 2 " + "AB" * 32]),
+    ("cds", "CDS", ["12345 13 2 " + "BA" * 32]),
+    ("smime", "SMIMEA", ["3 1 1 " + "DE" * 32]),
+    ("svc", "HTTPS", ['1 . alpn="h2,h3" port=8443']),
+    ("svcb", "SVCB", ["1 svc.example.net alpn=h2"]),
+    ("loc", "LOC", ["52 22 23 N 4 53 32 E -2m"]),
+    ("cert", "CERT", ["PKIX 12345 RSASHA256 dGVzdA=="]),
+    ("naptr", "NAPTR", ['100 10 "S" "SIP+D2U" "" _sip._udp.example.net.']),
+    ("uri", "URI", ['10 1 "https://example.net/"']),
+    ("eui", "EUI48", ["00-00-5E-00-53-2A"]),
+    ("l64", "L64", ["10 2001:0DB8:1140:1000"]),
+    ("hip", "HIP", ["2 200100107B1A74DF365639CC39F1D578 AwEAAbdxyhNuSutc5EMzxTs9LBPCIkOFH8cI"
+                    "vM4p9+LrV4e19WzK00+CI6zBCQTdtWsuxKbWIy87UOoJTwkUs7lBu+Upr1gsNrut79ryra+b"
+                    "SRGQb1slImA8YVJyuIDsj7kwzG7jnERNqnWxZ48AWkskmdHaVDP4BcelrTI3rMXdXF5D"]),
+    ("wks", "WKS", ["192.0.2.1 6 25 80"]),
+    ("dhcid", "DHCID", ["AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA="]),
+]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_sync_from_bind_to_powerdns_plans_nothing_the_second_time(
+    request: pytest.FixtureRequest, tmp_path: Path, mode: str
+) -> None:
+    server = bind_server(request)
+    domain = f"bind{uuid.uuid4().hex[:8]}.example.test."
+    server.add_dynamic_zone(domain)
+    try:
+        with make_driver(server) as bind:
+            source = bind.get_zone(domain)
+            for name, rtype, values in BIND_SETS:
+                bind.create_record(name, source, rtype, values, ttl=300)
+            pdns = target_driver(request, tmp_path, "powerdns")
+
+            async def run_async() -> tuple[Any, Any]:
+                return (await sync_async(source, pdns, dry_run=False),
+                        await sync_async(source, pdns))
+
+            if mode == "sync":
+                first, second = sync(source, pdns, dry_run=False), sync(source, pdns)
+            else:
+                first, second = anyio.run(run_async)
+            assert first.applied and len(first.creates) == len(BIND_SETS)
+            assert not second, str(second)
+            copy = next(z for z in pdns.iterate_zones() if z.domain == domain)
+            copied = {(r.name, str(r.type)): r.values for r in pdns.list_records(copy)}
+            for key in (("ssh", "SSHFP"), ("_443._tcp.www", "TLSA")):
+                written = next(values for name, rtype, values in BIND_SETS
+                               if (name, rtype) == key)
+                assert sorted(copied[key]) != sorted(written)  # not spelled as written...
+                assert sorted(canonical(key[1], v) for v in copied[key]) == sorted(
+                    canonical(key[1], v) for v in written)  # ...but the same data
+            pdns.delete_zone(copy)
+    finally:
+        server.delete_zone(domain, clean=True)
