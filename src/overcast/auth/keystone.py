@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -545,28 +545,43 @@ class KeystoneSession:
         idempotent: bool | None = None,
     ) -> Op[Response]:
         """Send one API request to ``service`` (``path`` relative to its
-        endpoint, or a full URL); on ``401`` drop the token and send it once
-        more with a fresh one, then raise
+        endpoint, or a full URL); see :meth:`exchange`."""
+        request = Request(method, path, headers={"Accept": _JSON, **(headers or {})},
+                          params=tuple(params), body=body, idempotent=idempotent)
+
+        def locate(token: AccessToken, url: str) -> str:
+            return url if "://" in url else f"{self.endpoint(token, service)}{url}"
+
+        return (yield from self.exchange(request, locate))
+
+    def exchange(
+        self, request: Request, locate: Callable[[AccessToken, str], str] | None = None
+    ) -> Op[Response]:
+        """Send a prepared API request with the session's token; on ``401`` drop
+        the token and send it once more with a fresh one, then raise
         :class:`~overcast.errors.InvalidCredentials`.
 
-        A 401 comes from the token check, before the service acts, so the
-        second send is safe even for a create.
+        ``locate(token, url)`` gives the URL to send to from the request's
+        (say, a path below an endpoint of the token's catalog); without it the
+        request's URL is used as it is. A 401 comes from the token check, before
+        the service acts, so the second send is safe even for a create.
         """
         resp: Response | None = None
         for _attempt in (1, 2):
             token = yield from self.token()
-            url = path if "://" in path else f"{self.endpoint(token, service)}{path}"
-            sent = {"Accept": _JSON, **(headers or {}), "X-Auth-Token": token.token.reveal()}
+            url = request.url if locate is None else locate(token, request.url)
+            headers = {**request.headers, "X-Auth-Token": token.token.reveal()}
             resp = yield Request(
-                method, url, headers=sent, params=tuple(params), body=body,
-                idempotent=idempotent,
+                request.method, url, headers, request.params, request.body, request.stream,
+                request.idempotent, request.timeout, request.sign,
             )
             if resp.status != 401:
                 return resp
             self.cache.discard(token)
         assert resp is not None
         raise InvalidCredentials(
-            f"{service} refused a fresh Keystone token for {self.credentials.describe()}: "
+            f"{request.method} {resp.url} refused a fresh Keystone token for "
+            f"{self.credentials.describe()}: "
             f"{_fault_text(resp, self.credentials.secrets())}",
             driver=self._owner,
         )
