@@ -149,7 +149,7 @@ def from_presentation(rtype: str, text: str) -> str:
     rtype = str(rtype).upper()
     if text.lstrip().startswith(_GENERIC_MARK) and knows(rtype):
         try:
-            rdata = _parse(rtype, text)
+            rdata = _parse(rtype, text, zone_file=True)
         except (dns.exception.DNSException, ValueError):
             pass  # not RFC 3597 data after all: kept as it is
         else:
@@ -182,13 +182,14 @@ def knows(rtype: str) -> bool:
     return _rdatatype(str(rtype).upper()) is not None
 
 
-def _parse(rtype: str, value: str) -> dns.rdata.Rdata:
-    """dnspython's rdata for a value in overcast's form (names absolute); raises
-    dnspython's exception, or ValueError, if the value does not parse."""
+def _parse(rtype: str, value: str, *, zone_file: bool = False) -> dns.rdata.Rdata:
+    """dnspython's rdata for a value in overcast's form (in zone-file form with
+    ``zone_file``), names absolute; raises dnspython's exception, or ValueError,
+    if the value does not parse."""
     kind = _rdatatype(rtype)
     if kind is None:
         raise ValueError(f"dnspython does not know the data of {rtype} records")
-    text = to_presentation(rtype, value) if rtype in TEXT_TYPES else value
+    text = to_presentation(rtype, value) if rtype in TEXT_TYPES and not zone_file else value
     return dns.rdata.from_text(
         dns.rdataclass.IN, kind, text, origin=dns.name.root, relativize=False
     )

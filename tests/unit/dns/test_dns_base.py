@@ -552,3 +552,36 @@ def test_model_equality_and_hash(driver: MemoryDNS, zone: Zone) -> None:
     record = zone.create_record("www", RecordType.A, "192.0.2.1")
     assert {record, Record(record.id, "www", "A", "192.0.2.1", zone, driver)} == {record}
     assert "driver" not in repr(zone)
+
+
+# -- the checks every create and update shares ---------------------------------------------
+
+
+def test_new_and_changed_sets_are_checked_once_for_every_driver(
+    driver: MemoryDNS, zone: Zone
+) -> None:
+    spec = driver._new_set("WWW.example.com.", zone, "a", ["192.0.2.1"], {"ttl": 60})
+    assert (spec.name, spec.type, spec.values, spec.ttl, spec.id, spec.moved) == (
+        "WWW", RecordType.A, ["192.0.2.1"], 60, "WWW:A", False)
+    assert driver._new_set("@", zone, "MX", "mail.example.com.", {"priority": 5}).values == [
+        "5 mail.example.com."]
+    with pytest.raises(InvalidInput, match="not in zone"):
+        driver._new_set("www.other.org.", zone, "A", "192.0.2.1")
+    with pytest.raises(InvalidInput):
+        driver._new_set("www", zone, "SRV", "10 5 sip.example.com.")
+    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1", ttl=30)
+    kept = driver._changed_set(record, None, None, None)
+    assert (kept.name, kept.values, kept.ttl, kept.moved, kept.replaces) == (
+        "www", ["192.0.2.1"], None, False, record)
+    kept.check_free(["A", "TXT"])  # the set it replaces does not count
+    assert not driver._changed_set(record, "WWW.example.com.", None, None).moved
+    retyped = driver._changed_set(record, None, "TXT", "hello", ttl=5)
+    assert (retyped.moved, retyped.ttl) == (True, 5)
+    retyped.check_free(["A"])
+    with pytest.raises(RecordAlreadyExists):
+        retyped.check_free(["A", "TXT"])
+    alias = driver._changed_set(record, "web", "CNAME", "x.example.net.")
+    assert alias.moved
+    with pytest.raises(InvalidInput, match="CNAME"):
+        alias.check_free(["TXT"])
+    alias.check_free(["RRSIG"])

@@ -1,0 +1,140 @@
+"""The zone-file driver without a name server: the one pager over its files,
+record sets of any type (RRSIG and SIG sets spanning covered types), the checks
+every create and update shares, and master-file text read back as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from overcast.dns.base import RecordType, Zone
+from overcast.dns.bind import master_file_ttl, parse_master_file
+from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
+from overcast.dns.records import canonical
+from overcast.errors import InvalidInput, RecordAlreadyExists, RecordNotFound
+from overcast.runtime.effects import Call, Emit
+from overcast.testing import MODES, call
+
+SIGS = [
+    "A 13 3 300 20300101000000 20200101000000 12345 example.test. dGVzdA==",
+    "MX 13 3 300 20300101000000 20200101000000 12345 example.test. dGVzdA==",
+]
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> ZoneFileDNSDriver:
+    return ZoneFileDNSDriver(tmp_path / "zones", page_size=2)
+
+
+@pytest.fixture
+def zone(driver: ZoneFileDNSDriver) -> Zone:
+    return driver.create_zone("example.test.", ttl=600)
+
+
+def test_zones_are_read_a_page_at_a_time(driver: ZoneFileDNSDriver, mode: str) -> None:
+    for i in range(5):
+        driver.create_zone(f"z{i}.test")
+    effects = []
+    op = ZoneFileDNSDriver.iterate_zones.fn(driver)
+    value = None
+    while True:
+        try:
+            effect = op.send(value)
+        except StopIteration:
+            break
+        effects.append(effect)
+        value = effect.fn(*effect.args) if isinstance(effect, Call) else None
+    reads = [e for e in effects if isinstance(e, Call)]
+    assert [len(e.args[0]) for e in reads[1:]] == [2, 2, 1]  # after the directory listing
+    assert [e.item.id for e in effects if isinstance(e, Emit)] == [f"z{i}.test." for i in range(5)]
+    assert [z.id for z in call(mode, driver, "list_zones")] == [f"z{i}.test." for i in range(5)]
+    assert call(mode, ZoneFileDNSDriver(driver.directory + "-empty"), "list_zones") == []
+
+
+def test_a_signature_set_spans_the_types_it_covers(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str
+) -> None:
+    made = call(mode, driver, "create_record", "www", zone, "RRSIG", SIGS)
+    assert (made.id, len(made.values)) == ("www:RRSIG", 2)
+    listed = [r for r in driver.list_records(zone) if r.name == "www"]
+    assert [(r.id, len(r.values)) for r in listed] == [("www:RRSIG", 2)]
+    fetched = call(mode, driver, "get_record", zone.id, "www:RRSIG")
+    assert sorted(canonical("RRSIG", v) for v in fetched.values) == sorted(
+        canonical("RRSIG", v) for v in SIGS)
+    one = call(mode, driver, "update_record", fetched, None, None, SIGS[:1])
+    assert one.values == [SIGS[0]]
+    assert call(mode, driver, "delete_record", one) is True
+    assert [r.id for r in driver.list_records(zone) if r.name == "www"] == []
+    with pytest.raises(RecordNotFound):
+        call(mode, driver, "delete_record", one)
+    # A CNAME may stand beside DNSSEC records, other data may not.
+    call(mode, driver, "create_record", "n", zone, "NSEC", "o.example.test. CNAME RRSIG NSEC")
+    call(mode, driver, "create_record", "n", zone, "CNAME", "target.example.net.")
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "create_record", "n", zone, "A", "192.0.2.1")
+
+
+def test_creates_and_updates_share_the_checks(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str
+) -> None:
+    a = call(mode, driver, "create_record", "a", zone, "A", "192.0.2.1")
+    assert a.ttl == 600
+    call(mode, driver, "create_record", "b", zone, "TXT", "beside b")
+    with pytest.raises(RecordAlreadyExists):
+        call(mode, driver, "create_record", "a", zone, "A", "192.0.2.2")
+    with pytest.raises(RecordAlreadyExists):  # a rename onto an existing set
+        call(mode, driver, "update_record", a, "b", "TXT", "x")
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "update_record", a, "b", "CNAME", "x.example.net.")
+    with pytest.raises(InvalidInput, match="not in zone"):
+        call(mode, driver, "create_record", "www.other.test.", zone, "A", "192.0.2.3")
+    moved = call(mode, driver, "update_record", a, "A.example.test.", None, None, ttl=60)
+    assert (moved.id, moved.ttl) == ("A:A", 60)  # the same set, spelled otherwise
+    retyped = call(mode, driver, "update_record", moved, None, "AAAA", "2001:db8::1")
+    assert retyped.id == "A:AAAA"
+    assert {r.id for r in driver.list_records(zone)} == {"@:SOA", "@:NS", "A:AAAA", "b:TXT"}
+
+
+@pytest.mark.parametrize(("rtype", "value"), [
+    ("TLSA", "3 1 1 " + "AB" * 32),
+    ("HTTPS", '1 . alpn="h2,h3" port=8443'),
+    ("LOC", "52 22 23 N 4 53 32 E -2m"),
+    ("CERT", "PKIX 12345 RSASHA256 dGVzdA=="),
+    ("HIP", "2 200100107B1A74DF365639CC39F1D578 AwEAAQ== rvs.example.net"),
+    ("DSYNC", "CDS 1 5359 dsync.example.net."),
+    ("WALLET", '"BTC" "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"'),
+])
+def test_any_type_is_written_read_and_exported(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str, tmp_path: Path, rtype: str, value: str
+) -> None:
+    assert RecordType(rtype) in driver.record_types
+    call(mode, driver, "create_record", "t", zone, rtype, value)
+    fetched = driver.get_record(zone.id, f"t:{rtype}")
+    assert canonical(rtype, fetched.values[0]) == canonical(rtype, value)
+    text = call(mode, driver, "export_zone_to_bind_format", zone)
+    origin, ttl, sets = parse_master_file(text, None, driver)
+    assert (origin, ttl) == ("example.test.", 600)
+    (name, kind, values, _), = [s for s in sets if s[0] == "t"]
+    assert (name, kind, [canonical(rtype, v) for v in values]) == (
+        "t", rtype, [canonical(rtype, value)])
+    copy = ZoneFileDNSDriver(tmp_path / "copy")
+    imported = call(mode, copy, "import_zone_from_bind_format", text)
+    assert canonical(rtype, copy.get_record(imported.id, f"t:{rtype}").values[0]) == canonical(
+        rtype, value)
+
+
+def test_master_file_ttl() -> None:
+    assert master_file_ttl("$TTL 1h\n") == 3600
+    assert master_file_ttl("; none\n") is None
+    assert master_file_ttl("$TTL soon\n") is None
+
+
+def test_page_size_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="page_size"):
+        ZoneFileDNSDriver(tmp_path, page_size=0)
