@@ -668,9 +668,9 @@ class NodeDriver(BaseDriver):
                 driver=self,
             )
         if not isinstance(auth, self.auth_kinds):
-            what = "password" if isinstance(auth, NodeAuthPassword) else "SSH key"
+            what = "a password" if isinstance(auth, NodeAuthPassword) else "an SSH key"
             raise NotSupported(
-                f"{type(self).__name__} cannot install a {what} in a new node{self.auth_hint}",
+                f"{type(self).__name__} cannot install {what} in a new node{self.auth_hint}",
                 driver=self,
             )
         return dataclasses.replace(checked, auth=auth)

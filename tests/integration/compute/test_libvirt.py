@@ -30,6 +30,7 @@ from overcast.compute.drivers.libvirt import METADATA_NS, LibvirtNodeDriver
 from overcast.errors import (
     AlreadyExists,
     ImageNotFound,
+    InvalidCredentials,
     InvalidInput,
     LocationNotFound,
     NodeNotFound,
@@ -413,6 +414,46 @@ def test_other_libvirt_errors_are_provider_errors(driver: LibvirtNodeDriver, mod
         driver.destroy_node(node)
 
 
+def libvirt_error(code: int, message: str) -> Any:
+    """A libvirtError with ``code``, raised by the hypervisor (not the RPC layer)."""
+    error = libvirt.libvirtError(message)
+    error.err = (code, libvirt.VIR_FROM_QEMU, message, 2, None, None, None, 0, 0)
+    return error
+
+
+@pytest.mark.parametrize(("code", "message", "expected"), [
+    (libvirt.VIR_ERR_AUTH_FAILED, "authentication failed", InvalidCredentials),
+    (libvirt.VIR_ERR_NO_SUPPORT, "this function is not supported", NotSupported),
+    (libvirt.VIR_ERR_OPERATION_FAILED, "domain 'x' already exists", AlreadyExists),
+    (libvirt.VIR_ERR_NO_DOMAIN, "Domain not found", NodeNotFound),
+    (libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: oops", ProviderError),
+])
+def test_the_error_table(
+    driver: LibvirtNodeDriver, monkeypatch: pytest.MonkeyPatch, mode: str, code: int,
+    message: str, expected: type[Exception],
+) -> None:
+    node_id = driver.list_nodes()[0].id
+
+    def failing(node_id: str) -> Any:
+        raise libvirt_error(code, message)
+
+    monkeypatch.setattr(driver, "_describe_uuid", failing)
+    with pytest.raises(expected) as caught:
+        call(mode, driver, "get_node", node_id)
+    if isinstance(caught.value, ProviderError):
+        assert caught.value.code == "VIR_ERR_INTERNAL_ERROR"
+
+
+def test_volumes_snapshots_and_key_pairs_are_not_supported(driver: LibvirtNodeDriver) -> None:
+    for name in ("create_volume", "list_volumes", "create_key_pair", "list_key_pairs",
+                 "create_volume_snapshot"):
+        assert not driver.supports(name)
+    with pytest.raises(NotSupported):
+        driver.create_volume(1, "v")
+    with pytest.raises(NotSupported):
+        driver.list_key_pairs()
+
+
 # -- listing ------------------------------------------------------------------------------------
 
 
@@ -437,6 +478,22 @@ def test_listing_describes_page_by_page(
         monkeypatch.undo()
         for node in made:
             driver.destroy_node(node)
+
+
+def test_images_are_read_one_pool_at_a_time(
+    driver: LibvirtNodeDriver, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    pools: list[str] = []
+    real = driver._pool_volumes
+
+    def volumes(pool: Any) -> Any:
+        pools.append(pool.name())
+        return real(pool)
+
+    monkeypatch.setattr(driver, "_pool_volumes", volumes)
+    images = call(mode, driver, "list_images")
+    assert IMAGE in {i.name for i in images}
+    assert pools and len(pools) == len(set(pools))  # each active pool read once
 
 
 def test_sizes_and_images(driver: LibvirtNodeDriver, mode: str) -> None:

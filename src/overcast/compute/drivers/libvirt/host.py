@@ -1,90 +1,26 @@
-"""libvirt: virtual machines (domains) on a KVM/QEMU, Xen, ... host, through libvirt-python.
-
-``LibvirtNodeDriver(uri="qemu:///system")`` manages the domains of one
-hypervisor connection. libvirt-python (``pip install 'overcast[libvirt]'``) is
-a blocking C library: every call to it runs through a ``Call`` effect, so in
-async mode it runs in a worker thread and the event loop never blocks. The
-module is imported, and the connection opened, on first use; the driver keeps
-that one connection (libvirt connections are thread-safe) until
-:meth:`LibvirtNodeDriver.close`.
-
-How overcast's model maps onto libvirt:
-
-* A :class:`~overcast.compute.base.Node` is a domain. Its id is the domain's
-  UUID; its state comes from ``virDomainGetState`` (running and blocked are
-  ``RUNNING``, paused is ``PAUSED``, being shut down and shut off are
-  ``STOPPED``, crashed is ``ERROR``, suspended to memory/disk (pmsuspended)
-  is ``SUSPENDED``). Addresses come from ``virDomainInterfaceAddresses``
-  (the network's DHCP leases, else the host's ARP table): private
-  (RFC 1918, link-local, ...) ones go to ``private_ips``, global ones to
-  ``public_ips``. A domain whose hypervisor reports none has no address, and
-  ``wait_until_running`` waits for one. The built-in test hypervisor
-  (``test:///default``) reports a made-up address on its ``default`` network
-  for every interface, which is what the tests wait for.
-* A :class:`~overcast.compute.base.NodeSize` is one of a few fixed vCPU/RAM
-  pairs (:data:`SIZES`, ids like ``"2-2048"``); its disk is the image's.
-* A :class:`~overcast.compute.base.NodeImage` is a storage volume in an active
-  storage pool; its id is the volume's key (its path, for a directory pool).
-  Volumes holding the disks of nodes this driver made (``overcast-disk-...``)
-  are not listed as images.
-* There is one :class:`~overcast.compute.base.NodeLocation`: the hypervisor
-  (id ``"hypervisor"``).
-* ``create_node`` clones the image volume into a new volume in the same pool
-  (``virStorageVolCreateXMLFrom``; ``ex_clone_disk=False`` attaches the image
-  volume itself instead), then defines and starts a domain built with
-  ElementTree (so any name is escaped properly), with the size's vCPUs and
-  memory, the disk, and an interface on the libvirt network ``ex_network``;
-  its domain type is the host's best (KVM, then QEMU, ...) unless
-  ``ex_domain_type`` names one.
-  The domain's UUID is made by the driver and doubles as the create's
-  idempotency token; it is also written into the domain's ``<metadata>``
-  with the size, the image and the disk the driver made. ``destroy_node``
-  powers the domain off, undefines it, and deletes that disk.
-* libvirt cannot put a password or an SSH key into a guest, so
-  ``create_node(auth=...)`` raises :class:`~overcast.errors.NotSupported`
-  (use an image that is set up for access, e.g. with cloud-init).
-
-libvirt lists everything at once; ``iterate_nodes`` still describes and emits
-the domains ``page_size`` at a time. Key pairs, volumes and snapshots are not
-supported.
-
-Note that libvirt-python prints every error to stderr unless the program
-registers its own handler (``libvirt.registerErrorHandler``); the driver does
-not change that process-wide setting.
-"""
+"""The libvirt side of the driver: the library, imported on first use; the one
+connection; libvirt's errors mapped onto overcast's; and the blocking helpers
+the operations run through ``Call`` effects (in worker threads when async).
+They hand back plain values (:class:`_Domain`, :class:`_Volume`), never
+libvirt objects."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import ipaddress
 import threading
 import unicodedata
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, TypeVar
 
-from overcast.compute.base import (
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeDriver,
-    NodeDriverAsync,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
+from overcast.compute.base import NodeDriver
+from overcast.compute.models import NodeImage, NodeLocation, NodeSize, NodeState
 from overcast.errors import (
     AlreadyExists,
-    ImageNotFound,
     InvalidCredentials,
     InvalidInput,
-    LocationNotFound,
-    NodeNotFound,
     NotFound,
     NotSupported,
     OutcomeUnknown,
@@ -92,12 +28,17 @@ from overcast.errors import (
     ProviderError,
     TransportError,
 )
-from overcast.runtime.effects import Call, Emit, Guarded, Iter, Op
-from overcast.runtime.operation import aio, iterator, operation
-from overcast.runtime.ops import create_once
+from overcast.runtime.effects import Call, Op
+from overcast.runtime.options import check_page_size
 from overcast.runtime.redact import Secret, redact_text, redact_url
 
-__all__ = ["SIZES", "LibvirtNodeDriver", "LibvirtNodeDriverAsync"]
+__all__ = [
+    "DISK_PREFIX",
+    "LOCATION_ID",
+    "METADATA_NS",
+    "SIZES",
+    "LibvirtHost",
+]
 
 T = TypeVar("T")
 
@@ -313,25 +254,14 @@ def _size_id(vcpus: int, ram: int) -> str:
     return f"{vcpus}-{ram}"
 
 
-# -- the driver ---------------------------------------------------------------------------
+# -- the connection and the blocking helpers ----------------------------------------------
 
 
-class LibvirtNodeDriver(NodeDriver):
-    """Domains (virtual machines) of one libvirt hypervisor connection.
-
-    ``uri`` is a libvirt connection URI: ``qemu:///system`` (the default),
-    ``qemu:///session``, ``qemu+ssh://user@host/system``, ``test:///default``
-    (libvirt's built-in test hypervisor, no daemon needed), ... ``key`` and
-    ``secret`` are a user name and password for connections whose daemon asks
-    for them (SASL); without them libvirt uses its own defaults (local socket
-    permissions, SSH keys). ``page_size`` is how many domains a listing
-    describes and emits per step. Constructing the driver does not touch
-    libvirt: the library is imported and the connection opened on first use,
-    then kept until :meth:`close`.
-    """
+class LibvirtHost(NodeDriver):
+    """The connection to one hypervisor and the blocking calls made on it (the
+    base of :class:`~overcast.compute.drivers.libvirt.LibvirtNodeDriver`)."""
 
     name: ClassVar[str] = "libvirt"
-    aio: LibvirtNodeDriverAsync
 
     def __init__(
         self,
@@ -347,12 +277,10 @@ class LibvirtNodeDriver(NodeDriver):
             raise InvalidInput(f"uri must be a libvirt connection URI: {uri!r}", driver=self)
         if key is not None and not isinstance(key, str):
             raise InvalidInput("key must be a user name (a string)", driver=self)
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-            raise InvalidInput(f"page_size must be a positive integer: {page_size!r}", driver=self)
+        self.page_size = check_page_size(page_size, driver=self)
         self.uri = uri
         self.key = key
         self.secret: Secret | None = Secret(secret) if secret else None
-        self.page_size = page_size
         self._connection: Any = None
         self._host: _Host | None = None
         self._undefine_flags: int | None = None  # the undefine flags the hypervisor accepted
@@ -772,78 +700,6 @@ class LibvirtNodeDriver(NodeDriver):
             extra={"uri": redact_url(conn.getURI()), "type": conn.getType()},
         )
 
-    # -- models --------------------------------------------------------------------------
-
-    def _to_size(self, vcpus: int, ram: int) -> NodeSize:
-        return NodeSize(
-            id=_size_id(vcpus, ram),
-            name=f"{vcpus} vCPU, {ram} MiB",
-            ram=ram,
-            disk=0,
-            driver=self,
-            extra={"vcpus": vcpus},
-        )
-
-    def _to_image(self, volume: _Volume) -> NodeImage:
-        return NodeImage(
-            id=volume.key,
-            name=volume.name,
-            driver=self,
-            extra={
-                "pool": volume.pool,
-                "path": volume.path,
-                "capacity": volume.capacity,
-                "allocation": volume.allocation,
-                "format": volume.format,
-            },
-        )
-
-    def _to_node(self, dom: _Domain) -> Node:
-        public: list[str] = []
-        private: list[str] = []
-        for address in dom.addresses:
-            try:
-                ip = ipaddress.ip_address(address.split("%", 1)[0])
-            except ValueError:
-                continue
-            (public if ip.is_global else private).append(address)
-        meta = dom.metadata
-        size = self._to_size(dom.vcpus, dom.memory_mib) if dom.vcpus else None
-        image = None
-        if meta.get("image"):
-            image = NodeImage(id=meta["image"], name=meta["image"].rsplit("/", 1)[-1],
-                              driver=self)
-        state_name = _STATE_NAMES[dom.state] if 0 <= dom.state < len(_STATE_NAMES) else "?"
-        return Node(
-            id=dom.uuid,
-            name=dom.name,
-            state=_STATES.get(dom.state, NodeState.UNKNOWN),
-            public_ips=public,
-            private_ips=private,
-            driver=self,
-            size=size,
-            image=image,
-            extra={
-                "uuid": dom.uuid,
-                "domain_id": dom.libvirt_id if dom.libvirt_id >= 0 else None,
-                "libvirt_state": state_name,
-                "state_reason": dom.reason,
-                "domain_type": dom.domain_type,
-                "vcpus": dom.vcpus,
-                "memory": dom.memory_mib,
-                "mac_addresses": dom.macs,
-                "networks": dom.networks,
-                "disks": dom.disks,
-                "location": LOCATION_ID,
-                "overcast": dict(meta),
-            },
-        )
-
-    def _node_id(self, node: Node) -> str:
-        if not isinstance(node, Node):
-            raise InvalidInput(f"node must be a Node: {type(node).__name__}", driver=self)
-        return node.id
-
     def _domain_xml(
         self,
         *,
@@ -889,252 +745,3 @@ class LibvirtNodeDriver(NodeDriver):
         ET.SubElement(devices, "serial", type="pty")
         ET.SubElement(devices, "console", type="pty")
         return ET.tostring(domain, encoding="unicode")
-
-    # -- nodes ------------------------------------------------------------------------------
-
-    @iterator
-    def iterate_nodes(self) -> Iter[Node]:
-        """Iterate over every domain (running or not), ``page_size`` described at a time."""
-        domains = yield from self._call(self._list_domains)
-        for start in range(0, len(domains), self.page_size):
-            page = yield from self._call(self._describe_many, domains[start:start + self.page_size])
-            for dom in page:
-                yield Emit(self._to_node(dom))
-
-    @operation
-    def get_node(self, node_id: str) -> Op[Node]:
-        """Get a domain by UUID; :class:`NodeNotFound` if there is none."""
-        try:
-            canonical = str(uuid.UUID(node_id)) if isinstance(node_id, str) else None
-        except ValueError:
-            canonical = None
-        if canonical is None:
-            raise NodeNotFound(str(node_id), driver=self)
-        dom = yield from self._call(
-            self._describe_uuid, canonical, missing=lambda: NodeNotFound(node_id, driver=self)
-        )
-        return self._to_node(dom)
-
-    @operation
-    def create_node(
-        self,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None = None,
-        auth: NodeAuth | None = None,
-        *,
-        ex_network: str | None = "default",
-        ex_clone_disk: bool = True,
-        ex_domain_type: str | None = None,
-    ) -> Op[Node]:
-        """Define and start a domain named ``name`` with ``size``'s vCPUs and RAM.
-
-        Its disk is a copy of the ``image`` volume made in the image's pool
-        (``ex_clone_disk=False``: the image volume itself, shared with
-        whatever else uses it); ``destroy_node`` deletes that copy. Its one
-        network interface is on the libvirt network ``ex_network`` (``None``:
-        no interface). ``ex_domain_type`` picks the libvirt domain type
-        (``"qemu"`` for emulation where KVM is offered but unusable; default:
-        the host's best, KVM first). ``auth`` is not supported: libvirt cannot put
-        credentials into a guest. A name already used by another domain
-        raises :class:`~overcast.errors.AlreadyExists`.
-        """
-        _check_name(name, self)
-        if not isinstance(size, NodeSize):
-            raise InvalidInput(f"size must be a NodeSize: {type(size).__name__}", driver=self)
-        if not isinstance(image, NodeImage):
-            raise InvalidInput(f"image must be a NodeImage: {type(image).__name__}", driver=self)
-        if not isinstance(size.ram, int) or size.ram < 1:
-            raise InvalidInput(f"size.ram must be a positive number of MiB: {size.ram!r}",
-                               driver=self)
-        vcpus = size.extra.get("vcpus", 1)
-        if not isinstance(vcpus, int) or isinstance(vcpus, bool) or vcpus < 1:
-            raise InvalidInput(f"size.extra['vcpus'] must be a positive integer: {vcpus!r}",
-                               driver=self)
-        if location is not None:
-            if not isinstance(location, NodeLocation):
-                raise InvalidInput(
-                    f"location must be a NodeLocation: {type(location).__name__}", driver=self
-                )
-            if location.id != LOCATION_ID:
-                raise LocationNotFound(location.id, driver=self)
-        if auth is not None:
-            if not isinstance(auth, NodeAuthSSHKey | NodeAuthPassword):
-                raise InvalidInput(
-                    f"auth must be a NodeAuthSSHKey or a NodeAuthPassword: {type(auth).__name__}",
-                    driver=self,
-                )
-            raise NotSupported(
-                "libvirt cannot install a password or SSH key in a guest; use an image "
-                "prepared for access (e.g. with cloud-init) and auth=None",
-                driver=self,
-            )
-        if ex_network is not None and (not isinstance(ex_network, str) or not ex_network):
-            raise InvalidInput(f"ex_network must be a network name or None: {ex_network!r}",
-                               driver=self)
-        if ex_domain_type is not None and (not isinstance(ex_domain_type, str)
-                                           or not ex_domain_type):
-            raise InvalidInput(f"ex_domain_type must be a libvirt domain type: "
-                               f"{ex_domain_type!r}", driver=self)
-        token = str(uuid.uuid4())
-
-        def send() -> Op[Node]:
-            return self._create_domain(
-                name, token, size, vcpus, image, ex_network, ex_clone_disk, ex_domain_type
-            )
-
-        def find() -> Op[Node | None]:
-            found = yield from self._call(self._find_uuid, token)
-            return None if found is None else self._to_node(found)
-
-        return (yield from create_once(send, find))
-
-    def _create_domain(
-        self,
-        name: str,
-        token: str,
-        size: NodeSize,
-        vcpus: int,
-        image: NodeImage,
-        network: str | None,
-        clone: bool,
-        domain_type: str | None,
-    ) -> Op[Node]:
-        """One attempt of ``create_node``: the disk, then the domain (the disk is
-        deleted again if the domain cannot be made)."""
-        host = yield from self._call(self._host_info, domain_type)
-        if clone:
-            disk = yield from self._call(
-                self._clone_volume, image.id, f"{DISK_PREFIX}{token}",
-                missing=lambda: ImageNotFound(image.id, driver=self), idempotent=False,
-            )
-        else:
-            disk = yield from self._call(
-                self._volume, image.id, missing=lambda: ImageNotFound(image.id, driver=self)
-            )
-        xml = self._domain_xml(name=name, token=token, size=size, vcpus=vcpus, image=image,
-                               disk=disk, owned=clone, host=host, network=network)
-
-        def define() -> Op[_Domain]:
-            return self._call(self._define_and_start, xml, idempotent=False)
-
-        def undo(exc: BaseException) -> Op[None]:
-            if clone and not isinstance(exc, OutcomeUnknown):  # else the domain may use it
-                yield from self._call(self._delete_volume, disk.key)
-
-        dom: _Domain = yield Guarded(define(), undo)
-        return self._to_node(dom)
-
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot a domain (power-cycle it where the hypervisor cannot reboot)."""
-        node_id = self._node_id(node)
-        yield from self._call(self._reboot, node_id, missing=self._not_found(node_id))
-        return True
-
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start a shut-off domain (resume a paused or wake a suspended one)."""
-        node_id = self._node_id(node)
-        yield from self._call(self._start, node_id, missing=self._not_found(node_id))
-        return True
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Ask a running domain to shut down (ACPI); True once asked.
-
-        The guest shuts down in its own time (``state`` is ``STOPPED`` when it
-        has); a guest that ignores ACPI keeps running. A domain already shut
-        off is left as it is.
-        """
-        node_id = self._node_id(node)
-        yield from self._call(self._stop, node_id, missing=self._not_found(node_id))
-        return True
-
-    @operation
-    def destroy_node(self, node: Node) -> Op[bool]:
-        """Power a domain off, undefine it, and delete the disk ``create_node`` made for it."""
-        node_id = self._node_id(node)
-        yield from self._call(self._destroy, node_id, missing=self._not_found(node_id))
-        return True
-
-    @operation
-    def ex_create_image_volume(
-        self, name: str, size_mib: int, *, pool: str = "default-pool", format: str = "qcow2"
-    ) -> Op[NodeImage]:
-        """Create an empty volume in a storage pool, to boot nodes from (an image).
-
-        An empty disk is what a hypervisor without network installs needs for a
-        first node (libvirt's ``test:///default`` has no volumes at all).
-        """
-        _check_name(name, self)
-        if isinstance(size_mib, bool) or not isinstance(size_mib, int) or size_mib < 1:
-            raise InvalidInput(f"size_mib must be a positive integer: {size_mib!r}", driver=self)
-        if format not in ("qcow2", "raw"):
-            raise InvalidInput(f"format must be 'qcow2' or 'raw': {format!r}", driver=self)
-        volume = yield from self._call(self._create_image_volume, pool, name, size_mib, format)
-        return self._to_image(volume)
-
-    @operation
-    def ex_suspend_node(self, node: Node) -> Op[bool]:
-        """Pause a running domain (its state becomes ``PAUSED``)."""
-        node_id = self._node_id(node)
-        yield from self._call(self._suspend, node_id, missing=self._not_found(node_id))
-        return True
-
-    @operation
-    def ex_resume_node(self, node: Node) -> Op[bool]:
-        """Resume a paused domain."""
-        node_id = self._node_id(node)
-        yield from self._call(self._resume, node_id, missing=self._not_found(node_id))
-        return True
-
-    def _not_found(self, node_id: str) -> Callable[[], NotFound]:
-        return lambda: NodeNotFound(node_id, driver=self)
-
-    # -- sizes, images, locations ------------------------------------------------------------
-
-    @iterator
-    def iterate_sizes(self, location: NodeLocation | None = None) -> Iter[NodeSize]:
-        """The fixed sizes of :data:`SIZES` (the same in every location)."""
-        for vcpus, ram in SIZES:
-            yield Emit(self._to_size(vcpus, ram))
-
-    @iterator
-    def iterate_images(self, location: NodeLocation | None = None) -> Iter[NodeImage]:
-        """The volumes of every active storage pool, one pool at a time (node disks
-        made by this driver left out)."""
-        pools = yield from self._call(self._list_pools)
-        for pool in pools:
-            volumes = yield from self._call(self._pool_volumes, pool)
-            for volume in volumes:
-                if not volume.name.startswith(DISK_PREFIX):
-                    yield Emit(self._to_image(volume))
-
-    @operation
-    def get_image(self, image_id: str) -> Op[NodeImage]:
-        """Get a storage volume by key (or path); :class:`ImageNotFound` if there is none."""
-        if not isinstance(image_id, str) or not image_id:
-            raise ImageNotFound(str(image_id), driver=self)
-        volume = yield from self._call(
-            self._volume, image_id, missing=lambda: ImageNotFound(image_id, driver=self)
-        )
-        return self._to_image(volume)
-
-    @iterator
-    def iterate_locations(self) -> Iter[NodeLocation]:
-        """The one location: the hypervisor (named by its host name)."""
-        location = yield from self._call(self._location)
-        yield Emit(location)
-
-
-class LibvirtNodeDriverAsync(NodeDriverAsync):
-    """``driver.aio`` of :class:`LibvirtNodeDriver`: the base operations and the ``ex_`` ones."""
-
-    ex_create_image_volume = aio(LibvirtNodeDriver.ex_create_image_volume)
-    ex_suspend_node = aio(LibvirtNodeDriver.ex_suspend_node)
-    ex_resume_node = aio(LibvirtNodeDriver.ex_resume_node)
-
-
-LibvirtNodeDriver.async_view = LibvirtNodeDriverAsync
