@@ -652,15 +652,8 @@ class DNSDriver(BaseDriver):
             raise InvalidInput(f"ttl must be a non-negative integer: {ttl!r}", driver=self)
         return ttl
 
-    def _new_set(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        ttl: int | None = None,
-    ) -> RecordSpec:
+    def _new_set(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
+                 extra: Mapping[str, Any] | None = None, ttl: int | None = None) -> RecordSpec:
         """``create_record``'s arguments, checked before any request
         (:meth:`_validate_record`, :meth:`_record_ttl`), with the name relative to
         the zone (an absolute name outside it is InvalidInput)."""
@@ -668,15 +661,9 @@ class DNSDriver(BaseDriver):
         relative = names.relative_name(rel, zone.domain, strict=True, driver=self)
         return RecordSpec(zone, relative, rtype, values, self._record_ttl(ttl, extra))
 
-    def _changed_set(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        ttl: int | None = None,
-    ) -> RecordSpec:
+    def _changed_set(self, record: Record, name: str | None, type: RecordType | str | None,
+                     data: RecordData | None, extra: Mapping[str, Any] | None = None,
+                     ttl: int | None = None) -> RecordSpec:
         """``update_record``'s arguments, checked before any request: ``None``
         keeps the set's name, type or values; ``spec.moved`` says whether the
         name or type changes, ``spec.ttl`` is ``None`` unless a TTL was asked for."""

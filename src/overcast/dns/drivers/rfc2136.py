@@ -31,16 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 # First, so that a missing dnspython is reported with the extra that brings it.
-from overcast.dns.bind import (
-    make_record,
-    owner_name,
-    parse_record_id,
-    rdatas_from_values,
-    rdatatype,
-    sets_at,
-    zone_origin,
-    zone_records,
-)
+from overcast.dns import bind
 
 # isort: split
 import dns.exception
@@ -175,7 +166,7 @@ class RFC2136DNSDriver(DNSDriver):
         self.timeout = float(timeout)
         self.default_ttl = default_ttl
         self.zones: tuple[str, ...] = tuple(
-            zone_origin(z, driver=self).to_text() for z in zones
+            bind.zone_origin(z, driver=self).to_text() for z in zones
         )
 
     def _repr_fields(self) -> dict[str, object]:
@@ -293,17 +284,17 @@ class RFC2136DNSDriver(DNSDriver):
 
     def _records(self, origin: dns.name.Name, zone: Zone | None) -> list[Record]:
         model, found = self._transfer(origin)
-        return zone_records(model, origin, zone or found, self)
+        return bind.zone_records(model, origin, zone or found, self)
 
     def _record(
         self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType,
         wanted: str,
     ) -> Record:
         model, zone = self._transfer(origin)
-        found = sets_at(model, owner, rdtype)
+        found = bind.sets_at(model, owner, rdtype)
         if not found:
             raise RecordNotFound(wanted, driver=self)
-        return make_record(owner, found, origin, zone, self)
+        return bind.make_record(owner, found, origin, zone, self)
 
     def _has_cname(self, owner: dns.name.Name) -> bool:
         """Whether ``owner`` holds a CNAME (a CNAME query answers with it)."""
@@ -376,6 +367,27 @@ class RFC2136DNSDriver(DNSDriver):
             )
         return RecordAlreadyExists(wanted, driver=self)
 
+    def _explain(
+        self, owner: dns.name.Name, rdtype: int, wanted: str, *, missing: str | None = None
+    ) -> Callable[[dns.rcode.Rcode], Exception | None]:
+        """What a failed prerequisite of a change to the set ``wanted`` means:
+        RecordNotFound (``missing``) if the set to change is gone, else a
+        conflict at ``owner`` (the set exists, or the CNAME rule)."""
+
+        def explain(rcode: dns.rcode.Rcode) -> Exception | None:
+            if missing is not None and rcode in (dns.rcode.NXRRSET, dns.rcode.NXDOMAIN):
+                return RecordNotFound(missing, driver=self)
+            if rcode == dns.rcode.YXRRSET:
+                return self._conflict(owner, rdtype, wanted)
+            if rcode == dns.rcode.YXDOMAIN:
+                return InvalidInput(
+                    f"{owner.to_text()} has other data; a CNAME may not stand beside it",
+                    driver=self,
+                )
+            return None
+
+        return explain
+
     # -- zones ------------------------------------------------------------------------
 
     @iterator
@@ -402,7 +414,7 @@ class RFC2136DNSDriver(DNSDriver):
 
     def _origin(self, zone_id: str) -> dns.name.Name:
         try:
-            return zone_origin(zone_id, driver=self)
+            return bind.zone_origin(zone_id, driver=self)
         except InvalidInput:
             raise ZoneNotFound(str(zone_id), driver=self) from None
 
@@ -425,7 +437,7 @@ class RFC2136DNSDriver(DNSDriver):
         """Get a record set by zone id and record id (``"name:TYPE"``, ``"@"`` for the
         apex), read from a zone transfer (exact: no wildcard or delegation answers)."""
         origin = self._origin(zone_id)
-        parsed = parse_record_id(record_id, origin)
+        parsed = bind.parse_record_id(record_id, origin)
         if parsed is None:
             yield Call(self._soa, origin)  # ZoneNotFound first, if it is not served
             raise RecordNotFound(record_id, driver=self)
@@ -456,9 +468,9 @@ class RFC2136DNSDriver(DNSDriver):
         :class:`~overcast.errors.InvalidInput` for a CNAME beside other data."""
         spec = self._new_set(name, zone, type, data, extra, ttl)
         origin = self._origin(zone.id)
-        owner = owner_name(spec.name, origin, driver=self)
-        rdtype = rdatatype(spec.type, driver=self)
-        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
+        owner = bind.owner_name(spec.name, origin, driver=self)
+        rdtype = bind.rdatatype(spec.type, driver=self)
+        rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
         set_ttl = spec.ttl if spec.ttl is not None else self._default_ttl(zone)
         wanted = spec.id
         update = self._new_update(origin)
@@ -467,22 +479,11 @@ class RFC2136DNSDriver(DNSDriver):
             update.absent(owner)  # "name not in use"
         else:
             update.absent(owner, dns.rdatatype.CNAME)  # "no CNAME at this name"
-        update.add(owner, dns.rdataset.from_rdata_list(set_ttl, rdatas))
-
-        def explain(rcode: dns.rcode.Rcode) -> Exception | None:
-            if rcode == dns.rcode.YXRRSET:
-                return self._conflict(owner, rdtype, wanted)
-            if rcode == dns.rcode.YXDOMAIN:
-                return InvalidInput(
-                    f"{owner.to_text()} has other data; a CNAME may not stand beside it",
-                    driver=self,
-                )
-            return None
-
-        what = f"create {wanted} in {origin.to_text()}"
-        yield Call(self._update, origin, update, what, explain)
         rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
-        return make_record(owner, [rdataset], origin, zone, self)
+        update.add(owner, rdataset)
+        what = f"create {wanted} in {origin.to_text()}"
+        yield Call(self._update, origin, update, what, self._explain(owner, rdtype, wanted))
+        return bind.make_record(owner, [rdataset], origin, zone, self)
 
     @operation
     def update_record(
@@ -501,15 +502,16 @@ class RFC2136DNSDriver(DNSDriver):
         zone = record.zone
         spec = self._changed_set(record, name, type, data, extra, ttl)
         origin = self._origin(zone.id)
-        old_owner = owner_name(record.name, origin, driver=self)
-        old_type = rdatatype(record.type, driver=self)
-        owner = owner_name(spec.name, origin, driver=self)
-        rdtype = rdatatype(spec.type, driver=self)
-        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
+        old_owner = bind.owner_name(record.name, origin, driver=self)
+        old_type = bind.rdatatype(record.type, driver=self)
+        owner = bind.owner_name(spec.name, origin, driver=self)
+        rdtype = bind.rdatatype(spec.type, driver=self)
+        rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
         set_ttl = spec.ttl if spec.ttl is not None else (
             record.ttl if record.ttl is not None else self._default_ttl(zone)
         )
         wanted = spec.id
+        rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
         moved = (owner, rdtype) != (old_owner, old_type)
         apex_ns = old_owner == origin and old_type == dns.rdatatype.NS
         if old_owner == origin and old_type == dns.rdatatype.SOA:
@@ -519,9 +521,8 @@ class RFC2136DNSDriver(DNSDriver):
         if moved and rdtype == dns.rdatatype.CNAME and owner == old_owner:
             # Retyping a set to a CNAME: the name may hold nothing else.
             sets: list[Record] = yield Call(self._records, origin, zone)
-            spec.check_free(
-                [str(r.type) for r in sets if owner_name(r.name, origin) == owner], driver=self
-            )
+            here = [str(r.type) for r in sets if bind.owner_name(r.name, origin) == owner]
+            spec.check_free(here, driver=self)
         update = self._new_update(origin)
         if apex_ns:
             # Servers ignore deleting the apex NS set (RFC 2136, 3.4.2.3): add the
@@ -529,14 +530,14 @@ class RFC2136DNSDriver(DNSDriver):
             # that the set is still exactly what was read.
             current: dns.rrset.RRset = yield Call(self._apex_ns, origin)
             update.present(origin, *current)  # "RRset exists (value dependent)"
-            update.add(origin, dns.rdataset.from_rdata_list(set_ttl, rdatas))
+            update.add(origin, rdataset)
             for old_rdata in current:
                 if old_rdata not in rdatas:
                     update.delete(origin, old_rdata)
         else:
             update.present(old_owner, old_type)  # "RRset exists"
             update.delete(old_owner, old_type)
-            update.add(owner, dns.rdataset.from_rdata_list(set_ttl, rdatas))
+            update.add(owner, rdataset)
         if moved:
             update.absent(owner, rdtype)
             if rdtype == dns.rdatatype.CNAME and owner != old_owner:
@@ -546,22 +547,10 @@ class RFC2136DNSDriver(DNSDriver):
             ):
                 update.absent(owner, dns.rdatatype.CNAME)
 
-        def explain(rcode: dns.rcode.Rcode) -> Exception | None:
-            if rcode in (dns.rcode.NXRRSET, dns.rcode.NXDOMAIN):
-                return RecordNotFound(record.id, driver=self)
-            if rcode == dns.rcode.YXRRSET:
-                return self._conflict(owner, rdtype, wanted)
-            if rcode == dns.rcode.YXDOMAIN:
-                return InvalidInput(
-                    f"{owner.to_text()} has other data; a CNAME may not stand beside it",
-                    driver=self,
-                )
-            return None
-
         what = f"update {record.id} in {origin.to_text()}"
+        explain = self._explain(owner, rdtype, wanted, missing=record.id)
         yield Call(self._update, origin, update, what, explain)
-        rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
-        return make_record(owner, [rdataset], origin, zone, self)
+        return bind.make_record(owner, [rdataset], origin, zone, self)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
@@ -569,8 +558,8 @@ class RFC2136DNSDriver(DNSDriver):
         (:class:`~overcast.errors.RecordNotFound` otherwise). The SOA and apex NS
         sets cannot be deleted (name servers ignore such updates)."""
         origin = self._origin(record.zone.id)
-        owner = owner_name(record.name, origin, driver=self)
-        rdtype = rdatatype(record.type, driver=self)
+        owner = bind.owner_name(record.name, origin, driver=self)
+        rdtype = bind.rdatatype(record.type, driver=self)
         if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
             raise InvalidInput(
                 f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",
@@ -580,11 +569,7 @@ class RFC2136DNSDriver(DNSDriver):
         update.present(owner, rdtype)
         update.delete(owner, rdtype)
 
-        def explain(rcode: dns.rcode.Rcode) -> Exception | None:
-            if rcode in (dns.rcode.NXRRSET, dns.rcode.NXDOMAIN):
-                return RecordNotFound(record.id, driver=self)
-            return None
-
         what = f"delete {record.id} in {origin.to_text()}"
+        explain = self._explain(owner, rdtype, record.id, missing=record.id)
         yield Call(self._update, origin, update, what, explain)
         return True

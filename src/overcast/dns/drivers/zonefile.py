@@ -31,23 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
 # First, so that a missing dnspython is reported with the extra that brings it.
-from overcast.dns.bind import (
-    delete_set,
-    make_record,
-    master_file_ttl,
-    owner_name,
-    parse_record_id,
-    put_set,
-    rdatas_from_values,
-    rdatatype,
-    read_master_file,
-    record_id,
-    relative_owner,
-    render_zone,
-    sets_at,
-    zone_origin,
-    zone_records,
-)
+from overcast.dns import bind
 
 # isort: split
 import dns.name
@@ -152,7 +136,7 @@ class ZoneFileDNSDriver(DNSDriver):
         """The zone's origin for a domain or zone id; InvalidInput (or ZoneNotFound
         with ``missing``) if it is not a valid domain."""
         try:
-            return zone_origin(domain, driver=self)
+            return bind.zone_origin(domain, driver=self)
         except InvalidInput:
             if missing:
                 raise ZoneNotFound(str(domain), driver=self) from None
@@ -196,17 +180,17 @@ class ZoneFileDNSDriver(DNSDriver):
     def _load(self, origin: dns.name.Name) -> _Loaded:
         text = self._read_text(origin)
         try:
-            zone = read_master_file(text, origin)
+            zone = bind.read_master_file(text, origin)
         except ValueError as exc:
             raise ProviderError(
                 f"zone file {self.zone_path(origin.to_text())} cannot be parsed: {exc}",
                 code="ZoneFileError",
                 driver=self,
             ) from None
-        return _Loaded(zone, master_file_ttl(text))
+        return _Loaded(zone, bind.master_file_ttl(text))
 
     def _zone_info(self, origin: dns.name.Name) -> Zone:
-        return self._zone(origin, master_file_ttl(self._read_text(origin)))
+        return self._zone(origin, bind.master_file_ttl(self._read_text(origin)))
 
     def _zone_infos(self, origins: list[dns.name.Name]) -> list[Zone]:
         found: list[Zone] = []
@@ -225,7 +209,7 @@ class ZoneFileDNSDriver(DNSDriver):
             ):
                 continue
             with contextlib.suppress(InvalidInput):  # not a file of ours
-                origins.append(zone_origin(entry.name[: -len(_SUFFIX)]))
+                origins.append(bind.zone_origin(entry.name[: -len(_SUFFIX)]))
         origins.sort()
         return origins
 
@@ -248,7 +232,7 @@ class ZoneFileDNSDriver(DNSDriver):
             raise
 
     def _write(self, origin: dns.name.Name, loaded: _Loaded) -> None:
-        text = render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
+        text = bind.render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
         self._replace_file(self.zone_path(origin.to_text()), text, overwrite=True)
 
     def _mutate(self, origin: dns.name.Name, change: Callable[[_Loaded], T]) -> T:
@@ -268,7 +252,7 @@ class ZoneFileDNSDriver(DNSDriver):
         with self._locked(origin):
             if os.path.lexists(path):
                 raise ZoneAlreadyExists(origin.to_text(), driver=self)
-            text = render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
+            text = bind.render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
             try:
                 self._replace_file(path, text, overwrite=False)
             except InvalidInput:  # the file appeared meanwhile (written without our lock)
@@ -287,16 +271,17 @@ class ZoneFileDNSDriver(DNSDriver):
         loaded = self._load(origin)
         if zone is None:
             zone = self._zone(origin, loaded.ttl)
-        return zone_records(loaded.zone, origin, zone, self)
+        return bind.zone_records(loaded.zone, origin, zone, self)
 
     def _record(
         self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> Record:
         loaded = self._load(origin)
-        found = sets_at(loaded.zone, owner, rdtype)
+        found = bind.sets_at(loaded.zone, owner, rdtype)
         if not found:
-            raise RecordNotFound(record_id(relative_owner(owner, origin), rdtype), driver=self)
-        return make_record(owner, found, origin, self._zone(origin, loaded.ttl), self)
+            wanted = bind.record_id(bind.relative_owner(owner, origin), rdtype)
+            raise RecordNotFound(wanted, driver=self)
+        return bind.make_record(owner, found, origin, self._zone(origin, loaded.ttl), self)
 
     # -- zones ------------------------------------------------------------------------
 
@@ -418,7 +403,7 @@ class ZoneFileDNSDriver(DNSDriver):
         """Get a record set by zone id and record id (``"name:TYPE"``, ``"@"`` for
         the apex)."""
         origin = self._origin(zone_id, missing=True)
-        parsed = parse_record_id(record_id, origin)
+        parsed = bind.parse_record_id(record_id, origin)
         if parsed is None:
             yield Call(self._zone_info, origin)  # ZoneNotFound first, if it is missing
             raise RecordNotFound(record_id, driver=self)
@@ -441,14 +426,14 @@ class ZoneFileDNSDriver(DNSDriver):
         without a TTL it gets the zone's ``$TTL``."""
         spec = self._new_set(name, zone, type, data, extra, ttl)
         origin = self._origin(zone.id)
-        owner = owner_name(spec.name, origin, driver=self)
-        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
+        owner = bind.owner_name(spec.name, origin, driver=self)
+        rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
 
         def change(loaded: _Loaded) -> Record:
             spec.check_free(_types_at(loaded.zone, owner), driver=self)
             set_ttl = spec.ttl if spec.ttl is not None else _zone_ttl(loaded)
-            made = put_set(loaded.zone, owner, set_ttl, rdatas)
-            return make_record(owner, made, origin, zone, self)
+            made = bind.put_set(loaded.zone, owner, set_ttl, rdatas)
+            return bind.make_record(owner, made, origin, zone, self)
 
         record: Record = yield Call(self._mutate, origin, change)
         return record
@@ -471,21 +456,21 @@ class ZoneFileDNSDriver(DNSDriver):
         """
         spec = self._changed_set(record, name, type, data, extra, ttl)
         origin = self._origin(record.zone.id)
-        old_owner = owner_name(record.name, origin, driver=self)
-        old_type = rdatatype(record.type, driver=self)
-        owner = owner_name(spec.name, origin, driver=self)
-        rdatas = rdatas_from_values(spec.type, spec.values, driver=self)
+        old_owner = bind.owner_name(record.name, origin, driver=self)
+        old_type = bind.rdatatype(record.type, driver=self)
+        owner = bind.owner_name(spec.name, origin, driver=self)
+        rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
 
         def change(loaded: _Loaded) -> Record:
             model = loaded.zone
-            old = sets_at(model, old_owner, old_type)
+            old = bind.sets_at(model, old_owner, old_type)
             if not old:
                 raise RecordNotFound(record.id, driver=self)
             spec.check_free(_types_at(model, owner), driver=self)
-            delete_set(model, old_owner, old_type)
+            bind.delete_set(model, old_owner, old_type)
             set_ttl = spec.ttl if spec.ttl is not None else int(old[0].ttl)
-            made = put_set(model, owner, set_ttl, rdatas)
-            return make_record(owner, made, origin, record.zone, self)
+            made = bind.put_set(model, owner, set_ttl, rdatas)
+            return bind.make_record(owner, made, origin, record.zone, self)
 
         updated: Record = yield Call(self._mutate, origin, change)
         return updated
@@ -495,8 +480,8 @@ class ZoneFileDNSDriver(DNSDriver):
         """Delete a record set from the zone file. The SOA set and the apex NS set
         cannot be deleted (a zone needs them)."""
         origin = self._origin(record.zone.id)
-        owner = owner_name(record.name, origin, driver=self)
-        rdtype = rdatatype(record.type, driver=self)
+        owner = bind.owner_name(record.name, origin, driver=self)
+        rdtype = bind.rdatatype(record.type, driver=self)
         if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
             raise InvalidInput(
                 f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",
@@ -504,7 +489,7 @@ class ZoneFileDNSDriver(DNSDriver):
             )
 
         def change(loaded: _Loaded) -> bool:
-            if not delete_set(loaded.zone, owner, rdtype):
+            if not bind.delete_set(loaded.zone, owner, rdtype):
                 raise RecordNotFound(record.id, driver=self)
             return True
 
@@ -573,7 +558,7 @@ def _soa_and_ns(
     else:
         nameservers = list(DEFAULT_NAMESERVERS)
     names.validate_record_data("NS", nameservers, driver=driver)
-    ns_rdatas = rdatas_from_values("NS", nameservers, driver=driver)
+    ns_rdatas = bind.rdatas_from_values("NS", nameservers, driver=driver)
 
     def host(key: str, default: str) -> str:
         value = extra.get(key, default)
