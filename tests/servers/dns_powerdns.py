@@ -37,7 +37,8 @@ __all__ = ["PowerDNSServer", "make_target", "server"]
 PDNS_SERVER = os.environ.get("PDNS_SERVER", "/usr/sbin/pdns_server")
 SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 START_TIMEOUT = 30.0
-#: Small, so that listings of a few zones or records cross several pages.
+#: The driver's page_size option (kept for Apache Libcloud's users: the API
+#: answers every listing in one response).
 PAGE_SIZE = 5
 
 

@@ -107,6 +107,10 @@ class RFC2136DNSDriver(DNSDriver):
     ``tsig_algorithm`` one of :data:`TSIG_ALGORITHMS`. ``zones`` lists the
     zones :meth:`iterate_zones` yields; ``timeout`` bounds each exchange in
     seconds. A record set created without a TTL gets ``default_ttl``.
+
+    Record sets of every type dnspython knows can be written, but the ones a
+    server keeps itself (:data:`SERVER_TYPES`). A DS set belongs at a
+    delegation (a name with an NS set): BIND drops one added elsewhere.
     """
 
     name: ClassVar[str] = "rfc2136"
