@@ -539,9 +539,11 @@ class ParamikoSSHClient:
         transport = self._connected().get_transport()
         channel = transport.open_session(timeout=self.timeout)
         stdout, stderr = bytearray(), bytearray()
-        started = time.monotonic()
         try:
             channel.exec_command(cmd)
+            # The command's time runs from when the server started it, not
+            # from opening the session (slow on a loaded host).
+            started = time.monotonic()
             while True:
                 busy = False
                 while channel.recv_ready():
