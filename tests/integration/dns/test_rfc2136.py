@@ -337,6 +337,21 @@ def test_update_rules(driver: RFC2136DNSDriver, zone: Zone, mode: str) -> None:
         call(mode, driver, "delete_record", back)
 
 
+def test_a_ds_set_stands_at_a_delegation(
+    driver: RFC2136DNSDriver, zone: Zone, mode: str
+) -> None:
+    ds = "12345 13 2 " + "AB" * 32
+    with pytest.raises(InvalidInput, match="delegation"):
+        call(mode, driver, "create_record", "child", zone, RecordType.DS, ds)
+    driver.create_record("child", zone, RecordType.NS, "ns1.other.test.")
+    made = call(mode, driver, "create_record", "child", zone, RecordType.DS, ds)
+    assert sets_of(driver.list_records(zone))[("child", "DS")] == [canonical("DS", ds)]
+    assert made.values == ["12345 13 2 " + "ab" * 32]
+    with pytest.raises(NotSupported):  # DNSSEC data the server makes itself
+        call(mode, driver, "create_record", "child", zone, RecordType.RRSIG,
+             "A 13 3 300 20300101000000 20200101000000 1 example.test. dGVzdA==")
+
+
 def test_apex_soa_and_ns_are_protected(driver: RFC2136DNSDriver, zone: Zone, mode: str) -> None:
     records = {r.id: r for r in driver.list_records(zone)}
     with pytest.raises(InvalidInput):

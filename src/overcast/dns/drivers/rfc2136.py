@@ -110,7 +110,8 @@ class RFC2136DNSDriver(DNSDriver):
 
     Record sets of every type dnspython knows can be written, but the ones a
     server keeps itself (:data:`SERVER_TYPES`). A DS set belongs at a
-    delegation (a name with an NS set): BIND drops one added elsewhere.
+    delegation: creating one at a name without an NS set is InvalidInput
+    (servers would drop it without a word).
     """
 
     name: ClassVar[str] = "rfc2136"
@@ -372,15 +373,22 @@ class RFC2136DNSDriver(DNSDriver):
         return RecordAlreadyExists(wanted, driver=self)
 
     def _explain(
-        self, owner: dns.name.Name, rdtype: int, wanted: str, *, missing: str | None = None
+        self, owner: dns.name.Name, rdtype: int, wanted: str, *, missing: str | None = None,
+        delegation: bool = False,
     ) -> Callable[[dns.rcode.Rcode], Exception | None]:
         """What a failed prerequisite of a change to the set ``wanted`` means:
-        RecordNotFound (``missing``) if the set to change is gone, else a
-        conflict at ``owner`` (the set exists, or the CNAME rule)."""
+        RecordNotFound (``missing``) if the set to change is gone, InvalidInput
+        if a DS (``delegation``) is not at a delegation, else a conflict at
+        ``owner`` (the set exists, or the CNAME rule)."""
 
         def explain(rcode: dns.rcode.Rcode) -> Exception | None:
             if missing is not None and rcode in (dns.rcode.NXRRSET, dns.rcode.NXDOMAIN):
                 return RecordNotFound(missing, driver=self)
+            if delegation and rcode in (dns.rcode.NXRRSET, dns.rcode.NXDOMAIN):
+                return InvalidInput(
+                    f"a DS set stands at a delegation: {owner.to_text()} has no NS set",
+                    driver=self,
+                )
             if rcode == dns.rcode.YXRRSET:
                 return self._conflict(owner, rdtype, wanted)
             if rcode == dns.rcode.YXDOMAIN:
@@ -483,10 +491,14 @@ class RFC2136DNSDriver(DNSDriver):
             update.absent(owner)  # "name not in use"
         else:
             update.absent(owner, dns.rdatatype.CNAME)  # "no CNAME at this name"
+        delegation = rdtype == dns.rdatatype.DS and owner != origin
+        if delegation:
+            update.present(owner, dns.rdatatype.NS)  # servers drop a DS anywhere else
         rdataset = dns.rdataset.from_rdata_list(set_ttl, rdatas)
         update.add(owner, rdataset)
         what = f"create {wanted} in {origin.to_text()}"
-        yield Call(self._update, origin, update, what, self._explain(owner, rdtype, wanted))
+        explain = self._explain(owner, rdtype, wanted, delegation=delegation)
+        yield Call(self._update, origin, update, what, explain)
         return bind.make_record(owner, [rdataset], origin, zone, self)
 
     @operation
