@@ -344,7 +344,11 @@ class DNSDriver(BaseDriver):
     ``iterate_records``, ``get_record``, ``create_record``, ``update_record``,
     ``delete_record``) and set :attr:`record_types`; listing and zone-file
     export are built on them here, once. ``create_record`` and
-    ``update_record`` call :meth:`_validate_record` before any request.
+    ``update_record`` check their arguments before any request with
+    :meth:`_new_set` and :meth:`_changed_set` (built on
+    :meth:`_validate_record`), which give a :class:`RecordSpec`: the set's
+    relative name, type, values and TTL, whether an update moves it, and the
+    check that its name is free (:meth:`RecordSpec.check_free`).
     """
 
     area: ClassVar[str] = "dns"
