@@ -81,7 +81,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, Fault, HttpApi, Outcome, When, json_fault
 from overcast.runtime.effects import Iter, Op, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once
+from overcast.runtime.ops import create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
@@ -353,13 +353,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
                 "POST", f"{self._api}/zones", json=body, what=fqdn, exists=ZoneAlreadyExists)
             return made
 
-        def find() -> Op[dict[str, Any] | None]:
-            try:
-                return (yield from self._zone_data(fqdn))
-            except ZoneNotFound:
-                return None
-
-        data = yield from create_once(send, find)
+        data = yield from create_once(send, lambda: or_none(self._zone_data(fqdn), ZoneNotFound))
         zone = self._to_zone(data)
         if ttl is not None and not secondary:
             yield from self._set_zone_ttl(zone, data.get("rrsets") or [], ttl, with_ns=True)
