@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Zone, ZoneType
+from overcast.dns.base import Record, Zone, ZoneType
 from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
 from overcast.errors import (
     InvalidCredentials,
     InvalidInput,
+    OutcomeUnknown,
     ProviderError,
     RecordAlreadyExists,
+    RecordNotFound,
     ZoneAlreadyExists,
     ZoneNotFound,
 )
@@ -42,6 +44,16 @@ def zone(name: str = "example.com") -> Zone:
 
 def record(rid: int, name: str, rtype: str, data: str, **fields: Any) -> dict[str, Any]:
     return {"id": rid, "name": name, "type": rtype, "data": data, "ttl": 300, **fields}
+
+
+def record_set(name: str, rtype: str, *values: str) -> Record:
+    return Record(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=300,
+                  values=list(values))
+
+
+RECORDS = f"{API}/domains/example.com/records"
+#: The lookup of the records at ``www`` (of one type, with ``type=``).
+WWW = {"name": "www.example.com", "page": "1", "per_page": "2"}
 
 
 def test_zones_are_listed_page_by_page_with_the_token(mode: str) -> None:
@@ -190,3 +202,135 @@ def _no_retry() -> Any:
     from overcast.runtime.policy import RetryPolicy
 
     return RetryPolicy(max_attempts=1)
+
+
+def test_get_create_and_delete_a_zone(mode: str) -> None:
+    script = Script()
+    script.expect("GET", f"{API}/domains/a.com").reply(
+        200, json={"domain": {"name": "a.com", "ttl": 1800, "zone_file": "$ORIGIN a.com."}})
+    script.expect("POST", f"{API}/domains", json={"name": "b.com",
+                                                 "ip_address": "192.0.2.80"}).reply(
+        201, json={"domain": {"name": "b.com", "ttl": None}})
+    script.expect("DELETE", f"{API}/domains/b.com").reply(204)
+    do = driver(script)
+    got = call(mode, do, "get_zone", "a.com")
+    assert (got.domain, got.ttl, got.extra["zone_file"]) == ("a.com.", 1800, "$ORIGIN a.com.")
+    made = call(mode, do, "create_zone", "B.com.", extra={"ip_address": "192.0.2.80"})
+    assert (made.id, made.ttl) == ("b.com", None)
+    assert call(mode, do, "delete_zone", made) is True
+    script.assert_done()
+
+
+def test_a_zone_create_whose_answer_is_lost_is_found_not_made_twice(mode: str) -> None:
+    script = Script()
+    script.expect("POST", f"{API}/domains").fail(sent=True)
+    script.expect("GET", f"{API}/domains/b.com").reply(
+        200, json={"domain": {"name": "b.com", "ttl": 1800}})
+    assert call(mode, driver(script), "create_zone", "b.com").id == "b.com"
+    script.assert_done()  # one POST only
+
+
+def test_a_value_whose_answer_is_lost_is_deleted_and_never_sent_twice(mode: str) -> None:
+    script = Script()
+    script.expect("GET", RECORDS, params=WWW).reply(200, json=page("domain_records", [],
+                                                                  None))
+    script.expect("POST", RECORDS).reply(
+        201, json={"domain_record": record(11, "www", "A", "192.0.2.1")})
+    script.expect("POST", RECORDS).fail(sent=True)  # made, but the answer is lost
+    script.expect("DELETE", f"{RECORDS}/11").reply(204)
+    script.expect("GET", RECORDS, params={**WWW, "type": "A"}).reply(
+        200, json=page("domain_records", [record(12, "www", "A", "192.0.2.2")], None))
+    script.expect("DELETE", f"{RECORDS}/12").reply(204)
+    with pytest.raises(OutcomeUnknown):
+        call(mode, driver(script), "create_record", "www", zone(), "A",
+             ["192.0.2.1", "192.0.2.2"])
+    script.assert_done()
+
+
+def test_update_changes_in_place_adds_and_deletes(mode: str) -> None:
+    script = Script()
+    where = {**WWW, "type": "A"}
+    current = [record(1, "www", "A", "192.0.2.1"), record(2, "www", "A", "192.0.2.2")]
+    script.expect("GET", RECORDS, params=where).reply(
+        200, json=page("domain_records", current, None))
+    script.expect("PUT", f"{RECORDS}/1", json={"type": "A", "name": "www",
+                                               "data": "192.0.2.3", "ttl": 300}).reply(
+        200, json={"domain_record": record(1, "www", "A", "192.0.2.3")})
+    script.expect("POST", RECORDS, json={"type": "A", "name": "www", "data": "192.0.2.4",
+                                         "ttl": 300}).reply(
+        201, json={"domain_record": record(3, "www", "A", "192.0.2.4")})
+    after = [current[1], record(1, "www", "A", "192.0.2.3"), record(3, "www", "A",
+                                                                     "192.0.2.4")]
+    script.expect("GET", RECORDS, params=where).reply(
+        200, json=page("domain_records", after, None))
+    script.expect("GET", RECORDS, params=where).reply(
+        200, json=page("domain_records", after, None))
+    script.expect("PUT", f"{RECORDS}/3", json={"type": "A", "name": "www",
+                                               "data": "192.0.2.4", "ttl": 60}).reply(
+        200, json={"domain_record": record(3, "www", "A", "192.0.2.4", ttl=60)})
+    script.expect("DELETE", f"{RECORDS}/2").reply(204)
+    script.expect("DELETE", f"{RECORDS}/1").reply(204)
+    script.expect("GET", RECORDS, params=where).reply(200, json=page(
+        "domain_records", [record(3, "www", "A", "192.0.2.4", ttl=60)], None))
+    do = driver(script)
+    updated = call(mode, do, "update_record", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
+                   None, None, ["192.0.2.2", "192.0.2.3", "192.0.2.4"])
+    assert (updated.values, updated.extra["ids"]) == (
+        ["192.0.2.2", "192.0.2.3", "192.0.2.4"], [2, 1, 3])
+    shorter = call(mode, do, "update_record", updated, None, None, ["192.0.2.4"], ttl=60)
+    assert (shorter.values, shorter.ttl) == (["192.0.2.4"], 60)
+    script.assert_done()
+
+
+def test_a_renamed_set_is_made_anew_then_the_old_one_deleted(mode: str) -> None:
+    script = Script()
+    script.expect("GET", RECORDS, params={**WWW, "type": "A"}).reply(
+        200, json=page("domain_records", [record(1, "www", "A", "192.0.2.1")], None))
+    web = {"name": "web.example.com", "page": "1", "per_page": "2"}
+    script.expect("GET", RECORDS, params=web).reply(200, json=page("domain_records", [],
+                                                                  None))
+    script.expect("POST", RECORDS, json={"type": "CNAME", "name": "web",
+                                         "data": "target.example.", "ttl": 300}).reply(
+        201, json={"domain_record": record(5, "web", "CNAME", "target.example")})
+    script.expect("DELETE", f"{RECORDS}/1").reply(204)
+    script.expect("GET", RECORDS, params={**web, "type": "CNAME"}).reply(
+        200, json=page("domain_records", [record(5, "web", "CNAME", "target.example")], None))
+    moved = call(mode, driver(script), "update_record", record_set("www", "A", "192.0.2.1"),
+                 "web", "CNAME", "target.example.")
+    assert (moved.id, moved.values) == ("web:CNAME", ["target.example."])
+    script.assert_done()
+
+
+def test_delete_removes_every_value_and_a_gone_set_is_not_found(mode: str) -> None:
+    script = Script()
+    where = {**WWW, "type": "A"}
+    script.expect("GET", RECORDS, params=where).reply(200, json=page("domain_records", [
+        record(1, "www", "A", "192.0.2.1"), record(2, "www", "A", "192.0.2.2")], None))
+    script.expect("DELETE", f"{RECORDS}/1").reply(204)
+    script.expect("DELETE", f"{RECORDS}/2").reply(
+        404, json={"id": "not_found", "message": "gone"})  # gone already: no error
+    script.expect("GET", RECORDS, params=where).reply(200, json=page("domain_records", [],
+                                                                    None))
+    do = driver(script)
+    www = record_set("www", "A", "192.0.2.1", "192.0.2.2")
+    assert call(mode, do, "delete_record", www) is True
+    with pytest.raises(RecordNotFound):
+        call(mode, do, "delete_record", www)
+    script.assert_done()
+
+
+def test_caa_values_take_digitaloceans_fields_and_rules(mode: str) -> None:
+    script = Script()
+    apex = {"name": "example.com", "page": "1", "per_page": "2"}
+    script.expect("GET", RECORDS, params=apex).reply(200, json=page("domain_records", [],
+                                                                   None))
+    script.expect("POST", RECORDS, json={"type": "CAA", "name": "@", "data": "ca.example.",
+                                         "flags": 0, "tag": "issue"}).reply(
+        201, json={"domain_record": record(7, "@", "CAA", "ca.example", flags=0,
+                                           tag="issue")})
+    do = driver(script)
+    made = call(mode, do, "create_record", "", zone(), "CAA", '0 issue "ca.example"')
+    assert made.values == ['0 issue "ca.example"']
+    with pytest.raises(InvalidInput, match="CAA tags"):
+        call(mode, do, "create_record", "", zone(), "CAA", '0 contactemail "a@b.example"')
+    script.assert_done()
