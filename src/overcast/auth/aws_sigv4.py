@@ -60,6 +60,12 @@ class AwsCredentials:
     def __repr__(self) -> str:
         return f"AwsCredentials(access_key={self.access_key!r}, secret_key=***)"
 
+    def secrets(self) -> tuple[Secret, ...]:
+        """The values to keep out of any text: the secret key and the session token."""
+        if self.session_token is None:
+            return (self.secret_key,)
+        return (self.secret_key, self.session_token)
+
     @classmethod
     def resolve(
         cls,

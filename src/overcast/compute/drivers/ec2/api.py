@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, Protocol, TypeVar
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
@@ -47,6 +47,14 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+H = TypeVar("H", bound=_HasId)
 
 API_VERSION: Final = "2016-11-15"
 #: The tag every create carries, with the request's unique token as its value.
@@ -256,11 +264,7 @@ class EC2Api(HttpApi, NodeDriver):
         return sign_request(request, self._credentials, self.region, "ec2", now)
 
     def _secrets(self) -> tuple[Secret, ...]:
-        creds = self._credentials
-        found = [creds.secret_key]
-        if creds.session_token is not None:
-            found.append(creds.session_token)
-        return tuple(found)
+        return self._credentials.secrets()
 
     def _repr_fields(self) -> dict[str, object]:
         return {"region": self.region, "endpoint": self.endpoint}
@@ -316,6 +320,28 @@ class EC2Api(HttpApi, NodeDriver):
             return Page.token(found, text(root, "nextToken"))
 
         yield from paginate(fetch, what=f"EC2 {action}", driver=self)
+
+    def _described(
+        self,
+        action: str,
+        wanted: object,
+        convert: Callable[[Element], Iterable[H]],
+        missing: type[NotFound],
+        *,
+        id_param: str,
+        set_name: str,
+    ) -> Op[H]:
+        """The one resource with id ``wanted`` that ``action`` describes
+        (``<id_param>.1=wanted``); ``missing`` if it is none, without a request
+        for text that cannot be an id."""
+        checked = self._check_id(wanted, missing)
+        root = yield from self._query(action, numbered(id_param, [checked]), read=True,
+                                      what=checked)
+        for item in items(root, set_name):
+            for found in convert(item):
+                if found.id == checked:
+                    return found
+        raise missing(checked, driver=self)
 
     def _settled(
         self, send: Callable[[], Op[T]], done: Callable[[], Op[T | None]]

@@ -115,15 +115,10 @@ class EC2Images(EC2Api):
     @operation
     def get_image(self, image_id: str) -> Op[NodeImage]:
         """An AMI by id; :class:`~overcast.errors.ImageNotFound` if there is none."""
-        checked = self._check_id(image_id, ImageNotFound)
-        root = yield from self._query(
-            "DescribeImages", numbered("ImageId", [checked]), read=True, what=checked
-        )
-        for item in items(root, "imagesSet"):
-            image = self._to_image(item)
-            if image.id == checked:
-                return image
-        raise ImageNotFound(checked, driver=self)
+        return (yield from self._described(
+            "DescribeImages", image_id, lambda item: [self._to_image(item)], ImageNotFound,
+            id_param="ImageId", set_name="imagesSet",
+        ))
 
     def _image_named(self, name: str) -> Op[NodeImage | None]:
         """The account's own image called ``name`` (image names are unique per

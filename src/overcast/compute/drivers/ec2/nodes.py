@@ -155,16 +155,10 @@ class EC2Nodes(EC2Api):
     @operation
     def get_size(self, size_id: str) -> Op[NodeSize]:
         """An instance type by name (``t3.micro``); :class:`SizeNotFound` if there is none."""
-        type_name = self._check_id(size_id, SizeNotFound)
-        root = yield from self._query(
-            "DescribeInstanceTypes", numbered("InstanceType", [type_name]), read=True,
-            what=type_name,
-        )
-        for item in items(root, "instanceTypeSet"):
-            size = self._to_size(item)
-            if size.id == type_name:
-                return size
-        raise SizeNotFound(type_name, driver=self)
+        return (yield from self._described(
+            "DescribeInstanceTypes", size_id, lambda item: [self._to_size(item)], SizeNotFound,
+            id_param="InstanceType", set_name="instanceTypeSet",
+        ))
 
     # -- nodes -----------------------------------------------------------------------------
 
@@ -237,15 +231,10 @@ class EC2Nodes(EC2Api):
     @operation
     def get_node(self, node_id: str) -> Op[Node]:
         """An instance by id; :class:`~overcast.errors.NodeNotFound` if there is none."""
-        checked = self._check_id(node_id, NodeNotFound)
-        root = yield from self._query(
-            "DescribeInstances", numbered("InstanceId", [checked]), read=True, what=checked
-        )
-        for reservation in items(root, "reservationSet"):
-            for node in self._reservation_nodes(reservation):
-                if node.id == checked:
-                    return node
-        raise NodeNotFound(checked, driver=self)
+        return (yield from self._described(
+            "DescribeInstances", node_id, self._reservation_nodes, NodeNotFound,
+            id_param="InstanceId", set_name="reservationSet",
+        ))
 
     @operation
     def create_node(

@@ -114,15 +114,10 @@ class EC2Volumes(EC2Api):
     @operation
     def get_volume(self, volume_id: str) -> Op[StorageVolume]:
         """A volume by id; :class:`~overcast.errors.VolumeNotFound` if there is none."""
-        checked = self._check_id(volume_id, VolumeNotFound)
-        root = yield from self._query(
-            "DescribeVolumes", numbered("VolumeId", [checked]), read=True, what=checked
-        )
-        for item in items(root, "volumeSet"):
-            volume = self._to_volume(item)
-            if volume.id == checked:
-                return volume
-        raise VolumeNotFound(checked, driver=self)
+        return (yield from self._described(
+            "DescribeVolumes", volume_id, lambda item: [self._to_volume(item)], VolumeNotFound,
+            id_param="VolumeId", set_name="volumeSet",
+        ))
 
     def _zone_for_create(self, location: NodeLocation | None) -> Op[str]:
         """The availability zone to create a volume in: ``location``, else the
@@ -296,15 +291,10 @@ class EC2Volumes(EC2Api):
     @operation
     def get_volume_snapshot(self, snapshot_id: str) -> Op[VolumeSnapshot]:
         """A snapshot by id; :class:`~overcast.errors.SnapshotNotFound` if there is none."""
-        checked = self._check_id(snapshot_id, SnapshotNotFound)
-        root = yield from self._query(
-            "DescribeSnapshots", numbered("SnapshotId", [checked]), read=True, what=checked
-        )
-        for item in items(root, "snapshotSet"):
-            snapshot = self._to_snapshot(item)
-            if snapshot.id == checked:
-                return snapshot
-        raise SnapshotNotFound(checked, driver=self)
+        return (yield from self._described(
+            "DescribeSnapshots", snapshot_id, lambda item: [self._to_snapshot(item)],
+            SnapshotNotFound, id_param="SnapshotId", set_name="snapshotSet",
+        ))
 
     @operation
     def create_volume_snapshot(

@@ -103,7 +103,7 @@ __all__ = [
     "METADATA_NS",
     "SIZES",
     "LibvirtNodeDriver",
-    "LibvirtNodeDriverAsync",
+    "LibvirtNodeDriverAsync", "NotFound",
 ]
 
 T = TypeVar("T")
@@ -197,9 +197,6 @@ class LibvirtNodeDriver(LibvirtHost):
                 "overcast": dict(meta),
             },
         )
-
-    def _node_id(self, node: Node) -> str:
-        return self._expect(node, Node, "node").id
 
     # -- nodes ------------------------------------------------------------------------------
 
@@ -338,16 +335,12 @@ class LibvirtNodeDriver(LibvirtHost):
     @operation
     def reboot_node(self, node: Node) -> Op[bool]:
         """Reboot a domain (power-cycle it where the hypervisor cannot reboot)."""
-        node_id = self._node_id(node)
-        yield from self._call(self._reboot, node_id, missing=self._not_found(node_id))
-        return True
+        return (yield from self._on_domain(self._reboot, node))
 
     @operation
     def start_node(self, node: Node) -> Op[bool]:
         """Start a shut-off domain (resume a paused or wake a suspended one)."""
-        node_id = self._node_id(node)
-        yield from self._call(self._start, node_id, missing=self._not_found(node_id))
-        return True
+        return (yield from self._on_domain(self._start, node))
 
     @operation
     def stop_node(self, node: Node) -> Op[bool]:
@@ -357,16 +350,12 @@ class LibvirtNodeDriver(LibvirtHost):
         has); a guest that ignores ACPI keeps running. A domain already shut
         off is left as it is.
         """
-        node_id = self._node_id(node)
-        yield from self._call(self._stop, node_id, missing=self._not_found(node_id))
-        return True
+        return (yield from self._on_domain(self._stop, node))
 
     @operation
     def destroy_node(self, node: Node) -> Op[bool]:
         """Power a domain off, undefine it, and delete the disk ``create_node`` made for it."""
-        node_id = self._node_id(node)
-        yield from self._call(self._destroy, node_id, missing=self._not_found(node_id))
-        return True
+        return (yield from self._on_domain(self._destroy, node))
 
     @operation
     def ex_create_image_volume(
@@ -388,19 +377,19 @@ class LibvirtNodeDriver(LibvirtHost):
     @operation
     def ex_suspend_node(self, node: Node) -> Op[bool]:
         """Pause a running domain (its state becomes ``PAUSED``)."""
-        node_id = self._node_id(node)
-        yield from self._call(self._suspend, node_id, missing=self._not_found(node_id))
-        return True
+        return (yield from self._on_domain(self._suspend, node))
 
     @operation
     def ex_resume_node(self, node: Node) -> Op[bool]:
         """Resume a paused domain."""
-        node_id = self._node_id(node)
-        yield from self._call(self._resume, node_id, missing=self._not_found(node_id))
-        return True
+        return (yield from self._on_domain(self._resume, node))
 
-    def _not_found(self, node_id: str) -> Callable[[], NotFound]:
-        return lambda: NodeNotFound(node_id, driver=self)
+    def _on_domain(self, action: Callable[[str], None], node: Node) -> Op[bool]:
+        """Run ``action`` (a blocking helper) on the node's domain; NodeNotFound
+        if the domain is gone."""
+        node_id = self._expect(node, Node, "node").id
+        yield from self._call(action, node_id, missing=lambda: NodeNotFound(node_id, driver=self))
+        return True
 
     # -- sizes, images, locations ------------------------------------------------------------
 

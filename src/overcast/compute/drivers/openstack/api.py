@@ -256,6 +256,11 @@ class OpenStackApi(HttpApi, NodeDriver):
         return Fault(resp.status, kind, message, request_id,
                      frozenset({kind}) if kind else frozenset())
 
+    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[bool]:
+        """``DELETE path``: True once done; ``missing`` if there is nothing there."""
+        yield from self._send("DELETE", path, what=what, missing=missing)
+        return True
+
     # -- listings ---------------------------------------------------------------------------
 
     def _pages(

@@ -91,6 +91,4 @@ class OpenStackImages(OpenStackApi):
     def delete_image(self, node_image: NodeImage) -> Op[bool]:
         """Delete an image (``DELETE /v2/images/{id}``)."""
         image_id = self._expect(node_image, NodeImage, "node_image").id
-        yield from self._send("DELETE", self._image_path(image_id), what=image_id,
-                              missing=ImageNotFound)
-        return True
+        return (yield from self._delete(self._image_path(image_id), image_id, ImageNotFound))

@@ -95,6 +95,4 @@ class OpenStackKeyPairs(OpenStackApi):
     def delete_key_pair(self, key_pair: KeyPair) -> Op[bool]:
         """Delete a key pair (``DELETE /os-keypairs/{name}``)."""
         name = self._expect(key_pair, KeyPair, "key_pair").name
-        yield from self._send("DELETE", self._key_path(name), what=name,
-                              missing=KeyPairNotFound)
-        return True
+        return (yield from self._delete(self._key_path(name), name, KeyPairNotFound))

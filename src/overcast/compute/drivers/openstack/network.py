@@ -181,6 +181,5 @@ class OpenStackNetwork(OpenStackApi):
     def ex_delete_floating_ip(self, ip: OpenStackFloatingIP | str) -> Op[bool]:
         """Release a floating IP (``DELETE /v2.0/floatingips/{id}``)."""
         floating = yield from self._floating_ip(ip)
-        yield from self._send("DELETE", self._floating_path(floating),
-                              what=floating.ip_address or floating.id, missing=FloatingIPNotFound)
-        return True
+        return (yield from self._delete(self._floating_path(floating),
+                                        floating.ip_address or floating.id, FloatingIPNotFound))

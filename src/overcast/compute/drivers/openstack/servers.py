@@ -409,6 +409,4 @@ class OpenStackServers(OpenStackApi):
     def destroy_node(self, node: Node) -> Op[bool]:
         """Delete a server (``DELETE /servers/{id}``)."""
         node_id = self._expect(node, Node, "node").id
-        yield from self._send("DELETE", self._server_path(node_id), what=node_id,
-                              missing=NodeNotFound)
-        return True
+        return (yield from self._delete(self._server_path(node_id), node_id, NodeNotFound))

@@ -152,9 +152,7 @@ class OpenStackVolumes(OpenStackApi):
     def destroy_volume(self, volume: StorageVolume) -> Op[bool]:
         """Delete a volume (it must be detached and have no snapshots)."""
         volume_id = self._expect(volume, StorageVolume, "volume").id
-        yield from self._send("DELETE", self._volume_path(volume_id), what=volume_id,
-                              missing=VolumeNotFound)
-        return True
+        return (yield from self._delete(self._volume_path(volume_id), volume_id, VolumeNotFound))
 
     # -- attachments --------------------------------------------------------------------------
 
@@ -282,6 +280,5 @@ class OpenStackVolumes(OpenStackApi):
     def destroy_volume_snapshot(self, snapshot: VolumeSnapshot) -> Op[bool]:
         """Delete a snapshot (``DELETE /snapshots/{id}``)."""
         snapshot_id = self._expect(snapshot, VolumeSnapshot, "snapshot").id
-        yield from self._send("DELETE", self._snapshot_path(snapshot_id), what=snapshot_id,
-                              missing=SnapshotNotFound)
-        return True
+        return (yield from self._delete(self._snapshot_path(snapshot_id), snapshot_id,
+                                        SnapshotNotFound))
