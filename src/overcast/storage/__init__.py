@@ -23,12 +23,12 @@ __all__ = [
 
 if TYPE_CHECKING:
     from overcast.storage.base import Container, Object, Prefix, StorageDriver
+    from overcast.storage.copying import copy, copy_async
     from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
     from overcast.storage.drivers.google_storage import GoogleStorageDriver
     from overcast.storage.drivers.local import LocalStorageDriver
     from overcast.storage.drivers.s3 import S3StorageDriver
     from overcast.storage.drivers.swift import SwiftStorageDriver
-    from overcast.storage.transfer import copy, copy_async
 
 
 class Provider(metaclass=Catalog):
@@ -49,5 +49,5 @@ get_driver: DriverGetter[StorageDriver] = DriverGetter("storage")
 
 __getattr__ = lazy_exports({
     **dict.fromkeys(("Container", "Object", "Prefix", "StorageDriver"), "overcast.storage.base"),
-    **dict.fromkeys(("copy", "copy_async"), "overcast.storage.transfer"),
+    **dict.fromkeys(("copy", "copy_async"), "overcast.storage.copying"),
 })

@@ -7,20 +7,34 @@ sync (``driver.x()``) and async (``await driver.aio.x()``); a driver that lacks
 one raises :class:`~overcast.errors.NotSupported` (see ``driver.supports()``).
 
 Containers may be given as a :class:`Container` or by name.
+
+The base class owns the flows every provider shares: uploads (name checks, one
+:class:`Attributes` from ``extra=``/``headers=``/``content_type=``/
+``meta_data=``, size and progress observers, one request or parts), the
+ranged download (the empty range, "nothing left" answers, the size and
+checksum checks of full reads) and downloads to a file (atomic, in parallel
+ranges for large objects where the driver can). A driver supplies narrow
+hooks: name checks (:meth:`StorageDriver._check_container`,
+:meth:`StorageDriver._check_object`), a part target for uploads
+(:meth:`StorageDriver._part_target`, the
+:class:`~overcast.storage.transfer.PartTarget` protocol), a range request
+(:meth:`StorageDriver._read_range`) and the conversion of its answers to
+:class:`Object`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from typing import IO, Any, ClassVar, TypeAlias
+from typing import IO, Any, ClassVar, Final, Generic, TypeAlias, TypeVar
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput
+from overcast.errors import InvalidInput, NotSupported
 from overcast.models import Model
-from overcast.runtime.effects import Guarded, Iter, Op, Pipe
+from overcast.runtime.effects import Call, Guarded, Iter, Op, Pipe
 from overcast.runtime.operation import (
     aio,
     iterator,
@@ -30,13 +44,32 @@ from overcast.runtime.operation import (
     stream,
 )
 from overcast.runtime.ops import collect
-from overcast.runtime.streams import ByteStream
-from overcast.storage import transfer
+from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream, checked_body
+from overcast.storage.checks import (
+    ProgressReport,
+    SizeCheck,
+    check_range,
+    guess_type,
+    is_md5,
+    readable_file_size,
+)
+from overcast.storage.transfer import (
+    PartPlan,
+    PartTarget,
+    Ranged,
+    commit_op,
+    discard_op,
+    download_in_ranges,
+    open_atomic,
+    upload_in_parts,
+)
 
 __all__ = [
+    "Attributes",
     "Container",
     "ContainerRef",
     "Object",
+    "ObjectUpload",
     "Prefix",
     "Progress",
     "StorageDriver",
@@ -45,6 +78,13 @@ __all__ = [
 
 #: ``progress(bytes_done, total_or_None)``, called as data moves.
 Progress: TypeAlias = Callable[[int, "int | None"], None]
+
+#: Object names are at most this many bytes of UTF-8 (S3, Google, Swift, ...).
+MAX_OBJECT_NAME_BYTES: Final = 1024
+#: Control characters, which no name, content type or header value may hold.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+#: An empty, "." or ".." path segment in an object name.
+_BAD_SEGMENT: Final = re.compile(r"(?:\A|/)\.{0,2}(?:/|\Z)")
 
 
 @dataclass(slots=True, eq=False)
@@ -176,6 +216,37 @@ def container_name(container: ContainerRef) -> str:
     return container.name if isinstance(container, Container) else container
 
 
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """What an object is written with besides its bytes: its content type, its
+    user metadata and the extra request headers the caller asked for (each
+    checked by the driver's rules; see :meth:`StorageDriver._attributes`)."""
+
+    content_type: str
+    meta_data: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+D = TypeVar("D", bound="StorageDriver")
+
+
+class ObjectUpload(Generic[D]):
+    """One object being written: what a driver's
+    :class:`~overcast.storage.transfer.PartTarget` starts from (the driver, the
+    object's container, name and attributes, and the size of each part sent)."""
+
+    def __init__(self, driver: D, container: str, name: str, attributes: Attributes) -> None:
+        self.driver = driver
+        self.container = container
+        self.name = name
+        self.attributes = attributes
+        self.sizes: dict[int, int] = {}
+
+    def size_of(self, parts: Sequence[tuple[int, str]]) -> int:
+        """The size of the object these parts make."""
+        return sum(self.sizes.get(number, 0) for number, _ in parts)
+
+
 class StorageDriver(BaseDriver):
     """Base class of object storage drivers.
 
@@ -278,7 +349,6 @@ class StorageDriver(BaseDriver):
         raise NotImplementedError
 
     @operation
-    @not_supported
     def upload_object(
         self,
         file_path: str | os.PathLike[str],
@@ -292,12 +362,28 @@ class StorageDriver(BaseDriver):
         meta_data: Mapping[str, str] | None = None,
         progress: Progress | None = None,
     ) -> Op[Object]:
-        """Upload a local file. ``extra`` may hold ``content_type`` and ``meta_data``
-        (Apache Libcloud's spelling); the keyword-only arguments say the same."""
-        raise NotImplementedError
+        """Upload a local file: one request up to ``part_plan.threshold``, else in
+        parts (in parallel where the provider allows), checked against the
+        file's size as it is read.
+
+        ``extra`` may hold ``content_type`` and ``meta_data`` (Apache Libcloud's
+        spelling; the keyword-only arguments say the same and win), and the
+        keys the driver adds (:attr:`extra_keys`); ``headers`` are sent with the
+        object. ``verify_hash=False`` lets a driver skip comparing what the
+        provider stored with what was sent where that costs a request."""
+        source = os.fspath(file_path)
+        where = self._check_container(container_name(container))
+        name = self._check_object(object_name)
+        attributes = self._attributes(name, extra, headers, content_type, meta_data)
+        size: int | None = yield Call(readable_file_size, source)
+        if size is None:
+            raise InvalidInput(f"not a readable file: {source}", driver=self)
+        body = FileStream(source).observe(SizeCheck(size, source, driver=self))
+        if progress is not None:
+            body.observe(ProgressReport(progress, size))
+        return (yield from self._write(where, name, attributes, body, size, verify=verify_hash))
 
     @operation
-    @not_supported
     def upload_object_via_stream(
         self,
         iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
@@ -310,12 +396,23 @@ class StorageDriver(BaseDriver):
         meta_data: Mapping[str, str] | None = None,
         progress: Progress | None = None,
     ) -> Op[Object]:
-        """Upload from an iterator of bytes, a file object or bytes, without
-        knowing the size first. With the async runner the iterator may be async."""
-        raise NotImplementedError
+        """Upload from an iterator of bytes, a file object, bytes or a
+        :class:`~overcast.runtime.streams.ByteStream`, without knowing the size
+        first: one request if it ends within ``part_plan.threshold``, else parts
+        (growing so the provider's part limit is never reached). With the async
+        runner the iterator may be async. ``extra`` and ``headers`` as for
+        :meth:`upload_object`."""
+        where = self._check_container(container_name(container))
+        name = self._check_object(object_name)
+        attributes = self._attributes(name, extra, headers, content_type, meta_data)
+        if isinstance(iterator, str):
+            raise InvalidInput("upload data must be bytes, not str", driver=self)
+        body = as_stream(iterator)
+        if progress is not None:
+            body.observe(ProgressReport(progress, None))
+        return (yield from self._write(where, name, attributes, body, None, verify=True))
 
     @stream
-    @not_supported
     def download_object_range_as_stream(
         self,
         obj: Object,
@@ -326,9 +423,41 @@ class StorageDriver(BaseDriver):
         """Iterate over bytes ``[start_bytes, end_bytes)`` of an object
         (``end_bytes=None``: to the end).
 
-        Drivers attach size and hash checks (from the metadata of the data
-        actually sent) when the whole object is read."""
-        raise NotImplementedError
+        Every read is checked for its length; a full read also against the
+        checksum or hash the provider reports for the data it sends, so a
+        mismatch raises :class:`~overcast.errors.IntegrityError` at the end of
+        the stream (or before the first byte when the object is read whole).
+        An empty range reads nothing but the object must exist; a range that
+        starts at the object's end is empty; one past it is
+        :class:`~overcast.errors.InvalidInput`. ``chunk_size`` is a hint (HTTP
+        drivers hand chunks over as the transport reads them)."""
+        container = self._check_container(obj.container_name)
+        name = self._check_object(obj.name)
+        start, end = check_range(None, start_bytes, end_bytes, driver=self)
+        if end == start:
+            yield from self.get_object.op(container, name)
+            return IterStream([])
+        ranged = yield from self._read_range(obj, container, name, start, end,
+                                             chunk_size=chunk_size)
+        if not ranged.satisfiable:
+            size = ranged.total
+            if size is None:
+                size = (yield from self.get_object.op(container, name)).size
+            if end is None and start == size:  # from the end of the object to its end
+                return IterStream([])
+            raise InvalidInput(f"start_bytes {start} is past the object's size {size}",
+                               driver=self)
+        wanted = None if end is None else end - start
+        length = ranged.length
+        if wanted is not None and length is not None and length < wanted:
+            if not isinstance(ranged.body, bytes):
+                ranged.body.close()
+            raise InvalidInput(f"end_bytes {end} is past the object's size", driver=self)
+        checks = [SizeCheck(length if wanted is None else wanted, name, driver=self),
+                  *ranged.checks]
+        if isinstance(ranged.body, bytes):  # read whole: checked before a byte is handed over
+            return checked_body(ranged.body, *checks)
+        return ranged.body.observe(*checks)
 
     @stream
     @requires("download_object_range_as_stream")
@@ -356,8 +485,19 @@ class StorageDriver(BaseDriver):
         The data goes to a temporary file beside the destination, which is
         renamed into place only after the size and hash match; on any failure
         nothing is left behind (``delete_on_failure`` is accepted for Apache
-        Libcloud compatibility; overcast always cleans up).
+        Libcloud compatibility; overcast always cleans up). Where the driver
+        reads in parallel ranges (:attr:`parallel_ranges`), an object above
+        ``part_plan.threshold`` comes as ranges of the version current when
+        the download starts, written in place and checked against the object's
+        MD5 (when it has one) before the rename.
         """
+        if self.parallel_ranges and obj.size > self.part_plan.threshold:
+            current = yield from self.get_object.op(obj.container_name, obj.name)
+            if current.size > self.part_plan.threshold:
+                return (yield from self._download_in_ranges(
+                    current, destination_path, overwrite_existing, progress
+                ))
+            obj = current
         body = yield from self.download_object_as_stream.op(obj)
         return (
             yield from self._save(body, destination_path, overwrite_existing, obj.size, progress)
@@ -377,7 +517,7 @@ class StorageDriver(BaseDriver):
         progress: Progress | None = None,
     ) -> Op[bool]:
         """Download bytes ``[start_bytes, end_bytes)`` of an object to a local file."""
-        start, end = transfer.check_range(obj.size, start_bytes, end_bytes, driver=self)
+        start, end = check_range(obj.size, start_bytes, end_bytes, driver=self)
         body = yield from self.download_object_range_as_stream.op(obj, start, end)
         expected = (obj.size if end is None else end) - start
         return (
@@ -432,7 +572,211 @@ class StorageDriver(BaseDriver):
         """A URL that grants ``method`` (GET or PUT) on the object for ``expires`` s."""
         raise NotImplementedError
 
+    # -- hooks: names and attributes -----------------------------------------------
+
+    #: The keys of ``extra`` an upload takes besides ``content_type`` and
+    #: ``meta_data`` (what they mean is the driver's: see :meth:`_extra_headers`).
+    extra_keys: ClassVar[frozenset[str]] = frozenset({"acl"})
+    #: The longest object name, in bytes of UTF-8.
+    max_object_name_bytes: ClassVar[int] = MAX_OBJECT_NAME_BYTES
+    #: Whether a content type must be ASCII (it travels in a header as it is).
+    ascii_content_type: ClassVar[bool] = False
+
+    def _check_container(self, name: object) -> str:
+        """Hook: ``name`` if it is a valid container name for this provider, else
+        :class:`~overcast.errors.InvalidInput` (before any request)."""
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"container name must be a non-empty string: {name!r}",
+                               driver=self)
+        return name
+
+    def _check_object(self, name: object) -> str:
+        """Hook: ``name`` if it is a valid object name, else
+        :class:`~overcast.errors.InvalidInput` (before any request).
+
+        The rules every provider shares: a non-empty string of valid UTF-8 of
+        at most :attr:`max_object_name_bytes`, without NUL and without empty,
+        ``.`` or ``..`` path segments (so no leading, trailing or doubled
+        ``/``). Drivers add their own by extending this."""
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"object name must be a non-empty string: {name!r}", driver=self)
+        try:
+            encoded = name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"object name is not valid UTF-8: {name!r}", driver=self) from None
+        if "\x00" in name or len(encoded) > self.max_object_name_bytes:
+            raise InvalidInput(
+                f"invalid object name {name!r}: NUL byte or over "
+                f"{self.max_object_name_bytes} bytes",
+                driver=self,
+            )
+        if _BAD_SEGMENT.search(name):
+            raise InvalidInput(
+                f"invalid object name {name!r}: empty, '.' or '..' path segment "
+                "(leading, trailing or doubled '/')",
+                driver=self,
+            )
+        return name
+
+    def _check_meta(self, meta: dict[str, str]) -> dict[str, str]:
+        """Hook: user metadata as the provider stores it, else
+        :class:`~overcast.errors.InvalidInput`. By default keys are non-empty
+        strings, values strings, neither with a line break or NUL."""
+        for key, value in meta.items():
+            if not isinstance(key, str) or not isinstance(value, str) or not key:
+                raise InvalidInput("meta_data keys and values must be non-empty strings",
+                                   driver=self)
+            if any(c in key + value for c in "\r\n\x00"):
+                raise InvalidInput(f"meta_data {key!r} contains a line break or NUL",
+                                   driver=self)
+        return meta
+
+    def _check_header(self, name: object, value: object) -> None:
+        """Hook: raise :class:`~overcast.errors.InvalidInput` for an extra header
+        the provider must not be sent (by default: not a string, or a control
+        character in its name or value)."""
+        if (
+            not isinstance(name, str)
+            or not isinstance(value, str)
+            or not name
+            or _CONTROL.search(name)
+            or _CONTROL.search(value)
+        ):
+            raise InvalidInput(f"invalid header {name!r}", driver=self)
+
+    def _extra_headers(self, extra: Mapping[str, Any]) -> dict[str, str]:
+        """Hook: the request headers that the driver's own keys of ``extra``
+        (:attr:`extra_keys`) mean; by default none (``acl`` is accepted for
+        Apache Libcloud compatibility and means nothing)."""
+        return {}
+
+    def _attributes(
+        self,
+        object_name: str,
+        extra: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+        meta_data: Mapping[str, str] | None,
+    ) -> Attributes:
+        """The :class:`Attributes` of an object being written, from an upload's
+        arguments, each checked; :class:`~overcast.errors.InvalidInput` before
+        any request if one is wrong.
+
+        The content type is ``content_type``, else ``extra["content_type"]``,
+        else the one the name suggests; the metadata ``meta_data``, else
+        ``extra["meta_data"]``. ``headers`` and the headers the driver's own
+        ``extra`` keys mean are sent with the object."""
+        extra = dict(extra or {})
+        unknown = set(extra) - {"content_type", "meta_data"} - self.extra_keys
+        if unknown:
+            raise InvalidInput(f"unknown extra keys: {', '.join(sorted(unknown))}", driver=self)
+        ctype = content_type or extra.get("content_type") or guess_type(object_name)
+        if (
+            not isinstance(ctype, str)
+            or _CONTROL.search(ctype)
+            or (self.ascii_content_type and not ctype.isascii())
+        ):
+            raise InvalidInput(f"invalid content type: {ctype!r}", driver=self)
+        meta = self._check_meta(
+            dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
+        )
+        sent = self._extra_headers(extra)
+        for key, value in (headers or {}).items():
+            self._check_header(key, value)
+            sent[key] = value
+        return Attributes(ctype, meta, sent)
+
+    # -- hooks: writing and reading -------------------------------------------------
+
+    #: How uploads are cut into parts (and, with :attr:`parallel_ranges`, how
+    #: large downloads are cut into ranges).
+    part_plan: PartPlan = PartPlan()
+    #: Whether :meth:`download_object` fetches a large object as parallel ranges.
+    parallel_ranges: ClassVar[bool] = False
+    #: The smallest range of a download in parallel ranges.
+    min_range_size: ClassVar[int] = 0
+
+    def _part_target(
+        self, container: str, name: str, attributes: Attributes, *, verify: bool
+    ) -> PartTarget:
+        """Hook: the provider's :class:`~overcast.storage.transfer.PartTarget`
+        for one object (names already checked)."""
+        raise NotSupported(f"{type(self).__name__} does not support uploads", driver=self)
+
+    def _write(
+        self,
+        container: str,
+        name: str,
+        attributes: Attributes,
+        body: ByteStream,
+        size: int | None,
+        *,
+        verify: bool,
+    ) -> Op[Object]:
+        """Store ``body`` (``size`` bytes if known) as an object: by default through
+        :func:`~overcast.storage.transfer.upload_in_parts` and the driver's
+        :meth:`_part_target`, cut by :attr:`part_plan`."""
+        target = self._part_target(container, name, attributes, verify=verify)
+        obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan)
+        return obj
+
+    def _read_range(
+        self,
+        obj: Object,
+        container: str,
+        name: str,
+        start: int,
+        end: int | None,
+        *,
+        chunk_size: int | None = None,
+        etag: str | None = None,
+    ) -> Op[Ranged]:
+        """Hook: read bytes ``[start, end)`` of an object (``end=None``: to its
+        end; never an empty range), as a :class:`~overcast.storage.transfer.Ranged`
+        that says which checks of the whole object apply when the read is full
+        (``start == 0`` and ``end is None``). ``etag``, when given, is the version
+        the object must still be (the ranges of one download come from one
+        version); a missing object raises
+        :class:`~overcast.errors.ObjectNotFound`."""
+        raise NotSupported(f"{type(self).__name__} does not support downloads", driver=self)
+
+    def _md5_of(self, obj: Object) -> str | None:
+        """Hook: the MD5 (hex) of an object's bytes, when its metadata says it; a
+        download in ranges is checked against it."""
+        return obj.hash if is_md5(obj.hash) else None
+
     # -- shared helpers -----------------------------------------------------------
+
+    def _download_in_ranges(
+        self,
+        obj: Object,
+        destination_path: str | os.PathLike[str],
+        overwrite_existing: bool,
+        progress: Progress | None,
+    ) -> Op[bool]:
+        """Download ``obj`` (fresh metadata) as parallel ranges of its version."""
+        container, name = obj.container_name, obj.name
+        etag = obj.extra.get("etag")
+        md5 = self._md5_of(obj)
+
+        def fetch(start: int, end: int) -> Op[ByteStream]:
+            ranged = yield from self._read_range(obj, container, name, start, end,
+                                                 etag=etag)
+            body = ranged.body
+            return IterStream([body]) if isinstance(body, bytes) else body
+
+        saved: bool = yield from download_in_ranges(
+            fetch,
+            obj.size,
+            destination_path,
+            overwrite=overwrite_existing,
+            part_size=max(self.part_plan.part_size, self.min_range_size),
+            concurrency=self.part_plan.concurrency,
+            checksum=("md5", md5) if md5 else None,
+            progress=progress,
+            driver=self,
+        )
+        return saved
 
     def _save(
         self,
@@ -444,15 +788,15 @@ class StorageDriver(BaseDriver):
     ) -> Op[bool]:
         """Write a stream to a file atomically (temporary file, fsync, rename)."""
         if progress is not None:
-            body.observe(transfer.ProgressReport(progress, expected_size))
-        target = yield from transfer.open_atomic(destination_path, overwrite_existing, driver=self)
+            body.observe(ProgressReport(progress, expected_size))
+        target = yield from open_atomic(destination_path, overwrite_existing, driver=self)
 
         def write() -> Op[bool]:
             yield Pipe(body, target)
-            yield from transfer.commit_op(target)
+            yield from commit_op(target)
             return True
 
-        result: bool = yield Guarded(write(), lambda exc: transfer.discard_op(target))
+        result: bool = yield Guarded(write(), lambda exc: discard_op(target))
         return result
 
 

@@ -305,16 +305,16 @@ def test_constructor_is_offline_and_repr_hides_credentials() -> None:
 def test_addressing_styles() -> None:
     aws = S3StorageDriver("AKID", "secret", region="eu-west-1")
     assert aws.path_style is False
-    assert aws._url("bucket", "a b/c+d") == "https://bucket.s3.eu-west-1.amazonaws.com/a%20b/c%2Bd"
+    assert aws._object_url("bucket", "a b/c+d") == "https://bucket.s3.eu-west-1.amazonaws.com/a%20b/c%2Bd"
     # Dots cannot be a TLS wildcard match: path style for that bucket.
-    assert aws._url("my.bucket", "k") == "https://s3.eu-west-1.amazonaws.com/my.bucket/k"
-    assert aws._url(None) == "https://s3.eu-west-1.amazonaws.com/"
+    assert aws._object_url("my.bucket", "k") == "https://s3.eu-west-1.amazonaws.com/my.bucket/k"
+    assert aws._object_url(None) == "https://s3.eu-west-1.amazonaws.com/"
     local = S3StorageDriver("AKID", "secret", endpoint="http://127.0.0.1:9000/")
-    assert local._url("bucket", "k") == "http://127.0.0.1:9000/bucket/k"
-    assert local._url("bucket") == "http://127.0.0.1:9000/bucket"
+    assert local._object_url("bucket", "k") == "http://127.0.0.1:9000/bucket/k"
+    assert local._object_url("bucket") == "http://127.0.0.1:9000/bucket"
     virtual = S3StorageDriver("AKID", "secret", endpoint="http://localhost:9000",
                               path_style=False)
-    assert virtual._url("bucket", "k") == "http://bucket.localhost:9000/k"
+    assert virtual._object_url("bucket", "k") == "http://bucket.localhost:9000/k"
 
 
 def test_invalid_arguments_are_refused_before_any_request() -> None:

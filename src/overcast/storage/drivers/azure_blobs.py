@@ -10,7 +10,8 @@ How the service maps onto overcast's model:
   blob overcast writes does), else its ETag; ``extra`` holds ``etag``,
   ``content_md5`` (base64, as Azure gives it), ``blob_type`` and the lease and
   access-tier fields the service reports.
-* Uploads go through :func:`overcast.storage.transfer.upload_in_parts`: a
+* Uploads go through the base class's flow and
+  :func:`overcast.storage.transfer.upload_in_parts`: a
   small object is one *Put Blob* with ``Content-MD5``; a larger one is staged
   as blocks (*Put Block*, ``concurrency`` at a time, each with its own
   ``Content-MD5``, which the service verifies) and committed in order with one
@@ -29,37 +30,38 @@ How the service maps onto overcast's model:
   client's block upload of the same name fail for that time if its block ids
   have another length (the service requires one length per blob).
 * Full downloads are checked against the ``Content-MD5`` header of the response
-  (and its length); ranged reads use ``x-ms-range``.
+  (and its length); ranged reads use ``x-ms-range``. Blobs above
+  ``part_plan.threshold`` are downloaded to a file as parallel ranges of the
+  version current when the download starts (``If-Match`` its ETag), checked
+  against the blob's ``Content-MD5`` before the rename.
 * ``delete_container`` lists one blob first and raises
   :class:`~overcast.errors.ContainerIsNotEmpty`: Azure itself would delete a
   container with everything in it.
 * ``copy_object`` is *Copy Blob* (server side), polled with ``Sleep`` until
   ``x-ms-copy-status`` is ``success``.
 * ``get_object_presigned_url`` returns a blob SAS URL (needs the account key).
-* Errors: ``x-ms-error-code`` (or the XML ``<Code>``) ``ContainerNotFound``,
-  ``BlobNotFound``, ``ContainerAlreadyExists`` map to overcast's errors;
-  ``AuthenticationFailed`` and other 403s to
-  :class:`~overcast.errors.InvalidCredentials`; ``ServerBusy`` (503) is retried
-  by the runtime, any method, as throttling.
+* Errors: the error table maps ``x-ms-error-code`` (or the XML ``<Code>``):
+  ``ContainerNotFound``, ``BlobNotFound``, ``ContainerAlreadyExists``,
+  ``Md5Mismatch`` map to overcast's errors; ``AuthenticationFailed`` and other
+  403s to :class:`~overcast.errors.InvalidCredentials`; ``ServerBusy`` (503)
+  is throttling: the runtime retries it whatever the method.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import IO, Any, ClassVar, Final
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, ClassVar, Final
 from urllib.parse import quote, unquote, urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
+from overcast import xml
 from overcast.auth.azure_shared_key import (
     API_VERSION,
     blob_sas,
@@ -71,40 +73,34 @@ from overcast.errors import (
     ContainerAlreadyExists,
     ContainerIsNotEmpty,
     ContainerNotFound,
+    IntegrityError,
     InvalidCredentials,
     InvalidInput,
     ObjectNotFound,
-    OvercastError,
     ProviderError,
+    RateLimited,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op, PartData, Request, Response, Sleep
-from overcast.runtime.operation import iterator, operation, stream
-from overcast.runtime.redact import Secret, redact_text
-from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream
+from overcast.runtime.api import ErrorMap, Fault, Outcome, When, xml_fault
+from overcast.runtime.effects import Call, Iter, Op, PartData, Request, Response, Sleep
+from overcast.runtime.operation import iterator, operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
+from overcast.runtime.streams import ByteStream
 from overcast.storage.base import (
+    Attributes,
     Container,
     ContainerRef,
     Object,
+    ObjectUpload,
     Prefix,
-    Progress,
     StorageDriver,
     container_name,
 )
-from overcast.storage.transfer import (
-    HashCheck,
-    PartPlan,
-    ProgressReport,
-    SizeCheck,
-    check_range,
-    download_in_ranges,
-    upload_in_parts,
-)
-from overcast.storage.transfer import guess_type as _guess_type
-from overcast.storage.transfer import readable_file_size as _file_size
-from overcast.xml import child as _child
-from overcast.xml import local as _local
-from overcast.xml import parse as _parse
-from overcast.xml import text as _text
+from overcast.storage.checks import HashCheck, b64_to_hex, md5_b64
+from overcast.storage.http import StorageApi, header_int, http_date, range_header, user_meta
+from overcast.storage.transfer import PartPlan, Ranged, upload_in_parts
 
 __all__ = ["DEFAULT_PART_PLAN", "AzureBlobsStorageDriver"]
 
@@ -123,7 +119,6 @@ DEFAULT_PART_PLAN: Final = PartPlan(
 )
 MAX_PAGE_SIZE: Final = 5000
 MAX_BLOB_NAME: Final = 1024
-DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
 #: How long copy_object waits for a pending copy, and how often it looks.
 COPY_TIMEOUT: Final = 600.0
 COPY_POLL_MAX: Final = 5.0
@@ -132,6 +127,7 @@ _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$
 _SPECIAL_CONTAINERS = frozenset({"$root", "$logs", "$web"})
 _META_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NO_OUTCOME: Final = Outcome()
 # Path characters sent as they are; yarl (aiohttp) leaves exactly these alone, so
 # the path signed is the path sent whatever the transport.
 _PATH_SAFE = "/-_.~!$&'()*,;=:@"
@@ -178,27 +174,14 @@ def _name(element: Element | None) -> str:
     return text
 
 
-def _http_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
-        return None
-
-
 def _md5_hex(content_md5: str | None) -> str | None:
-    if not content_md5:
-        return None
-    try:
-        raw = base64.b64decode(content_md5, validate=True)
-    except ValueError:
-        return None
-    return raw.hex() if len(raw) == 16 else None
+    """A ``Content-MD5`` (base64) as hex, if it is an MD5."""
+    value = b64_to_hex(content_md5)
+    return value if value is not None and len(value) == 32 else None
 
 
-def _md5_b64(data: PartData) -> str:
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+def _etag(value: str | None) -> str | None:
+    return (value or "").strip('"') or None
 
 
 class _StreamDigest:
@@ -223,14 +206,7 @@ class _StreamDigest:
         return base64.b64encode(self.md5.digest()).decode("ascii")
 
 
-@dataclass(frozen=True, slots=True)
-class _Attributes:
-    content_type: str
-    meta_data: dict[str, str]
-    headers: dict[str, str]
-
-
-class _BlockUpload:
+class _BlockUpload(ObjectUpload["AzureBlobsStorageDriver"]):
     """The :class:`~overcast.storage.transfer.PartTarget` of one blob upload."""
 
     def __init__(
@@ -238,15 +214,13 @@ class _BlockUpload:
         driver: AzureBlobsStorageDriver,
         container: str,
         blob: str,
-        attributes: _Attributes,
+        attributes: Attributes,
         digest: _StreamDigest,
     ) -> None:
-        self.driver = driver
-        self.container = container
-        self.blob = blob
-        self.attributes = attributes
+        super().__init__(driver, container, blob, attributes)
         self.digest = digest
-        self.url = driver._url(container, blob)
+        self.url = driver._blob_url(container, blob)
+        self.what = f"{container}/{blob}"
 
     def _blob_headers(self) -> dict[str, str]:
         headers = dict(self.attributes.headers)
@@ -255,14 +229,17 @@ class _BlockUpload:
             headers[f"x-ms-meta-{key}"] = value
         return headers
 
+    def _put(self, headers: Mapping[str, str], body: PartData,
+             params: list[tuple[str, str]] | None = None) -> Op[Response]:
+        return self.driver._send("PUT", self.url, params=params or [], headers=headers,
+                                 body=body, what=self.what, missing=ContainerNotFound)
+
     def put_whole(self, data: PartData) -> Op[Object]:
         """*Put Blob*: the whole object in one request, checked by ``Content-MD5``."""
-        md5: str = yield Call(_md5_b64, data)
+        md5: str = yield Call(md5_b64, data)
         headers = self._blob_headers()
         headers.update({"x-ms-blob-type": "BlockBlob", "Content-MD5": md5})
-        resp = yield from self.driver._send("PUT", self.url, headers=headers, body=data)
-        if resp.status != 201:
-            raise self.driver._error(resp, self.container, self.blob)
+        resp = yield from self._put(headers, data)
         return self.driver._uploaded(self, resp, len(data), md5)
 
     def begin(self) -> Op[str]:
@@ -273,30 +250,19 @@ class _BlockUpload:
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """*Put Block*: stage block ``number`` with its own ``Content-MD5``."""
         block_id = base64.b64encode(f"{upload_id}-{number:07d}".encode()).decode("ascii")
-        md5: str = yield Call(_md5_b64, data)
-        resp = yield from self.driver._send(
-            "PUT",
-            self.url,
-            params=[("comp", "block"), ("blockid", block_id)],
-            headers={"Content-MD5": md5},
-            body=data,
-        )
-        if resp.status != 201:
-            raise self.driver._error(resp, self.container, self.blob)
+        md5: str = yield Call(md5_b64, data)
+        yield from self._put({"Content-MD5": md5}, data,
+                             [("comp", "block"), ("blockid", block_id)])
         return block_id
 
     def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Object]:
         """*Put Block List*: commit the blocks in order, with the whole MD5."""
-        xml = "".join(f"<Latest>{escape(block)}</Latest>" for _, block in parts)
-        body = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{xml}</BlockList>'.encode()
+        blocks = "".join(f"<Latest>{escape(block)}</Latest>" for _, block in parts)
+        body = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{blocks}</BlockList>'.encode()
         headers = self._blob_headers()
         headers["x-ms-blob-content-md5"] = md5 = self.digest.b64()
         headers["Content-Type"] = "application/xml"
-        resp = yield from self.driver._send(
-            "PUT", self.url, params=[("comp", "blocklist")], headers=headers, body=body
-        )
-        if resp.status != 201:
-            raise self.driver._error(resp, self.container, self.blob)
+        resp = yield from self._put(headers, body, [("comp", "blocklist")])
         return self.driver._uploaded(self, resp, self.digest.size, md5)
 
     def abort(self, upload_id: str) -> Op[None]:
@@ -306,7 +272,7 @@ class _BlockUpload:
         yield from ()
 
 
-class AzureBlobsStorageDriver(StorageDriver):
+class AzureBlobsStorageDriver(StorageApi, StorageDriver):
     """Azure Blob Storage (block blobs), Shared Key or SAS.
 
     ``key`` is the storage account name and ``secret`` its base64 account key;
@@ -324,6 +290,22 @@ class AzureBlobsStorageDriver(StorageDriver):
     """
 
     name: ClassVar[str] = "azure_blobs"
+    label: ClassVar[str] = "Azure"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-ms-request-id",)
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        When(ContainerNotFound, code="ContainerNotFound"),
+        When(ObjectNotFound, code=("BlobNotFound", "CannotVerifyCopySource")),
+        When(ContainerAlreadyExists, code="ContainerAlreadyExists"),
+        When(RateLimited, code="ServerBusy"),
+        When(InvalidCredentials, code=_CREDENTIAL_CODES),
+        When(IntegrityError, code="Md5Mismatch"),
+        When(InvalidInput, code=_INPUT_CODES),
+        When(InvalidInput, status=416),
+    )
+    ascii_content_type: ClassVar[bool] = True
+    #: Blob names are counted in characters (checked below); this bounds the bytes.
+    max_object_name_bytes: ClassVar[int] = 4 * MAX_BLOB_NAME
+    parallel_ranges: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -353,12 +335,8 @@ class AzureBlobsStorageDriver(StorageDriver):
                     "give the account name (key), an endpoint or a connection string"
                 )
             base = f"https://{account}.blob.core.windows.net"
-        base = base.rstrip("/")
+        base = check_endpoint(base, query=False)
         parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(f"endpoint must be an http(s) URL: {base!r}")
-        if parts.query or parts.fragment:
-            raise InvalidInput("endpoint must not carry a query (give sas_token= instead)")
         if not account:
             host = parts.hostname or ""
             account = host.split(".", 1)[0] if ".blob." in host else None
@@ -370,12 +348,10 @@ class AzureBlobsStorageDriver(StorageDriver):
             raise InvalidInput("part_plan must be a PartPlan")
         if part_plan.threshold > MAX_PUT_BLOB or part_plan.part_size > MAX_BLOCK_SIZE:
             raise InvalidInput("part_plan exceeds Azure's Put Blob or block size limits")
-        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput(f"page_size must be 1..{MAX_PAGE_SIZE}: {page_size!r}")
+        self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE)
         self.account = account
         self.endpoint = base
         self.part_plan = part_plan
-        self.page_size = page_size
         self._account_key = account_key
         self._sas = Secret(sas.reveal().lstrip("?")) if sas else None
         super().__init__(**options)
@@ -393,21 +369,31 @@ class AzureBlobsStorageDriver(StorageDriver):
             request = replace(request, url=f"{request.url}{sep}{self._sas.reveal()}")
         return request
 
-    def _is_throttled(self, response: Response) -> bool:
-        """``ServerBusy`` (503) means the request was not processed: the runtime
-        retries it, any method (a create too), with backoff. Other 5xx answers
-        are retried by the runtime only for idempotent requests."""
-        return response.headers.get("x-ms-error-code") == "ServerBusy"
-
     def _secrets(self) -> tuple[Secret, ...]:
         return tuple(s for s in (self._account_key, self._sas) if s is not None)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"account": self.account, "endpoint": self.endpoint}
 
+    def _fault(self, resp: Response) -> Fault:
+        """The code from ``x-ms-error-code`` (a HEAD answer has no body) or the
+        XML ``<Code>``; the first line of ``<Message>`` (the rest is the request
+        id and time), with anything that looks like a signature hidden."""
+        if resp.body.lstrip().startswith(b"<"):
+            fault = xml_fault(resp, self.request_id_headers)
+        else:
+            request_id = resp.headers.get("x-ms-request-id")
+            fault = Fault(resp.status, None, resp.text[:300], request_id)
+        code = resp.headers.get("x-ms-error-code") or fault.code
+        message = _LONG_BASE64.sub("***", fault.message.strip().split("\n", 1)[0])
+        return Fault(resp.status, code, message, fault.request_id,
+                     frozenset({code}) if code else frozenset())
+
     # -- names and URLs -------------------------------------------------------------
 
-    def _check_container(self, name: str) -> str:
+    def _check_container(self, name: object) -> str:
+        """3-63 lower-case letters, digits and single hyphens (or ``$root``,
+        ``$logs``, ``$web``)."""
         if not isinstance(name, str) or not (
             _CONTAINER_NAME.match(name) or name in _SPECIAL_CONTAINERS
         ):
@@ -418,382 +404,19 @@ class AzureBlobsStorageDriver(StorageDriver):
             )
         return name
 
-    def _check_blob(self, name: str) -> str:
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"blob name must be a non-empty string: {name!r}", driver=self)
+    def _check_object(self, name: object) -> str:
+        """The shared rules, at most 1024 characters and no control character."""
+        name = super()._check_object(name)
         if len(name) > MAX_BLOB_NAME or _CONTROL.search(name):
             raise InvalidInput(
                 f"invalid blob name {name!r}: over {MAX_BLOB_NAME} characters or a control "
                 "character",
                 driver=self,
             )
-        for segment in name.split("/"):
-            if segment in ("", ".", ".."):
-                raise InvalidInput(
-                    f"invalid blob name {name!r}: empty, '.' or '..' path segment "
-                    "(leading, trailing or doubled '/')",
-                    driver=self,
-                )
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"blob name is not valid Unicode: {name!r}", driver=self) from None
         return name
 
-    def _url(self, container: str | None = None, blob: str | None = None) -> str:
-        url = self.endpoint
-        if container is not None:
-            url += "/" + quote(container, safe="$")
-            if blob is not None:
-                url += "/" + quote(blob, safe=_PATH_SAFE)
-        else:
-            url += "/"
-        return url
-
-    # -- requests and errors ----------------------------------------------------------
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Sequence[tuple[str, str]] = (),
-        headers: Mapping[str, str] | None = None,
-        body: PartData | None = None,
-        stream: bool = False,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
-        resp: Response = yield Request(
-            method, url, dict(headers or {}), list(params), body, stream=stream,
-            idempotent=idempotent,
-        )
-        return resp
-
-    def _error_fields(self, resp: Response) -> tuple[str | None, str]:
-        root = _parse(resp.body)
-        code = resp.headers.get("x-ms-error-code") or _text(root, "Code")
-        message = (_text(root, "Message") or "").strip()
-        if not message and resp.body and root is None:
-            message = resp.text[:300]
-        message = message.split("\n", 1)[0]
-        message = _LONG_BASE64.sub("***", redact_text(message, self._secrets()))
-        return code, message
-
-    def _error(
-        self, resp: Response, container: str | None = None, blob: str | None = None
-    ) -> OvercastError:
-        """The overcast error for a failed response."""
-        code, message = self._error_fields(resp)
-        text = message or f"HTTP {resp.status}"
-        request_id = resp.headers.get("x-ms-request-id")
-        if code == "ContainerNotFound" or (resp.status == 404 and not code and blob is None):
-            return ContainerNotFound(container or "", driver=self)
-        if code in ("BlobNotFound", "CannotVerifyCopySource") or (
-            resp.status == 404 and not code and blob is not None
-        ):
-            return ObjectNotFound(blob or "", driver=self)
-        if code == "ContainerAlreadyExists":
-            return ContainerAlreadyExists(container or "", driver=self)
-        if code in _CREDENTIAL_CODES or resp.status in (401, 403):
-            return InvalidCredentials(
-                f"Azure rejected the credentials ({code or resp.status}): {text}", driver=self
-            )
-        if code in _INPUT_CODES or resp.status == 416:
-            return InvalidInput(f"Azure: {code}: {text}", driver=self)
-        return ProviderError(
-            f"Azure {resp.method} {resp.url} failed: {text}",
-            status=resp.status, code=code, request_id=request_id, driver=self,
-        )
-
-    def _xml(self, resp: Response) -> Element:
-        root = _parse(resp.body)
-        if root is None:
-            raise ProviderError(
-                f"Azure sent a response that is not XML: {resp.text[:200]!r}",
-                status=resp.status, driver=self,
-            )
-        return root
-
-    # -- models ------------------------------------------------------------------------
-
-    def _object_from_headers(self, container: str, name: str, headers: Mapping[str, str]) -> Object:
-        content_md5 = headers.get("Content-MD5")
-        etag = (headers.get("ETag") or "").strip('"') or None
-        length = headers.get("Content-Length") or "0"
-        meta = {
-            k[len("x-ms-meta-"):]: v for k, v in _raw_items(headers) if k.lower().startswith(
-                "x-ms-meta-"
-            )
-        }
-        extra: dict[str, Any] = {
-            "etag": etag,
-            "content_md5": content_md5,
-            "blob_type": headers.get("x-ms-blob-type"),
-            "lease_state": headers.get("x-ms-lease-state"),
-            "access_tier": headers.get("x-ms-access-tier"),
-            "last_modified": headers.get("Last-Modified"),
-        }
-        return Object(
-            name=name,
-            size=int(length) if length.isdigit() else 0,
-            hash=_md5_hex(content_md5) or etag,
-            extra=extra,
-            meta_data=meta,
-            container=Container(name=container, driver=self),
-            driver=self,
-            content_type=headers.get("Content-Type"),
-            last_modified=_http_time(headers.get("Last-Modified")),
-        )
-
-    def _object_from_xml(self, container: Container, element: Element) -> Object:
-        props = _child(element, "Properties")
-        name = _name(_child(element, "Name"))
-        content_md5 = _text(props, "Content-MD5") or None
-        etag = (_text(props, "Etag") or "").strip('"') or None
-        length = _text(props, "Content-Length") or "0"
-        meta_element = _child(element, "Metadata")
-        meta = {
-            _local(item.tag): item.text or ""
-            for item in (meta_element if meta_element is not None else [])
-        }
-        extra: dict[str, Any] = {
-            "etag": etag,
-            "content_md5": content_md5,
-            "blob_type": _text(props, "BlobType"),
-            "lease_state": _text(props, "LeaseState"),
-            "access_tier": _text(props, "AccessTier"),
-            "last_modified": _text(props, "Last-Modified"),
-        }
-        return Object(
-            name=name,
-            size=int(length) if length.strip().isdigit() else 0,
-            hash=_md5_hex(content_md5) or etag,
-            extra=extra,
-            meta_data=meta,
-            container=container,
-            driver=self,
-            content_type=_text(props, "Content-Type") or None,
-            last_modified=_http_time(_text(props, "Last-Modified")),
-        )
-
-    def _uploaded(self, upload: _BlockUpload, resp: Response, size: int, md5: str) -> Object:
-        etag = (resp.headers.get("ETag") or "").strip('"') or None
-        return Object(
-            name=upload.blob,
-            size=size,
-            hash=_md5_hex(md5),
-            extra={
-                "etag": etag,
-                "content_md5": md5,
-                "blob_type": "BlockBlob",
-                "last_modified": resp.headers.get("Last-Modified"),
-            },
-            meta_data=dict(upload.attributes.meta_data),
-            container=Container(name=upload.container, driver=self),
-            driver=self,
-            content_type=upload.attributes.content_type,
-            last_modified=_http_time(resp.headers.get("Last-Modified")),
-        )
-
-    def _container_from_headers(self, name: str, headers: Mapping[str, str]) -> Container:
-        meta = {
-            k[len("x-ms-meta-"):]: v for k, v in _raw_items(headers) if k.lower().startswith(
-                "x-ms-meta-"
-            )
-        }
-        return Container(
-            name=name,
-            extra={
-                "etag": (headers.get("ETag") or "").strip('"') or None,
-                "last_modified": headers.get("Last-Modified"),
-                "lease_state": headers.get("x-ms-lease-state"),
-                "public_access": headers.get("x-ms-blob-public-access"),
-                "meta_data": meta,
-            },
-            driver=self,
-        )
-
-    # -- containers -----------------------------------------------------------------
-
-    @iterator
-    def iterate_containers(self) -> Iter[Container]:
-        """Every container of the account (*List Containers*, page by page)."""
-        marker: str | None = None
-        while True:
-            params = [("comp", "list"), ("maxresults", str(self.page_size))]
-            if marker:
-                params.append(("marker", marker))
-            resp = yield from self._send("GET", self._url(), params=params)
-            if resp.status != 200:
-                raise self._error(resp)
-            root = self._xml(resp)
-            for element in _child(root, "Containers") or []:
-                if _local(element.tag) != "Container":
-                    continue
-                props = _child(element, "Properties")
-                yield Emit(
-                    Container(
-                        name=_text(element, "Name") or "",
-                        extra={
-                            "etag": (_text(props, "Etag") or "").strip('"') or None,
-                            "last_modified": _text(props, "Last-Modified"),
-                            "lease_state": _text(props, "LeaseState"),
-                            "public_access": _text(props, "PublicAccess"),
-                        },
-                        driver=self,
-                    )
-                )
-            marker = _text(root, "NextMarker")
-            if not marker:
-                return
-
-    @operation
-    def get_container(self, container_name: str) -> Op[Container]:
-        """A container by name (*Get Container Properties*)."""
-        name = self._check_container(container_name)
-        resp = yield from self._send(
-            "HEAD", self._url(name), params=[("restype", "container")]
-        )
-        if resp.status != 200:
-            raise self._error(resp, name)
-        return self._container_from_headers(name, resp.headers)
-
-    @operation
-    def create_container(self, container_name: str) -> Op[Container]:
-        """Create a private container (*Create Container*)."""
-        name = self._check_container(container_name)
-        resp = yield from self._send(
-            "PUT", self._url(name), params=[("restype", "container")], idempotent=False
-        )
-        if resp.status != 201:
-            raise self._error(resp, name)
-        return self._container_from_headers(name, resp.headers)
-
-    @operation
-    def delete_container(self, container: ContainerRef) -> Op[bool]:
-        """Delete an empty container; :class:`ContainerIsNotEmpty` if it holds a
-        blob (Azure itself would delete the blobs with it)."""
-        name = self._check_container(container_name(container))
-        resp = yield from self._send(
-            "GET",
-            self._url(name),
-            params=[("restype", "container"), ("comp", "list"), ("maxresults", "1")],
-        )
-        if resp.status != 200:
-            raise self._error(resp, name)
-        blobs = _child(self._xml(resp), "Blobs")
-        if blobs is not None and len(blobs):
-            raise ContainerIsNotEmpty(f"container {name!r} is not empty", driver=self)
-        resp = yield from self._send("DELETE", self._url(name), params=[("restype", "container")])
-        if resp.status != 202:
-            raise self._error(resp, name)
-        return True
-
-    # -- listing ------------------------------------------------------------------------
-
-    def _list_page(
-        self, container: str, prefix: str, delimiter: str | None, marker: str | None
-    ) -> Op[tuple[list[Object | Prefix], str | None]]:
-        """One page of *List Blobs*: its entries in name order and the next marker."""
-        params = [
-            ("restype", "container"),
-            ("comp", "list"),
-            ("include", "metadata"),
-            ("maxresults", str(self.page_size)),
-        ]
-        if prefix:
-            params.append(("prefix", prefix))
-        if delimiter:
-            params.append(("delimiter", delimiter))
-        if marker:
-            params.append(("marker", marker))
-        resp = yield from self._send("GET", self._url(container), params=params)
-        if resp.status != 200:
-            raise self._error(resp, container)
-        ref = Container(name=container, driver=self)
-        page: tuple[list[Object | Prefix], str | None] = yield Call(
-            self._parse_page, ref, resp.body
-        )
-        return page
-
-    def _parse_page(
-        self, container: Container, body: bytes
-    ) -> tuple[list[Object | Prefix], str | None]:
-        root = _parse(body)
-        if root is None:
-            raise ProviderError("Azure sent a blob listing that is not XML", driver=self)
-        entries: list[Object | Prefix] = []
-        for element in _child(root, "Blobs") or []:
-            kind = _local(element.tag)
-            if kind == "Blob":
-                entries.append(self._object_from_xml(container, element))
-            elif kind == "BlobPrefix":
-                entries.append(Prefix(_name(_child(element, "Name")), container))
-        entries.sort(key=lambda e: e.name)
-        return entries, _text(root, "NextMarker") or None
-
-    @iterator
-    def iterate_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Iter[Object]:
-        """The blobs of a container in name order (*List Blobs*, ``page_size``
-        per request, following ``NextMarker``), with their metadata."""
-        name = self._check_container(container_name(container))
-        marker: str | None = None
-        while True:
-            entries, marker = yield from self._list_page(
-                name, prefix or ex_prefix or "", None, marker
-            )
-            for entry in entries:
-                if isinstance(entry, Object):
-                    yield Emit(entry)
-            if not marker:
-                return
-
-    @iterator
-    def iterate_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Iter[Object | Prefix]:
-        """One "directory level": blobs and ``BlobPrefix`` entries under ``prefix``."""
-        if not delimiter:
-            raise InvalidInput("delimiter must not be empty", driver=self)
-        name = self._check_container(container_name(container))
-        marker: str | None = None
-        while True:
-            entries, marker = yield from self._list_page(name, prefix or "", delimiter, marker)
-            for entry in entries:
-                yield Emit(entry)
-            if not marker:
-                return
-
-    # -- objects ---------------------------------------------------------------------------
-
-    @operation
-    def get_object(self, container_name: str, object_name: str) -> Op[Object]:
-        """A blob's properties and metadata (*Get Blob Properties*)."""
-        container = self._check_container(container_name)
-        blob = self._check_blob(object_name)
-        resp = yield from self._send("HEAD", self._url(container, blob))
-        if resp.status != 200:
-            raise self._error(resp, container, blob)
-        return self._object_from_headers(container, blob, resp.headers)
-
-    def _attributes(
-        self,
-        extra: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        content_type: str | None,
-        meta_data: Mapping[str, str] | None,
-        object_name: str,
-    ) -> _Attributes:
-        extra = dict(extra or {})
-        unknown = set(extra) - {"content_type", "meta_data", "acl"}
-        if unknown:
-            raise InvalidInput(f"unknown extra keys: {', '.join(sorted(unknown))}", driver=self)
-        ctype = content_type or extra.get("content_type") or _guess_type(object_name)
-        if not isinstance(ctype, str) or not ctype.isascii() or _CONTROL.search(ctype):
-            raise InvalidInput(f"invalid content type: {ctype!r}", driver=self)
-        meta = dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
+    def _check_meta(self, meta: dict[str, str]) -> dict[str, str]:
+        """Names are C# identifiers; values ASCII without control characters."""
         for key, value in meta.items():
             if not isinstance(key, str) or not _META_NAME.match(key):
                 raise InvalidInput(
@@ -804,181 +427,300 @@ class AzureBlobsStorageDriver(StorageDriver):
                     f"Azure metadata values must be ASCII without control characters: {key!r}",
                     driver=self,
                 )
-        extra_headers: dict[str, str] = {}
-        for key, value in (headers or {}).items():
-            if _CONTROL.search(f"{key}{value}") or key.lower() == "authorization":
-                raise InvalidInput(f"invalid header {key!r}", driver=self)
-            extra_headers[key] = value
-        return _Attributes(ctype, meta, extra_headers)
+        return meta
 
-    def _upload(
-        self, body: ByteStream, size: int | None, container: str, blob: str, attrs: _Attributes
-    ) -> Op[Object]:
-        digest = _StreamDigest()
-        body.observe(digest)
-        target = _BlockUpload(self, container, blob, attrs, digest)
-        obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan)
+    def _check_header(self, name: object, value: object) -> None:
+        """The shared rules; ``Authorization`` is the signer's."""
+        super()._check_header(name, value)
+        if str(name).lower() == "authorization":
+            raise InvalidInput(f"invalid header {name!r}", driver=self)
+
+    def _blob_url(self, container: str | None = None, blob: str | None = None) -> str:
+        """The URL of the service, a container or a blob."""
+        url = self.endpoint
+        if container is not None:
+            url += "/" + quote(container, safe="$")
+            if blob is not None:
+                url += "/" + quote(blob, safe=_PATH_SAFE)
+        else:
+            url += "/"
+        return url
+
+    # -- models ------------------------------------------------------------------------
+
+    def _object(self, container: Container, name: str, fields: Mapping[str, str | None]
+                ) -> Object:
+        """An object from its properties (a HEAD answer's headers or a listing's
+        ``<Properties>``, by the same names)."""
+        content_md5 = fields.get("Content-MD5") or None
+        etag = _etag(fields.get("ETag") or fields.get("Etag"))
+        extra: dict[str, Any] = {
+            "etag": etag,
+            "content_md5": content_md5,
+            "blob_type": fields.get("x-ms-blob-type") or fields.get("BlobType"),
+            "lease_state": fields.get("x-ms-lease-state") or fields.get("LeaseState"),
+            "access_tier": fields.get("x-ms-access-tier") or fields.get("AccessTier"),
+            "last_modified": fields.get("Last-Modified"),
+        }
+        return Object(
+            name=name,
+            size=header_int((fields.get("Content-Length") or "").strip()) or 0,
+            hash=_md5_hex(content_md5) or etag,
+            extra=extra,
+            container=container,
+            driver=self,
+            content_type=fields.get("Content-Type") or None,
+            last_modified=http_date(fields.get("Last-Modified")),
+        )
+
+    def _object_from_headers(self, container: str, name: str, headers: Mapping[str, str]
+                             ) -> Object:
+        obj = self._object(Container(name=container, driver=self), name, headers)
+        obj.meta_data = user_meta(headers, "x-ms-meta-", lower=False)
         return obj
 
-    @operation
-    def upload_object(
-        self,
-        file_path: str | os.PathLike[str],
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        verify_hash: bool = True,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload a local file: one *Put Blob* up to ``part_plan.threshold``, else
-        blocks staged in parallel and committed in order. Every request carries
-        ``Content-MD5``, which the service checks."""
-        name = self._check_container(container_name(container))
-        blob = self._check_blob(object_name)
-        attrs = self._attributes(extra, headers, content_type, meta_data, object_name)
-        source = os.fspath(file_path)
-        size: int | None = yield Call(_file_size, source)
-        if size is None:
-            raise InvalidInput(f"not a readable file: {source}", driver=self)
-        body = FileStream(source).observe(SizeCheck(size, source, driver=self))
-        if progress is not None:
-            body.observe(ProgressReport(progress, size))
-        return (yield from self._upload(body, size, name, blob, attrs))
+    def _object_from_xml(self, container: Container, element: Element) -> Object:
+        props = xml.child(element, "Properties")
+        fields = {xml.local(item.tag): item.text for item in (props if props is not None else [])}
+        obj = self._object(container, _name(xml.child(element, "Name")), fields)
+        meta_element = xml.child(element, "Metadata")
+        obj.meta_data = {
+            xml.local(item.tag): item.text or ""
+            for item in (meta_element if meta_element is not None else [])
+        }
+        return obj
 
-    @operation
-    def upload_object_via_stream(
-        self,
-        iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload from an iterator of bytes, a file object or bytes (size unknown):
-        blocks once the data passes ``part_plan.threshold``."""
-        name = self._check_container(container_name(container))
-        blob = self._check_blob(object_name)
-        attrs = self._attributes(extra, headers, content_type, meta_data, object_name)
-        if isinstance(iterator, str):
-            raise InvalidInput("upload data must be bytes, not str", driver=self)
-        body = as_stream(iterator)
-        if progress is not None:
-            body.observe(ProgressReport(progress, None))
-        return (yield from self._upload(body, None, name, blob, attrs))
-
-    @stream
-    def download_object_range_as_stream(
-        self,
-        obj: Object,
-        start_bytes: int,
-        end_bytes: int | None = None,
-        chunk_size: int | None = None,
-    ) -> Op[ByteStream]:
-        """Bytes ``[start_bytes, end_bytes)`` of a blob (``x-ms-range``). A full
-        read is checked against the length and ``Content-MD5`` of the response."""
-        container = self._check_container(obj.container_name)
-        blob = self._check_blob(obj.name)
-        start, end = check_range(None, start_bytes, end_bytes, driver=self)
-        full = start == 0 and end is None
-        headers: dict[str, str] = {}
-        if not full:
-            if end is not None and end == start:
-                # An empty range: nothing to send, but the blob must exist.
-                yield from self.get_object.op(container, blob)
-                return IterStream([])
-            last = "" if end is None else str(end - 1)
-            headers["x-ms-range"] = f"bytes={start}-{last}"
-        resp = yield from self._send(
-            "GET", self._url(container, blob), headers=headers, stream=True
+    def _uploaded(self, upload: _BlockUpload, resp: Response, size: int, md5: str) -> Object:
+        return Object(
+            name=upload.name,
+            size=size,
+            hash=_md5_hex(md5),
+            extra={
+                "etag": _etag(resp.headers.get("ETag")),
+                "content_md5": md5,
+                "blob_type": "BlockBlob",
+                "last_modified": resp.headers.get("Last-Modified"),
+            },
+            meta_data=dict(upload.attributes.meta_data),
+            container=Container(name=upload.container, driver=self),
+            driver=self,
+            content_type=upload.attributes.content_type,
+            last_modified=http_date(resp.headers.get("Last-Modified")),
         )
-        if resp.status == 416 and end is None and start == obj.size:
-            return IterStream([])
-        if resp.stream is None or resp.status not in (200, 206):
-            raise self._error(resp, container, blob)
-        body = resp.stream
-        declared = resp.headers.get("Content-Length")
-        expected = (end - start) if end is not None else (
-            int(declared) if declared and declared.isdigit() else None
-        )
-        body.observe(SizeCheck(expected, blob, driver=self))
-        if full and resp.status == 200:
-            md5 = _md5_hex(resp.headers.get("Content-MD5"))
-            if md5:
-                body.observe(HashCheck("md5", md5, blob, driver=self))
-        return body
 
-    @operation
-    def download_object(
-        self,
-        obj: Object,
-        destination_path: str | os.PathLike[str],
-        overwrite_existing: bool = False,
-        delete_on_failure: bool = True,
-        *,
-        progress: Progress | None = None,
-    ) -> Op[bool]:
-        """Download a blob to a local file, atomically.
-
-        Blobs above ``part_plan.threshold`` come as parallel ranged reads
-        (``part_plan.part_size`` each, ``concurrency`` at a time) of the version
-        current when the download starts (``If-Match`` its ETag); the file is
-        checked against the blob's ``Content-MD5`` before it is renamed into
-        place. Smaller blobs stream in one checked request.
-        """
-        if obj.size <= self.part_plan.threshold:
-            done: bool = yield from StorageDriver.download_object.fn(
-                self, obj, destination_path, overwrite_existing, delete_on_failure,
-                progress=progress,
-            )
-            return done
-        current = yield from self.get_object.op(obj.container_name, obj.name)
-        container = current.container_name
-        blob = current.name
-        etag = current.extra.get("etag")
-        md5 = _md5_hex(current.extra.get("content_md5"))
-
-        def fetch(start: int, end: int) -> Op[ByteStream]:
-            headers = {"x-ms-range": f"bytes={start}-{end - 1}"}
-            if etag:
-                headers["If-Match"] = f'"{etag}"'
-            resp = yield from self._send(
-                "GET", self._url(container, blob), headers=headers, stream=True
-            )
-            if resp.stream is None or resp.status != 206:
-                raise self._error(resp, container, blob)
-            return resp.stream
-
-        saved: bool = yield from download_in_ranges(
-            fetch,
-            current.size,
-            destination_path,
-            overwrite=overwrite_existing,
-            part_size=self.part_plan.part_size,
-            concurrency=self.part_plan.concurrency,
-            checksum=("md5", md5) if md5 else None,
-            progress=progress,
+    def _container_from(self, name: str, fields: Mapping[str, str | None]) -> Container:
+        """A container from its properties (a HEAD answer's headers or a
+        listing's ``<Properties>``)."""
+        return Container(
+            name=name,
+            extra={
+                "etag": _etag(fields.get("ETag") or fields.get("Etag")),
+                "last_modified": fields.get("Last-Modified"),
+                "lease_state": fields.get("x-ms-lease-state") or fields.get("LeaseState"),
+                "public_access": fields.get("x-ms-blob-public-access")
+                or fields.get("PublicAccess"),
+            },
             driver=self,
         )
-        return saved
+
+    # -- containers -----------------------------------------------------------------
+
+    @iterator
+    def iterate_containers(self) -> Iter[Container]:
+        """Every container of the account (*List Containers*, page by page)."""
+
+        def fetch(marker: Cursor | None) -> Op[Page[Container]]:
+            params = [("comp", "list"), ("maxresults", str(self.page_size))]
+            if marker:
+                params.append(("marker", str(marker)))
+            root = yield from self._xml("GET", self._blob_url(), params=params,
+                                        root="EnumerationResults")
+            found = []
+            for element in xml.children(xml.child(root, "Containers"), "Container"):
+                props = xml.child(element, "Properties")
+                fields = {xml.local(p.tag): p.text for p in (props if props is not None else [])}
+                found.append(self._container_from(xml.text(element, "Name") or "", fields))
+            following = xml.text(root, "NextMarker")
+            return Page.marker(found, bool(following), next_marker=following)
+
+        yield from paginate(fetch, what="List Containers", driver=self)
+
+    def _find_container(self, name: str) -> Op[Container | None]:
+        """*Get Container Properties*: the container, or ``None`` if absent."""
+        resp = yield from self._send("HEAD", self._blob_url(name), ok=(404,),
+                                     params=[("restype", "container")], what=name,
+                                     missing=ContainerNotFound)
+        if resp.status == 404:
+            return None
+        container = self._container_from(name, resp.headers)
+        container.extra["meta_data"] = user_meta(resp.headers, "x-ms-meta-", lower=False)
+        return container
+
+    @operation
+    def get_container(self, container_name: str) -> Op[Container]:
+        """A container by name (*Get Container Properties*)."""
+        name = self._check_container(container_name)
+        found = yield from self._find_container(name)
+        if found is None:
+            raise ContainerNotFound(name, driver=self)
+        return found
+
+    @operation
+    def create_container(self, container_name: str) -> Op[Container]:
+        """Create a private container (*Create Container*); if the answer is lost,
+        the container is looked up before the create is sent again."""
+        name = self._check_container(container_name)
+
+        def send() -> Op[Container]:
+            resp = yield from self._send("PUT", self._blob_url(name),
+                                         params=[("restype", "container")], idempotent=False,
+                                         what=name, exists=ContainerAlreadyExists)
+            container = self._container_from(name, resp.headers)
+            container.extra["meta_data"] = {}
+            return container
+
+        return (yield from create_once(send, lambda: self._find_container(name)))
+
+    @operation
+    def delete_container(self, container: ContainerRef) -> Op[bool]:
+        """Delete an empty container; :class:`ContainerIsNotEmpty` if it holds a
+        blob (Azure itself would delete the blobs with it)."""
+        name = self._check_container(container_name(container))
+        url = self._blob_url(name)
+        root = yield from self._xml(
+            "GET", url, params=[("restype", "container"), ("comp", "list"), ("maxresults", "1")],
+            root="EnumerationResults", what=name, missing=ContainerNotFound,
+        )
+        blobs = xml.child(root, "Blobs")
+        if blobs is not None and len(blobs):
+            raise ContainerIsNotEmpty(f"container {name!r} is not empty", driver=self)
+        yield from self._send("DELETE", url, params=[("restype", "container")], what=name,
+                              missing=ContainerNotFound)
+        return True
+
+    # -- listing ------------------------------------------------------------------------
+
+    def _listing(
+        self, container: str, prefix: str, delimiter: str | None
+    ) -> Iter[Object | Prefix]:
+        """*List Blobs* page by page (``NextMarker``), each page in name order."""
+        ref = Container(name=container, driver=self)
+        url = self._blob_url(container)
+        query = [
+            ("restype", "container"),
+            ("comp", "list"),
+            ("include", "metadata"),
+            ("maxresults", str(self.page_size)),
+        ]
+        if prefix:
+            query.append(("prefix", prefix))
+        if delimiter:
+            query.append(("delimiter", delimiter))
+
+        def fetch(marker: Cursor | None) -> Op[Page[Object | Prefix]]:
+            params = [*query, ("marker", str(marker))] if marker else query
+            root = yield from self._xml("GET", url, params=params, root="EnumerationResults",
+                                        what=container, missing=ContainerNotFound)
+            entries: list[Object | Prefix] = []
+            for element in xml.child(root, "Blobs") or []:
+                kind = xml.local(element.tag)
+                if kind == "Blob":
+                    entries.append(self._object_from_xml(ref, element))
+                elif kind == "BlobPrefix":
+                    entries.append(Prefix(_name(xml.child(element, "Name")), ref))
+            entries.sort(key=lambda e: e.name)
+            following = xml.text(root, "NextMarker")
+            return Page.marker(entries, bool(following), next_marker=following)
+
+        yield from paginate(fetch, what=f"listing of container {container!r}", driver=self)
+
+    @iterator
+    def iterate_container_objects(
+        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
+    ) -> Iter[Object]:
+        """The blobs of a container in name order (*List Blobs*, ``page_size``
+        per request, following ``NextMarker``), with their metadata."""
+        name = self._check_container(container_name(container))
+        # Without a delimiter Azure lists no BlobPrefix entries: only blobs.
+        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
+        yield from listing
+
+    @iterator
+    def iterate_container_entries(
+        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
+    ) -> Iter[Object | Prefix]:
+        """One "directory level": blobs and ``BlobPrefix`` entries under ``prefix``."""
+        if not delimiter:
+            raise InvalidInput("delimiter must not be empty", driver=self)
+        name = self._check_container(container_name(container))
+        yield from self._listing(name, prefix or "", delimiter)
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def _head_blob(self, container: str, blob: str) -> Op[Response]:
+        return self._send("HEAD", self._blob_url(container, blob), what=f"{container}/{blob}",
+                          missing=ObjectNotFound)
+
+    @operation
+    def get_object(self, container_name: str, object_name: str) -> Op[Object]:
+        """A blob's properties and metadata (*Get Blob Properties*)."""
+        container = self._check_container(container_name)
+        blob = self._check_object(object_name)
+        resp = yield from self._head_blob(container, blob)
+        return self._object_from_headers(container, blob, resp.headers)
+
+    def _write(
+        self,
+        container: str,
+        name: str,
+        attributes: Attributes,
+        body: ByteStream,
+        size: int | None,
+        *,
+        verify: bool,
+    ) -> Op[Object]:
+        """One *Put Blob* up to ``part_plan.threshold``, else blocks staged in
+        parallel and committed in order; every request carries ``Content-MD5``,
+        which the service checks, and the commit the MD5 of the whole stream,
+        computed as it passes."""
+        digest = _StreamDigest()
+        target = _BlockUpload(self, container, name, attributes, digest)
+        obj: Object = yield from upload_in_parts(target, body.observe(digest), size=size,
+                                                 plan=self.part_plan)
+        return obj
+
+    def _read_range(
+        self,
+        obj: Object,
+        container: str,
+        name: str,
+        start: int,
+        end: int | None,
+        *,
+        chunk_size: int | None = None,
+        etag: str | None = None,
+    ) -> Op[Ranged]:
+        """*Get Blob* (``x-ms-range`` for a partial read); a full read is checked
+        against the ``Content-MD5`` of the answer."""
+        full = start == 0 and end is None
+        headers = {} if full else {"x-ms-range": range_header(start, end)}
+        if etag:
+            headers["If-Match"] = etag if etag.startswith('"') else f'"{etag}"'
+        resp = yield from self._send("GET", self._blob_url(container, name), headers=headers,
+                                     stream=True, ok=(416,), what=f"{container}/{name}",
+                                     missing=ObjectNotFound)
+        md5 = _md5_hex(resp.headers.get("Content-MD5")) if full and resp.status == 200 else None
+        return self._ranged(resp, start, end,
+                            [HashCheck("md5", md5, name, driver=self)] if md5 else ())
 
     @operation
     def delete_object(self, obj: Object) -> Op[bool]:
         """Delete a blob (*Delete Blob*, with its snapshots)."""
         container = self._check_container(obj.container_name)
-        blob = self._check_blob(obj.name)
-        resp = yield from self._send(
-            "DELETE", self._url(container, blob), headers={"x-ms-delete-snapshots": "include"}
-        )
-        if resp.status != 202:
-            raise self._error(resp, container, blob)
+        blob = self._check_object(obj.name)
+        yield from self._send("DELETE", self._blob_url(container, blob),
+                              headers={"x-ms-delete-snapshots": "include"},
+                              what=f"{container}/{blob}", missing=ObjectNotFound)
         return True
 
     @operation
@@ -988,32 +730,23 @@ class AzureBlobsStorageDriver(StorageDriver):
         """Copy a blob server side (*Copy Blob*), with its properties and metadata,
         waiting until the copy is complete."""
         source_container = self._check_container(obj.container_name)
-        source_blob = self._check_blob(obj.name)
+        source_blob = self._check_object(obj.name)
         container = self._check_container(container_name(target_container))
-        blob = self._check_blob(target_name or obj.name)
-        source = self._url(source_container, source_blob)
+        blob = self._check_object(target_name or obj.name)
+        source = self._blob_url(source_container, source_blob)
         if self._account_key is None and self._sas is not None:
             source += f"?{self._sas.reveal()}"
-        resp = yield from self._send(
-            "PUT", self._url(container, blob), headers={"x-ms-copy-source": source}
-        )
-        if resp.status != 202:
-            if resp.headers.get("x-ms-error-code") == "CannotVerifyCopySource" or (
-                resp.status == 404 and (resp.headers.get("x-ms-error-code") == "BlobNotFound")
-            ):
-                raise ObjectNotFound(source_blob, driver=self)
-            raise self._error(resp, container, blob)
+        try:
+            resp = yield from self._send(
+                "PUT", self._blob_url(container, blob), headers={"x-ms-copy-source": source},
+                what=f"{container}/{blob}", missing=ObjectNotFound,
+            )
+        except ObjectNotFound:  # the target is being written: a missing blob is the source
+            raise ObjectNotFound(f"{source_container}/{source_blob}", driver=self) from None
         status = resp.headers.get("x-ms-copy-status", "success")
         copy_id = resp.headers.get("x-ms-copy-id")
         waited, delay = 0.0, 0.05
-        while True:
-            if status == "success":
-                return (yield from self.get_object.op(container, blob))
-            if status != "pending":
-                raise ProviderError(
-                    f"copy of {source_blob!r} to {blob!r} ended as {status!r}",
-                    code="CopyFailed", driver=self,
-                )
+        while status == "pending":  # the service copies on its own: look until it is done
             if waited >= COPY_TIMEOUT:
                 raise ProviderError(
                     f"copy of {source_blob!r} to {blob!r} still pending after {waited:.0f}s "
@@ -1023,10 +756,14 @@ class AzureBlobsStorageDriver(StorageDriver):
             yield Sleep(delay)
             waited += delay
             delay = min(delay * 2, COPY_POLL_MAX)
-            resp = yield from self._send("HEAD", self._url(container, blob))
-            if resp.status != 200:
-                raise self._error(resp, container, blob)
+            resp = yield from self._head_blob(container, blob)
             status = resp.headers.get("x-ms-copy-status", "success")
+        if status != "success":
+            raise ProviderError(
+                f"copy of {source_blob!r} to {blob!r} ended as {status!r}",
+                code="CopyFailed", driver=self,
+            )
+        return (yield from self.get_object.op(container, blob))
 
     @operation
     def get_object_presigned_url(
@@ -1036,7 +773,7 @@ class AzureBlobsStorageDriver(StorageDriver):
         for ``expires`` seconds. A ``PUT`` through it must send
         ``x-ms-blob-type: BlockBlob``. Needs the account key."""
         container = self._check_container(obj.container_name)
-        blob = self._check_blob(obj.name)
+        blob = self._check_object(obj.name)
         verb = method.upper()
         permissions = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
         if verb not in permissions:
@@ -1051,16 +788,4 @@ class AzureBlobsStorageDriver(StorageDriver):
             self.account, self._account_key, container, blob, permission=permissions[verb],
             start=now - 300, expiry=now + expires, protocol=protocol,
         )
-        return f"{self._url(container, blob)}?{token}"
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def _raw_items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
-    raw = getattr(headers, "raw_items", None)
-    if callable(raw):
-        items: list[tuple[str, str]] = raw()
-        return items
-    return list(headers.items())
-
+        return f"{self._blob_url(container, blob)}?{token}"

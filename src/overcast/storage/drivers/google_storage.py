@@ -42,24 +42,27 @@ download is checked against the CRC32C and MD5 the server reports for the
 bytes it sends (``X-Goog-Hash``). CRC32C needs the ``google-crc32c`` (or
 ``crc32c``) package; without it only MD5 is checked (composite objects have no
 MD5, and are then checked for size only).
+
+Errors: Google's JSON error (``error.errors[0].reason`` is the code) goes
+through the driver's error table: 401/403 are
+:class:`~overcast.errors.InvalidCredentials`, a 404 is whatever the call was
+about (a bucket, an object), a 409 on create
+:class:`~overcast.errors.ContainerAlreadyExists`, and a bucket that must be
+empty first :class:`~overcast.errors.ContainerIsNotEmpty`.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import ipaddress
 import json
-import mimetypes
 import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import IO, Any, ClassVar, Final
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 from overcast.auth.google_oauth import (
@@ -69,6 +72,7 @@ from overcast.auth.google_oauth import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.errors import (
+    AlreadyExists,
     ContainerAlreadyExists,
     ContainerIsNotEmpty,
     ContainerNotFound,
@@ -77,35 +81,35 @@ from overcast.errors import (
     InvalidInput,
     NotSupported,
     ObjectNotFound,
-    OutcomeUnknown,
-    OvercastError,
     ProviderError,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op, PartData, Request, Response
-from overcast.runtime.operation import iterator, operation, stream
-from overcast.runtime.redact import Secret, redact_text
-from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream
-from overcast.storage import transfer
+from overcast.runtime.api import ErrorMap, Fault, When, json_fault
+from overcast.runtime.effects import Call, Iter, Op, PartData, Request, Response
+from overcast.runtime.operation import iterator, operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
+from overcast.runtime.streams import ChunkObserver
 from overcast.storage.base import (
+    Attributes,
     Container,
     ContainerRef,
     Object,
+    ObjectUpload,
     Prefix,
-    Progress,
     StorageDriver,
     container_name,
 )
-from overcast.storage.transfer import (
+from overcast.storage.checks import (
     ChecksumCheck,
-    PartPlan,
-    ProgressReport,
-    SizeCheck,
-    check_range,
+    b64_to_hex,
     checksum_b64,
     crc32c_function,
     pick_checksum,
 )
-from overcast.storage.transfer import readable_file_size as _file_size
+from overcast.storage.http import StorageApi, iso_date, range_header
+from overcast.storage.transfer import PartPlan, Ranged
 
 __all__ = [
     "DEFAULT_PART_PLAN",
@@ -129,40 +133,16 @@ DEFAULT_PART_PLAN: Final = PartPlan(
     sequential=True,
     concurrency=1,
 )
-DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
-MAX_OBJECT_NAME_BYTES: Final = 1024
 #: A chunk answered with 308 but no progress this many times in a row is an error.
 MAX_STALLED_CHUNKS: Final = 3
 #: Google's limit on a V4 signed URL's lifetime: 7 days.
 SIGNED_URL_MAX_EXPIRES: Final = 7 * 24 * 3600
 _BUCKET_CHARS: Final = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?\Z")
 _RANGE: Final = re.compile(r"bytes=(\d+)-(\d+)\Z")
-
-
-# -- CRC32C ------------------------------------------------------------------------------
+#: Whatever the answer: a request whose failure is not the error to report.
+_ANY_STATUS: Final = range(100, 600)
 
 _CRC32C = crc32c_function()
-
-
-# -- names ---------------------------------------------------------------------------------
-
-
-def _b64_to_hex(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return base64.b64decode(value, validate=True).hex()
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _parse_goog_hash(headers: Mapping[str, str]) -> dict[str, str]:
@@ -175,13 +155,7 @@ def _parse_goog_hash(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Attributes:
-    content_type: str
-    meta_data: dict[str, str]
-
-
-class GoogleStorageDriver(StorageDriver):
+class GoogleStorageDriver(StorageApi, StorageDriver):
     """Google Cloud Storage (JSON API v1).
 
     Credentials, in the order they are looked at: ``credentials_info`` (a
@@ -197,6 +171,14 @@ class GoogleStorageDriver(StorageDriver):
     """
 
     name: ClassVar[str] = "google_storage"
+    label: ClassVar[str] = "Cloud Storage"
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        # A bucket that still holds objects: Google says 409, emulators 412.
+        When(ContainerIsNotEmpty, status=(409, 412), says="empty"),
+        When(ContainerNotFound, status=404, says="bucket does not exist"),
+        When(AlreadyExists, status=409),
+    )
+    extra_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -216,11 +198,7 @@ class GoogleStorageDriver(StorageDriver):
         super().__init__(**options)
         if project is not None and (not isinstance(project, str) or not project):
             raise InvalidInput("project must be a non-empty string", driver=self)
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or not (
-            1 <= page_size <= 1000
-        ):
-            raise InvalidInput(f"page_size must be an integer in 1..1000: {page_size!r}",
-                               driver=self)
+        self.page_size = check_page_size(page_size, maximum=1000, driver=self)
         if not isinstance(part_plan, PartPlan):
             raise InvalidInput("part_plan must be a PartPlan", driver=self)
         if part_plan.part_size % CHUNK_ALIGNMENT or part_plan.alignment % CHUNK_ALIGNMENT:
@@ -234,12 +212,9 @@ class GoogleStorageDriver(StorageDriver):
                 "part_plan must be sequential: a resumable upload takes its chunks in order",
                 driver=self,
             )
-        if not isinstance(endpoint, str) or not re.match(r"https?://[^/]+", endpoint):
-            raise InvalidInput(f"endpoint must be an http(s) URL: {endpoint!r}", driver=self)
         self.project = project
-        self.endpoint = endpoint.rstrip("/")
+        self.endpoint = check_endpoint(endpoint, driver=self)
         self.part_plan = part_plan
-        self.page_size = page_size
         self.anonymous = bool(anonymous)
         self._google: GoogleCredentials | None = None
         if anonymous:
@@ -289,28 +264,17 @@ class GoogleStorageDriver(StorageDriver):
             driver=self,
         )
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: PartData | None = None,
-        json_body: Any = None,
-        stream: bool = False,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
-        """Operation: an authorised request; a 401 is retried once with a new token."""
-        fields = dict(headers or {})
-        data = body
-        if json_body is not None:
-            data = json.dumps(json_body).encode("utf-8")
-            fields["Content-Type"] = "application/json; charset=UTF-8"
-        request = Request(method, url, headers=fields, params=dict(params or {}), body=data,
-                          stream=stream, idempotent=idempotent)
+    def _transmit(self, request: Request) -> Op[Response]:
+        """Send with the bearer token; a 401 drops it and the request is sent once
+        more with a fresh one."""
         tokens = self._google.tokens if self._google is not None else None
         return (yield from send_with_bearer(self._token, tokens, request))
+
+    def _fault(self, resp: Response) -> Fault:
+        """Google's JSON error; its code is the first error's ``reason``."""
+        fault = json_fault(resp, self.request_id_headers)
+        reason = next((code for code in sorted(fault.codes) if not code.isdigit()), None)
+        return Fault(fault.status, reason, fault.message, fault.request_id, fault.codes)
 
     def _api(self, *segments: str) -> str:
         path = "/".join(quote(s, safe="") for s in segments)
@@ -322,43 +286,11 @@ class GoogleStorageDriver(StorageDriver):
     def _upload_url(self, bucket: str) -> str:
         return f"{self.endpoint}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
 
-    def _error(self, resp: Response, kind: str = "", resource: str = "") -> OvercastError:
-        """The overcast error for a failed API response.
-
-        ``kind`` says what a 404 is about: ``"container"``, ``"object"`` (a
-        message naming the bucket makes it :class:`ContainerNotFound`) or ``""``.
-        """
-        code: str | None = None
-        message = resp.text[:500]
-        try:
-            data = resp.json()
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            error = data["error"]
-            message = str(error.get("message") or message)
-            details = error.get("errors")
-            if isinstance(details, list) and details and isinstance(details[0], dict):
-                code = details[0].get("reason") or None
-            code = code or error.get("status")
-        message = redact_text(message, self._secrets()) or f"HTTP {resp.status}"
-        if resp.status in (401, 403):
-            return InvalidCredentials(
-                f"Cloud Storage refused the request ({resp.status}): {message}", driver=self
-            )
-        if resp.status == 404:
-            if kind == "container" or (kind == "object" and "bucket" in message.lower()):
-                return ContainerNotFound(resource, message, driver=self)
-            if kind == "object":
-                return ObjectNotFound(resource, message, driver=self)
-        return ProviderError(message, status=resp.status, code=code, driver=self)
-
     # -- names -------------------------------------------------------------------------
 
-    def _check_bucket(self, name: Any) -> str:
+    def _check_container(self, name: object) -> str:
         """Cloud Storage's bucket naming rules, checked before any request."""
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"bucket name must be a non-empty string: {name!r}", driver=self)
+        name = super()._check_container(name)
         components = name.split(".")
         ok = (
             3 <= len(name) <= 222
@@ -382,21 +314,11 @@ class GoogleStorageDriver(StorageDriver):
             )
         return name
 
-    def _check_object(self, name: Any) -> str:
-        """Object names: 1-1024 bytes of UTF-8, no NUL, CR or LF, and (for portable
-        paths) no empty, ``.`` or ``..`` segments."""
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"object name must be a non-empty string: {name!r}", driver=self)
-        try:
-            encoded = name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"object name is not valid UTF-8: {name!r}", driver=self) from None
-        if len(encoded) > MAX_OBJECT_NAME_BYTES or any(c in name for c in "\x00\r\n"):
+    def _check_object(self, name: object) -> str:
+        """The shared rules, no CR or LF, and not in ACME's reserved folder."""
+        name = super()._check_object(name)
+        if "\r" in name or "\n" in name:
             raise InvalidInput(f"invalid object name: {name!r}", driver=self)
-        if any(part in {"", ".", ".."} for part in name.split("/")):
-            raise InvalidInput(
-                f"invalid object name {name!r}: empty, '.' or '..' path segment", driver=self
-            )
         if name.startswith(".well-known/acme-challenge/"):
             raise InvalidInput(f"reserved object name: {name!r}", driver=self)
         return name
@@ -434,14 +356,14 @@ class GoogleStorageDriver(StorageDriver):
         return Object(
             name=str(data["name"]),
             size=int(data.get("size") or 0),
-            hash=_b64_to_hex(md5 if isinstance(md5, str) else None) or data.get("etag"),
+            hash=b64_to_hex(md5 if isinstance(md5, str) else None) or data.get("etag"),
             extra=extra,
             meta_data={str(k): str(v) for k, v in metadata.items()}
             if isinstance(metadata, dict) else {},
             container=Container(name=bucket, driver=self),
             driver=self,
             content_type=data.get("contentType"),
-            last_modified=_parse_time(data.get("updated")),
+            last_modified=iso_date(data.get("updated")),
         )
 
     # -- containers ----------------------------------------------------------------------
@@ -450,151 +372,140 @@ class GoogleStorageDriver(StorageDriver):
     def iterate_containers(self) -> Iter[Container]:
         """Every bucket of the project, page by page (``pageToken``)."""
         project = yield from self._project()
-        token: str | None = None
-        while True:
+
+        def fetch(token: Cursor | None) -> Op[Page[Container]]:
             params = {"project": project, "maxResults": str(self.page_size)}
             if token:
-                params["pageToken"] = token
-            resp = yield from self._send("GET", self._api("b"), params=params)
-            if not resp.ok:
-                raise self._error(resp)
-            data = resp.json()
-            for item in data.get("items") or []:
-                yield Emit(self._to_container(item))
-            token = data.get("nextPageToken")
-            if not token:
-                return
+                params["pageToken"] = str(token)
+            data = yield from self._json("GET", self._api("b"), params=params)
+            items = [self._to_container(item) for item in (data or {}).get("items") or []]
+            return Page.token(items, (data or {}).get("nextPageToken"))
+
+        yield from paginate(fetch, what="bucket listing", driver=self)
+
+    def _find_bucket(self, name: str) -> Op[Container | None]:
+        """The bucket ``name``, or ``None`` if there is none."""
+        resp = yield from self._send("GET", self._api("b", name), ok=(404,), what=name,
+                                     missing=ContainerNotFound)
+        if resp.status == 404:
+            return None
+        return self._to_container(resp.json())
 
     @operation
     def get_container(self, container_name: str) -> Op[Container]:
         """The bucket ``container_name``."""
-        name = self._check_bucket(container_name)
-        resp = yield from self._send("GET", self._api("b", name))
-        if not resp.ok:
-            raise self._error(resp, "container", name)
-        return self._to_container(resp.json())
+        name = self._check_container(container_name)
+        data = yield from self._json("GET", self._api("b", name), what=name,
+                                     missing=ContainerNotFound)
+        return self._to_container(data)
 
     @operation
     def create_container(self, container_name: str) -> Op[Container]:
-        """Create a bucket in the project (default location and storage class)."""
-        name = self._check_bucket(container_name)
+        """Create a bucket in the project (default location and storage class); if
+        the answer is lost, the bucket is looked up before the create is sent
+        again."""
+        name = self._check_container(container_name)
         project = yield from self._project()
-        try:
-            resp = yield from self._send(
-                "POST", self._api("b"), params={"project": project}, json_body={"name": name},
-                idempotent=False,
-            )
-        except OutcomeUnknown:
-            # The create may have happened: look before giving up.
-            found = yield from self._send("GET", self._api("b", name))
-            if found.ok:
-                return self._to_container(found.json())
-            raise
-        if resp.status == 409:
-            raise ContainerAlreadyExists(name, driver=self)
-        if not resp.ok:
-            raise self._error(resp, "", name)
-        return self._to_container(resp.json())
+
+        def send() -> Op[Container]:
+            data = yield from self._json("POST", self._api("b"), params={"project": project},
+                                         json={"name": name}, idempotent=False, what=name,
+                                         exists=ContainerAlreadyExists)
+            return self._to_container(data)
+
+        return (yield from create_once(send, lambda: self._find_bucket(name)))
 
     @operation
     def delete_container(self, container: ContainerRef) -> Op[bool]:
         """Delete an empty bucket."""
-        name = self._check_bucket(container_name(container))
-        resp = yield from self._send("DELETE", self._api("b", name))
-        if resp.ok:
-            return True
-        if resp.status in (409, 412):
-            raise ContainerIsNotEmpty(f"bucket {name!r} is not empty", driver=self)
-        raise self._error(resp, "container", name)
+        name = self._check_container(container_name(container))
+        try:
+            yield from self._send("DELETE", self._api("b", name), what=name,
+                                  missing=ContainerNotFound)
+        except AlreadyExists:  # a conflict on delete: the bucket still holds objects
+            raise ContainerIsNotEmpty(f"bucket {name!r} is not empty", driver=self) from None
+        return True
 
     # -- listing -------------------------------------------------------------------------
 
-    def _page(self, bucket: str, params: Mapping[str, str], token: str | None
-              ) -> Op[dict[str, Any]]:
-        """One page of an object listing, parsed (in a worker thread when async)."""
-        query = {**params, "maxResults": str(self.page_size)}
-        if token:
-            query["pageToken"] = token
-        resp = yield from self._send("GET", self._api("b", bucket, "o"), params=query)
-        if not resp.ok:
-            raise self._error(resp, "container", bucket)
-        data: Any = yield Call(json.loads, resp.body)
-        if not isinstance(data, dict):
-            raise ProviderError("an object listing is not a JSON object", status=resp.status,
-                                driver=self)
-        return data
+    def _listing(
+        self, bucket: str, prefix: str | None, delimiter: str | None
+    ) -> Iter[Object | Prefix]:
+        """Objects in name order, page by page (``pageToken``); with a delimiter,
+        the common prefixes merged in among them across pages (some servers send
+        every prefix with the first page)."""
+        query: dict[str, str] = {"maxResults": str(self.page_size)}
+        if prefix:
+            query["prefix"] = prefix
+        if delimiter:
+            query["delimiter"] = delimiter
+        ref = Container(name=bucket, driver=self)
+        seen: set[str] = set()
+        pending: list[str] = []  # prefixes not yet emitted, sorted
+
+        def fetch(token: Cursor | None) -> Op[Page[Object | Prefix]]:
+            nonlocal pending
+            params = {**query, "pageToken": str(token)} if token else query
+            page = yield from self._json("GET", self._api("b", bucket, "o"), params=params,
+                                         what=bucket, missing=ContainerNotFound)
+            if not isinstance(page, dict):
+                raise ProviderError("an object listing is not a JSON object", driver=self)
+            fresh = [p for p in page.get("prefixes") or []
+                     if isinstance(p, str) and p not in seen]
+            seen.update(fresh)
+            pending = sorted([*pending, *fresh])
+            entries: list[Object | Prefix] = []
+            for item in page.get("items") or []:
+                obj = self._to_object(item, bucket)
+                while pending and pending[0] < obj.name:
+                    entries.append(Prefix(pending.pop(0), ref))
+                entries.append(obj)
+            following = page.get("nextPageToken")
+            if not following:
+                entries.extend(Prefix(name, ref) for name in pending)
+            return Page.token(entries, following)
+
+        yield from paginate(fetch, what=f"listing of bucket {bucket!r}", driver=self)
 
     @iterator
     def iterate_container_objects(
         self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
     ) -> Iter[Object]:
         """Every object (in name order) whose name starts with ``prefix``, page by page."""
-        bucket = self._check_bucket(container_name(container))
-        params: dict[str, str] = {}
-        if prefix or ex_prefix:
-            params["prefix"] = str(prefix or ex_prefix)
-        token: str | None = None
-        while True:
-            page = yield from self._page(bucket, params, token)
-            for item in page.get("items") or []:
-                yield Emit(self._to_object(item, bucket))
-            token = page.get("nextPageToken")
-            if not token:
-                return
+        bucket = self._check_container(container_name(container))
+        # Without a delimiter Google sends no prefixes: only objects.
+        listing: Iter[Any] = self._listing(bucket, prefix or ex_prefix, None)
+        yield from listing
 
     @iterator
     def iterate_container_entries(
         self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
     ) -> Iter[Object | Prefix]:
         """One "directory level": objects directly under ``prefix`` and the common
-        prefixes up to ``delimiter``, merged in name order across pages (some
-        servers send every prefix with the first page)."""
+        prefixes up to ``delimiter``, merged in name order across pages."""
         if not isinstance(delimiter, str) or not delimiter:
             raise InvalidInput("delimiter must be a non-empty string", driver=self)
-        bucket = self._check_bucket(container_name(container))
-        params = {"delimiter": delimiter}
-        if prefix:
-            params["prefix"] = prefix
-        ref = Container(name=bucket, driver=self)
-        seen: set[str] = set()
-        pending: list[str] = []  # prefixes not yet emitted, sorted
-        token: str | None = None
-        while True:
-            page = yield from self._page(bucket, params, token)
-            fresh = [p for p in page.get("prefixes") or [] if isinstance(p, str) and p not in seen]
-            seen.update(fresh)
-            pending = sorted([*pending, *fresh])
-            for item in page.get("items") or []:
-                obj = self._to_object(item, bucket)
-                while pending and pending[0] < obj.name:
-                    yield Emit(Prefix(pending.pop(0), ref))
-                yield Emit(obj)
-            token = page.get("nextPageToken")
-            if not token:
-                break
-        for name in pending:
-            yield Emit(Prefix(name, ref))
+        bucket = self._check_container(container_name(container))
+        yield from self._listing(bucket, prefix, delimiter)
 
     # -- objects ---------------------------------------------------------------------------
 
     @operation
     def get_object(self, container_name: str, object_name: str) -> Op[Object]:
         """An object's metadata: size, MD5 and CRC32C, content type, user metadata."""
-        bucket = self._check_bucket(container_name)
+        bucket = self._check_container(container_name)
         name = self._check_object(object_name)
-        resp = yield from self._send("GET", self._object_url(bucket, name))
-        if not resp.ok:
-            raise self._error(resp, "object", name)
-        return self._to_object(resp.json(), bucket)
+        data = yield from self._json("GET", self._object_url(bucket, name),
+                                     what=f"{bucket}/{name}", missing=ObjectNotFound)
+        return self._to_object(data, bucket)
 
     @operation
     def delete_object(self, obj: Object) -> Op[bool]:
         """Delete an object (its live generation)."""
-        bucket = self._check_bucket(obj.container_name)
+        bucket = self._check_container(obj.container_name)
         name = self._check_object(obj.name)
-        resp = yield from self._send("DELETE", self._object_url(bucket, name))
-        if not resp.ok:
-            raise self._error(resp, "object", name)
+        yield from self._send("DELETE", self._object_url(bucket, name),
+                              what=f"{bucket}/{name}", missing=ObjectNotFound)
         return True
 
     @operation
@@ -603,112 +514,33 @@ class GoogleStorageDriver(StorageDriver):
     ) -> Op[Object]:
         """Copy server-side (``rewrite``, repeated until done), with content type
         and metadata."""
-        source_bucket = self._check_bucket(obj.container_name)
+        source_bucket = self._check_container(obj.container_name)
         source = self._check_object(obj.name)
-        bucket = self._check_bucket(container_name(target_container))
+        bucket = self._check_container(container_name(target_container))
         name = self._check_object(target_name or obj.name)
         url = self._object_url(source_bucket, source, "rewriteTo", "b", bucket, "o", name)
         token: str | None = None
-        while True:
+        while True:  # one rewrite call per step of a large copy
             params = {"rewriteToken": token} if token else {}
-            resp = yield from self._send("POST", url, params=params, json_body={},
-                                         idempotent=True)
-            if not resp.ok:
-                raise self._error(resp, "object", source)
-            data = resp.json()
+            data = yield from self._json("POST", url, params=params, json={},
+                                         idempotent=True, what=f"{source_bucket}/{source}",
+                                         missing=ObjectNotFound)
             if data.get("done") and isinstance(data.get("resource"), dict):
                 return self._to_object(data["resource"], bucket)
             token = data.get("rewriteToken")
             if not token:
                 raise ProviderError("rewrite answered neither done nor a rewriteToken",
-                                    status=resp.status, driver=self)
+                                    driver=self)
 
     # -- uploads -----------------------------------------------------------------------------
 
-    def _attributes(
-        self,
-        extra: Mapping[str, Any] | None,
-        content_type: str | None,
-        meta_data: Mapping[str, str] | None,
-        object_name: str,
-    ) -> _Attributes:
-        extra = extra or {}
-        unknown = set(extra) - {"content_type", "meta_data"}
-        if unknown:
-            raise InvalidInput(f"unknown extra keys: {', '.join(sorted(unknown))}", driver=self)
-        ctype = content_type or extra.get("content_type") or (
-            mimetypes.guess_type(object_name, strict=False)[0] or DEFAULT_CONTENT_TYPE
-        )
-        if not isinstance(ctype, str) or any(c in ctype for c in "\r\n\x00"):
-            raise InvalidInput(f"invalid content type: {ctype!r}", driver=self)
-        meta = dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
-        for key, value in meta.items():
-            if not isinstance(key, str) or not isinstance(value, str) or not key:
-                raise InvalidInput("meta_data keys and values must be non-empty strings",
-                                   driver=self)
-        return _Attributes(ctype, meta)
-
-    @operation
-    def upload_object(
-        self,
-        file_path: str | os.PathLike[str],
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        verify_hash: bool = True,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload a local file: one request up to ``part_plan.threshold``, else a
-        resumable upload in chunks. ``verify_hash=False`` skips comparing the
-        object's hashes with the data sent."""
-        source = os.fspath(file_path)
-        bucket = self._check_bucket(container_name(container))
-        name = self._check_object(object_name)
-        attributes = self._attributes(extra, content_type, meta_data, name)
-        size: int | None = yield Call(_file_size, source)
-        if size is None:
-            raise InvalidInput(f"not a readable file: {source}", driver=self)
-        body = FileStream(source).observe(SizeCheck(size, source, driver=self))
-        if progress is not None:
-            body.observe(ProgressReport(progress, size))
-        target = _Upload(self, bucket, name, attributes, verify=verify_hash)
-        obj: Object = yield from transfer.upload_in_parts(
-            target, body, size=size, plan=self.part_plan
-        )
-        return obj
-
-    @operation
-    def upload_object_via_stream(
-        self,
-        iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload from an iterator of bytes, a file object or bytes (size unknown:
-        a resumable upload as soon as the data outgrows one request)."""
-        bucket = self._check_bucket(container_name(container))
-        name = self._check_object(object_name)
-        attributes = self._attributes(extra, content_type, meta_data, name)
-        if isinstance(iterator, str):
-            raise InvalidInput("upload data must be bytes, not str", driver=self)
-        body = as_stream(iterator)
-        if progress is not None:
-            body.observe(ProgressReport(progress, None))
-        target = _Upload(self, bucket, name, attributes, verify=True)
-        obj: Object = yield from transfer.upload_in_parts(
-            target, body, size=None, plan=self.part_plan
-        )
-        return obj
+    def _part_target(
+        self, container: str, name: str, attributes: Attributes, *, verify: bool
+    ) -> _Upload:
+        """One request up to ``part_plan.threshold``, else a resumable upload in
+        chunks; ``verify=False`` skips comparing the object's hashes with the
+        data sent."""
+        return _Upload(self, container, name, attributes, verify=verify)
 
     # -- signed URLs -------------------------------------------------------------------------
 
@@ -732,7 +564,7 @@ class GoogleStorageDriver(StorageDriver):
         ):
             raise InvalidInput(f"expires must be 1..{SIGNED_URL_MAX_EXPIRES} seconds: "
                                f"{expires!r}", driver=self)
-        bucket = self._check_bucket(obj.container_name)
+        bucket = self._check_container(obj.container_name)
         name = self._check_object(obj.name)
         if self.anonymous:
             raise NotSupported("signed URLs need service-account credentials", driver=self)
@@ -745,57 +577,32 @@ class GoogleStorageDriver(StorageDriver):
 
     # -- downloads ---------------------------------------------------------------------------
 
-    @stream
-    def download_object_range_as_stream(
+    def _read_range(
         self,
         obj: Object,
-        start_bytes: int,
-        end_bytes: int | None = None,
+        container: str,
+        name: str,
+        start: int,
+        end: int | None,
+        *,
         chunk_size: int | None = None,
-    ) -> Op[ByteStream]:
-        """Stream bytes ``[start_bytes, end_bytes)`` (``alt=media`` with ``Range``).
-
-        A full read is checked against the CRC32C and MD5 of ``X-Goog-Hash`` (the
-        hashes of the generation sent) and its length."""
-        bucket = self._check_bucket(obj.container_name)
-        name = self._check_object(obj.name)
-        start, end = check_range(None, start_bytes, end_bytes, driver=self)
+        etag: str | None = None,
+    ) -> Op[Ranged]:
+        """``alt=media``, with ``Range`` for a partial read. A full read is checked
+        against the CRC32C and MD5 of ``X-Goog-Hash`` (the hashes of the
+        generation sent), or the object's own when the answer is of the
+        generation it describes."""
         full = start == 0 and end is None
-        headers: dict[str, str] = {}
-        if not full:
-            headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        if end is not None and end == start:
-            # An empty range: nothing to ask for, but the object must exist.
-            yield from self.get_object.op(bucket, name)
-            return IterStream([]).observe(SizeCheck(0, name, driver=self))
+        headers = {} if full else {"Range": range_header(start, end)}
         resp = yield from self._send(
-            "GET", self._object_url(bucket, name), params={"alt": "media"}, headers=headers,
-            stream=True,
+            "GET", self._object_url(container, name), params={"alt": "media"},
+            headers=headers, stream=True, ok=(416,), what=f"{container}/{name}",
+            missing=ObjectNotFound,
         )
-        if resp.status == 416 and end is None:
-            # Asked from the very end of the object: nothing left to read.
-            length = _total_of_content_range(resp.headers.get("Content-Range"))
-            if length is None or start == length:
-                return IterStream([]).observe(SizeCheck(0, name, driver=self))
-            raise InvalidInput(f"start_bytes {start} is past the object's size", driver=self)
-        if not resp.ok:
-            raise self._error(resp, "object", name)
-        body = resp.stream
-        if body is None:  # pragma: no cover - a transport always streams a 2xx
-            body = IterStream([resp.body])
-        if not full and resp.status != 206:
-            body.close()
-            raise ProviderError(f"the server ignored the Range of {name!r}",
-                                status=resp.status, driver=self)
+        # A body decoded on the way (gzip) is longer than its Content-Length.
         encoded = "Content-Encoding" in resp.headers
+        checks: list[ChunkObserver] = []
         stored = (resp.headers.get("X-Goog-Stored-Content-Encoding") or "identity").lower()
-        if end is not None:
-            expected: int | None = end - start
-        elif not encoded and resp.headers.get("Content-Length", "").isdigit():
-            expected = int(resp.headers["Content-Length"])
-        else:
-            expected = None
-        body.observe(SizeCheck(expected, name, driver=self))
         if full and stored in ("", "identity") and not encoded:
             hashes = _parse_goog_hash(resp.headers)
             generation = resp.headers.get("X-Goog-Generation")
@@ -806,14 +613,14 @@ class GoogleStorageDriver(StorageDriver):
                 }
             checksum = pick_checksum(hashes)  # CRC32C when it can be computed, else MD5
             if checksum is not None:
-                body.observe(ChecksumCheck(*checksum, name, driver=self))
-        return body
+                checks.append(ChecksumCheck(*checksum, name, driver=self))
+        return self._ranged(resp, start, end, checks, counted=not encoded)
 
 
 # -- the resumable upload ------------------------------------------------------------------
 
 
-class _Upload:
+class _Upload(ObjectUpload[GoogleStorageDriver]):
     """The :class:`~overcast.storage.transfer.PartTarget` of one object upload.
 
     ``upload_id`` is the resumable session's URI. Chunks come in order (the plan
@@ -825,19 +632,17 @@ class _Upload:
         driver: GoogleStorageDriver,
         bucket: str,
         name: str,
-        attributes: _Attributes,
+        attributes: Attributes,
         *,
         verify: bool,
     ) -> None:
-        self.driver = driver
-        self.bucket = bucket
-        self.name = name
-        self.attributes = attributes
+        super().__init__(driver, bucket, name, attributes)
         self.verify = verify
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.crc = 0
         self.offset = 0
         self.result: Object | None = None
+        self.what = f"{bucket}/{name}"
 
     def _metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": self.name, "contentType": self.attributes.content_type}
@@ -887,8 +692,9 @@ class _Upload:
         params = {}
         if obj.extra.get("generation"):
             params["ifGenerationMatch"] = str(obj.extra["generation"])
-        yield from driver._send("DELETE", driver._object_url(self.bucket, self.name),
-                                params=params)
+        # The mismatch is the error to report, whatever the delete answers.
+        yield from driver._send("DELETE", driver._object_url(self.container, self.name),
+                                params=params, ok=_ANY_STATUS)
         raise IntegrityError(
             f"{self.name}: the stored object does not match the data sent "
             f"({'; '.join(wrong)}); it was deleted",
@@ -899,26 +705,26 @@ class _Upload:
         """One ``uploadType=multipart`` request: metadata and data."""
         driver = self.driver
         body, boundary = yield Call(self._whole_body, data)
-        resp = yield from driver._send(
-            "POST", driver._upload_url(self.bucket), params={"uploadType": "multipart"},
-            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
-            body=body, idempotent=True,
+        headers = {**self.attributes.headers,
+                   "Content-Type": f"multipart/related; boundary={boundary}"}
+        made = yield from driver._json(
+            "POST", driver._upload_url(self.container), params={"uploadType": "multipart"},
+            headers=headers, body=body, idempotent=True, what=self.what,
+            missing=ContainerNotFound,
         )
-        if not resp.ok:
-            raise driver._error(resp, "container", self.bucket)
         self.offset = len(data)
-        return (yield from self._check(driver._to_object(resp.json(), self.bucket)))
+        return (yield from self._check(driver._to_object(made, self.container)))
 
     def begin(self) -> Op[str]:
         """Open a resumable session; its URI is the upload id."""
         driver = self.driver
         resp = yield from driver._send(
-            "POST", driver._upload_url(self.bucket), params={"uploadType": "resumable"},
-            headers={"X-Upload-Content-Type": self.attributes.content_type},
-            json_body=self._metadata(), idempotent=True,  # an unused session is harmless
+            "POST", driver._upload_url(self.container), params={"uploadType": "resumable"},
+            headers={**self.attributes.headers,
+                     "X-Upload-Content-Type": self.attributes.content_type},
+            json=self._metadata(), idempotent=True,  # an unused session is harmless
+            what=self.what, missing=ContainerNotFound,
         )
-        if not resp.ok:
-            raise driver._error(resp, "container", self.bucket)
         location = resp.headers.get("Location")
         if not location:
             raise ProviderError("the resumable upload has no session URI (Location)",
@@ -932,15 +738,16 @@ class _Upload:
         start, end = self.offset, self.offset + len(data)
         total = str(end) if last else "*"
         sent, stalls = start, 0
-        while True:
+        while True:  # until the server holds the whole chunk
             span = f"{sent}-{end - 1}" if sent < end else "*"
             resp = yield from driver._send(
                 "PUT", upload_id,
                 headers={"Content-Range": f"bytes {span}/{total}",
                          "Content-Type": self.attributes.content_type},
-                body=data if sent == start else data[sent - start:],
+                body=data if sent == start else data[sent - start:], ok=(308,),
+                what=self.what,
             )
-            if resp.status == 308:
+            if resp.status == 308:  # "resume incomplete": the Range says what it kept
                 kept = _persisted(resp.headers.get("Range"))
                 if kept < sent or kept > end:
                     raise ProviderError(
@@ -957,15 +764,13 @@ class _Upload:
                     )
                 sent = kept
                 continue
-            if resp.ok:
-                if not last:
-                    raise ProviderError(
-                        f"resumable upload of {self.name!r} finished before its last chunk",
-                        status=resp.status, driver=driver,
-                    )
-                self.result = driver._to_object(resp.json(), self.bucket)
-                break
-            raise driver._error(resp)
+            if not last:
+                raise ProviderError(
+                    f"resumable upload of {self.name!r} finished before its last chunk",
+                    status=resp.status, driver=driver,
+                )
+            self.result = driver._to_object(resp.json(), self.container)
+            break
         self.offset = end
         return str(end)
 
@@ -974,34 +779,22 @@ class _Upload:
         ended exactly at a chunk boundary), checked against the data sent."""
         driver = self.driver
         if self.result is None:
-            resp = yield from driver._send(
-                "PUT", upload_id, headers={"Content-Range": f"bytes */{self.offset}"}, body=b""
+            made = yield from driver._json(
+                "PUT", upload_id, headers={"Content-Range": f"bytes */{self.offset}"}, body=b"",
+                what=self.what,
             )
-            if not resp.ok:
-                raise driver._error(resp)
-            self.result = driver._to_object(resp.json(), self.bucket)
+            self.result = driver._to_object(made, self.container)
         return (yield from self._check(self.result))
 
     def abort(self, upload_id: str) -> Op[None]:
         """Cancel the session (``DELETE``; Google answers 499): nothing is kept."""
-        driver = self.driver
-        resp = yield from driver._send("DELETE", upload_id)
-        if not (resp.ok or resp.status in (404, 410, 499)):
-            raise driver._error(resp)
+        yield from self.driver._send("DELETE", upload_id, ok=(404, 410, 499))
 
 
 def _persisted(value: str | None) -> int:
     """Bytes the server kept, from a 308's ``Range: bytes=0-N`` (none: 0)."""
     match = _RANGE.match((value or "").strip())
     return int(match.group(2)) + 1 if match else 0
-
-
-def _total_of_content_range(value: str | None) -> int | None:
-    if value and "/" in value:
-        total = value.rsplit("/", 1)[1].strip()
-        if total.isdigit():
-            return int(total)
-    return None
 
 
 # -- V4 signed URLs ---------------------------------------------------------------------------

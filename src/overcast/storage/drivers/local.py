@@ -24,8 +24,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, ClassVar, Final
 
@@ -38,39 +37,26 @@ from overcast.errors import (
 )
 from overcast.runtime.effects import Call, Emit, Guarded, Iter, Op, Pipe
 from overcast.runtime.files import write_atomic
-from overcast.runtime.operation import iterator, operation, stream
-from overcast.runtime.streams import (
-    DEFAULT_CHUNK_SIZE,
-    ByteStream,
-    FileStream,
-    ReaderStream,
-    as_stream,
-)
+from overcast.runtime.operation import iterator, operation
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream, ReaderStream
 from overcast.storage.base import (
+    Attributes,
     Container,
     ContainerRef,
     Object,
     Prefix,
-    Progress,
     StorageDriver,
     container_name,
 )
-from overcast.storage.transfer import HashCheck, ProgressReport, SizeCheck, check_range
-from overcast.storage.transfer import guess_type as _guess_type
-from overcast.storage.transfer import readable_file_size as _file_size
+from overcast.storage.checks import DEFAULT_CONTENT_TYPE, HashCheck, check_range, guess_type
+from overcast.storage.transfer import Ranged
 
 __all__ = ["LocalStorageDriver"]
 
 _RESERVED: Final = ".overcast"
-MAX_OBJECT_NAME_BYTES: Final = 1024
 MAX_COMPONENT_BYTES: Final = 255
-DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
-
-
-@dataclass(frozen=True, slots=True)
-class _Attributes:
-    content_type: str
-    meta_data: dict[str, str]
 
 
 class _ObjectWriter:
@@ -117,10 +103,8 @@ class LocalStorageDriver(StorageDriver):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        if page_size < 1:
-            raise InvalidInput(f"page_size must be positive: {page_size}", driver=self)
+        self.page_size = check_page_size(page_size, driver=self)
         self.root = os.path.abspath(os.fspath(key))
-        self.page_size = page_size
         self._meta_root = os.path.join(self.root, _RESERVED, "meta")
         self._tmp_root = os.path.join(self.root, _RESERVED, "tmp")
         self._lock_root = os.path.join(self.root, _RESERVED, "locks")
@@ -132,36 +116,40 @@ class LocalStorageDriver(StorageDriver):
 
     # -- names ----------------------------------------------------------------
 
-    def _container_dir(self, name: str) -> str:
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"container name must be a non-empty string: {name!r}", driver=self)
+    def _check_container(self, name: object) -> str:
+        """A container is a directory under the root: one printable path
+        component, not hidden."""
+        name = super()._check_container(name)
         if (
-            name in {".", ".."}
-            or name.startswith(".")
+            name.startswith(".")
             or "/" in name
             or "\\" in name
             or "\x00" in name
-            or len(name.encode()) > MAX_COMPONENT_BYTES
+            or len(name.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES
             or not name.isprintable()
         ):
             raise InvalidInput(f"invalid container name: {name!r}", driver=self)
-        return os.path.join(self.root, name)
+        return name
+
+    def _check_object(self, name: object) -> str:
+        """The shared rules, and each path segment a file name of this system:
+        no backslash, at most 255 bytes."""
+        name = super()._check_object(name)
+        for part in name.split("/"):
+            if "\\" in part or len(part.encode()) > MAX_COMPONENT_BYTES:
+                raise InvalidInput(
+                    f"invalid object name {name!r}: a backslash or a segment over "
+                    f"{MAX_COMPONENT_BYTES} bytes",
+                    driver=self,
+                )
+        return name
+
+    def _container_dir(self, name: str) -> str:
+        return os.path.join(self.root, self._check_container(name))
 
     def _object_path(self, container: str, name: str) -> str:
         base = self._container_dir(container)
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"object name must be a non-empty string: {name!r}", driver=self)
-        if "\x00" in name or len(name.encode("utf-8", "surrogatepass")) > MAX_OBJECT_NAME_BYTES:
-            raise InvalidInput(f"invalid object name: {name!r}", driver=self)
-        parts = name.split("/")
-        for part in parts:
-            if part in {"", ".", ".."} or "\\" in part or len(part.encode()) > MAX_COMPONENT_BYTES:
-                raise InvalidInput(
-                    f"invalid object name {name!r}: empty, '.' or '..' path segment, "
-                    "absolute path or over-long segment",
-                    driver=self,
-                )
-        path = os.path.join(base, *parts)
+        path = os.path.join(base, *self._check_object(name).split("/"))
         if os.path.commonpath([base, os.path.normpath(path)]) != base:
             raise InvalidInput(f"object name escapes its container: {name!r}", driver=self)
         return path
@@ -229,7 +217,7 @@ class LocalStorageDriver(StorageDriver):
             meta_data=dict(meta.get("meta_data", {})),
             container=Container(name=container, driver=self),
             driver=self,
-            content_type=meta.get("content_type") or _guess_type(name),
+            content_type=meta.get("content_type") or guess_type(name),
             last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
         )
 
@@ -280,7 +268,7 @@ class LocalStorageDriver(StorageDriver):
         return _ObjectWriter(self._tmp_root)
 
     def _commit(
-        self, writer: _ObjectWriter, container: str, name: str, attributes: _Attributes
+        self, writer: _ObjectWriter, container: str, name: str, attributes: Attributes
     ) -> Object:
         writer.finish()
         path = self._object_path(container, name)
@@ -316,8 +304,8 @@ class LocalStorageDriver(StorageDriver):
 
     def _open_range(
         self, container: str, name: str, start: int, end: int | None
-    ) -> tuple[IO[bytes], int, int, str | None]:
-        """Open an object for reading: (file, start, length, md5 or None)."""
+    ) -> tuple[IO[bytes], int, str | None]:
+        """Open an object for reading at ``start``: (file, length, md5 or None)."""
         path = self._object_path(container, name)
         self._require_container(container)
         self._confined(container, path)
@@ -335,7 +323,7 @@ class LocalStorageDriver(StorageDriver):
                 f.close()
                 raise
         stop = stat.st_size if end is None else end
-        return f, start, stop - start, meta.get("md5")
+        return f, stop - start, meta.get("md5")
 
     def _delete_object(self, container: str, name: str) -> bool:
         path = self._object_path(container, name)
@@ -416,20 +404,37 @@ class LocalStorageDriver(StorageDriver):
         deleted: bool = yield Call(self._delete_container, name)
         return deleted
 
+    def _listing(self, container: str, prefix: str, delimiter: str | None
+                 ) -> Iter[Object | Prefix]:
+        """Objects (and, with a delimiter, common prefixes) in name order, the
+        objects read ``page_size`` at a time from one scan of the directory."""
+        entries: list[str | Prefix] = []
+        ref = Container(name=container, driver=self)
+
+        def fetch(number: Cursor | None) -> Op[Page[Object | Prefix]]:
+            if number == 1:
+                names: list[str] = yield Call(self._scan, container, prefix)
+                entries.extend(_collapse(names, prefix, delimiter, ref))
+            page = int(number or 1)
+            chosen = entries[(page - 1) * self.page_size : page * self.page_size]
+            found: list[Object] = yield Call(
+                self._stat_many, container, [e for e in chosen if isinstance(e, str)]
+            )
+            stat = {obj.name: obj for obj in found}  # objects deleted since the scan drop out
+            items = [e if isinstance(e, Prefix) else stat[e] for e in chosen
+                     if isinstance(e, Prefix) or e in stat]
+            return Page.number(items, page, more=page * self.page_size < len(entries))
+
+        yield from paginate(fetch, first=1, what=f"listing of {container!r}", driver=self)
+
     @iterator
     def iterate_container_objects(
         self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
     ) -> Iter[Object]:
         """Iterate over objects in name order, ``page_size`` at a time."""
-        name = container_name(container)
-        self._container_dir(name)
-        names: list[str] = yield Call(self._scan, name, prefix or ex_prefix or "")
-        for start in range(0, len(names), self.page_size):
-            page: list[Object] = yield Call(
-                self._stat_many, name, names[start : start + self.page_size]
-            )
-            for obj in page:
-                yield Emit(obj)
+        name = self._check_container(container_name(container))
+        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
+        yield from listing
 
     @iterator
     def iterate_container_entries(
@@ -438,35 +443,8 @@ class LocalStorageDriver(StorageDriver):
         """Iterate over one "directory level" under ``prefix``."""
         if not delimiter:
             raise InvalidInput("delimiter must not be empty", driver=self)
-        name = container_name(container)
-        self._container_dir(name)
-        prefix = prefix or ""
-        names: list[str] = yield Call(self._scan, name, prefix)
-        ref = Container(name=name, driver=self)
-        seen: set[str] = set()
-        pending: list[str] = []
-        for full in names:
-            rest = full[len(prefix) :]
-            cut = rest.find(delimiter)
-            if cut < 0:
-                pending.append(full)
-                if len(pending) >= self.page_size:
-                    yield from self._emit_objects(name, pending)
-                    pending = []
-                continue
-            common = prefix + rest[: cut + len(delimiter)]
-            if common not in seen:
-                seen.add(common)
-                yield from self._emit_objects(name, pending)
-                pending = []
-                yield Emit(Prefix(common, ref))
-        yield from self._emit_objects(name, pending)
-
-    def _emit_objects(self, container: str, names: list[str]) -> Iter[Object | Prefix]:
-        if names:
-            page: list[Object] = yield Call(self._stat_many, container, names)
-            for obj in page:
-                yield Emit(obj)
+        name = self._check_container(container_name(container))
+        yield from self._listing(name, prefix or "", delimiter)
 
     @operation
     def get_object(self, container_name: str, object_name: str) -> Op[Object]:
@@ -475,65 +453,24 @@ class LocalStorageDriver(StorageDriver):
         obj: Object = yield Call(self._stat_object, container_name, object_name)
         return obj
 
-    @operation
-    def upload_object(
-        self,
-        file_path: str | os.PathLike[str],
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        verify_hash: bool = True,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload a local file (copied through a temporary file, then renamed)."""
-        source = os.fspath(file_path)
-        name = container_name(container)
-        self._object_path(name, object_name)
-        attributes = _attributes(extra, content_type, meta_data, object_name, self)
-        size: int | None = yield Call(_file_size, source)
-        if size is None:
-            raise InvalidInput(f"not a readable file: {source}", driver=self)
-        body = FileStream(source).observe(SizeCheck(size, source, driver=self))
-        if progress is not None:
-            body.observe(ProgressReport(progress, size))
-        return (yield from self._write(body, name, object_name, attributes))
-
-    @operation
-    def upload_object_via_stream(
-        self,
-        iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload from an iterator of bytes, a file object or bytes."""
-        name = container_name(container)
-        self._object_path(name, object_name)
-        attributes = _attributes(extra, content_type, meta_data, object_name, self)
-        if isinstance(iterator, str):
-            raise InvalidInput("upload data must be bytes, not str", driver=self)
-        body = as_stream(iterator)
-        if progress is not None:
-            body.observe(ProgressReport(progress, None))
-        return (yield from self._write(body, name, object_name, attributes))
-
     def _write(
-        self, body: ByteStream, container: str, object_name: str, attributes: _Attributes
+        self,
+        container: str,
+        name: str,
+        attributes: Attributes,
+        body: ByteStream,
+        size: int | None,
+        *,
+        verify: bool,
     ) -> Op[Object]:
+        """Copy the bytes into a temporary file, then rename it into place with
+        its metadata (the MD5 is computed as the bytes pass)."""
+        self._object_path(container, name)
         writer: _ObjectWriter = yield Call(self._begin_write, container)
 
         def copy_and_commit() -> Op[Object]:
             yield Pipe(body, writer)
-            obj: Object = yield Call(self._commit, writer, container, object_name, attributes)
+            obj: Object = yield Call(self._commit, writer, container, name, attributes)
             return obj
 
         def discard(exc: BaseException) -> Op[None]:
@@ -542,28 +479,28 @@ class LocalStorageDriver(StorageDriver):
         obj: Object = yield Guarded(copy_and_commit(), discard)
         return obj
 
-    @stream
-    def download_object_range_as_stream(
+    def _read_range(
         self,
         obj: Object,
-        start_bytes: int,
-        end_bytes: int | None = None,
+        container: str,
+        name: str,
+        start: int,
+        end: int | None,
+        *,
         chunk_size: int | None = None,
-    ) -> Op[ByteStream]:
-        """Stream bytes ``[start_bytes, end_bytes)``; a full read is checked
-        against the MD5 and size of the version opened."""
-        container = obj.container_name
-        self._object_path(container, obj.name)
-        check_range(None, start_bytes, end_bytes, driver=self)
-        opened: tuple[IO[bytes], int, int, str | None] = yield Call(
-            self._open_range, container, obj.name, start_bytes, end_bytes
+        etag: str | None = None,
+    ) -> Op[Ranged]:
+        """The file opened under the lock, with the MD5 of exactly that version:
+        a full read is checked against it."""
+        self._object_path(container, name)
+        opened: tuple[IO[bytes], int, str | None] = yield Call(
+            self._open_range, container, name, start, end
         )
-        f, start, length, md5 = opened
+        f, length, md5 = opened
         body = ReaderStream(f, chunk_size or DEFAULT_CHUNK_SIZE, limit=length, owns=True)
-        body.observe(SizeCheck(length, obj.name, driver=self))
-        if start == 0 and end_bytes is None and md5:
-            body.observe(HashCheck("md5", md5, obj.name, driver=self))
-        return body
+        full = start == 0 and end is None
+        checks = [HashCheck("md5", md5, name, driver=self)] if full and md5 else []
+        return Ranged(body, length, checks)
 
     @operation
     def delete_object(self, obj: Object) -> Op[bool]:
@@ -583,34 +520,31 @@ class LocalStorageDriver(StorageDriver):
         name = target_name or obj.name
         self._object_path(target, name)
         body = yield from self.download_object_as_stream.op(source)
-        attributes = _Attributes(source.content_type or DEFAULT_CONTENT_TYPE, source.meta_data)
-        return (yield from self._write(body, target, name, attributes))
+        attributes = Attributes(source.content_type or DEFAULT_CONTENT_TYPE,
+                                dict(source.meta_data))
+        return (yield from self._write(target, name, attributes, body, source.size,
+                                       verify=True))
 
 
 # -- helpers -----------------------------------------------------------------------
 
 
-def _attributes(
-    extra: Mapping[str, Any] | None,
-    content_type: str | None,
-    meta_data: Mapping[str, str] | None,
-    object_name: str,
-    driver: Any,
-) -> _Attributes:
-    extra = extra or {}
-    unknown = set(extra) - {"content_type", "meta_data", "acl"}
-    if unknown:
-        raise InvalidInput(f"unknown extra keys: {', '.join(sorted(unknown))}", driver=driver)
-    ctype = content_type or extra.get("content_type") or _guess_type(object_name)
-    if not isinstance(ctype, str) or "\n" in ctype or "\r" in ctype:
-        raise InvalidInput(f"invalid content type: {ctype!r}", driver=driver)
-    meta = dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
-    for key, value in meta.items():
-        if not isinstance(key, str) or not isinstance(value, str) or not key:
-            raise InvalidInput("meta_data keys and values must be non-empty strings", driver=driver)
-        if any(c in key + value for c in "\r\n\x00"):
-            raise InvalidInput(f"meta_data {key!r} contains a line break or NUL", driver=driver)
-    return _Attributes(ctype, meta)
+def _collapse(
+    names: list[str], prefix: str, delimiter: str | None, container: Container
+) -> Iterator[str | Prefix]:
+    """Sorted object names as listing entries: with a delimiter, every name
+    below a common prefix (up to the delimiter) collapses into that prefix."""
+    seen: set[str] = set()
+    for full in names:
+        rest = full[len(prefix) :]
+        cut = rest.find(delimiter) if delimiter else -1
+        if cut < 0:
+            yield full
+            continue
+        common = prefix + rest[: cut + len(delimiter or "")]
+        if common not in seen:
+            seen.add(common)
+            yield Prefix(common, container)
 
 
 def _file_md5(path: str) -> str:

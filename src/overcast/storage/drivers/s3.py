@@ -20,7 +20,8 @@ How the API maps onto overcast's model:
   (``upload_checksum="md5"``) for stores that ignore flexible checksums.
   Large ones are computed off the event loop (a
   :class:`~overcast.runtime.effects.Call`).
-* Uploads go through :func:`overcast.storage.transfer.upload_in_parts`: one
+* Uploads go through the base class's flow and
+  :func:`overcast.storage.transfer.upload_in_parts`: one
   ``PutObject`` up to ``part_plan.threshold`` bytes, else ``CreateMultipartUpload``,
   ``UploadPart`` (``part_plan.concurrency`` at a time) and
   ``CompleteMultipartUpload``. A failed or cancelled upload runs
@@ -46,27 +47,25 @@ How the API maps onto overcast's model:
   AWS answers 200 when you re-create a bucket you own) and sends the create
   as a non-idempotent request: if its outcome is unknown the bucket is looked
   up before trying again (:func:`~overcast.runtime.ops.create_once`).
-* Throttling: ``503 SlowDown`` is retried by the runtime for idempotent
-  requests, and the driver's ``_is_throttled`` hook marks it as throttling so
-  that even a POST (complete, batch delete) is retried, since a throttled
-  request was not processed.
+* Errors: the error table maps S3's codes (``NoSuchBucket``, ``NoSuchKey``,
+  ``BucketNotEmpty``, ``BadDigest``, the credential and throttling codes, ...)
+  onto overcast's errors. ``503 SlowDown`` (and the other throttling codes)
+  is retried by the runtime whatever the method, since a throttled request
+  was not processed: even a POST (complete, batch delete) is retried. A
+  bucket in another region than the one signed for is named in the error.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 import re
 import time
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import IO, Any, ClassVar, Final, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Final, cast
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
+from overcast import xml
 from overcast.auth.aws_sigv4 import AwsCredentials, presign_url, sign_request
 from overcast.errors import (
     ContainerAlreadyExists,
@@ -81,59 +80,46 @@ from overcast.errors import (
     ProviderError,
     RateLimited,
 )
-from overcast.runtime.effects import (
-    Call,
-    Emit,
-    Guarded,
-    Iter,
-    Op,
-    Parallel,
-    PartData,
-    Request,
-    Response,
-)
-from overcast.runtime.operation import aio, iterator, operation, stream
+from overcast.runtime.api import ErrorMap, Fault, Outcome, SendOptions, When, decode_xml, xml_fault
+from overcast.runtime.effects import Call, Guarded, Iter, Op, Parallel, PartData, Request, Response
+from overcast.runtime.operation import aio, iterator, operation
 from overcast.runtime.ops import create_once
-from overcast.runtime.redact import Secret, redact_text
-from overcast.runtime.streams import (
-    ByteStream,
-    ChunkObserver,
-    FileStream,
-    IterStream,
-    as_stream,
-    checked_body,
-)
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.redact import Secret
+from overcast.runtime.streams import ChunkObserver
 from overcast.storage.base import (
+    Attributes,
     Container,
     ContainerRef,
     Object,
+    ObjectUpload,
     Prefix,
-    Progress,
     StorageDriver,
     StorageDriverAsync,
     container_name,
 )
-from overcast.storage.transfer import (
+from overcast.storage.checks import (
     CHEAPEST_FIRST,
+    DEFAULT_CONTENT_TYPE,
     ChecksumCheck,
     HashCheck,
-    PartPlan,
-    ProgressReport,
-    SizeCheck,
     can_compute,
-    check_range,
     checksum_b64,
     crc32_function,
-    download_in_ranges,
-    upload_in_parts,
+    is_md5,
+    md5_b64,
+    md5_hex,
 )
-from overcast.storage.transfer import guess_type as _guess_type
-from overcast.storage.transfer import readable_file_size as _file_size
-from overcast.xml import child as _child
-from overcast.xml import children as _children
-from overcast.xml import local as _local
-from overcast.xml import parse as _parse_xml
-from overcast.xml import text as _text
+from overcast.storage.http import (
+    StorageApi,
+    header_int,
+    http_date,
+    iso_date,
+    range_header,
+    user_meta,
+)
+from overcast.storage.transfer import PartPlan, Ranged
 
 __all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver", "S3StorageDriverAsync"]
 
@@ -153,14 +139,10 @@ COPY_PART_SIZE: Final = 512 * MiB
 #: Most keys one ListObjectsV2 page and one DeleteObjects request may hold.
 MAX_PAGE_SIZE: Final = 1000
 MAX_DELETE_BATCH: Final = 1000
-MAX_KEY_BYTES: Final = 1024
 #: S3's limit on user metadata: keys plus values, in UTF-8 bytes.
 MAX_METADATA_BYTES: Final = 2048
 #: Buffers up to this size are hashed inline; larger ones in a worker thread.
 INLINE_DIGEST_LIMIT: Final = 64 * 1024
-#: XML bodies up to this size are parsed inline; larger ones in a worker thread.
-INLINE_PARSE_LIMIT: Final = 64 * 1024
-DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
 AWS_ENDPOINT: Final = "https://s3.{region}.amazonaws.com"
 S3_XMLNS: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -204,51 +186,33 @@ INPUT_CODES: Final = frozenset(
     }
 )
 
-#: An empty, "." or ".." path segment in an object name.
-_BAD_SEGMENT: Final = re.compile(r"(?:\A|/)\.{0,2}(?:/|\Z)")
 _BUCKET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 _LEGACY_BUCKET_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,255}\Z")
 _LABEL: Final = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_BUCKET: Final = re.compile(rf"{_LABEL}(\.{_LABEL})*\Z")
 _IP_ADDRESS: Final = re.compile(r"\d+\.\d+\.\d+\.\d+\Z")
+_REGION: Final = re.compile(r"[a-z0-9-]{1,64}\Z")
 _META_KEY: Final = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z")
-_PLAIN_MD5: Final = re.compile(r"[0-9a-fA-F]{32}\Z")
 #: Keys made only of these characters are the same percent-encoded.
 _PATH_SAFE: Final = re.compile(r"[A-Za-z0-9_.~/-]*\Z")
 # XML 1.0 cannot carry these characters, even escaped.
 _XML_INVALID: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-# -- XML helpers (local names, so the namespace string never matters) --------------------
-
-
-def _xml(body: bytes) -> Op[Element | None]:
-    """Parse an XML body: inline when small, in a worker thread when large."""
-    if len(body) <= INLINE_PARSE_LIMIT:
-        yield from ()
-        return _parse_xml(body)
-    root: Element | None = yield Call(_parse_xml, body)
-    return root
+_NO_OUTCOME: Final = Outcome()
 
 
 def _tag(name: str, value: str) -> str:
     return f"<{name}>{escape(value)}</{name}>"
 
 
-# -- small pure helpers -------------------------------------------------------------------
-
-
-def _content_md5(data: PartData) -> str:
-    """The base64 MD5 of ``data`` (a ``Content-MD5`` header value)."""
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+# -- checksums ------------------------------------------------------------------------------
 
 
 def _md5_header(data: PartData) -> Op[str]:
     """``Content-MD5`` for ``data``, hashed off the event loop when large."""
     if len(data) <= INLINE_DIGEST_LIMIT:
         yield from ()
-        return _content_md5(data)
-    value: str = yield Call(_content_md5, data)
+        return md5_b64(data)
+    value: str = yield Call(md5_b64, data)
     return value
 
 
@@ -272,13 +236,12 @@ def _checksum_header(data: PartData, algorithm: str) -> Op[tuple[str, str]]:
     return "x-amz-checksum-crc32", value
 
 
-def _strip_etag(etag: str | None) -> str | None:
-    if etag is None:
-        return None
-    value = etag.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"') or None
+#: S3's full-object checksums this machine can compute, cheapest first.
+_CHECKSUM_HEADERS: Final = tuple(
+    (algorithm, f"x-amz-checksum-{algorithm}")
+    for algorithm in CHEAPEST_FIRST
+    if algorithm in ("crc32c", "crc32", "sha1", "sha256") and can_compute(algorithm)
+)
 
 
 def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
@@ -296,17 +259,13 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     return None
 
 
-#: S3's full-object checksums this machine can compute, cheapest first.
-_CHECKSUM_HEADERS: Final = tuple(
-    (algorithm, f"x-amz-checksum-{algorithm}")
-    for algorithm in CHEAPEST_FIRST
-    if algorithm in ("crc32c", "crc32", "sha1", "sha256") and can_compute(algorithm)
-)
-
-
-def _quote_path(key: str) -> str:
-    """``key`` percent-encoded for a URL path (``/`` kept); most keys need nothing."""
-    return key if _PATH_SAFE.match(key) else quote(key, safe="/")
+def _strip_etag(etag: str | None) -> str | None:
+    if etag is None:
+        return None
+    value = etag.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"') or None
 
 
 def _encrypted_with_a_key(headers: Mapping[str, str]) -> bool:
@@ -322,114 +281,72 @@ def _multipart_etag(parts: Sequence[tuple[int, str]]) -> str | None:
     the MD5 of the concatenated binary part digests, then ``-N``."""
     digests = []
     for _, etag in parts:
-        bare = _strip_etag(etag) or ""
-        if not _PLAIN_MD5.match(bare):
+        bare = _strip_etag(etag)
+        if not is_md5(bare):
             return None
-        digests.append(bytes.fromhex(bare))
-    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
-    return f"{combined}-{len(parts)}"
+        digests.append(bytes.fromhex(bare or ""))
+    return f"{md5_hex(b''.join(digests))}-{len(parts)}"
 
 
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _iso_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-
-
-def _int(value: str | None, default: int = 0) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
+def _quote_path(key: str) -> str:
+    """``key`` percent-encoded for a URL path (``/`` kept); most keys need nothing."""
+    return key if _PATH_SAFE.match(key) else quote(key, safe="/")
 
 
 def _is_printable_ascii(text: str) -> bool:
     return all(" " <= c <= "~" for c in text)
 
 
-class _Attributes:
-    """Content type, user metadata and extra headers of an object being written."""
-
-    __slots__ = ("content_type", "headers", "meta_data")
-
-    def __init__(
-        self, content_type: str, meta_data: dict[str, str], headers: dict[str, str]
-    ) -> None:
-        self.content_type = content_type
-        self.meta_data = meta_data
-        self.headers = headers
-
-    def request_headers(self) -> dict[str, str]:
-        """The headers that give an object these attributes."""
-        headers = dict(self.headers)
-        headers["Content-Type"] = self.content_type
-        for key, value in self.meta_data.items():
-            headers[f"x-amz-meta-{key}"] = value
-        return headers
-
-
 # -- the upload target --------------------------------------------------------------------
 
 
-class _Upload:
+class _Upload(ObjectUpload["S3StorageDriver"]):
     """One object being written: the :class:`~overcast.storage.transfer.PartTarget`
     that :func:`~overcast.storage.transfer.upload_in_parts` drives."""
 
-    def __init__(
-        self, driver: S3StorageDriver, bucket: str, key: str, attributes: _Attributes
-    ) -> None:
-        self.driver = driver
-        self.bucket = bucket
-        self.key = key
-        self.attributes = attributes
-        self.sizes: dict[int, int] = {}
+    def __init__(self, driver: S3StorageDriver, bucket: str, key: str,
+                 attributes: Attributes) -> None:
+        super().__init__(driver, bucket, key, attributes)
+        self.url = driver._object_url(bucket, key)
+        self.what = f"{bucket}/{key}"
         self.crcs: dict[int, str] = {}  # part number: its CRC32, for the complete request
+
+    def _headers(self) -> dict[str, str]:
+        """The headers that give the object its attributes."""
+        headers = dict(self.attributes.headers)
+        headers["Content-Type"] = self.attributes.content_type
+        for key, value in self.attributes.meta_data.items():
+            headers[f"x-amz-meta-{key}"] = value
+        return headers
+
+    def _send(self, method: str, **options: Any) -> Op[Response]:
+        return self.driver._send(method, self.url, what=self.what, missing=ContainerNotFound,
+                                 **options)
 
     def put_whole(self, data: PartData) -> Op[Object]:
         """PutObject, with the upload checksum (CRC32 or ``Content-MD5``)."""
-        headers = self.attributes.request_headers()
+        headers = self._headers()
         name, value = yield from _checksum_header(data, self.driver.upload_checksum)
         headers[name] = value
-        resp = yield from self.driver._send("PUT", self.bucket, self.key, headers=headers,
-                                            body=data)
-        if not resp.ok:
-            raise self.driver._error(resp, self.bucket, self.key)
-        return self.driver._written(
-            self.bucket, self.key, len(data), resp.headers.get("ETag"), self.attributes,
-            resp.headers,
-        )
+        resp = yield from self._send("PUT", headers=headers, body=data)
+        return self.driver._written(self, len(data), resp.headers.get("ETag"), resp.headers)
 
     def begin(self) -> Op[str]:
         """CreateMultipartUpload; the upload id.
 
         Sent as idempotent: if an answer is lost and the request is sent again, the
         first upload holds no parts (nothing was uploaded to it)."""
-        headers = self.attributes.request_headers()
+        headers = self._headers()
         if self.driver.upload_checksum == "crc32":
             headers["x-amz-checksum-algorithm"] = "CRC32"  # parts carry theirs
-        resp = yield from self.driver._send(
-            "POST", self.bucket, self.key, params=[("uploads", "")],
-            headers=headers, idempotent=True,
+        root = yield from self.driver._result(
+            "POST", self.url, "InitiateMultipartUpload", params=[("uploads", "")],
+            headers=headers, idempotent=True, what=self.what, missing=ContainerNotFound,
         )
-        if not resp.ok:
-            raise self.driver._error(resp, self.bucket, self.key)
-        root = yield from self.driver._xml_of(resp)
-        upload_id = _text(root, "UploadId")
+        upload_id = xml.text(root, "UploadId")
         if not upload_id:
             raise ProviderError("CreateMultipartUpload answer has no UploadId",
-                                status=resp.status, driver=self.driver)
+                                driver=self.driver)
         return upload_id
 
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
@@ -437,13 +354,10 @@ class _Upload:
         if number > MAX_PARTS:
             raise InvalidInput(f"an S3 upload has at most {MAX_PARTS} parts", driver=self.driver)
         name, value = yield from _checksum_header(data, self.driver.upload_checksum)
-        resp = yield from self.driver._send(
-            "PUT", self.bucket, self.key,
-            params=[("partNumber", str(number)), ("uploadId", upload_id)],
+        resp = yield from self._send(
+            "PUT", params=[("partNumber", str(number)), ("uploadId", upload_id)],
             headers={name: value}, body=data,
         )
-        if not resp.ok:
-            raise self.driver._error(resp, self.bucket, self.key)
         etag = resp.headers.get("ETag")
         if not etag:
             raise ProviderError(f"UploadPart {number} answer has no ETag", status=resp.status,
@@ -460,42 +374,31 @@ class _Upload:
             f"{_tag('ChecksumCRC32', self.crcs[n]) if n in self.crcs else ''}</Part>"
             for n, etag in parts
         )
-        xml = f'<CompleteMultipartUpload xmlns="{S3_XMLNS}">{body}</CompleteMultipartUpload>'
-        size = sum(self.sizes.get(n, 0) for n, _ in parts)
+        xml_body = f'<CompleteMultipartUpload xmlns="{S3_XMLNS}">{body}</CompleteMultipartUpload>'
         try:
-            resp = yield from self.driver._send(
-                "POST", self.bucket, self.key, params=[("uploadId", upload_id)],
-                headers={"Content-Type": "application/xml"}, body=xml.encode("utf-8"),
+            # S3 may answer 200 and then report an error in the body.
+            root = yield from self.driver._result(
+                "POST", self.url, "CompleteMultipartUpload",
+                params=[("uploadId", upload_id)], headers={"Content-Type": "application/xml"},
+                body=xml_body.encode("utf-8"), what=self.what, missing=ContainerNotFound,
             )
         except OutcomeUnknown:
             expected = _multipart_etag(parts)
-            found = yield from self.driver._head_object(self.bucket, self.key, missing_ok=True)
+            found = yield from self.driver._find_object(self.container, self.name)
             if expected is not None and found is not None and found.hash == expected:
                 return found
             raise
-        if not resp.ok:
-            raise self.driver._error(resp, self.bucket, self.key)
-        # S3 may answer 200 and then report an error in the body.
-        root = yield from self.driver._xml_of(resp)
-        if _local(root.tag) == "Error":
-            raise self.driver._error_from(resp, root, self.bucket, self.key)
-        return self.driver._written(
-            self.bucket, self.key, size, _text(root, "ETag"), self.attributes, resp.headers
-        )
+        return self.driver._written(self, self.size_of(parts), xml.text(root, "ETag"), {})
 
     def abort(self, upload_id: str) -> Op[None]:
         """AbortMultipartUpload: S3 drops every part staged for this upload."""
-        resp = yield from self.driver._send(
-            "DELETE", self.bucket, self.key, params=[("uploadId", upload_id)]
-        )
-        if not resp.ok and resp.status != 404:
-            raise self.driver._error(resp, self.bucket, self.key)
+        yield from self._send("DELETE", params=[("uploadId", upload_id)], ok=(404,))
 
 
 # -- the driver -----------------------------------------------------------------------
 
 
-class S3StorageDriver(StorageDriver):
+class S3StorageDriver(StorageApi, StorageDriver):
     """Amazon S3 or an S3-compatible store.
 
     ``key``, ``secret`` and ``token`` are the access key id, secret access key and
@@ -517,6 +420,24 @@ class S3StorageDriver(StorageDriver):
     """
 
     name: ClassVar[str] = "s3"
+    label: ClassVar[str] = "S3"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-amz-request-id",)
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        When(ContainerNotFound, code="NoSuchBucket"),
+        When(ObjectNotFound, code=("NoSuchKey", "NoSuchVersion")),
+        When(ProviderError, code="NoSuchUpload"),
+        When(ContainerAlreadyExists, code=("BucketAlreadyExists", "BucketAlreadyOwnedByYou")),
+        When(ContainerIsNotEmpty, code="BucketNotEmpty"),
+        When(RateLimited, code=THROTTLING_CODES),
+        When(InvalidCredentials, code=CREDENTIAL_CODES),
+        When(IntegrityError, code=("BadDigest", "XAmzContentSHA256Mismatch")),
+        When(InvalidInput, code=INPUT_CODES),
+        When(InvalidInput, status=416),
+    )
+    extra_keys: ClassVar[frozenset[str]] = frozenset({"acl", "storage_class"})
+    ascii_content_type: ClassVar[bool] = True
+    parallel_ranges: ClassVar[bool] = True
+    min_range_size: ClassVar[int] = 16 * MiB
     aio: S3StorageDriverAsync
 
     def __init__(
@@ -538,15 +459,9 @@ class S3StorageDriver(StorageDriver):
             raise InvalidInput(
                 f"upload_checksum must be 'crc32' or 'md5': {upload_checksum!r}", driver=self
             )
-        if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region):
+        if not isinstance(region, str) or not _REGION.match(region):
             raise InvalidInput(f"invalid region: {region!r}", driver=self)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
-            1 <= page_size <= MAX_PAGE_SIZE
-        ):
-            raise InvalidInput(
-                f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}: {page_size!r}",
-                driver=self,
-            )
+        self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, driver=self)
         if not isinstance(part_plan, PartPlan):
             raise InvalidInput("part_plan must be a PartPlan", driver=self)
         if part_plan.max_parts > MAX_PARTS or part_plan.max_part_size > MAX_PART_SIZE:
@@ -558,19 +473,12 @@ class S3StorageDriver(StorageDriver):
         if endpoint is None:
             base = AWS_ENDPOINT.format(region=region)
         else:
-            base = str(endpoint).rstrip("/")
-            parts = urlsplit(base)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-                raise InvalidInput(
-                    f"endpoint must be an http(s) URL such as http://127.0.0.1:9000: {base!r}",
-                    driver=self,
-                )
+            base = check_endpoint(endpoint, query=False, driver=self)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         self.region = region
         self.endpoint = base
         self.path_style = endpoint is not None if path_style is None else bool(path_style)
         self.part_plan = part_plan
-        self.page_size = page_size
         self.upload_checksum = upload_checksum
         split = urlsplit(base)
         self._scheme = split.scheme
@@ -585,33 +493,20 @@ class S3StorageDriver(StorageDriver):
         """Sign one attempt with AWS Signature V4 (service ``s3``)."""
         return sign_request(request, self._credentials, self.region, "s3", now)
 
-    def _is_throttled(self, response: Response) -> bool:
-        """``503 SlowDown`` (and the other throttling codes) mean the request was
-        not processed: the runtime retries it whatever its method."""
-        if response.status not in (400, 429, 503):
-            return False
-        code, _message, _rid = self._error_fields(response, _parse_xml(response.body))
-        return code in THROTTLING_CODES
-
     def _secrets(self) -> tuple[Secret, ...]:
-        creds = self._credentials
-        found = [creds.secret_key]
-        if creds.session_token is not None:
-            found.append(creds.session_token)
-        return tuple(found)
+        return self._credentials.secrets()
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint, "region": self.region}
 
     # -- names -------------------------------------------------------------------------
 
-    def _check_bucket(self, name: object, *, create: bool = False) -> str:
+    def _check_container(self, name: object, *, create: bool = False) -> str:
         """A valid bucket name (S3's rules for a new bucket; legacy names are
         accepted for existing ones), else :class:`InvalidInput`."""
         if not create and isinstance(name, str) and name in self._valid_buckets:
             return name
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"bucket name must be a non-empty string: {name!r}", driver=self)
+        name = super()._check_container(name)
         if create:
             if (
                 not _BUCKET_NAME.match(name)
@@ -633,42 +528,9 @@ class S3StorageDriver(StorageDriver):
             self._valid_buckets.add(name)
         return name
 
-    def _check_key(self, name: object) -> str:
-        """A valid object name, else :class:`InvalidInput` (before any request)."""
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"object name must be a non-empty string: {name!r}", driver=self)
-        try:
-            encoded = name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"object name is not valid UTF-8: {name!r}", driver=self) from None
-        if "\x00" in name or len(encoded) > MAX_KEY_BYTES:
-            raise InvalidInput(
-                f"invalid object name {name!r}: NUL byte or over {MAX_KEY_BYTES} bytes",
-                driver=self,
-            )
-        if _BAD_SEGMENT.search(name):
-            raise InvalidInput(
-                f"invalid object name {name!r}: empty, '.' or '..' path segment",
-                driver=self,
-            )
-        return name
-
-    def _attributes(
-        self,
-        extra: Mapping[str, Any] | None,
-        content_type: str | None,
-        meta_data: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        object_name: str,
-    ) -> _Attributes:
-        extra = dict(extra or {})
-        unknown = set(extra) - {"content_type", "meta_data", "acl", "storage_class"}
-        if unknown:
-            raise InvalidInput(f"unknown extra keys: {', '.join(sorted(unknown))}", driver=self)
-        ctype = content_type or extra.get("content_type") or _guess_type(object_name)
-        if not isinstance(ctype, str) or not ctype or not _is_printable_ascii(ctype):
-            raise InvalidInput(f"invalid content type: {ctype!r}", driver=self)
-        meta = dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
+    def _check_meta(self, meta: dict[str, str]) -> dict[str, str]:
+        """HTTP-token keys, printable ASCII values without surrounding spaces,
+        2 KiB in all; keys lower-cased, as S3 stores them (so they round-trip)."""
         total = 0
         for key, value in meta.items():
             if not isinstance(key, str) or not _META_KEY.match(key):
@@ -692,23 +554,26 @@ class S3StorageDriver(StorageDriver):
             raise InvalidInput(
                 f"user metadata is {total} bytes; S3 allows {MAX_METADATA_BYTES}", driver=self
             )
-        # S3 stores metadata keys in lower case: send them so, and they round-trip.
-        meta = {key.lower(): value for key, value in meta.items()}
-        extra_headers: dict[str, str] = {}
+        return {key.lower(): value for key, value in meta.items()}
+
+    def _check_header(self, name: object, value: object) -> None:
+        """Header names are HTTP tokens and values printable ASCII."""
+        if (
+            not isinstance(name, str)
+            or not isinstance(value, str)
+            or not _META_KEY.match(name)
+            or not _is_printable_ascii(value)
+        ):
+            raise InvalidInput(f"invalid header {name!r}", driver=self)
+
+    def _extra_headers(self, extra: Mapping[str, Any]) -> dict[str, str]:
+        """``extra["acl"]`` is a canned ACL, ``extra["storage_class"]`` a storage class."""
+        headers: dict[str, str] = {}
         if extra.get("acl"):
-            extra_headers["x-amz-acl"] = str(extra["acl"])
+            headers["x-amz-acl"] = str(extra["acl"])
         if extra.get("storage_class"):
-            extra_headers["x-amz-storage-class"] = str(extra["storage_class"])
-        for name, value in (headers or {}).items():
-            if (
-                not isinstance(name, str)
-                or not isinstance(value, str)
-                or not _META_KEY.match(name)
-                or not _is_printable_ascii(value)
-            ):
-                raise InvalidInput(f"invalid header {name!r}", driver=self)
-            extra_headers[name] = value
-        return _Attributes(ctype, meta, extra_headers)
+            headers["x-amz-storage-class"] = str(extra["storage_class"])
+        return headers
 
     # -- requests ----------------------------------------------------------------------
 
@@ -717,7 +582,7 @@ class S3StorageDriver(StorageDriver):
             return False
         return not (self._scheme == "https" and "." in bucket)
 
-    def _url(self, bucket: str | None = None, key: str | None = None) -> str:
+    def _object_url(self, bucket: str | None = None, key: str | None = None) -> str:
         """The URL of the service, a bucket or an object."""
         if bucket is None:
             return f"{self.endpoint}/"
@@ -728,98 +593,44 @@ class S3StorageDriver(StorageDriver):
         quoted = bucket if safe else quote(bucket, safe="")
         return f"{self.endpoint}/{quoted}{path if key is not None else ''}"
 
-    def _send(
-        self,
-        method: str,
-        bucket: str | None = None,
-        key: str | None = None,
-        *,
-        params: Sequence[tuple[str, str]] = (),
-        headers: Mapping[str, str] | None = None,
-        body: PartData | None = None,
-        stream: bool = False,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
-        """Send one request; return the response, whatever its status."""
-        resp: Response = yield Request(
-            method, self._url(bucket, key), dict(headers or {}), list(params), body,
-            stream=stream, idempotent=idempotent,
-        )
-        return resp
-
-    def _xml_of(self, resp: Response) -> Op[Element]:
-        root = yield from _xml(resp.body)
-        if root is None:
-            raise ProviderError(
-                f"S3 sent a response that is not XML: {resp.text[:200]!r}",
-                status=resp.status, driver=self,
-            )
-        return root
+    def _result(self, method: str, url: str, action: str, **options: Any) -> Op[Element]:
+        """Send a request whose answer is the XML document ``<{action}Result>``
+        (``<{action}Response>`` on some servers); S3 may answer 200 and report
+        an error in the body, which is mapped like any other error."""
+        resp = yield from self._send(method, url, **cast(SendOptions, options))
+        roots = (f"{action}Result", f"{action}Response", "Error")
+        element = yield from decode_xml(resp, root=roots, driver=self)
+        if xml.local(element.tag) == "Error":
+            raise self._error(resp, Outcome(options.get("what", ""), options.get("missing")))
+        return element
 
     # -- errors ------------------------------------------------------------------------
 
-    def _error_fields(
-        self, resp: Response, root: Element | None
-    ) -> tuple[str | None, str, str | None]:
-        """``(code, message, request id)`` of an error response, redacted."""
-        code = message = None
-        if root is not None:
-            error = root if _local(root.tag) == "Error" else _child(root, "Error")
-            code = _text(error, "Code")
-            message = _text(error, "Message")
-        request_id = resp.headers.get("x-amz-request-id") or (
-            _text(root, "RequestId") if root is not None else None
-        )
-        return code or None, redact_text(message or "", self._secrets()), request_id
+    def _fault(self, resp: Response) -> Fault:
+        """S3's ``<Error>`` document (a HEAD answer has none: status only)."""
+        return xml_fault(resp, self.request_id_headers)
 
-    def _error(
-        self, resp: Response, bucket: str | None = None, key: str | None = None
-    ) -> OvercastError:
-        """The overcast error for a failed response."""
-        return self._error_from(resp, _parse_xml(resp.body), bucket, key)
-
-    def _error_from(
-        self, resp: Response, root: Element | None, bucket: str | None, key: str | None
-    ) -> OvercastError:
-        code, message, request_id = self._error_fields(resp, root)
-        status = resp.status
-        text = message or f"HTTP {status}"
-        if code == "NoSuchBucket" or (code is None and status == 404 and key is None):
-            return ContainerNotFound(bucket or "", driver=self)
-        if code in ("NoSuchKey", "NoSuchVersion") or (code is None and status == 404):
-            return ObjectNotFound(key or "", driver=self)
-        if code in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
-            return ContainerAlreadyExists(bucket or "", driver=self)
-        if code == "BucketNotEmpty":
-            return ContainerIsNotEmpty(f"bucket {bucket!r} is not empty", driver=self)
-        if code in THROTTLING_CODES:
-            return RateLimited(f"S3 throttled the request: {text}", driver=self)
-        if code in CREDENTIAL_CODES or (code is None and status in (401, 403)):
-            return InvalidCredentials(
-                f"S3 refused the request ({code or status}): {text}", driver=self
-            )
-        if code in REGION_CODES or status in (301, 307):
-            region = resp.headers.get("x-amz-bucket-region") or (
-                _text(root, "Region") if root is not None else None
+    def _error(self, resp: Response, outcome: Outcome = _NO_OUTCOME) -> OvercastError:
+        """The table's error, except for a bucket in another region than the one
+        signed for (named, with the region to use) and data refused for its
+        checksum (said so)."""
+        fault = self._fault(resp)
+        if fault.has_code(REGION_CODES) or resp.status in (301, 307):
+            region = resp.headers.get("x-amz-bucket-region") or xml.text(
+                xml.parse(resp.body), "Region"
             )
             if region and region != self.region:
+                bucket = outcome.what.partition("/")[0]
                 return ProviderError(
                     f"bucket {bucket!r} is in region {region!r}; this driver signs for "
                     f"{self.region!r} (pass region={region!r})",
-                    status=status, code=code, request_id=request_id, driver=self,
+                    status=resp.status, code=fault.code, request_id=fault.request_id,
+                    driver=self,
                 )
-        if code in ("BadDigest", "XAmzContentSHA256Mismatch"):
-            return IntegrityError(
-                f"S3 refused the data: it does not match its checksum ({code}): {text}",
-                driver=self,
-            )
-        if code in INPUT_CODES or status == 416:
-            return InvalidInput(f"S3 refused the request ({code or status}): {text}",
-                                driver=self)
-        return ProviderError(
-            f"S3 {resp.method} {resp.url} failed: {text}",
-            status=status, code=code, request_id=request_id, driver=self,
-        )
+        error = super()._error(resp, outcome)
+        if isinstance(error, IntegrityError):
+            return IntegrityError(f"the data does not match its checksum: {error}", driver=self)
+        return error
 
     # -- models ------------------------------------------------------------------------
 
@@ -827,41 +638,31 @@ class S3StorageDriver(StorageDriver):
         return Container(name=name, extra=extra or {}, driver=self)
 
     def _written(
-        self,
-        bucket: str,
-        key: str,
-        size: int,
-        etag: str | None,
-        attributes: _Attributes,
-        headers: Mapping[str, str],
+        self, upload: _Upload, size: int, etag: str | None, headers: Mapping[str, str]
     ) -> Object:
         """The object just written (from what was sent and the answer)."""
         extra: dict[str, Any] = {"etag": etag}
         if "x-amz-version-id" in headers:
             extra["version_id"] = headers["x-amz-version-id"]
         return Object(
-            name=key,
+            name=upload.name,
             size=size,
             hash=_strip_etag(etag),
             extra=extra,
-            meta_data=dict(attributes.meta_data),
-            container=self._container(bucket),
+            meta_data=dict(upload.attributes.meta_data),
+            container=self._container(upload.container),
             driver=self,
-            content_type=attributes.content_type,
+            content_type=upload.attributes.content_type,
         )
 
     def _from_headers(self, bucket: str, key: str, headers: Mapping[str, str]) -> Object:
         """An object from a HeadObject answer."""
-        meta = {
-            name[len("x-amz-meta-"):]: value
-            for name, value in headers.items()
-            if name.lower().startswith("x-amz-meta-")
-        }
         extra: dict[str, Any] = {"etag": headers.get("ETag")}
         for header, field in (
             ("x-amz-version-id", "version_id"),
             ("x-amz-storage-class", "storage_class"),
             ("x-amz-server-side-encryption", "server_side_encryption"),
+            ("x-amz-server-side-encryption-customer-algorithm", "sse_customer_algorithm"),
             ("Cache-Control", "cache_control"),
             ("Content-Encoding", "content_encoding"),
         ):
@@ -869,32 +670,41 @@ class S3StorageDriver(StorageDriver):
                 extra[field] = headers[header]
         return Object(
             name=key,
-            size=_int(headers.get("Content-Length")),
+            size=header_int(headers.get("Content-Length")) or 0,
             hash=_strip_etag(headers.get("ETag")),
             extra=extra,
-            meta_data=meta,
+            meta_data=user_meta(headers, "x-amz-meta-", lower=True),
             container=self._container(bucket),
             driver=self,
             content_type=headers.get("Content-Type"),
-            last_modified=_http_date(headers.get("Last-Modified")),
+            last_modified=http_date(headers.get("Last-Modified")),
         )
 
-    def _from_listing(self, bucket: str, element: Element, decode: bool) -> Object:
-        key = _text(element, "Key") or ""
-        etag = _text(element, "ETag")
+    def _from_listing(self, ref: Container, element: Element, decode: bool) -> Object:
+        key = xml.text(element, "Key") or ""
+        etag = xml.text(element, "ETag")
         extra: dict[str, Any] = {"etag": etag}
-        storage_class = _text(element, "StorageClass")
+        storage_class = xml.text(element, "StorageClass")
         if storage_class:
             extra["storage_class"] = storage_class
         return Object(
             name=unquote_plus(key) if decode else key,
-            size=_int(_text(element, "Size")),
+            size=header_int(xml.text(element, "Size", strip=True)) or 0,
             hash=_strip_etag(etag),
             extra=extra,
-            container=self._container(bucket),
+            container=ref,
             driver=self,
-            last_modified=_iso_date(_text(element, "LastModified")),
+            last_modified=iso_date(xml.text(element, "LastModified")),
         )
+
+    def _md5_of(self, obj: Object) -> str | None:
+        """The MD5 in the ETag, unless the object is encrypted with KMS or a
+        customer key (its ETag is then something else)."""
+        if obj.extra.get("sse_customer_algorithm") or str(
+            obj.extra.get("server_side_encryption", "")
+        ).lower() == "aws:kms":
+            return None
+        return super()._md5_of(obj)
 
     # -- containers --------------------------------------------------------------------
 
@@ -902,33 +712,32 @@ class S3StorageDriver(StorageDriver):
     def iterate_containers(self) -> Iter[Container]:
         """Every bucket (ListBuckets), following continuation tokens where the
         server hands them out."""
-        token: str | None = None
-        while True:
-            params = [("continuation-token", token)] if token else []
-            resp = yield from self._send("GET", params=params)
-            if not resp.ok:
-                raise self._error(resp)
-            root = yield from self._xml_of(resp)
-            for element in _children(_child(root, "Buckets"), "Bucket"):
-                name = _text(element, "Name") or ""
+
+        def fetch(token: Cursor | None) -> Op[Page[Container]]:
+            params = [("continuation-token", str(token))] if token else []
+            root = yield from self._xml("GET", self._object_url(None), params=params,
+                                        root="ListAllMyBucketsResult")
+            buckets = []
+            for element in xml.children(xml.child(root, "Buckets"), "Bucket"):
                 extra: dict[str, Any] = {
-                    "creation_date": _iso_date(_text(element, "CreationDate"))
+                    "creation_date": iso_date(xml.text(element, "CreationDate"))
                 }
-                region = _text(element, "BucketRegion")
+                region = xml.text(element, "BucketRegion")
                 if region:
                     extra["region"] = region
-                yield Emit(self._container(name, extra))
-            following = _text(root, "ContinuationToken")
-            if not following or following == token:
-                return
-            token = following
+                buckets.append(self._container(xml.text(element, "Name") or "", extra))
+            return Page.token(buckets, xml.text(root, "ContinuationToken"))
+
+        yield from paginate(fetch, what="ListBuckets", driver=self)
 
     def _head_bucket(self, name: str, *, forbidden_ok: bool = False) -> Op[Container | None]:
-        resp = yield from self._send("HEAD", name)
-        if resp.status == 404 or (resp.status == 403 and forbidden_ok):
+        """The bucket ``name``, or ``None`` if it does not exist (or, with
+        ``forbidden_ok``, if it is another account's)."""
+        resp = yield from self._send("HEAD", self._object_url(name), what=name,
+                                     missing=ContainerNotFound,
+                                     ok=(403, 404) if forbidden_ok else (404,))
+        if resp.status in (403, 404):
             return None
-        if not resp.ok:
-            raise self._error(resp, name)
         extra: dict[str, Any] = {}
         if "x-amz-bucket-region" in resp.headers:
             extra["region"] = resp.headers["x-amz-bucket-region"]
@@ -937,7 +746,7 @@ class S3StorageDriver(StorageDriver):
     @operation
     def get_container(self, container_name: str) -> Op[Container]:
         """The bucket ``container_name`` (HeadBucket); ContainerNotFound if absent."""
-        name = self._check_bucket(container_name)
+        name = self._check_container(container_name)
         found = yield from self._head_bucket(name)
         if found is None:
             raise ContainerNotFound(name, driver=self)
@@ -947,7 +756,7 @@ class S3StorageDriver(StorageDriver):
     def create_container(self, container_name: str) -> Op[Container]:
         """Create a bucket (in the driver's region); ContainerAlreadyExists if it
         exists, whoever owns it."""
-        name = self._check_bucket(container_name, create=True)
+        name = self._check_container(container_name, create=True)
         # A 403 here may be another account's bucket (the create then says
         # BucketAlreadyExists) or bad credentials (the create says which).
         if (yield from self._head_bucket(name, forbidden_ok=True)) is not None:
@@ -962,10 +771,8 @@ class S3StorageDriver(StorageDriver):
             headers["Content-Type"] = "application/xml"
 
         def send() -> Op[Container]:
-            resp = yield from self._send("PUT", name, headers=headers, body=body,
-                                         idempotent=False)
-            if not resp.ok:
-                raise self._error(resp, name)
+            yield from self._send("PUT", self._object_url(name), headers=headers, body=body,
+                                  idempotent=False, what=name, exists=ContainerAlreadyExists)
             return self._container(name, {"region": self.region})
 
         return (yield from create_once(send, lambda: self._head_bucket(name)))
@@ -973,10 +780,9 @@ class S3StorageDriver(StorageDriver):
     @operation
     def delete_container(self, container: ContainerRef) -> Op[bool]:
         """Delete an empty bucket; ContainerIsNotEmpty if it holds objects."""
-        name = self._check_bucket(container_name(container))
-        resp = yield from self._send("DELETE", name)
-        if not resp.ok:
-            raise self._error(resp, name)
+        name = self._check_container(container_name(container))
+        yield from self._send("DELETE", self._object_url(name), what=name,
+                              missing=ContainerNotFound)
         return True
 
     # -- listing -----------------------------------------------------------------------
@@ -985,41 +791,38 @@ class S3StorageDriver(StorageDriver):
         self, bucket: str, prefix: str, delimiter: str | None
     ) -> Iter[Object | Prefix]:
         """ListObjectsV2 page by page; each page's objects and prefixes in name order."""
-        token: str | None = None
         ref = self._container(bucket)
-        while True:
-            params = [("list-type", "2"), ("encoding-type", "url"),
-                      ("max-keys", str(self.page_size))]
-            if prefix:
-                params.append(("prefix", prefix))
-            if delimiter:
-                params.append(("delimiter", delimiter))
-            if token:
-                params.append(("continuation-token", token))
-            resp = yield from self._send("GET", bucket, params=params)
-            if not resp.ok:
-                raise self._error(resp, bucket)
-            root = yield from self._xml_of(resp)
-            decode = (_text(root, "EncodingType") or "").lower() == "url"
+        url = self._object_url(bucket)
+        query = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", str(self.page_size))]
+        if prefix:
+            query.append(("prefix", prefix))
+        if delimiter:
+            query.append(("delimiter", delimiter))
+
+        def fetch(token: Cursor | None) -> Op[Page[Object | Prefix]]:
+            params = [*query, ("continuation-token", str(token))] if token else query
+            root = yield from self._xml("GET", url, params=params, root="ListBucketResult",
+                                        what=bucket, missing=ContainerNotFound)
+            decode = (xml.text(root, "EncodingType") or "").lower() == "url"
             entries: list[Object | Prefix] = [
-                self._from_listing(bucket, element, decode)
-                for element in _children(root, "Contents")
+                self._from_listing(ref, element, decode)
+                for element in xml.children(root, "Contents")
             ]
-            for element in _children(root, "CommonPrefixes"):
-                common = _text(element, "Prefix") or ""
+            for element in xml.children(root, "CommonPrefixes"):
+                common = xml.text(element, "Prefix") or ""
                 entries.append(Prefix(unquote_plus(common) if decode else common, ref))
             entries.sort(key=lambda entry: entry.name)
-            for entry in entries:
-                yield Emit(entry)
-            if (_text(root, "IsTruncated") or "").strip().lower() != "true":
-                return
-            following = _text(root, "NextContinuationToken")
-            if not following or following == token:
+            if (xml.text(root, "IsTruncated", strip=True) or "").lower() != "true":
+                return Page.last(entries)
+            following = xml.text(root, "NextContinuationToken")
+            if not following:
                 raise ProviderError(
-                    "S3 said the listing is truncated but gave no new continuation token",
-                    status=resp.status, driver=self,
+                    "S3 said the listing is truncated but gave no continuation token",
+                    driver=self,
                 )
-            token = following
+            return Page.token(entries, following)
+
+        yield from paginate(fetch, what=f"listing of bucket {bucket!r}", driver=self)
 
     @iterator
     def iterate_container_objects(
@@ -1027,7 +830,7 @@ class S3StorageDriver(StorageDriver):
     ) -> Iter[Object]:
         """The objects of a bucket in name order (ListObjectsV2), ``page_size`` keys
         per request. Listed objects have no content type or user metadata."""
-        bucket = self._check_bucket(container_name(container))
+        bucket = self._check_container(container_name(container))
         # Without a delimiter S3 returns no common prefixes: only objects.
         yield from cast("Iter[Object]", self._pages(bucket, prefix or ex_prefix or "", None))
 
@@ -1039,208 +842,96 @@ class S3StorageDriver(StorageDriver):
         common prefixes up to ``delimiter``, in name order."""
         if not isinstance(delimiter, str) or not delimiter:
             raise InvalidInput("delimiter must be a non-empty string", driver=self)
-        bucket = self._check_bucket(container_name(container))
+        bucket = self._check_container(container_name(container))
         yield from self._pages(bucket, prefix or "", delimiter)
 
     # -- objects -----------------------------------------------------------------------
 
-    def _head_object(self, bucket: str, key: str, *, missing_ok: bool = False) -> Op[Object | None]:
-        resp = yield from self._send("HEAD", bucket, key)
+    def _find_object(self, bucket: str, key: str) -> Op[Object | None]:
+        """HeadObject: the object, or ``None`` if there is none."""
+        resp = yield from self._send("HEAD", self._object_url(bucket, key),
+                                     what=f"{bucket}/{key}", missing=ObjectNotFound, ok=(404,))
         if resp.status == 404:
-            if missing_ok:
-                return None
+            return None
+        return self._from_headers(bucket, key, resp.headers)
+
+    def _head_object(self, bucket: str, key: str) -> Op[Object]:
+        found = yield from self._find_object(bucket, key)
+        if found is None:
             # HEAD answers carry no error code: tell a missing bucket from a missing key.
             if (yield from self._head_bucket(bucket)) is None:
                 raise ContainerNotFound(bucket, driver=self)
-            raise ObjectNotFound(key, driver=self)
-        if not resp.ok:
-            raise self._error(resp, bucket, key)
-        return self._from_headers(bucket, key, resp.headers)
+            raise ObjectNotFound(f"{bucket}/{key}", driver=self)
+        return found
 
     @operation
     def get_object(self, container_name: str, object_name: str) -> Op[Object]:
         """An object's size, ETag, content type, last modified time and user
         metadata (HeadObject); ObjectNotFound if absent."""
-        bucket = self._check_bucket(container_name)
-        key = self._check_key(object_name)
-        found = yield from self._head_object(bucket, key)
-        assert found is not None
-        return found
+        bucket = self._check_container(container_name)
+        key = self._check_object(object_name)
+        return (yield from self._head_object(bucket, key))
 
-    @operation
-    def upload_object(
-        self,
-        file_path: str | os.PathLike[str],
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        verify_hash: bool = True,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload a local file: one PutObject up to ``part_plan.threshold``, else a
-        multipart upload in parallel parts. Every request carries the upload
-        checksum (``upload_checksum``), which S3 checks (``verify_hash`` is
-        accepted for Apache Libcloud compatibility; the check is always made)."""
-        source = os.fspath(file_path)
-        bucket = self._check_bucket(container_name(container))
-        key = self._check_key(object_name)
-        attributes = self._attributes(extra, content_type, meta_data, headers, key)
-        size: int | None = yield Call(_file_size, source)
-        if size is None:
-            raise InvalidInput(f"not a readable file: {source}", driver=self)
-        body = FileStream(source).observe(SizeCheck(size, source, driver=self))
-        if progress is not None:
-            body.observe(ProgressReport(progress, size))
-        target = _Upload(self, bucket, key, attributes)
-        obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan)
-        return obj
+    def _part_target(
+        self, container: str, name: str, attributes: Attributes, *, verify: bool
+    ) -> _Upload:
+        """PutObject up to ``part_plan.threshold``, else a multipart upload; every
+        request carries the upload checksum (``upload_checksum``), which S3
+        checks whatever ``verify`` says."""
+        return _Upload(self, container, name, attributes)
 
-    @operation
-    def upload_object_via_stream(
-        self,
-        iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload from an iterator of bytes, a file object or bytes, of unknown
-        size: a PutObject if it ends within ``part_plan.threshold``, else a
-        multipart upload whose parts grow so the object never needs more than
-        10,000. A failure or cancellation aborts the multipart upload."""
-        bucket = self._check_bucket(container_name(container))
-        key = self._check_key(object_name)
-        attributes = self._attributes(extra, content_type, meta_data, headers, key)
-        if isinstance(iterator, str):
-            raise InvalidInput("upload data must be bytes, not str", driver=self)
-        body = as_stream(iterator)
-        if progress is not None:
-            body.observe(ProgressReport(progress, None))
-        target = _Upload(self, bucket, key, attributes)
-        obj: Object = yield from upload_in_parts(target, body, size=None, plan=self.part_plan)
-        return obj
-
-    @stream
-    def download_object_range_as_stream(
+    def _read_range(
         self,
         obj: Object,
-        start_bytes: int,
-        end_bytes: int | None = None,
+        container: str,
+        name: str,
+        start: int,
+        end: int | None,
+        *,
         chunk_size: int | None = None,
-    ) -> Op[ByteStream]:
-        """Stream bytes ``[start_bytes, end_bytes)`` (GetObject with ``Range``).
-
-        Every read is checked for the length the server announces. A full read is
-        also checked against the object's cheapest full-object checksum when it
-        has one (``x-amz-checksum-crc32c``, ``-crc32``, ``-sha1``, ``-sha256``),
-        else against the MD5 in the ETag when the ETag is one (not for objects
+        etag: str | None = None,
+    ) -> Op[Ranged]:
+        """GetObject, with ``Range`` for a partial read. A full read asks for the
+        object's checksum and is checked against the cheapest full-object one it
+        has (``x-amz-checksum-crc32c``, ``-crc32``, ``-sha1``, ``-sha256``), else
+        against the MD5 in the ETag when the ETag is one (not for objects
         uploaded in parts, whose ETag ends in ``-N``, nor for objects encrypted
-        with KMS or a customer key). ``chunk_size`` is accepted for Apache
-        Libcloud compatibility; chunks come as the transport reads them."""
-        bucket = self._check_bucket(obj.container_name)
-        key = self._check_key(obj.name)
-        start, end = check_range(None, start_bytes, end_bytes, driver=self)
+        with KMS or a customer key). A small read (of an object whose size is
+        known) is fetched whole and checked before a byte is handed over."""
         full = start == 0 and end is None
-        if end is not None and end == start:
-            yield from self._head_object(bucket, key)  # ObjectNotFound if absent
-            return IterStream([])
-        headers: dict[str, str] = {}
-        if not full:
-            last = "" if end is None else str(end - 1)
-            headers["Range"] = f"bytes={start}-{last}"
-        else:
-            headers["x-amz-checksum-mode"] = "ENABLED"  # the object's CRC, if it has one
-        # A small read is fetched whole: cheaper than a pulled stream, same checks.
-        known = obj.size if obj.size is not None and obj.size >= 0 else None
-        small = known is not None and (known if end is None else end) - start <= SMALL_READ
-        resp = yield from self._send("GET", bucket, key, headers=headers, stream=not small)
-        if not resp.ok or (resp.stream is None and not small):
-            if resp.status == 404 and _parse_xml(resp.body) is None:
-                yield from self._head_object(bucket, key)
-            if resp.status == 416 and end is None:
-                # "From the end of the object to its end" is empty, not an error.
-                found = yield from self._head_object(bucket, key)
-                if found is not None and found.size == start:
-                    return IterStream([])
-            raise self._error(resp, bucket, key)
-        if not full and resp.status != 206:
-            if resp.stream is not None:
-                resp.stream.close()
-            raise ProviderError(
-                f"S3 ignored the Range header (status {resp.status})",
-                status=resp.status, driver=self,
-            )
-        length = resp.headers.get("Content-Length")
-        expected = int(length) if length is not None and length.isdigit() else None
-        if expected is None and end is not None:
-            expected = end - start
-        checks: list[ChunkObserver] = [SizeCheck(expected, obj.name, driver=self)]
         if full:
-            checksum = _full_object_checksum(resp.headers)
-            if checksum is not None:
-                checks.append(ChecksumCheck(*checksum, obj.name, driver=self))
-            else:
-                etag = _strip_etag(resp.headers.get("ETag")) or ""
-                if _PLAIN_MD5.match(etag) and not _encrypted_with_a_key(resp.headers):
-                    checks.append(HashCheck("md5", etag, obj.name, driver=self))
-        if resp.stream is None:  # read whole: checked before a byte is handed over
-            return checked_body(resp.body, *checks)
-        return resp.stream.observe(*checks)
+            headers = {"x-amz-checksum-mode": "ENABLED"}  # the object's CRC, if it has one
+        else:
+            headers = {"Range": range_header(start, end)}
+        if etag:
+            headers["If-Match"] = etag
+        size = obj.size
+        small = size >= 0 and (size if end is None else end) - start <= SMALL_READ
+        resp = yield from self._send("GET", self._object_url(container, name), headers=headers,
+                                     stream=not small, ok=(416,), what=f"{container}/{name}",
+                                     missing=ObjectNotFound)
+        return self._ranged(resp, start, end, self._whole_checks(resp, name) if full else ())
 
-    @operation
-    def download_object(
-        self,
-        obj: Object,
-        destination_path: str | os.PathLike[str],
-        overwrite_existing: bool = False,
-        delete_on_failure: bool = True,
-        *,
-        progress: Progress | None = None,
-    ) -> Op[bool]:
-        """Download to a file: one checked stream up to ``part_plan.threshold``,
-        else parallel ranged GETs (``part_plan.concurrency`` at a time) written in
-        place, checked (size, and MD5 when the ETag is one) before the rename."""
-        bucket = self._check_bucket(obj.container_name)
-        key = self._check_key(obj.name)
-        current = yield from self._head_object(bucket, key)
-        assert current is not None
-        if current.size <= self.part_plan.threshold:
-            body = yield from self.download_object_range_as_stream.op(current, 0, None)
-            return (yield from self._save(
-                body, destination_path, overwrite_existing, current.size, progress
-            ))
-        etag = current.hash or ""
-        checksum = ("md5", etag) if _PLAIN_MD5.match(etag) else None
-        return (yield from download_in_ranges(
-            lambda start, end: self.download_object_range_as_stream.op(current, start, end),
-            current.size,
-            destination_path,
-            overwrite=overwrite_existing,
-            part_size=max(self.part_plan.part_size, 16 * 1024 * 1024),
-            concurrency=self.part_plan.concurrency,
-            checksum=checksum,
-            progress=progress,
-            driver=self,
-        ))
+    def _whole_checks(self, resp: Response, name: str) -> list[ChunkObserver]:
+        """The checks of a full read: the object's own checksum, else its MD5 ETag."""
+        headers = resp.headers
+        checksum = _full_object_checksum(headers)
+        if checksum is not None:
+            return [ChecksumCheck(*checksum, name, driver=self)]
+        etag = _strip_etag(headers.get("ETag"))
+        if is_md5(etag) and not _encrypted_with_a_key(headers):
+            return [HashCheck("md5", etag or "", name, driver=self)]
+        return []
 
     @operation
     def delete_object(self, obj: Object) -> Op[bool]:
         """Delete an object (DeleteObject); ObjectNotFound if absent (checked with a
         HeadObject first, as S3 answers 204 for a missing key)."""
-        bucket = self._check_bucket(obj.container_name)
-        key = self._check_key(obj.name)
+        bucket = self._check_container(obj.container_name)
+        key = self._check_object(obj.name)
         yield from self._head_object(bucket, key)
-        resp = yield from self._send("DELETE", bucket, key)
-        if not resp.ok:
-            raise self._error(resp, bucket, key)
+        yield from self._send("DELETE", self._object_url(bucket, key), what=f"{bucket}/{key}",
+                              missing=ObjectNotFound)
         return True
 
     @operation
@@ -1250,45 +941,28 @@ class S3StorageDriver(StorageDriver):
         """Copy an object server-side, with its content type and user metadata
         (CopyObject with the COPY metadata directive; objects over 5 GiB are
         copied in parts with UploadPartCopy)."""
-        bucket = self._check_bucket(obj.container_name)
-        key = self._check_key(obj.name)
-        target_bucket = self._check_bucket(container_name(target_container))
-        target_key = self._check_key(target_name or obj.name)
+        bucket = self._check_container(obj.container_name)
+        key = self._check_object(obj.name)
+        target_bucket = self._check_container(container_name(target_container))
+        target_key = self._check_object(target_name or obj.name)
         source = yield from self._head_object(bucket, key)
-        assert source is not None
         copy_source = f"/{bucket}/{quote(key, safe='/')}"
-        attributes = _Attributes(
-            source.content_type or DEFAULT_CONTENT_TYPE, dict(source.meta_data), {}
-        )
+        upload = _Upload(self, target_bucket, target_key, Attributes(
+            source.content_type or DEFAULT_CONTENT_TYPE, dict(source.meta_data)
+        ))
         if source.size > MAX_COPY_SIZE:
-            return (
-                yield from self._copy_in_parts(source, copy_source, target_bucket, target_key,
-                                               attributes)
-            )
+            return (yield from self._copy_in_parts(source, copy_source, upload))
         headers = {"x-amz-copy-source": copy_source, "x-amz-metadata-directive": "COPY"}
         etag = source.extra.get("etag")
         if etag:
             headers["x-amz-copy-source-if-match"] = etag
-        resp = yield from self._send("PUT", target_bucket, target_key, headers=headers)
-        if not resp.ok:
-            raise self._error(resp, target_bucket, target_key)
-        root = yield from self._xml_of(resp)
-        if _local(root.tag) == "Error":
-            raise self._error_from(resp, root, target_bucket, target_key)
-        copied = self._written(target_bucket, target_key, source.size, _text(root, "ETag"),
-                               attributes, resp.headers)
-        copied.last_modified = _iso_date(_text(root, "LastModified"))
+        root = yield from self._result("PUT", upload.url, "CopyObject", headers=headers,
+                                       what=upload.what, missing=ContainerNotFound)
+        copied = self._written(upload, source.size, xml.text(root, "ETag"), {})
+        copied.last_modified = iso_date(xml.text(root, "LastModified"))
         return copied
 
-    def _copy_in_parts(
-        self,
-        source: Object,
-        copy_source: str,
-        bucket: str,
-        key: str,
-        attributes: _Attributes,
-    ) -> Op[Object]:
-        upload = _Upload(self, bucket, key, attributes)
+    def _copy_in_parts(self, source: Object, copy_source: str, upload: _Upload) -> Op[Object]:
         upload_id = yield from upload.begin()
         part_size = max(COPY_PART_SIZE, -(-source.size // MAX_PARTS))
         ranges = [
@@ -1304,17 +978,13 @@ class S3StorageDriver(StorageDriver):
             }
             if etag:
                 headers["x-amz-copy-source-if-match"] = etag
-            resp = yield from self._send(
-                "PUT", bucket, key, params=[("partNumber", str(number)), ("uploadId", upload_id)],
-                headers=headers,
+            root = yield from self._result(
+                "PUT", upload.url, "CopyPart",
+                params=[("partNumber", str(number)), ("uploadId", upload_id)],
+                headers=headers, what=upload.what, missing=ContainerNotFound,
             )
-            if not resp.ok:
-                raise self._error(resp, bucket, key)
-            root = yield from self._xml_of(resp)
-            if _local(root.tag) == "Error":
-                raise self._error_from(resp, root, bucket, key)
             upload.sizes[number] = end - start
-            return number, _text(root, "ETag") or ""
+            return number, xml.text(root, "ETag") or ""
 
         def body() -> Op[Object]:
             parts: list[tuple[int, str]] = yield Parallel(
@@ -1342,11 +1012,11 @@ class S3StorageDriver(StorageDriver):
             1 <= expires <= 604800
         ):
             raise InvalidInput(f"expires must be 1 to 604800 seconds: {expires!r}", driver=self)
-        bucket = self._check_bucket(obj.container_name)
-        key = self._check_key(obj.name)
+        bucket = self._check_container(obj.container_name)
+        key = self._check_object(obj.name)
         now: float = yield Call(time.time)
-        return presign_url(verb, self._url(bucket, key), self._credentials, self.region, "s3",
-                           now, expires)
+        return presign_url(verb, self._object_url(bucket, key), self._credentials, self.region,
+                           "s3", now, expires)
 
     # -- extensions --------------------------------------------------------------------
 
@@ -1359,8 +1029,8 @@ class S3StorageDriver(StorageDriver):
         Returns the names S3 could not delete, each with its error code (empty
         when every name was deleted). Like S3, a name that does not exist counts
         as deleted."""
-        bucket = self._check_bucket(container_name(container))
-        keys = list(dict.fromkeys(self._check_key(name) for name in names))
+        bucket = self._check_container(container_name(container))
+        keys = list(dict.fromkeys(self._check_object(name) for name in names))
         for key in keys:
             if _XML_INVALID.search(key):
                 raise InvalidInput(
@@ -1368,24 +1038,20 @@ class S3StorageDriver(StorageDriver):
                     driver=self,
                 )
         batches = [keys[i : i + MAX_DELETE_BATCH] for i in range(0, len(keys), MAX_DELETE_BATCH)]
+        url = self._object_url(bucket)
 
         def one(batch: list[str]) -> Op[dict[str, str]]:
             objects = "".join(f"<Object>{_tag('Key', key)}</Object>" for key in batch)
-            xml = (f'<Delete xmlns="{S3_XMLNS}"><Quiet>true</Quiet>{objects}</Delete>').encode()
-            md5 = yield from _md5_header(xml)
-            resp = yield from self._send(
-                "POST", bucket, params=[("delete", "")],
+            body = (f'<Delete xmlns="{S3_XMLNS}"><Quiet>true</Quiet>{objects}</Delete>').encode()
+            md5 = yield from _md5_header(body)
+            root = yield from self._result(
+                "POST", url, "Delete", params=[("delete", "")],
                 headers={"Content-MD5": md5, "Content-Type": "application/xml"},
-                body=xml, idempotent=True,
+                body=body, idempotent=True, what=bucket, missing=ContainerNotFound,
             )
-            if not resp.ok:
-                raise self._error(resp, bucket)
-            root = yield from self._xml_of(resp)
-            if _local(root.tag) == "Error":
-                raise self._error_from(resp, root, bucket, None)
             return {
-                _text(error, "Key") or "": _text(error, "Code") or "Error"
-                for error in _children(root, "Error")
+                xml.text(error, "Key") or "": xml.text(error, "Code") or "Error"
+                for error in xml.children(root, "Error")
             }
 
         failed: dict[str, str] = {}

@@ -18,6 +18,9 @@ Authentication
 a ``401`` from the storage API drops the token and the request is sent once
 more with a fresh one (a ``401`` comes from the token check, before Swift
 acts, so resending is safe), then :class:`~overcast.errors.InvalidCredentials`.
+Swift answers errors with a status and an HTML page: the driver's error
+table maps ``409`` (a container that is not empty), ``416``, ``422`` (a body
+that does not match its ``ETag``) and ``498`` (rate limited).
 
 Objects
 -------
@@ -65,13 +68,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import IO, Any, ClassVar, Final
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 from overcast.auth.keystone import KeystoneCredentials, KeystoneSession
@@ -85,30 +86,36 @@ from overcast.errors import (
     InvalidInput,
     ObjectNotFound,
     ProviderError,
+    RateLimited,
 )
-from overcast.runtime.effects import Call, Emit, Iter, Op, Parallel, PartData, Request, Response
-from overcast.runtime.operation import iterator, operation, stream
+from overcast.runtime.api import ErrorMap, Fault, Outcome, When
+from overcast.runtime.effects import Call, Iter, Op, Parallel, PartData, Request, Response
+from overcast.runtime.operation import iterator, operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.options import check_endpoint, check_page_size
+from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret, redact_text
-from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream
-from overcast.storage import transfer
+from overcast.runtime.streams import ChunkObserver
 from overcast.storage.base import (
+    Attributes,
     Container,
     ContainerRef,
     Object,
+    ObjectUpload,
     Prefix,
-    Progress,
     StorageDriver,
     container_name,
 )
-from overcast.storage.transfer import (
-    HashCheck,
-    PartPlan,
-    ProgressReport,
-    SizeCheck,
-    check_range,
+from overcast.storage.checks import HashCheck, is_md5, md5_hex
+from overcast.storage.http import (
+    StorageApi,
+    header_int,
+    http_date,
+    iso_date,
+    range_header,
+    user_meta,
 )
-from overcast.storage.transfer import guess_type as _guess_type
-from overcast.storage.transfer import readable_file_size as _file_size
+from overcast.storage.transfer import PartPlan, Ranged
 
 __all__ = ["DEFAULT_PART_PLAN", "SegmentHashCheck", "SwiftStorageDriver"]
 
@@ -124,16 +131,15 @@ DEFAULT_PART_PLAN: Final = PartPlan(
     concurrency=4,
 )
 MAX_CONTAINER_NAME_BYTES: Final = 256
-MAX_OBJECT_NAME_BYTES: Final = 1024
 MAX_LISTING_LIMIT: Final = 10_000
 MAX_META_NAME: Final = 128
 MAX_META_VALUE: Final = 256
 MAX_META_COUNT: Final = 90
 MAX_META_OVERALL: Final = 4096
-DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
 DEFAULT_TOKEN_LIFE: Final = 3600.0
 SEGMENTS_MARK: Final = "X-Container-Meta-Overcast-Segments-For"
-_META: Final = "x-object-meta-"
+#: The same mark as the container's metadata reads it back.
+_SEGMENTS_FOR: Final = "overcast-segments-for"
 _JSON: Final = "application/json"
 _AUTH_VERSIONS: Final = ("1.0", "3")
 
@@ -199,7 +205,7 @@ class SegmentHashCheck:
             )
 
 
-class SwiftStorageDriver(StorageDriver):
+class SwiftStorageDriver(StorageApi, StorageDriver):
     """OpenStack Swift object storage (and Rackspace Cloud Files).
 
     ``SwiftStorageDriver("test:tester", "testing",
@@ -213,6 +219,14 @@ class SwiftStorageDriver(StorageDriver):
     """
 
     name: ClassVar[str] = "swift"
+    label: ClassVar[str] = "Swift"
+    request_id_headers: ClassVar[tuple[str, ...]] = ("X-Openstack-Request-Id", "X-Trans-Id")
+    errors: ClassVar[ErrorMap] = ErrorMap(
+        When(ContainerIsNotEmpty, status=409),
+        When(InvalidInput, status=416),
+        When(IntegrityError, status=422),  # the body does not match its ETag
+        When(RateLimited, status=498),
+    )
 
     def __init__(
         self,
@@ -237,8 +251,7 @@ class SwiftStorageDriver(StorageDriver):
             raise InvalidInput("key (the user name) must be a non-empty string", driver=self)
         if secret is None or not str(secret if isinstance(secret, str) else secret.reveal()):
             raise InvalidInput("secret (the key or password) is required", driver=self)
-        if not isinstance(auth_url, str) or not auth_url.startswith(("http://", "https://")):
-            raise InvalidInput(f"auth_url must be an http(s) URL: {auth_url!r}", driver=self)
+        check_endpoint(auth_url, option="auth_url", driver=self)
         version = str(auth_version).lower().lstrip("v")
         if version in ("1", "1.0"):
             version = "1.0"
@@ -249,13 +262,7 @@ class SwiftStorageDriver(StorageDriver):
                 f"auth_version must be one of {', '.join(_AUTH_VERSIONS)}: {auth_version!r}",
                 driver=self,
             )
-        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            raise InvalidInput(f"endpoint must be an http(s) URL: {endpoint!r}", driver=self)
-        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_LISTING_LIMIT:
-            raise InvalidInput(
-                f"page_size must be between 1 and {MAX_LISTING_LIMIT}: {page_size!r}",
-                driver=self,
-            )
+        self.page_size = check_page_size(page_size, maximum=MAX_LISTING_LIMIT, driver=self)
         if not isinstance(part_plan, PartPlan):
             raise InvalidInput("part_plan must be a PartPlan", driver=self)
         if part_plan.max_parts > MAX_SEGMENTS or part_plan.max_part_size > MAX_OBJECT_SIZE:
@@ -274,9 +281,9 @@ class SwiftStorageDriver(StorageDriver):
         self.auth_version = version
         self.region = region
         self.interface = interface
-        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        #: The storage URL when given; else the one authentication hands out.
+        self.endpoint = "" if endpoint is None else check_endpoint(endpoint, driver=self)
         self.part_plan = part_plan
-        self.page_size = page_size
         self.segment_suffix = segment_suffix
         self._tokens = TokenCache()
         self._keystone: KeystoneSession | None = None
@@ -320,6 +327,7 @@ class SwiftStorageDriver(StorageDriver):
         return cached, self.endpoint or cached.extra["storage_url"]
 
     def _tempauth(self, now: float) -> Op[AccessToken]:
+        # The auth request itself: sent as it is, not through _transmit (no token yet).
         resp: Response = yield Request(
             "GET",
             self.auth_url,
@@ -327,14 +335,15 @@ class SwiftStorageDriver(StorageDriver):
             sign=False,
         )
         self.tokens_fetched += 1
-        if resp.status in (401, 403):
-            raise InvalidCredentials(
-                f"{self.auth_url} refused the credentials of user {self.user!r} "
-                f"(HTTP {resp.status})",
-                driver=self,
-            )
-        if not resp.ok:
-            raise self._error(resp, "authentication")
+        if resp.status >= 300:
+            error = self._error(resp, Outcome("authentication"))
+            if isinstance(error, InvalidCredentials):
+                raise InvalidCredentials(
+                    f"{self.auth_url} refused the credentials of user {self.user!r} "
+                    f"(HTTP {resp.status})",
+                    driver=self,
+                )
+            raise error
         token = resp.headers.get("X-Auth-Token") or resp.headers.get("X-Storage-Token")
         storage_url = resp.headers.get("X-Storage-Url")
         if not token or not storage_url:
@@ -357,58 +366,40 @@ class SwiftStorageDriver(StorageDriver):
         else:
             self._tokens.discard(token)
 
-    def _send(
-        self,
-        method: str,
-        path: str = "",
-        *,
-        params: Sequence[tuple[str, str]] = (),
-        headers: Mapping[str, str] | None = None,
-        body: PartData | None = None,
-        stream: bool = False,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
-        """Send one storage request (``path`` below the storage URL) with the
+    def _url(self, path: str) -> str:
+        """``path`` as it is: the storage URL is known only once a token is
+        (see :meth:`_transmit`)."""
+        return path
+
+    def _transmit(self, request: Request) -> Op[Response]:
+        """Send a storage request (its URL a path below the storage URL) with the
         token; on ``401`` fetch a new token and send it once more."""
         resp: Response | None = None
         for _attempt in (1, 2):
             token, base = yield from self._token()
-            sent = {**(headers or {}), "X-Auth-Token": token.token.reveal()}
-            resp = yield Request(
-                method, f"{base}{path}", headers=sent, params=tuple(params), body=body,
-                stream=stream, idempotent=idempotent,
+            resp = yield replace(
+                request, url=f"{base}{request.url}",
+                headers={**request.headers, "X-Auth-Token": token.token.reveal()},
             )
             if resp.status != 401:
                 return resp
             self._discard(token)
         assert resp is not None
-        raise InvalidCredentials(
-            f"Swift refused a fresh token for user {self.user!r} (HTTP 401)", driver=self
-        )
+        return resp
 
-    def _error(self, resp: Response, what: str) -> Exception:
-        """The exception for an unexpected answer (provider text redacted)."""
+    def _fault(self, resp: Response) -> Fault:
+        """Swift's answer is a status and an HTML page: its text, no code."""
         text = " ".join(_strip_html(resp.text).split())[:300]
-        message = redact_text(f"{what}: {resp.method} {resp.url}: {text}", self._secrets())
-        if resp.status in (401, 403):
-            return InvalidCredentials(f"{message} (HTTP {resp.status})", driver=self)
-        if resp.status == 416:
-            return InvalidInput(f"{message} (range not satisfiable)", driver=self)
-        if resp.status == 422:
-            return IntegrityError(f"{message} (the data did not match its ETag)", driver=self)
-        return ProviderError(
-            message,
-            status=resp.status,
-            request_id=resp.headers.get("X-Openstack-Request-Id")
-            or resp.headers.get("X-Trans-Id"),
-            driver=self,
+        request_id = next(
+            (resp.headers[h] for h in self.request_id_headers if h in resp.headers), None
         )
+        return Fault(resp.status, None, text, request_id)
 
     # -- names -------------------------------------------------------------------
 
-    def _container_path(self, name: str) -> str:
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"container name must be a non-empty string: {name!r}", driver=self)
+    def _check_container(self, name: object) -> str:
+        """1-256 bytes of UTF-8, without ``/`` or NUL, not ``.`` or ``..``."""
+        name = super()._check_container(name)
         if (
             "/" in name
             or "\x00" in name
@@ -422,25 +413,37 @@ class SwiftStorageDriver(StorageDriver):
             raise InvalidInput(
                 f"container name is not valid UTF-8: {name!r}", driver=self
             ) from None
-        return "/" + quote(name, safe="")
+        return name
+
+    def _check_meta(self, meta: dict[str, str]) -> dict[str, str]:
+        """ASCII keys and values within Swift's limits (128-byte keys, 256-byte
+        values, 90 entries, 4 KiB in all), no separators in keys."""
+        if len(meta) > MAX_META_COUNT:
+            raise InvalidInput(f"at most {MAX_META_COUNT} metadata entries", driver=self)
+        total = 0
+        for key, value in super()._check_meta(meta).items():
+            if not key.isascii() or not value.isascii():
+                raise InvalidInput(f"meta_data {key!r} must be ASCII for Swift", driver=self)
+            if any(c in key for c in " :()<>@,;\\\"/[]?={}\t"):
+                raise InvalidInput(f"invalid meta_data key or value: {key!r}", driver=self)
+            if len(key) > MAX_META_NAME or len(value) > MAX_META_VALUE:
+                raise InvalidInput(
+                    f"meta_data {key!r}: keys up to {MAX_META_NAME} and values up to "
+                    f"{MAX_META_VALUE} bytes",
+                    driver=self,
+                )
+            total += len(key) + len(value)
+        if total > MAX_META_OVERALL:
+            raise InvalidInput(f"meta_data is over {MAX_META_OVERALL} bytes in all",
+                               driver=self)
+        return meta
+
+    def _container_path(self, name: str) -> str:
+        return "/" + quote(self._check_container(name), safe="")
 
     def _object_path(self, container: str, name: str) -> str:
         base = self._container_path(container)
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"object name must be a non-empty string: {name!r}", driver=self)
-        try:
-            encoded = name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"object name is not valid UTF-8: {name!r}", driver=self) from None
-        if "\x00" in name or len(encoded) > MAX_OBJECT_NAME_BYTES:
-            raise InvalidInput(f"invalid Swift object name: {name!r}", driver=self)
-        if any(part in ("", ".", "..") for part in name.split("/")):
-            raise InvalidInput(
-                f"invalid object name {name!r}: empty, '.' or '..' path segment "
-                "(leading, trailing or doubled '/')",
-                driver=self,
-            )
-        return f"{base}/{quote(name, safe='/')}"
+        return f"{base}/{quote(self._check_object(name), safe='/')}"
 
     def _segment_container(self, container: str) -> str:
         name = f"{container}{self.segment_suffix}"
@@ -454,13 +457,10 @@ class SwiftStorageDriver(StorageDriver):
 
     # -- models ------------------------------------------------------------------
 
-    def _object_from_headers(self, container: str, name: str, headers: Mapping[str, str]) -> Object:
+    def _object_from_headers(self, container: str, name: str, headers: Mapping[str, str]
+                             ) -> Object:
         slo = headers.get("X-Static-Large-Object", "").lower() == "true"
         dlo = "X-Object-Manifest" in headers
-        etag = headers.get("ETag", "").strip('"') or None
-        meta = {
-            k[len(_META) :].lower(): v for k, v in headers.items() if k.lower().startswith(_META)
-        }
         extra: dict[str, Any] = {
             "static_large_object": slo,
             "dynamic_large_object": dlo,
@@ -472,14 +472,14 @@ class SwiftStorageDriver(StorageDriver):
             extra["delete_at"] = headers["X-Delete-At"]
         return Object(
             name=name,
-            size=int(headers.get("Content-Length") or 0),
-            hash=etag,
+            size=header_int(headers.get("Content-Length")) or 0,
+            hash=headers.get("ETag", "").strip('"') or None,
             extra=extra,
-            meta_data=meta,
+            meta_data=user_meta(headers, "x-object-meta-", lower=True),
             container=Container(name=container, driver=self),
             driver=self,
             content_type=headers.get("Content-Type"),
-            last_modified=_http_date(headers.get("Last-Modified")),
+            last_modified=http_date(headers.get("Last-Modified")),
         )
 
     def _object_from_listing(self, container: Container, entry: Mapping[str, Any]) -> Object:
@@ -498,138 +498,70 @@ class SwiftStorageDriver(StorageDriver):
             container=container,
             driver=self,
             content_type=content_type,
-            last_modified=_iso_date(entry.get("last_modified")),
+            last_modified=iso_date(entry.get("last_modified")),
         )
 
-    # -- containers --------------------------------------------------------------
+    def _container_from_headers(self, name: str, headers: Mapping[str, str]) -> Container:
+        extra: dict[str, Any] = {
+            "object_count": header_int(headers.get("X-Container-Object-Count")),
+            "bytes_used": header_int(headers.get("X-Container-Bytes-Used")),
+            "storage_policy": headers.get("X-Storage-Policy"),
+            "meta_data": user_meta(headers, "x-container-meta-", lower=True),
+        }
+        return Container(name=name, extra=extra, driver=self)
+
+    # -- listing -----------------------------------------------------------------
+
+    def _pages(self, path: str, params: list[tuple[str, str]], what: str,
+               entry: Any) -> Iter[Any]:
+        """A JSON listing page by page: ``page_size`` entries a request, the next
+        page after the last name (``marker``) while pages come full."""
+
+        def fetch(marker: Cursor | None) -> Op[Page[Any]]:
+            query = [("format", "json"), ("limit", str(self.page_size)), *params]
+            if marker:
+                query.append(("marker", str(marker)))
+            page = yield from self._json("GET", path, params=query, headers={"Accept": _JSON},
+                                         what=what, missing=ContainerNotFound)
+            entries = [entry(item) for item in page or []]  # 204: an empty listing
+            return Page.marker(entries, len(entries) >= self.page_size,
+                               key=lambda item: str(item.name))
+
+        yield from paginate(fetch, what=f"listing of {what!r}", driver=self)
 
     @iterator
     def iterate_containers(self) -> Iter[Container]:
         """Iterate over the account's containers, ``page_size`` at a time."""
-        marker = ""
-        while True:
-            params = [("format", "json"), ("limit", str(self.page_size))]
-            if marker:
-                params.append(("marker", marker))
-            resp = yield from self._send("GET", "", params=params, headers={"Accept": _JSON})
-            if not resp.ok:
-                raise self._error(resp, "listing containers")
-            page = resp.json() if resp.status != 204 else []
-            for entry in page:
-                yield Emit(
-                    Container(
-                        name=str(entry["name"]),
-                        extra={
-                            "object_count": entry.get("count"),
-                            "bytes_used": entry.get("bytes"),
-                            "last_modified": entry.get("last_modified"),
-                        },
-                        driver=self,
-                    )
-                )
-            if len(page) < self.page_size:
-                return
-            marker = str(page[-1]["name"])
 
-    @operation
-    def get_container(self, container_name: str) -> Op[Container]:
-        """Get a container by name (``HEAD``)."""
-        path = self._container_path(container_name)
-        resp = yield from self._send("HEAD", path)
-        if resp.status == 404:
-            raise ContainerNotFound(container_name, driver=self)
-        if not resp.ok:
-            raise self._error(resp, f"container {container_name!r}")
-        return self._container_from_headers(container_name, resp.headers)
+        def entry(item: Mapping[str, Any]) -> Container:
+            return Container(
+                name=str(item["name"]),
+                extra={
+                    "object_count": item.get("count"),
+                    "bytes_used": item.get("bytes"),
+                    "last_modified": item.get("last_modified"),
+                },
+                driver=self,
+            )
 
-    def _container_from_headers(self, name: str, headers: Mapping[str, str]) -> Container:
-        extra: dict[str, Any] = {
-            "object_count": _int(headers.get("X-Container-Object-Count")),
-            "bytes_used": _int(headers.get("X-Container-Bytes-Used")),
-            "storage_policy": headers.get("X-Storage-Policy"),
-            "meta_data": {
-                k[len("x-container-meta-"):]: v
-                for k, v in headers.items()
-                if k.lower().startswith("x-container-meta-")
-            },
-        }
-        return Container(name=name, extra=extra, driver=self)
-
-    @operation
-    def create_container(self, container_name: str) -> Op[Container]:
-        """Create a container; :class:`~overcast.errors.ContainerAlreadyExists`
-        if it exists (Swift's ``PUT`` would silently accept it: ``HEAD`` first,
-        and a ``202`` to the ``PUT`` means another client made it meanwhile)."""
-        path = self._container_path(container_name)
-        head = yield from self._send("HEAD", path)
-        if head.ok:
-            raise ContainerAlreadyExists(container_name, driver=self)
-        if head.status != 404:
-            raise self._error(head, f"container {container_name!r}")
-        resp = yield from self._send("PUT", path)
-        if resp.status == 202:
-            raise ContainerAlreadyExists(container_name, driver=self)
-        if not resp.ok:
-            raise self._error(resp, f"creating container {container_name!r}")
-        return Container(name=container_name, extra={"object_count": 0, "bytes_used": 0},
-                         driver=self)
-
-    @operation
-    def delete_container(self, container: ContainerRef) -> Op[bool]:
-        """Delete an empty container (and its empty segment container, if
-        overcast made one)."""
-        name = container_name(container)
-        path = self._container_path(name)
-        resp = yield from self._send("DELETE", path)
-        if resp.status == 404:
-            raise ContainerNotFound(name, driver=self)
-        if resp.status == 409:
-            raise ContainerIsNotEmpty(f"container {name!r} is not empty", driver=self)
-        if not resp.ok:
-            raise self._error(resp, f"deleting container {name!r}")
-        segments = f"{name}{self.segment_suffix}"
-        if len(segments.encode("utf-8")) <= MAX_CONTAINER_NAME_BYTES:
-            seg_path = self._container_path(segments)
-            head = yield from self._send("HEAD", seg_path)
-            if (
-                head.ok
-                and head.headers.get(SEGMENTS_MARK) == name
-                and _int(head.headers.get("X-Container-Object-Count")) == 0
-            ):
-                yield from self._send("DELETE", seg_path)  # 409 if a segment arrived: kept
-        return True
-
-    # -- listing -----------------------------------------------------------------
+        yield from self._pages("", [], "the account", entry)
 
     def _listing(
         self, container: str, prefix: str, delimiter: str | None
     ) -> Iter[Object | Prefix]:
-        path = self._container_path(container)
         ref = Container(name=container, driver=self)
-        marker = ""
-        while True:
-            params = [("format", "json"), ("limit", str(self.page_size))]
-            if prefix:
-                params.append(("prefix", prefix))
-            if delimiter:
-                params.append(("delimiter", delimiter))
-            if marker:
-                params.append(("marker", marker))
-            resp = yield from self._send("GET", path, params=params, headers={"Accept": _JSON})
-            if resp.status == 404:
-                raise ContainerNotFound(container, driver=self)
-            if not resp.ok:
-                raise self._error(resp, f"listing container {container!r}")
-            page: list[dict[str, Any]] = resp.json() if resp.status != 204 else []
-            for entry in page:
-                if "subdir" in entry:
-                    yield Emit(Prefix(str(entry["subdir"]), ref))
-                else:
-                    yield Emit(self._object_from_listing(ref, entry))
-            if len(page) < self.page_size:
-                return
-            last = page[-1]
-            marker = str(last.get("subdir") or last["name"])
+        params = []
+        if prefix:
+            params.append(("prefix", prefix))
+        if delimiter:
+            params.append(("delimiter", delimiter))
+
+        def entry(item: Mapping[str, Any]) -> Object | Prefix:
+            if "subdir" in item:
+                return Prefix(str(item["subdir"]), ref)
+            return self._object_from_listing(ref, item)
+
+        yield from self._pages(self._container_path(container), params, container, entry)
 
     @iterator
     def iterate_container_objects(
@@ -637,8 +569,7 @@ class SwiftStorageDriver(StorageDriver):
     ) -> Iter[Object]:
         """Iterate over objects in name order, ``page_size`` per request
         (``marker`` pagination)."""
-        name = container_name(container)
-        self._container_path(name)
+        name = self._check_container(container_name(container))
         # Without a delimiter Swift sends no "subdir" entries: only objects.
         listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
         yield from listing
@@ -650,161 +581,118 @@ class SwiftStorageDriver(StorageDriver):
         """Iterate over one "directory level": objects and ``subdir`` prefixes."""
         if not isinstance(delimiter, str) or not delimiter or "\x00" in delimiter:
             raise InvalidInput("delimiter must be a non-empty string", driver=self)
-        name = container_name(container)
-        self._container_path(name)
+        name = self._check_container(container_name(container))
         yield from self._listing(name, prefix or "", delimiter)
+
+    # -- containers --------------------------------------------------------------
+
+    def _find_container(self, name: str) -> Op[Container | None]:
+        """``HEAD``: the container, or ``None`` if there is none."""
+        resp = yield from self._send("HEAD", self._container_path(name), ok=(404,), what=name,
+                                     missing=ContainerNotFound)
+        if resp.status == 404:
+            return None
+        return self._container_from_headers(name, resp.headers)
+
+    @operation
+    def get_container(self, container_name: str) -> Op[Container]:
+        """Get a container by name (``HEAD``)."""
+        found = yield from self._find_container(container_name)
+        if found is None:
+            raise ContainerNotFound(container_name, driver=self)
+        return found
+
+    @operation
+    def create_container(self, container_name: str) -> Op[Container]:
+        """Create a container; :class:`~overcast.errors.ContainerAlreadyExists`
+        if it exists (Swift's ``PUT`` would silently accept it: ``HEAD`` first,
+        and a ``202`` to the ``PUT`` means another client made it meanwhile). If
+        the answer is lost, the container is looked up before the create is sent
+        again."""
+        path = self._container_path(container_name)
+        if (yield from self._find_container(container_name)) is not None:
+            raise ContainerAlreadyExists(container_name, driver=self)
+
+        def send() -> Op[Container]:
+            resp = yield from self._send("PUT", path, idempotent=False, what=container_name,
+                                         exists=ContainerAlreadyExists)
+            if resp.status == 202:  # accepted, not created: it was there already
+                raise ContainerAlreadyExists(container_name, driver=self)
+            return Container(name=container_name, extra={"object_count": 0, "bytes_used": 0},
+                             driver=self)
+
+        return (yield from create_once(send, lambda: self._find_container(container_name)))
+
+    @operation
+    def delete_container(self, container: ContainerRef) -> Op[bool]:
+        """Delete an empty container (and its empty segment container, if
+        overcast made one)."""
+        name = container_name(container)
+        yield from self._send("DELETE", self._container_path(name), what=name,
+                              missing=ContainerNotFound)
+        segments = f"{name}{self.segment_suffix}"
+        if len(segments.encode("utf-8")) <= MAX_CONTAINER_NAME_BYTES:
+            found = yield from self._find_container(segments)
+            if (
+                found is not None
+                and found.extra["meta_data"].get(_SEGMENTS_FOR) == name
+                and found.extra["object_count"] == 0
+            ):
+                # A segment that arrived meanwhile keeps it (409): that is fine.
+                yield from self._send("DELETE", self._container_path(segments), ok=(404, 409))
+        return True
 
     # -- objects -----------------------------------------------------------------
 
     @operation
     def get_object(self, container_name: str, object_name: str) -> Op[Object]:
         """Get an object's metadata (``HEAD``)."""
-        path = self._object_path(container_name, object_name)
-        resp = yield from self._send("HEAD", path)
-        if resp.status == 404:
-            raise ObjectNotFound(object_name, driver=self)
-        if not resp.ok:
-            raise self._error(resp, f"object {object_name!r}")
+        resp = yield from self._send("HEAD", self._object_path(container_name, object_name),
+                                     what=f"{container_name}/{object_name}",
+                                     missing=ObjectNotFound)
         return self._object_from_headers(container_name, object_name, resp.headers)
 
-    @operation
-    def upload_object(
-        self,
-        file_path: str | os.PathLike[str],
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        verify_hash: bool = True,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload a local file: one ``PUT`` up to the threshold, else an SLO
-        of segments uploaded in parallel."""
-        source = os.fspath(file_path)
-        name = container_name(container)
-        self._object_path(name, object_name)
-        target = self._target(name, object_name, extra, headers, content_type, meta_data)
-        size: int | None = yield Call(_file_size, source)
-        if size is None:
-            raise InvalidInput(f"not a readable file: {source}", driver=self)
-        body = FileStream(source).observe(SizeCheck(size, source, driver=self))
-        if progress is not None:
-            body.observe(ProgressReport(progress, size))
-        obj: Object = yield from transfer.upload_in_parts(
-            target, body, size=size, plan=self.part_plan
-        )
-        return obj
-
-    @operation
-    def upload_object_via_stream(
-        self,
-        iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
-        """Upload from an iterator of bytes, a file object or bytes (size
-        unknown first): one ``PUT`` when it fits the threshold, else an SLO."""
-        name = container_name(container)
-        self._object_path(name, object_name)
-        if isinstance(iterator, str):
-            raise InvalidInput("upload data must be bytes, not str", driver=self)
-        target = self._target(name, object_name, extra, headers, content_type, meta_data)
-        body = as_stream(iterator)
-        if progress is not None:
-            body.observe(ProgressReport(progress, None))
-        obj: Object = yield from transfer.upload_in_parts(
-            target, body, size=None, plan=self.part_plan
-        )
-        return obj
-
-    def _target(
-        self,
-        container: str,
-        object_name: str,
-        extra: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        content_type: str | None,
-        meta_data: Mapping[str, str] | None,
+    def _part_target(
+        self, container: str, name: str, attributes: Attributes, *, verify: bool
     ) -> _SwiftUpload:
-        extra = dict(extra or {})
-        unknown = set(extra) - {"content_type", "meta_data", "acl"}
-        if unknown:
-            raise InvalidInput(f"unknown extra keys: {', '.join(sorted(unknown))}", driver=self)
-        ctype = content_type or extra.get("content_type") or _guess_type(object_name)
-        if not isinstance(ctype, str) or any(c in ctype for c in "\r\n\x00"):
-            raise InvalidInput(f"invalid content type: {ctype!r}", driver=self)
-        meta = dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
-        _check_meta(meta, self)
-        sent: dict[str, str] = {}
-        for key, value in (headers or {}).items():
-            if not isinstance(key, str) or not isinstance(value, str) or any(
-                c in key + value for c in "\r\n\x00"
-            ):
-                raise InvalidInput(f"invalid header {key!r}", driver=self)
-            sent[key] = value
-        sent["Content-Type"] = ctype
-        for key, value in meta.items():
-            sent[f"X-Object-Meta-{key}"] = value
-        return _SwiftUpload(self, container, object_name, sent, ctype, meta)
+        """One ``PUT`` up to the threshold (its MD5 as ``ETag``), else an SLO of
+        segments uploaded in parallel."""
+        return _SwiftUpload(self, container, name, attributes)
 
-    @stream
-    def download_object_range_as_stream(
+    def _read_range(
         self,
         obj: Object,
-        start_bytes: int,
-        end_bytes: int | None = None,
+        container: str,
+        name: str,
+        start: int,
+        end: int | None,
+        *,
         chunk_size: int | None = None,
-    ) -> Op[ByteStream]:
-        """Stream bytes ``[start_bytes, end_bytes)``. A full read is checked:
-        size and MD5 for ordinary objects, size and every segment's MD5 for a
-        Static Large Object, size only for a Dynamic Large Object."""
-        container = obj.container_name
-        path = self._object_path(container, obj.name)
-        start, end = check_range(None, start_bytes, end_bytes, driver=self)
-        if end is not None and end == start:
-            return IterStream([])
+        etag: str | None = None,
+    ) -> Op[Ranged]:
+        """``GET``, with ``Range`` for a partial read. A full read is checked:
+        MD5 for ordinary objects, every segment's MD5 for a Static Large Object
+        (read from its manifest first), size only for a Dynamic Large Object."""
+        path = self._object_path(container, name)
         full = start == 0 and end is None
         segments: list[tuple[int, str]] | None = None
         slo_etag: str | None = None
         if full and obj.extra.get("static_large_object"):
-            found = yield from self._manifest(container, obj.name)
+            found = yield from self._manifest(container, name)
             if found is not None:
                 segments, slo_etag = found
-        headers: dict[str, str] = {}
-        if not full:
-            headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        resp = yield from self._send("GET", path, headers=headers, stream=True)
-        if resp.status == 404:
-            raise ObjectNotFound(obj.name, driver=self)
-        if resp.status == 416 and end is None and start == obj.size:
-            return IterStream([])
-        if not resp.ok or resp.stream is None:
-            raise self._error(resp, f"downloading {obj.name!r}")
-        body = resp.stream
-        length = _int(resp.headers.get("Content-Length"))
-        if end is not None:
-            expected: int | None = end - start
-        else:
-            expected = length
-        body.observe(SizeCheck(expected, obj.name, driver=self))
+        headers = {} if full else {"Range": range_header(start, end)}
+        resp = yield from self._send("GET", path, headers=headers, stream=True, ok=(416,),
+                                     what=f"{container}/{name}", missing=ObjectNotFound)
+        checks: list[ChunkObserver] = []
         if full:
-            etag = resp.headers.get("ETag", "").strip('"').lower()
-            slo = resp.headers.get("X-Static-Large-Object", "").lower() == "true"
-            if slo:
-                if segments is not None and slo_etag == etag:
-                    body.observe(SegmentHashCheck(segments, obj.name, driver=self))
-            elif "X-Object-Manifest" not in resp.headers and _is_md5(etag):
-                body.observe(HashCheck("md5", etag, obj.name, driver=self))
-        return body
+            answered = resp.headers.get("ETag", "").strip('"').lower()
+            if resp.headers.get("X-Static-Large-Object", "").lower() == "true":
+                if segments is not None and slo_etag == answered:
+                    checks.append(SegmentHashCheck(segments, name, driver=self))
+            elif "X-Object-Manifest" not in resp.headers and is_md5(answered):
+                checks.append(HashCheck("md5", answered, name, driver=self))
+        return self._ranged(resp, start, end, checks)
 
     def _manifest(
         self, container: str, name: str
@@ -812,13 +700,11 @@ class SwiftStorageDriver(StorageDriver):
         """An SLO's segments ``[(size, md5)]`` and the ETag they make, or
         ``None`` when they cannot be checked (not an SLO any more, ranged or
         nested segments)."""
-        path = self._object_path(container, name)
         resp = yield from self._send(
-            "GET", path, params=[("multipart-manifest", "get")], headers={"Accept": _JSON}
+            "GET", self._object_path(container, name), params=[("multipart-manifest", "get")],
+            headers={"Accept": _JSON}, what=f"{container}/{name}", missing=ObjectNotFound,
         )
-        if resp.status == 404:
-            raise ObjectNotFound(name, driver=self)
-        if not resp.ok or resp.headers.get("X-Static-Large-Object", "").lower() != "true":
+        if resp.headers.get("X-Static-Large-Object", "").lower() != "true":
             return None
         try:
             entries = resp.json()
@@ -829,7 +715,7 @@ class SwiftStorageDriver(StorageDriver):
         if not plain:
             return None
         joined = "".join(md5 for _, md5 in segments).encode("ascii")
-        etag: str = yield Call(_md5_hex, joined)
+        etag: str = yield Call(md5_hex, joined)
         return segments, etag
 
     @operation
@@ -837,25 +723,17 @@ class SwiftStorageDriver(StorageDriver):
         """Delete an object; an SLO's segments go with it."""
         container = obj.container_name
         path = self._object_path(container, obj.name)
-        slo = obj.extra.get("static_large_object")
-        if slo is not False:
-            resp = yield from self._send(
+        what = f"{container}/{obj.name}"
+        if obj.extra.get("static_large_object") is not False:
+            report = yield from self._json(
                 "DELETE", path, params=[("multipart-manifest", "delete")],
-                headers={"Accept": _JSON},
+                headers={"Accept": _JSON}, what=what, missing=ObjectNotFound,
             )
-            if resp.status == 404:
-                raise ObjectNotFound(obj.name, driver=self)
-            if not resp.ok:
-                raise self._error(resp, f"deleting {obj.name!r}")
-            try:
-                report = resp.json()
-            except ValueError:
-                report = {}
+            report = report if isinstance(report, dict) else {}
             errors = report.get("Errors") or []
-            not_slo = any("Not an SLO manifest" in str(e) for e in errors)
-            if not not_slo:
+            if not any("Not an SLO manifest" in str(e) for e in errors):
                 if report.get("Number Deleted", 0) == 0 and report.get("Number Not Found"):
-                    raise ObjectNotFound(obj.name, driver=self)
+                    raise ObjectNotFound(what, driver=self)
                 if errors:
                     raise ProviderError(
                         redact_text(
@@ -863,15 +741,11 @@ class SwiftStorageDriver(StorageDriver):
                             f"{str(errors)[:300]}",
                             self._secrets(),
                         ),
-                        status=_int(str(report.get("Response Status", "")).split(" ")[0]),
+                        status=header_int(str(report.get("Response Status", "")).split(" ")[0]),
                         driver=self,
                     )
                 return True
-        resp = yield from self._send("DELETE", path)
-        if resp.status == 404:
-            raise ObjectNotFound(obj.name, driver=self)
-        if not resp.ok:
-            raise self._error(resp, f"deleting {obj.name!r}")
+        yield from self._send("DELETE", path, what=what, missing=ObjectNotFound)
         return True
 
     @operation
@@ -886,51 +760,39 @@ class SwiftStorageDriver(StorageDriver):
         name = target_name or obj.name
         path = self._object_path(target, name)
         copy_from = f"/{quote(source_container, safe='')}/{quote(obj.name, safe='/')}"
-        resp = yield from self._send(
-            "PUT", path, headers={"X-Copy-From": copy_from, "Content-Length": "0"}, body=b""
-        )
-        if resp.status == 413:
-            source = yield from self.get_object.op(source_container, obj.name)
-            data = yield from self.download_object_as_stream.op(source)
-            upload = self._target(
-                target, name, None, None, source.content_type, source.meta_data
+        try:
+            resp = yield from self._send(
+                "PUT", path, headers={"X-Copy-From": copy_from, "Content-Length": "0"}, body=b"",
+                ok=(413,), what=f"{target}/{name}", missing=ContainerNotFound,
             )
-            copied: Object = yield from transfer.upload_in_parts(
-                upload, data, size=source.size, plan=self.part_plan
-            )
-            return copied
-        if resp.status == 404:
+        except ContainerNotFound:
             # Either side may be missing: say which.
             yield from self.get_object.op(source_container, obj.name)
-            raise ContainerNotFound(target, driver=self)
-        if not resp.ok:
-            raise self._error(resp, f"copying {obj.name!r}")
+            raise
+        if resp.status == 413:  # too large for one Swift object: stream it into an SLO
+            source = yield from self.get_object.op(source_container, obj.name)
+            data = yield from self.download_object_as_stream.op(source)
+            attributes = self._attributes(name, None, None, source.content_type,
+                                          source.meta_data)
+            return (yield from self._write(target, name, attributes, data, source.size,
+                                           verify=True))
         return (yield from self.get_object.op(target, name))
 
 
-class _SwiftUpload:
+class _SwiftUpload(ObjectUpload[SwiftStorageDriver]):
     """The :class:`~overcast.storage.transfer.PartTarget` of one upload:
     one ``PUT``, or SLO segments and a manifest."""
 
-    def __init__(
-        self,
-        driver: SwiftStorageDriver,
-        container: str,
-        name: str,
-        headers: dict[str, str],
-        content_type: str,
-        meta: dict[str, str],
-    ) -> None:
-        self.driver = driver
-        self.container = container
-        self.name = name
+    def __init__(self, driver: SwiftStorageDriver, container: str, name: str,
+                 attributes: Attributes) -> None:
+        super().__init__(driver, container, name, attributes)
         self.path = driver._object_path(container, name)
-        self.headers = headers
-        self.content_type = content_type
-        self.meta = meta
+        self.what = f"{container}/{name}"
+        self.headers = {**attributes.headers, "Content-Type": attributes.content_type}
+        for key, value in attributes.meta_data.items():
+            self.headers[f"X-Object-Meta-{key}"] = value
         self.segment_container = ""
         self.started: set[int] = set()
-        self.sizes: dict[int, int] = {}
 
     def _object(self, resp: Response, size: int, slo: bool) -> Object:
         return Object(
@@ -938,28 +800,25 @@ class _SwiftUpload:
             size=size,
             hash=resp.headers.get("ETag", "").strip('"') or None,
             extra={"static_large_object": slo},
-            meta_data=dict(self.meta),
+            meta_data=dict(self.attributes.meta_data),
             container=Container(name=self.container, driver=self.driver),
             driver=self.driver,
-            content_type=self.content_type,
-            last_modified=_http_date(resp.headers.get("Last-Modified")),
+            content_type=self.attributes.content_type,
+            last_modified=http_date(resp.headers.get("Last-Modified")),
         )
 
     def put_whole(self, data: PartData) -> Op[Object]:
         """Upload a small object in one ``PUT`` with its MD5 as ``ETag``."""
-        md5: str = yield Call(_md5_hex, data)
+        md5: str = yield Call(md5_hex, data)
         resp = yield from self.driver._send(
-            "PUT", self.path, headers={**self.headers, "ETag": md5}, body=data
+            "PUT", self.path, headers={**self.headers, "ETag": md5}, body=data,
+            what=self.what, missing=ContainerNotFound,
         )
-        if resp.status == 404:
-            raise ContainerNotFound(self.container, driver=self.driver)
-        if not resp.ok:
-            raise self.driver._error(resp, f"uploading {self.name!r}")
         return self._object(resp, len(data), slo=False)
 
     def _segment_name(self, upload_id: str, number: int) -> str:
         tail = f"/{upload_id}/{number:08d}"
-        if len(self.name.encode("utf-8")) + len(tail) <= MAX_OBJECT_NAME_BYTES:
+        if len(self.name.encode("utf-8")) + len(tail) <= self.driver.max_object_name_bytes:
             return f"{self.name}{tail}"
         return tail[1:]
 
@@ -971,31 +830,24 @@ class _SwiftUpload:
     def begin(self) -> Op[str]:
         """Check the container, make its segment container, and name the upload."""
         driver = self.driver
-        head = yield from driver._send("HEAD", driver._container_path(self.container))
-        if head.status == 404:
-            raise ContainerNotFound(self.container, driver=driver)
-        if not head.ok:
-            raise driver._error(head, f"container {self.container!r}")
+        yield from driver._send("HEAD", driver._container_path(self.container),
+                                what=self.container, missing=ContainerNotFound)
         self.segment_container = driver._segment_container(self.container)
-        resp = yield from driver._send(
-            "PUT",
-            driver._container_path(self.segment_container),
+        yield from driver._send(
+            "PUT", driver._container_path(self.segment_container),
             headers={SEGMENTS_MARK: self.container},
         )
-        if not resp.ok:
-            raise driver._error(resp, f"creating segment container {self.segment_container!r}")
         return uuid.uuid4().hex
 
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """Upload one segment with its MD5 as ``ETag``; return the MD5."""
-        md5: str = yield Call(_md5_hex, data)
+        md5: str = yield Call(md5_hex, data)
         self.started.add(number)
         self.sizes[number] = len(data)
-        resp = yield from self.driver._send(
-            "PUT", self._segment_path(upload_id, number), headers={"ETag": md5}, body=data
+        yield from self.driver._send(
+            "PUT", self._segment_path(upload_id, number), headers={"ETag": md5}, body=data,
+            what=self.segment_container, missing=ContainerNotFound,
         )
-        if not resp.ok:
-            raise self.driver._error(resp, f"uploading segment {number} of {self.name!r}")
         return md5
 
     def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Object]:
@@ -1011,17 +863,11 @@ class _SwiftUpload:
         ]
         body = json.dumps(manifest).encode("utf-8")
         resp = yield from self.driver._send(
-            "PUT",
-            self.path,
-            params=[("multipart-manifest", "put")],
-            headers={**self.headers, "Content-Length": str(len(body))},
-            body=body,
+            "PUT", self.path, params=[("multipart-manifest", "put")],
+            headers={**self.headers, "Content-Length": str(len(body))}, body=body,
+            what=self.what, missing=ContainerNotFound,
         )
-        if resp.status == 404:
-            raise ContainerNotFound(self.container, driver=self.driver)
-        if not resp.ok:
-            raise self.driver._error(resp, f"writing the manifest of {self.name!r}")
-        return self._object(resp, sum(self.sizes[n] for n, _ in parts), slo=True)
+        return self._object(resp, self.size_of(parts), slo=True)
 
     def abort(self, upload_id: str) -> Op[None]:
         """Delete every segment this upload started (missing ones are fine:
@@ -1029,9 +875,7 @@ class _SwiftUpload:
         driver = self.driver
 
         def delete(number: int) -> Op[None]:
-            resp = yield from driver._send("DELETE", self._segment_path(upload_id, number))
-            if not resp.ok and resp.status != 404:
-                raise driver._error(resp, f"deleting segment {number} of {self.name!r}")
+            yield from driver._send("DELETE", self._segment_path(upload_id, number), ok=(404,))
 
         numbers = sorted(self.started)
         if numbers:
@@ -1064,40 +908,6 @@ def _check_meta(meta: Mapping[str, str], driver: Any) -> None:
         total += len(key) + len(value)
     if total > MAX_META_OVERALL:
         raise InvalidInput(f"meta_data is over {MAX_META_OVERALL} bytes in all", driver=driver)
-
-
-def _md5_hex(data: PartData) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-def _is_md5(value: str) -> bool:
-    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _iso_date(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _strip_html(text: str) -> str:
