@@ -61,8 +61,8 @@ def token(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def driver(script: Script, **options: Any) -> OpenStackNodeDriver:
-    options.setdefault("page_size", 2)
-    return OpenStackNodeDriver("demo", "pw", auth_url=AUTH, project="demo", region="RegionOne",
+    options = {"auth_url": AUTH, "page_size": 2, **options}
+    return OpenStackNodeDriver("demo", "pw", project="demo", region="RegionOne",
                                **options, **script.options())
 
 
@@ -316,7 +316,7 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
         with pytest.raises(InvalidInput):
             bad()
     for options in ({"compute_microversion": "2.30"}, {"page_size": 0},
-                    {"interface": "private"}):
+                    {"interface": "private"}, {"auth_url": "ftp://keystone.example"}):
         with pytest.raises(InvalidInput):
             driver(script, **options)
     assert script.received == []

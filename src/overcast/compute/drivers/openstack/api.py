@@ -16,7 +16,7 @@ from overcast.compute.base import NodeDriver
 from overcast.errors import AlreadyExists, InvalidInput, NotFound, ProviderError, RateLimited
 from overcast.runtime.api import ErrorMap, Fault, HttpApi, RequestOptions, When
 from overcast.runtime.effects import Iter, Op, Request, Response
-from overcast.runtime.options import check_page_size
+from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
 
@@ -150,6 +150,7 @@ class OpenStackApi(HttpApi, NodeDriver):
         self._app_secret = (
             Secret(application_credential_secret) if application_credential_secret else None
         )
+        auth_url = check_endpoint(auth_url, option="auth_url", driver=self)
         credentials = KeystoneCredentials(
             auth_url=auth_url,
             username=None if application_credential_id else (key or None),
@@ -162,7 +163,7 @@ class OpenStackApi(HttpApi, NodeDriver):
             application_credential_secret=self._app_secret,
         )
         self.username = key or None
-        self.auth_url = auth_url.rstrip("/")
+        self.auth_url = auth_url
         self.project = project
         self.project_id = project_id
         self.region = region
