@@ -170,6 +170,12 @@ class NodeDriver(BaseDriver):
     snapshots, key pairs and images); the rest is built on them here, once:
     the ``list_*`` operations, ``get_size``, ``get_location``,
     ``import_key_pair_from_file``, ``wait_until_running`` and ``deploy_node``.
+
+    Creates are written once here too: a driver's ``create_node`` runs
+    :meth:`_create_node` and fills its hooks (its own checks, what to fetch
+    first, the create itself carrying a request token, the lookup by token),
+    and its other creates go through :meth:`_create`; either way a create
+    whose answer is lost is looked up, and sent again only if nothing was made.
     """
 
     area: ClassVar[str] = "compute"
@@ -215,6 +221,10 @@ class NodeDriver(BaseDriver):
         ``node.extra["password"]`` as a :class:`~overcast.runtime.redact.Secret`.
         Drivers add provider options as ``ex_`` keywords. Use
         :meth:`wait_until_running` to wait until the node is usable.
+
+        Drivers implement it with :meth:`_create_node`: nothing is sent for
+        invalid input, and the node is made once even when the answer to the
+        create is lost.
         """
         raise NotImplementedError
 
@@ -652,16 +662,21 @@ class NodeDriver(BaseDriver):
             raise InvalidInput(
                 f"a node name cannot contain control characters: {name!r}", driver=self
             )
-        checked = NodeSpec(
+        return NodeSpec(
             name,
             self._expect(size, NodeSize, "size"),
             self._expect(image, NodeImage, "image"),
             None if location is None else self._expect(location, NodeLocation, "location"),
-            None,
+            self._check_auth(auth),
             dict(options),
         )
+
+    def _check_auth(self, auth: object) -> NodeAuth | None:
+        """``auth`` if it is one the provider can install in a new node
+        (:attr:`auth_kinds`): NotSupported for another kind, InvalidInput for
+        what is no kind at all."""
         if auth is None:
-            return checked
+            return None
         if not isinstance(auth, NodeAuthSSHKey | NodeAuthPassword):
             raise InvalidInput(
                 f"auth must be a NodeAuthSSHKey or a NodeAuthPassword: {type(auth).__name__}",
@@ -673,7 +688,7 @@ class NodeDriver(BaseDriver):
                 f"{type(self).__name__} cannot install {what} in a new node{self.auth_hint}",
                 driver=self,
             )
-        return dataclasses.replace(checked, auth=auth)
+        return auth
 
     def _check_node(self, spec: NodeSpec) -> NodeSpec:
         """The provider's own checks of a create (name rules, its ``ex_``
