@@ -6,7 +6,14 @@ read-only ``Describe*`` calls as ``GET`` (their parameters in the query string)
 and every change as a form-encoded ``POST``, all signed with AWS Signature V4
 (:mod:`overcast.auth.aws_sigv4`, service ``ec2``, the driver's region).
 Responses are parsed with :mod:`defusedxml`, matching tags by their local name
-so the XML namespace string does not matter (moto's differs from AWS's).
+so the XML namespace string does not matter (moto's differs from AWS's); an
+answer that is not the action's ``<{Action}Response>`` document (a proxy's
+page, say) is a :class:`~overcast.errors.ProviderError`, never an empty
+listing. Error codes map onto overcast's errors through one table
+(``InvalidInstanceID.NotFound`` is :class:`~overcast.errors.NodeNotFound`,
+``InvalidKeyPair.Duplicate`` :class:`~overcast.errors.KeyPairAlreadyExists`,
+``AuthFailure`` :class:`~overcast.errors.InvalidCredentials`, ...); anything
+else is a ProviderError with its code and request id.
 List parameters are numbered from 1 (``InstanceId.1``, ``Filter.1.Name``,
 ``Filter.1.Value.1``, ``TagSpecification.1.Tag.1.Key``).
 
