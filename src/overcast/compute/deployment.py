@@ -336,21 +336,13 @@ def deploy_node(
     if not isinstance(max_tries, int) or max_tries < 1:
         raise InvalidInput(f"max_tries must be at least 1: {max_tries!r}", driver=driver)
     ssh.check_key_files(ssh_key, driver=driver)
-    host_keys: dict[str, Any] = {}  # only what was chosen: _ssh_client overrides predate it
-    if ssh_known_hosts is not None:
-        host_keys["known_hosts"] = ssh_known_hosts
-    if ssh.check_host_key_policy(ssh_host_key_policy, driver=driver) != "strict":
-        host_keys["host_key_policy"] = ssh_host_key_policy
+    host_keys = _host_keys(ssh_known_hosts, ssh_host_key_policy, driver)
     create = driver.create_node.op(name, size, image, location, auth, **create_node_kwargs)
     if type(driver)._ssh_client is NodeDriver._ssh_client:
         yield Call(ssh.require_paramiko)
     node = yield from create
 
-    password: Secret | None = None
-    if isinstance(auth, NodeAuthPassword):
-        password = auth.password
-    elif auth is None and node.extra.get("password"):
-        password = Secret(node.extra["password"])
+    password = _login_password(auth, node)
     key_password = Secret(ssh_key_password) if ssh_key_password else None
     login = _Login(
         [ssh_username, *(ssh_alternate_usernames or ())], ssh_port, key_password or password,
@@ -369,6 +361,29 @@ def deploy_node(
 
     deployed: Node = yield Guarded(work, on_interrupt)
     return deployed
+
+
+def _host_keys(
+    known_hosts: str | os.PathLike[str] | None, policy: ssh.HostKeyPolicy, driver: NodeDriver
+) -> dict[str, Any]:
+    """The host-key keywords of ``_ssh_client``: only those the caller chose
+    (overrides of ``_ssh_client`` written before they existed still work)."""
+    chosen: dict[str, Any] = {}
+    if known_hosts is not None:
+        chosen["known_hosts"] = known_hosts
+    if ssh.check_host_key_policy(policy, driver=driver) != "strict":
+        chosen["host_key_policy"] = policy
+    return chosen
+
+
+def _login_password(auth: NodeAuth | None, node: Node) -> Secret | None:
+    """The password to log in with: ``auth``'s, else (without ``auth``) the one
+    the provider generated."""
+    if isinstance(auth, NodeAuthPassword):
+        return auth.password
+    if auth is None and node.extra.get("password"):
+        return Secret(node.extra["password"])
+    return None
 
 
 def _deploy_created_node(
