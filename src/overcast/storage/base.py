@@ -57,6 +57,7 @@ from overcast.storage.transfer import (
     PartPlan,
     PartTarget,
     Ranged,
+    Span,
     commit_op,
     discard_op,
     download_in_ranges,
@@ -252,9 +253,11 @@ class StorageDriver(BaseDriver):
 
     Drivers implement the primitive operations (``iterate_containers``,
     ``get_container``, ``create_container``, ``delete_container``,
-    ``iterate_container_objects``, ``get_object``, ``upload_object``,
-    ``upload_object_via_stream``, ``download_object_range_as_stream``,
-    ``delete_object``); the rest is built on them here, once.
+    ``get_object``, ``delete_object``) and the hooks the shared flows are built
+    on: :meth:`_listing` (object listings), :meth:`_part_target` or
+    :meth:`_write` (uploads), :meth:`_read_range` (downloads), and the name
+    checks; the rest is built here, once. A driver without a hook raises
+    :class:`~overcast.errors.NotSupported` from the flows that need it.
     """
 
     area: ClassVar[str] = "storage"
@@ -296,7 +299,6 @@ class StorageDriver(BaseDriver):
     # -- listing ----------------------------------------------------------------
 
     @iterator
-    @not_supported
     def iterate_container_objects(
         self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
     ) -> Iter[Object]:
@@ -305,7 +307,10 @@ class StorageDriver(BaseDriver):
         ``prefix`` keeps only names starting with it (``ex_prefix`` is Apache
         Libcloud's older spelling of the same).
         """
-        raise NotImplementedError
+        name = self._check_container(container_name(container))
+        # Without a delimiter a listing holds no prefixes: only objects.
+        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
+        yield from listing
 
     @operation
     @requires("iterate_container_objects")
@@ -320,13 +325,16 @@ class StorageDriver(BaseDriver):
         )
 
     @iterator
-    @not_supported
     def iterate_container_entries(
         self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
     ) -> Iter[Object | Prefix]:
         """Iterate over one "directory level": the objects directly under
-        ``prefix`` and the common prefixes (sub-directories) up to ``delimiter``."""
-        raise NotImplementedError
+        ``prefix`` and the common prefixes (sub-directories) up to ``delimiter``,
+        in name order."""
+        if not isinstance(delimiter, str) or not delimiter or "\x00" in delimiter:
+            raise InvalidInput("delimiter must be a non-empty string", driver=self)
+        name = self._check_container(container_name(container))
+        yield from self._listing(name, prefix or "", delimiter)
 
     @operation
     @requires("iterate_container_entries")
@@ -437,8 +445,7 @@ class StorageDriver(BaseDriver):
         if end == start:
             yield from self.get_object.op(container, name)
             return IterStream([])
-        ranged = yield from self._read_range(obj, container, name, start, end,
-                                             chunk_size=chunk_size)
+        ranged = yield from self._read_range(obj, Span(container, name, start, end, chunk_size))
         if not ranged.satisfiable:
             size = ranged.total
             if size is None:
@@ -696,23 +703,22 @@ class StorageDriver(BaseDriver):
     #: The smallest range of a download in parallel ranges.
     min_range_size: ClassVar[int] = 0
 
-    def _part_target(
-        self, container: str, name: str, attributes: Attributes, *, verify: bool
-    ) -> PartTarget:
+    def _listing(self, container: str, prefix: str, delimiter: str | None
+                 ) -> Iter[Object | Prefix]:
+        """Hook: the objects of a container (names checked) whose names start with
+        ``prefix``, in name order, page by page (on
+        :func:`~overcast.runtime.paging.paginate`); with a ``delimiter``, the
+        names below a common prefix up to it are one :class:`Prefix` entry."""
+        raise NotSupported(f"{type(self).__name__} does not list objects", driver=self)
+
+    def _part_target(self, container: str, name: str, attributes: Attributes, *,
+                     verify: bool) -> PartTarget:
         """Hook: the provider's :class:`~overcast.storage.transfer.PartTarget`
         for one object (names already checked)."""
         raise NotSupported(f"{type(self).__name__} does not support uploads", driver=self)
 
-    def _write(
-        self,
-        container: str,
-        name: str,
-        attributes: Attributes,
-        body: ByteStream,
-        size: int | None,
-        *,
-        verify: bool,
-    ) -> Op[Object]:
+    def _write(self, container: str, name: str, attributes: Attributes, body: ByteStream,
+               size: int | None, *, verify: bool) -> Op[Object]:
         """Store ``body`` (``size`` bytes if known) as an object: by default through
         :func:`~overcast.storage.transfer.upload_in_parts` and the driver's
         :meth:`_part_target`, cut by :attr:`part_plan`."""
@@ -720,24 +726,12 @@ class StorageDriver(BaseDriver):
         obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan)
         return obj
 
-    def _read_range(
-        self,
-        obj: Object,
-        container: str,
-        name: str,
-        start: int,
-        end: int | None,
-        *,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> Op[Ranged]:
-        """Hook: read bytes ``[start, end)`` of an object (``end=None``: to its
-        end; never an empty range), as a :class:`~overcast.storage.transfer.Ranged`
-        that says which checks of the whole object apply when the read is full
-        (``start == 0`` and ``end is None``). ``etag``, when given, is the version
-        the object must still be (the ranges of one download come from one
-        version); a missing object raises
-        :class:`~overcast.errors.ObjectNotFound`."""
+    def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
+        """Hook: read ``span`` of ``obj`` (never an empty one) as a
+        :class:`~overcast.storage.transfer.Ranged` that says which checks of the
+        whole object apply when the read is full. A missing object raises
+        :class:`~overcast.errors.ObjectNotFound`; drivers that read in parallel
+        ranges honour ``span.etag``."""
         raise NotSupported(f"{type(self).__name__} does not support downloads", driver=self)
 
     def _md5_of(self, obj: Object) -> str | None:
@@ -760,8 +754,8 @@ class StorageDriver(BaseDriver):
         md5 = self._md5_of(obj)
 
         def fetch(start: int, end: int) -> Op[ByteStream]:
-            ranged = yield from self._read_range(obj, container, name, start, end,
-                                                 etag=etag)
+            ranged = yield from self._read_range(obj, Span(container, name, start, end,
+                                                           etag=etag))
             body = ranged.body
             return IterStream([body]) if isinstance(body, bytes) else body
 

@@ -6,7 +6,7 @@ Storage, Swift), on top of :class:`~overcast.runtime.api.HttpApi`.
   answer becomes a :class:`~overcast.storage.transfer.Ranged` for the base
   class's download;
 * the header forms they read: HTTP and ISO dates, numbers, user metadata
-  carried as prefixed headers, and the ``Range`` header they send.
+  carried as prefixed headers.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from overcast.errors import ContainerNotFound, InvalidCredentials, OvercastError
 from overcast.runtime.api import HttpApi, Outcome
 from overcast.runtime.effects import Response
 from overcast.runtime.streams import ChunkObserver
-from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Ranged, Span
 
 __all__ = [
     "StorageApi",
     "header_int",
     "http_date",
     "iso_date",
-    "range_header",
     "user_meta",
 ]
 
@@ -63,12 +62,7 @@ class StorageApi(HttpApi):
         return error
 
     def _ranged(
-        self,
-        resp: Response,
-        start: int,
-        end: int | None,
-        checks: Sequence[ChunkObserver] = (),
-        *,
+        self, resp: Response, span: Span, checks: Sequence[ChunkObserver] = (), *,
         counted: bool = True,
     ) -> Ranged:
         """The answer to a ranged ``GET`` (sent with ``ok=(416,)``) for the base
@@ -80,7 +74,7 @@ class StorageApi(HttpApi):
         if resp.status == 416:
             return Ranged(b"", satisfiable=False,
                           total=_content_range_total(resp.headers.get("Content-Range")))
-        if (start or end is not None) and resp.status != 206:
+        if not span.full and resp.status != 206:
             if resp.stream is not None:
                 resp.stream.close()
             raise ProviderError(
@@ -91,11 +85,6 @@ class StorageApi(HttpApi):
         length = header_int(resp.headers.get("Content-Length")) if counted else None
         body = resp.stream if resp.stream is not None else resp.body
         return Ranged(body, length, checks)
-
-
-def range_header(start: int, end: int | None) -> str:
-    """The ``Range`` value for bytes ``[start, end)`` (``end=None``: to the end)."""
-    return f"bytes={start}-{'' if end is None else end - 1}"
 
 
 def header_int(value: str | None) -> int | None:

@@ -53,6 +53,7 @@ __all__ = [
     "ProgressReport",
     "Ranged",
     "SizeCheck",
+    "Span",
     "can_compute",
     "check_range",
     "checksum_b64",
@@ -269,6 +270,39 @@ def download_in_ranges(
 
 
 # -- ranged reads -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Span:
+    """Bytes ``[start, end)`` of one object (``end=None``: to its end), as the
+    base class's download asks a driver's range request for them.
+
+    ``chunk_size`` is the caller's hint for the size of the chunks; ``etag``,
+    when given, the version the object must still be (the ranges of one
+    download in parallel ranges come from one version).
+    """
+
+    container: str
+    name: str
+    start: int = 0
+    end: int | None = None
+    chunk_size: int | None = None
+    etag: str | None = None
+
+    @property
+    def full(self) -> bool:
+        """Whether the whole object is read (its whole-object checks apply)."""
+        return self.start == 0 and self.end is None
+
+    @property
+    def what(self) -> str:
+        """``container/name``, as error messages name the object."""
+        return f"{self.container}/{self.name}"
+
+    @property
+    def header(self) -> str:
+        """The HTTP ``Range`` value for these bytes."""
+        return f"bytes={self.start}-{'' if self.end is None else self.end - 1}"
 
 
 @dataclass(slots=True)

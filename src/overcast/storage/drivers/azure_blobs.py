@@ -83,7 +83,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, Fault, Outcome, When, xml_fault
 from overcast.runtime.effects import Call, Iter, Op, PartData, Request, Response, Sleep
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once
+from overcast.runtime.ops import create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
@@ -99,8 +99,8 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.checks import HashCheck, b64_to_hex, md5_b64
-from overcast.storage.http import StorageApi, header_int, http_date, range_header, user_meta
-from overcast.storage.transfer import PartPlan, Ranged, upload_in_parts
+from overcast.storage.http import StorageApi, header_int, http_date, user_meta
+from overcast.storage.transfer import PartPlan, Ranged, Span, upload_in_parts
 
 __all__ = ["DEFAULT_PART_PLAN", "AzureBlobsStorageDriver"]
 
@@ -545,25 +545,16 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
 
         yield from paginate(fetch, what="List Containers", driver=self)
 
-    def _find_container(self, name: str) -> Op[Container | None]:
-        """*Get Container Properties*: the container, or ``None`` if absent."""
-        resp = yield from self._send("HEAD", self._blob_url(name), ok=(404,),
-                                     params=[("restype", "container")], what=name,
-                                     missing=ContainerNotFound)
-        if resp.status == 404:
-            return None
-        container = self._container_from(name, resp.headers)
-        container.extra["meta_data"] = user_meta(resp.headers, "x-ms-meta-", lower=False)
-        return container
-
     @operation
     def get_container(self, container_name: str) -> Op[Container]:
         """A container by name (*Get Container Properties*)."""
         name = self._check_container(container_name)
-        found = yield from self._find_container(name)
-        if found is None:
-            raise ContainerNotFound(name, driver=self)
-        return found
+        resp = yield from self._send("HEAD", self._blob_url(name),
+                                     params=[("restype", "container")], what=name,
+                                     missing=ContainerNotFound)
+        container = self._container_from(name, resp.headers)
+        container.extra["meta_data"] = user_meta(resp.headers, "x-ms-meta-", lower=False)
+        return container
 
     @operation
     def create_container(self, container_name: str) -> Op[Container]:
@@ -579,7 +570,9 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
             container.extra["meta_data"] = {}
             return container
 
-        return (yield from create_once(send, lambda: self._find_container(name)))
+        return (yield from create_once(
+            send, lambda: or_none(self.get_container.op(name), ContainerNotFound)
+        ))
 
     @operation
     def delete_container(self, container: ContainerRef) -> Op[bool]:
@@ -603,7 +596,9 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
     def _listing(
         self, container: str, prefix: str, delimiter: str | None
     ) -> Iter[Object | Prefix]:
-        """*List Blobs* page by page (``NextMarker``), each page in name order."""
+        """*List Blobs* (with metadata), ``page_size`` per request, following
+        ``NextMarker``; each page in name order. Without a delimiter Azure lists
+        no ``BlobPrefix`` entries."""
         ref = Container(name=container, driver=self)
         url = self._blob_url(container)
         query = [
@@ -634,27 +629,6 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
 
         yield from paginate(fetch, what=f"listing of container {container!r}", driver=self)
 
-    @iterator
-    def iterate_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Iter[Object]:
-        """The blobs of a container in name order (*List Blobs*, ``page_size``
-        per request, following ``NextMarker``), with their metadata."""
-        name = self._check_container(container_name(container))
-        # Without a delimiter Azure lists no BlobPrefix entries: only blobs.
-        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
-        yield from listing
-
-    @iterator
-    def iterate_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Iter[Object | Prefix]:
-        """One "directory level": blobs and ``BlobPrefix`` entries under ``prefix``."""
-        if not delimiter:
-            raise InvalidInput("delimiter must not be empty", driver=self)
-        name = self._check_container(container_name(container))
-        yield from self._listing(name, prefix or "", delimiter)
-
     # -- objects ---------------------------------------------------------------------------
 
     def _head_blob(self, container: str, blob: str) -> Op[Response]:
@@ -669,16 +643,8 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
         resp = yield from self._head_blob(container, blob)
         return self._object_from_headers(container, blob, resp.headers)
 
-    def _write(
-        self,
-        container: str,
-        name: str,
-        attributes: Attributes,
-        body: ByteStream,
-        size: int | None,
-        *,
-        verify: bool,
-    ) -> Op[Object]:
+    def _write(self, container: str, name: str, attributes: Attributes, body: ByteStream,
+               size: int | None, *, verify: bool) -> Op[Object]:
         """One *Put Blob* up to ``part_plan.threshold``, else blocks staged in
         parallel and committed in order; every request carries ``Content-MD5``,
         which the service checks, and the commit the MD5 of the whole stream,
@@ -689,29 +655,19 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
                                                  plan=self.part_plan)
         return obj
 
-    def _read_range(
-        self,
-        obj: Object,
-        container: str,
-        name: str,
-        start: int,
-        end: int | None,
-        *,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> Op[Ranged]:
+    def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
         """*Get Blob* (``x-ms-range`` for a partial read); a full read is checked
         against the ``Content-MD5`` of the answer."""
-        full = start == 0 and end is None
-        headers = {} if full else {"x-ms-range": range_header(start, end)}
-        if etag:
-            headers["If-Match"] = etag if etag.startswith('"') else f'"{etag}"'
-        resp = yield from self._send("GET", self._blob_url(container, name), headers=headers,
-                                     stream=True, ok=(416,), what=f"{container}/{name}",
+        headers = {} if span.full else {"x-ms-range": span.header}
+        if span.etag:
+            headers["If-Match"] = span.etag if span.etag.startswith('"') else f'"{span.etag}"'
+        resp = yield from self._send("GET", self._blob_url(span.container, span.name),
+                                     headers=headers, stream=True, ok=(416,), what=span.what,
                                      missing=ObjectNotFound)
-        md5 = _md5_hex(resp.headers.get("Content-MD5")) if full and resp.status == 200 else None
-        return self._ranged(resp, start, end,
-                            [HashCheck("md5", md5, name, driver=self)] if md5 else ())
+        whole = span.full and resp.status == 200
+        md5 = _md5_hex(resp.headers.get("Content-MD5")) if whole else None
+        return self._ranged(resp, span,
+                            [HashCheck("md5", md5, span.name, driver=self)] if md5 else ())
 
     @operation
     def delete_object(self, obj: Object) -> Op[bool]:

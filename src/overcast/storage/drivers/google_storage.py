@@ -86,7 +86,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, Fault, When, json_fault
 from overcast.runtime.effects import Call, Iter, Op, PartData, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once
+from overcast.runtime.ops import create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
@@ -108,8 +108,8 @@ from overcast.storage.checks import (
     crc32c_function,
     pick_checksum,
 )
-from overcast.storage.http import StorageApi, iso_date, range_header
-from overcast.storage.transfer import PartPlan, Ranged
+from overcast.storage.http import StorageApi, iso_date
+from overcast.storage.transfer import PartPlan, Ranged, Span
 
 __all__ = [
     "DEFAULT_PART_PLAN",
@@ -383,14 +383,6 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
 
         yield from paginate(fetch, what="bucket listing", driver=self)
 
-    def _find_bucket(self, name: str) -> Op[Container | None]:
-        """The bucket ``name``, or ``None`` if there is none."""
-        resp = yield from self._send("GET", self._api("b", name), ok=(404,), what=name,
-                                     missing=ContainerNotFound)
-        if resp.status == 404:
-            return None
-        return self._to_container(resp.json())
-
     @operation
     def get_container(self, container_name: str) -> Op[Container]:
         """The bucket ``container_name``."""
@@ -413,7 +405,9 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
                                          exists=ContainerAlreadyExists)
             return self._to_container(data)
 
-        return (yield from create_once(send, lambda: self._find_bucket(name)))
+        return (yield from create_once(
+            send, lambda: or_none(self.get_container.op(name), ContainerNotFound)
+        ))
 
     @operation
     def delete_container(self, container: ContainerRef) -> Op[bool]:
@@ -429,7 +423,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
     # -- listing -------------------------------------------------------------------------
 
     def _listing(
-        self, bucket: str, prefix: str | None, delimiter: str | None
+        self, bucket: str, prefix: str, delimiter: str | None
     ) -> Iter[Object | Prefix]:
         """Objects in name order, page by page (``pageToken``); with a delimiter,
         the common prefixes merged in among them across pages (some servers send
@@ -466,27 +460,6 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
             return Page.token(entries, following)
 
         yield from paginate(fetch, what=f"listing of bucket {bucket!r}", driver=self)
-
-    @iterator
-    def iterate_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Iter[Object]:
-        """Every object (in name order) whose name starts with ``prefix``, page by page."""
-        bucket = self._check_container(container_name(container))
-        # Without a delimiter Google sends no prefixes: only objects.
-        listing: Iter[Any] = self._listing(bucket, prefix or ex_prefix, None)
-        yield from listing
-
-    @iterator
-    def iterate_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Iter[Object | Prefix]:
-        """One "directory level": objects directly under ``prefix`` and the common
-        prefixes up to ``delimiter``, merged in name order across pages."""
-        if not isinstance(delimiter, str) or not delimiter:
-            raise InvalidInput("delimiter must be a non-empty string", driver=self)
-        bucket = self._check_container(container_name(container))
-        yield from self._listing(bucket, prefix, delimiter)
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -534,9 +507,8 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
 
     # -- uploads -----------------------------------------------------------------------------
 
-    def _part_target(
-        self, container: str, name: str, attributes: Attributes, *, verify: bool
-    ) -> _Upload:
+    def _part_target(self, container: str, name: str, attributes: Attributes, *,
+                     verify: bool) -> _Upload:
         """One request up to ``part_plan.threshold``, else a resumable upload in
         chunks; ``verify=False`` skips comparing the object's hashes with the
         data sent."""
@@ -577,33 +549,21 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
 
     # -- downloads ---------------------------------------------------------------------------
 
-    def _read_range(
-        self,
-        obj: Object,
-        container: str,
-        name: str,
-        start: int,
-        end: int | None,
-        *,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> Op[Ranged]:
+    def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
         """``alt=media``, with ``Range`` for a partial read. A full read is checked
         against the CRC32C and MD5 of ``X-Goog-Hash`` (the hashes of the
         generation sent), or the object's own when the answer is of the
         generation it describes."""
-        full = start == 0 and end is None
-        headers = {} if full else {"Range": range_header(start, end)}
+        headers = {} if span.full else {"Range": span.header}
         resp = yield from self._send(
-            "GET", self._object_url(container, name), params={"alt": "media"},
-            headers=headers, stream=True, ok=(416,), what=f"{container}/{name}",
-            missing=ObjectNotFound,
+            "GET", self._object_url(span.container, span.name), params={"alt": "media"},
+            headers=headers, stream=True, ok=(416,), what=span.what, missing=ObjectNotFound,
         )
         # A body decoded on the way (gzip) is longer than its Content-Length.
         encoded = "Content-Encoding" in resp.headers
         checks: list[ChunkObserver] = []
         stored = (resp.headers.get("X-Goog-Stored-Content-Encoding") or "identity").lower()
-        if full and stored in ("", "identity") and not encoded:
+        if span.full and stored in ("", "identity") and not encoded:
             hashes = _parse_goog_hash(resp.headers)
             generation = resp.headers.get("X-Goog-Generation")
             if not hashes and generation and generation == str(obj.extra.get("generation")):
@@ -613,8 +573,8 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
                 }
             checksum = pick_checksum(hashes)  # CRC32C when it can be computed, else MD5
             if checksum is not None:
-                checks.append(ChecksumCheck(*checksum, name, driver=self))
-        return self._ranged(resp, start, end, checks, counted=not encoded)
+                checks.append(ChecksumCheck(*checksum, span.name, driver=self))
+        return self._ranged(resp, span, checks, counted=not encoded)
 
 
 # -- the resumable upload ------------------------------------------------------------------

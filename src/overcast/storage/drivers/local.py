@@ -51,7 +51,7 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.checks import DEFAULT_CONTENT_TYPE, HashCheck, check_range, guess_type
-from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Ranged, Span
 
 __all__ = ["LocalStorageDriver"]
 
@@ -427,25 +427,6 @@ class LocalStorageDriver(StorageDriver):
 
         yield from paginate(fetch, first=1, what=f"listing of {container!r}", driver=self)
 
-    @iterator
-    def iterate_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Iter[Object]:
-        """Iterate over objects in name order, ``page_size`` at a time."""
-        name = self._check_container(container_name(container))
-        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
-        yield from listing
-
-    @iterator
-    def iterate_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Iter[Object | Prefix]:
-        """Iterate over one "directory level" under ``prefix``."""
-        if not delimiter:
-            raise InvalidInput("delimiter must not be empty", driver=self)
-        name = self._check_container(container_name(container))
-        yield from self._listing(name, prefix or "", delimiter)
-
     @operation
     def get_object(self, container_name: str, object_name: str) -> Op[Object]:
         """Get an object's metadata (size, MD5, content type, user metadata)."""
@@ -453,16 +434,8 @@ class LocalStorageDriver(StorageDriver):
         obj: Object = yield Call(self._stat_object, container_name, object_name)
         return obj
 
-    def _write(
-        self,
-        container: str,
-        name: str,
-        attributes: Attributes,
-        body: ByteStream,
-        size: int | None,
-        *,
-        verify: bool,
-    ) -> Op[Object]:
+    def _write(self, container: str, name: str, attributes: Attributes, body: ByteStream,
+               size: int | None, *, verify: bool) -> Op[Object]:
         """Copy the bytes into a temporary file, then rename it into place with
         its metadata (the MD5 is computed as the bytes pass)."""
         self._object_path(container, name)
@@ -479,27 +452,15 @@ class LocalStorageDriver(StorageDriver):
         obj: Object = yield Guarded(copy_and_commit(), discard)
         return obj
 
-    def _read_range(
-        self,
-        obj: Object,
-        container: str,
-        name: str,
-        start: int,
-        end: int | None,
-        *,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> Op[Ranged]:
+    def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
         """The file opened under the lock, with the MD5 of exactly that version:
         a full read is checked against it."""
-        self._object_path(container, name)
         opened: tuple[IO[bytes], int, str | None] = yield Call(
-            self._open_range, container, name, start, end
+            self._open_range, span.container, span.name, span.start, span.end
         )
         f, length, md5 = opened
-        body = ReaderStream(f, chunk_size or DEFAULT_CHUNK_SIZE, limit=length, owns=True)
-        full = start == 0 and end is None
-        checks = [HashCheck("md5", md5, name, driver=self)] if full and md5 else []
+        body = ReaderStream(f, span.chunk_size or DEFAULT_CHUNK_SIZE, limit=length, owns=True)
+        checks = [HashCheck("md5", md5, span.name, driver=self)] if span.full and md5 else []
         return Ranged(body, length, checks)
 
     @operation

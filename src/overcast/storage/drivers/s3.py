@@ -83,7 +83,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, Fault, Outcome, SendOptions, When, decode_xml, xml_fault
 from overcast.runtime.effects import Call, Guarded, Iter, Op, Parallel, PartData, Request, Response
 from overcast.runtime.operation import aio, iterator, operation
-from overcast.runtime.ops import create_once
+from overcast.runtime.ops import create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret
@@ -116,10 +116,9 @@ from overcast.storage.http import (
     header_int,
     http_date,
     iso_date,
-    range_header,
     user_meta,
 )
-from overcast.storage.transfer import PartPlan, Ranged
+from overcast.storage.transfer import PartPlan, Ranged, Span
 
 __all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver", "S3StorageDriverAsync"]
 
@@ -384,7 +383,8 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
             )
         except OutcomeUnknown:
             expected = _multipart_etag(parts)
-            found = yield from self.driver._find_object(self.container, self.name)
+            found = yield from or_none(self.driver._head_object(self.container, self.name),
+                                       ObjectNotFound)
             if expected is not None and found is not None and found.hash == expected:
                 return found
             raise
@@ -730,36 +730,29 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
         yield from paginate(fetch, what="ListBuckets", driver=self)
 
-    def _head_bucket(self, name: str, *, forbidden_ok: bool = False) -> Op[Container | None]:
-        """The bucket ``name``, or ``None`` if it does not exist (or, with
-        ``forbidden_ok``, if it is another account's)."""
+    @operation
+    def get_container(self, container_name: str) -> Op[Container]:
+        """The bucket ``container_name`` (HeadBucket); ContainerNotFound if absent."""
+        name = self._check_container(container_name)
         resp = yield from self._send("HEAD", self._object_url(name), what=name,
-                                     missing=ContainerNotFound,
-                                     ok=(403, 404) if forbidden_ok else (404,))
-        if resp.status in (403, 404):
-            return None
+                                     missing=ContainerNotFound)
         extra: dict[str, Any] = {}
         if "x-amz-bucket-region" in resp.headers:
             extra["region"] = resp.headers["x-amz-bucket-region"]
         return self._container(name, extra)
 
     @operation
-    def get_container(self, container_name: str) -> Op[Container]:
-        """The bucket ``container_name`` (HeadBucket); ContainerNotFound if absent."""
-        name = self._check_container(container_name)
-        found = yield from self._head_bucket(name)
-        if found is None:
-            raise ContainerNotFound(name, driver=self)
-        return found
-
-    @operation
     def create_container(self, container_name: str) -> Op[Container]:
         """Create a bucket (in the driver's region); ContainerAlreadyExists if it
         exists, whoever owns it."""
         name = self._check_container(container_name, create=True)
-        # A 403 here may be another account's bucket (the create then says
-        # BucketAlreadyExists) or bad credentials (the create says which).
-        if (yield from self._head_bucket(name, forbidden_ok=True)) is not None:
+        try:
+            yield from self.get_container.op(name)
+        except (ContainerNotFound, InvalidCredentials):
+            # A 403 may be another account's bucket (the create then says
+            # BucketAlreadyExists) or bad credentials (the create says which).
+            pass
+        else:
             raise ContainerAlreadyExists(name, driver=self)
         body: bytes | None = None
         headers: dict[str, str] = {}
@@ -775,7 +768,9 @@ class S3StorageDriver(StorageApi, StorageDriver):
                                   idempotent=False, what=name, exists=ContainerAlreadyExists)
             return self._container(name, {"region": self.region})
 
-        return (yield from create_once(send, lambda: self._head_bucket(name)))
+        return (yield from create_once(
+            send, lambda: or_none(self.get_container.op(name), ContainerNotFound)
+        ))
 
     @operation
     def delete_container(self, container: ContainerRef) -> Op[bool]:
@@ -787,10 +782,12 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
     # -- listing -----------------------------------------------------------------------
 
-    def _pages(
+    def _listing(
         self, bucket: str, prefix: str, delimiter: str | None
     ) -> Iter[Object | Prefix]:
-        """ListObjectsV2 page by page; each page's objects and prefixes in name order."""
+        """ListObjectsV2 (``encoding-type=url``), ``page_size`` keys per request,
+        following continuation tokens; each page's objects and prefixes in name
+        order. Listed objects have no content type or user metadata."""
         ref = self._container(bucket)
         url = self._object_url(bucket)
         query = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", str(self.page_size))]
@@ -824,45 +821,18 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
         yield from paginate(fetch, what=f"listing of bucket {bucket!r}", driver=self)
 
-    @iterator
-    def iterate_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Iter[Object]:
-        """The objects of a bucket in name order (ListObjectsV2), ``page_size`` keys
-        per request. Listed objects have no content type or user metadata."""
-        bucket = self._check_container(container_name(container))
-        # Without a delimiter S3 returns no common prefixes: only objects.
-        yield from cast("Iter[Object]", self._pages(bucket, prefix or ex_prefix or "", None))
-
-    @iterator
-    def iterate_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Iter[Object | Prefix]:
-        """One "directory level": the objects directly under ``prefix`` and the
-        common prefixes up to ``delimiter``, in name order."""
-        if not isinstance(delimiter, str) or not delimiter:
-            raise InvalidInput("delimiter must be a non-empty string", driver=self)
-        bucket = self._check_container(container_name(container))
-        yield from self._pages(bucket, prefix or "", delimiter)
-
     # -- objects -----------------------------------------------------------------------
 
-    def _find_object(self, bucket: str, key: str) -> Op[Object | None]:
-        """HeadObject: the object, or ``None`` if there is none."""
-        resp = yield from self._send("HEAD", self._object_url(bucket, key),
-                                     what=f"{bucket}/{key}", missing=ObjectNotFound, ok=(404,))
-        if resp.status == 404:
-            return None
-        return self._from_headers(bucket, key, resp.headers)
-
     def _head_object(self, bucket: str, key: str) -> Op[Object]:
-        found = yield from self._find_object(bucket, key)
-        if found is None:
+        """HeadObject: the object's metadata."""
+        try:
+            resp = yield from self._send("HEAD", self._object_url(bucket, key),
+                                         what=f"{bucket}/{key}", missing=ObjectNotFound)
+        except ObjectNotFound:
             # HEAD answers carry no error code: tell a missing bucket from a missing key.
-            if (yield from self._head_bucket(bucket)) is None:
-                raise ContainerNotFound(bucket, driver=self)
-            raise ObjectNotFound(f"{bucket}/{key}", driver=self)
-        return found
+            yield from self.get_container.op(bucket)
+            raise
+        return self._from_headers(bucket, key, resp.headers)
 
     @operation
     def get_object(self, container_name: str, object_name: str) -> Op[Object]:
@@ -872,25 +842,14 @@ class S3StorageDriver(StorageApi, StorageDriver):
         key = self._check_object(object_name)
         return (yield from self._head_object(bucket, key))
 
-    def _part_target(
-        self, container: str, name: str, attributes: Attributes, *, verify: bool
-    ) -> _Upload:
+    def _part_target(self, container: str, name: str, attributes: Attributes, *,
+                     verify: bool) -> _Upload:
         """PutObject up to ``part_plan.threshold``, else a multipart upload; every
         request carries the upload checksum (``upload_checksum``), which S3
         checks whatever ``verify`` says."""
         return _Upload(self, container, name, attributes)
 
-    def _read_range(
-        self,
-        obj: Object,
-        container: str,
-        name: str,
-        start: int,
-        end: int | None,
-        *,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> Op[Ranged]:
+    def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
         """GetObject, with ``Range`` for a partial read. A full read asks for the
         object's checksum and is checked against the cheapest full-object one it
         has (``x-amz-checksum-crc32c``, ``-crc32``, ``-sha1``, ``-sha256``), else
@@ -898,19 +857,17 @@ class S3StorageDriver(StorageApi, StorageDriver):
         uploaded in parts, whose ETag ends in ``-N``, nor for objects encrypted
         with KMS or a customer key). A small read (of an object whose size is
         known) is fetched whole and checked before a byte is handed over."""
-        full = start == 0 and end is None
-        if full:
-            headers = {"x-amz-checksum-mode": "ENABLED"}  # the object's CRC, if it has one
-        else:
-            headers = {"Range": range_header(start, end)}
-        if etag:
-            headers["If-Match"] = etag
-        size = obj.size
-        small = size >= 0 and (size if end is None else end) - start <= SMALL_READ
-        resp = yield from self._send("GET", self._object_url(container, name), headers=headers,
-                                     stream=not small, ok=(416,), what=f"{container}/{name}",
-                                     missing=ObjectNotFound)
-        return self._ranged(resp, start, end, self._whole_checks(resp, name) if full else ())
+        full = span.full
+        # A full read asks for the object's own checksum, if it has one.
+        headers = {"x-amz-checksum-mode": "ENABLED"} if full else {"Range": span.header}
+        if span.etag:
+            headers["If-Match"] = span.etag
+        size, end = obj.size, span.end
+        small = size >= 0 and (size if end is None else end) - span.start <= SMALL_READ
+        resp = yield from self._send("GET", self._object_url(span.container, span.name),
+                                     headers=headers, stream=not small, ok=(416,),
+                                     what=span.what, missing=ObjectNotFound)
+        return self._ranged(resp, span, self._whole_checks(resp, span.name) if full else ())
 
     def _whole_checks(self, resp: Response, name: str) -> list[ChunkObserver]:
         """The checks of a full read: the object's own checksum, else its MD5 ETag."""

@@ -91,7 +91,7 @@ from overcast.errors import (
 from overcast.runtime.api import ErrorMap, Fault, Outcome, When
 from overcast.runtime.effects import Call, Iter, Op, Parallel, PartData, Request, Response
 from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once
+from overcast.runtime.ops import create_once, or_none
 from overcast.runtime.options import check_endpoint, check_page_size
 from overcast.runtime.paging import Cursor, Page, paginate
 from overcast.runtime.redact import Secret, redact_text
@@ -107,15 +107,8 @@ from overcast.storage.base import (
     container_name,
 )
 from overcast.storage.checks import HashCheck, is_md5, md5_hex
-from overcast.storage.http import (
-    StorageApi,
-    header_int,
-    http_date,
-    iso_date,
-    range_header,
-    user_meta,
-)
-from overcast.storage.transfer import PartPlan, Ranged
+from overcast.storage.http import StorageApi, header_int, http_date, iso_date, user_meta
+from overcast.storage.transfer import PartPlan, Ranged, Span
 
 __all__ = ["DEFAULT_PART_PLAN", "SegmentHashCheck", "SwiftStorageDriver"]
 
@@ -549,6 +542,8 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
     def _listing(
         self, container: str, prefix: str, delimiter: str | None
     ) -> Iter[Object | Prefix]:
+        """Objects in name order, ``page_size`` per request (``marker``
+        pagination); with a delimiter, ``subdir`` entries are the prefixes."""
         ref = Container(name=container, driver=self)
         params = []
         if prefix:
@@ -563,44 +558,17 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
 
         yield from self._pages(self._container_path(container), params, container, entry)
 
-    @iterator
-    def iterate_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Iter[Object]:
-        """Iterate over objects in name order, ``page_size`` per request
-        (``marker`` pagination)."""
-        name = self._check_container(container_name(container))
-        # Without a delimiter Swift sends no "subdir" entries: only objects.
-        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
-        yield from listing
-
-    @iterator
-    def iterate_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Iter[Object | Prefix]:
-        """Iterate over one "directory level": objects and ``subdir`` prefixes."""
-        if not isinstance(delimiter, str) or not delimiter or "\x00" in delimiter:
-            raise InvalidInput("delimiter must be a non-empty string", driver=self)
-        name = self._check_container(container_name(container))
-        yield from self._listing(name, prefix or "", delimiter)
-
     # -- containers --------------------------------------------------------------
-
-    def _find_container(self, name: str) -> Op[Container | None]:
-        """``HEAD``: the container, or ``None`` if there is none."""
-        resp = yield from self._send("HEAD", self._container_path(name), ok=(404,), what=name,
-                                     missing=ContainerNotFound)
-        if resp.status == 404:
-            return None
-        return self._container_from_headers(name, resp.headers)
 
     @operation
     def get_container(self, container_name: str) -> Op[Container]:
         """Get a container by name (``HEAD``)."""
-        found = yield from self._find_container(container_name)
-        if found is None:
-            raise ContainerNotFound(container_name, driver=self)
-        return found
+        resp = yield from self._send("HEAD", self._container_path(container_name),
+                                     what=container_name, missing=ContainerNotFound)
+        return self._container_from_headers(container_name, resp.headers)
+
+    def _find_container(self, name: str) -> Op[Container | None]:
+        return or_none(self.get_container.op(name), ContainerNotFound)
 
     @operation
     def create_container(self, container_name: str) -> Op[Container]:
@@ -652,38 +620,27 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
                                      missing=ObjectNotFound)
         return self._object_from_headers(container_name, object_name, resp.headers)
 
-    def _part_target(
-        self, container: str, name: str, attributes: Attributes, *, verify: bool
-    ) -> _SwiftUpload:
+    def _part_target(self, container: str, name: str, attributes: Attributes, *,
+                     verify: bool) -> _SwiftUpload:
         """One ``PUT`` up to the threshold (its MD5 as ``ETag``), else an SLO of
         segments uploaded in parallel."""
         return _SwiftUpload(self, container, name, attributes)
 
-    def _read_range(
-        self,
-        obj: Object,
-        container: str,
-        name: str,
-        start: int,
-        end: int | None,
-        *,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> Op[Ranged]:
+    def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
         """``GET``, with ``Range`` for a partial read. A full read is checked:
         MD5 for ordinary objects, every segment's MD5 for a Static Large Object
         (read from its manifest first), size only for a Dynamic Large Object."""
-        path = self._object_path(container, name)
-        full = start == 0 and end is None
+        full, name = span.full, span.name
         segments: list[tuple[int, str]] | None = None
         slo_etag: str | None = None
         if full and obj.extra.get("static_large_object"):
-            found = yield from self._manifest(container, name)
+            found = yield from self._manifest(span.container, name)
             if found is not None:
                 segments, slo_etag = found
-        headers = {} if full else {"Range": range_header(start, end)}
-        resp = yield from self._send("GET", path, headers=headers, stream=True, ok=(416,),
-                                     what=f"{container}/{name}", missing=ObjectNotFound)
+        headers = {} if full else {"Range": span.header}
+        resp = yield from self._send("GET", self._object_path(span.container, name),
+                                     headers=headers, stream=True, ok=(416,), what=span.what,
+                                     missing=ObjectNotFound)
         checks: list[ChunkObserver] = []
         if full:
             answered = resp.headers.get("ETag", "").strip('"').lower()
@@ -692,7 +649,7 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
                     checks.append(SegmentHashCheck(segments, name, driver=self))
             elif "X-Object-Manifest" not in resp.headers and is_md5(answered):
                 checks.append(HashCheck("md5", answered, name, driver=self))
-        return self._ranged(resp, start, end, checks)
+        return self._ranged(resp, span, checks)
 
     def _manifest(
         self, container: str, name: str
@@ -883,31 +840,6 @@ class _SwiftUpload(ObjectUpload[SwiftStorageDriver]):
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _check_meta(meta: Mapping[str, str], driver: Any) -> None:
-    if len(meta) > MAX_META_COUNT:
-        raise InvalidInput(f"at most {MAX_META_COUNT} metadata entries", driver=driver)
-    total = 0
-    for key, value in meta.items():
-        if not isinstance(key, str) or not isinstance(value, str) or not key:
-            raise InvalidInput("meta_data keys and values must be non-empty strings",
-                               driver=driver)
-        if not key.isascii() or not value.isascii():
-            raise InvalidInput(f"meta_data {key!r} must be ASCII for Swift", driver=driver)
-        if any(c in key + value for c in "\r\n\x00") or any(
-            c in key for c in " :()<>@,;\\\"/[]?={}\t"
-        ):
-            raise InvalidInput(f"invalid meta_data key or value: {key!r}", driver=driver)
-        if len(key) > MAX_META_NAME or len(value) > MAX_META_VALUE:
-            raise InvalidInput(
-                f"meta_data {key!r}: keys up to {MAX_META_NAME} and values up to "
-                f"{MAX_META_VALUE} bytes",
-                driver=driver,
-            )
-        total += len(key) + len(value)
-    if total > MAX_META_OVERALL:
-        raise InvalidInput(f"meta_data is over {MAX_META_OVERALL} bytes in all", driver=driver)
 
 
 def _strip_html(text: str) -> str:
