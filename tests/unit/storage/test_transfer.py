@@ -15,16 +15,8 @@ from overcast.errors import IntegrityError
 from overcast.runtime.effects import Call, Op, PartData, Sleep
 from overcast.runtime.parts import PartReader
 from overcast.runtime.streams import ByteStream, FileStream, IterStream
-from overcast.storage.transfer import (
-    ChecksumCheck,
-    PartPlan,
-    SizeCheck,
-    crc32_function,
-    crc32c_function,
-    download_in_ranges,
-    pick_checksum,
-    upload_in_parts,
-)
+from overcast.storage.checks import SizeCheck
+from overcast.storage.transfer import PartPlan, download_in_ranges, upload_in_parts
 
 KiB = 1024
 
@@ -322,51 +314,3 @@ def test_part_reader_from_a_file_async_and_closed_early(tmp_path: Path) -> None:
     assert early._file is not None
     reader.close()
     assert early._file is None
-
-
-# -- checksums ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("algorithm", ["crc32", "crc32c", "md5", "sha1", "sha256"])
-def test_checksum_check_accepts_the_right_value_and_names_a_wrong_one(algorithm: str) -> None:
-    import base64
-    import hashlib
-    import zlib
-
-    data = os.urandom(50_000)
-    crc32c = crc32c_function()
-    assert crc32c is not None
-    raw = {
-        "crc32": zlib.crc32(data).to_bytes(4, "big"),
-        "crc32c": crc32c(0, data).to_bytes(4, "big"),
-    }.get(algorithm) or hashlib.new(algorithm, data).digest()
-    expected = base64.b64encode(raw).decode()
-    good = ChecksumCheck(algorithm, expected, "obj")
-    for start in range(0, len(data), 7000):
-        good.update(data[start : start + 7000])
-    good.finish()
-    bad = ChecksumCheck(algorithm, expected, "obj")
-    bad.update(data[:-1] + bytes([data[-1] ^ 1]))
-    message = f"obj: {algorithm} is [0-9a-f]+, expected {raw.hex()}"
-    with pytest.raises(IntegrityError, match=message):
-        bad.finish()
-
-
-def test_pick_checksum_takes_the_cheapest_it_can_compute() -> None:
-    assert pick_checksum({"sha256": "a", "crc32": "b", "md5": "c"}) == ("crc32", "b")
-    assert pick_checksum({"sha256": "a", "crc32c": "d", "crc32": "b"}) == ("crc32c", "d")
-    assert pick_checksum({"sha256": "a", "sha1": "e"}) == ("sha1", "e")
-    assert pick_checksum({"crc64nvme": "f"}) is None
-    assert pick_checksum({"crc32": ""}) is None
-
-
-def test_crc32_without_isal_falls_back_to_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import zlib
-
-    data = os.urandom(70_000)
-    fast = crc32_function()
-    monkeypatch.setitem(sys.modules, "isal", None)  # as if python-isal were not installed
-    plain = crc32_function()
-    assert fast(0, data) == plain(0, data) == zlib.crc32(data)
-    assert fast(7, memoryview(data)[:10]) == plain(7, data[:10]) == zlib.crc32(data[:10], 7)

@@ -172,6 +172,8 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
 
     name: ClassVar[str] = "google_storage"
     label: ClassVar[str] = "Cloud Storage"
+    #: Google's id of an answer, which its support asks for.
+    request_id_headers: ClassVar[tuple[str, ...]] = ("X-GUploader-UploadID",)
     errors: ClassVar[ErrorMap] = ErrorMap(
         # A bucket that still holds objects: Google says 409, emulators 412.
         When(ContainerIsNotEmpty, status=(409, 412), says="empty"),
