@@ -509,15 +509,17 @@ class HttpApi(BaseDriver):
         raise self._error(resp, Outcome(what, missing, exists))
 
     def _send(self, method: str, path: str, **options: Unpack[SendOptions]) -> Op[Response]:
-        """Build, send and check a request; the answer (see :meth:`_exchange`)."""
+        """Build, send and check a request; the answer (see :meth:`_exchange`).
+
+        Not a generator of its own: it returns :meth:`_exchange`'s, so a request
+        costs no extra layer."""
         what = options.pop("what", "")
         missing = options.pop("missing", None)
         exists = options.pop("exists", None)
         ok = options.pop("ok", ())
         building: RequestOptions = options  # what is left builds the request
         request = self._request(method, path, **building)
-        return (yield from self._exchange(request, what=what, missing=missing, exists=exists,
-                                          ok=ok))
+        return self._exchange(request, what=what, missing=missing, exists=exists, ok=ok)
 
     def _json(self, method: str, path: str, **options: Unpack[SendOptions]) -> Op[Any]:
         """Build, send and check a request; its body as JSON (``None`` if empty)."""

@@ -631,7 +631,7 @@ class StorageDriver(BaseDriver):
         strings, values strings, neither with a line break or NUL."""
         for key, value in meta.items():
             if not isinstance(key, str) or not isinstance(value, str) or not key:
-                raise InvalidInput("meta_data keys and values must be non-empty strings",
+                raise InvalidInput("meta_data keys must be non-empty strings, values strings",
                                    driver=self)
             if any(c in key + value for c in "\r\n\x00"):
                 raise InvalidInput(f"meta_data {key!r} contains a line break or NUL",

@@ -272,37 +272,45 @@ def download_in_ranges(
 # -- ranged reads -------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class Span:
     """Bytes ``[start, end)`` of one object (``end=None``: to its end), as the
     base class's download asks a driver's range request for them.
 
     ``chunk_size`` is the caller's hint for the size of the chunks; ``etag``,
     when given, the version the object must still be (the ranges of one
-    download in parallel ranges come from one version).
+    download in parallel ranges come from one version). ``full`` says whether
+    the whole object is read (its whole-object checks apply) and ``what`` names
+    the object as error messages do (``container/name``); both are worked out
+    once, as every request of a download reads them.
     """
 
-    container: str
-    name: str
-    start: int = 0
-    end: int | None = None
-    chunk_size: int | None = None
-    etag: str | None = None
+    __slots__ = ("chunk_size", "container", "end", "etag", "full", "name", "start", "what")
 
-    @property
-    def full(self) -> bool:
-        """Whether the whole object is read (its whole-object checks apply)."""
-        return self.start == 0 and self.end is None
-
-    @property
-    def what(self) -> str:
-        """``container/name``, as error messages name the object."""
-        return f"{self.container}/{self.name}"
+    def __init__(
+        self,
+        container: str,
+        name: str,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int | None = None,
+        etag: str | None = None,
+    ) -> None:
+        self.container = container
+        self.name = name
+        self.start = start
+        self.end = end
+        self.chunk_size = chunk_size
+        self.etag = etag
+        self.full = start == 0 and end is None
+        self.what = f"{container}/{name}"
 
     @property
     def header(self) -> str:
         """The HTTP ``Range`` value for these bytes."""
         return f"bytes={self.start}-{'' if self.end is None else self.end - 1}"
+
+    def __repr__(self) -> str:
+        return f"Span({self.what!r}, {self.start}, {self.end})"
 
 
 @dataclass(slots=True)
