@@ -46,8 +46,8 @@ from overcast.errors import (
 from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent
 from overcast.storage import Provider, get_driver
 from overcast.storage.base import Container, Object, Prefix
+from overcast.storage.checks import ChecksumCheck, crc32c_function
 from overcast.storage.drivers.google_storage import GoogleStorageDriver, signed_url_v4
-from overcast.storage.transfer import ChecksumCheck, crc32c_function
 from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
 from servers.modes import call
 from servers.storage_gcs import PROJECT, GCSServer, fake_gcs, gcp_emulator, small_plan

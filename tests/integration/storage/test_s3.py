@@ -36,8 +36,8 @@ from overcast.runtime.effects import Headers, Response
 from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent, RetryPolicy
 from overcast.storage import Provider, get_driver
 from overcast.storage.base import Object, Prefix
+from overcast.storage.checks import crc32c_function
 from overcast.storage.drivers.s3 import S3StorageDriver
-from overcast.storage.transfer import crc32c_function
 from servers.modes import call
 from servers.moto_server import moto_server
 from servers.seaweedfs import seaweedfs_server

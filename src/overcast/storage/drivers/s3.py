@@ -29,11 +29,16 @@ How the API maps onto overcast's model:
   complete request is unknown (the connection dropped), the driver reads the
   object back and accepts it only if its ETag is the one these exact parts
   produce.
-* Full downloads are checked against the size the server sends and, when the
-  ETag is a plain MD5 (single-request uploads, not encrypted with KMS or a
-  customer key), against that MD5. Objects uploaded in parts have an ETag of
-  the form ``<md5 of the part md5s>-N``, which says nothing about the bytes
-  as a whole: those reads are checked for size only.
+* Full downloads are checked against the size the server sends and against
+  the object's own full-object checksum when it has one
+  (``x-amz-checksum-*``), else, when the ETag is a plain MD5 (single-request
+  uploads, not encrypted with KMS or a customer key), against that MD5.
+  Objects uploaded in parts have an ETag of the form ``<md5 of the part
+  md5s>-N``, which says nothing about the bytes as a whole: those reads are
+  checked for size only. Reads of at most 1 MiB of an object of known size
+  are fetched whole and checked before a byte is handed over. A download to
+  a file above ``part_plan.threshold`` comes as parallel ranged GETs (16 MiB
+  at least) of the version current when it starts (``If-Match`` its ETag).
 * Listings use ListObjectsV2 with ``encoding-type=url`` (so every key survives
   XML), ``page_size`` keys per request, following continuation tokens;
   ``iterate_container_entries`` adds a delimiter and returns the common

@@ -142,7 +142,7 @@ class SegmentHashCheck:
 
     ``segments`` is ``[(size, md5 hex), ...]`` from the manifest; each
     segment's bytes are hashed as they pass and compared at the end (with
-    :class:`~overcast.storage.transfer.SizeCheck` beside it for the total).
+    :class:`~overcast.storage.checks.SizeCheck` beside it for the total).
     """
 
     __slots__ = ("bad", "driver", "hasher", "index", "left", "name", "segments")
