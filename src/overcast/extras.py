@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
+
+from overcast.errors import NotSupported
 
 __all__ = ["MissingExtra", "install_hint", "require"]
 
 
-class MissingExtra(ImportError):
-    """An optional dependency is not installed; the message says which extra brings it."""
+class MissingExtra(NotSupported, ImportError):
+    """An optional dependency is not installed; the message says which extra brings it.
+
+    It is an :class:`ImportError` (what Python raises for a missing module) and a
+    :class:`~overcast.errors.NotSupported` (what overcast raises when a driver
+    cannot do something), so either ``except`` catches it.
+    """
+
+    def __init__(self, message: str, *, name: str | None = None, driver: Any = None) -> None:
+        NotSupported.__init__(self, message, driver=driver)
+        self.name = name
+        self.path = None
 
 
 def install_hint(extra: str) -> str:
@@ -24,7 +37,9 @@ def install_hint(extra: str) -> str:
     return f'pip install "overcast[{extra}]"'
 
 
-def require(module: str, extra: str, *, what: str, package: str | None = None) -> ModuleType:
+def require(
+    module: str, extra: str, *, what: str, package: str | None = None, driver: Any = None
+) -> ModuleType:
     """Import ``module`` (a dotted name) or raise :class:`MissingExtra` saying that
     ``what`` needs ``package`` (default: the module's top-level name) and the
     ``pip install`` of ``extra`` that brings it."""
@@ -33,5 +48,5 @@ def require(module: str, extra: str, *, what: str, package: str | None = None) -
     except ImportError as exc:
         needed = package or module.partition(".")[0]
         raise MissingExtra(
-            f"{what} needs {needed}: {install_hint(extra)}", name=module
+            f"{what} needs {needed}: {install_hint(extra)}", name=module, driver=driver
         ) from exc

@@ -26,16 +26,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from overcast.auth.tokens import AccessToken, TokenCache, parse_token_response
-from overcast.errors import InvalidCredentials, InvalidInput, NotSupported
+from overcast.errors import InvalidCredentials, InvalidInput
+from overcast.extras import require
 from overcast.runtime.effects import Call, Op, Request, Response
 from overcast.runtime.redact import Secret
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "DEFAULT_TOKEN_URI",
@@ -149,11 +147,16 @@ def jwt_claims(account: ServiceAccount, scope: str, now: float) -> dict[str, Any
     }
 
 
-def _load_key(account: ServiceAccount) -> rsa.RSAPrivateKey:
-    # Imported here: only signing needs ``cryptography`` (an optional dependency),
-    # and the token cache in this module is shared by drivers that never sign.
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+def rsa_sign(account: ServiceAccount, data: bytes, *, what: str) -> bytes:
+    """``data`` signed with the account's private key (RSASSA-PKCS1-v1_5, SHA-256),
+    as JWT assertions and V4 signed URLs are. Costs an RSA signature: operations
+    run it as a ``Call``. ``what`` names the signing for the missing-extra error.
+    """
+    # Imported here: only signing needs ``cryptography`` (the "google" extra), and
+    # the token cache in this module is shared by drivers that never sign.
+    require("cryptography", "google", what=what)
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     try:
         key = serialization.load_pem_private_key(
@@ -166,7 +169,7 @@ def _load_key(account: ServiceAccount) -> rsa.RSAPrivateKey:
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise InvalidCredentials(f"the private key of {account.client_email} is not an RSA key")
-    return key
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
 def build_assertion(account: ServiceAccount, scope: str, now: float) -> str:
@@ -176,16 +179,8 @@ def build_assertion(account: ServiceAccount, scope: str, now: float) -> str:
     """
     header = b64url(json.dumps(jwt_header(account), separators=(",", ":")).encode())
     claims = b64url(json.dumps(jwt_claims(account, scope, now), separators=(",", ":")).encode())
-    try:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-    except ImportError:
-        raise NotSupported(
-            "signing a service-account JWT needs the 'cryptography' package"
-        ) from None
-
     signing_input = f"{header}.{claims}".encode("ascii")
-    signature = _load_key(account).sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    signature = rsa_sign(account, signing_input, what="signing a service-account JWT")
     return f"{header}.{claims}.{b64url(signature)}"
 
 

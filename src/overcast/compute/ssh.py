@@ -20,7 +20,6 @@ needs; a changed key is refused under every policy.
 
 from __future__ import annotations
 
-import importlib
 import io
 import logging
 import os
@@ -29,7 +28,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
-from overcast.errors import InvalidInput, NotSupported, OperationTimeout, OvercastError
+from overcast.errors import InvalidInput, OperationTimeout, OvercastError
+from overcast.extras import require
 from overcast.runtime.redact import Secret
 
 __all__ = [
@@ -201,16 +201,12 @@ class SSHClient(Protocol):
 
 
 def _paramiko() -> Any:
-    try:
-        return importlib.import_module("paramiko")
-    except ImportError as exc:
-        raise NotSupported(
-            "SSH deployment needs paramiko: pip install 'overcast[ssh]'"
-        ) from exc
+    return require("paramiko", "ssh", what="SSH deployment")
 
 
 def require_paramiko() -> None:
-    """Raise :class:`~overcast.errors.NotSupported` unless paramiko can be imported.
+    """Raise :class:`~overcast.extras.MissingExtra` (a NotSupported and an
+    ImportError) unless paramiko can be imported.
 
     ``deploy_node`` calls this (as a :class:`~overcast.runtime.effects.Call`)
     before it creates a node, so a missing extra never leaves a node behind.

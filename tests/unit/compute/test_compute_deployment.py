@@ -205,8 +205,9 @@ def test_missing_paramiko_fails_before_a_node_is_made(
 
     monkeypatch.setitem(sys.modules, "paramiko", None)  # makes the import fail
     driver = PlainSSH()
-    with pytest.raises(NotSupported, match=r"pip install 'overcast\[ssh\]'"):
+    with pytest.raises(NotSupported, match=r'pip install "overcast\[ssh\]"') as info:
         call(driver, "deploy_node", ScriptDeployment("true"), **WEB, **FAST)
+    assert isinstance(info.value, ImportError)  # a missing extra is an ImportError too
     assert driver.nodes == {}
 
 

@@ -69,6 +69,7 @@ from overcast.auth.google_oauth import (
     AccessToken,
     GoogleCredentials,
     ServiceAccount,
+    rsa_sign,
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.errors import (
@@ -77,7 +78,6 @@ from overcast.errors import (
     ContainerIsNotEmpty,
     ContainerNotFound,
     IntegrityError,
-    InvalidCredentials,
     InvalidInput,
     NotSupported,
     ObjectNotFound,
@@ -778,11 +778,6 @@ def signed_url_v4(
     signed header, ``UNSIGNED-PAYLOAD``; the string to sign names the credential
     scope ``{date}/auto/storage/goog4_request``.
     """
-    try:
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    except ImportError:
-        raise NotSupported("signing URLs needs the 'cryptography' package") from None
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     scope = f"{stamp[:8]}/auto/storage/goog4_request"
     host = endpoint.split("://", 1)[1].split("/", 1)[0]
@@ -804,16 +799,5 @@ def signed_url_v4(
         ["GOOG4-RSA-SHA256", stamp, scope,
          hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
     )
-    try:
-        key = serialization.load_pem_private_key(
-            account.private_key.reveal().encode("utf-8"), password=None
-        )
-    except (ValueError, TypeError):
-        # Never chain: the library's message could quote the key material.
-        raise InvalidCredentials(
-            f"the private key of {account.client_email} is not a PEM RSA key"
-        ) from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise InvalidCredentials(f"the private key of {account.client_email} is not an RSA key")
-    signature = key.sign(to_sign.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    signature = rsa_sign(account, to_sign.encode("utf-8"), what="signing a URL")
     return f"{endpoint}{resource}?{canonical_query}&X-Goog-Signature={signature.hex()}"

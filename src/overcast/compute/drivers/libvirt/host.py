@@ -7,7 +7,6 @@ libvirt objects."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -28,6 +27,7 @@ from overcast.errors import (
     ProviderError,
     TransportError,
 )
+from overcast.extras import require
 from overcast.runtime.effects import Call, Op
 from overcast.runtime.options import check_page_size
 from overcast.runtime.redact import Secret, redact_text, redact_url
@@ -52,7 +52,6 @@ METADATA_NS: Final = "urn:overcast:compute:libvirt:1"
 DISK_PREFIX: Final = "overcast-disk-"
 #: Longest node name accepted: a file name on most hosts (libvirt names files after domains).
 MAX_NAME_LENGTH: Final = 255
-_INSTALL_HINT: Final = "pip install 'overcast[libvirt]'"
 
 # virDomainState values.
 _STATES: Final[dict[int, NodeState]] = {
@@ -101,13 +100,8 @@ def _libvirt() -> Any:
     if _libvirt_module is None:
         with _import_lock:
             if _libvirt_module is None:
-                try:
-                    _libvirt_module = importlib.import_module("libvirt")
-                except ImportError as exc:
-                    raise NotSupported(
-                        f"the libvirt driver needs libvirt-python: {_INSTALL_HINT}",
-                        driver="libvirt",
-                    ) from exc
+                _libvirt_module = require("libvirt", "libvirt", what="the libvirt driver",
+                                          package="libvirt-python", driver="libvirt")
     return _libvirt_module
 
 
