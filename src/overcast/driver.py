@@ -16,7 +16,7 @@ from overcast._version import __version__
 from overcast.errors import InvalidInput
 from overcast.extras import require
 from overcast.runtime.effects import Request, Response
-from overcast.runtime.operation import aio, operations_of
+from overcast.runtime.operation import aio, declared_parts, operations_of
 from overcast.runtime.policy import Hooks, RetryPolicy, RuntimeConfig
 from overcast.runtime.redact import Secret
 from overcast.runtime.runner import AsyncRunner, SyncRunner
@@ -246,12 +246,19 @@ class BaseDriver:
 
     @classmethod
     def _supports(cls, name: str, _seen: frozenset[str] = frozenset()) -> bool:
+        """Whether the operation or hook ``name`` is implemented, with every part
+        it ``@requires``."""
         op = operations_of(cls).get(name)
-        if op is None or op.unsupported:
+        if op is not None:
+            unsupported, parts = op.unsupported, op.requires
+        else:  # a hook: a plain method a base-class flow is built on
+            hook = getattr(cls, name, None)
+            if not name.startswith("_") or not callable(hook):
+                return False
+            unsupported, parts = declared_parts(hook)
+        if unsupported:
             return False
-        return all(
-            cls._supports(dep, _seen | {name}) for dep in op.requires if dep not in _seen
-        )
+        return all(cls._supports(dep, _seen | {name}) for dep in parts if dep not in _seen)
 
     def supports(self, operation: str) -> bool:
         """Whether this driver implements ``operation`` (a method name).

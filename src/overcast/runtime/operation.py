@@ -82,10 +82,12 @@ _REQUIRES = "__overcast_requires__"
 
 
 def not_supported(fn: F) -> F:
-    """Mark a base-class operation as not implemented by this driver.
+    """Mark a base-class operation, or a hook a base-class flow is built on, as
+    not implemented by this driver.
 
     Calling it raises :class:`~overcast.errors.NotSupported` at once, before any
-    request; ``driver.supports(name)`` reports False.
+    request; ``driver.supports(name)`` reports False, and so does it for every
+    operation that ``@requires`` it.
     """
 
     @functools.wraps(fn)
@@ -99,9 +101,11 @@ def not_supported(fn: F) -> F:
 
 
 def requires(*names: str) -> Callable[[F], F]:
-    """Declare the operations a generic base implementation is built from.
+    """Declare the operations or hooks (``_``-prefixed methods) a generic base
+    implementation is built from.
 
-    ``driver.supports()`` is then True only if all of them are supported.
+    ``driver.supports()`` is then True only if all of them are supported, and
+    calling it without them raises NotSupported before any effect.
     """
 
     def mark(fn: F) -> F:
@@ -115,6 +119,12 @@ def requires(*names: str) -> Callable[[F], F]:
 def _missing_parts(cls: Any, name: str) -> bool:
     supports: Callable[[str], bool] = getattr(cls, "_supports")  # noqa: B009
     return not supports(name)
+
+
+def declared_parts(fn: Callable[..., Any]) -> tuple[bool, tuple[str, ...]]:
+    """``(unsupported, requires)`` as :func:`not_supported` and :func:`requires`
+    marked ``fn`` (an operation's function or a hook)."""
+    return bool(getattr(fn, _UNSUPPORTED, False)), tuple(getattr(fn, _REQUIRES, ()))
 
 
 def _check_parts(fn: Callable[..., Any], driver: Any) -> None:

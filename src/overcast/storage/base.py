@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import IO, Any, ClassVar, Final, Generic, TypeAlias, TypeVar
 
 from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, NotSupported
+from overcast.errors import InvalidInput
 from overcast.models import Model
 from overcast.runtime.effects import Call, Guarded, Iter, Op, Pipe
 from overcast.runtime.operation import (
@@ -299,6 +299,7 @@ class StorageDriver(BaseDriver):
     # -- listing ----------------------------------------------------------------
 
     @iterator
+    @requires("_listing")
     def iterate_container_objects(
         self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
     ) -> Iter[Object]:
@@ -325,6 +326,7 @@ class StorageDriver(BaseDriver):
         )
 
     @iterator
+    @requires("_listing")
     def iterate_container_entries(
         self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
     ) -> Iter[Object | Prefix]:
@@ -357,6 +359,7 @@ class StorageDriver(BaseDriver):
         raise NotImplementedError
 
     @operation
+    @requires("_write")
     def upload_object(
         self,
         file_path: str | os.PathLike[str],
@@ -392,6 +395,7 @@ class StorageDriver(BaseDriver):
         return (yield from self._write(where, name, attributes, body, size, verify=verify_hash))
 
     @operation
+    @requires("_write")
     def upload_object_via_stream(
         self,
         iterator: Iterable[bytes] | AsyncIterable[bytes] | IO[bytes] | bytes,
@@ -421,6 +425,7 @@ class StorageDriver(BaseDriver):
         return (yield from self._write(where, name, attributes, body, None, verify=True))
 
     @stream
+    @requires("_read_range")
     def download_object_range_as_stream(
         self,
         obj: Object,
@@ -703,20 +708,23 @@ class StorageDriver(BaseDriver):
     #: The smallest range of a download in parallel ranges.
     min_range_size: ClassVar[int] = 0
 
+    @not_supported
     def _listing(self, container: str, prefix: str, delimiter: str | None
                  ) -> Iter[Object | Prefix]:
         """Hook: the objects of a container (names checked) whose names start with
         ``prefix``, in name order, page by page (on
         :func:`~overcast.runtime.paging.paginate`); with a ``delimiter``, the
         names below a common prefix up to it are one :class:`Prefix` entry."""
-        raise NotSupported(f"{type(self).__name__} does not list objects", driver=self)
+        raise NotImplementedError
 
+    @not_supported
     def _part_target(self, container: str, name: str, attributes: Attributes, *,
                      verify: bool) -> PartTarget:
         """Hook: the provider's :class:`~overcast.storage.transfer.PartTarget`
         for one object (names already checked)."""
-        raise NotSupported(f"{type(self).__name__} does not support uploads", driver=self)
+        raise NotImplementedError
 
+    @requires("_part_target")
     def _write(self, container: str, name: str, attributes: Attributes, body: ByteStream,
                size: int | None, *, verify: bool) -> Op[Object]:
         """Store ``body`` (``size`` bytes if known) as an object: by default through
@@ -726,13 +734,14 @@ class StorageDriver(BaseDriver):
         obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan)
         return obj
 
+    @not_supported
     def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
         """Hook: read ``span`` of ``obj`` (never an empty one) as a
         :class:`~overcast.storage.transfer.Ranged` that says which checks of the
         whole object apply when the read is full. A missing object raises
         :class:`~overcast.errors.ObjectNotFound`; drivers that read in parallel
         ranges honour ``span.etag``."""
-        raise NotSupported(f"{type(self).__name__} does not support downloads", driver=self)
+        raise NotImplementedError
 
     def _md5_of(self, obj: Object) -> str | None:
         """Hook: the MD5 (hex) of an object's bytes, when its metadata says it; a
