@@ -24,11 +24,12 @@ overcast's form, so no value conversion is needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import quote
 
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone, ZoneType
+from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
 from overcast.errors import (
     InvalidInput,
     NotSupported,
@@ -210,65 +211,39 @@ class NimbusDNSDriver(HttpApi, DNSDriver):
             raise RecordNotFound(record_id, driver=self)
         return found[0]
 
-    def _put_set(self, zone: Zone, name: str, rtype: RecordType, values: list[str],
-                 ttl: int | None, *, new: bool) -> Op[Record]:
+    def _put_set(self, spec: RecordSpec, *, new: bool) -> Op[Record]:
         headers = {"If-None-Match": "*"} if new else {}
         data = yield from self._json(
-            "PUT", self._set_path(zone, name, rtype), json={"ttl": ttl, "records": values},
-            headers=headers, what=f"{name or '@'}:{rtype}", missing=ZoneNotFound,
+            "PUT", self._set_path(spec.zone, spec.name, spec.type),
+            json={"ttl": spec.ttl, "records": spec.values}, headers=headers, what=spec.id,
+            missing=ZoneNotFound,
             idempotent=not new,  # a conditional create may not simply be resent
         )
-        return self._to_record(zone, data)
+        return self._to_record(spec.zone, data)
 
-    @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
-        """Create a record set; RecordAlreadyExists if the name has one of this type."""
-        name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        ttl = self._record_ttl(ttl, extra)
-        here = yield from self._sets_at(zone, name)
-        names.check_free(name, rtype, [r.type for r in here], driver=self)
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+        """Create a record set: the base class has checked the arguments; the name
+        must be free (a set of this type, or a CNAME beside other data, refuses)."""
+        zone = spec.zone
+        here = yield from self._sets_at(zone, spec.name)
+        spec.check_free([r.type for r in here], driver=self)
 
         def find() -> Op[Record | None]:
-            after = yield from self._sets_at(zone, name)
-            return next((r for r in after if r.type == rtype), None)
+            after = yield from self._sets_at(zone, spec.name)
+            return next((r for r in after if r.type == spec.type), None)
 
-        return (yield from create_once(
-            lambda: self._put_set(zone, name, rtype, values, ttl, new=True), find))
+        return (yield from create_once(lambda: self._put_set(spec, new=True), find))
 
-    @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a set's values and TTL; a new name or type moves the set."""
-        zone = record.zone
-        new_name, rtype, values = self._validate_record(
-            record.name if name is None else name, record.type if type is None else type,
-            record.values if data is None else data, extra=extra, zone=zone)
-        ttl = self._record_ttl(ttl, extra)
-        if ttl is None:
-            ttl = record.ttl
-        here = yield from self._sets_at(zone, record.name)
+        here = yield from self._sets_at(record.zone, record.name)
         if not any(r.type == record.type for r in here):
             raise RecordNotFound(record.id, driver=self)
-        if (new_name, rtype) == (record.name, record.type):
-            return (yield from self._put_set(zone, new_name, rtype, values, ttl, new=False))
-        moved = yield from self.create_record.op(new_name, zone, rtype, values, ttl=ttl)
+        if spec.ttl is None:
+            spec = replace(spec, ttl=record.ttl)
+        if not spec.moved:
+            return (yield from self._put_set(spec, new=False))
+        moved = yield from self._store_new_set(spec)
         yield from self.delete_record.op(record)
         return moved
 

@@ -450,7 +450,7 @@ class DNSDriver(BaseDriver):
         raise NotImplementedError
 
     @operation
-    @not_supported
+    @requires("_store_new_set")
     def create_record(
         self,
         name: str,
@@ -468,12 +468,14 @@ class DNSDriver(BaseDriver):
         ``extra["ttl"]``) sets the TTL, else the zone's default applies.
         :class:`~overcast.errors.RecordAlreadyExists` if the zone has a set of
         this name and type; :class:`~overcast.errors.InvalidInput`, before any
-        request, if the name or data is malformed.
+        request, if the name or data is malformed, or for a CNAME beside other
+        data.
         """
-        raise NotImplementedError
+        spec = self._new_set(name, zone, type, data, extra, ttl)
+        return (yield from self._store_new_set(spec))
 
     @operation
-    @not_supported
+    @requires("_store_changed_set")
     def update_record(
         self,
         record: Record,
@@ -487,7 +489,29 @@ class DNSDriver(BaseDriver):
         """Replace a record set's name, type, values or TTL; return it as it now is.
 
         An argument given as ``None`` keeps its current value; ``data`` replaces
-        every value of the set.
+        every value of the set. :class:`~overcast.errors.RecordNotFound` if the
+        set is gone.
+        """
+        spec = self._changed_set(record, name, type, data, extra, ttl)
+        return (yield from self._store_changed_set(record, spec))
+
+    # The two hooks the create and update flows are built on.
+
+    @not_supported
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+        """Hook: write the new set ``spec`` describes and return it as stored.
+
+        ``spec`` is checked (name relative to ``spec.zone``, values valid for
+        the type); the driver checks that the name is free, with
+        :meth:`RecordSpec.check_free`, as atomically as its provider allows.
+        """
+        raise NotImplementedError
+
+    @not_supported
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+        """Hook: replace ``record`` by the set ``spec`` describes (another name or
+        type when ``spec.moved``; ``spec.ttl`` ``None`` keeps the set's TTL) and
+        return it as stored; :class:`~overcast.errors.RecordNotFound` if it is gone.
         """
         raise NotImplementedError
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordType, Zone
+from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone
 from overcast.dns.records import canonical, character_strings, parse_character_strings
 from overcast.errors import InvalidInput, OvercastError, RecordNotFound, ZoneNotFound
 from overcast.runtime.api import HttpApi
@@ -518,26 +518,18 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
 
         return undo
 
-    @operation
-    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
-                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
-                      ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Create a record set: one provider record per value, all or none."""
-        given, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        ttl = self._record_ttl(ttl, extra)
-        relative = self._relative(given, zone)
+        zone, relative, rtype, values, ttl = spec.zone, spec.name, spec.type, spec.values, spec.ttl
         for value in values:  # what the provider cannot store fails before any request
             self._payload(zone, relative, rtype, value, ttl)
         here = yield from self._values_at(zone, relative)
-        names.check_free(relative, str(rtype), {entry.type for entry in here}, driver=self)
+        spec.check_free({entry.type for entry in here}, driver=self)
         made = yield from self._create_set(zone, relative, rtype, values, ttl,
                                            {entry.id for entry in here})
         return self._to_record(zone, made)
 
-    @operation
-    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
-                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
-                      ttl: int | None = None) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a set's name, type, values or TTL; return it as it now is.
 
         Same name and type: values that go away are changed in place into new
@@ -545,13 +537,7 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
         deleted; a TTL left ``None`` keeps the set's. A new name or type creates
         the new set (all or none), then deletes the old one.
         """
-        zone = record.zone
-        given, rtype, values = self._validate_record(
-            record.name if name is None else name, record.type if type is None else type,
-            record.values if data is None else data, extra=extra, zone=zone,
-        )
-        ttl = self._record_ttl(ttl, extra)
-        relative = self._relative(given, zone)
+        zone, relative, rtype, values, ttl = spec.zone, spec.name, spec.type, spec.values, spec.ttl
         for value in values:
             self._payload(zone, relative, rtype, value, ttl)
         old_name, old_type = self._relative(record.name, zone), str(record.type).upper()

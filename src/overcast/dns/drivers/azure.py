@@ -42,7 +42,7 @@ from overcast.auth.azure_ad import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordSpec, RecordType, Zone, ZoneType
+from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
 from overcast.dns.records import character_strings, parse_character_strings
 from overcast.errors import (
     AlreadyExists,
@@ -535,12 +535,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
                                      what=record_id, missing=RecordNotFound)
         return self._to_record(zone, data)
 
-    @operation
-    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
-                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
-                      ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Create a record set (``PUT`` with ``If-None-Match: *``); TTL defaults to 3600."""
-        spec = self._new_set(name, zone, type, data, extra, ttl)
+        zone = spec.zone
         body = self._body(spec, spec.ttl)
         yield from self._check_free(spec)
         wanted = sorted(from_properties(spec.type.value, body["properties"]))
@@ -553,13 +550,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
 
         return (yield from create_once(lambda: self._put_new(spec, body), find))
 
-    @operation
-    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
-                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
-                      ttl: int | None = None) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a record set (``PUT`` with ``If-Match``). A new name or type
         creates the new set first, then deletes the old one."""
-        spec = self._changed_set(record, name, type, data, extra, ttl)
         zone = record.zone
         body = self._body(spec, record.ttl if spec.ttl is None else spec.ttl)
         if not spec.moved:

@@ -41,7 +41,7 @@ from overcast.auth.google_oauth import (
 )
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordSpec, RecordType, Zone, ZoneType
+from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
     AlreadyExists,
@@ -355,12 +355,9 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
             what=record_id, missing=RecordNotFound)
         return self._to_record(zone, data)
 
-    @operation
-    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
-                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
-                      ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Create a record set (``rrsets.create``); the TTL defaults to 300 seconds."""
-        spec = self._new_set(name, zone, type, data, extra, ttl)
+        zone = spec.zone
         yield from self._check_free(spec)
         body = self._addition(spec, spec.ttl)
 
@@ -380,12 +377,8 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
 
         return (yield from create_once(send, find))
 
-    @operation
-    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
-                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
-                      ttl: int | None = None) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a record set in one atomic change (deletion + addition)."""
-        spec = self._changed_set(record, name, type, data, extra, ttl)
         zone = record.zone
         current = yield from self._get_rrset(zone, record.fqdn, str(record.type).upper())
         if current is None:

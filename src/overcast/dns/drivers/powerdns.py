@@ -52,7 +52,6 @@ from overcast.dns.base import (
     PSEUDO_TYPES,
     DNSDriver,
     Record,
-    RecordData,
     RecordSpec,
     RecordType,
     Zone,
@@ -469,21 +468,11 @@ class PowerDNSDriver(HttpApi, DNSDriver):
                 return self._to_record(zone, rrset)
         raise RecordNotFound(record_id, driver=self)
 
-    @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Create a record set; :class:`~overcast.errors.RecordAlreadyExists` if the
         name already has a set of this type, :class:`~overcast.errors.InvalidInput`
         for a CNAME beside other data (or other data beside a CNAME)."""
-        spec = self._new_set(name, zone, type, data, extra, ttl)
+        zone = spec.zone
         contents = _contents(spec, driver=self)
         fqdn = names.absolute_name(spec.name, zone.domain)
         existing = yield from self._rrsets_at(zone, fqdn)
@@ -494,19 +483,8 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         yield from self._patch(zone, [_replace(fqdn, spec.type.value, contents, set_ttl)])
         return self._made_record(spec, set_ttl)
 
-    @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a record set's values, TTL, name or type in one atomic PATCH."""
-        spec = self._changed_set(record, name, type, data, extra, ttl)
         contents = _contents(spec, driver=self)
         zone = record.zone
         old_fqdn = names.absolute_name(record.name, zone.domain)

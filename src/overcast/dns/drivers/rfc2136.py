@@ -56,7 +56,7 @@ from overcast.dns.base import (
     STANDARD_TYPES,
     DNSDriver,
     Record,
-    RecordData,
+    RecordSpec,
     RecordType,
     Zone,
     ZoneType,
@@ -464,21 +464,11 @@ class RFC2136DNSDriver(DNSDriver):
     def _new_update(self, origin: dns.name.Name) -> dns.update.UpdateMessage:
         return dns.update.UpdateMessage(origin)
 
-    @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Add a record set in one UPDATE whose prerequisites make it atomic:
         :class:`~overcast.errors.RecordAlreadyExists` if the set exists,
         :class:`~overcast.errors.InvalidInput` for a CNAME beside other data."""
-        spec = self._new_set(name, zone, type, data, extra, ttl)
+        zone = spec.zone
         origin = self._origin(zone.id)
         owner = bind.owner_name(spec.name, origin, driver=self)
         rdtype = bind.rdatatype(spec.type, driver=self)
@@ -501,22 +491,11 @@ class RFC2136DNSDriver(DNSDriver):
         yield Call(self._update, origin, update, what, explain)
         return bind.make_record(owner, [rdataset], origin, zone, self)
 
-    @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a record set in one UPDATE, on the prerequisite that it exists
         (:class:`~overcast.errors.RecordNotFound` otherwise); a rename or a new type
         also needs the new set not to exist."""
         zone = record.zone
-        spec = self._changed_set(record, name, type, data, extra, ttl)
         origin = self._origin(zone.id)
         old_owner = bind.owner_name(record.name, origin, driver=self)
         old_type = bind.rdatatype(record.type, driver=self)

@@ -69,7 +69,7 @@ from xml.sax.saxutils import escape
 
 from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordData, RecordSpec, RecordType, Zone, ZoneType
+from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
 from overcast.dns.records import from_presentation, to_presentation
 from overcast.errors import (
     InvalidCredentials,
@@ -728,13 +728,10 @@ class Route53DNSDriver(HttpApi, DNSDriver):
             extra={"change_id": _text(root, "ChangeInfo", "Id")}, values=list(spec.values),
         )
 
-    @operation
-    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
-                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None
-                      ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Create a record set (a ``CREATE`` change); see the module notes for the
         checks made first. A TTL not given is :data:`DEFAULT_RECORD_TTL`."""
-        spec = self._new_set(name, zone, type, data, extra, ttl)
+        zone = spec.zone
         ttl_value = DEFAULT_RECORD_TTL if spec.ttl is None else spec.ttl
         fqdn = names.absolute_name(spec.name, zone.domain)
         existing = yield from self._sets_at(zone, fqdn)
@@ -749,13 +746,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         return (yield from create_once(lambda: self._write(spec, ttl_value, create), find,
                                        attempts=CREATE_ATTEMPTS))
 
-    @operation
-    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
-                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
-                      ttl: int | None = None) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a record set: an ``UPSERT`` when the name and type stay, else
         one atomic batch deleting the old set and creating the new one."""
-        spec = self._changed_set(record, name, type, data, extra, ttl)
         ttl_value = next(t for t in (spec.ttl, record.ttl, DEFAULT_RECORD_TTL) if t is not None)
         current = yield from self._find_set(record.zone, record.id)
         if current.identifier is not None:

@@ -48,7 +48,7 @@ from overcast.dns.base import (
     STANDARD_TYPES,
     DNSDriver,
     Record,
-    RecordData,
+    RecordSpec,
     RecordType,
     Zone,
     ZoneType,
@@ -411,20 +411,10 @@ class ZoneFileDNSDriver(DNSDriver):
         record: Record = yield Call(self._record, origin, owner, rdtype)
         return record
 
-    @operation
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
         """Add a record set to the zone file (see :meth:`DNSDriver.create_record`);
         without a TTL it gets the zone's ``$TTL``."""
-        spec = self._new_set(name, zone, type, data, extra, ttl)
+        zone = spec.zone
         origin = self._origin(zone.id)
         owner = bind.owner_name(spec.name, origin, driver=self)
         rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
@@ -438,23 +428,12 @@ class ZoneFileDNSDriver(DNSDriver):
         record: Record = yield Call(self._mutate, origin, change)
         return record
 
-    @operation
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
         """Replace a record set's name, type, values or TTL in the zone file.
 
         Updating the SOA set keeps the serial moving forward: a serial that does
         not increase is replaced by the old one plus one.
         """
-        spec = self._changed_set(record, name, type, data, extra, ttl)
         origin = self._origin(record.zone.id)
         old_owner = bind.owner_name(record.name, origin, driver=self)
         old_type = bind.rdatatype(record.type, driver=self)
