@@ -32,7 +32,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     regions = REGIONS[: args.regions]
     expected = len(regions) * args.nodes
 
-    from overcast.compute import Provider, get_driver, list_nodes_everywhere
+    from overcast.compute import Provider
+    from overcast.compute import get_driver
+    from overcast.compute import list_nodes_everywhere
     from servers.moto_server import start_moto
 
     with start_moto() as moto:

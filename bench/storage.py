@@ -41,7 +41,8 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ class Client:
 class Overcast(Client):
     def __init__(self, *args: str) -> None:
         super().__init__(*args)
-        from overcast.storage import Provider, get_driver
+        from overcast.storage import Provider
+        from overcast.storage import get_driver
 
         self.d = get_driver(Provider.S3)(self.key, self.secret, endpoint=self.endpoint,
                                          pool_size=16)
@@ -333,7 +335,8 @@ class Raw(Client):
         super().__init__(*args)
         import pycurl
 
-        from overcast.auth.aws_sigv4 import AwsCredentials, presign_url
+        from overcast.auth.aws_sigv4 import AwsCredentials
+        from overcast.auth.aws_sigv4 import presign_url
         from overcast.runtime.redact import Secret
 
         self.pycurl = pycurl
@@ -545,7 +548,8 @@ def seed(endpoint: str, key: str, secret: str, sizes: dict[str, Any], big: str,
 
 def read_through(endpoint: str, key: str, secret: str, name: str) -> None:
     """Read an object once and drop it (untimed, in the parent)."""
-    from overcast.auth.aws_sigv4 import AwsCredentials, presign_url
+    from overcast.auth.aws_sigv4 import AwsCredentials
+    from overcast.auth.aws_sigv4 import presign_url
     from overcast.runtime.redact import Secret
 
     url = presign_url("GET", f"{endpoint}/{BUCKET}/{name}", AwsCredentials(key, Secret(secret)),

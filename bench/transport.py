@@ -79,11 +79,15 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "_http_server.py"
@@ -596,9 +600,14 @@ class HttprAsync:
 
 
 def _overcast_driver(base: str, conc: int, **options: Any) -> Any:
-    from overcast.driver import AsyncView, BaseDriver
-    from overcast.runtime.effects import Op, Request, Response
-    from overcast.runtime.operation import aio, operation, stream
+    from overcast.driver import AsyncView
+    from overcast.driver import BaseDriver
+    from overcast.runtime.effects import Op
+    from overcast.runtime.effects import Request
+    from overcast.runtime.effects import Response
+    from overcast.runtime.operation import aio
+    from overcast.runtime.operation import operation
+    from overcast.runtime.operation import stream
     from overcast.runtime.streams import ByteStream
 
     class BenchDriver(BaseDriver):

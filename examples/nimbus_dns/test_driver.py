@@ -9,18 +9,19 @@ from typing import Any
 import pytest
 
 from nimbus_dns.driver import NimbusDNSDriver
-from overcast.dns.base import Zone, ZoneType
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import call
 
 API = "https://api.nimbus.example/v1"
 AUTH = {"Authorization": "Bearer t0ken"}

@@ -19,7 +19,8 @@ from typing import Any
 
 import anyio
 
-from overcast.storage import Provider, get_driver
+from overcast.storage import Provider
+from overcast.storage import get_driver
 from overcast.storage.base import Prefix
 
 MiB = 1024 * 1024
@@ -104,8 +105,9 @@ def compute_part() -> tuple[Any, list[str]]:
 def dns_part(root: str, dump_md5: str, addresses: list[str]) -> str:
     """Publish the node's address in a zone file, print it, and sync a mirror."""
     from overcast.dns import Provider as DNSProvider
-    from overcast.dns import RecordType, sync
+    from overcast.dns import RecordType
     from overcast.dns import get_driver as get_dns_driver
+    from overcast.dns import sync
 
     ZoneFiles = get_dns_driver(DNSProvider.ZONEFILE)
     files = ZoneFiles(os.path.join(root, "zones"))

@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Generic
+from typing import TypedDict
+from typing import TypeVar
+from typing import cast
 
 from overcast._version import __version__
 from overcast.errors import InvalidInput
 from overcast.extras import require
-from overcast.runtime.effects import Request, Response
-from overcast.runtime.operation import aio, declared_parts, operations_of
-from overcast.runtime.policy import Hooks, RetryPolicy, RuntimeConfig
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import declared_parts
+from overcast.runtime.operation import operations_of
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RetryPolicy
+from overcast.runtime.policy import RuntimeConfig
 from overcast.runtime.redact import Secret
-from overcast.runtime.runner import AsyncRunner, SyncRunner
-from overcast.runtime.transports.base import (
-    DEFAULT_POOL_SIZE,
-    AsyncTransport,
-    SyncTransport,
-    Timeouts,
-)
+from overcast.runtime.runner import AsyncRunner
+from overcast.runtime.runner import SyncRunner
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import SyncTransport
+from overcast.runtime.transports.base import Timeouts
 
 if TYPE_CHECKING:
     from typing import Self

@@ -18,14 +18,24 @@ drivers of different providers:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+from typing import Generic
+from typing import TypeVar
 
 from overcast.driver import BaseDriver
-from overcast.errors import InvalidInput, OvercastError
-from overcast.runtime.effects import Delegate, Op, Parallel
-from overcast.runtime.operation import BoundIterator, standalone
+from overcast.errors import InvalidInput
+from overcast.errors import OvercastError
+from overcast.runtime.effects import Delegate
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
+from overcast.runtime.operation import BoundIterator
+from overcast.runtime.operation import standalone
 from overcast.runtime.ops import collect
 
 if TYPE_CHECKING:

@@ -27,10 +27,17 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+from typing import Generic
+from typing import TypeVar
+from typing import overload
 
-from overcast.errors import InvalidInput, NotSupported
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
 
 if TYPE_CHECKING:
     from overcast.driver import BaseDriver

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-from overcast.registry import AREAS, available, get_driver
+from overcast.registry import AREAS
+from overcast.registry import available
+from overcast.registry import get_driver
 
 __all__ = ["base_driver", "support_matrix"]
 

@@ -43,19 +43,30 @@ from __future__ import annotations
 import inspect
 import json as _json
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from overcast.runtime.effects import Headers, Request, Response
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import IterStream
-from overcast.runtime.transports.base import AsyncTransport, SyncTransport, TransportFailure
+from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import SyncTransport
+from overcast.runtime.transports.base import TransportFailure
 
 __all__ = ["MODES", "Expectation", "Script", "ScriptError", "Sent", "call"]
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element
 
-from defusedxml.ElementTree import (  # type: ignore[import-untyped, unused-ignore]
-    fromstring as _fromstring,
-)
+from defusedxml.ElementTree import fromstring as _fromstring  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = ["child", "children", "local", "parse", "path", "text"]
 

@@ -118,7 +118,8 @@ def missing_extras_are_named() -> None:
 
 def check_transport(config: dict[str, Any], name: str) -> None:
     """The optional transports: S3 on moto through ``name``, sync (and async for httpx)."""
-    from overcast.storage import Provider, get_driver
+    from overcast.storage import Provider
+    from overcast.storage import get_driver
 
     options: dict[str, Any] = {"sync_transport": name}
     if name == "httpx":
@@ -129,7 +130,8 @@ def check_transport(config: dict[str, Any], name: str) -> None:
 
 def check_libvirt(config: dict[str, Any]) -> None:
     """libvirt's in-process test hypervisor, both modes."""
-    from overcast.compute import Provider, get_driver
+    from overcast.compute import Provider
+    from overcast.compute import get_driver
 
     driver = get_driver(Provider.LIBVIRT)("test:///default")
 
@@ -162,7 +164,8 @@ def check_fast(config: dict[str, Any]) -> None:
 
 def check_google(config: dict[str, Any]) -> None:
     """Google Cloud Storage on fake-gcs-server, both modes."""
-    from overcast.storage import Provider, get_driver
+    from overcast.storage import Provider
+    from overcast.storage import get_driver
 
     storage_round_trip(get_driver(Provider.GOOGLE_STORAGE)(
         project="smoke", endpoint=config["gcs"], anonymous=True))
@@ -170,7 +173,8 @@ def check_google(config: dict[str, Any]) -> None:
 
 def check_dns(config: dict[str, Any]) -> None:
     """The DNS extra: zone files, both modes."""
-    from overcast.dns import Provider, get_driver
+    from overcast.dns import Provider
+    from overcast.dns import get_driver
 
     with tempfile.TemporaryDirectory() as root:
         driver = get_driver(Provider.ZONEFILE)(root)

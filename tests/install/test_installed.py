@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 from servers.moto_server import moto_server
-from servers.storage_azure import ACCOUNT, KEY, azurite
+from servers.storage_azure import ACCOUNT
+from servers.storage_azure import KEY
+from servers.storage_azure import azurite
 from servers.storage_gcs import fake_gcs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.base import NodeImage, NodeSize
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeSize
 from overcast.compute.drivers.ec2 import EC2NodeDriver
 from overcast.runtime.policy import Hooks
 from servers.compute_target import ComputeTarget

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.base import NodeImage, NodeSize
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeSize
 from overcast.compute.drivers.libvirt import LibvirtNodeDriver
 from servers.compute_target import ComputeTarget
 

@@ -75,10 +75,13 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from urllib.parse import urlencode
 
 import pytest
@@ -87,7 +90,9 @@ from overcast.compute.base import NodeImage
 from overcast.compute.drivers.openstack import OpenStackNodeDriver
 from overcast.runtime.policy import Hooks
 from servers.compute_target import ComputeTarget
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 
 USERNAME: Final = "overcast-user"
 PASSWORD: Final = "fixture-Passw0rd-6f1c2a9e"

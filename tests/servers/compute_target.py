@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
-from overcast.compute.base import NodeDriver, NodeImage, NodeSize
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeSize
 
 
 @dataclass

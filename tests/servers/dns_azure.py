@@ -40,17 +40,21 @@ import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
+from urllib.parse import unquote
 
 import pytest
 
 from overcast.dns.drivers.azure import AzureDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

@@ -36,7 +36,8 @@ import pytest
 from overcast.dns.base import Zone
 from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
 from servers.dns_target import DNSTarget
-from servers.procs import free_port, stop_process
+from servers.procs import free_port
+from servers.procs import stop_process
 
 __all__ = ["BindServer", "bind_server", "make_target", "soa_text"]
 

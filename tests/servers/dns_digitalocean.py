@@ -48,9 +48,11 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -60,7 +62,9 @@ import pytest
 from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 
 __all__ = ["TOKEN", "DigitalOceanServer", "DigitalOceanState", "make_target", "serve"]
 

@@ -34,16 +34,20 @@ import math
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import pytest
 
 from overcast.dns.drivers.linode import LinodeDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 
 TOKEN: Final = "linode-fixture-token-0123456789abcdef"
 VALID_TTLS: Final = (300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800,

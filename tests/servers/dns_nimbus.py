@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from nimbus_dns.driver import NimbusDNSDriver
-from nimbus_dns.server import NimbusState, serve
+from nimbus_dns.server import NimbusState
+from nimbus_dns.server import serve
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
 

@@ -30,7 +30,8 @@ import pytest
 from overcast.dns.drivers.powerdns import PowerDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
-from servers.procs import free_port, stop_process
+from servers.procs import free_port
+from servers.procs import stop_process
 
 __all__ = ["PowerDNSServer", "make_target", "server"]
 

@@ -42,9 +42,11 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from urllib.parse import urlencode
 
 import pytest
@@ -52,7 +54,9 @@ import pytest
 from overcast.dns.drivers.rackspace import RackspaceDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 
 USERNAME: Final = "overcast-fixture"
 API_KEY: Final = "rackspace-fixture-apikey-0123456789"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from overcast.dns.base import DNSDriver, Zone
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Zone
 
 
 @dataclass

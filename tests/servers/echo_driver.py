@@ -10,11 +10,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
-from overcast.driver import AsyncView, BaseDriver
-from overcast.runtime.effects import Emit, Iter, Op, Parallel, Pipe, Request, Response, Sink
-from overcast.runtime.operation import aio, iterator, operation, stream
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import Pipe
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import Sink
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import stream
 from overcast.runtime.redact import Secret
 from overcast.runtime.streams import ByteStream
 

@@ -6,6 +6,7 @@ from here by habit.
 
 from __future__ import annotations
 
-from overcast.testing import MODES, call
+from overcast.testing import MODES
+from overcast.testing import call
 
 __all__ = ["MODES", "call"]

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from servers.procs import free_port, stop_process
+from servers.procs import free_port
+from servers.procs import stop_process
 
 __all__ = ["SSHServer", "SSHServerError", "ssh_server"]
 

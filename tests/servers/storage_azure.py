@@ -31,10 +31,12 @@ from typing import Any
 
 import pytest
 
-from overcast.auth.azure_shared_key import DEVSTORE_ACCOUNT, DEVSTORE_KEY
+from overcast.auth.azure_shared_key import DEVSTORE_ACCOUNT
+from overcast.auth.azure_shared_key import DEVSTORE_KEY
 from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
 from overcast.storage.transfer import PartPlan
-from servers.procs import free_port, stop_process
+from servers.procs import free_port
+from servers.procs import stop_process
 
 __all__ = [
     "ACCOUNT",

@@ -47,7 +47,8 @@ import pytest
 from overcast.storage.base import StorageDriver
 from overcast.storage.drivers.google_storage import GoogleStorageDriver
 from overcast.storage.transfer import PartPlan
-from servers.procs import free_port, stop_process
+from servers.procs import free_port
+from servers.procs import stop_process
 
 __all__ = [
     "GCSServer",

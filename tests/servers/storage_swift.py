@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
-from overcast.storage import Provider, get_driver
+from overcast.storage import Provider
+from overcast.storage import get_driver
 from overcast.storage.base import StorageDriver
 from overcast.storage.transfer import PartPlan
-from servers.swift_server import KEY, USER, SwiftServer, swift_server
+from servers.swift_server import KEY
+from servers.swift_server import USER
+from servers.swift_server import SwiftServer
+from servers.swift_server import swift_server
 
 MiB = 1024 * 1024
 

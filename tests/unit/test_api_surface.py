@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from overcast.registry import AREAS, available, get_driver
-from overcast.runtime.operation import (
-    AsyncIteratorMethod,
-    AsyncMethod,
-    AsyncStreamMethod,
-    IteratorOperation,
-    Operation,
-    StreamOperation,
-    _AsyncMember,
-    operations_of,
-)
-from overcast.support import base_driver, support_matrix
+from overcast.registry import AREAS
+from overcast.registry import available
+from overcast.registry import get_driver
+from overcast.runtime.operation import AsyncIteratorMethod
+from overcast.runtime.operation import AsyncMethod
+from overcast.runtime.operation import AsyncStreamMethod
+from overcast.runtime.operation import IteratorOperation
+from overcast.runtime.operation import Operation
+from overcast.runtime.operation import StreamOperation
+from overcast.runtime.operation import _AsyncMember
+from overcast.runtime.operation import operations_of
+from overcast.support import base_driver
+from overcast.support import support_matrix
 
 LIBCLOUD_BASES = {
     "compute": "libcloud.compute.base:NodeDriver",

@@ -8,11 +8,18 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from overcast.compute import list_nodes_everywhere, list_nodes_everywhere_async
-from overcast.compute.base import Node, NodeDriver, NodeState
-from overcast.errors import InvalidCredentials, InvalidInput
+from overcast.compute import list_nodes_everywhere
+from overcast.compute import list_nodes_everywhere_async
+from overcast.compute.base import Node
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeState
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
 from overcast.fanout import fan_out
-from overcast.runtime.effects import Call, Emit, Iter, Sleep
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 
 

@@ -11,7 +11,8 @@ import pytest
 
 import overcast
 from overcast import errors
-from overcast.errors import InvalidInput, NotSupported
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
 
 
 def test_import_overcast_loads_no_driver() -> None:

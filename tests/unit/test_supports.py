@@ -3,13 +3,17 @@ base classes' flows are built on."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
 from overcast.errors import NotSupported
-from overcast.runtime.effects import Emit, Iter
-from overcast.storage.base import Object, Prefix, StorageDriver
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
 
 
 class Bare(StorageDriver):

@@ -20,10 +20,14 @@ import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any
+from typing import Final
+from urllib.parse import quote
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
-from overcast.errors import InvalidCredentials, InvalidInput
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
 from overcast.runtime.effects import Request
 from overcast.runtime.redact import Secret
 

@@ -16,12 +16,19 @@ and is revealed only to build the request body, which is never logged.
 from __future__ import annotations
 
 import time
-from typing import Any, Final
-from urllib.parse import quote, urlencode
+from typing import Any
+from typing import Final
+from urllib.parse import quote
+from urllib.parse import urlencode
 
-from overcast.auth.tokens import AccessToken, TokenCache, parse_token_response
+from overcast.auth.tokens import AccessToken
+from overcast.auth.tokens import TokenCache
+from overcast.auth.tokens import parse_token_response
 from overcast.errors import InvalidInput
-from overcast.runtime.effects import Call, Op, Request, Response
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.redact import Secret
 
 __all__ = [

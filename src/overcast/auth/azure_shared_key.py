@@ -32,15 +32,20 @@ import binascii
 import functools
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email.utils import formatdate
 from typing import Final
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl
+from urllib.parse import quote
+from urllib.parse import urlsplit
 
 from overcast.errors import InvalidInput
-from overcast.runtime.effects import Request, body_length
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import body_length
 from overcast.runtime.redact import Secret
 
 __all__ = [

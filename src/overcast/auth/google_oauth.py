@@ -25,14 +25,22 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Final
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
+from typing import Final
 from urllib.parse import urlencode
 
-from overcast.auth.tokens import AccessToken, TokenCache, parse_token_response
-from overcast.errors import InvalidCredentials, InvalidInput
+from overcast.auth.tokens import AccessToken
+from overcast.auth.tokens import TokenCache
+from overcast.auth.tokens import parse_token_response
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
 from overcast.extras import require
-from overcast.runtime.effects import Call, Op, Request, Response
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.redact import Secret
 
 __all__ = [
@@ -155,8 +163,10 @@ def rsa_sign(account: ServiceAccount, data: bytes, *, what: str) -> bytes:
     # Imported here: only signing needs ``cryptography`` (the "google" extra), and
     # the token cache in this module is shared by drivers that never sign.
     require("cryptography", "google", what=what)
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     try:
         key = serialization.load_pem_private_key(

@@ -45,15 +45,28 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import Final
 
-from overcast.auth.tokens import AccessToken, TokenCache
-from overcast.errors import InvalidCredentials, InvalidInput, NotSupported, ProviderError
-from overcast.runtime.effects import Call, Op, Request, Response
-from overcast.runtime.redact import Secret, redact_text
+from overcast.auth.tokens import AccessToken
+from overcast.auth.tokens import TokenCache
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_text
 
 __all__ = [
     "INTERFACES",

@@ -9,13 +9,20 @@ the cache is empty or stale); this module holds what those generators share.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Final
 
-from overcast.errors import InvalidCredentials, ProviderError
-from overcast.runtime.effects import Op, Request, Response
-from overcast.runtime.redact import Secret, redact_text
+from overcast.errors import InvalidCredentials
+from overcast.errors import ProviderError
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_text
 
 __all__ = [
     "CREDENTIAL_ERRORS",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from overcast.registry import Catalog, DriverGetter, lazy_exports
+from overcast.registry import Catalog
+from overcast.registry import DriverGetter
+from overcast.registry import lazy_exports
 
 __all__ = [
     "BackupDriver",
@@ -22,14 +24,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.backup.base import (
-        BackupDriver,
-        BackupTarget,
-        BackupTargetJob,
-        BackupTargetJobStatusType,
-        BackupTargetRecoveryPoint,
-        BackupTargetType,
-    )
+    from overcast.backup.base import BackupDriver
+    from overcast.backup.base import BackupTarget
+    from overcast.backup.base import BackupTargetJob
+    from overcast.backup.base import BackupTargetJobStatusType
+    from overcast.backup.base import BackupTargetRecoveryPoint
+    from overcast.backup.base import BackupTargetType
 
 
 class Provider(metaclass=Catalog):

@@ -13,19 +13,33 @@ backup it can be restored from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 from overcast.compute.base import NodeLike
-from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import BackupJobNotFound, InvalidInput, RecoveryPointNotFound
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
+from overcast.errors import BackupJobNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import RecoveryPointNotFound
 from overcast.models import Model
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, find_first, pure
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
+from overcast.runtime.ops import pure
 
 if TYPE_CHECKING:
     from overcast.storage.base import Container as StorageContainer

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from overcast.registry import Catalog, DriverGetter, DriverRef, lazy_exports
+from overcast.registry import Catalog
+from overcast.registry import DriverGetter
+from overcast.registry import DriverRef
+from overcast.registry import lazy_exports
 
 __all__ = [
     "KeyPair",
@@ -32,25 +35,24 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.compute.base import (
-        KeyPair,
-        Node,
-        NodeAuthPassword,
-        NodeAuthSSHKey,
-        NodeDriver,
-        NodeImage,
-        NodeLocation,
-        NodeSize,
-        NodeState,
-        StorageVolume,
-        StorageVolumeState,
-        VolumeSnapshot,
-        VolumeSnapshotState,
-    )
+    from overcast.compute.base import KeyPair
+    from overcast.compute.base import Node
+    from overcast.compute.base import NodeAuthPassword
+    from overcast.compute.base import NodeAuthSSHKey
+    from overcast.compute.base import NodeDriver
+    from overcast.compute.base import NodeImage
+    from overcast.compute.base import NodeLocation
+    from overcast.compute.base import NodeSize
+    from overcast.compute.base import NodeState
+    from overcast.compute.base import StorageVolume
+    from overcast.compute.base import StorageVolumeState
+    from overcast.compute.base import VolumeSnapshot
+    from overcast.compute.base import VolumeSnapshotState
     from overcast.compute.drivers.ec2 import EC2NodeDriver
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
-    from overcast.fanout import list_nodes_everywhere, list_nodes_everywhere_async
+    from overcast.fanout import list_nodes_everywhere
+    from overcast.fanout import list_nodes_everywhere_async
 
 
 class Provider(metaclass=Catalog):

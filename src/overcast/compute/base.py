@@ -25,39 +25,54 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
 
 from overcast.compute import ssh
-from overcast.compute.models import (
-    KeyPair,
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLike,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-    StorageVolume,
-    StorageVolumeState,
-    VolumeSnapshot,
-    VolumeSnapshotState,
-)
-from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import (
-    InvalidInput,
-    LocationNotFound,
-    NodeNotFound,
-    NotSupported,
-    OperationTimeout,
-    SizeNotFound,
-)
-from overcast.runtime.effects import Call, Iter, Op, Parallel, Sleep
-from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, create_once, find_first, pure
+from overcast.compute.models import KeyPair
+from overcast.compute.models import Node
+from overcast.compute.models import NodeAuth
+from overcast.compute.models import NodeAuthPassword
+from overcast.compute.models import NodeAuthSSHKey
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLike
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import NodeSize
+from overcast.compute.models import NodeState
+from overcast.compute.models import StorageVolume
+from overcast.compute.models import StorageVolumeState
+from overcast.compute.models import VolumeSnapshot
+from overcast.compute.models import VolumeSnapshotState
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
+from overcast.errors import InvalidInput
+from overcast.errors import LocationNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import NotSupported
+from overcast.errors import OperationTimeout
+from overcast.errors import SizeNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import find_first
+from overcast.runtime.ops import pure
 from overcast.runtime.redact import Secret
 
 if TYPE_CHECKING:

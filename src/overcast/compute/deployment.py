@@ -30,26 +30,37 @@ import shlex
 import stat
 import time
 import uuid
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
+from typing import Any
 
 from overcast.compute import ssh
-from overcast.compute.base import NodeDriver, check_interface, check_positive
-from overcast.compute.models import (
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-)
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import check_interface
+from overcast.compute.base import check_positive
+from overcast.compute.models import Node
+from overcast.compute.models import NodeAuth
+from overcast.compute.models import NodeAuthPassword
+from overcast.compute.models import NodeAuthSSHKey
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import NodeSize
 from overcast.compute.ssh import SSHClient
-from overcast.errors import InvalidInput, OperationCancelled, OperationTimeout, OvercastError
-from overcast.runtime.effects import Call, Guarded, Op, Sleep
-from overcast.runtime.redact import Secret, redact_text
+from overcast.errors import InvalidInput
+from overcast.errors import OperationCancelled
+from overcast.errors import OperationTimeout
+from overcast.errors import OvercastError
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Sleep
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_text
 
 __all__ = [
     "Deployment",

@@ -7,10 +7,15 @@ They are re-exported by :mod:`overcast.compute.base` and :mod:`overcast.compute`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Protocol
+from typing import TypeAlias
 
 from overcast.models import Model
 from overcast.runtime.redact import Secret

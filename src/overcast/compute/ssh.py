@@ -26,9 +26,15 @@ import os
 import posixpath
 import time
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any
+from typing import Literal
+from typing import Protocol
+from typing import TypeAlias
+from typing import runtime_checkable
 
-from overcast.errors import InvalidInput, OperationTimeout, OvercastError
+from overcast.errors import InvalidInput
+from overcast.errors import OperationTimeout
+from overcast.errors import OvercastError
 from overcast.extras import require
 from overcast.runtime.redact import Secret
 

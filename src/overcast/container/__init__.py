@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from overcast.registry import Catalog, DriverGetter, lazy_exports
+from overcast.registry import Catalog
+from overcast.registry import DriverGetter
+from overcast.registry import lazy_exports
 
 __all__ = [
     "ClusterLocation",
@@ -22,14 +24,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.container.base import (
-        ClusterLocation,
-        Container,
-        ContainerCluster,
-        ContainerDriver,
-        ContainerImage,
-        ContainerState,
-    )
+    from overcast.container.base import ClusterLocation
+    from overcast.container.base import Container
+    from overcast.container.base import ContainerCluster
+    from overcast.container.base import ContainerDriver
+    from overcast.container.base import ContainerImage
+    from overcast.container.base import ContainerState
 
 
 class Provider(metaclass=Catalog):

@@ -13,18 +13,29 @@ The :class:`Container` here is a running (or stopped) container; it is not
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, TypeAlias
+from typing import Any
+from typing import ClassVar
+from typing import TypeAlias
 
-from overcast.driver import AsyncView, BaseDriver
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
 from overcast.errors import LocationNotFound
 from overcast.models import Model
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, find_first
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
 
 __all__ = [
     "ClusterLocation",

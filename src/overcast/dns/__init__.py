@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from overcast.registry import Catalog, DriverGetter, DriverRef, lazy_exports
+from overcast.registry import Catalog
+from overcast.registry import DriverGetter
+from overcast.registry import DriverRef
+from overcast.registry import lazy_exports
 
 __all__ = [
     "DNSDriver",
@@ -25,7 +28,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.dns.base import DNSDriver, Record, RecordType, Zone, ZoneType
+    from overcast.dns.base import DNSDriver
+    from overcast.dns.base import Record
+    from overcast.dns.base import RecordType
+    from overcast.dns.base import Zone
+    from overcast.dns.base import ZoneType
     from overcast.dns.drivers.azure import AzureDNSDriver
     from overcast.dns.drivers.cloudflare import CloudflareDNSDriver
     from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
@@ -36,7 +43,10 @@ if TYPE_CHECKING:
     from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
     from overcast.dns.drivers.route53 import Route53DNSDriver
     from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
-    from overcast.dns.zone_sync import Plan, UnsafePlan, sync, sync_async
+    from overcast.dns.zone_sync import Plan
+    from overcast.dns.zone_sync import UnsafePlan
+    from overcast.dns.zone_sync import sync
+    from overcast.dns.zone_sync import sync_async
 
 
 class Provider(metaclass=Catalog):

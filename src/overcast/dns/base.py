@@ -31,24 +31,39 @@ area (``pip install "overcast[dns]"``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import KW_ONLY
+from dataclasses import dataclass
+from dataclasses import field
 from enum import StrEnum
-from typing import Any, ClassVar, Final, TypeAlias
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeAlias
 
 from overcast.dns import names
-from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import (
-    InvalidInput,
-    NotSupported,
-    RecordAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.models import Model
-from overcast.runtime.effects import Call, Iter, Op
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
 from overcast.runtime.files import write_atomic
-from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, find_first, pure
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
+from overcast.runtime.ops import pure
 
 __all__ = [
     "DEFAULT_TTL",

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
 
 # First, so that a missing dnspython is reported with the extra that brings it.
-from overcast.dns.records import rdata_text, to_presentation, to_rdata
+from overcast.dns.records import rdata_text
+from overcast.dns.records import to_presentation
+from overcast.dns.records import to_rdata
 
 # isort: split
 import dns.exception
@@ -29,7 +34,10 @@ import dns.ttl
 import dns.zone
 
 from overcast.dns import names
-from overcast.dns.base import DEFAULT_TTL, Record, RecordType, Zone
+from overcast.dns.base import DEFAULT_TTL
+from overcast.dns.base import Record
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -30,11 +30,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 
-from overcast.dns.records import TARGET_TYPES, TEXT_TYPES, canonical, knows, to_rdata
-from overcast.errors import InvalidInput, RecordAlreadyExists
+from overcast.dns.records import TARGET_TYPES
+from overcast.dns.records import TEXT_TYPES
+from overcast.dns.records import canonical
+from overcast.dns.records import knows
+from overcast.dns.records import to_rdata
+from overcast.errors import InvalidInput
+from overcast.errors import RecordAlreadyExists
 
 __all__ = [
     "APEX_NAMES",

@@ -39,20 +39,44 @@ its wire form and its quirks stay in the driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeAlias
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
+from typing import TypeAlias
 
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone
-from overcast.dns.records import canonical, character_strings, parse_character_strings
-from overcast.errors import InvalidInput, OvercastError, RecordNotFound, ZoneNotFound
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.records import canonical
+from overcast.dns.records import character_strings
+from overcast.dns.records import parse_character_strings
+from overcast.errors import InvalidInput
+from overcast.errors import OvercastError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
 from overcast.runtime.api import HttpApi
-from overcast.runtime.effects import Guarded, Iter, Op, Request
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, create_once, find_first
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import find_first
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = [

@@ -22,7 +22,8 @@ import ipaddress
 from typing import Final
 
 from overcast.errors import InvalidInput
-from overcast.extras import MissingExtra, install_hint
+from overcast.extras import MissingExtra
+from overcast.extras import install_hint
 
 try:
     import dns.exception

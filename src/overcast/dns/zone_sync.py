@@ -24,17 +24,28 @@ written once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeVar
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Final
+from typing import Literal
+from typing import TypeVar
 
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordType, Zone
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.records import canonical
-from overcast.errors import InvalidInput, OvercastError
-from overcast.runtime.effects import Delegate, Op
+from overcast.errors import InvalidInput
+from overcast.errors import OvercastError
+from overcast.runtime.effects import Delegate
+from overcast.runtime.effects import Op
 from overcast.runtime.operation import standalone
-from overcast.runtime.ops import collect, find_first
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
 
 __all__ = [
     "DEFAULT_MAX_CHANGE_SHARE",

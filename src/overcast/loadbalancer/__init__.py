@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from overcast.registry import Catalog, DriverGetter, lazy_exports
+from overcast.registry import Catalog
+from overcast.registry import DriverGetter
+from overcast.registry import lazy_exports
 
 __all__ = [
     "Algorithm",
@@ -21,13 +23,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.loadbalancer.base import (
-        Algorithm,
-        LoadBalancer,
-        LoadBalancerDriver,
-        Member,
-        State,
-    )
+    from overcast.loadbalancer.base import Algorithm
+    from overcast.loadbalancer.base import LoadBalancer
+    from overcast.loadbalancer.base import LoadBalancerDriver
+    from overcast.loadbalancer.base import Member
+    from overcast.loadbalancer.base import State
 
 
 class Provider(metaclass=Catalog):

@@ -9,18 +9,30 @@ one raises :class:`~overcast.errors.NotSupported` (see ``driver.supports()``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 from overcast.compute.base import NodeLike
-from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, MemberNotFound
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
+from overcast.errors import InvalidInput
+from overcast.errors import MemberNotFound
 from overcast.models import Model
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
-from overcast.runtime.ops import collect, find_first, pure
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
+from overcast.runtime.ops import pure
 
 __all__ = [
     "Algorithm",

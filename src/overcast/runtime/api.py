@@ -32,22 +32,32 @@ Bodies are decoded inline when small and in a worker thread (a
 from __future__ import annotations
 
 import json as _json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypedDict, Unpack
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypedDict
+from typing import Unpack
 from xml.etree.ElementTree import Element
 
 from overcast import xml
 from overcast.driver import BaseDriver
-from overcast.errors import (
-    AlreadyExists,
-    InvalidCredentials,
-    NotFound,
-    OvercastError,
-    ProviderError,
-    RateLimited,
-)
-from overcast.runtime.effects import Body, Call, Op, Request, Response
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidCredentials
+from overcast.errors import NotFound
+from overcast.errors import OvercastError
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.runtime.effects import Body
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.redact import redact_text
 

@@ -27,27 +27,24 @@ from __future__ import annotations
 import io
 import json as _json
 import os
-from collections.abc import (
-    AsyncIterable,
-    Callable,
-    Generator,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from dataclasses import dataclass, field
-from typing import (
-    IO,
-    TYPE_CHECKING,
-    Any,
-    Generic,
-    Protocol,
-    TypeAlias,
-    TypeVar,
-    overload,
-    runtime_checkable,
-)
+from collections.abc import AsyncIterable
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import IO
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Generic
+from typing import Protocol
+from typing import TypeAlias
+from typing import TypeVar
+from typing import overload
+from typing import runtime_checkable
 from urllib.parse import quote
 
 from overcast.errors import ProviderError

@@ -23,26 +23,29 @@ every view is complete.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Concatenate,
-    Generic,
-    ParamSpec,
-    Protocol,
-    TypeVar,
-    overload,
-)
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Concatenate
+from typing import Generic
+from typing import ParamSpec
+from typing import Protocol
+from typing import TypeVar
+from typing import overload
 
 from overcast.errors import NotSupported
-from overcast.runtime.effects import Iter, Op
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
 from overcast.runtime.streams import ByteStream
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from overcast.runtime.runner import AsyncRunner, SyncRunner
+    from overcast.runtime.runner import AsyncRunner
+    from overcast.runtime.runner import SyncRunner
 
 __all__ = [
     "AsyncIteratorMethod",
@@ -440,7 +443,8 @@ def _free_runners() -> tuple[SyncRunner, AsyncRunner]:
     global _free
     if _free is None:
         from overcast.runtime.policy import RuntimeConfig
-        from overcast.runtime.runner import AsyncRunner, SyncRunner
+        from overcast.runtime.runner import AsyncRunner
+        from overcast.runtime.runner import SyncRunner
 
         config = RuntimeConfig(driver_name="overcast")
         _free = (SyncRunner(config, _no_transport), AsyncRunner(config, _no_transport))

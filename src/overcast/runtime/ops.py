@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from overcast.errors import OutcomeUnknown
-from overcast.runtime.effects import Emit, Iter, Op
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
 
 __all__ = ["collect", "create_once", "find_first", "or_none", "pure"]
 

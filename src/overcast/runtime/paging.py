@@ -31,12 +31,19 @@ Four constructors cover the paging styles providers use:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeAlias
+from typing import TypeVar
 
-from overcast.errors import ProviderError, driver_name
-from overcast.runtime.effects import Emit, Iter, Op
+from overcast.errors import ProviderError
+from overcast.errors import driver_name
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
 
 __all__ = ["Cursor", "Page", "paginate"]
 

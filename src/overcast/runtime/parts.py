@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import mmap
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterator
 from typing import Any
 
 from overcast.runtime.effects import PartData
-from overcast.runtime.streams import ByteStream, FileStream
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import FileStream
 
 __all__ = ["PartReader"]
 

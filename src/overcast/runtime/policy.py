@@ -10,14 +10,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
-from overcast.runtime.effects import Request, Response, is_rewindable
-from overcast.runtime.redact import Secret, redact_headers, redact_url
-from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, Timeouts, TransportFailure
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import is_rewindable
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_headers
+from overcast.runtime.redact import redact_url
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import Timeouts
+from overcast.runtime.transports.base import TransportFailure
 
 __all__ = [
     "RETRYABLE_STATUSES",

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Final
-from urllib.parse import (
-    parse_qsl,
-    quote,
-    quote_plus,
-    unquote,
-    unquote_plus,
-    urlencode,
-    urlsplit,
-    urlunsplit,
-)
+from urllib.parse import parse_qsl
+from urllib.parse import quote
+from urllib.parse import quote_plus
+from urllib.parse import unquote
+from urllib.parse import unquote_plus
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 __all__ = [
     "MASK",

@@ -25,36 +25,41 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterator
+from typing import Any
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 
-from overcast.errors import (
-    OperationCancelled,
-    OperationTimeout,
-    OutcomeUnknown,
-    OvercastError,
-    RateLimited,
-)
-from overcast.runtime.effects import (
-    Call,
-    Delegate,
-    Emit,
-    Guarded,
-    Parallel,
-    PartData,
-    Pipe,
-    ReadPart,
-    Request,
-    Response,
-    Sleep,
-)
-from overcast.runtime.policy import ResponseEvent, RuntimeConfig, parse_retry_after
+from overcast.errors import OperationCancelled
+from overcast.errors import OperationTimeout
+from overcast.errors import OutcomeUnknown
+from overcast.errors import OvercastError
+from overcast.errors import RateLimited
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Delegate
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Pipe
+from overcast.runtime.effects import ReadPart
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import Sleep
+from overcast.runtime.policy import ResponseEvent
+from overcast.runtime.policy import RuntimeConfig
+from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.redact import redact_text
-from overcast.runtime.streams import ByteStream, as_stream
-from overcast.runtime.transports.base import AsyncTransport, SyncTransport, TransportFailure
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import as_stream
+from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import SyncTransport
+from overcast.runtime.transports.base import TransportFailure
 
 __all__ = ["AsyncRunner", "SyncRunner"]
 

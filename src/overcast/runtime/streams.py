@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import io
 import os
-from abc import ABC, abstractmethod
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Callable,
-    Generator,
-    Iterable,
-    Iterator,
-)
-from typing import IO, Protocol, cast, runtime_checkable
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterable
+from collections.abc import Iterator
+from typing import IO
+from typing import Protocol
+from typing import cast
+from typing import runtime_checkable
 
-from overcast.runtime.effects import Body, PartData
+from overcast.runtime.effects import Body
+from overcast.runtime.effects import PartData
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from overcast.registry import Catalog, DriverGetter, DriverRef, lazy_exports
+from overcast.registry import Catalog
+from overcast.registry import DriverGetter
+from overcast.registry import DriverRef
+from overcast.registry import lazy_exports
 
 __all__ = [
     "Container",
@@ -22,8 +25,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.storage.base import Container, Object, Prefix, StorageDriver
-    from overcast.storage.copying import copy, copy_async
+    from overcast.storage.base import Container
+    from overcast.storage.base import Object
+    from overcast.storage.base import Prefix
+    from overcast.storage.base import StorageDriver
+    from overcast.storage.copying import copy
+    from overcast.storage.copying import copy_async
     from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
     from overcast.storage.drivers.google_storage import GoogleStorageDriver
     from overcast.storage.drivers.local import LocalStorageDriver

@@ -26,44 +26,60 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from collections.abc import AsyncIterable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import KW_ONLY
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
-from typing import IO, Any, ClassVar, Final, Generic, TypeAlias, TypeVar
+from typing import IO
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import Generic
+from typing import TypeAlias
+from typing import TypeVar
 
-from overcast.driver import AsyncView, BaseDriver
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
 from overcast.errors import InvalidInput
 from overcast.models import Model
-from overcast.runtime.effects import Call, Guarded, Iter, Op, Pipe
-from overcast.runtime.operation import (
-    aio,
-    iterator,
-    not_supported,
-    operation,
-    requires,
-    stream,
-)
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Pipe
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
+from overcast.runtime.operation import stream
 from overcast.runtime.ops import collect
-from overcast.runtime.streams import ByteStream, FileStream, IterStream, as_stream, checked_body
-from overcast.storage.checks import (
-    ProgressReport,
-    SizeCheck,
-    check_range,
-    guess_type,
-    is_md5,
-    readable_file_size,
-)
-from overcast.storage.transfer import (
-    PartPlan,
-    PartTarget,
-    Ranged,
-    Span,
-    commit_op,
-    discard_op,
-    download_in_ranges,
-    open_atomic,
-    upload_in_parts,
-)
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import FileStream
+from overcast.runtime.streams import IterStream
+from overcast.runtime.streams import as_stream
+from overcast.runtime.streams import checked_body
+from overcast.storage.checks import ProgressReport
+from overcast.storage.checks import SizeCheck
+from overcast.storage.checks import check_range
+from overcast.storage.checks import guess_type
+from overcast.storage.checks import is_md5
+from overcast.storage.checks import readable_file_size
+from overcast.storage.transfer import PartPlan
+from overcast.storage.transfer import PartTarget
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
+from overcast.storage.transfer import commit_op
+from overcast.storage.transfer import discard_op
+from overcast.storage.transfer import download_in_ranges
+from overcast.storage.transfer import open_atomic
+from overcast.storage.transfer import upload_in_parts
 
 __all__ = [
     "Attributes",

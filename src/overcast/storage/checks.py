@@ -22,10 +22,13 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+from typing import Final
 
-from overcast.errors import IntegrityError, InvalidInput
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidInput
 from overcast.runtime.effects import PartData
 
 __all__ = [

@@ -13,9 +13,13 @@ import contextlib
 from typing import Any
 
 from overcast.errors import InvalidInput
-from overcast.runtime.effects import Delegate, Op
+from overcast.runtime.effects import Delegate
+from overcast.runtime.effects import Op
 from overcast.runtime.operation import standalone
-from overcast.storage.base import Container, Object, Progress, StorageDriver
+from overcast.storage.base import Container
+from overcast.storage.base import Object
+from overcast.storage.base import Progress
+from overcast.storage.base import StorageDriver
 from overcast.storage.checks import ProgressReport
 
 __all__ = ["copy", "copy_async"]

@@ -11,16 +11,23 @@ Storage, Swift), on top of :class:`~overcast.runtime.api.HttpApi`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from overcast.errors import ContainerNotFound, InvalidCredentials, OvercastError, ProviderError
-from overcast.runtime.api import HttpApi, Outcome
+from overcast.errors import ContainerNotFound
+from overcast.errors import InvalidCredentials
+from overcast.errors import OvercastError
+from overcast.errors import ProviderError
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import Outcome
 from overcast.runtime.effects import Response
 from overcast.runtime.streams import ChunkObserver
-from overcast.storage.transfer import Ranged, Span
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
 
 __all__ = [
     "StorageApi",

@@ -17,31 +17,38 @@ The checks and checksums these flows apply live in
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from overcast.errors import IntegrityError
-from overcast.runtime.effects import Call, Guarded, Op, Parallel, PartData, Pipe, ReadPart
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Pipe
+from overcast.runtime.effects import ReadPart
 from overcast.runtime.files import AtomicFile
 from overcast.runtime.parts import PartReader
-from overcast.runtime.streams import ByteStream, ChunkObserver
-from overcast.storage.checks import (
-    CHEAPEST_FIRST,
-    DEFAULT_CONTENT_TYPE,
-    ChecksumCheck,
-    HashCheck,
-    ProgressReport,
-    SizeCheck,
-    can_compute,
-    check_range,
-    checksum_b64,
-    crc32_function,
-    crc32c_function,
-    guess_type,
-    pick_checksum,
-    readable_file_size,
-)
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import ChunkObserver
+from overcast.storage.checks import CHEAPEST_FIRST
+from overcast.storage.checks import DEFAULT_CONTENT_TYPE
+from overcast.storage.checks import ChecksumCheck
+from overcast.storage.checks import HashCheck
+from overcast.storage.checks import ProgressReport
+from overcast.storage.checks import SizeCheck
+from overcast.storage.checks import can_compute
+from overcast.storage.checks import check_range
+from overcast.storage.checks import checksum_b64
+from overcast.storage.checks import crc32_function
+from overcast.storage.checks import crc32c_function
+from overcast.storage.checks import guess_type
+from overcast.storage.checks import pick_checksum
+from overcast.storage.checks import readable_file_size
 
 __all__ = [
     "CHEAPEST_FIRST",

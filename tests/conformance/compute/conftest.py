@@ -8,7 +8,8 @@ function takes pytest's ``request`` and ``tmp_path`` and returns a
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

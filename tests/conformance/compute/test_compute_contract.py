@@ -8,25 +8,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from overcast.compute.base import (
-    KeyPair,
-    Node,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-    StorageVolume,
-    VolumeSnapshot,
-)
-from overcast.errors import (
-    ImageNotFound,
-    InvalidInput,
-    KeyPairNotFound,
-    NodeNotFound,
-    NotSupported,
-    SnapshotNotFound,
-    VolumeNotFound,
-)
+from overcast.compute.base import KeyPair
+from overcast.compute.base import Node
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.base import StorageVolume
+from overcast.compute.base import VolumeSnapshot
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import NotSupported
+from overcast.errors import SnapshotNotFound
+from overcast.errors import VolumeNotFound
 from servers.compute_target import ComputeTarget
 from servers.modes import call
 

@@ -15,16 +15,18 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from overcast.dns.base import STANDARD_TYPES, Record, RecordType, Zone
-from overcast.dns.records import canonical, from_presentation
-from overcast.errors import (
-    InvalidInput,
-    NotSupported,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.dns.base import STANDARD_TYPES
+from overcast.dns.base import Record
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.records import canonical
+from overcast.dns.records import from_presentation
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from servers.dns_target import DNSTarget
 from servers.modes import call
 

@@ -8,12 +8,14 @@ server (started by a fixture) or a local directory.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from overcast.storage import Provider, get_driver
+from overcast.storage import Provider
+from overcast.storage import get_driver
 from overcast.storage.base import StorageDriver
 
 Factory = Callable[[pytest.FixtureRequest, Path], StorageDriver]

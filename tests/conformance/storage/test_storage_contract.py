@@ -5,22 +5,24 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    InvalidInput,
-    NotSupported,
-    ObjectNotFound,
-)
-from overcast.storage.base import Container, Object, Prefix, StorageDriver
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ObjectNotFound
+from overcast.storage.base import Container
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
 from servers.modes import call
 
 MiB = 1024 * 1024

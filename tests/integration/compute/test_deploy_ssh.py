@@ -22,38 +22,35 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.base import (
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeDriver,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.compute.deployment import (
-    DeploymentError,
-    FileDeployment,
-    MultiStepDeployment,
-    ScriptDeployment,
-    ScriptFailed,
-    ScriptFileDeployment,
-    SSHKeyDeployment,
-)
-from overcast.compute.ssh import (
-    ParamikoSSHClient,
-    SSHAuthenticationFailed,
-    SSHCommandTimeout,
-    SSHHostKeyMismatch,
-    SSHHostKeyUnknown,
-)
-from overcast.errors import InvalidInput, OperationTimeout
-from overcast.runtime.effects import Call, Op
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuth
+from overcast.compute.base import NodeAuthPassword
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.deployment import DeploymentError
+from overcast.compute.deployment import FileDeployment
+from overcast.compute.deployment import MultiStepDeployment
+from overcast.compute.deployment import ScriptDeployment
+from overcast.compute.deployment import ScriptFailed
+from overcast.compute.deployment import ScriptFileDeployment
+from overcast.compute.deployment import SSHKeyDeployment
+from overcast.compute.ssh import ParamikoSSHClient
+from overcast.compute.ssh import SSHAuthenticationFailed
+from overcast.compute.ssh import SSHCommandTimeout
+from overcast.compute.ssh import SSHHostKeyMismatch
+from overcast.compute.ssh import SSHHostKeyUnknown
+from overcast.errors import InvalidInput
+from overcast.errors import OperationTimeout
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
 from overcast.runtime.operation import operation
 from overcast.runtime.redact import Secret
 from servers.modes import call
-from servers.sshd import SSHServer, ssh_server
+from servers.sshd import SSHServer
+from servers.sshd import ssh_server
 
 pytestmark = pytest.mark.server
 

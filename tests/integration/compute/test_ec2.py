@@ -25,48 +25,52 @@ import math
 import threading
 import uuid
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 
-from overcast.compute.base import (
-    KeyPair,
-    Node,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.compute.drivers.ec2 import (
-    TOKEN_TAG,
-    EC2NodeDriver,
-    SecurityGroup,
-    SecurityGroupNotFound,
-)
-from overcast.errors import (
-    AlreadyExists,
-    ImageNotFound,
-    InvalidCredentials,
-    InvalidInput,
-    KeyPairAlreadyExists,
-    KeyPairNotFound,
-    NodeNotFound,
-    NotSupported,
-    ProviderError,
-    RateLimited,
-    SizeNotFound,
-    VolumeNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent, RetryPolicy
+from overcast.compute.base import KeyPair
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuthPassword
+from overcast.compute.base import NodeAuthSSHKey
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.drivers.ec2 import TOKEN_TAG
+from overcast.compute.drivers.ec2 import EC2NodeDriver
+from overcast.compute.drivers.ec2 import SecurityGroup
+from overcast.compute.drivers.ec2 import SecurityGroupNotFound
+from overcast.errors import AlreadyExists
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import SizeNotFound
+from overcast.errors import VolumeNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.redact import Secret
-from servers.compute_ec2 import ACCESS_KEY, IMAGE_ID, SECRET_KEY, SIZE_ID, make_driver
+from servers.compute_ec2 import ACCESS_KEY
+from servers.compute_ec2 import IMAGE_ID
+from servers.compute_ec2 import SECRET_KEY
+from servers.compute_ec2 import SIZE_ID
+from servers.compute_ec2 import make_driver
 from servers.modes import call
-from servers.moto_server import MotoServer, moto_server
+from servers.moto_server import MotoServer
+from servers.moto_server import moto_server
 
 pytestmark = pytest.mark.server
 

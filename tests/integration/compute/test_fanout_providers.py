@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from overcast.compute import list_nodes_everywhere, list_nodes_everywhere_async
-from servers import compute_ec2, compute_libvirt, compute_openstack
+from overcast.compute import list_nodes_everywhere
+from overcast.compute import list_nodes_everywhere_async
+from servers import compute_ec2
+from servers import compute_libvirt
+from servers import compute_openstack
 
 
 def test_gather_on_one_loop_and_the_sync_helper(

@@ -18,28 +18,28 @@ import anyio
 import libvirt  # a missing libvirt-python fails these tests; it does not skip them
 import pytest
 
-from overcast.compute.base import (
-    Node,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.compute.drivers.libvirt import METADATA_NS, LibvirtNodeDriver
-from overcast.errors import (
-    AlreadyExists,
-    ImageNotFound,
-    InvalidCredentials,
-    InvalidInput,
-    LocationNotFound,
-    NodeNotFound,
-    NotSupported,
-    OutcomeUnknown,
-    ProviderError,
-    TransportError,
-)
-from servers.compute_libvirt import IMAGE, POOL, anchor, make_target
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuthSSHKey
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.drivers.libvirt import METADATA_NS
+from overcast.compute.drivers.libvirt import LibvirtNodeDriver
+from overcast.errors import AlreadyExists
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import LocationNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import NotSupported
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import TransportError
+from servers.compute_libvirt import IMAGE
+from servers.compute_libvirt import POOL
+from servers.compute_libvirt import anchor
+from servers.compute_libvirt import make_target
 from servers.modes import call
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
@@ -650,7 +650,8 @@ def test_key_and_secret_answer_the_hypervisor_credential_prompts() -> None:
 
 
 def test_image_volume_for_a_first_node(tmp_path: object) -> None:
-    from overcast.compute import Provider, get_driver
+    from overcast.compute import Provider
+    from overcast.compute import get_driver
     from overcast.errors import InvalidInput
 
     with get_driver(Provider.LIBVIRT)("test:///default") as kvm:

@@ -12,37 +12,39 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
 
 from overcast.auth.keystone import EndpointNotFound
-from overcast.compute.base import Node, NodeAuthSSHKey, NodeImage, NodeState, StorageVolume
-from overcast.compute.drivers.openstack import OpenStackFloatingIP, OpenStackNodeDriver
-from overcast.errors import (
-    ImageNotFound,
-    InvalidCredentials,
-    InvalidInput,
-    KeyPairAlreadyExists,
-    NodeNotFound,
-    NotFound,
-    ProviderError,
-    RateLimited,
-    SizeNotFound,
-)
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuthSSHKey
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeState
+from overcast.compute.base import StorageVolume
+from overcast.compute.drivers.openstack import OpenStackFloatingIP
+from overcast.compute.drivers.openstack import OpenStackNodeDriver
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import NodeNotFound
+from overcast.errors import NotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import SizeNotFound
 from overcast.runtime.policy import RetryPolicy
-from servers.compute_openstack import (
-    APP_CRED_ID,
-    APP_CRED_SECRET,
-    PASSWORD,
-    PROJECT_ID,
-    OpenStackFake,
-    make_driver,
-    pick_image,
-    serve,
-)
+from servers.compute_openstack import APP_CRED_ID
+from servers.compute_openstack import APP_CRED_SECRET
+from servers.compute_openstack import PASSWORD
+from servers.compute_openstack import PROJECT_ID
+from servers.compute_openstack import OpenStackFake
+from servers.compute_openstack import make_driver
+from servers.compute_openstack import pick_image
+from servers.compute_openstack import serve
 from servers.fakeapi import FakeRequest
 from servers.modes import call
 

@@ -19,28 +19,30 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from overcast.dns.base import RecordType, Zone
-from overcast.dns.drivers.azure import AzureDNSDriver, from_properties, split_text, to_properties
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent
-from servers.dns_azure import (
-    CLIENT_SECRET,
-    RESOURCE_GROUP,
-    SUBSCRIPTION,
-    TENANT,
-    AzureDNSFixture,
-    fixture_server,
-    make_driver,
-)
-from servers.modes import MODES, call
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.drivers.azure import AzureDNSDriver
+from overcast.dns.drivers.azure import from_properties
+from overcast.dns.drivers.azure import split_text
+from overcast.dns.drivers.azure import to_properties
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from servers.dns_azure import CLIENT_SECRET
+from servers.dns_azure import RESOURCE_GROUP
+from servers.dns_azure import SUBSCRIPTION
+from servers.dns_azure import TENANT
+from servers.dns_azure import AzureDNSFixture
+from servers.dns_azure import fixture_server
+from servers.dns_azure import make_driver
+from servers.modes import MODES
+from servers.modes import call
 
 
 @pytest.fixture

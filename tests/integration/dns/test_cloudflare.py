@@ -16,28 +16,25 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import RecordType, Zone
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.cloudflare import CloudflareDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    OutcomeUnknown,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from servers.dns_cloudflare import (
-    ACCOUNT_ID,
-    EMAIL,
-    GLOBAL_KEY,
-    TOKEN,
-    CloudflareServer,
-    err,
-    fail,
-    serve,
-)
+from servers.dns_cloudflare import ACCOUNT_ID
+from servers.dns_cloudflare import EMAIL
+from servers.dns_cloudflare import GLOBAL_KEY
+from servers.dns_cloudflare import TOKEN
+from servers.dns_cloudflare import CloudflareServer
+from servers.dns_cloudflare import err
+from servers.dns_cloudflare import fail
+from servers.dns_cloudflare import serve
 from servers.fakeapi import FakeRequest
 from servers.modes import call
 

@@ -14,19 +14,22 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import RecordType, Zone
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    OutcomeUnknown,
-    ProviderError,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from servers.dns_digitalocean import TOKEN, DigitalOceanServer, error, serve
-from servers.fakeapi import FakeRequest, FakeResponse
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from servers.dns_digitalocean import TOKEN
+from servers.dns_digitalocean import DigitalOceanServer
+from servers.dns_digitalocean import error
+from servers.dns_digitalocean import serve
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 from servers.modes import call
 
 

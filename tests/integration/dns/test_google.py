@@ -23,26 +23,26 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from overcast.dns.base import RecordType, Zone
-from overcast.dns.drivers.google import GoogleDNSDriver, zone_name_for
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    ProviderError,
-    RecordNotFound,
-    ZoneNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent
-from servers.dns_google import (
-    CLIENT_EMAIL,
-    PROJECT,
-    GoogleDNSFixture,
-    fixture_server,
-    key_file,
-    make_driver,
-    private_key,
-)
-from servers.modes import MODES, call
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.drivers.google import GoogleDNSDriver
+from overcast.dns.drivers.google import zone_name_for
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from servers.dns_google import CLIENT_EMAIL
+from servers.dns_google import PROJECT
+from servers.dns_google import GoogleDNSFixture
+from servers.dns_google import fixture_server
+from servers.dns_google import key_file
+from servers.dns_google import make_driver
+from servers.dns_google import private_key
+from servers.modes import MODES
+from servers.modes import call
 
 
 @pytest.fixture

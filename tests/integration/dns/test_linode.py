@@ -11,16 +11,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from overcast.dns.base import RecordType, Zone
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.linode import LinodeDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    ProviderError,
-    RecordNotFound,
-    ZoneNotFound,
-)
-from servers.dns_linode import TOKEN, LinodeFake, make_driver, serve
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
+from servers.dns_linode import TOKEN
+from servers.dns_linode import LinodeFake
+from servers.dns_linode import make_driver
+from servers.dns_linode import serve
 from servers.fakeapi import FakeRequest
 from servers.modes import call
 

@@ -16,19 +16,21 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from overcast.dns.base import RecordType, Zone, ZoneType
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.powerdns import PowerDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent
-from servers.dns_powerdns import PowerDNSServer, server
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from servers.dns_powerdns import PowerDNSServer
+from servers.dns_powerdns import server
 from servers.modes import call
 
 pytestmark = pytest.mark.server

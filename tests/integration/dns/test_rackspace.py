@@ -15,18 +15,21 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from overcast.dns.base import RecordType, Zone
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.rackspace import RackspaceDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    RateLimited,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from servers.dns_rackspace import API_KEY, TENANT, RackspaceFake, make_driver, serve
+from servers.dns_rackspace import API_KEY
+from servers.dns_rackspace import TENANT
+from servers.dns_rackspace import RackspaceFake
+from servers.dns_rackspace import make_driver
+from servers.dns_rackspace import serve
 from servers.fakeapi import FakeRequest
 from servers.modes import call
 

@@ -17,23 +17,27 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import DNSDriver, Record, RecordType, Zone
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
 from overcast.dns.records import canonical
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    OperationTimeout,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    TransportError,
-    ZoneNotFound,
-)
-from overcast.runtime.effects import Call, Emit
-from servers.dns_bind import BindServer, bind_server, make_driver
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import OperationTimeout
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import TransportError
+from overcast.errors import ZoneNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
+from servers.dns_bind import BindServer
+from servers.dns_bind import bind_server
+from servers.dns_bind import make_driver
 from servers.modes import call
 
 pytestmark = pytest.mark.server

@@ -18,33 +18,43 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 
-from overcast.dns.base import RecordType, Zone
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.route53 import Route53DNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    RateLimited,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent, RetryPolicy
-from servers.dns_route53 import ACCESS_KEY, SECRET_KEY, make_driver
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
-from servers.modes import MODES, call
-from servers.moto_server import MotoServer, moto_server
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from overcast.runtime.policy import RetryPolicy
+from servers.dns_route53 import ACCESS_KEY
+from servers.dns_route53 import SECRET_KEY
+from servers.dns_route53 import make_driver
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
+from servers.modes import MODES
+from servers.modes import call
+from servers.moto_server import MotoServer
+from servers.moto_server import moto_server
 
 pytestmark = pytest.mark.server
 

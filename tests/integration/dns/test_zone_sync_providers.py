@@ -17,11 +17,15 @@ from typing import Any
 import anyio
 import pytest
 
-from overcast.dns import UnsafePlan, sync, sync_async
-from overcast.dns.base import DNSDriver, Zone
+from overcast.dns import UnsafePlan
+from overcast.dns import sync
+from overcast.dns import sync_async
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Zone
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
 from overcast.dns.records import canonical
-from servers.dns_bind import bind_server, make_driver
+from servers.dns_bind import bind_server
+from servers.dns_bind import make_driver
 
 RECORD_SETS = 500
 

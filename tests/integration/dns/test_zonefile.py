@@ -19,19 +19,20 @@ from pathlib import Path
 import dns.zone
 import pytest
 
-from overcast.dns.base import Record, RecordType, Zone
+from overcast.dns.base import Record
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
 from overcast.dns.records import canonical
-from overcast.errors import (
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.effects import Call, Emit
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
 from servers.dns_bind import bind_server
 from servers.modes import call
 

@@ -10,18 +10,18 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from overcast.errors import (
-    OperationTimeout,
-    OutcomeUnknown,
-    ProviderError,
-    RateLimited,
-    TransportError,
-)
-from overcast.runtime.policy import Hooks, RetryPolicy
+from overcast.errors import OperationTimeout
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import TransportError
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.transports.base import Timeouts
 from servers.echo_driver import EchoDriver
 from servers.httpd import ScriptedServer
-from servers.modes import MODES, call
+from servers.modes import MODES
+from servers.modes import call
 
 SECRET = "s3cr3t-VALUE-never-printed"
 FAST_RETRY = RetryPolicy(max_attempts=4, base=0.01, cap=0.05)
@@ -286,7 +286,8 @@ def test_a_requests_own_user_agent_replaces_the_transports(
 ) -> None:
     from overcast.runtime.effects import Request
     from overcast.runtime.transports.aiohttp import AiohttpTransport
-    from overcast.runtime.transports.httpx import HttpxAsyncTransport, HttpxSyncTransport
+    from overcast.runtime.transports.httpx import HttpxAsyncTransport
+    from overcast.runtime.transports.httpx import HttpxSyncTransport
     from overcast.runtime.transports.pycurl import PycurlTransport
     from overcast.runtime.transports.urllib3 import Urllib3Transport
 
@@ -346,7 +347,8 @@ def test_libcurl_pushes_a_body_in_batches_of_bounded_size(server: ScriptedServer
     """libcurl's 16 KiB pieces reach the sink joined, about PUSH_BATCH bytes at
     a time (a few calls, not 512), and never more than a batch and one piece:
     the transfer pauses while a full batch is handed over."""
-    from overcast.runtime.transports.pycurl import _READ_CHUNK, PUSH_BATCH
+    from overcast.runtime.transports.pycurl import _READ_CHUNK
+    from overcast.runtime.transports.pycurl import PUSH_BATCH
 
     sink = _Collect()
     written = call("sync", make(server, sync_transport="pycurl"), "save", "/big?mib=8", sink)
@@ -383,7 +385,8 @@ def test_a_sas_signature_echoed_or_logged_is_redacted(
     """A server that echoes the request line (Azure does, on a refused SAS), and
     client libraries that log URLs (httpx at INFO, urllib3 at DEBUG): the SAS
     signature appears in no error and no log record, in any encoding."""
-    from urllib.parse import quote, quote_plus
+    from urllib.parse import quote
+    from urllib.parse import quote_plus
 
     options: dict[str, object] = {"sync_transport": sync_transport}
     if async_transport is not None:

@@ -18,7 +18,9 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,24 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from overcast.errors import ContainerNotFound, IntegrityError, InvalidCredentials, ObjectNotFound
-from overcast.runtime.policy import Hooks, ResponseEvent, RetryPolicy
-from overcast.storage.base import Container, Object, Prefix
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import ObjectNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import ResponseEvent
+from overcast.runtime.policy import RetryPolicy
+from overcast.storage.base import Container
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
 from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
 from servers.modes import call
-from servers.storage_azure import ACCOUNT, KEY, TEST_PLAN, Azurite, azurite, make_driver
+from servers.storage_azure import ACCOUNT
+from servers.storage_azure import KEY
+from servers.storage_azure import TEST_PLAN
+from servers.storage_azure import Azurite
+from servers.storage_azure import azurite
+from servers.storage_azure import make_driver
 
 pytestmark = pytest.mark.server
 

@@ -21,36 +21,54 @@ import secrets
 import threading
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from overcast.errors import (
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    ObjectNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent
-from overcast.storage import Provider, get_driver
-from overcast.storage.base import Container, Object, Prefix
-from overcast.storage.checks import ChecksumCheck, crc32c_function
-from overcast.storage.drivers.google_storage import GoogleStorageDriver, signed_url_v4
-from servers.fakeapi import FakeAPI, FakeRequest, FakeResponse
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ObjectNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from overcast.runtime.policy import ResponseEvent
+from overcast.storage import Provider
+from overcast.storage import get_driver
+from overcast.storage.base import Container
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
+from overcast.storage.checks import ChecksumCheck
+from overcast.storage.checks import crc32c_function
+from overcast.storage.drivers.google_storage import GoogleStorageDriver
+from overcast.storage.drivers.google_storage import signed_url_v4
+from servers.fakeapi import FakeAPI
+from servers.fakeapi import FakeRequest
+from servers.fakeapi import FakeResponse
 from servers.modes import call
-from servers.storage_gcs import PROJECT, GCSServer, fake_gcs, gcp_emulator, small_plan
+from servers.storage_gcs import PROJECT
+from servers.storage_gcs import GCSServer
+from servers.storage_gcs import fake_gcs
+from servers.storage_gcs import gcp_emulator
+from servers.storage_gcs import small_plan
 
 KiB = 1024
 CHUNK = 256 * KiB

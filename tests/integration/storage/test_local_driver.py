@@ -12,8 +12,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from overcast.errors import IntegrityError, InvalidInput
-from overcast.storage import Provider, get_driver
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidInput
+from overcast.storage import Provider
+from overcast.storage import get_driver
 from overcast.storage.drivers.local import LocalStorageDriver
 
 
@@ -156,7 +158,8 @@ def test_unknown_extra_and_bad_metadata_are_rejected(driver: LocalStorageDriver)
 
 
 def test_copy_between_drivers_streams_with_progress(tmp_path: Path) -> None:
-    from overcast.storage import copy, copy_async
+    from overcast.storage import copy
+    from overcast.storage import copy_async
 
     a = LocalStorageDriver(str(tmp_path / "a"))
     b = LocalStorageDriver(str(tmp_path / "b"))

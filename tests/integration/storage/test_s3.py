@@ -16,32 +16,43 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
 
-from overcast.errors import (
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-)
-from overcast.runtime.effects import Headers, Response
-from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent, RetryPolicy
-from overcast.storage import Provider, get_driver
-from overcast.storage.base import Object, Prefix
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Response
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from overcast.runtime.policy import ResponseEvent
+from overcast.runtime.policy import RetryPolicy
+from overcast.storage import Provider
+from overcast.storage import get_driver
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
 from overcast.storage.checks import crc32c_function
 from overcast.storage.drivers.s3 import S3StorageDriver
 from servers.modes import call
 from servers.moto_server import moto_server
 from servers.seaweedfs import seaweedfs_server
-from servers.storage_s3 import MOTO_ACCESS_KEY, MOTO_SECRET_KEY, moto_driver, seaweedfs_driver
+from servers.storage_s3 import MOTO_ACCESS_KEY
+from servers.storage_s3 import MOTO_SECRET_KEY
+from servers.storage_s3 import moto_driver
+from servers.storage_s3 import seaweedfs_driver
 
 boto3 = pytest.importorskip("boto3")
 from botocore.config import Config  # noqa: E402

@@ -15,8 +15,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,21 +28,29 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from overcast.errors import (
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-)
-from overcast.runtime.policy import Hooks, RequestEvent, ResponseEvent
-from overcast.storage import Provider, get_driver
-from overcast.storage.base import Container, Object, Prefix
-from overcast.storage.drivers.swift import SegmentHashCheck, SwiftStorageDriver
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.runtime.policy import Hooks
+from overcast.runtime.policy import RequestEvent
+from overcast.runtime.policy import ResponseEvent
+from overcast.storage import Provider
+from overcast.storage import get_driver
+from overcast.storage.base import Container
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
+from overcast.storage.drivers.swift import SegmentHashCheck
+from overcast.storage.drivers.swift import SwiftStorageDriver
 from overcast.storage.transfer import PartPlan
 from servers.modes import call
-from servers.storage_swift import TEST_PLAN, make_swift
-from servers.swift_server import KEY, USER, SwiftServer, swift_server
+from servers.storage_swift import TEST_PLAN
+from servers.storage_swift import make_swift
+from servers.swift_server import KEY
+from servers.swift_server import USER
+from servers.swift_server import SwiftServer
+from servers.swift_server import swift_server
 
 MiB = 1024 * 1024
 PART = TEST_PLAN.part_size

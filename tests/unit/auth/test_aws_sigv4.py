@@ -5,10 +5,13 @@ from __future__ import annotations
 import calendar
 import time
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from overcast.auth.aws_sigv4 import AwsCredentials, presign_url, sign_request
+from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import presign_url
+from overcast.auth.aws_sigv4 import sign_request
 from overcast.runtime.effects import Request
 from overcast.runtime.redact import Secret
 

@@ -7,25 +7,24 @@ from __future__ import annotations
 
 import itertools
 from calendar import timegm
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email.utils import parsedate
 from urllib.parse import parse_qs
 
 import pytest
 
-from overcast.auth.azure_shared_key import (
-    DEVSTORE_ACCOUNT,
-    DEVSTORE_BLOB_ENDPOINT,
-    DEVSTORE_KEY,
-    blob_sas,
-    canonicalized_headers,
-    canonicalized_resource,
-    container_sas,
-    header_order,
-    parse_connection_string,
-    sign_request,
-    string_to_sign,
-)
+from overcast.auth.azure_shared_key import DEVSTORE_ACCOUNT
+from overcast.auth.azure_shared_key import DEVSTORE_BLOB_ENDPOINT
+from overcast.auth.azure_shared_key import DEVSTORE_KEY
+from overcast.auth.azure_shared_key import blob_sas
+from overcast.auth.azure_shared_key import canonicalized_headers
+from overcast.auth.azure_shared_key import canonicalized_resource
+from overcast.auth.azure_shared_key import container_sas
+from overcast.auth.azure_shared_key import header_order
+from overcast.auth.azure_shared_key import parse_connection_string
+from overcast.auth.azure_shared_key import sign_request
+from overcast.auth.azure_shared_key import string_to_sign
 from overcast.errors import InvalidInput
 from overcast.runtime.effects import Request
 from overcast.runtime.redact import Secret
@@ -211,7 +210,8 @@ def test_bad_connection_strings(bad: str) -> None:
 
 def test_random_requests_match_the_sdk() -> None:
     pytest.importorskip("azure.storage.blob")
-    from azure.core.pipeline import PipelineContext, PipelineRequest
+    from azure.core.pipeline import PipelineContext
+    from azure.core.pipeline import PipelineRequest
     from azure.core.pipeline.transport import HttpRequest
     from azure.storage.blob._shared.authentication import SharedKeyCredentialPolicy
 

@@ -9,21 +9,26 @@ from urllib.parse import parse_qs
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from overcast.auth.google_oauth import (
-    JWT_BEARER_GRANT,
-    ServiceAccount,
-    TokenCache,
-    build_assertion,
-    fetch_token,
-    jwt_claims,
-    parse_token_response,
-    service_account_from_info,
-)
-from overcast.errors import InvalidCredentials, InvalidInput, ProviderError
-from overcast.runtime.effects import Call, Headers, Request, Response
+from overcast.auth.google_oauth import JWT_BEARER_GRANT
+from overcast.auth.google_oauth import ServiceAccount
+from overcast.auth.google_oauth import TokenCache
+from overcast.auth.google_oauth import build_assertion
+from overcast.auth.google_oauth import fetch_token
+from overcast.auth.google_oauth import jwt_claims
+from overcast.auth.google_oauth import parse_token_response
+from overcast.auth.google_oauth import service_account_from_info
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.redact import Secret
 
 SCOPE = "https://www.googleapis.com/auth/ndev.clouddns.readwrite"

@@ -9,18 +9,22 @@ from typing import Any
 
 import pytest
 
-from overcast.auth.keystone import (
-    CatalogEndpoint,
-    EndpointNotFound,
-    KeystoneCredentials,
-    KeystoneSession,
-    ServiceCatalog,
-    parse_expiry,
-    parse_token_response,
-    token_request,
-)
-from overcast.errors import InvalidCredentials, InvalidInput, NotSupported, ProviderError
-from overcast.runtime.effects import Call, Headers, Request, Response
+from overcast.auth.keystone import CatalogEndpoint
+from overcast.auth.keystone import EndpointNotFound
+from overcast.auth.keystone import KeystoneCredentials
+from overcast.auth.keystone import KeystoneSession
+from overcast.auth.keystone import ServiceCatalog
+from overcast.auth.keystone import parse_expiry
+from overcast.auth.keystone import parse_token_response
+from overcast.auth.keystone import token_request
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.redact import Secret
 
 PASSWORD = "s3cret-Passw0rd"

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from overcast.backup import Provider, get_driver
-from overcast.backup.base import (
-    BackupDriver,
-    BackupTarget,
-    BackupTargetJob,
-    BackupTargetJobStatusType,
-    BackupTargetRecoveryPoint,
-    BackupTargetType,
-)
-from overcast.errors import BackupTargetNotFound, InvalidInput, NotFound, NotSupported
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import (
-    iterator,
-    operation,
-    operations_of,
-)
+from overcast.backup import Provider
+from overcast.backup import get_driver
+from overcast.backup.base import BackupDriver
+from overcast.backup.base import BackupTarget
+from overcast.backup.base import BackupTargetJob
+from overcast.backup.base import BackupTargetJobStatusType
+from overcast.backup.base import BackupTargetRecoveryPoint
+from overcast.backup.base import BackupTargetType
+from overcast.errors import BackupTargetNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import NotSupported
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import operations_of
 from overcast.storage.base import Container as StorageContainer
 from servers.modes import call
 

@@ -17,20 +17,26 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.base import (
-    KeyPair,
-    Node,
-    NodeAuth,
-    NodeDriver,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.compute.ssh import SSHAuthenticationFailed, SSHCommandTimeout
-from overcast.errors import ImageNotFound, KeyPairAlreadyExists, KeyPairNotFound, NodeNotFound
-from overcast.runtime.effects import Call, Emit, Iter, Op
-from overcast.runtime.operation import iterator, operation
+from overcast.compute.base import KeyPair
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuth
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.ssh import SSHAuthenticationFailed
+from overcast.compute.ssh import SSHCommandTimeout
+from overcast.errors import ImageNotFound
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.errors import NodeNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.runtime.redact import Secret
 from servers import modes
 

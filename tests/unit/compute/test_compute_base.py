@@ -14,33 +14,30 @@ from typing import Any
 import pytest
 
 import overcast.compute
-from overcast.compute import Provider, get_driver
-from overcast.compute.base import (
-    KeyPair,
-    Node,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeDriver,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-    StorageVolume,
-    VolumeSnapshot,
-)
-from overcast.errors import (
-    InvalidInput,
-    KeyPairAlreadyExists,
-    KeyPairNotFound,
-    LocationNotFound,
-    NotSupported,
-    OperationTimeout,
-    SizeNotFound,
-)
-from overcast.runtime.effects import Call, Parallel, Sleep
-from overcast.runtime.operation import (
-    operations_of,
-)
+from overcast.compute import Provider
+from overcast.compute import get_driver
+from overcast.compute.base import KeyPair
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuthPassword
+from overcast.compute.base import NodeAuthSSHKey
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.base import StorageVolume
+from overcast.compute.base import VolumeSnapshot
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.errors import LocationNotFound
+from overcast.errors import NotSupported
+from overcast.errors import OperationTimeout
+from overcast.errors import SizeNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import operations_of
 from overcast.runtime.redact import Secret
 
 SMALL = NodeSize("small", "Small", 1024, 20)

@@ -14,32 +14,28 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.base import (
-    Node,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeDriver,
-    NodeImage,
-    NodeSize,
-    NodeState,
-)
-from overcast.compute.deployment import (
-    Deployment,
-    DeploymentError,
-    FileDeployment,
-    MultiStepDeployment,
-    ScriptDeployment,
-    ScriptFailed,
-    ScriptFileDeployment,
-    SSHKeyDeployment,
-)
-from overcast.compute.ssh import (
-    ParamikoSSHClient,
-    SSHAuthenticationFailed,
-    SSHClient,
-    SSHCommandTimeout,
-)
-from overcast.errors import InvalidInput, NotSupported, OperationTimeout
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuthPassword
+from overcast.compute.base import NodeAuthSSHKey
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.deployment import Deployment
+from overcast.compute.deployment import DeploymentError
+from overcast.compute.deployment import FileDeployment
+from overcast.compute.deployment import MultiStepDeployment
+from overcast.compute.deployment import ScriptDeployment
+from overcast.compute.deployment import ScriptFailed
+from overcast.compute.deployment import ScriptFileDeployment
+from overcast.compute.deployment import SSHKeyDeployment
+from overcast.compute.ssh import ParamikoSSHClient
+from overcast.compute.ssh import SSHAuthenticationFailed
+from overcast.compute.ssh import SSHClient
+from overcast.compute.ssh import SSHCommandTimeout
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import OperationTimeout
 from overcast.runtime.redact import Secret
 
 SMALL = NodeSize("small", "Small", 1024, 20)

@@ -6,24 +6,26 @@ often its answer is lost, and the driver's hooks in their order."""
 from __future__ import annotations
 
 import itertools
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
-from overcast.compute.base import (
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeDriver,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeSpec,
-    NodeState,
-)
-from overcast.errors import InvalidInput, NotSupported, OutcomeUnknown
-from overcast.runtime.effects import Call, Op
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuth
+from overcast.compute.base import NodeAuthPassword
+from overcast.compute.base import NodeAuthSSHKey
+from overcast.compute.base import NodeDriver
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeSpec
+from overcast.compute.base import NodeState
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import OutcomeUnknown
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
 from overcast.runtime.operation import operation
 from overcast.testing import call
 

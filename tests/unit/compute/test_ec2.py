@@ -9,29 +9,29 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from overcast.compute.base import (
-    KeyPair,
-    Node,
-    NodeAuthPassword,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-    StorageVolume,
-)
-from overcast.compute.drivers.ec2 import TOKEN_TAG, EC2NodeDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    KeyPairAlreadyExists,
-    NodeNotFound,
-    NotSupported,
-    ProviderError,
-    RateLimited,
-    VolumeNotFound,
-)
+from overcast.compute.base import KeyPair
+from overcast.compute.base import Node
+from overcast.compute.base import NodeAuthPassword
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeLocation
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.base import StorageVolume
+from overcast.compute.drivers.ec2 import TOKEN_TAG
+from overcast.compute.drivers.ec2 import EC2NodeDriver
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import NodeNotFound
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import VolumeNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, Sent, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import Sent
+from overcast.testing import call
 
 API = "https://ec2.us-east-1.amazonaws.com/"
 VERSION = ("Version", "2016-11-15")

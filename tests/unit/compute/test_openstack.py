@@ -8,19 +8,23 @@ from typing import Any
 
 import pytest
 
-from overcast.compute.base import Node, NodeImage, NodeSize, NodeState, StorageVolume
+from overcast.compute.base import Node
+from overcast.compute.base import NodeImage
+from overcast.compute.base import NodeSize
+from overcast.compute.base import NodeState
+from overcast.compute.base import StorageVolume
 from overcast.compute.drivers.openstack import OpenStackNodeDriver
-from overcast.errors import (
-    ImageNotFound,
-    InvalidCredentials,
-    InvalidInput,
-    KeyPairAlreadyExists,
-    NodeNotFound,
-    ProviderError,
-    RateLimited,
-)
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import NodeNotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import call
 
 AUTH = "https://keystone.example/v3"
 NOVA = "https://nova.example/v2.1"

@@ -7,23 +7,26 @@ from typing import Any
 
 import pytest
 
-from overcast.container import Provider, get_driver
-from overcast.container.base import (
-    ClusterLocation,
-    Container,
-    ContainerCluster,
-    ContainerDriver,
-    ContainerImage,
-    ContainerState,
-    DeployParameters,
-)
-from overcast.errors import ClusterNotFound, ImageNotFound, InvalidInput, NotFound, NotSupported
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import (
-    iterator,
-    operation,
-    operations_of,
-)
+from overcast.container import Provider
+from overcast.container import get_driver
+from overcast.container.base import ClusterLocation
+from overcast.container.base import Container
+from overcast.container.base import ContainerCluster
+from overcast.container.base import ContainerDriver
+from overcast.container.base import ContainerImage
+from overcast.container.base import ContainerState
+from overcast.container.base import DeployParameters
+from overcast.errors import ClusterNotFound
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import NotSupported
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import operations_of
 from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------

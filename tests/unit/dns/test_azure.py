@@ -7,20 +7,22 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.azure import AzureDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    ProviderError,
-    RateLimited,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import call
 
 TENANT = "tenant-1"
 ARM = "https://management.azure.com"

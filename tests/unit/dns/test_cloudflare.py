@@ -7,20 +7,22 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.cloudflare import CloudflareDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    OutcomeUnknown,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import call
 
 API = "https://api.cloudflare.com/client/v4"
 ZONE_ID = "0123456789abcdef0123456789abcdef"

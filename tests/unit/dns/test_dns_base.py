@@ -8,28 +8,25 @@ from typing import Any
 
 import pytest
 
-from overcast.dns import Provider, get_driver
-from overcast.dns.base import (
-    DNSDriver,
-    Record,
-    RecordData,
-    RecordType,
-    Zone,
-    ZoneType,
-)
-from overcast.errors import (
-    InvalidInput,
-    NotSupported,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneNotFound,
-)
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import (
-    iterator,
-    operation,
-    operations_of,
-)
+from overcast.dns import Provider
+from overcast.dns import get_driver
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordData
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import operations_of
 from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------

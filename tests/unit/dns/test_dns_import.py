@@ -13,26 +13,27 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import (
-    DNSDriver,
-    DNSDriverAsync,
-    Record,
-    RecordData,
-    RecordType,
-    Zone,
-    ZoneType,
-)
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import DNSDriverAsync
+from overcast.dns.base import Record
+from overcast.dns.base import RecordData
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
 from overcast.dns.records import canonical
-from overcast.errors import (
-    InvalidInput,
-    NotSupported,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneNotFound,
-)
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import AsyncMethod, iterator, not_supported, operation
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneNotFound
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import AsyncMethod
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
 from servers.modes import call
 
 LONG_TXT = "v=DKIM1; k=rsa; p=" + "A" * 400

@@ -10,20 +10,23 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from overcast.dns.base import Record, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.google import GoogleDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    ProviderError,
-    RateLimited,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, Sent, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import Sent
+from overcast.testing import call
 
 API = "https://dns.googleapis.com/dns/v1/projects/proj-1"
 TOKEN_URL = "https://oauth2.example/token"

@@ -8,19 +8,21 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.linode import LinodeDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    OutcomeUnknown,
-    ProviderError,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import call
 
 API = "https://api.linode.com/v4"
 RECORDS = f"{API}/domains/42/records"

@@ -7,21 +7,24 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record, RecordType, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.powerdns import PowerDNSDriver
 from overcast.dns.records import generic
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import call
 
 API = "http://127.0.0.1:8081/api/v1/servers/localhost"
 ZONE = f"{API}/zones/example.com."

@@ -7,21 +7,24 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.rackspace import RackspaceDNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    OutcomeUnknown,
-    ProviderError,
-    RateLimited,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Expectation, Script, call
+from overcast.testing import MODES
+from overcast.testing import Expectation
+from overcast.testing import Script
+from overcast.testing import call
 
 IDENTITY = "https://identity.api.rackspacecloud.com/v2.0/tokens"
 DNS = "https://dns.api.rackspacecloud.com/v1.0/123"

@@ -11,9 +11,13 @@ import types
 import dns.rdatatype
 import pytest
 
-from overcast.dns import names, records
-from overcast.dns.base import PSEUDO_TYPES, STANDARD_TYPES, RecordType
-from overcast.errors import InvalidInput, RecordAlreadyExists
+from overcast.dns import names
+from overcast.dns import records
+from overcast.dns.base import PSEUDO_TYPES
+from overcast.dns.base import STANDARD_TYPES
+from overcast.dns.base import RecordType
+from overcast.errors import InvalidInput
+from overcast.errors import RecordAlreadyExists
 
 KEY = "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="
 
@@ -187,7 +191,8 @@ def test_without_dnspython_a_dns_module_names_the_extra(module: str) -> None:
 @pytest.mark.usefixtures("no_dnspython")
 def test_without_dnspython_get_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from overcast import registry
-    from overcast.dns import Provider, get_driver
+    from overcast.dns import Provider
+    from overcast.dns import get_driver
 
     monkeypatch.setattr(registry, "_cache", {})
     assert "zonefile" in list(Provider)  # the area itself still imports

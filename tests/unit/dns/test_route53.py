@@ -9,20 +9,23 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from overcast.dns.base import Record, Zone, ZoneType
+from overcast.dns.base import Record
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.drivers.route53 import Route53DNSDriver
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    ProviderError,
-    RateLimited,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
 from overcast.runtime.policy import RetryPolicy
-from overcast.testing import MODES, Script, Sent, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import Sent
+from overcast.testing import call
 
 API = "https://route53.amazonaws.com/2013-04-01"
 NS = 'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"'

@@ -10,21 +10,27 @@ from typing import Any
 import anyio
 import pytest
 
-from overcast.dns.base import (
-    STANDARD_TYPES,
-    DNSDriver,
-    Record,
-    RecordData,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
+from overcast.dns.base import STANDARD_TYPES
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordData
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
 from overcast.dns.records import canonical
-from overcast.dns.zone_sync import Plan, UnsafePlan, _check, compute_plan, sync, sync_async
+from overcast.dns.zone_sync import Plan
+from overcast.dns.zone_sync import UnsafePlan
+from overcast.dns.zone_sync import _check
+from overcast.dns.zone_sync import compute_plan
+from overcast.dns.zone_sync import sync
+from overcast.dns.zone_sync import sync_async
 from overcast.errors import InvalidInput
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import iterator, operation
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.testing import MODES
 
 ZONE = Zone(id="example.test.", domain="example.test.", type="master", ttl=300)

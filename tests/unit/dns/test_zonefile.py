@@ -8,13 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from overcast.dns.base import RecordType, Zone
-from overcast.dns.bind import master_file_ttl, parse_master_file
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.bind import master_file_ttl
+from overcast.dns.bind import parse_master_file
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
 from overcast.dns.records import canonical
-from overcast.errors import InvalidInput, RecordAlreadyExists, RecordNotFound
-from overcast.runtime.effects import Call, Emit
-from overcast.testing import MODES, call
+from overcast.errors import InvalidInput
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
+from overcast.testing import MODES
+from overcast.testing import call
 
 SIGS = [
     "A 13 3 300 20300101000000 20200101000000 12345 example.test. dGVzdA==",

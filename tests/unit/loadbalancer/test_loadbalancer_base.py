@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import pytest
 
-from overcast.errors import BalancerNotFound, InvalidInput, MemberNotFound, NotSupported
-from overcast.loadbalancer import Provider, get_driver
-from overcast.loadbalancer.base import (
-    Algorithm,
-    Driver,
-    LoadBalancer,
-    LoadBalancerDriver,
-    Member,
-    State,
-)
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import (
-    iterator,
-    operation,
-    operations_of,
-)
+from overcast.errors import BalancerNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import MemberNotFound
+from overcast.errors import NotSupported
+from overcast.loadbalancer import Provider
+from overcast.loadbalancer import get_driver
+from overcast.loadbalancer.base import Algorithm
+from overcast.loadbalancer.base import Driver
+from overcast.loadbalancer.base import LoadBalancer
+from overcast.loadbalancer.base import LoadBalancerDriver
+from overcast.loadbalancer.base import Member
+from overcast.loadbalancer.base import State
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import operations_of
 from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------

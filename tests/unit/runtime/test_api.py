@@ -3,28 +3,37 @@ scripted transport that tests every driver without a server."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
 from overcast.driver import BaseDriver
-from overcast.errors import (
-    AlreadyExists,
-    ContainerIsNotEmpty,
-    InvalidCredentials,
-    NotFound,
-    OutcomeUnknown,
-    ProviderError,
-    RateLimited,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, Fault, HttpApi, When, json_fault, xml_fault
-from overcast.runtime.effects import Headers, Op, Response
+from overcast.errors import AlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import InvalidCredentials
+from overcast.errors import NotFound
+from overcast.errors import OutcomeUnknown
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import When
+from overcast.runtime.api import json_fault
+from overcast.runtime.api import xml_fault
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Response
 from overcast.runtime.operation import operation
 from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.redact import Secret
-from overcast.testing import MODES, Script, ScriptError, call
+from overcast.testing import MODES
+from overcast.testing import Script
+from overcast.testing import ScriptError
+from overcast.testing import call
 
 
 def answer(status: int, body: bytes = b"", **headers: str) -> Response:

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import io
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
-from overcast.driver import AsyncView, BaseDriver
-from overcast.errors import InvalidInput, NotSupported
-from overcast.runtime.effects import (
-    Call,
-    Emit,
-    Headers,
-    Iter,
-    Op,
-    Request,
-    Response,
-    body_length,
-    is_rewindable,
-)
-from overcast.runtime.operation import aio, iterator, not_supported, operation, requires
+from overcast.driver import AsyncView
+from overcast.driver import BaseDriver
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import body_length
+from overcast.runtime.effects import is_rewindable
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import not_supported
+from overcast.runtime.operation import operation
+from overcast.runtime.operation import requires
 from overcast.runtime.streams import FileStream
 
 

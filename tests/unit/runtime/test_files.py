@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from overcast.errors import InvalidInput
-from overcast.runtime.files import AtomicFile, write_atomic
+from overcast.runtime.files import AtomicFile
+from overcast.runtime.files import write_atomic
 
 
 def _writeback_threads() -> int:

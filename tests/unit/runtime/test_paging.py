@@ -8,10 +8,15 @@ import anyio
 import pytest
 
 from overcast.errors import ProviderError
-from overcast.runtime.effects import Call, Iter, Op
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.policy import RuntimeConfig
-from overcast.runtime.runner import AsyncRunner, SyncRunner
+from overcast.runtime.runner import AsyncRunner
+from overcast.runtime.runner import SyncRunner
 from overcast.testing import MODES
 
 

@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from overcast.runtime.effects import Headers, Request, Response
-from overcast.runtime.policy import RetryPolicy, parse_retry_after
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.policy import RetryPolicy
+from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.transports.base import TransportFailure
 
 POLICY = RetryPolicy(max_attempts=3, base=1.0, cap=4.0)

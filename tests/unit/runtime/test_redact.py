@@ -7,8 +7,13 @@ import pickle
 from hypothesis import given
 from hypothesis import strategies as st
 
-from overcast.runtime.effects import Headers, Request
-from overcast.runtime.redact import MASK, Secret, redact_headers, redact_text, redact_url
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.redact import MASK
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_headers
+from overcast.runtime.redact import redact_text
+from overcast.runtime.redact import redact_url
 
 
 def test_secret_never_shows() -> None:

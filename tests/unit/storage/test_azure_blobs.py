@@ -10,22 +10,23 @@ from typing import Any
 
 import pytest
 
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-    ProviderError,
-    RateLimited,
-)
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
 from overcast.runtime.policy import RetryPolicy
-from overcast.storage.base import Container, Object
+from overcast.storage.base import Container
+from overcast.storage.base import Object
 from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
 from overcast.storage.transfer import PartPlan
-from overcast.testing import Script, Sent, call
+from overcast.testing import Script
+from overcast.testing import Sent
+from overcast.testing import call
 
 EP = "http://azure.test/acct"
 KEY = base64.b64encode(b"k" * 32).decode()

@@ -10,22 +10,21 @@ import zlib
 
 import pytest
 
-from overcast.errors import IntegrityError, InvalidInput
-from overcast.storage.checks import (
-    ChecksumCheck,
-    HashCheck,
-    ProgressReport,
-    SizeCheck,
-    b64_to_hex,
-    check_range,
-    crc32_function,
-    crc32c_function,
-    guess_type,
-    is_md5,
-    md5_b64,
-    md5_hex,
-    pick_checksum,
-)
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidInput
+from overcast.storage.checks import ChecksumCheck
+from overcast.storage.checks import HashCheck
+from overcast.storage.checks import ProgressReport
+from overcast.storage.checks import SizeCheck
+from overcast.storage.checks import b64_to_hex
+from overcast.storage.checks import check_range
+from overcast.storage.checks import crc32_function
+from overcast.storage.checks import crc32c_function
+from overcast.storage.checks import guess_type
+from overcast.storage.checks import is_md5
+from overcast.storage.checks import md5_b64
+from overcast.storage.checks import md5_hex
+from overcast.storage.checks import pick_checksum
 
 # -- checksums ---------------------------------------------------------------------------
 

@@ -11,10 +11,13 @@ from typing import Any
 import anyio
 import pytest
 
-from overcast.errors import IntegrityError, InvalidInput
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidInput
 from overcast.runtime.policy import RetryPolicy
-from overcast.storage import copy, copy_async
-from overcast.storage.base import Container, Object
+from overcast.storage import copy
+from overcast.storage import copy_async
+from overcast.storage.base import Container
+from overcast.storage.base import Object
 from overcast.storage.drivers.azure_blobs import AzureBlobsStorageDriver
 from overcast.storage.drivers.s3 import S3StorageDriver
 from overcast.testing import Script

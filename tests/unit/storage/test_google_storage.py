@@ -13,23 +13,25 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-    ProviderError,
-    RateLimited,
-)
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
 from overcast.runtime.policy import RetryPolicy
-from overcast.storage.base import Container, Object
-from overcast.storage.checks import checksum_b64, crc32c_function
+from overcast.storage.base import Container
+from overcast.storage.base import Object
+from overcast.storage.checks import checksum_b64
+from overcast.storage.checks import crc32c_function
 from overcast.storage.drivers.google_storage import GoogleStorageDriver
 from overcast.storage.transfer import PartPlan
-from overcast.testing import Script, Sent, call
+from overcast.testing import Script
+from overcast.testing import Sent
+from overcast.testing import call
 
 EP = "http://gcs.test"
 API = f"{EP}/storage/v1"

@@ -5,18 +5,26 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import anyio
 import pytest
 
 from overcast.driver import BaseDriver
 from overcast.errors import IntegrityError
-from overcast.runtime.effects import Call, Op, PartData, Sleep
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Sleep
 from overcast.runtime.parts import PartReader
-from overcast.runtime.streams import ByteStream, FileStream, IterStream
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import FileStream
+from overcast.runtime.streams import IterStream
 from overcast.storage.checks import SizeCheck
-from overcast.storage.transfer import PartPlan, download_in_ranges, upload_in_parts
+from overcast.storage.transfer import PartPlan
+from overcast.storage.transfer import download_in_ranges
+from overcast.storage.transfer import upload_in_parts
 
 KiB = 1024
 

@@ -29,40 +29,63 @@ converted here to and from overcast's presentation form.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final, TypeVar, Unpack
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
+from typing import Unpack
+from urllib.parse import quote
+from urllib.parse import urlsplit
 
-from overcast.auth.azure_ad import (
-    ARM_SCOPE,
-    DEFAULT_AUTHORITY,
-    AccessToken,
-    TokenCache,
-    fetch_token,
-)
+from overcast.auth.azure_ad import ARM_SCOPE
+from overcast.auth.azure_ad import DEFAULT_AUTHORITY
+from overcast.auth.azure_ad import AccessToken
+from overcast.auth.azure_ad import TokenCache
+from overcast.auth.azure_ad import fetch_token
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
-from overcast.dns.records import character_strings, parse_character_strings
-from overcast.errors import (
-    AlreadyExists,
-    InvalidCredentials,
-    InvalidInput,
-    NotFound,
-    NotSupported,
-    OperationTimeout,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, HttpApi, RequestOptions, When, decode_json
-from overcast.runtime.effects import Call, Iter, Op, Request, Response, Sleep
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.records import character_strings
+from overcast.dns.records import parse_character_strings
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import NotSupported
+from overcast.errors import OperationTimeout
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import RequestOptions
+from overcast.runtime.api import When
+from overcast.runtime.api import decode_json
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.redact import Secret
 

@@ -31,27 +31,43 @@ How overcast's model maps onto Cloudflare:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Final, Unpack
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import Unpack
 from urllib.parse import quote
 
-from overcast.dns import names, per_value
-from overcast.dns.base import RecordType, Zone, ZoneType
-from overcast.dns.per_value import Entry, Item, PerValueDNSDriver
-from overcast.dns.records import character_strings, parse_character_strings
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotFound,
-    NotSupported,
-    RecordAlreadyExists,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, Fault, Outcome, SendOptions, When, decode_json
-from overcast.runtime.effects import Op, Request, Response
+from overcast.dns import names
+from overcast.dns import per_value
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.per_value import Entry
+from overcast.dns.per_value import Item
+from overcast.dns.per_value import PerValueDNSDriver
+from overcast.dns.records import character_strings
+from overcast.dns.records import parse_character_strings
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import NotSupported
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import SendOptions
+from overcast.runtime.api import When
+from overcast.runtime.api import decode_json
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.operation import operation
-from overcast.runtime.paging import Cursor, Page
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
 from overcast.runtime.redact import Secret
 
 __all__ = ["CloudflareDNSDriver"]

@@ -32,25 +32,34 @@ How overcast's model maps onto DigitalOcean:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Final
-from urllib.parse import parse_qs, quote, urlsplit
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from urllib.parse import parse_qs
+from urllib.parse import quote
+from urllib.parse import urlsplit
 
 from overcast.dns import per_value
-from overcast.dns.base import RecordType, Zone, ZoneType
-from overcast.dns.per_value import Entry, Item, PerValueDNSDriver
-from overcast.errors import (
-    AlreadyExists,
-    InvalidInput,
-    NotSupported,
-    ProviderError,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, When
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.per_value import Entry
+from overcast.dns.per_value import Item
+from overcast.dns.per_value import PerValueDNSDriver
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import When
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import operation
-from overcast.runtime.paging import Cursor, Page
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
 from overcast.runtime.redact import Secret
 
 __all__ = ["DigitalOceanDNSDriver"]

@@ -30,35 +30,55 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
 from urllib.parse import quote
 
-from overcast.auth.google_oauth import (
-    AccessToken,
-    GoogleCredentials,
-)
+from overcast.auth.google_oauth import AccessToken
+from overcast.auth.google_oauth import GoogleCredentials
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
-from overcast.dns.records import from_presentation, to_presentation
-from overcast.errors import (
-    AlreadyExists,
-    InvalidInput,
-    NotFound,
-    NotSupported,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, Fault, HttpApi, When, json_fault
-from overcast.runtime.effects import Iter, Op, Request, Response
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.records import from_presentation
+from overcast.dns.records import to_presentation
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import NotSupported
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import When
+from overcast.runtime.api import json_fault
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["GoogleDNSDriver"]

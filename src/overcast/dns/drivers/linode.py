@@ -33,16 +33,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
-from overcast.dns import names, per_value
-from overcast.dns.base import RecordType, Zone, ZoneType
-from overcast.dns.per_value import Entry, Item, PerValueDNSDriver
-from overcast.errors import AlreadyExists, InvalidInput, ZoneAlreadyExists, ZoneNotFound
-from overcast.runtime.api import ErrorMap, Fault, When
-from overcast.runtime.effects import Op, Response
+from overcast.dns import names
+from overcast.dns import per_value
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.per_value import Entry
+from overcast.dns.per_value import Item
+from overcast.dns.per_value import PerValueDNSDriver
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import When
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Response
 from overcast.runtime.operation import operation
-from overcast.runtime.paging import Cursor, Page
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
 from overcast.runtime.redact import Secret
 
 __all__ = ["LinodeDNSDriver"]

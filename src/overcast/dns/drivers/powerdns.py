@@ -42,47 +42,58 @@ listing is one page.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Final
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Final
 from urllib.parse import quote
 
 from overcast.dns import names
-from overcast.dns.base import (
-    DEFAULT_TTL,
-    PSEUDO_TYPES,
-    DNSDriver,
-    Record,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
-from overcast.dns.records import (
-    TEXT_TYPES,
-    from_presentation,
-    generic,
-    generic_type,
-    knows,
-    mnemonic,
-    to_presentation,
-    to_rdata,
-)
-from overcast.errors import (
-    AlreadyExists,
-    InvalidInput,
-    NotSupported,
-    OvercastError,
-    ProviderError,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, Fault, HttpApi, Outcome, When, json_fault
-from overcast.runtime.effects import Iter, Op, Request, Response
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.dns.base import DEFAULT_TTL
+from overcast.dns.base import PSEUDO_TYPES
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.records import TEXT_TYPES
+from overcast.dns.records import from_presentation
+from overcast.dns.records import generic
+from overcast.dns.records import generic_type
+from overcast.dns.records import knows
+from overcast.dns.records import mnemonic
+from overcast.dns.records import to_presentation
+from overcast.dns.records import to_rdata
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import OvercastError
+from overcast.errors import ProviderError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import When
+from overcast.runtime.api import json_fault
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["PowerDNSDriver"]

@@ -40,32 +40,50 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar, Final, Unpack
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import Unpack
 
-from overcast.auth.tokens import AccessToken, TokenCache
-from overcast.dns import names, per_value
-from overcast.dns.base import RecordType, Zone, ZoneType
-from overcast.dns.per_value import Entry, Item, PerValueDNSDriver
-from overcast.errors import (
-    AlreadyExists,
-    InvalidInput,
-    OperationTimeout,
-    ProviderError,
-    RateLimited,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, Fault, Outcome, SendOptions, When
-from overcast.runtime.effects import Call, Op, Request, Response, Sleep
+from overcast.auth.tokens import AccessToken
+from overcast.auth.tokens import TokenCache
+from overcast.dns import names
+from overcast.dns import per_value
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.per_value import Entry
+from overcast.dns.per_value import Item
+from overcast.dns.per_value import PerValueDNSDriver
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
+from overcast.errors import OperationTimeout
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import SendOptions
+from overcast.runtime.api import When
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import operation
 from overcast.runtime.options import check_endpoint
-from overcast.runtime.paging import Cursor, Page
-from overcast.runtime.redact import Secret, redact_text
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_text
 
 __all__ = ["RackspaceDNSDriver"]
 

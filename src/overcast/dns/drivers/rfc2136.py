@@ -27,8 +27,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
 # First, so that a missing dnspython is reported with the extra that brings it.
 from overcast.dns import bind
@@ -51,29 +55,30 @@ import dns.xfr
 import dns.zone
 
 from overcast.dns import names
-from overcast.dns.base import (
-    DEFAULT_TTL,
-    STANDARD_TYPES,
-    DNSDriver,
-    Record,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    OperationTimeout,
-    ProviderError,
-    RecordAlreadyExists,
-    RecordNotFound,
-    TransportError,
-    ZoneNotFound,
-)
-from overcast.runtime.effects import Call, Iter, Op
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.dns.base import DEFAULT_TTL
+from overcast.dns.base import STANDARD_TYPES
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import OperationTimeout
+from overcast.errors import ProviderError
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import TransportError
+from overcast.errors import ZoneNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["SERVER_TYPES", "TSIG_ALGORITHMS", "RFC2136DNSDriver"]

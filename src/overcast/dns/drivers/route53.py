@@ -58,37 +58,60 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import takewhile
-from typing import Any, ClassVar, Final, TypeVar, Unpack
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
+from typing import Unpack
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
+from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import sign_request
 from overcast.dns import names
-from overcast.dns.base import DNSDriver, Record, RecordSpec, RecordType, Zone, ZoneType
-from overcast.dns.records import from_presentation, to_presentation
-from overcast.errors import (
-    InvalidCredentials,
-    InvalidInput,
-    NotSupported,
-    OvercastError,
-    ProviderError,
-    RateLimited,
-    RecordAlreadyExists,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.api import ErrorMap, HttpApi, Outcome, RequestOptions, When
-from overcast.runtime.effects import Iter, Op, Request, Response
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, create_once
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.dns.records import from_presentation
+from overcast.dns.records import to_presentation
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import OvercastError
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.errors import RecordAlreadyExists
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import RequestOptions
+from overcast.runtime.api import When
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import create_once
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 from overcast.xml import child as _child
 from overcast.xml import children as _children

@@ -26,9 +26,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
 
 # First, so that a missing dnspython is reported with the extra that brings it.
 from overcast.dns import bind
@@ -43,28 +49,29 @@ import dns.rdtypes.ANY.SOA
 import dns.zone
 
 from overcast.dns import names
-from overcast.dns.base import (
-    DEFAULT_TTL,
-    STANDARD_TYPES,
-    DNSDriver,
-    Record,
-    RecordSpec,
-    RecordType,
-    Zone,
-    ZoneType,
-)
-from overcast.errors import (
-    InvalidInput,
-    ProviderError,
-    RecordNotFound,
-    ZoneAlreadyExists,
-    ZoneNotFound,
-)
-from overcast.runtime.effects import Call, Iter, Op
+from overcast.dns.base import DEFAULT_TTL
+from overcast.dns.base import STANDARD_TYPES
+from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
+from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordType
+from overcast.dns.base import Zone
+from overcast.dns.base import ZoneType
+from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
+from overcast.errors import RecordNotFound
+from overcast.errors import ZoneAlreadyExists
+from overcast.errors import ZoneNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
 from overcast.runtime.files import AtomicFile
-from overcast.runtime.operation import iterator, operation
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.runtime.options import check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 
 __all__ = ["ZoneFileDNSDriver"]
 

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from overcast.runtime.effects import Headers, Request, Response, body_length
-from overcast.runtime.redact import redact_logger, redact_url
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import body_length
+from overcast.runtime.redact import redact_logger
+from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import ByteStream
-from overcast.runtime.transports.base import (
-    DEFAULT_POOL_SIZE,
-    AsyncTransport,
-    TransportFailure,
-    in_memory_body,
-)
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import TransportFailure
+from overcast.runtime.transports.base import in_memory_body
 
 __all__ = ["AiohttpTransport"]
 

@@ -8,13 +8,16 @@ body in a :class:`~overcast.runtime.streams.ByteStream`.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
+from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from overcast.errors import OperationTimeout, TransportError
-from overcast.runtime.effects import Request, Response
+from overcast.errors import OperationTimeout
+from overcast.errors import TransportError
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
 from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 
 __all__ = [

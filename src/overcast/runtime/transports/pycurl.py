@@ -27,15 +27,23 @@ import math
 import queue
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Final
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+from typing import Final
 
 import pycurl
 
-from overcast.runtime.effects import Headers, Request, Response, body_length
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import body_length
 from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import ByteStream
-from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, SyncTransport, TransportFailure
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import SyncTransport
+from overcast.runtime.transports.base import TransportFailure
 
 __all__ = ["PycurlTransport"]
 

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.exceptions import HTTPError
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import ReadTimeoutError
 
-from overcast.runtime.effects import Headers, Request, Response, body_length
-from overcast.runtime.redact import redact_logger, redact_url
-from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream
-from overcast.runtime.transports.base import DEFAULT_POOL_SIZE, SyncTransport, TransportFailure
+from overcast.runtime.effects import Headers
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import body_length
+from overcast.runtime.redact import redact_logger
+from overcast.runtime.redact import redact_url
+from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import SyncTransport
+from overcast.runtime.transports.base import TransportFailure
 
 __all__ = ["Urllib3Transport"]
 

@@ -56,51 +56,72 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar, Final
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from urllib.parse import quote
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from overcast import xml
-from overcast.auth.azure_shared_key import (
-    API_VERSION,
-    blob_sas,
-    check_account_key,
-    parse_connection_string,
-    sign_request,
-)
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-    ProviderError,
-    RateLimited,
-)
-from overcast.runtime.api import ErrorMap, Fault, Outcome, When, xml_fault
-from overcast.runtime.effects import Call, Iter, Op, PartData, Request, Response, Sleep
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.auth.azure_shared_key import API_VERSION
+from overcast.auth.azure_shared_key import blob_sas
+from overcast.auth.azure_shared_key import check_account_key
+from overcast.auth.azure_shared_key import parse_connection_string
+from overcast.auth.azure_shared_key import sign_request
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import When
+from overcast.runtime.api import xml_fault
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 from overcast.runtime.streams import ByteStream
-from overcast.storage.base import (
-    Attributes,
-    Container,
-    ContainerRef,
-    Object,
-    ObjectUpload,
-    Prefix,
-    StorageDriver,
-    container_name,
-)
-from overcast.storage.checks import HashCheck, b64_to_hex, md5_b64
-from overcast.storage.http import StorageApi, header_int, http_date, user_meta
-from overcast.storage.transfer import PartPlan, Ranged, Span, upload_in_parts
+from overcast.storage.base import Attributes
+from overcast.storage.base import Container
+from overcast.storage.base import ContainerRef
+from overcast.storage.base import Object
+from overcast.storage.base import ObjectUpload
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
+from overcast.storage.base import container_name
+from overcast.storage.checks import HashCheck
+from overcast.storage.checks import b64_to_hex
+from overcast.storage.checks import md5_b64
+from overcast.storage.http import StorageApi
+from overcast.storage.http import header_int
+from overcast.storage.http import http_date
+from overcast.storage.http import user_meta
+from overcast.storage.transfer import PartPlan
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
+from overcast.storage.transfer import upload_in_parts
 
 __all__ = ["DEFAULT_PART_PLAN", "AzureBlobsStorageDriver"]
 

@@ -62,54 +62,64 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Any
+from typing import ClassVar
+from typing import Final
 from urllib.parse import quote
 
-from overcast.auth.google_oauth import (
-    AccessToken,
-    GoogleCredentials,
-    ServiceAccount,
-    rsa_sign,
-)
+from overcast.auth.google_oauth import AccessToken
+from overcast.auth.google_oauth import GoogleCredentials
+from overcast.auth.google_oauth import ServiceAccount
+from overcast.auth.google_oauth import rsa_sign
 from overcast.auth.tokens import send_with_bearer
-from overcast.errors import (
-    AlreadyExists,
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidInput,
-    NotSupported,
-    ObjectNotFound,
-    ProviderError,
-)
-from overcast.runtime.api import ErrorMap, Fault, When, json_fault
-from overcast.runtime.effects import Call, Iter, Op, PartData, Request, Response
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.errors import AlreadyExists
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
+from overcast.errors import ObjectNotFound
+from overcast.errors import ProviderError
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import When
+from overcast.runtime.api import json_fault
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 from overcast.runtime.streams import ChunkObserver
-from overcast.storage.base import (
-    Attributes,
-    Container,
-    ContainerRef,
-    Object,
-    ObjectUpload,
-    Prefix,
-    StorageDriver,
-    container_name,
-)
-from overcast.storage.checks import (
-    ChecksumCheck,
-    b64_to_hex,
-    checksum_b64,
-    crc32c_function,
-    pick_checksum,
-)
-from overcast.storage.http import StorageApi, iso_date
-from overcast.storage.transfer import PartPlan, Ranged, Span
+from overcast.storage.base import Attributes
+from overcast.storage.base import Container
+from overcast.storage.base import ContainerRef
+from overcast.storage.base import Object
+from overcast.storage.base import ObjectUpload
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
+from overcast.storage.base import container_name
+from overcast.storage.checks import ChecksumCheck
+from overcast.storage.checks import b64_to_hex
+from overcast.storage.checks import checksum_b64
+from overcast.storage.checks import crc32c_function
+from overcast.storage.checks import pick_checksum
+from overcast.storage.http import StorageApi
+from overcast.storage.http import iso_date
+from overcast.storage.transfer import PartPlan
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
 
 __all__ = [
     "DEFAULT_PART_PLAN",

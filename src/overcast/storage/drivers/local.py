@@ -25,33 +25,47 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import IO, Any, ClassVar, Final
+from datetime import UTC
+from datetime import datetime
+from typing import IO
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    InvalidInput,
-    ObjectNotFound,
-)
-from overcast.runtime.effects import Call, Emit, Guarded, Iter, Op, Pipe
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Pipe
 from overcast.runtime.files import write_atomic
-from overcast.runtime.operation import iterator, operation
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.runtime.options import check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
-from overcast.runtime.streams import DEFAULT_CHUNK_SIZE, ByteStream, ReaderStream
-from overcast.storage.base import (
-    Attributes,
-    Container,
-    ContainerRef,
-    Object,
-    Prefix,
-    StorageDriver,
-    container_name,
-)
-from overcast.storage.checks import DEFAULT_CONTENT_TYPE, HashCheck, check_range, guess_type
-from overcast.storage.transfer import Ranged, Span
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
+from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import ReaderStream
+from overcast.storage.base import Attributes
+from overcast.storage.base import Container
+from overcast.storage.base import ContainerRef
+from overcast.storage.base import Object
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
+from overcast.storage.base import container_name
+from overcast.storage.checks import DEFAULT_CONTENT_TYPE
+from overcast.storage.checks import HashCheck
+from overcast.storage.checks import check_range
+from overcast.storage.checks import guess_type
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
 
 __all__ = ["LocalStorageDriver"]
 

@@ -64,66 +64,88 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Final, cast
-from urllib.parse import quote, unquote_plus, urlsplit
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import cast
+from urllib.parse import quote
+from urllib.parse import unquote_plus
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from overcast import xml
-from overcast.auth.aws_sigv4 import AwsCredentials, presign_url, sign_request
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-    OutcomeUnknown,
-    OvercastError,
-    ProviderError,
-    RateLimited,
-)
-from overcast.runtime.api import ErrorMap, Fault, Outcome, SendOptions, When, decode_xml, xml_fault
-from overcast.runtime.effects import Call, Guarded, Iter, Op, Parallel, PartData, Request, Response
-from overcast.runtime.operation import aio, iterator, operation
-from overcast.runtime.ops import create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import presign_url
+from overcast.auth.aws_sigv4 import sign_request
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.errors import OutcomeUnknown
+from overcast.errors import OvercastError
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import SendOptions
+from overcast.runtime.api import When
+from overcast.runtime.api import decode_xml
+from overcast.runtime.api import xml_fault
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 from overcast.runtime.streams import ChunkObserver
-from overcast.storage.base import (
-    Attributes,
-    Container,
-    ContainerRef,
-    Object,
-    ObjectUpload,
-    Prefix,
-    StorageDriver,
-    StorageDriverAsync,
-    container_name,
-)
-from overcast.storage.checks import (
-    CHEAPEST_FIRST,
-    DEFAULT_CONTENT_TYPE,
-    ChecksumCheck,
-    HashCheck,
-    can_compute,
-    checksum_b64,
-    crc32_function,
-    is_md5,
-    md5_b64,
-    md5_hex,
-)
-from overcast.storage.http import (
-    StorageApi,
-    header_int,
-    http_date,
-    iso_date,
-    user_meta,
-)
-from overcast.storage.transfer import PartPlan, Ranged, Span
+from overcast.storage.base import Attributes
+from overcast.storage.base import Container
+from overcast.storage.base import ContainerRef
+from overcast.storage.base import Object
+from overcast.storage.base import ObjectUpload
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
+from overcast.storage.base import StorageDriverAsync
+from overcast.storage.base import container_name
+from overcast.storage.checks import CHEAPEST_FIRST
+from overcast.storage.checks import DEFAULT_CONTENT_TYPE
+from overcast.storage.checks import ChecksumCheck
+from overcast.storage.checks import HashCheck
+from overcast.storage.checks import can_compute
+from overcast.storage.checks import checksum_b64
+from overcast.storage.checks import crc32_function
+from overcast.storage.checks import is_md5
+from overcast.storage.checks import md5_b64
+from overcast.storage.checks import md5_hex
+from overcast.storage.http import StorageApi
+from overcast.storage.http import header_int
+from overcast.storage.http import http_date
+from overcast.storage.http import iso_date
+from overcast.storage.http import user_meta
+from overcast.storage.transfer import PartPlan
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
 
 __all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver", "S3StorageDriverAsync"]
 

@@ -70,45 +70,69 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, ClassVar, Final
+from typing import Any
+from typing import ClassVar
+from typing import Final
 from urllib.parse import quote
 
-from overcast.auth.keystone import KeystoneCredentials, KeystoneSession
-from overcast.auth.tokens import AccessToken, TokenCache
-from overcast.errors import (
-    ContainerAlreadyExists,
-    ContainerIsNotEmpty,
-    ContainerNotFound,
-    IntegrityError,
-    InvalidCredentials,
-    InvalidInput,
-    ObjectNotFound,
-    ProviderError,
-    RateLimited,
-)
-from overcast.runtime.api import ErrorMap, Fault, Outcome, When
-from overcast.runtime.effects import Call, Iter, Op, Parallel, PartData, Request, Response
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once, or_none
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
-from overcast.runtime.redact import Secret, redact_text
+from overcast.auth.keystone import KeystoneCredentials
+from overcast.auth.keystone import KeystoneSession
+from overcast.auth.tokens import AccessToken
+from overcast.auth.tokens import TokenCache
+from overcast.errors import ContainerAlreadyExists
+from overcast.errors import ContainerIsNotEmpty
+from overcast.errors import ContainerNotFound
+from overcast.errors import IntegrityError
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import ObjectNotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import Outcome
+from overcast.runtime.api import When
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
+from overcast.runtime.effects import PartData
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import or_none
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_text
 from overcast.runtime.streams import ChunkObserver
-from overcast.storage.base import (
-    Attributes,
-    Container,
-    ContainerRef,
-    Object,
-    ObjectUpload,
-    Prefix,
-    StorageDriver,
-    container_name,
-)
-from overcast.storage.checks import HashCheck, is_md5, md5_hex
-from overcast.storage.http import StorageApi, header_int, http_date, iso_date, user_meta
-from overcast.storage.transfer import PartPlan, Ranged, Span
+from overcast.storage.base import Attributes
+from overcast.storage.base import Container
+from overcast.storage.base import ContainerRef
+from overcast.storage.base import Object
+from overcast.storage.base import ObjectUpload
+from overcast.storage.base import Prefix
+from overcast.storage.base import StorageDriver
+from overcast.storage.base import container_name
+from overcast.storage.checks import HashCheck
+from overcast.storage.checks import is_md5
+from overcast.storage.checks import md5_hex
+from overcast.storage.http import StorageApi
+from overcast.storage.http import header_int
+from overcast.storage.http import http_date
+from overcast.storage.http import iso_date
+from overcast.storage.http import user_meta
+from overcast.storage.transfer import PartPlan
+from overcast.storage.transfer import Ranged
+from overcast.storage.transfer import Span
 
 __all__ = ["DEFAULT_PART_PLAN", "SegmentHashCheck", "SwiftStorageDriver"]
 

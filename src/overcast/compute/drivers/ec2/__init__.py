@@ -60,8 +60,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from overcast.compute.base import NodeDriverAsync
-from overcast.compute.drivers.ec2.api import API_VERSION, TOKEN_TAG, SecurityGroupNotFound
-from overcast.compute.drivers.ec2.groups import EC2SecurityGroups, SecurityGroup
+from overcast.compute.drivers.ec2.api import API_VERSION
+from overcast.compute.drivers.ec2.api import TOKEN_TAG
+from overcast.compute.drivers.ec2.api import SecurityGroupNotFound
+from overcast.compute.drivers.ec2.groups import EC2SecurityGroups
+from overcast.compute.drivers.ec2.groups import SecurityGroup
 from overcast.compute.drivers.ec2.images import EC2Images
 from overcast.compute.drivers.ec2.keys import EC2KeyPairs
 from overcast.compute.drivers.ec2.nodes import EC2Nodes

@@ -5,33 +5,46 @@ shapes, the XML readers and the checks of ids and names."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Final, Protocol, TypeVar
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import Protocol
+from typing import TypeVar
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
-from overcast.auth.aws_sigv4 import AwsCredentials, sign_request
+from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import sign_request
 from overcast.compute.base import NodeDriver
-from overcast.errors import (
-    AlreadyExists,
-    ImageNotFound,
-    InvalidCredentials,
-    InvalidInput,
-    KeyPairAlreadyExists,
-    KeyPairNotFound,
-    NodeNotFound,
-    NotFound,
-    RateLimited,
-    SizeNotFound,
-    SnapshotNotFound,
-    VolumeNotFound,
-)
-from overcast.runtime.api import ErrorMap, HttpApi, When
-from overcast.runtime.effects import Iter, Op, Request
+from overcast.errors import AlreadyExists
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import NotFound
+from overcast.errors import RateLimited
+from overcast.errors import SizeNotFound
+from overcast.errors import SnapshotNotFound
+from overcast.errors import VolumeNotFound
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import When
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
 from overcast.runtime.ops import create_once
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 from overcast.xml import local as _local
 from overcast.xml import path as _path

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
 from xml.etree.ElementTree import Element
 
-from overcast.compute.drivers.ec2.api import (
-    CONTROL,
-    TOKEN_TAG,
-    EC2Api,
-    Params,
-    SecurityGroupNotFound,
-    integer,
-    items,
-    return_value,
-    tag_spec,
-    tags,
-    text,
-    token_filter,
-)
-from overcast.compute.drivers.ec2.api import (
-    filters as filter_params,
-)
-from overcast.errors import AlreadyExists, InvalidInput
+from overcast.compute.drivers.ec2.api import CONTROL
+from overcast.compute.drivers.ec2.api import TOKEN_TAG
+from overcast.compute.drivers.ec2.api import EC2Api
+from overcast.compute.drivers.ec2.api import Params
+from overcast.compute.drivers.ec2.api import SecurityGroupNotFound
+from overcast.compute.drivers.ec2.api import filters as filter_params
+from overcast.compute.drivers.ec2.api import integer
+from overcast.compute.drivers.ec2.api import items
+from overcast.compute.drivers.ec2.api import return_value
+from overcast.compute.drivers.ec2.api import tag_spec
+from overcast.compute.drivers.ec2.api import tags
+from overcast.compute.drivers.ec2.api import text
+from overcast.compute.drivers.ec2.api import token_filter
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
 from overcast.models import Model
-from overcast.runtime.effects import Iter, Op
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
 from overcast.runtime.operation import operation
-from overcast.runtime.ops import collect, find_first
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
 
 __all__ = ["EC2SecurityGroups", "SecurityGroup"]
 

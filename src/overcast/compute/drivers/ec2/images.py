@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 from xml.etree.ElementTree import Element
 
-from overcast.compute.drivers.ec2.api import (
-    TOKEN_TAG,
-    EC2Api,
-    Params,
-    boolean,
-    filters,
-    integer,
-    items,
-    numbered,
-    tag_spec,
-    tags,
-    text,
-)
-from overcast.compute.models import Node, NodeImage, NodeLocation
-from overcast.errors import ImageNotFound, InvalidInput, NodeNotFound
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, find_first
+from overcast.compute.drivers.ec2.api import TOKEN_TAG
+from overcast.compute.drivers.ec2.api import EC2Api
+from overcast.compute.drivers.ec2.api import Params
+from overcast.compute.drivers.ec2.api import boolean
+from overcast.compute.drivers.ec2.api import filters
+from overcast.compute.drivers.ec2.api import integer
+from overcast.compute.drivers.ec2.api import items
+from overcast.compute.drivers.ec2.api import numbered
+from overcast.compute.drivers.ec2.api import tag_spec
+from overcast.compute.drivers.ec2.api import tags
+from overcast.compute.drivers.ec2.api import text
+from overcast.compute.models import Node
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import NodeNotFound
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
 
 __all__ = ["EC2Images"]
 

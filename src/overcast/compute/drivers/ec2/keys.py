@@ -6,20 +6,22 @@ import base64
 from collections.abc import Sequence
 from xml.etree.ElementTree import Element
 
-from overcast.compute.drivers.ec2.api import (
-    TOKEN_TAG,
-    EC2Api,
-    Params,
-    numbered,
-    return_value,
-    tag_spec,
-    tags,
-    text,
-)
+from overcast.compute.drivers.ec2.api import TOKEN_TAG
+from overcast.compute.drivers.ec2.api import EC2Api
+from overcast.compute.drivers.ec2.api import Params
+from overcast.compute.drivers.ec2.api import numbered
+from overcast.compute.drivers.ec2.api import return_value
+from overcast.compute.drivers.ec2.api import tag_spec
+from overcast.compute.drivers.ec2.api import tags
+from overcast.compute.drivers.ec2.api import text
 from overcast.compute.models import KeyPair
-from overcast.errors import InvalidInput, KeyPairAlreadyExists, KeyPairNotFound
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.redact import Secret
 

@@ -5,48 +5,48 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Final
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Final
 from xml.etree.ElementTree import Element
 
 from overcast.compute.base import NodeSpec
-from overcast.compute.drivers.ec2.api import (
-    MAX_TAG_VALUE,
-    TOKEN_TAG,
-    EC2Api,
-    Params,
-    boolean,
-    filters,
-    integer,
-    items,
-    moment,
-    numbered,
-    return_value,
-    tag_spec,
-    tags,
-    text,
-    token_filter,
-)
-from overcast.compute.models import (
-    Node,
-    NodeAuth,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.errors import (
-    InvalidInput,
-    KeyPairAlreadyExists,
-    KeyPairNotFound,
-    NodeNotFound,
-    ProviderError,
-    SizeNotFound,
-)
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, pure
+from overcast.compute.drivers.ec2.api import MAX_TAG_VALUE
+from overcast.compute.drivers.ec2.api import TOKEN_TAG
+from overcast.compute.drivers.ec2.api import EC2Api
+from overcast.compute.drivers.ec2.api import Params
+from overcast.compute.drivers.ec2.api import boolean
+from overcast.compute.drivers.ec2.api import filters
+from overcast.compute.drivers.ec2.api import integer
+from overcast.compute.drivers.ec2.api import items
+from overcast.compute.drivers.ec2.api import moment
+from overcast.compute.drivers.ec2.api import numbered
+from overcast.compute.drivers.ec2.api import return_value
+from overcast.compute.drivers.ec2.api import tag_spec
+from overcast.compute.drivers.ec2.api import tags
+from overcast.compute.drivers.ec2.api import text
+from overcast.compute.drivers.ec2.api import token_filter
+from overcast.compute.models import Node
+from overcast.compute.models import NodeAuth
+from overcast.compute.models import NodeAuthSSHKey
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import NodeSize
+from overcast.compute.models import NodeState
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import ProviderError
+from overcast.errors import SizeNotFound
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import pure
 
 __all__ = ["EC2Nodes"]
 

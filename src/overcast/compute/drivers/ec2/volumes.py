@@ -2,43 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from xml.etree.ElementTree import Element
 
-from overcast.compute.drivers.ec2.api import (
-    CONTROL,
-    TOKEN_TAG,
-    EC2Api,
-    Params,
-    boolean,
-    filters,
-    integer,
-    items,
-    moment,
-    numbered,
-    tag_spec,
-    tags,
-    text,
-    token_filter,
-)
-from overcast.compute.models import (
-    Node,
-    NodeLocation,
-    StorageVolume,
-    StorageVolumeState,
-    VolumeSnapshot,
-    VolumeSnapshotState,
-)
-from overcast.errors import (
-    InvalidInput,
-    NodeNotFound,
-    ProviderError,
-    SnapshotNotFound,
-    VolumeNotFound,
-)
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import collect, find_first
+from overcast.compute.drivers.ec2.api import CONTROL
+from overcast.compute.drivers.ec2.api import TOKEN_TAG
+from overcast.compute.drivers.ec2.api import EC2Api
+from overcast.compute.drivers.ec2.api import Params
+from overcast.compute.drivers.ec2.api import boolean
+from overcast.compute.drivers.ec2.api import filters
+from overcast.compute.drivers.ec2.api import integer
+from overcast.compute.drivers.ec2.api import items
+from overcast.compute.drivers.ec2.api import moment
+from overcast.compute.drivers.ec2.api import numbered
+from overcast.compute.drivers.ec2.api import tag_spec
+from overcast.compute.drivers.ec2.api import tags
+from overcast.compute.drivers.ec2.api import text
+from overcast.compute.drivers.ec2.api import token_filter
+from overcast.compute.models import Node
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import StorageVolume
+from overcast.compute.models import StorageVolumeState
+from overcast.compute.models import VolumeSnapshot
+from overcast.compute.models import VolumeSnapshotState
+from overcast.errors import InvalidInput
+from overcast.errors import NodeNotFound
+from overcast.errors import ProviderError
+from overcast.errors import SnapshotNotFound
+from overcast.errors import VolumeNotFound
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
 
 __all__ = ["EC2Volumes"]
 

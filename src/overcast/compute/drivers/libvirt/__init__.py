@@ -58,44 +58,47 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from typing import ClassVar
+from typing import TypeVar
 
-from overcast.compute.base import NodeDriverAsync, NodeSpec
-from overcast.compute.drivers.libvirt.host import (
-    _STATE_NAMES,
-    _STATES,
-    DISK_PREFIX,
-    LOCATION_ID,
-    MAX_NAME_LENGTH,
-    METADATA_NS,
-    SIZES,
-    LibvirtHost,
-    _check_name,
-    _Domain,
-    _size_id,
-    _Volume,
-)
-from overcast.compute.models import (
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.errors import (
-    ImageNotFound,
-    InvalidInput,
-    LocationNotFound,
-    NodeNotFound,
-    NotFound,
-    OutcomeUnknown,
-)
-from overcast.runtime.effects import Emit, Guarded, Iter, Op
-from overcast.runtime.operation import aio, iterator, operation
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.compute.base import NodeDriverAsync
+from overcast.compute.base import NodeSpec
+from overcast.compute.drivers.libvirt.host import _STATE_NAMES
+from overcast.compute.drivers.libvirt.host import _STATES
+from overcast.compute.drivers.libvirt.host import DISK_PREFIX
+from overcast.compute.drivers.libvirt.host import LOCATION_ID
+from overcast.compute.drivers.libvirt.host import MAX_NAME_LENGTH
+from overcast.compute.drivers.libvirt.host import METADATA_NS
+from overcast.compute.drivers.libvirt.host import SIZES
+from overcast.compute.drivers.libvirt.host import LibvirtHost
+from overcast.compute.drivers.libvirt.host import _check_name
+from overcast.compute.drivers.libvirt.host import _Domain
+from overcast.compute.drivers.libvirt.host import _size_id
+from overcast.compute.drivers.libvirt.host import _Volume
+from overcast.compute.models import Node
+from overcast.compute.models import NodeAuth
+from overcast.compute.models import NodeAuthPassword
+from overcast.compute.models import NodeAuthSSHKey
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import NodeSize
+from overcast.compute.models import NodeState
+from overcast.errors import ImageNotFound
+from overcast.errors import InvalidInput
+from overcast.errors import LocationNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import NotFound
+from overcast.errors import OutcomeUnknown
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Guarded
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import aio
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 
 __all__ = [
     "DISK_PREFIX",

@@ -10,27 +10,36 @@ import contextlib
 import threading
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, TypeVar
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
 
 from overcast.compute.base import NodeDriver
-from overcast.compute.models import NodeImage, NodeLocation, NodeSize, NodeState
-from overcast.errors import (
-    AlreadyExists,
-    InvalidCredentials,
-    InvalidInput,
-    NotFound,
-    NotSupported,
-    OutcomeUnknown,
-    OvercastError,
-    ProviderError,
-    TransportError,
-)
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import NodeSize
+from overcast.compute.models import NodeState
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import NotSupported
+from overcast.errors import OutcomeUnknown
+from overcast.errors import OvercastError
+from overcast.errors import ProviderError
+from overcast.errors import TransportError
 from overcast.extras import require
-from overcast.runtime.effects import Call, Op
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
 from overcast.runtime.options import check_page_size
-from overcast.runtime.redact import Secret, redact_text, redact_url
+from overcast.runtime.redact import Secret
+from overcast.runtime.redact import redact_text
+from overcast.runtime.redact import redact_url
 
 __all__ = [
     "DISK_PREFIX",

@@ -72,12 +72,10 @@ from typing import ClassVar
 from overcast.compute.base import NodeDriverAsync
 from overcast.compute.drivers.openstack.images import OpenStackImages
 from overcast.compute.drivers.openstack.keys import OpenStackKeyPairs
-from overcast.compute.drivers.openstack.network import (
-    FloatingIPNotFound,
-    NetworkNotFound,
-    OpenStackFloatingIP,
-    OpenStackNetwork,
-)
+from overcast.compute.drivers.openstack.network import FloatingIPNotFound
+from overcast.compute.drivers.openstack.network import NetworkNotFound
+from overcast.compute.drivers.openstack.network import OpenStackFloatingIP
+from overcast.compute.drivers.openstack.network import OpenStackNetwork
 from overcast.compute.drivers.openstack.servers import OpenStackServers
 from overcast.compute.drivers.openstack.volumes import OpenStackVolumes
 from overcast.runtime.operation import aio

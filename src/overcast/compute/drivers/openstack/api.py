@@ -5,19 +5,40 @@ the pager, and the checks of names."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Final, TypeVar, Unpack
+from typing import Any
+from typing import ClassVar
+from typing import Final
+from typing import TypeVar
+from typing import Unpack
 from urllib.parse import parse_qsl
 
-from overcast.auth.keystone import KeystoneCredentials, KeystoneSession
+from overcast.auth.keystone import KeystoneCredentials
+from overcast.auth.keystone import KeystoneSession
 from overcast.auth.tokens import AccessToken
 from overcast.compute.base import NodeDriver
-from overcast.errors import AlreadyExists, InvalidInput, NotFound, ProviderError, RateLimited
-from overcast.runtime.api import ErrorMap, Fault, HttpApi, RequestOptions, When
-from overcast.runtime.effects import Iter, Op, Request, Response
-from overcast.runtime.options import check_endpoint, check_page_size
-from overcast.runtime.paging import Cursor, Page, paginate
+from overcast.errors import AlreadyExists
+from overcast.errors import InvalidInput
+from overcast.errors import NotFound
+from overcast.errors import ProviderError
+from overcast.errors import RateLimited
+from overcast.runtime.api import ErrorMap
+from overcast.runtime.api import Fault
+from overcast.runtime.api import HttpApi
+from overcast.runtime.api import RequestOptions
+from overcast.runtime.api import When
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.options import check_endpoint
+from overcast.runtime.options import check_page_size
+from overcast.runtime.paging import Cursor
+from overcast.runtime.paging import Page
+from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["TOKEN_KEY", "OpenStackApi", "moment", "whole"]

@@ -6,12 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from overcast.compute.drivers.openstack.api import TOKEN_KEY, OpenStackApi
-from overcast.compute.models import Node, NodeImage, NodeLocation
-from overcast.errors import ImageNotFound, NodeNotFound, ProviderError
+from overcast.compute.drivers.openstack.api import TOKEN_KEY
+from overcast.compute.drivers.openstack.api import OpenStackApi
+from overcast.compute.models import Node
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.errors import ImageNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import ProviderError
 from overcast.runtime.api import decode_json
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.runtime.ops import find_first
 
 __all__ = ["OpenStackImages"]

@@ -8,9 +8,13 @@ from urllib.parse import quote
 
 from overcast.compute.drivers.openstack.api import OpenStackApi
 from overcast.compute.models import KeyPair
-from overcast.errors import InvalidInput, KeyPairAlreadyExists, KeyPairNotFound
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
 from overcast.runtime.ops import create_once
 from overcast.runtime.redact import Secret
 

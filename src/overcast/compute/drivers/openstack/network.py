@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
 from urllib.parse import quote
 
 from overcast.compute.drivers.openstack.api import OpenStackApi
 from overcast.compute.models import Node
-from overcast.errors import InvalidInput, NodeNotFound, NotFound
+from overcast.errors import InvalidInput
+from overcast.errors import NodeNotFound
+from overcast.errors import NotFound
 from overcast.models import Model
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import operation
-from overcast.runtime.ops import collect, find_first
+from overcast.runtime.ops import collect
+from overcast.runtime.ops import find_first
 
 __all__ = ["FloatingIPNotFound", "NetworkNotFound", "OpenStackFloatingIP", "OpenStackNetwork"]
 

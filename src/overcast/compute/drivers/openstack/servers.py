@@ -6,38 +6,38 @@ import base64
 import contextlib
 import hashlib
 import ipaddress
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 from urllib.parse import quote
 
 from overcast.compute.base import NodeSpec
-from overcast.compute.drivers.openstack.api import (
-    MAX_NAME,
-    TOKEN_KEY,
-    OpenStackApi,
-    moment,
-    whole,
-)
-from overcast.compute.models import (
-    Node,
-    NodeAuth,
-    NodeAuthPassword,
-    NodeAuthSSHKey,
-    NodeImage,
-    NodeLocation,
-    NodeSize,
-    NodeState,
-)
-from overcast.errors import (
-    InvalidInput,
-    KeyPairAlreadyExists,
-    KeyPairNotFound,
-    NodeNotFound,
-    SizeNotFound,
-)
-from overcast.runtime.effects import Emit, Iter, Op
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import find_first, pure
+from overcast.compute.drivers.openstack.api import MAX_NAME
+from overcast.compute.drivers.openstack.api import TOKEN_KEY
+from overcast.compute.drivers.openstack.api import OpenStackApi
+from overcast.compute.drivers.openstack.api import moment
+from overcast.compute.drivers.openstack.api import whole
+from overcast.compute.models import Node
+from overcast.compute.models import NodeAuth
+from overcast.compute.models import NodeAuthPassword
+from overcast.compute.models import NodeAuthSSHKey
+from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import NodeSize
+from overcast.compute.models import NodeState
+from overcast.errors import InvalidInput
+from overcast.errors import KeyPairAlreadyExists
+from overcast.errors import KeyPairNotFound
+from overcast.errors import NodeNotFound
+from overcast.errors import SizeNotFound
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import find_first
+from overcast.runtime.ops import pure
 from overcast.runtime.redact import Secret
 
 __all__ = ["OpenStackServers"]

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from urllib.parse import quote
 
-from overcast.compute.drivers.openstack.api import TOKEN_KEY, OpenStackApi, moment, whole
-from overcast.compute.models import (
-    Node,
-    NodeLocation,
-    StorageVolume,
-    StorageVolumeState,
-    VolumeSnapshot,
-    VolumeSnapshotState,
-)
-from overcast.errors import (
-    InvalidInput,
-    NodeNotFound,
-    NotFound,
-    SnapshotNotFound,
-    VolumeNotFound,
-)
-from overcast.runtime.effects import Iter, Op
-from overcast.runtime.operation import iterator, operation
-from overcast.runtime.ops import create_once, find_first
+from overcast.compute.drivers.openstack.api import TOKEN_KEY
+from overcast.compute.drivers.openstack.api import OpenStackApi
+from overcast.compute.drivers.openstack.api import moment
+from overcast.compute.drivers.openstack.api import whole
+from overcast.compute.models import Node
+from overcast.compute.models import NodeLocation
+from overcast.compute.models import StorageVolume
+from overcast.compute.models import StorageVolumeState
+from overcast.compute.models import VolumeSnapshot
+from overcast.compute.models import VolumeSnapshotState
+from overcast.errors import InvalidInput
+from overcast.errors import NodeNotFound
+from overcast.errors import NotFound
+from overcast.errors import SnapshotNotFound
+from overcast.errors import VolumeNotFound
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.operation import iterator
+from overcast.runtime.operation import operation
+from overcast.runtime.ops import create_once
+from overcast.runtime.ops import find_first
 
 __all__ = ["OpenStackVolumes"]
 
