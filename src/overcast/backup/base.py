@@ -34,6 +34,7 @@ from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
@@ -218,11 +219,7 @@ class BackupDriver(BaseDriver):
         """Iterate over every backup target of the account, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_targets")
-    def list_targets(self) -> Op[list[BackupTarget]]:
-        """List every backup target of the account."""
-        return (yield from collect(self.iterate_targets.op()))
+    list_targets = listing(iterate_targets, "List every backup target of the account.")
 
     @operation
     @not_supported
@@ -361,11 +358,7 @@ class BackupDriver(BaseDriver):
         """Iterate over a target's jobs, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_target_jobs")
-    def list_target_jobs(self, target: BackupTarget) -> Op[list[BackupTargetJob]]:
-        """List a target's jobs."""
-        return (yield from collect(self.iterate_target_jobs.op(target)))
+    list_target_jobs = listing(iterate_target_jobs, "List a target's jobs.")
 
     @operation
     @requires("iterate_target_jobs")

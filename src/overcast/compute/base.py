@@ -66,10 +66,10 @@ from overcast.runtime.effects import Parallel
 from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
-from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
@@ -205,11 +205,7 @@ class NodeDriver(BaseDriver):
         """Iterate over every node of the account, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_nodes")
-    def list_nodes(self) -> Op[list[Node]]:
-        """List every node of the account (every page)."""
-        return (yield from collect(self.iterate_nodes.op()))
+    list_nodes = listing(iterate_nodes, "List every node of the account (every page).")
 
     @operation
     @not_supported
@@ -275,11 +271,7 @@ class NodeDriver(BaseDriver):
         """Iterate over the node sizes offered (in ``location``, if given)."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_sizes")
-    def list_sizes(self, location: NodeLocation | None = None) -> Op[list[NodeSize]]:
-        """List the node sizes offered (in ``location``, if given)."""
-        return (yield from collect(self.iterate_sizes.op(location)))
+    list_sizes = listing(iterate_sizes, "List the node sizes offered (in ``location``, if given).")
 
     @operation
     @requires("iterate_sizes")
@@ -300,11 +292,9 @@ class NodeDriver(BaseDriver):
         """Iterate over the locations (regions, zones) nodes can be created in."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_locations")
-    def list_locations(self) -> Op[list[NodeLocation]]:
-        """List the locations (regions, zones) nodes can be created in."""
-        return (yield from collect(self.iterate_locations.op()))
+    list_locations = listing(
+        iterate_locations, "List the locations (regions, zones) nodes can be created in."
+    )
 
     @operation
     @requires("iterate_locations")
@@ -327,11 +317,9 @@ class NodeDriver(BaseDriver):
         """Iterate over the images nodes can boot from (in ``location``, if given)."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_images")
-    def list_images(self, location: NodeLocation | None = None) -> Op[list[NodeImage]]:
-        """List the images nodes can boot from (in ``location``, if given)."""
-        return (yield from collect(self.iterate_images.op(location)))
+    list_images = listing(
+        iterate_images, "List the images nodes can boot from (in ``location``, if given)."
+    )
 
     @operation
     @not_supported
@@ -373,11 +361,7 @@ class NodeDriver(BaseDriver):
         """Iterate over every volume of the account, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_volumes")
-    def list_volumes(self) -> Op[list[StorageVolume]]:
-        """List every volume of the account."""
-        return (yield from collect(self.iterate_volumes.op()))
+    list_volumes = listing(iterate_volumes, "List every volume of the account.")
 
     @operation
     @not_supported
@@ -424,11 +408,7 @@ class NodeDriver(BaseDriver):
         """Iterate over the snapshots of a volume."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_volume_snapshots")
-    def list_volume_snapshots(self, volume: StorageVolume) -> Op[list[VolumeSnapshot]]:
-        """List the snapshots of a volume."""
-        return (yield from collect(self.iterate_volume_snapshots.op(volume)))
+    list_volume_snapshots = listing(iterate_volume_snapshots, "List the snapshots of a volume.")
 
     @operation
     @not_supported
@@ -458,11 +438,7 @@ class NodeDriver(BaseDriver):
         """Iterate over the SSH key pairs known to the provider."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_key_pairs")
-    def list_key_pairs(self) -> Op[list[KeyPair]]:
-        """List the SSH key pairs known to the provider."""
-        return (yield from collect(self.iterate_key_pairs.op()))
+    list_key_pairs = listing(iterate_key_pairs, "List the SSH key pairs known to the provider.")
 
     @operation
     @not_supported

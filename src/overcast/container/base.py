@@ -31,10 +31,10 @@ from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
-from overcast.runtime.ops import collect
 from overcast.runtime.ops import find_first
 
 __all__ = [
@@ -215,11 +215,7 @@ class ContainerDriver(BaseDriver):
         """Iterate over the installed images."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_images")
-    def list_images(self) -> Op[list[ContainerImage]]:
-        """List the installed images."""
-        return (yield from collect(self.iterate_images.op()))
+    list_images = listing(iterate_images, "List the installed images.")
 
     @operation
     @not_supported
@@ -251,17 +247,9 @@ class ContainerDriver(BaseDriver):
         """
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_containers")
-    def list_containers(
-        self,
-        image: ContainerImage | None = None,
-        cluster: ContainerCluster | None = None,
-        *,
-        all: bool = True,
-    ) -> Op[list[Container]]:
-        """List deployed containers (filters as in :meth:`iterate_containers`)."""
-        return (yield from collect(self.iterate_containers.op(image, cluster, all=all)))
+    list_containers = listing(
+        iterate_containers, "List deployed containers (filters as in :meth:`iterate_containers`)."
+    )
 
     @operation
     @not_supported
@@ -316,11 +304,7 @@ class ContainerDriver(BaseDriver):
         """Iterate over the locations clusters can be made in."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_locations")
-    def list_locations(self) -> Op[list[ClusterLocation]]:
-        """List the locations clusters can be made in."""
-        return (yield from collect(self.iterate_locations.op()))
+    list_locations = listing(iterate_locations, "List the locations clusters can be made in.")
 
     @operation
     @requires("iterate_locations")
@@ -354,11 +338,7 @@ class ContainerDriver(BaseDriver):
         """Iterate over the clusters (of ``location``, if given), page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_clusters")
-    def list_clusters(self, location: ClusterLocation | None = None) -> Op[list[ContainerCluster]]:
-        """List the clusters (of ``location``, if given)."""
-        return (yield from collect(self.iterate_clusters.op(location)))
+    list_clusters = listing(iterate_clusters, "List the clusters (of ``location``, if given).")
 
     @operation
     @not_supported

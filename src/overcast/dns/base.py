@@ -58,6 +58,7 @@ from overcast.runtime.effects import Op
 from overcast.runtime.files import write_atomic
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
@@ -388,11 +389,7 @@ class DNSDriver(BaseDriver):
         """Iterate over every zone of the account, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_zones")
-    def list_zones(self) -> Op[list[Zone]]:
-        """List every zone of the account."""
-        return (yield from collect(self.iterate_zones.op()))
+    list_zones = listing(iterate_zones, "List every zone of the account.")
 
     @operation
     @not_supported
@@ -450,11 +447,7 @@ class DNSDriver(BaseDriver):
         """Iterate over the record sets of a zone, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_records")
-    def list_records(self, zone: Zone) -> Op[list[Record]]:
-        """List the record sets of a zone."""
-        return (yield from collect(self.iterate_records.op(zone)))
+    list_records = listing(iterate_records, "List the record sets of a zone.")
 
     @operation
     @not_supported

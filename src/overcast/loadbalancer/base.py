@@ -27,6 +27,7 @@ from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
@@ -179,11 +180,7 @@ class LoadBalancerDriver(BaseDriver):
         """Iterate over every load balancer of the account, page by page."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_balancers")
-    def list_balancers(self) -> Op[list[LoadBalancer]]:
-        """List every load balancer of the account."""
-        return (yield from collect(self.iterate_balancers.op()))
+    list_balancers = listing(iterate_balancers, "List every load balancer of the account.")
 
     @operation
     @not_supported

@@ -23,6 +23,7 @@ every view is complete.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from typing import Generic
 from typing import ParamSpec
 from typing import Protocol
 from typing import TypeVar
+from typing import cast
 from typing import overload
 
 from overcast.errors import NotSupported
@@ -57,6 +59,7 @@ __all__ = [
     "StreamOperation",
     "aio",
     "iterator",
+    "listing",
     "not_supported",
     "operation",
     "requires",
@@ -291,6 +294,37 @@ def iterator(fn: Callable[Concatenate[S, P], Iter[T]]) -> IteratorOperation[S, P
 def stream(fn: Callable[Concatenate[S, P], Op[ByteStream]]) -> StreamOperation[S, P]:
     """Make a generator method that returns a byte stream a stream operation."""
     return StreamOperation(fn)
+
+
+def listing(source: IteratorOperation[S, P, T], doc: str) -> Operation[S, P, list[T]]:
+    """The ``list_x`` of an ``iterate_x``: a value operation, with the same
+    parameters, that gathers every item of the driver's own ``iterate_x`` (so a
+    driver implements the iterator and gets the list)::
+
+        list_zones = listing(iterate_zones, "List every zone of the account.")
+    """
+    from overcast.runtime.ops import collect
+
+    name = source.name
+
+    def gather(driver: Any, /, *args: Any, **kwargs: Any) -> Op[list[T]]:
+        items: list[T] = yield from collect(getattr(driver, name).op(*args, **kwargs))
+        return items
+
+    signature = inspect.signature(source.fn)
+    gather.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=f"Op[list[{_item_type(signature)}]]"
+    )
+    gather.__name__ = gather.__qualname__ = f"list{name.removeprefix('iterate')}"
+    gather.__doc__ = doc
+    setattr(gather, _REQUIRES, (name,))
+    made: Operation[S, P, list[T]] = Operation(cast(Any, gather))
+    return made
+
+
+def _item_type(signature: inspect.Signature) -> str:
+    annotation = str(signature.return_annotation)
+    return annotation.removeprefix("Iter[").removesuffix("]") if annotation else "Any"
 
 
 # -- the async side ------------------------------------------------------------

@@ -55,11 +55,11 @@ from overcast.runtime.effects import Op
 from overcast.runtime.effects import Pipe
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.operation import stream
-from overcast.runtime.ops import collect
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.streams import FileStream
 from overcast.runtime.streams import IterStream
@@ -288,11 +288,7 @@ class StorageDriver(BaseDriver):
         """Iterate over every container of the account."""
         raise NotImplementedError
 
-    @operation
-    @requires("iterate_containers")
-    def list_containers(self) -> Op[list[Container]]:
-        """List every container of the account."""
-        return (yield from collect(self.iterate_containers.op()))
+    list_containers = listing(iterate_containers, "List every container of the account.")
 
     @operation
     @not_supported
@@ -329,17 +325,9 @@ class StorageDriver(BaseDriver):
         listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
         yield from listing
 
-    @operation
-    @requires("iterate_container_objects")
-    def list_container_objects(
-        self, container: ContainerRef, prefix: str | None = None, ex_prefix: str | None = None
-    ) -> Op[list[Object]]:
-        """List the objects of a container (every page)."""
-        return (
-            yield from collect(
-                self.iterate_container_objects.op(container, prefix, ex_prefix)
-            )
-        )
+    list_container_objects = listing(
+        iterate_container_objects, "List the objects of a container (every page)."
+    )
 
     @iterator
     @requires("_listing")
@@ -354,17 +342,9 @@ class StorageDriver(BaseDriver):
         name = self._check_container(container_name(container))
         yield from self._listing(name, prefix or "", delimiter)
 
-    @operation
-    @requires("iterate_container_entries")
-    def list_container_entries(
-        self, container: ContainerRef, prefix: str | None = None, *, delimiter: str = "/"
-    ) -> Op[list[Object | Prefix]]:
-        """List one "directory level" (see :meth:`iterate_container_entries`)."""
-        return (
-            yield from collect(
-                self.iterate_container_entries.op(container, prefix, delimiter=delimiter)
-            )
-        )
+    list_container_entries = listing(
+        iterate_container_entries, "List one 'directory level' (see iterate_container_entries)."
+    )
 
     # -- objects ----------------------------------------------------------------
 

@@ -29,8 +29,8 @@ from overcast.errors import NodeNotFound
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import iterator
+from overcast.runtime.operation import listing
 from overcast.runtime.operation import operation
-from overcast.runtime.ops import collect
 from overcast.runtime.ops import find_first
 
 __all__ = ["EC2Images"]
@@ -104,20 +104,7 @@ class EC2Images(EC2Api):
         """
         yield from self._images(_image_params(ex_owners, ex_filters))
 
-    @operation
-    def list_images(
-        self,
-        location: NodeLocation | None = None,
-        *,
-        ex_owners: Sequence[str] | None = None,
-        ex_filters: Mapping[str, str | Sequence[str]] | None = None,
-    ) -> Op[list[NodeImage]]:
-        """Every image :meth:`iterate_images` emits (same arguments)."""
-        return (
-            yield from collect(
-                self.iterate_images.op(location, ex_owners=ex_owners, ex_filters=ex_filters)
-            )
-        )
+    list_images = listing(iterate_images, "Every image iterate_images emits (same arguments).")
 
     @operation
     def get_image(self, image_id: str) -> Op[NodeImage]:
