@@ -47,17 +47,29 @@ def all_driver_classes() -> list[type]:
     return classes
 
 
-@pytest.mark.parametrize("cls", all_driver_classes(), ids=lambda c: c.__name__)
-def test_every_operation_has_a_typed_async_twin(cls: type) -> None:
+@pytest.mark.parametrize("area", AREAS)
+def test_every_operation_of_an_area_has_a_typed_twin_on_its_view(area: str) -> None:
+    """The area's view declares (so types) every operation of the area's base class."""
+    cls = base_driver(area)
     ops = operations_of(cls)
     missing = set(ops) - _view_members(cls.async_view)
     assert not missing, f"{cls.async_view.__name__} lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("cls", all_driver_classes(), ids=lambda c: c.__name__)
+def test_every_operation_has_an_async_twin(cls: type) -> None:
+    """Every operation of every driver, its ``ex_`` ones included, is on
+    ``driver.aio`` (the area's view, extended for the class), as the right kind
+    of member; and each is typed through its own ``driver.op.aio`` face."""
+    view = cls._view_class()
     kinds = {IteratorOperation: AsyncIteratorMethod, StreamOperation: AsyncStreamMethod,
              Operation: AsyncMethod}
-    for name, op in ops.items():
-        twin = inspect.getattr_static(cls.async_view, name)
+    for name, op in operations_of(cls).items():
+        twin = inspect.getattr_static(view, name)
         assert isinstance(twin, kinds[type(op)]), f"{cls.__name__}.{name}: {type(twin)}"
         assert twin.operation.name == name
+        bound = inspect.getattr_static(type(op.__get__(object(), cls)), "aio")
+        assert callable(bound), f"{cls.__name__}.{name} has no aio face"
 
 
 @pytest.mark.parametrize("cls", all_driver_classes(), ids=lambda c: c.__name__)

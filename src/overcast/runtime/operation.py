@@ -70,6 +70,7 @@ __all__ = [
 S = TypeVar("S")
 P = ParamSpec("P")
 T = TypeVar("T")
+G = TypeVar("G")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -174,6 +175,74 @@ class _OperationBase(Generic[S, P, T]):
         return f"<{self.kind} operation {self.__qualname__}>"
 
 
+class _Bound(Generic[P, G]):
+    """An operation bound to a driver (``G``: the generator its function returns)."""
+
+    __slots__ = ("_driver", "_fn")
+
+    def __init__(self, fn: Callable[..., G], driver: Any) -> None:
+        self._fn = fn
+        self._driver = driver
+
+    def op(self, *args: P.args, **kwargs: P.kwargs) -> G:
+        """The raw generator, to ``yield from`` inside another operation (checked
+        first: NotSupported if a part this operation is built on is missing)."""
+        _check_parts(self._fn, self._driver)
+        return self._fn(self._driver, *args, **kwargs)
+
+    @property
+    def _runners(self) -> _HasRunners:
+        runners: _HasRunners = self._driver
+        return runners
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self._fn.__doc__
+
+
+class BoundOperation(_Bound[P, "Op[T]"]):
+    """A value operation bound to a driver: call it to run it synchronously,
+    ``await op.aio(...)`` to run it on the async runner."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._runners._sync_runner.run(self.op(*args, **kwargs))
+
+    async def aio(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run the operation in the current event loop."""
+        result: T = await self._runners._async_runner.run(self.op(*args, **kwargs))
+        return result
+
+
+class BoundIterator(_Bound[P, "Iter[T]"]):
+    """An iterator operation bound to a driver: call it for a sync iterator,
+    ``op.aio(...)`` for an async one."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        return self._runners._sync_runner.iterate(self.op(*args, **kwargs))
+
+    def aio(self, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        """The items, page by page, in the current event loop."""
+        return self._runners._async_runner.iterate(self.op(*args, **kwargs))
+
+
+class BoundStream(_Bound[P, "Op[ByteStream]"]):
+    """A stream operation bound to a driver: call it for an iterator of chunks,
+    ``op.aio(...)`` for an async iterator that starts on first iteration."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[bytes]:
+        return self._runners._sync_runner.stream(self.op(*args, **kwargs))
+
+    def aio(self, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[bytes]:
+        """The chunks, in the current event loop."""
+        return self._runners._async_runner.stream(self.op(*args, **kwargs))
+
+
 class Operation(_OperationBase[S, P, T]):
     """A value operation; see :func:`operation`."""
 
@@ -182,33 +251,7 @@ class Operation(_OperationBase[S, P, T]):
     @overload
     def __get__(self, obj: S, owner: type) -> BoundOperation[P, T]: ...
     def __get__(self, obj: S | None, owner: type) -> Self | BoundOperation[P, T]:
-        if obj is None:
-            return self
-        return BoundOperation(self.fn, obj)
-
-
-class BoundOperation(Generic[P, T]):
-    """An operation bound to a driver: call it to run it synchronously."""
-
-    __slots__ = ("_driver", "_fn")
-
-    def __init__(self, fn: Callable[..., Op[T]], driver: Any) -> None:
-        self._fn = fn
-        self._driver = driver
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
-        driver: _HasRunners = self._driver
-        _check_parts(self._fn, driver)
-        return driver._sync_runner.run(self._fn(self._driver, *args, **kwargs))
-
-    def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[T]:
-        """The raw generator, to ``yield from`` inside another operation."""
-        _check_parts(self._fn, self._driver)
-        return self._fn(self._driver, *args, **kwargs)
-
-    @property
-    def __doc__(self) -> str | None:  # type: ignore[override]
-        return self._fn.__doc__
+        return self if obj is None else BoundOperation(self.fn, obj)
 
 
 class IteratorOperation(_OperationBase[S, P, T]):
@@ -221,29 +264,7 @@ class IteratorOperation(_OperationBase[S, P, T]):
     @overload
     def __get__(self, obj: S, owner: type) -> BoundIterator[P, T]: ...
     def __get__(self, obj: S | None, owner: type) -> Self | BoundIterator[P, T]:
-        if obj is None:
-            return self
-        return BoundIterator(self.fn, obj)
-
-
-class BoundIterator(Generic[P, T]):
-    """An iterator operation bound to a driver: call it for a sync iterator."""
-
-    __slots__ = ("_driver", "_fn")
-
-    def __init__(self, fn: Callable[..., Iter[T]], driver: Any) -> None:
-        self._fn = fn
-        self._driver = driver
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
-        driver: _HasRunners = self._driver
-        _check_parts(self._fn, driver)
-        return driver._sync_runner.iterate(self._fn(self._driver, *args, **kwargs))
-
-    def op(self, *args: P.args, **kwargs: P.kwargs) -> Iter[T]:
-        """The raw generator, to ``yield from`` inside another iterator operation."""
-        _check_parts(self._fn, self._driver)
-        return self._fn(self._driver, *args, **kwargs)
+        return self if obj is None else BoundIterator(self.fn, obj)
 
 
 class StreamOperation(_OperationBase[S, P, ByteStream]):
@@ -256,29 +277,7 @@ class StreamOperation(_OperationBase[S, P, ByteStream]):
     @overload
     def __get__(self, obj: S, owner: type) -> BoundStream[P]: ...
     def __get__(self, obj: S | None, owner: type) -> Self | BoundStream[P]:
-        if obj is None:
-            return self
-        return BoundStream(self.fn, obj)
-
-
-class BoundStream(Generic[P]):
-    """A stream operation bound to a driver: call it for an iterator of chunks."""
-
-    __slots__ = ("_driver", "_fn")
-
-    def __init__(self, fn: Callable[..., Op[ByteStream]], driver: Any) -> None:
-        self._fn = fn
-        self._driver = driver
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[bytes]:
-        driver: _HasRunners = self._driver
-        _check_parts(self._fn, driver)
-        return driver._sync_runner.stream(self._fn(self._driver, *args, **kwargs))
-
-    def op(self, *args: P.args, **kwargs: P.kwargs) -> Op[ByteStream]:
-        """The raw generator, returning the unread :class:`ByteStream`."""
-        _check_parts(self._fn, self._driver)
-        return self._fn(self._driver, *args, **kwargs)
+        return self if obj is None else BoundStream(self.fn, obj)
 
 
 def operation(fn: Callable[Concatenate[S, P], Op[T]]) -> Operation[S, P, T]:
@@ -331,7 +330,9 @@ def _item_type(signature: inspect.Signature) -> str:
 
 
 class _AsyncMember:
-    """A member of an async view class that runs one operation."""
+    """A member of an async view class: the ``aio`` face of the operation of the
+    same name on the view's driver (the driver's class's own, so a subclass's
+    implementation runs)."""
 
     def __init__(self, op: _OperationBase[Any, Any, Any]) -> None:
         self.operation = op
@@ -340,54 +341,32 @@ class _AsyncMember:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def _bind(self, view: Any) -> tuple[Any, Callable[..., Any]]:
-        driver = view.driver
-        fn: Callable[..., Any] = getattr(type(driver), self.operation.name).fn
-        _check_parts(fn, driver)
-        return driver, fn
+    def _face(self, view: Any) -> Any:
+        return getattr(view.driver, self.operation.name).aio
 
 
 class AsyncMethod(_AsyncMember, Generic[P, T]):
     """``await view.x(...)``: a value operation on the async runner."""
 
     def __get__(self, view: Any, owner: type) -> Callable[P, Awaitable[T]]:
-        driver, fn = self._bind(view)
-        runner: AsyncRunner = driver._async_runner
-
-        @functools.wraps(fn)
-        async def call(*args: P.args, **kwargs: P.kwargs) -> T:
-            result: T = await runner.run(fn(driver, *args, **kwargs))
-            return result
-
-        return call
+        face: Callable[P, Awaitable[T]] = self._face(view)
+        return face
 
 
 class AsyncIteratorMethod(_AsyncMember, Generic[P, T]):
     """``async for item in view.x(...)``: an iterator operation, async."""
 
     def __get__(self, view: Any, owner: type) -> Callable[P, AsyncIterator[T]]:
-        driver, fn = self._bind(view)
-        runner: AsyncRunner = driver._async_runner
-
-        @functools.wraps(fn)
-        def call(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
-            return runner.iterate(fn(driver, *args, **kwargs))
-
-        return call
+        face: Callable[P, AsyncIterator[T]] = self._face(view)
+        return face
 
 
 class AsyncStreamMethod(_AsyncMember, Generic[P]):
     """``async for chunk in view.x(...)``: a stream that starts on first iteration."""
 
     def __get__(self, view: Any, owner: type) -> Callable[P, AsyncIterator[bytes]]:
-        driver, fn = self._bind(view)
-        runner: AsyncRunner = driver._async_runner
-
-        @functools.wraps(fn)
-        def call(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[bytes]:
-            return runner.stream(fn(driver, *args, **kwargs))
-
-        return call
+        face: Callable[P, AsyncIterator[bytes]] = self._face(view)
+        return face
 
 
 @overload

@@ -107,7 +107,6 @@ from overcast.runtime.effects import Parallel
 from overcast.runtime.effects import PartData
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import create_once
@@ -126,7 +125,6 @@ from overcast.storage.base import Object
 from overcast.storage.base import ObjectUpload
 from overcast.storage.base import Prefix
 from overcast.storage.base import StorageDriver
-from overcast.storage.base import StorageDriverAsync
 from overcast.storage.base import container_name
 from overcast.storage.checks import CHEAPEST_FIRST
 from overcast.storage.checks import DEFAULT_CONTENT_TYPE
@@ -147,7 +145,7 @@ from overcast.storage.transfer import PartPlan
 from overcast.storage.transfer import Ranged
 from overcast.storage.transfer import Span
 
-__all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver", "S3StorageDriverAsync"]
+__all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver"]
 
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
@@ -465,7 +463,6 @@ class S3StorageDriver(StorageApi, StorageDriver):
     ascii_content_type: ClassVar[bool] = True
     parallel_ranges: ClassVar[bool] = True
     min_range_size: ClassVar[int] = 16 * MiB
-    aio: S3StorageDriverAsync
 
     def __init__(
         self,
@@ -1049,12 +1046,3 @@ class S3StorageDriver(StorageApi, StorageDriver):
                 failed.update(result)
         return failed
 
-
-class S3StorageDriverAsync(StorageDriverAsync):
-    """``driver.aio`` of the S3 driver: the storage operations and the S3
-    extensions, awaitable."""
-
-    ex_delete_objects = aio(S3StorageDriver.ex_delete_objects)
-
-
-S3StorageDriver.async_view = S3StorageDriverAsync

@@ -47,7 +47,8 @@ How the API maps onto overcast's model:
 
 Security groups are ``ex_`` operations (:meth:`EC2NodeDriver.ex_list_security_groups`,
 ``ex_create_security_group``, ``ex_authorize_security_group_ingress``,
-``ex_delete_security_group``), awaitable through :class:`EC2NodeDriverAsync`.
+``ex_delete_security_group``); ``await driver.ex_list_security_groups.aio()`` is the
+typed async call (``driver.aio.ex_list_security_groups()`` works too).
 
 The driver is one class made of a part per resource: :mod:`.api` (requests,
 errors, paging, checks), :mod:`.nodes` (instances, instance types, zones),
@@ -75,9 +76,9 @@ __all__ = [
     "API_VERSION",
     "TOKEN_TAG",
     "EC2NodeDriver",
-    "EC2NodeDriverAsync",
+    "NodeDriverAsync",
     "SecurityGroup",
-    "SecurityGroupNotFound",
+    "SecurityGroupNotFound", "aio",
 ]
 
 
@@ -99,21 +100,4 @@ class EC2NodeDriver(EC2Nodes, EC2Volumes, EC2Images, EC2KeyPairs, EC2SecurityGro
     """
 
     name: ClassVar[str] = "ec2"
-    aio: EC2NodeDriverAsync
 
-
-class EC2NodeDriverAsync(NodeDriverAsync):
-    """``driver.aio`` of the EC2 driver: every operation, and its ``ex_`` ones, awaitable."""
-
-    iterate_images = aio(EC2NodeDriver.iterate_images)
-    list_images = aio(EC2NodeDriver.list_images)
-    create_node = aio(EC2NodeDriver.create_node)
-    create_image = aio(EC2NodeDriver.create_image)
-    create_volume = aio(EC2NodeDriver.create_volume)
-    ex_list_security_groups = aio(EC2NodeDriver.ex_list_security_groups)
-    ex_create_security_group = aio(EC2NodeDriver.ex_create_security_group)
-    ex_authorize_security_group_ingress = aio(EC2NodeDriver.ex_authorize_security_group_ingress)
-    ex_delete_security_group = aio(EC2NodeDriver.ex_delete_security_group)
-
-
-EC2NodeDriver.async_view = EC2NodeDriverAsync

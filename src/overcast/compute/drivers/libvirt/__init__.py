@@ -106,7 +106,8 @@ __all__ = [
     "METADATA_NS",
     "SIZES",
     "LibvirtNodeDriver",
-    "LibvirtNodeDriverAsync", "NotFound",
+    "NodeDriverAsync",
+    "NotFound", "aio",
 ]
 
 T = TypeVar("T")
@@ -132,7 +133,6 @@ class LibvirtNodeDriver(LibvirtHost):
     auth_hint: ClassVar[str] = (
         "; use an image prepared for access (e.g. with cloud-init) and auth=None"
     )
-    aio: LibvirtNodeDriverAsync
 
     # -- models ----------------------------------------------------------------------------
 
@@ -430,13 +430,3 @@ class LibvirtNodeDriver(LibvirtHost):
         location = yield from self._call(self._location)
         yield Emit(location)
 
-
-class LibvirtNodeDriverAsync(NodeDriverAsync):
-    """``driver.aio`` of :class:`LibvirtNodeDriver`: the base operations and the ``ex_`` ones."""
-
-    ex_create_image_volume = aio(LibvirtNodeDriver.ex_create_image_volume)
-    ex_suspend_node = aio(LibvirtNodeDriver.ex_suspend_node)
-    ex_resume_node = aio(LibvirtNodeDriver.ex_resume_node)
-
-
-LibvirtNodeDriver.async_view = LibvirtNodeDriverAsync

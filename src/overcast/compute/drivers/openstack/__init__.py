@@ -83,9 +83,9 @@ from overcast.runtime.operation import aio
 __all__ = [
     "FloatingIPNotFound",
     "NetworkNotFound",
+    "NodeDriverAsync",
     "OpenStackFloatingIP",
-    "OpenStackNodeDriver",
-    "OpenStackNodeDriverAsync",
+    "OpenStackNodeDriver", "aio",
 ]
 
 
@@ -108,18 +108,4 @@ class OpenStackNodeDriver(
     """
 
     name: ClassVar[str] = "openstack"
-    aio: OpenStackNodeDriverAsync
 
-
-class OpenStackNodeDriverAsync(NodeDriverAsync):
-    """``driver.aio`` of :class:`OpenStackNodeDriver`: the base operations and
-    the floating-IP ``ex_`` operations, awaitable."""
-
-    ex_list_floating_ips = aio(OpenStackNodeDriver.ex_list_floating_ips)
-    ex_create_floating_ip = aio(OpenStackNodeDriver.ex_create_floating_ip)
-    ex_attach_floating_ip = aio(OpenStackNodeDriver.ex_attach_floating_ip)
-    ex_detach_floating_ip = aio(OpenStackNodeDriver.ex_detach_floating_ip)
-    ex_delete_floating_ip = aio(OpenStackNodeDriver.ex_delete_floating_ip)
-
-
-OpenStackNodeDriver.async_view = OpenStackNodeDriverAsync
