@@ -174,15 +174,8 @@ class ProviderError(OvercastError):
     ``request_id`` the provider's request id, for support tickets.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        request_id: str | None = None,
-        driver: Any = None,
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 request_id: str | None = None, driver: Any = None) -> None:
         super().__init__(message, driver=driver)
         self.status = status
         self.code = code

@@ -99,13 +99,8 @@ def _collect(drivers: Sequence[D], outcomes: list[tuple[bool, Any]]) -> FanOutRe
     return result
 
 
-def _fan_out(
-    drivers: Iterable[D],
-    operation: str,
-    *args: Any,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    **kwargs: Any,
-) -> Op[FanOutResult[D]]:
+def _fan_out(drivers: Iterable[D], operation: str, *args: Any,
+             concurrency: int = DEFAULT_CONCURRENCY, **kwargs: Any) -> Op[FanOutResult[D]]:
     chosen = list(drivers)
     _check(chosen, operation, concurrency)
 

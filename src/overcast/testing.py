@@ -130,15 +130,9 @@ class Expectation:
     reply_body: bytes = b""
     failure: TransportFailure | None = None
 
-    def reply(
-        self,
-        status: int = 200,
-        *,
-        json: Any = _UNSET,
-        text: str | None = None,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
-    ) -> Expectation:
+    def reply(self, status: int = 200, *, json: Any = _UNSET, text: str | None = None,
+              body: bytes | None = None,
+              headers: Mapping[str, str] | Sequence[tuple[str, str]] = ()) -> Expectation:
         """Answer with ``status``, ``headers`` and a body: ``json`` (encoded, with
         ``Content-Type: application/json``), ``text`` (UTF-8) or raw ``body``."""
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
@@ -231,18 +225,11 @@ class Script:
         self._errors: list[str] = []
         self._lock = threading.Lock()
 
-    def expect(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
-        json: Any = _UNSET,
-        text: str | None = None,
-        match: Callable[[Sent], bool] | None = None,
-    ) -> Expectation:
+    def expect(self, method: str, url: str, *,
+               params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+               headers: Mapping[str, str] | None = None, body: bytes | None = None,
+               json: Any = _UNSET, text: str | None = None,
+               match: Callable[[Sent], bool] | None = None) -> Expectation:
         """Expect a request; answer it with ``.reply(...)`` or ``.fail(...)``
         (a 200 with an empty body if neither is called)."""
         pairs = list(params.items()) if isinstance(params, Mapping) else params

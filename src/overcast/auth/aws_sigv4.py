@@ -71,15 +71,9 @@ class AwsCredentials:
         return (self.secret_key, self.session_token)
 
     @classmethod
-    def resolve(
-        cls,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        token: str | Secret | None = None,
-        *,
-        profile: str | None = None,
-        environ: dict[str, str] | None = None,
-    ) -> AwsCredentials:
+    def resolve(cls, key: str | None = None, secret: str | Secret | None = None,
+                token: str | Secret | None = None, *, profile: str | None = None,
+                environ: dict[str, str] | None = None) -> AwsCredentials:
         """Credentials given explicitly, else from ``AWS_ACCESS_KEY_ID`` /
         ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, else from the shared
         credentials file (``AWS_SHARED_CREDENTIALS_FILE`` or ``~/.aws/credentials``)
@@ -221,15 +215,8 @@ def _payload_hash(body: Any, *, s3: bool) -> str:
     raise InvalidInput("a streamed body needs x-amz-content-sha256 for this service")
 
 
-def canonical_request(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    payload_hash: str,
-    *,
-    s3: bool,
-    host: str | None = None,
-) -> tuple[str, str]:
+def canonical_request(method: str, url: str, headers: dict[str, str], payload_hash: str, *,
+                      s3: bool, host: str | None = None) -> tuple[str, str]:
     """The canonical request text and the signed-headers list, per SigV4
     (``host``, when given, is signed as the ``host`` header)."""
     parts = urlsplit(url)
@@ -268,13 +255,8 @@ def _signature(
 _SIGNER_HEADERS: Final = frozenset({"authorization", "x-amz-date", "host", "x-amz-security-token"})
 
 
-def sign_request(
-    request: Request,
-    credentials: AwsCredentials,
-    region: str,
-    service: str,
-    now: float,
-) -> Request:
+def sign_request(request: Request, credentials: AwsCredentials, region: str, service: str,
+                 now: float) -> Request:
     """Return ``request`` with ``Authorization``, ``x-amz-date``, ``host`` and
     (for S3) ``x-amz-content-sha256`` headers for time ``now``."""
     s3 = service == "s3"
@@ -309,15 +291,8 @@ def sign_request(
     )
 
 
-def presign_url(
-    method: str,
-    url: str,
-    credentials: AwsCredentials,
-    region: str,
-    service: str,
-    now: float,
-    expires: int,
-) -> str:
+def presign_url(method: str, url: str, credentials: AwsCredentials, region: str, service: str,
+                now: float, expires: int) -> str:
     """A query-signed URL valid for ``expires`` seconds (1 s to 7 days)."""
     if not 1 <= expires <= 604800:
         raise InvalidInput(f"expires must be between 1 and 604800 seconds: {expires}")

@@ -76,15 +76,8 @@ def token_request(
     )
 
 
-def fetch_token(
-    authority: str,
-    tenant_id: str,
-    client_id: str,
-    client_secret: Secret,
-    scope: str = ARM_SCOPE,
-    *,
-    driver: Any = None,
-) -> Op[tuple[Secret, float, float]]:
+def fetch_token(authority: str, tenant_id: str, client_id: str, client_secret: Secret,
+                scope: str = ARM_SCOPE, *, driver: Any = None) -> Op[tuple[Secret, float, float]]:
     """Operation: get a token; return ``(token, expires_in, now)``.
 
     Wrong credentials (``invalid_client``, ``unauthorized_client``, an unknown

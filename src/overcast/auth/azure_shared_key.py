@@ -226,20 +226,9 @@ def _sas_time(value: datetime | float) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _sas(
-    account: str,
-    key: Secret,
-    resource_path: str,
-    resource: str,
-    *,
-    permission: str,
-    expiry: datetime | float,
-    start: datetime | float | None,
-    protocol: str | None,
-    ip: str | None,
-    version: str,
-    identifier: str | None,
-) -> str:
+def _sas(account: str, key: Secret, resource_path: str, resource: str, *, permission: str,
+         expiry: datetime | float, start: datetime | float | None, protocol: str | None,
+         ip: str | None, version: str, identifier: str | None) -> str:
     if version < "2020-12-06":
         raise InvalidInput(f"SAS version {version!r} is older than 2020-12-06")
     fields: dict[str, str] = {"sv": version, "sr": resource, "sp": permission}
@@ -276,20 +265,10 @@ def _sas(
     return "&".join(f"{k}={quote(v, safe='')}" for k, v in fields.items())
 
 
-def blob_sas(
-    account: str,
-    key: Secret,
-    container: str,
-    blob: str,
-    *,
-    permission: str,
-    expiry: datetime | float,
-    start: datetime | float | None = None,
-    protocol: str | None = None,
-    ip: str | None = None,
-    version: str = API_VERSION,
-    identifier: str | None = None,
-) -> str:
+def blob_sas(account: str, key: Secret, container: str, blob: str, *, permission: str,
+             expiry: datetime | float, start: datetime | float | None = None,
+             protocol: str | None = None, ip: str | None = None, version: str = API_VERSION,
+             identifier: str | None = None) -> str:
     """A service SAS query string (without ``?``) for one blob (``sr=b``).
 
     ``permission`` in the service's order (``racwd``...); times are UTC
@@ -301,19 +280,10 @@ def blob_sas(
     )
 
 
-def container_sas(
-    account: str,
-    key: Secret,
-    container: str,
-    *,
-    permission: str,
-    expiry: datetime | float,
-    start: datetime | float | None = None,
-    protocol: str | None = None,
-    ip: str | None = None,
-    version: str = API_VERSION,
-    identifier: str | None = None,
-) -> str:
+def container_sas(account: str, key: Secret, container: str, *, permission: str,
+                  expiry: datetime | float, start: datetime | float | None = None,
+                  protocol: str | None = None, ip: str | None = None, version: str = API_VERSION,
+                  identifier: str | None = None) -> str:
     """A service SAS query string (without ``?``) for a container (``sr=c``)."""
     return _sas(
         account, key, container, "c", permission=permission, expiry=expiry, start=start,

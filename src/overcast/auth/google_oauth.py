@@ -237,18 +237,10 @@ class GoogleCredentials:
     a 401 makes the next call fetch a fresh one.
     """
 
-    def __init__(
-        self,
-        *,
-        key: str | None,
-        secret: str | Secret | None,
-        credentials_file: str | os.PathLike[str] | None,
-        credentials_info: Mapping[str, Any] | None,
-        token_uri: str | None,
-        scope: str,
-        driver: Any,
-        missing: str,
-    ) -> None:
+    def __init__(self, *, key: str | None, secret: str | Secret | None,
+                 credentials_file: str | os.PathLike[str] | None,
+                 credentials_info: Mapping[str, Any] | None, token_uri: str | None, scope: str,
+                 driver: Any, missing: str) -> None:
         self.scope = scope
         self.driver = driver
         self.tokens = TokenCache()

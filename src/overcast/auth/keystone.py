@@ -93,15 +93,8 @@ class EndpointNotFound(ProviderError):
     """The service catalog has no endpoint for a service in the region and
     interface asked for (``.service``, ``.region``, ``.interface``)."""
 
-    def __init__(
-        self,
-        service: str,
-        region: str | None,
-        interface: str,
-        available: Sequence[str] = (),
-        *,
-        driver: Any = None,
-    ) -> None:
+    def __init__(self, service: str, region: str | None, interface: str,
+                 available: Sequence[str] = (), *, driver: Any = None) -> None:
         where = f"region {region!r}" if region else "any region"
         have = f" (catalog has: {', '.join(available)})" if available else ""
         super().__init__(
@@ -285,13 +278,8 @@ class ServiceCatalog:
         """Every region the catalog names, in order."""
         return list(dict.fromkeys(e.region for e in self.endpoints if e.region))
 
-    def find(
-        self,
-        service_types: Sequence[str],
-        *,
-        interface: str = "public",
-        region: str | None = None,
-    ) -> CatalogEndpoint | None:
+    def find(self, service_types: Sequence[str], *, interface: str = "public",
+             region: str | None = None) -> CatalogEndpoint | None:
         """The endpoint of the first of ``service_types`` the catalog has for
         ``interface`` in ``region`` (any region when ``None``: the first listed)."""
         wanted = _interface(interface)
@@ -304,14 +292,8 @@ class ServiceCatalog:
                 return entry
         return None
 
-    def url_for(
-        self,
-        service_types: Sequence[str],
-        *,
-        interface: str = "public",
-        region: str | None = None,
-        driver: Any = None,
-    ) -> str:
+    def url_for(self, service_types: Sequence[str], *, interface: str = "public",
+                region: str | None = None, driver: Any = None) -> str:
         """Like :meth:`find`, but the URL, or :class:`EndpointNotFound`."""
         entry = self.find(service_types, interface=interface, region=region)
         if entry is None:
@@ -476,16 +458,9 @@ class KeystoneSession:
     reported by :meth:`endpoint` when it is used, not when authenticating.
     """
 
-    def __init__(
-        self,
-        credentials: KeystoneCredentials,
-        services: Mapping[str, Sequence[str]],
-        *,
-        region: str | None = None,
-        interface: str = "public",
-        margin: float = REFRESH_MARGIN,
-        owner: Any = None,
-    ) -> None:
+    def __init__(self, credentials: KeystoneCredentials, services: Mapping[str, Sequence[str]], *,
+                 region: str | None = None, interface: str = "public",
+                 margin: float = REFRESH_MARGIN, owner: Any = None) -> None:
         wanted = _interface(interface)
         if wanted not in INTERFACES:
             raise InvalidInput(
@@ -546,17 +521,9 @@ class KeystoneSession:
             raise EndpointNotFound(types[0], self.region, self.interface, driver=self._owner)
         return url
 
-    def send(
-        self,
-        service: str,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Sequence[tuple[str, str]] = (),
-        body: bytes | None = None,
-        idempotent: bool | None = None,
-    ) -> Op[Response]:
+    def send(self, service: str, method: str, path: str, *,
+             headers: Mapping[str, str] | None = None, params: Sequence[tuple[str, str]] = (),
+             body: bytes | None = None, idempotent: bool | None = None) -> Op[Response]:
         """Send one API request to ``service`` (``path`` relative to its
         endpoint, or a full URL); see :meth:`exchange`."""
         request = Request(method, path, headers={"Accept": _JSON, **(headers or {})},

@@ -73,13 +73,8 @@ class TokenCache:
             return token
         return None
 
-    def store(
-        self,
-        token: Secret,
-        expires_in: float,
-        now: float,
-        extra: Mapping[str, str] | None = None,
-    ) -> AccessToken:
+    def store(self, token: Secret, expires_in: float, now: float,
+              extra: Mapping[str, str] | None = None) -> AccessToken:
         """Cache a token received at ``now`` that lives ``expires_in`` seconds."""
         early = min(self.margin, max(0.0, expires_in) / 10)
         entry = AccessToken(token, now + max(0.0, expires_in) - early, dict(extra or {}))

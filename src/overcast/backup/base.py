@@ -96,12 +96,8 @@ class BackupTarget(Model["BackupDriver"]):
     def _label(self) -> object:
         return self.name
 
-    def update(
-        self,
-        name: str | None = None,
-        address: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> BackupTarget:
+    def update(self, name: str | None = None, address: str | None = None,
+               extra: Mapping[str, Any] | None = None) -> BackupTarget:
         """Change this target; arguments left ``None`` keep their value."""
         return self._driver().update_target(self, name, address, extra)
 
@@ -229,25 +225,18 @@ class BackupDriver(BaseDriver):
 
     @operation
     @not_supported
-    def create_target(
-        self,
-        name: str,
-        address: str,
-        type: BackupTargetType = BackupTargetType.VIRTUAL,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[BackupTarget]:
+    def create_target(self, name: str, address: str,
+                      type: BackupTargetType = BackupTargetType.VIRTUAL,
+                      extra: Mapping[str, Any] | None = None) -> Op[BackupTarget]:
         """Register a target named ``name`` at ``address`` (host name, IP address,
         path, ...) of kind ``type`` for backup."""
         raise NotImplementedError
 
     @operation
     @requires("create_target")
-    def create_target_from_node(
-        self,
-        node: NodeLike,
-        type: BackupTargetType = BackupTargetType.VIRTUAL,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[BackupTarget]:
+    def create_target_from_node(self, node: NodeLike,
+                                type: BackupTargetType = BackupTargetType.VIRTUAL,
+                                extra: Mapping[str, Any] | None = None) -> Op[BackupTarget]:
         """Register a compute node for backup, by its name and first public address
         (else its first private one); :class:`~overcast.errors.InvalidInput`, before
         any request, if it has no address."""
@@ -269,13 +258,9 @@ class BackupDriver(BaseDriver):
 
     @operation
     @not_supported
-    def update_target(
-        self,
-        target: BackupTarget,
-        name: str | None = None,
-        address: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[BackupTarget]:
+    def update_target(self, target: BackupTarget, name: str | None = None,
+                      address: str | None = None,
+                      extra: Mapping[str, Any] | None = None) -> Op[BackupTarget]:
         """Change a target; arguments left ``None`` keep their value. Returns the
         target as it now is."""
         raise NotImplementedError
@@ -327,25 +312,18 @@ class BackupDriver(BaseDriver):
 
     @operation
     @not_supported
-    def recover_target(
-        self,
-        target: BackupTarget,
-        recovery_point: BackupTargetRecoveryPoint,
-        path: str | None = None,
-    ) -> Op[BackupTargetJob]:
+    def recover_target(self, target: BackupTarget, recovery_point: BackupTargetRecoveryPoint,
+                       path: str | None = None) -> Op[BackupTargetJob]:
         """Restore ``recovery_point`` onto ``target`` (``path``: only that part);
         return the restore job."""
         raise NotImplementedError
 
     @operation
     @not_supported
-    def recover_target_out_of_place(
-        self,
-        target: BackupTarget,
-        recovery_point: BackupTargetRecoveryPoint,
-        recovery_target: BackupTarget,
-        path: str | None = None,
-    ) -> Op[BackupTargetJob]:
+    def recover_target_out_of_place(self, target: BackupTarget,
+                                    recovery_point: BackupTargetRecoveryPoint,
+                                    recovery_target: BackupTarget,
+                                    path: str | None = None) -> Op[BackupTargetJob]:
         """Restore ``target``'s ``recovery_point`` onto another target,
         ``recovery_target`` (``path``: only that part); return the restore job."""
         raise NotImplementedError

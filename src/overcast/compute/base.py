@@ -215,14 +215,8 @@ class NodeDriver(BaseDriver):
 
     @operation
     @not_supported
-    def create_node(
-        self,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None = None,
-        auth: NodeAuth | None = None,
-    ) -> Op[Node]:
+    def create_node(self, name: str, size: NodeSize, image: NodeImage,
+                    location: NodeLocation | None = None, auth: NodeAuth | None = None) -> Op[Node]:
         """Create a node and start it; return it at once (usually still pending).
 
         ``location`` defaults to the driver's region or zone. ``auth`` is a
@@ -343,13 +337,8 @@ class NodeDriver(BaseDriver):
 
     @operation
     @not_supported
-    def copy_image(
-        self,
-        source_region: str,
-        node_image: NodeImage,
-        name: str,
-        description: str | None = None,
-    ) -> Op[NodeImage]:
+    def copy_image(self, source_region: str, node_image: NodeImage, name: str,
+                   description: str | None = None) -> Op[NodeImage]:
         """Copy an image from ``source_region`` into this driver's region."""
         raise NotImplementedError
 
@@ -371,13 +360,8 @@ class NodeDriver(BaseDriver):
 
     @operation
     @not_supported
-    def create_volume(
-        self,
-        size: int,
-        name: str,
-        location: NodeLocation | None = None,
-        snapshot: VolumeSnapshot | None = None,
-    ) -> Op[StorageVolume]:
+    def create_volume(self, size: int, name: str, location: NodeLocation | None = None,
+                      snapshot: VolumeSnapshot | None = None) -> Op[StorageVolume]:
         """Create a volume of ``size`` GiB (from ``snapshot``, if given)."""
         raise NotImplementedError
 
@@ -601,15 +585,9 @@ class NodeDriver(BaseDriver):
         token = request_token()
         return (yield from create_once(lambda: send(token), lambda: find(token)))
 
-    def _create_node(
-        self,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None,
-        auth: NodeAuth | None,
-        **options: Any,
-    ) -> Op[Node]:
+    def _create_node(self, name: str, size: NodeSize, image: NodeImage,
+                     location: NodeLocation | None, auth: NodeAuth | None,
+                     **options: Any) -> Op[Node]:
         """The flow of a driver's ``create_node`` (``options``: its own keywords).
 
         1. Check everything before any request: what every provider shares in
@@ -629,15 +607,8 @@ class NodeDriver(BaseDriver):
             lambda token: self._find_node(spec, token),
         ))
 
-    def _node_spec(
-        self,
-        name: object,
-        size: object,
-        image: object,
-        location: object,
-        auth: object,
-        options: Mapping[str, Any],
-    ) -> NodeSpec:
+    def _node_spec(self, name: object, size: object, image: object, location: object, auth: object,
+                   options: Mapping[str, Any]) -> NodeSpec:
         """The checks every provider shares: a name that is not blank, within
         :attr:`max_name_length` and free of control characters; models of the
         right kinds; an ``auth`` the provider can install (:attr:`auth_kinds`)."""
@@ -705,31 +676,17 @@ class NodeDriver(BaseDriver):
 
     @operation
     @requires("create_node", "wait_until_running")
-    def deploy_node(
-        self,
-        /,
-        deploy: Deployment,
-        ssh_username: str = "root",
-        ssh_alternate_usernames: Sequence[str] | None = None,
-        ssh_port: int = 22,
-        ssh_timeout: float = 10,
-        ssh_key: ssh.KeyFiles | None = None,
-        ssh_key_password: Secret | str | None = None,
-        auth: NodeAuth | None = None,
-        timeout: float = 300,
-        max_tries: int = 3,
-        ssh_interface: str = "public_ips",
-        at_exit_func: Callable[..., object] | None = None,
-        wait_period: float = 5,
-        *,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None = None,
-        ssh_known_hosts: str | os.PathLike[str] | None = None,
-        ssh_host_key_policy: ssh.HostKeyPolicy = "strict",
-        **create_node_kwargs: Any,
-    ) -> Op[Node]:
+    def deploy_node(self, /, deploy: Deployment, ssh_username: str = "root",
+                    ssh_alternate_usernames: Sequence[str] | None = None, ssh_port: int = 22,
+                    ssh_timeout: float = 10, ssh_key: ssh.KeyFiles | None = None,
+                    ssh_key_password: Secret | str | None = None, auth: NodeAuth | None = None,
+                    timeout: float = 300, max_tries: int = 3, ssh_interface: str = "public_ips",
+                    at_exit_func: Callable[..., object] | None = None, wait_period: float = 5, *,
+                    name: str, size: NodeSize, image: NodeImage,
+                    location: NodeLocation | None = None,
+                    ssh_known_hosts: str | os.PathLike[str] | None = None,
+                    ssh_host_key_policy: ssh.HostKeyPolicy = "strict",
+                    **create_node_kwargs: Any) -> Op[Node]:
         """Create a node, wait until it runs, log in over SSH and run ``deploy`` on it.
 
         The parameters are Apache Libcloud 3.x's, in its order; the node to
@@ -787,18 +744,10 @@ class NodeDriver(BaseDriver):
             ssh_host_key_policy=ssh_host_key_policy, **create_node_kwargs,
         ))
 
-    def _ssh_client(
-        self,
-        hostname: str,
-        port: int,
-        username: str,
-        password: Secret | None,
-        key: ssh.KeyFiles | None,
-        timeout: float | None,
-        *,
-        known_hosts: str | os.PathLike[str] | None = None,
-        host_key_policy: ssh.HostKeyPolicy = "strict",
-    ) -> ssh.SSHClient:
+    def _ssh_client(self, hostname: str, port: int, username: str, password: Secret | None,
+                    key: ssh.KeyFiles | None, timeout: float | None, *,
+                    known_hosts: str | os.PathLike[str] | None = None,
+                    host_key_policy: ssh.HostKeyPolicy = "strict") -> ssh.SSHClient:
         """Make (not connect) the SSH client ``deploy_node`` uses for one login attempt.
 
         ``password`` is the login password or the key passphrase, ``key`` the

@@ -86,14 +86,8 @@ class DeploymentError(OvercastError):
     never contains the SSH password or key passphrase.
     """
 
-    def __init__(
-        self,
-        node: Node,
-        error: BaseException,
-        *,
-        driver: Any = None,
-        secrets: Iterable[str | Secret] = (),
-    ) -> None:
+    def __init__(self, node: Node, error: BaseException, *, driver: Any = None,
+                 secrets: Iterable[str | Secret] = ()) -> None:
         detail = redact_text(str(error), secrets)
         what = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
         super().__init__(
@@ -207,16 +201,9 @@ class ScriptDeployment(Deployment):
     :class:`DeploymentError`.
     """
 
-    def __init__(
-        self,
-        script: str | IO[str],
-        args: list[str] | None = None,
-        name: str | None = None,
-        delete: bool = False,
-        timeout: float | None = None,
-        *,
-        check: bool = False,
-    ) -> None:
+    def __init__(self, script: str | IO[str], args: list[str] | None = None,
+                 name: str | None = None, delete: bool = False, timeout: float | None = None, *,
+                 check: bool = False) -> None:
         self.script = _text("script", script)
         self.args = list(args or [])
         self.name = name or f"overcast_deployment_{uuid.uuid4().hex[:8]}.sh"
@@ -245,16 +232,9 @@ class ScriptDeployment(Deployment):
 class ScriptFileDeployment(ScriptDeployment):
     """A :class:`ScriptDeployment` whose script is read from the local file ``script_file``."""
 
-    def __init__(
-        self,
-        script_file: str | os.PathLike[str],
-        args: list[str] | None = None,
-        name: str | None = None,
-        delete: bool = False,
-        timeout: float | None = None,
-        *,
-        check: bool = False,
-    ) -> None:
+    def __init__(self, script_file: str | os.PathLike[str], args: list[str] | None = None,
+                 name: str | None = None, delete: bool = False, timeout: float | None = None, *,
+                 check: bool = False) -> None:
         with open(script_file, encoding="utf-8") as f:
             script = f.read()
         super().__init__(script, args, name, delete, timeout, check=check)
@@ -306,30 +286,14 @@ class _Login:
     host_keys: dict[str, Any]
 
 
-def deploy_node(
-    driver: NodeDriver,
-    deploy: Deployment,
-    *,
-    ssh_username: str,
-    ssh_alternate_usernames: Sequence[str] | None,
-    ssh_port: int,
-    ssh_timeout: float,
-    ssh_key: ssh.KeyFiles | None,
-    ssh_key_password: Secret | str | None,
-    auth: NodeAuth | None,
-    timeout: float,
-    max_tries: int,
-    ssh_interface: str,
-    at_exit_func: Callable[..., object] | None,
-    wait_period: float,
-    name: str,
-    size: NodeSize,
-    image: NodeImage,
-    location: NodeLocation | None,
-    ssh_known_hosts: str | os.PathLike[str] | None,
-    ssh_host_key_policy: ssh.HostKeyPolicy,
-    **create_node_kwargs: Any,
-) -> Op[Node]:
+def deploy_node(driver: NodeDriver, deploy: Deployment, *, ssh_username: str,
+                ssh_alternate_usernames: Sequence[str] | None, ssh_port: int, ssh_timeout: float,
+                ssh_key: ssh.KeyFiles | None, ssh_key_password: Secret | str | None,
+                auth: NodeAuth | None, timeout: float, max_tries: int, ssh_interface: str,
+                at_exit_func: Callable[..., object] | None, wait_period: float, name: str,
+                size: NodeSize, image: NodeImage, location: NodeLocation | None,
+                ssh_known_hosts: str | os.PathLike[str] | None,
+                ssh_host_key_policy: ssh.HostKeyPolicy, **create_node_kwargs: Any) -> Op[Node]:
     """Operation: :meth:`NodeDriver.deploy_node
     <overcast.compute.base.NodeDriver.deploy_node>` on ``driver`` (same
     arguments, same steps): check everything, create the node, then
@@ -397,15 +361,9 @@ def _login_password(auth: NodeAuth | None, node: Node) -> Secret | None:
     return None
 
 
-def _deploy_created_node(
-    driver: NodeDriver,
-    node: Node,
-    deploy: Deployment,
-    login: _Login,
-    max_tries: int,
-    ssh_interface: str,
-    secrets: tuple[Secret, ...],
-) -> Op[Node]:
+def _deploy_created_node(driver: NodeDriver, node: Node, deploy: Deployment, login: _Login,
+                         max_tries: int, ssh_interface: str,
+                         secrets: tuple[Secret, ...]) -> Op[Node]:
     """Wait until ``node`` runs, log in, run ``deploy``; any failure becomes a
     :class:`DeploymentError` carrying the node."""
     try:
@@ -461,14 +419,8 @@ def _ssh_connect(driver: NodeDriver, hostname: str, login: _Login) -> Op[SSHClie
         yield Sleep(min(login.wait_period, deadline - now))
 
 
-def _run_deployment(
-    driver: NodeDriver,
-    deploy: Deployment,
-    node: Node,
-    client: SSHClient,
-    max_tries: int,
-    wait_period: float,
-) -> Op[Node]:
+def _run_deployment(driver: NodeDriver, deploy: Deployment, node: Node, client: SSHClient,
+                    max_tries: int, wait_period: float) -> Op[Node]:
     """Run ``deploy`` up to ``max_tries`` times; a command timeout is not retried."""
     tries = 0
     while True:

@@ -100,15 +100,8 @@ class SSHHostKeyError(SSHError):
     ``deploy_node`` does not retry it: a key will not become known by waiting.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        host: str,
-        key_type: str = "",
-        fingerprint: str = "",
-        driver: Any = None,
-    ) -> None:
+    def __init__(self, message: str, *, host: str, key_type: str = "", fingerprint: str = "",
+                 driver: Any = None) -> None:
         super().__init__(message, driver=driver)
         self.host = host
         self.key_type = key_type
@@ -127,16 +120,8 @@ class SSHHostKeyMismatch(SSHHostKeyError):
     every policy.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        host: str,
-        key_type: str = "",
-        fingerprint: str = "",
-        expected_fingerprint: str = "",
-        driver: Any = None,
-    ) -> None:
+    def __init__(self, message: str, *, host: str, key_type: str = "", fingerprint: str = "",
+                 expected_fingerprint: str = "", driver: Any = None) -> None:
         super().__init__(
             message, host=host, key_type=key_type, fingerprint=fingerprint, driver=driver
         )
@@ -152,15 +137,8 @@ class SSHCommandTimeout(SSHError, OperationTimeout):
     writes to its closed output.
     """
 
-    def __init__(
-        self,
-        command: str,
-        timeout: float,
-        *,
-        stdout: str = "",
-        stderr: str = "",
-        driver: Any = None,
-    ) -> None:
+    def __init__(self, command: str, timeout: float, *, stdout: str = "", stderr: str = "",
+                 driver: Any = None) -> None:
         super().__init__(f"remote command did not finish within {timeout}s", driver=driver)
         self.command = command
         self.timeout = timeout
@@ -183,10 +161,8 @@ class SSHClient(Protocol):
         :class:`SSHError` (or :class:`SSHAuthenticationFailed`) when SSH fails.
         """
 
-    def put(
-        self, path: str, contents: str | bytes | None = None, chmod: int | None = None,
-        mode: str = "w",
-    ) -> str:
+    def put(self, path: str, contents: str | bytes | None = None, chmod: int | None = None,
+            mode: str = "w") -> str:
         """Write ``contents`` to the remote file ``path`` and return its absolute path.
 
         ``mode`` is ``"w"`` (replace) or ``"a"`` (append); missing parent
@@ -353,19 +329,11 @@ class ParamikoSSHClient:
     authentication, opening a channel and each SFTP exchange.
     """
 
-    def __init__(
-        self,
-        hostname: str,
-        port: int = 22,
-        username: str = "root",
-        password: Secret | str | None = None,
-        key_files: KeyFiles | None = None,
-        timeout: float | None = None,
-        *,
-        key_material: Secret | str | None = None,
-        known_hosts: str | os.PathLike[str] | None = None,
-        host_key_policy: HostKeyPolicy = "strict",
-    ) -> None:
+    def __init__(self, hostname: str, port: int = 22, username: str = "root",
+                 password: Secret | str | None = None, key_files: KeyFiles | None = None,
+                 timeout: float | None = None, *, key_material: Secret | str | None = None,
+                 known_hosts: str | os.PathLike[str] | None = None,
+                 host_key_policy: HostKeyPolicy = "strict") -> None:
         self.hostname = hostname
         self.port = port
         self.username = username
@@ -502,10 +470,8 @@ class ParamikoSSHClient:
             sftp.get_channel().settimeout(self.timeout)
         return sftp
 
-    def put(
-        self, path: str, contents: str | bytes | None = None, chmod: int | None = None,
-        mode: str = "w",
-    ) -> str:
+    def put(self, path: str, contents: str | bytes | None = None, chmod: int | None = None,
+            mode: str = "w") -> str:
         """Write a remote file over SFTP (see :meth:`SSHClient.put`)."""
         if mode not in ("w", "a"):
             raise ValueError(f"mode must be 'w' or 'a': {mode!r}")

@@ -87,13 +87,8 @@ class ContainerImage(Model["ContainerDriver"]):
     def _label(self) -> object:
         return self.name
 
-    def deploy(
-        self,
-        name: str,
-        parameters: DeployParameters | None = None,
-        cluster: ContainerCluster | None = None,
-        start: bool = True,
-    ) -> Container:
+    def deploy(self, name: str, parameters: DeployParameters | None = None,
+               cluster: ContainerCluster | None = None, start: bool = True) -> Container:
         """Deploy a container named ``name`` from this image."""
         return self._driver().deploy_container(name, self, cluster, parameters, start)
 
@@ -233,13 +228,9 @@ class ContainerDriver(BaseDriver):
 
     @iterator
     @not_supported
-    def iterate_containers(
-        self,
-        image: ContainerImage | None = None,
-        cluster: ContainerCluster | None = None,
-        *,
-        all: bool = True,
-    ) -> Iter[Container]:
+    def iterate_containers(self, image: ContainerImage | None = None,
+                           cluster: ContainerCluster | None = None, *,
+                           all: bool = True) -> Iter[Container]:
         """Iterate over deployed containers, page by page.
 
         ``image`` and ``cluster`` keep only the containers of that image or
@@ -253,14 +244,10 @@ class ContainerDriver(BaseDriver):
 
     @operation
     @not_supported
-    def deploy_container(
-        self,
-        name: str,
-        image: ContainerImage,
-        cluster: ContainerCluster | None = None,
-        parameters: DeployParameters | None = None,
-        start: bool = True,
-    ) -> Op[Container]:
+    def deploy_container(self, name: str, image: ContainerImage,
+                         cluster: ContainerCluster | None = None,
+                         parameters: DeployParameters | None = None,
+                         start: bool = True) -> Op[Container]:
         """Deploy a container named ``name`` from ``image`` (into ``cluster``, if
         given), with driver-specific ``parameters``; start it unless ``start`` is
         False."""

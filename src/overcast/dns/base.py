@@ -216,25 +216,13 @@ class Zone(Model["DNSDriver"]):
         """List the record sets of this zone."""
         return self._driver().list_records(self)
 
-    def create_record(
-        self,
-        name: str,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Record:
+    def create_record(self, name: str, type: RecordType | str, data: RecordData,
+                      extra: Mapping[str, Any] | None = None, *, ttl: int | None = None) -> Record:
         """Create a record set in this zone (see :meth:`DNSDriver.create_record`)."""
         return self._driver().create_record(name, self, type, data, extra, ttl=ttl)
 
-    def update(
-        self,
-        domain: str | None = None,
-        type: ZoneType | str | None = None,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Zone:
+    def update(self, domain: str | None = None, type: ZoneType | str | None = None,
+               ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Zone:
         """Change this zone; arguments left ``None`` keep their value."""
         return self._driver().update_zone(self, domain, type, ttl, extra)
 
@@ -293,15 +281,9 @@ class Record(Model["DNSDriver"]):
         """The record's fully-qualified name, with the trailing dot."""
         return names.absolute_name(self.name, self.zone.domain)
 
-    def update(
-        self,
-        name: str | None = None,
-        type: RecordType | str | None = None,
-        data: RecordData | None = None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Record:
+    def update(self, name: str | None = None, type: RecordType | str | None = None,
+               data: RecordData | None = None, extra: Mapping[str, Any] | None = None, *,
+               ttl: int | None = None) -> Record:
         """Change this record set; arguments left ``None`` keep their value."""
         return self._driver().update_record(self, name, type, data, extra, ttl=ttl)
 
@@ -399,13 +381,8 @@ class DNSDriver(BaseDriver):
 
     @operation
     @not_supported
-    def create_zone(
-        self,
-        domain: str,
-        type: ZoneType | str = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,
+                    ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Create a zone for ``domain``.
 
         ``type`` is ``"master"`` (the provider serves the records it holds) or
@@ -417,14 +394,9 @@ class DNSDriver(BaseDriver):
 
     @operation
     @not_supported
-    def update_zone(
-        self,
-        zone: Zone,
-        domain: str | None,
-        type: ZoneType | str | None = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def update_zone(self, zone: Zone, domain: str | None,
+                    type: ZoneType | str | None = ZoneType.MASTER, ttl: int | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Change a zone and return it as it now is.
 
         An argument given as ``None`` keeps its current value (this is how
@@ -459,16 +431,9 @@ class DNSDriver(BaseDriver):
 
     @operation
     @requires("_store_new_set")
-    def create_record(
-        self,
-        name: str,
-        zone: Zone,
-        type: RecordType | str,
-        data: RecordData,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
+                      extra: Mapping[str, Any] | None = None, *,
+                      ttl: int | None = None) -> Op[Record]:
         """Create a record set.
 
         ``name`` is relative to the zone (``""`` for the apex), ``data`` one
@@ -484,16 +449,9 @@ class DNSDriver(BaseDriver):
 
     @operation
     @requires("_store_changed_set")
-    def update_record(
-        self,
-        record: Record,
-        name: str | None,
-        type: RecordType | str | None,
-        data: RecordData | None,
-        extra: Mapping[str, Any] | None = None,
-        *,
-        ttl: int | None = None,
-    ) -> Op[Record]:
+    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
+                      data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
+                      ttl: int | None = None) -> Op[Record]:
         """Replace a record set's name, type, values or TTL; return it as it now is.
 
         An argument given as ``None`` keeps its current value; ``data`` replaces
@@ -636,15 +594,9 @@ class DNSDriver(BaseDriver):
 
     # -- helpers for drivers --------------------------------------------------------
 
-    def _validate_record(
-        self,
-        name: str,
-        type: RecordType | str,
-        values: RecordData,
-        *,
-        extra: Mapping[str, Any] | None = None,
-        zone: Zone | None = None,
-    ) -> tuple[str, RecordType, list[str]]:
+    def _validate_record(self, name: str, type: RecordType | str, values: RecordData, *,
+                         extra: Mapping[str, Any] | None = None,
+                         zone: Zone | None = None) -> tuple[str, RecordType, list[str]]:
         """Check a record set before sending it; return ``(name, type, values)``.
 
         ``name`` comes back as given (``"@"`` as ``""``), ``type`` as a

@@ -172,13 +172,8 @@ def values_of(*rdatasets: dns.rdataset.Rdataset) -> list[str]:
     return [rdata_text(rdata) for rdataset in rdatasets for rdata in rdataset]
 
 
-def make_record(
-    owner: dns.name.Name,
-    rdatasets: Sequence[dns.rdataset.Rdataset],
-    origin: dns.name.Name,
-    zone: Zone,
-    driver: DNSDriver,
-) -> Record:
+def make_record(owner: dns.name.Name, rdatasets: Sequence[dns.rdataset.Rdataset],
+                origin: dns.name.Name, zone: Zone, driver: DNSDriver) -> Record:
     """A :class:`Record` for one record set of a zone: the rdatasets of one type
     at one name (see :func:`sets_at`)."""
     name = relative_owner(owner, origin)

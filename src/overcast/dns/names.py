@@ -79,14 +79,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CAA_TAG = re.compile(r"[A-Za-z0-9]+\Z")
 
 
-def validate_name(
-    name: str,
-    *,
-    wildcard: bool = True,
-    origin: str | None = None,
-    what: str = "name",
-    driver: Any = None,
-) -> str:
+def validate_name(name: str, *, wildcard: bool = True, origin: str | None = None,
+                  what: str = "name", driver: Any = None) -> str:
     """Check a DNS name's syntax and return it unchanged.
 
     ``name`` may be relative (``"www"``, ``"_sip._tcp"``), absolute

@@ -501,10 +501,8 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
 
     # -- writing --------------------------------------------------------------------
 
-    def _create_set(
-        self, zone: Zone, name: str, rtype: RecordType, values: Sequence[str], ttl: int | None,
-        known: set[str | int],
-    ) -> Op[list[Entry]]:
+    def _create_set(self, zone: Zone, name: str, rtype: RecordType, values: Sequence[str],
+                    ttl: int | None, known: set[str | int]) -> Op[list[Entry]]:
         """Create the values, all or none; ``known``: the ids at ``name`` before."""
         payloads = [self._payload(zone, name, rtype, value, ttl) for value in values]
         made: list[Entry] = []
@@ -514,10 +512,9 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
         )
         return made
 
-    def _undo_create(
-        self, zone: Zone, name: str, rtype: str, values: Sequence[str], known: set[str | int],
-        made: list[Entry],
-    ) -> Callable[[BaseException], Op[None]]:
+    def _undo_create(self, zone: Zone, name: str, rtype: str, values: Sequence[str],
+                     known: set[str | int],
+                     made: list[Entry]) -> Callable[[BaseException], Op[None]]:
         """The compensation of a failed create: delete the values made, then any
         value of the set that was not there before and whose write may have
         taken effect unseen (an unknown outcome, a batch that failed midway)."""
@@ -582,10 +579,8 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
         entries = yield from self._values_at(zone, relative, str(rtype))
         return self._to_record(zone, entries)
 
-    def _sync_set(
-        self, zone: Zone, name: str, rtype: RecordType, values: Sequence[str], ttl: int | None,
-        current: Sequence[Entry],
-    ) -> Op[None]:
+    def _sync_set(self, zone: Zone, name: str, rtype: RecordType, values: Sequence[str],
+                  ttl: int | None, current: Sequence[Entry]) -> Op[None]:
         """Make the values at ``name`` be ``values`` with ``ttl``, by changing,
         creating and deleting as few provider records as the diff needs."""
         kind = str(rtype)

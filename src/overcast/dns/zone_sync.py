@@ -171,14 +171,8 @@ def _same(source: Record, target: Record) -> bool:
     return source.ttl is None or source.ttl == target.ttl
 
 
-def compute_plan(
-    source: Iterable[Record],
-    target: Iterable[Record],
-    *,
-    source_name: str = "source",
-    target_name: str = "target",
-    target_exists: bool = True,
-) -> Plan:
+def compute_plan(source: Iterable[Record], target: Iterable[Record], *, source_name: str = "source",
+                 target_name: str = "target", target_exists: bool = True) -> Plan:
     """The changes that make ``target``'s record sets equal ``source``'s (pure)."""
     wanted = {_key(r): r for r in source if _managed(r)}
     present = {_key(r): r for r in target if _managed(r)}
@@ -217,15 +211,9 @@ def _on(driver: DNSDriver, op: Op[T]) -> Op[T]:
     return result
 
 
-def _sync(
-    source_zone: Zone,
-    target_driver: DNSDriver,
-    *,
-    target_domain: str | None = None,
-    dry_run: bool = True,
-    force: bool = False,
-    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE,
-) -> Op[Plan]:
+def _sync(source_zone: Zone, target_driver: DNSDriver, *, target_domain: str | None = None,
+          dry_run: bool = True, force: bool = False,
+          max_change_share: float = DEFAULT_MAX_CHANGE_SHARE) -> Op[Plan]:
     """Plan (and unless ``dry_run``, apply) making a zone of ``target_driver``
     equal to ``source_zone``.
 

@@ -190,14 +190,9 @@ class LoadBalancerDriver(BaseDriver):
 
     @operation
     @not_supported
-    def create_balancer(
-        self,
-        name: str,
-        port: int,
-        protocol: str = "http",
-        algorithm: Algorithm = Algorithm.ROUND_ROBIN,
-        members: Sequence[Member] = (),
-    ) -> Op[LoadBalancer]:
+    def create_balancer(self, name: str, port: int, protocol: str = "http",
+                        algorithm: Algorithm = Algorithm.ROUND_ROBIN,
+                        members: Sequence[Member] = ()) -> Op[LoadBalancer]:
         """Create a load balancer listening on ``port`` with ``protocol``, spreading
         connections over ``members`` by ``algorithm``.
 
@@ -214,15 +209,9 @@ class LoadBalancerDriver(BaseDriver):
 
     @operation
     @not_supported
-    def update_balancer(
-        self,
-        balancer: LoadBalancer,
-        *,
-        name: str | None = None,
-        algorithm: Algorithm | None = None,
-        protocol: str | None = None,
-        port: int | None = None,
-    ) -> Op[LoadBalancer]:
+    def update_balancer(self, balancer: LoadBalancer, *, name: str | None = None,
+                        algorithm: Algorithm | None = None, protocol: str | None = None,
+                        port: int | None = None) -> Op[LoadBalancer]:
         """Change a balancer's name, algorithm, protocol or port; return it as it now is.
 
         Arguments left ``None`` keep their value.

@@ -133,14 +133,9 @@ class When:
 
     __slots__ = ("code", "error", "says", "status")
 
-    def __init__(
-        self,
-        error: type[OvercastError],
-        *,
-        status: int | Iterable[int] | None = None,
-        code: str | Iterable[str] | None = None,
-        says: str | Iterable[str] | None = None,
-    ) -> None:
+    def __init__(self, error: type[OvercastError], *, status: int | Iterable[int] | None = None,
+                 code: str | Iterable[str] | None = None,
+                 says: str | Iterable[str] | None = None) -> None:
         self.error = error
         self.status = _as_set(status)
         self.code = _as_set(code)
@@ -215,17 +210,8 @@ class ErrorMap:
         """Whether ``fault`` means "slow down" (a row maps it to RateLimited)."""
         return issubclass(self.classify(fault), RateLimited)
 
-    def error(
-        self,
-        fault: Fault,
-        outcome: Outcome,
-        *,
-        label: str,
-        method: str,
-        url: str,
-        headers: Headers | Mapping[str, str],
-        driver: Any,
-    ) -> OvercastError:
+    def error(self, fault: Fault, outcome: Outcome, *, label: str, method: str, url: str,
+              headers: Headers | Mapping[str, str], driver: Any) -> OvercastError:
         """The exception for ``fault`` (its message already redacted)."""
         cls = self.classify(fault)
         if cls is NotFound and outcome.missing is not None:
@@ -497,15 +483,9 @@ class HttpApi(BaseDriver):
         resp: Response = yield request
         return resp
 
-    def _exchange(
-        self,
-        request: Request,
-        *,
-        what: str = "",
-        missing: type[NotFound] | None = None,
-        exists: type[AlreadyExists] | None = None,
-        ok: Collection[int] = (),
-    ) -> Op[Response]:
+    def _exchange(self, request: Request, *, what: str = "", missing: type[NotFound] | None = None,
+                  exists: type[AlreadyExists] | None = None,
+                  ok: Collection[int] = ()) -> Op[Response]:
         """Send a prepared request; return a 2xx answer (or one whose status is in
         ``ok``), raise the mapped error for any other."""
         if type(self)._transmit is HttpApi._transmit:  # no auth round trip: no extra layer
@@ -536,10 +516,8 @@ class HttpApi(BaseDriver):
         resp = yield from self._send(method, path, **options)
         return (yield from decode_json(resp, driver=self))
 
-    def _xml(
-        self, method: str, path: str, *, root: str | Collection[str] | None = None,
-        **options: Unpack[SendOptions],
-    ) -> Op[Element]:
+    def _xml(self, method: str, path: str, *, root: str | Collection[str] | None = None,
+             **options: Unpack[SendOptions]) -> Op[Element]:
         """Build, send and check a request; its body's root element (``root``: the
         element expected, anything else is a ProviderError)."""
         resp = yield from self._send(method, path, **options)

@@ -73,12 +73,8 @@ def pure(value: T) -> Op[T]:
     return value
 
 
-def create_once(
-    send: Callable[[], Op[T]],
-    find: Callable[[], Op[T | None]],
-    *,
-    attempts: int = 3,
-) -> Op[T]:
+def create_once(send: Callable[[], Op[T]], find: Callable[[], Op[T | None]], *,
+                attempts: int = 3) -> Op[T]:
     """Create something exactly once, even when the network hides the outcome.
 
     ``send()`` issues the create; its request carries a unique token (the

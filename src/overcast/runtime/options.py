@@ -40,15 +40,8 @@ def check_endpoint(
     return value.rstrip("/")
 
 
-def check_page_size(
-    value: object,
-    *,
-    maximum: int | None = None,
-    minimum: int = 1,
-    clamp: bool = False,
-    option: str = "page_size",
-    driver: Any = None,
-) -> int:
+def check_page_size(value: object, *, maximum: int | None = None, minimum: int = 1,
+                    clamp: bool = False, option: str = "page_size", driver: Any = None) -> int:
     """A whole number of items per page, from ``minimum`` to ``maximum``.
 
     With ``clamp``, a number above ``maximum`` becomes ``maximum`` (for

@@ -82,14 +82,8 @@ class Page(Generic[T]):
         return cls(items, url or None, "link")
 
     @classmethod
-    def marker(
-        cls,
-        items: Sequence[T],
-        truncated: bool,
-        *,
-        key: Callable[[T], str] | None = None,
-        next_marker: str | None = None,
-    ) -> Page[T]:
+    def marker(cls, items: Sequence[T], truncated: bool, *, key: Callable[[T], str] | None = None,
+               next_marker: str | None = None) -> Page[T]:
         """A page of a marker listing: if ``truncated``, the next page starts
         after ``next_marker`` when the provider gave one, else after the key of
         the last item (``key(items[-1])``)."""
@@ -104,15 +98,8 @@ class Page(Generic[T]):
         return cls(items, marker, "marker")
 
     @classmethod
-    def number(
-        cls,
-        items: Sequence[T],
-        requested: int,
-        *,
-        more: bool | None = None,
-        pages: int | None = None,
-        reported: int | None = None,
-    ) -> Page[T]:
+    def number(cls, items: Sequence[T], requested: int, *, more: bool | None = None,
+               pages: int | None = None, reported: int | None = None) -> Page[T]:
         """Page ``requested`` of a numbered listing.
 
         The next page is ``requested + 1`` while ``more`` is true, or while
@@ -128,13 +115,8 @@ class Page(Generic[T]):
         return cls(items, requested + 1 if follows else None, "page")
 
 
-def paginate(
-    fetch: Callable[[Cursor | None], Op[Page[T]]],
-    *,
-    first: Cursor | None = None,
-    what: str = "listing",
-    driver: Any = None,
-) -> Iter[T]:
+def paginate(fetch: Callable[[Cursor | None], Op[Page[T]]], *, first: Cursor | None = None,
+             what: str = "listing", driver: Any = None) -> Iter[T]:
     """Iterator operation: every item of every page, in order.
 
     ``fetch(cursor)`` is an operation returning one :class:`Page`; it is called

@@ -85,16 +85,9 @@ class RetryPolicy:
         """The jittered delay before attempt ``attempt + 1``."""
         return float(rng() * min(self.cap, self.base * (2 ** (attempt - 1))))
 
-    def decide(
-        self,
-        request: Request,
-        attempt: int,
-        *,
-        response: Response | None = None,
-        failure: TransportFailure | None = None,
-        throttled: bool = False,
-        rng: Callable[[], float] = random.random,
-    ) -> RetryDecision:
+    def decide(self, request: Request, attempt: int, *, response: Response | None = None,
+               failure: TransportFailure | None = None, throttled: bool = False,
+               rng: Callable[[], float] = random.random) -> RetryDecision:
         """Decide after attempt number ``attempt`` (1-based) of ``request``.
 
         ``throttled`` says the provider refused the request for its rate (a

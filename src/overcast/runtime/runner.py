@@ -100,15 +100,9 @@ class _Base:
             driver=self.config.driver_name,
         )
 
-    def _after_attempt(
-        self,
-        request: Request,
-        attempt: int,
-        started: float,
-        deadline: _Deadline,
-        response: Response | None = None,
-        failure: TransportFailure | None = None,
-    ) -> float | None:
+    def _after_attempt(self, request: Request, attempt: int, started: float, deadline: _Deadline,
+                       response: Response | None = None,
+                       failure: TransportFailure | None = None) -> float | None:
         """Report the attempt; return the delay before a retry, or None to stop.
 
         Raises the public error when stopping after a failure or unknown outcome.

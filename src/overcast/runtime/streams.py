@@ -155,13 +155,8 @@ def checked_body(data: bytes, *observers: ChunkObserver) -> IterStream:
 class FileStream(ByteStream):
     """Bytes ``[start, end)`` of a local file, opened when reading starts."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], start: int = 0, end: int | None = None,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         super().__init__()
         self.path = os.fspath(path)
         self.start = start
@@ -273,14 +268,8 @@ class ReaderStream(ByteStream):
     stream is closed.
     """
 
-    def __init__(
-        self,
-        reader: IO[bytes],
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        limit: int | None = None,
-        owns: bool = False,
-    ) -> None:
+    def __init__(self, reader: IO[bytes], chunk_size: int = DEFAULT_CHUNK_SIZE, *,
+                 limit: int | None = None, owns: bool = False) -> None:
         super().__init__()
         self.reader = reader
         self.chunk_size = chunk_size

@@ -189,12 +189,8 @@ class Object:
     def __hash__(self) -> int:
         return hash((self.name, self.hash))
 
-    def download(
-        self,
-        destination_path: str | os.PathLike[str],
-        overwrite_existing: bool = False,
-        delete_on_failure: bool = True,
-    ) -> bool:
+    def download(self, destination_path: str | os.PathLike[str], overwrite_existing: bool = False,
+                 delete_on_failure: bool = True) -> bool:
         """Download this object to a local path (atomically)."""
         return self._driver().download_object(
             self, destination_path, overwrite_existing, delete_on_failure
@@ -356,19 +352,11 @@ class StorageDriver(BaseDriver):
 
     @operation
     @requires("_write")
-    def upload_object(
-        self,
-        file_path: str | os.PathLike[str],
-        container: ContainerRef,
-        object_name: str,
-        extra: Mapping[str, Any] | None = None,
-        verify_hash: bool = True,
-        headers: Mapping[str, str] | None = None,
-        *,
-        content_type: str | None = None,
-        meta_data: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-    ) -> Op[Object]:
+    def upload_object(self, file_path: str | os.PathLike[str], container: ContainerRef,
+                      object_name: str, extra: Mapping[str, Any] | None = None,
+                      verify_hash: bool = True, headers: Mapping[str, str] | None = None, *,
+                      content_type: str | None = None, meta_data: Mapping[str, str] | None = None,
+                      progress: Progress | None = None) -> Op[Object]:
         """Upload a local file: one request up to ``part_plan.threshold``, else in
         parts (in parallel where the provider allows), checked against the
         file's size as it is read.
@@ -422,13 +410,9 @@ class StorageDriver(BaseDriver):
 
     @stream
     @requires("_read_range")
-    def download_object_range_as_stream(
-        self,
-        obj: Object,
-        start_bytes: int,
-        end_bytes: int | None = None,
-        chunk_size: int | None = None,
-    ) -> Op[ByteStream]:
+    def download_object_range_as_stream(self, obj: Object, start_bytes: int,
+                                        end_bytes: int | None = None,
+                                        chunk_size: int | None = None) -> Op[ByteStream]:
         """Iterate over bytes ``[start_bytes, end_bytes)`` of an object
         (``end_bytes=None``: to the end).
 
@@ -479,15 +463,9 @@ class StorageDriver(BaseDriver):
 
     @operation
     @requires("download_object_as_stream")
-    def download_object(
-        self,
-        obj: Object,
-        destination_path: str | os.PathLike[str],
-        overwrite_existing: bool = False,
-        delete_on_failure: bool = True,
-        *,
-        progress: Progress | None = None,
-    ) -> Op[bool]:
+    def download_object(self, obj: Object, destination_path: str | os.PathLike[str],
+                        overwrite_existing: bool = False, delete_on_failure: bool = True, *,
+                        progress: Progress | None = None) -> Op[bool]:
         """Download an object to a local file.
 
         The data goes to a temporary file beside the destination, which is
@@ -513,17 +491,10 @@ class StorageDriver(BaseDriver):
 
     @operation
     @requires("download_object_range_as_stream")
-    def download_object_range(
-        self,
-        obj: Object,
-        destination_path: str | os.PathLike[str],
-        start_bytes: int,
-        end_bytes: int | None = None,
-        overwrite_existing: bool = False,
-        delete_on_failure: bool = True,
-        *,
-        progress: Progress | None = None,
-    ) -> Op[bool]:
+    def download_object_range(self, obj: Object, destination_path: str | os.PathLike[str],
+                              start_bytes: int, end_bytes: int | None = None,
+                              overwrite_existing: bool = False, delete_on_failure: bool = True, *,
+                              progress: Progress | None = None) -> Op[bool]:
         """Download bytes ``[start_bytes, end_bytes)`` of an object to a local file."""
         start, end = check_range(obj.size, start_bytes, end_bytes, driver=self)
         body = yield from self.download_object_range_as_stream.op(obj, start, end)
@@ -658,14 +629,9 @@ class StorageDriver(BaseDriver):
         Apache Libcloud compatibility and means nothing)."""
         return {}
 
-    def _attributes(
-        self,
-        object_name: str,
-        extra: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        content_type: str | None,
-        meta_data: Mapping[str, str] | None,
-    ) -> Attributes:
+    def _attributes(self, object_name: str, extra: Mapping[str, Any] | None,
+                    headers: Mapping[str, str] | None, content_type: str | None,
+                    meta_data: Mapping[str, str] | None) -> Attributes:
         """The :class:`Attributes` of an object being written, from an upload's
         arguments, each checked; :class:`~overcast.errors.InvalidInput` before
         any request if one is wrong.
@@ -746,13 +712,8 @@ class StorageDriver(BaseDriver):
 
     # -- shared helpers -----------------------------------------------------------
 
-    def _download_in_ranges(
-        self,
-        obj: Object,
-        destination_path: str | os.PathLike[str],
-        overwrite_existing: bool,
-        progress: Progress | None,
-    ) -> Op[bool]:
+    def _download_in_ranges(self, obj: Object, destination_path: str | os.PathLike[str],
+                            overwrite_existing: bool, progress: Progress | None) -> Op[bool]:
         """Download ``obj`` (fresh metadata) as parallel ranges of its version."""
         container, name = obj.container_name, obj.name
         etag = obj.extra.get("etag")
@@ -777,14 +738,9 @@ class StorageDriver(BaseDriver):
         )
         return saved
 
-    def _save(
-        self,
-        body: ByteStream,
-        destination_path: str | os.PathLike[str],
-        overwrite_existing: bool,
-        expected_size: int | None,
-        progress: Progress | None,
-    ) -> Op[bool]:
+    def _save(self, body: ByteStream, destination_path: str | os.PathLike[str],
+              overwrite_existing: bool, expected_size: int | None,
+              progress: Progress | None) -> Op[bool]:
         """Write a stream to a file atomically (temporary file, fsync, rename)."""
         if progress is not None:
             body.observe(ProgressReport(progress, expected_size))

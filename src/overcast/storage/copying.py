@@ -38,13 +38,8 @@ def _drivers(
     return source.driver, target, target._check_object(name or source.name)
 
 
-def _copy(
-    source: Object,
-    target_container: Container,
-    name: str | None = None,
-    *,
-    progress: Progress | None = None,
-) -> Op[Object]:
+def _copy(source: Object, target_container: Container, name: str | None = None, *,
+          progress: Progress | None = None) -> Op[Object]:
     """Stream an object from one driver to another (S3 to Azure, Swift to GCS, ...).
 
     No temporary file: chunks flow from the source's download into the target's

@@ -68,10 +68,8 @@ class StorageApi(HttpApi):
             )
         return error
 
-    def _ranged(
-        self, resp: Response, span: Span, checks: Sequence[ChunkObserver] = (), *,
-        counted: bool = True,
-    ) -> Ranged:
+    def _ranged(self, resp: Response, span: Span, checks: Sequence[ChunkObserver] = (), *,
+                counted: bool = True) -> Ranged:
         """The answer to a ranged ``GET`` (sent with ``ok=(416,)``) for the base
         class's download: a 416 is "nothing there" (with the object's size
         from ``Content-Range`` when given); a partial read answered with

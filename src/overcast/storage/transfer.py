@@ -231,18 +231,12 @@ class _OffsetSink:
         self.offset += len(data)
 
 
-def download_in_ranges(
-    fetch: Callable[[int, int], Op[ByteStream]],
-    size: int,
-    destination: str | os.PathLike[str],
-    *,
-    overwrite: bool,
-    part_size: int = 16 * 1024 * 1024,
-    concurrency: int = 4,
-    checksum: tuple[str, str] | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
-    driver: Any = None,
-) -> Op[bool]:
+def download_in_ranges(fetch: Callable[[int, int], Op[ByteStream]], size: int,
+                       destination: str | os.PathLike[str], *, overwrite: bool,
+                       part_size: int = 16 * 1024 * 1024, concurrency: int = 4,
+                       checksum: tuple[str, str] | None = None,
+                       progress: Callable[[int, int | None], None] | None = None,
+                       driver: Any = None) -> Op[bool]:
     """Download ``size`` bytes as parallel ranges ``fetch(start, end)`` into a
     temporary file beside ``destination``; rename it into place only after the
     size (and ``checksum``, ``(algorithm, hex)``, computed over the file) match.
@@ -293,15 +287,8 @@ class Span:
 
     __slots__ = ("chunk_size", "container", "end", "etag", "full", "name", "start", "what")
 
-    def __init__(
-        self,
-        container: str,
-        name: str,
-        start: int = 0,
-        end: int | None = None,
-        chunk_size: int | None = None,
-        etag: str | None = None,
-    ) -> None:
+    def __init__(self, container: str, name: str, start: int = 0, end: int | None = None,
+                 chunk_size: int | None = None, etag: str | None = None) -> None:
         self.container = container
         self.name = name
         self.start = start

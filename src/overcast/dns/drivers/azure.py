@@ -254,19 +254,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
         "A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT")))
 
-    def __init__(
-        self,
-        key: str,
-        secret: str | Secret,
-        *,
-        tenant_id: str,
-        subscription_id: str,
-        resource_group: str,
-        endpoint: str = DEFAULT_ENDPOINT,
-        authority: str = DEFAULT_AUTHORITY,
-        page_size: int = 100,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str, secret: str | Secret, *, tenant_id: str, subscription_id: str,
+                 resource_group: str, endpoint: str = DEFAULT_ENDPOINT,
+                 authority: str = DEFAULT_AUTHORITY, page_size: int = 100, **options: Any) -> None:
         super().__init__(**options)
         for label, value in (("key (client id)", key), ("secret (client secret)", secret),
                              ("tenant_id", tenant_id), ("subscription_id", subscription_id),

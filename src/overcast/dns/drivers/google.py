@@ -186,16 +186,9 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
     def _path(self, *segments: str) -> str:
         return "/" + "/".join(quote(s, safe="") for s in ("projects", self.project, *segments))
 
-    def _pages(
-        self,
-        path: str,
-        key: str,
-        convert: Callable[[dict[str, Any]], T],
-        params: Sequence[tuple[str, str]] = (),
-        *,
-        what: str = "",
-        missing: type[NotFound] | None = None,
-    ) -> Iter[T]:
+    def _pages(self, path: str, key: str, convert: Callable[[dict[str, Any]], T],
+               params: Sequence[tuple[str, str]] = (), *, what: str = "",
+               missing: type[NotFound] | None = None) -> Iter[T]:
         """Iterator operation: every item (under ``key``) of a paginated list,
         following ``nextPageToken``."""
 

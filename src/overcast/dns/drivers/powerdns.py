@@ -165,17 +165,9 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         t for t in RecordType if t not in PSEUDO_TYPES or t is RecordType.ALIAS
     )
 
-    def __init__(
-        self,
-        key: str | Secret,
-        secret: str | None = None,
-        *,
-        endpoint: str = DEFAULT_ENDPOINT,
-        server_id: str = "localhost",
-        page_size: int = 100,
-        nameservers: Sequence[str] = (),
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | Secret, secret: str | None = None, *,
+                 endpoint: str = DEFAULT_ENDPOINT, server_id: str = "localhost",
+                 page_size: int = 100, nameservers: Sequence[str] = (), **options: Any) -> None:
         super().__init__(**options)
         if not key:
             raise InvalidInput("PowerDNS needs an API key", driver=self)
@@ -321,13 +313,8 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         return self._to_zone(data)
 
     @operation
-    def create_zone(
-        self,
-        domain: str,
-        type: ZoneType | str = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,
+                    ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Create a zone.
 
         ``type="master"`` makes a ``Native`` zone (``extra["kind"]`` may ask for
@@ -392,14 +379,9 @@ class PowerDNSDriver(HttpApi, DNSDriver):
             yield from self._patch(zone, changes)
 
     @operation
-    def update_zone(
-        self,
-        zone: Zone,
-        domain: str | None,
-        type: ZoneType | str | None = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def update_zone(self, zone: Zone, domain: str | None,
+                    type: ZoneType | str | None = ZoneType.MASTER, ttl: int | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Change a zone's kind, TTL (its SOA record set's) or settings.
 
         ``extra`` may hold ``kind`` and the PowerDNS zone settings ``masters``,

@@ -125,19 +125,9 @@ class RFC2136DNSDriver(DNSDriver):
         t for t in STANDARD_TYPES if t not in SERVER_TYPES
     )
 
-    def __init__(
-        self,
-        server: str,
-        port: int = 53,
-        *,
-        tsig_name: str,
-        tsig_secret: str | Secret,
-        tsig_algorithm: str = "hmac-sha256",
-        zones: Sequence[str] = (),
-        timeout: float = 10.0,
-        default_ttl: int = DEFAULT_TTL,
-        **options: Any,
-    ) -> None:
+    def __init__(self, server: str, port: int = 53, *, tsig_name: str, tsig_secret: str | Secret,
+                 tsig_algorithm: str = "hmac-sha256", zones: Sequence[str] = (),
+                 timeout: float = 10.0, default_ttl: int = DEFAULT_TTL, **options: Any) -> None:
         super().__init__(timeout=timeout, **options)
         if not isinstance(server, str) or not server or any(c.isspace() for c in server):
             raise InvalidInput(f"server must be a host name or address: {server!r}", driver=self)
@@ -296,10 +286,8 @@ class RFC2136DNSDriver(DNSDriver):
         model, found = self._transfer(origin)
         return bind.zone_records(model, origin, zone or found, self)
 
-    def _record(
-        self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType,
-        wanted: str,
-    ) -> Record:
+    def _record(self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType,
+                wanted: str) -> Record:
         model, zone = self._transfer(origin)
         found = bind.sets_at(model, owner, rdtype)
         if not found:
@@ -323,13 +311,8 @@ class RFC2136DNSDriver(DNSDriver):
             raise RecordNotFound("@:NS", driver=self)
         return rrset
 
-    def _update(
-        self,
-        origin: dns.name.Name,
-        update: dns.update.UpdateMessage,
-        what: str,
-        explain: Callable[[dns.rcode.Rcode], Exception | None],
-    ) -> None:
+    def _update(self, origin: dns.name.Name, update: dns.update.UpdateMessage, what: str,
+                explain: Callable[[dns.rcode.Rcode], Exception | None]) -> None:
         """Send an UPDATE; map a failed prerequisite (or any other error) to an error."""
         answer = self._exchange(update, what)
         rcode = answer.rcode()
@@ -377,10 +360,9 @@ class RFC2136DNSDriver(DNSDriver):
             )
         return RecordAlreadyExists(wanted, driver=self)
 
-    def _explain(
-        self, owner: dns.name.Name, rdtype: int, wanted: str, *, missing: str | None = None,
-        delegation: bool = False,
-    ) -> Callable[[dns.rcode.Rcode], Exception | None]:
+    def _explain(self, owner: dns.name.Name, rdtype: int, wanted: str, *,
+                 missing: str | None = None,
+                 delegation: bool = False) -> Callable[[dns.rcode.Rcode], Exception | None]:
         """What a failed prerequisite of a change to the set ``wanted`` means:
         RecordNotFound (``missing``) if the set to change is gone, InvalidInput
         if a DS (``delegation``) is not at a delegation, else a conflict at

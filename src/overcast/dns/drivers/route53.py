@@ -286,18 +286,10 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
         "SSHFP", "SVCB", "TLSA", "TXT")))
 
-    def __init__(
-        self,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        token: str | Secret | None = None,
-        *,
-        profile: str | None = None,
-        endpoint: str | None = None,
-        page_size: int = MAX_ZONE_PAGE,
-        record_page_size: int = MAX_RECORD_PAGE,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 token: str | Secret | None = None, *, profile: str | None = None,
+                 endpoint: str | None = None, page_size: int = MAX_ZONE_PAGE,
+                 record_page_size: int = MAX_RECORD_PAGE, **options: Any) -> None:
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         self.endpoint = check_endpoint(endpoint or DEFAULT_ENDPOINT, driver=self)
         self.page_size = check_page_size(page_size, maximum=MAX_ZONE_PAGE, driver=self)
@@ -330,31 +322,16 @@ class Route53DNSDriver(HttpApi, DNSDriver):
             options["headers"] = {"Content-Type": "text/xml", **(options.get("headers") or {})}
         return super()._request(method, f"/{API_VERSION}/{path}", **options)
 
-    def _post(
-        self,
-        path: str,
-        document: str,
-        root: str,
-        *,
-        what: str,
-        idempotent: bool,
-        exists: type[ZoneAlreadyExists] | None = None,
-    ) -> Op[Element]:
+    def _post(self, path: str, document: str, root: str, *, what: str, idempotent: bool,
+              exists: type[ZoneAlreadyExists] | None = None) -> Op[Element]:
         """POST an XML document; the answer's root element, which must be ``root``."""
         return (yield from self._xml(
             "POST", path, body=document.encode("utf-8"), root=root, idempotent=idempotent,
             what=what, missing=ZoneNotFound, exists=exists,
         ))
 
-    def _change(
-        self,
-        zone_id: str,
-        changes: Sequence[tuple[str, str | Element]],
-        *,
-        what: str,
-        idempotent: bool = False,
-        comment: str | None = None,
-    ) -> Op[Element]:
+    def _change(self, zone_id: str, changes: Sequence[tuple[str, str | Element]], *, what: str,
+                idempotent: bool = False, comment: str | None = None) -> Op[Element]:
         """One ChangeResourceRecordSets batch; the answer's root element."""
         return (yield from self._post(
             f"{self._zone_path(zone_id)}/rrset", _change_batch(changes, comment),
@@ -542,14 +519,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         return names.absolute_name("", domain).lower()
 
     @operation
-    def update_zone(
-        self,
-        zone: Zone,
-        domain: str | None,
-        type: ZoneType | str | None = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def update_zone(self, zone: Zone, domain: str | None,
+                    type: ZoneType | str | None = ZoneType.MASTER, ttl: int | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Change a zone's comment (``extra={"comment": ...}``), the one thing
         Route 53 lets change (UpdateHostedZoneComment).
 
@@ -605,14 +577,8 @@ class Route53DNSDriver(HttpApi, DNSDriver):
 
     # -- records -----------------------------------------------------------------------
 
-    def _record_sets(
-        self,
-        zone_id: str,
-        what: str,
-        convert: Callable[[_RecordSet], T],
-        fqdn: str | None = None,
-        rtype: str | None = None,
-    ) -> Iter[T]:
+    def _record_sets(self, zone_id: str, what: str, convert: Callable[[_RecordSet], T],
+                     fqdn: str | None = None, rtype: str | None = None) -> Iter[T]:
         """Iterator operation: every record set of a zone (as ``convert`` makes it), in
         Route 53's order; with ``fqdn``, only the sets of that name (and type
         ``rtype``), read from there.

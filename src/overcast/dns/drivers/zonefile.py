@@ -319,13 +319,8 @@ class ZoneFileDNSDriver(DNSDriver):
         return zone
 
     @operation
-    def create_zone(
-        self,
-        domain: str,
-        type: ZoneType | str = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,
+                    ttl: int | None = None, extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Write a new zone file with an SOA and an NS record set (see the class
         docstring for the ``extra`` keys); ``ttl`` is its ``$TTL`` (default 3600).
 
@@ -344,14 +339,9 @@ class ZoneFileDNSDriver(DNSDriver):
         return zone
 
     @operation
-    def update_zone(
-        self,
-        zone: Zone,
-        domain: str | None,
-        type: ZoneType | str | None = ZoneType.MASTER,
-        ttl: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[Zone]:
+    def update_zone(self, zone: Zone, domain: str | None,
+                    type: ZoneType | str | None = ZoneType.MASTER, ttl: int | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Op[Zone]:
         """Change a zone's ``$TTL`` (``ttl``) or its SOA and apex NS (``extra``, the
         keys of :meth:`create_zone`). A zone's domain cannot change."""
         origin = self._origin(zone.id)
@@ -515,14 +505,9 @@ def _serial_gt(a: int, b: int) -> bool:
     return a != b and ((a - b) % 2**32) < 2**31
 
 
-def _soa_and_ns(
-    origin: dns.name.Name,
-    extra: Mapping[str, Any],
-    current: dns.rdtypes.ANY.SOA.SOA | None,
-    current_ns: dns.rdataset.Rdataset | None,
-    *,
-    driver: Any = None,
-) -> tuple[dns.rdata.Rdata, list[dns.rdata.Rdata]]:
+def _soa_and_ns(origin: dns.name.Name, extra: Mapping[str, Any],
+                current: dns.rdtypes.ANY.SOA.SOA | None, current_ns: dns.rdataset.Rdataset | None,
+                *, driver: Any = None) -> tuple[dns.rdata.Rdata, list[dns.rdata.Rdata]]:
     """The SOA rdata and the apex NS rdatas from ``extra`` over the current ones
     (or the defaults); InvalidInput for an unknown key or a bad value."""
     unknown = set(extra) - ZONE_EXTRA_KEYS

@@ -35,13 +35,8 @@ class AiohttpTransport(AsyncTransport):
     The session is made on first use, inside the running loop.
     """
 
-    def __init__(
-        self,
-        *,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        verify: bool | str = True,
-        user_agent: str | None = None,
-    ) -> None:
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 user_agent: str | None = None) -> None:
         self._user_agent = user_agent
         self._pool_size = pool_size
         self._verify = verify

@@ -80,13 +80,8 @@ def _wants_stream(request: Request, raw: httpx.Response) -> bool:
 class HttpxSyncTransport(SyncTransport):
     """An ``httpx.Client`` with ``pool_size`` connections per host."""
 
-    def __init__(
-        self,
-        *,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        verify: bool | str = True,
-        user_agent: str | None = None,
-    ) -> None:
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 user_agent: str | None = None) -> None:
         self._client = httpx.Client(
             limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
             verify=verify,
@@ -126,13 +121,8 @@ class HttpxSyncTransport(SyncTransport):
 class HttpxAsyncTransport(AsyncTransport):
     """An ``httpx.AsyncClient``; works on asyncio and trio."""
 
-    def __init__(
-        self,
-        *,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        verify: bool | str = True,
-        user_agent: str | None = None,
-    ) -> None:
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 user_agent: str | None = None) -> None:
         self._client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
             verify=verify,

@@ -64,13 +64,8 @@ _NOT_SENT: Final = frozenset(
 class PycurlTransport(SyncTransport):
     """libcurl with a pool of handles sharing one connection cache."""
 
-    def __init__(
-        self,
-        *,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        verify: bool | str = True,
-        user_agent: str | None = None,
-    ) -> None:
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 user_agent: str | None = None) -> None:
         self._verify = verify
         self._user_agent = user_agent
         self._slots = _Slots(pool_size)
@@ -163,15 +158,8 @@ class PycurlTransport(SyncTransport):
         self._slots.release()
         return response
 
-    def _configure(
-        self,
-        curl: Any,
-        request: Request,
-        url: str,
-        connect_timeout: float,
-        read_timeout: float,
-        header_lines: list[bytes],
-    ) -> None:
+    def _configure(self, curl: Any, request: Request, url: str, connect_timeout: float,
+                   read_timeout: float, header_lines: list[bytes]) -> None:
         method = request.method.upper()
         curl.setopt(pycurl.URL, url)
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect_timeout * 1000)))
@@ -328,14 +316,8 @@ def _failure(curl: Any, exc: pycurl.error, request: Request, safe_url: str) -> T
 class _PycurlStream(ByteStream):
     """A response body pulled through a ``CurlMulti`` by the caller's iteration."""
 
-    def __init__(
-        self,
-        transport: PycurlTransport,
-        curl: Any,
-        request: Request,
-        url: str,
-        header_lines: list[bytes],
-    ) -> None:
+    def __init__(self, transport: PycurlTransport, curl: Any, request: Request, url: str,
+                 header_lines: list[bytes]) -> None:
         super().__init__()
         self._header_lines = header_lines
         self._transport = transport

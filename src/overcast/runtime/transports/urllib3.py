@@ -37,14 +37,8 @@ class Urllib3Transport(SyncTransport):
     the per-host concurrency limit shared by nested parallel batches.
     """
 
-    def __init__(
-        self,
-        *,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        verify: bool | str = True,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        user_agent: str | None = None,
-    ) -> None:
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, user_agent: str | None = None) -> None:
         self._user_agent = user_agent
         kwargs: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False}
         if verify is False:

@@ -230,14 +230,8 @@ class _StreamDigest:
 class _BlockUpload(ObjectUpload["AzureBlobsStorageDriver"]):
     """The :class:`~overcast.storage.transfer.PartTarget` of one blob upload."""
 
-    def __init__(
-        self,
-        driver: AzureBlobsStorageDriver,
-        container: str,
-        blob: str,
-        attributes: Attributes,
-        digest: _StreamDigest,
-    ) -> None:
+    def __init__(self, driver: AzureBlobsStorageDriver, container: str, blob: str,
+                 attributes: Attributes, digest: _StreamDigest) -> None:
         super().__init__(driver, container, blob, attributes)
         self.digest = digest
         self.url = driver._blob_url(container, blob)
@@ -328,18 +322,10 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
     max_object_name_bytes: ClassVar[int] = 4 * MAX_BLOB_NAME
     parallel_ranges: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        *,
-        endpoint: str | None = None,
-        connection_string: str | Secret | None = None,
-        sas_token: str | Secret | None = None,
-        part_plan: PartPlan = DEFAULT_PART_PLAN,
-        page_size: int = MAX_PAGE_SIZE,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
+                 endpoint: str | None = None, connection_string: str | Secret | None = None,
+                 sas_token: str | Secret | None = None, part_plan: PartPlan = DEFAULT_PART_PLAN,
+                 page_size: int = MAX_PAGE_SIZE, **options: Any) -> None:
         account: str | None = key
         account_key: Secret | None = Secret(secret) if secret else None
         sas: Secret | None = Secret(sas_token) if sas_token else None

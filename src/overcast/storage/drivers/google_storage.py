@@ -192,21 +192,12 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
     )
     extra_keys: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(
-        self,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        *,
-        project: str | None = None,
-        credentials_file: str | os.PathLike[str] | None = None,
-        credentials_info: Mapping[str, Any] | None = None,
-        anonymous: bool = False,
-        endpoint: str = DEFAULT_ENDPOINT,
-        token_uri: str | None = None,
-        part_plan: PartPlan = DEFAULT_PART_PLAN,
-        page_size: int = 1000,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
+                 project: str | None = None, credentials_file: str | os.PathLike[str] | None = None,
+                 credentials_info: Mapping[str, Any] | None = None, anonymous: bool = False,
+                 endpoint: str = DEFAULT_ENDPOINT, token_uri: str | None = None,
+                 part_plan: PartPlan = DEFAULT_PART_PLAN, page_size: int = 1000,
+                 **options: Any) -> None:
         super().__init__(**options)
         if project is not None and (not isinstance(project, str) or not project):
             raise InvalidInput("project must be a non-empty string", driver=self)
@@ -599,15 +590,8 @@ class _Upload(ObjectUpload[GoogleStorageDriver]):
     is sequential), so the running MD5 and CRC32C cover the object.
     """
 
-    def __init__(
-        self,
-        driver: GoogleStorageDriver,
-        bucket: str,
-        name: str,
-        attributes: Attributes,
-        *,
-        verify: bool,
-    ) -> None:
+    def __init__(self, driver: GoogleStorageDriver, bucket: str, name: str, attributes: Attributes,
+                 *, verify: bool) -> None:
         super().__init__(driver, bucket, name, attributes)
         self.verify = verify
         self.md5 = hashlib.md5(usedforsecurity=False)
@@ -772,15 +756,8 @@ def _persisted(value: str | None) -> int:
 # -- V4 signed URLs ---------------------------------------------------------------------------
 
 
-def signed_url_v4(
-    account: ServiceAccount,
-    method: str,
-    endpoint: str,
-    bucket: str,
-    name: str,
-    expires: int,
-    now: float,
-) -> str:
+def signed_url_v4(account: ServiceAccount, method: str, endpoint: str, bucket: str, name: str,
+                  expires: int, now: float) -> str:
     """A ``GOOG4-RSA-SHA256`` signed URL for ``/{bucket}/{name}`` (path style) at
     ``now`` (pure given ``now``; costs an RSA signature: run it as a ``Call``).
 

@@ -108,14 +108,8 @@ class LocalStorageDriver(StorageDriver):
 
     name: ClassVar[str] = "local"
 
-    def __init__(
-        self,
-        key: str | os.PathLike[str],
-        secret: str | None = None,
-        *,
-        page_size: int = 1000,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | os.PathLike[str], secret: str | None = None, *,
+                 page_size: int = 1000, **options: Any) -> None:
         super().__init__(**options)
         self.page_size = check_page_size(page_size, driver=self)
         self.root = os.path.abspath(os.fspath(key))

@@ -464,21 +464,12 @@ class S3StorageDriver(StorageApi, StorageDriver):
     parallel_ranges: ClassVar[bool] = True
     min_range_size: ClassVar[int] = 16 * MiB
 
-    def __init__(
-        self,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        token: str | Secret | None = None,
-        *,
-        region: str = "us-east-1",
-        endpoint: str | None = None,
-        path_style: bool | None = None,
-        profile: str | None = None,
-        part_plan: PartPlan = DEFAULT_PART_PLAN,
-        page_size: int = MAX_PAGE_SIZE,
-        upload_checksum: str = "crc32",
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 token: str | Secret | None = None, *, region: str = "us-east-1",
+                 endpoint: str | None = None, path_style: bool | None = None,
+                 profile: str | None = None, part_plan: PartPlan = DEFAULT_PART_PLAN,
+                 page_size: int = MAX_PAGE_SIZE, upload_checksum: str = "crc32",
+                 **options: Any) -> None:
         if upload_checksum not in ("crc32", "md5"):
             raise InvalidInput(
                 f"upload_checksum must be 'crc32' or 'md5': {upload_checksum!r}", driver=self

@@ -245,24 +245,12 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
         When(RateLimited, status=498),
     )
 
-    def __init__(
-        self,
-        key: str,
-        secret: str | Secret | None = None,
-        *,
-        auth_url: str,
-        auth_version: str = "1.0",
-        project: str | None = None,
-        project_domain: str = "Default",
-        user_domain: str = "Default",
-        region: str | None = None,
-        interface: str = "public",
-        endpoint: str | None = None,
-        part_plan: PartPlan = DEFAULT_PART_PLAN,
-        page_size: int = MAX_LISTING_LIMIT,
-        segment_suffix: str = "_segments",
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str, secret: str | Secret | None = None, *, auth_url: str,
+                 auth_version: str = "1.0", project: str | None = None,
+                 project_domain: str = "Default", user_domain: str = "Default",
+                 region: str | None = None, interface: str = "public", endpoint: str | None = None,
+                 part_plan: PartPlan = DEFAULT_PART_PLAN, page_size: int = MAX_LISTING_LIMIT,
+                 segment_suffix: str = "_segments", **options: Any) -> None:
         super().__init__(**options)
         if not isinstance(key, str) or not key:
             raise InvalidInput("key (the user name) must be a non-empty string", driver=self)

@@ -248,18 +248,10 @@ class EC2Api(HttpApi, NodeDriver):
     errors: ClassVar[ErrorMap] = ERRORS
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
 
-    def __init__(
-        self,
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        token: str | Secret | None = None,
-        *,
-        region: str = "us-east-1",
-        profile: str | None = None,
-        endpoint: str | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 token: str | Secret | None = None, *, region: str = "us-east-1",
+                 profile: str | None = None, endpoint: str | None = None,
+                 page_size: int = DEFAULT_PAGE_SIZE, **options: Any) -> None:
         self.region = self._check_region(region)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         if endpoint is None:
@@ -284,15 +276,8 @@ class EC2Api(HttpApi, NodeDriver):
 
     # -- requests --------------------------------------------------------------------------
 
-    def _query(
-        self,
-        action: str,
-        params: Sequence[tuple[str, str]] = (),
-        *,
-        read: bool = False,
-        idempotent: bool = False,
-        what: str = "",
-    ) -> Op[Element]:
+    def _query(self, action: str, params: Sequence[tuple[str, str]] = (), *, read: bool = False,
+               idempotent: bool = False, what: str = "") -> Op[Element]:
         """Send one API action; its answer (a ``<{action}Response>`` document:
         any other is a ProviderError), or the mapped error.
 
@@ -309,15 +294,8 @@ class EC2Api(HttpApi, NodeDriver):
             idempotent=idempotent, what=what, root=root,
         ))
 
-    def _pages(
-        self,
-        action: str,
-        params: Params,
-        set_name: str,
-        convert: Callable[[Element], Iterable[T]],
-        *,
-        paged: bool = True,
-    ) -> Iter[T]:
+    def _pages(self, action: str, params: Params, set_name: str,
+               convert: Callable[[Element], Iterable[T]], *, paged: bool = True) -> Iter[T]:
         """Every ``convert(item)`` of every page of ``action`` (``NextToken``
         pages; ``MaxResults`` asked for unless ``paged`` is false)."""
 
@@ -334,16 +312,8 @@ class EC2Api(HttpApi, NodeDriver):
 
         yield from paginate(fetch, what=f"EC2 {action}", driver=self)
 
-    def _described(
-        self,
-        action: str,
-        wanted: object,
-        convert: Callable[[Element], Iterable[H]],
-        missing: type[NotFound],
-        *,
-        id_param: str,
-        set_name: str,
-    ) -> Op[H]:
+    def _described(self, action: str, wanted: object, convert: Callable[[Element], Iterable[H]],
+                   missing: type[NotFound], *, id_param: str, set_name: str) -> Op[H]:
         """The one resource with id ``wanted`` that ``action`` describes
         (``<id_param>.1=wanted``); ``missing`` if it is none, without a request
         for text that cannot be an id."""

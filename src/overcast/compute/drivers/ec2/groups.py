@@ -131,14 +131,9 @@ class EC2SecurityGroups(EC2Api):
         return (yield from self._create(send, find))
 
     @operation
-    def ex_authorize_security_group_ingress(
-        self,
-        group: SecurityGroup | str,
-        from_port: int,
-        to_port: int,
-        cidr_ips: Sequence[str] = ("0.0.0.0/0",),
-        protocol: str = "tcp",
-    ) -> Op[bool]:
+    def ex_authorize_security_group_ingress(self, group: SecurityGroup | str, from_port: int,
+                                            to_port: int, cidr_ips: Sequence[str] = ("0.0.0.0/0",),
+                                            protocol: str = "tcp") -> Op[bool]:
         """Allow inbound ``protocol`` traffic on ports ``from_port``-``to_port``
         from ``cidr_ips`` (``AuthorizeSecurityGroupIngress``).
         :class:`~overcast.errors.AlreadyExists` if the rule is there already."""

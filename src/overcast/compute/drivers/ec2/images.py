@@ -140,14 +140,8 @@ class EC2Images(EC2Api):
         return params
 
     @operation
-    def create_image(
-        self,
-        node: Node,
-        name: str,
-        description: str | None = None,
-        *,
-        ex_no_reboot: bool = False,
-    ) -> Op[NodeImage]:
+    def create_image(self, node: Node, name: str, description: str | None = None, *,
+                     ex_no_reboot: bool = False) -> Op[NodeImage]:
         """Make an AMI from a node (``CreateImage``); returned at once, usually
         still ``pending`` (``extra["state"]``). ``ex_no_reboot`` skips the
         reboot EC2 does for a consistent disk."""
@@ -180,13 +174,8 @@ class EC2Images(EC2Api):
         ))
 
     @operation
-    def copy_image(
-        self,
-        source_region: str,
-        node_image: NodeImage,
-        name: str,
-        description: str | None = None,
-    ) -> Op[NodeImage]:
+    def copy_image(self, source_region: str, node_image: NodeImage, name: str,
+                   description: str | None = None) -> Op[NodeImage]:
         """Copy an AMI from ``source_region`` into the driver's region
         (``CopyImage``); returned at once, usually still ``pending``."""
         region = self._check_region(source_region)

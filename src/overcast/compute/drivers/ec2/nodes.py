@@ -237,21 +237,12 @@ class EC2Nodes(EC2Api):
         ))
 
     @operation
-    def create_node(
-        self,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None = None,
-        auth: NodeAuth | None = None,
-        *,
-        ex_keyname: str | None = None,
-        ex_security_groups: Sequence[str] | None = None,
-        ex_security_group_ids: Sequence[str] | None = None,
-        ex_subnet_id: str | None = None,
-        ex_userdata: str | bytes | None = None,
-        ex_tags: Mapping[str, str] | None = None,
-    ) -> Op[Node]:
+    def create_node(self, name: str, size: NodeSize, image: NodeImage,
+                    location: NodeLocation | None = None, auth: NodeAuth | None = None, *,
+                    ex_keyname: str | None = None, ex_security_groups: Sequence[str] | None = None,
+                    ex_security_group_ids: Sequence[str] | None = None,
+                    ex_subnet_id: str | None = None, ex_userdata: str | bytes | None = None,
+                    ex_tags: Mapping[str, str] | None = None) -> Op[Node]:
         """Launch one instance (``RunInstances``); returned at once, ``pending``.
 
         ``name`` becomes the ``Name`` tag. ``location`` is an availability zone

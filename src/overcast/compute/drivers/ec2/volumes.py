@@ -133,17 +133,10 @@ class EC2Volumes(EC2Api):
         return self._default_zone
 
     @operation
-    def create_volume(
-        self,
-        size: int,
-        name: str,
-        location: NodeLocation | None = None,
-        snapshot: VolumeSnapshot | None = None,
-        *,
-        ex_volume_type: str | None = None,
-        ex_iops: int | None = None,
-        ex_encrypted: bool | None = None,
-    ) -> Op[StorageVolume]:
+    def create_volume(self, size: int, name: str, location: NodeLocation | None = None,
+                      snapshot: VolumeSnapshot | None = None, *, ex_volume_type: str | None = None,
+                      ex_iops: int | None = None,
+                      ex_encrypted: bool | None = None) -> Op[StorageVolume]:
         """Create an EBS volume of ``size`` GiB named ``name`` (its ``Name`` tag)
         in availability zone ``location`` (default: the region's first zone),
         from ``snapshot`` if given (``CreateVolume``)."""

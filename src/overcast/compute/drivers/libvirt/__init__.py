@@ -244,18 +244,10 @@ class LibvirtNodeDriver(LibvirtHost):
         return self._to_node(dom)
 
     @operation
-    def create_node(
-        self,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None = None,
-        auth: NodeAuth | None = None,
-        *,
-        ex_network: str | None = "default",
-        ex_clone_disk: bool = True,
-        ex_domain_type: str | None = None,
-    ) -> Op[Node]:
+    def create_node(self, name: str, size: NodeSize, image: NodeImage,
+                    location: NodeLocation | None = None, auth: NodeAuth | None = None, *,
+                    ex_network: str | None = "default", ex_clone_disk: bool = True,
+                    ex_domain_type: str | None = None) -> Op[Node]:
         """Define and start a domain named ``name`` with ``size``'s vCPUs and RAM.
 
         Its disk is a copy of the ``image`` volume made in the image's pool

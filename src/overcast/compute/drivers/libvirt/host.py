@@ -266,15 +266,9 @@ class LibvirtHost(NodeDriver):
 
     name: ClassVar[str] = "libvirt"
 
-    def __init__(
-        self,
-        uri: str = "qemu:///system",
-        key: str | None = None,
-        secret: str | Secret | None = None,
-        *,
-        page_size: int = 100,
-        **options: Any,
-    ) -> None:
+    def __init__(self, uri: str = "qemu:///system", key: str | None = None,
+                 secret: str | Secret | None = None, *, page_size: int = 100,
+                 **options: Any) -> None:
         super().__init__(**options)
         if not isinstance(uri, str) or not uri or any(ch.isspace() for ch in uri):
             raise InvalidInput(f"uri must be a libvirt connection URI: {uri!r}", driver=self)
@@ -359,13 +353,8 @@ class LibvirtHost(NodeDriver):
 
     # -- calling libvirt from operations ------------------------------------------------------
 
-    def _call(
-        self,
-        fn: Callable[..., T],
-        *args: Any,
-        missing: Callable[[], NotFound] | None = None,
-        idempotent: bool = True,
-    ) -> Op[T]:
+    def _call(self, fn: Callable[..., T], *args: Any, missing: Callable[[], NotFound] | None = None,
+              idempotent: bool = True) -> Op[T]:
         """Run ``fn(*args)`` (which calls libvirt) in a ``Call``; map libvirt's errors.
 
         ``missing`` makes the not-found error for "no such domain / volume";
@@ -703,19 +692,8 @@ class LibvirtHost(NodeDriver):
             extra={"uri": redact_url(conn.getURI()), "type": conn.getType()},
         )
 
-    def _domain_xml(
-        self,
-        *,
-        name: str,
-        token: str,
-        size: NodeSize,
-        vcpus: int,
-        image: NodeImage,
-        disk: _Volume,
-        owned: bool,
-        host: _Host,
-        network: str | None,
-    ) -> str:
+    def _domain_xml(self, *, name: str, token: str, size: NodeSize, vcpus: int, image: NodeImage,
+                    disk: _Volume, owned: bool, host: _Host, network: str | None) -> str:
         """The domain's XML, built with ElementTree (every value is escaped)."""
         qemu = host.domain_type in ("kvm", "qemu")
         domain = ET.Element("domain", type=host.domain_type)

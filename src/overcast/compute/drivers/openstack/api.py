@@ -141,24 +141,14 @@ class OpenStackApi(HttpApi, NodeDriver):
         "X-Openstack-Request-Id", "X-Compute-Request-Id",
     )
 
-    def __init__(
-        self,
-        key: str | None,
-        secret: str | Secret | None = None,
-        *,
-        auth_url: str,
-        project: str | None = None,
-        project_id: str | None = None,
-        user_domain: str = "Default",
-        project_domain: str = "Default",
-        region: str | None = None,
-        interface: str = "public",
-        application_credential_id: str | None = None,
-        application_credential_secret: str | Secret | None = None,
-        compute_microversion: str = DEFAULT_MICROVERSION,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        **options: Any,
-    ) -> None:
+    def __init__(self, key: str | None, secret: str | Secret | None = None, *, auth_url: str,
+                 project: str | None = None, project_id: str | None = None,
+                 user_domain: str = "Default", project_domain: str = "Default",
+                 region: str | None = None, interface: str = "public",
+                 application_credential_id: str | None = None,
+                 application_credential_secret: str | Secret | None = None,
+                 compute_microversion: str = DEFAULT_MICROVERSION,
+                 page_size: int = DEFAULT_PAGE_SIZE, **options: Any) -> None:
         self.page_size = check_page_size(page_size, maximum=1000, driver=self)
         match = _MICROVERSION.match(str(compute_microversion))
         if match is None or int(match.group(2)) < 47:
@@ -285,15 +275,8 @@ class OpenStackApi(HttpApi, NodeDriver):
 
     # -- listings ---------------------------------------------------------------------------
 
-    def _pages(
-        self,
-        path: str,
-        key: str,
-        convert: Callable[[dict[str, Any]], T],
-        *,
-        links: str | None,
-        params: Sequence[tuple[str, str]] = (),
-    ) -> Iter[T]:
+    def _pages(self, path: str, key: str, convert: Callable[[dict[str, Any]], T], *,
+               links: str | None, params: Sequence[tuple[str, str]] = ()) -> Iter[T]:
         """Every item of a collection, page by page (``limit`` and ``marker``;
         the next page's marker from the ``links`` entry named, or Glance's
         ``next``), passed through ``convert``."""

@@ -51,14 +51,8 @@ class OpenStackImages(OpenStackApi):
         return self._to_image(data)
 
     @operation
-    def create_image(
-        self,
-        node: Node,
-        name: str,
-        description: str | None = None,
-        *,
-        ex_metadata: Mapping[str, str] | None = None,
-    ) -> Op[NodeImage]:
+    def create_image(self, node: Node, name: str, description: str | None = None, *,
+                     ex_metadata: Mapping[str, str] | None = None) -> Op[NodeImage]:
         """Snapshot a server into a Glance image (``createImage`` action); the
         image starts ``queued`` and becomes ``active`` when the upload ends."""
         node_id = self._expect(node, Node, "node").id

@@ -250,21 +250,13 @@ class OpenStackServers(OpenStackApi):
         return self._to_node(data["server"])
 
     @operation
-    def create_node(
-        self,
-        name: str,
-        size: NodeSize,
-        image: NodeImage,
-        location: NodeLocation | None = None,
-        auth: NodeAuth | None = None,
-        *,
-        ex_networks: str | Sequence[str | Mapping[str, Any]] = "auto",
-        ex_keyname: str | None = None,
-        ex_security_groups: Sequence[str] | None = None,
-        ex_userdata: str | bytes | None = None,
-        ex_metadata: Mapping[str, str] | None = None,
-        ex_config_drive: bool | None = None,
-    ) -> Op[Node]:
+    def create_node(self, name: str, size: NodeSize, image: NodeImage,
+                    location: NodeLocation | None = None, auth: NodeAuth | None = None, *,
+                    ex_networks: str | Sequence[str | Mapping[str, Any]] = "auto",
+                    ex_keyname: str | None = None, ex_security_groups: Sequence[str] | None = None,
+                    ex_userdata: str | bytes | None = None,
+                    ex_metadata: Mapping[str, str] | None = None,
+                    ex_config_drive: bool | None = None) -> Op[Node]:
         """Create a server (``POST /servers``) and return it (usually still ``BUILD``).
 
         ``location`` is an availability zone from :meth:`list_locations`.

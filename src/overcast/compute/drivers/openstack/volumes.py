@@ -105,17 +105,10 @@ class OpenStackVolumes(OpenStackApi):
         return self._to_volume(data["volume"])
 
     @operation
-    def create_volume(
-        self,
-        size: int,
-        name: str,
-        location: NodeLocation | None = None,
-        snapshot: VolumeSnapshot | None = None,
-        *,
-        ex_volume_type: str | None = None,
-        ex_description: str | None = None,
-        ex_metadata: Mapping[str, str] | None = None,
-    ) -> Op[StorageVolume]:
+    def create_volume(self, size: int, name: str, location: NodeLocation | None = None,
+                      snapshot: VolumeSnapshot | None = None, *, ex_volume_type: str | None = None,
+                      ex_description: str | None = None,
+                      ex_metadata: Mapping[str, str] | None = None) -> Op[StorageVolume]:
         """Create a Cinder volume of ``size`` GiB in the zone ``location`` (from
         ``snapshot``, if given); it starts ``creating``."""
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -249,14 +242,9 @@ class OpenStackVolumes(OpenStackApi):
         return self._to_snapshot(data["snapshot"])
 
     @operation
-    def create_volume_snapshot(
-        self,
-        volume: StorageVolume,
-        name: str | None = None,
-        *,
-        ex_description: str | None = None,
-        ex_force: bool = False,
-    ) -> Op[VolumeSnapshot]:
+    def create_volume_snapshot(self, volume: StorageVolume, name: str | None = None, *,
+                               ex_description: str | None = None,
+                               ex_force: bool = False) -> Op[VolumeSnapshot]:
         """Snapshot a volume (``POST /snapshots``); an attached volume needs
         ``ex_force=True``."""
         volume_id = self._expect(volume, StorageVolume, "volume").id
