@@ -1,7 +1,9 @@
-"""Backup: targets, jobs and recovery points, one API for every backup service.
+"""Backup: what is protected (targets), the runs that protect or restore it
+(jobs), and the points in time it can be restored from (recovery points).
 
->>> from overcast.backup import Provider, get_driver
->>> cls = get_driver("mybackup")  # doctest: +SKIP
+``get_driver(name)`` gives a driver class; plugins register under the entry-point
+group ``overcast.drivers.backup``. The models and the base class are in
+:mod:`overcast.backup.base`, loaded on first use.
 """
 
 from __future__ import annotations
@@ -12,16 +14,8 @@ from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import lazy_exports
 
-__all__ = [
-    "BackupDriver",
-    "BackupTarget",
-    "BackupTargetJob",
-    "BackupTargetJobStatusType",
-    "BackupTargetRecoveryPoint",
-    "BackupTargetType",
-    "Provider",
-    "get_driver",
-]
+__all__ = ["BackupDriver", "BackupTarget", "BackupTargetJob", "BackupTargetJobStatusType",
+    "BackupTargetRecoveryPoint", "BackupTargetType", "Provider", "get_driver"]
 
 if TYPE_CHECKING:
     from overcast.backup.base import BackupDriver

@@ -1,8 +1,9 @@
-"""Compute: nodes (virtual machines), sizes, images, locations, volumes and key pairs,
-one API for every provider.
+"""Compute: nodes (virtual machines) and what they are made from (sizes, images,
+locations), with volumes, snapshots and key pairs; :func:`list_nodes_everywhere`
+asks many regions or providers at once.
 
->>> from overcast.compute import get_driver  # doctest: +SKIP
->>> Driver = get_driver("mycloud")  # doctest: +SKIP
+>>> from overcast.compute import Provider, get_driver
+>>> EC2 = get_driver(Provider.EC2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -14,25 +15,10 @@ from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
-__all__ = [
-    "KeyPair",
-    "Node",
-    "NodeAuthPassword",
-    "NodeAuthSSHKey",
-    "NodeDriver",
-    "NodeImage",
-    "NodeLocation",
-    "NodeSize",
-    "NodeState",
-    "Provider",
-    "StorageVolume",
-    "StorageVolumeState",
-    "VolumeSnapshot",
-    "VolumeSnapshotState",
-    "get_driver",
-    "list_nodes_everywhere",
-    "list_nodes_everywhere_async",
-]
+__all__ = ["KeyPair", "Node", "NodeAuthPassword", "NodeAuthSSHKey", "NodeDriver", "NodeImage",
+    "NodeLocation", "NodeSize", "NodeState", "Provider", "StorageVolume", "StorageVolumeState",
+    "VolumeSnapshot", "VolumeSnapshotState", "get_driver", "list_nodes_everywhere",
+    "list_nodes_everywhere_async"]
 
 if TYPE_CHECKING:
     from overcast.compute.base import KeyPair

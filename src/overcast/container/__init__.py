@@ -1,7 +1,9 @@
-"""Containers: images, containers and clusters, one API for every container platform.
+"""Containers: images, the containers deployed from them, and the clusters
+they run in, one API for Docker-like engines and orchestrators.
 
->>> from overcast.container import Provider, get_driver
->>> cls = get_driver("docker")  # doctest: +SKIP
+Drivers come from :data:`Provider` or from plugins (entry-point group
+``overcast.drivers.container``); the models live in
+:mod:`overcast.container.base`, imported only when first named.
 """
 
 from __future__ import annotations
@@ -12,16 +14,8 @@ from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import lazy_exports
 
-__all__ = [
-    "ClusterLocation",
-    "Container",
-    "ContainerCluster",
-    "ContainerDriver",
-    "ContainerImage",
-    "ContainerState",
-    "Provider",
-    "get_driver",
-]
+__all__ = ["ClusterLocation", "Container", "ContainerCluster", "ContainerDriver",
+    "ContainerImage", "ContainerState", "Provider", "get_driver"]
 
 if TYPE_CHECKING:
     from overcast.container.base import ClusterLocation

@@ -1,7 +1,8 @@
-"""DNS: zones and record sets, one API for every provider.
+"""DNS: zones and the record sets in them, with zone-file import and export and
+a plan-then-apply sync between any two providers (:func:`sync`).
 
 >>> from overcast.dns import Provider, get_driver
->>> cls = get_driver("powerdns")  # doctest: +SKIP
+>>> PowerDNS = get_driver(Provider.POWERDNS)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -13,19 +14,8 @@ from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
-__all__ = [
-    "DNSDriver",
-    "Plan",
-    "Provider",
-    "Record",
-    "RecordType",
-    "UnsafePlan",
-    "Zone",
-    "ZoneType",
-    "get_driver",
-    "sync",
-    "sync_async",
-]
+__all__ = ["DNSDriver", "Plan", "Provider", "Record", "RecordType", "UnsafePlan", "Zone",
+    "ZoneType", "get_driver", "sync", "sync_async"]
 
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver

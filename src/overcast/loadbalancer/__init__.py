@@ -1,7 +1,9 @@
-"""Load balancers: balancers and their members, one API for every provider.
+"""Load balancers: balancers, the members they spread traffic over, and the
+algorithms and protocols a provider offers.
 
->>> from overcast.loadbalancer import Provider, get_driver
->>> cls = get_driver("haproxy")  # doctest: +SKIP
+``get_driver`` finds a built-in driver by its :data:`Provider` constant or a
+plugin by name (group ``overcast.drivers.loadbalancer``); the models are in
+:mod:`overcast.loadbalancer.base`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,8 @@ from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import lazy_exports
 
-__all__ = [
-    "Algorithm",
-    "LoadBalancer",
-    "LoadBalancerDriver",
-    "Member",
-    "Provider",
-    "State",
-    "get_driver",
-]
+__all__ = ["Algorithm", "LoadBalancer", "LoadBalancerDriver", "Member", "Provider", "State",
+    "get_driver"]
 
 if TYPE_CHECKING:
     from overcast.loadbalancer.base import Algorithm
