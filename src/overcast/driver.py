@@ -8,11 +8,14 @@ tasks at once.
 
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
+from typing import Final
 from typing import Generic
 from typing import TypedDict
 from typing import TypeVar
@@ -44,8 +47,17 @@ __all__ = ["AsyncView", "BaseDriver", "RuntimeOptions"]
 
 D = TypeVar("D", bound="BaseDriver")
 
-SYNC_TRANSPORTS = ("pycurl", "urllib3", "httpx")
-ASYNC_TRANSPORTS = ("aiohttp", "httpx")
+#: The transports a driver can be given by name: the extra that brings the
+#: library (``None``: a core dependency) and the class in ``overcast.runtime.transports``.
+SYNC_TRANSPORTS: Final[Mapping[str, tuple[str | None, str]]] = {
+    "pycurl": (None, "pycurl:PycurlTransport"),
+    "urllib3": ("urllib3", "urllib3:Urllib3Transport"),
+    "httpx": ("httpx", "httpx:HttpxSyncTransport"),
+}
+ASYNC_TRANSPORTS: Final[Mapping[str, tuple[str | None, str]]] = {
+    "aiohttp": (None, "aiohttp:AiohttpTransport"),
+    "httpx": ("httpx", "httpx:HttpxAsyncTransport"),
+}
 
 
 class RuntimeOptions(TypedDict, total=False):
@@ -171,61 +183,39 @@ class BaseDriver:
         return runner
 
     def _make_sync_transport(self, config: RuntimeConfig) -> SyncTransport:
-        choice = self._options.get("sync_transport", "pycurl")
-        if callable(choice):
-            transport: SyncTransport = choice()
-            return transport
-        if choice == "pycurl":
-            from overcast.runtime.transports.pycurl import PycurlTransport
-
-            return PycurlTransport(
-                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
-            )
-        if choice == "urllib3":
-            require("urllib3", "urllib3", what="the urllib3 transport")
-            from overcast.runtime.transports.urllib3 import Urllib3Transport
-
-            return Urllib3Transport(
-                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
-            )
-        if choice == "httpx":
-            require("httpx", "httpx", what="the httpx transport")
-            from overcast.runtime.transports.httpx import HttpxSyncTransport
-
-            return HttpxSyncTransport(
-                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
-            )
-        raise InvalidInput(
-            f"unknown sync transport {choice!r}; choose from {', '.join(SYNC_TRANSPORTS)}",
-            driver=self,
+        transport: SyncTransport = self._make_transport(
+            SYNC_TRANSPORTS, self._options.get("sync_transport", "pycurl"), config, "sync"
         )
+        return transport
 
     def _make_async_transport(self, config: RuntimeConfig) -> AsyncTransport:
         import sniffio
 
         choice = self._options.get("async_transport")
-        if callable(choice):
-            transport: AsyncTransport = choice()
-            return transport
         if choice is None:
             choice = "httpx" if sniffio.current_async_library() == "trio" else "aiohttp"
-        if choice == "aiohttp":
-            from overcast.runtime.transports.aiohttp import AiohttpTransport
+        transport: AsyncTransport = self._make_transport(ASYNC_TRANSPORTS, choice, config,
+                                                         "async")
+        return transport
 
-            return AiohttpTransport(
-                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
+    def _make_transport(self, table: Mapping[str, tuple[str | None, str]], choice: Any,
+                        config: RuntimeConfig, mode: str) -> Any:
+        """A transport from ``table`` (name -> (extra, "module:Class")), or from a
+        factory the caller gave instead of a name."""
+        if callable(choice):
+            return choice()
+        if choice not in table:
+            raise InvalidInput(
+                f"unknown {mode} transport {choice!r}; choose from {', '.join(table)}",
+                driver=self,
             )
-        if choice == "httpx":
-            require("httpx", "httpx", what="the httpx transport (the default on trio)")
-            from overcast.runtime.transports.httpx import HttpxAsyncTransport
-
-            return HttpxAsyncTransport(
-                pool_size=config.pool_size, verify=config.verify, user_agent=config.user_agent
-            )
-        raise InvalidInput(
-            f"unknown async transport {choice!r}; choose from {', '.join(ASYNC_TRANSPORTS)}",
-            driver=self,
-        )
+        extra, target = table[choice]
+        if extra is not None:  # the library is named after its extra
+            require(extra, extra, what=f"the {choice} transport")
+        module, _, name = target.partition(":")
+        factory = getattr(importlib.import_module(f"overcast.runtime.transports.{module}"), name)
+        return factory(pool_size=config.pool_size, verify=config.verify,
+                       user_agent=config.user_agent)
 
     @classmethod
     def _view_class(cls) -> type[AsyncView[Any]]:

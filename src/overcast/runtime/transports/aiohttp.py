@@ -22,6 +22,7 @@ from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
 from overcast.runtime.transports.base import TransportFailure
+from overcast.runtime.transports.base import as_async_chunks
 from overcast.runtime.transports.base import in_memory_body
 
 __all__ = ["AiohttpTransport"]
@@ -81,7 +82,7 @@ class AiohttpTransport(AsyncTransport):
             if isinstance(data, memoryview | bytearray):
                 data = in_memory_body(data)
                 if not isinstance(data, bytes):
-                    data = _aiter(data)
+                    data = as_async_chunks(data)
             elif hasattr(data, "read"):
                 # aiohttp closes file payloads after sending; the runner may need
                 # to rewind and resend, so the file is read here instead.
@@ -92,7 +93,7 @@ class AiohttpTransport(AsyncTransport):
                 and isinstance(data, Iterable)
                 and not isinstance(data, AsyncIterable)
             ):
-                data = _aiter(data)
+                data = as_async_chunks(data)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
@@ -164,11 +165,6 @@ async def _read_file(reader: Any) -> AsyncIterator[bytes]:
     import anyio.to_thread
 
     while chunk := await anyio.to_thread.run_sync(reader.read, 1024 * 1024):
-        yield chunk
-
-
-async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
         yield chunk
 
 

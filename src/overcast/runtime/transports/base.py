@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from abc import ABC
 from abc import abstractmethod
+from collections.abc import AsyncIterator
+from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -26,6 +28,7 @@ __all__ = [
     "SyncTransport",
     "Timeouts",
     "TransportFailure",
+    "as_async_chunks",
     "buffer_chunks",
     "in_memory_body",
 ]
@@ -92,6 +95,13 @@ class AsyncTransport(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Close every pooled connection."""
+
+
+async def as_async_chunks(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """A sync iterable of chunks as an async one (what async clients take as a
+    streamed body)."""
+    for chunk in chunks:
+        yield chunk
 
 
 def buffer_chunks(body: bytearray | memoryview) -> Iterator[bytes]:

@@ -25,6 +25,7 @@ from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
+from overcast.runtime.transports.base import as_async_chunks
 from overcast.runtime.transports.base import in_memory_body
 
 __all__ = ["HttpxAsyncTransport", "HttpxSyncTransport"]
@@ -135,7 +136,7 @@ class HttpxAsyncTransport(AsyncTransport):
     ) -> Response:
         content, headers = _content(request)
         if isinstance(content, Iterable) and not isinstance(content, bytes | AsyncIterable):
-            content = _aiter(content)
+            content = as_async_chunks(content)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=None)
         try:
             raw = await self._client.send(
@@ -161,11 +162,6 @@ class HttpxAsyncTransport(AsyncTransport):
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
 
 
 class _HttpxStream(ByteStream):
