@@ -14,7 +14,7 @@ The models live in :mod:`overcast.compute.models` and are re-exported here.
 Creates share one flow (:meth:`NodeDriver._create_node` and
 :meth:`NodeDriver._create`): check, send with a request token, settle an
 unknown outcome by looking the token up. ``deploy_node`` runs its steps in
-:mod:`overcast.compute.deployment`, which builds on this module.
+:mod:`overcast.compute.deployment`.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
 
+from overcast.compute import deployment
 from overcast.compute import ssh
+from overcast.compute.checks import check_interface
+from overcast.compute.checks import check_positive
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -75,9 +77,6 @@ from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 from overcast.runtime.redact import Secret
 
-if TYPE_CHECKING:
-    from overcast.compute.deployment import Deployment
-
 __all__ = [
     "KeyPair",
     "Node",
@@ -103,7 +102,6 @@ T = TypeVar("T")
 
 #: How many nodes ``wait_until_running`` fetches at once.
 _POLL_CONCURRENCY: Final = 8
-_SSH_INTERFACES: Final = ("public_ips", "private_ips")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -127,22 +125,6 @@ def _usable_addresses(addresses: Sequence[str], force_ipv4: bool) -> list[str]:
 def _read_key_file(path: str | os.PathLike[str]) -> str:
     with open(os.path.expanduser(os.fspath(path)), encoding="utf-8") as f:
         return f.read().strip()
-
-
-def check_interface(ssh_interface: str, driver: Any) -> None:
-    """InvalidInput unless ``ssh_interface`` is ``"public_ips"`` or ``"private_ips"``."""
-    if ssh_interface not in _SSH_INTERFACES:
-        raise InvalidInput(
-            f"ssh_interface must be 'public_ips' or 'private_ips': {ssh_interface!r}",
-            driver=driver,
-        )
-
-
-def check_positive(name: str, value: float, driver: Any, *, zero: bool = False) -> None:
-    """InvalidInput unless ``value`` is a positive number (or zero, with ``zero``)."""
-    if not isinstance(value, int | float) or value < 0 or (value == 0 and not zero):
-        kind = "non-negative" if zero else "positive"
-        raise InvalidInput(f"{name} must be a {kind} number: {value!r}", driver=driver)
 
 
 def request_token() -> str:
@@ -676,7 +658,7 @@ class NodeDriver(BaseDriver):
 
     @operation
     @requires("create_node", "wait_until_running")
-    def deploy_node(self, /, deploy: Deployment, ssh_username: str = "root",
+    def deploy_node(self, /, deploy: deployment.Deployment, ssh_username: str = "root",
                     ssh_alternate_usernames: Sequence[str] | None = None, ssh_port: int = 22,
                     ssh_timeout: float = 10, ssh_key: ssh.KeyFiles | None = None,
                     ssh_key_password: Secret | str | None = None, auth: NodeAuth | None = None,
@@ -732,7 +714,6 @@ class NodeDriver(BaseDriver):
         extra, by default); its blocking calls run through ``Call`` effects. The
         steps are :func:`overcast.compute.deployment.deploy_node`'s.
         """
-        from overcast.compute import deployment  # it builds on this module: loaded when used
 
         return (yield from deployment.deploy_node(
             self, deploy, ssh_username=ssh_username,
@@ -741,7 +722,8 @@ class NodeDriver(BaseDriver):
             auth=auth, timeout=timeout, max_tries=max_tries, ssh_interface=ssh_interface,
             at_exit_func=at_exit_func, wait_period=wait_period, name=name, size=size,
             image=image, location=location, ssh_known_hosts=ssh_known_hosts,
-            ssh_host_key_policy=ssh_host_key_policy, **create_node_kwargs,
+            ssh_host_key_policy=ssh_host_key_policy,
+            paramiko_client=type(self)._ssh_client is NodeDriver._ssh_client, **create_node_kwargs,
         ))
 
     def _ssh_client(self, hostname: str, port: int, username: str, password: Secret | None,

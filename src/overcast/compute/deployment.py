@@ -19,7 +19,7 @@ when the driver is used asynchronously.
 :meth:`NodeDriver.deploy_node <overcast.compute.base.NodeDriver.deploy_node>`
 (Apache Libcloud's: create, wait until running, log in over SSH with the host
 key checked, run the deployment, close); this module builds on
-:mod:`overcast.compute.base`, which loads it only when a deployment runs.
+:mod:`overcast.compute.models` and is used by :mod:`overcast.compute.base`.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
+from typing import TYPE_CHECKING
 from typing import Any
 
 from overcast.compute import ssh
-from overcast.compute.base import NodeDriver
-from overcast.compute.base import check_interface
-from overcast.compute.base import check_positive
+from overcast.compute.checks import check_interface
+from overcast.compute.checks import check_positive
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
 from overcast.compute.models import NodeAuthPassword
@@ -61,6 +61,9 @@ from overcast.runtime.effects import Op
 from overcast.runtime.effects import Sleep
 from overcast.runtime.redact import Secret
 from overcast.runtime.redact import redact_text
+
+if TYPE_CHECKING:
+    from overcast.compute.base import NodeDriver
 
 __all__ = [
     "Deployment",
@@ -293,11 +296,14 @@ def deploy_node(driver: NodeDriver, deploy: Deployment, *, ssh_username: str,
                 at_exit_func: Callable[..., object] | None, wait_period: float, name: str,
                 size: NodeSize, image: NodeImage, location: NodeLocation | None,
                 ssh_known_hosts: str | os.PathLike[str] | None,
-                ssh_host_key_policy: ssh.HostKeyPolicy, **create_node_kwargs: Any) -> Op[Node]:
+                ssh_host_key_policy: ssh.HostKeyPolicy, paramiko_client: bool,
+                **create_node_kwargs: Any) -> Op[Node]:
     """Operation: :meth:`NodeDriver.deploy_node
     <overcast.compute.base.NodeDriver.deploy_node>` on ``driver`` (same
     arguments, same steps): check everything, create the node, then
-    :func:`_deploy_created_node` (guarded by ``at_exit_func``)."""
+    :func:`_deploy_created_node` (guarded by ``at_exit_func``).
+    ``paramiko_client`` says the driver's SSH client is the default one (paramiko,
+    checked for before a node is made)."""
     if not isinstance(deploy, Deployment):
         raise InvalidInput(f"deploy must be a Deployment: {deploy!r}", driver=driver)
     if auth is not None and not isinstance(auth, NodeAuthSSHKey | NodeAuthPassword):
@@ -313,7 +319,7 @@ def deploy_node(driver: NodeDriver, deploy: Deployment, *, ssh_username: str,
     ssh.check_key_files(ssh_key, driver=driver)
     host_keys = _host_keys(ssh_known_hosts, ssh_host_key_policy, driver)
     create = driver.create_node.op(name, size, image, location, auth, **create_node_kwargs)
-    if type(driver)._ssh_client is NodeDriver._ssh_client:
+    if paramiko_client:
         yield Call(ssh.require_paramiko)
     node = yield from create
 

@@ -34,10 +34,10 @@ import dns.ttl
 import dns.zone
 
 from overcast.dns import names
-from overcast.dns.base import DEFAULT_TTL
-from overcast.dns.base import Record
-from overcast.dns.base import RecordType
-from overcast.dns.base import Zone
+from overcast.dns.models import DEFAULT_TTL
+from overcast.dns.models import Record
+from overcast.dns.models import RecordType
+from overcast.dns.models import Zone
 from overcast.errors import InvalidInput
 
 if TYPE_CHECKING:
