@@ -11,7 +11,7 @@ The S3 gateway is configured WITH credentials (an identities file holding
 :data:`ACCESS_KEY` / :data:`SECRET_KEY`), so it verifies every request's
 Signature V4: a wrong secret gets ``403 SignatureDoesNotMatch``.
 
-Facts about SeaweedFS 4.48 that matter here (see ``../shared/servers``):
+Facts about SeaweedFS 4.48 that matter here, found by running it on this machine:
 
 * ``weed mini`` needs nine ports: S3 (``PORT``), master, volume, filer
   (``PORT+1..3``), admin (``PORT+5``) and their gRPC ports (``PORT+11..15``).
