@@ -279,12 +279,12 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
         reason = next((code for code in sorted(fault.codes) if not code.isdigit()), None)
         return Fault(fault.status, reason, fault.message, fault.request_id, fault.codes)
 
-    def _api(self, *segments: str) -> str:
+    def _api_path(self, *segments: str) -> str:
         path = "/".join(quote(s, safe="") for s in segments)
         return f"{self.endpoint}/storage/v1/{path}"
 
     def _object_url(self, bucket: str, name: str, *more: str) -> str:
-        return self._api("b", bucket, "o", name, *more)
+        return self._api_path("b", bucket, "o", name, *more)
 
     def _upload_url(self, bucket: str) -> str:
         return f"{self.endpoint}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
@@ -380,7 +380,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
             params = {"project": project, "maxResults": str(self.page_size)}
             if token:
                 params["pageToken"] = str(token)
-            data = yield from self._json("GET", self._api("b"), params=params)
+            data = yield from self._json("GET", self._api_path("b"), params=params)
             items = [self._to_container(item) for item in (data or {}).get("items") or []]
             return Page.token(items, (data or {}).get("nextPageToken"))
 
@@ -390,7 +390,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
     def get_container(self, container_name: str) -> Op[Container]:
         """The bucket ``container_name``."""
         name = self._check_container(container_name)
-        data = yield from self._json("GET", self._api("b", name), what=name,
+        data = yield from self._json("GET", self._api_path("b", name), what=name,
                                      missing=ContainerNotFound)
         return self._to_container(data)
 
@@ -403,7 +403,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
         project = yield from self._project()
 
         def send() -> Op[Container]:
-            data = yield from self._json("POST", self._api("b"), params={"project": project},
+            data = yield from self._json("POST", self._api_path("b"), params={"project": project},
                                          json={"name": name}, idempotent=False, what=name,
                                          exists=ContainerAlreadyExists)
             return self._to_container(data)
@@ -417,7 +417,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
         """Delete an empty bucket."""
         name = self._check_container(container_name(container))
         try:
-            yield from self._send("DELETE", self._api("b", name), what=name,
+            yield from self._send("DELETE", self._api_path("b", name), what=name,
                                   missing=ContainerNotFound)
         except AlreadyExists:  # a conflict on delete: the bucket still holds objects
             raise ContainerIsNotEmpty(f"bucket {name!r} is not empty", driver=self) from None
@@ -443,7 +443,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
         def fetch(token: Cursor | None) -> Op[Page[Object | Prefix]]:
             nonlocal pending
             params = {**query, "pageToken": str(token)} if token else query
-            page = yield from self._json("GET", self._api("b", bucket, "o"), params=params,
+            page = yield from self._json("GET", self._api_path("b", bucket, "o"), params=params,
                                          what=bucket, missing=ContainerNotFound)
             if not isinstance(page, dict):
                 raise ProviderError("an object listing is not a JSON object", driver=self)

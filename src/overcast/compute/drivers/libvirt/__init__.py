@@ -219,11 +219,11 @@ class LibvirtNodeDriver(LibvirtHost):
     @iterator
     def iterate_nodes(self) -> Iter[Node]:
         """Iterate over every domain (running or not), ``page_size`` described at a time."""
-        domains = yield from self._call(self._list_domains)
+        domains = yield from self._send(self._list_domains)
         size = self.page_size
 
         def describe(index: int) -> Op[list[Node]]:
-            page = yield from self._call(self._describe_many,
+            page = yield from self._send(self._describe_many,
                                          domains[index * size:(index + 1) * size])
             return [self._to_node(dom) for dom in page]
 
@@ -238,7 +238,7 @@ class LibvirtNodeDriver(LibvirtHost):
             canonical = None
         if canonical is None:
             raise NodeNotFound(str(node_id), driver=self)
-        dom = yield from self._call(
+        dom = yield from self._send(
             self._describe_uuid, canonical, missing=lambda: NodeNotFound(node_id, driver=self)
         )
         return self._to_node(dom)
@@ -298,14 +298,14 @@ class LibvirtNodeDriver(LibvirtHost):
         options = spec.options
         clone = bool(options["ex_clone_disk"])
         image = spec.image
-        host = yield from self._call(self._host_info, options["ex_domain_type"])
+        host = yield from self._send(self._host_info, options["ex_domain_type"])
         if clone:
-            disk = yield from self._call(
+            disk = yield from self._send(
                 self._clone_volume, image.id, f"{DISK_PREFIX}{domain_uuid}",
                 missing=lambda: ImageNotFound(image.id, driver=self), idempotent=False,
             )
         else:
-            disk = yield from self._call(
+            disk = yield from self._send(
                 self._volume, image.id, missing=lambda: ImageNotFound(image.id, driver=self)
             )
         xml = self._domain_xml(name=spec.name, token=domain_uuid, size=spec.size,
@@ -313,18 +313,18 @@ class LibvirtNodeDriver(LibvirtHost):
                                host=host, network=options["ex_network"])
 
         def define() -> Op[_Domain]:
-            return self._call(self._define_and_start, xml, idempotent=False)
+            return self._send(self._define_and_start, xml, idempotent=False)
 
         def undo(exc: BaseException) -> Op[None]:
             if clone and not isinstance(exc, OutcomeUnknown):  # else the domain may use it
-                yield from self._call(self._delete_volume, disk.key)
+                yield from self._send(self._delete_volume, disk.key)
 
         dom: _Domain = yield Guarded(define(), undo)
         return self._to_node(dom)
 
     def _find_node(self, spec: NodeSpec, token: str) -> Op[Node | None]:
         """The domain whose UUID is ``token``, if an attempt defined it."""
-        found = yield from self._call(self._find_uuid, str(uuid.UUID(token)))
+        found = yield from self._send(self._find_uuid, str(uuid.UUID(token)))
         return None if found is None else self._to_node(found)
 
     @operation
@@ -366,7 +366,7 @@ class LibvirtNodeDriver(LibvirtHost):
             raise InvalidInput(f"size_mib must be a positive integer: {size_mib!r}", driver=self)
         if format not in ("qcow2", "raw"):
             raise InvalidInput(f"format must be 'qcow2' or 'raw': {format!r}", driver=self)
-        volume = yield from self._call(self._create_image_volume, pool, name, size_mib, format)
+        volume = yield from self._send(self._create_image_volume, pool, name, size_mib, format)
         return self._to_image(volume)
 
     @operation
@@ -383,7 +383,7 @@ class LibvirtNodeDriver(LibvirtHost):
         """Run ``action`` (a blocking helper) on the node's domain; NodeNotFound
         if the domain is gone."""
         node_id = self._expect(node, Node, "node").id
-        yield from self._call(action, node_id, missing=lambda: NodeNotFound(node_id, driver=self))
+        yield from self._send(action, node_id, missing=lambda: NodeNotFound(node_id, driver=self))
         return True
 
     # -- sizes, images, locations ------------------------------------------------------------
@@ -398,10 +398,10 @@ class LibvirtNodeDriver(LibvirtHost):
     def iterate_images(self, location: NodeLocation | None = None) -> Iter[NodeImage]:
         """The volumes of every active storage pool, one pool at a time (node disks
         made by this driver left out)."""
-        pools = yield from self._call(self._list_pools)
+        pools = yield from self._send(self._list_pools)
 
         def volumes(index: int) -> Op[list[NodeImage]]:
-            found = yield from self._call(self._pool_volumes, pools[index])
+            found = yield from self._send(self._pool_volumes, pools[index])
             return [self._to_image(v) for v in found if not v.name.startswith(DISK_PREFIX)]
 
         yield from self._in_pages(len(pools), volumes, "libvirt storage pools")
@@ -411,7 +411,7 @@ class LibvirtNodeDriver(LibvirtHost):
         """Get a storage volume by key (or path); :class:`ImageNotFound` if there is none."""
         if not isinstance(image_id, str) or not image_id:
             raise ImageNotFound(str(image_id), driver=self)
-        volume = yield from self._call(
+        volume = yield from self._send(
             self._volume, image_id, missing=lambda: ImageNotFound(image_id, driver=self)
         )
         return self._to_image(volume)
@@ -419,6 +419,6 @@ class LibvirtNodeDriver(LibvirtHost):
     @iterator
     def iterate_locations(self) -> Iter[NodeLocation]:
         """The one location: the hypervisor (named by its host name)."""
-        location = yield from self._call(self._location)
+        location = yield from self._send(self._location)
         yield Emit(location)
 

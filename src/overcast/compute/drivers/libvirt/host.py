@@ -353,7 +353,7 @@ class LibvirtHost(NodeDriver):
 
     # -- calling libvirt from operations ------------------------------------------------------
 
-    def _call(self, fn: Callable[..., T], *args: Any, missing: Callable[[], NotFound] | None = None,
+    def _send(self, fn: Callable[..., T], *args: Any, missing: Callable[[], NotFound] | None = None,
               idempotent: bool = True) -> Op[T]:
         """Run ``fn(*args)`` (which calls libvirt) in a ``Call``; map libvirt's errors.
 
