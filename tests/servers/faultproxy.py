@@ -363,23 +363,25 @@ async def _read_response(reader: asyncio.StreamReader, method: str) -> _Response
     return _Response(status, reason, _end_to_end(headers), body, True, reusable)
 
 
-def _unavailable(close: bool) -> bytes:
+def _answer(status: str, body: bytes, *, method: str, close: bool) -> bytes:
+    """An answer of the proxy's own (plain text; no body to a HEAD request)."""
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-        f"Content-Length: {len(_UNAVAILABLE_BODY)}\r\n"
+        f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {len(body)}\r\n"
         + ("Connection: close\r\n" if close else "")
         + "\r\n"
     )
-    return head.encode("latin-1") + _UNAVAILABLE_BODY
+    return head.encode("latin-1") + (b"" if method == "HEAD" else body)
 
 
-def _bad_gateway(exc: BaseException) -> bytes:
+def _unavailable(request: _Request) -> bytes:
+    return _answer("503 Service Unavailable", _UNAVAILABLE_BODY, method=request.method,
+                   close=request.close)
+
+
+def _bad_gateway(request: _Request, exc: BaseException) -> bytes:
     body = f"fault proxy: upstream failed: {type(exc).__name__}: {exc}\n".encode()
-    head = (
-        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
+    return _answer("502 Bad Gateway", body, method=request.method, close=True)
 
 
 async def _flush(writer: asyncio.StreamWriter) -> None:
@@ -566,14 +568,14 @@ class FaultProxy:
         kind = self._draw(request)
         if kind == "unavailable":
             self._count(kind, request)
-            writer.write(_unavailable(request.close))
+            writer.write(_unavailable(request))
             await writer.drain()
             return upstream, not request.close
         try:
             upstream, response = await self._forward(upstream, request)
         except (OSError, asyncio.IncompleteReadError, ProtocolError, TimeoutError) as exc:
             self._count("upstream_error", request)
-            writer.write(_bad_gateway(exc))
+            writer.write(_bad_gateway(request, exc))
             await _flush(writer)
             return None, False
         if response.status >= 500:

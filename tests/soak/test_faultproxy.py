@@ -112,6 +112,22 @@ def test_a_503_is_answered_without_forwarding(
     assert (figures.forwarded, figures.failures) == (0, 2)
 
 
+def test_a_503_to_a_head_request_has_no_body(
+    server: ScriptedServer, proxy_to: MakeProxy
+) -> None:
+    proxy = proxy_to(Faults(unavailable=1.0, limit=1))
+    conn = connect(proxy)
+    conn.request("HEAD", "/ok")
+    answer = conn.getresponse()
+    assert answer.status == 503
+    answer.read()
+    conn.request("GET", "/ok")  # the same connection: nothing left over in it
+    answer = conn.getresponse()
+    assert (answer.status, answer.read()) == (200, b"ok:")
+    conn.close()
+    assert [r.method for r in server.state.requests] == ["GET"]
+
+
 @pytest.mark.parametrize("kind", ["reset", "truncate", "drop"])
 def test_a_broken_answer_comes_after_the_server_acted(
     server: ScriptedServer, proxy_to: MakeProxy, kind: str
