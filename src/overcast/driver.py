@@ -215,7 +215,7 @@ class BaseDriver:
         module, _, name = target.partition(":")
         factory = getattr(importlib.import_module(f"overcast.runtime.transports.{module}"), name)
         return factory(pool_size=config.pool_size, verify=config.verify,
-                       user_agent=config.user_agent)
+                       user_agent=config.user_agent, min_rate=config.timeouts.min_rate)
 
     @classmethod
     def _view_class(cls) -> type[AsyncView[Any]]:

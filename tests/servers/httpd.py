@@ -119,6 +119,30 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(int(arg("status", "503")), b"try later", headers)
             else:
                 self._reply(200, b"finally")
+        elif path == "/silent":
+            # Reads the request and never answers: waits until the client gives up
+            # and closes the connection.
+            self.close_connection = True
+            self.connection.settimeout(30)
+            try:
+                self.rfile.read(1)
+            except OSError:
+                pass
+        elif path == "/trickle":
+            # Announces a large body and sends it one byte at a time, until the
+            # client goes away.
+            every = float(arg("every", "0.05"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**6))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for _ in range(10**6):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(every)
+            except OSError:
+                pass
         elif path == "/echo-url":
             # Like Azure's AuthenticationFailed: the request line, echoed back.
             self._reply(403, f"AuthenticationFailed: {self.command} {self.path}".encode())

@@ -59,6 +59,7 @@ from overcast.runtime.effects import Call
 from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Sleep
+from overcast.runtime.effects import TimeBudget
 from overcast.runtime.redact import Secret
 from overcast.runtime.redact import redact_text
 
@@ -377,7 +378,11 @@ def _deploy_created_node(driver: NodeDriver, node: Node, deploy: Deployment, log
             [node], login.wait_period, login.timeout, ssh_interface
         )
         node, addresses = ready[0]
+        yield TimeBudget(login.timeout)  # logging in, by the deployment's own limit
         client = yield from _ssh_connect(driver, addresses[0], login)
+        # The deployment's steps run as long as they need (each bounds its own
+        # commands): the runtime's total does not cut them short.
+        yield TimeBudget(login.timeout * max_tries)
         deployed: Node = yield Guarded(
             _run_deployment(driver, deploy, node, client, max_tries, login.wait_period),
             lambda exc: _close_ssh(driver, client),

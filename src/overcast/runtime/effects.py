@@ -8,7 +8,8 @@ the effect fails, the runner throws the exception into the generator at the
 | --- | --- | --- |
 | :class:`Request` | signs, sends, retries per policy | :class:`Response` |
 | :class:`Call` | calls a blocking function (a worker thread when async) | its return value |
-| :class:`Sleep` | sleeps | ``None`` |
+| :class:`Sleep` | sleeps (the operation's deadline moves by as much) | ``None`` |
+| :class:`TimeBudget` | lets the operation run at least that long from now | ``None`` |
 | :class:`Parallel` | runs sub-operations concurrently | their results, in order |
 | :class:`Pipe` | copies a body or stream into a blocking sink | bytes copied |
 | :class:`ReadPart` | reads the next part of an upload, serialised | ``(n, data, last)`` |
@@ -71,6 +72,7 @@ __all__ = [
     "Response",
     "Sink",
     "Sleep",
+    "TimeBudget",
     "body_length",
     "is_rewindable",
 ]
@@ -260,6 +262,15 @@ class Sleep:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class TimeBudget:
+    """Say that the operation may need ``seconds`` from now (a deployment that
+    runs for minutes): the runner moves the operation's deadline so that at
+    least that much remains. The operation bounds its own work to it."""
+
+    seconds: float
+
+
 class Call(Generic[T_co]):
     """Call a blocking function: directly when sync, in a worker thread when async.
 
@@ -366,7 +377,8 @@ class Emit(Generic[T]):
 
 
 Effect: TypeAlias = (
-    "Request | Call[Any] | Sleep | Parallel | Pipe | ReadPart | Guarded[Any] | Delegate[Any]"
+    "Request | Call[Any] | Sleep | TimeBudget | Parallel | Pipe | ReadPart | Guarded[Any] "
+    "| Delegate[Any]"
 )
 
 #: A value operation: yields effects, returns ``T``.

@@ -38,7 +38,6 @@ import anyio.to_thread
 from overcast.errors import OperationCancelled
 from overcast.errors import OperationTimeout
 from overcast.errors import OutcomeUnknown
-from overcast.errors import OvercastError
 from overcast.errors import RateLimited
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
@@ -51,6 +50,8 @@ from overcast.runtime.effects import ReadPart
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.effects import Sleep
+from overcast.runtime.effects import TimeBudget
+from overcast.runtime.effects import body_length
 from overcast.runtime.policy import ResponseEvent
 from overcast.runtime.policy import RuntimeConfig
 from overcast.runtime.policy import parse_retry_after
@@ -73,12 +74,20 @@ Gen = Generator[Any, Any, Any]
 
 
 class _Deadline:
-    """The total-time budget of one operation, shared by its sub-operations."""
+    """The total-time budget of one operation, shared by its sub-operations.
 
-    __slots__ = ("at",)
+    It grows with the work the operation does rather than cutting it short: by
+    the time a transfer of known size needs at the minimum rate, by every pause
+    the operation itself asks for (a polling loop bounds its own waiting), and
+    to whatever an operation declares it needs (:class:`TimeBudget`). The async
+    runner's cancel scope follows it (``scope``).
+    """
+
+    __slots__ = ("at", "scope")
 
     def __init__(self, total: float | None) -> None:
         self.at = None if total is None else time.monotonic() + total
+        self.scope: anyio.CancelScope | None = None
 
     def remaining(self) -> float | None:
         return None if self.at is None else self.at - time.monotonic()
@@ -86,6 +95,28 @@ class _Deadline:
     def clamp(self, seconds: float) -> float:
         left = self.remaining()
         return seconds if left is None else max(0.001, min(seconds, left))
+
+    def extend(self, seconds: float) -> None:
+        """Move the deadline ``seconds`` later."""
+        if self.at is not None and seconds > 0:
+            self.at += seconds
+            self._follow()
+
+    def allow(self, seconds: float) -> None:
+        """Make sure at least ``seconds`` remain."""
+        if self.at is not None:
+            self.at = max(self.at, time.monotonic() + seconds)
+            self._follow()
+
+    def restart(self, total: float | None) -> None:
+        """Give the next piece of work (an iterator's next page) a fresh budget."""
+        if total is not None:
+            self.at = time.monotonic() + total
+            self._follow()
+
+    def _follow(self) -> None:
+        if self.scope is not None and self.at is not None:
+            self.scope.deadline = anyio.current_time() + (self.at - time.monotonic())
 
 
 class _Base:
@@ -150,6 +181,22 @@ class _Base:
                 driver=name,
             )
         return None
+
+    def _budget_body(self, request: Request, deadline: _Deadline) -> None:
+        """A request body of known size may take ``size / min_rate`` seconds to send:
+        the operation's deadline moves by that much, once per request."""
+        rate = self.config.timeouts.min_rate
+        if rate and request.body is not None and deadline.at is not None:
+            size = body_length(request.body)
+            if size:
+                deadline.extend(size / rate)
+
+    def _budget_stream(self, response: Response, deadline: _Deadline) -> None:
+        """Likewise a streamed answer of known length, which the operation may read."""
+        rate = self.config.timeouts.min_rate
+        stream = response.stream
+        if rate and stream is not None and stream.length and deadline.at is not None:
+            deadline.extend(stream.length / rate)
 
     def _rewind(self, request: Request) -> Callable[[], None]:
         """Remember a seekable body's position; return a function that restores it."""
@@ -233,7 +280,8 @@ class SyncRunner(_Base):
 
     def iterate(self, op: Generator[Any, Any, None]) -> Iterator[Any]:
         """Run an iterator operation, yielding each emitted item as it comes."""
-        ctx = _SyncContext(_Deadline(None))
+        total = self.config.timeouts.total
+        ctx = _SyncContext(_Deadline(total))
         value: Any = None
         error: BaseException | None = None
         try:
@@ -245,6 +293,7 @@ class SyncRunner(_Base):
                 value, error = None, None
                 if isinstance(effect, Emit):
                     yield effect.item
+                    ctx.deadline.restart(total)  # each item gets the whole budget
                     continue
                 try:
                     value = self._perform(effect, ctx)
@@ -287,11 +336,13 @@ class SyncRunner(_Base):
         if isinstance(effect, Call):
             return effect.fn(*effect.args, **effect.kwargs)
         if isinstance(effect, Sleep):
-            left = ctx.deadline.remaining()
-            if left is not None and effect.seconds > left:
-                time.sleep(max(0.0, left))
-                raise self._timeout_error("sleep")
+            # A pause the operation asks for is its own to bound (a polling loop
+            # has its limit): it moves the deadline, it does not spend it.
+            ctx.deadline.extend(effect.seconds)
             time.sleep(effect.seconds)
+            return None
+        if isinstance(effect, TimeBudget):
+            ctx.deadline.allow(effect.seconds)
             return None
         if isinstance(effect, Parallel):
             return self._parallel(effect, ctx)
@@ -310,6 +361,7 @@ class SyncRunner(_Base):
     def _send(self, request: Request, ctx: _SyncContext) -> Response:
         timeouts, retried = self.config.timeouts, self.config.retry.statuses
         rewind = self._rewind(request)
+        self._budget_body(request, ctx.deadline)
         attempt = 0
         while True:
             attempt += 1
@@ -332,11 +384,14 @@ class SyncRunner(_Base):
                 )
             else:
                 if response.status < 400 and not reporting and response.status not in retried:
+                    if response.stream is not None:
+                        self._budget_stream(response, ctx.deadline)
                     return response  # the common case: nothing to retry or report
                 delay = self._after_attempt(
                     request, attempt, started, ctx.deadline, response=response
                 )
                 if delay is None:
+                    self._budget_stream(response, ctx.deadline)
                     return response
                 if response.stream is not None:
                     response.stream.close()
@@ -459,18 +514,16 @@ class AsyncRunner(_Base):
         if total is None:
             result: T = await self._drive(op, deadline)
             return result
-        try:
-            with anyio.fail_after(total):
-                result = await self._drive(op, deadline)
-                return result
-        except TimeoutError as exc:
-            if isinstance(exc, OvercastError):
-                raise
-            raise self._timeout_error("operation") from None
+        with anyio.CancelScope(deadline=anyio.current_time() + total) as scope:
+            deadline.scope = scope  # it moves when the deadline does
+            result = await self._drive(op, deadline)
+            return result
+        raise self._timeout_error("operation")  # only when the scope ran out
 
     async def iterate(self, op: Generator[Any, Any, None]) -> AsyncIterator[Any]:
         """Run an iterator operation, yielding each emitted item as it comes."""
-        deadline = _Deadline(None)
+        total = self.config.timeouts.total
+        deadline = _Deadline(total)
         value: Any = None
         error: BaseException | None = None
         try:
@@ -482,6 +535,7 @@ class AsyncRunner(_Base):
                 value, error = None, None
                 if isinstance(effect, Emit):
                     yield effect.item
+                    deadline.restart(total)  # each item gets the whole budget
                     continue
                 try:
                     value = await self._perform(effect, deadline)
@@ -524,7 +578,11 @@ class AsyncRunner(_Base):
             fn, args, kwargs = effect.fn, effect.args, effect.kwargs
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
         if isinstance(effect, Sleep):
+            deadline.extend(effect.seconds)  # see SyncRunner._perform
             await anyio.sleep(effect.seconds)
+            return None
+        if isinstance(effect, TimeBudget):
+            deadline.allow(effect.seconds)
             return None
         if isinstance(effect, Parallel):
             return await self._parallel(effect, deadline)
@@ -543,6 +601,7 @@ class AsyncRunner(_Base):
     async def _send(self, request: Request, deadline: _Deadline) -> Response:
         timeouts, retried = self.config.timeouts, self.config.retry.statuses
         rewind = self._rewind(request)
+        self._budget_body(request, deadline)
         attempt = 0
         while True:
             attempt += 1
@@ -563,9 +622,12 @@ class AsyncRunner(_Base):
                 delay = self._after_attempt(request, attempt, started, deadline, failure=failure)
             else:
                 if response.status < 400 and not reporting and response.status not in retried:
+                    if response.stream is not None:
+                        self._budget_stream(response, deadline)
                     return response  # the common case: nothing to retry or report
                 delay = self._after_attempt(request, attempt, started, deadline, response=response)
                 if delay is None:
+                    self._budget_stream(response, deadline)
                     return response
                 if response.stream is not None:
                     await response.stream.aclose()

@@ -403,3 +403,59 @@ def test_a_sas_signature_echoed_or_logged_is_redacted(
     for spelling in {SAS_SIGNATURE, quote(SAS_SIGNATURE, safe=""), quote_plus(SAS_SIGNATURE),
                      quote(SAS_SIGNATURE)}:
         assert spelling not in joined, spelling
+
+
+TRANSPORTS = pytest.mark.parametrize(
+    ("sync_transport", "async_transport", "run"),
+    [("pycurl", None, "sync"), ("urllib3", None, "sync"), ("httpx", None, "sync"),
+     ("pycurl", "aiohttp", "async"), ("pycurl", "httpx", "async")],
+    ids=["pycurl", "urllib3", "httpx", "aiohttp", "httpx-async"],
+)
+
+
+def _options(sync_transport: str, async_transport: str | None) -> dict[str, object]:
+    options: dict[str, object] = {"sync_transport": sync_transport}
+    if async_transport is not None:
+        options["async_transport"] = async_transport
+    return options
+
+
+def test_the_defaults_bound_every_call() -> None:
+    """What a user gets without saying anything (documented in the README)."""
+    assert Timeouts() == Timeouts(connect=10.0, read=60.0, total=120.0, min_rate=1024.0)
+    assert RetryPolicy().max_attempts == 5
+
+
+@TRANSPORTS
+def test_a_server_that_never_answers_is_given_up_on_within_the_total(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str
+) -> None:
+    """A GET is retried after each read timeout, but the total cuts the retries
+    short: with read 0.3 s and total 1 s, at most four attempts whatever the load
+    (each takes at least the read timeout)."""
+    driver = make(server, timeout=Timeouts(connect=2, read=0.3, total=1.0),
+                  retry=RetryPolicy(max_attempts=20, base=0.01, cap=0.02),
+                  **_options(sync_transport, async_transport))
+    with pytest.raises(OperationTimeout):
+        call(run, driver, "fetch", "/silent")
+    attempts = len(server.state.hits("/silent"))
+    assert 1 <= attempts <= 4, attempts
+
+
+@TRANSPORTS
+@pytest.mark.parametrize("streamed", [False, True], ids=["read-whole", "streamed"])
+def test_a_server_that_trickles_is_given_up_on(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str,
+    streamed: bool,
+) -> None:
+    """One byte every 50 ms is 20 bytes/s, under a floor of 100 bytes/s: the
+    transfer fails once a read window (0.5 s) has passed, read whole or streamed,
+    although bytes keep coming well within the read timeout. No total is set,
+    so only the minimum rate can end it."""
+    driver = make(server, timeout=Timeouts(connect=2, read=0.5, total=None, min_rate=100),
+                  retry=RetryPolicy(max_attempts=1), **_options(sync_transport, async_transport))
+    with pytest.raises((OperationTimeout, TransportError)):
+        if streamed:
+            call(run, driver, "download", "/trickle?every=0.05")
+        else:
+            call(run, driver, "fetch", "/trickle", params=[("every", "0.05")])

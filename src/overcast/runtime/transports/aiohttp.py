@@ -21,6 +21,7 @@ from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import TransportFailure
 from overcast.runtime.transports.base import as_async_chunks
 from overcast.runtime.transports.base import in_memory_body
@@ -37,8 +38,9 @@ class AiohttpTransport(AsyncTransport):
     """
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None) -> None:
         self._user_agent = user_agent
+        self._min_rate = min_rate
         self._pool_size = pool_size
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
@@ -131,13 +133,18 @@ class AiohttpTransport(AsyncTransport):
             url=safe_url,
             method=request.method,
         )
+        guard = RateGuard(self._min_rate, read_timeout, f"{request.method} {safe_url}")
         if request.stream and 200 <= raw.status < 300 and request.method != "HEAD":
-            stream = _AiohttpStream(raw, safe_url)
+            stream = _AiohttpStream(raw, safe_url, guard)
             stream.length = raw.content_length
             response.stream = stream
             return response
         try:
-            response.body = await raw.read()
+            chunks = []
+            while chunk := await raw.content.readany():
+                guard.update(len(chunk))
+                chunks.append(chunk)
+            response.body = b"".join(chunks)
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TransportFailure(
                 f"read timed out: {request.method} {safe_url}", sent=True, timeout=True
@@ -169,9 +176,10 @@ async def _read_file(reader: Any) -> AsyncIterator[bytes]:
 
 
 class _AiohttpStream(ByteStream):
-    def __init__(self, raw: aiohttp.ClientResponse, url: str) -> None:
+    def __init__(self, raw: aiohttp.ClientResponse, url: str, guard: RateGuard) -> None:
         super().__init__()
         self._raw = raw
+        self._guard = guard
         self._url = url
         self._done = False
 
@@ -179,14 +187,17 @@ class _AiohttpStream(ByteStream):
         raise TypeError("an aiohttp response can only be read in its event loop")
 
     async def _async_chunks(self) -> AsyncIterator[bytes]:
-        readany = self._raw.content.readany
+        readany, guard = self._raw.content.readany, self._guard
         try:
             while True:
                 chunk = await readany()
                 if not chunk:
                     self._done = True
                     return
+                guard.update(len(chunk))
                 yield chunk
+        except TransportFailure as failure:
+            raise failure.to_error(None) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise TransportFailure(
                 f"read timed out: {self._url}", sent=True, timeout=True

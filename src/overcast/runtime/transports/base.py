@@ -8,6 +8,7 @@ body in a :class:`~overcast.runtime.streams.ByteStream`.
 
 from __future__ import annotations
 
+import time
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 __all__ = [
     "DEFAULT_POOL_SIZE",
     "AsyncTransport",
+    "RateGuard",
     "SyncTransport",
     "Timeouts",
     "TransportFailure",
@@ -39,14 +41,29 @@ DEFAULT_POOL_SIZE: Final = 16
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Timeouts in seconds: ``connect`` to establish a connection, ``read``
-    between bytes of a response, ``total`` for a whole operation including its
-    retries and pauses (``None``: no limit). Exceeding any raises
-    :class:`~overcast.errors.OperationTimeout`."""
+    """How long anything may take, in seconds; exceeding any raises
+    :class:`~overcast.errors.OperationTimeout` (or a TransportError).
+
+    * ``connect``: to establish a connection (default 10 s).
+    * ``read``: to wait for the next bytes of an answer (default 60 s).
+    * ``total``: one operation, its retries and backoff included (default 120 s;
+      ``None``: no limit). It grows with the work, never cutting a healthy
+      transfer short: a body of known size adds ``size / min_rate``, a pause the
+      operation asks for adds its length, and a long operation (a deployment)
+      declares what it needs. An iterator's budget applies to each item.
+    * ``min_rate``: bytes per second a transfer must average over any ``read``
+      seconds (default 1 KiB/s; ``None``: no floor). A server that trickles a
+      byte at a time is given up on instead of holding the call for ever.
+
+    With the defaults, a server that accepts a connection and never answers
+    fails a GET after two 60-second attempts (the total caps the retries), and
+    one that trickles fails within ``read`` seconds of starting to.
+    """
 
     connect: float = 10.0
     read: float = 60.0
-    total: float | None = None
+    total: float | None = 120.0
+    min_rate: float | None = 1024.0
 
 
 class TransportFailure(Exception):
@@ -102,6 +119,38 @@ async def as_async_chunks(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
     streamed body)."""
     for chunk in chunks:
         yield chunk
+
+
+class RateGuard:
+    """Gives up on a body that arrives slower than ``min_rate`` bytes a second,
+    on average over any ``window`` seconds: libcurl's low-speed limit, for the
+    clients that have none, so a server that trickles a byte at a time cannot
+    hold a call for ever. ``min_rate`` ``None`` checks nothing."""
+
+    __slots__ = ("count", "mark", "min_rate", "what", "window")
+
+    def __init__(self, min_rate: float | None, window: float, what: str) -> None:
+        self.min_rate = min_rate
+        self.window = max(window, 0.001)
+        self.what = what
+        self.mark = time.monotonic()
+        self.count = 0
+
+    def update(self, size: int) -> None:
+        """Account for ``size`` bytes received; raise :class:`TransportFailure` (a
+        timeout) if the last window fell short of the minimum rate."""
+        if self.min_rate is None:
+            return
+        self.count += size
+        now = time.monotonic()
+        elapsed = now - self.mark
+        if elapsed >= self.window:
+            if self.count < self.min_rate * elapsed:
+                raise TransportFailure(
+                    f"{self.what}: fewer than {self.min_rate:g} bytes/s over {elapsed:.0f}s",
+                    sent=True, timeout=True,
+                )
+            self.mark, self.count = now, 0
 
 
 def buffer_chunks(body: bytearray | memoryview) -> Iterator[bytes]:

@@ -23,6 +23,7 @@ from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
 from overcast.runtime.transports.base import as_async_chunks
@@ -82,7 +83,8 @@ class HttpxSyncTransport(SyncTransport):
     """An ``httpx.Client`` with ``pool_size`` connections per host."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None) -> None:
+        self._min_rate = min_rate
         self._client = httpx.Client(
             limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
             verify=verify,
@@ -104,11 +106,16 @@ class HttpxSyncTransport(SyncTransport):
         except httpx.TransportError as exc:
             raise _failure(exc, request) from None
         response = _response(raw, request)
+        guard = RateGuard(self._min_rate, read_timeout, f"{request.method} {response.url}")
         if _wants_stream(request, raw):
-            response.stream = _HttpxStream(raw, request)
+            response.stream = _HttpxStream(raw, request, guard)
             return response
         try:
-            response.body = raw.read()
+            chunks = []
+            for chunk in raw.iter_raw():
+                guard.update(len(chunk))
+                chunks.append(chunk)
+            response.body = b"".join(chunks)
         except httpx.TransportError as exc:
             raise _failure(exc, request) from None
         finally:
@@ -123,7 +130,8 @@ class HttpxAsyncTransport(AsyncTransport):
     """An ``httpx.AsyncClient``; works on asyncio and trio."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None) -> None:
+        self._min_rate = min_rate
         self._client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
             verify=verify,
@@ -149,11 +157,16 @@ class HttpxAsyncTransport(AsyncTransport):
         except httpx.TransportError as exc:
             raise _failure(exc, request) from None
         response = _response(raw, request)
+        guard = RateGuard(self._min_rate, read_timeout, f"{request.method} {response.url}")
         if _wants_stream(request, raw):
-            response.stream = _HttpxStream(raw, request)
+            response.stream = _HttpxStream(raw, request, guard)
             return response
         try:
-            response.body = await raw.aread()
+            chunks = []
+            async for chunk in raw.aiter_raw():
+                guard.update(len(chunk))
+                chunks.append(chunk)
+            response.body = b"".join(chunks)
         except httpx.TransportError as exc:
             raise _failure(exc, request) from None
         finally:
@@ -165,23 +178,31 @@ class HttpxAsyncTransport(AsyncTransport):
 
 
 class _HttpxStream(ByteStream):
-    def __init__(self, raw: httpx.Response, request: Request) -> None:
+    def __init__(self, raw: httpx.Response, request: Request, guard: RateGuard) -> None:
         super().__init__()
         self._raw = raw
+        self._guard = guard
         self._request = request
         length = raw.headers.get("content-length")
         self.length = int(length) if length and length.isdigit() else None
 
     def _sync_chunks(self) -> Iterator[bytes]:
         try:
-            yield from self._raw.iter_raw(DEFAULT_CHUNK_SIZE)
+            for chunk in self._raw.iter_raw():
+                self._guard.update(len(chunk))
+                yield chunk
+        except TransportFailure as failure:
+            raise failure.to_error(None) from None
         except httpx.TransportError as exc:
             raise _failure(exc, self._request).to_error(None) from None
 
     async def _async_chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._raw.aiter_raw(DEFAULT_CHUNK_SIZE):
+            async for chunk in self._raw.aiter_raw():
+                self._guard.update(len(chunk))
                 yield chunk
+        except TransportFailure as failure:
+            raise failure.to_error(None) from None
         except httpx.TransportError as exc:
             raise _failure(exc, self._request).to_error(None) from None
 

@@ -17,8 +17,9 @@ the same or better speed. Design points:
   ``CurlMulti``; the write callback buffers at most a few MiB and then pauses
   the transfer, so memory stays bounded and a slow consumer is not mistaken
   for a stalled server (paused transfers are exempt from the speed check).
-* The read timeout is libcurl's low-speed limit: less than 1 byte/s for
-  ``read`` seconds (rounded up to whole seconds) aborts the transfer.
+* The read timeout and the minimum rate are libcurl's low-speed limit: less
+  than ``min_rate`` bytes/s (1 byte/s when unset) on average over ``read``
+  seconds (rounded up to whole seconds) aborts the transfer.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class PycurlTransport(SyncTransport):
     """libcurl with a pool of handles sharing one connection cache."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None) -> None:
         self._verify = verify
+        self._min_rate = max(1, math.ceil(min_rate)) if min_rate else 1
         self._user_agent = user_agent
         self._slots = _Slots(pool_size)
         self._max_connections = max(pool_size * 2, 8)
@@ -90,7 +92,7 @@ class PycurlTransport(SyncTransport):
         curl.setopt(pycurl.NOSIGNAL, 1)
         curl.setopt(pycurl.FOLLOWLOCATION, 0)
         curl.setopt(pycurl.MAXCONNECTS, self._max_connections)
-        curl.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        curl.setopt(pycurl.LOW_SPEED_LIMIT, self._min_rate)
         if self._user_agent:  # a request's own User-Agent header replaces it
             curl.setopt(pycurl.USERAGENT, self._user_agent)
         if self._verify is False:

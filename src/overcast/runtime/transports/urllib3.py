@@ -22,6 +22,7 @@ from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
 
@@ -38,8 +39,10 @@ class Urllib3Transport(SyncTransport):
     """
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 min_rate: float | None = None,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, user_agent: str | None = None) -> None:
         self._user_agent = user_agent
+        self._min_rate = min_rate
         kwargs: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False}
         if verify is False:
             kwargs["cert_reqs"] = "CERT_NONE"
@@ -99,14 +102,19 @@ class Urllib3Transport(SyncTransport):
             url=redact_url(url),
             method=request.method,
         )
+        guard = RateGuard(self._min_rate, read_timeout, f"{request.method} {response.url}")
         if request.stream and 200 <= raw.status < 300 and request.method != "HEAD":
-            stream = _Urllib3Stream(raw, self._chunk_size, response.url)
+            stream = _Urllib3Stream(raw, self._chunk_size, response.url, guard)
             declared = raw.headers.get("Content-Length")
             stream.length = int(declared) if declared and declared.isdigit() else None
             response.stream = stream
         else:
             try:
-                response.body = raw.read()
+                chunks = []
+                while chunk := raw.read1(self._chunk_size):  # what has arrived
+                    guard.update(len(chunk))
+                    chunks.append(chunk)
+                response.body = b"".join(chunks)
             except ReadTimeoutError:
                 raise TransportFailure(
                     f"read timed out after {read_timeout}s: {request.method} {response.url}",
@@ -132,23 +140,27 @@ def _has_header(headers: dict[str, str], name: str) -> bool:
 
 
 class _Urllib3Stream(ByteStream):
-    def __init__(self, raw: urllib3.BaseHTTPResponse, chunk_size: int, url: str) -> None:
+    def __init__(self, raw: urllib3.BaseHTTPResponse, chunk_size: int, url: str,
+                 guard: RateGuard) -> None:
         super().__init__()
         self._raw = raw
+        self._guard = guard
         self._chunk_size = chunk_size
         self._url = url
         self._done = False
 
     def _sync_chunks(self) -> Iterator[bytes]:
-        read = self._raw.read
-        size = self._chunk_size
+        read, size, guard = self._raw.read1, self._chunk_size, self._guard
         try:
             while True:
                 chunk = read(size)
                 if not chunk:
                     self._done = True
                     return
+                guard.update(len(chunk))
                 yield chunk
+        except TransportFailure as slow:
+            raise slow.to_error(None) from None
         except ReadTimeoutError:
             failure = TransportFailure(f"read timed out: {self._url}", sent=True, timeout=True)
             raise failure.to_error(None) from None
