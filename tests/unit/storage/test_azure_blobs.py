@@ -116,6 +116,30 @@ def test_an_answer_that_is_not_a_listing_is_an_error(mode: str) -> None:
         call(mode, driver(script), "list_container_objects", "box")
 
 
+@pytest.mark.parametrize("answer", ["<BlockList/>", "<html><h1>Welcome</h1></html>", "", "OK"],
+                         ids=["other-document", "html", "empty", "text"])
+def test_a_container_listing_that_is_not_one_is_an_error(mode: str, answer: str) -> None:
+    script = Script()
+    script.expect("GET", f"{EP}/", params={"comp": "list", "maxresults": "2"}).reply(
+        200, text=answer)
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "list_containers")
+    script.assert_done()
+
+
+@pytest.mark.parametrize("answer", ["<BlockList/>", "<html><h1>Welcome</h1></html>", "", "OK"],
+                         ids=["other-document", "html", "empty", "text"])
+def test_a_container_is_not_deleted_on_an_answer_that_is_not_a_listing(
+    mode: str, answer: str
+) -> None:
+    script = Script()
+    script.expect("GET", f"{EP}/box", params={**BOX, "comp": "list", "maxresults": "1"}).reply(
+        200, text=answer)
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "delete_container", "box")
+    script.assert_done()  # no DELETE: a container that may hold blobs stays
+
+
 # -- containers ----------------------------------------------------------------------------
 
 

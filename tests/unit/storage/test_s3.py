@@ -125,6 +125,94 @@ def test_an_answer_that_is_not_a_listing_is_an_error_not_an_empty_listing(mode: 
         call(mode, driver(script), "list_container_objects", "b")
 
 
+#: 200 answers that are not the document asked for: another S3 document, a page of
+#: a proxy or captive portal, nothing, plain text.
+NOT_THE_DOCUMENT = {
+    "other-document": doc("ListBucketResult", "<Name>b</Name><IsTruncated>false</IsTruncated>"),
+    "html": "<html><body><h1>Welcome</h1></body></html>",
+    "empty": "",
+    "text": "OK",
+}
+
+
+@pytest.mark.parametrize("answer", sorted(NOT_THE_DOCUMENT))
+def test_a_bucket_listing_that_is_not_one_is_an_error_not_no_buckets(
+    mode: str, answer: str
+) -> None:
+    script = Script()
+    script.expect("GET", f"{S3}/").reply(200, text=NOT_THE_DOCUMENT[answer])
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "list_containers")
+    script.assert_done()
+
+
+@pytest.mark.parametrize("answer", ["html", "empty", "text"])
+def test_an_object_listing_that_is_not_one_is_an_error_not_no_objects(
+    mode: str, answer: str
+) -> None:
+    script = Script()
+    script.expect("GET", f"{S3}/b", params=page_query()).reply(
+        200, text=NOT_THE_DOCUMENT[answer])
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "list_container_objects", "b")
+    script.assert_done()
+
+
+@pytest.mark.parametrize("answer", sorted(NOT_THE_DOCUMENT))
+def test_a_multipart_start_that_is_not_one_sends_no_part(mode: str, answer: str) -> None:
+    script = Script()
+    body = NOT_THE_DOCUMENT[answer].replace("<Name>b</Name>", "<UploadId>up-x</UploadId>")
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=body)
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "upload_object_via_stream", iter([b"x" * 20]), "b", "big")
+    script.assert_done()
+
+
+@pytest.mark.parametrize("answer", sorted(NOT_THE_DOCUMENT))
+def test_a_multipart_complete_that_is_not_one_is_an_error_and_aborts(
+    mode: str, answer: str
+) -> None:
+    script = Script()
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(
+        "InitiateMultipartUploadResult", "<UploadId>up-5</UploadId>"))
+    for number in (1, 2):
+        script.expect("PUT", f"{S3}/b/big", params={"partNumber": str(number),
+                                                    "uploadId": "up-5"}).reply(
+            200, headers={"ETag": f'"e{number}"'})
+    body = NOT_THE_DOCUMENT[answer].replace("<Name>b</Name>", '<ETag>"whole-2"</ETag>')
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(200, text=body)
+    script.expect("DELETE", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(204)
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "upload_object_via_stream", iter([b"y" * 12]), "b", "big")
+    script.assert_done()
+
+
+@pytest.mark.parametrize("answer", sorted(NOT_THE_DOCUMENT))
+def test_a_copy_answer_that_is_not_one_is_an_error(mode: str, answer: str) -> None:
+    script = Script()
+    script.expect("HEAD", f"{S3}/b/k").reply(200, headers={"Content-Length": "3",
+                                                           "ETag": '"e"'})
+    body = NOT_THE_DOCUMENT[answer].replace("<Name>b</Name>", '<ETag>"e"</ETag>')
+    script.expect("PUT", f"{S3}/b/copy", headers={"x-amz-copy-source": "/b/k"}).reply(
+        200, text=body)
+    s3 = driver(script)
+    with pytest.raises(ProviderError):
+        call(mode, s3, "copy_object", obj(s3=s3), "b", "copy")
+    script.assert_done()
+
+
+@pytest.mark.parametrize("answer", sorted(NOT_THE_DOCUMENT))
+def test_a_batch_delete_answer_that_is_not_one_is_an_error_not_all_deleted(
+    mode: str, answer: str
+) -> None:
+    script = Script()
+    script.expect("POST", f"{S3}/b", params={"delete": ""}).reply(
+        200, text=NOT_THE_DOCUMENT[answer])
+    with pytest.raises(ProviderError):
+        call(mode, driver(script), "ex_delete_objects", "b", ["one", "two"])
+    script.assert_done()
+
+
 def test_buckets_are_listed_page_by_page(mode: str) -> None:
     script = Script()
     bucket = "<Bucket><Name>{}</Name><CreationDate>2026-01-01T00:00:00Z</CreationDate></Bucket>"
