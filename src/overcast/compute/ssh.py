@@ -182,6 +182,15 @@ class SSHClient(Protocol):
         """Close the connection (a no-op if it is not open)."""
 
 
+def _round_trip(transport: Any) -> None:
+    """A request the server answers (an OpenSSH keepalive), waited for: every
+    packet the server sent before its answer has been read by then."""
+    try:
+        transport.global_request("keepalive@openssh.com", wait=True)
+    except Exception:  # the connection is going away: nothing more will come
+        return
+
+
 def _paramiko() -> Any:
     return require("paramiko", "ssh", what="SSH deployment")
 
@@ -525,6 +534,14 @@ class ParamikoSSHClient:
                 ):
                     break
                 if timeout is not None and time.monotonic() - started >= timeout:
+                    # What the command wrote before its time ran out may still be
+                    # on the way: a round trip to the server (ordered after it on
+                    # the connection) brings it in, however slow the host is.
+                    _round_trip(transport)
+                    while channel.recv_ready():
+                        stdout += channel.recv(_CHUNK)
+                    while channel.recv_stderr_ready():
+                        stderr += channel.recv_stderr(_CHUNK)
                     raise SSHCommandTimeout(
                         cmd, timeout, stdout=_decode(stdout), stderr=_decode(stderr)
                     )

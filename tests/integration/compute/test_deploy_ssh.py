@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -67,6 +66,11 @@ class LoopbackDriver(NodeDriver):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.nodes: dict[str, Node] = {}
+        self.logins = 0  # SSH connections attempted
+
+    def _ssh_client(self, *args: Any, **kwargs: Any) -> Any:
+        self.logins += 1
+        return super()._ssh_client(*args, **kwargs)
 
     def _create(self, name: str, size: NodeSize, image: NodeImage) -> Node:
         node = Node(f"node-{uuid.uuid4().hex[:8]}", name, NodeState.PENDING, driver=self,
@@ -241,14 +245,13 @@ def test_failing_script_raises_deployment_error_with_the_node(
 def test_script_timeout(mode: str, driver: LoopbackDriver, server: SSHServer,
                         workdir: Path) -> None:
     runs = workdir / "runs"
-    # The script prints at once and then never ends by itself: the timeout, long
-    # beside the echo even on a loaded host, is what ends it.
-    step = ScriptDeployment(f"#!/bin/sh\necho run >> {runs}\necho started\nexec sleep 20\n",
+    # The script prints at once and then never ends by itself: the timeout is
+    # what ends it. What it printed arrives however loaded the host is (the
+    # client makes a round trip to the server before it reports the timeout).
+    step = ScriptDeployment(f"#!/bin/sh\necho run >> {runs}\necho started\nexec sleep 600\n",
                             name=f"{workdir}/slow.sh", timeout=1.5)
-    started = time.monotonic()
     with pytest.raises(DeploymentError, match=r"did not finish within 1\.5s") as info:
         deploy(mode, driver, server, step, max_tries=3)
-    assert time.monotonic() - started < 15  # not retried, and the wait was cut short
     assert isinstance(info.value.error, SSHCommandTimeout)
     assert isinstance(info.value.error, OperationTimeout)
     assert info.value.error.stdout == "started\n"
@@ -265,11 +268,11 @@ def test_wrong_host_key_is_refused(mode: str, driver: LoopbackDriver, server: SS
     known_hosts.write_text(f"[127.0.0.1]:{server.port} {server.public_key(impostor)}\n")
     step = echo_user(workdir)
     for policy in ("strict", "accept-new"):  # a changed key is refused under every policy
-        started = time.monotonic()
+        before = driver.logins
         with pytest.raises(DeploymentError, match="SSHHostKeyMismatch") as info:
             deploy(mode, driver, server, step, ssh_known_hosts=known_hosts,
                    ssh_host_key_policy=policy, timeout=20)
-        assert time.monotonic() - started < 10  # refused at once, not retried until timeout
+        assert driver.logins == before + 1  # refused at once, not retried until timeout
         error = info.value.error
         assert isinstance(error, SSHHostKeyMismatch)
         assert error.host == f"[127.0.0.1]:{server.port}"
@@ -373,10 +376,11 @@ def test_closed_port_times_out(mode: str, driver: LoopbackDriver, server: SSHSer
     with socket.socket() as sock:  # a port with nobody listening
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    started = time.monotonic()
     with pytest.raises(DeploymentError, match="could not log in over SSH") as info:
         deploy(mode, driver, server, echo_user(workdir), ssh_port=port, timeout=0.5,
                wait_period=0.1)
-    assert time.monotonic() - started < 5
+    # Retried every 0.1 s until 0.5 s had passed: at most six tries, fewer on a
+    # loaded host, never an endless loop.
+    assert 1 <= driver.logins <= 6
     assert isinstance(info.value.error, OperationTimeout)
     assert isinstance(info.value.error.__cause__, ConnectionRefusedError)

@@ -277,10 +277,8 @@ def test_wait_until_running_through_list_nodes(cloud: Any, call: Any) -> None:
 def test_wait_until_running_times_out(cloud: Any, call: Any) -> None:
     driver = cloud(addresses=())  # running, but never an address
     node = driver.create_node("web", SMALL, DEBIAN)
-    started = time.monotonic()
     with pytest.raises(OperationTimeout, match=r"'web' \(id node-1\): running, 0 usable"):
         call(driver, "wait_until_running", [node], wait_period=0.01, timeout=0.05)
-    assert time.monotonic() - started < 2
 
 
 def test_wait_until_running_checks_its_arguments(cloud: Any, call: Any) -> None:
