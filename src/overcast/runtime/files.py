@@ -2,23 +2,233 @@
 
 Blocking functions: operations call them through
 :class:`~overcast.runtime.effects.Call`.
+
+Temporary files are locked (``flock``) by the process writing them for as long
+as it writes, so a process killed mid-write (even by SIGKILL, which no handler
+sees) leaves a file that nobody holds. Such files are found again:
+
+* a temporary with a unique name (:func:`create_temp`: a prefix, the writer's
+  process id, a random token, ``.part``) is *stale* once nobody holds its lock
+  and its writer's process is gone or it was last written more than
+  :data:`STALE_AFTER` seconds ago (a process id may be reused);
+  :func:`sweep_stale` removes the stale ones of a directory;
+* the partial file of an :class:`AtomicFile` has a name that follows from its
+  destination (``.<name>.part`` beside it, or in ``temp_dir``), so the next
+  write of the same destination takes over a partial file that nobody holds
+  instead of adding another; a live writer's is left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import queue
+import re
+import secrets
+import stat
 import sys
-import tempfile
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+from typing import Final
 
 from overcast.errors import InvalidInput
 
-__all__ = ["AtomicFile", "write_atomic"]
+__all__ = ["STALE_AFTER", "AtomicFile", "create_temp", "sweep_stale", "write_atomic"]
+
+#: Seconds after its last write when a temporary that nobody holds is stale even
+#: though a process with its writer's id exists (process ids are reused): one day.
+STALE_AFTER: Final = 24 * 3600.0
+
+#: The end of a unique temporary's name: its writer's process id, a random token.
+_UNIQUE: Final = re.compile(r"(?P<pid>[0-9]+)-[0-9a-f]{8}\.part\Z")
+#: Room a unique name needs beyond its prefix: a process id, ``-``, a token, ``.part``.
+_UNIQUE_ROOM: Final = 10 + 1 + 8 + 5
+#: The longest file name most file systems take, in bytes.
+_NAME_MAX: Final = 255
+_CREATE: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+_OPEN_EXISTING: Final = (
+    os.O_RDWR | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+)
+
+
+# -- temporaries: locked while written, swept when their writer is gone -------------------
+
+
+if sys.platform == "win32":  # pragma: no cover - no advisory locks
+
+    def _try_lock(fd: int) -> bool:
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        """Take the exclusive lock of an open file without waiting; ``False`` if a
+        live process holds it."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def _names_it(fd: int, name: str, dir_fd: int | None) -> bool:
+    """Whether ``name`` (not followed if a link) is still the file open as ``fd``."""
+    try:
+        current = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return os.path.samestat(os.fstat(fd), current)
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (when that cannot be
+    told, it is taken to exist)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0 or os.name != "posix":  # Windows' os.kill would end the process
+        return pid > 0
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:  # EPERM: another user's process
+        return True
+    return True
+
+
+def temp_owner(name: str) -> int | None:
+    """The process id in a unique temporary's name, or ``None``."""
+    found = _UNIQUE.search(name)
+    return int(found["pid"]) if found else None
+
+
+def create_temp(prefix: str, *, dir_fd: int | None = None, directory: str | None = None,
+                mode: int = 0o600) -> tuple[int, str]:
+    """Create a temporary file with a unique name (``prefix``, this process's id,
+    a random token, ``.part``) in ``directory`` or the directory open as
+    ``dir_fd``, never through a link, and lock it; return ``(fd, name)``. The
+    lock holds until the file is closed, and tells :func:`sweep_stale` the
+    file is being written."""
+    while True:
+        name = f"{prefix}{os.getpid()}-{secrets.token_hex(4)}.part"
+        path = name if dir_fd is not None else os.path.join(directory or ".", name)
+        try:
+            fd = os.open(path, _CREATE, mode, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+        if _try_lock(fd):
+            return fd, name
+        os.close(fd)  # pragma: no cover - a fresh unique name is nobody else's
+
+
+def _stale_at(fd: int, name: str, now: float, max_age: float) -> bool:
+    """Whether the temporary ``name``, open as ``fd`` and locked by the caller, is
+    stale: its writer's process is gone, or nobody wrote it for ``max_age`` s."""
+    owner = temp_owner(name)
+    if owner is not None and not _process_exists(owner):
+        return True
+    return now - os.fstat(fd).st_mtime > max_age
+
+
+def sweep_stale(directory: str | None = None, *, dir_fd: int | None = None,
+                match: Callable[[str], bool] | None = None,
+                max_age: float = STALE_AFTER) -> list[str]:
+    """Remove the stale temporaries (see the module) among the regular files of
+    ``directory`` (or the directory open as ``dir_fd``) whose names ``match``;
+    return their names. A file whose lock is held, and a link, is never
+    touched; a name without a process id is judged by its age alone."""
+    own = dir_fd is None
+    fd_dir = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if own \
+        else dir_fd
+    assert fd_dir is not None
+    removed: list[str] = []
+    now = time.time()
+    try:
+        with os.scandir(fd_dir) as entries:
+            names = [e.name for e in entries
+                     if e.is_file(follow_symlinks=False) and (match is None or match(e.name))]
+        for name in names:
+            try:
+                fd = os.open(name, _OPEN_EXISTING, dir_fd=fd_dir)
+            except OSError:
+                continue  # gone meanwhile, or no longer a file
+            try:
+                if (
+                    stat.S_ISREG(os.fstat(fd).st_mode)
+                    and _try_lock(fd)
+                    and _stale_at(fd, name, now, max_age)
+                    and _names_it(fd, name, fd_dir)
+                ):
+                    os.unlink(name, dir_fd=fd_dir)
+                    removed.append(name)
+            finally:
+                os.close(fd)
+    finally:
+        if own:
+            os.close(fd_dir)
+    return removed
+
+
+def _partial_prefix(base: str) -> str:
+    """``.<base>.``: the start of the partial files of a destination named
+    ``base``, cut (with a digest of the whole name) so that every such name
+    fits in a file name."""
+    room = _NAME_MAX - 2 - _UNIQUE_ROOM
+    encoded = os.fsencode(base)
+    if len(encoded) > room:
+        digest = hashlib.sha256(encoded).hexdigest()[:8]
+        cut = encoded[: room - 9].decode(sys.getfilesystemencoding(), "ignore")
+        base = f"{cut}~{digest}"
+    return f".{base}."
+
+
+def open_partial(base: str, directory: str) -> tuple[int, str]:
+    """The partial file of a destination named ``base``, in ``directory``,
+    locked: ``.<base>.part``, created, or taken over (emptied) from a writer
+    that is gone; while a live writer holds it, a unique name beside it (and
+    the stale unique ones are swept). Return ``(fd, name)``."""
+    prefix = _partial_prefix(base)
+    name = f"{prefix}part"
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for _ in range(3):  # the name may vanish between two looks: try again
+            try:
+                fd = os.open(name, _CREATE, 0o600, dir_fd=dir_fd)
+            except FileExistsError:
+                try:
+                    fd = os.open(name, _OPEN_EXISTING, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    break  # a link or something else that is not ours: leave it
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or not _try_lock(fd):
+                os.close(fd)
+                break  # being written by a live process
+            if not _names_it(fd, name, dir_fd):
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)  # what a dead writer left
+            return fd, name
+        sweep_stale(dir_fd=dir_fd, match=lambda n: n.startswith(prefix) and
+                    _UNIQUE.fullmatch(n[len(prefix):]) is not None)
+        return create_temp(prefix, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def check_file_name(path: str, *, driver: Any = None) -> str:
+    """``path`` if the file system can name it (a ``str`` with a lone surrogate
+    cannot be encoded), else :class:`InvalidInput`."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{path!r} is not a valid file name here", driver=driver) from None
+    return path
 
 
 def _sync_file_range() -> Callable[[int, int, int], None] | None:
@@ -48,16 +258,17 @@ _START_WRITEBACK = _sync_file_range()
 class AtomicFile:
     """A file written under a temporary name and renamed into place on commit.
 
-    The temporary file lives in ``temp_dir`` (default: beside ``path``, which
-    must be on the same file system). ``commit`` fsyncs and renames; without
-    ``overwrite`` it refuses to replace an existing file, even one that appeared
-    while writing. ``discard`` deletes the temporary file.
+    The temporary file (``.<name>.part``, see the module) lives in ``temp_dir``
+    (default: beside ``path``, which must be on the same file system) and is
+    locked until it is committed or discarded. ``commit`` fsyncs and renames;
+    without ``overwrite`` it refuses to replace an existing file, even one that
+    appeared while writing. ``discard`` deletes the temporary file.
     """
 
     def __init__(
         self, path: str, overwrite: bool, *, temp_dir: str | None = None, driver: Any = None
     ) -> None:
-        self.path = path
+        self.path = check_file_name(path, driver=driver)
         self.overwrite = overwrite
         self.driver = driver
         directory = os.path.dirname(path) or "."
@@ -67,10 +278,10 @@ class AtomicFile:
             )
         if not os.path.isdir(directory):
             raise InvalidInput(f"directory {directory} does not exist", driver=driver)
-        fd, self.temp_path = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".part", dir=temp_dir or directory
-        )
-        # mkstemp makes 0600 files; a finished file gets the usual 0644.
+        temp_dir = temp_dir or directory
+        fd, name = open_partial(os.path.basename(path), temp_dir)
+        self.temp_path = os.path.join(temp_dir, name)
+        # Temporaries are made 0600; a finished file gets the usual 0644.
         os.fchmod(fd, 0o644)
         self._file = os.fdopen(fd, "wb")
         self._writeback_lock = threading.Lock()
@@ -134,30 +345,42 @@ class AtomicFile:
         return digest.hexdigest()
 
     def commit(self) -> None:
-        """Flush, fsync and rename into place."""
+        """Flush, fsync and rename into place (the temporary file is gone
+        afterwards, whether that worked or not)."""
         self._stop_writeback()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        if self.overwrite:
-            os.replace(self.temp_path, self.path)
-            return
-        # link() fails if the path appeared meanwhile: never clobber silently.
+        # The file stays open, so locked, until renamed: until then nobody
+        # may take it over.
         try:
-            os.link(self.temp_path, self.path)
-        except FileExistsError:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            if self.overwrite:
+                os.replace(self.temp_path, self.path)
+                return
+            # link() fails if the path appeared meanwhile: never clobber silently.
+            try:
+                os.link(self.temp_path, self.path)
+            except FileExistsError:
+                raise InvalidInput(
+                    f"{self.path} already exists (pass overwrite_existing=True)",
+                    driver=self.driver,
+                ) from None
             os.unlink(self.temp_path)
-            raise InvalidInput(
-                f"{self.path} already exists (pass overwrite_existing=True)", driver=self.driver
-            ) from None
-        os.unlink(self.temp_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp_path)
+            raise
+        finally:
+            self._file.close()
 
     def discard(self) -> None:
-        """Close and delete the temporary file."""
+        """Delete the temporary file and close it (after :meth:`commit`, nothing
+        is left to do)."""
         self._stop_writeback()
+        if not self._file.closed:
+            # Still locked, so still ours: another writer may own the name once closed.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp_path)
         self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.temp_path)
 
 
 def write_atomic(

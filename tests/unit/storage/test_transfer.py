@@ -322,3 +322,50 @@ def test_part_reader_from_a_file_async_and_closed_early(tmp_path: Path) -> None:
     assert early._file is not None
     reader.close()
     assert early._file is None
+
+
+# -- partial files of downloads ----------------------------------------------------------
+
+
+def test_a_partial_file_nobody_holds_is_taken_over(tmp_path: Path) -> None:
+    from overcast.runtime.files import AtomicFile
+
+    destination = tmp_path / "out.bin"
+    (tmp_path / ".out.bin.part").write_bytes(b"left by a killed download, longer")
+    target = AtomicFile(str(destination), overwrite=False)
+    assert target.temp_path == str(tmp_path / ".out.bin.part")
+    target.write(b"new")
+    target.commit()
+    assert destination.read_bytes() == b"new"  # nothing of the old bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_a_live_writers_partial_file_is_left_alone(tmp_path: Path) -> None:
+    from overcast.runtime.files import AtomicFile
+
+    destination = tmp_path / "out.bin"
+    first = AtomicFile(str(destination), overwrite=True)
+    second = AtomicFile(str(destination), overwrite=True)
+    assert first.temp_path == str(tmp_path / ".out.bin.part")
+    assert second.temp_path != first.temp_path
+    assert os.path.basename(second.temp_path).startswith(f".out.bin.{os.getpid()}-")
+    first.write(b"first")
+    second.write(b"second")
+    second.commit()
+    first.discard()
+    assert destination.read_bytes() == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_a_long_name_keeps_its_partial_file_within_the_name_limit(tmp_path: Path) -> None:
+    from overcast.runtime.files import AtomicFile
+
+    destination = tmp_path / ("é" * 127)  # 254 bytes
+    first = AtomicFile(str(destination), overwrite=False)
+    second = AtomicFile(str(destination), overwrite=False)
+    for target in (first, second):
+        assert len(os.fsencode(os.path.basename(target.temp_path))) <= 255
+    second.discard()
+    first.write(b"x")
+    first.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [destination.name]
