@@ -23,6 +23,7 @@ from typing import Protocol
 from typing import cast
 from typing import runtime_checkable
 
+from overcast.errors import InvalidInput
 from overcast.runtime.effects import Body
 from overcast.runtime.effects import PartData
 
@@ -39,6 +40,23 @@ __all__ = [
 
 #: The size of the chunks read from files and in-memory bodies.
 DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+
+def _bytes_like(chunk: object) -> bytes:
+    """``chunk`` if it is bytes-like (bytes, bytearray, memoryview or another
+    buffer), else :class:`~overcast.errors.InvalidInput`: a chunk of text, a
+    number or ``None`` is a caller's mistake, found before it is written."""
+    if type(chunk) is bytes:
+        return chunk
+    if not isinstance(chunk, bytearray | memoryview):
+        try:
+            with memoryview(chunk):  # type: ignore[arg-type]
+                pass
+        except TypeError:
+            raise InvalidInput(
+                f"upload data must be bytes-like: got a chunk of type {type(chunk).__name__}"
+            ) from None
+    return cast(bytes, chunk)
 
 
 @runtime_checkable
@@ -238,7 +256,8 @@ class FileStream(ByteStream):
 
 
 class IterStream(ByteStream):
-    """A stream over an iterable (or async iterable) of bytes."""
+    """A stream over an iterable (or async iterable) of bytes. A chunk that is
+    not bytes-like is :class:`~overcast.errors.InvalidInput` when it is read."""
 
     def __init__(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> None:
         super().__init__()
@@ -246,19 +265,21 @@ class IterStream(ByteStream):
 
     def _sync_chunks(self) -> Iterator[bytes]:
         if type(self.chunks) is list:  # a body read whole: skip the ABC checks
-            yield from self.chunks
+            for chunk in self.chunks:
+                yield _bytes_like(chunk)
             return
         if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
             raise TypeError("an async iterable can only be read by the async runner")
-        yield from self.chunks
+        for chunk in self.chunks:
+            yield _bytes_like(chunk)
 
     async def _async_chunks(self) -> AsyncIterator[bytes]:
         if isinstance(self.chunks, AsyncIterable):
             async for chunk in self.chunks:
-                yield chunk
+                yield _bytes_like(chunk)
         else:
             for chunk in self.chunks:
-                yield chunk
+                yield _bytes_like(chunk)
 
 
 class ReaderStream(ByteStream):
@@ -283,7 +304,7 @@ class ReaderStream(ByteStream):
             size = min(size, self.limit)
             if size <= 0:
                 return b""
-        chunk = self.reader.read(size)
+        chunk = _bytes_like(self.reader.read(size))  # a file opened as text reads str
         if self.limit is not None:
             self.limit -= len(chunk)
         return chunk

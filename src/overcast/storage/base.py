@@ -53,6 +53,7 @@ from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Pipe
+from overcast.runtime.files import check_file_name
 from overcast.runtime.operation import aio
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
@@ -102,6 +103,15 @@ MAX_OBJECT_NAME_BYTES: Final = 1024
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 #: An empty, "." or ".." path segment in an object name.
 _BAD_SEGMENT: Final = re.compile(r"(?:\A|/)\.{0,2}(?:/|\Z)")
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether ``text`` is valid Unicode that UTF-8 can carry (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(slots=True, eq=False)
@@ -317,8 +327,9 @@ class StorageDriver(BaseDriver):
         Libcloud's older spelling of the same).
         """
         name = self._check_container(container_name(container))
+        chosen = self._check_prefix(prefix or ex_prefix)
         # Without a delimiter a listing holds no prefixes: only objects.
-        listing: Iter[Any] = self._listing(name, prefix or ex_prefix or "", None)
+        listing: Iter[Any] = self._listing(name, chosen, None)
         yield from listing
 
     list_container_objects = listing(
@@ -333,10 +344,16 @@ class StorageDriver(BaseDriver):
         """Iterate over one "directory level": the objects directly under
         ``prefix`` and the common prefixes (sub-directories) up to ``delimiter``,
         in name order."""
-        if not isinstance(delimiter, str) or not delimiter or "\x00" in delimiter:
-            raise InvalidInput("delimiter must be a non-empty string", driver=self)
+        if (
+            not isinstance(delimiter, str)
+            or not delimiter
+            or "\x00" in delimiter
+            or not _is_utf8(delimiter)
+        ):
+            raise InvalidInput("delimiter must be a non-empty string of valid UTF-8",
+                               driver=self)
         name = self._check_container(container_name(container))
-        yield from self._listing(name, prefix or "", delimiter)
+        yield from self._listing(name, self._check_prefix(prefix), delimiter)
 
     list_container_entries = listing(
         iterate_container_entries, "List one 'directory level' (see iterate_container_entries)."
@@ -403,6 +420,14 @@ class StorageDriver(BaseDriver):
         attributes = self._attributes(name, extra, headers, content_type, meta_data)
         if isinstance(iterator, str):
             raise InvalidInput("upload data must be bytes, not str", driver=self)
+        if not (iterator is None or hasattr(iterator, "read") or isinstance(
+            iterator, bytes | bytearray | memoryview | ByteStream | Iterable | AsyncIterable
+        )):
+            raise InvalidInput(
+                "upload data must be bytes, a binary file object or an iterable of bytes, "
+                f"not {type(iterator).__name__}",
+                driver=self,
+            )
         body = as_stream(iterator)
         if progress is not None:
             body.observe(ProgressReport(progress, None))
@@ -477,6 +502,7 @@ class StorageDriver(BaseDriver):
         the download starts, written in place and checked against the object's
         MD5 (when it has one) before the rename.
         """
+        check_file_name(os.fspath(destination_path), driver=self)
         if self.parallel_ranges and obj.size > self.part_plan.threshold:
             current = yield from self.get_object.op(obj.container_name, obj.name)
             if current.size > self.part_plan.threshold:
@@ -496,6 +522,7 @@ class StorageDriver(BaseDriver):
                               overwrite_existing: bool = False, delete_on_failure: bool = True, *,
                               progress: Progress | None = None) -> Op[bool]:
         """Download bytes ``[start_bytes, end_bytes)`` of an object to a local file."""
+        check_file_name(os.fspath(destination_path), driver=self)
         start, end = check_range(obj.size, start_bytes, end_bytes, driver=self)
         body = yield from self.download_object_range_as_stream.op(obj, start, end)
         expected = (obj.size if end is None else end) - start
@@ -564,10 +591,25 @@ class StorageDriver(BaseDriver):
     def _check_container(self, name: object) -> str:
         """Hook: ``name`` if it is a valid container name for this provider, else
         :class:`~overcast.errors.InvalidInput` (before any request)."""
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"container name must be a non-empty string: {name!r}",
-                               driver=self)
+        if not isinstance(name, str) or not name or not _is_utf8(name):
+            raise InvalidInput(
+                f"container name must be a non-empty string of valid UTF-8: {name!r}",
+                driver=self,
+            )
         return name
+
+    def _check_prefix(self, prefix: object) -> str:
+        """Hook: a listing's prefix (``None``: no prefix, ``""``) if valid, else
+        :class:`~overcast.errors.InvalidInput` (before any request). The rules
+        every provider shares: a string of valid UTF-8 without NUL (no object
+        name holds one). Drivers whose listings reach a file system add theirs."""
+        if prefix is None:
+            return ""
+        if not isinstance(prefix, str) or "\x00" in prefix or not _is_utf8(prefix):
+            raise InvalidInput(
+                f"prefix must be a string of valid UTF-8 without NUL: {prefix!r}", driver=self
+            )
+        return prefix
 
     def _check_object(self, name: object) -> str:
         """Hook: ``name`` if it is a valid object name, else
@@ -620,6 +662,7 @@ class StorageDriver(BaseDriver):
             or not name
             or _CONTROL.search(name)
             or _CONTROL.search(value)
+            or not _is_utf8(name + value)
         ):
             raise InvalidInput(f"invalid header {name!r}", driver=self)
 
@@ -649,11 +692,14 @@ class StorageDriver(BaseDriver):
             not isinstance(ctype, str)
             or _CONTROL.search(ctype)
             or (self.ascii_content_type and not ctype.isascii())
+            or not _is_utf8(ctype)
         ):
             raise InvalidInput(f"invalid content type: {ctype!r}", driver=self)
         meta = self._check_meta(
             dict(meta_data if meta_data is not None else extra.get("meta_data") or {})
         )
+        if not all(_is_utf8(key) and _is_utf8(value) for key, value in meta.items()):
+            raise InvalidInput("meta_data keys and values must be valid UTF-8", driver=self)
         sent = self._extra_headers(extra)
         for key, value in (headers or {}).items():
             self._check_header(key, value)

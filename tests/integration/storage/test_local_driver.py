@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -141,6 +145,130 @@ def test_cancelled_async_upload_leaves_nothing(driver: LocalStorageDriver) -> No
     anyio.run(main)
     assert driver.list_container_objects("box") == []
     assert temp_files(driver) == []
+
+
+# -- temporaries of killed processes ---------------------------------------------------
+
+#: A process that uploads (``upload``) or downloads (``download``) an endless
+#: stream, says ``written`` on stdout once its temporary file holds data, then
+#: waits on stdin for ever: the test kills it there, with SIGKILL.
+_TRANSFER = textwrap.dedent("""
+    import sys
+    from overcast.runtime.streams import IterStream
+    from overcast.storage.drivers.local import LocalStorageDriver
+    from overcast.storage.transfer import Ranged
+
+    action, root, mode = sys.argv[1:4]
+
+    def endless():
+        yield b"x" * (2 * 1024 * 1024)  # one runner batch: written before the next pull
+        print("written", flush=True)
+        sys.stdin.read()
+        yield b"never"
+
+    class Stalling(LocalStorageDriver):
+        def _read_range(self, obj, span):
+            yield from ()
+            return Ranged(IterStream(endless()), None)
+
+    driver = Stalling(root)
+    if action == "upload":
+        operation, args = "upload_object_via_stream", (endless(), "box", "big")
+    else:
+        obj = driver.get_object("box", "small")
+        operation, args = "download_object", (obj, sys.argv[4], True)
+    if mode == "sync":
+        getattr(driver, operation)(*args)
+    else:
+        import anyio
+        anyio.run(lambda: getattr(driver.aio, operation)(*args))
+""")
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    """A transfer process, once its temporary file holds data."""
+    process = subprocess.Popen([sys.executable, "-c", _TRANSFER, *args], text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline() == "written\n", "the transfer process failed"
+    return process
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_uploads_killed_mid_stream_leave_nothing_once_a_driver_starts(
+    driver: LocalStorageDriver, mode: str
+) -> None:
+    driver.create_container("box")
+    # Each process starts a driver, which leaves the others' temporaries alone.
+    processes = [_start("upload", driver.root, mode) for _ in range(3)]
+    assert len(temp_files(driver)) == 3
+    for process in processes:
+        _kill(process)
+    assert len(temp_files(driver)) == 3
+    LocalStorageDriver(driver.root)  # a new driver sweeps what the dead left
+    assert temp_files(driver) == []
+    assert driver.list_container_objects("box") == []
+    _kill(_start("upload", driver.root, mode))
+    _kill(_start("upload", driver.root, mode))  # its driver swept the one killed before
+    assert len(temp_files(driver)) == 1
+
+
+def test_a_live_uploads_temporary_is_not_swept(driver: LocalStorageDriver) -> None:
+    driver.create_container("box")
+    process = _start("upload", driver.root, "sync")
+    try:
+        [live] = temp_files(driver)
+        LocalStorageDriver(driver.root)
+        assert temp_files(driver) == [live]
+    finally:
+        _kill(process)
+    LocalStorageDriver(driver.root)
+    assert temp_files(driver) == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_download_killed_mid_stream_is_replaced_by_its_rerun(
+    driver: LocalStorageDriver, tmp_path: Path, mode: str
+) -> None:
+    driver.create_container("box")
+    obj = driver.upload_object_via_stream(iter([b"small object"]), "box", "small")
+    out = tmp_path / "out"
+    out.mkdir()
+    destination = out / "small.bin"
+    for _ in range(3):
+        _kill(_start("download", driver.root, mode, str(destination)))
+    # Each run took over the partial file the killed one before it left.
+    assert sorted(p.name for p in out.iterdir()) == [".small.bin.part"]
+    assert driver.download_object(obj, destination) is True  # the rerun
+    assert sorted(p.name for p in out.iterdir()) == ["small.bin"]
+    assert destination.read_bytes() == b"small object"
+
+
+def test_a_live_downloads_partial_file_is_not_replaced(
+    driver: LocalStorageDriver, tmp_path: Path
+) -> None:
+    driver.create_container("box")
+    obj = driver.upload_object_via_stream(iter([b"small object"]), "box", "small")
+    destination = tmp_path / "small.bin"
+    process = _start("download", driver.root, "sync", str(destination))
+    try:
+        [live] = [p.name for p in tmp_path.iterdir() if p.name.startswith(".small.bin")]
+        assert driver.download_object(obj, destination) is True
+        assert sorted(p.name for p in tmp_path.iterdir() if "small" in p.name) == [
+            live, "small.bin"]
+    finally:
+        _kill(process)
+    assert driver.download_object(obj, destination, True) is True
+    assert sorted(p.name for p in tmp_path.iterdir() if "small" in p.name) == ["small.bin"]
 
 
 def test_page_size_must_be_positive(tmp_path: Path) -> None:

@@ -261,6 +261,19 @@ def test_a_failed_block_commits_nothing(mode: str, monkeypatch: pytest.MonkeyPat
     script.assert_done()  # no block list: no blob appears
 
 
+def test_a_chunk_that_is_not_bytes_mid_stream_commits_nothing(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("overcast.storage.drivers.azure_blobs.uuid.uuid4", lambda: UPLOAD)
+    script = Script()
+    script.expect("PUT", f"{EP}/box/big", body=b"x" * 8,
+                  params={"comp": "block", "blockid": _block(1)}).reply(201)
+    with pytest.raises(InvalidInput, match="bytes"):
+        call(mode, driver(script), "upload_object_via_stream",
+             iter([b"x" * 8, b"y" * 8, None]), "box", "big")
+    script.assert_done()  # no block list: no blob appears
+
+
 def test_a_copy_waits_for_the_service_then_reads_the_copy(mode: str) -> None:
     script = Script()
     script.expect("PUT", f"{EP}/box/copy", headers={"x-ms-copy-source": f"{EP}/box/k"}).reply(

@@ -241,6 +241,20 @@ def test_a_failed_chunk_cancels_the_session(mode: str) -> None:
 # -- downloads -----------------------------------------------------------------------------
 
 
+def test_a_chunk_that_is_not_bytes_mid_stream_cancels_the_session(mode: str) -> None:
+    script = Script()
+    script.expect("POST", UPLOAD, params={"uploadType": "resumable"}).reply(
+        200, headers={"Location": SESSION})
+    script.expect("PUT", SESSION, body=b"x" * CHUNK,
+                  headers={"Content-Range": f"bytes 0-{CHUNK - 1}/*"}).reply(
+        308, headers={"Range": f"bytes=0-{CHUNK - 1}"})
+    script.expect("DELETE", SESSION).reply(499)
+    with pytest.raises(InvalidInput, match="bytes"):
+        call(mode, driver(script), "upload_object_via_stream",
+             iter([b"x" * CHUNK, b"y" * CHUNK, 5]), "bkt", "big")
+    script.assert_done()
+
+
 def test_a_range_is_read_with_alt_media(mode: str) -> None:
     script = Script()
     script.expect("GET", f"{API}/b/bkt/o/k", params={"alt": "media"},

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,6 +205,21 @@ def test_copy_keeps_the_content_type_and_metadata(local: LocalStorageDriver, mod
     assert b"".join(local.download_object_as_stream(copied)) == DATA
 
 
+@pytest.mark.parametrize("bad", ["text", 5, None])
+def test_a_chunk_that_is_not_bytes_mid_stream_leaves_nothing(
+    local: LocalStorageDriver, root: Path, mode: str, bad: object
+) -> None:
+    put(local, "kept.bin")
+    before = tree(root)
+    chunks = iter([DATA * 1000, DATA, bad, DATA])
+    with pytest.raises(InvalidInput, match="bytes"):
+        call(mode, local, "upload_object_via_stream", chunks, "box", "new.bin")
+    with pytest.raises(InvalidInput, match="bytes"):
+        call(mode, local, "upload_object_via_stream", iter([b"replaced", bad]), "box",
+             "kept.bin")
+    assert tree(root) == before
+    assert leftovers(local) == []
+
 # -- downloads ---------------------------------------------------------------------
 
 
@@ -327,3 +343,239 @@ def test_invalid_attributes_and_options_write_nothing(
     with pytest.raises(InvalidInput):
         LocalStorageDriver(root, page_size=-5)
 
+
+# -- symbolic links planted in the root ------------------------------------------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory beside the root that the driver must never read, write or delete in."""
+    top = tmp_path / "outside"
+    (top / "dir").mkdir(parents=True)
+    (top / "empty").mkdir()
+    (top / "secret.txt").write_bytes(b"not yours")
+    (top / "dir" / "inner.txt").write_bytes(b"not yours either")
+    return top
+
+
+@pytest.fixture
+def planted(local: LocalStorageDriver, root: Path, outside: Path) -> LocalStorageDriver:
+    """Links inside the root to a file and to directories outside it: an object, a
+    directory of a container, and whole containers."""
+    os.symlink(outside / "secret.txt", root / "box" / "file-link")
+    os.symlink(outside / "dir", root / "box" / "dir-link")
+    os.symlink(outside / "dir", root / "evil")
+    os.symlink(outside / "empty", root / "hollow")
+    put(local, "real.txt")
+    return local
+
+
+def snapshot(top: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every entry under ``top`` with its bytes and modification time."""
+    return {path: (data, os.lstat(top / path).st_mtime_ns) for path, data in tree(top).items()}
+
+
+def refused(mode: str, driver: LocalStorageDriver, name: str, *args: object) -> None:
+    with pytest.raises((InvalidInput, ObjectNotFound, ContainerNotFound)):
+        call(mode, driver, name, *args)
+
+
+def linked(driver: LocalStorageDriver, container: str, name: str) -> Object:
+    return Object(name, 9, None, container=Container(container, driver=driver), driver=driver)
+
+
+#: Every operation on one object, as ``(operation, arguments)`` for a container
+#: and a name (``target`` is the object, ``source`` a file to upload).
+OBJECT_OPERATIONS: dict[str, Any] = {
+    "get": lambda c, n, target, source, real: ("get_object", c, n),
+    "stream": lambda c, n, target, source, real: ("download_object_as_stream", target),
+    "range": lambda c, n, target, source, real: ("download_object_range_as_stream", target, 0, 3),
+    "download": lambda c, n, target, source, real: (
+        "download_object", target, source.with_name("copy.bin")),
+    "upload-stream": lambda c, n, target, source, real: (
+        "upload_object_via_stream", iter([b"overwritten"]), c, n),
+    "upload-file": lambda c, n, target, source, real: ("upload_object", source, c, n),
+    "delete": lambda c, n, target, source, real: ("delete_object", target),
+    "copy-from": lambda c, n, target, source, real: ("copy_object", target, "box", "copied"),
+    "copy-to": lambda c, n, target, source, real: ("copy_object", real, c, n),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(OBJECT_OPERATIONS))
+@pytest.mark.parametrize(("container", "name"), [
+    ("box", "file-link"), ("box", "dir-link/inner.txt"), ("evil", "inner.txt"),
+])
+def test_a_planted_link_is_never_followed_to_read_write_or_delete(
+    planted: LocalStorageDriver, outside: Path, tmp_path: Path, mode: str,
+    container: str, name: str, operation: str,
+) -> None:
+    before = snapshot(outside)
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"overwritten")
+    real = planted.get_object("box", "real.txt")
+    arguments = OBJECT_OPERATIONS[operation](container, name, linked(planted, container, name),
+                                             source, real)
+    refused(mode, planted, *arguments)
+    assert snapshot(outside) == before
+    assert not (tmp_path / "copy.bin").exists()
+    assert not os.path.lexists(tmp_path / "root" / "box" / "copied")
+
+
+@pytest.mark.parametrize("name", ["dir-link/new.txt", "dir-link/sub/new.txt"])
+def test_no_new_object_is_written_through_a_linked_directory(
+    planted: LocalStorageDriver, outside: Path, mode: str, name: str
+) -> None:
+    before = snapshot(outside)
+    refused(mode, planted, "upload_object_via_stream", iter([b"planted"]), "box", name)
+    assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize("container", ["evil", "hollow"])
+def test_a_container_that_is_a_link_is_not_a_container(
+    planted: LocalStorageDriver, outside: Path, mode: str, container: str
+) -> None:
+    before = snapshot(outside)
+    assert [c.name for c in call(mode, planted, "list_containers")] == ["box"]
+    refused(mode, planted, "get_container", container)
+    refused(mode, planted, "list_container_objects", container)
+    refused(mode, planted, "list_container_entries", container)
+    refused(mode, planted, "upload_object_via_stream", iter([b"planted"]), container, "new.txt")
+    refused(mode, planted, "delete_container", container)
+    with pytest.raises((InvalidInput, ContainerAlreadyExists)):
+        call(mode, planted, "create_container", container)
+    assert snapshot(outside) == before
+
+
+def test_listings_skip_links_and_never_stat_through_them(
+    planted: LocalStorageDriver, outside: Path, mode: str
+) -> None:
+    before = snapshot(outside)
+    assert [o.name for o in call(mode, planted, "list_container_objects", "box")] == ["real.txt"]
+    entries = call(mode, planted, "list_container_entries", "box")
+    assert [e.name for e in entries] == ["real.txt"]
+    assert call(mode, planted, "list_container_objects", "box", "dir-link/") == []
+    assert call(mode, planted, "list_container_entries", "box", "dir-link/") == []
+    assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize(("planted", "target"), [
+    ("meta/box", "empty"), ("meta", "empty"), ("locks/box.lock", "lock"), ("locks", "empty"),
+    ("tmp", "empty"),
+])
+def test_links_in_the_private_directory_are_not_followed(
+    local: LocalStorageDriver, root: Path, outside: Path, mode: str, planted: str, target: str
+) -> None:
+    """Metadata, locks and temporaries of a container stay inside the root even when
+    their directories or files were replaced by links: the upload is refused."""
+    link = root / ".overcast" / planted
+    if link.is_dir():
+        os.rename(link, link.with_name(link.name + "-moved"))
+    os.symlink(outside / target, link)
+    before = snapshot(outside)
+    with pytest.raises(InvalidInput):
+        call(mode, local, "upload_object_via_stream", iter([b"data"]), "box", "a.txt")
+    assert snapshot(outside) == before
+    assert not (outside / "lock").exists()
+    assert not (root / "box" / "a.txt").exists()
+    assert os.listdir(root / ".overcast" / "tmp") == []
+
+
+def test_a_driver_does_not_sweep_through_a_linked_temporary_directory(
+    root: Path, outside: Path
+) -> None:
+    LocalStorageDriver(root)
+    os.rename(root / ".overcast" / "tmp", root / ".overcast" / "tmp-gone")
+    os.symlink(outside / "dir", root / ".overcast" / "tmp")
+    stale = outside / "dir" / "upload-999999999-dead.part"
+    stale.write_bytes(b"x")
+    os.utime(stale, (0, 0))
+    before = snapshot(outside)
+    with pytest.raises(InvalidInput):
+        LocalStorageDriver(root)
+    assert snapshot(outside) == before
+
+
+# -- prefixes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", [
+    "../", "../other/", "../.overcast/", "../../", "a/../../", "./", "/", "/etc/",
+    "a//", "a/./", "back\\slash/", "nul\x00", "sur\udc80rogate",
+])
+def test_a_prefix_that_leaves_the_container_is_refused(
+    local: LocalStorageDriver, root: Path, tmp_path: Path, mode: str, prefix: str
+) -> None:
+    local.create_container("other")
+    put(local, "mine.txt")
+    local.upload_object_via_stream(iter([b"theirs"]), "other", "theirs.txt")
+    (tmp_path / "beside.txt").write_bytes(b"outside the root")
+    for operation in ("list_container_objects", "list_container_entries"):
+        with pytest.raises(InvalidInput):
+            call(mode, local, operation, "box", prefix)
+    with pytest.raises(InvalidInput):
+        call(mode, local, "list_container_objects", "box", None, prefix)  # ex_prefix
+
+
+@pytest.mark.parametrize(("prefix", "expected"), [
+    ("", ["..x", ".hidden", "a/..c", "a/.b", "a/b"]), (".", ["..x", ".hidden"]),
+    ("..", ["..x"]), ("a/.", ["a/..c", "a/.b"]), ("a/..", ["a/..c"]),
+    ("a/", ["a/..c", "a/.b", "a/b"]),
+])
+def test_a_prefix_may_end_in_part_of_a_name(
+    local: LocalStorageDriver, mode: str, prefix: str, expected: list[str]
+) -> None:
+    for name in ("..x", ".hidden", "a/.b", "a/..c", "a/b"):
+        put(local, name)
+    listed = call(mode, local, "list_container_objects", "box", prefix)
+    assert [o.name for o in listed] == expected
+
+
+def test_the_private_directory_never_appears_in_a_listing(
+    local: LocalStorageDriver, root: Path, mode: str
+) -> None:
+    put(local, "a/b.txt")
+    containers = [c.name for c in call(mode, local, "list_containers")]
+    names = set(containers)
+    for container in containers:
+        for entry in call(mode, local, "list_container_objects", container):
+            names.add(entry.name)
+        for entry in call(mode, local, "list_container_entries", container):
+            names.add(entry.name)
+    assert names == {"box", "a/b.txt", "a/"}
+    assert not any(".overcast" in name for name in names)
+
+
+# -- temporaries of processes that died ---------------------------------------------------
+
+
+def test_a_new_driver_sweeps_temporaries_by_owner_lock_and_age(root: Path) -> None:
+    import fcntl
+    import time
+
+    from overcast.runtime.files import STALE_AFTER
+
+    LocalStorageDriver(root)
+    tmp = root / ".overcast" / "tmp"
+    me = os.getpid()
+    gone = 999_999_999  # above any pid_max: no such process
+    old = time.time() - STALE_AFTER - 60
+    files = {
+        f"upload-{gone}-0123abcd.part": None,  # its writer is gone: swept
+        f"upload-{me}-0123abcd.part": None,  # a live process's, written lately: kept
+        f"upload-{me}-89abcdef.part": old,  # a live pid's, untouched for a day: swept
+        "upload-legacy.part": None,  # owner unknown, written lately: kept
+        "legacy-old.part": old,  # owner unknown, untouched for a day: swept
+        f"meta-{gone}-00000000.part": old,  # held by its writer: kept, however old
+    }
+    for name, when in files.items():
+        (tmp / name).write_bytes(b"partial")
+        if when is not None:
+            os.utime(tmp / name, (when, when))
+    os.mkdir(tmp / f"dir-{gone}-11111111.part")  # not a file: not touched
+    with open(tmp / f"meta-{gone}-00000000.part", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        LocalStorageDriver(root)
+        assert sorted(os.listdir(tmp)) == sorted([
+            f"dir-{gone}-11111111.part", f"meta-{gone}-00000000.part",
+            f"upload-{me}-0123abcd.part", "upload-legacy.part",
+        ])

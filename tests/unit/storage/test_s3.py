@@ -372,6 +372,20 @@ def test_a_failed_part_aborts_the_upload(mode: str) -> None:
     script.assert_done()
 
 
+def test_a_chunk_that_is_not_bytes_mid_stream_aborts_the_upload(mode: str) -> None:
+    script = Script()
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(
+        "InitiateMultipartUploadResult", "<UploadId>up-4</UploadId>"))
+    script.expect("PUT", f"{S3}/b/big", body=b"x" * 8,
+                  params={"partNumber": "1", "uploadId": "up-4"}).reply(
+        200, headers={"ETag": '"e1"'})
+    script.expect("DELETE", f"{S3}/b/big", params={"uploadId": "up-4"}).reply(204)
+    with pytest.raises(InvalidInput, match="bytes"):
+        call(mode, driver(script), "upload_object_via_stream",
+             iter([b"x" * 8, b"y" * 8, "text"]), "b", "big")
+    script.assert_done()  # no CompleteMultipartUpload: no object, and no upload left
+
+
 def test_a_complete_answered_200_with_an_error_document_is_that_error(mode: str) -> None:
     script = Script()
     script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(

@@ -244,6 +244,22 @@ def test_a_failed_segment_deletes_the_segments_started(
     script.assert_done()
 
 
+def test_a_chunk_that_is_not_bytes_mid_stream_deletes_the_segments(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("overcast.storage.drivers.swift.uuid.uuid4", lambda: UPLOAD)
+    script = Script()
+    login(script)
+    script.expect("HEAD", f"{STORE}/box").reply(204)
+    script.expect("PUT", f"{STORE}/box_segments").reply(202)
+    script.expect("PUT", _segment(1), body=b"x" * 8).reply(201)
+    script.expect("DELETE", _segment(1)).reply(204)
+    with pytest.raises(InvalidInput, match="bytes"):
+        call(mode, driver(script), "upload_object_via_stream",
+             iter([b"x" * 8, b"y" * 8, "text"]), "box", "big")
+    script.assert_done()  # no manifest: no object, and no segment left
+
+
 def test_a_delete_of_an_ordinary_object_after_swift_says_it_is_no_slo(mode: str) -> None:
     script = Script()
     login(script)
