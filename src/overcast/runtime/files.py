@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import os
 import queue
@@ -37,7 +38,15 @@ from typing import Final
 
 from overcast.errors import InvalidInput
 
-__all__ = ["STALE_AFTER", "AtomicFile", "create_temp", "sweep_stale", "write_atomic"]
+__all__ = [
+    "STALE_AFTER",
+    "AtomicFile",
+    "check_file_name",
+    "create_temp",
+    "open_partial",
+    "sweep_stale",
+    "write_atomic",
+]
 
 #: Seconds after its last write when a temporary that nobody holds is stale even
 #: though a process with its writer's id exists (process ids are reused): one day.
@@ -49,31 +58,21 @@ _UNIQUE: Final = re.compile(r"(?P<pid>[0-9]+)-[0-9a-f]{8}\.part\Z")
 _UNIQUE_ROOM: Final = 10 + 1 + 8 + 5
 #: The longest file name most file systems take, in bytes.
 _NAME_MAX: Final = 255
-_CREATE: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-_OPEN_EXISTING: Final = (
-    os.O_RDWR | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-)
+_CREATE: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+_OPEN_EXISTING: Final = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 # -- temporaries: locked while written, swept when their writer is gone -------------------
 
 
-if sys.platform == "win32":  # pragma: no cover - no advisory locks
-
-    def _try_lock(fd: int) -> bool:
-        return True
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        """Take the exclusive lock of an open file without waiting; ``False`` if a
-        live process holds it."""
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock of an open file without waiting; ``False`` if a
+    live process holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _names_it(fd: int, name: str, dir_fd: int | None) -> bool:
@@ -90,8 +89,8 @@ def _process_exists(pid: int) -> bool:
     told, it is taken to exist)."""
     if pid == os.getpid():
         return True
-    if pid <= 0 or os.name != "posix":  # Windows' os.kill would end the process
-        return pid > 0
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):
@@ -101,7 +100,7 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def temp_owner(name: str) -> int | None:
+def _owner(name: str) -> int | None:
     """The process id in a unique temporary's name, or ``None``."""
     found = _UNIQUE.search(name)
     return int(found["pid"]) if found else None
@@ -129,7 +128,7 @@ def create_temp(prefix: str, *, dir_fd: int | None = None, directory: str | None
 def _stale_at(fd: int, name: str, now: float, max_age: float) -> bool:
     """Whether the temporary ``name``, open as ``fd`` and locked by the caller, is
     stale: its writer's process is gone, or nobody wrote it for ``max_age`` s."""
-    owner = temp_owner(name)
+    owner = _owner(name)
     if owner is not None and not _process_exists(owner):
         return True
     return now - os.fstat(fd).st_mtime > max_age
@@ -143,9 +142,8 @@ def sweep_stale(directory: str | None = None, *, dir_fd: int | None = None,
     return their names. A file whose lock is held, and a link, is never
     touched; a name without a process id is judged by its age alone."""
     own = dir_fd is None
-    fd_dir = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if own \
-        else dir_fd
-    assert fd_dir is not None
+    fd_dir = (dir_fd if dir_fd is not None
+              else os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
     removed: list[str] = []
     now = time.time()
     try:
