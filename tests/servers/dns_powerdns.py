@@ -33,7 +33,7 @@ from servers.dns_target import DNSTarget
 from servers.procs import free_port
 from servers.procs import stop_process
 
-__all__ = ["PowerDNSServer", "make_target", "server"]
+__all__ = ["PowerDNSServer", "make_target", "server", "start"]
 
 PDNS_SERVER = os.environ.get("PDNS_SERVER", "/usr/sbin/pdns_server")
 SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
@@ -161,6 +161,21 @@ def _start_once() -> PowerDNSServer:
     return PowerDNSServer(process, directory, api_port, dns_port, api_key)
 
 
+def start() -> PowerDNSServer:
+    """A new, ready server (tried three times: a free port may be taken between
+    choosing it and binding it); RuntimeError with the log tails if none starts.
+    The caller stops it (the benchmarks use this outside pytest)."""
+    failures: list[str] = []
+    for _ in range(3):
+        candidate = _start_once()
+        problem = _wait_ready(candidate)
+        if problem is None:
+            return candidate
+        failures.append(f"{problem}; log tail:\n{candidate.log_tail()}")
+        candidate.stop()
+    raise RuntimeError("PowerDNS server did not start:\n" + "\n---\n".join(failures))
+
+
 def server(request: pytest.FixtureRequest) -> PowerDNSServer:
     """The PowerDNS server of this test process, started on first use."""
     global _server
@@ -176,17 +191,12 @@ def server(request: pytest.FixtureRequest) -> PowerDNSServer:
             f"PowerDNS is not installed ({PDNS_SERVER}, {SCHEMA}): "
             "apt-get install pdns-server pdns-backend-sqlite3 (scripts/servers/powerdns.apt)"
         )
-    failures: list[str] = []
-    for _ in range(3):  # a free port may be taken between choosing it and binding it
-        candidate = _start_once()
-        problem = _wait_ready(candidate)
-        if problem is None:
-            _server = candidate
-            request.config.add_cleanup(_stop)
-            return candidate
-        failures.append(f"{problem}; log tail:\n{candidate.log_tail()}")
-        candidate.stop()
-    pytest.fail("PowerDNS server did not start:\n" + "\n---\n".join(failures))
+    try:
+        _server = start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    request.config.add_cleanup(_stop)
+    return _server
 
 
 def _stop() -> None:

@@ -31,12 +31,14 @@ area (``pip install "overcast[dns]"``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
+from typing import TypeVar
 
 from overcast.dns import bind
 from overcast.dns import names
@@ -52,9 +54,11 @@ from overcast.driver import AsyncView
 from overcast.driver import BaseDriver
 from overcast.errors import InvalidInput
 from overcast.errors import NotSupported
+from overcast.errors import OvercastError
 from overcast.errors import RecordAlreadyExists
 from overcast.errors import ZoneNotFound
 from overcast.runtime.effects import Call
+from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.files import write_atomic
@@ -80,7 +84,11 @@ __all__ = [
     "RecordType",
     "Zone",
     "ZoneType",
+    "batches",
 ]
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class RecordSpec:
@@ -286,12 +294,17 @@ class DNSDriver(BaseDriver):
         per value; TXT values quoted and split into 255-byte strings).
 
         ``zone`` may be a :class:`Zone` or a zone id (fetched with ``get_zone``).
+        Every line is written from dnspython's objects, so what a provider
+        returns cannot add a line or a directive: names and values are quoted
+        and escaped, and a set that has no zone-file form raises
+        :class:`~overcast.errors.ProviderError` naming it
+        (:func:`overcast.dns.bind.bind_zone_text`).
         """
 
         if isinstance(zone, str):
             zone = yield from self.get_zone.op(zone)
         records = yield from collect(self.iterate_records.op(zone))
-        return bind.bind_zone_text(zone, records)
+        return bind.bind_zone_text(zone, records, driver=self)
 
     @operation
     @requires("export_zone_to_bind_format")
@@ -318,15 +331,26 @@ class DNSDriver(BaseDriver):
         created with ``create_zone`` (at the text's ``$TTL``) if it is missing and
         the driver can; otherwise it must exist
         (:class:`~overcast.errors.ZoneNotFound`). Every record set of the text is
-        then created, except the SOA and the apex NS (the zone has its own).
+        then written, except the SOA and the apex NS (the zone has its own).
 
-        Text that does not parse, a malformed record or a type the driver lacks
-        raises :class:`~overcast.errors.InvalidInput` (or
-        :class:`~overcast.errors.NotSupported`) before anything is written. A set
-        that already exists raises :class:`~overcast.errors.RecordAlreadyExists`
-        (before any write when the driver can list records), unless ``replace``
-        is true: then it is replaced with ``update_record``. ``$INCLUDE`` is
-        refused.
+        Everything is checked before anything is written. Text that does not
+        parse, ``$INCLUDE`` and ``$GENERATE`` (which expands without bound), a
+        malformed record, a TTL outside 0..2**31-1 or a type the driver lacks
+        raise :class:`~overcast.errors.InvalidInput` (or
+        :class:`~overcast.errors.NotSupported`). When the driver can list
+        records, the zone's sets are read first: a set that already exists
+        raises :class:`~overcast.errors.RecordAlreadyExists`, unless ``replace``
+        is true (then it is replaced), and a set that would break the CNAME
+        rule beside the zone's other sets raises InvalidInput.
+
+        The sets are then written all or nothing, in as few writes as the
+        provider allows (:meth:`_store_sets`): one file write, one PowerDNS
+        ``PATCH``, RFC 2136 UPDATEs, Route 53 change batches, Cloud DNS changes.
+        A provider without batch writes gets one set at a time; if a write
+        fails, the sets already written are rolled back (a created set deleted,
+        a replaced one put back) and the error raised says how many sets were
+        written before it, which were rolled back and which could not be (they
+        are still in the zone).
         """
 
         if not isinstance(text, str):
@@ -339,12 +363,7 @@ class DNSDriver(BaseDriver):
             raise NotSupported(
                 f"{type(self).__name__} cannot replace record sets on import", driver=self
             )
-        origin, zone_ttl, sets = yield Call(bind.parse_master_file, text, domain, self)
-        probe = Zone(origin, origin, ZoneType.MASTER.value, zone_ttl)
-        checked = [
-            (*self._validate_record(name, rtype, values, zone=probe), ttl)
-            for name, rtype, values, ttl in sets
-        ]
+        origin, zone_ttl, checked = yield Call(self._read_import, text, domain)
         zone: Zone | None = None
         can_list, can_create = self.supports("iterate_zones"), self.supports("create_zone")
         if can_list:
@@ -362,23 +381,110 @@ class DNSDriver(BaseDriver):
         if zone is not None and self.supports("iterate_records"):
             for record in (yield from collect(self.iterate_records.op(zone))):
                 existing[(_key_name(record.name), str(record.type).upper())] = record
-            if not replace:
-                for name, rtype, _, _ in checked:
-                    if (_key_name(name), rtype.value) in existing:
-                        raise RecordAlreadyExists(
-                            f"{name or '@'}:{rtype.value}", driver=self
-                        )
+            _check_import(checked, existing, replace, driver=self)
         if zone is None:
             if not can_create:
                 raise ZoneNotFound(origin, driver=self)
             zone = yield from self.create_zone.op(origin, ttl=zone_ttl)
-        for name, rtype, values, ttl in checked:
-            current = existing.get((_key_name(name), rtype.value))
-            if current is not None:
-                yield from self.update_record.op(current, None, None, values, ttl=ttl)
-            else:
-                yield from self.create_record.op(name, zone, rtype, values, ttl=ttl)
+        specs = [
+            RecordSpec(zone, spec.name, spec.type, spec.values, spec.ttl,
+                       existing.get((_key_name(spec.name), spec.type.value)))
+            for spec in checked
+        ]
+        if specs:
+            yield from self._store_sets(zone, specs)
         return zone
+
+    def _read_import(self, text: str, domain: str | None
+                     ) -> tuple[str, int | None, list[RecordSpec]]:
+        """An import's text parsed and checked (blocking: a large zone takes a
+        while): its origin, its ``$TTL`` and every set it writes, as specs in a
+        zone that stands for the one written to. Sets are checked as
+        ``create_record`` checks them, and among themselves for the CNAME rule;
+        a CNAME at the apex, where the zone's SOA and NS stand, is refused."""
+        origin, zone_ttl, sets = bind.parse_master_file(text, domain, self)
+        if zone_ttl is not None:
+            names.check_ttl(zone_ttl, what="$TTL", driver=self)
+        probe = Zone(origin, origin, ZoneType.MASTER.value, zone_ttl)
+        checked: list[RecordSpec] = []
+        at_name: dict[str, set[str]] = {}
+        for name, rtype, values, ttl in sets:
+            spec = self._new_set(name, probe, rtype, values, ttl=ttl)
+            if spec.type is RecordType.CNAME and spec.name == "":
+                raise InvalidInput("a CNAME may not stand at the zone apex", driver=self)
+            here = at_name.setdefault(_key_name(spec.name), set())
+            spec.check_free(here, driver=self)
+            here.add(spec.type.value)
+            checked.append(spec)
+        return origin, zone_ttl, checked
+
+    # The hook an import writes through, and the steps it is written in.
+
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Hook: write the checked sets of an import, all or nothing, in as few
+        writes as the provider allows; a spec whose ``replaces`` is set replaces
+        that set. The names are free (checked against the zone's listing, when
+        the driver has one).
+
+        By default one set at a time (``create_record``, or ``update_record``
+        for a set replaced), through :meth:`_write_steps`: if one fails, the
+        sets written before it are rolled back.
+        """
+        made: dict[str, Record] = {}
+
+        def write(step: Sequence[RecordSpec]) -> Op[None]:
+            for spec in step:
+                if spec.replaces is not None:
+                    made[spec.id] = yield from self.update_record.op(
+                        spec.replaces, None, None, spec.values, ttl=spec.ttl)
+                else:
+                    made[spec.id] = yield from self.create_record.op(
+                        spec.name, zone, spec.type, spec.values, ttl=spec.ttl)
+
+        def undo(step: Sequence[RecordSpec]) -> Op[None]:
+            for spec in step:
+                old = spec.replaces
+                if old is None:
+                    yield from self.delete_record.op(made[spec.id])
+                else:
+                    yield from self.update_record.op(made[spec.id], None, None,
+                                                     list(old.values), ttl=old.ttl)
+
+        yield from self._write_steps(zone, [[spec] for spec in specs], write, undo)
+
+    def _write_steps(self, zone: Zone, steps: Sequence[Sequence[RecordSpec]],
+                     write: Callable[[Sequence[RecordSpec]], Op[None]],
+                     undo: Callable[[Sequence[RecordSpec]], Op[None]]) -> Op[None]:
+        """Write sets in steps, each all or nothing (``write(step)``: one set, one
+        batch). If a step fails (or the operation is cancelled), the steps
+        written before it are undone, last first (``undo(step)``), and the
+        error raised says how many sets were written, which were rolled back
+        and which could not be (they are still in the zone)."""
+        done: list[Sequence[RecordSpec]] = []
+
+        def body() -> Op[None]:
+            for step in steps:
+                yield from write(step)
+                done.append(step)
+
+        def compensate(error: BaseException) -> Op[None]:
+            undone: list[str] = []
+            kept: list[str] = []
+            try:
+                for step in reversed(done):
+                    try:
+                        yield from undo(step)
+                    except OvercastError:
+                        kept += [spec.id for spec in step]
+                    else:
+                        undone += [spec.id for spec in step]
+            finally:
+                if isinstance(error, OvercastError):
+                    total = sum(len(step) for step in steps)
+                    written = sum(len(step) for step in done)
+                    error.message += _partial_write(zone, written, total, undone, kept)
+
+        yield Guarded(body(), compensate)
 
     # -- helpers for drivers --------------------------------------------------------
 
@@ -421,12 +527,11 @@ class DNSDriver(BaseDriver):
 
     def _record_ttl(self, ttl: int | None, extra: Mapping[str, Any] | None) -> int | None:
         """The TTL asked for: ``ttl``, else Apache Libcloud's ``extra["ttl"]``, else
-        ``None``; :class:`~overcast.errors.InvalidInput` unless a non-negative integer."""
+        ``None``; :class:`~overcast.errors.InvalidInput` unless an integer from 0 to
+        2**31-1 (:func:`overcast.dns.names.check_ttl`)."""
         if ttl is None and extra is not None:
             ttl = extra.get("ttl")
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
-            raise InvalidInput(f"ttl must be a non-negative integer: {ttl!r}", driver=self)
-        return ttl
+        return None if ttl is None else names.check_ttl(ttl, driver=self)
 
     def _new_set(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
                  extra: Mapping[str, Any] | None = None, ttl: int | None = None) -> RecordSpec:
@@ -434,7 +539,7 @@ class DNSDriver(BaseDriver):
         (:meth:`_validate_record`, :meth:`_record_ttl`), with the name relative to
         the zone (an absolute name outside it is InvalidInput)."""
         rel, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
-        relative = names.relative_name(rel, zone.domain, strict=True, driver=self)
+        relative = self._set_name(rel, rtype, zone)
         return RecordSpec(zone, relative, rtype, values, self._record_ttl(ttl, extra))
 
     def _changed_set(self, record: Record, name: str | None, type: RecordType | str | None,
@@ -451,12 +556,86 @@ class DNSDriver(BaseDriver):
             extra=extra,
             zone=zone,
         )
-        relative = names.relative_name(rel, zone.domain, strict=True, driver=self)
+        relative = self._set_name(rel, rtype, zone)
         return RecordSpec(zone, relative, rtype, values, self._record_ttl(ttl, extra), record)
+
+    def _set_name(self, name: str, rtype: RecordType, zone: Zone) -> str:
+        """A checked set's name relative to ``zone`` (an absolute name outside it is
+        InvalidInput); InvalidInput too for an SOA anywhere but at the apex, which
+        no zone file could hold (RFC 1035, 5.2)."""
+        relative = names.relative_name(name, zone.domain, strict=True, driver=self)
+        if rtype is RecordType.SOA and relative != "":
+            raise InvalidInput(
+                f"an SOA set stands only at the zone apex, not at {relative!r}", driver=self
+            )
+        return relative
+
+
+def batches(items: Sequence[T], size: Callable[[T], tuple[int, ...]],
+            limits: tuple[int, ...]) -> list[list[T]]:
+    """``items`` in order, cut into batches that keep within a provider's limits:
+    ``size(item)`` measures an item in the units of ``limits`` (bytes, values,
+    characters), and a batch's sums stay within every limit (an item larger
+    than a limit makes a batch of its own)."""
+    found: list[list[T]] = []
+    current: list[T] = []
+    totals = [0] * len(limits)
+    for item in items:
+        sizes = size(item)
+        if current and any(t + n > limit for t, n, limit in zip(totals, sizes, limits,
+                                                                 strict=True)):
+            found.append(current)
+            current, totals = [], [0] * len(limits)
+        current.append(item)
+        totals = [t + n for t, n in zip(totals, sizes, strict=True)]
+    if current:
+        found.append(current)
+    return found
 
 
 def _key_name(name: str) -> str:
     return "" if name in names.APEX_NAMES else name.rstrip(".").lower()
+
+
+def _check_import(specs: Sequence[RecordSpec], existing: Mapping[tuple[str, str], Record],
+                  replace: bool, *, driver: Any) -> None:
+    """Refuse an import whose sets clash with the zone's ``existing`` sets:
+    RecordAlreadyExists for a set that exists (unless ``replace``), InvalidInput
+    for the CNAME rule (a set replaced does not count against its successor)."""
+    if not replace:
+        for spec in specs:
+            if (_key_name(spec.name), spec.type.value) in existing:
+                raise RecordAlreadyExists(spec.id, driver=driver)
+    present: dict[str, set[str]] = {}
+    for name, rtype in existing:
+        present.setdefault(name, set()).add(rtype)
+    for spec in specs:
+        here = present.setdefault(_key_name(spec.name), set())
+        names.check_free(spec.name, spec.type.value, here - {spec.type.value}, driver=driver)
+        here.add(spec.type.value)
+
+
+#: How many record ids an error message lists before it says "and N more".
+_SHOWN_IDS = 10
+
+
+def _ids(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:_SHOWN_IDS])
+    return shown + (f" and {len(ids) - _SHOWN_IDS} more" if len(ids) > _SHOWN_IDS else "")
+
+
+def _partial_write(zone: Zone, written: int, total: int, undone: Sequence[str],
+                   kept: Sequence[str]) -> str:
+    """What an error says about the sets written before it (see
+    :meth:`DNSDriver._write_steps`)."""
+    if not written:
+        return f" (nothing was written to {zone.domain})"
+    text = f" ({written} of {total} record sets were written to {zone.domain} before this error"
+    if undone:
+        text += f"; rolled back: {_ids(undone)}"
+    if kept:
+        text += f"; could not be rolled back, still in the zone: {_ids(kept)}"
+    return text + ")"
 
 
 class DNSDriverAsync(AsyncView[DNSDriver]):

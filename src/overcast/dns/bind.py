@@ -20,8 +20,8 @@ from typing import Any
 from typing import Final
 
 # First, so that a missing dnspython is reported with the extra that brings it.
+from overcast.dns.records import knows
 from overcast.dns.records import rdata_text
-from overcast.dns.records import to_presentation
 from overcast.dns.records import to_rdata
 
 # isort: split
@@ -39,6 +39,7 @@ from overcast.dns.models import Record
 from overcast.dns.models import RecordType
 from overcast.dns.models import Zone
 from overcast.errors import InvalidInput
+from overcast.errors import ProviderError
 
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver
@@ -71,6 +72,8 @@ __all__ = [
 Row = tuple[str, int, str, str]
 
 _TTL_DIRECTIVE: Final = re.compile(r"^\$TTL[ \t]+(\S+)", re.MULTILINE | re.IGNORECASE)
+#: The directives an imported text may use.
+_IMPORT_DIRECTIVES: Final = ("$ORIGIN", "$TTL")
 #: A zone's own sets, which an import leaves to the zone (at the apex).
 _APEX_OWN: Final = frozenset({"SOA", "NS"})
 
@@ -274,25 +277,71 @@ def master_file(origin: str, ttl: int | None, rows: Iterable[Row],
     return "\n".join(lines) + "\n"
 
 
-def bind_zone_text(zone: Zone, records: Sequence[Record]) -> str:
+def bind_zone_text(zone: Zone, records: Sequence[Record], *, driver: Any = None) -> str:
     """RFC 1035 master-file text for ``zone`` holding ``records``.
 
     ``$ORIGIN`` and ``$TTL`` (the zone's TTL, else :data:`~overcast.dns.base.DEFAULT_TTL`),
     then one line per value with an absolute owner name and an explicit TTL, the
     SOA set first. TXT and SPF values are quoted and split into 255-byte
     strings; MX and SRV values keep their priority in the text.
+
+    Names, values and TTLs come from a provider, so every line is built from
+    dnspython's objects and written in dnspython's text form: a name or value
+    with a space, a quote, a ``;`` or a line break is escaped, never written as
+    is. What has no zone-file form (a value that does not parse for its type,
+    a type dnspython does not know, a name outside the zone, a TTL outside
+    0..2**31-1) raises :class:`~overcast.errors.ProviderError` naming the set.
     """
+    origin = _exported_name(zone.domain, dns.name.root, f"zone {zone.domain!r}", driver)
     zone_ttl = zone.ttl if zone.ttl is not None else DEFAULT_TTL
+    _exported_ttl(zone_ttl, f"zone {zone.domain!r}", driver)
     ordered = sorted(records, key=lambda r: str(r.type).upper() != "SOA")
-    rows = [
-        (names.absolute_name(record.name, zone.domain),
-         record.ttl if record.ttl is not None else zone_ttl,
-         str(record.type).upper(),
-         to_presentation(str(record.type), value))
-        for record in ordered
-        for value in record.values
-    ]
-    return master_file(names.absolute_name("", zone.domain), zone_ttl, rows)
+    rows: list[Row] = []
+    for record in ordered:
+        rtype = str(record.type).upper()
+        what = f"record set {record.name or '@'}:{rtype} of {zone.domain}"
+        owner = _exported_name(record.name, origin, what, driver)
+        ttl = _exported_ttl(record.ttl if record.ttl is not None else zone_ttl, what, driver)
+        if not knows(rtype):
+            raise ProviderError(f"{what}: {rtype} records have no zone-file form",
+                                code="UnrepresentableRecord", driver=driver)
+        for value in record.values:
+            try:
+                rdata = to_rdata(rtype, value)
+            except InvalidInput as exc:
+                raise ProviderError(f"{what} cannot be written in a zone file: {exc.message}",
+                                    code="UnrepresentableRecord", driver=driver) from None
+            rows.append((owner.to_text(), ttl, rtype, rdata.to_text(relativize=False)))
+    return master_file(origin.to_text(), zone_ttl, rows)
+
+
+def _exported_name(name: str, origin: dns.name.Name, what: str, driver: Any) -> dns.name.Name:
+    """A provider's record name (or zone domain, with the root as ``origin``) as
+    an absolute dnspython name inside ``origin``; ProviderError if it has none."""
+    if name in names.APEX_NAMES:
+        return origin
+    try:
+        if not name.isascii():
+            raise ValueError("not ASCII")
+        owner = dns.name.from_text(name, origin)
+    except (dns.exception.DNSException, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ProviderError(f"{what}: the name {name!r} has no zone-file form: {reason}",
+                            code="UnrepresentableRecord", driver=driver) from None
+    if not owner.is_subdomain(origin):
+        raise ProviderError(f"{what}: the name {name!r} is outside {origin.to_text()}",
+                            code="UnrepresentableRecord", driver=driver)
+    return owner
+
+
+def _exported_ttl(ttl: object, what: str, driver: Any) -> int:
+    """A provider's TTL, checked as a zone file needs it; ProviderError if it is not
+    an integer from 0 to 2**31-1."""
+    try:
+        return names.check_ttl(ttl)
+    except InvalidInput:
+        raise ProviderError(f"{what}: the TTL {ttl!r} has no zone-file form",
+                            code="UnrepresentableRecord", driver=driver) from None
 
 
 def render_zone(model: dns.zone.Zone, origin: dns.name.Name, ttl: int | None,
@@ -320,17 +369,20 @@ def master_file_ttl(text: str) -> int | None:
 
 
 def read_master_file(
-    text: str, origin: dns.name.Name | None, *, allow_include: bool = False
+    text: str, origin: dns.name.Name | None, *, allow_include: bool = False,
+    directives: Iterable[str] | None = None,
 ) -> dns.zone.Zone:
     """Master-file text as a dnspython zone with absolute names (blocking).
 
-    ``origin`` is the zone's, else the text's ``$ORIGIN``. ValueError, with
-    dnspython's reason, if the text does not parse.
+    ``origin`` is the zone's, else the text's ``$ORIGIN``. ``directives``, if
+    given, are the only ``$`` directives allowed. ValueError, with dnspython's
+    reason, if the text does not parse.
     """
     try:
         return dns.zone.from_text(
             text, origin=origin, relativize=False, check_origin=False,
             allow_include=allow_include,
+            allow_directives=True if directives is None else list(directives),
         )
     except (dns.exception.DNSException, ValueError, KeyError) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
@@ -342,10 +394,11 @@ def parse_master_file(
     """Parse master-file text for an import (blocking): the origin, the ``$TTL``
     and every record set but the SOA and apex NS as ``(relative name, type,
     values in overcast's form, ttl)``. InvalidInput if it does not parse;
-    ``$INCLUDE`` is refused."""
+    ``$INCLUDE`` (it reads files) and ``$GENERATE`` (a few bytes of it expand
+    into any number of records) are refused."""
     start = None if domain is None else dns.name.from_text(names.absolute_name("", domain))
     try:
-        model = read_master_file(text, start)
+        model = read_master_file(text, start, directives=_IMPORT_DIRECTIVES)
     except ValueError as exc:
         raise InvalidInput(f"zone text does not parse: {exc}", driver=driver) from None
     origin = model.origin

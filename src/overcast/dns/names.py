@@ -23,7 +23,12 @@ What is accepted:
   and SRV values are checked as host names, priorities, weights and ports as
   16-bit integers; CNAME, DNAME, ALIAS and SOA sets hold one value. Values
   other than TXT and SPF may not contain control characters (they would break
-  a zone file line).
+  a zone file line). TXT and SPF values must have a UTF-8 form (no lone
+  surrogate, but for the ``\\udc80``-``\\udcff`` that stand for raw bytes).
+* **TTLs** (:func:`check_ttl`): integers from 0 to 2**31 - 1 (RFC 2181, 8).
+* **text a request carries** (:func:`encodable`, :func:`url_segment`): a zone
+  id or name that has no UTF-8 form cannot be sent, so it is refused before
+  any request.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import Any
 from typing import Final
+from urllib.parse import quote
 
+from overcast.dns.records import CONTROL
 from overcast.dns.records import TARGET_TYPES
 from overcast.dns.records import TEXT_TYPES
 from overcast.dns.records import canonical
@@ -48,14 +55,18 @@ __all__ = [
     "CNAME_COMPANIONS",
     "MAX_LABEL_LENGTH",
     "MAX_NAME_LENGTH",
+    "MAX_TTL",
     "SINGLETON_TYPES",
     "TARGET_TYPES",
     "TEXT_TYPES",
     "absolute_name",
     "bare_name",
     "check_free",
+    "check_ttl",
+    "encodable",
     "relative_name",
     "same_name",
+    "url_segment",
     "validate_ipv4",
     "validate_ipv6",
     "validate_name",
@@ -66,6 +77,8 @@ __all__ = [
 MAX_LABEL_LENGTH: Final = 63
 #: Longest name on the wire, in bytes, the root label included (RFC 1035, 2.3.4).
 MAX_NAME_LENGTH: Final = 255
+#: Largest TTL, in seconds: values with the top bit set mean 0 (RFC 2181, 8).
+MAX_TTL: Final = 2**31 - 1
 #: Spellings of the zone apex as a relative record name.
 APEX_NAMES: Final = frozenset({"", "@"})
 #: Types whose record set holds exactly one value.
@@ -75,7 +88,6 @@ SINGLETON_TYPES: Final = frozenset({"CNAME", "DNAME", "ALIAS", "SOA"})
 CNAME_COMPANIONS: Final = frozenset({"RRSIG", "NSEC", "NSEC3", "KEY"})
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CAA_TAG = re.compile(r"[A-Za-z0-9]+\Z")
 
 
@@ -137,6 +149,33 @@ def validate_name(name: str, *, wildcard: bool = True, origin: str | None = None
             driver=driver,
         )
     return name
+
+
+def check_ttl(ttl: object, *, what: str = "ttl", driver: Any = None) -> int:
+    """Check a TTL and return it: an integer from 0 to :data:`MAX_TTL`
+    (RFC 2181, 8); :class:`~overcast.errors.InvalidInput` otherwise."""
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
+        raise InvalidInput(f"{what} must be an integer from 0 to 2**31-1: {ttl!r}", driver=driver)
+    return ttl
+
+
+def encodable(value: str, *, what: str = "name", driver: Any = None) -> str:
+    """``value``, checked to have a UTF-8 form, as every name a request carries
+    (in its path or query) must; :class:`~overcast.errors.InvalidInput` for a
+    lone surrogate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} {value!r} is not valid text: it has a lone surrogate",
+                           driver=driver) from None
+    return value
+
+
+def url_segment(value: str, *, safe: str = "", what: str = "name", driver: Any = None) -> str:
+    """``value`` percent-encoded as (part of) a URL path; ``safe`` as for
+    :func:`urllib.parse.quote`. :class:`~overcast.errors.InvalidInput` for text
+    that has no UTF-8 form (:func:`encodable`)."""
+    return quote(encodable(value, what=what, driver=driver), safe=safe)
 
 
 def absolute_name(name: str, origin: str) -> str:
@@ -334,10 +373,17 @@ def validate_record_data(rtype: str, values: Sequence[str], *, driver: Any = Non
             raise InvalidInput(f"{rtype} record value {value!r} is given twice", driver=driver)
         seen.add(value)
         if rtype in TEXT_TYPES:
+            try:
+                value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise InvalidInput(
+                    f"{rtype} record value {value!r} is not valid text: it has a lone surrogate",
+                    driver=driver,
+                ) from None
             continue
         if not value.strip():
             raise InvalidInput(f"{rtype} record value may not be empty", driver=driver)
-        if _CONTROL.search(value):
+        if CONTROL.search(value):
             raise InvalidInput(
                 f"{rtype} record value {value!r} contains a control character", driver=driver
             )

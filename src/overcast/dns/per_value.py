@@ -25,6 +25,13 @@ provider:
   TTL. A new name or type creates the new set first, then deletes the old one.
 * Deleting a set deletes every value; a set with no value left is
   :class:`~overcast.errors.RecordNotFound`.
+* A zone-file import of new sets (checked against the zone's listing first)
+  creates them one set at a time, each all or nothing, or, where the provider
+  writes many values in one request that makes all or none
+  (:attr:`PerValueDNSDriver.values_per_post`), in as few requests as that
+  allows. If a set fails, the sets made before it are deleted again and the
+  error says so. An import that replaces sets replaces them one at a time
+  (:meth:`~overcast.dns.base.DNSDriver._store_sets`).
 
 These providers' APIs are alike in more than that, and what they share is
 here too: listings page by page on the kit's pager (zones and records alike),
@@ -55,6 +62,7 @@ from overcast.dns.base import Record
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
+from overcast.dns.base import batches
 from overcast.dns.records import canonical
 from overcast.dns.records import character_strings
 from overcast.dns.records import parse_character_strings
@@ -265,6 +273,9 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
     #: Whether the full listing comes ordered by name, so that a set is complete
     #: once a record of another name follows it.
     listed_by_name: ClassVar[bool] = False
+    #: How many values one :meth:`_post_values` writes in one request that makes
+    #: all or none (1: the provider writes a value a request).
+    values_per_post: ClassVar[int] = 1
 
     def __init__(self, *, endpoint: str | None, page_size: int = 100, **options: Any) -> None:
         """``endpoint`` is the API's base URL (``None``: the driver learns it with
@@ -440,6 +451,7 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
 
     def _values_at(self, zone: Zone, name: str, rtype: str | None = None) -> Op[list[Entry]]:
         """Every value at relative ``name`` (of type ``rtype``), across pages."""
+        names.encodable(name, what="record name", driver=self)
 
         def fetch(cursor: Cursor | None) -> Op[Page[Item]]:
             return (yield from self._value_page(zone, cursor, name, rtype))
@@ -578,6 +590,36 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
             yield from self._delete_values(zone, current)
         entries = yield from self._values_at(zone, relative, str(rtype))
         return self._to_record(zone, entries)
+
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Create an import's new sets: one set at a time, each all or none, or
+        as many values a request as :attr:`values_per_post` allows; the sets made
+        are deleted again if a later one fails. Sets replaced go one at a time
+        through the base class."""
+        if any(spec.replaces is not None for spec in specs):
+            return (yield from super()._store_sets(zone, specs))
+        for spec in specs:  # what the provider cannot store fails before any request
+            for value in spec.values:
+                self._payload(zone, spec.name, spec.type, value, spec.ttl)
+        made: dict[str, list[Entry]] = {}
+
+        def write(step: Sequence[RecordSpec]) -> Op[None]:
+            if len(step) == 1:
+                spec = step[0]
+                made[spec.id] = yield from self._create_set(
+                    zone, spec.name, spec.type, spec.values, spec.ttl, set())
+                return
+            entries = made[step[0].id] = []
+            payloads = [self._payload(zone, spec.name, spec.type, value, spec.ttl)
+                        for spec in step for value in spec.values]
+            yield from self._post_values(zone, payloads, f"import into {zone.domain}", entries)
+
+        def undo(step: Sequence[RecordSpec]) -> Op[None]:
+            yield from self._delete_values(zone, made.get(step[0].id, []))
+
+        steps = (batches(specs, lambda spec: (len(spec.values),), (self.values_per_post,))
+                 if self.values_per_post > 1 else [[spec] for spec in specs])
+        yield from self._write_steps(zone, steps, write, undo)
 
     def _sync_set(self, zone: Zone, name: str, rtype: RecordType, values: Sequence[str],
                   ttl: int | None, current: Sequence[Entry]) -> Op[None]:

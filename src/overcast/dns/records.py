@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from typing import Final
 
 from overcast.errors import InvalidInput
@@ -37,6 +38,7 @@ except ImportError as missing:  # dnspython is the "dns" extra
     ) from missing
 
 __all__ = [
+    "CONTROL",
     "TARGET_TYPES",
     "TEXT_TYPES",
     "canonical",
@@ -60,6 +62,8 @@ TEXT_TYPES: Final = frozenset({"TXT", "SPF"})
 _LAST_FIELD_TARGET: Final = frozenset({"MX", "SRV"})
 #: RFC 3597's marker of data given as hex.
 _GENERIC_MARK: Final = "\\#"
+#: Characters no value but text may hold: they would end or break a zone-file line.
+CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def character_strings(text: str) -> str:
@@ -196,15 +200,37 @@ def _parse(rtype: str, value: str, *, zone_file: bool = False) -> dns.rdata.Rdat
     )
 
 
+def _one_line(value: str) -> None:
+    """ValueError unless ``value`` is one line of data: no control character (a
+    line break would end it) and no ``;`` outside quotes (a comment, which
+    dnspython would drop without a word)."""
+    if CONTROL.search(value):
+        raise ValueError("a value may not hold a line break or a control character")
+    quoted = escaped = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            raise ValueError("a value may not hold a ';' comment")
+
+
 def to_rdata(rtype: str, value: str, *, driver: object = None) -> dns.rdata.Rdata:
     """dnspython's rdata for a value of type ``rtype`` in overcast's form.
 
     Host names are read as absolute (with or without their trailing dot).
     :class:`~overcast.errors.InvalidInput` if dnspython does not know the type
-    or the value is malformed, saying why.
+    or the value is malformed, saying why; a value of a type other than TXT
+    and SPF must be one line without a ``;`` comment (dnspython would read
+    the first line and drop the rest).
     """
     rtype = str(rtype).upper()
     try:
+        if rtype not in TEXT_TYPES:
+            _one_line(value)
         return _parse(rtype, value)
     except (dns.exception.DNSException, ValueError, TypeError) as exc:
         reason = str(exc) or type(exc).__name__

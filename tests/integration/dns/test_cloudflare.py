@@ -1,9 +1,9 @@
 """The Cloudflare driver against its fixture server: what the DNS contract does not cover.
 
 Pagination (request counts, ``per_page`` limits, sets split across pages), the
-all-or-nothing create of a multi-value set, the wire form of MX/SRV/CAA/TXT,
-how an update is applied, authentication (token and legacy key) and the
-mapping of Cloudflare's documented error codes.
+all-or-nothing create of a multi-value set, exports of hostile records, the
+wire form of MX/SRV/CAA/TXT, how an update is applied, authentication (token
+and legacy key) and the mapping of Cloudflare's documented error codes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import dns.zone
 import pytest
 
 from overcast.dns.base import RecordType
@@ -146,6 +147,46 @@ def test_an_unknown_outcome_midway_is_cleaned_up(server: tuple[CloudflareServer,
                  ["192.0.2.20", "192.0.2.21", "192.0.2.22"])
     assert _names(api, zone) == []
     assert len(sent(api, "POST", "/dns_records")) == 2  # a POST is never resent
+
+
+# -- exports of what the API returns -----------------------------------------------------
+
+
+def _plant(api: CloudflareServer, zone: Zone, rid: str, name: str, rtype: str, content: str,
+           **fields: Any) -> None:
+    """A record as the API may return it (made elsewhere, by another client)."""
+    api.state.records[zone.id][rid * 32] = {
+        "id": rid * 32, "name": name, "type": rtype, "content": content, "ttl": 300,
+        "proxied": False, **fields}
+
+
+def test_an_export_of_hostile_records_adds_no_line(server: tuple[CloudflareServer, str],
+                                                   mode: str) -> None:
+    api, endpoint = server
+    with driver_for(endpoint) as driver:
+        zone = driver.create_zone("hostile.example.test")
+        driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+        _plant(api, zone, "a", "x\n$INCLUDE /etc/passwd.hostile.example.test", "TXT",
+               '"v\n$INCLUDE /etc/passwd\nevil 60 IN A 192.0.2.66"')
+        _plant(api, zone, "b", "semi;colon.hostile.example.test", "TXT", "a ; b")
+        text = call(mode, driver, "export_zone_to_bind_format", zone)
+        lines = text.splitlines()
+        assert [line for line in lines if line.startswith("$")] == [
+            "$ORIGIN hostile.example.test.", "$TTL 3600"]
+        assert len(lines) == 5  # $ORIGIN, $TTL and three values
+        assert not any(line.startswith("evil") for line in lines)
+        parsed = dns.zone.from_text(text, relativize=False, check_origin=False)
+        assert sorted(n.to_text() for n in parsed.nodes) == [
+            "semi\\;colon.hostile.example.test.",
+            "www.hostile.example.test.",
+            "x\\010\\$include\\032/etc/passwd.hostile.example.test.",
+        ]
+        # A value that is not data of its type is refused, naming its set.
+        _plant(api, zone, "c", "mail.hostile.example.test", "CNAME",
+               "target.example.net\n$INCLUDE /etc/passwd")
+        with pytest.raises(ProviderError, match="record set mail:CNAME") as raised:
+            call(mode, driver, "export_zone_to_bind_format", zone)
+        assert raised.value.code == "UnrepresentableRecord"
 
 
 # -- wire form -------------------------------------------------------------------------

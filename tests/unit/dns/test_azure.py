@@ -363,3 +363,32 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
             AzureDNSDriver("client-1", "secret", **options)
     script.assert_done()
     assert script.received == []
+
+
+# -- zone-file imports: one set at a time, rolled back on failure ----------------------------
+
+
+def test_an_import_that_fails_midway_deletes_the_sets_it_made_and_says_so(mode: str) -> None:
+    script = Script()
+    token(script)
+    script.expect("GET", ZONES, params=[VERSION, ("$top", "2")]).reply(
+        200, json={"value": [zone_item("example.com")]})
+    script.expect("GET", f"{ZONES}/example.com/recordsets", params=[VERSION, ("$top", "2")]
+                  ).reply(200, json={"value": [rrset_item("@", "SOA", SOARecord={})]})
+    script.expect("GET", f"{ZONES}/example.com/CNAME/mail", params=[VERSION]).reply(
+        404, json=arm_error("NotFound"))
+    script.expect("PUT", f"{ZONES}/example.com/A/mail", params=[VERSION],
+                  headers={"If-None-Match": "*"}).reply(
+        201, json=rrset_item("mail", "A", 600, ARecords=[{"ipv4Address": "192.0.2.1"}]))
+    script.expect("GET", f"{ZONES}/example.com/CNAME/txt", params=[VERSION]).reply(
+        404, json=arm_error("NotFound"))
+    script.expect("PUT", f"{ZONES}/example.com/TXT/txt", params=[VERSION]).reply(
+        400, json=arm_error("BadRequest", "The record set quota is exhausted"))
+    script.expect("DELETE", f"{ZONES}/example.com/A/mail", params=[VERSION]).reply(200)
+    text = '$ORIGIN example.com.\n$TTL 600\nmail IN A 192.0.2.1\ntxt IN TXT "hi"\n'
+    with pytest.raises(ProviderError, match="quota is exhausted") as info:
+        call(mode, driver(script), "import_zone_from_bind_format", text)
+    assert info.value.message.endswith(
+        "(1 of 2 record sets were written to example.com. before this error; "
+        "rolled back: mail:A)")
+    script.assert_done()

@@ -328,3 +328,46 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
     with pytest.raises(InvalidInput):
         CloudflareDNSDriver("")
     assert script.received == []
+
+
+# -- exports of hostile record data ----------------------------------------------------------
+
+
+def listing(*items: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    return RECORDS, {"order": "name", "direction": "asc", "page": "1", "per_page": "5"}, ok(
+        list(items), 1, 1)
+
+
+def test_an_export_escapes_hostile_names_and_text(mode: str) -> None:
+    script = Script()
+    url, params, body = listing(
+        rec("1", "x\n$INCLUDE /etc/passwd.example.com", "TXT", '"v\n$INCLUDE /etc/shadow"'),
+        rec("2", "www.example.com", "A", "192.0.2.1"),
+    )
+    script.expect("GET", url, params=params).reply(200, json=body)
+    text = call(mode, driver(script), "export_zone_to_bind_format", zone())
+    assert "\n$INCLUDE" not in text
+    assert [line for line in text.splitlines() if line.startswith("$")] == [
+        "$ORIGIN example.com.", "$TTL 3600"]
+    assert text.splitlines()[2:] == [
+        'x\\010\\$include\\032/etc/passwd.example.com.\t300\tIN\tTXT\t"v\\010$INCLUDE /etc/shadow"',
+        "www.example.com.\t300\tIN\tA\t192.0.2.1",
+    ]
+    script.assert_done()
+
+
+@pytest.mark.parametrize("item", [
+    rec("1", "www.example.com", "CNAME", "target.example.net\n$INCLUDE /etc/passwd"),
+    rec("1", "www.example.com", "A", "192.0.2.1 ; $INCLUDE /etc/passwd"),
+    rec("1", "www.example.com", "MX", "mail.example.net\nevil 60 IN A 192.0.2.66", priority=10),
+    rec("1", "www.example.com", "A", "192.0.2.1", ttl=2**32),
+    rec("1", "www.elsewhere.example", "A", "192.0.2.1"),
+])
+def test_an_export_refuses_a_record_it_cannot_write(mode: str, item: dict[str, Any]) -> None:
+    script = Script()
+    url, params, body = listing(item)
+    script.expect("GET", url, params=params).reply(200, json=body)
+    with pytest.raises(ProviderError, match=r"record set www(\.elsewhere\.example\.)?:") as raised:
+        call(mode, driver(script), "export_zone_to_bind_format", zone())
+    assert raised.value.code == "UnrepresentableRecord"
+    script.assert_done()

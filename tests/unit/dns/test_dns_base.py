@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import dns.zone
 import pytest
 
 from overcast.dns import Provider
@@ -18,6 +19,7 @@ from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.errors import InvalidInput
 from overcast.errors import NotSupported
+from overcast.errors import ProviderError
 from overcast.errors import RecordAlreadyExists
 from overcast.errors import RecordNotFound
 from overcast.errors import ZoneNotFound
@@ -582,3 +584,93 @@ def test_new_and_changed_sets_are_checked_once_for_every_driver(
     with pytest.raises(InvalidInput, match="CNAME"):
         alias.check_free(["TXT"])
     alias.check_free(["RRSIG"])
+
+
+# -- checks every driver shares, and exports of what providers return --------------------------
+
+
+@pytest.mark.parametrize("ttl", [2**31, 2**32, 2**64, -1, True, "60"])
+def test_every_ttl_is_checked_against_rfc_2181(driver: MemoryDNS, zone: Zone, ttl: Any) -> None:
+    with pytest.raises(InvalidInput, match=r"0 to 2\*\*31-1"):
+        driver._new_set("www", zone, "A", "192.0.2.1", ttl=ttl)
+    with pytest.raises(InvalidInput, match=r"0 to 2\*\*31-1"):
+        driver._new_set("www", zone, "A", "192.0.2.1", {"ttl": ttl})
+    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+    with pytest.raises(InvalidInput, match=r"0 to 2\*\*31-1"):
+        driver._changed_set(record, None, None, None, ttl=ttl)
+    assert driver._new_set("w2", zone, "A", "192.0.2.1", ttl=2**31 - 1).ttl == 2**31 - 1
+
+
+def test_an_soa_set_stands_only_at_the_apex(driver: MemoryDNS, zone: Zone) -> None:
+    soa = "ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300"
+    assert driver._new_set("@", zone, "SOA", soa).name == ""
+    assert driver._new_set("example.com.", zone, "SOA", soa).name == ""
+    with pytest.raises(InvalidInput, match="apex"):
+        driver._new_set("sub", zone, "SOA", soa)
+    with pytest.raises(InvalidInput, match="apex"):
+        driver._new_set("sub.example.com.", zone, "SOA", soa)
+    record = driver.create_record("sub", zone, RecordType.TXT, "x")
+    with pytest.raises(InvalidInput, match="apex"):
+        driver._changed_set(record, None, "SOA", soa)
+
+
+@pytest.mark.parametrize("value", ["\ud800", "a\udbffb", "x\udc7f"])
+def test_text_with_a_lone_surrogate_is_invalid_input(
+    driver: MemoryDNS, zone: Zone, mode: str, value: str
+) -> None:
+    with pytest.raises(InvalidInput, match="surrogate"):
+        call(mode, driver, "create_record", "txt", zone, RecordType.TXT, value)
+    assert driver.records[zone.id] == {}
+    # The escapes of raw bytes (\udc80-\udcff) are text: they stand for bytes.
+    made = call(mode, driver, "create_record", "raw", zone, RecordType.TXT, "caf\udcc3\udca9")
+    assert made.values == ["caf\udcc3\udca9"]
+
+
+def _plant(driver: MemoryDNS, zone: Zone, name: str, rtype: str, values: list[str],
+           ttl: Any = None) -> None:
+    """A set as a provider might return it, past every check of create_record."""
+    driver.records[zone.id][f"{name}:{rtype}"] = Record(
+        f"{name}:{rtype}", name, rtype, values[0], zone, driver, ttl, values=values)
+
+
+def test_export_escapes_what_a_provider_returns(
+    driver: MemoryDNS, zone: Zone, mode: str
+) -> None:
+    _plant(driver, zone, "x\n$INCLUDE /etc/passwd", "TXT", ["a\nb\" c ; d\r\n$TTL 1"])
+    _plant(driver, zone, "semi;colon (paren)", "A", ["192.0.2.1"])
+    text = call(mode, driver, "export_zone_to_bind_format", zone)
+    lines = text.splitlines()
+    assert len(lines) == 4  # $ORIGIN, $TTL and one line per value: nothing injected
+    assert [line.split()[0] for line in lines if line.startswith("$")] == ["$ORIGIN", "$TTL"]
+    assert lines[2] == ("x\\010\\$INCLUDE\\032/etc/passwd.example.com.\t300\tIN\tTXT\t"
+                        '"a\\010b\\" c ; d\\013\\010$TTL 1"')
+    assert lines[3] == "semi\\;colon\\032\\(paren\\).example.com.\t300\tIN\tA\t192.0.2.1"
+    # A zone-file reader finds these two names, each with its one value.
+    parsed = dns.zone.from_text(text, relativize=False, check_origin=False)
+    assert sorted(n.to_text() for n in parsed.nodes) == [
+        "semi\\;colon\\032\\(paren\\).example.com.",
+        "x\\010\\$INCLUDE\\032/etc/passwd.example.com.",
+    ]
+    txt = parsed.find_rdataset("x\\010\\$INCLUDE\\032/etc/passwd.example.com.", "TXT")
+    assert [b"".join(r.strings) for r in txt] == [b'a\nb" c ; d\r\n$TTL 1']
+
+
+@pytest.mark.parametrize(("name", "rtype", "values", "ttl", "why"), [
+    ("www", "A", ["192.0.2.1\n$INCLUDE /etc/passwd"], None, "www:A"),
+    ("mx", "MX", ["10 mail.example.com.\nevil IN A 192.0.2.66"], None, "mx:MX"),
+    ("alias", "CNAME", ["target.example.com. ; comment"], None, "alias:CNAME"),
+    ("www", "A", ["192.0.2.1"], "60\n$INCLUDE /etc/passwd", "www:A"),
+    ("www", "A", ["192.0.2.1"], 2**32, "www:A"),
+    ("far.away.example.org.", "A", ["192.0.2.1"], None, "outside"),
+    ("a..b", "A", ["192.0.2.1"], None, "a..b"),
+    ("caf\u00e9", "A", ["192.0.2.1"], None, "caf"),
+    ("url", "URL", ["https://example.com/"], None, "url:URL"),
+])
+def test_export_refuses_what_has_no_zone_file_form(
+    driver: MemoryDNS, zone: Zone, mode: str, name: str, rtype: str, values: list[str],
+    ttl: Any, why: str
+) -> None:
+    _plant(driver, zone, name, rtype, values, ttl)
+    with pytest.raises(ProviderError, match=why) as raised:
+        call(mode, driver, "export_zone_to_bind_format", zone)
+    assert raised.value.code == "UnrepresentableRecord"

@@ -24,6 +24,7 @@ from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
 from overcast.dns.records import canonical
 from overcast.errors import InvalidInput
 from overcast.errors import NotSupported
+from overcast.errors import ProviderError
 from overcast.errors import RecordAlreadyExists
 from overcast.errors import RecordNotFound
 from overcast.errors import ZoneNotFound
@@ -469,3 +470,135 @@ def test_zonefile_import_into_another_domain(mode: str, tmp_path: Path) -> None:
     ]
     # The imported SOA and NS were left out: the zone has the driver's defaults.
     assert driver.get_record(zone.id, "@:NS").values == ["localhost."]
+
+
+# -- hostile text, and imports that fail: all or nothing ----------------------------------
+
+
+class DeletingDNS(MemoryDNS):
+    """MemoryDNS that can delete sets, and fails the create of a set named in
+    ``fail_at`` (as a provider's error after the sets before it were written)."""
+
+    name = "deleting"
+
+    def __init__(self, fail_at: str = "", refuse_delete: str | None = None) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+        self.refuse_delete = refuse_delete
+
+    @operation
+    def create_record(
+        self,
+        name: str,
+        zone: Zone,
+        type: RecordType | str,
+        data: RecordData,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        ttl: int | None = None,
+    ) -> Op[Record]:
+        """Add a set, or fail at ``fail_at``."""
+        if name == self.fail_at:
+            raise ProviderError("the provider failed", status=500, driver=self)
+        return (yield from MemoryDNS.create_record.fn(self, name, zone, type, data, extra,
+                                                      ttl=ttl))
+
+    @operation
+    def delete_record(self, record: Record) -> Op[bool]:
+        """Delete a set (refusing ``refuse_delete``)."""
+        yield from ()
+        if record.name == self.refuse_delete:
+            raise ProviderError("cannot delete now", status=503, driver=self)
+        self.writes.append(f"delete {record.id}")
+        del self.records[record.zone.id][record.id]
+        return True
+
+
+def test_generate_is_refused_before_any_write(mode: str) -> None:
+    driver = MemoryDNS()
+    # $GENERATE 1-4294967295 would be four billion records: 300 show it is refused.
+    text = "$ORIGIN example.com.\n$TTL 60\n$GENERATE 1-300 host$ A 192.0.2.1\n"
+    with pytest.raises(InvalidInput, match=r"\$GENERATE"):
+        call(mode, driver, "import_zone_from_bind_format", text)
+    with pytest.raises(InvalidInput, match=r"\$GENERATE"):  # however it is spelt
+        call(mode, driver, "import_zone_from_bind_format", text.replace("$GENERATE", "$generate"))
+    assert driver.writes == []
+    assert driver.zones == {}
+
+
+@pytest.mark.parametrize("ttl", ["2147483648", "4294967295"])
+def test_ttl_beyond_rfc_2181_is_refused_before_any_write(mode: str, ttl: str) -> None:
+    driver = MemoryDNS()
+    for text in (f"$ORIGIN example.com.\n$TTL 60\nwww {ttl} IN A 192.0.2.1\n",
+                 f"$ORIGIN example.com.\n$TTL {ttl}\nwww IN A 192.0.2.1\n"):
+        with pytest.raises(InvalidInput, match="2\\*\\*31"):
+            call(mode, driver, "import_zone_from_bind_format", text)
+    assert driver.writes == []
+
+
+def test_soa_below_the_apex_and_cname_at_the_apex_are_refused(mode: str) -> None:
+    driver = MemoryDNS()
+    for line in ("sub IN SOA a. b. 1 2 3 4 5", "@ IN CNAME www.example.net."):
+        text = f"$ORIGIN example.com.\n$TTL 60\naaa IN A 192.0.2.1\n{line}\n"
+        with pytest.raises(InvalidInput):
+            call(mode, driver, "import_zone_from_bind_format", text)
+    assert driver.writes == []
+
+
+def test_cname_clash_with_an_existing_set_writes_nothing(mode: str) -> None:
+    driver = MemoryDNS()
+    zone = driver.create_zone("example.com.")
+    driver.create_record("www", zone, RecordType.A, "192.0.2.7")
+    driver.writes.clear()
+    text = "$ORIGIN example.com.\n$TTL 60\naaa IN A 192.0.2.1\nwww IN CNAME aaa.example.com.\n"
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "import_zone_from_bind_format", text)
+    # The same with replace=True: the A set is not replaced by a CNAME.
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "import_zone_from_bind_format", text, replace=True)
+    # Other data beside an existing CNAME.
+    driver.create_record("alias", zone, RecordType.CNAME, "www.example.com.")
+    driver.writes.clear()
+    text = "$ORIGIN example.com.\n$TTL 60\naaa IN A 192.0.2.1\nalias IN TXT \"x\"\n"
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "import_zone_from_bind_format", text)
+    assert driver.writes == []
+    assert sorted(driver.records[zone.id]) == ["alias:CNAME", "www:A"]
+
+
+def test_a_failure_midway_rolls_back_what_was_written(mode: str) -> None:
+    driver = DeletingDNS(fail_at="mail")
+    with pytest.raises(ProviderError) as raised:
+        call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT)
+    (zone,) = driver.zones.values()
+    assert driver.records[zone.id] == {}  # every set made before the failure is gone
+    created = [w for w in driver.writes if w.startswith("create ")]
+    deleted = [w for w in driver.writes if w.startswith("delete ")]
+    assert len(created) == len(deleted) > 0
+    message = str(raised.value)
+    assert message.startswith("[deleting] the provider failed")
+    assert f"{len(created)} of {len(EXPECTED)} record sets were written" in message
+    assert "rolled back: " in message
+    assert "still in the zone" not in message
+
+
+def test_a_set_that_cannot_be_rolled_back_is_named(mode: str) -> None:
+    driver = DeletingDNS(fail_at="mail", refuse_delete="esc")
+    with pytest.raises(ProviderError) as raised:
+        call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT)
+    (zone,) = driver.zones.values()
+    assert list(driver.records[zone.id]) == ["esc:TXT"]
+    assert str(raised.value).endswith("could not be rolled back, still in the zone: esc:TXT) "
+                                      "status=500")
+
+
+def test_replaced_sets_are_put_back_when_an_import_fails(mode: str) -> None:
+    driver = DeletingDNS(fail_at="txt")
+    zone = driver.create_zone("example.com.")
+    driver.create_record("mail", zone, RecordType.A, "192.0.2.200", ttl=5)
+    driver.writes.clear()
+    with pytest.raises(ProviderError, match="rolled back: "):
+        call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT, replace=True)
+    assert "update mail:A" in driver.writes
+    assert sets_of(list(driver.records[zone.id].values())) == {
+        ("mail", "A"): (["192.0.2.200"], 5)}

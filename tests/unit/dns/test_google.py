@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from overcast.dns.base import Record
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.drivers import google
 from overcast.dns.drivers.google import GoogleDNSDriver
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
@@ -368,3 +369,68 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
         GoogleDNSDriver(project="")
     script.assert_done()
     assert script.received == []
+
+
+# -- zone-file imports: changes ------------------------------------------------------------------
+
+
+def addition(name: str, rtype: str, *rrdatas: str, ttl: int = 600) -> dict[str, Any]:
+    return {"kind": "dns#resourceRecordSet", "name": name, "type": rtype, "ttl": ttl,
+            "rrdatas": list(rrdatas)}
+
+
+def import_reads(script: Script, *sets: dict[str, Any]) -> None:
+    """What an import reads before it writes: the zones, then the zone's sets."""
+    token(script)
+    script.expect("GET", f"{API}/managedZones", params={"maxResults": "2"}).reply(
+        200, json={"managedZones": [zone_item("example-com", "example.com.")]})
+    script.expect("GET", f"{API}/managedZones/example-com/rrsets",
+                  params={"maxResults": "2"}).reply(200, json={"rrsets": [
+                      rrset("example.com.", "SOA", "ns. host. 1 2 3 4 5"), *sets]})
+
+
+IMPORT = ('$ORIGIN example.com.\n$TTL 600\nmail IN A 192.0.2.1\ntxt IN TXT "hi"\n'
+          "www IN CNAME mail\n")
+
+
+def test_an_import_is_one_change(mode: str) -> None:
+    script = Script()
+    import_reads(script)
+    script.expect("POST", f"{API}/managedZones/example-com/changes", json={
+        "kind": "dns#change", "deletions": [], "additions": [
+            addition("mail.example.com.", "A", "192.0.2.1"),
+            addition("txt.example.com.", "TXT", '"hi"'),
+            addition("www.example.com.", "CNAME", "mail.example.com."),
+        ]}).reply(200, json={"kind": "dns#change", "status": "pending"})
+    assert call(mode, driver(script), "import_zone_from_bind_format", IMPORT).id == "example-com"
+    script.assert_done()
+
+
+def test_an_import_in_several_changes_undoes_them_if_one_fails(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(google, "CHANGE_BATCH", 2)
+    old = rrset("mail.example.com.", "A", "192.0.2.99", ttl=60)
+    script = Script()
+    import_reads(script, old)
+    # The sets replaced are deleted exactly as Cloud DNS holds them: read again, raw.
+    script.expect("GET", f"{API}/managedZones/example-com/rrsets",
+                  params={"maxResults": "2"}).reply(200, json={"rrsets": [old]})
+    changes = f"{API}/managedZones/example-com/changes"
+    made = [addition("mail.example.com.", "A", "192.0.2.1"),
+            addition("txt.example.com.", "TXT", '"hi"')]
+    script.expect("POST", changes, match=lambda s: change(s, [old], made)).reply(
+        200, json={"kind": "dns#change", "status": "pending"})
+    script.expect("POST", changes, match=lambda s: change(
+        s, [], [addition("www.example.com.", "CNAME", "mail.example.com.")])).reply(
+        409, json=google_error(409, "alreadyExists", "The resource 'entity.change.additions"
+                               "[0]' named 'www.example.com. (CNAME)' already exists",
+                               "ALREADY_EXISTS"))
+    script.expect("POST", changes, match=lambda s: change(s, made, [old])).reply(
+        200, json={"kind": "dns#change", "status": "pending"})
+    with pytest.raises(RecordAlreadyExists) as info:
+        call(mode, driver(script), "import_zone_from_bind_format", IMPORT, replace=True)
+    assert info.value.message.endswith(
+        "(2 of 3 record sets were written to example.com. before this error; "
+        "rolled back: mail:A, txt:TXT)")
+    script.assert_done()

@@ -11,6 +11,7 @@ from overcast.dns.base import Record
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.drivers import powerdns
 from overcast.dns.drivers.powerdns import PowerDNSDriver
 from overcast.dns.records import generic
 from overcast.errors import InvalidCredentials
@@ -365,3 +366,70 @@ def test_constructor_checks() -> None:
     with pytest.raises(InvalidInput):
         PowerDNSDriver("")
     assert "pdns-key" not in repr(PowerDNSDriver("pdns-key"))
+
+
+# -- zone-file imports: one PATCH --------------------------------------------------------------
+
+IMPORT = """$ORIGIN example.com.
+$TTL 600
+@ IN SOA ns1.example.com. hostmaster.example.com. 1 2 3 4 5
+@ IN NS ns1.example.com.
+@ 300 IN A 192.0.2.1
+mail IN A 192.0.2.25
+txt IN TXT "hello world"
+"""
+
+
+def existing(script: Script, *rrsets: dict[str, Any]) -> None:
+    """The zone listing and the record listing an import reads first."""
+    script.expect("GET", f"{API}/zones", params={"dnssec": "false"}).reply(
+        200, json=[{"id": "example.com.", "name": "example.com.", "kind": "Native"}])
+    script.expect("GET", ZONE).reply(200, json=zone_data(
+        rrset("example.com.", "SOA", "ns1. host. 1 2 3 4 5"), *rrsets))
+
+
+def test_an_import_is_one_patch(mode: str) -> None:
+    script = Script()
+    existing(script)
+    script.expect("PATCH", ZONE, json=patch(
+        replace("example.com.", "A", "192.0.2.1"),
+        replace("mail.example.com.", "A", "192.0.2.25", ttl=600),
+        replace("txt.example.com.", "TXT", '"hello world"', ttl=600),
+    )).reply(204)
+    imported = call(mode, driver(script), "import_zone_from_bind_format", IMPORT)
+    assert imported.id == "example.com."
+    script.assert_done()
+
+
+def test_an_import_checks_the_cname_rule_against_the_zone_first(mode: str) -> None:
+    script = Script()
+    existing(script, rrset("txt.example.com.", "CNAME", "example.com."))
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver(script), "import_zone_from_bind_format", IMPORT)
+    script.assert_done()  # read, and nothing written
+
+
+def test_a_large_import_in_several_patches_is_rolled_back_if_one_fails(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(powerdns, "PATCH_BYTES", 300)  # two sets a PATCH
+    script = Script()
+    existing(script, rrset("mail.example.com.", "A", "192.0.2.99", ttl=60))
+    script.expect("PATCH", ZONE, json=patch(
+        replace("example.com.", "A", "192.0.2.1"),
+        replace("mail.example.com.", "A", "192.0.2.25", ttl=600),
+    )).reply(204)
+    script.expect("PATCH", ZONE, json=patch(
+        replace("txt.example.com.", "TXT", '"hello world"', ttl=600),
+    )).reply(422, json={"error": "RRset txt.example.com. IN TXT: bad content"})
+    # The first PATCH undone: the new set deleted, the replaced one put back.
+    script.expect("PATCH", ZONE, json=patch(
+        {"name": "example.com.", "type": "A", "changetype": "DELETE"},
+        replace("mail.example.com.", "A", "192.0.2.99", ttl=60),
+    )).reply(204)
+    with pytest.raises(ProviderError, match="bad content") as info:
+        call(mode, driver(script), "import_zone_from_bind_format", IMPORT, replace=True)
+    assert info.value.message.endswith(
+        "(2 of 3 record sets were written to example.com. before this error; "
+        "rolled back: @:A, mail:A)")
+    script.assert_done()

@@ -325,3 +325,23 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
     with pytest.raises(InvalidInput):
         RackspaceDNSDriver("user", "")
     assert script.received == []
+
+
+def test_an_import_of_new_sets_is_one_job(mode: str) -> None:
+    script = Script()
+    signed_in(script)
+    script.expect("GET", f"{DNS}/domains", params=FIRST).reply(
+        200, json=listing("domains", [domain(42, "example.com")]))
+    script.expect("GET", RECORDS, params=FIRST).reply(200, json=listing("records", [
+        rec("NS-1", "example.com", "NS", "dns1.stabletransit.com")]))
+    job(script, "POST", RECORDS, {"records": [rec("A-1", "mail.example.com", "A", "192.0.2.1")]},
+        json={"records": [
+            {"name": "mail.example.com", "type": "A", "data": "192.0.2.1", "ttl": 600},
+            {"name": "mail.example.com", "type": "A", "data": "192.0.2.2", "ttl": 600},
+            {"name": "www.example.com", "type": "CNAME", "data": "mail.example.com",
+             "ttl": 600},
+        ]})
+    text = "$ORIGIN example.com.\n$TTL 600\nmail IN A 192.0.2.1\nmail IN A 192.0.2.2\n" \
+           "www IN CNAME mail\n"
+    assert call(mode, driver(script), "import_zone_from_bind_format", text).id == "42"
+    script.assert_done()

@@ -35,6 +35,7 @@ from overcast.dns.base import Record
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.drivers import rfc2136
 from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
@@ -538,3 +539,73 @@ def test_invalid_input_sends_nothing(server: NameServer, mode: str) -> None:
                     {"default_ttl": -1}):
         with pytest.raises(InvalidInput):
             driver(**options)
+
+
+# -- zone-file imports: one UPDATE ---------------------------------------------------------------
+
+IMPORT = f"""$ORIGIN {ORIGIN}
+$TTL 600
+mail         IN A     192.0.2.25
+www          IN CNAME mail
+child        IN NS    ns.child.example.net.
+child        IN DS    12345 13 2 {"ab" * 32}
+other    300 IN DS    12345 13 2 {"cd" * 32}
+"""
+SMALL_ZONE = f"""
+$ORIGIN {ORIGIN}
+@        3600 IN SOA ns1 hostmaster 42 7200 900 1209600 300
+@        3600 IN NS  ns1
+"""
+
+
+def test_an_import_is_one_update_with_the_prerequisites_of_creates(
+    server: NameServer, mode: str
+) -> None:
+    server.answer(NOERROR, SOA)  # the zone, by an SOA query
+    server.transfer(SMALL_ZONE)  # its sets, checked before anything is written
+    server.answer(NOERROR)
+    d = driver()
+    assert call(mode, d, "import_zone_from_bind_format", IMPORT).id == ORIGIN
+    update = server.received[-1]
+    assert update.opcode() == dns.opcode.UPDATE
+    assert lines(update.prerequisite) == [
+        f"child.{ORIGIN} NONE NS", f"child.{ORIGIN} NONE CNAME",
+        f"child.{ORIGIN} NONE DS", f"child.{ORIGIN} NONE CNAME",  # its NS comes with it
+        f"mail.{ORIGIN} NONE A", f"mail.{ORIGIN} NONE CNAME",
+        f"other.{ORIGIN} NONE DS", f"other.{ORIGIN} NONE CNAME",
+        f"other.{ORIGIN} ANY NS",  # a DS stands at a delegation
+        f"www.{ORIGIN} NONE CNAME", f"www.{ORIGIN} NONE ANY",  # a CNAME stands alone
+    ]
+    assert lines(update.update) == [
+        f"child.{ORIGIN} 600 IN NS ns.child.example.net.",
+        f"child.{ORIGIN} 600 IN DS 12345 13 2 {'ab' * 32}",
+        f"mail.{ORIGIN} 600 IN A 192.0.2.25",
+        f"other.{ORIGIN} 300 IN DS 12345 13 2 {'cd' * 32}",
+        f"www.{ORIGIN} 600 IN CNAME mail.{ORIGIN}",
+    ]
+    server.assert_done()
+
+
+def test_an_import_in_several_updates_undoes_them_if_one_fails(
+    server: NameServer, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rfc2136, "UPDATE_BYTES", 200)  # one set an UPDATE
+    text = f"$ORIGIN {ORIGIN}\n$TTL 600\na IN A 192.0.2.1\nb IN A 192.0.2.2\nmail IN A 192.0.2.3\n"
+    server.answer(NOERROR, SOA)
+    server.transfer(SMALL_ZONE)
+    server.answer(NOERROR)  # a
+    server.answer(NOERROR)  # b
+    server.answer(YXRRSET)  # mail: made meanwhile by someone else
+    server.answer(NOERROR)  # b undone
+    server.answer(NOERROR)  # a undone
+    d = driver()
+    with pytest.raises(RecordAlreadyExists, match="mail:A") as info:
+        call(mode, d, "import_zone_from_bind_format", text)
+    assert info.value.message.endswith(
+        f"(2 of 3 record sets were written to {ORIGIN} before this error; "
+        "rolled back: b:A, a:A)")
+    *_, b_undone, a_undone = server.received
+    assert (lines(b_undone.prerequisite), lines(b_undone.update)) == (
+        [], [f"b.{ORIGIN} ANY A"])
+    assert lines(a_undone.update) == [f"a.{ORIGIN} ANY A"]
+    server.assert_done()

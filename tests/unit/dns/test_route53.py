@@ -15,6 +15,7 @@ from overcast.dns.base import ZoneType
 from overcast.dns.drivers.route53 import Route53DNSDriver
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
 from overcast.errors import ProviderError
 from overcast.errors import RateLimited
 from overcast.errors import RecordAlreadyExists
@@ -458,3 +459,106 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
 
 def record(name: str, rtype: str, value: str) -> Record:
     return Record(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
+
+
+# -- answers that are not the document asked for -----------------------------------------------
+
+
+@pytest.mark.parametrize("root", ["ListHostedZonesResponse", "ErrorResponse", "Other"])
+def test_a_record_listing_of_another_document_is_an_error(mode: str, root: str) -> None:
+    script = Script()
+    script.expect("GET", f"{API}/hostedzone/Z1/rrset", params={"maxitems": "2"}).reply(
+        200, text=doc(root, "<ResourceRecordSets/><IsTruncated>false</IsTruncated>"))
+    with pytest.raises(ProviderError, match="expected a ListResourceRecordSetsResponse"):
+        call(mode, driver(script), "list_records", zone())
+    script.assert_done()
+
+
+@pytest.mark.parametrize("root", ["ChangeResourceRecordSetsRequest", "ErrorResponse"])
+def test_a_change_answered_with_another_document_is_an_error(mode: str, root: str) -> None:
+    script = Script()
+    rrsets = f"{API}/hostedzone/Z1/rrset"
+    script.expect("GET", rrsets, params={"maxitems": "20", "name": "www.example.com."}).reply(
+        200, text=sets_page())
+    script.expect("POST", rrsets).reply(200, text=doc(root, "<ChangeInfo><Id>/change/C1</Id>"
+                                                            "</ChangeInfo>"))
+    with pytest.raises(ProviderError, match="expected a ChangeResourceRecordSetsResponse"):
+        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.1")
+    script.assert_done()
+
+
+def test_a_zone_answered_with_another_document_is_an_error(mode: str) -> None:
+    script = Script()
+    script.expect("GET", f"{API}/hostedzone/Z1").reply(200, text=doc(
+        "ListHostedZonesResponse", hosted_zone("Z1", "example.com.")))
+    with pytest.raises(ProviderError, match="expected a GetHostedZoneResponse"):
+        call(mode, driver(script), "get_zone", "Z1")
+    script.assert_done()
+
+
+# -- zone-file imports: change batches -------------------------------------------------------
+
+
+def _import_reads(script: Script, *sets: str) -> None:
+    """What an import reads before it writes: the zones, then the zone's sets."""
+    script.expect("GET", f"{API}/hostedzone", params={"maxitems": "2"}).reply(
+        200, text=doc("ListHostedZonesResponse", "<HostedZones>"
+                      f"{hosted_zone('Z1', 'example.com.')}</HostedZones>"
+                      "<IsTruncated>false</IsTruncated>"))
+    script.expect("GET", f"{API}/hostedzone/Z1/rrset", params={"maxitems": "2"}).reply(
+        200, text=sets_page(rrset("example.com.", "SOA", "ns. host. 1 2 3 4 5"),
+                            rrset("example.com.", "NS", "ns.example.net."), *sets))
+
+
+def _actions(sent: Sent, action: str) -> int:
+    return sent.text.count(f"<Action>{action}</Action>")
+
+
+def test_an_import_is_one_change_batch(mode: str) -> None:
+    script = Script()
+    _import_reads(script)
+    script.expect("POST", f"{API}/hostedzone/Z1/rrset", match=has(
+        "<Comment>overcast import</Comment>",
+        "<Name>mail.example.com.</Name><Type>A</Type><TTL>600</TTL>",
+        '<Value>"hello world"</Value>')).reply(200, text=CHANGED)
+    text = ('$ORIGIN example.com.\n$TTL 600\nmail IN A 192.0.2.1\nwww IN CNAME mail\n'
+            'txt IN TXT "hello world"\n')
+    assert call(mode, driver(script), "import_zone_from_bind_format", text).id == "Z1"
+    assert _actions(script.received[-1], "CREATE") == 3
+    script.assert_done()
+
+
+def test_a_large_import_is_batched_within_the_limits_and_undone_if_a_batch_fails(
+    mode: str
+) -> None:
+    script = Script()
+    _import_reads(script)
+    rrsets = f"{API}/hostedzone/Z1/rrset"
+    script.expect("POST", rrsets, match=lambda s: _actions(s, "CREATE") == 1000).reply(
+        200, text=CHANGED)
+    script.expect("POST", rrsets, match=lambda s: _actions(s, "CREATE") == 200).reply(
+        400, text=doc("InvalidChangeBatch", "<Messages><Message>Tried to create resource "
+                      "record set [name='h1100.example.com.', type='A'] but it already exists"
+                      "</Message></Messages>"))
+    script.expect("POST", rrsets, match=lambda s: _actions(s, "DELETE") == 1000 and has(
+        "<Comment>overcast import rolled back</Comment>")(s)).reply(200, text=CHANGED)
+    lines = [f"h{i} IN A 192.0.2.{i % 250 + 1}" for i in range(1200)]
+    text = "$ORIGIN example.com.\n$TTL 60\n" + "\n".join(lines) + "\n"
+    with pytest.raises(RecordAlreadyExists) as info:
+        call(mode, driver(script), "import_zone_from_bind_format", text)
+    assert "1000 of 1200 record sets were written to example.com. before this error; " \
+           "rolled back: " in info.value.message
+    assert info.value.message.endswith(" and 990 more)")
+    script.assert_done()
+
+
+def test_an_import_does_not_replace_an_alias_set(mode: str) -> None:
+    script = Script()
+    _import_reads(script, (
+        "<ResourceRecordSet><Name>www.example.com.</Name><Type>A</Type><AliasTarget>"
+        "<HostedZoneId>Z2</HostedZoneId><DNSName>lb.example.net.</DNSName>"
+        "<EvaluateTargetHealth>false</EvaluateTargetHealth></AliasTarget></ResourceRecordSet>"))
+    with pytest.raises(NotSupported, match="alias"):
+        call(mode, driver(script), "import_zone_from_bind_format",
+             "$ORIGIN example.com.\n$TTL 60\nwww IN A 192.0.2.1\n", replace=True)
+    script.assert_done()

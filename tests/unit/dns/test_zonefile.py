@@ -4,10 +4,13 @@ every create and update shares, and master-file text read back as written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from overcast.dns import bind
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.bind import master_file_ttl
@@ -144,3 +147,140 @@ def test_master_file_ttl() -> None:
 def test_page_size_is_checked(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="page_size"):
         ZoneFileDNSDriver(tmp_path, page_size=0)
+
+
+# -- a zone file stays loadable, whatever is asked ------------------------------------------
+
+
+def _file(driver: ZoneFileDNSDriver, zone: Zone) -> bytes:
+    return Path(driver.zone_path(zone)).read_bytes()
+
+
+def test_an_soa_only_at_the_apex(driver: ZoneFileDNSDriver, zone: Zone, mode: str) -> None:
+    soa = "ns1.example.test. hostmaster.example.test. 1 2 3 4 5"
+    with pytest.raises(InvalidInput, match="apex"):
+        call(mode, driver, "create_record", "sub", zone, "SOA", soa)
+    txt = call(mode, driver, "create_record", "sub", zone, "TXT", "x")
+    with pytest.raises(InvalidInput, match="apex"):
+        call(mode, driver, "update_record", txt, None, "SOA", soa)
+    call(mode, driver, "delete_record", txt)
+    assert {r.id for r in call(mode, driver, "list_records", zone)} == {"@:SOA", "@:NS"}
+
+
+@pytest.mark.parametrize("ttl", [2**31, 2**32, 2**40])
+def test_ttls_beyond_rfc_2181_are_refused_before_writing(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str, ttl: int
+) -> None:
+    before = _file(driver, zone)
+    with pytest.raises(InvalidInput, match="2\\*\\*31"):
+        call(mode, driver, "create_record", "big", zone, "A", "192.0.2.1", ttl=ttl)
+    with pytest.raises(InvalidInput, match="2\\*\\*31"):
+        call(mode, driver, "create_record", "big", zone, "A", "192.0.2.1", {"ttl": ttl})
+    with pytest.raises(InvalidInput, match="2\\*\\*31"):
+        call(mode, driver, "update_zone", zone, None, ttl=ttl)
+    with pytest.raises(InvalidInput, match="2\\*\\*31"):
+        call(mode, driver, "create_zone", "big.test.", ttl=ttl)
+    assert not Path(driver.zone_path("big.test.")).exists()
+    assert _file(driver, zone) == before
+    made = call(mode, driver, "create_record", "max", zone, "A", "192.0.2.1", ttl=2**31 - 1)
+    assert made.ttl == 2**31 - 1
+    with pytest.raises(InvalidInput, match="2\\*\\*31"):
+        call(mode, driver, "update_record", made, None, None, None, ttl=ttl)
+    assert [z.id for z in call(mode, driver, "list_zones")] == ["example.test."]
+    assert call(mode, driver, "delete_record", made) is True
+
+
+def test_a_write_that_would_not_load_leaves_the_file_as_it_was(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call(mode, driver, "create_record", "www", zone, "A", "192.0.2.1")
+    before = _file(driver, zone)
+    render = bind.render_zone
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        return render(*args, **kwargs) + "sub 60 IN SOA a. b. 1 2 3 4 5\n"
+
+    monkeypatch.setattr(bind, "render_zone", broken)
+    with pytest.raises(InvalidInput, match="unreadable"):
+        call(mode, driver, "create_record", "new", zone, "A", "192.0.2.2")
+    with pytest.raises(InvalidInput, match="unreadable"):
+        call(mode, driver, "create_zone", "other.test.")
+    assert _file(driver, zone) == before
+    assert not Path(driver.zone_path("other.test.")).exists()
+    assert os.listdir(driver._tmp_dir) == []
+    monkeypatch.undo()
+    assert {r.id for r in call(mode, driver, "list_records", zone)} == {"@:SOA", "@:NS", "www:A"}
+
+
+def test_a_file_that_is_not_utf8_is_invalid_input_and_skipped_by_listings(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str
+) -> None:
+    driver.create_zone("z.test.")
+    Path(driver.zone_path("bad.test.")).write_bytes(b"$ORIGIN bad.test.\n\xff\xfe IN A 1\n")
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        call(mode, driver, "get_zone", "bad.test.")
+    bad = Zone("bad.test.", "bad.test.", "master", None, driver)
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        call(mode, driver, "list_records", bad)
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        call(mode, driver, "create_record", "www", bad, "A", "192.0.2.1")
+    with pytest.warns(RuntimeWarning, match="bad.test"):
+        listed = call(mode, driver, "list_zones")
+    assert [z.id for z in listed] == ["example.test.", "z.test."]
+    # An import finds its zone past the unreadable one.
+    text = "$ORIGIN z.test.\n$TTL 60\nwww IN A 192.0.2.1\n"
+    with pytest.warns(RuntimeWarning, match="bad.test"):
+        imported = call(mode, driver, "import_zone_from_bind_format", text)
+    assert imported.id == "z.test."
+    assert call(mode, driver, "delete_zone", bad) is True
+
+
+def test_a_directory_named_like_a_zone_file_is_invalid_input(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str
+) -> None:
+    os.mkdir(driver.zone_path("dir.test."))
+    folder = Zone("dir.test.", "dir.test.", "master", None, driver)
+    with pytest.raises(InvalidInput, match="directory"):
+        call(mode, driver, "get_zone", "dir.test.")
+    with pytest.raises(InvalidInput, match="directory"):
+        call(mode, driver, "get_record", "dir.test.", "www:A")
+    with pytest.raises(InvalidInput, match="directory"):
+        call(mode, driver, "list_records", folder)
+    with pytest.raises(InvalidInput, match="directory"):
+        call(mode, driver, "create_record", "www", folder, "A", "192.0.2.1")
+    with pytest.raises(InvalidInput, match="directory"):
+        call(mode, driver, "delete_zone", folder)
+    assert [z.id for z in call(mode, driver, "list_zones")] == ["example.test."]
+    assert os.path.isdir(driver.zone_path("dir.test."))
+
+
+def test_an_import_is_one_write(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[str] = []
+    replace_file = driver._replace_file
+
+    def counted(path: str, text: str, *, overwrite: bool) -> None:
+        writes.append(path)
+        replace_file(path, text, overwrite=overwrite)
+
+    monkeypatch.setattr(driver, "_replace_file", counted)
+    lines = [f"h{i} IN A 192.0.2.{i % 250 + 1}" for i in range(120)]
+    text = "$ORIGIN example.test.\n$TTL 60\n" + "\n".join(lines) + "\n"
+    call(mode, driver, "import_zone_from_bind_format", text)
+    assert writes == [driver.zone_path(zone)]
+    assert len(call(mode, driver, "list_records", zone)) == 122
+
+
+def test_an_import_that_fails_writes_nothing(
+    driver: ZoneFileDNSDriver, zone: Zone, mode: str
+) -> None:
+    call(mode, driver, "create_record", "www", zone, "A", "192.0.2.7")
+    before = _file(driver, zone)
+    text = "$ORIGIN example.test.\n$TTL 60\naaa IN A 192.0.2.1\nwww IN CNAME aaa.example.test.\n"
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "import_zone_from_bind_format", text)
+    generated = "$ORIGIN example.test.\n$TTL 60\n$GENERATE 1-300 g$ A 192.0.2.1\n"
+    with pytest.raises(InvalidInput, match=r"\$GENERATE"):
+        call(mode, driver, "import_zone_from_bind_format", generated)
+    assert _file(driver, zone) == before

@@ -36,7 +36,6 @@ from typing import ClassVar
 from typing import Final
 from typing import TypeVar
 from typing import Unpack
-from urllib.parse import quote
 from urllib.parse import urlsplit
 
 from overcast.auth.azure_ad import ARM_SCOPE
@@ -313,10 +312,12 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return url
 
     def _zones_path(self, *segments: str) -> str:
-        base = (f"/subscriptions/{quote(self.subscription_id, safe='')}"
-                f"/resourceGroups/{quote(self.resource_group, safe='')}"
+        subscription = names.url_segment(self.subscription_id, what="subscription_id",
+                                         driver=self)
+        group = names.url_segment(self.resource_group, what="resource_group", driver=self)
+        base = (f"/subscriptions/{subscription}/resourceGroups/{group}"
                 "/providers/Microsoft.Network/dnsZones")
-        tail = "/".join(quote(s, safe="@") for s in segments)
+        tail = "/".join(names.url_segment(s, safe="@", driver=self) for s in segments)
         return f"{base}/{tail}" if tail else base
 
     def _record_path(self, zone_id: str, rtype: str, name: str) -> str:

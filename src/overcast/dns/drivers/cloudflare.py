@@ -37,7 +37,6 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import Unpack
-from urllib.parse import quote
 
 from overcast.dns import names
 from overcast.dns import per_value
@@ -251,7 +250,7 @@ class CloudflareDNSDriver(PerValueDNSDriver):
         return (yield from self._page("/zones", cursor, params, _ZONE_PAGE))
 
     def _zone_path(self, zone_id: str) -> str:
-        return f"/zones/{quote(zone_id, safe='')}"
+        return f"/zones/{names.url_segment(zone_id, what='zone id', driver=self)}"
 
     def _account(self, extra: Mapping[str, Any]) -> Op[str]:
         account = extra.get("account_id") or self.account_id

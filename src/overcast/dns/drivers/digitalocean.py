@@ -38,9 +38,9 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from urllib.parse import parse_qs
-from urllib.parse import quote
 from urllib.parse import urlsplit
 
+from overcast.dns import names
 from overcast.dns import per_value
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
@@ -122,7 +122,8 @@ class DigitalOceanDNSDriver(PerValueDNSDriver):
         return (yield from self._page("/domains", "domains", cursor))
 
     def _zone_path(self, zone_id: str) -> str:
-        return f"/domains/{quote(str(zone_id).rstrip('.'), safe='')}"
+        domain = names.url_segment(str(zone_id).rstrip("."), what="zone id", driver=self)
+        return f"/domains/{domain}"
 
     @operation
     def create_zone(self, domain: str, type: ZoneType | str = ZoneType.MASTER,

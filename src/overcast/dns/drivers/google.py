@@ -11,7 +11,10 @@ Endpoints used (``{base}`` is ``https://dns.googleapis.com/dns/v1``):
 * record sets: ``GET .../managedZones/{zone}/rrsets`` (paged, ``name`` filter),
   ``POST .../rrsets`` (create), ``GET/DELETE .../rrsets/{name}/{type}``;
 * ``POST .../managedZones/{zone}/changes``: additions and deletions applied
-  atomically (updates, and emptying a zone before deleting it).
+  atomically (updates, zone-file imports, and emptying a zone before deleting
+  it). An import is one change per :data:`CHANGE_BATCH` sets (and
+  :data:`CHANGE_RRDATA_BYTES` of data); if a later change fails, those before
+  it are undone.
 
 A zone's id is its managed-zone *name* (``example-com`` for ``example.com.``
 when the driver makes one; ``extra={"name": ...}`` picks another). Record ids
@@ -38,7 +41,6 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
-from urllib.parse import quote
 
 from overcast.auth.google_oauth import AccessToken
 from overcast.auth.google_oauth import GoogleCredentials
@@ -50,6 +52,7 @@ from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.base import batches
 from overcast.dns.records import from_presentation
 from overcast.dns.records import to_presentation
 from overcast.errors import AlreadyExists
@@ -90,8 +93,11 @@ DEFAULT_ENDPOINT: Final = "https://dns.googleapis.com/dns/v1"
 SCOPE: Final = "https://www.googleapis.com/auth/ndev.clouddns.readwrite"
 #: TTL of a record set created without one (Cloud DNS requires a TTL).
 DEFAULT_RECORD_TTL: Final = 300
-#: Record sets per change when a zone is emptied before deletion.
+#: Record sets per change when a zone is emptied before deletion or filled by an import.
 CHANGE_BATCH: Final = 100
+#: Bytes of record data per change an import sends (Cloud DNS's default quota
+#: ``totalRrdataSizePerChange`` is larger).
+CHANGE_RRDATA_BYTES: Final = 100_000
 _ZONE_NAME: Final = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
 _APEX_MANAGED: Final = frozenset({"NS", "SOA"})
 
@@ -184,7 +190,8 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         return replace(fault, code=code, codes=fault.codes | {code})
 
     def _path(self, *segments: str) -> str:
-        return "/" + "/".join(quote(s, safe="") for s in ("projects", self.project, *segments))
+        return "/" + "/".join(names.url_segment(s, driver=self)
+                              for s in ("projects", self.project, *segments))
 
     def _pages(self, path: str, key: str, convert: Callable[[dict[str, Any]], T],
                params: Sequence[tuple[str, str]] = (), *, what: str = "",
@@ -404,6 +411,43 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
                               json=change, what=spec.id, exists=RecordAlreadyExists,
                               missing=RecordNotFound)
         return self._to_record(zone, addition)
+
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Write an import in changes (additions, and deletions of the sets it
+        replaces, as they are now), each applied atomically; a later change
+        failing undoes those before it."""
+        current: dict[tuple[str, str], dict[str, Any]] = {}
+        if any(spec.replaces is not None for spec in specs):
+            for item in (yield from collect(self._record_sets(zone, dict))):
+                current[(str(item.get("name", "")).lower(), str(item.get("type")))] = item
+        additions = {spec.id: self._addition(spec, spec.ttl) for spec in specs}
+        deletions: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            if spec.replaces is not None:
+                found = current.get((additions[spec.id]["name"].lower(), spec.type.value))
+                if found is None:
+                    raise RecordNotFound(spec.replaces.id, driver=self)
+                deletions[spec.id] = found
+
+        def size(spec: RecordSpec) -> tuple[int, int]:
+            return 1, sum(len(data) for data in additions[spec.id]["rrdatas"])
+
+        def change(adding: list[dict[str, Any]], deleting: list[dict[str, Any]]) -> Op[None]:
+            body = {"kind": "dns#change", "additions": adding, "deletions": deleting}
+            yield from self._json("POST", self._path("managedZones", zone.id, "changes"),
+                                  json=body, what=zone.id, exists=RecordAlreadyExists,
+                                  missing=RecordNotFound)
+
+        def write(step: Sequence[RecordSpec]) -> Op[None]:
+            yield from change([additions[spec.id] for spec in step],
+                              [deletions[spec.id] for spec in step if spec.id in deletions])
+
+        def undo(step: Sequence[RecordSpec]) -> Op[None]:
+            yield from change([deletions[spec.id] for spec in step if spec.id in deletions],
+                              [additions[spec.id] for spec in step])
+
+        steps = batches(specs, size, (CHANGE_BATCH, CHANGE_RRDATA_BYTES))
+        yield from self._write_steps(zone, steps, write, undo)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:

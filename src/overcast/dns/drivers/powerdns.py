@@ -25,7 +25,10 @@ How overcast's model maps onto PowerDNS:
   ``"name:TYPE"`` with the name relative to the zone (``"@"`` for the apex).
   Every change is one ``PATCH`` of RRsets (``REPLACE`` / ``DELETE``), which
   PowerDNS applies in one transaction; renaming a set or changing its type
-  deletes the old set and writes the new one in the same ``PATCH``.
+  deletes the old set and writes the new one in the same ``PATCH``. A zone-file
+  import is one ``PATCH`` of every set too (or a few, each within
+  :data:`PATCH_BYTES`: the webserver's default ``webserver-max-bodysize`` is
+  2 MB; if one fails, those before it are rolled back).
 * Every type dnspython knows can be stored. Values are sent in PowerDNS's own
   zone-file form (TXT quoted and split into 255-byte strings, host names
   absolute, base64 and hex unbroken, CERT types and algorithms as numbers,
@@ -41,6 +44,7 @@ listing is one page.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -48,7 +52,6 @@ from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
 from typing import Final
-from urllib.parse import quote
 
 from overcast.dns import names
 from overcast.dns.base import DEFAULT_TTL
@@ -59,6 +62,7 @@ from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.base import batches
 from overcast.dns.records import TEXT_TYPES
 from overcast.dns.records import from_presentation
 from overcast.dns.records import generic
@@ -99,6 +103,9 @@ from overcast.runtime.redact import Secret
 __all__ = ["PowerDNSDriver"]
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8081"
+#: The largest body of one PATCH an import sends (PowerDNS refuses bodies over its
+#: ``webserver-max-bodysize``, 2 MB by default).
+PATCH_BYTES: Final = 1_000_000
 #: Zone kinds PowerDNS copies from a primary server.
 _SECONDARY_KINDS: Final = frozenset({"slave", "secondary", "consumer"})
 #: Zone kinds create_zone and update_zone accept in ``extra["kind"]``.
@@ -178,7 +185,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         self._key = Secret(key)
         self.server_id = server_id
         self.nameservers = self._check_nameservers(nameservers)
-        self._api = f"/api/v1/servers/{quote(server_id, safe='')}"
+        self._api = f"/api/v1/servers/{names.url_segment(server_id, what='server_id', driver=self)}"
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint, "server_id": self.server_id}
@@ -206,7 +213,8 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         return super()._error(resp, outcome)
 
     def _zone_path(self, zone_id: str) -> str:
-        return f"{self._api}/zones/{quote(self._zone_id(zone_id), safe='=')}"
+        segment = names.url_segment(self._zone_id(zone_id), safe="=", what="zone id", driver=self)
+        return f"{self._api}/zones/{segment}"
 
     @staticmethod
     def _zone_id(zone_id: str) -> str:
@@ -224,7 +232,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         self, zone: Zone, fqdn: str, rtype: str | None = None
     ) -> Op[list[dict[str, Any]]]:
         """The RRsets named ``fqdn`` (of type ``rtype``, if given) in ``zone``."""
-        params = [("rrset_name", fqdn)]
+        params = [("rrset_name", names.encodable(fqdn, what="record name", driver=self))]
         if rtype is not None:
             params.append(("rrset_type", _api_type(rtype)))
         data = yield from self._zone_data(zone.id, params)
@@ -499,6 +507,40 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         changes.append(_replace(fqdn, spec.type.value, contents, set_ttl))
         yield from self._patch(zone, changes)
         return self._made_record(spec, set_ttl)
+
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Write every set of an import in one PATCH (PowerDNS applies it in one
+        transaction), or in a few of at most :data:`PATCH_BYTES` each, the ones
+        sent rolled back if a later one fails."""
+        default = DEFAULT_TTL
+        if any(spec.ttl is None for spec in specs):
+            default = yield from self._default_ttl(zone, None)
+        changes: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            fqdn = names.absolute_name(spec.name, zone.domain)
+            ttl = spec.ttl if spec.ttl is not None else default
+            changes[spec.id] = _replace(fqdn, spec.type.value, _contents(spec, driver=self), ttl)
+        steps = batches(specs, lambda spec: (len(json.dumps(changes[spec.id])) + 2,),
+                        (PATCH_BYTES,))
+
+        def write(step: Sequence[RecordSpec]) -> Op[None]:
+            yield from self._patch(zone, [changes[spec.id] for spec in step])
+
+        def undo(step: Sequence[RecordSpec]) -> Op[None]:
+            yield from self._patch(zone, [self._restore(zone, spec) for spec in step])
+
+        yield from self._write_steps(zone, steps, write, undo)
+
+    def _restore(self, zone: Zone, spec: RecordSpec) -> dict[str, Any]:
+        """The change that undoes writing ``spec``: the set it replaced put back,
+        or the set deleted."""
+        fqdn = names.absolute_name(spec.name, zone.domain)
+        old = spec.replaces
+        if old is None:
+            return {"name": fqdn, "type": _api_type(spec.type.value), "changetype": "DELETE"}
+        contents = [_content(spec.type.value, value, driver=self) for value in old.values]
+        return _replace(fqdn, spec.type.value, contents,
+                        DEFAULT_TTL if old.ttl is None else old.ttl)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:

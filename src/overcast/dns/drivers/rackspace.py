@@ -33,7 +33,8 @@ driver, shared by threads and tasks) until shortly before it expires, and a
 
 Record sets are made of the per-value records as :mod:`overcast.dns.per_value`
 describes (``record.extra["record_ids"]`` holds the ids); each write of a set
-(its new values, its changed values, its deleted values) is one job.
+(its new values, its changed values, its deleted values) is one job, and a
+zone-file import of new sets is one job per :data:`MAX_RECORDS_PER_JOB` values.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ __all__ = ["RackspaceDNSDriver"]
 DEFAULT_AUTH_URL: Final = "https://identity.api.rackspacecloud.com/v2.0"
 #: The largest page the API serves.
 MAX_PAGE_SIZE: Final = 100
+#: The most records one job of an import creates (a domain holds 500 by default).
+MAX_RECORDS_PER_JOB: Final = 500
 #: The lowest TTL Rackspace accepts, in seconds.
 MIN_TTL: Final = 300
 #: A cached token is renewed this long before it expires (or at 90% of a short life).
@@ -139,6 +142,8 @@ class RackspaceDNSDriver(PerValueDNSDriver):
         map(RecordType, ("A", "AAAA", "CNAME", "MX", "NS", "SRV", "TXT")))
     ids_key: ClassVar[str] = "record_ids"
     page_sizes: ClassVar[tuple[int, int | None]] = (1, MAX_PAGE_SIZE)
+    #: One job creates many records, all or none.
+    values_per_post: ClassVar[int] = MAX_RECORDS_PER_JOB
     #: A domain without its records (which the record listing reads page by page).
     zone_params: ClassVar[tuple[tuple[str, str], ...]] = (
         ("showRecords", "false"), ("showSubdomains", "false"))

@@ -16,6 +16,11 @@ create the same record set cannot both win:
   :class:`~overcast.errors.InvalidInput`, as a CNAME stands alone;
 * update and delete: "RRset exists" (else :class:`~overcast.errors.RecordNotFound`).
 
+A zone-file import is one UPDATE holding every set with the same
+prerequisites, or a few when the zone is large (each within
+:data:`UPDATE_BYTES`); if one fails, the UPDATEs sent before it are undone by
+UPDATEs that delete what they added and put back what they replaced.
+
 A name server has no zone listing: :meth:`RFC2136DNSDriver.iterate_zones`
 yields the zones given as ``zones=``, and :meth:`RFC2136DNSDriver.get_zone`
 works for any zone the server is authoritative for. Zones are made and
@@ -30,6 +35,7 @@ import binascii
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -63,6 +69,7 @@ from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.base import batches
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import OperationTimeout
@@ -91,6 +98,10 @@ SERVER_TYPES: Final = frozenset({
     RecordType.SIG,
 })
 
+#: The largest UPDATE an import sends, in bytes of wire form (a DNS message over
+#: TCP holds at most 65,535, the TSIG record included).
+UPDATE_BYTES: Final = 32_000
+
 #: TSIG algorithms by the names people write them with.
 TSIG_ALGORITHMS: Final[Mapping[str, dns.name.Name]] = {
     "hmac-md5": dns.tsig.HMAC_MD5,
@@ -101,6 +112,18 @@ TSIG_ALGORITHMS: Final[Mapping[str, dns.name.Name]] = {
     "hmac-sha384": dns.tsig.HMAC_SHA384,
     "hmac-sha512": dns.tsig.HMAC_SHA512,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Set:
+    """One set of an import as dnspython data: where it goes, its rdataset, the
+    rdataset it replaces (``None`` for a new set) and its size in an UPDATE."""
+
+    spec: RecordSpec
+    owner: dns.name.Name
+    rdataset: dns.rdataset.Rdataset
+    old: dns.rdataset.Rdataset | None
+    size: int
 
 
 class RFC2136DNSDriver(DNSDriver):
@@ -135,10 +158,7 @@ class RFC2136DNSDriver(DNSDriver):
             raise InvalidInput(f"port must be an integer from 1 to 65535: {port!r}", driver=self)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise InvalidInput(f"timeout must be positive seconds: {timeout!r}", driver=self)
-        if isinstance(default_ttl, bool) or not isinstance(default_ttl, int) or default_ttl < 0:
-            raise InvalidInput(
-                f"default_ttl must be a non-negative integer: {default_ttl!r}", driver=self
-            )
+        names.check_ttl(default_ttl, what="default_ttl", driver=self)
         if not isinstance(tsig_name, str) or tsig_name in names.APEX_NAMES:
             raise InvalidInput("tsig_name must be the key's name", driver=self)
         names.validate_name(tsig_name, wildcard=False, what="tsig_name", driver=self)
@@ -533,6 +553,97 @@ class RFC2136DNSDriver(DNSDriver):
         explain = self._explain(owner, rdtype, wanted, missing=record.id)
         yield Call(self._update, origin, update, what, explain)
         return bind.make_record(owner, [rdataset], origin, zone, self)
+
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Write every set of an import in one UPDATE (or a few, each within
+        :data:`UPDATE_BYTES`), each with the prerequisites of a create (the set
+        does not exist, the CNAME rule) or of an update (the set replaced
+        exists); the UPDATEs sent are undone if a later one fails."""
+        origin = self._origin(zone.id)
+        sets: list[_Set] = yield Call(self._prepare_sets, origin, zone, specs)
+        by_id = {item.spec.id: item for item in sets}
+        steps = batches(specs, lambda spec: (by_id[spec.id].size,), (UPDATE_BYTES,))
+        at_ns = {item.owner for item in sets if item.rdataset.rdtype == dns.rdatatype.NS}
+
+        def write(step: Sequence[RecordSpec]) -> Op[None]:
+            update = self._new_update(origin)
+            for spec in step:
+                self._add_set(update, by_id[spec.id], origin, at_ns)
+            what = f"import of {len(step)} record sets into {origin.to_text()}"
+            yield Call(self._update, origin, update, what, self._explain_import(step))
+
+        def undo(step: Sequence[RecordSpec]) -> Op[None]:
+            update = self._new_update(origin)
+            for spec in step:
+                item = by_id[spec.id]
+                update.delete(item.owner, item.rdataset.rdtype)
+                if item.old is not None:
+                    update.add(item.owner, item.old)
+            what = f"rollback of {len(step)} imported record sets in {origin.to_text()}"
+            yield Call(self._update, origin, update, what, lambda rcode: None)
+
+        yield from self._write_steps(zone, steps, write, undo)
+
+    def _prepare_sets(self, origin: dns.name.Name, zone: Zone,
+                      specs: Sequence[RecordSpec]) -> list[_Set]:
+        """The sets of an import as dnspython data, each with its size on the wire
+        (blocking: a large zone takes a while)."""
+        prepared: list[_Set] = []
+        for spec in specs:
+            owner = bind.owner_name(spec.name, origin, driver=self)
+            rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
+            ttl = spec.ttl if spec.ttl is not None else self._default_ttl(zone)
+            rdataset = dns.rdataset.from_rdata_list(ttl, rdatas)
+            old = None
+            if spec.replaces is not None:
+                old_ttl = spec.replaces.ttl if spec.replaces.ttl is not None else ttl
+                old = dns.rdataset.from_rdata_list(old_ttl, bind.rdatas_from_values(
+                    spec.replaces.type, spec.replaces.values, driver=self))
+            # Each RR: its owner, 10 bytes of type, class, TTL and length, its data;
+            # the prerequisites and a deletion add a few RRs without data.
+            name = sum(len(label) + 1 for label in owner.labels)
+            data = sum(name + 10 + len(r.to_wire()) for r in (*rdataset, *(old or ())))
+            prepared.append(_Set(spec, owner, rdataset, old, data + 3 * (name + 10)))
+        return prepared
+
+    def _add_set(self, update: dns.update.UpdateMessage, item: _Set, origin: dns.name.Name,
+                 at_ns: set[dns.name.Name]) -> None:
+        """Add one imported set to an UPDATE, with the prerequisites of a create (or,
+        for a set it replaces, that the set exists)."""
+        owner, rdtype = item.owner, item.rdataset.rdtype
+        if item.old is not None:
+            update.present(owner, rdtype)  # "RRset exists"
+            update.delete(owner, rdtype)
+        else:
+            update.absent(owner, rdtype)  # "RRset does not exist"
+            if rdtype == dns.rdatatype.CNAME:
+                update.absent(owner)  # "name not in use"
+            else:
+                update.absent(owner, dns.rdatatype.CNAME)  # "no CNAME at this name"
+        if rdtype == dns.rdatatype.DS and owner != origin and owner not in at_ns:
+            update.present(owner, dns.rdatatype.NS)  # servers drop a DS anywhere else
+        update.add(owner, item.rdataset)
+
+    def _explain_import(self, step: Sequence[RecordSpec]
+                        ) -> Callable[[dns.rcode.Rcode], Exception | None]:
+        """What a failed prerequisite of an import's UPDATE means (the sets were
+        checked against a zone transfer just before: someone changed the zone)."""
+        ids = ", ".join(spec.id for spec in step[:10]) + (" ..." if len(step) > 10 else "")
+
+        def explain(rcode: dns.rcode.Rcode) -> Exception | None:
+            if rcode == dns.rcode.YXRRSET:
+                return RecordAlreadyExists(ids, f"one of the record sets imported ({ids}) "
+                                                "exists now, or a CNAME stands at its name",
+                                           driver=self)
+            if rcode == dns.rcode.YXDOMAIN:
+                return InvalidInput(f"a CNAME imported ({ids}) has a name in use now",
+                                    driver=self)
+            if rcode in (dns.rcode.NXRRSET, dns.rcode.NXDOMAIN):
+                return RecordNotFound(ids, f"a record set the import replaces is gone, or a "
+                                           f"DS has no delegation ({ids})", driver=self)
+            return None
+
+        return explain
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:

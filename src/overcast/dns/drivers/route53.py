@@ -27,6 +27,11 @@ How the API maps onto overcast's model:
   one and has no zone default.
 * ``update_record`` sends an ``UPSERT`` when the name and type stay, else one
   change batch that deletes the old set and creates the new one (atomic).
+* A zone-file import is sent in change batches within Route 53's limits (1,000
+  values and 32,000 characters of values a request, an ``UPSERT`` counted
+  twice): one batch for most zones, each applied atomically; if a later batch
+  fails, the batches before it are undone (created sets deleted, replaced ones
+  put back). An import does not replace routing-policy or alias sets.
 * ``delete_zone`` first deletes every record set except the SOA and the apex NS
   sets, in change batches within Route 53's limits, then the hosted zone
   (Route 53 refuses to delete a zone that still holds other record sets).
@@ -82,6 +87,7 @@ from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
+from overcast.dns.base import batches
 from overcast.dns.records import from_presentation
 from overcast.dns.records import to_presentation
 from overcast.errors import InvalidCredentials
@@ -325,8 +331,13 @@ class Route53DNSDriver(HttpApi, DNSDriver):
     def _post(self, path: str, document: str, root: str, *, what: str, idempotent: bool,
               exists: type[ZoneAlreadyExists] | None = None) -> Op[Element]:
         """POST an XML document; the answer's root element, which must be ``root``."""
+        try:
+            body = document.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{what}: the request has text with a lone surrogate",
+                               driver=self) from None
         return (yield from self._xml(
-            "POST", path, body=document.encode("utf-8"), root=root, idempotent=idempotent,
+            "POST", path, body=body, root=root, idempotent=idempotent,
             what=what, missing=ZoneNotFound, exists=exists,
         ))
 
@@ -457,8 +468,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         fqdn = self._check_domain(domain)
         if str(type).lower() != ZoneType.MASTER.value:
             raise NotSupported("Route 53 hosts only primary (master) zones", driver=self)
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
-            raise InvalidInput(f"ttl must be a non-negative integer: {ttl!r}", driver=self)
+        self._record_ttl(ttl, None)
         options = dict(extra or {})
         unknown = set(options) - {"comment", "delegation_set_id"}
         if unknown:
@@ -567,7 +577,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         bare = self._check_zone_id(zone.id)
         sets = yield from collect(self._record_sets(bare, zone.id, _as_is))
         doomed = [s for s in sets if not (s.type in ("SOA", "NS") and s.matches(zone.domain))]
-        for batch in _batches(doomed):
+        for batch in batches(doomed, _set_size, _BATCH_LIMITS):
             with contextlib.suppress(RecordNotFound):  # deleted meanwhile: fine
                 yield from self._change(bare, [("DELETE", s.element) for s in batch],
                                         what=zone.id, comment="overcast delete_zone")
@@ -755,6 +765,48 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         return (yield from self._write(spec, ttl_value,
                                        [("DELETE", current.element), ("CREATE", element)]))
 
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Write an import in change batches within Route 53's limits (each batch
+        atomic; a later one failing undoes those before it). A TTL not given is
+        :data:`DEFAULT_RECORD_TTL`."""
+        bare = self._check_zone_id(zone.id)
+        for spec in specs:
+            old = spec.replaces
+            if old is not None and ("set_identifier" in old.extra or "alias_target" in old.extra):
+                raise NotSupported(f"an import cannot replace {spec.id}, a routing-policy or "
+                                   "alias record set", driver=self)
+        elements = {spec.id: self._element(spec, spec.ttl, spec.values) for spec in specs}
+
+        def size(spec: RecordSpec) -> tuple[int, int]:
+            twice = 2 if spec.replaces is not None else 1  # Route 53 counts an UPSERT twice
+            return twice * len(spec.values), twice * sum(
+                len(to_presentation(spec.type.value, v)) for v in spec.values)
+
+        def write(step: Sequence[RecordSpec]) -> Op[None]:
+            changes = [("CREATE" if spec.replaces is None else "UPSERT", elements[spec.id])
+                       for spec in step]
+            yield from self._change(bare, changes, what=zone.id, comment="overcast import")
+
+        def undo(step: Sequence[RecordSpec]) -> Op[None]:
+            changes: list[tuple[str, str | Element]] = []
+            for spec in step:
+                old = spec.replaces
+                if old is None:
+                    changes.append(("DELETE", elements[spec.id]))
+                else:
+                    changes.append(("UPSERT", self._element(spec, old.ttl, old.values)))
+            yield from self._change(bare, changes, what=zone.id,
+                                    comment="overcast import rolled back")
+
+        yield from self._write_steps(zone, batches(specs, size, _BATCH_LIMITS), write, undo)
+
+    @staticmethod
+    def _element(spec: RecordSpec, ttl: int | None, values: Sequence[str]) -> str:
+        """The ``ResourceRecordSet`` of ``spec``'s name and type with ``values``."""
+        fqdn = names.absolute_name(spec.name, spec.zone.domain)
+        return _set_xml(fqdn, spec.type.value, DEFAULT_RECORD_TTL if ttl is None else ttl,
+                        values)
+
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
         """Delete a record set (a ``DELETE`` change with the set exactly as it is
@@ -808,24 +860,15 @@ def _change_batch(changes: Sequence[tuple[str, str | Element]], comment: str | N
     return "".join(parts)
 
 
-def _batches(sets: Sequence[_RecordSet]) -> list[list[_RecordSet]]:
-    """Split DELETE changes to keep each request within Route 53's limits
-    (1,000 values, 32,000 characters of values)."""
-    batches: list[list[_RecordSet]] = []
-    current: list[_RecordSet] = []
-    count = chars = 0
-    for rs in sets:
-        values = [
-            _text(item, "Value") or ""
-            for item in _children(_child(rs.element, "ResourceRecords"), "ResourceRecord")
-        ]
-        size, length = max(1, len(values)), sum(len(v) for v in values)
-        if current and (count + size > MAX_BATCH_VALUES or chars + length > MAX_BATCH_CHARS):
-            batches.append(current)
-            current, count, chars = [], 0, 0
-        current.append(rs)
-        count += size
-        chars += length
-    if current:
-        batches.append(current)
-    return batches
+#: Route 53's limits on one change batch, in the units :func:`_set_size` measures.
+_BATCH_LIMITS: Final = (MAX_BATCH_VALUES, MAX_BATCH_CHARS)
+
+
+def _set_size(rs: _RecordSet) -> tuple[int, int]:
+    """A set's values and characters of values, as Route 53 counts them in a batch
+    (an alias set, with no values, counts one)."""
+    values = [
+        _text(item, "Value") or ""
+        for item in _children(_child(rs.element, "ResourceRecords"), "ResourceRecord")
+    ]
+    return max(1, len(values)), sum(len(v) for v in values)

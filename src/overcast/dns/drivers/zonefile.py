@@ -14,8 +14,13 @@ applies the change, bumps the SOA serial and replaces the file atomically
 existing file keeps its mode), under an exclusive
 ``flock`` on the zone's lock file, so concurrent writers (threads or
 processes) never lose each other's changes and a reader (or a name server
-reloading the zone) never sees a half-written file. Files edited by hand are
-read as they are; comments are not kept when the driver rewrites them.
+reloading the zone) never sees a half-written file. The new text is parsed
+before the rename: a change that would leave a file that does not load is
+refused (InvalidInput) and the file stays as it was. An import is one write,
+whatever the number of records. Files edited by hand are read as they are;
+comments are not kept when the driver rewrites them. A ``*.zone`` entry that
+cannot be read as a zone file (not UTF-8, a directory) is InvalidInput for
+the operations on that zone, and skipped with a warning by a zone listing.
 
 Parsing and writing use dnspython (``pip install "overcast[dns]"``), through
 the master-file code the DNS area shares (:mod:`overcast.dns.bind`).
@@ -26,11 +31,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import warnings
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -178,11 +185,22 @@ class ZoneFileDNSDriver(DNSDriver):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read_text(self, origin: dns.name.Name) -> str:
+        """A zone file's text: ZoneNotFound if there is none, InvalidInput if it is
+        not a UTF-8 text file, ProviderError if it cannot be read."""
+        path = self.zone_path(origin.to_text())
         try:
-            with open(self.zone_path(origin.to_text()), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 return f.read()
         except FileNotFoundError:
             raise ZoneNotFound(origin.to_text(), driver=self) from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"zone file {path} is not UTF-8 text: {exc.reason} at byte "
+                               f"{exc.start}", driver=self) from None
+        except (IsADirectoryError, NotADirectoryError):
+            raise InvalidInput(f"{path} is not a zone file (a directory)", driver=self) from None
+        except OSError as exc:
+            raise ProviderError(f"zone file {path} cannot be read: {exc.strerror or exc}",
+                                code="ZoneFileError", driver=self) from None
 
     def _load(self, origin: dns.name.Name) -> _Loaded:
         text = self._read_text(origin)
@@ -200,10 +218,17 @@ class ZoneFileDNSDriver(DNSDriver):
         return self._zone(origin, bind.master_file_ttl(self._read_text(origin)))
 
     def _zone_infos(self, origins: list[dns.name.Name]) -> list[Zone]:
+        """The zones of ``origins`` whose files can be read; one that cannot is
+        skipped with a warning, so it does not hide the others."""
         found: list[Zone] = []
         for origin in origins:
-            with contextlib.suppress(ZoneNotFound):  # deleted since the listing
+            try:
                 found.append(self._zone_info(origin))
+            except ZoneNotFound:  # deleted since the listing
+                continue
+            except (InvalidInput, ProviderError) as exc:
+                warnings.warn(f"zone listing skips {origin.to_text()}: {exc}", RuntimeWarning,
+                              stacklevel=2)
         return found
 
     def _list_origins(self) -> list[dns.name.Name]:
@@ -238,8 +263,22 @@ class ZoneFileDNSDriver(DNSDriver):
             target.discard()
             raise
 
-    def _write(self, origin: dns.name.Name, loaded: _Loaded) -> None:
+    def _render(self, origin: dns.name.Name, loaded: _Loaded) -> str:
+        """A zone's new text, parsed back before anything is written: a text that
+        would not load is InvalidInput, so no file is ever replaced by one."""
         text = bind.render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
+        try:
+            bind.read_master_file(text, origin)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"the change would leave {self.zone_path(origin.to_text())} unreadable ({exc}); "
+                "nothing was written",
+                driver=self,
+            ) from None
+        return text
+
+    def _write(self, origin: dns.name.Name, loaded: _Loaded) -> None:
+        text = self._render(origin, loaded)
         self._replace_file(self.zone_path(origin.to_text()), text, overwrite=True)
 
     def _mutate(self, origin: dns.name.Name, change: Callable[[_Loaded], T]) -> T:
@@ -259,7 +298,7 @@ class ZoneFileDNSDriver(DNSDriver):
         with self._locked(origin):
             if os.path.lexists(path):
                 raise ZoneAlreadyExists(origin.to_text(), driver=self)
-            text = bind.render_zone(loaded.zone, origin, loaded.ttl, comment=_HEADER)
+            text = self._render(origin, loaded)
             try:
                 self._replace_file(path, text, overwrite=False)
             except InvalidInput:  # the file appeared meanwhile (written without our lock)
@@ -268,10 +307,14 @@ class ZoneFileDNSDriver(DNSDriver):
 
     def _delete_zone_file(self, origin: dns.name.Name) -> bool:
         with self._locked(origin):
+            path = self.zone_path(origin.to_text())
             try:
-                os.unlink(self.zone_path(origin.to_text()))
+                os.unlink(path)
             except FileNotFoundError:
                 raise ZoneNotFound(origin.to_text(), driver=self) from None
+            except IsADirectoryError:
+                raise InvalidInput(f"{path} is not a zone file (a directory)",
+                                   driver=self) from None
         return True
 
     def _records(self, origin: dns.name.Name, zone: Zone | None) -> list[Record]:
@@ -450,6 +493,23 @@ class ZoneFileDNSDriver(DNSDriver):
 
         updated: Record = yield Call(self._mutate, origin, change)
         return updated
+
+    def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
+        """Write every set of an import in one change of the file: all are written,
+        or (a set that is no longer free, a text that would not load) none."""
+        origin = self._origin(zone.id)
+        yield Call(self._mutate, origin, partial(self._put_sets, origin, specs))
+
+    def _put_sets(self, origin: dns.name.Name, specs: Sequence[RecordSpec],
+                  loaded: _Loaded) -> None:
+        """Add (or replace) the sets ``specs`` describe in a loaded zone."""
+        model = loaded.zone
+        for spec in specs:
+            owner = bind.owner_name(spec.name, origin, driver=self)
+            rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
+            spec.check_free(_types_at(model, owner), driver=self)
+            set_ttl = spec.ttl if spec.ttl is not None else _zone_ttl(loaded)
+            bind.put_set(model, owner, set_ttl, rdatas)
 
     @operation
     def delete_record(self, record: Record) -> Op[bool]:
