@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import random
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ OBJECTS = 10_000
 WORKERS = 16
 #: Above 256 KiB uploads go in parts of 5 MiB, three at a time.
 PART_PLAN = PartPlan(threshold=256 * KiB, part_size=5 * MiB, concurrency=3)
+#: Keys per listing request: the listing is 100 requests, so faults hit it too.
+LIST_PAGE = 100
 #: 1 % of requests answered 503 without forwarding, 0.1 % reset after the server acted.
 FAULTS = Faults(unavailable=0.01, reset=0.001, seed=SEED, allow=spare_known_defects)
 
@@ -116,6 +119,7 @@ def test_10000_objects_arrive_intact_through_503s_and_resets(
             driver = S3StorageDriver(
                 server.access_key, server.secret_key, endpoint=proxy.url, part_plan=PART_PLAN,
                 timeout=Timeouts(connect=10, read=60), pool_size=WORKERS, hooks=tally.hooks(),
+                page_size=LIST_PAGE,
             )
             started = time.monotonic()
             digests: dict[str, str] = {}
@@ -157,6 +161,7 @@ def test_10000_objects_arrive_intact_through_503s_and_resets(
             faults=FAULTS.describe(),
         )
     finally:
+        shutil.rmtree(downloads, ignore_errors=True)  # 290 MB
         with contextlib.suppress(Exception):
             direct.ex_delete_objects(container, list(by_name))
             direct.delete_container(container)
