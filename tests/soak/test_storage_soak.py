@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from overcast.errors import InvalidCredentials
 from overcast.runtime.transports.base import Timeouts
 from overcast.storage.drivers.s3 import S3StorageDriver
 from overcast.storage.transfer import PartPlan
@@ -165,3 +166,18 @@ def test_10000_objects_arrive_intact_through_503s_and_resets(
         with contextlib.suppress(Exception):
             direct.ex_delete_objects(container, list(by_name))
             direct.delete_container(container)
+
+
+@pytest.mark.timeout(120)
+def test_signatures_are_checked_through_the_proxy(request: pytest.FixtureRequest) -> None:
+    """The proxy forwards the client's ``Host``, which the client signed: SeaweedFS
+    accepts the right secret and refuses a wrong one, so the soak's requests
+    are checked signatures, not ignored ones."""
+    server = seaweedfs_server(request)
+    with FaultProxy(server.url) as proxy:
+        right = S3StorageDriver(server.access_key, server.secret_key, endpoint=proxy.url)
+        wrong = S3StorageDriver(server.access_key, "not-the-secret", endpoint=proxy.url)
+        right.list_containers()
+        with pytest.raises(InvalidCredentials, match="SignatureDoesNotMatch"):
+            wrong.list_containers()
+        assert proxy.figures().forwarded == 2
