@@ -386,3 +386,27 @@ def test_export_of_the_server_zone_loads(
     assert sorted(b"".join(r.strings) for r in rdataset) == sorted(
         [LONG_TXT.encode(), UNICODE_TXT.encode()]
     )
+
+
+# -- zone-file imports ---------------------------------------------------------------------
+
+
+def test_a_large_import_is_one_patch_and_a_clash_writes_nothing(
+    pdns: PowerDNSServer, driver: PowerDNSDriver, sent: list[RequestEvent], mode: str,
+    zone: Zone
+) -> None:
+    lines = [f"h{i} IN A 192.0.{i // 250}.{i % 250 + 1}" for i in range(2000)]
+    text = f"$ORIGIN {zone.domain}\n$TTL 600\n" + "\n".join(lines) + "\n"
+    sent.clear()
+    assert call(mode, driver, "import_zone_from_bind_format", text).id == zone.id
+    assert [e.method for e in sent if e.method != "GET"] == ["PATCH"]
+    assert len(driver.list_records(zone)) == 2001  # and the SOA
+    assert answer_strings(pdns, f"h1999.{zone.domain}", "A") == [
+        (b"192.0.7.250",)]
+    # A CNAME beside one of them, and new sets before it: refused, nothing written.
+    sent.clear()
+    clash = f"$ORIGIN {zone.domain}\n$TTL 600\naaa IN A 192.0.2.1\nh7 IN CNAME aaa\n"
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "import_zone_from_bind_format", clash)
+    assert [e.method for e in sent] == ["GET", "GET"]  # the zones, then the zone's sets
+    assert len(driver.list_records(zone)) == 2001

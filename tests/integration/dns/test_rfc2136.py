@@ -421,3 +421,30 @@ def test_export_and_import_through_the_server(
                 for k, vs in user_sets(driver, imported).items()} == user_sets(driver, zone)
     finally:
         server.delete_zone(other, clean=True)
+
+
+def test_a_large_import_is_a_few_updates_and_a_clash_writes_nothing(
+    driver: RFC2136DNSDriver, zone: Zone, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    updates: list[str] = []
+    send = driver._update
+
+    def counted(*args: Any) -> None:
+        updates.append(args[2])
+        send(*args)
+
+    monkeypatch.setattr(driver, "_update", counted)
+    lines = [f"h{i} IN A 192.0.{i // 250}.{i % 250 + 1}" for i in range(2000)]
+    text = f"$ORIGIN {zone.domain}\n$TTL 600\n" + "\n".join(lines) + "\n"
+    assert call(mode, driver, "import_zone_from_bind_format", text).domain == zone.domain
+    assert 1 < len(updates) <= 5  # each within a bounded size, not one per set
+    found = sets_of(driver.list_records(zone))
+    assert len(found) == 2002  # and the SOA and NS
+    assert found[("h1999", "A")] == ["192.0.7.250"]
+    # A CNAME beside one of them, and new sets before it: refused, nothing written.
+    updates.clear()
+    clash = f"$ORIGIN {zone.domain}\n$TTL 600\naaa IN A 192.0.2.1\nh7 IN CNAME aaa\n"
+    with pytest.raises(InvalidInput, match="CNAME"):
+        call(mode, driver, "import_zone_from_bind_format", clash)
+    assert updates == []
+    assert len(driver.list_records(zone)) == 2002

@@ -589,7 +589,7 @@ def test_an_import_is_one_update_with_the_prerequisites_of_creates(
 def test_an_import_in_several_updates_undoes_them_if_one_fails(
     server: NameServer, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rfc2136, "UPDATE_BYTES", 200)  # one set an UPDATE
+    monkeypatch.setattr(rfc2136, "UPDATE_BYTES", 100)  # one set an UPDATE
     text = f"$ORIGIN {ORIGIN}\n$TTL 600\na IN A 192.0.2.1\nb IN A 192.0.2.2\nmail IN A 192.0.2.3\n"
     server.answer(NOERROR, SOA)
     server.transfer(SMALL_ZONE)

@@ -50,6 +50,7 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
@@ -98,9 +99,10 @@ SERVER_TYPES: Final = frozenset({
     RecordType.SIG,
 })
 
-#: The largest UPDATE an import sends, in bytes of wire form (a DNS message over
-#: TCP holds at most 65,535, the TSIG record included).
-UPDATE_BYTES: Final = 32_000
+#: The largest UPDATE an import sends, in bytes of wire form as estimated from
+#: above (a DNS message over TCP holds at most 65,535, header, zone and TSIG
+#: record included).
+UPDATE_BYTES: Final = 60_000
 
 #: TSIG algorithms by the names people write them with.
 TSIG_ALGORITHMS: Final[Mapping[str, dns.name.Name]] = {
@@ -599,11 +601,14 @@ class RFC2136DNSDriver(DNSDriver):
                 old_ttl = spec.replaces.ttl if spec.replaces.ttl is not None else ttl
                 old = dns.rdataset.from_rdata_list(old_ttl, bind.rdatas_from_values(
                     spec.replaces.type, spec.replaces.values, driver=self))
-            # Each RR: its owner, 10 bytes of type, class, TTL and length, its data;
-            # the prerequisites and a deletion add a few RRs without data.
-            name = sum(len(label) + 1 for label in owner.labels)
-            data = sum(name + 10 + len(r.to_wire()) for r in (*rdataset, *(old or ())))
-            prepared.append(_Set(spec, owner, rdataset, old, data + 3 * (name + 10)))
+            # The owner once in full, then a 2-byte pointer to it in each RR with 10
+            # bytes of type, class, TTL and length: the values, up to three
+            # prerequisites, and for a set replaced a deletion and the old values.
+            carried: list[dns.rdata.Rdata] = [*rdataset, *(old or ())]
+            count = 3 + len(carried) + (1 if old is not None else 0)
+            size = (sum(len(label) + 1 for label in owner.labels) + 12 * count
+                    + sum(len(rdata.to_wire() or b"") for rdata in carried))
+            prepared.append(_Set(spec, owner, rdataset, old, size))
         return prepared
 
     def _add_set(self, update: dns.update.UpdateMessage, item: _Set, origin: dns.name.Name,
