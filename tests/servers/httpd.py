@@ -7,6 +7,7 @@ flight, so tests can check what actually reached the wire.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -124,10 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
             # and closes the connection.
             self.close_connection = True
             self.connection.settimeout(30)
-            try:
+            with contextlib.suppress(OSError):
                 self.rfile.read(1)
-            except OSError:
-                pass
         elif path == "/trickle":
             # Announces a large body and sends it one byte at a time, until the
             # client goes away.

@@ -454,8 +454,9 @@ def test_a_server_that_trickles_is_given_up_on(
     so only the minimum rate can end it."""
     driver = make(server, timeout=Timeouts(connect=2, read=0.5, total=None, min_rate=100),
                   retry=RetryPolicy(max_attempts=1), **_options(sync_transport, async_transport))
+    if streamed:
+        method, args, kwargs = "download", ("/trickle?every=0.05",), {}
+    else:
+        method, args, kwargs = "fetch", ("/trickle",), {"params": [("every", "0.05")]}
     with pytest.raises((OperationTimeout, TransportError)):
-        if streamed:
-            call(run, driver, "download", "/trickle?every=0.05")
-        else:
-            call(run, driver, "fetch", "/trickle", params=[("every", "0.05")])
+        call(run, driver, method, *args, **kwargs)
