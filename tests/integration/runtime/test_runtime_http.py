@@ -460,3 +460,18 @@ def test_a_server_that_trickles_is_given_up_on(
         method, args, kwargs = "fetch", ("/trickle",), {"params": [("every", "0.05")]}
     with pytest.raises((OperationTimeout, TransportError)):
         call(run, driver, method, *args, **kwargs)
+
+
+@TRANSPORTS
+def test_a_request_that_must_not_be_resent_reaches_the_server_once(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str
+) -> None:
+    """The second request goes on the connection the first kept alive; the
+    server reads it and closes without answering. A client library that quietly
+    resends on a fresh connection (libcurl does, for a reused one) would deliver
+    it twice; the runtime must see the loss and report the outcome unknown."""
+    driver = make(server, **_options(sync_transport, async_transport))
+    assert call(run, driver, "fetch", "/ok", method="PUT")[0] == 200
+    with pytest.raises(OutcomeUnknown):
+        call(run, driver, "fetch", "/drop", method="PUT", idempotent=False)
+    assert len(server.state.hits("/drop")) == 1

@@ -402,6 +402,102 @@ def test_a_complete_answered_200_with_an_error_document_is_that_error(mode: str)
     script.assert_done()
 
 
+def multipart_etag(*etags: str) -> str:
+    digests = b"".join(bytes.fromhex(e) for e in etags)
+    return f"{hashlib.md5(digests).hexdigest()}-{len(etags)}"
+
+
+def uploads(*items: tuple[str, str, str]) -> str:
+    """A ListMultipartUploads answer: (upload id, initiated, initiator id) for key big."""
+    listed = "".join(
+        f"<Upload><Key>big</Key><UploadId>{upload}</UploadId><Initiated>{when}</Initiated>"
+        f"<Initiator><ID>{who}</ID></Initiator></Upload>" for upload, when, who in items
+    )
+    return doc("ListMultipartUploadsResult", f"<Bucket>b</Bucket>{listed}")
+
+
+E1, E2 = "1" * 32, "2" * 32
+
+
+def start_and_two_parts(script: Script, upload: str = "up-5") -> None:
+    for number, etag in ((1, E1), (2, E2)):
+        script.expect("PUT", f"{S3}/b/big",
+                      params={"partNumber": str(number), "uploadId": upload}).reply(
+            200, headers={"ETag": f'"{etag}"'})
+
+
+def test_a_complete_whose_answer_is_lost_is_sent_again(mode: str) -> None:
+    script = Script()
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(
+        "InitiateMultipartUploadResult", "<UploadId>up-5</UploadId>"))
+    start_and_two_parts(script)
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-5"}).fail(sent=True)
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(
+        200, text=doc("CompleteMultipartUploadResult", f'<ETag>"{multipart_etag(E1, E2)}"</ETag>'))
+    made = call(mode, driver(script, retry=RetryPolicy(max_attempts=3, base=0)),
+                "upload_object_via_stream", iter([b"z" * 12]), "b", "big")
+    assert (made.size, made.hash) == (12, multipart_etag(E1, E2))
+    script.assert_done()
+
+
+def test_a_complete_that_had_taken_effect_is_confirmed_by_the_objects_etag(mode: str) -> None:
+    script = Script()
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(
+        "InitiateMultipartUploadResult", "<UploadId>up-5</UploadId>"))
+    start_and_two_parts(script)
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(503, text="busy")
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(
+        404, text=error("NoSuchUpload", "The specified upload does not exist."))
+    script.expect("HEAD", f"{S3}/b/big").reply(
+        200, headers={"ETag": f'"{multipart_etag(E1, E2)}"', "Content-Length": "12"})
+    made = call(mode, driver(script, retry=RetryPolicy(max_attempts=3, base=0)),
+                "upload_object_via_stream", iter([b"z" * 12]), "b", "big")
+    assert (made.size, made.hash) == (12, multipart_etag(E1, E2))
+    script.assert_done()
+
+
+def test_a_complete_whose_upload_is_gone_and_object_is_not_ours_is_an_error(mode: str) -> None:
+    script = Script()
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(
+        "InitiateMultipartUploadResult", "<UploadId>up-5</UploadId>"))
+    start_and_two_parts(script)
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(
+        404, text=error("NoSuchUpload", "The specified upload does not exist."))
+    script.expect("HEAD", f"{S3}/b/big").reply(
+        200, headers={"ETag": '"someone-else"', "Content-Length": "3"})
+    script.expect("DELETE", f"{S3}/b/big", params={"uploadId": "up-5"}).reply(404)
+    with pytest.raises(ProviderError, match="upload does not exist"):
+        call(mode, driver(script), "upload_object_via_stream", iter([b"z" * 12]), "b", "big")
+    script.assert_done()
+
+
+def test_a_create_whose_answer_is_lost_is_sent_again_and_its_stray_aborted(mode: str) -> None:
+    """The lost create began up-1; the second began up-2. Listed with them: an
+    upload of the same key begun an hour earlier, one by another initiator, and
+    one in the window that holds a part: none of those three is touched."""
+    script = Script()
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).fail(sent=True)
+    script.expect("POST", f"{S3}/b/big", params={"uploads": ""}).reply(200, text=doc(
+        "InitiateMultipartUploadResult", "<UploadId>up-2</UploadId>"))
+    script.expect("GET", f"{S3}/b", params={"uploads": "", "prefix": "big"}).reply(
+        200, text=uploads(("old", "2026-12-04T17:00:00.000Z", "me"),
+                          ("up-1", "2026-12-04T18:00:00.000Z", "me"),
+                          ("theirs", "2026-12-04T18:00:00.000Z", "someone"),
+                          ("busy", "2026-12-04T18:00:00.500Z", "me"),
+                          ("up-2", "2026-12-04T18:00:01.000Z", "me")))
+    script.expect("GET", f"{S3}/b/big", params={"uploadId": "up-1"}).reply(
+        200, text=doc("ListPartsResult", "<UploadId>up-1</UploadId>"))
+    script.expect("DELETE", f"{S3}/b/big", params={"uploadId": "up-1"}).reply(204)
+    script.expect("GET", f"{S3}/b/big", params={"uploadId": "busy"}).reply(
+        200, text=doc("ListPartsResult", "<Part><PartNumber>1</PartNumber></Part>"))
+    start_and_two_parts(script, "up-2")
+    script.expect("POST", f"{S3}/b/big", params={"uploadId": "up-2"}).reply(
+        200, text=doc("CompleteMultipartUploadResult", f'<ETag>"{multipart_etag(E1, E2)}"</ETag>'))
+    made = call(mode, driver(script), "upload_object_via_stream", iter([b"z" * 12]), "b", "big")
+    assert made.size == 12
+    script.assert_done()
+
+
 # -- downloads -----------------------------------------------------------------------------
 
 

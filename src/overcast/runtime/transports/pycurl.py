@@ -156,7 +156,8 @@ class PycurlTransport(SyncTransport):
         # The handle's callbacks still hold these lists until its next request.
         chunks.clear()
         header_lines.clear()
-        self._checkin(curl, True, plain=request.method.upper() == "GET" and request.body is None)
+        self._checkin(curl, True, plain=request.method.upper() == "GET" and request.body is None
+                      and request.is_idempotent)
         self._slots.release()
         return response
 
@@ -172,6 +173,12 @@ class PycurlTransport(SyncTransport):
         # No "Expect: 100-continue" round trip; no curl default Accept header.
         headers += ["Expect:"] if "accept" in names else ["Expect:", "Accept:"]
         body: Any = request.body
+        if not request.is_idempotent:
+            # libcurl quietly sends a request again, on a new connection, when a
+            # kept-alive one turns out closed before any answer came; but the server
+            # may have acted on the first. A request that must not reach the server
+            # twice unseen gets a new connection, which libcurl never resends on.
+            curl.setopt(pycurl.FRESH_CONNECT, 1)
         if method == "HEAD":
             curl.setopt(pycurl.NOBODY, 1)
         elif body is None:

@@ -25,10 +25,11 @@ How the API maps onto overcast's model:
   ``PutObject`` up to ``part_plan.threshold`` bytes, else ``CreateMultipartUpload``,
   ``UploadPart`` (``part_plan.concurrency`` at a time) and
   ``CompleteMultipartUpload``. A failed or cancelled upload runs
-  ``AbortMultipartUpload``, so no parts stay staged. If the outcome of the
-  complete request is unknown (the connection dropped), the driver reads the
-  object back and accepts it only if its ETag is the one these exact parts
-  produce.
+  ``AbortMultipartUpload``, so no parts stay staged. The complete request is
+  sent again when its answer is lost or refused; if an earlier one took effect
+  (``NoSuchUpload``), the driver reads the object back and accepts it only if
+  its ETag is the one these exact parts produce. A create whose answer is lost
+  is sent again and the upload it may have begun is aborted.
 * Full downloads are checked against the size the server sends and against
   the object's own full-object checksum when it has one
   (``x-amz-checksum-*``), else, when the ETag is a plain MD5 (single-request
@@ -67,6 +68,7 @@ import time
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -88,7 +90,6 @@ from overcast.errors import IntegrityError
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import ObjectNotFound
-from overcast.errors import OutcomeUnknown
 from overcast.errors import OvercastError
 from overcast.errors import ProviderError
 from overcast.errors import RateLimited
@@ -358,20 +359,72 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
     def begin(self) -> Op[str]:
         """CreateMultipartUpload; the upload id.
 
-        Sent as idempotent: if an answer is lost and the request is sent again, the
-        first upload holds no parts (nothing was uploaded to it)."""
+        The request is not resent blindly: if its answer is lost after S3 began an
+        upload, a second request begins a second one and the first would stay
+        open (listed, and kept until a lifecycle rule removes it). When the outcome
+        is unknown the request is sent again here, and then the strays it may have
+        left are aborted (:meth:`_abort_strays`)."""
+        started: float = yield Call(time.monotonic)
+        lost = False
+
+        def lost_answer() -> Op[str | None]:
+            nonlocal lost
+            lost = True
+            yield from ()
+            return None  # an upload id cannot be searched for
+
+        upload_id = yield from create_once(self._create, lost_answer)
+        if lost:
+            elapsed: float = yield Call(time.monotonic)
+            yield from self._abort_strays(upload_id, elapsed - started)
+        return upload_id
+
+    def _create(self) -> Op[str]:
         headers = self._headers()
         if self.driver.upload_checksum == "crc32":
             headers["x-amz-checksum-algorithm"] = "CRC32"  # parts carry theirs
         root = yield from self.driver._result(
             "POST", self.url, "InitiateMultipartUpload", params=[("uploads", "")],
-            headers=headers, idempotent=True, what=self.what, missing=ContainerNotFound,
+            headers=headers, idempotent=False, what=self.what, missing=ContainerNotFound,
         )
         upload_id = xml.text(root, "UploadId")
         if not upload_id:
             raise ProviderError("CreateMultipartUpload answer has no UploadId",
                                 driver=self.driver)
         return upload_id
+
+    def _abort_strays(self, upload_id: str, seconds: float) -> Op[None]:
+        """Abort the uploads of this key that a request whose answer was lost may
+        have begun: those S3 lists as begun by the same initiator within
+        ``seconds`` (and a second of clock granularity) before ``upload_id``, that
+        hold no part. Another writer's upload of the same key begun in that
+        window with no part yet is indistinguishable, and S3 keeps no token that
+        would tell them apart; the window is the time the lost answers took."""
+        bucket_url = self.driver._object_url(self.container)
+        root = yield from self.driver._result(
+            "GET", bucket_url, "ListMultipartUploads",
+            params=[("uploads", ""), ("prefix", self.name)], what=self.container,
+            missing=ContainerNotFound,
+        )
+        listed = [
+            (xml.text(item, "UploadId"), iso_date(xml.text(item, "Initiated")),
+             xml.text(item, "Initiator", "ID"))
+            for item in xml.children(root, "Upload") if xml.text(item, "Key") == self.name
+        ]
+        ours = next((item for item in listed if item[0] == upload_id), None)
+        if ours is None or ours[1] is None:
+            return  # not listed (yet): nothing can be told apart
+        earliest = ours[1] - timedelta(seconds=seconds + 1)
+        for stray, began, initiator in listed:
+            if (stray is None or stray == upload_id or began is None or initiator != ours[2]
+                    or not earliest <= began <= ours[1]):
+                continue
+            parts = yield from self.driver._result(
+                "GET", self.url, "ListParts", params=[("uploadId", stray)], what=self.what,
+                ok=(404,),
+            )
+            if not xml.children(parts, "Part"):
+                yield from self.abort(stray)
 
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """UploadPart, with the upload checksum; the part's ETag."""
@@ -392,7 +445,7 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
         return etag
 
     def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Object]:
-        """CompleteMultipartUpload (reconciled by ETag if its outcome is unknown)."""
+        """CompleteMultipartUpload (reconciled by ETag when it had already taken effect)."""
         body = "".join(
             f"<Part>{_tag('PartNumber', str(n))}{_tag('ETag', etag)}"
             f"{_tag('ChecksumCRC32', self.crcs[n]) if n in self.crcs else ''}</Part>"
@@ -400,13 +453,18 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
         )
         xml_body = f'<CompleteMultipartUpload xmlns="{S3_XMLNS}">{body}</CompleteMultipartUpload>'
         try:
-            # S3 may answer 200 and then report an error in the body.
+            # Sent again when an answer is lost or refused: a complete that already
+            # took effect answers NoSuchUpload, and the object then shows whether it
+            # was this upload's (S3 may also answer 200 and report an error in the body).
             root = yield from self.driver._result(
                 "POST", self.url, "CompleteMultipartUpload",
                 params=[("uploadId", upload_id)], headers={"Content-Type": "application/xml"},
-                body=xml_body.encode("utf-8"), what=self.what, missing=ContainerNotFound,
+                body=xml_body.encode("utf-8"), idempotent=True, what=self.what,
+                missing=ContainerNotFound,
             )
-        except OutcomeUnknown:
+        except ProviderError as error:
+            if error.code != "NoSuchUpload":
+                raise
             expected = _multipart_etag(parts)
             found = yield from or_none(self.driver._head_object(self.container, self.name),
                                        ObjectNotFound)
