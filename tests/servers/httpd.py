@@ -159,6 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/hold":
             time.sleep(float(arg("delay", "0.3")))
             self._reply(200, arg("value", "").encode())
+        elif path == "/cut":
+            self._cut(query, count)
         elif path == "/big":
             size = int(arg("mib", "50")) * 1024 * 1024
             self.send_response(200)
@@ -172,7 +174,55 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, b"no such behaviour")
 
+    def _cut(self, query: dict[str, list[str]], count: int) -> None:
+        """A body of ``size`` bytes (``cut_body``) named by an ETag, honouring a
+        ``Range`` and ``If-Match``. The first ``cuts`` answers break after
+        ``after`` bytes: ``how=close`` ends the connection (fewer bytes than
+        announced), ``how=reset`` resets it. From hit ``change`` on, the ETag is
+        another (the object changed); ``ignore_range=1`` answers every request
+        whole; ``weak=1`` sends a weak ETag."""
+        def arg(name: str, default: str) -> str:
+            return query.get(name, [default])[0]
+
+        size = int(arg("size", str(3 * 1024 * 1024)))
+        body = cut_body(size)
+        version = "v2" if count >= int(arg("change", "0") or 0) > 0 else "v1"
+        etag = f'{"W/" if arg("weak", "0") == "1" else ""}"{version}"'
+        wanted = self.headers.get("If-Match")
+        if wanted is not None and wanted != etag:
+            self._reply(412, b"precondition failed", {"ETag": etag})
+            return
+        start, end, status = 0, size, 200
+        ranged = self.headers.get("Range")
+        if ranged and arg("ignore_range", "0") != "1":
+            first, _, last = ranged.removeprefix("bytes=").partition("-")
+            start, end, status = int(first), int(last) + 1, 206
+        self.send_response(status)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(end - start))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        self.end_headers()
+        if count <= int(arg("cuts", "0")):
+            self.wfile.write(body[start : start + int(arg("after", "100000"))])
+            self.wfile.flush()
+            self.close_connection = True
+            if arg("how", "close") == "reset":
+                import socket
+                import struct
+
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.connection.close()
+            return
+        self.wfile.write(body[start:end])
+
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+
+def cut_body(size: int) -> bytes:
+    """The body ``/cut`` serves: the same ``size`` bytes on every call."""
+    return bytes(range(256)) * (size // 256) + bytes(range(size % 256))
 
 
 class _Server(ThreadingHTTPServer):

@@ -25,6 +25,7 @@ import anyio
 from overcast.runtime.policy import Hooks
 from overcast.runtime.policy import RequestEvent
 from overcast.runtime.policy import ResponseEvent
+from overcast.runtime.policy import ResumeEvent
 from servers.faultproxy import Figures
 
 __all__ = ["SEED", "Tally", "check_accounts", "each", "report"]
@@ -43,7 +44,8 @@ class Tally:
     ``unknown``: attempts that failed (no answer, or a 5xx) and were *not*
     retried: the runtime raised :class:`~overcast.errors.OutcomeUnknown`, so
     in a soak whose every operation succeeded, each is an unknown outcome a
-    driver settled by looking the resource up.
+    driver settled by looking the resource up. ``resumed``: streamed bodies a
+    fault broke whose rest the runtime asked for (:mod:`overcast.runtime.resume`).
     """
 
     def __init__(self) -> None:
@@ -55,17 +57,23 @@ class Tally:
         #: whether retried or not.
         self.answered_5xx = 0
         self.unanswered = 0
+        self.resumed = 0
         self.causes: Counter[str] = Counter()
         #: The attempts counted in ``unknown``: method, URL and what went wrong.
         self.unknown_attempts: list[str] = []
 
     def hooks(self) -> Hooks:
         """Hooks that feed this tally."""
-        return Hooks(on_request=[self._request], on_response=[self._response])
+        return Hooks(on_request=[self._request], on_response=[self._response],
+                     on_resume=[self._resume])
 
     def _request(self, event: RequestEvent) -> None:
         with self._lock:
             self.attempts += 1
+
+    def _resume(self, event: ResumeEvent) -> None:
+        with self._lock:
+            self.resumed += 1
 
     def _response(self, event: ResponseEvent) -> None:
         failed = event.error is not None or (event.status or 0) >= 500
@@ -122,10 +130,11 @@ def check_accounts(mode: str, proxy: Figures, tally: Tally) -> int:
 
     Each injected fault but a delay (and each 5xx the server gave by itself)
     ends exactly one attempt badly: the runtime retries it, or settles an
-    unknown outcome, or (sync mode: libcurl resends a request on a fresh
-    connection when a reused one died before answering a byte) the transport
-    resends it before the runtime sees anything, which shows as a request the
-    proxy got but no attempt the runtime made. aiohttp's own resending is
+    unknown outcome, or resumes a streamed body it broke, or (sync mode, an
+    idempotent request only: libcurl resends a request on a fresh connection
+    when a reused one died before answering a byte) the transport resends it
+    before the runtime sees anything, which shows as a request the proxy got
+    but no attempt the runtime made. aiohttp's own resending is
     switched off, so in async mode the proxy must have seen exactly the
     runtime's attempts.
     """
@@ -134,18 +143,22 @@ def check_accounts(mode: str, proxy: Figures, tally: Tally) -> int:
     assert hidden >= 0, f"the runtime counted {tally.attempts} attempts, the proxy {proxy}"
     if mode == "async":
         assert hidden == 0, f"{hidden} requests resent below the runtime: {proxy}"
-    noticed = tally.retries + tally.unknown + hidden
+    noticed = tally.retries + tally.unknown + tally.resumed + hidden
     assert proxy.failures + proxy.server_errors == noticed, (
         f"{proxy.failures} faults and {proxy.server_errors} server errors, but "
-        f"{tally.retries} retries + {tally.unknown} unknown outcomes + {hidden} resends"
+        f"{tally.retries} retries + {tally.unknown} unknown outcomes + {tally.resumed} "
+        f"resumed bodies + {hidden} resends"
     )
     # By kind: every 503 the proxy made up (and 5xx the server gave) was seen as
-    # such, and every broken answer as no answer (or was resent unseen).
+    # such, and every broken answer as no answer, a broken body resumed, or
+    # resent unseen.
     assert tally.answered_5xx == proxy.injected["unavailable"] + proxy.server_errors, (
         f"{tally.answered_5xx} attempts answered 5xx; {proxy}"
     )
-    assert tally.unanswered + hidden == proxy.failures - proxy.injected["unavailable"], (
-        f"{tally.unanswered} attempts without an answer, {hidden} resends; {proxy}"
+    broken = tally.unanswered + tally.resumed + hidden
+    assert broken == proxy.failures - proxy.injected["unavailable"], (
+        f"{tally.unanswered} attempts without an answer, {tally.resumed} resumed bodies, "
+        f"{hidden} resends; {proxy}"
     )
     return hidden
 
@@ -168,6 +181,7 @@ def report(soak: str, mode: str, started: float, proxy: Figures, tally: Tally,
         "retry_causes": dict(tally.causes),
         "unknown_outcomes": tally.unknown,
         "unknown_attempts": tally.unknown_attempts,
+        "resumed_bodies": tally.resumed,
         "resent_by_transport": proxy.requests - tally.attempts,
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -1,7 +1,5 @@
 """S3 as the storage soaks see it: what a request is, as the fault proxy sees it
-(method and request target); which faults the storage soak spares because
-overcast is known to fail there (each case pinned by a strict xfail in
-``test_known_defects.py``); and what the server holds, asked directly with
+(method and request target), and what the server holds, asked directly with
 boto3 (not through overcast, nor through the proxy).
 """
 
@@ -18,7 +16,6 @@ __all__ = [
     "STREAMED_PREFIX",
     "open_uploads",
     "s3_action",
-    "spare_known_defects",
     "stored_keys",
 ]
 
@@ -52,27 +49,6 @@ def s3_action(method: str, target: str) -> str:
         return {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject",
                 "DELETE": "DeleteObject"}[method]
     return "Other"
-
-
-def spare_known_defects(kind: str, method: str, target: str) -> bool:
-    """Whether fault ``kind`` may hit this request in the storage soak: every one
-    may but where overcast is known to fail:
-
-    * a 503 to CompleteMultipartUpload: the upload fails with OutcomeUnknown
-      although the server never saw the request and it could be sent again;
-    * a lost answer to CreateMultipartUpload: the create is resent and the
-      first upload stays open on the server;
-    * a body cut in the middle of a streamed download (reset or truncated):
-      the download fails, nothing resumes it.
-    """
-    action = s3_action(method, target)
-    if action == "CompleteMultipartUpload":
-        return kind != "unavailable"
-    if action == "CreateMultipartUpload":
-        return kind in ("unavailable", "delay")
-    if action == "GetObject" and f"/{STREAMED_PREFIX}" in target:
-        return kind not in ("reset", "truncate")
-    return True
 
 
 def _client(server: SeaweedServer) -> Any:

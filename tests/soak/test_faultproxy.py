@@ -7,11 +7,12 @@ These take milliseconds and need no external server, so they are not marked
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -169,11 +170,22 @@ def test_a_truncation_passes_an_answer_without_a_body_uncounted(
     assert proxy.figures().failures == 0
 
 
-def test_a_delay_holds_the_answer_back(proxy_to: MakeProxy) -> None:
+def test_a_delay_holds_the_answer_back(
+    proxy_to: MakeProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy's pause is asked of its event loop with the configured length
+    (recorded, not timed), and the answer then arrives whole."""
+    asked: list[float] = []
+    pause = asyncio.sleep
+
+    async def recorded(seconds: float, *args: Any) -> Any:
+        asked.append(seconds)
+        return await pause(seconds, *args)
+
+    monkeypatch.setattr("servers.faultproxy.asyncio.sleep", recorded)
     proxy = proxy_to(Faults(delay=1.0, delay_seconds=0.2))
-    started = time.monotonic()
     assert get(proxy) == (200, b"ok:")
-    assert time.monotonic() - started >= 0.2
+    assert asked == [0.2]
     assert proxy.figures().injected["delay"] == 1
     assert proxy.figures().failures == 0
 

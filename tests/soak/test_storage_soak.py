@@ -12,9 +12,8 @@ hold exactly the 10,000 names, the server must hold no open multipart upload,
 and the download folder exactly the 10,000 files (no temporary or partial
 one). Every fault must be accounted for (:func:`~soak.harness.check_accounts`).
 
-Faults are spared only where overcast is known to fail
-(:func:`~soak.s3_requests.spare_known_defects`), each case pinned by a strict
-xfail in ``test_known_defects.py``; the figures say how many were spared.
+No request is spared a fault: the four defects an earlier run found (see
+``test_fault_regressions.py``) are fixed.
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ from soak.harness import each
 from soak.harness import report
 from soak.s3_requests import STREAMED_PREFIX
 from soak.s3_requests import open_uploads
-from soak.s3_requests import spare_known_defects
 from soak.s3_requests import stored_keys
 
 pytestmark = [pytest.mark.soak, pytest.mark.server]
@@ -62,7 +60,7 @@ PART_PLAN = PartPlan(threshold=256 * KiB, part_size=5 * MiB, concurrency=3)
 #: Keys per listing request: the listing is 100 requests, so faults hit it too.
 LIST_PAGE = 100
 #: 1 % of requests answered 503 without forwarding, 0.1 % reset after the server acted.
-FAULTS = Faults(unavailable=0.01, reset=0.001, seed=SEED, allow=spare_known_defects)
+FAULTS = Faults(unavailable=0.01, reset=0.001, seed=SEED)
 
 
 @dataclass(frozen=True)

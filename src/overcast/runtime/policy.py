@@ -33,6 +33,7 @@ __all__ = [
     "Hooks",
     "RequestEvent",
     "ResponseEvent",
+    "ResumeEvent",
     "RetryDecision",
     "RetryPolicy",
     "RuntimeConfig",
@@ -153,6 +154,18 @@ class RequestEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ResumeEvent:
+    """A streamed body broke after ``received`` bytes and the rest is asked for
+    (:mod:`overcast.runtime.resume`); ``error`` says how it broke."""
+
+    driver: str
+    method: str
+    url: str
+    received: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseEvent:
     """An attempt finished: ``status`` if a response came, else ``error``."""
 
@@ -168,13 +181,15 @@ class ResponseEvent:
 
 @dataclass(slots=True)
 class Hooks:
-    """Callbacks for request and response events (logging, metrics, tracing).
+    """Callbacks for request, response and resumption events (logging, metrics,
+    tracing).
 
     A hook must not raise; if it does, the error is logged and ignored.
     """
 
     on_request: list[Callable[[RequestEvent], None]] = field(default_factory=list)
     on_response: list[Callable[[ResponseEvent], None]] = field(default_factory=list)
+    on_resume: list[Callable[[ResumeEvent], None]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -203,6 +218,13 @@ class Hooks:
                 event.error, event.elapsed * 1000, " (will retry)" if event.will_retry else "",
             )
         for hook in self.on_response:
+            _call_hook(hook, event)
+
+    def resume(self, event: ResumeEvent) -> None:
+        """Tell every resumption hook, and log at WARNING."""
+        log.warning("[%s] %s %s broke after %d bytes (%s): asking for the rest",
+                    event.driver, event.method, event.url, event.received, event.error)
+        for hook in self.on_resume:
             _call_hook(hook, event)
 
 

@@ -39,6 +39,7 @@ from overcast.errors import OperationCancelled
 from overcast.errors import OperationTimeout
 from overcast.errors import OutcomeUnknown
 from overcast.errors import RateLimited
+from overcast.errors import TransportError
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
 from overcast.runtime.effects import Emit
@@ -53,9 +54,13 @@ from overcast.runtime.effects import Sleep
 from overcast.runtime.effects import TimeBudget
 from overcast.runtime.effects import body_length
 from overcast.runtime.policy import ResponseEvent
+from overcast.runtime.policy import ResumeEvent
 from overcast.runtime.policy import RuntimeConfig
 from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.redact import redact_text
+from overcast.runtime.redact import redact_url
+from overcast.runtime.resume import Resume
+from overcast.runtime.resume import ResumingStream
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.streams import as_stream
 from overcast.runtime.transports.base import AsyncTransport
@@ -191,12 +196,33 @@ class _Base:
             if size:
                 deadline.extend(size / rate)
 
-    def _budget_stream(self, response: Response, deadline: _Deadline) -> None:
-        """Likewise a streamed answer of known length, which the operation may read."""
-        rate = self.config.timeouts.min_rate
+    def _streamed(self, request: Request, response: Response, deadline: _Deadline) -> None:
+        """Prepare a streamed answer for its reader: the deadline grows by the time
+        its known length may take at the minimum rate, and a body that can be
+        resumed (:mod:`overcast.runtime.resume`) asks for its rest if it breaks."""
         stream = response.stream
-        if rate and stream is not None and stream.length and deadline.at is not None:
+        assert stream is not None
+        rate = self.config.timeouts.min_rate
+        if rate and stream.length and deadline.at is not None:
             deadline.extend(stream.length / rate)
+        resume = Resume.of(request, response)
+        if resume is not None:
+            response.stream = self._resuming(stream, resume)
+
+    def _resuming(self, stream: ByteStream, resume: Resume) -> ResumingStream:
+        """``stream`` made to resume through this runner (each runner's own)."""
+        raise NotImplementedError
+
+    def _resume_notice(self, resume: Resume) -> Callable[[int, TransportError], None]:
+        """What tells the hooks (and the log) that ``resume``'s body broke."""
+        config = self.config
+
+        def notify(received: int, error: TransportError) -> None:
+            url = redact_url(resume.request.full_url)
+            config.hooks.resume(ResumeEvent(config.driver_name, resume.request.method, url,
+                                            received, str(error)))
+
+        return notify
 
     def _rewind(self, request: Request) -> Callable[[], None]:
         """Remember a seekable body's position; return a function that restores it."""
@@ -385,18 +411,26 @@ class SyncRunner(_Base):
             else:
                 if response.status < 400 and not reporting and response.status not in retried:
                     if response.stream is not None:
-                        self._budget_stream(response, ctx.deadline)
+                        self._streamed(request, response, ctx.deadline)
                     return response  # the common case: nothing to retry or report
                 delay = self._after_attempt(
                     request, attempt, started, ctx.deadline, response=response
                 )
                 if delay is None:
-                    self._budget_stream(response, ctx.deadline)
+                    if response.stream is not None:
+                        self._streamed(request, response, ctx.deadline)
                     return response
                 if response.stream is not None:
                     response.stream.close()
             assert delay is not None
             time.sleep(delay)
+
+    def _resuming(self, stream: ByteStream, resume: Resume) -> ResumingStream:
+        def send(rest: Request) -> Response:
+            return self._send(rest, _SyncContext(_Deadline(self.config.timeouts.total)))
+
+        return ResumingStream(stream, resume, tries=self.config.retry.max_attempts, send=send,
+                              notify=self._resume_notice(resume))
 
     def _parallel(self, effect: Parallel, ctx: _SyncContext) -> list[Any]:
         ops = list(effect.ops)
@@ -623,16 +657,24 @@ class AsyncRunner(_Base):
             else:
                 if response.status < 400 and not reporting and response.status not in retried:
                     if response.stream is not None:
-                        self._budget_stream(response, deadline)
+                        self._streamed(request, response, deadline)
                     return response  # the common case: nothing to retry or report
                 delay = self._after_attempt(request, attempt, started, deadline, response=response)
                 if delay is None:
-                    self._budget_stream(response, deadline)
+                    if response.stream is not None:
+                        self._streamed(request, response, deadline)
                     return response
                 if response.stream is not None:
                     await response.stream.aclose()
             assert delay is not None
             await anyio.sleep(delay)
+
+    def _resuming(self, stream: ByteStream, resume: Resume) -> ResumingStream:
+        async def send(rest: Request) -> Response:
+            return await self._send(rest, _Deadline(self.config.timeouts.total))
+
+        return ResumingStream(stream, resume, tries=self.config.retry.max_attempts,
+                              send_async=send, notify=self._resume_notice(resume))
 
     async def _parallel(self, effect: Parallel, deadline: _Deadline) -> list[Any]:
         ops = list(effect.ops)

@@ -6,6 +6,7 @@ import logging
 import threading
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -20,6 +21,7 @@ from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.transports.base import Timeouts
 from servers.echo_driver import EchoDriver
 from servers.httpd import ScriptedServer
+from servers.httpd import cut_body
 from servers.modes import MODES
 from servers.modes import call
 
@@ -475,3 +477,77 @@ def test_a_request_that_must_not_be_resent_reaches_the_server_once(
     with pytest.raises(OutcomeUnknown):
         call(run, driver, "fetch", "/drop", method="PUT", idempotent=False)
     assert len(server.state.hits("/drop")) == 1
+
+
+def _cut_download(run: str, driver: EchoDriver, path: str, tmp_path: Path,
+                  saved: bool) -> bytes:
+    """``path`` downloaded as a stream, or saved to a file through a Pipe."""
+    if not saved:
+        data: bytes = call(run, driver, "download", path)
+        return data
+    target = tmp_path / "saved.bin"
+    with open(target, "wb") as sink:
+        call(run, driver, "save", path, sink)
+    return target.read_bytes()
+
+
+@TRANSPORTS
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("saved", [False, True], ids=["streamed", "piped"])
+def test_a_body_cut_in_the_middle_is_resumed_where_it_broke(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str,
+    how: str, saved: bool, tmp_path: Path,
+) -> None:
+    """Cut twice, 100,000 bytes into each answer: the rest is asked for with a
+    Range from the first byte missing and If-Match, and the reader gets the
+    whole body once, in order; the hooks are told of each resumption."""
+    resumed: list[int] = []
+    hooks = Hooks(on_resume=[lambda event: resumed.append(event.received)])
+    driver = make(server, hooks=hooks, **_options(sync_transport, async_transport))
+    size = 3 * 1024 * 1024
+    data = _cut_download(run, driver, f"/cut?cuts=2&after=100000&how={how}&size={size}",
+                         tmp_path, saved)
+    assert data == cut_body(size)
+    assert resumed == [100000, 200000]
+    asked = [(hit.headers.get("Range"), hit.headers.get("If-Match"))
+             for hit in server.state.hits("/cut")]
+    assert asked == [(None, None), ("bytes=100000-3145727", '"v1"'),
+                     ("bytes=200000-3145727", '"v1"')]
+
+
+@TRANSPORTS
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [("change=2", "the object changed"), ("ignore_range=1", "answered 200")],
+    ids=["changed", "range-ignored"],
+)
+def test_a_body_whose_rest_is_not_the_same_object_is_not_resumed(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str,
+    query: str, says: str,
+) -> None:
+    driver = make(server, **_options(sync_transport, async_transport))
+    with pytest.raises(TransportError, match=says):
+        call(run, driver, "download", f"/cut?cuts=1&after=1000&{query}")
+    assert len(server.state.hits("/cut")) == 2
+
+
+@TRANSPORTS
+def test_a_body_named_by_a_weak_etag_is_not_resumed(
+    server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str,
+) -> None:
+    driver = make(server, **_options(sync_transport, async_transport))
+    with pytest.raises(TransportError):
+        call(run, driver, "download", "/cut?cuts=1&after=1000&weak=1")
+    assert len(server.state.hits("/cut")) == 1
+
+
+def test_a_body_that_keeps_breaking_without_progress_ends(
+    server: ScriptedServer, mode: str
+) -> None:
+    """Every answer breaks before its first byte: after as many tries as the
+    policy allows attempts, the stream fails."""
+    driver = make(server)
+    with pytest.raises(TransportError):
+        call(mode, driver, "download", "/cut?cuts=100&after=0")
+    # The first answer, then FAST_RETRY.max_attempts fruitless resumptions.
+    assert len(server.state.hits("/cut")) == 1 + FAST_RETRY.max_attempts

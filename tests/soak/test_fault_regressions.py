@@ -1,11 +1,16 @@
-"""Faults overcast does not survive yet, each hit once on purpose, in both modes.
+"""The faults the storage soak found overcast failing on, each hit once on
+purpose, in both modes, against a real SeaweedFS: the fault proxy injects exactly
+one fault (rate 1, limit 1) on the one request that showed each defect.
 
-The soaks spare these cases (:func:`~soak.s3_requests.spare_known_defects`);
-here the fault proxy injects exactly one fault (rate 1, limit 1) on the one
-request that shows each defect, against a real SeaweedFS. Each test asserts
-what should happen and is a strict xfail, naming the error it fails with
-today: when a defect is fixed its test passes, the strict xfail turns that
-into a failure, and the xfail (and the soak's spare rule) must go.
+* a 503 to CompleteMultipartUpload that the server never saw: the complete is
+  sent again (it used to fail with OutcomeUnknown);
+* a lost answer to CreateMultipartUpload: the create is sent again and the
+  upload the first one began is aborted (it used to stay open);
+* a body cut in the middle of a streamed download (reset or truncated): the
+  rest is asked for with a Range (the download used to fail);
+* a dropped answer to CreateBucket on the pycurl transport: libcurl no longer
+  resends it unseen (the caller used to get ContainerAlreadyExists for the
+  bucket its own request made).
 """
 
 from __future__ import annotations
@@ -18,9 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from overcast.errors import ContainerAlreadyExists
-from overcast.errors import OutcomeUnknown
-from overcast.errors import TransportError
 from overcast.runtime.transports.base import Timeouts
 from overcast.storage.base import Container
 from overcast.storage.drivers.s3 import S3StorageDriver
@@ -73,14 +75,8 @@ def data(size: int) -> bytes:
     return random.Random(size).randbytes(size)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OutcomeUnknown,
-    reason="S3 CompleteMultipartUpload answered 503 by something in front of the server "
-    "(which never saw it): the driver reads the object back, finds nothing, and raises "
-    "OutcomeUnknown (and aborts the upload) instead of sending the complete again",
-)
 @pytest.mark.parametrize("mode", MODES)
-def test_a_complete_refused_before_the_server_is_sent_again(
+def test_a_complete_refused_before_the_server_saw_it_is_sent_again(
     seaweed: SeaweedServer, bucket: Container, mode: str
 ) -> None:
     with FaultProxy(seaweed.url, once("unavailable", "CompleteMultipartUpload")) as proxy:
@@ -88,25 +84,20 @@ def test_a_complete_refused_before_the_server_is_sent_again(
         uploaded = call(mode, driver, "upload_object_via_stream", data(512 * KiB), bucket, "a")
         assert proxy.figures().injected["unavailable"] == 1
     assert uploaded.size == 512 * KiB
-    assert driver.get_object(bucket.name, "a").size == 512 * KiB
+    direct = S3StorageDriver(seaweed.access_key, seaweed.secret_key, endpoint=seaweed.url)
+    assert direct.get_object(bucket.name, "a").size == 512 * KiB
+    assert open_uploads(seaweed, bucket.name) == []
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="S3 CreateMultipartUpload is resent when its answer is lost after the server "
-    "acted; the upload succeeds, but the first upload stays open on the server (listed "
-    "by ListMultipartUploads) until a lifecycle rule removes it",
-)
 @pytest.mark.parametrize("mode", MODES)
-def test_b_a_lost_create_multipart_answer_leaves_no_upload_open(
+def test_a_lost_create_multipart_answer_leaves_no_upload_open(
     seaweed: SeaweedServer, bucket: Container, mode: str
 ) -> None:
     with FaultProxy(seaweed.url, once("reset", "CreateMultipartUpload")) as proxy:
         driver = proxied(seaweed, proxy)
         uploaded = call(mode, driver, "upload_object_via_stream", data(512 * KiB), bucket, "b")
         assert proxy.figures().injected["reset"] == 1
-    if uploaded.size != 512 * KiB:  # not the known failure: fail outside the xfail
-        raise RuntimeError(f"the upload itself went wrong: {uploaded!r}")
+    assert uploaded.size == 512 * KiB
     assert open_uploads(seaweed, bucket.name) == []
 
 
@@ -132,49 +123,16 @@ def cut_download(seaweed: SeaweedServer, bucket: Container, kind: str, mode: str
 
 @pytest.mark.parametrize("kind", ["reset", "truncate"])
 @pytest.mark.parametrize("mode", MODES)
-def test_a_streamed_download_cut_mid_body_leaves_no_partial_file(
-    seaweed: SeaweedServer, bucket: Container, tmp_path: Path, mode: str, kind: str
-) -> None:
-    download = cut_download(seaweed, bucket, kind, mode, tmp_path)
-    try:
-        download()
-    except TransportError:
-        assert os.listdir(tmp_path) == []
-    else:
-        assert os.listdir(tmp_path) == ["c.bin"]
-        assert (tmp_path / "c.bin").read_bytes() == data(6 * MiB)
-
-
-@pytest.mark.xfail(
-    strict=True, raises=TransportError,
-    reason="a download whose body is cut after the answer began (objects above 1 MiB are "
-    "streamed) fails with TransportError: the runtime retries only until the answer's "
-    "head, and nothing resumes the body with a Range request",
-)
-@pytest.mark.parametrize("kind", ["reset", "truncate"])
-@pytest.mark.parametrize("mode", MODES)
-def test_c_a_streamed_download_cut_mid_body_completes(
+def test_a_streamed_download_cut_mid_body_completes(
     seaweed: SeaweedServer, bucket: Container, tmp_path: Path, mode: str, kind: str
 ) -> None:
     assert cut_download(seaweed, bucket, kind, mode, tmp_path)()
+    assert os.listdir(tmp_path) == ["c.bin"]  # no partial file beside it
     assert (tmp_path / "c.bin").read_bytes() == data(6 * MiB)
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        pytest.param("sync", marks=pytest.mark.xfail(
-            strict=True, raises=ContainerAlreadyExists,
-            reason="the pycurl transport lets libcurl resend a request on a fresh "
-            "connection when a reused one closes before answering; a non-idempotent "
-            "request without a body (S3 CreateBucket) thus reaches the server twice, "
-            "unseen by the runtime, and the caller gets ContainerAlreadyExists for the "
-            "bucket its own first request made",
-        )),
-        "async",
-    ],
-)
-def test_d_a_create_whose_answer_is_dropped_is_settled(
+@pytest.mark.parametrize("mode", MODES)
+def test_a_create_bucket_whose_answer_is_dropped_is_settled(
     seaweed: SeaweedServer, mode: str
 ) -> None:
     name = f"defects-{uuid.uuid4().hex[:12]}"
