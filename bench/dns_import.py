@@ -74,7 +74,7 @@ def bench_zonefile(records: int, repeat: int) -> list[dict[str, float]]:
             driver = ZoneFileDNSDriver(tmp)
             text = zone_text(f"zone{n}.bench.test.", records)
             cells.append(timed(lambda d=driver, t=text: d.import_zone_from_bind_format(t)))
-            listed = driver.list_records(driver.get_zone(f"zone{n}.bench.test."))
+            listed = driver.list_record_sets(driver.get_zone(f"zone{n}.bench.test."))
             assert len(listed) == records + 2, f"{len(listed)} sets listed"  # with SOA, NS
     return cells
 
@@ -94,7 +94,7 @@ def bench_powerdns(records: int, repeat: int) -> list[dict[str, float]] | str:
                 domain = f"zone{n}.bench.test."
                 text = zone_text(domain, records)
                 cells.append(timed(lambda t=text: driver.import_zone_from_bind_format(t)))
-                listed = driver.list_records(driver.get_zone(domain))
+                listed = driver.list_record_sets(driver.get_zone(domain))
                 assert len(listed) == records + 1, f"{len(listed)} sets listed"  # with SOA
         return cells
     finally:

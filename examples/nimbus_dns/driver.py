@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
@@ -193,17 +193,17 @@ class NimbusDNSDriver(HttpApi, DNSDriver):
 
     # -- record sets ------------------------------------------------------------------------
 
-    def _to_record(self, zone: Zone, item: Mapping[str, Any]) -> Record:
+    def _to_record(self, zone: Zone, item: Mapping[str, Any]) -> RecordSet:
         name = names.relative_name(str(item["name"]), zone.domain)
         values = [str(v) for v in item["records"]]
-        return Record(id=f"{name or '@'}:{item['type']}", name=name, type=str(item["type"]),
+        return RecordSet(id=f"{name or '@'}:{item['type']}", name=name, type=str(item["type"]),
                       data=values[0], zone=zone, driver=self, ttl=item.get("ttl"),
                       values=values)
 
     def _set_path(self, zone: Zone, name: str, rtype: str) -> str:
         return f"{self._zone_path(zone.id)}/rrsets/{quote(name or '@', safe='')}/{rtype}"
 
-    def _sets_at(self, zone: Zone, name: str) -> Op[list[Record]]:
+    def _sets_at(self, zone: Zone, name: str) -> Op[list[RecordSet]]:
         """Every set named ``name`` (all types), across pages."""
         listing = self._listing(f"{self._zone_path(zone.id)}/rrsets", "rrsets",
                                 lambda item: self._to_record(zone, item),
@@ -211,13 +211,13 @@ class NimbusDNSDriver(HttpApi, DNSDriver):
         return (yield from collect(listing))
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """The record sets of a zone, page by page."""
         yield from self._listing(f"{self._zone_path(zone.id)}/rrsets", "rrsets",
                                  lambda item: self._to_record(zone, item))
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """A record set by zone and ``"name:TYPE"``; RecordNotFound if absent."""
         zone = yield from self.get_zone.op(zone_id)
         name, _, rtype = str(record_id).rpartition(":")
@@ -227,7 +227,7 @@ class NimbusDNSDriver(HttpApi, DNSDriver):
             raise RecordNotFound(record_id, driver=self)
         return found[0]
 
-    def _put_set(self, spec: RecordSpec, *, new: bool) -> Op[Record]:
+    def _put_set(self, spec: RecordSpec, *, new: bool) -> Op[RecordSet]:
         headers = {"If-None-Match": "*"} if new else {}
         data = yield from self._json(
             "PUT", self._set_path(spec.zone, spec.name, spec.type),
@@ -237,20 +237,20 @@ class NimbusDNSDriver(HttpApi, DNSDriver):
         )
         return self._to_record(spec.zone, data)
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Create a record set: the base class has checked the arguments; the name
         must be free (a set of this type, or a CNAME beside other data, refuses)."""
         zone = spec.zone
         here = yield from self._sets_at(zone, spec.name)
         spec.check_free([r.type for r in here], driver=self)
 
-        def find() -> Op[Record | None]:
+        def find() -> Op[RecordSet | None]:
             after = yield from self._sets_at(zone, spec.name)
             return next((r for r in after if r.type == spec.type), None)
 
         return (yield from create_once(lambda: self._put_set(spec, new=True), find))
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a set's values and TTL; a new name or type moves the set."""
         here = yield from self._sets_at(record.zone, record.name)
         if not any(r.type == record.type for r in here):
@@ -260,11 +260,11 @@ class NimbusDNSDriver(HttpApi, DNSDriver):
         if not spec.moved:
             return (yield from self._put_set(spec, new=False))
         moved = yield from self._store_new_set(spec)
-        yield from self.delete_record.op(record)
+        yield from self.delete_record_set.op(record)
         return moved
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set; RecordNotFound if absent."""
         yield from self._send("DELETE", self._set_path(record.zone, record.name, record.type),
                               what=record.id, missing=RecordNotFound)

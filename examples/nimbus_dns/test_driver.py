@@ -107,7 +107,7 @@ def test_a_set_is_created_after_checking_its_name_is_free(mode: str) -> None:
     script.expect("PUT", f"{rrsets}/www/A", headers={"If-None-Match": "*"},
                   json={"ttl": 60, "records": ["192.0.2.1", "192.0.2.2"]}).reply(
         201, json=rrset("www", "A", "192.0.2.1", "192.0.2.2", ttl=60))
-    made = call(mode, driver(script), "create_record", "www", ZONE, "A",
+    made = call(mode, driver(script), "create_record_set", "www", ZONE, "A",
                 ["192.0.2.1", "192.0.2.2"], ttl=60)
     assert (made.id, made.values, made.ttl) == ("www:A", ["192.0.2.1", "192.0.2.2"], 60)
     script.assert_done()
@@ -120,9 +120,9 @@ def test_a_taken_name_or_a_cname_beside_data_sends_no_write(mode: str) -> None:
         script.expect("GET", rrsets, params={"name": "www", "limit": "2"}).reply(
             200, json={"rrsets": [rrset("www", "A", "192.0.2.1")], "next_cursor": None})
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver(script), "create_record", "www", ZONE, "A", "192.0.2.9")
+        call(mode, driver(script), "create_record_set", "www", ZONE, "A", "192.0.2.9")
     with pytest.raises(InvalidInput, match="CNAME"):
-        call(mode, driver(script), "create_record", "www", ZONE, "CNAME", "other.example.")
+        call(mode, driver(script), "create_record_set", "www", ZONE, "CNAME", "other.example.")
     script.assert_done()
 
 
@@ -143,9 +143,9 @@ def test_an_update_replaces_values_and_a_rename_moves_the_set(mode: str) -> None
         201, json=rrset("web", "A", "192.0.2.7"))
     script.expect("DELETE", f"{rrsets}/api/A").reply(204)
     nimbus = driver(script)
-    updated = call(mode, nimbus, "update_record", record, None, None, ["192.0.2.7"])
+    updated = call(mode, nimbus, "update_record_set", record, None, None, ["192.0.2.7"])
     assert updated.values == ["192.0.2.7"]
-    moved = call(mode, nimbus, "update_record", updated, "web", None, None)
+    moved = call(mode, nimbus, "update_record_set", updated, "web", None, None)
     assert (moved.id, moved.values) == ("web:A", ["192.0.2.7"])
     script.assert_done()
 
@@ -156,16 +156,16 @@ def test_deleting_a_set_that_is_gone_is_record_not_found(mode: str) -> None:
         404, json={"error": {"code": "rrset_not_found", "message": "no A set at api"}})
     record = driver(Script())._to_record(ZONE, rrset("api", "A", "192.0.2.1"))
     with pytest.raises(RecordNotFound):
-        call(mode, driver(script), "delete_record", record)
+        call(mode, driver(script), "delete_record_set", record)
     script.assert_done()
 
 
 def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     with pytest.raises(InvalidInput):
-        call(mode, driver(script), "create_record", "a..b", ZONE, "A", "192.0.2.1")
+        call(mode, driver(script), "create_record_set", "a..b", ZONE, "A", "192.0.2.1")
     with pytest.raises(InvalidInput):
-        call(mode, driver(script), "create_record", "ok", ZONE, "MX", "no-priority.example.")
+        call(mode, driver(script), "create_record_set", "ok", ZONE, "MX", "no-priority.example.")
     with pytest.raises(InvalidInput):
         NimbusDNSDriver("t", endpoint="ftp://nimbus.example")
     assert script.received == []

@@ -24,7 +24,7 @@ __all__ = ["make_target", "zone_serial"]
 
 def zone_serial(driver: ZoneFileDNSDriver, zone: Zone) -> int:
     """The SOA serial in a zone's file."""
-    soa = driver.get_record(zone.id, "@:SOA")
+    soa = driver.get_record_set(zone.id, "@:SOA")
     return int(soa.values[0].split()[2])
 
 

@@ -69,7 +69,7 @@ def zone_text(domain: str, count: int) -> str:
 def managed(driver: PowerDNSDriver, zone: Zone) -> int:
     """The record sets of ``zone`` that a sync manages (all but SOA and apex NS)."""
     return sum(
-        1 for record in driver.iterate_records(zone)
+        1 for record in driver.iterate_record_sets(zone)
         if str(record.type) != "SOA" and not (str(record.type) == "NS" and record.name == "")
     )
 

@@ -1,5 +1,6 @@
-"""DNS: zones and the record sets in them, with zone-file import and export and
-a plan-then-apply sync between any two providers (:func:`sync`).
+"""DNS: zones, their records one value each (Apache Libcloud's ``Record``) and
+their record sets (:class:`RecordSet`), with zone-file import and export and a
+plan-then-apply sync between any two providers (:func:`sync`).
 
 >>> from overcast.dns import Provider, get_driver
 >>> PowerDNS = get_driver(Provider.POWERDNS)  # doctest: +SKIP
@@ -14,12 +15,13 @@ from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
-__all__ = ["DNSDriver", "Plan", "Provider", "Record", "RecordType", "UnsafePlan", "Zone",
-    "ZoneType", "get_driver", "sync", "sync_async"]
+__all__ = ["DNSDriver", "Plan", "Provider", "Record", "RecordSet", "RecordType", "UnsafePlan",
+    "Zone", "ZoneType", "get_driver", "sync", "sync_async"]
 
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver
     from overcast.dns.base import Record
+    from overcast.dns.base import RecordSet
     from overcast.dns.base import RecordType
     from overcast.dns.base import Zone
     from overcast.dns.base import ZoneType
@@ -63,7 +65,7 @@ class Provider(metaclass=Catalog):
 get_driver: DriverGetter[DNSDriver] = DriverGetter("dns")
 
 __getattr__ = lazy_exports({
-    **dict.fromkeys(("DNSDriver", "Record", "RecordType", "Zone", "ZoneType"),
+    **dict.fromkeys(("DNSDriver", "Record", "RecordSet", "RecordType", "Zone", "ZoneType"),
                     "overcast.dns.base"),
     **dict.fromkeys(("Plan", "UnsafePlan", "sync", "sync_async"), "overcast.dns.zone_sync"),
 })

@@ -35,7 +35,7 @@ import dns.zone
 
 from overcast.dns import names
 from overcast.dns.models import DEFAULT_TTL
-from overcast.dns.models import Record
+from overcast.dns.models import RecordSet
 from overcast.dns.models import RecordType
 from overcast.dns.models import Zone
 from overcast.errors import InvalidInput
@@ -176,12 +176,12 @@ def values_of(*rdatasets: dns.rdataset.Rdataset) -> list[str]:
 
 
 def make_record(owner: dns.name.Name, rdatasets: Sequence[dns.rdataset.Rdataset],
-                origin: dns.name.Name, zone: Zone, driver: DNSDriver) -> Record:
-    """A :class:`Record` for one record set of a zone: the rdatasets of one type
+                origin: dns.name.Name, zone: Zone, driver: DNSDriver) -> RecordSet:
+    """A :class:`RecordSet` for one record set of a zone: the rdatasets of one type
     at one name (see :func:`sets_at`)."""
     name = relative_owner(owner, origin)
     values = values_of(*rdatasets)
-    return Record(
+    return RecordSet(
         id=record_id(name, rdatasets[0].rdtype),
         name=name,
         type=type_of(rdatasets[0].rdtype),
@@ -254,7 +254,7 @@ def _sets(
 
 def zone_records(
     model: dns.zone.Zone, origin: dns.name.Name, zone: Zone, driver: DNSDriver
-) -> list[Record]:
+) -> list[RecordSet]:
     """Every record set of a dnspython zone (absolute names), the SOA first, then
     in canonical name order and type order."""
     return [make_record(owner, rdatasets, origin, zone, driver)
@@ -277,7 +277,7 @@ def master_file(origin: str, ttl: int | None, rows: Iterable[Row],
     return "\n".join(lines) + "\n"
 
 
-def bind_zone_text(zone: Zone, records: Sequence[Record], *, driver: Any = None) -> str:
+def bind_zone_text(zone: Zone, records: Sequence[RecordSet], *, driver: Any = None) -> str:
     """RFC 1035 master-file text for ``zone`` holding ``records``.
 
     ``$ORIGIN`` and ``$TTL`` (the zone's TTL, else :data:`~overcast.dns.base.DEFAULT_TTL`),

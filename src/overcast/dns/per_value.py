@@ -2,7 +2,7 @@
 
 Cloudflare, DigitalOcean, Linode and Rackspace keep every value of a set as a
 record of its own, with its own id, while an overcast
-:class:`~overcast.dns.base.Record` is a record set: every value of one name and
+:class:`~overcast.dns.base.RecordSet` is a record set: every value of one name and
 type. :class:`PerValueDNSDriver` maps one onto the other once, for every such
 provider:
 
@@ -58,11 +58,14 @@ from typing import TypeAlias
 
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import batches
+from overcast.dns.models import parse_set_id
+from overcast.dns.models import set_id
 from overcast.dns.records import canonical
 from overcast.dns.records import character_strings
 from overcast.dns.records import parse_character_strings
@@ -200,29 +203,12 @@ def numbered_zone(zone_id: str, *, driver: Any = None) -> str:
     return text
 
 
-def set_id(name: str, rtype: str) -> str:
-    """The id of the set of type ``rtype`` at relative ``name``: ``"name:TYPE"``."""
-    return f"{name or '@'}:{rtype}"
-
-
-def parse_set_id(record_id: str) -> tuple[str, RecordType] | None:
-    """``(relative name, type)`` of a set id, or ``None`` if it is not one."""
-    name, sep, rtype = str(record_id).rpartition(":")
-    try:
-        kind = RecordType(rtype.upper())
-    except ValueError:
-        return None
-    if not sep or not name:
-        return None
-    return ("" if name == "@" else name), kind
-
-
 class PerValueDNSDriver(HttpApi, DNSDriver):
     """Base class of DNS drivers whose provider stores one record per value, over
     an HTTP API (the :class:`~overcast.runtime.api.HttpApi` kit).
 
-    It implements ``iterate_zones``, ``iterate_records``, ``get_record``,
-    ``create_record``, ``update_record`` and ``delete_record`` on these hooks:
+    It implements ``iterate_zones``, ``iterate_record_sets``, ``get_record_set``,
+    ``create_record_set``, ``update_record_set`` and ``delete_record_set`` on these hooks:
 
     * :meth:`_zone_page`: one page of the account's zones, fetched from
       :attr:`first_page` on (as every listing);
@@ -247,6 +233,8 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
     """
 
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    #: The provider's own ids are the records' ids.
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native")
     #: The ``page_size`` values the provider accepts (``None``: no upper bound).
     page_sizes: ClassVar[tuple[int, int | None]] = (1, None)
     #: Whether a larger ``page_size`` is lowered to the largest accepted, not refused.
@@ -384,6 +372,12 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
             except RecordNotFound:
                 continue
 
+    def _value_ids(self, record: RecordSet) -> Sequence[str] | None:
+        """The provider's ids of a set's values (``record.extra``), which are the
+        ids of its :class:`~overcast.dns.base.Record` values."""
+        ids = record.extra.get(self.ids_key)
+        return None if ids is None else [str(value_id) for value_id in ids]
+
     def _set_extra(self, entries: Sequence[Entry]) -> dict[str, Any]:
         """``record.extra`` of a set made of ``entries``."""
         return {self.ids_key: [entry.id for entry in entries]}
@@ -462,28 +456,28 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
         )
         return [entry for entry in self._entries(zone, items) if entry.at(name, rtype)]
 
-    def _to_record(self, zone: Zone, entries: Sequence[Entry]) -> Record:
+    def _to_record(self, zone: Zone, entries: Sequence[Entry]) -> RecordSet:
         first = entries[0]
         values = [entry.value for entry in entries]
-        return Record(
+        return RecordSet(
             id=set_id(first.name, first.type), name=first.name, type=first.type,
             data=values[0], zone=zone, driver=self, ttl=first.ttl,
             extra=self._set_extra(entries), values=values,
         )
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """The record sets of a zone, page by page."""
         groups: dict[tuple[str, str], list[Entry]] = {}
 
-        def complete() -> list[Record]:
+        def complete() -> list[RecordSet]:
             done = [self._to_record(zone, entries) for entries in groups.values()]
             groups.clear()
             return done
 
-        def fetch(cursor: Cursor | None) -> Op[Page[Record]]:
+        def fetch(cursor: Cursor | None) -> Op[Page[RecordSet]]:
             page = yield from self._value_page(zone, cursor, None, None)
-            done: list[Record] = []
+            done: list[RecordSet] = []
             for entry in self._entries(zone, page.items):
                 key = (entry.name.lower(), entry.type)
                 # Listed by name, the sets in progress share one name: another
@@ -499,7 +493,7 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
                             driver=self)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """A record set by zone id and ``"name:TYPE"`` (``"@:TYPE"`` at the apex)."""
         zone = yield from self.get_zone.op(zone_id)
         parsed = parse_set_id(record_id)
@@ -551,7 +545,7 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
 
         return undo
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Create a record set: one provider record per value, all or none."""
         zone, relative, rtype, values, ttl = spec.zone, spec.name, spec.type, spec.values, spec.ttl
         for value in values:  # what the provider cannot store fails before any request
@@ -562,7 +556,7 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
                                            {entry.id for entry in here})
         return self._to_record(zone, made)
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a set's name, type, values or TTL; return it as it now is.
 
         Same name and type: values that go away are changed in place into new
@@ -650,7 +644,7 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
             yield from self._delete_values(zone, stale[len(fresh):])
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete every value of a set; :class:`~overcast.errors.RecordNotFound` if
         none is left."""
         zone = record.zone

@@ -35,7 +35,7 @@ from typing import TypeVar
 
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.records import canonical
@@ -78,7 +78,7 @@ class Change:
     values: tuple[str, ...] = ()
     ttl: int | None = None
     #: The target's current set, for updates and deletes.
-    existing: Record | None = field(default=None, compare=False, repr=False)
+    existing: RecordSet | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         sign = {"create": "+", "update": "~", "delete": "-"}[self.action]
@@ -154,16 +154,16 @@ class UnsafePlan(OvercastError):
         self.plan = plan
 
 
-def _key(record: Record) -> tuple[str, str]:
+def _key(record: RecordSet) -> tuple[str, str]:
     return (record.name.lower(), str(record.type).upper())
 
 
-def _managed(record: Record) -> bool:
+def _managed(record: RecordSet) -> bool:
     rtype = str(record.type).upper()
     return rtype not in _PROVIDER_TYPES and not (rtype == "NS" and record.name == "")
 
 
-def _same(source: Record, target: Record) -> bool:
+def _same(source: RecordSet, target: RecordSet) -> bool:
     rtype = str(source.type).upper()
     values = sorted(canonical(rtype, v) for v in source.values)
     if values != sorted(canonical(rtype, v) for v in target.values):
@@ -171,8 +171,9 @@ def _same(source: Record, target: Record) -> bool:
     return source.ttl is None or source.ttl == target.ttl
 
 
-def compute_plan(source: Iterable[Record], target: Iterable[Record], *, source_name: str = "source",
-                 target_name: str = "target", target_exists: bool = True) -> Plan:
+def compute_plan(source: Iterable[RecordSet], target: Iterable[RecordSet], *,
+                 source_name: str = "source", target_name: str = "target",
+                 target_exists: bool = True) -> Plan:
     """The changes that make ``target``'s record sets equal ``source``'s (pure)."""
     wanted = {_key(r): r for r in source if _managed(r)}
     present = {_key(r): r for r in target if _managed(r)}
@@ -228,16 +229,16 @@ def _sync(source_zone: Zone, target_driver: DNSDriver, *, target_domain: str | N
         raise InvalidInput("the source zone is not bound to a driver")
     target = target_driver
     domain = target_domain or source_zone.domain
-    source_records = yield from _on(source, collect(source.iterate_records.op(source_zone)))
+    source_records = yield from _on(source, collect(source.iterate_record_sets.op(source_zone)))
 
     def wanted(zone: Zone) -> bool:
         return names.same_name(zone.domain, domain)
 
     finding = find_first(target.iterate_zones.op(), wanted)
     target_zone = yield from _on(target, finding)
-    target_records: list[Record] = []
+    target_records: list[RecordSet] = []
     if target_zone is not None:
-        target_records = yield from _on(target, collect(target.iterate_records.op(target_zone)))
+        target_records = yield from _on(target, collect(target.iterate_record_sets.op(target_zone)))
     plan = compute_plan(
         source_records,
         target_records,
@@ -260,13 +261,13 @@ def _apply(driver: DNSDriver, zone: Zone, change: Change) -> Op[Any]:
     """The driver operation that makes one change."""
     if change.action == "delete":
         assert change.existing is not None
-        return driver.delete_record.op(change.existing)
+        return driver.delete_record_set.op(change.existing)
     values, extra = list(change.values), _extra(change)
     if change.action == "update":
         assert change.existing is not None
-        return driver.update_record.op(change.existing, change.name, RecordType(change.type),
+        return driver.update_record_set.op(change.existing, change.name, RecordType(change.type),
                                        values, extra)
-    return driver.create_record.op(change.name, zone, RecordType(change.type), values, extra)
+    return driver.create_record_set.op(change.name, zone, RecordType(change.type), values, extra)
 
 
 #: ``sync(source_zone, target_driver, *, target_domain=None, dry_run=True,

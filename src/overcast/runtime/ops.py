@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 from typing import TypeVar
 
@@ -11,9 +12,10 @@ from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 
-__all__ = ["collect", "create_once", "find_first", "or_none", "pure"]
+__all__ = ["collect", "create_once", "expand", "find_first", "or_none", "pure"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
@@ -30,6 +32,30 @@ def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
             if isinstance(effect, Emit):
                 if keep(effect.item):
                     return effect.item
+                continue
+            try:
+                value = yield effect
+            except Exception as exc:  # the effect failed: let the iterator handle it
+                error = exc
+    finally:
+        items.close()
+
+
+def expand(items: Iter[T], each: Callable[[T], Iterable[U]]) -> Iter[U]:
+    """An iterator operation that emits ``each(item)``'s items for every item of
+    the iterator operation ``items``, as they come (one page at a time)."""
+    value: Any = None
+    error: Exception | None = None
+    try:
+        while True:
+            try:
+                effect = items.throw(error) if error is not None else items.send(value)
+            except StopIteration:
+                return
+            value, error = None, None
+            if isinstance(effect, Emit):
+                for item in each(effect.item):
+                    yield Emit(item)
                 continue
             try:
                 value = yield effect

@@ -16,7 +16,7 @@ import dns.zone
 import pytest
 
 from overcast.dns.base import STANDARD_TYPES
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.records import canonical
@@ -68,7 +68,7 @@ def same(rtype: str, a: list[str], b: list[str]) -> bool:
     return sorted(canonical(rtype, v) for v in a) == sorted(canonical(rtype, v) for v in b)
 
 
-def find(records: list[Record], name: str, rtype: str) -> Record:
+def find(records: list[RecordSet], name: str, rtype: str) -> RecordSet:
     matches = [r for r in records if r.name == name and str(r.type) == rtype]
     assert len(matches) == 1, f"{len(matches)} record sets {name!r} {rtype} in {records}"
     return matches[0]
@@ -117,7 +117,7 @@ def test_zone_not_found(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
     with pytest.raises(ZoneNotFound):
         call(mode, dns_target.driver, "get_zone", f"missing-{zone.id}")
     with pytest.raises(RecordNotFound):
-        call(mode, dns_target.driver, "get_record", zone.id, "no-such-record")
+        call(mode, dns_target.driver, "get_record_set", zone.id, "no-such-record")
 
 
 # -- records --------------------------------------------------------------------------------
@@ -130,19 +130,19 @@ def test_every_type_round_trips_and_resolves(dns_target: DNSTarget, mode: str,
     for name, rtype, values in record_sets(zone):
         if rtype not in supported:  # a provider without the type says so, sending nothing
             with pytest.raises(NotSupported):
-                call(mode, driver, "create_record", name, zone, rtype, values, {"ttl": 300})
+                call(mode, driver, "create_record_set", name, zone, rtype, values, {"ttl": 300})
     for name, rtype, values in record_sets(zone, supported):
-        created = call(mode, driver, "create_record", name, zone, rtype, values,
+        created = call(mode, driver, "create_record_set", name, zone, rtype, values,
                        {"ttl": 300})
         assert (created.name, str(created.type)) == (name, rtype)
         assert same(rtype, created.values, values), (created.values, values)
         assert created.data == created.values[0]
-    listed = call(mode, driver, "list_records", zone)
+    listed = call(mode, driver, "list_record_sets", zone)
     for name, rtype, values in record_sets(zone, supported):
         record = find(listed, name, rtype)
         assert same(rtype, record.values, values), (rtype, record.values, values)
         assert record.ttl == 300
-        fetched = call(mode, driver, "get_record", zone.id, record.id)
+        fetched = call(mode, driver, "get_record_set", zone.id, record.id)
         assert same(rtype, fetched.values, values)
     if dns_target.resolver is not None:
         if dns_target.before_query is not None:
@@ -154,35 +154,35 @@ def test_every_type_round_trips_and_resolves(dns_target: DNSTarget, mode: str,
 
 def test_update_and_delete(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
     driver = dns_target.driver
-    record = call(mode, driver, "create_record", "api", zone, RecordType.A, "192.0.2.1",
+    record = call(mode, driver, "create_record_set", "api", zone, RecordType.A, "192.0.2.1",
                   {"ttl": 300})
     # TTLs every provider keeps as they are (Linode, for one, rounds others).
-    updated = call(mode, driver, "update_record", record, "api", RecordType.A,
+    updated = call(mode, driver, "update_record_set", record, "api", RecordType.A,
                    ["192.0.2.2", "192.0.2.3"], {"ttl": 3600})
     assert same("A", updated.values, ["192.0.2.2", "192.0.2.3"])
-    fetched = call(mode, driver, "get_record", zone.id, updated.id)
+    fetched = call(mode, driver, "get_record_set", zone.id, updated.id)
     assert same("A", fetched.values, ["192.0.2.2", "192.0.2.3"])
     assert fetched.ttl == 3600
     if dns_target.resolver is not None:
         if dns_target.before_query is not None:
             dns_target.before_query(zone)
         assert same("A", resolve(dns_target, zone, "api", "A"), ["192.0.2.2", "192.0.2.3"])
-    assert call(mode, driver, "delete_record", fetched) is True
+    assert call(mode, driver, "delete_record_set", fetched) is True
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "get_record", zone.id, fetched.id)
+        call(mode, driver, "get_record_set", zone.id, fetched.id)
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "delete_record", fetched)
-    assert [r for r in call(mode, driver, "list_records", zone) if r.name == "api"] == []
+        call(mode, driver, "delete_record_set", fetched)
+    assert [r for r in call(mode, driver, "list_record_sets", zone) if r.name == "api"] == []
 
 
 def test_existing_set_is_not_overwritten(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
     driver = dns_target.driver
-    call(mode, driver, "create_record", "dup", zone, RecordType.A, ["192.0.2.1"])
+    call(mode, driver, "create_record_set", "dup", zone, RecordType.A, ["192.0.2.1"])
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "create_record", "dup", zone, RecordType.A, ["192.0.2.9"])
+        call(mode, driver, "create_record_set", "dup", zone, RecordType.A, ["192.0.2.9"])
     with pytest.raises(InvalidInput):  # a CNAME may not stand beside other data
-        call(mode, driver, "create_record", "dup", zone, RecordType.CNAME, ["www.example."])
-    records = [r for r in driver.list_records(zone) if r.name == "dup"]
+        call(mode, driver, "create_record_set", "dup", zone, RecordType.CNAME, ["www.example."])
+    records = [r for r in driver.list_record_sets(zone) if r.name == "dup"]
     assert [(str(r.type), r.values) for r in records] == [("A", ["192.0.2.1"])]
 
 
@@ -205,31 +205,31 @@ def test_invalid_input_is_rejected_with_nothing_sent(
     dns_target: DNSTarget, mode: str, zone: Zone, name: str, rtype: RecordType,
     values: list[str],
 ) -> None:
-    before = sorted((r.name, str(r.type)) for r in dns_target.driver.list_records(zone))
+    before = sorted((r.name, str(r.type)) for r in dns_target.driver.list_record_sets(zone))
     sent = len(dns_target.requests) if dns_target.requests is not None else 0
     with pytest.raises(InvalidInput):
-        call(mode, dns_target.driver, "create_record", name, zone, rtype, values)
+        call(mode, dns_target.driver, "create_record_set", name, zone, rtype, values)
     if dns_target.requests is not None:
         assert len(dns_target.requests) == sent, "a request was sent for invalid input"
-    after = sorted((r.name, str(r.type)) for r in dns_target.driver.list_records(zone))
+    after = sorted((r.name, str(r.type)) for r in dns_target.driver.list_record_sets(zone))
     assert after == before
 
 
 def test_listing_crosses_pages(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
     driver = dns_target.driver
     for i in range(12):
-        driver.create_record(f"host-{i:02d}", zone, RecordType.A, [f"192.0.2.{i + 1}"])
-    listed = call(mode, driver, "list_records", zone)
+        driver.create_record_set(f"host-{i:02d}", zone, RecordType.A, [f"192.0.2.{i + 1}"])
+    listed = call(mode, driver, "list_record_sets", zone)
     hosts = sorted(r.name for r in listed if r.name.startswith("host-"))
     assert hosts == [f"host-{i:02d}" for i in range(12)]
-    iterated = call(mode, driver, "iterate_records", zone)
+    iterated = call(mode, driver, "iterate_record_sets", zone)
     assert len(iterated) == len(listed)
 
 
 def test_export_is_a_loadable_zone_file(dns_target: DNSTarget, mode: str, zone: Zone) -> None:
     driver = dns_target.driver
     for name, rtype, values in record_sets(zone, driver.record_types):
-        driver.create_record(name, zone, rtype, values, {"ttl": 300})
+        driver.create_record_set(name, zone, rtype, values, {"ttl": 300})
     text = call(mode, driver, "export_zone_to_bind_format", zone)
     parsed = dns.zone.from_text(text, origin=zone.domain, relativize=False, check_origin=False)
     for name, rtype, values in record_sets(zone, driver.record_types):
@@ -336,14 +336,14 @@ def test_every_dnspython_type_the_driver_lists_round_trips(
     types = sorted((t.value for t in driver.record_types if t.value in SAMPLES),
                    key=lambda t: t == "DS")  # after the delegation it stands at
     for rtype in types:
-        created = call(mode, driver, "create_record", sample_name(rtype), zone, rtype,
+        created = call(mode, driver, "create_record_set", sample_name(rtype), zone, rtype,
                        SAMPLES[rtype], ttl=300)
         assert same(rtype, created.values, [SAMPLES[rtype]]), (rtype, created.values)
-    listed = call(mode, driver, "list_records", zone)
+    listed = call(mode, driver, "list_record_sets", zone)
     for rtype in types:
         record = find(listed, sample_name(rtype), rtype)
         assert same(rtype, record.values, [SAMPLES[rtype]]), (rtype, record.values)
-        fetched = call(mode, driver, "get_record", zone.id, record.id)
+        fetched = call(mode, driver, "get_record_set", zone.id, record.id)
         assert same(rtype, fetched.values, [SAMPLES[rtype]]), (rtype, fetched.values)
 
 
@@ -370,7 +370,7 @@ def test_malformed_data_of_any_type_is_refused_with_nothing_sent(
     sent = len(dns_target.requests) if dns_target.requests is not None else 0
     expected = InvalidInput if rtype in driver.record_types else NotSupported
     with pytest.raises(expected):
-        call(mode, driver, "create_record", "bad", zone, rtype, value)
+        call(mode, driver, "create_record_set", "bad", zone, rtype, value)
     if dns_target.requests is not None:
         assert len(dns_target.requests) == sent, "a request was sent for malformed data"
-    assert [r for r in driver.list_records(zone) if r.name == "bad"] == []
+    assert [r for r in driver.list_record_sets(zone) if r.name == "bad"] == []

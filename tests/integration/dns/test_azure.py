@@ -80,9 +80,9 @@ def token_posts(server: AzureDNSFixture) -> int:
 def test_records_follow_next_link(driver: AzureDNSDriver, zone: Zone,
                                   events: list[RequestEvent], mode: str) -> None:
     for i in range(12):
-        driver.create_record(f"h{i:02d}", zone, RecordType.A, f"192.0.2.{i + 1}")
+        driver.create_record_set(f"h{i:02d}", zone, RecordType.A, f"192.0.2.{i + 1}")
     del events[:]
-    listed = call(mode, driver, "list_records", zone)
+    listed = call(mode, driver, "list_record_sets", zone)
     assert len(listed) == 14  # 12 + the apex NS and SOA Azure made
     pages = [e for e in events if e.url.split("?")[0].endswith("/recordsets")]
     assert len(pages) == 3  # $top=5: 5 + 5 + 4
@@ -115,14 +115,14 @@ def test_zones_follow_next_link(server: AzureDNSFixture, events: list[RequestEve
 def test_token_is_fetched_once_and_shared(server: AzureDNSFixture, driver: AzureDNSDriver,
                                           zone: Zone) -> None:
     before = token_posts(server)
-    driver.create_record("www", zone, RecordType.A, "192.0.2.1")
-    driver.get_record(zone.id, "www:A")
+    driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
+    driver.get_record_set(zone.id, "www:A")
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
             for _ in range(3):
-                driver.list_records(zone)
+                driver.list_record_sets(zone)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -136,7 +136,7 @@ def test_token_is_fetched_once_and_shared(server: AzureDNSFixture, driver: Azure
     async def concurrently() -> None:
         async with anyio.create_task_group() as tg:
             for _ in range(8):
-                tg.start_soon(driver.aio.list_records, zone)
+                tg.start_soon(driver.aio.list_record_sets, zone)
 
     anyio.run(concurrently)
     assert token_posts(server) == before
@@ -175,7 +175,7 @@ def test_long_running_delete_is_polled(server: AzureDNSFixture, mode: str,
     server.lro_polls, server.retry_after = 2, 1
     driver = make_driver(server, requests=events)
     zone = driver.create_zone(f"lro{uuid.uuid4().hex[:8]}.example.test")
-    driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+    driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
     del events[:]
     started = time.monotonic()
     assert call(mode, driver, "delete_zone", zone) is True
@@ -210,19 +210,19 @@ def test_error_mapping(server: AzureDNSFixture, driver: AzureDNSDriver, zone: Zo
     with pytest.raises(ZoneNotFound):
         driver.get_zone("missing.example.test")
     with pytest.raises(ZoneNotFound):  # ParentResourceNotFound
-        driver.get_record("missing.example.test", "www:A")
+        driver.get_record_set("missing.example.test", "www:A")
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "www:A")
+        driver.get_record_set(zone.id, "www:A")
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "bogus")
-    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+        driver.get_record_set(zone.id, "bogus")
+    record = driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
     with pytest.raises(RecordAlreadyExists):  # 412 on If-None-Match: *
-        driver.create_record("www", zone, RecordType.A, "192.0.2.2")
-    assert driver.delete_record(record) is True
+        driver.create_record_set("www", zone, RecordType.A, "192.0.2.2")
+    assert driver.delete_record_set(record) is True
     with pytest.raises(RecordNotFound):  # 204: nothing was there
-        driver.delete_record(record)
+        driver.delete_record_set(record)
     with pytest.raises(RecordNotFound):  # If-Match: * on a missing set
-        driver.update_record(record, None, None, ["192.0.2.3"])
+        driver.update_record_set(record, None, None, ["192.0.2.3"])
     other = AzureDNSDriver("id", "secret", tenant_id=TENANT, subscription_id=SUBSCRIPTION,
                            resource_group="nope", endpoint=server.base_url,
                            authority=server.base_url)
@@ -234,28 +234,28 @@ def test_error_mapping(server: AzureDNSFixture, driver: AzureDNSDriver, zone: Zo
         wrong_group.list_zones()
     assert (info.value.status, info.value.code) == (404, "ResourceGroupNotFound")
     assert info.value.request_id
-    apex_ns = driver.get_record(zone.id, "@:NS")
+    apex_ns = driver.get_record_set(zone.id, "@:NS")
     with pytest.raises(ProviderError) as refused:
-        driver.delete_record(apex_ns)
+        driver.delete_record_set(apex_ns)
     assert refused.value.code == "BadRequest"
     with pytest.raises(NotSupported):
-        driver.create_record("x", zone, RecordType.SSHFP, "1 1 abcd")
+        driver.create_record_set("x", zone, RecordType.SSHFP, "1 1 abcd")
 
 
 def test_update_in_place_and_rename(driver: AzureDNSDriver, zone: Zone,
                                     server: AzureDNSFixture) -> None:
-    record = driver.create_record("api", zone, RecordType.MX, ["10 mail.example.test."], ttl=60)
+    record = driver.create_record_set("api", zone, RecordType.MX, ["10 mail.example.test."], ttl=60)
     assert record.extra["etag"]
-    same = driver.update_record(record, None, None, ["20 mx.example.test."], ttl=120)
+    same = driver.update_record_set(record, None, None, ["20 mx.example.test."], ttl=120)
     assert (same.values, same.ttl) == (["20 mx.example.test."], 120)
     assert same.extra["etag"] != record.extra["etag"]
-    moved = driver.update_record(same, "mail", None, None)
+    moved = driver.update_record_set(same, "mail", None, None)
     assert (moved.name, moved.values, moved.ttl) == ("mail", ["20 mx.example.test."], 120)
-    names = {(r.name, r.type) for r in driver.list_records(zone)}
+    names = {(r.name, r.type) for r in driver.list_record_sets(zone)}
     assert ("mail", "MX") in names and ("api", "MX") not in names
-    driver.create_record("c", zone, RecordType.CNAME, "target.example.test.")
+    driver.create_record_set("c", zone, RecordType.CNAME, "target.example.test.")
     with pytest.raises(InvalidInput):
-        driver.update_record(moved, "c", None, None)
+        driver.update_record_set(moved, "c", None, None)
 
 
 def test_typed_arrays_round_trip() -> None:
@@ -290,9 +290,9 @@ def test_secrets_never_in_errors_or_debug_logs(server: AzureDNSFixture,
                   on_response=[lambda e: texts.append(repr(e))])
     driver = make_driver(server, hooks=hooks)
     zone = driver.create_zone(f"sec{uuid.uuid4().hex[:8]}.example.test")
-    driver.create_record("www", zone, RecordType.TXT, "public text")
+    driver.create_record_set("www", zone, RecordType.TXT, "public text")
     server.revoke_tokens()
-    driver.list_records(zone)
+    driver.list_record_sets(zone)
     with pytest.raises(ZoneNotFound) as missing:
         driver.get_zone("no-such.example.test")
     driver.delete_zone(zone)

@@ -81,7 +81,7 @@ def test_page_size_is_kept_within_cloudflares_limits(server: tuple[CloudflareSer
     with driver_for(endpoint, page_size=1) as driver:
         zone = driver.create_zone("limits.example.test")
         driver.list_zones()
-        driver.list_records(zone)
+        driver.list_record_sets(zone)
     with driver_for(endpoint, page_size=1000) as driver:
         driver.list_zones()
     per_page = [r.arg("per_page") for r in sent(api, "GET", "/zones")]
@@ -95,12 +95,12 @@ def test_record_listing_joins_a_set_split_across_pages(server: tuple[CloudflareS
     with driver_for(endpoint, page_size=5) as driver:
         zone = driver.create_zone("pages.example.test")
         for i in range(4):
-            driver.create_record(f"a-{i}", zone, RecordType.A, f"192.0.2.{i + 1}")
+            driver.create_record_set(f"a-{i}", zone, RecordType.A, f"192.0.2.{i + 1}")
         # sorted by name, the set's three records are records 5..7: pages 1 and 2
-        driver.create_record("b-set", zone, RecordType.A,
+        driver.create_record_set("b-set", zone, RecordType.A,
                              ["198.51.100.1", "198.51.100.2", "198.51.100.3"], ttl=300)
         api.requests.clear()
-        records = call(mode, driver, "list_records", zone)
+        records = call(mode, driver, "list_record_sets", zone)
     by_id = {r.id: r for r in records}
     assert sorted(by_id) == ["a-0:A", "a-1:A", "a-2:A", "a-3:A", "b-set:A"]
     assert sorted(by_id["b-set:A"].values) == ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
@@ -121,11 +121,11 @@ def test_a_create_that_fails_midway_leaves_nothing(server: tuple[CloudflareServe
     api, endpoint = server
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("quota.example.test")
-        driver.create_record("keep", zone, RecordType.A, "192.0.2.1")
+        driver.create_record_set("keep", zone, RecordType.A, "192.0.2.1")
         api.state.record_quota[zone.id] = 3  # room for two more records, not three
         api.requests.clear()
         with pytest.raises(ProviderError) as caught:
-            call(mode, driver, "create_record", "multi", zone, RecordType.A,
+            call(mode, driver, "create_record_set", "multi", zone, RecordType.A,
                  ["192.0.2.10", "192.0.2.11", "192.0.2.12"])
     assert caught.value.code == "81045" and caught.value.status == 400
     assert "Record quota exceeded" in str(caught.value)
@@ -143,7 +143,7 @@ def test_an_unknown_outcome_midway_is_cleaned_up(server: tuple[CloudflareServer,
         api.state.inject("POST", "/dns_records$", fail(502, err(0, "Bad gateway")),
                          after=True, when=lambda r: r.json().get("content") == "192.0.2.21")
         with pytest.raises(OutcomeUnknown):
-            call(mode, driver, "create_record", "multi", zone, RecordType.A,
+            call(mode, driver, "create_record_set", "multi", zone, RecordType.A,
                  ["192.0.2.20", "192.0.2.21", "192.0.2.22"])
     assert _names(api, zone) == []
     assert len(sent(api, "POST", "/dns_records")) == 2  # a POST is never resent
@@ -165,7 +165,7 @@ def test_an_export_of_hostile_records_adds_no_line(server: tuple[CloudflareServe
     api, endpoint = server
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("hostile.example.test")
-        driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+        driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
         _plant(api, zone, "a", "x\n$INCLUDE /etc/passwd.hostile.example.test", "TXT",
                '"v\n$INCLUDE /etc/passwd\nevil 60 IN A 192.0.2.66"')
         _plant(api, zone, "b", "semi;colon.hostile.example.test", "TXT", "a ; b")
@@ -198,10 +198,10 @@ def test_values_travel_in_cloudflares_fields(server: tuple[CloudflareServer, str
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("wire.example.test")
         api.requests.clear()
-        driver.create_record("", zone, RecordType.MX, ["10 mail.wire.example.test."])
-        driver.create_record("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.test.")
-        driver.create_record("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
-        driver.create_record("txt", zone, RecordType.TXT, long_text)
+        driver.create_record_set("", zone, RecordType.MX, ["10 mail.wire.example.test."])
+        driver.create_record_set("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.test.")
+        driver.create_record_set("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
+        driver.create_record_set("txt", zone, RecordType.TXT, long_text)
         posts = [r.json() for r in sent(api, "POST", "/dns_records")]
         assert posts[0] == {"type": "MX", "name": "wire.example.test", "ttl": 1,
                             "content": "mail.wire.example.test", "priority": 10}
@@ -213,16 +213,16 @@ def test_values_travel_in_cloudflares_fields(server: tuple[CloudflareServer, str
         content = posts[3]["content"]
         assert content.startswith('"v=DKIM1; p=AAA') and content.count('" "') == 1
         assert content.endswith('\\226\\156\\147"')
-        fetched = driver.get_record(zone.id, "txt:TXT")
+        fetched = driver.get_record_set(zone.id, "txt:TXT")
         assert fetched.values == [long_text]
-        assert driver.get_record(zone.id, "_sip._tcp:SRV").values == [
+        assert driver.get_record_set(zone.id, "_sip._tcp:SRV").values == [
             "10 5 5060 sip.example.test."]
-        assert driver.get_record(zone.id, "@:CAA").values == ['0 issue "letsencrypt.org"']
+        assert driver.get_record_set(zone.id, "@:CAA").values == ['0 issue "letsencrypt.org"']
         # an unquoted TXT made elsewhere (the dashboard) reads back as it is
         api.state.records[zone.id]["f" * 32] = {
             **api.state.records[zone.id][fetched.extra["ids"][0]], "id": "f" * 32,
             "name": "plain.wire.example.test", "content": 'v=spf1 -all'}
-        assert driver.get_record(zone.id, "plain:TXT").values == ["v=spf1 -all"]
+        assert driver.get_record_set(zone.id, "plain:TXT").values == ["v=spf1 -all"]
 
 
 def test_update_changes_records_in_place(server: tuple[CloudflareServer, str], mode: str
@@ -230,26 +230,26 @@ def test_update_changes_records_in_place(server: tuple[CloudflareServer, str], m
     api, endpoint = server
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("update.example.test")
-        record = driver.create_record("www", zone, RecordType.A,
+        record = driver.create_record_set("www", zone, RecordType.A,
                                       ["192.0.2.1", "192.0.2.2", "192.0.2.3"], ttl=300)
         ids = set(record.extra["ids"])
         api.requests.clear()
-        updated = call(mode, driver, "update_record", record, None, None,
+        updated = call(mode, driver, "update_record_set", record, None, None,
                        ["192.0.2.1", "192.0.2.2", "192.0.2.9"])
         assert sorted(updated.values) == ["192.0.2.1", "192.0.2.2", "192.0.2.9"]
         assert set(updated.extra["ids"]) == ids  # one record changed in place
         assert [r.method for r in api.requests if r.method != "GET"] == ["PATCH"]
         api.requests.clear()
-        shorter = call(mode, driver, "update_record", updated, None, None, ["192.0.2.9"],
+        shorter = call(mode, driver, "update_record_set", updated, None, None, ["192.0.2.9"],
                        ttl=600)
         assert shorter.values == ["192.0.2.9"] and shorter.ttl == 600
         assert sorted(r.method for r in api.requests if r.method != "GET") == [
             "DELETE", "DELETE", "PATCH"]
-        moved = call(mode, driver, "update_record", shorter, "web", RecordType.CNAME,
+        moved = call(mode, driver, "update_record_set", shorter, "web", RecordType.CNAME,
                      "target.example.test.")
         assert (moved.id, moved.values, moved.ttl) == ("web:CNAME", ["target.example.test."],
                                                        600)
-        assert [r.id for r in driver.list_records(zone)] == ["web:CNAME"]
+        assert [r.id for r in driver.list_record_sets(zone)] == ["web:CNAME"]
 
 
 # -- authentication ---------------------------------------------------------------------
@@ -311,22 +311,22 @@ def test_documented_errors_map_to_overcast_errors(server: tuple[CloudflareServer
         with pytest.raises(ZoneNotFound, match="7003"):  # not an identifier
             call(mode, driver, "get_zone", "errors.example.test")
         with pytest.raises(ZoneNotFound):
-            call(mode, driver, "list_records", Zone("0" * 32, "gone.test.", "master", None,
+            call(mode, driver, "list_record_sets", Zone("0" * 32, "gone.test.", "master", None,
                                                     driver))
         with pytest.raises(ProviderError) as bad_ttl:
-            call(mode, driver, "create_record", "ttl", zone, RecordType.A, "192.0.2.1",
+            call(mode, driver, "create_record_set", "ttl", zone, RecordType.A, "192.0.2.1",
                  ttl=5)
         assert (bad_ttl.value.status, bad_ttl.value.code) == (400, "9021")
-        record = driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+        record = driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
         # a record made by someone else between the check and the write
         api.state.inject("POST", "/dns_records$", fail(400, err(81057,
                                                                 "Record already exists.")))
         with pytest.raises(RecordAlreadyExists):
-            call(mode, driver, "create_record", "race", zone, RecordType.A, "192.0.2.7")
+            call(mode, driver, "create_record_set", "race", zone, RecordType.A, "192.0.2.7")
         api.state.inject("PATCH", "/dns_records/", fail(404, err(81044,
                                                                  "Record does not exist.")))
         with pytest.raises(RecordNotFound):
-            call(mode, driver, "update_record", record, None, None, "192.0.2.2")
+            call(mode, driver, "update_record_set", record, None, None, "192.0.2.2")
         api.state.inject("GET", "/zones$", fail(400, err(1234, "Something odd"),
                                                 headers={"cf-ray": "8a1b2c3d4e5f-LHR"}))
         with pytest.raises(ProviderError) as odd:
@@ -357,4 +357,4 @@ def test_create_zone_uses_the_tokens_only_account(server: tuple[CloudflareServer
     body = json.loads(sent(api, "POST", "/zones")[0].body)
     assert body == {"name": "account.example.test", "account": {"id": ACCOUNT_ID},
                     "type": "full"}
-    assert driver.list_records(zone) == []  # Cloudflare does not list the apex NS/SOA
+    assert driver.list_record_sets(zone) == []  # Cloudflare does not list the apex NS/SOA

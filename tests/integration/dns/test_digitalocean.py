@@ -76,13 +76,13 @@ def test_record_listing_joins_values_scattered_over_pages(
     api, endpoint = server
     with driver_for(endpoint, page_size=3) as driver:
         zone = driver.create_zone("pages.example.test")  # SOA + 3 NS
-        www = driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+        www = driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
         for i in range(3):
-            driver.create_record(f"h{i}", zone, RecordType.A, f"192.0.2.{i + 10}")
+            driver.create_record_set(f"h{i}", zone, RecordType.A, f"192.0.2.{i + 10}")
         # the new value is listed last: page 3, while the first is on page 2
-        driver.update_record(www, None, None, ["192.0.2.1", "192.0.2.2"])
+        driver.update_record_set(www, None, None, ["192.0.2.1", "192.0.2.2"])
         api.requests.clear()
-        records = call(mode, driver, "list_records", zone)
+        records = call(mode, driver, "list_record_sets", zone)
     by_id = {r.id: r for r in records}
     assert sorted(by_id) == ["@:NS", "h0:A", "h1:A", "h2:A", "www:A"]  # no SOA
     assert sorted(by_id["www:A"].values) == ["192.0.2.1", "192.0.2.2"]
@@ -96,8 +96,8 @@ def test_create_zone_with_and_without_an_address(server: tuple[DigitalOceanServe
     with driver_for(endpoint) as driver:
         bare = driver.create_zone("bare.example.test.")
         lit = driver.create_zone("lit.example.test", extra={"ip_address": "192.0.2.80"})
-        assert sorted(r.id for r in driver.list_records(bare)) == ["@:NS"]
-        apex = driver.get_record(lit.id, "@:A")
+        assert sorted(r.id for r in driver.list_record_sets(bare)) == ["@:NS"]
+        apex = driver.get_record_set(lit.id, "@:A")
         assert (apex.values, apex.ttl) == (["192.0.2.80"], 1800)
     assert [r.json() for r in sent(api, "POST", "/domains")] == [
         {"name": "bare.example.test"}, {"name": "lit.example.test", "ip_address": "192.0.2.80"}]
@@ -116,7 +116,7 @@ def test_a_create_that_fails_midway_leaves_nothing(server: tuple[DigitalOceanSer
                                                     "Data is invalid"),
                          when=lambda r: r.json().get("data") == "192.0.2.12")
         with pytest.raises(ProviderError) as caught:
-            call(mode, driver, "create_record", "multi", zone, RecordType.A,
+            call(mode, driver, "create_record_set", "multi", zone, RecordType.A,
                  ["192.0.2.10", "192.0.2.11", "192.0.2.12"])
     assert (caught.value.status, caught.value.code) == (422, "unprocessable_entity")
     assert stored(api, zone.id) == before
@@ -133,7 +133,7 @@ def test_an_unknown_outcome_midway_is_cleaned_up(server: tuple[DigitalOceanServe
                                                     "unable to give you a response."),
                          after=True, when=lambda r: r.json().get("data") == "192.0.2.21")
         with pytest.raises(OutcomeUnknown):
-            call(mode, driver, "create_record", "multi", zone, RecordType.A,
+            call(mode, driver, "create_record_set", "multi", zone, RecordType.A,
                  ["192.0.2.20", "192.0.2.21", "192.0.2.22"])
     assert stored(api, zone.id) == before
     assert len(sent(api, "POST", "/records")) == 2  # a POST is never resent
@@ -148,11 +148,11 @@ def test_values_travel_in_digitaloceans_fields(server: tuple[DigitalOceanServer,
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("wire.example.test")
         api.requests.clear()
-        driver.create_record("", zone, RecordType.MX, "10 mail.wire.example.test.", ttl=300)
-        driver.create_record("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.test.")
-        driver.create_record("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
-        driver.create_record("alias", zone, RecordType.CNAME, "wire.example.test.")
-        driver.create_record("txt", zone, RecordType.TXT, 'say "hi"')
+        driver.create_record_set("", zone, RecordType.MX, "10 mail.wire.example.test.", ttl=300)
+        driver.create_record_set("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.test.")
+        driver.create_record_set("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
+        driver.create_record_set("alias", zone, RecordType.CNAME, "wire.example.test.")
+        driver.create_record_set("txt", zone, RecordType.TXT, 'say "hi"')
         posts = [r.json() for r in sent(api, "POST", "/records")]
         assert posts[0] == {"type": "MX", "name": "@", "data": "mail.wire.example.test.",
                             "priority": 10, "ttl": 300}
@@ -164,11 +164,11 @@ def test_values_travel_in_digitaloceans_fields(server: tuple[DigitalOceanServer,
         # the API drops trailing dots and writes the apex as "@"; the driver reads both
         assert ("alias", "CNAME", "@") in stored(api, zone.id)
         assert ("@", "CAA", "letsencrypt.org") in stored(api, zone.id)
-        assert driver.get_record(zone.id, "alias:CNAME").values == ["wire.example.test."]
-        assert driver.get_record(zone.id, "@:MX").values == ["10 mail.wire.example.test."]
-        assert driver.get_record(zone.id, "@:CAA").values == ['0 issue "letsencrypt.org"']
+        assert driver.get_record_set(zone.id, "alias:CNAME").values == ["wire.example.test."]
+        assert driver.get_record_set(zone.id, "@:MX").values == ["10 mail.wire.example.test."]
+        assert driver.get_record_set(zone.id, "@:CAA").values == ['0 issue "letsencrypt.org"']
         with pytest.raises(InvalidInput):  # a tag DigitalOcean does not accept
-            driver.create_record("x", zone, RecordType.CAA, '0 contactemail "a@b.test"')
+            driver.create_record_set("x", zone, RecordType.CAA, '0 contactemail "a@b.test"')
 
 
 def test_update_changes_records_in_place(server: tuple[DigitalOceanServer, str], mode: str
@@ -176,22 +176,22 @@ def test_update_changes_records_in_place(server: tuple[DigitalOceanServer, str],
     api, endpoint = server
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("update.example.test")
-        record = driver.create_record("www", zone, RecordType.A,
+        record = driver.create_record_set("www", zone, RecordType.A,
                                       ["192.0.2.1", "192.0.2.2", "192.0.2.3"], ttl=300)
         ids = set(record.extra["ids"])
         api.requests.clear()
-        updated = call(mode, driver, "update_record", record, None, None,
+        updated = call(mode, driver, "update_record_set", record, None, None,
                        ["192.0.2.1", "192.0.2.2", "192.0.2.9"])
         assert sorted(updated.values) == ["192.0.2.1", "192.0.2.2", "192.0.2.9"]
         assert set(updated.extra["ids"]) == ids and updated.ttl == 300
         assert [r.method for r in api.requests if r.method != "GET"] == ["PUT"]
-        shorter = call(mode, driver, "update_record", updated, None, None, ["192.0.2.9"],
+        shorter = call(mode, driver, "update_record_set", updated, None, None, ["192.0.2.9"],
                        ttl=600)
         assert (shorter.values, shorter.ttl) == (["192.0.2.9"], 600)
-        moved = call(mode, driver, "update_record", shorter, "web", RecordType.CNAME,
+        moved = call(mode, driver, "update_record_set", shorter, "web", RecordType.CNAME,
                      "target.example.test.")
         assert (moved.id, moved.values) == ("web:CNAME", ["target.example.test."])
-        assert "www:A" not in [r.id for r in driver.list_records(zone)]
+        assert "www:A" not in [r.id for r in driver.list_record_sets(zone)]
 
 
 # -- token and errors ---------------------------------------------------------------
@@ -224,22 +224,22 @@ def test_documented_errors_map_to_overcast_errors(server: tuple[DigitalOceanServ
         with pytest.raises(ZoneNotFound, match="could not be found"):
             call(mode, driver, "get_zone", "nowhere.example.test")
         with pytest.raises(ZoneNotFound):
-            call(mode, driver, "list_records", Zone("nowhere.test", "nowhere.test.", "master",
+            call(mode, driver, "list_record_sets", Zone("nowhere.test", "nowhere.test.", "master",
                                                     None, driver))
         with pytest.raises(ZoneNotFound):
-            call(mode, driver, "get_record", "nowhere.test", "www:A")
+            call(mode, driver, "get_record_set", "nowhere.test", "www:A")
         with pytest.raises(RecordNotFound):
-            call(mode, driver, "get_record", zone.id, "www:A")
+            call(mode, driver, "get_record_set", zone.id, "www:A")
         with pytest.raises(ProviderError) as bad_ttl:
-            call(mode, driver, "create_record", "ttl", zone, RecordType.A, "192.0.2.1",
+            call(mode, driver, "create_record_set", "ttl", zone, RecordType.A, "192.0.2.1",
                  ttl=5)
         assert (bad_ttl.value.status, bad_ttl.value.code) == (422, "unprocessable_entity")
-        record = driver.create_record("www", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
+        record = driver.create_record_set("www", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
         api.state.inject("PUT", "/records/", FakeResponse.json(
             {"id": "not_found", "message": "The resource you were accessing could not be "
                                            "found.", "request_id": "4b1cc5f2-req"}, 404))
         with pytest.raises(RecordNotFound):
-            call(mode, driver, "update_record", record, None, None, ["192.0.2.1", "192.0.2.3"])
+            call(mode, driver, "update_record_set", record, None, None, ["192.0.2.1", "192.0.2.3"])
         api.state.inject("GET", "/domains$", FakeResponse.json(
             {"id": "forbidden", "message": "You do not have access for the attempted action.",
              "request_id": "4b1cc5f2-req"}, 403))
@@ -256,9 +256,9 @@ def test_rrset_ttl_stays_uniform(server: tuple[DigitalOceanServer, str]) -> None
     api, endpoint = server
     with driver_for(endpoint) as driver:
         zone = driver.create_zone("ttl.example.test")
-        record = driver.create_record("www", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
+        record = driver.create_record_set("www", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
         assert record.ttl == 1800  # DigitalOcean's default
-        updated = driver.update_record(record, None, None, ["192.0.2.1", "192.0.2.2",
+        updated = driver.update_record_set(record, None, None, ["192.0.2.1", "192.0.2.2",
                                                             "192.0.2.3"], ttl=120)
         assert updated.ttl == 120 and len(updated.values) == 3
     assert {r["ttl"] for r in api.state.records[zone.id].values() if r["name"] == "www"} == {120}

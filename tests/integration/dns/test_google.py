@@ -81,9 +81,9 @@ def token_posts(server: GoogleDNSFixture) -> int:
 def test_records_are_listed_page_by_page(driver: GoogleDNSDriver, zone: Zone,
                                          events: list[RequestEvent], mode: str) -> None:
     for i in range(12):
-        driver.create_record(f"h{i:02d}", zone, RecordType.A, f"192.0.2.{i + 1}")
+        driver.create_record_set(f"h{i:02d}", zone, RecordType.A, f"192.0.2.{i + 1}")
     del events[:]
-    listed = call(mode, driver, "list_records", zone)
+    listed = call(mode, driver, "list_record_sets", zone)
     assert len(listed) == 14  # 12 + the apex NS and SOA Cloud DNS made
     pages = [e for e in events if e.url.split("?")[0].endswith("/rrsets")]
     assert len(pages) == 3  # maxResults=5: 5 + 5 + 4
@@ -116,15 +116,15 @@ def test_zones_are_listed_page_by_page(server: GoogleDNSFixture, tmp_path: Path,
 def test_token_is_fetched_once_and_shared(server: GoogleDNSFixture, driver: GoogleDNSDriver,
                                           zone: Zone) -> None:
     before = token_posts(server)
-    driver.create_record("www", zone, RecordType.A, "192.0.2.1")
-    driver.list_records(zone)
-    driver.get_record(zone.id, "www:A")
+    driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
+    driver.list_record_sets(zone)
+    driver.get_record_set(zone.id, "www:A")
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
             for _ in range(3):
-                driver.list_records(zone)
+                driver.list_record_sets(zone)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -138,7 +138,7 @@ def test_token_is_fetched_once_and_shared(server: GoogleDNSFixture, driver: Goog
     async def concurrently() -> None:
         async with anyio.create_task_group() as tg:
             for _ in range(8):
-                tg.start_soon(driver.aio.list_records, zone)
+                tg.start_soon(driver.aio.list_record_sets, zone)
 
     anyio.run(concurrently)
     # The zone fixture fetched the first token; nothing since.
@@ -266,37 +266,37 @@ def test_error_mapping(driver: GoogleDNSDriver, zone: Zone) -> None:
     with pytest.raises(ZoneNotFound):
         driver.get_zone("no-such-zone")
     with pytest.raises(ZoneNotFound):
-        driver.get_record("no-such-zone", "www:A")
+        driver.get_record_set("no-such-zone", "www:A")
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "www:A")
+        driver.get_record_set(zone.id, "www:A")
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "not-an-id")
+        driver.get_record_set(zone.id, "not-an-id")
     gone = Zone("no-such-zone", "gone.example.test.", "master", None, driver=driver)
     with pytest.raises(ZoneNotFound):
-        driver.list_records(gone)
+        driver.list_record_sets(gone)
     with pytest.raises(ZoneNotFound):
         driver.delete_zone(gone)
     # The fixture rejects an over-long TXT string: the driver splits, so it never sees one.
-    record = driver.create_record("t", zone, RecordType.TXT, "x" * 1000)
+    record = driver.create_record_set("t", zone, RecordType.TXT, "x" * 1000)
     assert record.values == ["x" * 1000]
     # Deleting the apex SOA is refused by Cloud DNS and surfaces as a ProviderError.
-    soa = driver.get_record(zone.id, "@:SOA")
+    soa = driver.get_record_set(zone.id, "@:SOA")
     with pytest.raises(ProviderError) as info:
-        driver.delete_record(soa)
+        driver.delete_record_set(soa)
     assert info.value.status == 400 and info.value.code == "invalid"
 
 
 def test_update_renames_atomically(driver: GoogleDNSDriver, zone: Zone,
                                    server: GoogleDNSFixture) -> None:
-    record = driver.create_record("old", zone, RecordType.A, ["192.0.2.1"], ttl=120)
+    record = driver.create_record_set("old", zone, RecordType.A, ["192.0.2.1"], ttl=120)
     changes = server.count("POST", "/changes")
-    moved = driver.update_record(record, "new", None, None)
+    moved = driver.update_record_set(record, "new", None, None)
     assert server.count("POST", "/changes") == changes + 1  # one atomic change
     assert (moved.name, moved.values, moved.ttl) == ("new", ["192.0.2.1"], 120)
-    names = {r.name for r in driver.list_records(zone)}
+    names = {r.name for r in driver.list_record_sets(zone)}
     assert "new" in names and "old" not in names
     with pytest.raises(RecordNotFound):
-        driver.update_record(record, None, None, ["192.0.2.9"])
+        driver.update_record_set(record, None, None, ["192.0.2.9"])
 
 
 def test_zone_names_are_derived_from_domains(driver: GoogleDNSDriver) -> None:
@@ -320,9 +320,9 @@ def test_secrets_never_in_errors_or_debug_logs(server: GoogleDNSFixture, tmp_pat
                   on_response=[lambda e: texts.append(repr(e))])
     driver = make_driver(server, key_file(tmp_path, server), hooks=hooks)
     zone = driver.create_zone(f"sec{uuid.uuid4().hex[:8]}.example.test.")
-    driver.create_record("www", zone, RecordType.TXT, "public text")
+    driver.create_record_set("www", zone, RecordType.TXT, "public text")
     server.revoke_tokens()
-    driver.list_records(zone)
+    driver.list_record_sets(zone)
     with pytest.raises(ZoneNotFound) as missing:
         driver.get_zone("no-such-zone")
     texts.append(str(missing.value))

@@ -58,7 +58,7 @@ def test_records_listing_follows_every_page(fake: LinodeFake, driver: LinodeDNSD
             "tag": None, "ttl_sec": 0,
         }
     before = len(fake.api.requests)
-    records = call(mode, driver, "list_records", zone)
+    records = call(mode, driver, "list_record_sets", zone)
     assert sorted(r.name for r in records) == [f"h{i:02d}" for i in range(60)]
     pages = seen(fake, "GET", f"/v4/domains/{zone.id}/records", before)
     assert [p.arg("page") for p in pages] == ["1", "2", "3"]
@@ -82,9 +82,9 @@ def test_zone_listing_follows_every_page(fake: LinodeFake, driver: LinodeDNSDriv
 
 def test_request_shapes(fake: LinodeFake, driver: LinodeDNSDriver, zone: Zone) -> None:
     before = len(fake.api.requests)
-    srv = driver.create_record("_sip._tcp", zone, RecordType.SRV,
+    srv = driver.create_record_set("_sip._tcp", zone, RecordType.SRV,
                                [f"10 5 5060 sip.{zone.domain}"], ttl=300)
-    caa = driver.create_record("", zone, RecordType.CAA, ['0 issuewild "ca.example"'])
+    caa = driver.create_record_set("", zone, RecordType.CAA, ['0 issuewild "ca.example"'])
     posts = seen(fake, "POST", f"/v4/domains/{zone.id}/records", before)
     bodies = [json.loads(p.body) for p in posts]
     assert bodies[0] == {"type": "SRV", "name": "", "service": "sip", "protocol": "tcp",
@@ -97,7 +97,7 @@ def test_request_shapes(fake: LinodeFake, driver: LinodeDNSDriver, zone: Zone) -
     assert json.loads(lookups[0].header("X-Filter") or "{}") == {"name": "_sip._tcp"}
     assert (srv.id, srv.values) == ("_sip._tcp:SRV", [f"10 5 5060 sip.{zone.domain}"])
     assert caa.values == ['0 issuewild "ca.example"']
-    assert driver.get_record(zone.id, "@:CAA").values == caa.values
+    assert driver.get_record_set(zone.id, "@:CAA").values == caa.values
 
 
 def test_zone_fields(driver: LinodeDNSDriver) -> None:
@@ -113,9 +113,9 @@ def test_zone_fields(driver: LinodeDNSDriver) -> None:
 
 
 def test_ttl_is_rounded_up_as_linode_does(driver: LinodeDNSDriver, zone: Zone) -> None:
-    record = driver.create_record("slow", zone, RecordType.A, "192.0.2.1", ttl=600)
+    record = driver.create_record_set("slow", zone, RecordType.A, "192.0.2.1", ttl=600)
     assert record.ttl == 3600
-    assert driver.get_record(zone.id, "slow:A").ttl == 3600
+    assert driver.get_record_set(zone.id, "slow:A").ttl == 3600
 
 
 def test_what_linode_cannot_store_is_refused_before_sending(
@@ -123,11 +123,11 @@ def test_what_linode_cannot_store_is_refused_before_sending(
 ) -> None:
     before = len(fake.api.requests)
     with pytest.raises(InvalidInput, match=r"_service\._protocol"):
-        driver.create_record("_sip._tcp.sub", zone, RecordType.SRV, "1 1 5060 sip.example.")
+        driver.create_record_set("_sip._tcp.sub", zone, RecordType.SRV, "1 1 5060 sip.example.")
     with pytest.raises(InvalidInput, match="CAA flags"):
-        driver.create_record("", zone, RecordType.CAA, '128 issue "ca.example"')
+        driver.create_record_set("", zone, RecordType.CAA, '128 issue "ca.example"')
     with pytest.raises(InvalidInput, match="priorities"):
-        driver.create_record("", zone, RecordType.MX, "300 mail.example.")
+        driver.create_record_set("", zone, RecordType.MX, "300 mail.example.")
     with pytest.raises(InvalidInput, match="page_size"):
         LinodeDNSDriver(TOKEN, page_size=10)
     assert len(fake.api.requests) == before
@@ -135,12 +135,12 @@ def test_what_linode_cannot_store_is_refused_before_sending(
 
 def test_failed_multi_value_create_leaves_nothing(fake: LinodeFake, driver: LinodeDNSDriver,
                                                   zone: Zone, mode: str) -> None:
-    driver.create_record("keep", zone, RecordType.A, "192.0.2.1")
+    driver.create_record_set("keep", zone, RecordType.A, "192.0.2.1")
     fake.record_limit = len(fake.records[int(zone.id)]) + 2
     before = len(fake.api.requests)
     try:
         with pytest.raises(ProviderError) as caught:
-            call(mode, driver, "create_record", "multi", zone, RecordType.A,
+            call(mode, driver, "create_record_set", "multi", zone, RecordType.A,
                  ["192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13"])
     finally:
         fake.record_limit = 12000
@@ -155,11 +155,11 @@ def test_failed_multi_value_create_leaves_nothing(fake: LinodeFake, driver: Lino
 
 def test_update_is_a_diff(fake: LinodeFake, driver: LinodeDNSDriver, zone: Zone,
                           mode: str) -> None:
-    record = driver.create_record("web", zone, RecordType.A,
+    record = driver.create_record_set("web", zone, RecordType.A,
                                   ["192.0.2.1", "192.0.2.2", "192.0.2.3"], ttl=300)
     ids = dict(zip(record.values, record.extra["record_ids"], strict=True))
     before = len(fake.api.requests)
-    updated = call(mode, driver, "update_record", record, None, None,
+    updated = call(mode, driver, "update_record_set", record, None, None,
                    ["192.0.2.2", "192.0.2.3", "192.0.2.4"])
     writes = [r for r in fake.api.requests[before:] if r.method != "GET"]
     assert [(r.method, r.path) for r in writes] == [
@@ -169,23 +169,23 @@ def test_update_is_a_diff(fake: LinodeFake, driver: LinodeDNSDriver, zone: Zone,
     assert ids["192.0.2.2"] in updated.extra["record_ids"]
     assert updated.ttl == 300  # kept, since none was given
 
-    moved = call(mode, driver, "update_record", updated, "site", RecordType.CNAME,
+    moved = call(mode, driver, "update_record_set", updated, "site", RecordType.CNAME,
                  f"www.{zone.domain}")
     assert (moved.id, moved.values) == ("site:CNAME", [f"www.{zone.domain}"])
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "web:A")
+        driver.get_record_set(zone.id, "web:A")
 
 
 def test_provider_errors_are_mapped(driver: LinodeDNSDriver, zone: Zone) -> None:
     with pytest.raises(ProviderError) as caught:  # a protocol Linode does not know
-        driver.create_record("_sip._sctp", zone, RecordType.SRV, f"1 1 5060 sip.{zone.domain}")
+        driver.create_record_set("_sip._sctp", zone, RecordType.SRV, f"1 1 5060 sip.{zone.domain}")
     assert (caught.value.status, caught.value.code) == (400, "protocol")
     with pytest.raises(ZoneNotFound):
         driver.get_zone("999999999")
     with pytest.raises(ZoneNotFound):
-        driver.list_records(Zone("999999999", "gone.example.", "master", None, driver))
+        driver.list_record_sets(Zone("999999999", "gone.example.", "master", None, driver))
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "nothing:A")
+        driver.get_record_set(zone.id, "nothing:A")
 
 
 def test_wrong_token_is_invalid_credentials_and_never_shown(

@@ -154,8 +154,8 @@ def test_page_size_is_checked() -> None:
 
 def test_record_listing_emits_every_set(driver: PowerDNSDriver, mode: str, zone: Zone) -> None:
     for i in range(7):
-        driver.create_record(f"h{i}", zone, RecordType.A, f"192.0.2.{i + 1}")
-    records = call(mode, driver, "list_records", zone)
+        driver.create_record_set(f"h{i}", zone, RecordType.A, f"192.0.2.{i + 1}")
+    records = call(mode, driver, "list_record_sets", zone)
     assert sorted(r.name for r in records if r.name.startswith("h")) == [
         f"h{i}" for i in range(7)
     ]
@@ -170,15 +170,15 @@ def test_update_record_replaces_values_in_one_patch(
     driver: PowerDNSDriver, mode: str, zone: Zone, sent: list[RequestEvent],
     pdns: PowerDNSServer,
 ) -> None:
-    record = driver.create_record("api", zone, RecordType.A,
+    record = driver.create_record_set("api", zone, RecordType.A,
                                   ["192.0.2.1", "192.0.2.2", "192.0.2.3"], ttl=120)
     sent.clear()
-    updated = call(mode, driver, "update_record", record, None, None,
+    updated = call(mode, driver, "update_record_set", record, None, None,
                    ["192.0.2.7", "192.0.2.8"])
     assert [e.method for e in sent].count("PATCH") == 1
     assert sorted(updated.values) == ["192.0.2.7", "192.0.2.8"]
     assert updated.ttl == 120  # kept
-    fetched = driver.get_record(zone.id, updated.id)
+    fetched = driver.get_record_set(zone.id, updated.id)
     assert sorted(fetched.values) == ["192.0.2.7", "192.0.2.8"]
     assert answer_strings(pdns, "api." + zone.domain, "A") == [(b"192.0.2.7",), (b"192.0.2.8",)]
 
@@ -188,7 +188,7 @@ def test_resolvers_never_see_a_half_updated_set(
 ) -> None:
     first = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
     second = ["198.51.100.1", "198.51.100.2"]
-    record = driver.create_record("flip", zone, RecordType.A, first)
+    record = driver.create_record_set("flip", zone, RecordType.A, first)
     allowed = [sorted(first), sorted(second)]
     seen: list[list[str]] = []
     stop = threading.Event()
@@ -203,7 +203,7 @@ def test_resolvers_never_see_a_half_updated_set(
     watcher.start()
     try:
         for i in range(20):
-            record = driver.update_record(record, None, None, second if i % 2 == 0 else first)
+            record = driver.update_record_set(record, None, None, second if i % 2 == 0 else first)
     finally:
         stop.set()
         watcher.join()
@@ -215,31 +215,31 @@ def test_rename_and_retype_in_one_patch(
     driver: PowerDNSDriver, mode: str, zone: Zone, sent: list[RequestEvent],
     pdns: PowerDNSServer,
 ) -> None:
-    record = driver.create_record("old", zone, RecordType.A, "192.0.2.1")
+    record = driver.create_record_set("old", zone, RecordType.A, "192.0.2.1")
     sent.clear()
-    moved = call(mode, driver, "update_record", record, "new", RecordType.CNAME,
+    moved = call(mode, driver, "update_record_set", record, "new", RecordType.CNAME,
                  "target.example.test.")
     assert [e.method for e in sent].count("PATCH") == 1
     assert (moved.name, str(moved.type), moved.id) == ("new", "CNAME", "new:CNAME")
     with pytest.raises(RecordNotFound):
-        driver.get_record(zone.id, "old:A")
-    assert driver.get_record(zone.id, "new:CNAME").values == ["target.example.test."]
+        driver.get_record_set(zone.id, "old:A")
+    assert driver.get_record_set(zone.id, "new:CNAME").values == ["target.example.test."]
     assert answer_strings(pdns, "new." + zone.domain, "CNAME") == [(b"target.example.test.",)]
-    other = driver.create_record("taken", zone, RecordType.A, "192.0.2.5")
+    other = driver.create_record_set("taken", zone, RecordType.A, "192.0.2.5")
     with pytest.raises(RecordAlreadyExists):
-        driver.update_record(other, "new", RecordType.CNAME, "x.example.test.")
+        driver.update_record_set(other, "new", RecordType.CNAME, "x.example.test.")
     with pytest.raises(InvalidInput):  # an A beside the CNAME
-        driver.update_record(other, "new", None, None)
+        driver.update_record_set(other, "new", None, None)
 
 
 def test_update_of_a_deleted_set_is_record_not_found(
     driver: PowerDNSDriver, mode: str, zone: Zone
 ) -> None:
-    record = driver.create_record("gone", zone, RecordType.A, "192.0.2.1")
-    driver.delete_record(record)
+    record = driver.create_record_set("gone", zone, RecordType.A, "192.0.2.1")
+    driver.delete_record_set(record)
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "update_record", record, None, None, "192.0.2.2")
-    assert [r for r in driver.list_records(zone) if r.name == "gone"] == []
+        call(mode, driver, "update_record_set", record, None, None, "192.0.2.2")
+    assert [r for r in driver.list_record_sets(zone) if r.name == "gone"] == []
 
 
 # -- TXT on the wire ------------------------------------------------------------------------
@@ -249,12 +249,12 @@ def test_long_and_unicode_txt_round_trip_and_resolve(
     driver: PowerDNSDriver, mode: str, zone: Zone, pdns: PowerDNSServer
 ) -> None:
     values = [LONG_TXT, UNICODE_TXT, "", "v=spf1 -all"]
-    created = call(mode, driver, "create_record", "txt", zone, RecordType.TXT, values,
+    created = call(mode, driver, "create_record_set", "txt", zone, RecordType.TXT, values,
                    {"ttl": 60})
     assert sorted(created.values) == sorted(values)
-    fetched = call(mode, driver, "get_record", zone.id, "txt:TXT")
+    fetched = call(mode, driver, "get_record_set", zone.id, "txt:TXT")
     assert sorted(fetched.values) == sorted(values)
-    listed = [r for r in call(mode, driver, "list_records", zone) if r.id == "txt:TXT"]
+    listed = [r for r in call(mode, driver, "list_record_sets", zone) if r.id == "txt:TXT"]
     assert sorted(listed[0].values) == sorted(values)
     wire = answer_strings(pdns, "txt." + zone.domain, "TXT")
     assert all(len(s) <= 255 for strings in wire for s in strings)
@@ -278,9 +278,9 @@ def test_zone_ttl_is_the_soa_ttl_and_the_default_for_new_sets(
         assert made.id.endswith(".") and made.domain == made.id
         listed = next(z for z in driver.list_zones() if z.id == made.id)
         assert listed.ttl is None  # a listing holds no records
-        record = driver.create_record("www", listed, RecordType.A, "192.0.2.1")
+        record = driver.create_record_set("www", listed, RecordType.A, "192.0.2.1")
         assert record.ttl == 120
-        ns = driver.get_record(made.id, "@:NS")
+        ns = driver.get_record_set(made.id, "@:NS")
         assert ns.values == ["ns1.example.net."] and ns.ttl == 120
         changed = call(mode, driver, "update_zone", made, None, None, 300)
         assert changed.ttl == 300
@@ -293,8 +293,8 @@ def test_zone_ttl_is_the_soa_ttl_and_the_default_for_new_sets(
 
 def test_zone_id_without_the_trailing_dot_is_accepted(driver: PowerDNSDriver, zone: Zone) -> None:
     assert driver.get_zone(zone.id.rstrip(".")).id == zone.id
-    driver.create_record("x", zone, RecordType.A, "192.0.2.1")
-    assert driver.get_record(zone.id.rstrip("."), "x:A").values == ["192.0.2.1"]
+    driver.create_record_set("x", zone, RecordType.A, "192.0.2.1")
+    assert driver.get_record_set(zone.id.rstrip("."), "x:A").values == ["192.0.2.1"]
 
 
 def test_update_zone_kind_and_settings(driver: PowerDNSDriver, mode: str, zone: Zone) -> None:
@@ -332,12 +332,12 @@ def test_missing_zone_is_zone_not_found(driver: PowerDNSDriver, mode: str, zone:
     missing = Zone(id="missing." + zone.id, domain="missing." + zone.domain, type="master",
                    ttl=None, driver=driver)
     for name, args in (("get_zone", (missing.id,)), ("delete_zone", (missing,)),
-                       ("list_records", (missing,)), ("get_record", (missing.id, "www:A")),
-                       ("get_record", (missing.id, "not-an-id"))):
+                       ("list_record_sets", (missing,)), ("get_record_set", (missing.id, "www:A")),
+                       ("get_record_set", (missing.id, "not-an-id"))):
         with pytest.raises(ZoneNotFound):
             call(mode, driver, name, *args)
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "create_record", "www", missing, RecordType.A, "192.0.2.1")
+        call(mode, driver, "create_record_set", "www", missing, RecordType.A, "192.0.2.1")
 
 
 DNSKEY = ("257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0r"
@@ -349,15 +349,15 @@ def test_rejected_content_is_a_provider_error_with_the_server_text(
 ) -> None:
     # Well-formed data the server refuses by its own rules: a DNSKEY below the apex.
     with pytest.raises(ProviderError) as info:
-        call(mode, driver, "create_record", "ssh", zone, RecordType.DNSKEY, DNSKEY)
+        call(mode, driver, "create_record_set", "ssh", zone, RecordType.DNSKEY, DNSKEY)
     assert info.value.status == 422
     assert info.value.code == "UnprocessableEntity"
     assert "ssh." + zone.domain in info.value.message  # PowerDNS's own "error" text
-    assert [r for r in driver.list_records(zone) if r.name == "ssh"] == []
+    assert [r for r in driver.list_record_sets(zone) if r.name == "ssh"] == []
     # Malformed data never reaches the server.
     sent.clear()
     with pytest.raises(InvalidInput):
-        call(mode, driver, "create_record", "ssh", zone, RecordType.SSHFP, "1 1 not-hex")
+        call(mode, driver, "create_record_set", "ssh", zone, RecordType.SSHFP, "1 1 not-hex")
     assert sent == []
 
 
@@ -366,9 +366,9 @@ def test_unsupported_type_is_refused_before_any_request(
 ) -> None:
     sent.clear()
     with pytest.raises(NotSupported):
-        driver.create_record("u", zone, RecordType.URL, "http://example.test/")
+        driver.create_record_set("u", zone, RecordType.URL, "http://example.test/")
     with pytest.raises(InvalidInput):
-        driver.create_record("www.elsewhere.test.", zone, RecordType.A, "192.0.2.1")
+        driver.create_record_set("www.elsewhere.test.", zone, RecordType.A, "192.0.2.1")
     assert sent == []
 
 
@@ -377,7 +377,7 @@ def test_export_of_the_server_zone_loads(
 ) -> None:
     import dns.zone
 
-    driver.create_record("txt", zone, RecordType.TXT, [LONG_TXT, UNICODE_TXT])
+    driver.create_record_set("txt", zone, RecordType.TXT, [LONG_TXT, UNICODE_TXT])
     path = tmp_path / "zone.txt"
     driver.export_zone_to_bind_zone_file(zone.id, path)
     parsed = dns.zone.from_text(path.read_text(), origin=zone.domain, relativize=False,
@@ -400,7 +400,7 @@ def test_a_large_import_is_one_patch_and_a_clash_writes_nothing(
     sent.clear()
     assert call(mode, driver, "import_zone_from_bind_format", text).id == zone.id
     assert [e.method for e in sent if e.method != "GET"] == ["PATCH"]
-    assert len(driver.list_records(zone)) == 2001  # and the SOA
+    assert len(driver.list_record_sets(zone)) == 2001  # and the SOA
     assert answer_strings(pdns, f"h1999.{zone.domain}", "A") == [
         (b"192.0.7.250",)]
     # A CNAME beside one of them, and new sets before it: refused, nothing written.
@@ -409,4 +409,4 @@ def test_a_large_import_is_one_patch_and_a_clash_writes_nothing(
     with pytest.raises(InvalidInput, match="CNAME"):
         call(mode, driver, "import_zone_from_bind_format", clash)
     assert [e.method for e in sent] == ["GET", "GET"]  # the zones, then the zone's sets
-    assert len(driver.list_records(zone)) == 2001
+    assert len(driver.list_record_sets(zone)) == 2001

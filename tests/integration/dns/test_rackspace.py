@@ -74,8 +74,8 @@ def test_token_is_fetched_once_and_shared(request: pytest.FixtureRequest, fake: 
     before = fake.token_requests
     with make_driver(request) as driver:
         zone = call(mode, driver, "create_zone", f"tk{uuid.uuid4().hex[:8]}.example.test")
-        call(mode, driver, "create_record", "www", zone, RecordType.A, "192.0.2.1")
-        call(mode, driver, "list_records", zone)
+        call(mode, driver, "create_record_set", "www", zone, RecordType.A, "192.0.2.1")
+        call(mode, driver, "list_record_sets", zone)
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -171,7 +171,7 @@ def test_writes_wait_for_their_job(fake: RackspaceFake, driver: RackspaceDNSDriv
             "comment": "made by a test"}]}
         assert (zone.ttl, zone.extra["emailAddress"]) == (600, "dns@example.test")
         # Rackspace adds the NS records of its name servers.
-        ns = driver.get_record(zone.id, "@:NS")
+        ns = driver.get_record_set(zone.id, "@:NS")
         assert sorted(ns.values) == ["dns1.stabletransit.com.", "dns2.stabletransit.com."]
         updated = call(mode, driver, "update_zone", zone, None, None, 7200)
         assert updated.ttl == 7200
@@ -196,8 +196,8 @@ def test_failed_multi_value_create_leaves_nothing(fake: RackspaceFake,
     values = ["192.0.2.10", "192.0.2.11", "192.0.2.12"]
     fake.fail_next_job = {"code": 500, "message": "dnsFault", "details": "try later"}
     with pytest.raises(ProviderError):
-        call(mode, driver, "create_record", "multi", zone, RecordType.A, values)
-    assert not [r for r in driver.list_records(zone) if r.name == "multi"]
+        call(mode, driver, "create_record_set", "multi", zone, RecordType.A, values)
+    assert not [r for r in driver.list_record_sets(zone) if r.name == "multi"]
 
 
 def test_create_whose_outcome_was_lost_is_undone(request: pytest.FixtureRequest,
@@ -208,11 +208,11 @@ def test_create_whose_outcome_was_lost_is_undone(request: pytest.FixtureRequest,
         before = len(fake.api.requests)
         fake.status_failures = 1  # the job ran, but we never learn its result
         with pytest.raises(ProviderError) as caught:
-            call(mode, driver, "create_record", "lost", zone, RecordType.A, values)
+            call(mode, driver, "create_record_set", "lost", zone, RecordType.A, values)
         assert caught.value.status == 503
         deletes = seen(fake, "DELETE", f"/v1.0/{TENANT}/domains/{zone.id}/records", before)
         assert len(deletes) == 1 and len(deletes[0].query["id"]) == 2
-        assert not [r for r in driver.list_records(zone) if r.name == "lost"]
+        assert not [r for r in driver.list_record_sets(zone) if r.name == "lost"]
 
 
 def test_over_limit_is_rate_limited_and_makes_nothing(fake: RackspaceFake,
@@ -220,8 +220,8 @@ def test_over_limit_is_rate_limited_and_makes_nothing(fake: RackspaceFake,
                                                       zone: Zone) -> None:
     fake.record_limit = len(fake.records[int(zone.id)]) + 1
     with pytest.raises(RateLimited):
-        driver.create_record("many", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
-    assert not [r for r in driver.list_records(zone) if r.name == "many"]
+        driver.create_record_set("many", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
+    assert not [r for r in driver.list_record_sets(zone) if r.name == "many"]
 
 
 # -- records ------------------------------------------------------------------------------
@@ -229,9 +229,9 @@ def test_over_limit_is_rate_limited_and_makes_nothing(fake: RackspaceFake,
 
 def test_listing_follows_next_links(fake: RackspaceFake, driver: RackspaceDNSDriver,
                                     zone: Zone, mode: str) -> None:
-    driver.create_record("bulk", zone, RecordType.A, [f"192.0.2.{i}" for i in range(1, 13)])
+    driver.create_record_set("bulk", zone, RecordType.A, [f"192.0.2.{i}" for i in range(1, 13)])
     before = len(fake.api.requests)
-    records = call(mode, driver, "list_records", zone)
+    records = call(mode, driver, "list_record_sets", zone)
     bulk = next(r for r in records if r.name == "bulk")
     assert len(bulk.values) == 12
     pages = seen(fake, "GET", f"/v1.0/{TENANT}/domains/{zone.id}/records", before)
@@ -243,9 +243,9 @@ def test_request_shapes_and_values(fake: RackspaceFake, driver: RackspaceDNSDriv
                                    zone: Zone) -> None:
     origin = zone.domain.rstrip(".")
     before = len(fake.api.requests)
-    srv = driver.create_record("_sip._tcp", zone, RecordType.SRV,
+    srv = driver.create_record_set("_sip._tcp", zone, RecordType.SRV,
                                [f"10 5 5060 sip.{zone.domain}"], ttl=300)
-    mx = driver.create_record("", zone, RecordType.MX, [f"10 mail.{zone.domain}"])
+    mx = driver.create_record_set("", zone, RecordType.MX, [f"10 mail.{zone.domain}"])
     posts = seen(fake, "POST", f"/v1.0/{TENANT}/domains/{zone.id}/records", before)
     assert json.loads(posts[0].body) == {"records": [
         {"name": f"_sip._tcp.{origin}", "type": "SRV", "priority": 10,
@@ -259,15 +259,15 @@ def test_request_shapes_and_values(fake: RackspaceFake, driver: RackspaceDNSDriv
 
 def test_update_is_a_diff_in_few_jobs(fake: RackspaceFake, driver: RackspaceDNSDriver,
                                       zone: Zone, mode: str) -> None:
-    record = driver.create_record("web", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
+    record = driver.create_record_set("web", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
     before = len(fake.api.requests)
-    updated = call(mode, driver, "update_record", record, None, None,
+    updated = call(mode, driver, "update_record_set", record, None, None,
                    ["192.0.2.2", "192.0.2.3", "192.0.2.4"], {"ttl": 900})
     writes = [(r.method, r.path) for r in fake.api.requests[before:] if r.method != "GET"]
     records_path = f"/v1.0/{TENANT}/domains/{zone.id}/records"
     assert writes == [("PUT", records_path), ("POST", records_path)]
     assert sorted(updated.values) == ["192.0.2.2", "192.0.2.3", "192.0.2.4"]
-    fetched = driver.get_record(zone.id, "web:A")
+    fetched = driver.get_record_set(zone.id, "web:A")
     assert (sorted(fetched.values), fetched.ttl) == (sorted(updated.values), 900)
 
 
@@ -276,9 +276,9 @@ def test_what_rackspace_cannot_store_is_refused_before_sending(
 ) -> None:
     before = len(fake.api.requests)
     with pytest.raises(NotSupported):
-        driver.create_record("", zone, RecordType.CAA, '0 issue "ca.example"')
+        driver.create_record_set("", zone, RecordType.CAA, '0 issue "ca.example"')
     with pytest.raises(InvalidInput, match="300"):
-        driver.create_record("fast", zone, RecordType.A, "192.0.2.1", ttl=60)
+        driver.create_record_set("fast", zone, RecordType.A, "192.0.2.1", ttl=60)
     with pytest.raises(InvalidInput, match="rename"):
         driver.update_zone(zone, "other.example.test", None)
     with pytest.raises(InvalidInput, match="page_size"):

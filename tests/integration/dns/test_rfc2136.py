@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.drivers.rfc2136 import RFC2136DNSDriver
@@ -66,7 +66,7 @@ def zone(server: BindServer, driver: RFC2136DNSDriver) -> Iterator[Zone]:
     server.delete_zone(domain, clean=True)
 
 
-def sets_of(records: list[Record]) -> dict[tuple[str, str], list[str]]:
+def sets_of(records: list[RecordSet]) -> dict[tuple[str, str], list[str]]:
     return {
         (r.name, str(r.type)): sorted(canonical(str(r.type), v) for v in r.values)
         for r in records
@@ -113,14 +113,14 @@ def test_zone_writes_are_not_supported(driver: RFC2136DNSDriver, zone: Zone, mod
 
 def test_operations_are_sans_io(driver: RFC2136DNSDriver, zone: Zone) -> None:
     """Every network exchange is a Call effect (run in a worker thread when async)."""
-    op = RFC2136DNSDriver.create_record.fn(driver, "sans", zone, RecordType.A, "192.0.2.1")
+    op = RFC2136DNSDriver.create_record_set.fn(driver, "sans", zone, RecordType.A, "192.0.2.1")
     effect = next(op)
     assert isinstance(effect, Call)
     result = effect.fn(*effect.args, **effect.kwargs)
     with pytest.raises(StopIteration) as done:
         op.send(result)
     assert done.value.value.values == ["192.0.2.1"]
-    listing = RFC2136DNSDriver.iterate_records.fn(driver, zone)
+    listing = RFC2136DNSDriver.iterate_record_sets.fn(driver, zone)
     effect = next(listing)
     assert isinstance(effect, Call)
     assert isinstance(listing.send(effect.fn(*effect.args)), Emit)
@@ -159,11 +159,11 @@ def test_unserved_zone(driver: RFC2136DNSDriver, mode: str) -> None:
     domain = unique("missing")
     ghost = Zone(domain, domain, "master", None, driver)
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "list_records", ghost)
+        call(mode, driver, "list_record_sets", ghost)
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "create_record", "www", ghost, RecordType.A, "192.0.2.1")
+        call(mode, driver, "create_record_set", "www", ghost, RecordType.A, "192.0.2.1")
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "get_record", domain, "www:A")
+        call(mode, driver, "get_record_set", domain, "www:A")
 
 
 # -- credentials -----------------------------------------------------------------------------
@@ -174,8 +174,8 @@ def test_wrong_secret_is_invalid_credentials(server: BindServer, zone: Zone, mod
     with make_driver(server, tsig_secret=secret) as bad:
         for name, args in [
             ("get_zone", (zone.id,)),
-            ("list_records", (zone,)),
-            ("create_record", ("x", zone, RecordType.A, "192.0.2.1")),
+            ("list_record_sets", (zone,)),
+            ("create_record_set", ("x", zone, RecordType.A, "192.0.2.1")),
         ]:
             with pytest.raises(InvalidCredentials) as raised:
                 call(mode, bad, name, *args)
@@ -185,7 +185,7 @@ def test_wrong_secret_is_invalid_credentials(server: BindServer, zone: Zone, mod
 
 def test_unknown_key_is_invalid_credentials(server: BindServer, zone: Zone, mode: str) -> None:
     with make_driver(server, tsig_name="nobody") as bad, pytest.raises(InvalidCredentials):
-        call(mode, bad, "create_record", "x", zone, RecordType.A, "192.0.2.1")
+        call(mode, bad, "create_record_set", "x", zone, RecordType.A, "192.0.2.1")
 
 
 def test_key_that_may_not_update(server: BindServer, zone: Zone, mode: str) -> None:
@@ -193,10 +193,10 @@ def test_key_that_may_not_update(server: BindServer, zone: Zone, mode: str) -> N
         server, tsig_name=server.readonly_tsig_name, tsig_secret=server.readonly_tsig_secret
     ) as reader:
         # It may transfer the zone, so reading works...
-        assert [r.id for r in call(mode, reader, "list_records", zone)] == ["@:SOA", "@:NS"]
+        assert [r.id for r in call(mode, reader, "list_record_sets", zone)] == ["@:SOA", "@:NS"]
         # ...but the server refuses its updates.
         with pytest.raises(InvalidCredentials):
-            call(mode, reader, "create_record", "x", zone, RecordType.A, "192.0.2.1")
+            call(mode, reader, "create_record_set", "x", zone, RecordType.A, "192.0.2.1")
 
 
 def test_server_policy_refusal_is_a_provider_error(
@@ -207,11 +207,11 @@ def test_server_policy_refusal_is_a_provider_error(
     try:
         zone = driver.get_zone(domain)
         with pytest.raises(ProviderError) as raised:
-            call(mode, driver, "create_record", "", zone, RecordType.MX, f"10 mail.{domain}")
+            call(mode, driver, "create_record_set", "", zone, RecordType.MX, f"10 mail.{domain}")
         assert raised.value.code == "REFUSED"
         # With the target's address in place first, the same MX is accepted.
-        driver.create_record("mail", zone, RecordType.A, "192.0.2.25")
-        call(mode, driver, "create_record", "", zone, RecordType.MX, f"10 mail.{domain}")
+        driver.create_record_set("mail", zone, RecordType.A, "192.0.2.25")
+        call(mode, driver, "create_record_set", "", zone, RecordType.MX, f"10 mail.{domain}")
     finally:
         server.delete_zone(domain, clean=True)
 
@@ -272,7 +272,7 @@ def test_racing_creates_have_one_winner(server: BindServer, zone: Zone) -> None:
         barrier.wait()
         for n in range(8):
             try:
-                d.create_record(f"race{n}", zone, RecordType.A, f"192.0.2.{index + 1}")
+                d.create_record_set(f"race{n}", zone, RecordType.A, f"192.0.2.{index + 1}")
                 result = "won"
             except RecordAlreadyExists:
                 result = "lost"
@@ -289,56 +289,56 @@ def test_racing_creates_have_one_winner(server: BindServer, zone: Zone) -> None:
     for name, results in outcomes.items():
         assert sorted(results) == ["lost", "lost", "lost", "won"], name
     # Each set holds exactly the winner's single value: nothing was merged.
-    for record in make_driver(server).list_records(zone):
+    for record in make_driver(server).list_record_sets(zone):
         if record.name.startswith("race"):
             assert len(record.values) == 1, record
 
 
 def test_cname_rules(driver: RFC2136DNSDriver, zone: Zone, mode: str) -> None:
-    driver.create_record("data", zone, RecordType.A, "192.0.2.1")
-    driver.create_record("alias", zone, RecordType.CNAME, "target.example.net.")
+    driver.create_record_set("data", zone, RecordType.A, "192.0.2.1")
+    driver.create_record_set("alias", zone, RecordType.CNAME, "target.example.net.")
     with pytest.raises(InvalidInput):  # CNAME beside data
-        call(mode, driver, "create_record", "data", zone, RecordType.CNAME, "x.example.net.")
+        call(mode, driver, "create_record_set", "data", zone, RecordType.CNAME, "x.example.net.")
     with pytest.raises(InvalidInput):  # data beside a CNAME
-        call(mode, driver, "create_record", "alias", zone, RecordType.TXT, "hello")
+        call(mode, driver, "create_record_set", "alias", zone, RecordType.TXT, "hello")
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "create_record", "alias", zone, RecordType.CNAME, "y.example.net.")
+        call(mode, driver, "create_record_set", "alias", zone, RecordType.CNAME, "y.example.net.")
     with pytest.raises(InvalidInput):  # the apex holds SOA and NS
-        call(mode, driver, "create_record", "", zone, RecordType.CNAME, "x.example.net.")
-    assert sets_of(driver.list_records(zone))[("alias", "CNAME")] == ["target.example.net."]
-    assert ("data", "CNAME") not in sets_of(driver.list_records(zone))
+        call(mode, driver, "create_record_set", "", zone, RecordType.CNAME, "x.example.net.")
+    assert sets_of(driver.list_record_sets(zone))[("alias", "CNAME")] == ["target.example.net."]
+    assert ("data", "CNAME") not in sets_of(driver.list_record_sets(zone))
 
 
 def test_update_rules(driver: RFC2136DNSDriver, zone: Zone, mode: str) -> None:
-    a = driver.create_record("a", zone, RecordType.A, "192.0.2.1", ttl=60)
-    b = driver.create_record("b", zone, RecordType.A, "192.0.2.2")
-    driver.create_record("b", zone, RecordType.TXT, "beside b")
+    a = driver.create_record_set("a", zone, RecordType.A, "192.0.2.1", ttl=60)
+    b = driver.create_record_set("b", zone, RecordType.A, "192.0.2.2")
+    driver.create_record_set("b", zone, RecordType.TXT, "beside b")
     assert b.ttl == driver.default_ttl
     # Values and TTL: the TTL is kept when not given.
-    a2 = call(mode, driver, "update_record", a, None, None, ["192.0.2.3", "192.0.2.4"])
+    a2 = call(mode, driver, "update_record_set", a, None, None, ["192.0.2.3", "192.0.2.4"])
     assert a2.ttl == 60
-    assert sets_of(driver.list_records(zone))[("a", "A")] == ["192.0.2.3", "192.0.2.4"]
+    assert sets_of(driver.list_record_sets(zone))[("a", "A")] == ["192.0.2.3", "192.0.2.4"]
     # Rename onto an existing set.
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "update_record", a2, "b", None, None)
+        call(mode, driver, "update_record_set", a2, "b", None, None)
     # Retype to a CNAME where other data stays.
     with pytest.raises(InvalidInput):
-        call(mode, driver, "update_record", b, None, RecordType.CNAME, "x.example.net.")
+        call(mode, driver, "update_record_set", b, None, RecordType.CNAME, "x.example.net.")
     # Rename to a fresh name, then retype A -> CNAME where nothing else lives.
-    moved = call(mode, driver, "update_record", a2, "c", None, None)
+    moved = call(mode, driver, "update_record_set", a2, "c", None, None)
     assert moved.id == "c:A"
-    cname = call(mode, driver, "update_record", moved, None, RecordType.CNAME, "x.example.net.")
+    cname = call(mode, driver, "update_record_set", moved, None, RecordType.CNAME, "x.example.net.")
     assert cname.id == "c:CNAME"
-    back = call(mode, driver, "update_record", cname, None, RecordType.A, "192.0.2.9")
-    found = sets_of(driver.list_records(zone))
+    back = call(mode, driver, "update_record_set", cname, None, RecordType.A, "192.0.2.9")
+    found = sets_of(driver.list_record_sets(zone))
     assert found[("c", "A")] == ["192.0.2.9"] and ("c", "CNAME") not in found
     assert ("a", "A") not in found
     # The old set is gone: updating or deleting it again is RecordNotFound.
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "update_record", a2, None, None, "192.0.2.5")
-    assert call(mode, driver, "delete_record", back) is True
+        call(mode, driver, "update_record_set", a2, None, None, "192.0.2.5")
+    assert call(mode, driver, "delete_record_set", back) is True
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "delete_record", back)
+        call(mode, driver, "delete_record_set", back)
 
 
 def test_a_ds_set_stands_at_a_delegation(
@@ -346,43 +346,43 @@ def test_a_ds_set_stands_at_a_delegation(
 ) -> None:
     ds = "12345 13 2 " + "AB" * 32
     with pytest.raises(InvalidInput, match="delegation"):
-        call(mode, driver, "create_record", "child", zone, RecordType.DS, ds)
-    driver.create_record("child", zone, RecordType.NS, "ns1.other.test.")
-    made = call(mode, driver, "create_record", "child", zone, RecordType.DS, ds)
-    assert sets_of(driver.list_records(zone))[("child", "DS")] == [canonical("DS", ds)]
+        call(mode, driver, "create_record_set", "child", zone, RecordType.DS, ds)
+    driver.create_record_set("child", zone, RecordType.NS, "ns1.other.test.")
+    made = call(mode, driver, "create_record_set", "child", zone, RecordType.DS, ds)
+    assert sets_of(driver.list_record_sets(zone))[("child", "DS")] == [canonical("DS", ds)]
     assert made.values == ["12345 13 2 " + "ab" * 32]
     with pytest.raises(NotSupported):  # DNSSEC data the server makes itself
-        call(mode, driver, "create_record", "child", zone, RecordType.RRSIG,
+        call(mode, driver, "create_record_set", "child", zone, RecordType.RRSIG,
              "A 13 3 300 20300101000000 20200101000000 1 example.test. dGVzdA==")
 
 
 def test_apex_soa_and_ns_are_protected(driver: RFC2136DNSDriver, zone: Zone, mode: str) -> None:
-    records = {r.id: r for r in driver.list_records(zone)}
+    records = {r.id: r for r in driver.list_record_sets(zone)}
     with pytest.raises(InvalidInput):
-        call(mode, driver, "delete_record", records["@:SOA"])
+        call(mode, driver, "delete_record_set", records["@:SOA"])
     with pytest.raises(InvalidInput):
-        call(mode, driver, "delete_record", records["@:NS"])
+        call(mode, driver, "delete_record_set", records["@:NS"])
     with pytest.raises(NotSupported):  # SOA is the server's
-        call(mode, driver, "create_record", "", zone, "SOA", "a. b. 1 2 3 4 5")
+        call(mode, driver, "create_record_set", "", zone, "SOA", "a. b. 1 2 3 4 5")
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "create_record", "", zone, RecordType.NS, "ns.example.net.")
+        call(mode, driver, "create_record_set", "", zone, RecordType.NS, "ns.example.net.")
     # The apex NS set may be replaced.
-    call(mode, driver, "update_record", records["@:NS"], None, None, ["ns.example.net."])
-    assert sets_of(driver.list_records(zone))[("", "NS")] == ["ns.example.net."]
+    call(mode, driver, "update_record_set", records["@:NS"], None, None, ["ns.example.net."])
+    assert sets_of(driver.list_record_sets(zone))[("", "NS")] == ["ns.example.net."]
 
 
 def test_get_record_is_exact(driver: RFC2136DNSDriver, zone: Zone, mode: str) -> None:
-    driver.create_record("*", zone, RecordType.A, "192.0.2.7")
-    driver.create_record("sub", zone, RecordType.NS, "ns1.other.test.")
+    driver.create_record_set("*", zone, RecordType.A, "192.0.2.7")
+    driver.create_record_set("sub", zone, RecordType.NS, "ns1.other.test.")
     # A wildcard answers queries for any name, but the set is only "*".
-    assert call(mode, driver, "get_record", zone.id, "*:A").values == ["192.0.2.7"]
+    assert call(mode, driver, "get_record_set", zone.id, "*:A").values == ["192.0.2.7"]
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "get_record", zone.id, "anything:A")
+        call(mode, driver, "get_record_set", zone.id, "anything:A")
     # A delegation's NS set is found (a query would get a referral).
-    assert call(mode, driver, "get_record", zone.id, "sub:NS").values == ["ns1.other.test."]
+    assert call(mode, driver, "get_record_set", zone.id, "sub:NS").values == ["ns1.other.test."]
     for bad in ("no-colon", "a..b:A", "www:NOTATYPE", ""):
         with pytest.raises(RecordNotFound):
-            call(mode, driver, "get_record", zone.id, bad)
+            call(mode, driver, "get_record_set", zone.id, bad)
 
 
 # -- zone files ----------------------------------------------------------------------------------
@@ -392,10 +392,10 @@ def test_export_and_import_through_the_server(
     server: BindServer, driver: RFC2136DNSDriver, zone: Zone, tmp_path: Path, mode: str
 ) -> None:
     origin = zone.domain
-    driver.create_record("www", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"], ttl=120)
-    driver.create_record("txt", zone, RecordType.TXT, ["x" * 300, 'caf\u00e9 "q"'])
-    driver.create_record("", zone, RecordType.MX, f"10 mail.{origin}")
-    driver.create_record("_sip._tcp", zone, RecordType.SRV, f"10 5 5060 sip.{origin}")
+    driver.create_record_set("www", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"], ttl=120)
+    driver.create_record_set("txt", zone, RecordType.TXT, ["x" * 300, 'caf\u00e9 "q"'])
+    driver.create_record_set("", zone, RecordType.MX, f"10 mail.{origin}")
+    driver.create_record_set("_sip._tcp", zone, RecordType.SRV, f"10 5 5060 sip.{origin}")
     text = call(mode, driver, "export_zone_to_bind_format", zone)
 
     # Into a zone file...
@@ -403,7 +403,7 @@ def test_export_and_import_through_the_server(
     copy = call(mode, files, "import_zone_from_bind_format", text)
 
     def user_sets(d: DNSDriver, z: Zone) -> dict[tuple[str, str], list[str]]:
-        found = sets_of(d.list_records(z))
+        found = sets_of(d.list_record_sets(z))
         return {k: v for k, v in found.items() if k not in {("", "SOA"), ("", "NS")}}
 
     assert user_sets(files, copy) == user_sets(driver, zone)
@@ -438,7 +438,7 @@ def test_a_large_import_is_a_few_updates_and_a_clash_writes_nothing(
     text = f"$ORIGIN {zone.domain}\n$TTL 600\n" + "\n".join(lines) + "\n"
     assert call(mode, driver, "import_zone_from_bind_format", text).domain == zone.domain
     assert 1 < len(updates) <= 5  # each within a bounded size, not one per set
-    found = sets_of(driver.list_records(zone))
+    found = sets_of(driver.list_record_sets(zone))
     assert len(found) == 2002  # and the SOA and NS
     assert found[("h1999", "A")] == ["192.0.7.250"]
     # A CNAME beside one of them, and new sets before it: refused, nothing written.
@@ -447,4 +447,4 @@ def test_a_large_import_is_a_few_updates_and_a_clash_writes_nothing(
     with pytest.raises(InvalidInput, match="CNAME"):
         call(mode, driver, "import_zone_from_bind_format", clash)
     assert updates == []
-    assert len(driver.list_records(zone)) == 2002
+    assert len(driver.list_record_sets(zone)) == 2002

@@ -166,7 +166,7 @@ def test_list_records_crosses_pages_of_300(request: pytest.FixtureRequest) -> No
         zone = driver.create_zone(unique("rec"))
         try:
             in_threads(
-                lambda i: driver.create_record(
+                lambda i: driver.create_record_set(
                     f"h{i:03d}", zone, RecordType.A, [f"10.0.{i // 250}.{i % 250 + 1}"],
                     {"ttl": 60},
                 ),
@@ -174,7 +174,7 @@ def test_list_records_crosses_pages_of_300(request: pytest.FixtureRequest) -> No
             )
             for mode in MODES:
                 recorder.clear()
-                records = call(mode, driver, "list_records", zone)
+                records = call(mode, driver, "list_record_sets", zone)
                 names = sorted(r.name for r in records if r.type == "A")
                 assert names == [f"h{i:03d}" for i in range(310)], mode
                 assert {str(r.type) for r in records} == {"A", "SOA", "NS"}
@@ -186,7 +186,7 @@ def test_list_records_crosses_pages_of_300(request: pytest.FixtureRequest) -> No
                 assert pages[1]["maxitems"] == ["300"]
                 assert pages[1]["name"][0].endswith(zone.domain)
                 assert pages[1]["type"] == ["A"]
-            one = driver.get_record(zone.id, "h123:A")
+            one = driver.get_record_set(zone.id, "h123:A")
             assert one.values == ["10.0.0.124"]
             assert one.ttl == 60
         finally:
@@ -206,9 +206,9 @@ def test_small_pages_are_followed(request: pytest.FixtureRequest, mode: str) -> 
         try:
             zone = zones[0]
             for i in range(5):
-                driver.create_record(f"n{i}", zone, RecordType.TXT, [f"v{i}"])
+                driver.create_record_set(f"n{i}", zone, RecordType.TXT, [f"v{i}"])
             recorder.clear()
-            records = call(mode, driver, "list_records", zone)
+            records = call(mode, driver, "list_record_sets", zone)
             assert sorted(r.name for r in records if r.type == "TXT") == [
                 f"n{i}" for i in range(5)
             ]
@@ -341,12 +341,12 @@ def test_boto3_reads_what_overcast_wrote(
     with driver:
         zone = call(mode, driver, "create_zone", unique("ob"), extra={"comment": "from overcast"})
         try:
-            call(mode, driver, "create_record", "www", zone, RecordType.A,
+            call(mode, driver, "create_record_set", "www", zone, RecordType.A,
                  ["192.0.2.1", "192.0.2.2"], {"ttl": 120})
             long_text = "x" * 300 + " naïve"
-            call(mode, driver, "create_record", "", zone, RecordType.TXT,
+            call(mode, driver, "create_record_set", "", zone, RecordType.TXT,
                  ["v=spf1 -all", long_text])
-            call(mode, driver, "create_record", "", zone, RecordType.MX,
+            call(mode, driver, "create_record_set", "", zone, RecordType.MX,
                  [f"10 mail.{zone.domain}"])
             got = boto.get_hosted_zone(Id=zone.id)["HostedZone"]
             assert got["Name"] == zone.domain
@@ -400,16 +400,16 @@ def test_overcast_reads_what_boto3_wrote(
         assert zone.domain == domain
         assert zone.extra["comment"] == "from boto3"
         assert zone.id in [z.id for z in call(mode, driver, "list_zones")]
-        records = {(r.name, str(r.type)): r for r in call(mode, driver, "list_records", zone)}
+        records = {(r.name, str(r.type)): r for r in call(mode, driver, "list_record_sets", zone)}
         api = records[("api", "AAAA")]
         assert sorted(api.values) == ["2001:db8::1", "2001:db8::2"]
         assert api.ttl == 90
         assert records[("txt", "TXT")].values == ["hello world"]
         assert records[("_sip._tcp", "SRV")].values == ["10 5 5060 sip.example.test."]
-        fetched = call(mode, driver, "get_record", zone.id, "api:AAAA")
+        fetched = call(mode, driver, "get_record_set", zone.id, "api:AAAA")
         assert sorted(fetched.values) == sorted(api.values)
         # overcast changes and deletes what boto3 made; boto3 sees it.
-        call(mode, driver, "update_record", fetched, None, None, ["2001:db8::9"], ttl=30)
+        call(mode, driver, "update_record_set", fetched, None, None, ["2001:db8::9"], ttl=30)
         sets = boto.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         api_set = next(s for s in sets if s["Name"] == f"api.{domain}")
         assert api_set["ResourceRecords"] == [{"Value": "2001:db8::9"}]
@@ -459,26 +459,26 @@ def test_record_rename_and_type_change(request: pytest.FixtureRequest, mode: str
     with driver:
         zone = driver.create_zone(unique("mv"))
         try:
-            record = call(mode, driver, "create_record", "old", zone, RecordType.A, "192.0.2.1")
+            record = call(mode, driver, "create_record_set", "old", zone, RecordType.A, "192.0.2.1")
             assert record.ttl == 300  # DEFAULT_RECORD_TTL
             assert record.id == "old:A"
-            moved = call(mode, driver, "update_record", record, "new", None, None)
+            moved = call(mode, driver, "update_record_set", record, "new", None, None)
             assert moved.id == "new:A"
-            assert driver.get_record(zone.id, "new:A").values == ["192.0.2.1"]
+            assert driver.get_record_set(zone.id, "new:A").values == ["192.0.2.1"]
             with pytest.raises(RecordNotFound):
-                driver.get_record(zone.id, "old:A")
-            cname = call(mode, driver, "update_record", moved, None, RecordType.CNAME,
+                driver.get_record_set(zone.id, "old:A")
+            cname = call(mode, driver, "update_record_set", moved, None, RecordType.CNAME,
                          "target.example.test.")
             assert cname.id == "new:CNAME"
-            assert [r.type for r in driver.list_records(zone) if r.name == "new"] == ["CNAME"]
-            driver.create_record("other", zone, RecordType.A, "192.0.2.5")
+            assert [r.type for r in driver.list_record_sets(zone) if r.name == "new"] == ["CNAME"]
+            driver.create_record_set("other", zone, RecordType.A, "192.0.2.5")
             with pytest.raises(RecordAlreadyExists):
-                call(mode, driver, "update_record", cname, "other", RecordType.A, "192.0.2.6")
+                call(mode, driver, "update_record_set", cname, "other", RecordType.A, "192.0.2.6")
             with pytest.raises(InvalidInput):  # other data beside a CNAME
-                call(mode, driver, "create_record", "new", zone, RecordType.TXT, "x")
-            wild = call(mode, driver, "create_record", "*", zone, RecordType.A, "192.0.2.7")
+                call(mode, driver, "create_record_set", "new", zone, RecordType.TXT, "x")
+            wild = call(mode, driver, "create_record_set", "*", zone, RecordType.A, "192.0.2.7")
             assert wild.id == "*:A"
-            assert driver.get_record(zone.id, "*:A").name == "*"
+            assert driver.get_record_set(zone.id, "*:A").name == "*"
         finally:
             driver.delete_zone(zone)
 
@@ -494,11 +494,11 @@ def test_missing_things(request: pytest.FixtureRequest, mode: str) -> None:
         assert len(recorder.events) == sent
         ghost = Zone("ZNOSUCHZONE0000", "ghost.example.test.", "master", None, driver=driver)
         with pytest.raises(ZoneNotFound):
-            call(mode, driver, "list_records", ghost)
+            call(mode, driver, "list_record_sets", ghost)
         with pytest.raises(ZoneNotFound):
             call(mode, driver, "delete_zone", ghost)
         with pytest.raises(ZoneNotFound):
-            call(mode, driver, "get_record", "ZNOSUCHZONE0000", "www:A")
+            call(mode, driver, "get_record_set", "ZNOSUCHZONE0000", "www:A")
 
 
 # -- secrets ------------------------------------------------------------------------------------
@@ -514,10 +514,10 @@ def test_secret_never_in_logs_or_errors(
     texts = [repr(driver), str(driver), repr(driver._credentials)]
     with driver:
         zone = call(mode, driver, "create_zone", unique("log"))
-        call(mode, driver, "create_record", "www", zone, RecordType.A, "192.0.2.1")
-        call(mode, driver, "list_records", zone)
+        call(mode, driver, "create_record_set", "www", zone, RecordType.A, "192.0.2.1")
+        call(mode, driver, "list_record_sets", zone)
         for fn, args in (("get_zone", ("ZNOSUCHZONE0000",)),
-                         ("get_record", (zone.id, "nope:A"))):
+                         ("get_record_set", (zone.id, "nope:A"))):
             with pytest.raises((ZoneNotFound, RecordNotFound)) as info:
                 call(mode, driver, fn, *args)
             texts += [str(info.value), repr(info.value)]
@@ -646,7 +646,7 @@ def test_create_record_race_maps_invalid_change_batch(mode: str) -> None:
     with api.serving() as url, fake_driver(url) as driver:
         zone = driver.get_zone("Z1")
         with pytest.raises(RecordAlreadyExists):
-            call(mode, driver, "create_record", "www", zone, RecordType.A, "192.0.2.1")
+            call(mode, driver, "create_record_set", "www", zone, RecordType.A, "192.0.2.1")
     body = api.requests[-1].body.decode()
     assert "<Action>CREATE</Action>" in body
     assert "<Name>www.race.example.test.</Name>" in body

@@ -69,7 +69,7 @@ def target_driver(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> 
 
 def managed(driver: DNSDriver, domain: str) -> int:
     zone = next(z for z in driver.iterate_zones() if z.domain.rstrip(".") == domain.rstrip("."))
-    return sum(1 for r in driver.iterate_records(zone)
+    return sum(1 for r in driver.iterate_record_sets(zone)
                if str(r.type) != "SOA" and not (str(r.type) == "NS" and r.name == ""))
 
 
@@ -167,7 +167,7 @@ def test_sync_from_bind_to_powerdns_plans_nothing_the_second_time(
         with make_driver(server) as bind:
             source = bind.get_zone(domain)
             for name, rtype, values in BIND_SETS:
-                bind.create_record(name, source, rtype, values, ttl=300)
+                bind.create_record_set(name, source, rtype, values, ttl=300)
             pdns = target_driver(request, tmp_path, "powerdns")
 
             async def run_async() -> tuple[Any, Any]:
@@ -181,7 +181,7 @@ def test_sync_from_bind_to_powerdns_plans_nothing_the_second_time(
             assert first.applied and len(first.creates) == len(BIND_SETS)
             assert not second, str(second)
             copy = next(z for z in pdns.iterate_zones() if z.domain == domain)
-            copied = {(r.name, str(r.type)): r.values for r in pdns.list_records(copy)}
+            copied = {(r.name, str(r.type)): r.values for r in pdns.list_record_sets(copy)}
             for key in (("ssh", "SSHFP"), ("_443._tcp.www", "TLSA")):
                 written = next(values for name, rtype, values in BIND_SETS
                                if (name, rtype) == key)

@@ -19,7 +19,7 @@ from pathlib import Path
 import dns.zone
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.drivers.zonefile import ZoneFileDNSDriver
@@ -61,24 +61,24 @@ def zone(driver: ZoneFileDNSDriver) -> Zone:
 
 
 def serial(driver: ZoneFileDNSDriver, zone: Zone) -> int:
-    return int(driver.get_record(zone.id, "@:SOA").values[0].split()[2])
+    return int(driver.get_record_set(zone.id, "@:SOA").values[0].split()[2])
 
 
 def populate(driver: ZoneFileDNSDriver, zone: Zone) -> None:
     origin = zone.domain
-    driver.create_record("www", zone, RecordType.A, ["192.0.2.10", "192.0.2.11"], ttl=300)
-    driver.create_record("v6", zone, RecordType.AAAA, "2001:db8::1")
-    driver.create_record("alias", zone, RecordType.CNAME, f"www.{origin}")
-    driver.create_record("", zone, RecordType.MX, [f"10 www.{origin}", "20 mx.example.net."])
-    driver.create_record("txt", zone, RecordType.TXT, ["hello", LONG_TXT, 'caf\u00e9 "q" \\'])
-    driver.create_record("_sip._tcp", zone, RecordType.SRV, f"10 5 5060 www.{origin}")
-    driver.create_record("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
-    driver.create_record("sub", zone, RecordType.NS, ["ns1.other.test.", "ns2.other.test."])
-    driver.create_record("*.dev", zone, RecordType.A, "192.0.2.99")
-    driver.create_record("ptr", zone, RecordType.PTR, "host.example.net.")
-    driver.create_record("ssh", zone, RecordType.SSHFP, "1 1 " + "ab" * 20)
-    driver.create_record("_443._tcp.www", zone, RecordType.TLSA, "3 1 1 " + "cd" * 32)
-    driver.create_record(
+    driver.create_record_set("www", zone, RecordType.A, ["192.0.2.10", "192.0.2.11"], ttl=300)
+    driver.create_record_set("v6", zone, RecordType.AAAA, "2001:db8::1")
+    driver.create_record_set("alias", zone, RecordType.CNAME, f"www.{origin}")
+    driver.create_record_set("", zone, RecordType.MX, [f"10 www.{origin}", "20 mx.example.net."])
+    driver.create_record_set("txt", zone, RecordType.TXT, ["hello", LONG_TXT, 'caf\u00e9 "q" \\'])
+    driver.create_record_set("_sip._tcp", zone, RecordType.SRV, f"10 5 5060 www.{origin}")
+    driver.create_record_set("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
+    driver.create_record_set("sub", zone, RecordType.NS, ["ns1.other.test.", "ns2.other.test."])
+    driver.create_record_set("*.dev", zone, RecordType.A, "192.0.2.99")
+    driver.create_record_set("ptr", zone, RecordType.PTR, "host.example.net.")
+    driver.create_record_set("ssh", zone, RecordType.SSHFP, "1 1 " + "ab" * 20)
+    driver.create_record_set("_443._tcp.www", zone, RecordType.TLSA, "3 1 1 " + "cd" * 32)
+    driver.create_record_set(
         "naptr", zone, RecordType.NAPTR, '100 10 "S" "SIP+D2U" "" _sip._udp.example.test.'
     )
 
@@ -99,7 +99,7 @@ def test_written_files_pass_named_checkzone(driver: ZoneFileDNSDriver, zone: Zon
     assert text.splitlines()[3].startswith("example.test.\t600\tIN\tSOA\t")
     # dnspython reads back exactly the record sets the driver lists.
     parsed = dns.zone.from_text(text, origin="example.test.", relativize=False)
-    assert len(parsed.nodes) == len({r.name for r in driver.list_records(zone)})
+    assert len(parsed.nodes) == len({r.name for r in driver.list_record_sets(zone)})
 
 
 def test_bind_serves_the_files(
@@ -112,7 +112,7 @@ def test_bind_serves_the_files(
     server = bind_server(request)
     domain = f"zf{os.getpid()}-{time.monotonic_ns() % 10**9}.example.test."
     zone = driver.create_zone(domain)
-    driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+    driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
     server.add_zone(domain, driver.zone_path(zone), dynamic=False)
     try:
         server.wait_for_serial(domain, serial(driver, zone))
@@ -123,8 +123,8 @@ def test_bind_serves_the_files(
             return sorted(r.to_text() for rrset in answer.answer for r in rrset)
 
         assert ask() == ["192.0.2.1"]
-        record = driver.get_record(zone.id, "www:A")
-        driver.update_record(record, None, None, ["192.0.2.2", "192.0.2.3"])
+        record = driver.get_record_set(zone.id, "www:A")
+        driver.update_record_set(record, None, None, ["192.0.2.2", "192.0.2.3"])
         server.reload_zone(domain, serial(driver, zone))
         assert ask() == ["192.0.2.2", "192.0.2.3"]
     finally:
@@ -173,7 +173,7 @@ def test_create_zone_options(driver: ZoneFileDNSDriver, mode: str) -> None:
             "minimum": 60,
         },
     )
-    records = {r.id: r for r in driver.list_records(zone)}
+    records = {r.id: r for r in driver.list_record_sets(zone)}
     assert records["@:SOA"].values == [
         "ns1.example.net. dns.example.net. 2024010100 7200 900 604800 60"
     ]
@@ -202,7 +202,7 @@ def test_update_zone(driver: ZoneFileDNSDriver, zone: Zone, mode: str) -> None:
                    extra={"nameservers": ["ns.example.net."], "minimum": 30})
     assert updated.ttl == 1200
     assert driver.get_zone(zone.id).ttl == 1200
-    records = {r.id: r for r in driver.list_records(zone)}
+    records = {r.id: r for r in driver.list_record_sets(zone)}
     assert records["@:NS"].values == ["ns.example.net."]
     soa = records["@:SOA"].values[0].split()
     assert (soa[0], int(soa[2]), soa[-1]) == ("localhost.", before + 1, "30")
@@ -219,9 +219,9 @@ def test_delete_zone(driver: ZoneFileDNSDriver, zone: Zone, mode: str) -> None:
     with pytest.raises(ZoneNotFound):
         call(mode, driver, "delete_zone", zone)
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "list_records", zone)
+        call(mode, driver, "list_record_sets", zone)
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "create_record", "www", zone, RecordType.A, "192.0.2.1")
+        call(mode, driver, "create_record_set", "www", zone, RecordType.A, "192.0.2.1")
 
 
 def test_zone_listing_pages(tmp_path: Path, mode: str) -> None:
@@ -254,16 +254,16 @@ def test_zone_listing_pages(tmp_path: Path, mode: str) -> None:
 
 def test_every_change_bumps_the_serial(driver: ZoneFileDNSDriver, zone: Zone, mode: str) -> None:
     start = serial(driver, zone)
-    record = call(mode, driver, "create_record", "a", zone, RecordType.A, "192.0.2.1")
+    record = call(mode, driver, "create_record_set", "a", zone, RecordType.A, "192.0.2.1")
     assert serial(driver, zone) == start + 1
-    record = call(mode, driver, "update_record", record, None, None, "192.0.2.2")
+    record = call(mode, driver, "update_record_set", record, None, None, "192.0.2.2")
     assert serial(driver, zone) == start + 2
-    call(mode, driver, "delete_record", record)
+    call(mode, driver, "delete_record_set", record)
     assert serial(driver, zone) == start + 3
     # A failed change writes nothing.
     mtime = os.stat(driver.zone_path(zone)).st_mtime_ns
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "delete_record", record)
+        call(mode, driver, "delete_record_set", record)
     assert serial(driver, zone) == start + 3
     assert os.stat(driver.zone_path(zone)).st_mtime_ns == mtime
 
@@ -271,68 +271,68 @@ def test_every_change_bumps_the_serial(driver: ZoneFileDNSDriver, zone: Zone, mo
 def test_soa_updates_keep_the_serial_moving(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str
 ) -> None:
-    soa = driver.get_record(zone.id, "@:SOA")
+    soa = driver.get_record_set(zone.id, "@:SOA")
     current = serial(driver, zone)
     fields = soa.values[0].split()
     fields[2] = "2030010100"
-    soa = call(mode, driver, "update_record", soa, None, None, " ".join(fields))
+    soa = call(mode, driver, "update_record_set", soa, None, None, " ".join(fields))
     assert serial(driver, zone) == 2030010100  # a forward jump is kept
     fields[2] = "5"
-    call(mode, driver, "update_record", soa, None, None, " ".join(fields))
+    call(mode, driver, "update_record_set", soa, None, None, " ".join(fields))
     assert serial(driver, zone) == 2030010101  # going back is not allowed
     assert current < 2030010100
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "create_record", "", zone, "SOA", "a. b. 1 2 3 4 5")
+        call(mode, driver, "create_record_set", "", zone, "SOA", "a. b. 1 2 3 4 5")
 
 
 def test_serial_wraps_around(driver: ZoneFileDNSDriver, mode: str) -> None:
     zone = driver.create_zone("wrap.test", extra={"serial": 2**32 - 1})
-    call(mode, driver, "create_record", "a", zone, RecordType.A, "192.0.2.1")
+    call(mode, driver, "create_record_set", "a", zone, RecordType.A, "192.0.2.1")
     assert serial(driver, zone) == 1
 
 
 def test_apex_soa_and_ns_cannot_be_deleted(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str
 ) -> None:
-    records = {r.id: r for r in driver.list_records(zone)}
+    records = {r.id: r for r in driver.list_record_sets(zone)}
     for rid in ("@:SOA", "@:NS"):
         with pytest.raises(InvalidInput):
-            call(mode, driver, "delete_record", records[rid])
+            call(mode, driver, "delete_record_set", records[rid])
     assert set(records) == {"@:SOA", "@:NS"}
 
 
 def test_record_rules(driver: ZoneFileDNSDriver, zone: Zone, mode: str) -> None:
-    a = driver.create_record("a", zone, RecordType.A, "192.0.2.1")
+    a = driver.create_record_set("a", zone, RecordType.A, "192.0.2.1")
     assert a.ttl == 600  # the zone's $TTL
-    driver.create_record("b", zone, RecordType.A, "192.0.2.2")
-    driver.create_record("b", zone, RecordType.TXT, "beside b")
+    driver.create_record_set("b", zone, RecordType.A, "192.0.2.2")
+    driver.create_record_set("b", zone, RecordType.TXT, "beside b")
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "update_record", a, "b", None, None)
-    b = driver.get_record(zone.id, "b:A")
+        call(mode, driver, "update_record_set", a, "b", None, None)
+    b = driver.get_record_set(zone.id, "b:A")
     with pytest.raises(InvalidInput):  # a CNAME would stand beside the TXT
-        call(mode, driver, "update_record", b, None, RecordType.CNAME, "x.example.net.")
-    moved = call(mode, driver, "update_record", a, "c", RecordType.CNAME, "x.example.net.")
+        call(mode, driver, "update_record_set", b, None, RecordType.CNAME, "x.example.net.")
+    moved = call(mode, driver, "update_record_set", a, "c", RecordType.CNAME, "x.example.net.")
     assert moved.id == "c:CNAME"
     with pytest.raises(InvalidInput):
-        call(mode, driver, "create_record", "c", zone, RecordType.A, "192.0.2.3")
-    back = call(mode, driver, "update_record", moved, None, RecordType.A, "192.0.2.4")
+        call(mode, driver, "create_record_set", "c", zone, RecordType.A, "192.0.2.3")
+    back = call(mode, driver, "update_record_set", moved, None, RecordType.A, "192.0.2.4")
     assert back.id == "c:A"
     # Absolute names inside the zone are accepted; outside it they are not.
-    www = call(mode, driver, "create_record", "www.example.test.", zone, RecordType.A,
+    www = call(mode, driver, "create_record_set", "www.example.test.", zone, RecordType.A,
                "192.0.2.5")
     assert www.name == "www"
     with pytest.raises(InvalidInput):
-        call(mode, driver, "create_record", "www.other.test.", zone, RecordType.A, "192.0.2.5")
+        call(mode, driver, "create_record_set", "www.other.test.", zone, RecordType.A, "192.0.2.5")
     # Values dnspython cannot parse are refused before anything is written.
     with pytest.raises(InvalidInput):
-        call(mode, driver, "create_record", "ssh", zone, RecordType.SSHFP, "1 1 nothex")
+        call(mode, driver, "create_record_set", "ssh", zone, RecordType.SSHFP, "1 1 nothex")
     with pytest.raises(NotSupported):
-        call(mode, driver, "create_record", "x", zone, "ALIAS", "example.net.")
+        call(mode, driver, "create_record_set", "x", zone, "ALIAS", "example.net.")
     for bad in ("nocolon", "a..b:A", "www:NOPE", ""):
         with pytest.raises(RecordNotFound):
-            call(mode, driver, "get_record", zone.id, bad)
+            call(mode, driver, "get_record_set", zone.id, bad)
     with pytest.raises(ZoneNotFound):
-        call(mode, driver, "get_record", "missing.test.", "www:A")
+        call(mode, driver, "get_record_set", "missing.test.", "www:A")
 
 
 # -- concurrency -----------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def test_threads_never_lose_a_change(driver: ZoneFileDNSDriver, zone: Zone) -> N
     def worker(index: int) -> None:
         try:
             for n in range(5):
-                driver.create_record(f"t{index}-{n}", zone, RecordType.A, f"192.0.2.{index}")
+                driver.create_record_set(f"t{index}-{n}", zone, RecordType.A, f"192.0.2.{index}")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -355,7 +355,7 @@ def test_threads_never_lose_a_change(driver: ZoneFileDNSDriver, zone: Zone) -> N
     for t in threads:
         t.join()
     assert errors == []
-    names = {r.name for r in driver.list_records(zone)}
+    names = {r.name for r in driver.list_record_sets(zone)}
     assert {f"t{i}-{n}" for i in range(1, 9) for n in range(5)} <= names
     assert serial(driver, zone) == start + 40
     leftovers = os.listdir(os.path.join(driver.directory, ".overcast", "tmp"))
@@ -366,7 +366,7 @@ def _process_writer(directory: str, index: int) -> None:
     driver = ZoneFileDNSDriver(directory)
     zone = driver.get_zone("example.test.")
     for n in range(5):
-        driver.create_record(f"p{index}-{n}", zone, RecordType.A, "192.0.2.1")
+        driver.create_record_set(f"p{index}-{n}", zone, RecordType.A, "192.0.2.1")
 
 
 def test_processes_never_lose_a_change(driver: ZoneFileDNSDriver, zone: Zone) -> None:
@@ -380,7 +380,7 @@ def test_processes_never_lose_a_change(driver: ZoneFileDNSDriver, zone: Zone) ->
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    names = {r.name for r in driver.list_records(zone)}
+    names = {r.name for r in driver.list_record_sets(zone)}
     assert {f"p{i}-{n}" for i in range(3) for n in range(5)} <= names
     assert serial(driver, zone) == start + 15
 
@@ -391,17 +391,17 @@ def test_writes_wait_for_the_zone_lock(driver: ZoneFileDNSDriver, zone: Zone) ->
     with open(lock_path, "a+b") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         thread = threading.Thread(
-            target=lambda: (driver.create_record("w", zone, RecordType.A, "192.0.2.1"),
+            target=lambda: (driver.create_record_set("w", zone, RecordType.A, "192.0.2.1"),
                             done.set()),
         )
         thread.start()
         assert not done.wait(0.3), "a write went ahead while another process held the lock"
         # Reads do not wait: the file is only ever replaced whole.
-        assert [r.id for r in driver.list_records(zone)] == ["@:SOA", "@:NS"]
+        assert [r.id for r in driver.list_record_sets(zone)] == ["@:SOA", "@:NS"]
         fcntl.flock(held, fcntl.LOCK_UN)
     assert done.wait(10)
     thread.join()
-    assert driver.get_record(zone.id, "w:A").values == ["192.0.2.1"]
+    assert driver.get_record_set(zone.id, "w:A").values == ["192.0.2.1"]
 
 
 def test_a_failed_write_leaves_the_old_file(
@@ -415,7 +415,7 @@ def test_a_failed_write_leaves_the_old_file(
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
-        driver.create_record("x", zone, RecordType.A, "192.0.2.1")
+        driver.create_record_set("x", zone, RecordType.A, "192.0.2.1")
     monkeypatch.undo()
     assert Path(path).read_bytes() == before
     assert os.listdir(os.path.join(driver.directory, ".overcast", "tmp")) == []
@@ -441,12 +441,12 @@ def test_hand_written_files_are_read_and_rewritten(
     )
     zone = call(mode, driver, "get_zone", "hand.test")
     assert zone.ttl == 3600
-    records = {r.id: r for r in call(mode, driver, "list_records", zone)}
+    records = {r.id: r for r in call(mode, driver, "list_record_sets", zone)}
     assert records["www:CNAME"].values == ["hand.test."]
     assert records["www:CNAME"].ttl == 60
     assert records["txt:TXT"].values == ["part one part two"]
     assert records["@:NS"].values == ["ns1.hand.test."]
-    call(mode, driver, "create_record", "new", zone, RecordType.A, "192.0.2.9")
+    call(mode, driver, "create_record_set", "new", zone, RecordType.A, "192.0.2.9")
     assert serial(driver, zone) == 42
     result = checkzone("hand.test", path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -457,17 +457,17 @@ def test_a_corrupt_file_is_a_provider_error(driver: ZoneFileDNSDriver, mode: str
     Path(driver.directory, "broken.test.zone").write_text("$ORIGIN broken.test.\n@ IN A\n")
     zone = call(mode, driver, "get_zone", "broken.test")  # only the header is read
     with pytest.raises(ProviderError) as raised:
-        call(mode, driver, "list_records", zone)
+        call(mode, driver, "list_record_sets", zone)
     assert raised.value.code == "ZoneFileError"
     with pytest.raises(ProviderError):
-        call(mode, driver, "create_record", "x", zone, RecordType.A, "192.0.2.1")
+        call(mode, driver, "create_record_set", "x", zone, RecordType.A, "192.0.2.1")
     assert Path(driver.directory, "broken.test.zone").read_text().endswith("@ IN A\n")
 
 
 def test_records_list_in_canonical_order(driver: ZoneFileDNSDriver, zone: Zone) -> None:
     for name in ("b", "a", "_x", "z.a"):
-        driver.create_record(name, zone, RecordType.TXT, name)
-    listed: list[Record] = driver.list_records(zone)
+        driver.create_record_set(name, zone, RecordType.TXT, name)
+    listed: list[RecordSet] = driver.list_record_sets(zone)
     assert [r.id for r in listed] == [
         "@:SOA", "@:NS", "_x:TXT", "a:TXT", "z.a:TXT", "b:TXT"
     ]
@@ -480,5 +480,5 @@ def test_file_modes(driver: ZoneFileDNSDriver, zone: Zone) -> None:
     path = driver.zone_path(zone)
     assert os.stat(path).st_mode & 0o777 == 0o644
     os.chmod(path, 0o640)
-    driver.create_record("m", zone, RecordType.A, "192.0.2.1")
+    driver.create_record_set("m", zone, RecordType.A, "192.0.2.1")
     assert os.stat(path).st_mode & 0o777 == 0o640

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.azure import AzureDNSDriver
@@ -72,8 +72,8 @@ def zone(name: str = "example.com") -> Zone:
     return Zone(name, f"{name}.", ZoneType.MASTER.value, None)
 
 
-def record(name: str, rtype: str, value: str) -> Record:
-    return Record(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
+def record(name: str, rtype: str, value: str) -> RecordSet:
+    return RecordSet(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
 
 
 # -- zones ----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def test_record_sets_are_listed_past_page_one(mode: str) -> None:
         "nextLink": link})
     script.expect("GET", link).reply(200, json={"value": [
         rrset_item("txt", "TXT", TXTRecords=[{"value": ["hello", " world"]}])]})
-    records = call(mode, driver(script), "list_records", zone())
+    records = call(mode, driver(script), "list_record_sets", zone())
     assert [(r.id, r.name, r.values, r.ttl) for r in records] == [
         ("@:MX", "", ["10 mail.example.com."], 300),
         ("www:A", "www", ["192.0.2.1", "192.0.2.2"], 60),
@@ -209,7 +209,7 @@ def test_a_set_is_created_once_no_cname_stands_at_its_name(mode: str) -> None:
     script.expect("PUT", f"{ZONES}/example.com/A/www", params=[VERSION], json=body,
                   headers={"If-None-Match": "*"}).reply(
         201, json=rrset_item("www", "A", 3600, ARecords=[{"ipv4Address": "192.0.2.1"}]))
-    made = call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.1")
+    made = call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.1")
     assert (made.id, made.values, made.ttl) == ("www:A", ["192.0.2.1"], 3600)
     script.assert_done()
 
@@ -226,9 +226,9 @@ def test_a_set_that_exists_or_a_cname_beside_data_is_refused(mode: str) -> None:
         412, json=arm_error("PreconditionFailed", "The Record set www exists already"))
     d = driver(script)
     with pytest.raises(InvalidInput, match="CNAME"):  # nothing written
-        call(mode, d, "create_record", "www", zone(), "CNAME", "other.example.")
+        call(mode, d, "create_record_set", "www", zone(), "CNAME", "other.example.")
     with pytest.raises(RecordAlreadyExists):
-        call(mode, d, "create_record", "www", zone(), "A", "192.0.2.9")
+        call(mode, d, "create_record_set", "www", zone(), "A", "192.0.2.9")
     script.assert_done()
 
 
@@ -242,11 +242,11 @@ def test_a_set_is_replaced_in_place_if_it_is_still_there(mode: str) -> None:
     script.expect("PUT", path, params=[VERSION]).reply(
         412, json=arm_error("PreconditionFailed", "The Record set www does not exist."))
     d = driver(script)
-    updated = call(mode, d, "update_record", record("www", "A", "192.0.2.1"), None, None,
+    updated = call(mode, d, "update_record_set", record("www", "A", "192.0.2.1"), None, None,
                    ["192.0.2.5"])
     assert (updated.values, updated.ttl) == (["192.0.2.5"], 60)
     with pytest.raises(RecordNotFound):
-        call(mode, d, "update_record", record("www", "A", "192.0.2.1"), None, None,
+        call(mode, d, "update_record_set", record("www", "A", "192.0.2.1"), None, None,
              ["192.0.2.5"])
     script.assert_done()
 
@@ -262,7 +262,7 @@ def test_a_renamed_set_is_created_then_the_old_one_deleted(mode: str) -> None:
                   headers={"If-None-Match": "*"}).reply(
         201, json=rrset_item("new", "A", 60, ARecords=[{"ipv4Address": "192.0.2.1"}]))
     script.expect("DELETE", f"{ZONES}/example.com/A/old", params=[VERSION]).reply(200)
-    moved = call(mode, driver(script), "update_record", record("old", "A", "192.0.2.1"),
+    moved = call(mode, driver(script), "update_record_set", record("old", "A", "192.0.2.1"),
                  "new", None, None)
     assert (moved.id, moved.values) == ("new:A", ["192.0.2.1"])
     script.assert_done()
@@ -275,9 +275,9 @@ def test_a_set_is_deleted_and_nothing_deleted_is_not_found(mode: str) -> None:
     script.expect("DELETE", path, params=[VERSION]).reply(200)
     script.expect("DELETE", path, params=[VERSION]).reply(204)
     d = driver(script)
-    assert call(mode, d, "delete_record", record("www", "A", "192.0.2.1")) is True
+    assert call(mode, d, "delete_record_set", record("www", "A", "192.0.2.1")) is True
     with pytest.raises(RecordNotFound):
-        call(mode, d, "delete_record", record("www", "A", "192.0.2.1"))
+        call(mode, d, "delete_record_set", record("www", "A", "192.0.2.1"))
     script.assert_done()
 
 
@@ -314,9 +314,9 @@ def test_error_answers_map_to_their_errors(mode: str) -> None:
         headers={"x-ms-request-id": "rid-404"})
     d = driver(script)
     with pytest.raises(ZoneNotFound):
-        call(mode, d, "get_record", "example.com", "www:A")
+        call(mode, d, "get_record_set", "example.com", "www:A")
     with pytest.raises(RecordNotFound):
-        call(mode, d, "get_record", "example.com", "www:A")
+        call(mode, d, "get_record_set", "example.com", "www:A")
     with pytest.raises(InvalidCredentials, match="Azure refused the credentials") as denied:
         call(mode, d, "get_zone", "a.com")
     assert "client-secret-1" not in str(denied.value)
@@ -354,7 +354,7 @@ def test_a_server_error_keeps_its_code_and_request_id(mode: str) -> None:
 def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     with pytest.raises(InvalidInput):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "not-an-address")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "not-an-address")
     with pytest.raises(InvalidInput):
         call(mode, driver(script), "create_zone", "bad..name")
     for bad in ({"page_size": 0}, {"endpoint": "ftp://example.com"}, {"tenant_id": ""}):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.cloudflare import CloudflareDNSDriver
@@ -56,8 +56,8 @@ def zone() -> Zone:
     return Zone(ZONE_ID, "example.com.", ZoneType.MASTER.value, None)
 
 
-def record_set(name: str, rtype: str, *values: str) -> Record:
-    return Record(f"{name}:{rtype}", name, rtype, values[0], zone(), ttl=300,
+def record_set(name: str, rtype: str, *values: str) -> RecordSet:
+    return RecordSet(f"{name}:{rtype}", name, rtype, values[0], zone(), ttl=300,
                   values=list(values))
 
 
@@ -138,7 +138,7 @@ def test_records_are_listed_by_name_and_grouped_across_pages(mode: str) -> None:
         script.expect("GET", RECORDS, params={"order": "name", "direction": "asc",
                                               "page": str(page), "per_page": "5"}).reply(
             200, json=ok(items, page, 2))
-    found = call(mode, driver(script), "list_records", zone())
+    found = call(mode, driver(script), "list_record_sets", zone())
     assert [(r.id, r.values, r.ttl, r.extra["ids"]) for r in found] == [
         ("@:MX", ["10 mail.example.com."], 300, ["1"]),
         ("www:A", ["192.0.2.1", "192.0.2.2"], 300, ["2", "3"]),
@@ -156,7 +156,7 @@ def test_a_set_is_created_one_record_per_value(mode: str) -> None:
         script.expect("POST", RECORDS, json={"type": "A", "name": "www.example.com",
                                              "ttl": 1, "content": address}).reply(
             200, json=ok(rec(rid, "www.example.com", "A", address, ttl=1)))
-    made = call(mode, driver(script), "create_record", "WWW", zone(), "A",
+    made = call(mode, driver(script), "create_record_set", "WWW", zone(), "A",
                 ["192.0.2.1", "192.0.2.2"])
     assert (made.id, made.values, made.ttl, made.extra["ids"]) == (
         "www:A", ["192.0.2.1", "192.0.2.2"], None, ["11", "12"])
@@ -172,7 +172,7 @@ def test_mx_srv_and_caa_travel_in_their_fields(mode: str) -> None:
                                          "ttl": 300, "data": srv}).reply(
         200, json=ok(rec("21", "_sip._tcp.example.com", "SRV", "5 5060 sip.example.com",
                          priority=10, data=srv)))
-    made = call(mode, driver(script), "create_record", "_sip._tcp", zone(), "SRV",
+    made = call(mode, driver(script), "create_record_set", "_sip._tcp", zone(), "SRV",
                 "10 5 5060 sip.example.com.", ttl=300)
     assert made.values == ["10 5 5060 sip.example.com."]
     script.assert_done()
@@ -189,7 +189,7 @@ def test_a_failed_second_value_deletes_the_first_again(mode: str) -> None:
     script.expect("GET", RECORDS, params=lookup("www.example.com", "A")).reply(
         200, json=ok([], 1, 1))
     with pytest.raises(ProviderError) as info:
-        call(mode, driver(script), "create_record", "www", zone(), "A",
+        call(mode, driver(script), "create_record_set", "www", zone(), "A",
              ["192.0.2.1", "192.0.2.2"])
     assert (info.value.status, info.value.code) == (400, "81045")
     script.assert_done()
@@ -207,7 +207,7 @@ def test_a_value_whose_answer_is_lost_is_deleted_and_never_sent_twice(mode: str)
         200, json=ok([rec("12", "www.example.com", "A", "192.0.2.2")], 1, 1))
     script.expect("DELETE", f"{RECORDS}/12").reply(200, json=ok({"id": "12"}))
     with pytest.raises(OutcomeUnknown):
-        call(mode, driver(script), "create_record", "www", zone(), "A",
+        call(mode, driver(script), "create_record_set", "www", zone(), "A",
              ["192.0.2.1", "192.0.2.2"])
     script.assert_done()
 
@@ -240,11 +240,11 @@ def test_update_changes_in_place_adds_and_deletes(mode: str) -> None:
         200, json=ok([rec("3", "www.example.com", "A", "192.0.2.4", ttl=600)], 1, 1))
     cf = driver(script)
     record = record_set("www", "A", "192.0.2.1", "192.0.2.2")
-    updated = call(mode, cf, "update_record", record, None, None,
+    updated = call(mode, cf, "update_record_set", record, None, None,
                    ["192.0.2.2", "192.0.2.3", "192.0.2.4"])
     assert (updated.values, updated.extra["ids"]) == (
         ["192.0.2.2", "192.0.2.3", "192.0.2.4"], ["2", "1", "3"])
-    shorter = call(mode, cf, "update_record", updated, None, None, "192.0.2.4", ttl=600)
+    shorter = call(mode, cf, "update_record_set", updated, None, None, "192.0.2.4", ttl=600)
     assert (shorter.values, shorter.ttl) == (["192.0.2.4"], 600)
     script.assert_done()
 
@@ -262,9 +262,9 @@ def test_delete_removes_every_value_and_a_gone_set_is_not_found(mode: str) -> No
         200, json=ok([], 1, 1))
     cf = driver(script)
     record = record_set("www", "A", "192.0.2.1", "192.0.2.2")
-    assert call(mode, cf, "delete_record", record) is True
+    assert call(mode, cf, "delete_record_set", record) is True
     with pytest.raises(RecordNotFound):
-        call(mode, cf, "delete_record", record)
+        call(mode, cf, "delete_record_set", record)
     script.assert_done()
 
 
@@ -292,7 +292,7 @@ def test_errors_map_by_status_and_cloudflare_code(mode: str) -> None:
     with pytest.raises(ZoneAlreadyExists, match=r"already exists \(1061\)"):
         call(mode, cf, "create_zone", "b.com")
     with pytest.raises(RecordAlreadyExists):
-        call(mode, cf, "create_record", "www", zone(), "A", "192.0.2.1")
+        call(mode, cf, "create_record_set", "www", zone(), "A", "192.0.2.1")
     with pytest.raises(ProviderError) as info:
         call(mode, cf, "delete_zone", zone())
     assert (info.value.status, info.value.code, info.value.request_id) == (500, "1234",
@@ -317,9 +317,9 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     cf = driver(script)
     with pytest.raises(InvalidInput):
-        call(mode, cf, "create_record", "www", zone(), "A", "not-an-address")
+        call(mode, cf, "create_record_set", "www", zone(), "A", "not-an-address")
     with pytest.raises(InvalidInput):
-        call(mode, cf, "create_record", "www.elsewhere.org.", zone(), "A", "192.0.2.1")
+        call(mode, cf, "create_record_set", "www.elsewhere.org.", zone(), "A", "192.0.2.1")
     with pytest.raises(InvalidInput):
         call(mode, cf, "create_zone", "")
     for bad in ({"page_size": 0}, {"endpoint": "ftp://example.com"}, {"account_id": ""}):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
@@ -48,8 +48,8 @@ def record(rid: int, name: str, rtype: str, data: str, **fields: Any) -> dict[st
     return {"id": rid, "name": name, "type": rtype, "data": data, "ttl": 300, **fields}
 
 
-def record_set(name: str, rtype: str, *values: str) -> Record:
-    return Record(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=300,
+def record_set(name: str, rtype: str, *values: str) -> RecordSet:
+    return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=300,
                   values=list(values))
 
 
@@ -125,7 +125,7 @@ def test_records_of_one_name_and_type_become_one_set_across_pages(mode: str) -> 
     script.expect("GET", records, params={"page": "2", "per_page": "2"}).reply(200, json=page(
         "domain_records", [record(3, "www", "A", "192.0.2.2"),
                            record(4, "@", "SOA", "1800")], None))
-    found = call(mode, driver(script), "list_records", zone())
+    found = call(mode, driver(script), "list_record_sets", zone())
     assert sorted((r.name, r.type, r.values, r.extra["ids"]) for r in found) == [
         ("", "MX", ["10 mail.example.com."], [2]),
         ("www", "A", ["192.0.2.1", "192.0.2.2"], [1, 3]),
@@ -146,7 +146,7 @@ def test_a_set_is_created_one_record_per_value_after_checking_the_name_is_free(
     script.expect("POST", records, json={"type": "A", "name": "www", "data": "192.0.2.2",
                                          "ttl": 60}).reply(
         201, json={"domain_record": record(12, "www", "A", "192.0.2.2", ttl=60)})
-    made = call(mode, driver(script), "create_record", "www", zone(), "A",
+    made = call(mode, driver(script), "create_record_set", "www", zone(), "A",
                 ["192.0.2.1", "192.0.2.2"], ttl=60)
     assert (made.id, made.values, made.extra["ids"]) == ("www:A", ["192.0.2.1", "192.0.2.2"],
                                                          [11, 12])
@@ -166,7 +166,7 @@ def test_a_failed_second_value_deletes_the_first_again(mode: str) -> None:
     script.expect("GET", records, params={**lookup, "type": "A"}).reply(
         200, json=page("domain_records", [], None))
     with pytest.raises(ProviderError, match="Data needs to be an IP"):
-        call(mode, driver(script), "create_record", "www", zone(), "A",
+        call(mode, driver(script), "create_record_set", "www", zone(), "A",
              ["192.0.2.1", "192.0.2.2"])
     script.assert_done()
 
@@ -182,16 +182,16 @@ def test_a_set_that_exists_or_a_cname_beside_data_is_refused_before_any_write(
     script.expect("GET", records, params=lookup).reply(
         200, json=page("domain_records", [record(1, "www", "A", "192.0.2.1")], None))
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.9")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.9")
     with pytest.raises(InvalidInput, match="CNAME may not share its name"):
-        call(mode, driver(script), "create_record", "www", zone(), "CNAME", "other.example.")
+        call(mode, driver(script), "create_record_set", "www", zone(), "CNAME", "other.example.")
     script.assert_done()  # no POST was sent
 
 
 def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     with pytest.raises(InvalidInput):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "not-an-address")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "not-an-address")
     with pytest.raises(InvalidInput):
         DigitalOceanDNSDriver("t", page_size=0)
     with pytest.raises(InvalidInput):
@@ -244,7 +244,7 @@ def test_a_value_whose_answer_is_lost_is_deleted_and_never_sent_twice(mode: str)
         200, json=page("domain_records", [record(12, "www", "A", "192.0.2.2")], None))
     script.expect("DELETE", f"{RECORDS}/12").reply(204)
     with pytest.raises(OutcomeUnknown):
-        call(mode, driver(script), "create_record", "www", zone(), "A",
+        call(mode, driver(script), "create_record_set", "www", zone(), "A",
              ["192.0.2.1", "192.0.2.2"])
     script.assert_done()
 
@@ -275,11 +275,11 @@ def test_update_changes_in_place_adds_and_deletes(mode: str) -> None:
     script.expect("GET", RECORDS, params=where).reply(200, json=page(
         "domain_records", [record(3, "www", "A", "192.0.2.4", ttl=60)], None))
     do = driver(script)
-    updated = call(mode, do, "update_record", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
+    updated = call(mode, do, "update_record_set", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
                    None, None, ["192.0.2.2", "192.0.2.3", "192.0.2.4"])
     assert (updated.values, updated.extra["ids"]) == (
         ["192.0.2.2", "192.0.2.3", "192.0.2.4"], [2, 1, 3])
-    shorter = call(mode, do, "update_record", updated, None, None, ["192.0.2.4"], ttl=60)
+    shorter = call(mode, do, "update_record_set", updated, None, None, ["192.0.2.4"], ttl=60)
     assert (shorter.values, shorter.ttl) == (["192.0.2.4"], 60)
     script.assert_done()
 
@@ -297,7 +297,7 @@ def test_a_renamed_set_is_made_anew_then_the_old_one_deleted(mode: str) -> None:
     script.expect("DELETE", f"{RECORDS}/1").reply(204)
     script.expect("GET", RECORDS, params={**web, "type": "CNAME"}).reply(
         200, json=page("domain_records", [record(5, "web", "CNAME", "target.example")], None))
-    moved = call(mode, driver(script), "update_record", record_set("www", "A", "192.0.2.1"),
+    moved = call(mode, driver(script), "update_record_set", record_set("www", "A", "192.0.2.1"),
                  "web", "CNAME", "target.example.")
     assert (moved.id, moved.values) == ("web:CNAME", ["target.example."])
     script.assert_done()
@@ -315,9 +315,9 @@ def test_delete_removes_every_value_and_a_gone_set_is_not_found(mode: str) -> No
                                                                     None))
     do = driver(script)
     www = record_set("www", "A", "192.0.2.1", "192.0.2.2")
-    assert call(mode, do, "delete_record", www) is True
+    assert call(mode, do, "delete_record_set", www) is True
     with pytest.raises(RecordNotFound):
-        call(mode, do, "delete_record", www)
+        call(mode, do, "delete_record_set", www)
     script.assert_done()
 
 
@@ -331,8 +331,8 @@ def test_caa_values_take_digitaloceans_fields_and_rules(mode: str) -> None:
         201, json={"domain_record": record(7, "@", "CAA", "ca.example", flags=0,
                                            tag="issue")})
     do = driver(script)
-    made = call(mode, do, "create_record", "", zone(), "CAA", '0 issue "ca.example"')
+    made = call(mode, do, "create_record_set", "", zone(), "CAA", '0 issue "ca.example"')
     assert made.values == ['0 issue "ca.example"']
     with pytest.raises(InvalidInput, match="CAA tags"):
-        call(mode, do, "create_record", "", zone(), "CAA", '0 contactemail "a@b.example"')
+        call(mode, do, "create_record_set", "", zone(), "CAA", '0 contactemail "a@b.example"')
     script.assert_done()

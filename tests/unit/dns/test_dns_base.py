@@ -14,6 +14,7 @@ from overcast.dns import get_driver
 from overcast.dns.base import DNSDriver
 from overcast.dns.base import Record
 from overcast.dns.base import RecordData
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -59,7 +60,7 @@ class MemoryDNS(DNSDriver):
     def __init__(self) -> None:
         super().__init__(sync_transport=_no_network, async_transport=_no_network)
         self.zones: dict[str, Zone] = {}
-        self.records: dict[str, dict[str, Record]] = {}
+        self.records: dict[str, dict[str, RecordSet]] = {}
 
     @iterator
     def iterate_zones(self) -> Iter[Zone]:
@@ -113,14 +114,14 @@ class MemoryDNS(DNSDriver):
         return True
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         if zone.id not in self.records:
             raise ZoneNotFound(zone.id, driver=self)
         for record in list(self.records[zone.id].values()):
             yield Emit(record)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         yield from ()
         try:
             return self.records[zone_id][record_id]
@@ -129,13 +130,14 @@ class MemoryDNS(DNSDriver):
 
     def _store(
         self, zone: Zone, name: str, rtype: RecordType, values: list[str], ttl: int | None
-    ) -> Record:
-        record = Record(f"{name}:{rtype}", name, rtype, values[0], zone, self, ttl, values=values)
+    ) -> RecordSet:
+        record = RecordSet(f"{name}:{rtype}", name, rtype, values[0], zone, self, ttl,
+                           values=values)
         self.records[zone.id][record.id] = record
         return record
 
     @operation
-    def create_record(
+    def create_record_set(
         self,
         name: str,
         zone: Zone,
@@ -144,7 +146,7 @@ class MemoryDNS(DNSDriver):
         extra: Mapping[str, Any] | None = None,
         *,
         ttl: int | None = None,
-    ) -> Op[Record]:
+    ) -> Op[RecordSet]:
         yield from ()
         name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
         ttl = self._record_ttl(ttl, extra)
@@ -153,16 +155,16 @@ class MemoryDNS(DNSDriver):
         return self._store(zone, name, rtype, values, ttl)
 
     @operation
-    def update_record(
+    def update_record_set(
         self,
-        record: Record,
+        record: RecordSet,
         name: str | None,
         type: RecordType | str | None,
         data: RecordData | None,
         extra: Mapping[str, Any] | None = None,
         *,
         ttl: int | None = None,
-    ) -> Op[Record]:
+    ) -> Op[RecordSet]:
         yield from ()
         new_name, rtype, values = self._validate_record(
             record.name if name is None else name,
@@ -178,7 +180,7 @@ class MemoryDNS(DNSDriver):
         )
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         yield from ()
         if self.records[record.zone.id].pop(record.id, None) is None:
             raise RecordNotFound(record.id, driver=self)
@@ -198,8 +200,8 @@ class RecordsOnlyDNS(BareDNS):
     """Lists records, nothing else (no get_zone)."""
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
-        yield Emit(Record("1", "www", RecordType.A, "192.0.2.1", zone, self))
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
+        yield Emit(RecordSet("1", "www", RecordType.A, "192.0.2.1", zone, self))
 
 
 @pytest.fixture
@@ -220,7 +222,7 @@ def test_supports() -> None:
     assert memory.supports("list_zones")
     assert memory.supports("export_zone_to_bind_zone_file")
     assert memory.supports("list_record_types")
-    assert memory.aio.supports("create_record")
+    assert memory.aio.supports("create_record_set")
 
     bare = BareDNS()
     assert bare.supports("list_record_types")
@@ -229,8 +231,8 @@ def test_supports() -> None:
             assert not bare.supports(name), name
 
     partial = RecordsOnlyDNS()
-    assert partial.supports("iterate_records")
-    assert partial.supports("list_records")
+    assert partial.supports("iterate_record_sets")
+    assert partial.supports("list_record_sets")
     assert not partial.supports("list_zones")
     # The export is built on get_zone too.
     assert not partial.supports("export_zone_to_bind_format")
@@ -239,8 +241,9 @@ def test_supports() -> None:
     assert BareDNS.operations()["update_zone"] is False
 
 
-def _args(zone: Zone, record: Record) -> dict[str, tuple[Any, ...]]:
+def _args(zone: Zone, record: RecordSet) -> dict[str, tuple[Any, ...]]:
     """Valid arguments for every operation of the DNS API."""
+    value = Record("r", "www", RecordType.A, "192.0.2.1", zone, record.driver)
     return {
         "list_record_types": (),
         "iterate_zones": (),
@@ -249,12 +252,18 @@ def _args(zone: Zone, record: Record) -> dict[str, tuple[Any, ...]]:
         "create_zone": ("example.com",),
         "update_zone": (zone, "example.com"),
         "delete_zone": (zone,),
+        "iterate_record_sets": (zone,),
+        "list_record_sets": (zone,),
+        "get_record_set": (zone.id, record.id),
+        "create_record_set": ("www", zone, RecordType.A, "192.0.2.1"),
+        "update_record_set": (record, None, None, "192.0.2.2"),
+        "delete_record_set": (record,),
         "iterate_records": (zone,),
         "list_records": (zone,),
-        "get_record": (zone.id, record.id),
+        "get_record": (zone.id, value.id),
         "create_record": ("www", zone, RecordType.A, "192.0.2.1"),
-        "update_record": (record, None, None, "192.0.2.2"),
-        "delete_record": (record,),
+        "update_record": (value, None, None, "192.0.2.2"),
+        "delete_record": (value,),
         "export_zone_to_bind_format": (zone,),
         "export_zone_to_bind_zone_file": (zone, "/nonexistent/zone.db"),
         "import_zone_from_bind_format": ("$ORIGIN example.com.\n",),
@@ -265,7 +274,7 @@ def _args(zone: Zone, record: Record) -> dict[str, tuple[Any, ...]]:
 def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> None:
     bare = BareDNS()
     zone = Zone("z", "example.com", ZoneType.MASTER, 300, bare)
-    record = Record("r", "www", RecordType.A, "192.0.2.1", zone, bare)
+    record = RecordSet("r", "www", RecordType.A, "192.0.2.1", zone, bare)
     args = _args(zone, record)[name]
     with pytest.raises(NotSupported):
         call(mode, bare, name, *args)
@@ -273,7 +282,7 @@ def test_unimplemented_operations_raise_not_supported(mode: str, name: str) -> N
 
 def test_every_operation_has_test_arguments() -> None:
     zone = Zone("z", "example.com", ZoneType.MASTER, 300)
-    record = Record("r", "www", RecordType.A, "192.0.2.1", zone)
+    record = RecordSet("r", "www", RecordType.A, "192.0.2.1", zone)
     assert set(_args(zone, record)) == set(operations_of(DNSDriver))
 
 
@@ -306,35 +315,36 @@ def test_get_zone(driver: MemoryDNS, zone: Zone, mode: str) -> None:
 
 
 def test_create_record_set(driver: MemoryDNS, zone: Zone, mode: str) -> None:
-    record = call(mode, driver, "create_record", "www", zone, "a", ["192.0.2.1", "192.0.2.2"])
+    record = call(mode, driver, "create_record_set", "www", zone, "a", ["192.0.2.1", "192.0.2.2"])
     assert record.type is RecordType.A
     assert record.values == ["192.0.2.1", "192.0.2.2"]
     assert record.data == "192.0.2.1"
     assert record.fqdn == "www.example.com."
-    single = call(mode, driver, "create_record", "", zone, RecordType.AAAA, "2001:db8::1")
+    single = call(mode, driver, "create_record_set", "", zone, RecordType.AAAA, "2001:db8::1")
     assert single.values == ["2001:db8::1"]
-    assert call(mode, driver, "list_records", zone) == [record, single]
-    assert call(mode, driver, "iterate_records", zone) == [record, single]
-    assert call(mode, driver, "get_record", zone.id, record.id) is record
+    assert call(mode, driver, "list_record_sets", zone) == [record, single]
+    assert call(mode, driver, "iterate_record_sets", zone) == [record, single]
+    assert call(mode, driver, "get_record_set", zone.id, record.id) is record
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "create_record", "www", zone, RecordType.A, "192.0.2.9")
+        call(mode, driver, "create_record_set", "www", zone, RecordType.A, "192.0.2.9")
 
 
 def test_ttl_from_keyword_or_libcloud_extra(driver: MemoryDNS, zone: Zone, mode: str) -> None:
-    a = call(mode, driver, "create_record", "a", zone, RecordType.A, "192.0.2.1", ttl=60)
-    b = call(mode, driver, "create_record", "b", zone, RecordType.A, "192.0.2.1", {"ttl": 90})
-    c = call(mode, driver, "create_record", "c", zone, RecordType.A, "192.0.2.1")
+    a = call(mode, driver, "create_record_set", "a", zone, RecordType.A, "192.0.2.1", ttl=60)
+    b = call(mode, driver, "create_record_set", "b", zone, RecordType.A, "192.0.2.1", {"ttl": 90})
+    c = call(mode, driver, "create_record_set", "c", zone, RecordType.A, "192.0.2.1")
     assert (a.ttl, b.ttl, c.ttl) == (60, 90, None)
     with pytest.raises(InvalidInput, match="ttl"):
-        call(mode, driver, "create_record", "d", zone, RecordType.A, "192.0.2.1", ttl=-1)
+        call(mode, driver, "create_record_set", "d", zone, RecordType.A, "192.0.2.1", ttl=-1)
 
 
 def test_libcloud_mx_priority_is_folded_into_the_value(
     driver: MemoryDNS, zone: Zone, mode: str
 ) -> None:
-    mx = call(mode, driver, "create_record", "", zone, "MX", "mail.example.com.", {"priority": 10})
+    mx = call(mode, driver, "create_record_set", "", zone, "MX", "mail.example.com.",
+              {"priority": 10})
     assert mx.values == ["10 mail.example.com."]
-    srv = call(mode, driver, "create_record",
+    srv = call(mode, driver, "create_record_set",
         "_sip._tcp",
         zone,
         "SRV",
@@ -369,7 +379,7 @@ def test_invalid_records_are_refused_before_anything(
     error: type[Exception],
 ) -> None:
     with pytest.raises(error):
-        call(mode, driver, "create_record", name, zone, rtype, data)
+        call(mode, driver, "create_record_set", name, zone, rtype, data)
     assert driver.records[zone.id] == {}
 
 
@@ -378,15 +388,15 @@ def test_malformed_data_is_invalid_input(
     driver: MemoryDNS, zone: Zone, mode: str, data: Any
 ) -> None:
     with pytest.raises(InvalidInput, match="string"):
-        call(mode, driver, "create_record", "www", zone, RecordType.A, data)
+        call(mode, driver, "create_record_set", "www", zone, RecordType.A, data)
     with pytest.raises(InvalidInput, match="string"):
-        call(mode, driver, "create_record", "", zone, RecordType.MX, data, {"priority": 10})
+        call(mode, driver, "create_record_set", "", zone, RecordType.MX, data, {"priority": 10})
     assert driver.records[zone.id] == {}
 
 
 def test_wildcard_and_service_names(driver: MemoryDNS, zone: Zone, mode: str) -> None:
-    wild = call(mode, driver, "create_record", "*.dev", zone, RecordType.A, "192.0.2.1")
-    apex = call(mode, driver, "create_record", "@", zone, RecordType.NS, "ns1.example.net.")
+    wild = call(mode, driver, "create_record_set", "*.dev", zone, RecordType.A, "192.0.2.1")
+    apex = call(mode, driver, "create_record_set", "@", zone, RecordType.NS, "ns1.example.net.")
     assert wild.fqdn == "*.dev.example.com."
     assert apex.name == ""
     assert apex.fqdn == "example.com."
@@ -396,19 +406,20 @@ def test_full_name_length_counts_the_zone(driver: MemoryDNS, mode: str) -> None:
     long_zone = driver.create_zone("z" * 60 + ".example.com")
     name = ".".join(["a" * 63] * 3)
     with pytest.raises(InvalidInput, match="longer than 255"):
-        call(mode, driver, "create_record", name, long_zone, RecordType.A, "192.0.2.1")
+        call(mode, driver, "create_record_set", name, long_zone, RecordType.A, "192.0.2.1")
 
 
 def test_update_and_delete_record(driver: MemoryDNS, zone: Zone, mode: str) -> None:
-    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1", ttl=60)
-    updated = call(mode, driver, "update_record", record, None, None, ["192.0.2.7", "192.0.2.8"])
+    record = driver.create_record_set("www", zone, RecordType.A, "192.0.2.1", ttl=60)
+    updated = call(mode, driver, "update_record_set", record, None, None,
+                   ["192.0.2.7", "192.0.2.8"])
     assert updated.values == ["192.0.2.7", "192.0.2.8"]
     assert updated.ttl == 60
     with pytest.raises(InvalidInput):
-        call(mode, driver, "update_record", updated, None, None, "not-an-ip")
-    assert call(mode, driver, "delete_record", updated) is True
+        call(mode, driver, "update_record_set", updated, None, None, "not-an-ip")
+    assert call(mode, driver, "delete_record_set", updated) is True
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "delete_record", updated)
+        call(mode, driver, "delete_record_set", updated)
 
 
 # -- zone files ------------------------------------------------------------------------
@@ -417,13 +428,14 @@ TXT_600 = "v=" + "abcdefghij" * 59 + "x" * 8
 
 
 def _populate(driver: MemoryDNS, zone: Zone) -> None:
-    driver.create_record("", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
-    driver.create_record("www", zone, RecordType.CNAME, "example.com", ttl=60)
-    driver.create_record("", zone, RecordType.MX, ["10 mail.example.com", "20 mx2.example.net."])
-    driver.create_record("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.com")
-    driver.create_record("long", zone, RecordType.TXT, TXT_600)
-    driver.create_record("esc", zone, RecordType.TXT, ['say "hi" \\ back', "caf\u00e9"])
-    driver.create_record(
+    driver.create_record_set("", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"])
+    driver.create_record_set("www", zone, RecordType.CNAME, "example.com", ttl=60)
+    driver.create_record_set("", zone, RecordType.MX,
+                             ["10 mail.example.com", "20 mx2.example.net."])
+    driver.create_record_set("_sip._tcp", zone, RecordType.SRV, "10 5 5060 sip.example.com")
+    driver.create_record_set("long", zone, RecordType.TXT, TXT_600)
+    driver.create_record_set("esc", zone, RecordType.TXT, ['say "hi" \\ back', "caf\u00e9"])
+    driver.create_record_set(
         "",
         zone,
         RecordType.SOA,
@@ -472,7 +484,7 @@ def test_export_zone_to_bind_format(driver: MemoryDNS, zone: Zone, mode: str) ->
 
 def test_export_uses_default_ttl_when_zone_has_none(driver: MemoryDNS, mode: str) -> None:
     zone = driver.create_zone("example.org.")
-    driver.create_record("", zone, RecordType.A, "192.0.2.1")
+    driver.create_record_set("", zone, RecordType.A, "192.0.2.1")
     assert call(mode, driver, "export_zone_to_bind_format", zone) == (
         "$ORIGIN example.org.\n$TTL 3600\nexample.org.\t3600\tIN\tA\t192.0.2.1\n"
     )
@@ -501,12 +513,12 @@ def test_export_to_missing_directory_leaves_nothing(
 
 
 def test_zone_conveniences_delegate(driver: MemoryDNS, zone: Zone, tmp_path: Any) -> None:
-    record = zone.create_record("www", RecordType.A, ["192.0.2.1"], ttl=30)
+    record = zone.create_record_set("www", RecordType.A, ["192.0.2.1"], ttl=30)
     assert record.zone is zone
     assert record.driver is driver
     assert record.ttl == 30
-    assert zone.list_records() == [record]
-    assert list(zone.iterate_records()) == [record]
+    assert zone.list_record_sets() == [record]
+    assert list(zone.iterate_record_sets()) == [record]
     assert zone.update(ttl=900) is zone
     assert zone.ttl == 900
     assert zone.type == "master"
@@ -518,29 +530,29 @@ def test_zone_conveniences_delegate(driver: MemoryDNS, zone: Zone, tmp_path: Any
 
 
 def test_record_conveniences_delegate(driver: MemoryDNS, zone: Zone) -> None:
-    record = zone.create_record("www", RecordType.A, "192.0.2.1")
+    record = zone.create_record_set("www", RecordType.A, "192.0.2.1")
     moved = record.update(name="web", data=["192.0.2.5"])
     assert (moved.name, moved.values, moved.fqdn) == ("web", ["192.0.2.5"], "web.example.com.")
     assert moved.delete() is True
-    assert zone.list_records() == []
+    assert zone.list_record_sets() == []
 
 
 def test_unbound_models() -> None:
     zone = Zone("z", "example.com", ZoneType.MASTER, None)
-    record = Record("r", "www", RecordType.A, "192.0.2.1", zone)
+    record = RecordSet("r", "www", RecordType.A, "192.0.2.1", zone)
     with pytest.raises(InvalidInput, match="not bound"):
-        zone.list_records()
+        zone.list_record_sets()
     with pytest.raises(InvalidInput, match="not bound"):
         record.delete()
 
 
 def test_record_values_and_data() -> None:
     zone = Zone("z", "example.com", ZoneType.MASTER, None)
-    assert Record("r", "", "A", "192.0.2.1", zone).values == ["192.0.2.1"]
-    both = Record("r", "", "A", "192.0.2.1", zone, values=["192.0.2.1", "192.0.2.2"])
+    assert RecordSet("r", "", "A", "192.0.2.1", zone).values == ["192.0.2.1"]
+    both = RecordSet("r", "", "A", "192.0.2.1", zone, values=["192.0.2.1", "192.0.2.2"])
     assert both.data == "192.0.2.1"
     with pytest.raises(InvalidInput, match=r"values\[0\]"):
-        Record("r", "", "A", "192.0.2.9", zone, values=["192.0.2.1"])
+        RecordSet("r", "", "A", "192.0.2.9", zone, values=["192.0.2.1"])
 
 
 def test_model_equality_and_hash(driver: MemoryDNS, zone: Zone) -> None:
@@ -548,8 +560,8 @@ def test_model_equality_and_hash(driver: MemoryDNS, zone: Zone) -> None:
     assert same == zone
     assert hash(same) == hash(zone)
     assert Zone(zone.id, zone.domain, zone.type, 1, BareDNS()) != zone
-    record = zone.create_record("www", RecordType.A, "192.0.2.1")
-    assert {record, Record(record.id, "www", "A", "192.0.2.1", zone, driver)} == {record}
+    record = zone.create_record_set("www", RecordType.A, "192.0.2.1")
+    assert {record, RecordSet(record.id, "www", "A", "192.0.2.1", zone, driver)} == {record}
     assert "driver" not in repr(zone)
 
 
@@ -568,7 +580,7 @@ def test_new_and_changed_sets_are_checked_once_for_every_driver(
         driver._new_set("www.other.org.", zone, "A", "192.0.2.1")
     with pytest.raises(InvalidInput):
         driver._new_set("www", zone, "SRV", "10 5 sip.example.com.")
-    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1", ttl=30)
+    record = driver.create_record_set("www", zone, RecordType.A, "192.0.2.1", ttl=30)
     kept = driver._changed_set(record, None, None, None)
     assert (kept.name, kept.values, kept.ttl, kept.moved, kept.replaces) == (
         "www", ["192.0.2.1"], None, False, record)
@@ -595,7 +607,7 @@ def test_every_ttl_is_checked_against_rfc_2181(driver: MemoryDNS, zone: Zone, tt
         driver._new_set("www", zone, "A", "192.0.2.1", ttl=ttl)
     with pytest.raises(InvalidInput, match=r"0 to 2\*\*31-1"):
         driver._new_set("www", zone, "A", "192.0.2.1", {"ttl": ttl})
-    record = driver.create_record("www", zone, RecordType.A, "192.0.2.1")
+    record = driver.create_record_set("www", zone, RecordType.A, "192.0.2.1")
     with pytest.raises(InvalidInput, match=r"0 to 2\*\*31-1"):
         driver._changed_set(record, None, None, None, ttl=ttl)
     assert driver._new_set("w2", zone, "A", "192.0.2.1", ttl=2**31 - 1).ttl == 2**31 - 1
@@ -609,7 +621,7 @@ def test_an_soa_set_stands_only_at_the_apex(driver: MemoryDNS, zone: Zone) -> No
         driver._new_set("sub", zone, "SOA", soa)
     with pytest.raises(InvalidInput, match="apex"):
         driver._new_set("sub.example.com.", zone, "SOA", soa)
-    record = driver.create_record("sub", zone, RecordType.TXT, "x")
+    record = driver.create_record_set("sub", zone, RecordType.TXT, "x")
     with pytest.raises(InvalidInput, match="apex"):
         driver._changed_set(record, None, "SOA", soa)
 
@@ -619,17 +631,17 @@ def test_text_with_a_lone_surrogate_is_invalid_input(
     driver: MemoryDNS, zone: Zone, mode: str, value: str
 ) -> None:
     with pytest.raises(InvalidInput, match="surrogate"):
-        call(mode, driver, "create_record", "txt", zone, RecordType.TXT, value)
+        call(mode, driver, "create_record_set", "txt", zone, RecordType.TXT, value)
     assert driver.records[zone.id] == {}
     # The escapes of raw bytes (\udc80-\udcff) are text: they stand for bytes.
-    made = call(mode, driver, "create_record", "raw", zone, RecordType.TXT, "caf\udcc3\udca9")
+    made = call(mode, driver, "create_record_set", "raw", zone, RecordType.TXT, "caf\udcc3\udca9")
     assert made.values == ["caf\udcc3\udca9"]
 
 
 def _plant(driver: MemoryDNS, zone: Zone, name: str, rtype: str, values: list[str],
            ttl: Any = None) -> None:
-    """A set as a provider might return it, past every check of create_record."""
-    driver.records[zone.id][f"{name}:{rtype}"] = Record(
+    """A set as a provider might return it, past every check of create_record_set."""
+    driver.records[zone.id][f"{name}:{rtype}"] = RecordSet(
         f"{name}:{rtype}", name, rtype, values[0], zone, driver, ttl, values=values)
 
 

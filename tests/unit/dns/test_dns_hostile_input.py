@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.azure import AzureDNSDriver
@@ -88,7 +88,7 @@ def test_a_zone_id_with_a_lone_surrogate_sends_nothing(
     driver, script, _, malformed = setup
     zone = Zone(BAD, f"{BAD}.example.", ZoneType.MASTER.value, None, driver)
     for name, args in (("get_zone", (BAD,)), ("delete_zone", (zone,)),
-                       ("list_records", (zone,)), ("get_record", (BAD, "www:A")),
+                       ("list_record_sets", (zone,)), ("get_record_set", (BAD, "www:A")),
                        ("export_zone_to_bind_format", (BAD,))):
         with pytest.raises(malformed):
             call(mode, driver, name, *args)
@@ -101,14 +101,14 @@ def test_a_record_name_or_text_with_a_lone_surrogate_sends_nothing(
     driver, script, zone_id, _ = setup
     zone = Zone(zone_id, "example.com.", ZoneType.MASTER.value, None, driver)
     with pytest.raises(InvalidInput, match="surrogate"):
-        call(mode, driver, "create_record", "txt", zone, "TXT", "caf\ud800")
+        call(mode, driver, "create_record_set", "txt", zone, "TXT", "caf\ud800")
     with pytest.raises(InvalidInput):
-        call(mode, driver, "create_record", BAD, zone, "A", "192.0.2.1")
-    record = Record(f"{BAD}:A", BAD, "A", "192.0.2.1", zone, driver)
+        call(mode, driver, "create_record_set", BAD, zone, "A", "192.0.2.1")
+    record = RecordSet(f"{BAD}:A", BAD, "A", "192.0.2.1", zone, driver)
     # Route 53 reads a name it could not hold as a set that is not there.
     missing = RecordNotFound if isinstance(driver, Route53DNSDriver) else InvalidInput
     with pytest.raises(missing):
-        call(mode, driver, "delete_record", record)
+        call(mode, driver, "delete_record_set", record)
     with pytest.raises(InvalidInput):
-        call(mode, driver, "update_record", record, None, None, "192.0.2.2")
+        call(mode, driver, "update_record_set", record, None, None, "192.0.2.2")
     assert script.received == []

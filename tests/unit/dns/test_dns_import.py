@@ -15,8 +15,8 @@ import pytest
 
 from overcast.dns.base import DNSDriver
 from overcast.dns.base import DNSDriverAsync
-from overcast.dns.base import Record
 from overcast.dns.base import RecordData
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -102,7 +102,7 @@ class MemoryDNS(DNSDriver):
     def __init__(self) -> None:
         super().__init__(sync_transport=_no_network, async_transport=_no_network)
         self.zones: dict[str, Zone] = {}
-        self.records: dict[str, dict[str, Record]] = {}
+        self.records: dict[str, dict[str, RecordSet]] = {}
         self.writes: list[str] = []
 
     @iterator
@@ -136,20 +136,21 @@ class MemoryDNS(DNSDriver):
         return zone
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Every record set of a zone."""
         for record in list(self.records[zone.id].values()):
             yield Emit(record)
 
     def _store(
         self, zone: Zone, name: str, rtype: RecordType, values: list[str], ttl: int | None
-    ) -> Record:
-        record = Record(f"{name}:{rtype}", name, rtype, values[0], zone, self, ttl, values=values)
+    ) -> RecordSet:
+        record = RecordSet(f"{name}:{rtype}", name, rtype, values[0], zone, self, ttl,
+                           values=values)
         self.records[zone.id][record.id] = record
         return record
 
     @operation
-    def create_record(
+    def create_record_set(
         self,
         name: str,
         zone: Zone,
@@ -158,7 +159,7 @@ class MemoryDNS(DNSDriver):
         extra: Mapping[str, Any] | None = None,
         *,
         ttl: int | None = None,
-    ) -> Op[Record]:
+    ) -> Op[RecordSet]:
         """Add a set."""
         yield from ()
         name, rtype, values = self._validate_record(name, type, data, extra=extra, zone=zone)
@@ -169,16 +170,16 @@ class MemoryDNS(DNSDriver):
         return self._store(zone, name, rtype, values, ttl)
 
     @operation
-    def update_record(
+    def update_record_set(
         self,
-        record: Record,
+        record: RecordSet,
         name: str | None,
         type: RecordType | str | None,
         data: RecordData | None,
         extra: Mapping[str, Any] | None = None,
         *,
         ttl: int | None = None,
-    ) -> Op[Record]:
+    ) -> Op[RecordSet]:
         """Replace a set."""
         yield from ()
         new_name, rtype, values = self._validate_record(
@@ -223,7 +224,7 @@ class FixedZonesDNS(MemoryDNS):
 
 
 class UnlistedDNS(FixedZonesDNS):
-    """Neither lists zones nor records nor updates: get_zone and create_record only."""
+    """Neither lists zones nor records nor updates: get_zone and create_record_set only."""
 
     name = "unlisted"
 
@@ -235,7 +236,7 @@ class UnlistedDNS(FixedZonesDNS):
 
     @iterator
     @not_supported
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Not here."""
         raise NotImplementedError
 
@@ -249,7 +250,7 @@ class BareDNS(DNSDriver):
         super().__init__(sync_transport=_no_network, async_transport=_no_network)
 
 
-def sets_of(records: list[Record]) -> dict[tuple[str, str], tuple[list[str], int | None]]:
+def sets_of(records: list[RecordSet]) -> dict[tuple[str, str], tuple[list[str], int | None]]:
     """Record sets by (name, type), values canonical and sorted."""
     return {
         (r.name, str(r.type)): (
@@ -365,7 +366,7 @@ def test_type_the_driver_lacks_is_refused_before_any_write(mode: str) -> None:
 def test_existing_set_without_replace_fails_before_any_write(mode: str) -> None:
     driver = MemoryDNS()
     zone = driver.create_zone("example.com.")
-    driver.create_record("mail", zone, RecordType.A, "192.0.2.200")
+    driver.create_record_set("mail", zone, RecordType.A, "192.0.2.200")
     driver.writes.clear()
     with pytest.raises(RecordAlreadyExists):
         call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT)
@@ -375,8 +376,8 @@ def test_existing_set_without_replace_fails_before_any_write(mode: str) -> None:
 def test_replace_updates_existing_sets(mode: str) -> None:
     driver = MemoryDNS()
     zone = driver.create_zone("example.com.")
-    driver.create_record("mail", zone, RecordType.A, "192.0.2.200", ttl=5)
-    driver.create_record("keep", zone, RecordType.A, "192.0.2.201")
+    driver.create_record_set("mail", zone, RecordType.A, "192.0.2.200", ttl=5)
+    driver.create_record_set("keep", zone, RecordType.A, "192.0.2.201")
     driver.writes.clear()
     call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT, replace=True)
     assert "update mail:A" in driver.writes
@@ -411,7 +412,7 @@ def test_driver_without_listing_uses_get_zone(mode: str) -> None:
     zone = driver.add_zone("example.com.")
     assert call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT) is zone
     assert sets_of(list(driver.records[zone.id].values())) == expected_sets()
-    # Without a listing, an existing set is found by create_record itself.
+    # Without a listing, an existing set is found by create_record_set itself.
     with pytest.raises(RecordAlreadyExists):
         call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT)
 
@@ -421,15 +422,15 @@ def test_driver_without_listing_uses_get_zone(mode: str) -> None:
 
 def _populate(driver: ZoneFileDNSDriver, zone: Zone) -> None:
     origin = zone.domain
-    driver.create_record("", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"], ttl=120)
-    driver.create_record("www", zone, RecordType.CNAME, origin)
-    driver.create_record("", zone, RecordType.MX, [f"10 mail.{origin}", "20 mx.example.net."])
-    driver.create_record("mail", zone, RecordType.AAAA, "2001:db8::25")
-    driver.create_record("txt", zone, RecordType.TXT, ["plain", LONG_TXT, 'na\u00efve "q" \\'])
-    driver.create_record("_sip._tcp", zone, RecordType.SRV, f"10 5 5060 sip.{origin}")
-    driver.create_record("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
-    driver.create_record("sub", zone, RecordType.NS, ["ns1.other.test.", "ns2.other.test."])
-    driver.create_record("*.dev", zone, RecordType.A, "192.0.2.99", ttl=30)
+    driver.create_record_set("", zone, RecordType.A, ["192.0.2.1", "192.0.2.2"], ttl=120)
+    driver.create_record_set("www", zone, RecordType.CNAME, origin)
+    driver.create_record_set("", zone, RecordType.MX, [f"10 mail.{origin}", "20 mx.example.net."])
+    driver.create_record_set("mail", zone, RecordType.AAAA, "2001:db8::25")
+    driver.create_record_set("txt", zone, RecordType.TXT, ["plain", LONG_TXT, 'na\u00efve "q" \\'])
+    driver.create_record_set("_sip._tcp", zone, RecordType.SRV, f"10 5 5060 sip.{origin}")
+    driver.create_record_set("", zone, RecordType.CAA, '0 issue "letsencrypt.org"')
+    driver.create_record_set("sub", zone, RecordType.NS, ["ns1.other.test.", "ns2.other.test."])
+    driver.create_record_set("*.dev", zone, RecordType.A, "192.0.2.99", ttl=30)
 
 
 def test_zonefile_round_trip(mode: str, tmp_path: Path) -> None:
@@ -444,18 +445,19 @@ def test_zonefile_round_trip(mode: str, tmp_path: Path) -> None:
     assert imported.ttl == 600
 
     def user_sets(driver: ZoneFileDNSDriver, z: Zone) -> dict[Any, Any]:
-        found = sets_of(driver.list_records(z))
+        found = sets_of(driver.list_record_sets(z))
         return {k: v for k, v in found.items() if k not in {("", "SOA"), ("", "NS")}}
 
     assert user_sets(target, imported) == user_sets(source, zone)
     assert len(user_sets(source, zone)) == 9
     # The target zone has its own SOA and NS, written by create_zone.
-    assert target.get_record(imported.id, "@:SOA").values[0].startswith("localhost. ")
+    assert target.get_record_set(imported.id, "@:SOA").values[0].startswith("localhost. ")
 
     # Importing again clashes; with replace=True it converges.
     with pytest.raises(RecordAlreadyExists):
         call(mode, target, "import_zone_from_bind_format", text)
-    target.update_record(target.get_record(imported.id, "mail:AAAA"), None, None, "2001:db8::1")
+    target.update_record_set(target.get_record_set(imported.id, "mail:AAAA"), None, None,
+                             "2001:db8::1")
     call(mode, target, "import_zone_from_bind_format", text, replace=True)
     assert user_sets(target, imported) == user_sets(source, zone)
 
@@ -465,11 +467,11 @@ def test_zonefile_import_into_another_domain(mode: str, tmp_path: Path) -> None:
     text = "$TTL 300\n@ IN SOA a. b. 1 2 3 4 5\n@ IN NS ns.example.net.\nwww IN A 192.0.2.1\n"
     zone = call(mode, driver, "import_zone_from_bind_format", text, "example.net")
     assert zone.id == "example.net."
-    assert [(r.id, r.values) for r in driver.list_records(zone)][2:] == [
+    assert [(r.id, r.values) for r in driver.list_record_sets(zone)][2:] == [
         ("www:A", ["192.0.2.1"])
     ]
     # The imported SOA and NS were left out: the zone has the driver's defaults.
-    assert driver.get_record(zone.id, "@:NS").values == ["localhost."]
+    assert driver.get_record_set(zone.id, "@:NS").values == ["localhost."]
 
 
 # -- hostile text, and imports that fail: all or nothing ----------------------------------
@@ -487,7 +489,7 @@ class DeletingDNS(MemoryDNS):
         self.refuse_delete = refuse_delete
 
     @operation
-    def create_record(
+    def create_record_set(
         self,
         name: str,
         zone: Zone,
@@ -496,15 +498,15 @@ class DeletingDNS(MemoryDNS):
         extra: Mapping[str, Any] | None = None,
         *,
         ttl: int | None = None,
-    ) -> Op[Record]:
+    ) -> Op[RecordSet]:
         """Add a set, or fail at ``fail_at``."""
         if name == self.fail_at:
             raise ProviderError("the provider failed", status=500, driver=self)
-        return (yield from MemoryDNS.create_record.fn(self, name, zone, type, data, extra,
+        return (yield from MemoryDNS.create_record_set.fn(self, name, zone, type, data, extra,
                                                       ttl=ttl))
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a set (refusing ``refuse_delete``)."""
         yield from ()
         if record.name == self.refuse_delete:
@@ -548,7 +550,7 @@ def test_soa_below_the_apex_and_cname_at_the_apex_are_refused(mode: str) -> None
 def test_cname_clash_with_an_existing_set_writes_nothing(mode: str) -> None:
     driver = MemoryDNS()
     zone = driver.create_zone("example.com.")
-    driver.create_record("www", zone, RecordType.A, "192.0.2.7")
+    driver.create_record_set("www", zone, RecordType.A, "192.0.2.7")
     driver.writes.clear()
     text = "$ORIGIN example.com.\n$TTL 60\naaa IN A 192.0.2.1\nwww IN CNAME aaa.example.com.\n"
     with pytest.raises(InvalidInput, match="CNAME"):
@@ -557,7 +559,7 @@ def test_cname_clash_with_an_existing_set_writes_nothing(mode: str) -> None:
     with pytest.raises(InvalidInput, match="CNAME"):
         call(mode, driver, "import_zone_from_bind_format", text, replace=True)
     # Other data beside an existing CNAME.
-    driver.create_record("alias", zone, RecordType.CNAME, "www.example.com.")
+    driver.create_record_set("alias", zone, RecordType.CNAME, "www.example.com.")
     driver.writes.clear()
     text = "$ORIGIN example.com.\n$TTL 60\naaa IN A 192.0.2.1\nalias IN TXT \"x\"\n"
     with pytest.raises(InvalidInput, match="CNAME"):
@@ -595,7 +597,7 @@ def test_a_set_that_cannot_be_rolled_back_is_named(mode: str) -> None:
 def test_replaced_sets_are_put_back_when_an_import_fails(mode: str) -> None:
     driver = DeletingDNS(fail_at="txt")
     zone = driver.create_zone("example.com.")
-    driver.create_record("mail", zone, RecordType.A, "192.0.2.200", ttl=5)
+    driver.create_record_set("mail", zone, RecordType.A, "192.0.2.200", ttl=5)
     driver.writes.clear()
     with pytest.raises(ProviderError, match="rolled back: "):
         call(mode, driver, "import_zone_from_bind_format", ZONE_TEXT, replace=True)

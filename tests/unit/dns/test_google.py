@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers import google
@@ -81,8 +81,8 @@ def zone() -> Zone:
     return Zone("example-com", "example.com.", ZoneType.MASTER.value, None)
 
 
-def record(name: str, rtype: str, value: str) -> Record:
-    return Record(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
+def record(name: str, rtype: str, value: str) -> RecordSet:
+    return RecordSet(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
 
 
 def change(sent: Sent, deletions: list[dict[str, Any]], additions: list[dict[str, Any]]) -> bool:
@@ -197,7 +197,7 @@ def test_record_sets_are_listed_past_page_one(mode: str) -> None:
         "nextPageToken": "p2"})
     script.expect("GET", rrsets, params={"maxResults": "2", "pageToken": "p2"}).reply(
         200, json={"rrsets": [rrset("txt.example.com.", "TXT", '"hello" " world"')]})
-    records = call(mode, driver(script), "list_records", zone())
+    records = call(mode, driver(script), "list_record_sets", zone())
     assert [(r.id, r.name, r.values, r.ttl) for r in records] == [
         ("@:MX", "", ["10 mail.example.com."], 300),
         ("www:A", "www", ["192.0.2.1", "192.0.2.2"], 60),
@@ -214,7 +214,7 @@ def test_a_set_is_created_once_its_name_is_free(mode: str) -> None:
     script.expect("GET", rrsets, params={"name": "www.example.com.", "maxResults": "2"}).reply(
         200, json={"rrsets": []})
     script.expect("POST", rrsets, json=made).reply(200, json=made)
-    created = call(mode, driver(script), "create_record", "www", zone(), "A",
+    created = call(mode, driver(script), "create_record_set", "www", zone(), "A",
                    ["192.0.2.1", "192.0.2.2"], ttl=60)
     assert (created.id, created.values, created.ttl) == ("www:A", ["192.0.2.1", "192.0.2.2"],
                                                          60)
@@ -232,9 +232,9 @@ def test_a_set_that_exists_or_a_cname_beside_data_is_refused_before_any_write(
             200, json={"rrsets": [rrset("www.example.com.", "A", "192.0.2.1")]})
     d = driver(script)
     with pytest.raises(RecordAlreadyExists):
-        call(mode, d, "create_record", "www", zone(), "A", "192.0.2.9")
+        call(mode, d, "create_record_set", "www", zone(), "A", "192.0.2.9")
     with pytest.raises(InvalidInput, match="CNAME"):
-        call(mode, d, "create_record", "www", zone(), "CNAME", "other.example.")
+        call(mode, d, "create_record_set", "www", zone(), "CNAME", "other.example.")
     script.assert_done()
 
 
@@ -248,7 +248,7 @@ def test_a_set_is_replaced_in_one_atomic_change(mode: str) -> None:
     script.expect("POST", f"{API}/managedZones/example-com/changes",
                   match=lambda sent: change(sent, [current], [addition])).reply(
         200, json={"kind": "dns#change"})
-    updated = call(mode, driver(script), "update_record", record("www", "A", "192.0.2.1"),
+    updated = call(mode, driver(script), "update_record_set", record("www", "A", "192.0.2.1"),
                    None, None, ["192.0.2.5"])
     assert (updated.id, updated.values, updated.ttl) == ("www:A", ["192.0.2.5"], 60)
     script.assert_done()
@@ -267,7 +267,7 @@ def test_a_renamed_set_is_checked_at_its_new_name(mode: str) -> None:
     script.expect("POST", f"{API}/managedZones/example-com/changes",
                   match=lambda sent: change(sent, [current], [addition])).reply(
         200, json={"kind": "dns#change"})
-    moved = call(mode, driver(script), "update_record", record("old", "A", "192.0.2.1"),
+    moved = call(mode, driver(script), "update_record_set", record("old", "A", "192.0.2.1"),
                  "new", None, None)
     assert (moved.id, moved.values) == ("new:A", ["192.0.2.1"])
     script.assert_done()
@@ -282,9 +282,9 @@ def test_a_set_is_deleted_or_not_found(mode: str) -> None:
         404, "notFound", "The 'parameters.name' resource named 'www.example.com. (A)' does "
         "not exist.", "NOT_FOUND"))
     d = driver(script)
-    assert call(mode, d, "delete_record", record("www", "A", "192.0.2.1")) is True
+    assert call(mode, d, "delete_record_set", record("www", "A", "192.0.2.1")) is True
     with pytest.raises(RecordNotFound):
-        call(mode, d, "delete_record", record("www", "A", "192.0.2.1"))
+        call(mode, d, "delete_record_set", record("www", "A", "192.0.2.1"))
     script.assert_done()
 
 
@@ -324,11 +324,11 @@ def test_error_answers_map_to_their_errors(mode: str) -> None:
     with pytest.raises(ZoneNotFound):
         call(mode, d, "get_zone", "nope")
     with pytest.raises(ZoneNotFound):  # the message names the managedZone
-        call(mode, d, "list_records", Zone("nope", "nope.example.", "master", None))
+        call(mode, d, "list_record_sets", Zone("nope", "nope.example.", "master", None))
     with pytest.raises(InvalidCredentials, match="Cloud DNS refused the credentials"):
         call(mode, d, "get_zone", "example-com")
     with pytest.raises(ProviderError) as info:
-        call(mode, d, "delete_record", record("", "SOA", "ns. host. 1 2 3 4 5"))
+        call(mode, d, "delete_record_set", record("", "SOA", "ns. host. 1 2 3 4 5"))
     assert (info.value.status, info.value.code) == (400, "invalid")
     script.assert_done()
 
@@ -358,7 +358,7 @@ def test_a_server_error_keeps_its_code(mode: str) -> None:
 def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     with pytest.raises(InvalidInput):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "not-an-address")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "not-an-address")
     with pytest.raises(InvalidInput):
         call(mode, driver(script), "create_zone", "example.com", extra={"name": "Bad_Name"})
     with pytest.raises(InvalidInput):

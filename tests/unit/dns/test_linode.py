@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.linode import LinodeDNSDriver
@@ -68,8 +68,8 @@ def rec(rid: int, name: str, rtype: str, target: str, ttl: int = 300,
             "priority": 0, "weight": 0, "port": 0, "tag": None, **fields}
 
 
-def record_set(name: str, rtype: str, *values: str) -> Record:
-    return Record(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=300,
+def record_set(name: str, rtype: str, *values: str) -> RecordSet:
+    return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=300,
                   values=list(values))
 
 
@@ -133,7 +133,7 @@ def test_records_of_one_name_and_type_become_one_set_across_pages(mode: str) -> 
     script.expect("GET", RECORDS, params={"page": "2", "page_size": "25"}).reply(
         200, json=page([rec(3, "www", "A", "192.0.2.2"),
                         rec(4, "", "CAA", "ca.example", tag="issue", ttl=0)], 2, 2))
-    found = call(mode, driver(script), "list_records", zone())
+    found = call(mode, driver(script), "list_record_sets", zone())
     assert sorted((r.id, r.values, r.ttl, r.extra["record_ids"]) for r in found) == [
         ("@:CAA", ['0 issue "ca.example"'], None, [4]),
         ("@:MX", ["10 mail.example.com."], 300, [2]),
@@ -153,7 +153,7 @@ def test_a_set_is_created_one_record_per_value_after_a_filtered_lookup(mode: str
             "ttl_sec": 300}).reply(200, json=rec(
                 rid, "_sip._tcp", "SRV", "sip.example.com", priority=priority, weight=5,
                 port=5060))
-    made = call(mode, driver(script), "create_record", "_sip._tcp", zone(), "SRV",
+    made = call(mode, driver(script), "create_record_set", "_sip._tcp", zone(), "SRV",
                 ["10 5 5060 sip.example.com.", "20 5 5060 sip.example.com."], ttl=300)
     assert (made.id, made.extra["record_ids"]) == ("_sip._tcp:SRV", [11, 12])
     assert made.values == ["10 5 5060 sip.example.com.", "20 5 5060 sip.example.com."]
@@ -171,7 +171,7 @@ def test_a_failed_second_value_deletes_the_first_again(mode: str) -> None:
     script.expect("GET", RECORDS, params=FIRST, headers=only(name="www", type="A")).reply(
         200, json=page([]))
     with pytest.raises(ProviderError, match="at most 2 records") as info:
-        call(mode, driver(script), "create_record", "www", zone(), "A",
+        call(mode, driver(script), "create_record_set", "www", zone(), "A",
              ["192.0.2.1", "192.0.2.2"])
     assert info.value.status == 400
     script.assert_done()
@@ -186,7 +186,7 @@ def test_a_value_whose_answer_is_lost_is_deleted_and_never_sent_twice(mode: str)
         200, json=page([rec(11, "www", "A", "192.0.2.1")]))
     script.expect("DELETE", f"{RECORDS}/11").reply(200, json={})
     with pytest.raises(OutcomeUnknown):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.1")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.1")
     script.assert_done()
 
 
@@ -208,11 +208,11 @@ def test_update_changes_in_place_adds_and_deletes(mode: str) -> None:
     script.expect("DELETE", f"{RECORDS}/1").reply(404, json=errors("Not found"))  # gone
     script.expect("GET", RECORDS, params=FIRST, headers=www_a).reply(200, json=page(after[2:]))
     li = driver(script)
-    updated = call(mode, li, "update_record", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
+    updated = call(mode, li, "update_record_set", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
                    None, None, ["192.0.2.2", "192.0.2.3", "192.0.2.4"])
     assert (updated.values, updated.extra["record_ids"]) == (
         ["192.0.2.2", "192.0.2.3", "192.0.2.4"], [2, 1, 3])
-    shorter = call(mode, li, "update_record", updated, None, None, "192.0.2.4")
+    shorter = call(mode, li, "update_record_set", updated, None, None, "192.0.2.4")
     assert shorter.values == ["192.0.2.4"]
     script.assert_done()
 
@@ -227,9 +227,9 @@ def test_delete_removes_every_value_and_a_gone_set_is_not_found(mode: str) -> No
     script.expect("GET", RECORDS, params=FIRST, headers=www_a).reply(200, json=page([]))
     li = driver(script)
     record = record_set("www", "A", "192.0.2.1", "192.0.2.2")
-    assert call(mode, li, "delete_record", record) is True
+    assert call(mode, li, "delete_record_set", record) is True
     with pytest.raises(RecordNotFound):
-        call(mode, li, "delete_record", record)
+        call(mode, li, "delete_record_set", record)
     script.assert_done()
 
 
@@ -259,11 +259,11 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     li = driver(script)
     with pytest.raises(InvalidInput, match=r"_service\._protocol"):
-        call(mode, li, "create_record", "_sip._tcp.sub", zone(), "SRV", "1 1 5060 sip.example.")
+        call(mode, li, "create_record_set", "_sip._tcp.sub", zone(), "SRV", "1 1 5060 sip.example.")
     with pytest.raises(InvalidInput, match="CAA flags"):
-        call(mode, li, "create_record", "", zone(), "CAA", '128 issue "ca.example"')
+        call(mode, li, "create_record_set", "", zone(), "CAA", '128 issue "ca.example"')
     with pytest.raises(InvalidInput, match="priorities"):
-        call(mode, li, "create_record", "", zone(), "MX", "300 mail.example.")
+        call(mode, li, "create_record_set", "", zone(), "MX", "300 mail.example.")
     with pytest.raises(ZoneNotFound):  # Linode numbers its domains
         call(mode, li, "get_zone", "example.com")
     with pytest.raises(InvalidInput):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -104,7 +104,7 @@ def test_missing_zone_wrong_key_and_wrong_server_map_to_their_errors(mode: str) 
     script.expect("GET", f"{API}/zones", params={"dnssec": "false"}).reply(
         404, json={"error": "Not Found"})
     with pytest.raises(ZoneNotFound, match=r"example\.com\."):
-        call(mode, driver(script), "list_records", zone())
+        call(mode, driver(script), "list_record_sets", zone())
     with pytest.raises(InvalidCredentials, match="PowerDNS refused the credentials"):
         call(mode, driver(script), "list_zones")
     with pytest.raises(ProviderError, match="has no server 'localhost'") as info:
@@ -119,7 +119,7 @@ def test_a_refused_change_keeps_the_server_text_and_a_code(mode: str) -> None:
     script.expect("PATCH", ZONE).reply(422, json={
         "error": "Record ssh.example.com. IN DNSKEY is only allowed at apex"})
     with pytest.raises(ProviderError) as info:
-        call(mode, driver(script), "create_record", "ssh", zone(), "DNSKEY", DNSKEY)
+        call(mode, driver(script), "create_record_set", "ssh", zone(), "DNSKEY", DNSKEY)
     assert (info.value.status, info.value.code) == (422, "UnprocessableEntity")
     assert "ssh.example.com. IN DNSKEY is only allowed at apex" in info.value.message
     script.assert_done()
@@ -197,7 +197,7 @@ def test_records_are_read_from_the_zone_in_zone_file_order(mode: str) -> None:
          "records": [{"content": "192.0.2.9", "disabled": True}]},
         rrset("empty.example.com.", "A"),
     ))
-    found = call(mode, driver(script), "list_records", zone())
+    found = call(mode, driver(script), "list_record_sets", zone())
     assert [(r.id, r.values) for r in found] == [
         ("@:SOA", ["ns1. host. 1 2 3 4 5"]),
         ("off:A", ["192.0.2.9"]),
@@ -217,12 +217,12 @@ def test_get_record_asks_for_one_rrset(mode: str) -> None:
         rrset("h.example.com.", "TYPE26", generic("PX", px))))
     script.expect("GET", ZONE, params=at("x.example.com.", "A")).reply(200, json=zone_data())
     script.expect("GET", ZONE, params=at("example.com.", "SOA")).reply(200, json=zone_data())
-    found = call(mode, driver(script), "get_record", "example.com", "h:PX")
+    found = call(mode, driver(script), "get_record_set", "example.com", "h:PX")
     assert (found.id, found.type, found.values) == ("h:PX", RecordType.PX, [px])
     with pytest.raises(RecordNotFound):
-        call(mode, driver(script), "get_record", "example.com.", "x:A")
+        call(mode, driver(script), "get_record_set", "example.com.", "x:A")
     with pytest.raises(RecordNotFound):
-        call(mode, driver(script), "get_record", "example.com.", "not an id")
+        call(mode, driver(script), "get_record_set", "example.com.", "not an id")
     script.assert_done()
 
 
@@ -244,7 +244,7 @@ def test_values_are_sent_in_powerdns_form(
     script.expect("GET", ZONE, params=at("v.example.com.")).reply(200, json=zone_data())
     script.expect("PATCH", ZONE, json=patch(replace("v.example.com.", sent_type, content,
                                                     ttl=60))).reply(204)
-    made = call(mode, driver(script), "create_record", "v", zone(), rtype, value, ttl=60)
+    made = call(mode, driver(script), "create_record_set", "v", zone(), rtype, value, ttl=60)
     assert (made.id, made.values, made.ttl) == (f"v:{rtype}", [value], 60)
     script.assert_done()
 
@@ -256,7 +256,7 @@ def test_a_set_without_ttl_takes_the_soa_ttl(mode: str) -> None:
         rrset("example.com.", "SOA", "ns1. host. 1 2 3 4 5", ttl=1800)))
     script.expect("PATCH", ZONE, json=patch(replace("www.example.com.", "A", "192.0.2.1",
                                                     ttl=1800))).reply(204)
-    made = call(mode, driver(script), "create_record", "www", zone(ttl=None), "A", "192.0.2.1")
+    made = call(mode, driver(script), "create_record_set", "www", zone(ttl=None), "A", "192.0.2.1")
     assert made.ttl == 1800
     script.assert_done()
 
@@ -271,14 +271,14 @@ def test_a_set_that_exists_or_a_cname_beside_data_is_refused_before_any_patch(
     for _ in range(2):
         script.expect("GET", ZONE, params=at("www.example.com.")).reply(200, json=here)
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.9")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.9")
     with pytest.raises(InvalidInput, match="CNAME"):
-        call(mode, driver(script), "create_record", "www", zone(), "CNAME", "other.example.")
+        call(mode, driver(script), "create_record_set", "www", zone(), "CNAME", "other.example.")
     script.assert_done()  # no PATCH was sent
 
 
-def record(name: str, rtype: str, *values: str, ttl: int = 300) -> Record:
-    return Record(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=ttl,
+def record(name: str, rtype: str, *values: str, ttl: int = 300) -> RecordSet:
+    return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=ttl,
                   values=list(values))
 
 
@@ -288,7 +288,7 @@ def test_update_keeps_the_ttl_in_one_replace(mode: str) -> None:
         rrset("www.example.com.", "A", "192.0.2.1", ttl=120)))
     script.expect("PATCH", ZONE, json=patch(
         replace("www.example.com.", "A", "192.0.2.7", "192.0.2.8", ttl=120))).reply(204)
-    updated = call(mode, driver(script), "update_record", record("www", "A", "192.0.2.1"),
+    updated = call(mode, driver(script), "update_record_set", record("www", "A", "192.0.2.1"),
                    None, None, ["192.0.2.7", "192.0.2.8"])
     assert (updated.values, updated.ttl) == (["192.0.2.7", "192.0.2.8"], 120)
     script.assert_done()
@@ -302,7 +302,7 @@ def test_rename_and_retype_is_one_patch(mode: str) -> None:
     script.expect("PATCH", ZONE, json=patch(
         {"name": "old.example.com.", "type": "A", "changetype": "DELETE"},
         replace("new.example.com.", "CNAME", "target.example.net."))).reply(204)
-    moved = call(mode, driver(script), "update_record", record("old", "A", "192.0.2.1"),
+    moved = call(mode, driver(script), "update_record_set", record("old", "A", "192.0.2.1"),
                  "new", "CNAME", "target.example.net")
     assert (moved.id, moved.values) == ("new:CNAME", ["target.example.net"])
     script.assert_done()
@@ -316,9 +316,9 @@ def test_update_or_delete_of_a_missing_set_is_record_not_found(mode: str) -> Non
         200, json=zone_data())
     gone = record("gone", "A", "192.0.2.1")
     with pytest.raises(RecordNotFound):
-        call(mode, driver(script), "update_record", gone, None, None, "192.0.2.2")
+        call(mode, driver(script), "update_record_set", gone, None, None, "192.0.2.2")
     with pytest.raises(RecordNotFound):
-        call(mode, driver(script), "delete_record", gone)
+        call(mode, driver(script), "delete_record_set", gone)
     script.assert_done()
 
 
@@ -329,7 +329,7 @@ def test_delete_of_a_generic_type_names_it_as_powerdns_does(mode: str) -> None:
         rrset("h.example.com.", "TYPE26", generic("PX", px))))
     script.expect("PATCH", ZONE, json=patch(
         {"name": "h.example.com.", "type": "TYPE26", "changetype": "DELETE"})).reply(204)
-    assert call(mode, driver(script), "delete_record", record("h", "PX", px)) is True
+    assert call(mode, driver(script), "delete_record_set", record("h", "PX", px)) is True
     script.assert_done()
 
 
@@ -349,7 +349,7 @@ def test_invalid_input_sends_nothing(
 ) -> None:
     script = Script()
     with pytest.raises(error):
-        call(mode, driver(script), "create_record", name, zone(), rtype, value)
+        call(mode, driver(script), "create_record_set", name, zone(), rtype, value)
     with pytest.raises(InvalidInput):
         call(mode, driver(script), "create_zone", "bad..name.test.")
     with pytest.raises(InvalidInput):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.rackspace import RackspaceDNSDriver
@@ -87,8 +87,8 @@ def rec(rid: str, name: str, rtype: str, data: str, ttl: int = 3600,
     return {"id": rid, "name": name, "type": rtype, "data": data, "ttl": ttl, **fields}
 
 
-def record_set(name: str, rtype: str, *values: str) -> Record:
-    return Record(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=3600,
+def record_set(name: str, rtype: str, *values: str) -> RecordSet:
+    return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(), ttl=3600,
                   values=list(values))
 
 
@@ -173,7 +173,7 @@ def test_records_of_one_name_and_type_become_one_set_across_pages(mode: str) -> 
     ], following))
     script.expect("GET", following).reply(200, json=listing("records", [
         rec("A-3", "WWW.example.com", "A", "192.0.2.2")]))
-    found = call(mode, driver(script), "list_records", zone())
+    found = call(mode, driver(script), "list_record_sets", zone())
     assert [(r.id, r.values, r.extra["record_ids"]) for r in found] == [
         ("www:A", ["192.0.2.1", "192.0.2.2"], ["A-1", "A-3"]),
         ("_sip._tcp:SRV", ["10 5 5060 sip.example.com."], ["SRV-2"]),
@@ -192,7 +192,7 @@ def test_a_set_is_created_in_one_job(mode: str) -> None:
         {"name": "example.com", "type": "MX", "priority": 10, "data": "mail.example.com"},
         {"name": "example.com", "type": "MX", "priority": 20, "data": "backup.example.com"},
     ]})
-    record = call(mode, driver(script), "create_record", "", zone(), "MX",
+    record = call(mode, driver(script), "create_record_set", "", zone(), "MX",
                   ["10 mail.example.com.", "20 backup.example.com."])
     assert (record.id, record.ttl, record.extra["record_ids"]) == ("@:MX", 3600,
                                                                    ["MX-5", "MX-6"])
@@ -207,7 +207,7 @@ def test_a_failed_job_makes_nothing_and_says_why(mode: str) -> None:
                                         "details": "backend exploded"})
     script.expect("GET", RECORDS, params=FIRST).reply(200, json=listing("records", []))
     with pytest.raises(ProviderError, match="backend exploded") as info:
-        call(mode, driver(script), "create_record", "www", zone(), "A",
+        call(mode, driver(script), "create_record_set", "www", zone(), "A",
              ["192.0.2.1", "192.0.2.2"])
     assert info.value.status == 500
     script.assert_done()
@@ -225,7 +225,7 @@ def test_a_create_whose_answer_is_lost_is_undone_without_a_second_post(mode: str
         rec("A-3", "www.example.com", "A", "192.0.2.1")]))
     job(script, "DELETE", RECORDS, params=[("id", "A-3")])
     with pytest.raises(OutcomeUnknown):
-        call(mode, driver(script), "update_record",
+        call(mode, driver(script), "update_record_set",
              record_set("www", "A", "192.0.2.9"), None, None, ["192.0.2.9", "192.0.2.1"])
     script.assert_done()
 
@@ -250,11 +250,11 @@ def test_update_is_a_diff_in_few_jobs(mode: str) -> None:
     job(script, "DELETE", RECORDS, params=[("id", "A-1"), ("id", "A-2")])
     script.expect("GET", RECORDS, params=FIRST).reply(200, json=listing("records", after[2:]))
     rs = driver(script)
-    updated = call(mode, rs, "update_record", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
+    updated = call(mode, rs, "update_record_set", record_set("www", "A", "192.0.2.1", "192.0.2.2"),
                    None, None, ["192.0.2.2", "192.0.2.3", "192.0.2.4"], {"ttl": 900})
     assert (sorted(updated.values), updated.ttl) == (["192.0.2.2", "192.0.2.3", "192.0.2.4"],
                                                      900)
-    assert call(mode, rs, "update_record", updated, None, None, "192.0.2.4").values == [
+    assert call(mode, rs, "update_record_set", updated, None, None, "192.0.2.4").values == [
         "192.0.2.4"]
     script.assert_done()
 
@@ -269,9 +269,9 @@ def test_delete_removes_every_value_in_one_job(mode: str) -> None:
     script.expect("GET", RECORDS, params=FIRST).reply(200, json=listing("records", []))
     rs = driver(script)
     record = record_set("www", "A", "192.0.2.1", "192.0.2.2")
-    assert call(mode, rs, "delete_record", record) is True
+    assert call(mode, rs, "delete_record_set", record) is True
     with pytest.raises(RecordNotFound):
-        call(mode, rs, "delete_record", record)
+        call(mode, rs, "delete_record_set", record)
     script.assert_done()
 
 
@@ -296,7 +296,7 @@ def test_errors_map_by_status_and_job_fault(mode: str) -> None:
     with pytest.raises(ZoneAlreadyExists):
         call(mode, rs, "create_zone", "b.com")
     with pytest.raises(RateLimited, match="at most 500 records"):  # and not sent again
-        call(mode, rs, "create_record", "www", zone(), "A", "192.0.2.1")
+        call(mode, rs, "create_record_set", "www", zone(), "A", "192.0.2.1")
     signed_in(script)
     script.expect("DELETE", f"{DNS}/domains/7").reply(500, json={
         "dnsFault": {"code": 500, "message": "dnsFault", "details": "try later"}})
@@ -311,9 +311,9 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     rs = driver(script)
     with pytest.raises(NotSupported):
-        call(mode, rs, "create_record", "", zone(), "CAA", '0 issue "ca.example"')
+        call(mode, rs, "create_record_set", "", zone(), "CAA", '0 issue "ca.example"')
     with pytest.raises(InvalidInput, match="300"):
-        call(mode, rs, "create_record", "fast", zone(), "A", "192.0.2.1", ttl=60)
+        call(mode, rs, "create_record_set", "fast", zone(), "A", "192.0.2.1", ttl=60)
     with pytest.raises(InvalidInput, match="rename"):
         call(mode, rs, "update_zone", zone(), "other.example", None)
     with pytest.raises(ZoneNotFound):  # Rackspace numbers its domains

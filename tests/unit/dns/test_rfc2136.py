@@ -31,7 +31,7 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -197,8 +197,8 @@ def zone(d: RFC2136DNSDriver) -> Zone:
 
 
 def record_set(d: RFC2136DNSDriver, name: str, rtype: str, *values: str, ttl: int = 60
-               ) -> Record:
-    return Record(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(d), d, ttl=ttl,
+               ) -> RecordSet:
+    return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0], zone(d), d, ttl=ttl,
                   values=list(values))
 
 
@@ -249,14 +249,14 @@ def test_a_new_set_is_one_update_whose_prerequisites_make_it_atomic(
     for _ in range(3):
         server.answer(NOERROR)
     d = driver()
-    made = call(mode, d, "create_record", "www", zone(d), RecordType.A,
+    made = call(mode, d, "create_record_set", "www", zone(d), RecordType.A,
                 ["192.0.2.1", "192.0.2.2"])
     assert (made.id, made.values, made.ttl) == ("www:A", ["192.0.2.1", "192.0.2.2"], 300)
-    alias = call(mode, d, "create_record", "alias", zone(d), RecordType.CNAME, "target.example.net",
-                 ttl=60)
+    alias = call(mode, d, "create_record_set", "alias", zone(d), RecordType.CNAME,
+                 "target.example.net", ttl=60)
     assert (alias.id, alias.values, alias.ttl) == ("alias:CNAME", ["target.example.net."], 60)
     ds = "12345 13 2 " + "ab" * 32
-    call(mode, d, "create_record", "child", zone(d), RecordType.DS, ds)
+    call(mode, d, "create_record_set", "child", zone(d), RecordType.DS, ds)
 
     www, cname, child = server.received
     assert (www.opcode(), lines(www.zone)) == (dns.opcode.UPDATE, [f"{ORIGIN} IN SOA"])
@@ -287,24 +287,24 @@ def test_a_failed_create_prerequisite_is_read_as_the_rule_it_broke(
     server.answer(YXRRSET)  # the set exists, or a CNAME is there: a query tells which
     server.answer(NOERROR)
     with pytest.raises(RecordAlreadyExists, match="www:A"):
-        call(mode, d, "create_record", "www", zone(d), "A", "192.0.2.1")
+        call(mode, d, "create_record_set", "www", zone(d), "A", "192.0.2.1")
     server.answer(YXRRSET)
     server.answer(NOERROR, f"www.{ORIGIN} 300 IN CNAME elsewhere.example.net.")
     with pytest.raises(InvalidInput, match="has a CNAME"):
-        call(mode, d, "create_record", "www", zone(d), "TXT", "hello")
+        call(mode, d, "create_record_set", "www", zone(d), "TXT", "hello")
     assert [question(m) for m in server.received[1::2]] == [
         (f"www.{ORIGIN}", "CNAME"), (f"www.{ORIGIN}", "CNAME")]
 
     server.received.clear()
     server.answer(YXRRSET)  # a CNAME set exists: no query needed
     with pytest.raises(RecordAlreadyExists, match="alias:CNAME"):
-        call(mode, d, "create_record", "alias", zone(d), "CNAME", "x.example.net.")
+        call(mode, d, "create_record_set", "alias", zone(d), "CNAME", "x.example.net.")
     server.answer(YXDOMAIN)  # the name is in use
     with pytest.raises(InvalidInput, match="may not stand beside"):
-        call(mode, d, "create_record", "data", zone(d), "CNAME", "x.example.net.")
+        call(mode, d, "create_record_set", "data", zone(d), "CNAME", "x.example.net.")
     server.answer(NXRRSET)  # no NS set at the name
     with pytest.raises(InvalidInput, match="delegation"):
-        call(mode, d, "create_record", "child", zone(d), "DS", "1 13 2 " + "ab" * 32)
+        call(mode, d, "create_record_set", "child", zone(d), "DS", "1 13 2 " + "ab" * 32)
     assert [m.opcode() for m in server.received] == [dns.opcode.UPDATE] * 3
     server.assert_done()
 
@@ -320,12 +320,12 @@ def test_an_update_replaces_the_set_on_the_prerequisite_that_it_exists(
     server.answer(NOERROR)
     server.answer(NOERROR)
     server.answer(NXRRSET)
-    changed = call(mode, d, "update_record", www, None, None, ["192.0.2.3", "192.0.2.4"])
+    changed = call(mode, d, "update_record_set", www, None, None, ["192.0.2.3", "192.0.2.4"])
     assert (changed.id, changed.values, changed.ttl) == ("www:A", ["192.0.2.3", "192.0.2.4"], 60)
-    moved = call(mode, d, "update_record", www, "web", None, None, ttl=120)
+    moved = call(mode, d, "update_record_set", www, "web", None, None, ttl=120)
     assert (moved.id, moved.values, moved.ttl) == ("web:A", ["192.0.2.1"], 120)
     with pytest.raises(RecordNotFound, match="www:A"):
-        call(mode, d, "update_record", www, None, None, "192.0.2.9")
+        call(mode, d, "update_record_set", www, None, None, "192.0.2.9")
 
     values, rename, _ = server.received
     assert lines(values.prerequisite) == [f"www.{ORIGIN} ANY A"]  # RRset exists
@@ -342,7 +342,8 @@ def test_the_apex_ns_set_is_changed_value_by_value(server: NameServer, mode: str
     server.answer(NOERROR, f"{ORIGIN} 3600 IN NS ns1.{ORIGIN}", f"{ORIGIN} 3600 IN NS ns2.{ORIGIN}")
     server.answer(NOERROR)
     ns = record_set(d, "", "NS", f"ns1.{ORIGIN}", f"ns2.{ORIGIN}", ttl=3600)
-    updated = call(mode, d, "update_record", ns, None, None, [f"ns1.{ORIGIN}", "ns.other.test."])
+    updated = call(mode, d, "update_record_set", ns, None, None,
+                   [f"ns1.{ORIGIN}", "ns.other.test."])
     assert updated.values == [f"ns1.{ORIGIN}", "ns.other.test."]
     query, update = server.received
     assert question(query) == (ORIGIN, "NS")
@@ -361,9 +362,9 @@ def test_delete_removes_the_set_that_exists(server: NameServer, mode: str) -> No
     server.answer(NOERROR)
     server.answer(NXRRSET)
     mx = record_set(d, "", "MX", f"10 mail.{ORIGIN}")
-    assert call(mode, d, "delete_record", mx) is True
+    assert call(mode, d, "delete_record_set", mx) is True
     with pytest.raises(RecordNotFound, match="@:MX"):
-        call(mode, d, "delete_record", mx)
+        call(mode, d, "delete_record_set", mx)
     for message in server.received:
         assert lines(message.prerequisite) == [f"{ORIGIN} ANY MX"]
         assert lines(message.update) == [f"{ORIGIN} ANY MX"]
@@ -393,7 +394,7 @@ def test_a_refused_update_is_told_apart_by_a_follow_up(
         server.answer(*follow_up)
     d = driver()
     with pytest.raises(error, match=says) as raised:
-        call(mode, d, "create_record", "www", zone(d), "A", "192.0.2.1")
+        call(mode, d, "create_record_set", "www", zone(d), "A", "192.0.2.1")
     if error is ProviderError:
         assert raised.value.code == dns.rcode.to_text(rcode)  # type: ignore[attr-defined]
     first, *then = server.received
@@ -414,7 +415,7 @@ def test_keys_the_server_rejects_and_broken_exchanges(
 ) -> None:
     stranger = driver(tsig_name="nobody")
     with pytest.raises(InvalidCredentials, match=r"'nobody\.'") as unknown:
-        call(mode, stranger, "create_record", "www", zone(stranger), "A", "192.0.2.1")
+        call(mode, stranger, "create_record_set", "www", zone(stranger), "A", "192.0.2.1")
     assert "PeerBadKey" in str(unknown.value)
     wrong = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
     with pytest.raises(InvalidCredentials) as bad_secret:
@@ -429,7 +430,7 @@ def test_keys_the_server_rejects_and_broken_exchanges(
     with pytest.raises(OperationTimeout, match="did not answer in time"):
         call(mode, d, "get_zone", ORIGIN)
     with pytest.raises(TransportError, match=f"cannot reach {SERVER}:{PORT}"):
-        call(mode, d, "delete_record", record_set(d, "www", "A", "192.0.2.1"))
+        call(mode, d, "delete_record_set", record_set(d, "www", "A", "192.0.2.1"))
     with pytest.raises(ProviderError, match="ShortHeader"):
         call(mode, d, "get_zone", ORIGIN)
     server.assert_done()
@@ -456,7 +457,7 @@ def test_records_are_read_by_a_signed_zone_transfer(server: NameServer, mode: st
     server.transfer(ZONE_TEXT)
     server.transfer(ZONE_TEXT)
     d = driver()
-    found = call(mode, d, "list_records", zone(d))
+    found = call(mode, d, "list_record_sets", zone(d))
     assert [(r.id, r.values, r.ttl) for r in found] == [
         ("@:SOA", [f"ns1.{ORIGIN} hostmaster.{ORIGIN} 42 7200 900 1209600 300"], 3600),
         ("@:NS", [f"ns1.{ORIGIN}"], 3600),
@@ -466,11 +467,11 @@ def test_records_are_read_by_a_signed_zone_transfer(server: NameServer, mode: st
         ("sub:NS", ["ns.other.test."], 300),
         ("www:A", ["192.0.2.1", "192.0.2.2"], 60),
     ]
-    got = call(mode, d, "get_record", ORIGIN, "www:A")
+    got = call(mode, d, "get_record_set", ORIGIN, "www:A")
     assert (got.id, got.values, got.zone.extra["serial"]) == ("www:A", ["192.0.2.1", "192.0.2.2"],
                                                              42)
     with pytest.raises(RecordNotFound):  # exact: a wildcard is not a set at every name
-        call(mode, d, "get_record", ORIGIN, "anything:TXT")
+        call(mode, d, "get_record_set", ORIGIN, "anything:TXT")
     assert [question(m) for m in server.received] == [(ORIGIN, "AXFR")] * 3
     assert {m.keyname.to_text() for m in server.received} == {KEY}
     server.assert_done()
@@ -484,7 +485,7 @@ def test_a_refused_zone_transfer(server: NameServer, mode: str, rcode: dns.rcode
     server.transfer(rcode=rcode)
     d = driver()
     with pytest.raises(error) as raised:
-        call(mode, d, "list_records", zone(d))
+        call(mode, d, "list_record_sets", zone(d))
     if error is ProviderError:
         assert raised.value.code == "SERVFAIL"  # type: ignore[attr-defined]
     server.assert_done()
@@ -498,11 +499,11 @@ def test_a_malformed_record_id_is_looked_up_no_further_than_the_zone(
     server.answer(NOERROR, SOA)
     d = driver()
     with pytest.raises(RecordNotFound, match="no-colon"):
-        call(mode, d, "get_record", ORIGIN, "no-colon")
+        call(mode, d, "get_record_set", ORIGIN, "no-colon")
     with pytest.raises(ZoneNotFound, match=r"other\.test\."):  # the zone's error comes first
-        call(mode, d, "get_record", "other.test.", "no-colon")
+        call(mode, d, "get_record_set", "other.test.", "no-colon")
     with pytest.raises(RecordNotFound, match="NOTATYPE"):
-        call(mode, d, "get_record", ORIGIN, "www:NOTATYPE")
+        call(mode, d, "get_record_set", ORIGIN, "www:NOTATYPE")
     # An SOA query each; no zone transfer.
     assert [question(m) for m in server.received] == [
         (ORIGIN, "SOA"), ("other.test.", "SOA"), (ORIGIN, "SOA")]
@@ -518,14 +519,14 @@ def test_invalid_input_sends_nothing(server: NameServer, mode: str) -> None:
     soa = record_set(d, "", "SOA", f"ns1.{ORIGIN} hostmaster.{ORIGIN} 1 2 3 4 5")
     ns = record_set(d, "", "NS", f"ns1.{ORIGIN}")
     refused: list[tuple[type[Exception], str, tuple[Any, ...]]] = [
-        (InvalidInput, "create_record", ("www", z, "A", "not-an-address")),
-        (InvalidInput, "create_record", ("www.other.test.", z, "A", "192.0.2.1")),
-        (InvalidInput, "create_record", ("a..b", z, "A", "192.0.2.1")),
-        (NotSupported, "create_record", ("", z, "SOA", "a. b. 1 2 3 4 5")),
-        (NotSupported, "update_record", (soa, None, None, "a. b. 2 2 3 4 5")),
-        (InvalidInput, "update_record", (ns, "sub", None, None)),
-        (InvalidInput, "delete_record", (soa,)),
-        (InvalidInput, "delete_record", (ns,)),
+        (InvalidInput, "create_record_set", ("www", z, "A", "not-an-address")),
+        (InvalidInput, "create_record_set", ("www.other.test.", z, "A", "192.0.2.1")),
+        (InvalidInput, "create_record_set", ("a..b", z, "A", "192.0.2.1")),
+        (NotSupported, "create_record_set", ("", z, "SOA", "a. b. 1 2 3 4 5")),
+        (NotSupported, "update_record_set", (soa, None, None, "a. b. 2 2 3 4 5")),
+        (InvalidInput, "update_record_set", (ns, "sub", None, None)),
+        (InvalidInput, "delete_record_set", (soa,)),
+        (InvalidInput, "delete_record_set", (ns,)),
         (ZoneNotFound, "get_zone", ("not a domain",)),
         (NotSupported, "create_zone", ("new.test.",)),
     ]

@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
 from overcast.dns.drivers.route53 import Route53DNSDriver
@@ -248,7 +248,7 @@ def test_record_sets_are_listed_past_page_one(mode: str) -> None:
     script.expect("GET", rrsets, params={"maxitems": "2", "name": "txt.example.com.",
                                          "type": "TXT"}).reply(
         200, text=sets_page(rrset("txt.example.com.", "TXT", '"hello" " world"', ttl=60)))
-    records = call(mode, driver(script), "list_records", zone())
+    records = call(mode, driver(script), "list_record_sets", zone())
     assert [(r.id, r.name, r.values, r.ttl) for r in records] == [
         ("@:MX", "", ["10 mail.example.com."], 300),
         ("*:A", "*", ["192.0.2.9"], 300),
@@ -266,7 +266,7 @@ def test_a_record_cursor_sent_a_second_time_is_an_error(mode: str) -> None:
     script.expect("GET", rrsets, params=again).reply(200, text=sets_page(
         rrset("b.example.com.", "A", "192.0.2.2"), following=("b.example.com.", "A")))
     with pytest.raises(ProviderError, match="a second time"):
-        call(mode, driver(script), "list_records", zone())
+        call(mode, driver(script), "list_record_sets", zone())
     script.assert_done()
 
 
@@ -276,7 +276,7 @@ def test_a_truncated_page_without_a_next_name_is_an_error(mode: str) -> None:
         200, text=doc("ListResourceRecordSetsResponse",
                       "<ResourceRecordSets/><IsTruncated>true</IsTruncated>"))
     with pytest.raises(ProviderError, match="no NextRecordName"):
-        call(mode, driver(script), "list_records", zone())
+        call(mode, driver(script), "list_record_sets", zone())
     script.assert_done()
 
 
@@ -289,7 +289,7 @@ def test_a_set_is_created_once_its_name_is_free(mode: str) -> None:
         "<Action>CREATE</Action>", "<Name>www.example.com.</Name>", "<Type>A</Type>",
         "<TTL>60</TTL>", "<Value>192.0.2.1</Value>", "<Value>192.0.2.2</Value>")).reply(
         200, text=CHANGED)
-    made = call(mode, driver(script), "create_record", "www", zone(), "A",
+    made = call(mode, driver(script), "create_record_set", "www", zone(), "A",
                 ["192.0.2.1", "192.0.2.2"], ttl=60)
     assert (made.id, made.values, made.ttl, made.extra["change_id"]) == (
         "www:A", ["192.0.2.1", "192.0.2.2"], 60, "/change/C1")
@@ -305,9 +305,9 @@ def test_a_set_that_exists_or_a_cname_beside_data_is_refused_before_any_change(
         script.expect("GET", f"{API}/hostedzone/Z1/rrset", params=lookup).reply(
             200, text=sets_page(rrset("www.example.com.", "A", "192.0.2.1")))
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.9")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.9")
     with pytest.raises(InvalidInput, match="CNAME"):
-        call(mode, driver(script), "create_record", "www", zone(), "CNAME", "other.example.")
+        call(mode, driver(script), "create_record_set", "www", zone(), "CNAME", "other.example.")
     script.assert_done()  # no change was sent
 
 
@@ -320,7 +320,7 @@ def test_a_create_that_lost_a_race_is_record_already_exists(mode: str) -> None:
         "InvalidChangeBatch", "<Messages><Message>Tried to create resource record set "
         "[name='www.example.com.', type='A'] but it already exists</Message></Messages>"))
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.1")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.1")
     script.assert_done()
 
 
@@ -332,7 +332,7 @@ def test_a_set_is_updated_in_place_with_an_upsert(mode: str) -> None:
         200, text=sets_page(rrset("www.example.com.", "A", "192.0.2.1", ttl=60)))
     script.expect("POST", rrsets, match=has("<Action>UPSERT</Action>", "<TTL>60</TTL>",
                                             "<Value>192.0.2.5</Value>")).reply(200, text=CHANGED)
-    updated = call(mode, driver(script), "update_record", record("www", "A", "192.0.2.1"),
+    updated = call(mode, driver(script), "update_record_set", record("www", "A", "192.0.2.1"),
                    None, None, ["192.0.2.5"])
     assert (updated.id, updated.values, updated.ttl) == ("www:A", ["192.0.2.5"], 60)
     script.assert_done()
@@ -350,7 +350,7 @@ def test_a_renamed_set_is_deleted_and_created_in_one_batch(mode: str) -> None:
         "<Action>DELETE</Action><ResourceRecordSet><Name>old.example.com.</Name>")
         < sent.text.index("<Action>CREATE</Action><ResourceRecordSet><Name>new.example.com.")
     ).reply(200, text=CHANGED)
-    moved = call(mode, driver(script), "update_record", record("old", "A", "192.0.2.1"),
+    moved = call(mode, driver(script), "update_record_set", record("old", "A", "192.0.2.1"),
                  "new", None, None)
     assert (moved.id, moved.values, moved.ttl) == ("new:A", ["192.0.2.1"], 60)
     script.assert_done()
@@ -365,9 +365,9 @@ def test_a_set_is_deleted_as_it_is_now(mode: str) -> None:
     script.expect("POST", rrsets, match=has("<Action>DELETE</Action>", "<Value>192.0.2.2</Value>")
                   ).reply(200, text=CHANGED)
     script.expect("GET", rrsets, params=lookup).reply(200, text=sets_page())
-    assert call(mode, driver(script), "delete_record", record("www", "A", "192.0.2.1")) is True
+    assert call(mode, driver(script), "delete_record_set", record("www", "A", "192.0.2.1")) is True
     with pytest.raises(RecordNotFound):
-        call(mode, driver(script), "delete_record", record("www", "A", "192.0.2.1"))
+        call(mode, driver(script), "delete_record_set", record("www", "A", "192.0.2.1"))
     script.assert_done()
 
 
@@ -381,7 +381,7 @@ def test_a_delete_whose_answer_is_lost_is_settled_by_reading_the_set(mode: str) 
     script.expect("GET", rrsets, params=lookup).reply(
         200, text=sets_page(rrset("www.example.com.", "A", "192.0.2.1")))
     script.expect("POST", rrsets).reply(200, text=CHANGED)  # still there: sent again
-    assert call(mode, driver(script), "delete_record", record("www", "A", "192.0.2.1")) is True
+    assert call(mode, driver(script), "delete_record_set", record("www", "A", "192.0.2.1")) is True
     script.assert_done()
 
 
@@ -423,7 +423,7 @@ def test_throttling_is_retried_then_rate_limited(mode: str) -> None:
             400, text=error("PriorRequestNotComplete", "still applying"))
     assert call(mode, driver(script), "list_zones") == []
     with pytest.raises(RateLimited, match="PriorRequestNotComplete"):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.1")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.1")
     script.assert_done()
 
 
@@ -442,7 +442,7 @@ def test_a_server_error_keeps_its_code_and_request_id(mode: str) -> None:
 def test_invalid_input_sends_nothing(mode: str) -> None:
     script = Script()
     with pytest.raises(InvalidInput):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "not-an-address")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "not-an-address")
     with pytest.raises(InvalidInput):
         call(mode, driver(script), "create_zone", "bad..name")
     with pytest.raises(ZoneNotFound):  # cannot be a zone id
@@ -457,8 +457,8 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
     assert script.received == []
 
 
-def record(name: str, rtype: str, value: str) -> Record:
-    return Record(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
+def record(name: str, rtype: str, value: str) -> RecordSet:
+    return RecordSet(f"{name}:{rtype}", name, rtype, value, zone(), ttl=60, values=[value])
 
 
 # -- answers that are not the document asked for -----------------------------------------------
@@ -470,7 +470,7 @@ def test_a_record_listing_of_another_document_is_an_error(mode: str, root: str) 
     script.expect("GET", f"{API}/hostedzone/Z1/rrset", params={"maxitems": "2"}).reply(
         200, text=doc(root, "<ResourceRecordSets/><IsTruncated>false</IsTruncated>"))
     with pytest.raises(ProviderError, match="expected a ListResourceRecordSetsResponse"):
-        call(mode, driver(script), "list_records", zone())
+        call(mode, driver(script), "list_record_sets", zone())
     script.assert_done()
 
 
@@ -483,7 +483,7 @@ def test_a_change_answered_with_another_document_is_an_error(mode: str, root: st
     script.expect("POST", rrsets).reply(200, text=doc(root, "<ChangeInfo><Id>/change/C1</Id>"
                                                             "</ChangeInfo>"))
     with pytest.raises(ProviderError, match="expected a ChangeResourceRecordSetsResponse"):
-        call(mode, driver(script), "create_record", "www", zone(), "A", "192.0.2.1")
+        call(mode, driver(script), "create_record_set", "www", zone(), "A", "192.0.2.1")
     script.assert_done()
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from overcast.dns.base import STANDARD_TYPES
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
 from overcast.dns.base import RecordData
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
@@ -36,8 +36,8 @@ from overcast.testing import MODES
 ZONE = Zone(id="example.test.", domain="example.test.", type="master", ttl=300)
 
 
-def rec(name: str, rtype: str, *values: str, ttl: int | None = 300) -> Record:
-    return Record(id=f"{name}:{rtype}", name=name, type=rtype, data=values[0], zone=ZONE,
+def rec(name: str, rtype: str, *values: str, ttl: int | None = 300) -> RecordSet:
+    return RecordSet(id=f"{name}:{rtype}", name=name, type=rtype, data=values[0], zone=ZONE,
                   ttl=ttl, values=list(values))
 
 
@@ -97,7 +97,7 @@ class MemoryDNS(DNSDriver):
 
     def __init__(self) -> None:
         super().__init__(sync_transport=_no_network, async_transport=_no_network)
-        self.sets: dict[str, dict[tuple[str, str], Record]] = {}
+        self.sets: dict[str, dict[tuple[str, str], RecordSet]] = {}
         self.zones: dict[str, Zone] = {}
         self.writes = 0
 
@@ -117,23 +117,23 @@ class MemoryDNS(DNSDriver):
         return zone
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Every set of a zone."""
         for record in list(self.sets[zone.id].values()):
             yield Emit(record)
 
-    def _store(self, spec: RecordSpec) -> Record:
+    def _store(self, spec: RecordSpec) -> RecordSet:
         self.writes += 1
         values = [canonical(spec.type, v) for v in spec.values]
-        record = Record(spec.id, spec.name, spec.type, values[0], spec.zone, self, spec.ttl,
+        record = RecordSet(spec.id, spec.name, spec.type, values[0], spec.zone, self, spec.ttl,
                         values=values)
         self.sets[spec.zone.id][(spec.name, spec.type.value)] = record
         return record
 
     @operation
-    def create_record(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
+    def create_record_set(self, name: str, zone: Zone, type: RecordType | str, data: RecordData,
                       extra: Mapping[str, Any] | None = None, *,
-                      ttl: int | None = None) -> Op[Record]:
+                      ttl: int | None = None) -> Op[RecordSet]:
         """Add a set."""
         yield from ()
         spec = self._new_set(name, zone, type, data, extra, ttl)
@@ -141,9 +141,9 @@ class MemoryDNS(DNSDriver):
         return self._store(spec)
 
     @operation
-    def update_record(self, record: Record, name: str | None, type: RecordType | str | None,
+    def update_record_set(self, record: RecordSet, name: str | None, type: RecordType | str | None,
                       data: RecordData | None, extra: Mapping[str, Any] | None = None, *,
-                      ttl: int | None = None) -> Op[Record]:
+                      ttl: int | None = None) -> Op[RecordSet]:
         """Replace a set."""
         yield from ()
         spec = self._changed_set(record, name, type, data, extra, ttl)
@@ -151,7 +151,7 @@ class MemoryDNS(DNSDriver):
         return self._store(spec)
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a set."""
         yield from ()
         self.writes += 1
@@ -179,8 +179,8 @@ def source(count: int) -> Zone:
     driver = MemoryDNS()
     zone = driver.create_zone("example.test.", ttl=300)
     for i in range(count):
-        driver.create_record(f"h{i}", zone, "A", f"192.0.2.{i + 1}", ttl=300)
-    driver.create_record("ssh", zone, "SSHFP", "1 1 " + "AB" * 20, ttl=300)
+        driver.create_record_set(f"h{i}", zone, "A", f"192.0.2.{i + 1}", ttl=300)
+    driver.create_record_set("ssh", zone, "SSHFP", "1 1 " + "AB" * 20, ttl=300)
     return zone
 
 
@@ -220,7 +220,7 @@ def test_sync_updates_in_place_and_to_another_domain(mode: str) -> None:
     plan = run(mode, zone, target, target_domain="copy.test.", dry_run=False)
     assert plan.target == "memory:copy.test." and plan.applied
     assert target.sets["copy.test."][("h1", "A")].values == ["192.0.2.2"]
-    next(r for r in zone.list_records() if r.name == "h1").update(data="192.0.2.99", ttl=60)
+    next(r for r in zone.list_record_sets() if r.name == "h1").update(data="192.0.2.99", ttl=60)
     changed = run(mode, zone, target, target_domain="copy.test.", dry_run=False)
     assert [(c.action, c.name) for c in changed.changes] == [("update", "h1")]
     assert (target.sets["copy.test."][("h1", "A")].values,

@@ -69,45 +69,45 @@ def test_zones_are_read_a_page_at_a_time(driver: ZoneFileDNSDriver, mode: str) -
 def test_a_signature_set_spans_the_types_it_covers(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str
 ) -> None:
-    made = call(mode, driver, "create_record", "www", zone, "RRSIG", SIGS)
+    made = call(mode, driver, "create_record_set", "www", zone, "RRSIG", SIGS)
     assert (made.id, len(made.values)) == ("www:RRSIG", 2)
-    listed = [r for r in driver.list_records(zone) if r.name == "www"]
+    listed = [r for r in driver.list_record_sets(zone) if r.name == "www"]
     assert [(r.id, len(r.values)) for r in listed] == [("www:RRSIG", 2)]
-    fetched = call(mode, driver, "get_record", zone.id, "www:RRSIG")
+    fetched = call(mode, driver, "get_record_set", zone.id, "www:RRSIG")
     assert sorted(canonical("RRSIG", v) for v in fetched.values) == sorted(
         canonical("RRSIG", v) for v in SIGS)
-    one = call(mode, driver, "update_record", fetched, None, None, SIGS[:1])
+    one = call(mode, driver, "update_record_set", fetched, None, None, SIGS[:1])
     assert one.values == [SIGS[0]]
-    assert call(mode, driver, "delete_record", one) is True
-    assert [r.id for r in driver.list_records(zone) if r.name == "www"] == []
+    assert call(mode, driver, "delete_record_set", one) is True
+    assert [r.id for r in driver.list_record_sets(zone) if r.name == "www"] == []
     with pytest.raises(RecordNotFound):
-        call(mode, driver, "delete_record", one)
+        call(mode, driver, "delete_record_set", one)
     # A CNAME may stand beside DNSSEC records, other data may not.
-    call(mode, driver, "create_record", "n", zone, "NSEC", "o.example.test. CNAME RRSIG NSEC")
-    call(mode, driver, "create_record", "n", zone, "CNAME", "target.example.net.")
+    call(mode, driver, "create_record_set", "n", zone, "NSEC", "o.example.test. CNAME RRSIG NSEC")
+    call(mode, driver, "create_record_set", "n", zone, "CNAME", "target.example.net.")
     with pytest.raises(InvalidInput, match="CNAME"):
-        call(mode, driver, "create_record", "n", zone, "A", "192.0.2.1")
+        call(mode, driver, "create_record_set", "n", zone, "A", "192.0.2.1")
 
 
 def test_creates_and_updates_share_the_checks(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str
 ) -> None:
-    a = call(mode, driver, "create_record", "a", zone, "A", "192.0.2.1")
+    a = call(mode, driver, "create_record_set", "a", zone, "A", "192.0.2.1")
     assert a.ttl == 600
-    call(mode, driver, "create_record", "b", zone, "TXT", "beside b")
+    call(mode, driver, "create_record_set", "b", zone, "TXT", "beside b")
     with pytest.raises(RecordAlreadyExists):
-        call(mode, driver, "create_record", "a", zone, "A", "192.0.2.2")
+        call(mode, driver, "create_record_set", "a", zone, "A", "192.0.2.2")
     with pytest.raises(RecordAlreadyExists):  # a rename onto an existing set
-        call(mode, driver, "update_record", a, "b", "TXT", "x")
+        call(mode, driver, "update_record_set", a, "b", "TXT", "x")
     with pytest.raises(InvalidInput, match="CNAME"):
-        call(mode, driver, "update_record", a, "b", "CNAME", "x.example.net.")
+        call(mode, driver, "update_record_set", a, "b", "CNAME", "x.example.net.")
     with pytest.raises(InvalidInput, match="not in zone"):
-        call(mode, driver, "create_record", "www.other.test.", zone, "A", "192.0.2.3")
-    moved = call(mode, driver, "update_record", a, "A.example.test.", None, None, ttl=60)
+        call(mode, driver, "create_record_set", "www.other.test.", zone, "A", "192.0.2.3")
+    moved = call(mode, driver, "update_record_set", a, "A.example.test.", None, None, ttl=60)
     assert (moved.id, moved.ttl) == ("A:A", 60)  # the same set, spelled otherwise
-    retyped = call(mode, driver, "update_record", moved, None, "AAAA", "2001:db8::1")
+    retyped = call(mode, driver, "update_record_set", moved, None, "AAAA", "2001:db8::1")
     assert retyped.id == "A:AAAA"
-    assert {r.id for r in driver.list_records(zone)} == {"@:SOA", "@:NS", "A:AAAA", "b:TXT"}
+    assert {r.id for r in driver.list_record_sets(zone)} == {"@:SOA", "@:NS", "A:AAAA", "b:TXT"}
 
 
 @pytest.mark.parametrize(("rtype", "value"), [
@@ -123,8 +123,8 @@ def test_any_type_is_written_read_and_exported(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str, tmp_path: Path, rtype: str, value: str
 ) -> None:
     assert RecordType(rtype) in driver.record_types
-    call(mode, driver, "create_record", "t", zone, rtype, value)
-    fetched = driver.get_record(zone.id, f"t:{rtype}")
+    call(mode, driver, "create_record_set", "t", zone, rtype, value)
+    fetched = driver.get_record_set(zone.id, f"t:{rtype}")
     assert canonical(rtype, fetched.values[0]) == canonical(rtype, value)
     text = call(mode, driver, "export_zone_to_bind_format", zone)
     origin, ttl, sets = parse_master_file(text, None, driver)
@@ -134,7 +134,7 @@ def test_any_type_is_written_read_and_exported(
         "t", rtype, [canonical(rtype, value)])
     copy = ZoneFileDNSDriver(tmp_path / "copy")
     imported = call(mode, copy, "import_zone_from_bind_format", text)
-    assert canonical(rtype, copy.get_record(imported.id, f"t:{rtype}").values[0]) == canonical(
+    assert canonical(rtype, copy.get_record_set(imported.id, f"t:{rtype}").values[0]) == canonical(
         rtype, value)
 
 
@@ -159,12 +159,12 @@ def _file(driver: ZoneFileDNSDriver, zone: Zone) -> bytes:
 def test_an_soa_only_at_the_apex(driver: ZoneFileDNSDriver, zone: Zone, mode: str) -> None:
     soa = "ns1.example.test. hostmaster.example.test. 1 2 3 4 5"
     with pytest.raises(InvalidInput, match="apex"):
-        call(mode, driver, "create_record", "sub", zone, "SOA", soa)
-    txt = call(mode, driver, "create_record", "sub", zone, "TXT", "x")
+        call(mode, driver, "create_record_set", "sub", zone, "SOA", soa)
+    txt = call(mode, driver, "create_record_set", "sub", zone, "TXT", "x")
     with pytest.raises(InvalidInput, match="apex"):
-        call(mode, driver, "update_record", txt, None, "SOA", soa)
-    call(mode, driver, "delete_record", txt)
-    assert {r.id for r in call(mode, driver, "list_records", zone)} == {"@:SOA", "@:NS"}
+        call(mode, driver, "update_record_set", txt, None, "SOA", soa)
+    call(mode, driver, "delete_record_set", txt)
+    assert {r.id for r in call(mode, driver, "list_record_sets", zone)} == {"@:SOA", "@:NS"}
 
 
 @pytest.mark.parametrize("ttl", [2**31, 2**32, 2**40])
@@ -173,27 +173,27 @@ def test_ttls_beyond_rfc_2181_are_refused_before_writing(
 ) -> None:
     before = _file(driver, zone)
     with pytest.raises(InvalidInput, match="2\\*\\*31"):
-        call(mode, driver, "create_record", "big", zone, "A", "192.0.2.1", ttl=ttl)
+        call(mode, driver, "create_record_set", "big", zone, "A", "192.0.2.1", ttl=ttl)
     with pytest.raises(InvalidInput, match="2\\*\\*31"):
-        call(mode, driver, "create_record", "big", zone, "A", "192.0.2.1", {"ttl": ttl})
+        call(mode, driver, "create_record_set", "big", zone, "A", "192.0.2.1", {"ttl": ttl})
     with pytest.raises(InvalidInput, match="2\\*\\*31"):
         call(mode, driver, "update_zone", zone, None, ttl=ttl)
     with pytest.raises(InvalidInput, match="2\\*\\*31"):
         call(mode, driver, "create_zone", "big.test.", ttl=ttl)
     assert not Path(driver.zone_path("big.test.")).exists()
     assert _file(driver, zone) == before
-    made = call(mode, driver, "create_record", "max", zone, "A", "192.0.2.1", ttl=2**31 - 1)
+    made = call(mode, driver, "create_record_set", "max", zone, "A", "192.0.2.1", ttl=2**31 - 1)
     assert made.ttl == 2**31 - 1
     with pytest.raises(InvalidInput, match="2\\*\\*31"):
-        call(mode, driver, "update_record", made, None, None, None, ttl=ttl)
+        call(mode, driver, "update_record_set", made, None, None, None, ttl=ttl)
     assert [z.id for z in call(mode, driver, "list_zones")] == ["example.test."]
-    assert call(mode, driver, "delete_record", made) is True
+    assert call(mode, driver, "delete_record_set", made) is True
 
 
 def test_a_write_that_would_not_load_leaves_the_file_as_it_was(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    call(mode, driver, "create_record", "www", zone, "A", "192.0.2.1")
+    call(mode, driver, "create_record_set", "www", zone, "A", "192.0.2.1")
     before = _file(driver, zone)
     render = bind.render_zone
 
@@ -202,14 +202,15 @@ def test_a_write_that_would_not_load_leaves_the_file_as_it_was(
 
     monkeypatch.setattr(bind, "render_zone", broken)
     with pytest.raises(InvalidInput, match="unreadable"):
-        call(mode, driver, "create_record", "new", zone, "A", "192.0.2.2")
+        call(mode, driver, "create_record_set", "new", zone, "A", "192.0.2.2")
     with pytest.raises(InvalidInput, match="unreadable"):
         call(mode, driver, "create_zone", "other.test.")
     assert _file(driver, zone) == before
     assert not Path(driver.zone_path("other.test.")).exists()
     assert os.listdir(driver._tmp_dir) == []
     monkeypatch.undo()
-    assert {r.id for r in call(mode, driver, "list_records", zone)} == {"@:SOA", "@:NS", "www:A"}
+    listed = call(mode, driver, "list_record_sets", zone)
+    assert {r.id for r in listed} == {"@:SOA", "@:NS", "www:A"}
 
 
 def test_a_file_that_is_not_utf8_is_invalid_input_and_skipped_by_listings(
@@ -221,9 +222,9 @@ def test_a_file_that_is_not_utf8_is_invalid_input_and_skipped_by_listings(
         call(mode, driver, "get_zone", "bad.test.")
     bad = Zone("bad.test.", "bad.test.", "master", None, driver)
     with pytest.raises(InvalidInput, match="UTF-8"):
-        call(mode, driver, "list_records", bad)
+        call(mode, driver, "list_record_sets", bad)
     with pytest.raises(InvalidInput, match="UTF-8"):
-        call(mode, driver, "create_record", "www", bad, "A", "192.0.2.1")
+        call(mode, driver, "create_record_set", "www", bad, "A", "192.0.2.1")
     with pytest.warns(RuntimeWarning, match="bad.test"):
         listed = call(mode, driver, "list_zones")
     assert [z.id for z in listed] == ["example.test.", "z.test."]
@@ -243,11 +244,11 @@ def test_a_directory_named_like_a_zone_file_is_invalid_input(
     with pytest.raises(InvalidInput, match="directory"):
         call(mode, driver, "get_zone", "dir.test.")
     with pytest.raises(InvalidInput, match="directory"):
-        call(mode, driver, "get_record", "dir.test.", "www:A")
+        call(mode, driver, "get_record_set", "dir.test.", "www:A")
     with pytest.raises(InvalidInput, match="directory"):
-        call(mode, driver, "list_records", folder)
+        call(mode, driver, "list_record_sets", folder)
     with pytest.raises(InvalidInput, match="directory"):
-        call(mode, driver, "create_record", "www", folder, "A", "192.0.2.1")
+        call(mode, driver, "create_record_set", "www", folder, "A", "192.0.2.1")
     with pytest.raises(InvalidInput, match="directory"):
         call(mode, driver, "delete_zone", folder)
     assert [z.id for z in call(mode, driver, "list_zones")] == ["example.test."]
@@ -269,13 +270,13 @@ def test_an_import_is_one_write(
     text = "$ORIGIN example.test.\n$TTL 60\n" + "\n".join(lines) + "\n"
     call(mode, driver, "import_zone_from_bind_format", text)
     assert writes == [driver.zone_path(zone)]
-    assert len(call(mode, driver, "list_records", zone)) == 122
+    assert len(call(mode, driver, "list_record_sets", zone)) == 122
 
 
 def test_an_import_that_fails_writes_nothing(
     driver: ZoneFileDNSDriver, zone: Zone, mode: str
 ) -> None:
-    call(mode, driver, "create_record", "www", zone, "A", "192.0.2.7")
+    call(mode, driver, "create_record_set", "www", zone, "A", "192.0.2.7")
     before = _file(driver, zone)
     text = "$ORIGIN example.test.\n$TTL 60\naaa IN A 192.0.2.1\nwww IN CNAME aaa.example.test.\n"
     with pytest.raises(InvalidInput, match="CNAME"):

@@ -46,7 +46,7 @@ from overcast.auth.azure_ad import fetch_token
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
@@ -378,7 +378,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return ("" if raw_name == "@" else raw_name), str(data.get("type", "")).rsplit(
             "/", 1)[-1].upper()
 
-    def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> Record:
+    def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> RecordSet:
         name, rtype = self._set_key(data)
         props = data.get("properties") or {}
         values = from_properties(rtype, props)
@@ -390,7 +390,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
             "metadata": dict(props.get("metadata") or {}),
             "provisioning_state": props.get("provisioningState"),
         }
-        return Record(f"{name or '@'}:{rtype}", name, rtype, values[0] if values else "", zone,
+        return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0] if values else "", zone,
                       driver=self, ttl=None if ttl is None else int(ttl), extra=extra,
                       values=values)
 
@@ -495,7 +495,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return self._pages(self._zones_path(zone.id, "recordsets"), zone.id, convert)
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Every record set of the zone, page by page (``nextLink``)."""
         yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
@@ -525,7 +525,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
             raise NotSupported(exc.message, driver=self) from None
         return {"properties": {"TTL": DEFAULT_RECORD_TTL if ttl is None else ttl, **props}}
 
-    def _put_new(self, spec: RecordSpec, body: dict[str, Any]) -> Op[Record]:
+    def _put_new(self, spec: RecordSpec, body: dict[str, Any]) -> Op[RecordSet]:
         """Create a set with ``PUT`` and ``If-None-Match: *`` (412 if it exists)."""
         data = yield from self._json(
             "PUT", self._record_path(spec.zone.id, spec.type.value, spec.name), json=body,
@@ -535,7 +535,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return self._to_record(spec.zone, data)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """The record set ``"<name>:<TYPE>"`` of zone ``zone_id``."""
         parsed = self._parse_record_id(record_id)
         if parsed is None:
@@ -549,14 +549,14 @@ class AzureDNSDriver(HttpApi, DNSDriver):
                                      what=record_id, missing=RecordNotFound)
         return self._to_record(zone, data)
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Create a record set (``PUT`` with ``If-None-Match: *``); TTL defaults to 3600."""
         zone = spec.zone
         body = self._body(spec, spec.ttl)
         yield from self._check_free(spec)
         wanted = sorted(from_properties(spec.type.value, body["properties"]))
 
-        def find() -> Op[Record | None]:
+        def find() -> Op[RecordSet | None]:
             # Made by an attempt whose answer was lost (and not by someone else)?
             made = yield from self._get_set(zone, spec.type.value, spec.name)
             record = None if made is None else self._to_record(zone, made)
@@ -564,7 +564,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
 
         return (yield from create_once(lambda: self._put_new(spec, body), find))
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a record set (``PUT`` with ``If-Match``). A new name or type
         creates the new set first, then deletes the old one."""
         zone = record.zone
@@ -588,7 +588,7 @@ class AzureDNSDriver(HttpApi, DNSDriver):
         return updated
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set; 204 (nothing deleted) is RecordNotFound."""
         path = self._record_path(record.zone.id, str(record.type).upper(), record.name)
         yield from self._delete(path, record.id, RecordNotFound)

@@ -14,7 +14,7 @@ How overcast's model maps onto Cloudflare:
   assigned name servers are in ``zone.extra["name_servers"]``. Cloudflare
   serves the apex NS and SOA records itself and does not list them.
 * Cloudflare stores one value per DNS record object. A
-  :class:`~overcast.dns.base.Record` is every record object of one name and
+  :class:`~overcast.dns.base.RecordSet` is every record object of one name and
   type; its id is ``"name:TYPE"`` with the name relative to the zone (``"@"``
   for the apex), and ``extra["ids"]`` holds the record ids. Creating a set
   posts one record per value; if one fails, the ones already made are deleted
@@ -40,6 +40,7 @@ from typing import Unpack
 
 from overcast.dns import names
 from overcast.dns import per_value
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -139,6 +140,10 @@ class CloudflareDNSDriver(PerValueDNSDriver):
         When(RecordAlreadyExists, code=_RECORD_EXISTS_CODES),
         When(NotFound, code=_NOT_FOUND_CODES),
     )
+    #: Apache Libcloud's Cloudflare records: Cloudflare's ids, names in full
+    #: without the trailing dot, TXT as stored (unquoted), hosts without the dot.
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", names="bare",
+                                                      dotted_hosts=False)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
         map(RecordType, ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT")))
     request_id_headers: ClassVar[tuple[str, ...]] = ("cf-ray",)

@@ -10,7 +10,7 @@ How overcast's model maps onto DigitalOcean:
   "192.0.2.1"})`` also makes an ``@`` A (or AAAA) record, as the API does;
   without it the new zone holds only DigitalOcean's NS records (and its SOA).
 * DigitalOcean stores one value per record, each with a numeric id. A
-  :class:`~overcast.dns.base.Record` is every record of one name and type; its
+  :class:`~overcast.dns.base.RecordSet` is every record of one name and type; its
   id is ``"name:TYPE"`` with the name relative to the zone (``"@"`` for the
   apex), and ``extra["ids"]`` holds the numeric ids. Creating a set posts one
   record per value; if one fails, the ones already made are deleted again.
@@ -26,7 +26,7 @@ How overcast's model maps onto DigitalOcean:
   tags ``issue``, ``issuewild`` and ``iodef`` and values without spaces. TXT
   values are sent and read as the bare text.
 * The API lists records in no particular order, so a set is known to be
-  complete only after the last page: ``iterate_records`` reads every page
+  complete only after the last page: ``iterate_record_sets`` reads every page
   before it emits.
 """
 
@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 from overcast.dns import names
 from overcast.dns import per_value
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -78,6 +79,9 @@ class DigitalOceanDNSDriver(PerValueDNSDriver):
     name: ClassVar[str] = "digitalocean"
     label: ClassVar[str] = "DigitalOcean"
     errors: ClassVar[ErrorMap] = ErrorMap(When(AlreadyExists, status=422, says="already exists"))
+    #: Apache Libcloud's DigitalOcean records: DigitalOcean's ids, relative
+    #: names with ``"@"`` for the apex, data as stored (hosts with the dot).
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", apex="@")
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
         map(RecordType, ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "TXT")))
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)

@@ -47,8 +47,9 @@ from overcast.auth.google_oauth import GoogleCredentials
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -132,6 +133,10 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         When(ZoneNotFound, status=404, says="managedZone"),
         When(AlreadyExists, status=409, code="alreadyExists"),
     )
+    #: Apache Libcloud's Cloud DNS ids and names: ``"TYPE:www.example.com."``,
+    #: absolute names; data is one value of the set's ``rrdatas`` (TXT quoted).
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="type:name", names="absolute",
+                                                      quoted_text=True)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
         "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
         "SSHFP", "SVCB", "TLSA", "TXT")))
@@ -231,12 +236,12 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
             extra=extra,
         )
 
-    def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> Record:
+    def _to_record(self, zone: Zone, data: Mapping[str, Any]) -> RecordSet:
         rtype = str(data["type"]).upper()
         name = names.relative_name(str(data["name"]), zone.domain)
         values = [from_presentation(rtype, str(v)) for v in data.get("rrdatas") or []]
         ttl = data.get("ttl")
-        return Record(f"{name or '@'}:{rtype}", name, rtype, values[0] if values else "", zone,
+        return RecordSet(f"{name or '@'}:{rtype}", name, rtype, values[0] if values else "", zone,
                       driver=self, ttl=None if ttl is None else int(ttl),
                       extra={"fqdn": data["name"]}, values=values)
 
@@ -331,7 +336,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
                            params, what=zone.id, missing=ZoneNotFound)
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Every record set of the zone, page by page (``pageToken``)."""
         yield from self._record_sets(zone, lambda item: self._to_record(zone, item))
 
@@ -363,7 +368,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         }
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """The record set ``"<name>:<TYPE>"`` of zone ``zone_id``."""
         zone = yield from self.get_zone.op(zone_id)
         parsed = self._parse_record_id(record_id)
@@ -375,20 +380,20 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
             what=record_id, missing=RecordNotFound)
         return self._to_record(zone, data)
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Create a record set (``rrsets.create``); the TTL defaults to 300 seconds."""
         zone = spec.zone
         yield from self._check_free(spec)
         body = self._addition(spec, spec.ttl)
 
-        def send() -> Op[Record]:
+        def send() -> Op[RecordSet]:
             made = yield from self._json(
                 "POST", self._path("managedZones", zone.id, "rrsets"), json=body, what=spec.id,
                 exists=RecordAlreadyExists, missing=RecordNotFound,
             )
             return self._to_record(zone, made)
 
-        def find() -> Op[Record | None]:
+        def find() -> Op[RecordSet | None]:
             # Made by an attempt whose answer was lost (and not by someone else)?
             made = yield from self._get_rrset(zone, body["name"], spec.type.value)
             if made is None or made.get("rrdatas") != body["rrdatas"]:
@@ -397,7 +402,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
 
         return (yield from create_once(send, find))
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a record set in one atomic change (deletion + addition)."""
         zone = record.zone
         current = yield from self._get_rrset(zone, record.fqdn, str(record.type).upper())
@@ -450,7 +455,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         yield from self._write_steps(zone, steps, write, undo)
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set (``rrsets.delete``)."""
         yield from self._send("DELETE", self._rrset_path(record.zone, record.fqdn,
                                                         str(record.type).upper()),

@@ -39,6 +39,7 @@ from typing import Final
 
 from overcast.dns import names
 from overcast.dns import per_value
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -111,6 +112,9 @@ class LinodeDNSDriver(PerValueDNSDriver):
         When(AlreadyExists, status=400, code="domain",
              says=("exist", "already", "in use", "taken")),
     )
+    #: Apache Libcloud's Linode records: Linode's ids, relative names (``""``
+    #: for the apex), targets as stored (hosts without the dot).
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", dotted_hosts=False)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
         map(RecordType, ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT")))
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)

@@ -21,7 +21,7 @@ How overcast's model maps onto PowerDNS:
   record set as :attr:`Zone.ttl`: ``create_zone(ttl=...)`` and
   ``update_zone(ttl=...)`` set it, record sets created without a TTL take it.
   Zones from a listing have ``ttl=None`` (the listing holds no records).
-* A :class:`~overcast.dns.base.Record` is a PowerDNS RRset. Its id is
+* A :class:`~overcast.dns.base.RecordSet` is a PowerDNS RRset. Its id is
   ``"name:TYPE"`` with the name relative to the zone (``"@"`` for the apex).
   Every change is one ``PATCH`` of RRsets (``REPLACE`` / ``DELETE``), which
   PowerDNS applies in one transaction; renaming a set or changing its type
@@ -57,8 +57,9 @@ from overcast.dns import names
 from overcast.dns.base import DEFAULT_TTL
 from overcast.dns.base import PSEUDO_TYPES
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -168,6 +169,11 @@ class PowerDNSDriver(HttpApi, DNSDriver):
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
     errors: ClassVar[ErrorMap] = ErrorMap(When(AlreadyExists, status=409))
     #: Every type dnspython knows, and PowerDNS's ALIAS.
+    #: Apache Libcloud's PowerDNS records: absolute names, data as PowerDNS's
+    #: ``content`` (MX and SRV numbers included, TXT quoted). Libcloud gives no
+    #: ids (``None``); overcast's are ``"name:TYPE:<digest>"``.
+    record_style: ClassVar[RecordStyle] = RecordStyle(names="absolute", priority_in_data=True,
+                                                      quoted_text=True)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
         t for t in RecordType if t not in PSEUDO_TYPES or t is RecordType.ALIAS
     )
@@ -265,7 +271,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         return Zone(id=zone_id, domain=domain, type=zone_type.value, ttl=ttl, driver=self,
                     extra=extra)
 
-    def _to_record(self, zone: Zone, rrset: Mapping[str, Any]) -> Record:
+    def _to_record(self, zone: Zone, rrset: Mapping[str, Any]) -> RecordSet:
         rtype_text = _type(rrset)
         rtype: RecordType | str = rtype_text
         if rtype_text in _KNOWN:
@@ -279,7 +285,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
             extra["disabled"] = disabled
         if rrset.get("comments"):
             extra["comments"] = list(rrset["comments"])
-        return Record(
+        return RecordSet(
             id=_record_id(relative, rtype_text),
             name=relative,
             type=rtype,
@@ -291,8 +297,8 @@ class PowerDNSDriver(HttpApi, DNSDriver):
             values=values,
         )
 
-    def _made_record(self, spec: RecordSpec, ttl: int) -> Record:
-        return Record(
+    def _made_record(self, spec: RecordSpec, ttl: int) -> RecordSet:
+        return RecordSet(
             id=spec.id, name=spec.name, type=spec.type, data=spec.values[0], zone=spec.zone,
             driver=self, ttl=ttl, values=list(spec.values),
         )
@@ -432,11 +438,11 @@ class PowerDNSDriver(HttpApi, DNSDriver):
     # -- records ------------------------------------------------------------------
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Iterate over the record sets of a zone (SOA and NS included), in zone-file
         order (PowerDNS answers with all of them at once: one page)."""
 
-        def fetch(_: Cursor | None) -> Op[Page[Record]]:
+        def fetch(_: Cursor | None) -> Op[Page[RecordSet]]:
             data = yield from self._zone_data(zone.id)
             rrsets = [r for r in data.get("rrsets") or [] if r.get("records")]
             rrsets.sort(key=lambda r: (_sort_key(str(r["name"])), _type(r)))
@@ -445,7 +451,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         yield from paginate(fetch, what=f"GET zone {zone.id}", driver=self)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """Get a record set by id (``"www:A"``, ``"@:MX"``)."""
         self._check_zone_id(zone_id)
         domain = _unescape(self._zone_id(zone_id))
@@ -469,7 +475,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
                 return self._to_record(zone, rrset)
         raise RecordNotFound(record_id, driver=self)
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Create a record set; :class:`~overcast.errors.RecordAlreadyExists` if the
         name already has a set of this type, :class:`~overcast.errors.InvalidInput`
         for a CNAME beside other data (or other data beside a CNAME)."""
@@ -484,7 +490,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         yield from self._patch(zone, [_replace(fqdn, spec.type.value, contents, set_ttl)])
         return self._made_record(spec, set_ttl)
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a record set's values, TTL, name or type in one atomic PATCH."""
         contents = _contents(spec, driver=self)
         zone = record.zone
@@ -543,7 +549,7 @@ class PowerDNSDriver(HttpApi, DNSDriver):
                         DEFAULT_TTL if old.ttl is None else old.ttl)
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set; :class:`~overcast.errors.RecordNotFound` if absent."""
         zone = record.zone
         fqdn = names.absolute_name(record.name, zone.domain)

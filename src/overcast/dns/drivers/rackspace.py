@@ -54,6 +54,7 @@ from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.dns import names
 from overcast.dns import per_value
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -138,6 +139,10 @@ class RackspaceDNSDriver(PerValueDNSDriver):
         When(AlreadyExists, status=400, says=("already exists", "duplicate")),
         When(RateLimited, status=413),
     )
+    #: Apache Libcloud's Rackspace records: Rackspace's ids, relative names
+    #: (``None`` for the apex), data as stored (hosts without the dot).
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", apex=None,
+                                                      dotted_hosts=False)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
         map(RecordType, ("A", "AAAA", "CNAME", "MX", "NS", "SRV", "TXT")))
     ids_key: ClassVar[str] = "record_ids"

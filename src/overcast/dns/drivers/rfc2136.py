@@ -65,7 +65,7 @@ from overcast.dns import names
 from overcast.dns.base import DEFAULT_TTL
 from overcast.dns.base import STANDARD_TYPES
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
@@ -304,12 +304,12 @@ class RFC2136DNSDriver(DNSDriver):
             raise ZoneNotFound(origin.to_text(), driver=self)
         return model, self._zone(origin, soa[0], int(soa.ttl))
 
-    def _records(self, origin: dns.name.Name, zone: Zone | None) -> list[Record]:
+    def _records(self, origin: dns.name.Name, zone: Zone | None) -> list[RecordSet]:
         model, found = self._transfer(origin)
         return bind.zone_records(model, origin, zone or found, self)
 
     def _record(self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType,
-                wanted: str) -> Record:
+                wanted: str) -> RecordSet:
         model, zone = self._transfer(origin)
         found = bind.sets_at(model, owner, rdtype)
         if not found:
@@ -442,19 +442,19 @@ class RFC2136DNSDriver(DNSDriver):
     # -- records ----------------------------------------------------------------------
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Iterate over the record sets of a zone (SOA and apex NS included), read
         by a TSIG-signed zone transfer (AXFR)."""
         origin = self._origin(zone.id)
 
-        def fetch(_: Cursor | None) -> Op[Page[Record]]:
-            records: list[Record] = yield Call(self._records, origin, zone)
+        def fetch(_: Cursor | None) -> Op[Page[RecordSet]]:
+            records: list[RecordSet] = yield Call(self._records, origin, zone)
             return Page.last(records)  # one zone transfer holds every set
 
         yield from paginate(fetch, what=f"zone transfer of {zone.id}", driver=self)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """Get a record set by zone id and record id (``"name:TYPE"``, ``"@"`` for the
         apex), read from a zone transfer (exact: no wildcard or delegation answers)."""
         origin = self._origin(zone_id)
@@ -463,7 +463,7 @@ class RFC2136DNSDriver(DNSDriver):
             yield Call(self._soa, origin)  # ZoneNotFound first, if it is not served
             raise RecordNotFound(record_id, driver=self)
         owner, rdtype = parsed
-        record: Record = yield Call(self._record, origin, owner, rdtype, record_id)
+        record: RecordSet = yield Call(self._record, origin, owner, rdtype, record_id)
         return record
 
     def _default_ttl(self, zone: Zone) -> int:
@@ -473,7 +473,7 @@ class RFC2136DNSDriver(DNSDriver):
     def _new_update(self, origin: dns.name.Name) -> dns.update.UpdateMessage:
         return dns.update.UpdateMessage(origin)
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Add a record set in one UPDATE whose prerequisites make it atomic:
         :class:`~overcast.errors.RecordAlreadyExists` if the set exists,
         :class:`~overcast.errors.InvalidInput` for a CNAME beside other data."""
@@ -500,7 +500,7 @@ class RFC2136DNSDriver(DNSDriver):
         yield Call(self._update, origin, update, what, explain)
         return bind.make_record(owner, [rdataset], origin, zone, self)
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a record set in one UPDATE, on the prerequisite that it exists
         (:class:`~overcast.errors.RecordNotFound` otherwise); a rename or a new type
         also needs the new set not to exist."""
@@ -524,7 +524,7 @@ class RFC2136DNSDriver(DNSDriver):
             raise InvalidInput("the apex NS set of a zone cannot be moved", driver=self)
         if moved and rdtype == dns.rdatatype.CNAME and owner == old_owner:
             # Retyping a set to a CNAME: the name may hold nothing else.
-            sets: list[Record] = yield Call(self._records, origin, zone)
+            sets: list[RecordSet] = yield Call(self._records, origin, zone)
             here = [str(r.type) for r in sets if bind.owner_name(r.name, origin) == owner]
             spec.check_free(here, driver=self)
         update = self._new_update(origin)
@@ -651,7 +651,7 @@ class RFC2136DNSDriver(DNSDriver):
         return explain
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set, on the prerequisite that it exists
         (:class:`~overcast.errors.RecordNotFound` otherwise). The SOA and apex NS
         sets cannot be deleted (name servers ignore such updates)."""

@@ -12,20 +12,20 @@ How the API maps onto overcast's model:
   ``/hostedzone/``); ``Zone.domain`` is the zone name with its trailing dot.
   Route 53 zones have no default TTL (``Zone.ttl`` is ``None``) and are always
   primary (``"master"``) zones.
-* A :class:`~overcast.dns.base.Record` is one resource record set. Its id is
+* A :class:`~overcast.dns.base.RecordSet` is one resource record set. Its id is
   ``"<name>:<TYPE>"`` with the name relative to the zone (``"@"`` for the apex),
   plus ``":<SetIdentifier>"`` for the weighted, latency, failover, geolocation
   and multivalue sets that carry one. Values travel in zone-file form
   (TXT quoted and split into 255-byte strings) and come back in overcast's.
   Alias sets (no values, an ``AliasTarget``) are listed with the alias's DNS
   name as their one value and the target in ``extra["alias_target"]``.
-* ``create_record`` reads the record sets at that name first: a set of the same
+* ``create_record_set`` reads the record sets at that name first: a set of the same
   type raises :class:`~overcast.errors.RecordAlreadyExists`, and a CNAME beside
   other data (or other data beside a CNAME) raises
   :class:`~overcast.errors.InvalidInput`, before any change is sent. A set
   with no TTL given gets :data:`DEFAULT_RECORD_TTL`, since Route 53 requires
   one and has no zone default.
-* ``update_record`` sends an ``UPSERT`` when the name and type stay, else one
+* ``update_record_set`` sends an ``UPSERT`` when the name and type stay, else one
   change batch that deletes the old set and creates the new one (atomic).
 * A zone-file import is sent in change batches within Route 53's limits (1,000
   values and 32,000 characters of values a request, an ``UPSERT`` counted
@@ -82,8 +82,9 @@ from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import sign_request
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
+from overcast.dns.base import RecordStyle
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
 from overcast.dns.base import ZoneType
@@ -288,6 +289,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         When(InvalidCredentials, code=CREDENTIAL_CODES),
         When(InvalidInput, code=("InvalidInput", "InvalidDomainName", "InvalidArgument")),
     )
+    #: Apache Libcloud's Route 53 records: ids ``"TYPE:name"`` shared by a set's
+    #: values, relative names (``""`` for the apex), TXT quoted as stored.
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="type:name", quoted_text=True)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
         "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
         "SSHFP", "SVCB", "TLSA", "TXT")))
@@ -638,7 +642,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         bare = self._check_zone_id(zone.id)
         return (yield from collect(self._record_sets(bare, zone.id, _as_is, fqdn, rtype)))
 
-    def _to_record(self, zone: Zone, rs: _RecordSet) -> Record:
+    def _to_record(self, zone: Zone, rs: _RecordSet) -> RecordSet:
         element = rs.element
         values: list[str] = []
         for item in _children(_child(element, "ResourceRecords"), "ResourceRecord"):
@@ -676,7 +680,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         name = names.relative_name(rs.name, zone.domain)
         if not values:
             values = [""]
-        return Record(
+        return RecordSet(
             _record_id(name, rs.type, rs.identifier),
             name,
             rs.type,
@@ -689,7 +693,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         )
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Every record set of a zone, page by page (``StartRecordName`` /
         ``StartRecordType`` / ``StartRecordIdentifier`` from the page before)."""
         bare = self._check_zone_id(zone.id)
@@ -711,23 +715,23 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         raise RecordNotFound(record_id, driver=self)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """A record set by zone id and record id (``"www:A"``, ``"@:MX"``)."""
         zone = yield from self.get_zone.op(zone_id)
         rs = yield from self._find_set(zone, record_id)
         return self._to_record(zone, rs)
 
     def _write(self, spec: RecordSpec, ttl: int, changes: Sequence[tuple[str, str | Element]],
-               *, idempotent: bool = False) -> Op[Record]:
+               *, idempotent: bool = False) -> Op[RecordSet]:
         """Send one change batch that writes ``spec``; the set as written."""
         bare = self._check_zone_id(spec.zone.id)
         root = yield from self._change(bare, changes, what=spec.id, idempotent=idempotent)
-        return Record(
+        return RecordSet(
             spec.id, spec.name, spec.type.value, spec.values[0], spec.zone, driver=self, ttl=ttl,
             extra={"change_id": _text(root, "ChangeInfo", "Id")}, values=list(spec.values),
         )
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
         """Create a record set (a ``CREATE`` change); see the module notes for the
         checks made first. A TTL not given is :data:`DEFAULT_RECORD_TTL`."""
         zone = spec.zone
@@ -737,7 +741,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         spec.check_free([rs.type for rs in existing], driver=self)
         create = [("CREATE", _set_xml(fqdn, spec.type.value, ttl_value, spec.values))]
 
-        def find() -> Op[Record | None]:
+        def find() -> Op[RecordSet | None]:
             # Made by an attempt whose answer was lost?
             found = yield from self._sets_at(zone, fqdn, spec.type.value)
             return self._to_record(zone, found[0]) if found else None
@@ -745,7 +749,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         return (yield from create_once(lambda: self._write(spec, ttl_value, create), find,
                                        attempts=CREATE_ATTEMPTS))
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a record set: an ``UPSERT`` when the name and type stay, else
         one atomic batch deleting the old set and creating the new one."""
         ttl_value = next(t for t in (spec.ttl, record.ttl, DEFAULT_RECORD_TTL) if t is not None)
@@ -808,7 +812,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
                         values)
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set (a ``DELETE`` change with the set exactly as it is
         now, read first); :class:`RecordNotFound` if it is gone."""
         zone = record.zone

@@ -59,7 +59,7 @@ from overcast.dns import names
 from overcast.dns.base import DEFAULT_TTL
 from overcast.dns.base import STANDARD_TYPES
 from overcast.dns.base import DNSDriver
-from overcast.dns.base import Record
+from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
@@ -317,7 +317,7 @@ class ZoneFileDNSDriver(DNSDriver):
                                    driver=self) from None
         return True
 
-    def _records(self, origin: dns.name.Name, zone: Zone | None) -> list[Record]:
+    def _records(self, origin: dns.name.Name, zone: Zone | None) -> list[RecordSet]:
         loaded = self._load(origin)
         if zone is None:
             zone = self._zone(origin, loaded.ttl)
@@ -325,7 +325,7 @@ class ZoneFileDNSDriver(DNSDriver):
 
     def _record(
         self, origin: dns.name.Name, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType
-    ) -> Record:
+    ) -> RecordSet:
         loaded = self._load(origin)
         found = bind.sets_at(loaded.zone, owner, rdtype)
         if not found:
@@ -427,19 +427,19 @@ class ZoneFileDNSDriver(DNSDriver):
     # -- records ----------------------------------------------------------------------
 
     @iterator
-    def iterate_records(self, zone: Zone) -> Iter[Record]:
+    def iterate_record_sets(self, zone: Zone) -> Iter[RecordSet]:
         """Iterate over the record sets of a zone (the SOA and apex NS included),
         in canonical name order."""
         origin = self._origin(zone.id, missing=True)
 
-        def fetch(_: Cursor | None) -> Op[Page[Record]]:
-            records: list[Record] = yield Call(self._records, origin, zone)
+        def fetch(_: Cursor | None) -> Op[Page[RecordSet]]:
+            records: list[RecordSet] = yield Call(self._records, origin, zone)
             return Page.last(records)  # a file is read whole
 
         yield from paginate(fetch, what=f"records of {zone.id}", driver=self)
 
     @operation
-    def get_record(self, zone_id: str, record_id: str) -> Op[Record]:
+    def get_record_set(self, zone_id: str, record_id: str) -> Op[RecordSet]:
         """Get a record set by zone id and record id (``"name:TYPE"``, ``"@"`` for
         the apex)."""
         origin = self._origin(zone_id, missing=True)
@@ -448,27 +448,27 @@ class ZoneFileDNSDriver(DNSDriver):
             yield Call(self._zone_info, origin)  # ZoneNotFound first, if it is missing
             raise RecordNotFound(record_id, driver=self)
         owner, rdtype = parsed
-        record: Record = yield Call(self._record, origin, owner, rdtype)
+        record: RecordSet = yield Call(self._record, origin, owner, rdtype)
         return record
 
-    def _store_new_set(self, spec: RecordSpec) -> Op[Record]:
-        """Add a record set to the zone file (see :meth:`DNSDriver.create_record`);
+    def _store_new_set(self, spec: RecordSpec) -> Op[RecordSet]:
+        """Add a record set to the zone file (see :meth:`DNSDriver.create_record_set`);
         without a TTL it gets the zone's ``$TTL``."""
         zone = spec.zone
         origin = self._origin(zone.id)
         owner = bind.owner_name(spec.name, origin, driver=self)
         rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
 
-        def change(loaded: _Loaded) -> Record:
+        def change(loaded: _Loaded) -> RecordSet:
             spec.check_free(_types_at(loaded.zone, owner), driver=self)
             set_ttl = spec.ttl if spec.ttl is not None else _zone_ttl(loaded)
             made = bind.put_set(loaded.zone, owner, set_ttl, rdatas)
             return bind.make_record(owner, made, origin, zone, self)
 
-        record: Record = yield Call(self._mutate, origin, change)
+        record: RecordSet = yield Call(self._mutate, origin, change)
         return record
 
-    def _store_changed_set(self, record: Record, spec: RecordSpec) -> Op[Record]:
+    def _store_changed_set(self, record: RecordSet, spec: RecordSpec) -> Op[RecordSet]:
         """Replace a record set's name, type, values or TTL in the zone file.
 
         Updating the SOA set keeps the serial moving forward: a serial that does
@@ -480,7 +480,7 @@ class ZoneFileDNSDriver(DNSDriver):
         owner = bind.owner_name(spec.name, origin, driver=self)
         rdatas = bind.rdatas_from_values(spec.type, spec.values, driver=self)
 
-        def change(loaded: _Loaded) -> Record:
+        def change(loaded: _Loaded) -> RecordSet:
             model = loaded.zone
             old = bind.sets_at(model, old_owner, old_type)
             if not old:
@@ -491,7 +491,7 @@ class ZoneFileDNSDriver(DNSDriver):
             made = bind.put_set(model, owner, set_ttl, rdatas)
             return bind.make_record(owner, made, origin, record.zone, self)
 
-        updated: Record = yield Call(self._mutate, origin, change)
+        updated: RecordSet = yield Call(self._mutate, origin, change)
         return updated
 
     def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
@@ -512,7 +512,7 @@ class ZoneFileDNSDriver(DNSDriver):
             bind.put_set(model, owner, set_ttl, rdatas)
 
     @operation
-    def delete_record(self, record: Record) -> Op[bool]:
+    def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set from the zone file. The SOA set and the apex NS set
         cannot be deleted (a zone needs them)."""
         origin = self._origin(record.zone.id)
