@@ -57,6 +57,13 @@ from overcast.runtime.policy import ResponseEvent
 from overcast.runtime.policy import ResumeEvent
 from overcast.runtime.policy import RuntimeConfig
 from overcast.runtime.policy import parse_retry_after
+from overcast.runtime.process import Completed
+from overcast.runtime.process import Converse
+from overcast.runtime.process import Run
+from overcast.runtime.process import Start
+from overcast.runtime.process import Wait
+from overcast.runtime.process import converse
+from overcast.runtime.process import start
 from overcast.runtime.redact import redact_text
 from overcast.runtime.redact import redact_url
 from overcast.runtime.resume import Resume
@@ -238,6 +245,15 @@ class _Base:
         return _nothing
 
 
+def _limit(timeout: float | None, deadline: _Deadline) -> float | None:
+    """The shorter of ``timeout`` and what remains of the deadline."""
+    left = deadline.remaining()
+    if left is None:
+        return timeout
+    left = max(0.001, left)
+    return left if timeout is None else min(timeout, left)
+
+
 def _nothing() -> None:
     """Rewinding a request with no body, or with one that cannot seek."""
 
@@ -380,6 +396,14 @@ class SyncRunner(_Base):
             return self._guarded(effect, ctx)
         if isinstance(effect, Delegate):
             return effect.driver._sync_runner._drive(effect.op, ctx)
+        if isinstance(effect, Run):
+            return self._run_program(effect, ctx.deadline)
+        if isinstance(effect, Start):
+            return start(effect)
+        if isinstance(effect, Wait):
+            return effect.process.wait(_limit(effect.timeout, ctx.deadline))
+        if isinstance(effect, Converse):
+            return converse(effect, ctx.deadline.clamp(self.config.timeouts.read))
         if isinstance(effect, Emit):
             raise TypeError("Emit is only allowed in an iterator operation")
         raise TypeError(f"not an effect: {effect!r}")
@@ -424,6 +448,14 @@ class SyncRunner(_Base):
                     response.stream.close()
             assert delay is not None
             time.sleep(delay)
+
+    def _run_program(self, effect: Run, deadline: _Deadline) -> Completed:
+        handle = start(effect)
+        try:
+            return handle.wait(_limit(effect.timeout, deadline))
+        except BaseException:  # out of time, or interrupted: the program stops too
+            handle.stop()
+            raise
 
     def _resuming(self, stream: ByteStream, resume: Resume) -> ResumingStream:
         def send(rest: Request) -> Response:
@@ -628,6 +660,19 @@ class AsyncRunner(_Base):
             return await self._guarded(effect, deadline)
         if isinstance(effect, Delegate):
             return await effect.driver._async_runner._drive(effect.op, deadline)
+        if isinstance(effect, Run):
+            return await self._run_program(effect, deadline)
+        if isinstance(effect, Start):
+            return await anyio.to_thread.run_sync(start, effect)
+        if isinstance(effect, Wait):
+            return await anyio.to_thread.run_sync(
+                effect.process.wait, _limit(effect.timeout, deadline), abandon_on_cancel=True
+            )
+        if isinstance(effect, Converse):
+            return await anyio.to_thread.run_sync(
+                converse, effect, deadline.clamp(self.config.timeouts.read),
+                abandon_on_cancel=True,
+            )
         if isinstance(effect, Emit):
             raise TypeError("Emit is only allowed in an iterator operation")
         raise TypeError(f"not an effect: {effect!r}")
@@ -668,6 +713,17 @@ class AsyncRunner(_Base):
                     await response.stream.aclose()
             assert delay is not None
             await anyio.sleep(delay)
+
+    async def _run_program(self, effect: Run, deadline: _Deadline) -> Completed:
+        handle = await anyio.to_thread.run_sync(start, effect)
+        try:
+            return await anyio.to_thread.run_sync(
+                handle.wait, _limit(effect.timeout, deadline), abandon_on_cancel=True
+            )
+        except BaseException:  # out of time, or cancelled: the program stops too
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(handle.stop)
+            raise
 
     def _resuming(self, stream: ByteStream, resume: Resume) -> ResumingStream:
         async def send(rest: Request) -> Response:
