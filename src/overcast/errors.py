@@ -31,6 +31,7 @@ __all__ = [
     "BalancerNotFound",
     "ClusterNotFound",
     "ContainerAlreadyExists",
+    "ContainerError",
     "ContainerIsNotEmpty",
     "ContainerNotFound",
     "ImageNotFound",
@@ -44,6 +45,7 @@ __all__ = [
     "NodeNotFound",
     "NotFound",
     "NotSupported",
+    "ObjectError",
     "ObjectNotFound",
     "OperationCancelled",
     "OperationTimeout",
@@ -52,6 +54,7 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "RecordAlreadyExists",
+    "RecordError",
     "RecordNotFound",
     "RecoveryPointNotFound",
     "SizeNotFound",
@@ -59,6 +62,7 @@ __all__ = [
     "TransportError",
     "VolumeNotFound",
     "ZoneAlreadyExists",
+    "ZoneError",
     "ZoneNotFound",
 ]
 
@@ -195,6 +199,26 @@ class ProviderError(OvercastError):
 # Resource-specific errors: each names its kind so messages read naturally.
 
 
+class ContainerError(OvercastError):
+    """Any error about one storage container (Apache Libcloud's ``ContainerError``):
+    the base of ContainerNotFound, ContainerAlreadyExists and ContainerIsNotEmpty."""
+
+
+class ObjectError(OvercastError):
+    """Any error about one stored object (Apache Libcloud's ``ObjectError``): the
+    base of ObjectNotFound."""
+
+
+class ZoneError(OvercastError):
+    """Any error about one DNS zone (Apache Libcloud's ``ZoneError``): the base of
+    ZoneNotFound and ZoneAlreadyExists."""
+
+
+class RecordError(OvercastError):
+    """Any error about one DNS record (Apache Libcloud's ``RecordError``): the base
+    of RecordNotFound and RecordAlreadyExists."""
+
+
 class NodeNotFound(NotFound):
     """No node (server, instance, domain) with this id."""
 
@@ -231,47 +255,47 @@ class KeyPairAlreadyExists(AlreadyExists):
     kind = "key pair"
 
 
-class ContainerNotFound(NotFound):
+class ContainerNotFound(NotFound, ContainerError):
     """No storage container (bucket) with this name."""
 
     kind = "container"
 
 
-class ContainerAlreadyExists(AlreadyExists):
+class ContainerAlreadyExists(AlreadyExists, ContainerError):
     """A storage container (bucket) with this name already exists."""
 
     kind = "container"
 
 
-class ContainerIsNotEmpty(OvercastError):
+class ContainerIsNotEmpty(ContainerError):
     """A storage container cannot be deleted because it still holds objects."""
 
 
-class ObjectNotFound(NotFound):
+class ObjectNotFound(NotFound, ObjectError):
     """No object with this name in the container."""
 
     kind = "object"
 
 
-class ZoneNotFound(NotFound):
+class ZoneNotFound(NotFound, ZoneError):
     """No DNS zone with this id."""
 
     kind = "zone"
 
 
-class ZoneAlreadyExists(AlreadyExists):
+class ZoneAlreadyExists(AlreadyExists, ZoneError):
     """A DNS zone for this domain already exists."""
 
     kind = "zone"
 
 
-class RecordNotFound(NotFound):
+class RecordNotFound(NotFound, RecordError):
     """No DNS record with this id."""
 
     kind = "record"
 
 
-class RecordAlreadyExists(AlreadyExists):
+class RecordAlreadyExists(AlreadyExists, RecordError):
     """A DNS record set with this name and type already exists."""
 
     kind = "record"

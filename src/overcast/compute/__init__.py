@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from overcast.compat import EXPORTS
 from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
 __all__ = ["KeyPair", "Node", "NodeAuthPassword", "NodeAuthSSHKey", "NodeDriver", "NodeImage",
-    "NodeLocation", "NodeSize", "NodeState", "Provider", "StorageVolume", "StorageVolumeState",
-    "VolumeSnapshot", "VolumeSnapshotState", "get_driver", "list_nodes_everywhere",
-    "list_nodes_everywhere_async"]
+    "NodeImageMember", "NodeLocation", "NodeSize", "NodeState", "Provider", "StorageVolume",
+    "StorageVolumeState", "VolumeSnapshot", "VolumeSnapshotState", "get_driver",
+    "list_nodes_everywhere", "list_nodes_everywhere_async", "ElasticIP", "get_size_price",
+    *EXPORTS["compute"]]
+_BASE_NAMES = ["KeyPair", "Node", "NodeAuthPassword", "NodeAuthSSHKey", "NodeDriver", "NodeImage",
+    "NodeImageMember", "NodeLocation", "NodeSize", "NodeState", "StorageVolume",
+    "StorageVolumeState", "VolumeSnapshot", "VolumeSnapshotState"]
 
 if TYPE_CHECKING:
     from overcast.compute.base import KeyPair
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from overcast.compute.base import NodeAuthSSHKey
     from overcast.compute.base import NodeDriver
     from overcast.compute.base import NodeImage
+    from overcast.compute.base import NodeImageMember
     from overcast.compute.base import NodeLocation
     from overcast.compute.base import NodeSize
     from overcast.compute.base import NodeState
@@ -35,8 +41,10 @@ if TYPE_CHECKING:
     from overcast.compute.base import VolumeSnapshot
     from overcast.compute.base import VolumeSnapshotState
     from overcast.compute.drivers.ec2 import EC2NodeDriver
+    from overcast.compute.drivers.ec2.addresses import ElasticIP
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
+    from overcast.compute.pricing import get_size_price
     from overcast.fanout import list_nodes_everywhere
     from overcast.fanout import list_nodes_everywhere_async
 
@@ -54,10 +62,9 @@ class Provider(metaclass=Catalog):
 get_driver: DriverGetter[NodeDriver] = DriverGetter("compute")
 
 __getattr__ = lazy_exports({
-    **dict.fromkeys(
-        set(__all__) - {"Provider", "get_driver", "list_nodes_everywhere",
-                        "list_nodes_everywhere_async"},
-        "overcast.compute.base",
-    ),
+    **dict.fromkeys(_BASE_NAMES, "overcast.compute.base"),
     **dict.fromkeys(("list_nodes_everywhere", "list_nodes_everywhere_async"), "overcast.fanout"),
+    "ElasticIP": "overcast.compute.drivers.ec2.addresses",
+    "get_size_price": "overcast.compute.pricing",
+    **EXPORTS["compute"],
 })

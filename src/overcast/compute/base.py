@@ -45,6 +45,7 @@ from overcast.compute.models import NodeAuth
 from overcast.compute.models import NodeAuthPassword
 from overcast.compute.models import NodeAuthSSHKey
 from overcast.compute.models import NodeImage
+from overcast.compute.models import NodeImageMember
 from overcast.compute.models import NodeLike
 from overcast.compute.models import NodeLocation
 from overcast.compute.models import NodeSize
@@ -86,6 +87,7 @@ __all__ = [
     "NodeDriver",
     "NodeDriverAsync",
     "NodeImage",
+    "NodeImageMember",
     "NodeLike",
     "NodeLocation",
     "NodeSize",

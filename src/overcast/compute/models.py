@@ -30,6 +30,7 @@ __all__ = [
     "NodeAuthPassword",
     "NodeAuthSSHKey",
     "NodeImage",
+    "NodeImageMember",
     "NodeLike",
     "NodeLocation",
     "NodeSize",
@@ -125,6 +126,22 @@ class NodeImage(Model["NodeDriver"]):
     id: str
     name: str
     driver: NodeDriver | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class NodeImageMember(Model["NodeDriver"]):
+    """An account an image is shared with (Apache Libcloud's ``NodeImageMember``):
+    ``id`` the member (account or project), ``image_id`` the image, ``state``
+    the provider's word for the share (``accepted``, ``pending``, ...)."""
+
+    _kind: ClassVar[str] = "image member"
+
+    id: str
+    image_id: str
+    state: str
+    driver: NodeDriver | None = field(default=None, repr=False)
+    created: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

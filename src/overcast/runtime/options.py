@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from overcast.errors import InvalidInput
 
-__all__ = ["check_endpoint", "check_page_size"]
+__all__ = ["check_endpoint", "check_page_size", "libcloud_endpoint", "secure_or_token"]
 
 
 def check_endpoint(
@@ -57,3 +57,52 @@ def check_page_size(value: object, *, maximum: int | None = None, minimum: int =
             f"{option} must be an integer from {minimum} to {maximum}: {value!r}", driver=driver
         )
     return value
+
+
+def libcloud_endpoint(endpoint: str | None, host: object = None, port: object = None,
+                      secure: object = True, *, path: str = "", driver: Any = None) -> str | None:
+    """``endpoint`` from Apache Libcloud's connection keywords, checked.
+
+    Libcloud drivers take ``host`` (a name or address, no scheme), ``port`` and
+    ``secure`` (https when true) where overcast takes one ``endpoint=`` URL.
+    Without ``host`` this is ``endpoint`` (checked, or None); with it, the URL
+    ``http(s)://host[:port]`` + ``path``. Giving both ``endpoint`` and ``host``
+    is InvalidInput, as is a ``port`` without a ``host``.
+    """
+    if host is None:
+        if port is not None:
+            raise InvalidInput(f"port={port!r} needs host=", driver=driver)
+        return None if endpoint is None else check_endpoint(endpoint, driver=driver)
+    if endpoint is not None:
+        raise InvalidInput(
+            f"give endpoint= or host= (with port= and secure=), not both: "
+            f"endpoint={endpoint!r}, host={host!r}", driver=driver,
+        )
+    if not isinstance(host, str) or not host or "/" in host or any(c.isspace() for c in host):
+        raise InvalidInput(f"host must be a host name or address: {host!r}", driver=driver)
+    if not isinstance(secure, bool):
+        raise InvalidInput(f"secure must be True or False: {secure!r}", driver=driver)
+    netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    if port is not None:
+        if isinstance(port, bool) or not isinstance(port, int | str) or not str(port).isdigit() \
+                or not 0 < int(port) < 65536:
+            raise InvalidInput(f"port must be a number from 1 to 65535: {port!r}", driver=driver)
+        netloc = f"{netloc}:{int(port)}"
+    scheme = "https" if secure else "http"
+    return check_endpoint(f"{scheme}://{netloc}{path}", driver=driver)
+
+
+def secure_or_token(secure: object, token: object, *, driver: Any = None) -> tuple[bool, Any]:
+    """``(secure, token)`` from the third positional argument of an AWS driver.
+
+    Apache Libcloud's AWS drivers take ``(key, secret, secure, host, port,
+    region, token)``; overcast's took the session token third. A string (or
+    :class:`~overcast.runtime.redact.Secret`) there is the token, as before; a
+    boolean is Libcloud's ``secure``.
+    """
+    if isinstance(secure, bool):
+        return secure, token
+    if token is not None:
+        raise InvalidInput("the session token is given twice (third argument and token=)",
+                           driver=driver)
+    return True, secure

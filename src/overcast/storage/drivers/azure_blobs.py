@@ -98,6 +98,7 @@ from overcast.runtime.ops import create_once
 from overcast.runtime.ops import or_none
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
@@ -139,6 +140,10 @@ DEFAULT_PART_PLAN: Final = PartPlan(
     concurrency=4,
 )
 MAX_PAGE_SIZE: Final = 5000
+#: Blob endpoints of the national clouds and Private Link, whose host names
+#: carry the account as the public cloud's do (Apache Libcloud's list).
+BLOB_HOST_SUFFIXES: Final = ("blob.core.chinacloudapi.cn", "blob.core.usgovcloudapi.net",
+                             "privatelink.blob.core.windows.net")
 MAX_BLOB_NAME: Final = 1024
 #: How long copy_object waits for a pending copy, and how often it looks.
 COPY_TIMEOUT: Final = 600.0
@@ -322,14 +327,29 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
     max_object_name_bytes: ClassVar[int] = 4 * MAX_BLOB_NAME
     parallel_ranges: ClassVar[bool] = True
 
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
+    @staticmethod
+    def _libcloud_host(account: str | None, secure: bool, host: str | None, port: int | None,
+                       endpoint: str | None) -> str | None:
+        """``endpoint`` from Apache Libcloud's ``host``/``port``/``secure``: a host
+        ending in a national cloud's or Private Link's blob suffix is that cloud's
+        ``<account>.<suffix>``; any other host (Azurite, IoT Edge) carries the
+        account in the path, ``http(s)://host:port/<account>``."""
+        if host is None:
+            return libcloud_endpoint(endpoint, host, port, secure)
+        suffix = next((s for s in BLOB_HOST_SUFFIXES if host.endswith(s)), None)
+        if suffix is not None:
+            return libcloud_endpoint(endpoint, f"{account}.{suffix}", port, secure)
+        return libcloud_endpoint(endpoint, host, port, secure, path=f"/{account}")
+
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 secure: bool = True, host: str | None = None, port: int | None = None, *,
                  endpoint: str | None = None, connection_string: str | Secret | None = None,
                  sas_token: str | Secret | None = None, part_plan: PartPlan = DEFAULT_PART_PLAN,
                  page_size: int = MAX_PAGE_SIZE, **options: Any) -> None:
         account: str | None = key
         account_key: Secret | None = Secret(secret) if secret else None
         sas: Secret | None = Secret(sas_token) if sas_token else None
-        base = endpoint
+        base = self._libcloud_host(key, secure, host, port, endpoint)
         if connection_string is not None:
             settings = parse_connection_string(connection_string)
             account = account or settings.account_name

@@ -114,6 +114,8 @@ from overcast.runtime.ops import create_once
 from overcast.runtime.ops import or_none
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import libcloud_endpoint
+from overcast.runtime.options import secure_or_token
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
@@ -484,8 +486,12 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
 class S3StorageDriver(StorageApi, StorageDriver):
     """Amazon S3 or an S3-compatible store.
 
-    ``key``, ``secret`` and ``token`` are the access key id, secret access key and
-    optional session token; without them credentials come from the environment
+    The positional parameters are Apache Libcloud's: ``(key, secret, secure,
+    host, port, region, token)``; ``host``, ``port`` and ``secure`` (https when
+    true) are another way to give ``endpoint`` (a string third argument is the
+    session token, as in overcast before). ``key``, ``secret`` and ``token``
+    are the access key id, secret access key and optional session token;
+    without them credentials come from the environment
     (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``) or the
     shared credentials file (``profile``, else ``AWS_PROFILE``, else ``default``).
     ``region`` is the signing region (and, on AWS, where buckets are created).
@@ -504,6 +510,8 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
     name: ClassVar[str] = "s3"
     label: ClassVar[str] = "S3"
+    #: The region when none is given (presets of one AWS region change it).
+    default_region: ClassVar[str] = "us-east-1"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amz-request-id",)
     errors: ClassVar[ErrorMap] = ErrorMap(
         When(ContainerNotFound, code="NoSuchBucket"),
@@ -523,11 +531,17 @@ class S3StorageDriver(StorageApi, StorageDriver):
     min_range_size: ClassVar[int] = 16 * MiB
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 token: str | Secret | None = None, *, region: str = "us-east-1",
-                 endpoint: str | None = None, path_style: bool | None = None,
+                 secure: bool | str | Secret = True, host: str | None = None,
+                 port: int | None = None, region: str | None = None,
+                 token: str | Secret | None = None, *, endpoint: str | None = None,
+                 path_style: bool | None = None,
                  profile: str | None = None, part_plan: PartPlan = DEFAULT_PART_PLAN,
                  page_size: int = MAX_PAGE_SIZE, upload_checksum: str = "crc32",
                  **options: Any) -> None:
+        secure, token = secure_or_token(secure, token, driver=self)
+        endpoint = libcloud_endpoint(endpoint, host, port, secure, driver=self)
+        if region is None:
+            region = self.default_region
         if upload_checksum not in ("crc32", "md5"):
             raise InvalidInput(
                 f"upload_checksum must be 'crc32' or 'md5': {upload_checksum!r}", driver=self
@@ -545,6 +559,8 @@ class S3StorageDriver(StorageApi, StorageDriver):
             raise InvalidInput("S3 parts must be at least 5 MiB", driver=self)
         if endpoint is None:
             base = AWS_ENDPOINT.format(region=region)
+            if not secure:
+                base = "http" + base.removeprefix("https")
         else:
             base = check_endpoint(endpoint, query=False, driver=self)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)

@@ -61,6 +61,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from overcast.compute.base import NodeDriverAsync
+from overcast.compute.drivers.ec2.addresses import EC2Addresses
+from overcast.compute.drivers.ec2.addresses import ElasticIP
 from overcast.compute.drivers.ec2.api import API_VERSION
 from overcast.compute.drivers.ec2.api import TOKEN_TAG
 from overcast.compute.drivers.ec2.api import SecurityGroupNotFound
@@ -76,13 +78,15 @@ __all__ = [
     "API_VERSION",
     "TOKEN_TAG",
     "EC2NodeDriver",
+    "ElasticIP",
     "NodeDriverAsync",
     "SecurityGroup",
     "SecurityGroupNotFound", "aio",
 ]
 
 
-class EC2NodeDriver(EC2Nodes, EC2Volumes, EC2Images, EC2KeyPairs, EC2SecurityGroups):
+class EC2NodeDriver(EC2Nodes, EC2Volumes, EC2Images, EC2KeyPairs, EC2SecurityGroups,
+                    EC2Addresses):
     """Amazon EC2 (Query API 2016-11-15, AWS Signature V4).
 
     ``key``, ``secret`` and ``token`` are the access key id, secret access key

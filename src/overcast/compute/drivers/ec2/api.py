@@ -4,6 +4,7 @@ shapes, the XML readers and the checks of ids and names."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ from overcast.errors import KeyPairAlreadyExists
 from overcast.errors import KeyPairNotFound
 from overcast.errors import NodeNotFound
 from overcast.errors import NotFound
+from overcast.errors import NotSupported
 from overcast.errors import RateLimited
 from overcast.errors import SizeNotFound
 from overcast.errors import SnapshotNotFound
@@ -42,6 +44,8 @@ from overcast.runtime.effects import Request
 from overcast.runtime.ops import create_once
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import libcloud_endpoint
+from overcast.runtime.options import secure_or_token
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
@@ -249,14 +253,26 @@ class EC2Api(HttpApi, NodeDriver):
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 token: str | Secret | None = None, *, region: str = "us-east-1",
+                 secure: bool | str | Secret = True, host: str | None = None,
+                 port: int | None = None, region: str = "us-east-1",
+                 token: str | Secret | None = None, signature_version: str | None = None, *,
                  profile: str | None = None, endpoint: str | None = None,
-                 page_size: int = DEFAULT_PAGE_SIZE, **options: Any) -> None:
+                 page_size: int = DEFAULT_PAGE_SIZE,
+                 pricing: str | os.PathLike[str] | bool = False, **options: Any) -> None:
+        secure, token = secure_or_token(secure, token, driver=self)
+        #: Where sizes' prices come from: False (none, the default), True (the
+        #: pricing file found as :func:`overcast.compute.pricing.pricing_file`
+        #: finds it) or a path to a file in Libcloud's pricing.json format.
+        self.pricing = pricing
+        if signature_version is not None and str(signature_version) != "4":
+            raise NotSupported(f"EC2 is signed with Signature V4 only: {signature_version!r}",
+                               driver=self)
+        endpoint = libcloud_endpoint(endpoint, host, port, secure, driver=self)
         self.region = self._check_region(region)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         if endpoint is None:
             suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-            endpoint = f"https://ec2.{region}.{suffix}"
+            endpoint = f"{'https' if secure else 'http'}://ec2.{region}.{suffix}"
         self.endpoint = check_endpoint(endpoint, driver=self)
         self.page_size = check_page_size(page_size, maximum=DEFAULT_PAGE_SIZE, driver=self)
         self._default_zone: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -35,12 +36,15 @@ from overcast.compute.models import NodeImage
 from overcast.compute.models import NodeLocation
 from overcast.compute.models import NodeSize
 from overcast.compute.models import NodeState
+from overcast.compute.pricing import size_prices
 from overcast.errors import InvalidInput
 from overcast.errors import KeyPairAlreadyExists
 from overcast.errors import KeyPairNotFound
 from overcast.errors import NodeNotFound
+from overcast.errors import NotSupported
 from overcast.errors import ProviderError
 from overcast.errors import SizeNotFound
+from overcast.runtime.effects import Call
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import iterator
@@ -73,6 +77,39 @@ _REGION_COUNTRIES: Final = {
     "ap-southeast-4": "AU", "ap-southeast-5": "MY", "ap-south-1": "IN", "ap-south-2": "IN",
     "ap-east-1": "HK", "me-south-1": "BH", "me-central-1": "AE",
 }
+
+
+def _extensions(options: Mapping[str, Any]) -> Params:
+    """RunInstances parameters of Libcloud's other ``create_node`` keywords."""
+    params: Params = []
+    if options["ex_terminate_on_shutdown"]:
+        params.append(("InstanceInitiatedShutdownBehavior", "terminate"))
+    if options["ex_spot"]:
+        params.append(("InstanceMarketOptions.MarketType", "spot"))
+        if options["ex_spot_max_price"] is not None:
+            params.append(("InstanceMarketOptions.SpotOptions.MaxPrice",
+                           str(options["ex_spot_max_price"])))
+    profile = options["ex_iamprofile"]
+    if profile:
+        kind = "Arn" if profile.startswith("arn:aws:iam:") else "Name"
+        params.append((f"IamInstanceProfile.{kind}", profile))
+    if options["ex_ebs_optimized"]:
+        params.append(("EbsOptimized", "true"))
+    if options["ex_placement_group"]:
+        params.append(("Placement.GroupName", options["ex_placement_group"]))
+    for number, mapping in enumerate(options["ex_blockdevicemappings"] or (), 1):
+        for key, value in mapping.items():
+            if isinstance(value, Mapping):
+                params += [(f"BlockDeviceMapping.{number}.{key}.{k}", _param(v))
+                           for k, v in value.items()]
+            else:
+                params.append((f"BlockDeviceMapping.{number}.{key}", _param(value)))
+    return params
+
+
+def _param(value: object) -> str:
+    """A query value as EC2 reads it (booleans in lower case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class EC2Nodes(EC2Api):
@@ -111,7 +148,17 @@ class EC2Nodes(EC2Api):
 
     # -- sizes -----------------------------------------------------------------------------
 
-    def _to_size(self, item: Element) -> NodeSize:
+    def _prices(self) -> Op[dict[str, float]]:
+        """Linux on-demand prices of the region's instance types, from the
+        pricing file (``pricing=``; read in a worker thread), or none."""
+        if self.pricing is False:
+            return {}
+        path = None if self.pricing is True else os.fspath(self.pricing)
+        prices: dict[str, float] = yield Call(size_prices, "compute", "ec2_linux", self.region,
+                                              path)
+        return prices
+
+    def _to_size(self, item: Element, prices: Mapping[str, float] | None = None) -> NodeSize:
         type_name = text(item, "instanceType") or ""
         ram = integer(text(item, "memoryInfo", "sizeInMiB")) or 0
         disk = integer(text(item, "instanceStorageInfo", "totalSizeInGB")) or 0
@@ -128,7 +175,8 @@ class EC2Nodes(EC2Api):
             "instance_storage": boolean(text(item, "instanceStorageSupported")),
             "hypervisor": text(item, "hypervisor"),
         }
-        return NodeSize(type_name, type_name, ram, disk, None, None, driver=self, extra=extra)
+        price = (prices or {}).get(type_name)
+        return NodeSize(type_name, type_name, ram, disk, None, price, driver=self, extra=extra)
 
     @iterator
     def iterate_sizes(self, location: NodeLocation | None = None) -> Iter[NodeSize]:
@@ -145,9 +193,10 @@ class EC2Nodes(EC2Api):
             ))
             offered = set(names)
         wanted = offered
+        prices = yield from self._prices()
 
         def convert(item: Element) -> list[NodeSize]:
-            size = self._to_size(item)
+            size = self._to_size(item, prices)
             return [size] if wanted is None or size.id in wanted else []
 
         yield from self._pages("DescribeInstanceTypes", [], "instanceTypeSet", convert)
@@ -155,8 +204,10 @@ class EC2Nodes(EC2Api):
     @operation
     def get_size(self, size_id: str) -> Op[NodeSize]:
         """An instance type by name (``t3.micro``); :class:`SizeNotFound` if there is none."""
+        prices = yield from self._prices()
         return (yield from self._described(
-            "DescribeInstanceTypes", size_id, lambda item: [self._to_size(item)], SizeNotFound,
+            "DescribeInstanceTypes", size_id, lambda item: [self._to_size(item, prices)],
+            SizeNotFound,
             id_param="InstanceType", set_name="instanceTypeSet",
         ))
 
@@ -242,7 +293,15 @@ class EC2Nodes(EC2Api):
                     ex_keyname: str | None = None, ex_security_groups: Sequence[str] | None = None,
                     ex_security_group_ids: Sequence[str] | None = None,
                     ex_subnet_id: str | None = None, ex_userdata: str | bytes | None = None,
-                    ex_tags: Mapping[str, str] | None = None) -> Op[Node]:
+                    ex_tags: Mapping[str, str] | None = None,
+                    ex_securitygroup: str | Sequence[str] | None = None,
+                    ex_metadata: Mapping[str, str] | None = None, ex_mincount: int = 1,
+                    ex_maxcount: int = 1, ex_clienttoken: str | None = None,
+                    ex_blockdevicemappings: Sequence[Mapping[str, Any]] | None = None,
+                    ex_iamprofile: str | None = None, ex_ebs_optimized: bool | None = None,
+                    ex_subnet: Any = None, ex_placement_group: str | None = None,
+                    ex_assign_public_ip: bool = False, ex_terminate_on_shutdown: bool = False,
+                    ex_spot: bool = False, ex_spot_max_price: float | None = None) -> Op[Node]:
         """Launch one instance (``RunInstances``); returned at once, ``pending``.
 
         ``name`` becomes the ``Name`` tag. ``location`` is an availability zone
@@ -252,17 +311,74 @@ class EC2Nodes(EC2Api):
         supported. ``ex_security_groups`` are group names (default VPC),
         ``ex_security_group_ids`` group ids, ``ex_subnet_id`` the subnet,
         ``ex_userdata`` the user data (at most 16 KiB) and ``ex_tags`` more tags.
+
+        Apache Libcloud's keywords work as there: ``ex_securitygroup`` (a name
+        or names, its older spelling of ``ex_security_groups``), ``ex_metadata``
+        (tags), ``ex_iamprofile`` (a profile name or ARN),
+        ``ex_blockdevicemappings`` (dicts such as ``{"DeviceName": "/dev/sda1",
+        "Ebs": {"VolumeSize": 20}}``), ``ex_subnet`` (a subnet or its id),
+        ``ex_assign_public_ip`` (through a network interface in the subnet),
+        ``ex_ebs_optimized``, ``ex_placement_group``,
+        ``ex_terminate_on_shutdown``, ``ex_spot`` and ``ex_spot_max_price``.
+        One node per call: ``ex_mincount``/``ex_maxcount`` other than 1 and
+        ``ex_clienttoken`` are NotSupported (the driver sends its own token).
         """
         return (yield from self._create_node(
             name, size, image, location, auth, ex_keyname=ex_keyname,
             ex_security_groups=ex_security_groups, ex_security_group_ids=ex_security_group_ids,
             ex_subnet_id=ex_subnet_id, ex_userdata=ex_userdata, ex_tags=ex_tags,
+            ex_securitygroup=ex_securitygroup, ex_metadata=ex_metadata, ex_mincount=ex_mincount,
+            ex_maxcount=ex_maxcount, ex_clienttoken=ex_clienttoken,
+            ex_blockdevicemappings=ex_blockdevicemappings, ex_iamprofile=ex_iamprofile,
+            ex_ebs_optimized=ex_ebs_optimized, ex_subnet=ex_subnet,
+            ex_placement_group=ex_placement_group, ex_assign_public_ip=ex_assign_public_ip,
+            ex_terminate_on_shutdown=ex_terminate_on_shutdown, ex_spot=ex_spot,
+            ex_spot_max_price=ex_spot_max_price,
         ))
+
+    def _libcloud_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Libcloud's spellings folded into overcast's options, checked: the
+        older group keyword, tags as metadata, a subnet object."""
+        if options["ex_mincount"] != 1 or options["ex_maxcount"] != 1:
+            raise NotSupported("create_node makes one node: call it once per node "
+                               "(ex_mincount/ex_maxcount)", driver=self)
+        if options["ex_clienttoken"] is not None:
+            raise NotSupported("ex_clienttoken: every create carries the driver's own "
+                               "ClientToken (create_node is made once)", driver=self)
+        folded = dict(options)
+        legacy = options["ex_securitygroup"]
+        if legacy is not None:
+            if options["ex_security_groups"]:
+                raise InvalidInput("give ex_security_groups or ex_securitygroup, not both",
+                                   driver=self)
+            folded["ex_security_groups"] = [legacy] if isinstance(legacy, str) else list(legacy)
+        if options["ex_metadata"]:
+            folded["ex_tags"] = {**options["ex_metadata"], **(options["ex_tags"] or {})}
+        subnet = options["ex_subnet"]
+        if subnet is not None:
+            if options["ex_subnet_id"] is not None:
+                raise InvalidInput("give ex_subnet or ex_subnet_id, not both", driver=self)
+            folded["ex_subnet_id"] = subnet if isinstance(subnet, str) else getattr(
+                subnet, "id", subnet)
+        if options["ex_security_group_ids"] and folded["ex_subnet_id"] is None:
+            raise InvalidInput("ex_security_group_ids needs ex_subnet (as in Libcloud)",
+                               driver=self)
+        if options["ex_assign_public_ip"] and folded["ex_subnet_id"] is None:
+            raise InvalidInput("ex_assign_public_ip needs ex_subnet", driver=self)
+        profile = options["ex_iamprofile"]
+        if profile is not None and (not isinstance(profile, str) or not profile):
+            raise InvalidInput(f"ex_iamprofile must be a name or ARN: {profile!r}", driver=self)
+        mappings = options["ex_blockdevicemappings"]
+        if mappings is not None and (not isinstance(mappings, list | tuple) or not all(
+                isinstance(m, Mapping) for m in mappings)):
+            raise InvalidInput("ex_blockdevicemappings must be a list of dicts", driver=self)
+        return folded
 
     def _check_node(self, spec: NodeSpec) -> NodeSpec:
         """The ``ex_`` options: a key pair name (not with ``auth``), tags, user data
         (as bytes), security groups and a subnet id."""
-        options = spec.options
+        options = self._libcloud_options(spec.options)
+        spec = spec.but(**options)
         if spec.auth is not None and options["ex_keyname"] is not None:
             raise InvalidInput("give auth or ex_keyname, not both", driver=self)
         if options["ex_keyname"] is not None:
@@ -330,9 +446,16 @@ class EC2Nodes(EC2Api):
         if options["ex_keyname"] is not None:
             params.append(("KeyName", options["ex_keyname"]))
         params.extend(numbered("SecurityGroup", options["ex_security_groups"] or ()))
-        params.extend(numbered("SecurityGroupId", options["ex_security_group_ids"] or ()))
+        # A public address needs an explicit interface, which then holds the
+        # subnet and group ids (as Libcloud sends them).
+        where = "NetworkInterface.1." if options["ex_assign_public_ip"] else ""
+        if where:
+            params += [(where + "AssociatePublicIpAddress", "true"),
+                       (where + "DeleteOnTermination", "true"), (where + "DeviceIndex", "0")]
+        params.extend(numbered(where + "SecurityGroupId", options["ex_security_group_ids"] or ()))
         if options["ex_subnet_id"] is not None:
-            params.append(("SubnetId", options["ex_subnet_id"]))
+            params.append((where + "SubnetId", options["ex_subnet_id"]))
+        params.extend(_extensions(options))
         if options["ex_userdata"] is not None:
             params.append(("UserData", base64.b64encode(options["ex_userdata"]).decode("ascii")))
         tagged = {**options["ex_tags"], "Name": spec.name, TOKEN_TAG: token}
