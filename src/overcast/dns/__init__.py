@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from overcast.compat import EXPORTS
 from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
 __all__ = ["DNSDriver", "Plan", "Provider", "Record", "RecordSet", "RecordType", "UnsafePlan",
-    "Zone", "ZoneType", "get_driver", "sync", "sync_async"]
+    "Zone", "ZoneType", "get_driver", "sync", "sync_async", *EXPORTS["dns"]]
 
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver
@@ -68,4 +69,5 @@ __getattr__ = lazy_exports({
     **dict.fromkeys(("DNSDriver", "Record", "RecordSet", "RecordType", "Zone", "ZoneType"),
                     "overcast.dns.base"),
     **dict.fromkeys(("Plan", "UnsafePlan", "sync", "sync_async"), "overcast.dns.zone_sync"),
+    **EXPORTS["dns"],  # Apache Libcloud's exception names and provider tables
 })

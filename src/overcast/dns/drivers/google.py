@@ -141,8 +141,9 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
         "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
         "SSHFP", "SVCB", "TLSA", "TXT")))
 
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
-                 project: str, credentials_file: str | os.PathLike[str] | None = None,
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 project: str | None = None, *,
+                 credentials_file: str | os.PathLike[str] | None = None,
                  credentials_info: Mapping[str, Any] | None = None,
                  endpoint: str = DEFAULT_ENDPOINT, token_uri: str | None = None,
                  page_size: int = 100, **options: Any) -> None:

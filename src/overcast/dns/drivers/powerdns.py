@@ -94,8 +94,8 @@ from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import or_none
-from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
@@ -178,14 +178,22 @@ class PowerDNSDriver(HttpApi, DNSDriver):
         t for t in RecordType if t not in PSEUDO_TYPES or t is RecordType.ALIAS
     )
 
-    def __init__(self, key: str | Secret, secret: str | None = None, *,
-                 endpoint: str = DEFAULT_ENDPOINT, server_id: str = "localhost",
+    def __init__(self, key: str | Secret, secret: str | None = None, secure: bool = False,
+                 host: str | None = None, port: int | None = None,
+                 api_version: str | None = None, *, endpoint: str | None = None,
+                 server_id: str = "localhost",
                  page_size: int = 100, nameservers: Sequence[str] = (), **options: Any) -> None:
+        # host/port/secure/api_version are Apache Libcloud's; PowerDNS 4 serves
+        # only /api/v1, so its pre-4 "experimental" API is refused, not guessed.
         super().__init__(**options)
+        if api_version not in (None, "v1"):
+            raise NotSupported(f"PowerDNS API {api_version!r}: overcast speaks v1 (PowerDNS 4+)",
+                               driver=self)
         if not key:
             raise InvalidInput("PowerDNS needs an API key", driver=self)
         self.page_size = check_page_size(page_size, driver=self)
-        self.endpoint = check_endpoint(endpoint, driver=self)
+        self.endpoint = libcloud_endpoint(endpoint, host, port, secure,
+                                          driver=self) or DEFAULT_ENDPOINT
         if not isinstance(server_id, str) or not server_id:
             raise InvalidInput("server_id must be a non-empty string", driver=self)
         self._key = Secret(key)
