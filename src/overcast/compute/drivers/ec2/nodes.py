@@ -360,9 +360,6 @@ class EC2Nodes(EC2Api):
                 raise InvalidInput("give ex_subnet or ex_subnet_id, not both", driver=self)
             folded["ex_subnet_id"] = subnet if isinstance(subnet, str) else getattr(
                 subnet, "id", subnet)
-        if options["ex_security_group_ids"] and folded["ex_subnet_id"] is None:
-            raise InvalidInput("ex_security_group_ids needs ex_subnet (as in Libcloud)",
-                               driver=self)
         if options["ex_assign_public_ip"] and folded["ex_subnet_id"] is None:
             raise InvalidInput("ex_assign_public_ip needs ex_subnet", driver=self)
         profile = options["ex_iamprofile"]
