@@ -89,6 +89,7 @@ __all__ = [
     "STANDARD_TYPES",
     "DNSDriver",
     "DNSDriverAsync",
+    "Record",
     "RecordData",
     "RecordSet",
     "RecordSpec",
@@ -157,10 +158,9 @@ class RecordStyle:
     * ``names``: ``"relative"`` (``"www"``, the apex is ``apex``),
       ``"absolute"`` (``"www.example.com."``) or ``"bare"`` (``"www.example.com"``,
       the apex ``"example.com"``).
-    * ``priority_in_data``: MX and SRV data keep their numbers (PowerDNS);
-      otherwise ``data`` is the target and the numbers are in ``extra``
-      (``priority``; SRV also ``weight`` and ``port``). ``extra`` has them in
-      both cases.
+    * ``priority_in_data``: MX and SRV data keep their numbers, as the
+      provider stores them (PowerDNS); otherwise ``data`` is the target and the
+      numbers are in ``extra`` (``priority``; SRV also ``weight`` and ``port``).
     * ``quoted_text``: TXT and SPF data as quoted character-strings (Route 53,
       PowerDNS); otherwise the text itself.
     * ``dotted_hosts``: host names in data keep their trailing dot.
@@ -544,11 +544,11 @@ class DNSDriver(BaseDriver):
         if rtype in ("MX", "SRV") and len(parts) == (2 if rtype == "MX" else 4) and all(
             part.isdigit() for part in parts[:-1]
         ):
+            if style.priority_in_data:
+                return value, extra
             extra["priority"] = int(parts[0])
             if rtype == "SRV":
                 extra["weight"], extra["port"] = int(parts[1]), int(parts[2])
-            if style.priority_in_data:
-                return value, extra
             return self._host(parts[-1]), extra
         if rtype in TARGET_TYPES:
             return self._host(value.strip()), extra
