@@ -192,8 +192,9 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
     )
     extra_keys: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
-                 project: str | None = None, credentials_file: str | os.PathLike[str] | None = None,
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 project: str | None = None, *,
+                 credentials_file: str | os.PathLike[str] | None = None,
                  credentials_info: Mapping[str, Any] | None = None, anonymous: bool = False,
                  endpoint: str = DEFAULT_ENDPOINT, token_uri: str | None = None,
                  part_plan: PartPlan = DEFAULT_PART_PLAN, page_size: int = 1000,

@@ -23,6 +23,7 @@ from overcast.compute.base import NodeDriver
 from overcast.errors import AlreadyExists
 from overcast.errors import InvalidInput
 from overcast.errors import NotFound
+from overcast.errors import NotSupported
 from overcast.errors import ProviderError
 from overcast.errors import RateLimited
 from overcast.runtime.api import ErrorMap
@@ -141,14 +142,39 @@ class OpenStackApi(HttpApi, NodeDriver):
         "X-Openstack-Request-Id", "X-Compute-Request-Id",
     )
 
-    def __init__(self, key: str | None, secret: str | Secret | None = None, *, auth_url: str,
-                 project: str | None = None, project_id: str | None = None,
+    def _libcloud_keywords(self, options: dict[str, Any], auth_url: str | None,
+                           project: str | None, user_domain: str, project_domain: str,
+                           region: str | None) -> tuple[str, str | None, str, str, str | None]:
+        """Apache Libcloud's OpenStack keywords, taken out of ``options``:
+        ``ex_force_auth_url`` (``auth_url``), ``ex_force_auth_version`` (only
+        ``"3.x_password"``: Keystone v3 with a password is what overcast
+        speaks), ``ex_tenant_name`` (``project``), ``ex_domain_name`` (the
+        user's and project's domain), ``ex_force_service_region``
+        (``region``)."""
+        version = options.pop("ex_force_auth_version", None)
+        if version not in (None, "3.x_password"):
+            raise NotSupported(f"ex_force_auth_version={version!r}: overcast authenticates "
+                               "with Keystone v3 (3.x_password) only", driver=self)
+        auth_url = auth_url or options.pop("ex_force_auth_url", None)
+        options.pop("ex_force_auth_url", None)
+        project = project or options.pop("ex_tenant_name", None)
+        domain = options.pop("ex_domain_name", None)
+        region = region or options.pop("ex_force_service_region", None)
+        if auth_url is None:
+            raise InvalidInput("OpenStack needs auth_url= (or ex_force_auth_url=)", driver=self)
+        return (auth_url, project, domain or user_domain, domain or project_domain, region)
+
+    def __init__(self, key: str | None, secret: str | Secret | None = None, *,
+                 auth_url: str | None = None, project: str | None = None,
+                 project_id: str | None = None,
                  user_domain: str = "Default", project_domain: str = "Default",
                  region: str | None = None, interface: str = "public",
                  application_credential_id: str | None = None,
                  application_credential_secret: str | Secret | None = None,
                  compute_microversion: str = DEFAULT_MICROVERSION,
                  page_size: int = DEFAULT_PAGE_SIZE, **options: Any) -> None:
+        auth_url, project, user_domain, project_domain, region = self._libcloud_keywords(
+            options, auth_url, project, user_domain, project_domain, region)
         self.page_size = check_page_size(page_size, maximum=1000, driver=self)
         match = _MICROVERSION.match(str(compute_microversion))
         if match is None or int(match.group(2)) < 47:
