@@ -158,14 +158,14 @@ def set_dns_driver(provider: str, module: str, klass: str) -> type:
 
 # -- Provider constants overcast does not serve --------------------------------------------
 
-_NONE: Final = "overcast has no driver for it: keep Apache Libcloud for it, or register one "\
+_NONE: Final = "overcast has no driver for it: use Apache Libcloud for it, or register one "\
     "(set_driver, or an entry point in overcast.drivers.{area})"
-_S3_LIKE: Final = "its S3-compatible API works through Provider.S3 with endpoint={url!r}"
+_S3_LIKE: Final = "use Provider.S3 with endpoint={url!r} (its S3-compatible API)"
 _SWIFT_LIKE: Final = "it is OpenStack Swift: use Provider.OPENSTACK_SWIFT with " \
     "ex_force_auth_url= (the provider's Keystone)"
 _NOVA_LIKE: Final = "it is OpenStack: use Provider.OPENSTACK with auth_url= " \
     "(the provider's Keystone)"
-_EC2_LIKE: Final = "its EC2-compatible API works through Provider.EC2 with endpoint={url!r}"
+_EC2_LIKE: Final = "use Provider.EC2 with endpoint={url!r} (its EC2-compatible API)"
 _EC2_REGION: Final = "Libcloud retired it too: use Provider.EC2 with region={region!r}"
 
 #: Libcloud 3.9.1's Provider constants overcast serves no driver or preset for:
@@ -231,6 +231,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
             ("EC2_AP_SOUTHEAST2", "ec2_ap_southeast_2", "ap-southeast-2"),
             ("EC2_CA_CENTRAL1", "ec2_ca_central_1", "ca-central-1"),
             ("EC2_EU", "ec2_eu_west", "eu-west-1"),
+            ("EC2_EU_WEST", "ec2_eu_west", "eu-west-1"),
             ("EC2_EU_WEST2", "ec2_eu_west_london", "eu-west-2"),
             ("EC2_SA_EAST", "ec2_sa_east", "sa-east-1"),
             ("EC2_US_EAST", "ec2_us_east", "us-east-1"),
