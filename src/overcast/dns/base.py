@@ -164,6 +164,7 @@ class RecordStyle:
     * ``quoted_text``: TXT and SPF data as quoted character-strings (Route 53,
       PowerDNS); otherwise the text itself.
     * ``dotted_hosts``: host names in data keep their trailing dot.
+    * ``ttl_in_extra``: ``extra["ttl"]`` repeats the TTL (Route 53).
     """
 
     ids: Literal["value", "type:name", "native"] = "value"
@@ -172,6 +173,7 @@ class RecordStyle:
     priority_in_data: bool = False
     quoted_text: bool = False
     dotted_hosts: bool = True
+    ttl_in_extra: bool = False
 
 
 class DNSDriver(BaseDriver):
@@ -474,6 +476,8 @@ class DNSDriver(BaseDriver):
             else:
                 rid = f"{set_id(relative, rtype)}:{_digest(rtype, value)}"
             data, extra = self._value_data(rtype, value)
+            if style.ttl_in_extra:
+                extra["ttl"] = record.ttl
             found.append(Record(rid, name, rtype, data, record.zone, self, record.ttl, extra))
         return found
 

@@ -71,6 +71,7 @@ from overcast.dns.records import character_strings
 from overcast.dns.records import parse_character_strings
 from overcast.errors import InvalidInput
 from overcast.errors import OvercastError
+from overcast.errors import RecordAlreadyExists
 from overcast.errors import RecordNotFound
 from overcast.errors import ZoneNotFound
 from overcast.runtime.api import HttpApi
@@ -584,6 +585,36 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
             yield from self._delete_values(zone, current)
         entries = yield from self._values_at(zone, relative, str(rtype))
         return self._to_record(zone, entries)
+
+    def _add_values(self, spec: RecordSpec) -> Op[RecordSet]:
+        """Add values to a set as the provider stores them: one new record per
+        value (all or none), the values already there left as they are. The
+        CNAME rule holds; a value the set has is RecordAlreadyExists."""
+        zone, name, rtype = spec.zone, spec.name, spec.type
+        for value in spec.values:  # what the provider cannot store fails before any request
+            self._payload(zone, name, rtype, value, spec.ttl)
+        here = yield from self._values_at(zone, name)
+        ours = [entry for entry in here if entry.type == rtype.value]
+        names.check_free(name, rtype.value, {entry.type for entry in here} - {rtype.value},
+                         driver=self)
+        have = {canonical(rtype.value, entry.value) for entry in ours}
+        for value in spec.values:
+            if canonical(rtype.value, value) in have:
+                raise RecordAlreadyExists(f"{spec.id} {value!r}", driver=self)
+        ttl = spec.ttl if spec.ttl is not None or not ours else ours[0].ttl
+        made = yield from self._create_set(zone, name, rtype, spec.values, ttl,
+                                           {entry.id for entry in here})
+        return self._to_record(zone, [*ours, *made])
+
+    def _remove_value(self, current: RecordSet, index: int) -> Op[None]:
+        """Delete the one provider record that holds the value."""
+        ids = self._value_ids(current) or []
+        if index >= len(ids):  # a set not read from this provider: the generic way
+            return (yield from super()._remove_value(current, index))
+        zone = current.zone
+        entry = Entry(self._relative(current.name, zone), str(current.type).upper(),
+                      current.values[index], current.ttl, ids[index])
+        yield from self._delete_values(zone, [entry])
 
     def _store_sets(self, zone: Zone, specs: Sequence[RecordSpec]) -> Op[None]:
         """Create an import's new sets: one set at a time, each all or none, or

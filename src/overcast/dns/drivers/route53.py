@@ -290,8 +290,10 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         When(InvalidInput, code=("InvalidInput", "InvalidDomainName", "InvalidArgument")),
     )
     #: Apache Libcloud's Route 53 records: ids ``"TYPE:name"`` shared by a set's
-    #: values, relative names (``""`` for the apex), TXT quoted as stored.
-    record_style: ClassVar[RecordStyle] = RecordStyle(ids="type:name", quoted_text=True)
+    #: values, relative names (``""`` for the apex), TXT quoted as stored, the
+    #: TTL in ``extra`` too.
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="type:name", quoted_text=True,
+                                                      ttl_in_extra=True)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
         "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SPF", "SRV",
         "SSHFP", "SVCB", "TLSA", "TXT")))
