@@ -6,11 +6,19 @@ overcast's additions are keyword-only. Every operation is available sync
 (``driver.x()``) and async (``await driver.aio.x()``); a driver that lacks one
 raises :class:`~overcast.errors.NotSupported` (see ``driver.supports()``).
 
+Apache Libcloud's record operations keep Libcloud's meaning: ``list_records``,
+``iterate_records``, ``get_record``, ``create_record``, ``update_record`` and
+``delete_record`` work on one :class:`Record` per value, shaped as Libcloud's
+driver for the provider shapes it (:class:`RecordStyle`). They are built here,
+once, on the record-set operations.
+
 A :class:`RecordSet` is a **record set**: every value of one name and type, as
-modern DNS APIs (Route 53, Google Cloud DNS, Azure DNS, PowerDNS) manage them.
-``record.values`` holds them all and ``record.data`` is the first, for code
-written against Apache Libcloud. Values are in zone-file presentation form,
-with two conventions every driver keeps:
+modern DNS APIs (Route 53, Google Cloud DNS, Azure DNS, PowerDNS) manage them,
+read and written by ``list_record_sets``, ``iterate_record_sets``,
+``get_record_set``, ``create_record_set``, ``update_record_set`` and
+``delete_record_set``. ``record.values`` holds them all and ``record.data`` is
+the first. Set values are in zone-file presentation form, with two conventions
+every driver keeps:
 
 * MX and SRV values carry their priority (and weight and port) in the text:
   ``"10 mail.example.com."``, ``"10 5 5060 sip.example.com."``. Apache

@@ -25,6 +25,10 @@ provider:
   TTL. A new name or type creates the new set first, then deletes the old one.
 * Deleting a set deletes every value; a set with no value left is
   :class:`~overcast.errors.RecordNotFound`.
+* Apache Libcloud's per-value operations use the provider's ids, and are
+  served one request a value where the base class would rewrite the set:
+  ``create_record`` posts the new value (after the same name checks),
+  ``delete_record`` deletes the one provider record.
 * A zone-file import of new sets (checked against the zone's listing first)
   creates them one set at a time, each all or nothing, or, where the provider
   writes many values in one request that makes all or none

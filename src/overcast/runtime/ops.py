@@ -18,8 +18,10 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
-    """Run an iterator operation inside another, stopping at the first item ``keep`` wants."""
+def _relay(items: Iter[T], handle: Callable[[T], Iterable[Any] | None]) -> Any:
+    """Run an iterator operation inside another: its effects pass through, and
+    each item it emits goes to ``handle``, which returns ``None`` to stop there
+    (the item is then returned) or the effects and items to yield in its place."""
     value: Any = None
     error: Exception | None = None
     try:
@@ -30,8 +32,10 @@ def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
                 return None
             value, error = None, None
             if isinstance(effect, Emit):
-                if keep(effect.item):
+                instead = handle(effect.item)
+                if instead is None:
                     return effect.item
+                yield from instead
                 continue
             try:
                 value = yield effect
@@ -39,30 +43,18 @@ def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
                 error = exc
     finally:
         items.close()
+
+
+def _drive_items(items: Iter[T], keep: Callable[[T], bool]) -> Op[T | None]:
+    """Run an iterator operation inside another, stopping at the first item ``keep`` wants."""
+    found: T | None = yield from _relay(items, lambda item: None if keep(item) else iter(()))
+    return found
 
 
 def expand(items: Iter[T], each: Callable[[T], Iterable[U]]) -> Iter[U]:
     """An iterator operation that emits ``each(item)``'s items for every item of
     the iterator operation ``items``, as they come (one page at a time)."""
-    value: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                effect = items.throw(error) if error is not None else items.send(value)
-            except StopIteration:
-                return
-            value, error = None, None
-            if isinstance(effect, Emit):
-                for item in each(effect.item):
-                    yield Emit(item)
-                continue
-            try:
-                value = yield effect
-            except Exception as exc:  # the effect failed: let the iterator handle it
-                error = exc
-    finally:
-        items.close()
+    yield from _relay(items, lambda item: (Emit(one) for one in each(item)))
 
 
 def collect(items: Iter[T]) -> Op[list[T]]:
