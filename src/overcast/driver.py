@@ -72,6 +72,10 @@ class RuntimeOptions(TypedDict, total=False):
       factory.
     * ``async_transport``: ``"aiohttp"`` (default on asyncio) or ``"httpx"``
       (default on trio), or a factory.
+    * ``unix_socket``: send every request over this UNIX socket (a local
+      engine's API); the URL's host then only fills the Host header.
+    * ``client_cert``: a TLS client certificate, a PEM file holding certificate
+      and key or ``(certificate file, key file)``.
     """
 
     timeout: float | Timeouts
@@ -81,6 +85,8 @@ class RuntimeOptions(TypedDict, total=False):
     verify: bool | str
     sync_transport: str | Any
     async_transport: str | Any
+    unix_socket: str
+    client_cert: str | tuple[str, str]
 
 
 class BaseDriver:
@@ -158,6 +164,8 @@ class BaseDriver:
             pool_size=options.get("pool_size", DEFAULT_POOL_SIZE),
             verify=options.get("verify", True),
             secrets=self._secrets(),
+            unix_socket=options.get("unix_socket"),
+            client_cert=options.get("client_cert"),
         )
 
     @property
@@ -214,8 +222,14 @@ class BaseDriver:
             require(extra, extra, what=f"the {choice} transport")
         module, _, name = target.partition(":")
         factory = getattr(importlib.import_module(f"overcast.runtime.transports.{module}"), name)
+        # Passed only when set, so a transport without them is called as before.
+        local: dict[str, Any] = {}
+        if config.unix_socket is not None:
+            local["unix_socket"] = config.unix_socket
+        if config.client_cert is not None:
+            local["client_cert"] = config.client_cert
         return factory(pool_size=config.pool_size, verify=config.verify,
-                       user_agent=config.user_agent, min_rate=config.timeouts.min_rate)
+                       user_agent=config.user_agent, min_rate=config.timeouts.min_rate, **local)
 
     @classmethod
     def _view_class(cls) -> type[AsyncView[Any]]:

@@ -256,6 +256,12 @@ class RuntimeConfig:
     pool_size: int = DEFAULT_POOL_SIZE
     verify: bool | str = True
     secrets: tuple[Secret, ...] = ()
+    #: A UNIX socket every request is sent over (the URL then names only the
+    #: path and the Host header): a local engine's API, such as Docker's.
+    unix_socket: str | None = None
+    #: A TLS client certificate: a PEM file holding the certificate and its
+    #: key, or ``(certificate file, key file)``.
+    client_cert: str | tuple[str, str] | None = None
 
     def is_throttled(self, response: Response) -> bool:
         """A 429, or what the driver's hook recognises as throttling."""

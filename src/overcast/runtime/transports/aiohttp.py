@@ -21,10 +21,12 @@ from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import ClientCert
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import TransportFailure
 from overcast.runtime.transports.base import as_async_chunks
 from overcast.runtime.transports.base import in_memory_body
+from overcast.runtime.transports.base import ssl_context
 
 __all__ = ["AiohttpTransport"]
 
@@ -38,7 +40,10 @@ class AiohttpTransport(AsyncTransport):
     """
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None, min_rate: float | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None,
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
+        self._unix_socket = unix_socket
+        self._client_cert = client_cert
         self._user_agent = user_agent
         self._min_rate = min_rate
         self._pool_size = pool_size
@@ -52,9 +57,16 @@ class AiohttpTransport(AsyncTransport):
                 ssl_arg = False
             elif isinstance(self._verify, str):
                 ssl_arg = ssl.create_default_context(cafile=self._verify)
-            connector = aiohttp.TCPConnector(
-                limit=self._pool_size * 8, limit_per_host=self._pool_size, ssl=ssl_arg
-            )
+            if self._client_cert is not None:
+                ssl_arg = ssl_context(self._verify, self._client_cert)
+            limit, per_host = self._pool_size * 8, self._pool_size
+            connector: aiohttp.BaseConnector
+            if self._unix_socket is not None:
+                connector = aiohttp.UnixConnector(path=self._unix_socket, limit=limit,
+                                                  limit_per_host=per_host)
+            else:
+                connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host,
+                                                 ssl=ssl_arg)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,

@@ -8,6 +8,7 @@ body in a :class:`~overcast.runtime.streams.ByteStream`.
 
 from __future__ import annotations
 
+import ssl
 import time
 from abc import ABC
 from abc import abstractmethod
@@ -32,8 +33,13 @@ __all__ = [
     "TransportFailure",
     "as_async_chunks",
     "buffer_chunks",
+    "cert_files",
     "in_memory_body",
+    "ssl_context",
 ]
+
+#: A TLS client certificate: one PEM file with certificate and key, or the two files.
+ClientCert = str | tuple[str, str]
 
 #: Connections kept per host; also the cap on concurrent requests to one host.
 DEFAULT_POOL_SIZE: Final = 16
@@ -168,3 +174,24 @@ def in_memory_body(body: bytearray | memoryview) -> bytes | Iterator[bytes]:
     if memoryview(body).nbytes <= DEFAULT_CHUNK_SIZE:
         return bytes(body)
     return buffer_chunks(body)
+
+
+def cert_files(client_cert: ClientCert) -> tuple[str, str | None]:
+    """``(certificate file, key file or None)`` of a client certificate option."""
+    if isinstance(client_cert, str):
+        return client_cert, None
+    cert, key = client_cert
+    return cert, key
+
+
+def ssl_context(verify: bool | str, client_cert: ClientCert | None) -> ssl.SSLContext:
+    """The TLS context for ``verify`` (True, False or a CA bundle) presenting
+    ``client_cert``, for the clients that take a context."""
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if client_cert is not None:
+        cert, key = cert_files(client_cert)
+        context.load_cert_chain(cert, key)
+    return context

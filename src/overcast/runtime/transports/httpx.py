@@ -23,11 +23,13 @@ from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import ClientCert
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
 from overcast.runtime.transports.base import as_async_chunks
 from overcast.runtime.transports.base import in_memory_body
+from overcast.runtime.transports.base import ssl_context
 
 __all__ = ["HttpxAsyncTransport", "HttpxSyncTransport"]
 
@@ -75,6 +77,11 @@ def _response(raw: httpx.Response, request: Request) -> Response:
     )
 
 
+def _verify(verify: bool | str, client_cert: ClientCert | None) -> Any:
+    """httpx's ``verify``: as given, or a context presenting the client certificate."""
+    return verify if client_cert is None else ssl_context(verify, client_cert)
+
+
 def _wants_stream(request: Request, raw: httpx.Response) -> bool:
     return request.stream and 200 <= raw.status_code < 300 and request.method != "HEAD"
 
@@ -83,13 +90,18 @@ class HttpxSyncTransport(SyncTransport):
     """An ``httpx.Client`` with ``pool_size`` connections per host."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None, min_rate: float | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None,
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
         self._min_rate = min_rate
+        limits = httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size)
+        tls = _verify(verify, client_cert)
         self._client = httpx.Client(
-            limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
-            verify=verify,
+            limits=limits,
+            verify=tls,
             follow_redirects=False,
             headers={"User-Agent": user_agent} if user_agent else None,
+            transport=(httpx.HTTPTransport(uds=unix_socket, limits=limits, verify=tls)
+                       if unix_socket is not None else None),
         )
 
     def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
@@ -130,13 +142,18 @@ class HttpxAsyncTransport(AsyncTransport):
     """An ``httpx.AsyncClient``; works on asyncio and trio."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None, min_rate: float | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None,
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
         self._min_rate = min_rate
+        limits = httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size)
+        tls = _verify(verify, client_cert)
         self._client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
-            verify=verify,
+            limits=limits,
+            verify=tls,
             follow_redirects=False,
             headers={"User-Agent": user_agent} if user_agent else None,
+            transport=(httpx.AsyncHTTPTransport(uds=unix_socket, limits=limits, verify=tls)
+                       if unix_socket is not None else None),
         )
 
     async def send(

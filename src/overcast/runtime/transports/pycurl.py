@@ -43,8 +43,10 @@ from overcast.runtime.effects import body_length
 from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import ClientCert
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
+from overcast.runtime.transports.base import cert_files
 
 __all__ = ["PycurlTransport"]
 
@@ -66,8 +68,11 @@ class PycurlTransport(SyncTransport):
     """libcurl with a pool of handles sharing one connection cache."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
-                 user_agent: str | None = None, min_rate: float | None = None) -> None:
+                 user_agent: str | None = None, min_rate: float | None = None,
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
         self._verify = verify
+        self._unix_socket = unix_socket
+        self._client_cert = cert_files(client_cert) if client_cert is not None else None
         self._min_rate = max(1, math.ceil(min_rate)) if min_rate else 1
         self._user_agent = user_agent
         self._slots = _Slots(pool_size)
@@ -100,6 +105,13 @@ class PycurlTransport(SyncTransport):
             curl.setopt(pycurl.SSL_VERIFYHOST, 0)
         elif isinstance(self._verify, str):
             curl.setopt(pycurl.CAINFO, self._verify)
+        if self._unix_socket is not None:
+            curl.setopt(pycurl.UNIX_SOCKET_PATH, self._unix_socket)
+        if self._client_cert is not None:
+            cert, key = self._client_cert
+            curl.setopt(pycurl.SSLCERT, cert)
+            if key is not None:
+                curl.setopt(pycurl.SSLKEY, key)
 
     def _checkin(self, curl: Any, reusable: bool, *, plain: bool = False) -> None:
         """Return a handle to the pool. After anything but a ``plain`` request (a

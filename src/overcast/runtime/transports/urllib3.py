@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from typing import Any
@@ -22,9 +23,11 @@ from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
+from overcast.runtime.transports.base import ClientCert
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
+from overcast.runtime.transports.base import cert_files
 
 __all__ = ["Urllib3Transport"]
 
@@ -40,7 +43,8 @@ class Urllib3Transport(SyncTransport):
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  min_rate: float | None = None,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, user_agent: str | None = None) -> None:
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, user_agent: str | None = None,
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
         self._user_agent = user_agent
         self._min_rate = min_rate
         kwargs: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False}
@@ -48,7 +52,12 @@ class Urllib3Transport(SyncTransport):
             kwargs["cert_reqs"] = "CERT_NONE"
         elif isinstance(verify, str):
             kwargs["ca_certs"] = verify
+        if client_cert is not None:
+            kwargs["cert_file"], kwargs["key_file"] = cert_files(client_cert)
         self._pool = urllib3.PoolManager(num_pools=32, **kwargs)
+        if unix_socket is not None:
+            unix_pool = _unix_pool(unix_socket)
+            self._pool.pool_classes_by_scheme = {"http": unix_pool, "https": unix_pool}
         self._chunk_size = chunk_size
 
     def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
@@ -177,3 +186,24 @@ class _Urllib3Stream(ByteStream):
             # Unread data would poison the pooled connection: drop it instead.
             self._raw.close()
         self._raw.release_conn()
+
+
+def _unix_pool(path: str) -> type[urllib3.HTTPConnectionPool]:
+    """A connection pool class whose connections go to the UNIX socket ``path``."""
+
+    class UnixConnection(urllib3.connection.HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                if isinstance(self.timeout, int | float):
+                    sock.settimeout(self.timeout)
+                sock.connect(path)
+            except OSError as exc:
+                sock.close()
+                raise NewConnectionError(self, f"cannot connect to {path}: {exc}") from exc
+            return sock
+
+    class UnixConnectionPool(urllib3.HTTPConnectionPool):
+        ConnectionCls = UnixConnection
+
+    return UnixConnectionPool
