@@ -16,12 +16,15 @@ from dataclasses import field
 from enum import StrEnum
 from typing import Any
 from typing import ClassVar
+from typing import Final
 
 from overcast.compute.base import NodeLike
 from overcast.driver import AsyncView
 from overcast.driver import BaseDriver
 from overcast.errors import InvalidInput
 from overcast.errors import MemberNotFound
+from overcast.errors import NotSupported
+from overcast.errors import ProviderError
 from overcast.models import Model
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
@@ -36,12 +39,19 @@ from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 
 __all__ = [
+    "DEFAULT_ALGORITHM",
     "Algorithm",
+    "BalancerError",
+    "BalancerImmutable",
     "Driver",
+    "Health",
+    "LibcloudLBError",
+    "LibcloudLBImmutableError",
     "LoadBalancer",
     "LoadBalancerDriver",
     "LoadBalancerDriverAsync",
     "Member",
+    "MemberCondition",
     "State",
 ]
 
@@ -56,6 +66,56 @@ class Algorithm(StrEnum):
     WEIGHTED_LEAST_CONNECTIONS = "weighted_least_connections"
     SHORTEST_RESPONSE = "shortest_response"
     PERSISTENT_IP = "persistent_ip"
+    # Apache Libcloud's names for F5-style algorithms (Dimension Data, NTT): no
+    # driver here offers them, but code that names them keeps importing.
+    LEAST_CONNECTIONS_MEMBER = "least_connections_member"
+    LEAST_CONNECTIONS_NODE = "least_connections_node"
+    OBSERVED_MEMBER = "observed_member"
+    OBSERVED_NODE = "observed_node"
+    PREDICTIVE_MEMBER = "predictive_member"
+    PREDICTIVE_NODE = "predictive_node"
+
+
+#: The algorithm a balancer uses when none is named (Libcloud's ``DEFAULT_ALGORITHM``).
+DEFAULT_ALGORITHM: Final = Algorithm.ROUND_ROBIN
+
+
+class Health(StrEnum):
+    """How a member is doing, in one vocabulary for every provider.
+
+    A member's ``extra["health"]`` is one of these; ``extra["status"]`` keeps
+    the provider's own word for it (``InService``, ``unused``, ``UP``, ...).
+    """
+
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    DRAINING = "draining"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"
+
+
+class MemberCondition(StrEnum):
+    """Whether a member takes traffic (Libcloud's ``MemberCondition``): where
+    the provider has it, a member's ``extra["condition"]``, and what its
+    ``ex_`` operations set."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    DRAINING = "draining"
+
+
+class BalancerError(ProviderError):
+    """A load balancer provider refused a change (Libcloud's ``LibcloudLBError``)."""
+
+
+class BalancerImmutable(BalancerError):
+    """The balancer is being changed and refuses any other change until it is
+    done (Libcloud's ``LibcloudLBImmutableError``); drivers wait it out where
+    the provider says when it is done."""
+
+
+LibcloudLBError = BalancerError
+LibcloudLBImmutableError = BalancerImmutable
 
 
 class State(StrEnum):
@@ -121,7 +181,10 @@ class Member:
 
     ``id`` is the provider's member id (for a member not yet attached, the id
     the provider attaches by, such as an instance id, or ``None``); ``balancer``
-    is the balancer it belongs to, once known.
+    is the balancer it belongs to, once known. A listed member's
+    ``extra["health"]`` is a :class:`Health` (``extra["status"]`` the
+    provider's word), and where the provider has them ``extra["condition"]``
+    is a :class:`MemberCondition` and ``extra["weight"]`` its weight.
     """
 
     id: str | None
@@ -159,6 +222,55 @@ class LoadBalancerDriver(BaseDriver):
     protocols: ClassVar[tuple[str, ...]] = ()
     #: The balancing algorithms this driver supports.
     algorithms: ClassVar[tuple[Algorithm, ...]] = ()
+
+    # -- checks every driver makes before sending anything --------------------------
+
+    def _check_port(self, port: object, what: str = "port") -> int:
+        """A TCP port, 1 to 65535; InvalidInput otherwise."""
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise InvalidInput(f"{what} must be a whole number from 1 to 65535: {port!r}",
+                               driver=self)
+        return port
+
+    def _check_protocol(self, protocol: object) -> str:
+        """One of :attr:`protocols` (any case); InvalidInput otherwise."""
+        wanted = protocol.lower() if isinstance(protocol, str) else protocol
+        if wanted not in self.protocols:
+            raise InvalidInput(f"unknown protocol {protocol!r}; this driver speaks "
+                               f"{', '.join(self.protocols)}", driver=self)
+        return str(wanted)
+
+    def _check_algorithm(self, algorithm: object) -> Algorithm:
+        """An :class:`Algorithm` this driver offers: InvalidInput for a value
+        that is no algorithm, NotSupported for one the driver lacks."""
+        known = next((each for each in Algorithm if each == algorithm), None)
+        if known is None:
+            raise InvalidInput(f"unknown algorithm {algorithm!r}", driver=self)
+        if known not in self.algorithms:
+            raise NotSupported(f"{self.name} offers no {known.value} algorithm; it offers "
+                               f"{', '.join(a.value for a in self.algorithms)}", driver=self)
+        return known
+
+    def _check_member(self, member: object, *, by_id: bool = False) -> Member:
+        """A member to attach: a :class:`Member` with an address (an IP, or an
+        id the provider attaches by) and, if it has one, a valid port.
+        ``by_id``: only an id will do (members are instances)."""
+        if not isinstance(member, Member):
+            raise InvalidInput(f"a member must be a Member: {member!r}", driver=self)
+        if by_id and not member.id:
+            raise InvalidInput(f"{self.name} attaches members by instance id; this member has "
+                               f"none: {member!r}", driver=self)
+        if not member.id and not member.ip:
+            raise InvalidInput(f"a member needs an IP address or an id: {member!r}", driver=self)
+        if member.port is not None:
+            self._check_port(member.port, "a member's port")
+        return member
+
+    def _check_members(self, members: object, *, by_id: bool = False) -> list[Member]:
+        """The members given to ``create_balancer``, each checked."""
+        if isinstance(members, str | bytes | Member) or not isinstance(members, Sequence):
+            raise InvalidInput(f"members must be a list of Member: {members!r}", driver=self)
+        return [self._check_member(member, by_id=by_id) for member in members]
 
     # -- capabilities -------------------------------------------------------------
 

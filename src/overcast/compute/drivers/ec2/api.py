@@ -61,6 +61,7 @@ __all__ = [
     "EC2Api",
     "Params",
     "SecurityGroupNotFound",
+    "check_region",
 ]
 
 T = TypeVar("T")
@@ -109,6 +110,14 @@ _FORM: Final = "application/x-www-form-urlencoded; charset=utf-8"
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d{1,2}\Z")
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}\Z")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_region(region: object, *, driver: object = None) -> str:
+    """An AWS region name (``eu-west-1``); InvalidInput otherwise (shared by
+    every driver of an AWS Query API)."""
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise InvalidInput(f"not an AWS region name: {region!r}", driver=driver)
+    return region
 
 
 class SecurityGroupNotFound(NotFound):
@@ -415,6 +424,4 @@ class EC2Api(HttpApi, NodeDriver):
 
     def _check_region(self, region: object) -> str:
         """An AWS region name (``eu-west-1``)."""
-        if not isinstance(region, str) or not _REGION.match(region):
-            raise InvalidInput(f"not an AWS region name: {region!r}", driver=self)
-        return region
+        return check_region(region, driver=self)
