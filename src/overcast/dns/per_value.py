@@ -59,9 +59,11 @@ from dataclasses import field
 from typing import Any
 from typing import ClassVar
 from typing import TypeAlias
+from urllib.parse import quote
 
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
+from overcast.dns.base import Record
 from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordStyle
@@ -266,6 +268,9 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
     #: Whether the full listing comes ordered by name, so that a set is complete
     #: once a record of another name follows it.
     listed_by_name: ClassVar[bool] = False
+    #: Whether ``GET <collection>/<id>`` reads one record (``get_record`` by the
+    #: provider's id is then one request, not a listing of the zone).
+    value_by_id: ClassVar[bool] = True
     #: How many values one :meth:`_post_values` writes in one request that makes
     #: all or none (1: the provider writes a value a request).
     values_per_post: ClassVar[int] = 1
@@ -589,6 +594,26 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
             yield from self._delete_values(zone, current)
         entries = yield from self._values_at(zone, relative, str(rtype))
         return self._to_record(zone, entries)
+
+    def _scan_record(self, zone: Zone, record_id: str) -> Op[Record]:
+        """The value with the provider's id ``record_id``: one ``GET`` of
+        ``<collection>/<id>`` where the provider reads one record
+        (:attr:`value_by_id`), else found by listing the zone."""
+        if not self.value_by_id:
+            return (yield from super()._scan_record(zone, record_id))
+        names.encodable(record_id, what="record id", driver=self)
+        path = f"{self._records_path(zone)}/{quote(record_id, safe='')}"
+        reply = yield from self._json("GET", path, what=record_id, missing=RecordNotFound)
+        item = reply
+        if self.created_key and isinstance(reply, dict):
+            item = reply.get(self.created_key)
+        entries = self._entries(zone, [item]) if isinstance(item, dict) else []
+        if not entries:  # a record of a kind overcast does not list (the SOA, say)
+            raise RecordNotFound(record_id, driver=self)
+        entry = entries[0]
+        found = RecordSet(set_id(entry.name, entry.type), entry.name, entry.type, entry.value,
+                          zone, self, entry.ttl, extra={self.ids_key: [entry.id]})
+        return self._records_of(found)[0]
 
     def _add_values(self, spec: RecordSpec) -> Op[RecordSet]:
         """Add values to a set as the provider stores them: one new record per

@@ -248,10 +248,21 @@ def test_digitalocean_get_record_by_the_providers_id(mode: str) -> None:
     script = Script()
     script.expect("GET", f"{DO}/domains/example.com").reply(
         200, json={"domain": {"name": "example.com", "ttl": 1800}})
-    script.expect("GET", RECORDS, params={"page": "1", "per_page": "2"}).reply(200, json=page(
-        [item(1, "www", "A", "192.0.2.1"), item(2, "www", "A", "192.0.2.2")]))
+    script.expect("GET", f"{RECORDS}/2").reply(
+        200, json={"domain_record": item(2, "www", "A", "192.0.2.2")})
     found = call(mode, digitalocean(script), "get_record", "example.com", "2")
-    assert (found.id, found.data) == ("2", "192.0.2.2")
+    assert (found.id, found.name, found.data, found.ttl) == ("2", "www", "192.0.2.2", 300)
+    script.assert_done()
+
+
+def test_digitalocean_get_record_of_an_unknown_id_is_record_not_found(mode: str) -> None:
+    script = Script()
+    script.expect("GET", f"{DO}/domains/example.com").reply(
+        200, json={"domain": {"name": "example.com", "ttl": 1800}})
+    script.expect("GET", f"{RECORDS}/a%2Fb").reply(
+        404, json={"id": "not_found", "message": "The resource you requested could not be found."})
+    with pytest.raises(RecordNotFound):
+        call(mode, digitalocean(script), "get_record", "example.com", "a/b")
     script.assert_done()
 
 

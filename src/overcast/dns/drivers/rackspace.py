@@ -141,6 +141,8 @@ class RackspaceDNSDriver(PerValueDNSDriver):
     )
     #: Apache Libcloud's Rackspace records: Rackspace's ids, relative names
     #: (``None`` for the apex), data as stored (hosts without the dot).
+    #: ``get_record`` finds a value by listing the domain's records.
+    value_by_id: ClassVar[bool] = False
     record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", apex=None,
                                                       dotted_hosts=False)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
