@@ -102,3 +102,51 @@ def elb_target(request: pytest.FixtureRequest, tmp_path: Any) -> LBTarget:
 
     return LBTarget(driver=driver, member=member, node=node, requests=requests, many=120,
                     close=[ec2])
+
+
+def moto_subnets(request: pytest.FixtureRequest) -> list[str]:
+    """Two subnets of moto's default VPC, in different zones (an ALB needs them)."""
+    import boto3
+
+    ec2 = boto3.client("ec2", endpoint_url=moto_server(request).url, region_name=REGION,
+                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    subnets = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])
+    return [s["SubnetId"] for s in subnets[:2]]
+
+
+def make_elbv2(request: pytest.FixtureRequest, name: str = "alb", **kwargs: Any) -> Any:
+    """An ALB or NLB driver for this process's moto server, with its subnets."""
+    from overcast.loadbalancer import get_driver
+
+    server = moto_server(request)
+    kwargs.setdefault("timeout", 60)
+    kwargs.setdefault("subnets", moto_subnets(request))
+    return get_driver(name)(ACCESS_KEY, SECRET_KEY, REGION, endpoint=server.url, **kwargs)
+
+
+def _elbv2_target(request: pytest.FixtureRequest, name: str) -> LBTarget:
+    requests: list[object] = []
+    driver = make_elbv2(request, name, page_size=50, hooks=Hooks(on_request=[requests.append]))
+    ec2 = ec2_driver(request)
+
+    def member() -> Member:
+        return Member(make_instances(request)[0], None, 8080)
+
+    def node() -> Any:
+        size = next(s for s in ec2.list_sizes() if s.id == "t2.micro")
+        return ec2.create_node("lb-node", size, ec2.get_image(IMAGE_ID))
+
+    missing = (f"arn:aws:elasticloadbalancing:{REGION}:123456789012:loadbalancer/"
+               f"{'app' if name == 'alb' else 'net'}/missing/0123456789abcdef")
+    return LBTarget(driver=driver, member=member, node=node, requests=requests, many=120,
+                    close=[ec2], missing_id=missing)
+
+
+def alb_target(request: pytest.FixtureRequest, tmp_path: Any) -> LBTarget:
+    """The contract's target: an ALB on moto, pages of 50."""
+    return _elbv2_target(request, "alb")
+
+
+def nlb_target(request: pytest.FixtureRequest, tmp_path: Any) -> LBTarget:
+    """The contract's target: an NLB on moto, pages of 50."""
+    return _elbv2_target(request, "nlb")

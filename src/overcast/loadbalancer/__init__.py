@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from overcast.loadbalancer.base import MemberCondition
     from overcast.loadbalancer.base import State
     from overcast.loadbalancer.drivers.elb import ElasticLBDriver
+    from overcast.loadbalancer.drivers.elbv2 import ApplicationLBDriver
+    from overcast.loadbalancer.drivers.elbv2 import NetworkLBDriver
 
     #: Every name get_driver serves -> (module, class), as Libcloud's ``DRIVERS``.
     DRIVERS: dict[str, tuple[str, str]]
@@ -62,6 +64,8 @@ class Provider(metaclass=Catalog):
     """
 
     ELB: DriverRef[ElasticLBDriver] = DriverRef("elb", "elb:ElasticLBDriver")
+    ALB: DriverRef[ApplicationLBDriver] = DriverRef("alb", "elbv2:ApplicationLBDriver")
+    NLB: DriverRef[NetworkLBDriver] = DriverRef("nlb", "elbv2:NetworkLBDriver")
 
 
 _NONE: Final = "overcast has no driver for it: keep Apache Libcloud for it, or register one " \
@@ -80,7 +84,6 @@ UNSERVED: Final[dict[str, tuple[str, str]]] = {
     "RACKSPACE": ("rackspace", _NONE),
     "RACKSPACE_US": ("rackspace_us", "Libcloud retired it too; " + _NONE),
     "RACKSPACE_UK": ("rackspace_uk", "Libcloud retired it too; " + _NONE),
-    "ALB": ("alb", _NONE),
 }
 # overcast.compat keeps the table of every area's unserved Libcloud constants,
 # which Provider and get_driver read; this area's rows are added to it here,
