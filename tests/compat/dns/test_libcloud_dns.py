@@ -25,9 +25,12 @@ from typing import Any
 import pytest
 
 import overcast.dns
+from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
 from overcast.dns.drivers.powerdns import PowerDNSDriver
 from overcast.dns.drivers.route53 import Route53DNSDriver
 from overcast.errors import RecordNotFound
+from servers.dns_digitalocean import TOKEN as DIGITALOCEAN_TOKEN
+from servers.dns_digitalocean import shared_server as digitalocean_server
 from servers.dns_powerdns import server as powerdns_server
 from servers.dns_route53 import ACCESS_KEY
 from servers.dns_route53 import SECRET_KEY
@@ -36,6 +39,7 @@ from servers.moto_server import moto_server
 libcloud_base = pytest.importorskip("libcloud.dns.base")
 libcloud_types = pytest.importorskip("libcloud.dns.types")
 from libcloud.dns.drivers import route53 as libcloud_route53  # noqa: E402
+from libcloud.dns.drivers.digitalocean import DigitalOceanDNSDriver as LibcloudDigitalOcean  # noqa: E402
 from libcloud.dns.drivers.powerdns import PowerDNSDriver as LibcloudPowerDNS  # noqa: E402
 from libcloud.dns.drivers.route53 import Route53DNSDriver as LibcloudRoute53  # noqa: E402
 
@@ -52,7 +56,9 @@ def rows(records: Iterable[Any], domain: str) -> list[Row]:
     """The records as the programs print them, sorted, the domain made neutral."""
 
     def neutral(text: Any) -> Any:
-        return text.replace(domain, "<zone>") if isinstance(text, str) else text
+        if not isinstance(text, str):
+            return text
+        return text.replace(domain, "<zone>").replace(domain.rstrip("."), "<zone>")
 
     return sorted(
         (neutral(r.name), str(r.type), neutral(r.data), r.ttl, r.extra.get("priority"))
@@ -106,6 +112,29 @@ def route53_program(driver: Any, domain: str, not_found: type[Exception]) -> lis
     mx = driver.get_record(zone.id, "MX:")
     printed.append(("mx", mx.name, mx.data.replace(domain, "<zone>"), mx.extra.get("priority")))
     driver.delete_record(driver.get_record(zone.id, "TXT:txt"))
+    printed += rows(driver.list_records(zone), domain)
+    return printed
+
+
+def digitalocean_program(driver: Any, domain: str, not_found: type[Exception]) -> list[Any]:
+    """A Libcloud DigitalOcean program: relative names, MX priority in extra,
+    records fetched again by the ids the listing gives."""
+    printed: list[Any] = []
+    zone = next(z for z in driver.list_zones() if z.id == domain.rstrip("."))
+    driver.create_record("www", zone, "A", "192.0.2.1", extra={"ttl": 300})
+    driver.create_record("www", zone, "A", "192.0.2.2", extra={"ttl": 300})
+    driver.create_record("@", zone, "MX", f"mail.{domain}", extra={"ttl": 300, "priority": 10})
+    driver.create_record("txt", zone, "TXT", "hello world", extra={"ttl": 300})
+    records = driver.list_records(zone)
+    printed += rows(records, domain)
+    for record in sorted(records, key=lambda r: (r.name, r.type, r.data)):
+        if record.type in ("SOA", "NS"):
+            continue
+        again = driver.get_record(zone.id, record.id)
+        printed.append(("get", again.name, again.type, rows([again], domain)[0][2]))
+    www = next(r for r in records if r.data == "192.0.2.2")
+    driver.update_record(www, www.name, www.type, "192.0.2.3", extra={"ttl": 300})
+    driver.delete_record(next(r for r in records if r.type == "TXT"))
     printed += rows(driver.list_records(zone), domain)
     return printed
 
@@ -239,3 +268,25 @@ def test_powerdns_records_match_libcloud(request: pytest.FixtureRequest) -> None
                           for r in driver.list_records(z))
 
         assert listed(ours, zone) == listed(theirs, their_zone)
+
+
+def test_digitalocean_program(request: pytest.FixtureRequest) -> None:
+    _, endpoint = digitalocean_server(request)
+    ours = DigitalOceanDNSDriver(DIGITALOCEAN_TOKEN, endpoint=endpoint)
+    theirs = LibcloudDigitalOcean(DIGITALOCEAN_TOKEN)
+    address = endpoint.split("://", 1)[1].split("/", 1)[0]
+    connection = theirs.connection
+    connection.host, connection.port = address.rsplit(":", 1)[0], int(address.rsplit(":", 1)[1])
+    connection.secure = False
+    connection.connect()  # the driver connected on creation, to DigitalOcean's host
+
+    def make_zone(domain: str) -> str:
+        return ours.create_zone(domain).domain
+
+    def held(domain: str) -> list[Row]:
+        zone = ours.get_zone(domain.rstrip("."))
+        return sorted((r.name, str(r.type), [v.replace(domain, "<zone>") for v in r.values], r.ttl)
+                      for r in ours.list_record_sets(zone) if str(r.type) not in ("SOA", "NS"))
+
+    with ours:
+        compare(digitalocean_program, theirs, ours, make_zone, held)

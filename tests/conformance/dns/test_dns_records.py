@@ -50,7 +50,7 @@ class Convention:
 CONVENTIONS: dict[str, Convention] = {
     "AzureDNSDriver": Convention(),
     "CloudflareDNSDriver": Convention(names="bare", ids="native", dotted_hosts=False),
-    "DigitalOceanDNSDriver": Convention(apex="@", ids="native"),
+    "DigitalOceanDNSDriver": Convention(apex="@", ids="native", dotted_hosts=False),
     "GoogleDNSDriver": Convention(names="absolute", ids="type:name", quoted_text=True),
     "LinodeDNSDriver": Convention(ids="native", dotted_hosts=False),
     "NimbusDNSDriver": Convention(),

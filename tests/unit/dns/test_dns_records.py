@@ -201,7 +201,7 @@ def test_digitalocean_lists_values_past_page_one_with_their_own_ids(mode: str) -
     records = call(mode, digitalocean(script), "list_records", do_zone())
     assert sorted((r.id, r.name, r.type, r.data, r.extra) for r in records) == [
         ("1", "www", "A", "192.0.2.1", {}),
-        ("2", "@", "MX", "mail.example.com.", {"priority": 10}),
+        ("2", "@", "MX", "mail.example.com", {"priority": 10}),
         ("3", "www", "A", "192.0.2.2", {}),
     ]
     script.assert_done()

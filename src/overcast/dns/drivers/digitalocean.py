@@ -80,8 +80,10 @@ class DigitalOceanDNSDriver(PerValueDNSDriver):
     label: ClassVar[str] = "DigitalOcean"
     errors: ClassVar[ErrorMap] = ErrorMap(When(AlreadyExists, status=422, says="already exists"))
     #: Apache Libcloud's DigitalOcean records: DigitalOcean's ids, relative
-    #: names with ``"@"`` for the apex, data as stored (hosts with the dot).
-    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", apex="@")
+    #: names with ``"@"`` for the apex, data as DigitalOcean gives it (hosts
+    #: without the dot).
+    record_style: ClassVar[RecordStyle] = RecordStyle(ids="native", apex="@",
+                                                      dotted_hosts=False)
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(
         map(RecordType, ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "TXT")))
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
