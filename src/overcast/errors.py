@@ -34,6 +34,8 @@ __all__ = [
     "ContainerError",
     "ContainerIsNotEmpty",
     "ContainerNotFound",
+    "DeployedContainerAlreadyExists",
+    "DeployedContainerNotFound",
     "ImageNotFound",
     "IntegrityError",
     "InvalidCredentials",
@@ -317,6 +319,19 @@ class ClusterNotFound(NotFound):
     """No container cluster with this id."""
 
     kind = "cluster"
+
+
+class DeployedContainerNotFound(NotFound):
+    """No deployed (running or stopped) container with this id: not to be
+    confused with :class:`ContainerNotFound`, a storage bucket."""
+
+    kind = "deployed container"
+
+
+class DeployedContainerAlreadyExists(AlreadyExists):
+    """A deployed container with this name already exists."""
+
+    kind = "deployed container"
 
 
 class BackupTargetNotFound(NotFound):

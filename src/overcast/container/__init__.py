@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from overcast.registry import Catalog
 from overcast.registry import DriverGetter
+from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
 __all__ = ["ClusterLocation", "Container", "ContainerCluster", "ContainerDriver",
@@ -24,10 +25,13 @@ if TYPE_CHECKING:
     from overcast.container.base import ContainerDriver
     from overcast.container.base import ContainerImage
     from overcast.container.base import ContainerState
+    from overcast.container.drivers.docker import DockerContainerDriver
 
 
 class Provider(metaclass=Catalog):
-    """The built-in container drivers (none yet; plugins are found by name)."""
+    """The built-in container drivers (plugins are found by their own names)."""
+
+    DOCKER: DriverRef[DockerContainerDriver] = DriverRef("docker", "docker:DockerContainerDriver")
 
 
 get_driver: DriverGetter[ContainerDriver] = DriverGetter("container")

@@ -25,6 +25,7 @@ from typing import TypeAlias
 
 from overcast.driver import AsyncView
 from overcast.driver import BaseDriver
+from overcast.errors import InvalidInput
 from overcast.errors import LocationNotFound
 from overcast.models import Model
 from overcast.runtime.effects import Iter
@@ -35,7 +36,9 @@ from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
+from overcast.runtime.operation import stream
 from overcast.runtime.ops import find_first
+from overcast.runtime.streams import ByteStream
 
 __all__ = [
     "ClusterLocation",
@@ -46,6 +49,7 @@ __all__ = [
     "ContainerImage",
     "ContainerState",
     "DeployParameters",
+    "LogChunk",
 ]
 
 #: What ``deploy_container`` takes as ``parameters``: Apache Libcloud passes a
@@ -177,6 +181,41 @@ class ClusterLocation(Model["ContainerDriver"]):
     def _label(self) -> object:
         return self.name
 
+
+class LogChunk(bytes):
+    """A piece of a container's output: the bytes themselves, and ``stream``,
+    which of its outputs wrote them (``"stdout"`` or ``"stderr"``; ``"stdout"``
+    for a container with a terminal, whose outputs are one)."""
+
+    stream: str
+
+    def __new__(cls, data: bytes, stream: str) -> LogChunk:
+        chunk = super().__new__(cls, data)
+        chunk.stream = stream
+        return chunk
+
+    @property
+    def data(self) -> bytes:
+        """The bytes, as plain ``bytes``."""
+        return bytes(self)
+
+    def __repr__(self) -> str:
+        return f"LogChunk({bytes(self)!r}, {self.stream!r})"
+
+
+def check_cluster_argument(cluster: object, driver: BaseDriver, *, operation: str) -> None:
+    """Refuse a ``cluster`` that is no cluster: Apache Libcloud's Docker driver
+    takes ``deploy_container(name, image, parameters, start)`` and
+    ``list_containers(image, all)``, so a call written for it passes its third
+    argument where overcast's base order has ``cluster``; it is refused rather
+    than misread."""
+    if cluster is not None and not isinstance(cluster, ContainerCluster):
+        raise InvalidInput(
+            f"{operation}: the third positional argument is the cluster (overcast keeps "
+            f"the base driver's order), not {type(cluster).__name__} {cluster!r}; pass "
+            "parameters=, start= or all= by keyword", driver=driver)
+
+
 class ContainerDriver(BaseDriver):
     """Base class of container drivers.
 
@@ -283,6 +322,21 @@ class ContainerDriver(BaseDriver):
         """Delete a container (stopping it first if it runs)."""
         raise NotImplementedError
 
+    @stream
+    @not_supported
+    def stream_container_logs(self, container: Container, *, follow: bool = False,
+                              since: int | None = None,
+                              tail: int | None = None) -> Op[ByteStream]:
+        """A container's output as it comes: chunks (:class:`LogChunk`, which are
+        ``bytes``) each with ``.stream`` (``"stdout"``/``"stderr"``) and ``.data``.
+
+        ``follow`` keeps the stream open while the container runs (bounded by an
+        idle timeout, not the operation's total one); ``since`` is a Unix time,
+        ``tail`` the number of last lines to start with. Leaving the iteration
+        early closes the connection and leaves the container as it is.
+        """
+        raise NotImplementedError
+
     # -- locations and clusters ---------------------------------------------------------
 
     @iterator
@@ -350,6 +404,7 @@ class ContainerDriverAsync(AsyncView[ContainerDriver]):
     stop_container = aio(ContainerDriver.stop_container)
     restart_container = aio(ContainerDriver.restart_container)
     destroy_container = aio(ContainerDriver.destroy_container)
+    stream_container_logs = aio(ContainerDriver.stream_container_logs)
     iterate_locations = aio(ContainerDriver.iterate_locations)
     list_locations = aio(ContainerDriver.list_locations)
     get_location = aio(ContainerDriver.get_location)

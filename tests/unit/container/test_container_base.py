@@ -16,6 +16,7 @@ from overcast.container.base import ContainerDriver
 from overcast.container.base import ContainerImage
 from overcast.container.base import ContainerState
 from overcast.container.base import DeployParameters
+from overcast.container.base import LogChunk
 from overcast.errors import ClusterNotFound
 from overcast.errors import ImageNotFound
 from overcast.errors import InvalidInput
@@ -27,6 +28,9 @@ from overcast.runtime.effects import Op
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import operations_of
+from overcast.runtime.operation import stream
+from overcast.runtime.streams import ByteStream
+from overcast.runtime.streams import IterStream
 from servers.modes import call
 
 # -- running an operation sync or async ----------------------------------------------
@@ -122,6 +126,13 @@ class MemoryContainers(ContainerDriver):
         )
         self.containers[container.id] = container
         return container
+
+    @stream
+    def stream_container_logs(self, container: Container, *, follow: bool = False,
+                              since: int | None = None,
+                              tail: int | None = None) -> Op[ByteStream]:
+        yield from ()
+        return IterStream([LogChunk(f"{container.name}\n".encode(), "stdout")])
 
     @operation
     def get_container(self, id: str) -> Op[Container]:
@@ -260,6 +271,7 @@ def _args(
         "stop_container": (container,),
         "restart_container": (container,),
         "destroy_container": (container,),
+        "stream_container_logs": (container,),
         "iterate_locations": (),
         "list_locations": (),
         "get_location": ("eu-1",),
@@ -290,7 +302,7 @@ def test_every_operation_has_test_arguments() -> None:
 
 
 def test_provider_and_registry() -> None:
-    assert list(Provider) == []
+    assert list(Provider) == ["docker"]
     with pytest.raises(NotSupported, match="no container driver named 'nope'"):
         get_driver("nope")
 
