@@ -198,9 +198,24 @@ def test_a_lost_create_not_made_is_sent_again_once(mode: str) -> None:
     web = {"name": "web"}
     script.expect("POST", f"{V}/containers/create", params=web).fail(sent=True)
     script.expect("GET", f"{V}/containers/json", params=BY_TOKEN).reply(200, json=[])
+    script.expect("GET", f"{V}/containers/web/json").reply(404, json={"message": "no such"})
     script.expect("POST", f"{V}/containers/create", params=web).reply(201, json={"Id": "c2"})
     script.expect("GET", f"{V}/containers/c2/json").reply(200, json=inspect("c2", "created"))
     assert call(mode, driver(script), "deploy_container", "web", image(), start=False).id == "c2"
+    script.assert_done()
+
+
+@pytest.mark.usefixtures("token")
+def test_a_name_in_use_answered_with_a_500_is_already_exists(mode: str) -> None:
+    """Podman says 500 for a name in use: the outcome is unknown until the
+    name turns out to be another container's."""
+    script = Script()
+    script.expect("POST", f"{V}/containers/create", params={"name": "web"}).reply(
+        500, json={"cause": "that name is already in use", "message": "creating container"})
+    script.expect("GET", f"{V}/containers/json", params=BY_TOKEN).reply(200, json=[])
+    script.expect("GET", f"{V}/containers/web/json").reply(200, json=inspect("other"))
+    with pytest.raises(DeployedContainerAlreadyExists):
+        call(mode, driver(script), "deploy_container", "web", image())
     script.assert_done()
 
 

@@ -580,8 +580,16 @@ class DockerContainerDriver(HttpApi, ContainerDriver):
             return (yield from self.get_container.op(str(data["Id"])))
 
         def find() -> Op[Container | None]:
-            return (yield from find_first(
-                self._containers(labels=[f"{TOKEN_LABEL}={token}"]), lambda c: True))
+            mine = yield from find_first(
+                self._containers(labels=[f"{TOKEN_LABEL}={token}"]), lambda c: True)
+            if mine is None:
+                # Podman answers a name in use with a 500, which leaves the
+                # outcome unknown: the name taken by another container says it.
+                other = yield from or_none(self.get_container.op(name),
+                                           DeployedContainerNotFound)
+                if other is not None:
+                    raise DeployedContainerAlreadyExists(name, driver=self)
+            return mine
 
         container = yield from create_once(send, find)
         if start:
