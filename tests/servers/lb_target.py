@@ -30,6 +30,8 @@ class LBTarget:
     * ``many``: how many balancers make more than one page of listing.
     * ``close``: other drivers the factory made, closed after the test.
     * ``missing_id``: a well-formed balancer id no balancer has.
+    * ``port()``: a port for a new balancer to listen on (free, where it binds).
+    * ``paged``: whether the driver's listing is paged (HAProxy's is one file).
     """
 
     driver: LoadBalancerDriver
@@ -41,6 +43,8 @@ class LBTarget:
     many: int = 5
     close: list[Any] = field(default_factory=list)
     missing_id: str = "overcast-missing"
+    port: Callable[[], int] = lambda: 8000
+    paged: bool = True
 
     def activity(self) -> int:
         """How much the driver has sent so far (requests, or effects)."""

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from overcast.loadbalancer.drivers.elb import ElasticLBDriver
     from overcast.loadbalancer.drivers.elbv2 import ApplicationLBDriver
     from overcast.loadbalancer.drivers.elbv2 import NetworkLBDriver
+    from overcast.loadbalancer.drivers.haproxy import HAProxyDriver
 
     #: Every name get_driver serves -> (module, class), as Libcloud's ``DRIVERS``.
     DRIVERS: dict[str, tuple[str, str]]
@@ -66,6 +67,7 @@ class Provider(metaclass=Catalog):
     ELB: DriverRef[ElasticLBDriver] = DriverRef("elb", "elb:ElasticLBDriver")
     ALB: DriverRef[ApplicationLBDriver] = DriverRef("alb", "elbv2:ApplicationLBDriver")
     NLB: DriverRef[NetworkLBDriver] = DriverRef("nlb", "elbv2:NetworkLBDriver")
+    HAPROXY: DriverRef[HAProxyDriver] = DriverRef("haproxy", "haproxy:HAProxyDriver")
 
 
 _NONE: Final = "overcast has no driver for it: keep Apache Libcloud for it, or register one " \

@@ -342,11 +342,15 @@ class LoadBalancerDriver(BaseDriver):
         :class:`~overcast.errors.InvalidInput`, before any request, if the node
         has no address.
         """
+        member = self._node_member(balancer, node)
+        return (yield from self.balancer_attach_member.op(balancer, member))
+
+    def _node_member(self, balancer: LoadBalancer, node: NodeLike) -> Member:
+        """The member a compute node makes (see :meth:`balancer_attach_compute_node`)."""
         addresses = [*node.public_ips, *node.private_ips]
         if not addresses:
             raise InvalidInput(f"node {node.id!r} has no IP address to balance to", driver=self)
-        member = Member(node.id, addresses[0], balancer.port, balancer, extra={"node_id": node.id})
-        return (yield from self.balancer_attach_member.op(balancer, member))
+        return Member(node.id, addresses[0], balancer.port, balancer, extra={"node_id": node.id})
 
     @operation
     @not_supported

@@ -36,12 +36,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import IO
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import cast
 
 from overcast.errors import InvalidInput
 from overcast.errors import NotSupported
 from overcast.errors import OperationTimeout
 from overcast.errors import TransportError
 from overcast.runtime.redact import Secret
+
+if TYPE_CHECKING:
+    from overcast.runtime.effects import Op
 
 __all__ = [
     "Completed",
@@ -51,6 +57,8 @@ __all__ = [
     "Start",
     "Wait",
     "converse",
+    "converse_op",
+    "run_op",
     "start",
 ]
 
@@ -275,3 +283,18 @@ def converse(effect: Converse, timeout: float) -> bytes:
         raise OperationTimeout(f"no answer from {effect.path} within {limit:.3g}s") from None
     except OSError as exc:
         raise TransportError(f"cannot talk to {effect.path}: {exc.strerror or exc}") from None
+
+
+def run_op(effect: Run) -> Op[Completed]:
+    """An operation step that has the runner run ``effect``'s program to its
+    end: ``done = yield from run_op(Run([...]))`` (typed; the process effects
+    are not in the HTTP effects' ``Effect`` union)."""
+    done: Completed = yield cast(Any, effect)
+    return done
+
+
+def converse_op(effect: Converse) -> Op[bytes]:
+    """An operation step that has the runner perform ``effect``'s exchange
+    with a UNIX socket and returns the answer (typed, as :func:`run_op`)."""
+    answer: bytes = yield cast(Any, effect)
+    return answer

@@ -19,6 +19,7 @@ from servers.lb_target import LBTarget
 FACTORIES: dict[str, str] = {
     "alb": "servers.lb_aws:alb_target",
     "elb": "servers.lb_aws:elb_target",
+    "haproxy": "servers.haproxy:lb_target",
     "nlb": "servers.lb_aws:nlb_target",
 }
 

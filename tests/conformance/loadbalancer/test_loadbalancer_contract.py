@@ -27,10 +27,10 @@ def unique(prefix: str = "oc") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def make(target: LBTarget, mode: str = "sync", port: int = 8000, *,
+def make(target: LBTarget, mode: str = "sync", *,
          members: list[Member] | None = None) -> LoadBalancer:
     driver = target.driver
-    balancer: LoadBalancer = call(mode, driver, "create_balancer", unique(), port,
+    balancer: LoadBalancer = call(mode, driver, "create_balancer", unique(), target.port(),
                                   driver.protocols[0], driver.algorithms[0], members or [],
                                   **target.create_kwargs)
     return balancer
@@ -57,16 +57,18 @@ def test_protocols_and_algorithms(lb_target: LBTarget, mode: str) -> None:
 
 def test_create_get_list_update_destroy(lb_target: LBTarget, mode: str) -> None:
     driver = lb_target.driver
-    made = make(lb_target, mode)
+    port, other = lb_target.port(), lb_target.port() + 1
+    made = call(mode, driver, "create_balancer", unique(), port, driver.protocols[0],
+                driver.algorithms[0], [], **lb_target.create_kwargs)
     try:
         assert made.state in (State.RUNNING, State.PENDING)
-        assert made.port == 8000
+        assert made.port == port
         got = call(mode, driver, "get_balancer", made.id)
         assert got == made and got.name == made.name
         assert made.id in [b.id for b in call(mode, driver, "list_balancers")]
-        updated = call(mode, driver, "update_balancer", made, port=8001)
-        assert updated.port == 8001
-        assert call(mode, driver, "get_balancer", made.id).port == 8001
+        updated = call(mode, driver, "update_balancer", made, port=other)
+        assert updated.port == other
+        assert call(mode, driver, "get_balancer", made.id).port == other
         assert call(mode, driver, "destroy_balancer", made) is True
         with pytest.raises(BalancerNotFound):
             call(mode, driver, "get_balancer", made.id)
@@ -132,7 +134,8 @@ def test_invalid_input_sends_nothing(lb_target: LBTarget, mode: str, case: str) 
         "member": [Member(None, None, 80)]}[case]
     before = lb_target.activity()
     with pytest.raises(InvalidInput):
-        call(mode, driver, "create_balancer", unique(), args["port"], args["protocol"],
+        call(mode, driver, "create_balancer", unique(),
+             args["port"] if case == "port" else lb_target.port(), args["protocol"],
              args["algorithm"], args["members"], **lb_target.create_kwargs)
     assert lb_target.activity() == before
 
@@ -141,7 +144,7 @@ def test_an_algorithm_the_driver_lacks_is_not_supported(lb_target: LBTarget, mod
     lacking = [a for a in Algorithm if a not in lb_target.driver.algorithms]
     before = lb_target.activity()
     with pytest.raises(NotSupported):
-        call(mode, lb_target.driver, "create_balancer", unique(), 8000,
+        call(mode, lb_target.driver, "create_balancer", unique(), lb_target.port(),
              lb_target.driver.protocols[0], lacking[0], [], **lb_target.create_kwargs)
     assert lb_target.activity() == before
 
@@ -156,7 +159,8 @@ def test_listing_past_the_first_page(lb_target: LBTarget) -> None:
             ids = [b.id for b in call(mode, driver, "list_balancers")]
             assert len(ids) == len(set(ids))
             assert {b.id for b in made} <= set(ids)
-        assert lb_target.activity() - before >= 4  # at least two pages in each mode
+        if lb_target.paged:  # at least two pages in each mode
+            assert lb_target.activity() - before >= 4
     finally:
         for balancer in made:
             destroy(lb_target, balancer)
