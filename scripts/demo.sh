@@ -12,5 +12,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# HAProxy, for the load balancer step.
+if ! dpkg -s haproxy >/dev/null 2>&1; then
+  echo "== apt: installing haproxy"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy >/dev/null
+fi
 install_overcast "dns,libvirt"
 exec "$PY" -m overcast.demo "$@"

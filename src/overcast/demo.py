@@ -3,6 +3,8 @@ then async); a node on libvirt's built-in ``test:///default`` hypervisor; its
 address published in a DNS zone file (printed, then synced to a mirror); and
 the zone and an inventory backed up to local storage: the cross-service flow
 (create nodes on one cloud, publish them in DNS, keep copies in storage).
+Last, HAProxy balances between two HTTP servers the demo starts, the node
+attached disabled (where haproxy is installed).
 
 Run it with ``python -m overcast.demo [ROOT]``; it works in a temporary
 directory unless ROOT is given, and prints what it does.
@@ -143,6 +145,99 @@ def backup_part(root: str, zone_file: str, kvm: Any) -> None:
         print(f"backup: {saved.name} ({saved.size} bytes) and {listing.name} "
               f"({len(inventory)} nodes) kept in local storage")
 
+
+def lb_part(kvm: Any) -> None:
+    """HAProxy in front of two HTTP servers started here (the libvirt node
+    attached disabled): which member answers each of six requests, then a
+    detach and the members' health. Skipped where haproxy is not installed."""
+    import shutil
+    import socket
+    import subprocess
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler
+    from http.server import ThreadingHTTPServer
+
+    from overcast.loadbalancer import Member
+    from overcast.loadbalancer import MemberCondition
+    from overcast.loadbalancer import Provider as LBProvider
+    from overcast.loadbalancer import get_driver as get_lb_driver
+    from overcast.loadbalancer.base import Health
+
+    if shutil.which("haproxy") is None:
+        print("lb: haproxy is not installed here (bash scripts/demo.sh installs it): skipped")
+        return
+
+    def web(name: str) -> ThreadingHTTPServer:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(name)))
+                self.end_headers()
+                self.wfile.write(name.encode())
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    # A short directory: UNIX socket paths are limited to 107 bytes.
+    home = tempfile.mkdtemp(prefix="overcast-hap-", dir="/tmp")
+    paths = {n: os.path.join(home, n) for n in ("base.cfg", "overcast.cfg", "state",
+                                                  "master.sock", "admin.sock")}
+    with open(paths["base.cfg"], "w") as base:
+        base.write(f"global\n    master-worker\n    stats socket {paths['admin.sock']} level "
+                   f"admin expose-fd listeners\n    server-state-file {paths['state']}\n"
+                   "defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n"
+                   "    timeout server 10s\n    load-server-state-from-file global\n")
+    open(paths["overcast.cfg"], "w").close()
+    servers = {name: web(name) for name in ("alpha", "beta")}
+    haproxy = subprocess.Popen(["haproxy", "-W", "-S", paths["master.sock"], "-f",
+                                paths["base.cfg"], "-f", paths["overcast.cfg"]],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if os.path.exists(paths["admin.sock"]) and os.path.exists(paths["master.sock"]):
+                break
+            time.sleep(0.05)
+        hap = get_lb_driver(LBProvider.HAPROXY)(
+            paths["overcast.cfg"], master_socket=paths["master.sock"],
+            runtime_socket=paths["admin.sock"], base_configs=[paths["base.cfg"]],
+            state_file=paths["state"], check_interval=0.2)
+        members = [Member(n, "127.0.0.1", s.server_address[1]) for n, s in servers.items()]
+        lb = hap.create_balancer("demo", port, "http", members=members)
+        node = next(n for n in kvm.list_nodes() if n.name == "web-1")
+        hap.balancer_attach_compute_node(lb, node, ex_condition=MemberCondition.DISABLED,
+                                         ex_check=False, ex_port=80)
+        print(f"lb: balancer {lb.name} on {lb.ip}:{lb.port} (HAProxy, reloaded through its "
+              f"master CLI); node {node.name} attached disabled, unchecked")
+        for _ in range(100):
+            if all(m.extra["health"] == Health.HEALTHY for m in hap.balancer_list_members(lb)
+                   if m.id in servers):
+                break
+            time.sleep(0.05)
+        for n in range(1, 7):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+                print(f"lb: request {n} answered by {answer.read().decode()}")
+        hap.balancer_detach_member(lb, members[1])
+        print("lb: detached beta (live, through the runtime API: no reload); members now:")
+        for m in hap.balancer_list_members(lb):
+            print(f"    {m.id} {m.ip}:{m.port} {m.extra['health'].value} ({m.extra['status']})")
+        hap.close()
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def copy_part(root: str) -> None:
     """Stream an object from one storage driver to another, with a progress bar."""
     from overcast.storage import copy
@@ -176,6 +271,7 @@ def main(argv: list[str]) -> int:
         with kvm:
             zone_file = dns_part(root, dump_md5, addresses)
             backup_part(root, zone_file, kvm)
+            lb_part(kvm)
         print("== done")
     return 0
 
