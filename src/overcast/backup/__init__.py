@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from overcast.registry import Catalog
 from overcast.registry import DriverGetter
+from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
 __all__ = ["BackupDriver", "BackupTarget", "BackupTargetJob", "BackupTargetJobStatusType",
@@ -24,10 +25,13 @@ if TYPE_CHECKING:
     from overcast.backup.base import BackupTargetJobStatusType
     from overcast.backup.base import BackupTargetRecoveryPoint
     from overcast.backup.base import BackupTargetType
+    from overcast.backup.drivers.restic import ResticBackupDriver
 
 
 class Provider(metaclass=Catalog):
-    """The built-in backup drivers (none yet; plugins are found by name)."""
+    """The built-in backup drivers (plugins are found by their own names)."""
+
+    RESTIC: DriverRef[ResticBackupDriver] = DriverRef("restic", "restic:ResticBackupDriver")
 
 
 get_driver: DriverGetter[BackupDriver] = DriverGetter("backup")

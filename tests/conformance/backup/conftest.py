@@ -1,0 +1,27 @@
+"""Every backup driver the conformance suite runs against.
+
+A driver joins by adding ``name: "module:function"`` to ``FACTORIES``; the
+function takes pytest's ``tmp_path`` and returns a subject: the driver, and
+what the contract needs from the provider (something to back up, a place to
+restore to, a way to change and to read what is there, and a count of what
+was sent or run).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FACTORIES: dict[str, str] = {
+    "restic": "servers.backup_restic:make_subject",
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A driver of each kind on a provider of its own."""
+    module, _, function = FACTORIES[request.param].partition(":")
+    return getattr(importlib.import_module(module), function)(tmp_path)
