@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from overcast.loadbalancer.drivers.elbv2 import ApplicationLBDriver
     from overcast.loadbalancer.drivers.elbv2 import NetworkLBDriver
     from overcast.loadbalancer.drivers.haproxy import HAProxyDriver
+    from overcast.loadbalancer.drivers.octavia import OctaviaLBDriver
 
     #: Every name get_driver serves -> (module, class), as Libcloud's ``DRIVERS``.
     DRIVERS: dict[str, tuple[str, str]]
@@ -68,6 +69,7 @@ class Provider(metaclass=Catalog):
     ALB: DriverRef[ApplicationLBDriver] = DriverRef("alb", "elbv2:ApplicationLBDriver")
     NLB: DriverRef[NetworkLBDriver] = DriverRef("nlb", "elbv2:NetworkLBDriver")
     HAPROXY: DriverRef[HAProxyDriver] = DriverRef("haproxy", "haproxy:HAProxyDriver")
+    OPENSTACK: DriverRef[OctaviaLBDriver] = DriverRef("openstack", "octavia:OctaviaLBDriver")
 
 
 _NONE: Final = "overcast has no driver for it: keep Apache Libcloud for it, or register one " \

@@ -21,6 +21,7 @@ FACTORIES: dict[str, str] = {
     "elb": "servers.lb_aws:elb_target",
     "haproxy": "servers.haproxy:lb_target",
     "nlb": "servers.lb_aws:nlb_target",
+    "openstack": "servers.lb_octavia:lb_target",
 }
 
 
