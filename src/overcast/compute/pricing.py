@@ -67,14 +67,18 @@ def get_size_price(driver_type: str, driver_name: str, size_id: str | int,
                    pricing_file_path: str | os.PathLike[str] | None = None) -> float | None:
     """The price of ``size_id`` (Apache Libcloud's ``get_size_price``): the
     ``driver_name`` table of ``driver_type`` (``"compute"`` or ``"storage"``),
-    in ``region`` when the table is per region; None where there is no data."""
+    in ``region`` when the table is per region; None where there is no data,
+    and where the file says 0.0 (no published price; Libcloud gives 0.0)."""
     table = _table(driver_type, driver_name, None if pricing_file_path is None
                    else os.fspath(pricing_file_path))
     try:
         entry = table[str(size_id)]
-        return float(entry if region is None else entry[region])
+        price = float(entry if region is None else entry[region])
     except (KeyError, TypeError, ValueError):
         return None
+    # pricing.json holds 0.0 where no price is published (a size not sold in a
+    # region): unknown, not free.
+    return price or None
 
 
 def size_prices(driver_type: str, driver_name: str, region: str | None = None,
@@ -86,6 +90,6 @@ def size_prices(driver_type: str, driver_name: str, region: str | None = None,
     for size_id, entry in table.items():
         value = entry if region is None else (entry.get(region)
                                               if isinstance(entry, Mapping) else None)
-        if isinstance(value, int | float):
+        if isinstance(value, int | float) and value:
             prices[size_id] = float(value)
     return prices

@@ -559,6 +559,8 @@ class S3StorageDriver(StorageApi, StorageDriver):
             raise InvalidInput("S3 parts must be at least 5 MiB", driver=self)
         if endpoint is None:
             base = AWS_ENDPOINT.format(region=region)
+            if region.startswith("cn-"):
+                base += ".cn"  # the China partition's domain
             if not secure:
                 base = "http" + base.removeprefix("https")
         else:
