@@ -569,7 +569,8 @@ class ResticBackupDriver(BackupDriver):
     ) -> Op[BackupTargetJob]:
         """Back ``target`` up (one new snapshot). Returns when it is done, unless
         ``extra={"wait": False}`` (a path target only): then at once, with the
-        job running; ``extra["on_progress"]`` is called with each percentage."""
+        job running; ``extra["on_progress"]`` is called with each percentage, and
+        ``extra["limit_upload"]`` caps the upload rate (KiB/s) of a path's backup."""
         options = dict(extra or {})
         wait = bool(options.get("wait", True))
         on_progress = options.get("on_progress")
@@ -590,6 +591,12 @@ class ResticBackupDriver(BackupDriver):
             yield from self._container_backup(target, job)
         else:
             argv = self._backup_argv(target, fields["address"])
+            limit = options.get("limit_upload")
+            if limit is not None:
+                if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                    raise InvalidInput(f"limit_upload is KiB/s, a positive count: {limit!r}",
+                                       driver=self)
+                argv[1:1] = ["--limit-upload", str(limit)]
             if wait:
                 done: Completed = yield from self._restic(*argv, on_line=job.hear)
                 job.hear(done.lines()[-1] if done.lines() else "")
