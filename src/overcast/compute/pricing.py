@@ -19,7 +19,8 @@ from typing import Final
 
 from overcast.errors import InvalidInput
 
-__all__ = ["CUSTOM_PRICING_FILE_PATH", "get_size_price", "pricing_file", "size_prices"]
+__all__ = ["CUSTOM_PRICING_FILE_PATH", "get_size_price", "installed_pricing_file",
+           "pricing_file", "size_prices"]
 
 CUSTOM_PRICING_FILE_PATH: Final = "~/.libcloud/pricing.json"
 VALID_PRICING_DRIVER_TYPES: Final = ("compute", "storage")
@@ -36,6 +37,11 @@ def pricing_file(path: str | os.PathLike[str] | None = None) -> str | None:
     custom = os.path.expanduser(CUSTOM_PRICING_FILE_PATH)
     if os.path.isfile(custom):
         return custom
+    return installed_pricing_file()
+
+
+def installed_pricing_file() -> str | None:
+    """The pricing file an installed apache-libcloud ships, or None."""
     spec = importlib.util.find_spec("libcloud")
     if spec is not None and spec.origin:
         shipped = os.path.join(os.path.dirname(spec.origin), "data", "pricing.json")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import logging
 import math
 import threading
@@ -27,6 +28,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
@@ -445,10 +447,24 @@ def test_list_nodes_crosses_pages(request: pytest.FixtureRequest, boto: Any, mod
                 driver.destroy_node(node)
 
 
-def test_list_sizes_crosses_pages(moto: MotoServer, boto: Any, mode: str) -> None:
+#: A pricing file in Libcloud's format: t2.micro's price here, none for m5.large.
+PRICING = {"compute": {"ec2_linux": {"t2.micro": {"us-east-1": 0.0116, "eu-west-1": 0.0126},
+                                     "m5.large": {"us-east-1": 0.0}}},
+           "updated": 1700000000}
+
+
+@pytest.fixture
+def pricing(tmp_path: Path) -> Path:
+    path = tmp_path / "pricing.json"
+    path.write_text(json.dumps(PRICING))
+    return path
+
+
+def test_list_sizes_crosses_pages(moto: MotoServer, boto: Any, mode: str,
+                                  pricing: Path) -> None:
     everything = boto.describe_instance_types()["InstanceTypes"]  # moto: one answer
     with MotoProxy(moto.url, page_types=True) as proxy:
-        with proxied_driver(proxy, page_size=250) as driver:
+        with proxied_driver(proxy, page_size=250, pricing=pricing) as driver:
             sizes = call(mode, driver, "list_sizes")
         pages = proxy.actions("DescribeInstanceTypes")
     ids = [s.id for s in sizes]
@@ -461,7 +477,35 @@ def test_list_sizes_crosses_pages(moto: MotoServer, boto: Any, mode: str) -> Non
     assert [p["NextToken"] for p in pages[1:]] == [str(100 * i) for i in range(1, len(pages))]
     micro = next(s for s in sizes if s.id == "t2.micro")
     assert micro.ram == 1024 and micro.extra["vcpus"] == 1
-    assert micro.disk == 0 and micro.price is None and micro.bandwidth is None
+    assert micro.disk == 0 and micro.bandwidth is None
+    # Prices are exactly what the pricing file says; a 0.0 or absent one is None.
+    assert micro.price == 0.0116
+    assert {s.id: s.price for s in sizes if s.price is not None} == {"t2.micro": 0.0116}
+
+
+def test_sizes_have_no_price_when_no_pricing_file_is_found(
+        request: pytest.FixtureRequest, mode: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.libcloud/pricing.json
+    monkeypatch.setattr("overcast.compute.pricing.installed_pricing_file", lambda: None)
+    with make_driver(request) as driver:
+        sizes = call(mode, driver, "list_sizes")
+        assert sizes and all(s.price is None for s in sizes)
+        assert call(mode, driver, "get_size", "t2.micro").price is None
+
+
+def test_sizes_are_priced_from_installed_libclouds_file_by_default(
+        request: pytest.FixtureRequest, mode: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from libcloud.pricing import get_size_price as libcloud_price
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with make_driver(request) as driver:
+        sizes = {s.id: s.price for s in call(mode, driver, "list_sizes")}
+        assert call(mode, driver, "get_size", "t2.micro").price == sizes["t2.micro"]
+    for size_id in ("t2.micro", "m5.large", "c5.xlarge"):
+        theirs = libcloud_price("compute", "ec2_linux", size_id, "us-east-1")
+        assert sizes[size_id] == (theirs or None)  # Libcloud's figure; 0.0 is no price
 
 
 def test_sizes_images_locations_details(request: pytest.FixtureRequest, mode: str) -> None:

@@ -267,11 +267,12 @@ class EC2Api(HttpApi, NodeDriver):
                  token: str | Secret | None = None, signature_version: str | None = None, *,
                  profile: str | None = None, endpoint: str | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE,
-                 pricing: str | os.PathLike[str] | bool = False, **options: Any) -> None:
+                 pricing: str | os.PathLike[str] | bool = True, **options: Any) -> None:
         secure, token = secure_or_token(secure, token, driver=self)
-        #: Where sizes' prices come from: False (none, the default), True (the
-        #: pricing file found as :func:`overcast.compute.pricing.pricing_file`
-        #: finds it) or a path to a file in Libcloud's pricing.json format.
+        #: Where sizes' prices come from: True (the default: the pricing file
+        #: :func:`overcast.compute.pricing.pricing_file` finds, as Libcloud's
+        #: ``list_sizes`` fills prices; None where no file is found), a path to a
+        #: file in Libcloud's pricing.json format, or False (no prices).
         self.pricing = pricing
         if signature_version is not None and str(signature_version) != "4":
             raise NotSupported(f"EC2 is signed with Signature V4 only: {signature_version!r}",

@@ -150,7 +150,8 @@ class EC2Nodes(EC2Api):
 
     def _prices(self) -> Op[dict[str, float]]:
         """Linux on-demand prices of the region's instance types, from the
-        pricing file (``pricing=``; read in a worker thread), or none."""
+        pricing file (``pricing=``; read in a worker thread), or none when
+        there is no file (never 0 for an unknown price)."""
         if self.pricing is False:
             return {}
         path = None if self.pricing is True else os.fspath(self.pricing)
