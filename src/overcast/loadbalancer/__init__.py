@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from overcast.loadbalancer.drivers.elbv2 import NetworkLBDriver
     from overcast.loadbalancer.drivers.haproxy import HAProxyDriver
     from overcast.loadbalancer.drivers.octavia import OctaviaLBDriver
+    from overcast.loadbalancer.drivers.rackspace import RackspaceLBDriver
 
     #: Every name get_driver serves -> (module, class), as Libcloud's ``DRIVERS``.
     DRIVERS: dict[str, tuple[str, str]]
@@ -70,6 +71,7 @@ class Provider(metaclass=Catalog):
     NLB: DriverRef[NetworkLBDriver] = DriverRef("nlb", "elbv2:NetworkLBDriver")
     HAPROXY: DriverRef[HAProxyDriver] = DriverRef("haproxy", "haproxy:HAProxyDriver")
     OPENSTACK: DriverRef[OctaviaLBDriver] = DriverRef("openstack", "octavia:OctaviaLBDriver")
+    RACKSPACE: DriverRef[RackspaceLBDriver] = DriverRef("rackspace", "rackspace:RackspaceLBDriver")
 
 
 _NONE: Final = "overcast has no driver for it: keep Apache Libcloud for it, or register one " \
@@ -85,9 +87,10 @@ UNSERVED: Final[dict[str, tuple[str, str]]] = {
     "GCE": ("gce", _NONE),
     "NINEFOLD": ("ninefold", "the service is closed"),
     "NTTCIS": ("nttcis", _NONE),
-    "RACKSPACE": ("rackspace", _NONE),
-    "RACKSPACE_US": ("rackspace_us", "Libcloud retired it too; " + _NONE),
-    "RACKSPACE_UK": ("rackspace_uk", "Libcloud retired it too; " + _NONE),
+    "RACKSPACE_US": ("rackspace_us", "Libcloud retired it too: use Provider.RACKSPACE with "
+                     "region='dfw' (or 'ord', 'iad')"),
+    "RACKSPACE_UK": ("rackspace_uk", "Libcloud retired it too: use Provider.RACKSPACE with "
+                     "region='lon'"),
 }
 # overcast.compat keeps the table of every area's unserved Libcloud constants,
 # which Provider and get_driver read; this area's rows are added to it here,

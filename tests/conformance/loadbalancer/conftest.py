@@ -22,6 +22,7 @@ FACTORIES: dict[str, str] = {
     "haproxy": "servers.haproxy:lb_target",
     "nlb": "servers.lb_aws:nlb_target",
     "openstack": "servers.lb_octavia:lb_target",
+    "rackspace": "servers.lb_rackspace:lb_target",
 }
 
 

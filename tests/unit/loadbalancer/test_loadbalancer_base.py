@@ -242,7 +242,7 @@ def test_every_operation_has_test_arguments() -> None:
 
 def test_libcloud_names() -> None:
     assert Driver is LoadBalancerDriver
-    assert list(Provider) == ["elb", "alb", "nlb", "haproxy", "openstack"]
+    assert list(Provider) == ["elb", "alb", "nlb", "haproxy", "openstack", "rackspace"]
     with pytest.raises(NotSupported, match="no loadbalancer driver named 'nope'"):
         get_driver("nope")
 
