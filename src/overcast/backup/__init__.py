@@ -9,14 +9,21 @@ group ``overcast.drivers.backup``. The models and the base class are in
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from typing import Any
 
+from overcast.backup.compat import UNSERVED
+from overcast.backup.compat import advice_for
+from overcast.errors import NotSupported
 from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
 from overcast.registry import lazy_exports
 
-__all__ = ["BackupDriver", "BackupTarget", "BackupTargetJob", "BackupTargetJobStatusType",
-    "BackupTargetRecoveryPoint", "BackupTargetType", "Provider", "get_driver"]
+__all__ = ["DRIVERS", "BackupDriver", "BackupTarget", "BackupTargetJob",
+    "BackupTargetJobStatusType", "BackupTargetRecoveryPoint", "BackupTargetType", "BaseDriver",
+    "ConnectionUserAndKey", "Provider", "get_driver", "set_driver"]
+
+_COMPAT = ("DRIVERS", "ConnectionUserAndKey", "set_driver")
 
 if TYPE_CHECKING:
     from overcast.backup.base import BackupDriver
@@ -25,16 +32,39 @@ if TYPE_CHECKING:
     from overcast.backup.base import BackupTargetJobStatusType
     from overcast.backup.base import BackupTargetRecoveryPoint
     from overcast.backup.base import BackupTargetType
+    from overcast.backup.compat import DRIVERS
+    from overcast.backup.compat import ConnectionUserAndKey
+    from overcast.backup.compat import set_driver
     from overcast.backup.drivers.restic import ResticBackupDriver
+    from overcast.driver import BaseDriver
 
 
 class Provider(metaclass=Catalog):
     """The built-in backup drivers (plugins are found by their own names)."""
 
     RESTIC: DriverRef[ResticBackupDriver] = DriverRef("restic", "restic:ResticBackupDriver")
+    # Apache Libcloud's constants with no driver here: get_driver says what to use.
+    DUMMY = UNSERVED["DUMMY"]
+    DIMENSIONDATA = UNSERVED["DIMENSIONDATA"]
+    EBS = UNSERVED["EBS"]
+    GCE = UNSERVED["GCE"]
 
 
-get_driver: DriverGetter[BackupDriver] = DriverGetter("backup")
+class _Getter(DriverGetter["BackupDriver"]):
+    """``get_driver``, refusing Libcloud's unserved constants with advice."""
 
-__getattr__ = lazy_exports(dict.fromkeys(set(__all__) - {"Provider", "get_driver"},
-                                         "overcast.backup.base"))
+    def __call__(self, provider: str) -> type[Any]:
+        advice = advice_for(str(provider))
+        if advice is not None:
+            raise NotSupported(advice)
+        return super().__call__(provider)
+
+
+get_driver: DriverGetter[BackupDriver] = _Getter("backup")
+
+__getattr__ = lazy_exports({
+    **dict.fromkeys(set(__all__) - {"BaseDriver", "Provider", "get_driver", *_COMPAT},
+                    "overcast.backup.base"),
+    **dict.fromkeys(_COMPAT, "overcast.backup.compat"),
+    "BaseDriver": "overcast.driver:BaseDriver",
+})

@@ -64,6 +64,7 @@ class BackupTargetType(StrEnum):
     FILESYSTEM = "filesystem"
     DATABASE = "database"
     OBJECT = "object"
+    VOLUME = "volume"
 
 
 class BackupTargetJobStatusType(StrEnum):
@@ -257,6 +258,18 @@ class BackupDriver(BaseDriver):
         raise NotImplementedError
 
     @operation
+    @requires("create_target_from_storage_container")
+    def create_target_from_container(
+        self,
+        container: StorageContainer,
+        type: BackupTargetType = BackupTargetType.OBJECT,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Op[BackupTarget]:
+        """Apache Libcloud's driver-level name for
+        :meth:`create_target_from_storage_container`."""
+        return (yield from self.create_target_from_storage_container.op(container, type, extra))
+
+    @operation
     @not_supported
     def update_target(self, target: BackupTarget, name: str | None = None,
                       address: str | None = None,
@@ -387,6 +400,7 @@ class BackupDriverAsync(AsyncView[BackupDriver]):
     create_target = aio(BackupDriver.create_target)
     create_target_from_node = aio(BackupDriver.create_target_from_node)
     create_target_from_storage_container = aio(BackupDriver.create_target_from_storage_container)
+    create_target_from_container = aio(BackupDriver.create_target_from_container)
     update_target = aio(BackupDriver.update_target)
     delete_target = aio(BackupDriver.delete_target)
     iterate_recovery_points = aio(BackupDriver.iterate_recovery_points)

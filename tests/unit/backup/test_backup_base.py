@@ -277,6 +277,7 @@ def _args(
         "create_target": ("db", "10.0.0.5"),
         "create_target_from_node": (FakeNode("i-1", "db", ["203.0.113.5"]),),
         "create_target_from_storage_container": (StorageContainer("logs"),),
+        "create_target_from_container": (StorageContainer("logs"),),
         "update_target": (target, "renamed"),
         "delete_target": (target,),
         "iterate_recovery_points": (target,),
@@ -316,7 +317,7 @@ def test_every_operation_has_test_arguments() -> None:
 
 
 def test_provider_and_registry() -> None:
-    assert list(Provider) == []
+    assert list(Provider) == ["restic"]
     with pytest.raises(NotSupported, match="no backup driver named 'nope'"):
         get_driver("nope")
 
@@ -477,5 +478,6 @@ def test_enums() -> None:
         "FILESYSTEM",
         "DATABASE",
         "OBJECT",
+        "VOLUME",
     ]
     assert BackupTargetJobStatusType("completed") is BackupTargetJobStatusType.COMPLETED

@@ -422,16 +422,6 @@ class ResticBackupDriver(BackupDriver):
         return target
 
     @operation
-    def create_target_from_container(
-        self,
-        container: StorageContainer,
-        type: BackupTargetType = BackupTargetType.OBJECT,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[BackupTarget]:
-        """Apache Libcloud's name for :meth:`create_target_from_storage_container`."""
-        return (yield from self.create_target_from_storage_container.op(container, type, extra))
-
-    @operation
     def update_target(self, target: BackupTarget, name: str | None = None,
                       address: str | None = None,
                       extra: Mapping[str, Any] | None = None) -> Op[BackupTarget]:
