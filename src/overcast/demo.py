@@ -146,6 +146,39 @@ def backup_part(root: str, zone_file: str, kvm: Any) -> None:
               f"({len(inventory)} nodes) kept in local storage")
 
 
+def restic_part(root: str) -> None:
+    """Back the zone and the inventory up with restic to a local repository,
+    delete the zone file, restore it, and show its checksum unchanged."""
+    import secrets
+    import shutil
+
+    from overcast.backup import BackupTargetType
+    from overcast.backup import Provider as BackupProvider
+    from overcast.backup import get_driver as get_backup_driver
+
+    if shutil.which("restic") is None:
+        print("restic: restic is not installed here (bash scripts/demo.sh installs it): skipped")
+        return
+    kept = os.path.join(root, "backups")
+    zone = os.path.join(kept, "dns", "demo.example.zone")
+
+    def md5(path: str) -> str:
+        with open(path, "rb") as file:
+            return hashlib.md5(file.read()).hexdigest()
+
+    restic = get_backup_driver(BackupProvider.RESTIC)(
+        os.path.join(root, "restic-repository"), password=secrets.token_hex(16))
+    target = restic.create_target("demo", kept, BackupTargetType.FILESYSTEM)
+    job = target.create_job()
+    before = md5(zone)
+    os.unlink(zone)
+    point = target.list_recovery_points()[-1]
+    point.recover(path="dns/demo.example.zone")
+    print(f"restic: backed up {kept} (snapshot {job.extra['snapshot_id']}), deleted "
+          f"{os.path.relpath(zone, kept)}, restored it: md5 {md5(zone)} "
+          f"{'==' if md5(zone) == before else '!='} {before}")
+
+
 def lb_part(kvm: Any) -> None:
     """HAProxy in front of two HTTP servers started here (the libvirt node
     attached disabled): which member answers each of six requests, then a
@@ -271,6 +304,7 @@ def main(argv: list[str]) -> int:
         with kvm:
             zone_file = dns_part(root, dump_md5, addresses)
             backup_part(root, zone_file, kvm)
+            restic_part(root)
             lb_part(kvm)
         print("== done")
     return 0
