@@ -5,6 +5,7 @@ The async one runs on any anyio backend, trio included.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
@@ -57,8 +58,10 @@ def _file_chunks(f: Any) -> Iterator[bytes]:
         yield chunk
 
 
-def _failure(exc: httpx.TransportError, request: Request) -> TransportFailure:
+def _failure(exc: httpx.TransportError | ssl.SSLError, request: Request) -> TransportFailure:
     where = f"{request.method} {redact_url(request.full_url)}"
+    if isinstance(exc, ssl.SSLError):
+        return TransportFailure(f"TLS failed: {where}: {exc.reason or exc}", sent=True)
     if isinstance(exc, httpx.ConnectTimeout):
         return TransportFailure(f"connect timed out: {where}", sent=False, timeout=True)
     if isinstance(exc, httpx.ConnectError):
@@ -77,9 +80,16 @@ def _response(raw: httpx.Response, request: Request) -> Response:
     )
 
 
-def _verify(verify: bool | str, client_cert: ClientCert | None) -> Any:
-    """httpx's ``verify``: as given, or a context presenting the client certificate."""
-    return verify if client_cert is None else ssl_context(verify, client_cert)
+def _client_options(pool_size: int, verify: bool | str, user_agent: str | None,
+                    client_cert: ClientCert | None) -> dict[str, Any]:
+    """What both clients are made with; ``verify`` is a context presenting the
+    client certificate when there is one."""
+    return {
+        "limits": httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size),
+        "verify": verify if client_cert is None else ssl_context(verify, client_cert),
+        "follow_redirects": False,
+        "headers": {"User-Agent": user_agent} if user_agent else None,
+    }
 
 
 def _wants_stream(request: Request, raw: httpx.Response) -> bool:
@@ -93,16 +103,11 @@ class HttpxSyncTransport(SyncTransport):
                  user_agent: str | None = None, min_rate: float | None = None,
                  unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
         self._min_rate = min_rate
-        limits = httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size)
-        tls = _verify(verify, client_cert)
-        self._client = httpx.Client(
-            limits=limits,
-            verify=tls,
-            follow_redirects=False,
-            headers={"User-Agent": user_agent} if user_agent else None,
-            transport=(httpx.HTTPTransport(uds=unix_socket, limits=limits, verify=tls)
-                       if unix_socket is not None else None),
-        )
+        options = _client_options(pool_size, verify, user_agent, client_cert)
+        if unix_socket is not None:
+            options["transport"] = httpx.HTTPTransport(uds=unix_socket, limits=options["limits"],
+                                                verify=options["verify"])
+        self._client = httpx.Client(**options)
 
     def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
         content, headers = _content(request)
@@ -115,7 +120,9 @@ class HttpxSyncTransport(SyncTransport):
                 ),
                 stream=True,
             )
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:
+            # httpcore lets a TLS alert read after the handshake (TLS 1.3's
+            # refusal of a client certificate) out as a bare ssl.SSLError.
             raise _failure(exc, request) from None
         response = _response(raw, request)
         guard = RateGuard(self._min_rate, read_timeout, f"{request.method} {response.url}")
@@ -145,16 +152,11 @@ class HttpxAsyncTransport(AsyncTransport):
                  user_agent: str | None = None, min_rate: float | None = None,
                  unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
         self._min_rate = min_rate
-        limits = httpx.Limits(max_connections=pool_size * 8, max_keepalive_connections=pool_size)
-        tls = _verify(verify, client_cert)
-        self._client = httpx.AsyncClient(
-            limits=limits,
-            verify=tls,
-            follow_redirects=False,
-            headers={"User-Agent": user_agent} if user_agent else None,
-            transport=(httpx.AsyncHTTPTransport(uds=unix_socket, limits=limits, verify=tls)
-                       if unix_socket is not None else None),
-        )
+        options = _client_options(pool_size, verify, user_agent, client_cert)
+        if unix_socket is not None:
+            options["transport"] = httpx.AsyncHTTPTransport(
+                uds=unix_socket, limits=options["limits"], verify=options["verify"])
+        self._client = httpx.AsyncClient(**options)
 
     async def send(
         self, request: Request, *, connect_timeout: float, read_timeout: float
@@ -171,7 +173,9 @@ class HttpxAsyncTransport(AsyncTransport):
                 ),
                 stream=True,
             )
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:
+            # httpcore lets a TLS alert read after the handshake (TLS 1.3's
+            # refusal of a client certificate) out as a bare ssl.SSLError.
             raise _failure(exc, request) from None
         response = _response(raw, request)
         guard = RateGuard(self._min_rate, read_timeout, f"{request.method} {response.url}")
