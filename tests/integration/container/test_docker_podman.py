@@ -139,6 +139,18 @@ def test_a_follow_stream_delivers_while_the_container_runs(engine: Podman, mode:
     driver.destroy_container(stopped)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_exec_in_a_running_container(engine: Podman, mode: str) -> None:
+    driver = engine_driver(engine)
+    image = driver.get_image(BUSYBOX)
+    container = driver.deploy_container(f"exec-{mode}", image, parameters={
+        "command": ["sleep", "600"], "network_mode": "none", "env": {"GREETING": "hello"}})
+    got = call(mode, driver, "ex_exec", container,
+               ["sh", "-c", "echo $GREETING; echo oops >&2; exit 3"])
+    assert got == (3, b"hello\n", b"oops\n")
+    driver.destroy_container(container)
+
+
 def test_restart_and_start_and_a_name_in_use(engine: Podman) -> None:
     from overcast.errors import DeployedContainerAlreadyExists
 

@@ -390,3 +390,19 @@ def test_the_engine_is_found_as_docker_clients_find_it(monkeypatch: pytest.Monke
     assert d.endpoint == "https://engine.local:2376"
     assert d._options["client_cert"] == ("c.pem", "k.pem")
     assert "unix_socket" not in d._options
+
+
+def test_exec_runs_a_command_and_splits_its_output(mode: str) -> None:
+    script = Script()
+    c = Container("c1", "web", image(), ContainerState.RUNNING, [])
+    script.expect("POST", f"{V}/containers/c1/exec", json={
+        "Cmd": ["sh", "-c", "echo hi; echo oops >&2; exit 3"], "AttachStdout": True,
+        "AttachStderr": True, "Tty": False}).reply(201, json={"Id": "e1"})
+    script.expect("POST", f"{V}/exec/e1/start", json={"Detach": False, "Tty": False}).reply(
+        200, body=frame(1, b"hi\n") + frame(2, b"oops\n"))
+    script.expect("GET", f"{V}/exec/e1/json").reply(200, json={"ExitCode": 3, "Running": False})
+    got = call(mode, driver(script), "ex_exec", c, ["sh", "-c", "echo hi; echo oops >&2; exit 3"])
+    assert got == (3, b"hi\n", b"oops\n")
+    with pytest.raises(InvalidInput):
+        call(mode, driver(script), "ex_exec", c, [])
+    script.assert_done()

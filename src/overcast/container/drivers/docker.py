@@ -39,6 +39,8 @@ How overcast's model maps onto the Engine API:
   read timeout) without output, not by the total timeout. Output is paced by
   the container, not the network, so this driver has no minimum transfer rate
   unless ``timeout=Timeouts(min_rate=...)`` asks for one.
+* ``ex_exec(container, command)`` runs a command in a running container and
+  returns ``(exit code, stdout, stderr)``.
 * The engine has no clusters or locations.
 """
 
@@ -785,6 +787,26 @@ class DockerContainerDriver(HttpApi, ContainerDriver):
         return _LogStream(resp.stream)
 
     @operation
+    def ex_exec(self, container: Container,
+                command: str | Sequence[str]) -> Op[tuple[int, bytes, bytes]]:
+        """Run ``command`` in the running container and wait for it:
+        ``(exit code, stdout, stderr)``."""
+        argv = self._words(command, "command")
+        if not argv:
+            raise InvalidInput("ex_exec needs a command", driver=self)
+        ref = self._ref(container.id, "container")
+        made = yield from self._api(
+            "POST", f"/containers/{ref}/exec", idempotent=False,
+            json={"Cmd": argv, "AttachStdout": True, "AttachStderr": True, "Tty": False},
+            what=container.name or container.id, missing=DeployedContainerNotFound)
+        exec_id = self._ref(str(made["Id"]), "exec")
+        resp = yield from self._api_send("POST", f"/exec/{exec_id}/start", idempotent=False,
+                                         json={"Detach": False, "Tty": False})
+        stdout, stderr = yield Call(_split_output, resp.body)
+        done = yield from self._api("GET", f"/exec/{exec_id}/json")
+        return int(done.get("ExitCode") or 0), stdout, stderr
+
+    @operation
     def ex_get_logs(self, container: Container, stream: bool = False) -> Op[str]:
         """Everything the container wrote so far, stdout and stderr in the order
         the engine keeps, as text (Apache Libcloud's call). ``stream=True`` is
@@ -799,6 +821,14 @@ class DockerContainerDriver(HttpApi, ContainerDriver):
                                          missing=DeployedContainerNotFound)
         text: str = yield Call(_log_text, resp.body)
         return text
+
+
+def _split_output(body: bytes) -> tuple[bytes, bytes]:
+    splitter = _Splitter()
+    out: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    for piece in [*splitter.feed(body), *splitter.end()]:
+        out[piece.stream].append(piece.data)
+    return b"".join(out["stdout"]), b"".join(out["stderr"])
 
 
 def _log_text(body: bytes) -> str:
