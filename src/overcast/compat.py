@@ -77,6 +77,10 @@ ObjectHashMismatchError = errors.IntegrityError
 
 # libcloud.compute.types: DeploymentError and DeploymentException are
 # overcast.compute.deployment.DeploymentError (exported from there, see EXPORTS).
+# KeyPairError is outside that module's __all__ but imported from it by EC2
+# programs; its one subclass there is KeyPairDoesNotExistError.
+KeyPairError = errors.KeyPairNotFound
+KeyPairDoesNotExistError = errors.KeyPairNotFound
 
 # libcloud.dns.types
 ZoneError = errors.ZoneError
@@ -327,7 +331,8 @@ EXPORTS: Final[Mapping[str, Mapping[str, str]]] = {
         "ObjectHashMismatchError",
     ), ("DRIVERS", "OLD_CONSTANT_TO_NEW_MAPPING")),
     "compute": {
-        **_exports("compute", (*_COMMON, "is_private_subnet", "is_valid_ip_address"),
+        **_exports("compute", (*_COMMON, "KeyPairDoesNotExistError", "KeyPairError",
+                               "is_private_subnet", "is_valid_ip_address"),
                    ("DRIVERS", "OLD_CONSTANT_TO_NEW_MAPPING")),
         **dict.fromkeys(("DeploymentError", "DeploymentException"),
                         "overcast.compute.deployment:DeploymentError"),

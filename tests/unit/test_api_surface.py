@@ -279,3 +279,18 @@ def test_shared_ex_methods_keep_libcloud_positional_parameters(area: str, name: 
         if our_params[: len(their_params)] != their_params:
             wrong.append(f"{method}: Libcloud {their_params}, overcast {our_params}")
     assert not wrong, f"{name}: " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize("area", LIBCLOUD_AREAS)
+def test_every_libcloud_exception_class_imports_even_outside_all(area: str) -> None:
+    """Libcloud programs import exception classes its ``types`` modules define
+    without listing in ``__all__`` (``KeyPairDoesNotExistError``): those too."""
+    from overcast.errors import OvercastError
+
+    package = importlib.import_module(f"overcast.{area}")
+    theirs = importlib.import_module(f"libcloud.{area}.types")
+    names = [n for n, v in vars(theirs).items()
+             if isinstance(v, type) and issubclass(v, BaseException) and not n.startswith("_")]
+    missing = [n for n in names if not hasattr(package, n)]
+    assert not missing, f"overcast.{area} lacks Libcloud's {missing}"
+    assert all(issubclass(getattr(package, n), OvercastError) for n in names)

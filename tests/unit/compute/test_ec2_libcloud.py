@@ -391,3 +391,50 @@ def test_unserved_constants_raise_not_supported_with_advice(constant: str, advic
 
 def test_a_served_constant_loads_its_driver() -> None:
     assert get_driver(Provider.EC2) is EC2NodeDriver
+
+
+# -- images ------------------------------------------------------------------------------------
+
+IMAGES = ("<imagesSet><item><imageId>ami-785db401</imageId><name>ubuntu</name>"
+          "<imageState>available</imageState></item></imagesSet>")
+
+
+def test_list_images_by_id_sends_what_libcloud_sends(mode: str) -> None:
+    reply = answer("DescribeImages", IMAGES)
+    expected, their_images = libcloud_params("list_images", ex_image_ids=[IMAGE.id],
+                                             reply=reply)
+    script = Script()
+    script.expect("GET", API, params=[("Action", "DescribeImages"), VERSION,
+                                      ("ImageId.1", IMAGE.id)]).reply(200, text=reply)
+    images = call(mode, driver(script), "list_images", ex_image_ids=[IMAGE.id])
+    [sent] = [sent_params(s) for s in script.received]
+    assert {k: v for k, v in sent.items() if k != "Version"} == expected
+    assert [(i.id, i.name) for i in images] == [(i.id, i.name) for i in their_images]
+    script.assert_done()
+
+
+def test_list_images_of_one_owner_pages(mode: str) -> None:
+    expected, _ = libcloud_params("list_images", ex_owner="amazon", ex_executableby="self")
+    script = Script()
+    script.expect("GET", API, params=[("Action", "DescribeImages"), VERSION,
+                                      ("Owner.1", "amazon"), ("ExecutableBy.1", "self"),
+                                      ("MaxResults", "1000")]).reply(
+        200, text=answer("DescribeImages", IMAGES))
+    images = call(mode, driver(script), "list_images", ex_owner="amazon",
+                  ex_executableby="self")
+    assert [i.id for i in images] == [IMAGE.id]
+    assert {k: expected[k] for k in ("Owner.1", "ExecutableBy.1")} == {
+        "Owner.1": "amazon", "ExecutableBy.1": "self"}
+    with pytest.raises(InvalidInput, match="not both"):
+        call(mode, driver(script), "list_images", ex_owner="amazon", ex_owners=["self"])
+    script.assert_done()
+
+
+def test_size_bandwidth_is_libclouds_figure_for_every_instance_type() -> None:
+    from libcloud.compute.constants.ec2_instance_types import INSTANCE_TYPES
+
+    from overcast.compute.drivers.ec2.nodes import _bandwidth
+
+    assert {name: _bandwidth(entry["extra"].get("networkPerformance"))
+            for name, entry in INSTANCE_TYPES.items()} == {
+        name: entry["bandwidth"] for name, entry in INSTANCE_TYPES.items()}

@@ -22,8 +22,9 @@ How the API maps onto overcast's model:
 * :class:`~overcast.compute.base.NodeLocation` is an availability zone
   (``id`` and ``name`` are the zone name, ``us-east-1a``); sizes are instance
   types (``ram`` in MiB, ``disk`` the instance-store GiB, 0 for EBS-only
-  types; vCPUs in ``extra["vcpus"]``; bandwidth is ``None``: the API does
-  not say; the price is the Linux on-demand price per hour from a pricing
+  types; vCPUs in ``extra["vcpus"]``; bandwidth the number of the network
+  performance as Libcloud gives it, ``"Up to 10 Gigabit"`` 10, else ``None``;
+  the price is the Linux on-demand price per hour from a pricing
   file in Libcloud's format when one is found, as Libcloud fills it, else
   ``None``: see :mod:`overcast.compute.pricing`); images are AMIs; a node's
   name is its ``Name`` tag.

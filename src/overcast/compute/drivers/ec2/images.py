@@ -39,11 +39,15 @@ _IMAGE_NAME: Final = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}\Z")
 
 
 def _image_params(
-    owners: Sequence[str] | None, wanted: Mapping[str, str | Sequence[str]] | None
+    owners: Sequence[str] | None, wanted: Mapping[str, str | Sequence[str]] | None,
+    image_ids: Sequence[str] | None = None, executable_by: str | None = None,
 ) -> Params:
     if isinstance(owners, str):
         owners = [owners]
-    return [*numbered("Owner", owners or ()), *filters(wanted)]
+    params = [*numbered("ImageId", image_ids or ()), *numbered("Owner", owners or ())]
+    if executable_by is not None:
+        params.append(("ExecutableBy.1", executable_by))
+    return [*params, *filters(wanted)]
 
 
 class EC2Images(EC2Api):
@@ -83,8 +87,10 @@ class EC2Images(EC2Api):
                          driver=self, extra=extra)
 
     def _images(self, params: Params) -> Iter[NodeImage]:
+        # EC2 refuses MaxResults beside ImageId: a list of ids is one answer.
+        paged = not any(name.startswith("ImageId.") for name, _ in params)
         return self._pages("DescribeImages", params, "imagesSet",
-                           lambda item: [self._to_image(item)])
+                           lambda item: [self._to_image(item)], paged=paged)
 
     @iterator
     def iterate_images(
@@ -93,6 +99,9 @@ class EC2Images(EC2Api):
         *,
         ex_owners: Sequence[str] | None = None,
         ex_filters: Mapping[str, str | Sequence[str]] | None = None,
+        ex_image_ids: Sequence[str] | None = None,
+        ex_owner: str | None = None,
+        ex_executableby: str | None = None,
     ) -> Iter[NodeImage]:
         """The AMIs of the region (``DescribeImages``, page by page).
 
@@ -101,8 +110,17 @@ class EC2Images(EC2Api):
         (``["self"]``, ``["amazon"]``, account ids) and ``ex_filters``
         (``{"name": "ubuntu/*", "architecture": "x86_64"}``). ``location`` is
         ignored: images belong to a region, not a zone.
+
+        Apache Libcloud's keywords work as there: ``ex_image_ids`` (these AMIs
+        only), ``ex_owner`` (one owner, its spelling of ``ex_owners``) and
+        ``ex_executableby`` (images an account may launch).
         """
-        yield from self._images(_image_params(ex_owners, ex_filters))
+        if ex_owner is not None:
+            if ex_owners is not None:
+                raise InvalidInput("give ex_owners or ex_owner, not both", driver=self)
+            ex_owners = [ex_owner]
+        yield from self._images(_image_params(ex_owners, ex_filters, ex_image_ids,
+                                              ex_executableby))
 
     list_images = listing(iterate_images, "Every image iterate_images emits (same arguments).")
 

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -55,6 +56,7 @@ from overcast.runtime.ops import pure
 __all__ = ["EC2Nodes"]
 
 MAX_USER_DATA: Final = 16 * 1024
+_PERFORMANCE: Final = re.compile(r"(\d+)(?:\.\d+)? (?:Gigabit|Megabit)")
 
 _NODE_STATES: Final = {
     "pending": NodeState.PENDING,
@@ -105,6 +107,14 @@ def _extensions(options: Mapping[str, Any]) -> Params:
             else:
                 params.append((f"BlockDeviceMapping.{number}.{key}", _param(value)))
     return params
+
+
+def _bandwidth(performance: str | None) -> int | None:
+    """``NodeSize.bandwidth`` as Libcloud's EC2 table gives it: the whole number
+    of the network performance (``"Up to 10 Gigabit"`` 10, ``"12500 Megabit"``
+    12500, ``"Up to 12.5 Gigabit"`` 12); None for words (``"Moderate"``)."""
+    found = _PERFORMANCE.search(performance or "")
+    return int(found.group(1)) if found else None
 
 
 def _param(value: object) -> str:
@@ -177,7 +187,9 @@ class EC2Nodes(EC2Api):
             "hypervisor": text(item, "hypervisor"),
         }
         price = (prices or {}).get(type_name)
-        return NodeSize(type_name, type_name, ram, disk, None, price, driver=self, extra=extra)
+        bandwidth = _bandwidth(extra["network_performance"])
+        return NodeSize(type_name, type_name, ram, disk, bandwidth, price, driver=self,
+                        extra=extra)
 
     @iterator
     def iterate_sizes(self, location: NodeLocation | None = None) -> Iter[NodeSize]:
