@@ -46,7 +46,6 @@ from overcast.errors import InvalidInput
 from overcast.errors import MemberNotFound
 from overcast.errors import NotFound
 from overcast.errors import NotSupported
-from overcast.errors import ProviderError
 from overcast.errors import RateLimited
 from overcast.loadbalancer.base import Algorithm
 from overcast.loadbalancer.base import BalancerImmutable
@@ -56,16 +55,15 @@ from overcast.loadbalancer.base import LoadBalancerDriver
 from overcast.loadbalancer.base import Member
 from overcast.loadbalancer.base import MemberCondition
 from overcast.loadbalancer.base import State
+from overcast.loadbalancer.busy import WaitsUntilActive
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import Fault
-from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
@@ -118,7 +116,7 @@ def _next_marker(data: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
-class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
+class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
     """OpenStack Octavia, the Load Balancer API v2, authenticated by Keystone v3.
 
     ``key``/``secret`` are the user name and password; ``auth_url``,
@@ -134,6 +132,7 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
     errors: ClassVar[ErrorMap] = ERRORS
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
     request_id_headers: ClassVar[tuple[str, ...]] = ("X-Openstack-Request-Id",)
+    status_key: ClassVar[str] = "provisioning_status"
     protocols: ClassVar[tuple[str, ...]] = ("http", "tcp", "https", "udp")
     algorithms: ClassVar[tuple[Algorithm, ...]] = tuple(ALGORITHMS)
 
@@ -213,40 +212,19 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
 
     # -- waiting for ACTIVE -------------------------------------------------------------------
 
-    def _raw(self, balancer_id: str) -> Op[dict[str, Any]]:
+    def _describe(self, balancer_id: str) -> Op[dict[str, Any]]:
         data = yield from self._json("GET", f"{API}/loadbalancers/{balancer_id}",
                                      what=balancer_id, missing=BalancerNotFound)
         return dict((data or {}).get("loadbalancer") or {})
 
-    def _active(self, balancer_id: str) -> Op[dict[str, Any]]:
-        """Wait until the balancer is ``ACTIVE``; its description."""
-        for _ in range(max(1, int(self.wait_timeout / self.poll_interval))):
-            found = yield from self._raw(balancer_id)
-            status = found.get("provisioning_status")
-            if status == "ACTIVE":
-                return found
-            if status in ("ERROR", "DELETED"):
-                raise ProviderError(f"balancer {balancer_id} is {status}", driver=self)
-            yield Sleep(self.poll_interval)
-        raise ProviderError(f"balancer {balancer_id} was not ACTIVE within "
-                            f"{self.wait_timeout:g}s", driver=self)
-
-    def _change(self, balancer_id: str, method: str, path: str, *, key: str | None = None,
-                json: Any = None, what: str = "", missing: type[NotFound] = NotFound,
-                ) -> Op[dict[str, Any]]:
-        """A change below a balancer, sent once it is ``ACTIVE`` (and once
-        more after waiting if Octavia still finds it immutable)."""
-        for attempt in (1, 2):
-            yield from self._active(balancer_id)
-            try:
-                data = yield from self._json(method, f"{API}{path}", json=json, what=what,
-                                             missing=missing, idempotent=method != "POST")
-            except BalancerImmutable:
-                if attempt == 2:
-                    raise
-                continue
-            return dict((data or {}).get(key) or {}) if key else {}
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _step(self, balancer_id: str, method: str, path: str, *, key: str | None = None,
+              json: Any = None, what: str = "", missing: type[NotFound] = NotFound,
+              ) -> Op[dict[str, Any]]:
+        """A change below a balancer once it is ``ACTIVE``; the ``key`` object
+        of the answer (``{}`` without one)."""
+        data = yield from self._change(balancer_id, method, f"{API}{path}", json=json,
+                                       what=what, missing=missing)
+        return dict((data or {}).get(key) or {}) if key else {}
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -281,7 +259,7 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
         """A balancer with its listener's port and protocol; BalancerNotFound if absent."""
         if not isinstance(balancer_id, str) or not balancer_id or "/" in balancer_id:
             raise BalancerNotFound(str(balancer_id), driver=self)
-        balancer = self._to_balancer((yield from self._raw(balancer_id)))
+        balancer = self._to_balancer((yield from self._describe(balancer_id)))
         listeners = balancer.extra["listener_ids"]
         if listeners:
             data = yield from self._json("GET", f"{API}/listeners/{listeners[0]}")
@@ -334,11 +312,11 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
         balancer_id = str(made["id"])
 
         def build() -> Op[LoadBalancer]:
-            listener = yield from self._change(
+            listener = yield from self._step(
                 balancer_id, "POST", "/listeners", key="listener", json={"listener": {
                     "loadbalancer_id": balancer_id, "protocol": wanted_protocol,
                     "protocol_port": port, "name": name}})
-            yield from self._change(balancer_id, "POST", "/pools", key="pool", json={"pool": {
+            yield from self._step(balancer_id, "POST", "/pools", key="pool", json={"pool": {
                 "listener_id": listener["id"], "protocol": wanted_protocol,
                 "lb_algorithm": ALGORITHMS[chosen], "name": name}})
             balancer = yield from self.get_balancer.op(balancer_id)
@@ -357,7 +335,7 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
     @operation
     def destroy_balancer(self, balancer: LoadBalancer) -> Op[bool]:
         """Delete a balancer with everything under it (``cascade``)."""
-        yield from self._change(balancer.id, "DELETE", f"/loadbalancers/{balancer.id}?"
+        yield from self._step(balancer.id, "DELETE", f"/loadbalancers/{balancer.id}?"
                                 "cascade=true", what=balancer.id, missing=BalancerNotFound)
         return True
 
@@ -375,15 +353,15 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
                 "protocol"):
             raise NotSupported("an Octavia listener's protocol cannot change", driver=self)
         if name is not None and name != current.name:
-            yield from self._change(current.id, "PUT", f"/loadbalancers/{current.id}",
+            yield from self._step(current.id, "PUT", f"/loadbalancers/{current.id}",
                                     json={"loadbalancer": {"name": name}})
         if port is not None and port != current.port and current.extra["listener_ids"]:
             listener = current.extra["listener_ids"][0]
-            yield from self._change(current.id, "PUT", f"/listeners/{listener}",
+            yield from self._step(current.id, "PUT", f"/listeners/{listener}",
                                     json={"listener": {"protocol_port": port}})
         if chosen is not None and current.extra["pool_ids"]:
             pool = current.extra["pool_ids"][0]
-            yield from self._change(current.id, "PUT", f"/pools/{pool}",
+            yield from self._step(current.id, "PUT", f"/pools/{pool}",
                                     json={"pool": {"lb_algorithm": ALGORITHMS[chosen]}})
         yield from self._active(current.id)
         return (yield from self.get_balancer.op(current.id))
@@ -405,7 +383,7 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
                                 "weight": member.extra.get("weight", 1)}
         if member.id:
             body["name"] = member.id
-        made = yield from self._change(balancer.id, "POST", f"/pools/{pool}/members",
+        made = yield from self._step(balancer.id, "POST", f"/pools/{pool}/members",
                                        key="member", json={"member": body})
         return self._to_member(balancer, made)
 
@@ -425,7 +403,7 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
     def balancer_detach_member(self, balancer: LoadBalancer, member: Member) -> Op[bool]:
         """Remove a member by its Octavia id; MemberNotFound if it is not one."""
         pool = yield from self._pool(balancer)
-        yield from self._change(balancer.id, "DELETE", f"/pools/{pool}/members/{member.id}",
+        yield from self._step(balancer.id, "DELETE", f"/pools/{pool}/members/{member.id}",
                                 what=str(member.id), missing=MemberNotFound)
         return True
 
@@ -477,5 +455,5 @@ class OctaviaLBDriver(HttpApi, LoadBalancerDriver):
                                 "timeout": timeout, "max_retries": max_retries}
         if kind.startswith("HTTP"):
             body["url_path"] = url_path
-        return (yield from self._change(balancer.id, "POST", "/healthmonitors",
+        return (yield from self._step(balancer.id, "POST", "/healthmonitors",
                                         key="healthmonitor", json={"healthmonitor": body}))

@@ -41,7 +41,6 @@ from overcast.errors import BalancerNotFound
 from overcast.errors import InvalidInput
 from overcast.errors import MemberNotFound
 from overcast.errors import NotFound
-from overcast.errors import ProviderError
 from overcast.errors import RateLimited
 from overcast.loadbalancer.base import Algorithm
 from overcast.loadbalancer.base import BalancerImmutable
@@ -51,9 +50,9 @@ from overcast.loadbalancer.base import LoadBalancerDriver
 from overcast.loadbalancer.base import Member
 from overcast.loadbalancer.base import MemberCondition
 from overcast.loadbalancer.base import State
+from overcast.loadbalancer.busy import WaitsUntilActive
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import Fault
-from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Guarded
@@ -61,7 +60,6 @@ from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import create_once
@@ -91,7 +89,7 @@ ERRORS: Final = ErrorMap(
 )
 
 
-class RackspaceLBDriver(HttpApi, LoadBalancerDriver):
+class RackspaceLBDriver(WaitsUntilActive, LoadBalancerDriver):
     """Rackspace Cloud Load Balancers.
 
     ``key`` is the Rackspace user name and ``secret`` its API key; ``region``
@@ -106,6 +104,7 @@ class RackspaceLBDriver(HttpApi, LoadBalancerDriver):
     label: ClassVar[str] = "Rackspace Cloud Load Balancers"
     errors: ClassVar[ErrorMap] = ERRORS
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    failed_states: ClassVar[frozenset[str]] = frozenset({"ERROR", "SUSPENDED", "DELETED"})
     protocols: ClassVar[tuple[str, ...]] = ("http", "https", "tcp", "udp", "tcp_client_first",
                                             "mysql", "ftp", "smtp", "imapv4", "pop3", "ldap")
     algorithms: ClassVar[tuple[Algorithm, ...]] = tuple(ALGORITHMS)
@@ -159,37 +158,10 @@ class RackspaceLBDriver(HttpApi, LoadBalancerDriver):
         message = " ".join(str(part) for part in (data.get("message"), details) if part)
         return Fault(resp.status, kind, message, None, frozenset({kind}) if kind else frozenset())
 
-    def _raw(self, balancer_id: str) -> Op[dict[str, Any]]:
+    def _describe(self, balancer_id: str) -> Op[dict[str, Any]]:
         data = yield from self._json("GET", f"/loadbalancers/{balancer_id}", what=balancer_id,
                                      missing=BalancerNotFound)
         return dict((data or {}).get("loadBalancer") or {})
-
-    def _active(self, balancer_id: str) -> Op[dict[str, Any]]:
-        """Wait until the balancer is ``ACTIVE``; its description."""
-        for _ in range(max(1, int(self.wait_timeout / self.poll_interval))):
-            found = yield from self._raw(balancer_id)
-            status = found.get("status")
-            if status == "ACTIVE":
-                return found
-            if status in ("ERROR", "SUSPENDED", "DELETED"):
-                raise ProviderError(f"balancer {balancer_id} is {status}", driver=self)
-            yield Sleep(self.poll_interval)
-        raise ProviderError(f"balancer {balancer_id} was not ACTIVE within "
-                            f"{self.wait_timeout:g}s", driver=self)
-
-    def _change(self, balancer_id: str, method: str, path: str, *, json: Any = None,
-                what: str = "", missing: type[NotFound] = NotFound) -> Op[Any]:
-        """A change to a balancer, sent once it is ``ACTIVE`` (and once more
-        after waiting if it answers 422 immutable)."""
-        for attempt in (1, 2):
-            yield from self._active(balancer_id)
-            try:
-                return (yield from self._json(method, path, json=json, what=what,
-                                              missing=missing, idempotent=method != "POST"))
-            except BalancerImmutable:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -242,7 +214,7 @@ class RackspaceLBDriver(HttpApi, LoadBalancerDriver):
         """A balancer by id; BalancerNotFound if there is none."""
         if not isinstance(balancer_id, str) or not balancer_id.isdigit():
             raise BalancerNotFound(str(balancer_id), driver=self)
-        return self._to_balancer((yield from self._raw(balancer_id)))
+        return self._to_balancer((yield from self._describe(balancer_id)))
 
     # -- balancers --------------------------------------------------------------------------
 
