@@ -11,9 +11,11 @@ from collections.abc import Callable
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
+from typing import ClassVar
 
 import pytest
 
+from overcast.driver import BaseDriver
 from overcast.errors import AlreadyExists
 from overcast.errors import BalancerNotFound
 from overcast.errors import InvalidInput
@@ -29,10 +31,15 @@ from overcast.loadbalancer.base import State
 from overcast.loadbalancer.drivers.haproxy import HAProxyDriver
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Op
 from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import operation
 from overcast.runtime.process import Completed
 from overcast.runtime.process import Converse
 from overcast.runtime.process import Run
+from overcast.runtime.process import converse_op
+from overcast.runtime.process import run_op
+from overcast.testing import call
 
 STATE_HEADER = ("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state "
                 "srv_uweight srv_iweight srv_time_since_last_change srv_check_status "
@@ -290,3 +297,43 @@ def test_update_and_destroy_reload(driver: HAProxyDriver, tmp_path: Path) -> Non
     assert Effects().reload(2).run(driver.destroy_balancer.op(web)) is True
     assert Effects().run(driver.iterate_balancers.op()) == []
     assert "frontend web" not in (tmp_path / "overcast.cfg").read_text()
+
+
+# -- the typed process steps the driver is built on, on both runners --------------------------
+
+
+class _Steps(BaseDriver):
+    """Runs run_op and converse_op on the runners."""
+
+    name: ClassVar[str] = "steps"
+    area: ClassVar[str] = "test"
+
+    @operation
+    def both(self, program: list[str], path: str) -> Op[tuple[int, bytes, bytes]]:
+        """A program's exit status and output, then a socket's answer."""
+        done = yield from run_op(Run(program))
+        answer = yield from converse_op(Converse(path, b"show proc\n"))
+        return done.returncode, done.stdout, answer
+
+
+def test_run_op_and_converse_op_on_both_runners(mode: str) -> None:
+    import socketserver
+    import sys
+    import tempfile
+    import threading
+
+    class Echo(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"heard " + self.rfile.read())
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as home:
+        path = f"{home}/cli.sock"
+        server = socketserver.ThreadingUnixStreamServer(path, Echo)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            status, out, answer = call(mode, _Steps(), "both",
+                                       [sys.executable, "-c", "print('ok')"], path)
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert (status, out, answer) == (0, b"ok\n", b"heard show proc\n")
