@@ -9,7 +9,9 @@ How the service maps onto overcast's model:
 * ``Object.hash`` is the blob's ``Content-MD5`` as hex when it has one (every
   blob overcast writes does), else its ETag; ``extra`` holds ``etag``,
   ``content_md5`` (base64, as Azure gives it), ``blob_type`` and the lease and
-  access-tier fields the service reports.
+  access-tier fields the service reports, and Apache Libcloud's
+  ``content_type`` and ``md5_hash`` (hex). Libcloud's ``hash`` is the ETag;
+  overcast's the MD5, as on every other provider.
 * Uploads go through the base class's flow and
   :func:`overcast.storage.transfer.upload_in_parts`: a
   small object is one *Put Blob* with ``Content-MD5``; a larger one is staged
@@ -488,6 +490,9 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
             "lease_state": fields.get("x-ms-lease-state") or fields.get("LeaseState"),
             "access_tier": fields.get("x-ms-access-tier") or fields.get("AccessTier"),
             "last_modified": fields.get("Last-Modified"),
+            # Apache Libcloud's keys for the same facts.
+            "content_type": fields.get("Content-Type") or None,
+            "md5_hash": _md5_hex(content_md5),
         }
         return Object(
             name=name,
