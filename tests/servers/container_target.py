@@ -22,7 +22,9 @@ class ContainerTarget:
     that keeps running until stopped; ``sent`` lists every request the driver
     sent (its hooks), so a test can check that invalid input sent nothing.
     ``make_image`` (if the driver makes images) returns a new image's
-    reference to delete again.
+    reference to delete again; ``runs_containers`` is False where the server
+    records containers but runs none (the lifecycle is then covered by the
+    driver's unit tests on the scripted transport).
     """
 
     driver: ContainerDriver
@@ -31,4 +33,6 @@ class ContainerTarget:
     sent: list[RequestEvent]
     cleanup: Callable[[], None]
     make_image: Callable[[str], Any] | None = None
+    #: Whether the server really runs containers (moto's ECS runs none).
+    runs_containers: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from overcast.container.compat import DRIVERS
     from overcast.container.compat import set_driver
     from overcast.container.drivers.docker import DockerContainerDriver
+    from overcast.container.drivers.ecs import ECSContainerDriver
 
 
 class Provider(metaclass=Catalog):
@@ -39,7 +40,7 @@ class Provider(metaclass=Catalog):
     DOCKER: DriverRef[DockerContainerDriver] = DriverRef("docker", "docker:DockerContainerDriver")
     # Apache Libcloud's constants with no driver here: get_driver says what to use.
     DUMMY = unserved("DUMMY")
-    ECS = unserved("ECS")
+    ECS: DriverRef[ECSContainerDriver] = DriverRef("ecs", "ecs:ECSContainerDriver")
     GKE = unserved("GKE")
     KUBERNETES = unserved("KUBERNETES")
     LXD = unserved("LXD")

@@ -35,7 +35,6 @@ _NONE: Final = ("overcast has no driver for it: use Apache Libcloud for it, or r
 UNSERVED: Final[Mapping[str, tuple[str, str]]] = {
     "DUMMY": ("dummy", "for tests, use Provider.DOCKER against a local engine (Podman's "
               "'podman system service' serves the same API)"),
-    "ECS": ("ecs", _NONE),
     "GKE": ("GKE", "a GKE cluster is Kubernetes: " + _NONE),
     "KUBERNETES": ("kubernetes", _NONE),
     "LXD": ("lxd", _NONE),

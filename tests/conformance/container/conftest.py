@@ -19,6 +19,7 @@ from servers.podman import podman_fixture
 
 FACTORIES: dict[str, str] = {
     "docker": "servers.container_docker:make_target",
+    "ecs": "servers.container_ecs:make_target",
 }
 
 

@@ -56,7 +56,7 @@ def test_every_libcloud_provider_constant_is_served_or_refused() -> None:
         else:
             assert isinstance(get_driver(value), type), name
             served.append(name)
-    assert served == ["DOCKER"]
+    assert served == ["DOCKER", "ECS"]
 
 
 def test_drivers_table_and_set_driver(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,4 +86,16 @@ def test_the_docker_driver_keeps_libcloud_constructor_and_ex_methods() -> None:
     assert _positional(Ours.ex_get_logs.fn) == _positional(Theirs.ex_get_logs)
     for name in ("get_container", "start_container", "stop_container", "restart_container",
                  "destroy_container", "install_image", "list_images"):
+        assert _positional(getattr(Ours, name).fn) == _positional(getattr(Theirs, name)), name
+
+
+def test_the_ecs_driver_keeps_libcloud_positional_constructor() -> None:
+    from libcloud.container.drivers.ecs import ElasticContainerDriver as Theirs
+
+    from overcast.container.drivers.ecs import ECSContainerDriver as Ours
+
+    assert len(_positional(Ours.__init__)) == len(_positional(Theirs.__init__)) == 3
+    assert _positional(Ours.__init__)[2] == _positional(Theirs.__init__)[2] == "region"
+    for name in ("create_cluster", "destroy_cluster", "get_cluster", "get_container",
+                 "stop_container", "destroy_container", "restart_container"):
         assert _positional(getattr(Ours, name).fn) == _positional(getattr(Theirs, name)), name
