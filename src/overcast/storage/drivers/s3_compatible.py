@@ -65,6 +65,18 @@ class S3CompatibleDriver(S3StorageDriver):
     hosts: ClassVar[Mapping[str, str]] = {}
     default_host: ClassVar[str | None] = None
     host_required: ClassVar[bool] = False
+    #: Libcloud keywords of this provider that change nothing here.
+    ignored: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 secure: bool = True, host: str | None = None, port: int | None = None,
+                 api_version: str | None = None, region: str | None = None,
+                 **options: Any) -> None:
+        """Libcloud's constructor of most S3-compatible drivers; ``region``
+        defaults to the provider's (``default_region``)."""
+        for name in self.ignored:
+            options.pop(name, None)
+        self._preset(key, secret, secure, host, port, region, options)
 
     def _preset(self, key: str | None, secret: str | Secret | None, secure: bool,
                 host: str | None, port: int | None, region: str | None,
@@ -108,12 +120,6 @@ class DigitalOceanSpacesStorageDriver(S3CompatibleDriver):
     default_region: ClassVar[str] = "nyc3"
     hosts: ClassVar[Mapping[str, str]] = DO_SPACES_HOSTS
 
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 secure: bool = True, host: str | None = None, port: int | None = None,
-                 api_version: str | None = None, region: str = "nyc3",
-                 **options: Any) -> None:
-        self._preset(key, secret, secure, host, port, region, options)
-
 
 class ScalewayStorageDriver(S3CompatibleDriver):
     """Scaleway Object Storage (Libcloud's ``SCALEWAY``): the region (``fr-par``,
@@ -140,12 +146,6 @@ class AuroraObjectsStorageDriver(S3CompatibleDriver):
     label: ClassVar[str] = "AuroraObjects"
     default_host: ClassVar[str | None] = AURORA_OBJECTS_HOST
 
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 secure: bool = True, host: str | None = None, port: int | None = None,
-                 api_version: str | None = None, region: str | None = None,
-                 **options: Any) -> None:
-        self._preset(key, secret, secure, host, port, region, options)
-
 
 class S3RGWStorageDriver(S3CompatibleDriver):
     """Ceph RADOS Gateway (Libcloud's ``S3_RGW``): ``host`` is required; the
@@ -155,13 +155,7 @@ class S3RGWStorageDriver(S3CompatibleDriver):
     label: ClassVar[str] = "Ceph RGW"
     default_region: ClassVar[str] = "default"
     host_required: ClassVar[bool] = True
-
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 secure: bool = True, host: str | None = None, port: int | None = None,
-                 api_version: str | None = None, region: str = "default",
-                 **options: Any) -> None:
-        options.pop("name", None)  # Libcloud's display name
-        self._preset(key, secret, secure, host, port, region, options)
+    ignored: ClassVar[tuple[str, ...]] = ("name",)  # Libcloud's display name
 
 
 class S3RGWOutscaleStorageDriver(S3CompatibleDriver):
@@ -171,12 +165,6 @@ class S3RGWOutscaleStorageDriver(S3CompatibleDriver):
     label: ClassVar[str] = "OUTSCALE"
     default_region: ClassVar[str] = "eu-west-2"
     hosts: ClassVar[Mapping[str, str]] = OUTSCALE_HOSTS
-
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 secure: bool = True, host: str | None = None, port: int | None = None,
-                 api_version: str | None = None, region: str = "eu-west-2",
-                 **options: Any) -> None:
-        self._preset(key, secret, secure, host, port, region, options)
 
 
 def regional(name: str, region: str) -> type[S3StorageDriver]:
