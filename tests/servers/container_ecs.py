@@ -20,7 +20,7 @@ def make_target(request: pytest.FixtureRequest) -> ContainerTarget:
     server = moto_server(request)
     sent: list[RequestEvent] = []
     driver = ECSContainerDriver(ACCESS_KEY, SECRET_KEY, "us-east-1", endpoint=server.url,
-                                hooks=Hooks(on_request=[sent.append]))
+                                hooks=Hooks(on_request=[sent.append]), page_size=2)
     return ContainerTarget(driver=driver, image="busybox:latest",
                            parameters={"command": ["sleep", "600"]}, sent=sent,
-                           cleanup=driver.close, runs_containers=False)
+                           cleanup=driver.close, runs_containers=False, page_size=2)

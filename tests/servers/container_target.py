@@ -35,4 +35,9 @@ class ContainerTarget:
     make_image: Callable[[str], Any] | None = None
     #: Whether the server really runs containers (moto's ECS runs none).
     runs_containers: bool = True
+    #: Whether ``deploy_container(start=False)`` makes a container that is not
+    #: running (a Kubernetes pod starts when it is made).
+    deploys_stopped: bool = True
+    #: The page size the driver was made with, where its listings page.
+    page_size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

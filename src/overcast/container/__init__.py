@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from overcast.container.compat import set_driver
     from overcast.container.drivers.docker import DockerContainerDriver
     from overcast.container.drivers.ecs import ECSContainerDriver
+    from overcast.container.drivers.kubernetes import KubernetesContainerDriver
 
 
 class Provider(metaclass=Catalog):
@@ -42,7 +43,8 @@ class Provider(metaclass=Catalog):
     DUMMY = unserved("DUMMY")
     ECS: DriverRef[ECSContainerDriver] = DriverRef("ecs", "ecs:ECSContainerDriver")
     GKE = unserved("GKE")
-    KUBERNETES = unserved("KUBERNETES")
+    KUBERNETES: DriverRef[KubernetesContainerDriver] = DriverRef(
+        "kubernetes", "kubernetes:KubernetesContainerDriver")
     LXD = unserved("LXD")
     RANCHER = unserved("RANCHER")
 

@@ -35,8 +35,8 @@ _NONE: Final = ("overcast has no driver for it: use Apache Libcloud for it, or r
 UNSERVED: Final[Mapping[str, tuple[str, str]]] = {
     "DUMMY": ("dummy", "for tests, use Provider.DOCKER against a local engine (Podman's "
               "'podman system service' serves the same API)"),
-    "GKE": ("GKE", "a GKE cluster is Kubernetes: " + _NONE),
-    "KUBERNETES": ("kubernetes", _NONE),
+    "GKE": ("GKE", "a GKE cluster is Kubernetes: use Provider.KUBERNETES with its "
+            "kubeconfig (KubernetesContainerDriver.from_kubeconfig)"),
     "LXD": ("lxd", _NONE),
     "RANCHER": ("rancher", _NONE),
 }

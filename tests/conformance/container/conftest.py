@@ -20,6 +20,7 @@ from servers.podman import podman_fixture
 FACTORIES: dict[str, str] = {
     "docker": "servers.container_docker:make_target",
     "ecs": "servers.container_ecs:make_target",
+    "kubernetes": "servers.container_k8s:make_target",
 }
 
 

@@ -302,7 +302,7 @@ def test_every_operation_has_test_arguments() -> None:
 
 
 def test_provider_and_registry() -> None:
-    assert list(Provider) == ["docker", "ecs"]
+    assert list(Provider) == ["docker", "ecs", "kubernetes"]
     with pytest.raises(NotSupported, match="no container driver named 'nope'"):
         get_driver("nope")
 

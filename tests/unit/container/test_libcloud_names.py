@@ -56,7 +56,7 @@ def test_every_libcloud_provider_constant_is_served_or_refused() -> None:
         else:
             assert isinstance(get_driver(value), type), name
             served.append(name)
-    assert served == ["DOCKER", "ECS"]
+    assert served == ["DOCKER", "ECS", "KUBERNETES"]
 
 
 def test_drivers_table_and_set_driver(monkeypatch: pytest.MonkeyPatch) -> None:
