@@ -292,6 +292,113 @@ def copy_part(root: str) -> None:
               f"(streamed, no temporary file; works the same between any two drivers)")
 
 
+def container_part(root: str) -> None:
+    """A busybox container on Podman (its Docker-compatible API on a UNIX
+    socket, started here) serving a file on the host network; its logs.
+    Skipped where podman, runc or busybox-static is not installed."""
+    import io
+    import shutil
+    import socket
+    import subprocess
+    import tarfile
+    import time
+    import urllib.request
+
+    from overcast.container import Provider as ContainerProvider
+    from overcast.container import get_driver as get_container_driver
+    from overcast.container.base import LogChunk
+
+    if not all(shutil.which(tool) for tool in ("podman", "runc")) or not os.path.exists(
+            "/bin/busybox"):
+        print("container: podman, runc or busybox-static is not installed here "
+              "(bash scripts/install-servers.sh installs them): skipped")
+        return
+    home = os.path.join(root, "podman")
+    storage = os.path.join(home, "storage")
+    for sub in ("graph", "run", "tmp", "site"):
+        os.makedirs(os.path.join(storage if sub != "site" else home, sub), exist_ok=True)
+    with open(os.path.join(home, "containers.conf"), "w") as conf:
+        conf.write('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
+                   'netns = "host"\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                   f'events_logger = "file"\nevents_logfile_path = "{home}/events.log"\n')
+    with open(os.path.join(home, "storage.conf"), "w") as conf:
+        conf.write(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/graph"\n'
+                   f'runroot = "{storage}/run"\n')
+    env = dict(os.environ, CONTAINERS_CONF=os.path.join(home, "containers.conf"),
+               CONTAINERS_STORAGE_CONF=os.path.join(home, "storage.conf"),
+               TMPDIR=os.path.join(storage, "tmp"))
+    with open(os.path.join(home, "site", "index.html"), "w") as page:
+        page.write("hello from a busybox container\n")
+    rootfs = os.path.join(home, "rootfs.tar")
+    with tarfile.open(rootfs, "w") as tar:
+        for name in ("bin", "etc", "tmp", "www"):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add("/bin/busybox", "bin/busybox")
+        for applet in ("sh", "httpd", "echo", "cat"):
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        passwd = b"root:x:0:0:root:/root:/bin/sh\n"
+        info = tarfile.TarInfo("etc/passwd")
+        info.size = len(passwd)
+        tar.addfile(info, io.BytesIO(passwd))
+    sock = os.path.join(home, "podman.sock")
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # httpd ignores SIGTERM as process 1: a short stop timeout.
+        docker = get_container_driver(ContainerProvider.DOCKER)(host=f"unix://{sock}",
+                                                                stop_timeout=1)
+        for _ in range(600):  # the service is up when its socket accepts
+            with socket.socket(socket.AF_UNIX) as client:
+                try:
+                    client.connect(sock)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        image = docker.ex_import_image(rootfs, tag="localhost/demo-busybox:latest",
+                                       changes=['CMD ["/bin/sh"]'])
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        web = docker.deploy_container("demo-web", image, parameters={
+            "command": ["sh", "-c", f"echo serving on port {port}; "
+                        f"exec httpd -f -v -p 127.0.0.1:{port} -h /www"],
+            "network_mode": "host", "mounts": [f"{home}/site:/www:ro"]})
+        body = b""
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html",
+                                            timeout=5) as answer:
+                    body = answer.read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        print(f"container: {web.name} ({image.name}) is {web.state.value}, "
+              f"http://127.0.0.1:{port}/ says {body.decode().strip()!r}")
+        stopped = docker.stop_container(web)
+        for chunk in docker.stream_container_logs(stopped):
+            stream = chunk.stream if isinstance(chunk, LogChunk) else "stdout"
+            for line in chunk.decode(errors="replace").splitlines():
+                print(f"container: log {stream}: {line}")
+        print(f"container: stopped ({stopped.state.value}, exit code "
+              f"{stopped.extra['exit_code']}); destroyed: {docker.destroy_container(stopped)}")
+        docker.delete_image(image)
+        docker.close()
+    finally:
+        service.terminate()
+        try:
+            service.wait(10)
+        except subprocess.TimeoutExpired:
+            service.kill()
+            service.wait(10)
+        subprocess.run(["podman", "system", "reset", "--force"], env=env,
+                       capture_output=True, check=False, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     """Run the demo in ``argv[0]`` or a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="overcast-demo-") as scratch:
@@ -306,6 +413,7 @@ def main(argv: list[str]) -> int:
             backup_part(root, zone_file, kvm)
             restic_part(root)
             lb_part(kvm)
+        container_part(root)
         print("== done")
     return 0
 
