@@ -14,9 +14,11 @@ events log and pinned ulimits; the configuration files say so.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
@@ -112,8 +114,26 @@ class Podman:
         self.clean()
         for process in reversed(self.processes):
             stop_process(process)
+        _kill_monitors(self.directory)
         self.podman("system", "reset", "--force", check=False)
         shutil.rmtree(self.directory / "storage", ignore_errors=True)
+
+
+def _kill_monitors(directory: Path) -> None:
+    """Kill the conmon processes of this service's storage still waiting: an
+    exec session's monitor waits 300 s after the session (so its exit code
+    can be read) before it cleans up, and would outlive the test run."""
+    mine = str(directory).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"conmon") and any(mine in arg for arg in argv):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _rootfs(directory: Path) -> Path:
