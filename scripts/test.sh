@@ -9,7 +9,7 @@ echo "== mypy --strict"
 "$PY" -m mypy src examples
 echo "== pytest"
 set +e
-"$PY" -m pytest -n 2 -p no:cacheprovider "$@"
+"$PY" -m pytest -n 2 -p no:cacheprovider --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

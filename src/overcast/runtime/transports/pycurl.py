@@ -472,6 +472,8 @@ class _PycurlStream(ByteStream):
                 if held == before and not self._finished and not self._paused:
                     self._wait()
             if self._error is not None:
+                if pieces:  # what came before the break is delivered: a resume follows it
+                    hand_over()
                 raise self._error.to_error(None)
             if pieces and (held >= PUSH_BATCH or self._finished):
                 hand_over()
