@@ -61,6 +61,7 @@ from typing import ClassVar
 from typing import TypeAlias
 from urllib.parse import quote
 
+from overcast.auth.bearer import BearerAuth
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
 from overcast.dns.base import Record
@@ -84,7 +85,6 @@ from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Request
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
@@ -95,7 +95,6 @@ from overcast.runtime.options import check_page_size
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
-from overcast.runtime.redact import Secret
 
 __all__ = [
     "Entry",
@@ -210,7 +209,7 @@ def numbered_zone(zone_id: str, *, driver: Any = None) -> str:
     return text
 
 
-class PerValueDNSDriver(HttpApi, DNSDriver):
+class PerValueDNSDriver(HttpApi, BearerAuth, DNSDriver):
     """Base class of DNS drivers whose provider stores one record per value, over
     an HTTP API (the :class:`~overcast.runtime.api.HttpApi` kit).
 
@@ -246,9 +245,6 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
     page_sizes: ClassVar[tuple[int, int | None]] = (1, None)
     #: Whether a larger ``page_size`` is lowered to the largest accepted, not refused.
     clamp_page_size: ClassVar[bool] = False
-    #: The token requests to :attr:`endpoint` carry as ``Authorization: Bearer``
-    #: (see :meth:`_use_bearer`); ``None``: the driver signs requests its own way.
-    _bearer: Secret | None = None
     #: The key of the answer to ``GET <zone>`` that holds the zone (``None``: the
     #: answer is the zone).
     zone_key: ClassVar[str | None] = None
@@ -287,20 +283,6 @@ class PerValueDNSDriver(HttpApi, DNSDriver):
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint}
-
-    def _use_bearer(self, token: str | Secret, *, missing: str) -> None:
-        """Sign requests with the bearer ``token``; :class:`~overcast.errors.InvalidInput`
-        saying ``missing`` if there is none."""
-        if not token:
-            raise InvalidInput(missing, driver=self)
-        self._bearer = Secret(token)
-
-    def _sign(self, request: Request, now: float) -> Request:
-        """Add the bearer token, if any, to every attempt of a request to
-        :attr:`endpoint` (and to no other host an answer may name)."""
-        if self._bearer is None or not request.url.startswith(self.endpoint):
-            return request
-        return request.with_headers({"Authorization": f"Bearer {self._bearer.reveal()}"})
 
     # -- hooks ----------------------------------------------------------------------
 

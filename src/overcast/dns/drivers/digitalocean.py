@@ -37,8 +37,6 @@ from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
 from typing import Final
-from urllib.parse import parse_qs
-from urllib.parse import urlsplit
 
 from overcast.dns import names
 from overcast.dns import per_value
@@ -52,9 +50,10 @@ from overcast.dns.per_value import PerValueDNSDriver
 from overcast.errors import AlreadyExists
 from overcast.errors import InvalidInput
 from overcast.errors import NotSupported
-from overcast.errors import ProviderError
 from overcast.errors import ZoneAlreadyExists
 from overcast.errors import ZoneNotFound
+from overcast.providers.digitalocean import DEFAULT_ENDPOINT
+from overcast.providers.digitalocean import page_of
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import When
 from overcast.runtime.effects import Op
@@ -65,7 +64,6 @@ from overcast.runtime.redact import Secret
 
 __all__ = ["DigitalOceanDNSDriver"]
 
-DEFAULT_ENDPOINT: Final = "https://api.digitalocean.com/v2"
 _CAA_TAGS: Final = frozenset({"issue", "issuewild", "iodef"})
 
 
@@ -106,13 +104,7 @@ class DigitalOceanDNSDriver(PerValueDNSDriver):
         payload = yield from self._json(
             "GET", path, params=[*params, ("page", str(page)), ("per_page", str(self.page_size))],
             what=what, missing=ZoneNotFound)
-        payload = payload or {}
-        following = ((payload.get("links") or {}).get("pages") or {}).get("next")
-        number = parse_qs(urlsplit(str(following)).query).get("page") if following else None
-        if number and not number[0].isdigit():
-            raise ProviderError(f"GET {path}: the next page link has no page number: "
-                                f"{following!r}", driver=self)
-        return Page(payload.get(key) or [], int(number[0]) if number else None, "page")
+        return page_of(payload, key, path, self)
 
     # -- zones ----------------------------------------------------------------------
 

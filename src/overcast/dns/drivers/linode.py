@@ -50,6 +50,10 @@ from overcast.errors import AlreadyExists
 from overcast.errors import InvalidInput
 from overcast.errors import ZoneAlreadyExists
 from overcast.errors import ZoneNotFound
+from overcast.providers import linode
+from overcast.providers.linode import DEFAULT_ENDPOINT
+from overcast.providers.linode import MAX_PAGE_SIZE
+from overcast.providers.linode import MIN_PAGE_SIZE
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import Fault
 from overcast.runtime.api import When
@@ -62,10 +66,6 @@ from overcast.runtime.redact import Secret
 
 __all__ = ["LinodeDNSDriver"]
 
-DEFAULT_ENDPOINT: Final = "https://api.linode.com/v4"
-#: The page sizes the API accepts.
-MIN_PAGE_SIZE: Final = 25
-MAX_PAGE_SIZE: Final = 500
 #: Highest MX/SRV priority Linode stores.
 MAX_PRIORITY: Final = 255
 #: CAA tags Linode accepts.
@@ -129,19 +129,9 @@ class LinodeDNSDriver(PerValueDNSDriver):
     # -- requests -----------------------------------------------------------------------
 
     def _fault(self, resp: Response) -> Fault:
-        """Linode's ``{"errors": [{"reason", "field"}]}``: the reasons are the message,
-        the fields the code."""
-        try:
-            data = json.loads(resp.body)
-        except ValueError:
-            data = None
-        errors = data.get("errors") if isinstance(data, dict) else None
-        entries = [e for e in errors or [] if isinstance(e, dict)]
-        reasons = [str(e["reason"]) for e in entries if e.get("reason")]
-        fields = [str(e["field"]) for e in entries if e.get("field")]
-        return Fault(resp.status, ",".join(fields) or None,
-                     "; ".join(reasons) or resp.text[:300].strip(),
-                     resp.headers.get("X-Request-Id"), frozenset(fields))
+        """Linode's ``{"errors": [{"reason", "field"}]}``
+        (:func:`overcast.providers.linode.fault`)."""
+        return linode.fault(resp)
 
     def _page(self, path: str, page: Cursor | None, filter: Mapping[str, Any] | None = None,
               what: str = "") -> Op[Page[Item]]:
@@ -151,11 +141,7 @@ class LinodeDNSDriver(PerValueDNSDriver):
             "GET", path, params=[("page", str(number)), ("page_size", str(self.page_size))],
             headers={"X-Filter": json.dumps(filter)} if filter else {},
             what=what, missing=ZoneNotFound)
-        body = body or {}
-        reported = body.get("page")
-        return Page.number(body.get("data") or [], number,
-                           pages=int(body.get("pages") or 1),
-                           reported=None if reported is None else int(reported))
+        return linode.page_of(body, number)
 
     # -- zones ------------------------------------------------------------------------
 
