@@ -59,6 +59,7 @@ __all__ = [
     "MAX_PAGE",
     "TOKEN_TAG",
     "EC2Api",
+    "EC2Query",
     "Params",
     "SecurityGroupNotFound",
     "check_region",
@@ -252,32 +253,30 @@ def _form(params: Sequence[tuple[str, str]]) -> bytes:
 # -- the plumbing every part shares -----------------------------------------------------------
 
 
-class EC2Api(HttpApi, NodeDriver):
-    """The EC2 Query API: signing, requests, errors, paging and checks (the
-    base of every part of :class:`~overcast.compute.drivers.ec2.EC2NodeDriver`)."""
+class EC2Query(HttpApi):
+    """The EC2 Query API with no resource of its own: credentials and
+    Signature V4 (service ``ec2``), the request helper, the error table, the
+    ``NextToken`` pager, settled changes and the checks of ids and tag values.
 
-    name: ClassVar[str] = "ec2"
+    The base of :class:`EC2Api` (the compute driver's parts) and of the EBS
+    backup driver (:mod:`overcast.backup.drivers.ebs`). A subclass's
+    constructor calls :meth:`_setup_query` before ``super().__init__``.
+    """
+
     label: ClassVar[str] = "EC2"
     errors: ClassVar[ErrorMap] = ERRORS
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
+    region: str
+    page_size: int
+    _credentials: AwsCredentials
 
-    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 secure: bool | str | Secret = True, host: str | None = None,
-                 port: int | None = None, region: str = "us-east-1",
-                 token: str | Secret | None = None, signature_version: str | None = None, *,
-                 profile: str | None = None, endpoint: str | None = None,
-                 page_size: int = DEFAULT_PAGE_SIZE,
-                 pricing: str | os.PathLike[str] | bool = True, **options: Any) -> None:
-        secure, token = secure_or_token(secure, token, driver=self)
-        #: Where sizes' prices come from: True (the default: the pricing file
-        #: :func:`overcast.compute.pricing.pricing_file` finds, as Libcloud's
-        #: ``list_sizes`` fills prices; None where no file is found), a path to a
-        #: file in Libcloud's pricing.json format, or False (no prices).
-        self.pricing = pricing
-        if signature_version is not None and str(signature_version) != "4":
-            raise NotSupported(f"EC2 is signed with Signature V4 only: {signature_version!r}",
-                               driver=self)
-        endpoint = libcloud_endpoint(endpoint, host, port, secure, driver=self)
+    def _setup_query(self, key: str | None, secret: str | Secret | None, region: str,
+                     token: str | Secret | None, *, secure: bool = True,
+                     profile: str | None = None, endpoint: str | None = None,
+                     page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        """Hold the region, credentials (else the environment or the shared
+        credentials file, ``profile``), endpoint (default
+        ``https://ec2.<region>.amazonaws.com``) and page size. No request."""
         self.region = self._check_region(region)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         if endpoint is None:
@@ -285,8 +284,6 @@ class EC2Api(HttpApi, NodeDriver):
             endpoint = f"{'https' if secure else 'http'}://ec2.{region}.{suffix}"
         self.endpoint = check_endpoint(endpoint, driver=self)
         self.page_size = check_page_size(page_size, maximum=DEFAULT_PAGE_SIZE, driver=self)
-        self._default_zone: str | None = None
-        super().__init__(**options)
 
     # -- runtime hooks ---------------------------------------------------------------------
 
@@ -413,6 +410,39 @@ class EC2Api(HttpApi, NodeDriver):
                                driver=self)
         return value
 
+    def _check_region(self, region: object) -> str:
+        """An AWS region name (``eu-west-1``)."""
+        return check_region(region, driver=self)
+
+
+class EC2Api(EC2Query, NodeDriver):
+    """The EC2 Query API as the compute driver uses it (the base of every part
+    of :class:`~overcast.compute.drivers.ec2.EC2NodeDriver`)."""
+
+    name: ClassVar[str] = "ec2"
+
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None,
+                 secure: bool | str | Secret = True, host: str | None = None,
+                 port: int | None = None, region: str = "us-east-1",
+                 token: str | Secret | None = None, signature_version: str | None = None, *,
+                 profile: str | None = None, endpoint: str | None = None,
+                 page_size: int = DEFAULT_PAGE_SIZE,
+                 pricing: str | os.PathLike[str] | bool = True, **options: Any) -> None:
+        secure, token = secure_or_token(secure, token, driver=self)
+        #: Where sizes' prices come from: True (the default: the pricing file
+        #: :func:`overcast.compute.pricing.pricing_file` finds, as Libcloud's
+        #: ``list_sizes`` fills prices; None where no file is found), a path to a
+        #: file in Libcloud's pricing.json format, or False (no prices).
+        self.pricing = pricing
+        if signature_version is not None and str(signature_version) != "4":
+            raise NotSupported(f"EC2 is signed with Signature V4 only: {signature_version!r}",
+                               driver=self)
+        endpoint = libcloud_endpoint(endpoint, host, port, secure, driver=self)
+        self._setup_query(key, secret, region, token, secure=bool(secure), profile=profile,
+                          endpoint=endpoint, page_size=page_size)
+        self._default_zone: str | None = None
+        super().__init__(**options)
+
     def _check_key_name(self, name: object) -> str:
         """A key pair name: 1 to 255 printable ASCII characters."""
         if not isinstance(name, str) or not name or len(name) > 255:
@@ -422,7 +452,3 @@ class EC2Api(HttpApi, NodeDriver):
                 f"a key pair name must be printable ASCII: {name!r}", driver=self
             )
         return name
-
-    def _check_region(self, region: object) -> str:
-        """An AWS region name (``eu-west-1``)."""
-        return check_region(region, driver=self)
