@@ -13,10 +13,12 @@ backup it can be restored from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -53,7 +55,27 @@ __all__ = [
     "BackupTargetJobStatusType",
     "BackupTargetRecoveryPoint",
     "BackupTargetType",
+    "date_window",
 ]
+
+
+def date_window(start_date: datetime | None, end_date: datetime | None, *,
+                driver: object = None) -> Callable[[datetime], bool]:
+    """Whether a recovery point's date is between ``start_date`` and ``end_date``
+    (inclusive; either may be ``None``: unbounded; naive dates are taken as UTC);
+    :class:`~overcast.errors.InvalidInput` at once if the start is after the end."""
+
+    def aware(moment: datetime | None) -> datetime | None:
+        return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    start, end = aware(start_date), aware(end_date)
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(f"start_date {start} is after end_date {end}", driver=driver)
+
+    def within(date: datetime) -> bool:
+        return (start is None or date >= start) and (end is None or date <= end)
+
+    return within
 
 
 class BackupTargetType(StrEnum):
@@ -307,8 +329,7 @@ class BackupDriver(BaseDriver):
         end_date: datetime | None = None,
     ) -> Op[list[BackupTargetRecoveryPoint]]:
         """List a target's recovery points (dates as in :meth:`iterate_recovery_points`)."""
-        if start_date is not None and end_date is not None and start_date > end_date:
-            raise InvalidInput(f"start_date {start_date} is after end_date {end_date}", driver=self)
+        date_window(start_date, end_date, driver=self)  # InvalidInput before any request
         return (yield from collect(self.iterate_recovery_points.op(target, start_date, end_date)))
 
     @operation
