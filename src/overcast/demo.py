@@ -46,7 +46,7 @@ def sync_part(root: str) -> str:
         )
         elapsed = time.perf_counter() - started
         print(f"uploaded {obj.name}: {obj.size / MiB:.0f} MiB in {elapsed * 1000:.0f} ms, "
-              f"md5 {obj.hash}, {len(marks)} progress reports")
+              f"md5 {obj.content_md5}, {len(marks)} progress reports")
         digest = hashlib.md5(usedforsecurity=False)
         for chunk in driver.download_object_as_stream(obj):
             digest.update(chunk)
@@ -63,7 +63,7 @@ def sync_part(root: str) -> str:
                              for e in level])
         print("supports copy_object:", driver.supports("copy_object"),
               "| supports get_object_cdn_url:", driver.supports("get_object_cdn_url"))
-        return obj.hash or ""
+        return obj.content_md5 or ""
 
 
 async def async_part(root: str) -> None:
@@ -288,8 +288,9 @@ def copy_part(root: str) -> None:
                   f"{done / MiB:5.1f}/{(total or 0) / MiB:.1f} MiB", end=end, flush=True)
 
         copied = copy(source, target, progress=bar)
-        print(f"copy: {source.name} -> offsite/{target.name}/{copied.name}, md5 {copied.hash} "
-              f"(streamed, no temporary file; works the same between any two drivers)")
+        print(f"copy: {source.name} -> offsite/{target.name}/{copied.name}, "
+              f"md5 {copied.content_md5} (streamed, no temporary file; works the same "
+              "between any two drivers)")
 
 
 def container_part(root: str) -> None:

@@ -5,7 +5,9 @@ what the server holds afterwards must be the same."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
+import os
 import uuid
 import warnings
 from pathlib import Path
@@ -253,19 +255,28 @@ def test_azure_program_on_azurite_same_under_both(request: pytest.FixtureRequest
         name = f"compat{library}{uuid.uuid4().hex[:8]}"
         lines = blob_program(lib, driver, name)
         got = driver.get_object(name, "c.txt")
-        # Libcloud's Object.hash on Azure is the ETag, overcast's the MD5 (as on
-        # every provider); extra["md5_hash"] is the MD5 under both.
         lines.append(f"md5 {got.extra['md5_hash']} {got.extra['content_type']}")
         printed[library] = [line.replace(name, "<name>") for line in lines]
         made[library] = (driver, name)
     assert printed["overcast"] == printed["libcloud"]
     # What Azurite holds afterwards, read by overcast: the same blobs, bodies and types.
     check = made["overcast"][0]
-    held = {library: sorted((o.name, o.size, o.hash, o.content_type, o.meta_data.get("owner"))
+    held = {library: sorted((o.name, o.size, o.content_md5, o.content_type,
+                             o.meta_data.get("owner"))
                             for o in check.list_container_objects(check.get_container(name)))
             for library, (_, name) in made.items()}
     assert held["overcast"] == held["libcloud"]
     assert [entry[0] for entry in held["overcast"]] == ["c.txt"]
+    # One blob read by both libraries: Object.hash means the same (the ETag as
+    # Azure gives it), got and listed; the MD5 is overcast's content_md5.
+    drivers = {library: driver for library, (driver, _) in made.items()}
+    name = made["overcast"][1]
+    got = {library: d.get_object(name, "c.txt") for library, d in drivers.items()}
+    listed = {library: [o.hash for o in d.list_container_objects(d.get_container(name))]
+              for library, d in drivers.items()}
+    assert got["overcast"].hash == got["libcloud"].hash
+    assert listed["overcast"] == listed["libcloud"]
+    assert got["overcast"].content_md5 == got["libcloud"].extra["md5_hash"]
 
 
 def local_tree(root: Path) -> dict[str, bytes]:
@@ -298,6 +309,29 @@ def test_local_program_same_under_both(tmp_path: Path) -> None:
         del lines[2:4]
     assert printed["overcast"] == printed["libcloud"]
     assert trees["overcast"] == trees["libcloud"] == {"box/c.txt": b"x"}
+
+
+def test_local_object_hash_means_what_libcloud_means(tmp_path: Path) -> None:
+    """The same file read by both local drivers has the same ``hash`` (Libcloud
+    hashes the modification time), and it changes when the file is rewritten;
+    overcast's ``content_md5`` is the MD5 of the bytes."""
+    pytest.importorskip("fasteners")  # Libcloud's local driver needs it
+    from libcloud.storage.drivers.local import LocalStorageDriver as LibcloudLocal
+
+    from overcast.storage import Provider
+    from overcast.storage import get_driver
+
+    ours = get_driver(Provider.LOCAL)(str(tmp_path))
+    theirs = LibcloudLocal(str(tmp_path))
+    box = ours.create_container("box")
+    first = ours.upload_object_via_stream(iter([b"one"]), box, "f.txt")
+    assert first.hash == theirs.get_object("box", "f.txt").hash
+    assert first.content_md5 == hashlib.md5(b"one").hexdigest()
+    os.utime(tmp_path / "box" / "f.txt", ns=(0, 1_000_000_000))  # as a rewrite would move it
+    again = ours.get_object("box", "f.txt")
+    assert again.hash == theirs.get_object("box", "f.txt").hash != first.hash
+    assert [o.hash for o in ours.list_container_objects(box)] == [
+        o.hash for o in theirs.list_container_objects(theirs.get_container("box"))]
 
 
 # -- get-or-create with Libcloud's exception names ----------------------------------------------

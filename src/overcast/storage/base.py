@@ -160,9 +160,14 @@ class Container(Model["StorageDriver"]):
 class Object:
     """An object in a container.
 
-    ``hash`` is the provider's ETag or content hash (hex MD5 where the provider
-    uses MD5); ``meta_data`` the user metadata; ``content_type`` and
-    ``last_modified`` are filled when the provider reports them.
+    ``hash`` is what Apache Libcloud's driver for the provider calls the hash:
+    the ETag on S3, Swift and Google (the hex MD5 of a simple object), the ETag
+    as Azure gives it, and a hash of the file's modification time on the local
+    driver. ``content_md5`` is the hex MD5 of the bytes when it is known (an
+    Azure blob's ``Content-MD5``, the local driver's own digest, otherwise the
+    ``hash`` when it is an MD5): downloads and copies are checked against it.
+    ``meta_data`` is the user metadata; ``content_type`` and ``last_modified``
+    are filled when the provider reports them.
     """
 
     name: str
@@ -175,6 +180,11 @@ class Object:
     _: KW_ONLY
     content_type: str | None = None
     last_modified: datetime | None = None
+    content_md5: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.content_md5 is None and is_md5(self.hash):
+            self.content_md5 = self.hash
 
     def _driver(self) -> StorageDriver:
         if self.driver is None:
@@ -754,7 +764,7 @@ class StorageDriver(BaseDriver):
     def _md5_of(self, obj: Object) -> str | None:
         """Hook: the MD5 (hex) of an object's bytes, when its metadata says it; a
         download in ranges is checked against it."""
-        return obj.hash if is_md5(obj.hash) else None
+        return obj.content_md5
 
     # -- shared helpers -----------------------------------------------------------
 

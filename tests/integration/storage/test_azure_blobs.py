@@ -99,7 +99,7 @@ def test_the_sdk_reads_what_overcast_wrote(server: Azurite, driver: AzureBlobsSt
     assert props.content_settings.content_type == "application/x-demo"
     # Put Blob and Put Block List both leave the MD5 of the whole object.
     assert bytes(props.content_settings.content_md5) == hashlib.md5(data).digest()
-    assert obj.hash == hashlib.md5(data).hexdigest()
+    assert obj.content_md5 == hashlib.md5(data).hexdigest()
     if size > TEST_PLAN.threshold:
         committed, uncommitted = client.get_block_list("all")
         assert len(committed) == 3 and not uncommitted
@@ -116,7 +116,7 @@ def test_overcast_reads_what_the_sdk_wrote(server: Azurite, driver: AzureBlobsSt
     box.upload_blob("sdk/large", large)
     got = driver.get_object(container.name, "sdk/small")
     assert (got.size, got.meta_data) == (len(small), {"k": "v"})
-    assert got.hash == hashlib.md5(small).hexdigest()  # the service's own Content-MD5
+    assert got.content_md5 == hashlib.md5(small).hexdigest()  # the service's own Content-MD5
     assert b"".join(driver.download_object_as_stream(got)) == small
     big = driver.get_object(container.name, "sdk/large")
     target = tmp_path / "large.bin"

@@ -45,7 +45,7 @@ def test_layout_on_disk(driver: LocalStorageDriver) -> None:
     path = Path(driver.root, "box", "a", "b", "c.txt")
     assert path.read_bytes() == b"hello"
     obj = driver.get_object("box", "a/b/c.txt")
-    assert obj.hash == hashlib.md5(b"hello").hexdigest()
+    assert obj.content_md5 == hashlib.md5(b"hello").hexdigest()
     assert obj.content_type == "text/plain"
     driver.delete_object(obj)
     assert not Path(driver.root, "box", "a").exists()  # empty parents pruned
@@ -76,7 +76,7 @@ def test_hand_placed_files_are_listed_and_hashed(driver: LocalStorageDriver) -> 
     Path(driver.root, "box", "manual.bin").write_bytes(b"by hand")
     [listed] = driver.list_container_objects("box")
     assert listed.name == "manual.bin"
-    assert driver.get_object("box", "manual.bin").hash == hashlib.md5(b"by hand").hexdigest()
+    assert driver.get_object("box", "manual.bin").content_md5 == hashlib.md5(b"by hand").hexdigest()
     assert b"".join(driver.download_object_as_stream(listed)) == b"by hand"
 
 
@@ -121,7 +121,7 @@ def test_concurrent_writers_never_interleave(driver: LocalStorageDriver) -> None
     obj = driver.get_object("box", "contended")
     data = b"".join(driver.download_object_as_stream(obj))  # hash-checked
     assert data in versions.values()
-    assert obj.hash == hashlib.md5(data).hexdigest()
+    assert obj.content_md5 == hashlib.md5(data).hexdigest()
     assert temp_files(driver) == []
 
 
@@ -303,4 +303,4 @@ def test_copy_between_drivers_streams_with_progress(tmp_path: Path) -> None:
     assert b"".join(b.download_object_as_stream(copied)) == data
     assert seen[-1] == (len(data), len(data))
     again = anyio.run(copy_async, obj, dst, "copied-async")
-    assert again.hash == copied.hash
+    assert again.content_md5 == copied.content_md5

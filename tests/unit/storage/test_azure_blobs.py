@@ -81,8 +81,9 @@ def test_blobs_are_listed_page_by_page_with_their_metadata(mode: str) -> None:
     found = call(mode, driver(script), "list_container_objects", "box")
     assert [(o.name, o.size, o.meta_data) for o in found] == [
         ("a", 5, {"owner": "alice"}), ("b", 3, {"owner": "alice"}), ("c", 3, {"owner": "alice"})]
-    assert found[0].hash == hashlib.md5(b"hello").hexdigest()
-    assert found[1].hash == "0x8D1"  # no MD5: the ETag
+    # hash is the ETag (Libcloud's meaning); content_md5 the blob's Content-MD5.
+    assert (found[0].hash, found[0].content_md5) == ("0x8D1", hashlib.md5(b"hello").hexdigest())
+    assert (found[1].hash, found[1].content_md5) == ("0x8D1", None)
     script.assert_done()
 
 
@@ -191,8 +192,8 @@ def test_get_object_reads_properties_and_metadata(mode: str) -> None:
         "Content-Type": "text/x", "x-ms-meta-Owner": "alice", "x-ms-blob-type": "BlockBlob",
         "Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"})
     got = call(mode, driver(script), "get_object", "box", "dir/a b")
-    assert (got.size, got.hash, got.content_type, got.meta_data) == (
-        5, hashlib.md5(b"hello").hexdigest(), "text/x", {"Owner": "alice"})
+    assert (got.size, got.hash, got.content_md5, got.content_type, got.meta_data) == (
+        5, '"0x8D2"', hashlib.md5(b"hello").hexdigest(), "text/x", {"Owner": "alice"})
     assert got.extra["etag"] == "0x8D2" and got.extra["blob_type"] == "BlockBlob"
 
 
@@ -217,8 +218,8 @@ def test_a_small_blob_goes_up_in_one_put_blob(mode: str) -> None:
         201, headers={"ETag": '"0x8D3"'})
     made = call(mode, driver(script), "upload_object_via_stream", iter([data]), "box", "n.txt",
                 meta_data={"k": "v"})
-    assert (made.size, made.hash, made.extra["etag"]) == (
-        len(data), hashlib.md5(data).hexdigest(), "0x8D3")
+    assert (made.size, made.hash, made.content_md5, made.extra["etag"]) == (
+        len(data), '"0x8D3"', hashlib.md5(data).hexdigest(), "0x8D3")
     script.assert_done()
 
 
@@ -243,7 +244,8 @@ def test_a_large_blob_goes_up_in_blocks_committed_with_the_whole_md5(
                   headers={"x-ms-blob-content-md5": md5_b64(data)}, match=commit).reply(
         201, headers={"ETag": '"0x8D4"'})
     made = call(mode, driver(script), "upload_object_via_stream", iter([data]), "box", "big")
-    assert (made.size, made.hash) == (len(data), hashlib.md5(data).hexdigest())
+    assert (made.size, made.hash, made.content_md5) == (
+        len(data), '"0x8D4"', hashlib.md5(data).hexdigest())
     script.assert_done()
 
 

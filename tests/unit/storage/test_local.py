@@ -118,7 +118,7 @@ def test_listing_reads_page_size_objects_at_a_time(
 
     monkeypatch.setattr(local, "_stat_many", stat_many)
     listed = call(mode, local, "list_container_objects", "box")
-    assert [(o.name, o.size, o.hash) for o in listed] == [
+    assert [(o.name, o.size, o.content_md5) for o in listed] == [
         (name, len(blobs[name]), md5(blobs[name])) for name in sorted(names)
     ]
     assert pages == [["a", "c"], ["dir/x", "dir/y/z"], ["e"]]
@@ -157,7 +157,7 @@ def test_upload_via_stream_and_from_a_file(
     chunks = [b"hello ", b"", b"world"]
     obj = call(mode, local, "upload_object_via_stream", iter(chunks), "box", "docs/hi.txt",
                meta_data={"owner": "ana"})
-    assert (obj.name, obj.size, obj.hash, obj.content_type, obj.meta_data) == (
+    assert (obj.name, obj.size, obj.content_md5, obj.content_type, obj.meta_data) == (
         "docs/hi.txt", 11, md5(b"hello world"), "text/plain", {"owner": "ana"}
     )
     assert (root / "box" / "docs" / "hi.txt").read_bytes() == b"hello world"
@@ -166,12 +166,12 @@ def test_upload_via_stream_and_from_a_file(
     source.write_bytes(DATA * 1000)
     from_file = call(mode, local, "upload_object", source, "box", "blob",
                      extra={"content_type": "application/x-demo"})
-    assert (from_file.size, from_file.hash, from_file.content_type) == (
+    assert (from_file.size, from_file.content_md5, from_file.content_type) == (
         16000, md5(DATA * 1000), "application/x-demo"
     )
     # The metadata stored beside the data is what get_object reports.
     got = call(mode, local, "get_object", "box", "blob")
-    assert (got.size, got.hash, got.content_type, got.meta_data) == (
+    assert (got.size, got.content_md5, got.content_type, got.meta_data) == (
         16000, md5(DATA * 1000), "application/x-demo", {}
     )
     meta = [json.loads(p.read_text()) for p in (root / ".overcast" / "meta" / "box").rglob("*")
@@ -182,7 +182,7 @@ def test_upload_via_stream_and_from_a_file(
 
     # A second upload replaces the object, and its metadata with it.
     again = call(mode, local, "upload_object_via_stream", b"new", "box", "docs/hi.txt")
-    assert (again.size, again.hash, again.meta_data) == (3, md5(b"new"), {})
+    assert (again.size, again.content_md5, again.meta_data) == (3, md5(b"new"), {})
     assert (root / "box" / "docs" / "hi.txt").read_bytes() == b"new"
 
     with pytest.raises(InvalidInput, match="not a readable file"):
@@ -198,7 +198,7 @@ def test_copy_keeps_the_content_type_and_metadata(local: LocalStorageDriver, mod
     source = local.upload_object_via_stream(iter([DATA]), "box", "src.bin",
                                             content_type="image/x-test", meta_data={"k": "v"})
     copied = call(mode, local, "copy_object", source, "other", "dst/copy.bin")
-    assert (copied.container_name, copied.name, copied.size, copied.hash) == (
+    assert (copied.container_name, copied.name, copied.size, copied.content_md5) == (
         "other", "dst/copy.bin", len(DATA), md5(DATA)
     )
     assert (copied.content_type, copied.meta_data) == ("image/x-test", {"k": "v"})

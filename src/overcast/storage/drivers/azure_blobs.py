@@ -6,12 +6,13 @@ when the driver has the account key, or carry a SAS token, or go anonymous
 
 How the service maps onto overcast's model:
 
-* ``Object.hash`` is the blob's ``Content-MD5`` as hex when it has one (every
-  blob overcast writes does), else its ETag; ``extra`` holds ``etag``,
-  ``content_md5`` (base64, as Azure gives it), ``blob_type`` and the lease and
-  access-tier fields the service reports, and Apache Libcloud's
-  ``content_type`` and ``md5_hash`` (hex). Libcloud's ``hash`` is the ETag;
-  overcast's the MD5, as on every other provider.
+* ``Object.hash`` is the blob's ETag as the service gives it (Apache
+  Libcloud's meaning); ``Object.content_md5`` is its ``Content-MD5`` as hex
+  when it has one (every blob overcast writes does), which downloads are
+  checked against. ``extra`` holds ``etag`` (unquoted), ``content_md5``
+  (base64, as Azure gives it), ``blob_type`` and the lease and access-tier
+  fields the service reports, and Libcloud's ``content_type`` and
+  ``md5_hash`` (hex).
 * Uploads go through the base class's flow and
   :func:`overcast.storage.transfer.upload_in_parts`: a
   small object is one *Put Blob* with ``Content-MD5``; a larger one is staged
@@ -482,7 +483,8 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
         """An object from its properties (a HEAD answer's headers or a listing's
         ``<Properties>``, by the same names)."""
         content_md5 = fields.get("Content-MD5") or None
-        etag = _etag(fields.get("ETag") or fields.get("Etag"))
+        raw_etag = fields.get("ETag") or fields.get("Etag")
+        etag = _etag(raw_etag)
         extra: dict[str, Any] = {
             "etag": etag,
             "content_md5": content_md5,
@@ -497,12 +499,13 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
         return Object(
             name=name,
             size=header_int((fields.get("Content-Length") or "").strip()) or 0,
-            hash=_md5_hex(content_md5) or etag,
+            hash=raw_etag or None,
             extra=extra,
             container=container,
             driver=self,
             content_type=fields.get("Content-Type") or None,
             last_modified=http_date(fields.get("Last-Modified")),
+            content_md5=_md5_hex(content_md5),
         )
 
     def _object_from_headers(self, container: str, name: str, headers: Mapping[str, str]
@@ -526,7 +529,7 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
         return Object(
             name=upload.name,
             size=size,
-            hash=_md5_hex(md5),
+            hash=resp.headers.get("ETag") or None,
             extra={
                 "etag": _etag(resp.headers.get("ETag")),
                 "content_md5": md5,
@@ -538,6 +541,7 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
             driver=self,
             content_type=upload.attributes.content_type,
             last_modified=http_date(resp.headers.get("Last-Modified")),
+            content_md5=_md5_hex(md5),
         )
 
     def _container_from(self, name: str, fields: Mapping[str, str | None]) -> Container:

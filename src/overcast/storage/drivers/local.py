@@ -457,13 +457,14 @@ class LocalStorageDriver(StorageDriver):
         return Object(
             name=name,
             size=found.st_size,
-            hash=etag,
+            hash=_mtime_hash(found),
             extra={"path": os.path.join(self.root, container, *name.split("/"))},
             meta_data=dict(meta.get("meta_data", {})),
             container=Container(name=container, driver=self),
             driver=self,
             content_type=meta.get("content_type") or guess_type(name),
             last_modified=datetime.fromtimestamp(found.st_mtime, UTC),
+            content_md5=etag,
         )
 
     def _stat_object(self, container: str, name: str) -> Object:
@@ -776,6 +777,12 @@ def _digest(name: str) -> str:
     """The name of an object's metadata file (names read from disk may hold
     surrogates: they are hashed as they are)."""
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _mtime_hash(found: os.stat_result) -> str:
+    """Apache Libcloud's local ``Object.hash``: the MD5 of the modification time
+    as ``str(float)`` gives it (it changes when the file is rewritten)."""
+    return hashlib.md5(str(found.st_mtime).encode("ascii"), usedforsecurity=False).hexdigest()
 
 
 def _fd_md5(fd: int) -> str:

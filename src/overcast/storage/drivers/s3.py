@@ -759,7 +759,7 @@ class S3StorageDriver(StorageApi, StorageDriver):
         ):
             if header in headers:
                 extra[field] = headers[header]
-        return Object(
+        obj = Object(
             name=key,
             size=header_int(headers.get("Content-Length")) or 0,
             hash=_strip_etag(headers.get("ETag")),
@@ -770,6 +770,8 @@ class S3StorageDriver(StorageApi, StorageDriver):
             content_type=headers.get("Content-Type"),
             last_modified=http_date(headers.get("Last-Modified")),
         )
+        obj.content_md5 = self._md5_of(obj)
+        return obj
 
     def _from_listing(self, ref: Container, element: Element, decode: bool) -> Object:
         key = xml.text(element, "Key") or ""
@@ -790,7 +792,8 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
     def _md5_of(self, obj: Object) -> str | None:
         """The MD5 in the ETag, unless the object is encrypted with KMS or a
-        customer key (its ETag is then something else)."""
+        customer key (its ETag is then something else; a listing does not say,
+        so a ranged download reads fresh metadata first)."""
         if obj.extra.get("sse_customer_algorithm") or str(
             obj.extra.get("server_side_encryption", "")
         ).lower() == "aws:kms":
