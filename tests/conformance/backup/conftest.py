@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 FACTORIES: dict[str, str] = {
+    "openstack": "servers.backup_cinder:make_subject",
     "restic": "servers.backup_restic:make_subject",
 }
 

@@ -135,3 +135,20 @@ def test_invalid_input_runs_nothing(mode: str, subject: Any) -> None:
     with pytest.raises(InvalidInput):
         call(mode, driver, "recover_target_out_of_place", other, point, target)
     assert subject.runs() == runs
+
+
+def test_recovery_points_are_listed_past_page_one(mode: str, subject: Any) -> None:
+    if not getattr(subject, "pages", False):
+        pytest.skip("this driver's recovery points come in one answer (no pages to follow)")
+    target = call(mode, subject.driver, "create_target", "paged", subject.address(),
+                  subject.target_type)
+    for _ in range(5):
+        job = call(mode, subject.driver, "create_target_job", target)
+        assert job.status is BackupTargetJobStatusType.COMPLETED
+        subject.change(target.address)
+    points = call(mode, subject.driver, "list_recovery_points", target)
+    assert len(points) == 5 and len({point.id for point in points}) == 5
+    assert [point.date for point in points] == sorted(point.date for point in points)
+    assert all(point.target == target for point in points)
+    last = call(mode, subject.driver, "get_recovery_point", target, points[-1].id)
+    assert last == points[-1]
