@@ -197,7 +197,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
             ("CISCOCCS", "ciscoccs"), ("CLOUDFRAMES", "cloudframes"),
             ("CLOUDSCALE", "cloudscale"), ("CLOUDSIGMA", "cloudsigma"),
             ("CLOUDSIGMA_US", "cloudsigma_us"), ("CLOUDSTACK", "cloudstack"),
-            ("DIGITAL_OCEAN", "digitalocean"), ("DIMENSIONDATA", "dimensiondata"),
+            ("DIMENSIONDATA", "dimensiondata"),
             ("EQUINIXMETAL", "equinixmetal"), ("EXOSCALE", "exoscale"), ("GANDI", "gandi"),
             ("GCE", "gce"), ("GIG_G8", "gig_g8"), ("GRIDSCALE", "gridscale"),
             ("HPCLOUD", "hpcloud"), ("IBM", "ibm"), ("IKOULA", "ikoula"),

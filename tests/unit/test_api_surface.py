@@ -207,7 +207,7 @@ CONSTRUCTORS = {
     "storage": ["s3", "minio", "digitalocean_spaces", "scaleway", "auroraobjects", "s3_rgw",
                 "s3_rgw_outscale", "s3_us_west", "s3_eu_central", "azure_blobs",
                 "google_storage", "openstack_swift", "cloudfiles"],
-    "compute": ["ec2", "libvirt"],
+    "compute": ["ec2", "libvirt", "digitalocean"],
     "dns": ["powerdns", "google"],
 }
 
@@ -236,6 +236,8 @@ def test_constructors_take_libcloud_positional_parameters(area: str, name: str) 
 
 EX_PAIRS = {
     "compute": [("ec2", "libcloud.compute.drivers.ec2:EC2NodeDriver"),
+                ("digitalocean",
+                 "libcloud.compute.drivers.digitalocean:DigitalOcean_v2_NodeDriver"),
                 ("openstack", "libcloud.compute.drivers.openstack:OpenStack_2_NodeDriver")],
     "storage": [("s3", "libcloud.storage.drivers.s3:S3StorageDriver"),
                 ("azure_blobs", "libcloud.storage.drivers.azure_blobs:AzureBlobsStorageDriver"),

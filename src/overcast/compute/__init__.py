@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from overcast.compute.base import StorageVolumeState
     from overcast.compute.base import VolumeSnapshot
     from overcast.compute.base import VolumeSnapshotState
+    from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
     from overcast.compute.drivers.ec2 import EC2NodeDriver
     from overcast.compute.drivers.ec2.addresses import ElasticIP
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 class Provider(metaclass=Catalog):
     """The built-in compute drivers (plugins are named by their own strings)."""
 
+    DIGITAL_OCEAN: DriverRef[DigitalOceanNodeDriver] = DriverRef(
+        "digitalocean", "digitalocean:DigitalOceanNodeDriver"
+    )
     EC2: DriverRef[EC2NodeDriver] = DriverRef("ec2", "ec2:EC2NodeDriver")
     LIBVIRT: DriverRef[LibvirtNodeDriver] = DriverRef("libvirt", "libvirt:LibvirtNodeDriver")
     OPENSTACK: DriverRef[OpenStackNodeDriver] = DriverRef(
