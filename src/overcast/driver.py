@@ -33,8 +33,6 @@ from overcast.runtime.policy import Hooks
 from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.policy import RuntimeConfig
 from overcast.runtime.redact import Secret
-from overcast.runtime.runner import AsyncRunner
-from overcast.runtime.runner import SyncRunner
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
 from overcast.runtime.transports.base import SyncTransport
@@ -42,6 +40,9 @@ from overcast.runtime.transports.base import Timeouts
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from overcast.runtime.runner import AsyncRunner
+    from overcast.runtime.runner import SyncRunner
 
 __all__ = ["AsyncView", "BaseDriver", "RuntimeOptions"]
 
@@ -174,6 +175,11 @@ class BaseDriver:
         if runner is None:
             with self._lock:
                 if self._sync is None:
+                    # The runners (anyio, processes, resumption) load with the first
+                    # call, not with the driver's import: a CLI or a script that
+                    # only builds a driver starts faster.
+                    from overcast.runtime.runner import SyncRunner
+
                     config = self._config()
                     self._sync = SyncRunner(config, lambda: self._make_sync_transport(config))
                 runner = self._sync
@@ -185,6 +191,8 @@ class BaseDriver:
         if runner is None:
             with self._lock:
                 if self._async is None:
+                    from overcast.runtime.runner import AsyncRunner
+
                     config = self._config()
                     self._async = AsyncRunner(config, lambda: self._make_async_transport(config))
                 runner = self._async

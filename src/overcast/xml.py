@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring as _fromstring  # type: ignore[import-untyped, unused-ignore]
 
-__all__ = ["child", "children", "local", "parse", "path", "text"]
+__all__ = ["child", "children", "escape", "local", "parse", "path", "text"]
 
 
 def parse(body: bytes) -> Element | None:
@@ -66,3 +66,10 @@ def text(element: Element | None, *steps: str, strip: bool = False) -> str | Non
         return None
     value = found.text or ""
     return value.strip() if strip else value
+
+
+def escape(value: str) -> str:
+    """``&``, ``<`` and ``>`` escaped for XML character data (what
+    ``xml.sax.saxutils.escape`` does, without importing ``urllib.request``, which
+    that module pulls in at start-up)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -13,7 +13,6 @@ which the signer then trusts.
 
 from __future__ import annotations
 
-import configparser
 import hashlib
 import hmac
 import os
@@ -92,6 +91,8 @@ class AwsCredentials:
             )
         path = env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.expanduser("~/.aws/credentials")
         name = profile or env.get("AWS_PROFILE") or "default"
+        import configparser  # here, not at import: read only when no key is given
+
         parser = configparser.RawConfigParser()
         if not parser.read(path) or not parser.has_section(name):
             raise InvalidCredentials(

@@ -21,8 +21,8 @@ sees) leaves a file that nobody holds. Such files are found again:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
+import functools
 import hashlib
 import os
 import queue
@@ -234,6 +234,8 @@ def _sync_file_range() -> Callable[[int, int, int], None] | None:
     writing a range to disk without waiting (Python's os module lacks it)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here, not at import: slow to load
+
     try:
         # The running interpreter's own symbols, libc's among them:
         # ctypes.util.find_library would start ldconfig (a subprocess) at import.
@@ -250,7 +252,8 @@ def _sync_file_range() -> Callable[[int, int, int], None] | None:
     return start
 
 
-_START_WRITEBACK = _sync_file_range()
+# Looked up when the first file asks for writeback, not at import (ctypes is slow to load).
+_writeback_function = functools.cache(_sync_file_range)
 
 
 class AtomicFile:
@@ -303,7 +306,7 @@ class AtomicFile:
         large download's disk writes overlap its network reads instead of all
         coming at the end. Submitting writeback can block while the disk is
         busy, so a thread of this file's own does it and the caller goes on."""
-        if _START_WRITEBACK is None:
+        if _writeback_function() is None:
             return
         with self._writeback_lock:
             if self._writeback is None:
@@ -317,10 +320,11 @@ class AtomicFile:
         self._writeback.put((offset, length))
 
     def _write_back(self, ranges: queue.SimpleQueue[tuple[int, int] | None]) -> None:
-        assert _START_WRITEBACK is not None
+        start = _writeback_function()
+        assert start is not None
         fd = self._file.fileno()
         while (item := ranges.get()) is not None:
-            _START_WRITEBACK(fd, *item)
+            start(fd, *item)
 
     def _stop_writeback(self) -> None:
         """Let the writeback thread finish what it was given, then end it."""

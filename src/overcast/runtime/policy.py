@@ -14,7 +14,6 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from typing import Final
 
@@ -136,6 +135,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except ValueError:
         pass
     try:
+        from email.utils import parsedate_to_datetime  # not at import: slow
+
         when = parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError):
         return None

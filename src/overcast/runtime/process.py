@@ -27,8 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import threading
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -146,6 +144,8 @@ class ProcessHandle:
     from any operation. Thread-safe."""
 
     def __init__(self, spec: Start) -> None:
+        import subprocess  # here, not at import: slow to load
+
         self.argv = tuple(spec.argv)
         self._spec = spec
         self._lock = threading.Lock()
@@ -205,6 +205,8 @@ class ProcessHandle:
     def wait(self, timeout: float | None = None) -> Completed:
         """Wait for it to end and for its output to be read; OperationTimeout
         after ``timeout`` seconds (it keeps running)."""
+        import subprocess  # here, not at import: slow to load
+
         try:
             self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -268,6 +270,8 @@ def start(spec: Start) -> ProcessHandle:
 def converse(effect: Converse, timeout: float) -> bytes:
     """Perform :class:`Converse` with a blocking socket (the sync runner's way;
     the async runner calls it in a worker thread)."""
+    import socket  # here, not at import: slow to load
+
     limit = effect.timeout if effect.timeout is not None else timeout
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from overcast.errors import ContainerNotFound
@@ -102,6 +101,8 @@ def http_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
+        from email.utils import parsedate_to_datetime  # not at import: slow
+
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None

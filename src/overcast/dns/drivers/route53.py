@@ -76,7 +76,6 @@ from typing import TypeVar
 from typing import Unpack
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import sign_request
@@ -122,6 +121,7 @@ from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 from overcast.xml import child as _child
 from overcast.xml import children as _children
+from overcast.xml import escape
 from overcast.xml import local as _local
 from overcast.xml import text as _xml_text
 

@@ -8,7 +8,6 @@ body in a :class:`~overcast.runtime.streams.ByteStream`.
 
 from __future__ import annotations
 
-import ssl
 import time
 from abc import ABC
 from abc import abstractmethod
@@ -16,6 +15,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Final
 
 from overcast.errors import OperationTimeout
@@ -23,6 +23,9 @@ from overcast.errors import TransportError
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -187,6 +190,8 @@ def cert_files(client_cert: ClientCert) -> tuple[str, str | None]:
 def ssl_context(verify: bool | str, client_cert: ClientCert | None) -> ssl.SSLContext:
     """The TLS context for ``verify`` (True, False or a CA bundle) presenting
     ``client_cert``, for the clients that take a context."""
+    import ssl  # here, not at import: slow to load
+
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     if verify is False:
         context.check_hostname = False

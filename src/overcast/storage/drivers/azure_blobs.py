@@ -66,7 +66,6 @@ from urllib.parse import quote
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 from overcast import xml
 from overcast.auth.azure_shared_key import API_VERSION
@@ -280,7 +279,7 @@ class _BlockUpload(ObjectUpload["AzureBlobsStorageDriver"]):
 
     def finish(self, upload_id: str, parts: list[tuple[int, str]]) -> Op[Object]:
         """*Put Block List*: commit the blocks in order, with the whole MD5."""
-        blocks = "".join(f"<Latest>{escape(block)}</Latest>" for _, block in parts)
+        blocks = "".join(f"<Latest>{xml.escape(block)}</Latest>" for _, block in parts)
         body = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{blocks}</BlockList>'.encode()
         headers = self._blob_headers()
         headers["x-ms-blob-content-md5"] = md5 = self.digest.b64()

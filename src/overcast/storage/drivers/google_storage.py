@@ -152,9 +152,6 @@ _RANGE: Final = re.compile(r"bytes=(\d+)-(\d+)\Z")
 #: Whatever the answer: a request whose failure is not the error to report.
 _ANY_STATUS: Final = range(100, 600)
 
-_CRC32C = crc32c_function()
-
-
 def _parse_goog_hash(headers: Mapping[str, str]) -> dict[str, str]:
     """``{"crc32c": ..., "md5": ...}`` from ``X-Goog-Hash`` (base64 values)."""
     found: dict[str, str] = {}
@@ -609,12 +606,12 @@ class _Upload(ObjectUpload[GoogleStorageDriver]):
 
     def _hash(self, data: PartData) -> None:
         self.md5.update(data)
-        if _CRC32C is not None:
-            self.crc = _CRC32C(self.crc, data)
+        if (extend := crc32c_function()) is not None:
+            self.crc = extend(self.crc, data)
 
     def _hashes(self) -> tuple[str, str | None]:
         md5 = base64.b64encode(self.md5.digest()).decode("ascii")
-        return md5, (checksum_b64("crc32c", self.crc) if _CRC32C is not None else None)
+        return md5, (checksum_b64("crc32c", self.crc) if crc32c_function() is not None else None)
 
     def _whole_body(self, data: PartData) -> tuple[bytes, str]:
         """Hash the data and build the ``multipart/related`` body (blocking)."""

@@ -63,6 +63,7 @@ How the API maps onto overcast's model:
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable
@@ -77,7 +78,6 @@ from urllib.parse import quote
 from urllib.parse import unquote_plus
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 from overcast import xml
 from overcast.auth.aws_sigv4 import AwsCredentials
@@ -228,7 +228,7 @@ _NO_OUTCOME: Final = Outcome()
 
 
 def _tag(name: str, value: str) -> str:
-    return f"<{name}>{escape(value)}</{name}>"
+    return f"<{name}>{xml.escape(value)}</{name}>"
 
 
 # -- checksums ------------------------------------------------------------------------------
@@ -243,12 +243,9 @@ def _md5_header(data: PartData) -> Op[str]:
     return value
 
 
-_CRC32: Final = crc32_function()
-
-
 def _crc32_b64(data: PartData) -> str:
     """The base64 CRC32 of ``data`` (an ``x-amz-checksum-crc32`` value)."""
-    return checksum_b64("crc32", _CRC32(0, data))
+    return checksum_b64("crc32", crc32_function()(0, data))
 
 
 def _checksum_header(data: PartData, algorithm: str) -> Op[tuple[str, str]]:
@@ -263,12 +260,15 @@ def _checksum_header(data: PartData, algorithm: str) -> Op[tuple[str, str]]:
     return "x-amz-checksum-crc32", value
 
 
-#: S3's full-object checksums this machine can compute, cheapest first.
-_CHECKSUM_HEADERS: Final = tuple(
-    (algorithm, f"x-amz-checksum-{algorithm}")
-    for algorithm in CHEAPEST_FIRST
-    if algorithm in ("crc32c", "crc32", "sha1", "sha256") and can_compute(algorithm)
-)
+@functools.cache
+def _checksum_headers() -> tuple[tuple[str, str], ...]:
+    """S3's full-object checksums this machine can compute, cheapest first
+    (found on first use: the CRC extensions load slowly)."""
+    return tuple(
+        (algorithm, f"x-amz-checksum-{algorithm}")
+        for algorithm in CHEAPEST_FIRST
+        if algorithm in ("crc32c", "crc32", "sha1", "sha256") and can_compute(algorithm)
+    )
 
 
 def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
@@ -279,7 +279,7 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     kind = headers.get("x-amz-checksum-type")
     if kind is not None and kind.upper() == "COMPOSITE":
         return None
-    for algorithm, header in _CHECKSUM_HEADERS:
+    for algorithm, header in _checksum_headers():
         value = headers.get(header)
         if value and "-" not in value:
             return algorithm, value
