@@ -28,6 +28,27 @@ def test_import_overcast_loads_no_driver() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})
 
 
+def test_building_a_driver_loads_what_only_calls_need_on_first_call() -> None:
+    """Cold start: a program that builds an S3 driver loads no runner, no TLS,
+    no event-loop library, no process or e-mail machinery; they load with the
+    first call (the interpreter's own start-up may load some: only what building
+    the driver adds is counted)."""
+    code = textwrap.dedent("""
+        import sys
+        before = set(sys.modules)
+        from overcast.storage import Provider, get_driver
+        get_driver(Provider.S3)("AKIAEXAMPLE", "secret", endpoint="http://127.0.0.1:9")
+        added = set(sys.modules) - before
+        slow = sorted(m for m in ("overcast.runtime.runner", "anyio", "ssl", "subprocess",
+                                  "email.utils", "urllib.request", "http.client", "ctypes",
+                                  "configparser", "google_crc32c", "isal") if m in added)
+        print(slow)
+        assert not slow, slow
+    """)
+    src = str(Path(overcast.__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})
+
+
 def test_unknown_driver_lists_the_available_ones() -> None:
     with pytest.raises(NotSupported) as info:
         overcast.get_driver("storage", "floppy")
