@@ -63,6 +63,7 @@ from overcast.backup.base import BackupTargetRecoveryPoint
 from overcast.backup.base import BackupTargetType
 from overcast.backup.base import date_window
 from overcast.compute.base import NodeLike
+from overcast.compute.base import request_token
 from overcast.errors import AlreadyExists
 from overcast.errors import BackupJobNotFound
 from overcast.errors import BackupTargetNotFound
@@ -508,7 +509,7 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
                 raise InvalidInput(f"extra[{text!r}] must be text of at most {MAX_VALUE} "
                                    "characters", driver=self)
         volume_id = self._volume_id(target.address)
-        token = uuid.uuid4().hex
+        token = request_token()
         body: dict[str, Any] = {
             "volume_id": volume_id, "name": options.get("name") or target.name,
             "incremental": options.get("incremental", False),
