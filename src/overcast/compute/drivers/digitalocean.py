@@ -208,7 +208,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     name: ClassVar[str] = "digitalocean"
     label: ClassVar[str] = "DigitalOcean"
     errors: ClassVar[ErrorMap] = ErrorMap(
-        When(AlreadyExists, status=422, says=("already", "in use", "taken")),
+        When(AlreadyExists, status=422, says=("already exists", "already in use")),
         When(AlreadyExists, status=409, says="already exists"),
         When(InvalidInput, status=(400, 422)),
     )
