@@ -530,9 +530,9 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
 
         made = yield from create_once(send, find)
         backup_id = str(made["id"])
-        if not options.get("wait", True):
-            backup = yield from self._backup(backup_id, BackupJobNotFound)
-            return self._job(target, backup)
+        if not options.get("wait", True):  # Cinder answered 202: it is being made
+            return self._job(target, {"status": "creating", "volume_id": volume_id, **made,
+                                      "name": body["name"]})
         backup = yield from self._wait(f"volume:/backups/{backup_id}", "backup", _BUSY_BACKUP,
                                        f"backup {backup_id}")
         if backup.get("status") != "available":
