@@ -81,31 +81,35 @@ def test_every_public_operation_is_documented(cls: type) -> None:
 @pytest.mark.parametrize("area", AREAS)
 def test_libcloud_names_and_positional_parameters_are_kept(area: str) -> None:
     """Where Apache Libcloud 3.x has a method, ours has its name and, in order,
-    its positional parameters, so Libcloud users port code by changing imports."""
+    its positional parameters, so Libcloud users port code by changing imports:
+    on the area's base class and on every registered driver of the area (an
+    override keeps them too)."""
     module, _, name = LIBCLOUD_BASES[area].partition(":")
     try:
         theirs_cls = getattr(importlib.import_module(module), name)
     except ImportError:  # pragma: no cover - apache-libcloud is a test dependency
         pytest.fail("apache-libcloud is needed for this test (pip install '.[test]')")
-    ours_cls = base_driver(area)
-    ours_ops = operations_of(ours_cls)
-    checked = 0
-    for method, theirs in inspect.getmembers(theirs_cls, inspect.isfunction):
-        if method.startswith("_") or method.startswith("ex_") or method not in ours_ops:
-            continue
-        their_params = [
-            p.name for p in list(inspect.signature(theirs).parameters.values())[1:]
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        our_params = [
-            p.name for p in list(inspect.signature(ours_ops[method].fn).parameters.values())[1:]
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        assert our_params[: len(their_params)] == their_params, (
-            f"{area}.{method}: Libcloud {their_params}, overcast {our_params}"
-        )
-        checked += 1
-    assert checked >= 5, f"only {checked} Libcloud methods matched in {area}"
+    drivers = [base_driver(area), *(get_driver(area, n) for n in available(area))]
+    for ours_cls in drivers:
+        ours_ops = operations_of(ours_cls)
+        checked = 0
+        for method, theirs in inspect.getmembers(theirs_cls, inspect.isfunction):
+            if method.startswith("_") or method.startswith("ex_") or method not in ours_ops:
+                continue
+            their_params = [
+                p.name for p in list(inspect.signature(theirs).parameters.values())[1:]
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+            our_params = [
+                p.name
+                for p in list(inspect.signature(ours_ops[method].fn).parameters.values())[1:]
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+            assert our_params[: len(their_params)] == their_params, (
+                f"{ours_cls.__name__}.{method}: Libcloud {their_params}, overcast {our_params}"
+            )
+            checked += 1
+        assert checked >= 5, f"only {checked} Libcloud methods matched in {ours_cls.__name__}"
 
 
 def test_support_matrix_doc_is_current() -> None:
