@@ -60,6 +60,23 @@ def _fixed_add_rrset(self, record_set):
     return _add_rrset(self, record_set)
 _r53.FakeZone.add_rrset = _fixed_add_rrset
 """,
+    # moto 5.2's EBS snapshot holds the volume object itself, so its VolumeSize (and
+    # the size of a volume made from it without Size) follows the volume when it
+    # is resized later. An AWS snapshot keeps the size the volume had when it was
+    # taken. Give each snapshot a view of its volume with the size frozen.
+    "ebs-snapshot-size": """
+from moto.ec2.models import elastic_block_store as _ebs
+class _VolumeAtSnapshot:
+    def __init__(self, volume):
+        self._volume = volume
+        self.size = volume.size
+    def __getattr__(self, name):
+        return getattr(self._volume, name)
+_snapshot_init = _ebs.Snapshot.__init__
+def _fixed_snapshot_init(self, ec2_backend, snapshot_id, volume, *args, **kwargs):
+    _snapshot_init(self, ec2_backend, snapshot_id, _VolumeAtSnapshot(volume), *args, **kwargs)
+_ebs.Snapshot.__init__ = _fixed_snapshot_init
+""",
 }
 
 _MAIN = """

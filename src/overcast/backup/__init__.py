@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from overcast.backup.compat import DRIVERS
     from overcast.backup.compat import ConnectionUserAndKey
     from overcast.backup.compat import set_driver
+    from overcast.backup.drivers.ebs import EBSBackupDriver
     from overcast.backup.drivers.openstack import OpenStackBackupDriver
     from overcast.backup.drivers.restic import ResticBackupDriver
     from overcast.driver import BaseDriver
@@ -44,12 +45,12 @@ class Provider(metaclass=Catalog):
     """The built-in backup drivers (plugins are found by their own names)."""
 
     RESTIC: DriverRef[ResticBackupDriver] = DriverRef("restic", "restic:ResticBackupDriver")
+    EBS: DriverRef[EBSBackupDriver] = DriverRef("ebs", "ebs:EBSBackupDriver")
     OPENSTACK: DriverRef[OpenStackBackupDriver] = DriverRef(
         "openstack", "openstack:OpenStackBackupDriver")
     # Apache Libcloud's constants with no driver here: get_driver says what to use.
     DUMMY = UNSERVED["DUMMY"]
     DIMENSIONDATA = UNSERVED["DIMENSIONDATA"]
-    EBS = UNSERVED["EBS"]
     GCE = UNSERVED["GCE"]
 
 

@@ -28,9 +28,6 @@ UNSERVED: Final[dict[str, Unserved]] = {
                               + _USE_RESTIC),
     "GCE": Unserved("gce", "overcast has no Google Compute Engine snapshot driver; "
                     + _USE_RESTIC),
-    "EBS": Unserved("ebs", "EBS snapshots are served by the ec2 compute driver "
-                    "(create_volume_snapshot, list_volume_snapshots); for file backups, "
-                    + _USE_RESTIC),
 }
 
 

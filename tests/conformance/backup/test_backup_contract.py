@@ -101,11 +101,15 @@ def test_restore_in_place_and_out_of_place(mode: str, subject: Any) -> None:
     assert subject.state(target.address) != before
     job = call(mode, subject.driver, "recover_target", target, point)
     assert job.status is BackupTargetJobStatusType.COMPLETED
-    assert subject.state(target.address) == before
+    # The job's target is the target restored onto, as it now is: a driver whose
+    # restore puts new storage in the old one's place (EBS) moves the target to it.
+    assert job.target.id == target.id
+    assert subject.state(job.target.address) == before
     elsewhere = call(mode, subject.driver, "create_target", "scratch", subject.destination(),
                      subject.target_type)
-    call(mode, subject.driver, "recover_target_out_of_place", target, point, elsewhere)
-    assert subject.state(elsewhere.address) == before
+    job = call(mode, subject.driver, "recover_target_out_of_place", target, point, elsewhere)
+    assert job.target.id == elsewhere.id
+    assert subject.state(job.target.address) == before
 
 
 def test_not_found(mode: str, subject: Any) -> None:

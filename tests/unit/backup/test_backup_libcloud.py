@@ -36,8 +36,7 @@ def test_libcloud_target_types_are_all_here() -> None:
 
 
 @pytest.mark.parametrize(("name", "advice"), [("GCE", "Provider.RESTIC"),
-                                              ("DIMENSIONDATA", "Provider.RESTIC"),
-                                              ("EBS", "ec2 compute driver")])
+                                              ("DIMENSIONDATA", "Provider.RESTIC")])
 def test_unserved_libcloud_providers_say_what_to_use(name: str, advice: str) -> None:
     constant = getattr(Provider, name)
     with pytest.raises(NotSupported, match=advice):

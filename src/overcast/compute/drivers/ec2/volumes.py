@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from typing import Final
 from xml.etree.ElementTree import Element
@@ -38,7 +39,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import find_first
 
-__all__ = ["EC2Volumes"]
+__all__ = ["EC2Volumes", "free_device"]
 
 #: Devices ``attach_volume`` picks from when none is given.
 _ATTACH_DEVICES: Final = tuple(f"/dev/sd{c}" for c in "fghijklmnop")
@@ -58,6 +59,13 @@ _SNAPSHOT_STATES: Final = {
     "recoverable": VolumeSnapshotState.AVAILABLE,
     "recovering": VolumeSnapshotState.RESTORING,
 }
+
+
+def free_device(used: Iterable[str | None]) -> str | None:
+    """The first of ``/dev/sdf``-``/dev/sdp`` not among the device names
+    ``used`` (an instance's block device mapping); ``None`` if all are taken."""
+    taken = set(used)
+    return next((device for device in _ATTACH_DEVICES if device not in taken), None)
 
 
 class EC2Volumes(EC2Api):
@@ -188,11 +196,11 @@ class EC2Volumes(EC2Api):
 
     def _free_device(self, node_id: str) -> Op[str]:
         node = yield from self.get_node.op(node_id)
-        used = {m.get("device_name") for m in node.extra.get("block_device_mapping", [])}
-        for device in _ATTACH_DEVICES:
-            if device not in used:
-                return device
-        raise InvalidInput(f"node {node_id} has no free device name left", driver=self)
+        device = free_device(m.get("device_name")
+                             for m in node.extra.get("block_device_mapping", []))
+        if device is None:
+            raise InvalidInput(f"node {node_id} has no free device name left", driver=self)
+        return device
 
     def _attached_to(self, volume_id: str) -> Op[str | None]:
         """The instance the volume is attached to now, if any."""
