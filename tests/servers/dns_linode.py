@@ -4,11 +4,8 @@ Linode runs no server we could start here, so this one is written from the
 published reference (techdocs.akamai.com/linode-api, "Domains"). What it keeps
 of the provider's behaviour, and the driver must live with:
 
-* ``Authorization: Bearer <token>`` on every request, else 401
-  ``{"errors": [{"reason": "Invalid Token"}]}``.
-* Collections paged by ``page`` (from 1) and ``page_size`` (25 to 500, default
-  100; anything else is a 400), answering ``data``, ``page``, ``pages``,
-  ``results``. ``X-Filter`` filters by equality on fields.
+* Auth, paging, ``X-Filter`` and errors as every Linode fixture
+  (:mod:`servers.linode_api`).
 * Domain create needs ``domain`` and ``type``; a master needs ``soa_email``, a
   slave ``master_ips``. A domain is unique (400 on ``domain``).
 * One record per value, numeric ids. Host names are stored without a trailing
@@ -20,7 +17,7 @@ of the provider's behaviour, and the driver must live with:
   be unique``). Identical records are not refused (Linode keeps duplicates).
 * The NS records of Linode's name servers are implicit: none is created.
 * A domain holds at most ``record_limit`` records (12,000 at Linode).
-* Errors: ``{"errors": [{"reason": ..., "field": ...}]}``; 404 for unknown ids.
+* 404 for unknown ids.
 
 ``make_target`` starts one server per test process, lazily, on 127.0.0.1.
 """
@@ -29,10 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import json
-import math
 import re
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC
 from datetime import datetime
@@ -48,8 +42,12 @@ from servers.dns_target import DNSTarget
 from servers.fakeapi import FakeAPI
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
+from servers.linode_api import TOKEN
+from servers.linode_api import Invalid as _Invalid
+from servers.linode_api import error as _error
+from servers.linode_api import guarded as guarded_by
+from servers.linode_api import page
 
-TOKEN: Final = "linode-fixture-token-0123456789abcdef"
 VALID_TTLS: Final = (300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800,
                      1209600, 2419200)
 RECORD_TYPES: Final = frozenset({"A", "AAAA", "NS", "MX", "CNAME", "TXT", "SRV", "PTR", "CAA"})
@@ -61,18 +59,6 @@ _HOST = re.compile(r"(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*"
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _error(status: int, reason: str, field: str | None = None) -> FakeResponse:
-    item = {"reason": reason} if field is None else {"field": field, "reason": reason}
-    return FakeResponse.json({"errors": [item]}, status)
-
-
-class _Invalid(Exception):
-    def __init__(self, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
 
 
 def _round_ttl(value: Any) -> int:
@@ -107,33 +93,8 @@ class LinodeFake:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _authorized(self, req: FakeRequest) -> bool:
-        return bool(req.header("Authorization") == f"Bearer {self.token}")
-
     def _page(self, req: FakeRequest, items: list[dict[str, Any]]) -> FakeResponse:
-        try:
-            page = int(req.arg("page") or 1)
-            size = int(req.arg("page_size") or 100)
-        except ValueError:
-            return _error(400, "Must be an integer", "page")
-        if page < 1:
-            return _error(400, "Must be 1 or greater", "page")
-        if not 25 <= size <= 500:
-            return _error(400, "Must be between 25 and 500", "page_size")
-        raw = req.header("X-Filter")
-        if raw:
-            try:
-                wanted = json.loads(raw)
-            except ValueError:
-                return _error(400, "Invalid JSON", "X-Filter")
-            if not isinstance(wanted, dict) or any(k.startswith("+") for k in wanted):
-                return _error(400, "This fixture filters by plain equality only", "X-Filter")
-            items = [i for i in items if all(i.get(k) == v for k, v in wanted.items())]
-        pages = max(1, math.ceil(len(items) / size))
-        chunk = items[(page - 1) * size : page * size]
-        return FakeResponse.json(
-            {"data": chunk, "page": page, "pages": pages, "results": len(items)}
-        )
+        return page(req, items)
 
     def _domain(self, domain_id: str) -> dict[str, Any] | None:
         return self.domains.get(int(domain_id)) if domain_id.isdigit() else None
@@ -228,17 +189,7 @@ class LinodeFake:
         api = self.api
         prefix = "/v4/domains"
 
-        def guarded(handler: Callable[..., FakeResponse]) -> Callable[..., FakeResponse]:
-            def run(req: FakeRequest, **kw: str) -> FakeResponse:
-                if not self._authorized(req):
-                    return _error(401, "Invalid Token")
-                try:
-                    body = req.json() if req.body else {}
-                    response: FakeResponse = handler(req, body, **kw)
-                    return response
-                except _Invalid as invalid:
-                    return _error(400, invalid.reason, invalid.field)
-            return run
+        guarded = guarded_by(self.token)
 
         @api.route("GET", prefix)
         @guarded
