@@ -83,6 +83,32 @@ def check_core(config: dict[str, Any]) -> None:
 
     both(ec2, run, arun)
     missing_extras_are_named()
+    command_line_works()
+
+
+def command_line_works() -> None:
+    """The ``overcast`` entry point of the core install: help, a profile, a copy."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = str(Path(sys.executable).with_name("overcast"))
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "OVERCAST_CONFIG": f"{home}/config.toml",
+               "OVERCAST_SECRET_STORE": "file"}
+
+        def run(*args: str) -> str:
+            done = subprocess.run([script, *args], capture_output=True, text=True, env=env,
+                                  check=False, timeout=120)
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+            return done.stdout
+
+        assert "profile" in run("--help")
+        Path(home, "f.txt").write_text("via the command\n")
+        run("profile", "add", "here", "--driver", "local", "--key", f"{home}/root")
+        run("mb", "here:box")
+        run("cp", f"{home}/f.txt", "here:box/")
+        assert run("cat", "here:box/f.txt") == "via the command\n"
 
 
 def missing_extras_are_named() -> None:
