@@ -213,6 +213,7 @@ CONSTRUCTORS = {
                 "google_storage", "openstack_swift", "cloudfiles"],
     "compute": ["ec2", "libvirt", "digitalocean"],
     "dns": ["powerdns", "google"],
+    "backup": ["ebs"],
 }
 
 
@@ -230,6 +231,8 @@ def test_constructors_take_libcloud_positional_parameters(area: str, name: str) 
     our_params = _positional(ours.__init__)
     if area == "dns" and name == "google":  # Libcloud names them (user_id, key, project)
         their_params = ["key", "secret", *their_params[2:]]
+    if area == "backup" and name == "ebs":  # Libcloud's access_id is key (access_id= works too)
+        their_params = ["key", *their_params[1:]]
     # Where both take a positional parameter, it is the same one; Libcloud's
     # trailing ones overcast lacks are a TypeError (docs/libcloud-compat.md).
     shared = min(len(our_params), len(their_params))
@@ -239,6 +242,7 @@ def test_constructors_take_libcloud_positional_parameters(area: str, name: str) 
 
 
 EX_PAIRS = {
+    "backup": [("ebs", "libcloud.backup.drivers.ebs:EBSBackupDriver")],
     "compute": [("ec2", "libcloud.compute.drivers.ec2:EC2NodeDriver"),
                 ("digitalocean",
                  "libcloud.compute.drivers.digitalocean:DigitalOcean_v2_NodeDriver"),
