@@ -135,24 +135,24 @@ def create(
                                if not profile else profile[0], node))
 
 
-def destroy(ctx: typer.Context, node: Annotated[str, typer.Argument(help="Node id or name.")],
-            profile: ProfileOpt = None) -> None:
+def _act(ctx: typer.Context, node: str, profile: list[str] | None, operation: str) -> None:
+    driver = _driver(state(ctx), profile)
+    found = find_node(driver, node)
+    getattr(driver, operation)(found)
+    print(found.id)
+
+
+NodeArg = Annotated[str, typer.Argument(help="Node id or name.")]
+
+
+def destroy(ctx: typer.Context, node: NodeArg, profile: ProfileOpt = None) -> None:
     """Destroy a node."""
-    current = state(ctx)
-    driver = _driver(current, profile)
-    found = find_node(driver, node)
-    driver.destroy_node(found)
-    print(found.id)
+    _act(ctx, node, profile, "destroy_node")
 
 
-def reboot(ctx: typer.Context, node: Annotated[str, typer.Argument(help="Node id or name.")],
-           profile: ProfileOpt = None) -> None:
+def reboot(ctx: typer.Context, node: NodeArg, profile: ProfileOpt = None) -> None:
     """Reboot a node."""
-    current = state(ctx)
-    driver = _driver(current, profile)
-    found = find_node(driver, node)
-    driver.reboot_node(found)
-    print(found.id)
+    _act(ctx, node, profile, "reboot_node")
 
 
 def ssh(
