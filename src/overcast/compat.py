@@ -202,7 +202,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
             ("GCE", "gce"), ("GIG_G8", "gig_g8"), ("GRIDSCALE", "gridscale"),
             ("HPCLOUD", "hpcloud"), ("IBM", "ibm"), ("IKOULA", "ikoula"),
             ("INTERNETSOLUTIONS", "internetsolutions"), ("KAMATERA", "kamatera"),
-            ("KTUCLOUD", "ktucloud"), ("KUBEVIRT", "kubevirt"), ("LINODE", "linode"),
+            ("KTUCLOUD", "ktucloud"), ("KUBEVIRT", "kubevirt"),
             ("MAXIHOST", "maxihost"), ("NINEFOLD", "ninefold"), ("NTTA", "ntta"),
             ("NTTCIS", "nttcis"), ("ONAPP", "onapp"), ("OPENNEBULA", "opennebula"),
             ("OPSOURCE", "opsource"), ("OUTSCALE", "outscale"), ("RIMUHOSTING", "rimuhosting"),

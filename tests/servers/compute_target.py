@@ -30,6 +30,8 @@ class ComputeTarget:
     * ``page_size``: the page size the factory gave the driver, so the suite
       knows how many nodes make more than one page.
     * ``wait_period``: how often ``wait_until_running`` polls in tests.
+    * ``volume_size``: the size in GiB of the volume the suite makes (the
+      provider's smallest: Linode's is 10).
     """
 
     driver: NodeDriver
@@ -39,3 +41,4 @@ class ComputeTarget:
     requests: list[object] | None = None
     page_size: int = 2
     wait_period: float = 0.05
+    volume_size: int = 1

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from overcast.compute.drivers.ec2 import EC2NodeDriver
     from overcast.compute.drivers.ec2.addresses import ElasticIP
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
+    from overcast.compute.drivers.linode import LinodeNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
     from overcast.compute.pricing import get_size_price
     from overcast.fanout import list_nodes_everywhere
@@ -58,6 +59,7 @@ class Provider(metaclass=Catalog):
     )
     EC2: DriverRef[EC2NodeDriver] = DriverRef("ec2", "ec2:EC2NodeDriver")
     LIBVIRT: DriverRef[LibvirtNodeDriver] = DriverRef("libvirt", "libvirt:LibvirtNodeDriver")
+    LINODE: DriverRef[LinodeNodeDriver] = DriverRef("linode", "linode:LinodeNodeDriver")
     OPENSTACK: DriverRef[OpenStackNodeDriver] = DriverRef(
         "openstack", "openstack:OpenStackNodeDriver"
     )

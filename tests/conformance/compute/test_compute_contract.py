@@ -204,9 +204,10 @@ def test_volumes_and_snapshots(compute_target: ComputeTarget, mode: str, node: N
     if location and driver.supports("list_locations"):
         loc = next((x for x in driver.list_locations() if x.id == location or x.name == location),
                    None)
-    volume = call(mode, driver, "create_volume", 1, unique("vol"), loc)
+    size = compute_target.volume_size
+    volume = call(mode, driver, "create_volume", size, unique("vol"), loc)
     try:
-        assert isinstance(volume, StorageVolume) and volume.size == 1
+        assert isinstance(volume, StorageVolume) and volume.size == size
         assert call(mode, driver, "get_volume", volume.id).id == volume.id
         assert volume.id in [v.id for v in call(mode, driver, "list_volumes")]
         settle(compute_target, node, NodeState.RUNNING)
