@@ -190,34 +190,21 @@ class CinderFake(OpenStackFake):
 
     # -- volumes: metadata ---------------------------------------------------------------------
 
-    @on("volume", "GET", r"/volumes/detail")
-    def list_volumes(self, ctx: Ctx) -> FakeResponse:
-        volumes = sorted(ctx.region.volumes.values(), key=lambda v: v["_seq"], reverse=True)
-        for key in ("name", "status"):
-            wanted = ctx.req.arg(key)
-            if wanted is not None:
-                volumes = [v for v in volumes if v.get(key) == wanted]
+    def _filter_volumes(self, ctx: Ctx, volumes: list[dict[str, Any]]
+                        ) -> list[dict[str, Any]] | FakeResponse:
+        """Cinder's filters, and ``metadata``: volumes holding every entry of a
+        JSON object."""
+        kept = super()._filter_volumes(ctx, volumes)
         raw = ctx.req.arg("metadata")
-        if raw is not None:
-            try:
-                entries = json.loads(raw)
-            except ValueError:
-                return bad_request(f"Invalid filter metadata: {raw}")
-            if not isinstance(entries, dict):
-                return bad_request(f"Invalid filter metadata: {raw}")
-            volumes = [v for v in volumes
-                       if all(v["metadata"].get(k) == val for k, val in entries.items())]
-        paged = self._page(ctx, volumes)
-        if isinstance(paged, FakeResponse):
-            return paged
-        page, following = paged
-        for volume in page:
-            self._observe_volume(volume)
-        body: dict[str, Any] = {"volumes": [self._volume_view(ctx, v) for v in page]}
-        if following is not None:
-            body["volumes_links"] = [
-                {"href": f"{ctx.endpoint}/volumes/detail?{following}", "rel": "next"}]
-        return FakeResponse.json(body)
+        if raw is None or isinstance(kept, FakeResponse):
+            return kept
+        try:
+            entries = json.loads(raw)
+        except ValueError:
+            entries = None
+        if not isinstance(entries, dict):
+            return bad_request(f"Invalid filter metadata: {raw}")
+        return [v for v in kept if all(v["metadata"].get(k) == val for k, val in entries.items())]
 
     def _metadata_body(self, ctx: Ctx) -> dict[str, str] | FakeResponse:
         try:
@@ -355,17 +342,9 @@ class CinderFake(OpenStackFake):
             query = {**ctx.req.query, "limit": [str(min(int(raw), self.max_page))]}
         else:
             query = {**ctx.req.query, "limit": [str(self.max_page)]}
-        paged = self._page(replace(ctx, req=replace(ctx.req, query=query)), backups)
-        if isinstance(paged, FakeResponse):
-            return paged
-        page, following = paged
-        for backup in page:
-            self._observe_backup(backup)
-        body: dict[str, Any] = {"backups": [self._backup_view(ctx, b) for b in page]}
-        if following is not None:
-            body["backups_links"] = [
-                {"href": f"{ctx.endpoint}/backups/detail?{following}", "rel": "next"}]
-        return FakeResponse.json(body)
+        return self._listing(replace(ctx, req=replace(ctx.req, query=query)), backups,
+                             "backups", self._observe_backup,
+                             lambda b: self._backup_view(ctx, b))
 
     @on("volume", "GET", r"/backups/(?P<backup_id>[^/]+)")
     def show_backup(self, ctx: Ctx, backup_id: str) -> FakeResponse:

@@ -1168,24 +1168,41 @@ class OpenStackFake:
                                               "performing the requested operation.")
         return FakeResponse.json({"volume": self._volume_view(ctx, volume)}, 202)
 
-    @route("volume", "GET", r"/volumes/detail")
-    def list_volumes(self, ctx: Ctx) -> FakeResponse:
-        volumes = sorted(ctx.region.volumes.values(), key=lambda v: v["_seq"], reverse=True)
+    def _listing(self, ctx: Ctx, items: list[dict[str, Any]], key: str,
+                 observe: Callable[[dict[str, Any]], None],
+                 view: Callable[[dict[str, Any]], dict[str, Any]]) -> FakeResponse:
+        """One page of a Cinder collection ``key`` (``items`` filtered and
+        sorted), each item observed, with a ``<key>_links`` "next" link while
+        the page is full."""
+        paged = self._page(ctx, items)
+        if isinstance(paged, FakeResponse):
+            return paged
+        page, following = paged
+        for item in page:
+            observe(item)
+        body: dict[str, Any] = {key: [view(item) for item in page]}
+        if following is not None:
+            body[f"{key}_links"] = [
+                {"href": f"{ctx.endpoint}/{key}/detail?{following}", "rel": "next"}]
+        return FakeResponse.json(body)
+
+    def _filter_volumes(self, ctx: Ctx, volumes: list[dict[str, Any]]
+                        ) -> list[dict[str, Any]] | FakeResponse:
+        """The volumes a listing's filters keep (``name``, ``status``)."""
         for key in ("name", "status"):
             wanted = ctx.req.arg(key)
             if wanted is not None:
                 volumes = [v for v in volumes if v.get(key) == wanted]
-        paged = self._page(ctx, volumes)
-        if isinstance(paged, FakeResponse):
-            return paged
-        page, following = paged
-        for volume in page:
-            self._observe_volume(volume)
-        body: dict[str, Any] = {"volumes": [self._volume_view(ctx, v) for v in page]}
-        if following is not None:
-            body["volumes_links"] = [
-                {"href": f"{ctx.endpoint}/volumes/detail?{following}", "rel": "next"}]
-        return FakeResponse.json(body)
+        return volumes
+
+    @route("volume", "GET", r"/volumes/detail")
+    def list_volumes(self, ctx: Ctx) -> FakeResponse:
+        volumes = self._filter_volumes(ctx, sorted(ctx.region.volumes.values(),
+                                                   key=lambda v: v["_seq"], reverse=True))
+        if isinstance(volumes, FakeResponse):
+            return volumes
+        return self._listing(ctx, volumes, "volumes", self._observe_volume,
+                             lambda v: self._volume_view(ctx, v))
 
     @route("volume", "GET", r"/volumes/(?P<volume_id>[^/]+)")
     def show_volume(self, ctx: Ctx, volume_id: str) -> FakeResponse:
@@ -1258,17 +1275,8 @@ class OpenStackFake:
             wanted = ctx.req.arg(key)
             if wanted is not None:
                 snaps = [s for s in snaps if s.get(key) == wanted]
-        paged = self._page(ctx, snaps)
-        if isinstance(paged, FakeResponse):
-            return paged
-        page, following = paged
-        for snap in page:
-            self._observe_snapshot(snap)
-        body: dict[str, Any] = {"snapshots": [self._snapshot_view(s) for s in page]}
-        if following is not None:
-            body["snapshots_links"] = [
-                {"href": f"{ctx.endpoint}/snapshots/detail?{following}", "rel": "next"}]
-        return FakeResponse.json(body)
+        return self._listing(ctx, snaps, "snapshots", self._observe_snapshot,
+                             self._snapshot_view)
 
     @route("volume", "GET", r"/snapshots/(?P<snapshot_id>[^/]+)")
     def show_snapshot(self, ctx: Ctx, snapshot_id: str) -> FakeResponse:
