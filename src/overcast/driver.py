@@ -24,6 +24,7 @@ from typing import cast
 from overcast._version import __version__
 from overcast.errors import InvalidInput
 from overcast.extras import require
+from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.operation import aio
@@ -77,6 +78,9 @@ class RuntimeOptions(TypedDict, total=False):
       engine's API); the URL's host then only fills the Host header.
     * ``client_cert``: a TLS client certificate, a PEM file holding certificate
       and key or ``(certificate file, key file)``.
+    * ``proxy``: a forward proxy for every request (``http://host:port``);
+      without it, ``HTTPS_PROXY``/``HTTP_PROXY`` name one. Hosts in ``NO_PROXY``
+      are reached directly either way.
     """
 
     timeout: float | Timeouts
@@ -88,6 +92,7 @@ class RuntimeOptions(TypedDict, total=False):
     async_transport: str | Any
     unix_socket: str
     client_cert: str | tuple[str, str]
+    proxy: str
 
 
 class BaseDriver:
@@ -123,6 +128,11 @@ class BaseDriver:
         pool_size = options.get("pool_size", DEFAULT_POOL_SIZE)
         if not isinstance(pool_size, int) or pool_size < 1:
             raise InvalidInput(f"pool_size must be a positive integer: {pool_size!r}")
+        proxy = options.get("proxy")
+        if proxy is not None and (
+            not isinstance(proxy, str) or not proxy.startswith(("http://", "https://"))
+        ):
+            raise InvalidInput(f"proxy must be an http:// or https:// URL: {proxy!r}")
         self._options = options
         self._timeouts = timeouts
         self._lock = threading.Lock()
@@ -135,6 +145,12 @@ class BaseDriver:
     def _sign(self, request: Request, now: float) -> Request:
         """Sign one attempt of a request (default: unchanged)."""
         return request
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Before a signed request: ``None`` when the credentials the signer uses
+        are fresh at ``now``, else an operation that renews them (default: none,
+        credentials that never expire)."""
+        return None
 
     def _is_throttled(self, response: Response) -> bool:
         """Whether an error response means "slow down" although it is not a 429
@@ -167,6 +183,8 @@ class BaseDriver:
             secrets=self._secrets(),
             unix_socket=options.get("unix_socket"),
             client_cert=options.get("client_cert"),
+            proxy=options.get("proxy"),
+            refresh=None if type(self)._refresh is BaseDriver._refresh else self._refresh,
         )
 
     @property
@@ -236,6 +254,8 @@ class BaseDriver:
             local["unix_socket"] = config.unix_socket
         if config.client_cert is not None:
             local["client_cert"] = config.client_cert
+        if config.proxy is not None:
+            local["proxy"] = config.proxy
         return factory(pool_size=config.pool_size, verify=config.verify,
                        user_agent=config.user_agent, min_rate=config.timeouts.min_rate, **local)
 

@@ -15,6 +15,7 @@ the effect fails, the runner throws the exception into the generator at the
 | :class:`ReadPart` | reads the next part of an upload, serialised | ``(n, data, last)`` |
 | :class:`Guarded` | runs a sub-operation; on failure runs its compensation | its result |
 | :class:`Delegate` | runs a sub-operation on another driver's runner | its result |
+| :class:`Exclusive` | runs a sub-operation holding a :class:`Gate` (one at a time) | its result |
 | :class:`Emit` (iterators only) | hands an item to the consumer | ``None`` |
 
 This module holds values only: effects are plain, immutable values that can be
@@ -28,6 +29,7 @@ from __future__ import annotations
 import io
 import json as _json
 import os
+import threading
 from collections.abc import AsyncIterable
 from collections.abc import Callable
 from collections.abc import Generator
@@ -369,6 +371,36 @@ class Delegate(Generic[T]):
     op: Generator[Any, Any, T]
 
 
+class Gate:
+    """A lock shared by the operations of one runner mode (see :class:`Exclusive`):
+    a thread lock for the sync runner, an anyio lock for the async one (made on
+    first use). A sync and an async caller do not exclude each other."""
+
+    __slots__ = ("async_lock", "thread_lock")
+
+    def __init__(self) -> None:
+        self.thread_lock = threading.Lock()
+        self.async_lock: Any = None
+
+    def __repr__(self) -> str:
+        return "<Gate>"
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusive(Generic[T]):
+    """Run ``op`` while holding ``gate``; receive its result.
+
+    Concurrent operations that yield an ``Exclusive`` on the same gate run its
+    sub-operation one after the other: the way to fetch a shared thing once
+    (temporary credentials) when many requests find it stale at the same moment.
+    The sub-operation should check again, under the gate, whether the work is
+    still to be done.
+    """
+
+    gate: Gate
+    op: Generator[Any, Any, T]
+
+
 @dataclass(frozen=True, slots=True)
 class Emit(Generic[T]):
     """Hand one item to the consumer of an iterator operation."""
@@ -378,7 +410,7 @@ class Emit(Generic[T]):
 
 Effect: TypeAlias = (
     "Request | Call[Any] | Sleep | TimeBudget | Parallel | Pipe | ReadPart | Guarded[Any] "
-    "| Delegate[Any]"
+    "| Delegate[Any] | Exclusive[Any]"
 )
 
 #: A value operation: yields effects, returns ``T``.

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from collections.abc import Generator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -263,6 +264,13 @@ class RuntimeConfig:
     #: A TLS client certificate: a PEM file holding the certificate and its
     #: key, or ``(certificate file, key file)``.
     client_cert: str | tuple[str, str] | None = None
+    #: A forward proxy for every request (``http://host:port``), instead of the
+    #: one ``HTTPS_PROXY``/``HTTP_PROXY`` name; ``NO_PROXY`` still bypasses it.
+    proxy: str | None = None
+    #: Called before a signed request with the time: ``None`` when the signer's
+    #: credentials are fresh, else an operation that renews them (temporary
+    #: credentials), run before the request's first attempt.
+    refresh: Callable[[float], Generator[Any, Any, None] | None] | None = None
 
     def is_throttled(self, response: Response) -> bool:
         """A 429, or what the driver's hook recognises as throttling."""

@@ -43,6 +43,7 @@ from overcast.errors import TransportError
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
 from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Exclusive
 from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Parallel
 from overcast.runtime.effects import PartData
@@ -396,6 +397,9 @@ class SyncRunner(_Base):
             return self._guarded(effect, ctx)
         if isinstance(effect, Delegate):
             return effect.driver._sync_runner._drive(effect.op, ctx)
+        if isinstance(effect, Exclusive):
+            with effect.gate.thread_lock:
+                return self._drive(effect.op, ctx)
         if isinstance(effect, Run):
             return self._run_program(effect, ctx.deadline)
         if isinstance(effect, Start):
@@ -409,6 +413,10 @@ class SyncRunner(_Base):
         raise TypeError(f"not an effect: {effect!r}")
 
     def _send(self, request: Request, ctx: _SyncContext) -> Response:
+        if request.sign and self.config.refresh is not None:
+            renew = self.config.refresh(time.time())
+            if renew is not None:  # the signer's credentials are stale: fetch them first
+                self._drive(renew, ctx)
         timeouts, retried = self.config.timeouts, self.config.retry.statuses
         rewind = self._rewind(request)
         self._budget_body(request, ctx.deadline)
@@ -660,6 +668,12 @@ class AsyncRunner(_Base):
             return await self._guarded(effect, deadline)
         if isinstance(effect, Delegate):
             return await effect.driver._async_runner._drive(effect.op, deadline)
+        if isinstance(effect, Exclusive):
+            gate = effect.gate
+            if gate.async_lock is None:  # one loop thread: no race between check and set
+                gate.async_lock = anyio.Lock()
+            async with gate.async_lock:
+                return await self._drive(effect.op, deadline)
         if isinstance(effect, Run):
             return await self._run_program(effect, deadline)
         if isinstance(effect, Start):
@@ -678,6 +692,10 @@ class AsyncRunner(_Base):
         raise TypeError(f"not an effect: {effect!r}")
 
     async def _send(self, request: Request, deadline: _Deadline) -> Response:
+        if request.sign and self.config.refresh is not None:
+            renew = self.config.refresh(time.time())
+            if renew is not None:  # see SyncRunner._send
+                await self._drive(renew, deadline)
         timeouts, retried = self.config.timeouts, self.config.retry.statuses
         rewind = self._rewind(request)
         self._budget_body(request, deadline)

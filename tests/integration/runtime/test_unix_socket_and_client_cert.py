@@ -20,16 +20,9 @@ from overcast.runtime.policy import RetryPolicy
 from servers.container_tls import Authority
 from servers.container_tls import Pair
 from servers.echo_driver import EchoDriver
+from servers.transports import IDS
+from servers.transports import TRANSPORTS
 
-#: (mode, transport option): every transport overcast ships.
-TRANSPORTS = [
-    ("sync", {"sync_transport": "pycurl"}),
-    ("sync", {"sync_transport": "urllib3"}),
-    ("sync", {"sync_transport": "httpx"}),
-    ("async", {"async_transport": "aiohttp"}),
-    ("async", {"async_transport": "httpx"}),
-]
-IDS = ["pycurl", "urllib3", "httpx-sync", "aiohttp", "httpx-async"]
 ONCE = RetryPolicy(max_attempts=2, base=0.01, cap=0.02)
 
 

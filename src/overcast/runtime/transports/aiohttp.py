@@ -22,6 +22,7 @@ from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
 from overcast.runtime.transports.base import ClientCert
+from overcast.runtime.transports.base import Proxies
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import TransportFailure
 from overcast.runtime.transports.base import as_async_chunks
@@ -41,8 +42,12 @@ class AiohttpTransport(AsyncTransport):
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  user_agent: str | None = None, min_rate: float | None = None,
-                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None,
+                 proxy: str | None = None) -> None:
         self._unix_socket = unix_socket
+        # Chosen per request (aiohttp's own trust_env would read the
+        # environment on every request); none over a UNIX socket.
+        self._proxies = Proxies(proxy) if unix_socket is None else Proxies(environ={})
         self._client_cert = client_cert
         self._user_agent = user_agent
         self._min_rate = min_rate
@@ -124,6 +129,7 @@ class AiohttpTransport(AsyncTransport):
                 timeout=timeout,
                 allow_redirects=False,
                 compress=None,
+                proxy=self._proxies.for_url(url) if self._proxies.active else None,
             )
         except aiohttp.ClientConnectorError as exc:
             raise TransportFailure(

@@ -8,12 +8,14 @@ body in a :class:`~overcast.runtime.streams.ByteStream`.
 
 from __future__ import annotations
 
+import os
 import time
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Final
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POOL_SIZE",
     "AsyncTransport",
+    "Proxies",
     "RateGuard",
     "SyncTransport",
     "Timeouts",
@@ -200,3 +203,77 @@ def ssl_context(verify: bool | str, client_cert: ClientCert | None) -> ssl.SSLCo
         cert, key = cert_files(client_cert)
         context.load_cert_chain(cert, key)
     return context
+
+
+class Proxies:
+    """Which forward proxy a URL goes through, the way curl decides it.
+
+    ``explicit`` (the ``proxy=`` option) serves every URL; without it
+    ``https_proxy``/``HTTPS_PROXY`` serves ``https://`` URLs and ``http_proxy``/
+    ``HTTP_PROXY`` ``http://`` ones (``ALL_PROXY`` either). Hosts listed in
+    ``NO_PROXY`` (names, ``.suffix`` or ``suffix`` domains, IP addresses or
+    CIDR ranges, an optional ``:port``; ``*`` for all) are reached directly.
+    The environment is read once, when the transport is made.
+    """
+
+    __slots__ = ("_bypass", "_http", "_https")
+
+    def __init__(self, explicit: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            return env.get(name.lower()) or env.get(name.upper()) or None
+
+        every = explicit or get("all_proxy")
+        self._https = explicit or get("https_proxy") or every
+        self._http = explicit or get("http_proxy") or every
+        self._bypass = tuple(
+            entry.strip().lower() for entry in (get("no_proxy") or "").split(",") if entry.strip()
+        )
+
+    @property
+    def active(self) -> bool:
+        """Whether any URL may go through a proxy."""
+        return bool(self._https or self._http)
+
+    def for_url(self, url: str) -> str | None:
+        """The proxy URL for ``url``, or ``None`` to connect directly."""
+        scheme, _, rest = url.partition("://")
+        proxy = self._https if scheme.lower() == "https" else self._http
+        if proxy is None:
+            return None
+        netloc = rest.split("/", 1)[0].rsplit("@", 1)[-1].lower()
+        if netloc.startswith("["):
+            host, _, tail = netloc[1:].partition("]")
+            port = tail.removeprefix(":")
+        else:
+            host, _, port = netloc.partition(":")
+        port = port or ("443" if scheme.lower() == "https" else "80")
+        return None if self._bypassed(host, port) else proxy
+
+    def _bypassed(self, host: str, port: str) -> bool:
+        for entry in self._bypass:
+            if entry == "*":
+                return True
+            name, want = entry, ""
+            if entry.startswith("["):
+                name, _, tail = entry[1:].partition("]")
+                want = tail.removeprefix(":")
+            elif entry.count(":") == 1:
+                name, _, want = entry.partition(":")
+            if want and want != port:
+                continue
+            if "/" in name:
+                import ipaddress
+
+                try:
+                    if ipaddress.ip_address(host) in ipaddress.ip_network(name, strict=False):
+                        return True
+                except ValueError:
+                    pass
+                continue
+            name = name.lstrip(".")
+            if host == name or host.endswith("." + name):
+                return True
+        return False

@@ -25,6 +25,7 @@ from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
 from overcast.runtime.transports.base import ClientCert
+from overcast.runtime.transports.base import Proxies
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
@@ -89,7 +90,56 @@ def _client_options(pool_size: int, verify: bool | str, user_agent: str | None,
         "verify": verify if client_cert is None else ssl_context(verify, client_cert),
         "follow_redirects": False,
         "headers": {"User-Agent": user_agent} if user_agent else None,
+        # Proxies are chosen by overcast's Proxies (below), like every transport.
+        "trust_env": False,
     }
+
+
+class _ProxyRouter(httpx.BaseTransport):
+    """Sends each request directly or through the proxy :class:`Proxies` names
+    for its URL (one pooled transport per proxy)."""
+
+    def __init__(self, proxies: Proxies, options: dict[str, Any]) -> None:
+        self._proxies = proxies
+        self._options = options
+        self._direct = httpx.HTTPTransport(**options)
+        self._via: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self._proxies.for_url(str(request.url))
+        transport = self._direct
+        if proxy is not None:
+            transport = self._via.get(proxy) or self._via.setdefault(
+                proxy, httpx.HTTPTransport(proxy=proxy, **self._options))
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        self._direct.close()
+        for transport in self._via.values():
+            transport.close()
+
+
+class _AsyncProxyRouter(httpx.AsyncBaseTransport):
+    """The async :class:`_ProxyRouter`."""
+
+    def __init__(self, proxies: Proxies, options: dict[str, Any]) -> None:
+        self._proxies = proxies
+        self._options = options
+        self._direct = httpx.AsyncHTTPTransport(**options)
+        self._via: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self._proxies.for_url(str(request.url))
+        transport = self._direct
+        if proxy is not None:
+            transport = self._via.get(proxy) or self._via.setdefault(
+                proxy, httpx.AsyncHTTPTransport(proxy=proxy, **self._options))
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        for transport in self._via.values():
+            await transport.aclose()
 
 
 def _wants_stream(request: Request, raw: httpx.Response) -> bool:
@@ -101,12 +151,17 @@ class HttpxSyncTransport(SyncTransport):
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  user_agent: str | None = None, min_rate: float | None = None,
-                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None,
+                 proxy: str | None = None) -> None:
         self._min_rate = min_rate
         options = _client_options(pool_size, verify, user_agent, client_cert)
+        proxies = Proxies(proxy)
         if unix_socket is not None:
             options["transport"] = httpx.HTTPTransport(uds=unix_socket, limits=options["limits"],
                                                 verify=options["verify"])
+        elif proxies.active:
+            options["transport"] = _ProxyRouter(
+                proxies, {"limits": options["limits"], "verify": options["verify"]})
         self._client = httpx.Client(**options)
 
     def send(self, request: Request, *, connect_timeout: float, read_timeout: float) -> Response:
@@ -150,12 +205,17 @@ class HttpxAsyncTransport(AsyncTransport):
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  user_agent: str | None = None, min_rate: float | None = None,
-                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None,
+                 proxy: str | None = None) -> None:
         self._min_rate = min_rate
         options = _client_options(pool_size, verify, user_agent, client_cert)
+        proxies = Proxies(proxy)
         if unix_socket is not None:
             options["transport"] = httpx.AsyncHTTPTransport(
                 uds=unix_socket, limits=options["limits"], verify=options["verify"])
+        elif proxies.active:
+            options["transport"] = _AsyncProxyRouter(
+                proxies, {"limits": options["limits"], "verify": options["verify"]})
         self._client = httpx.AsyncClient(**options)
 
     async def send(

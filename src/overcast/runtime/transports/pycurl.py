@@ -44,6 +44,7 @@ from overcast.runtime.redact import redact_url
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import ClientCert
+from overcast.runtime.transports.base import Proxies
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
 from overcast.runtime.transports.base import cert_files
@@ -69,8 +70,10 @@ class PycurlTransport(SyncTransport):
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  user_agent: str | None = None, min_rate: float | None = None,
-                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None,
+                 proxy: str | None = None) -> None:
         self._verify = verify
+        self._proxies = Proxies(proxy)
         self._unix_socket = unix_socket
         self._client_cert = cert_files(client_cert) if client_cert is not None else None
         self._min_rate = max(1, math.ceil(min_rate)) if min_rate else 1
@@ -177,6 +180,10 @@ class PycurlTransport(SyncTransport):
                    read_timeout: float, header_lines: list[bytes]) -> None:
         method = request.method.upper()
         curl.setopt(pycurl.URL, url)
+        if self._unix_socket is None:
+            # Chosen here (not by libcurl from the environment) so that every
+            # transport reads HTTPS_PROXY/NO_PROXY and proxy= alike; "" is direct.
+            curl.setopt(pycurl.PROXY, self._proxies.for_url(url) or "")
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect_timeout * 1000)))
         curl.setopt(pycurl.LOW_SPEED_TIME, max(1, math.ceil(read_timeout)))
         curl.setopt(pycurl.HEADERFUNCTION, header_lines.append)

@@ -24,6 +24,7 @@ from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import ClientCert
+from overcast.runtime.transports.base import Proxies
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
 from overcast.runtime.transports.base import TransportFailure
@@ -44,8 +45,11 @@ class Urllib3Transport(SyncTransport):
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  min_rate: float | None = None,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, user_agent: str | None = None,
-                 unix_socket: str | None = None, client_cert: ClientCert | None = None) -> None:
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None,
+                 proxy: str | None = None) -> None:
         self._user_agent = user_agent
+        self._proxies = Proxies(proxy) if unix_socket is None else Proxies(environ={})
+        self._proxied: dict[str, urllib3.ProxyManager] = {}
         self._min_rate = min_rate
         kwargs: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False}
         if verify is False:
@@ -54,6 +58,7 @@ class Urllib3Transport(SyncTransport):
             kwargs["ca_certs"] = verify
         if client_cert is not None:
             kwargs["cert_file"], kwargs["key_file"] = cert_files(client_cert)
+        self._kwargs = kwargs
         self._pool = urllib3.PoolManager(num_pools=32, **kwargs)
         if unix_socket is not None:
             unix_pool = _unix_pool(unix_socket)
@@ -73,8 +78,12 @@ class Urllib3Transport(SyncTransport):
                 chunked = True
             else:
                 headers["Content-Length"] = str(length)
+        pool: urllib3.PoolManager = self._pool
+        proxy = self._proxies.for_url(url) if self._proxies.active else None
+        if proxy is not None:
+            pool = self._proxy_pool(proxy)
         try:
-            raw = self._pool.urlopen(
+            raw = pool.urlopen(
                 request.method,
                 url,
                 body=body,
@@ -140,8 +149,18 @@ class Urllib3Transport(SyncTransport):
                 raw.release_conn()
         return response
 
+    def _proxy_pool(self, proxy: str) -> urllib3.PoolManager:
+        """The pool of connections through ``proxy`` (made on first use)."""
+        pool = self._proxied.get(proxy)
+        if pool is None:
+            pool = self._proxied.setdefault(
+                proxy, urllib3.ProxyManager(proxy, num_pools=32, **self._kwargs))
+        return pool
+
     def close(self) -> None:
         self._pool.clear()
+        for pool in self._proxied.values():
+            pool.clear()
 
 
 def _has_header(headers: dict[str, str], name: str) -> bool:
