@@ -32,37 +32,33 @@ asynchronous operations):
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import ipaddress
-import json
-import secrets
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 from urllib.parse import unquote
 
 import pytest
 
 from overcast.dns.drivers.azure import AzureDNSDriver
 from overcast.runtime.policy import Hooks
+from servers.azure_arm import CLIENT_ID
+from servers.azure_arm import CLIENT_SECRET
+from servers.azure_arm import SUBSCRIPTION
+from servers.azure_arm import TENANT
+from servers.azure_arm import ArmIdentity
+from servers.azure_arm import arm_error
+from servers.azure_arm import arm_page
 from servers.dns_target import DNSTarget
-from servers.fakeapi import FakeAPI
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
 
-TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-CLIENT_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-CLIENT_SECRET = "fixture~Secret.8Q~" + "x7Kp2LmN4vB6nR8tW0yZ"
-SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "overcast-dns"
 API_VERSION = "2018-05-01"
-ARM_SCOPE = "https://management.azure.com/.default"
 TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 FIELDS = {
     "A": "ARecords", "AAAA": "AAAARecords", "CAA": "caaRecords", "CNAME": "CNAMERecord",
@@ -73,13 +69,6 @@ ZONES = (r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
          r"/providers/Microsoft.Network/dnsZones")
 NAME_SERVERS = ["ns1-05.azure-dns.com.", "ns2-05.azure-dns.net.", "ns3-05.azure-dns.org.",
                 "ns4-05.azure-dns.info."]
-
-
-def arm_error(status: int, code: str, message: str,
-              headers: dict[str, str] | None = None) -> FakeResponse:
-    """An ARM error response."""
-    return FakeResponse.json({"error": {"code": code, "message": message}}, status,
-                             {"x-ms-request-id": str(uuid.uuid4()), **(headers or {})})
 
 
 class _Invalid(Exception):
@@ -155,17 +144,12 @@ def check_records(rtype: str, props: dict[str, Any]) -> None:
 
 
 @dataclass
-class AzureDNSFixture:
-    """The fixture server's state and routes."""
+class AzureDNSFixture(ArmIdentity):
+    """The fixture server's state and routes (the token endpoint and bearer
+    check are :class:`servers.azure_arm.ArmIdentity`'s)."""
 
-    api: FakeAPI = field(default_factory=FakeAPI)
-    base_url: str = ""
-    token_lifetime: int = 3600
     retry_after: int = 0
     lro_polls: int = 1
-    clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
-    tokens: dict[str, float] = field(default_factory=dict)
-    issued: list[str] = field(default_factory=list)
     zones: dict[str, dict[str, Any]] = field(default_factory=dict)
     rrsets: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -187,71 +171,9 @@ class AzureDNSFixture:
         route("GET", ops + r"/dnsoperationstatuses/(?P<op>[^/]+)")(self.operation_status)
         route("GET", ops + r"/dnsoperationresults/(?P<op>[^/]+)")(self.operation_result)
 
-    # -- knobs for tests ---------------------------------------------------------------
-
-    def revoke_tokens(self) -> None:
-        """Make every issued token invalid (the next ARM call gets a 401)."""
-        with self.api.lock:
-            self.tokens.clear()
-
-    def count(self, method: str, path_part: str) -> int:
-        """How many requests so far had this method and ``path_part`` in their path."""
-        with self.api.lock:
-            return sum(1 for r in self.api.requests if r.method == method and path_part in r.path)
-
-    # -- identity platform ---------------------------------------------------------------
-
-    def token(self, req: FakeRequest, tenant: str) -> FakeResponse:
-        form = {k: v[0] for k, v in parse_qs(req.body.decode("ascii", "replace")).items()}
-
-        def fail(status: int, error: str, code: int, description: str) -> FakeResponse:
-            return FakeResponse.json({
-                "error": error,
-                "error_description": f"AADSTS{code}: {description}\r\nTrace ID: "
-                                     f"{uuid.uuid4()}\r\nTimestamp: 2024-01-01 00:00:00Z",
-                "error_codes": [code],
-                "trace_id": str(uuid.uuid4()),
-                "correlation_id": str(uuid.uuid4()),
-            }, status)
-
-        if tenant != TENANT:
-            return fail(400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Check "
-                        "to make sure you have the correct tenant ID.")
-        if form.get("grant_type") != "client_credentials":
-            return fail(400, "unsupported_grant_type", 70003, "The app requested an "
-                        "unsupported grant type.")
-        client = form.get("client_id", "")
-        if client not in self.clients:
-            return fail(400, "unauthorized_client", 700016, f"Application with identifier "
-                        f"'{client}' was not found in the directory '{tenant}'.")
-        if form.get("client_secret") != self.clients[client]:
-            return fail(401, "invalid_client", 7000215, "Invalid client secret provided. "
-                        "Ensure the secret being sent in the request is the client secret "
-                        f"value, not the client secret ID, for a secret added to app '{client}'.")
-        if form.get("scope") != ARM_SCOPE:
-            return fail(400, "invalid_scope", 70011, "The provided request must include a "
-                        "'scope' input parameter.")
-        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fixture." + secrets.token_urlsafe(24)
-        self.issued.append(token)
-        self.tokens[token] = time.time() + self.token_lifetime
-        return FakeResponse.json({"token_type": "Bearer", "expires_in": self.token_lifetime,
-                                  "ext_expires_in": self.token_lifetime, "access_token": token})
-
     def _refuse(self, req: FakeRequest, sub: str, rg: str | None = None) -> FakeResponse | None:
-        challenge = {"WWW-Authenticate": f'Bearer authorization_uri="{self.base_url}/{TENANT}",'
-                     ' error="invalid_token", error_description="The authentication failed"'}
-        auth = req.header("Authorization")
-        if not auth:
-            return arm_error(401, "AuthenticationFailed", "Authentication failed. The "
-                             "'Authorization' header is missing.", challenge)
-        token = auth[7:] if auth.startswith("Bearer ") else ""
-        expires = self.tokens.get(token)
-        if expires is None:
-            return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.",
-                             challenge)
-        if expires <= time.time():
-            return arm_error(401, "ExpiredAuthenticationToken", "The access token expiry UTC "
-                             "time is earlier than current UTC time.", challenge)
+        if (refused := self.bearer_refusal(req)) is not None:
+            return refused
         version = req.arg("api-version")
         if version is None:
             return arm_error(400, "MissingApiVersionParameter", "The api-version query "
@@ -276,15 +198,8 @@ class AzureDNSFixture:
         except ValueError:
             return arm_error(400, "BadRequest", "Invalid $top")
         top = max(1, min(top, 1000))
-        if skip := req.arg("$skipToken"):
-            after = tuple(json.loads(base64.urlsafe_b64decode(skip + "=" * (-len(skip) % 4))))
-            items = [i for i in items if key(i) > after]
-        body: dict[str, Any] = {"value": items[:top]}
-        if len(items) > top:
-            token = base64.urlsafe_b64encode(json.dumps(list(key(items[top - 1]))).encode())
-            body["nextLink"] = (f"{self.base_url}{path}?api-version={API_VERSION}&$top={top}"
-                                f"&$skipToken={token.decode().rstrip('=')}")
-        return FakeResponse.json(body)
+        return arm_page(req, self.base_url, items, key, top,
+                        f"api-version={API_VERSION}&$top={top}")
 
     def _zone_id(self, zone: str) -> str:
         return (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
