@@ -196,7 +196,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
             ("AZURE", "azure"), ("AZURE_ARM", "azure_arm"), ("BRIGHTBOX", "brightbox"),
             ("CISCOCCS", "ciscoccs"), ("CLOUDFRAMES", "cloudframes"),
             ("CLOUDSCALE", "cloudscale"), ("CLOUDSIGMA", "cloudsigma"),
-            ("CLOUDSIGMA_US", "cloudsigma_us"), ("CLOUDSTACK", "cloudstack"),
+            ("CLOUDSIGMA_US", "cloudsigma_us"),
             ("DIMENSIONDATA", "dimensiondata"),
             ("EQUINIXMETAL", "equinixmetal"), ("EXOSCALE", "exoscale"), ("GANDI", "gandi"),
             ("GCE", "gce"), ("GIG_G8", "gig_g8"), ("GRIDSCALE", "gridscale"),

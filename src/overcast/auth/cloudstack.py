@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import parse_qsl
 from urllib.parse import quote
 
 from overcast.errors import InvalidInput
@@ -46,6 +47,8 @@ __all__ = [
 
 #: The parameter that carries the signature (never signed itself).
 SIGNATURE: Final = "signature"
+#: The content type of a form body, whose parameters are signed too.
+FORM: Final = "application/x-www-form-urlencoded"
 
 
 def _pairs(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -99,23 +102,32 @@ class CloudStackCredentials:
 
 
 def sign_params(params: Mapping[str, str] | Iterable[tuple[str, str]],
-                credentials: CloudStackCredentials, now: float) -> list[tuple[str, str]]:
+                credentials: CloudStackCredentials, now: float,
+                form: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
     """``params`` with ``apiKey`` (and for version 3 ``signatureVersion`` and
     ``expires``) added and ``signature`` last; a ``signature`` or ``apiKey``
-    already there is replaced."""
+    already there is replaced. ``form``: parameters sent in a form body
+    (signed too, not added)."""
     replaced = {"apikey", SIGNATURE, "signatureversion", "expires"}
     pairs = [(k, v) for k, v in _pairs(params) if k.lower() not in replaced]
     pairs.append(("apiKey", credentials.api_key))
     if credentials.expires is not None:
         pairs += [("signatureVersion", "3"), ("expires", expires_at(now + credentials.expires))]
-    pairs.append((SIGNATURE, signature(pairs, credentials.secret_key)))
+    pairs.append((SIGNATURE, signature([*pairs, *form], credentials.secret_key)))
     return pairs
 
 
 def sign_request(request: Request, credentials: CloudStackCredentials, now: float) -> Request:
-    """``request`` with its query parameters signed (see :func:`sign_params`)."""
+    """``request`` with its query parameters signed (see :func:`sign_params`);
+    the parameters of a form body (``application/x-www-form-urlencoded``, as
+    CloudStack takes large user data by ``POST``) are signed with them."""
+    form: list[tuple[str, str]] = []
+    content_type = next((v for k, v in request.headers.items() if k.lower() == "content-type"),
+                        "")
+    if isinstance(request.body, bytes) and content_type.startswith(FORM):
+        form = parse_qsl(request.body.decode("ascii"), keep_blank_values=True)
     return Request(
         request.method, request.url, request.headers,
-        tuple(sign_params(request.params, credentials, now)), request.body, request.stream,
-        request.idempotent, request.timeout, request.sign,
+        tuple(sign_params(request.params, credentials, now, form)), request.body,
+        request.stream, request.idempotent, request.timeout, request.sign,
     )

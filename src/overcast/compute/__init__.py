@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from overcast.compute.base import StorageVolumeState
     from overcast.compute.base import VolumeSnapshot
     from overcast.compute.base import VolumeSnapshotState
+    from overcast.compute.drivers.cloudstack import CloudStackNodeDriver
     from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
     from overcast.compute.drivers.ec2 import EC2NodeDriver
     from overcast.compute.drivers.ec2.addresses import ElasticIP
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 class Provider(metaclass=Catalog):
     """The built-in compute drivers (plugins are named by their own strings)."""
 
+    CLOUDSTACK: DriverRef[CloudStackNodeDriver] = DriverRef(
+        "cloudstack", "cloudstack:CloudStackNodeDriver"
+    )
     DIGITAL_OCEAN: DriverRef[DigitalOceanNodeDriver] = DriverRef(
         "digitalocean", "digitalocean:DigitalOceanNodeDriver"
     )
