@@ -21,7 +21,8 @@ How the API maps onto overcast's model:
   ``NO_MONITOR`` healthy, ``OFFLINE`` unhealthy (disabled when
   ``admin_state_up`` is false), ``ERROR`` and ``DEGRADED`` unhealthy,
   ``DRAINING`` draining; ``extra["status"]`` is Octavia's word.
-* Every listing pages by ``limit`` and ``marker`` (the ``*_links`` ``next``).
+* Every listing pages by ``limit`` and ``marker`` (the ``*_links`` ``next``),
+  through :class:`~overcast.auth.openstack.OpenStackService`'s pager.
 * Listeners and pools are listed with ``ex_`` operations; health monitors are
   :meth:`OctaviaLBDriver.ex_create_health_monitor`.
 """
@@ -35,11 +36,8 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
-from urllib.parse import parse_qsl
 
-from overcast.auth.keystone import KeystoneCredentials
-from overcast.auth.keystone import KeystoneSession
-from overcast.auth.tokens import AccessToken
+from overcast.auth.openstack import OpenStackService
 from overcast.errors import AlreadyExists
 from overcast.errors import BalancerNotFound
 from overcast.errors import InvalidInput
@@ -62,17 +60,12 @@ from overcast.runtime.api import When
 from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
-from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
-from overcast.runtime.paging import Cursor
-from overcast.runtime.paging import Page
-from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["OctaviaLBDriver"]
@@ -108,20 +101,15 @@ def _state(status: object) -> State:
     return {"ERROR": State.ERROR, "DELETED": State.DELETED}.get(text, State.UNKNOWN)
 
 
-def _next_marker(data: Mapping[str, Any], key: str) -> str | None:
-    for link in data.get(f"{key}_links") or ():
-        href = link.get("href") if isinstance(link, Mapping) else None
-        if link.get("rel") == "next" and isinstance(href, str) and "?" in href:
-            return dict(parse_qsl(href.split("?", 1)[1])).get("marker") or None
-    return None
-
-
-class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
+class OctaviaLBDriver(OpenStackService, WaitsUntilActive, LoadBalancerDriver):
     """OpenStack Octavia, the Load Balancer API v2, authenticated by Keystone v3.
 
     ``key``/``secret`` are the user name and password; ``auth_url``,
     ``project``, ``user_domain``, ``project_domain``, ``region`` and
-    ``interface`` as for the OpenStack compute driver. ``vip_subnet_id`` is
+    ``interface`` as for the OpenStack compute driver (Libcloud's
+    ``ex_force_auth_url``, ``ex_tenant_name``, ``ex_domain_name`` and
+    ``ex_force_service_region`` too: the Keystone plumbing is
+    :class:`~overcast.auth.openstack.OpenStackService`). ``vip_subnet_id`` is
     the subnet new balancers get their VIP on (``ex_vip_subnet_id`` overrides
     it); ``poll_interval`` is the pause between two looks at a balancer that
     is not ``ACTIVE`` yet, ``wait_timeout`` how long it may stay so.
@@ -137,28 +125,24 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
     algorithms: ClassVar[tuple[Algorithm, ...]] = tuple(ALGORITHMS)
 
     def __init__(self, key: str | None, secret: str | Secret | None = None, *,
-                 auth_url: str, project: str | None = None, project_id: str | None = None,
+                 auth_url: str | None = None, project: str | None = None,
+                 project_id: str | None = None,
                  user_domain: str = "Default", project_domain: str = "Default",
                  region: str | None = None, interface: str = "public",
                  vip_subnet_id: str | None = None, page_size: int = 100,
                  poll_interval: float = 1.0, wait_timeout: float = 600.0,
                  **options: Any) -> None:
+        self._connect(key, secret, {"load-balancer": ("load-balancer",)}, options,
+                      auth_url=auth_url, project=project, project_id=project_id,
+                      user_domain=user_domain, project_domain=project_domain, region=region,
+                      interface=interface)
         super().__init__(**options)
-        self.auth_url = check_endpoint(auth_url, option="auth_url", driver=self)
         self.page_size = check_page_size(page_size, maximum=1000, driver=self)
         if poll_interval <= 0 or wait_timeout <= 0:
             raise InvalidInput("poll_interval and wait_timeout must be positive", driver=self)
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
         self.vip_subnet_id = vip_subnet_id
-        self.region = region
-        self._password = Secret(secret) if secret else None
-        credentials = KeystoneCredentials(
-            auth_url=self.auth_url, username=key or None, password=self._password,
-            user_domain=user_domain, project_name=project, project_id=project_id,
-            project_domain=project_domain)
-        self.session = KeystoneSession(credentials, {"load-balancer": ("load-balancer",)},
-                                       region=region, interface=interface, owner=self)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"auth_url": self.auth_url, "region": self.region}
@@ -167,18 +151,6 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
         return self.session.credentials.secrets()
 
     # -- requests ---------------------------------------------------------------------------
-
-    def _url(self, path: str) -> str:
-        """``service:/path`` as given: resolved when sent (endpoints come with the token)."""
-        return path
-
-    def _transmit(self, request: Request) -> Op[Response]:
-        """Send with the session's token below Octavia's endpoint in the catalog."""
-        return (yield from self.session.exchange(request, self._locate))
-
-    def _locate(self, token: AccessToken, url: str) -> str:
-        service, _, path = url.partition(":")
-        return f"{self.session.endpoint(token, service).rstrip('/')}{path}"
 
     def _fault(self, resp: Response) -> Fault:
         """Octavia's ``{"faultcode", "faultstring"}`` (else the common shapes)."""
@@ -194,21 +166,13 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
                          frozenset({code}) if code else frozenset())
         return super()._fault(resp)
 
-    def _pages(self, path: str, key: str, convert: Callable[[dict[str, Any]], T], *,
-               params: Sequence[tuple[str, str]] = (),
-               missing: type[NotFound] | None = None) -> Iter[T]:
-        def fetch(marker: Cursor | None) -> Op[Page[T]]:
-            query = [*params, ("limit", str(self.page_size))]
-            if marker is not None:
-                query.append(("marker", str(marker)))
-            data = (yield from self._json("GET", f"{API}{path}", params=query,
-                                          missing=missing)) or {}
-            found = data.get(key) or []
-            following = _next_marker(data, key)
-            return Page.marker([convert(item) for item in found],
-                               bool(found) and following is not None, next_marker=following)
-
-        yield from paginate(fetch, what=f"Octavia GET {path}", driver=self)
+    def _listing(self, path: str, key: str, convert: Callable[[dict[str, Any]], T], *,
+                 params: Sequence[tuple[str, str]] = (),
+                 missing: type[NotFound] | None = None) -> Iter[T]:
+        """Every item of an Octavia collection, page by page (``limit`` and
+        ``marker``, the next page's from ``<key>_links``)."""
+        yield from self._pages(f"{API}{path}", key, convert, links=f"{key}_links",
+                               params=params, missing=missing)
 
     # -- waiting for ACTIVE -------------------------------------------------------------------
 
@@ -252,7 +216,7 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
     @iterator
     def iterate_balancers(self) -> Iter[LoadBalancer]:
         """Every balancer of the project, page by page (``port`` ``None``)."""
-        yield from self._pages("/loadbalancers", "loadbalancers", self._to_balancer)
+        yield from self._listing("/loadbalancers", "loadbalancers", self._to_balancer)
 
     @operation
     def get_balancer(self, balancer_id: str) -> Op[LoadBalancer]:
@@ -411,7 +375,7 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
     def balancer_iterate_members(self, balancer: LoadBalancer) -> Iter[Member]:
         """The members of the balancer's pool with their health, page by page."""
         pool = yield from self._pool(balancer)
-        yield from self._pages(f"/pools/{pool}/members", "members",
+        yield from self._listing(f"/pools/{pool}/members", "members",
                                lambda item: self._to_member(balancer, item))
 
     # -- listeners, pools, health monitors --------------------------------------------------------
@@ -419,7 +383,7 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
     @iterator
     def ex_iterate_listeners(self, balancer: LoadBalancer) -> Iter[dict[str, Any]]:
         """The balancer's listeners (Octavia's descriptions), page by page."""
-        yield from self._pages("/listeners", "listeners", dict,
+        yield from self._listing("/listeners", "listeners", dict,
                                params=[("loadbalancer_id", balancer.id)])
 
     @operation
@@ -430,7 +394,7 @@ class OctaviaLBDriver(WaitsUntilActive, LoadBalancerDriver):
     @iterator
     def ex_iterate_pools(self, balancer: LoadBalancer) -> Iter[dict[str, Any]]:
         """The balancer's pools (Octavia's descriptions), page by page."""
-        yield from self._pages("/pools", "pools", dict, params=[("loadbalancer_id", balancer.id)])
+        yield from self._listing("/pools", "pools", dict, params=[("loadbalancer_id", balancer.id)])
 
     @operation
     def ex_list_pools(self, balancer: LoadBalancer) -> Op[list[dict[str, Any]]]:
