@@ -150,7 +150,8 @@ def profile_add(
     secret_stdin: Annotated[bool, typer.Option(
         "--secret-stdin", help="Read the secret from the first line of stdin.")] = False,
     option: Annotated[list[str] | None, typer.Option(
-        "--option", "-o", help="KEY=VALUE passed to the driver's constructor (repeatable).")
+        "--option", "-o", metavar="KEY=VALUE",
+        help="Passed to the driver's constructor (repeatable).")
     ] = None,
 ) -> None:
     """Add (or replace) a profile. The secret is stored in the OS keyring, or in a

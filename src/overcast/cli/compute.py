@@ -112,7 +112,7 @@ def create(
     image: Annotated[str, typer.Option(help="Image id or name (see 'overcast images').")],
     location: Annotated[str | None, typer.Option(help="Location id (default: the driver's).")
                         ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait until it runs.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until it runs.")] = False,
     profile: ProfileOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -162,7 +162,8 @@ def ssh(
     user: Annotated[str, typer.Option("--user", "-l", help="Login name.")] = "root",
     identity: Annotated[str | None, typer.Option("--identity", "-i", help="Private key file.")
                         ] = None,
-    private: Annotated[bool, typer.Option(help="Use the private address.")] = False,
+    private: Annotated[bool, typer.Option("--private", help="Use the private address.")
+                       ] = False,
     profile: ProfileOpt = None,
 ) -> None:
     """Open an SSH session to a node (its first public address) with the system's

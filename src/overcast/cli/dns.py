@@ -25,6 +25,7 @@ from overcast.errors import ZoneNotFound
 if TYPE_CHECKING:
     from overcast.dns.base import DNSDriver
     from overcast.dns.base import Zone
+    from overcast.dns.zone_sync import Change
     from overcast.dns.zone_sync import Plan
 
 __all__ = ["register"]
@@ -92,7 +93,8 @@ def import_(
     file: Annotated[str, typer.Argument(help="A master file ('-': stdin).")],
     zone: Annotated[str | None, typer.Option("--zone", help="The domain (default: $ORIGIN).")
                     ] = None,
-    replace: Annotated[bool, typer.Option(help="Replace sets that exist.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace sets that exist.")
+                       ] = False,
     profile: ProfileOpt = None,
 ) -> None:
     """Load a master file into a zone (created if missing and the driver can)."""
@@ -147,16 +149,24 @@ def _show(current: State, plan: Plan) -> None:
     out = current.out()
     out.print(Text(str(plan).splitlines()[0], style="bold"))
     for change in plan.changes:
-        name = change.name or "@"
-        old = change.existing
-        if change.action in ("delete", "update") and old is not None:
-            for value in old.values:
-                out.print(Text(f"- {name} {old.ttl if old.ttl is not None else ''} "
-                               f"{change.type} {value}", style="red"))
-        if change.action in ("create", "update"):
-            for value in change.values:
-                out.print(Text(f"+ {name} {change.ttl if change.ttl is not None else ''} "
-                               f"{change.type} {value}", style="green"))
+        for sign, ttl, value in _diff_lines(change):
+            style = {"-": "red", "+": "green", " ": "dim"}[sign]
+            out.print(Text(f"{sign} {change.name or '@'} {'' if ttl is None else ttl} "
+                           f"{change.type} {value}", style=style))
+
+
+def _diff_lines(change: Change) -> list[tuple[str, int | None, str]]:
+    """The lines of one change: ``(sign, ttl, value)``; an update keeps the values
+    both sides hold as context when its TTL stays."""
+    old = change.existing
+    before = list(old.values) if old is not None and change.action != "create" else []
+    after = list(change.values) if change.action != "delete" else []
+    old_ttl = old.ttl if old is not None else None
+    if change.action == "update" and old_ttl == change.ttl:
+        return ([(" ", old_ttl, v) for v in before if v in after]
+                + [("-", old_ttl, v) for v in before if v not in after]
+                + [("+", change.ttl, v) for v in after if v not in before])
+    return [("-", old_ttl, v) for v in before] + [("+", change.ttl, v) for v in after]
 
 
 def print_json(plan: Plan) -> None:
@@ -196,7 +206,7 @@ def plan(ctx: typer.Context, source: SrcArg, target: DstArg, zone: ZoneOpt = Non
 @dns_app.command("apply")
 def apply(
     ctx: typer.Context, source: SrcArg, target: DstArg, zone: ZoneOpt = None,
-    force: Annotated[bool, typer.Option(help="Past the safety limit.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Past the safety limit.")] = False,
     max_change_share: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="The share of the target's sets a change may touch unforced.")
     ] = 0.3,

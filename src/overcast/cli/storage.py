@@ -57,7 +57,8 @@ _MTIME_SLACK: Final = 2.0
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64,
                                       help="Files transferred at once.")]
 PartSizeOpt = Annotated[str | None, typer.Option(
-    "--part-size", help="Upload part size (e.g. 8MiB); also the one-request threshold.")]
+    "--part-size", metavar="SIZE",
+    help="Upload part size (e.g. 8MiB); also the one-request threshold.")]
 
 
 # -- entries and transfers -------------------------------------------------------------

@@ -67,6 +67,7 @@ def test_plan_shows_a_diff_and_apply_makes_it_so(cli: Invoke, zones: Path,
     assert "- txt 3600 TXT hello world" in lines
     assert "+ new 3600 CNAME www.example.com." in lines
     assert "- www 300 A 192.0.2.2" in lines and "+ www 300 A 192.0.2.9" in lines
+    assert "  www 300 A 192.0.2.1" in lines  # a value both sides hold: context
     as_json = json.loads(cli("dns", "plan", "--json", str(tmp_path / "changed.zone"),
                              "dnsb").stdout)
     assert {c["action"] for c in as_json["changes"]} == {"create", "update", "delete"}
