@@ -3,14 +3,8 @@
 Written from Google's published references (Cloud DNS API v1: managedZones,
 resourceRecordSets, changes; OAuth 2.0 for server-to-server applications):
 
-* ``POST /token``: the JWT-bearer grant. The assertion's RS256 signature is
-  checked against the public key of the service account named in ``iss``;
-  ``aud`` must be this endpoint, the window at most one hour. Errors are
-  RFC 6749 JSON (``invalid_grant``, "Invalid JWT Signature."). Tokens live
-  ``token_lifetime`` seconds (short in tests, to exercise refresh).
-* every API call needs ``Authorization: Bearer <live token>``, else 401 in
-  Google's error shape (``{"error": {"code", "message", "errors": [{"reason":
-  "authError"}], "status": "UNAUTHENTICATED"}}``).
+* ``POST /token`` and the bearer check on every call: every Google fixture's
+  (:class:`servers.google_api.GoogleAuth`).
 * managed zones: list (``maxResults``, ``pageToken`` -> ``nextPageToken``,
   ``dnsName``), create (409 ``alreadyExists`` for a taken name; the apex NS and
   SOA sets are made as Cloud DNS does), get, delete (400 ``containerNotEmpty``
@@ -25,28 +19,21 @@ resourceRecordSets, changes; OAuth 2.0 for server-to-server applications):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import itertools
 import json
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 from urllib.parse import unquote
 
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from overcast.dns.drivers.google import GoogleDNSDriver
@@ -55,6 +42,9 @@ from servers.dns_target import DNSTarget
 from servers.fakeapi import FakeAPI
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
+from servers.google_api import GoogleAuth
+from servers.google_api import google_error
+from servers.google_api import page
 
 PROJECT = "overcast-test"
 CLIENT_EMAIL = "dns-admin@overcast-test.iam.gserviceaccount.com"
@@ -69,25 +59,6 @@ SUPPORTED_TYPES = frozenset(
      "PTR", "SOA", "SPF", "SRV", "SSHFP", "SVCB", "TLSA", "TXT"}
 )
 API = r"/dns/v1/projects/(?P<project>[^/]+)"
-
-
-def google_error(status: int, reason: str, message: str, grpc: str) -> FakeResponse:
-    """An error in the shape every Google JSON API uses."""
-    return FakeResponse.json(
-        {
-            "error": {
-                "code": status,
-                "message": message,
-                "errors": [{"message": message, "domain": "global", "reason": reason}],
-                "status": grpc,
-            }
-        },
-        status,
-    )
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def character_string_lengths(text: str) -> list[int]:
@@ -119,15 +90,11 @@ def character_string_lengths(text: str) -> list[int]:
 
 
 @dataclass
-class GoogleDNSFixture:
-    """The fixture server's state and routes."""
+class GoogleDNSFixture(GoogleAuth):
+    """The fixture server's state and routes (auth: :class:`servers.google_api.GoogleAuth`)."""
 
     api: FakeAPI = field(default_factory=FakeAPI)
-    base_url: str = ""
-    token_lifetime: int = 3600
-    accounts: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
-    tokens: dict[str, float] = field(default_factory=dict)
-    issued: list[str] = field(default_factory=list)
+    scopes_allowed: frozenset[str] = SCOPES_ALLOWED
     zones: dict[str, dict[str, Any]] = field(default_factory=dict)
     rrsets: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -148,77 +115,15 @@ class GoogleDNSFixture:
 
     # -- knobs for tests ---------------------------------------------------------------
 
-    def revoke_tokens(self) -> None:
-        """Make every issued token invalid (the next API call gets a 401)."""
-        with self.api.lock:
-            self.tokens.clear()
-
     def count(self, method: str, path_suffix: str) -> int:
         """How many requests so far had this method and a path ending so."""
         with self.api.lock:
             return sum(1 for r in self.api.requests
                        if r.method == method and r.path.endswith(path_suffix))
 
-    # -- OAuth2 ------------------------------------------------------------------------
-
-    def token(self, req: FakeRequest) -> FakeResponse:
-        form = {k: v[0] for k, v in parse_qs(req.body.decode("ascii", "replace")).items()}
-
-        def fail(error: str, description: str) -> FakeResponse:
-            return FakeResponse.json({"error": error, "error_description": description}, 400)
-
-        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            return fail("unsupported_grant_type", "Invalid grant_type: "
-                        + form.get("grant_type", ""))
-        parts = form.get("assertion", "").split(".")
-        if len(parts) != 3:
-            return fail("invalid_request", "Invalid JWT: malformed assertion.")
-        try:
-            header = json.loads(_b64decode(parts[0]))
-            claims = json.loads(_b64decode(parts[1]))
-            signature = _b64decode(parts[2])
-        except (ValueError, binascii.Error):
-            return fail("invalid_request", "Invalid JWT: malformed assertion.")
-        if header.get("alg") != "RS256":
-            return fail("invalid_grant", "Invalid JWT: unsupported algorithm.")
-        public = self.accounts.get(str(claims.get("iss")))
-        if public is None:
-            return fail("invalid_grant", "Invalid grant: account not found")
-        try:
-            public.verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(),
-                          hashes.SHA256())
-        except InvalidSignature:
-            return fail("invalid_grant", "Invalid JWT Signature.")
-        now = time.time()
-        iat, exp = claims.get("iat"), claims.get("exp")
-        if (not isinstance(iat, int) or not isinstance(exp, int) or iat > now + 60
-                or exp <= now or exp - iat > 3600):
-            return fail("invalid_grant", "Invalid JWT: Token must be a short-lived token "
-                        "(60 minutes) and in a reasonable timeframe. Check your iat and exp "
-                        "values in the JWT claim.")
-        if claims.get("aud") != f"{self.base_url}/token":
-            return fail("invalid_grant", "Invalid JWT: audience is not the token endpoint.")
-        if not SCOPES_ALLOWED & set(str(claims.get("scope", "")).split()):
-            return fail("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
-        token = "ya29.fixture-" + secrets.token_urlsafe(24)
-        self.issued.append(token)
-        self.tokens[token] = now + self.token_lifetime
-        return FakeResponse.json({"access_token": token, "expires_in": self.token_lifetime,
-                                  "token_type": "Bearer"})
-
     def _unauthorized(self, req: FakeRequest, project: str) -> FakeResponse | None:
-        auth = req.header("Authorization") or ""
-        token = auth[7:] if auth.startswith("Bearer ") else ""
-        expires = self.tokens.get(token)
-        if expires is None or expires <= time.time():
-            response = google_error(
-                401, "authError",
-                "Request had invalid authentication credentials. Expected OAuth 2 access "
-                "token, login cookie or other valid authentication credential.",
-                "UNAUTHENTICATED")
-            response.headers["WWW-Authenticate"] = (
-                'Bearer realm="https://accounts.google.com/", error="invalid_token"')
-            return response
+        if (denied := self.denied(req)) is not None:
+            return denied
         if project != PROJECT:
             return google_error(403, "forbidden", f"The caller does not have permission "
                                 f"on project {project}", "PERMISSION_DENIED")
@@ -229,24 +134,7 @@ class GoogleDNSFixture:
     @staticmethod
     def _page(items: list[dict[str, Any]], key: Any, req: FakeRequest, default: int = 100,
               ) -> tuple[list[dict[str, Any]], str | None] | FakeResponse:
-        try:
-            size = int(req.arg("maxResults") or default)
-        except ValueError:
-            return google_error(400, "invalid", "Invalid value for maxResults", "INVALID_ARGUMENT")
-        size = max(1, min(size, 1000))
-        token = req.arg("pageToken")
-        if token:
-            try:
-                after = tuple(json.loads(_b64decode(token)))
-            except (ValueError, binascii.Error):
-                return google_error(400, "invalid", "Invalid value for pageToken",
-                                    "INVALID_ARGUMENT")
-            items = [i for i in items if key(i) > after]
-        page = items[:size]
-        more = len(items) > size
-        next_token = (base64.urlsafe_b64encode(json.dumps(list(key(page[-1]))).encode())
-                      .decode().rstrip("=") if more else None)
-        return page, next_token
+        return page(items, key, req, default)
 
     def _zone(self, zone: str) -> dict[str, Any] | None:
         return self.zones.get(unquote(zone))

@@ -30,13 +30,11 @@ and retries the request once with a fresh one.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -64,11 +62,11 @@ from overcast.errors import RecordAlreadyExists
 from overcast.errors import RecordNotFound
 from overcast.errors import ZoneAlreadyExists
 from overcast.errors import ZoneNotFound
+from overcast.providers import google
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import Fault
 from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
-from overcast.runtime.api import json_fault
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
@@ -180,20 +178,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
     def _fault(self, resp: Response) -> Fault:
         """Google's error code is the first ``errors[].reason`` (``notFound``,
         ``alreadyExists``, ``invalid``), else its ``status``."""
-        fault = json_fault(resp, self.request_id_headers)
-        try:
-            error = json.loads(resp.body).get("error")
-        except (ValueError, AttributeError):
-            return fault
-        if not isinstance(error, dict):
-            return fault
-        details = error.get("errors")
-        first = details[0] if isinstance(details, list) and details else None
-        reason = first.get("reason") if isinstance(first, dict) else None
-        code = reason or error.get("status")
-        if not isinstance(code, str) or not code:
-            return fault
-        return replace(fault, code=code, codes=fault.codes | {code})
+        return google.fault(resp, self.request_id_headers)
 
     def _path(self, *segments: str) -> str:
         return "/" + "/".join(names.url_segment(s, driver=self)
