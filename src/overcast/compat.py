@@ -193,7 +193,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
     "compute": {
         **{name: (value, _NONE) for name, value in (
             ("ABIQUO", "abiquo"), ("ALIYUN_ECS", "aliyun_ecs"), ("AURORACOMPUTE", "aurora_compute"),
-            ("AZURE", "azure"), ("AZURE_ARM", "azure_arm"), ("BRIGHTBOX", "brightbox"),
+            ("BRIGHTBOX", "brightbox"),
             ("CISCOCCS", "ciscoccs"), ("CLOUDFRAMES", "cloudframes"),
             ("CLOUDSCALE", "cloudscale"), ("CLOUDSIGMA", "cloudsigma"),
             ("CLOUDSIGMA_US", "cloudsigma_us"),

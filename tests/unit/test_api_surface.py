@@ -211,7 +211,7 @@ CONSTRUCTORS = {
     "storage": ["s3", "minio", "digitalocean_spaces", "scaleway", "auroraobjects", "s3_rgw",
                 "s3_rgw_outscale", "s3_us_west", "s3_eu_central", "azure_blobs",
                 "google_storage", "openstack_swift", "cloudfiles"],
-    "compute": ["ec2", "libvirt", "digitalocean", "linode"],
+    "compute": ["ec2", "libvirt", "digitalocean", "linode", "azure_arm"],
     "dns": ["powerdns", "google"],
     "backup": ["ebs"],
 }
@@ -244,6 +244,7 @@ def test_constructors_take_libcloud_positional_parameters(area: str, name: str) 
 EX_PAIRS = {
     "backup": [("ebs", "libcloud.backup.drivers.ebs:EBSBackupDriver")],
     "compute": [("ec2", "libcloud.compute.drivers.ec2:EC2NodeDriver"),
+                ("azure_arm", "libcloud.compute.drivers.azure_arm:AzureNodeDriver"),
                 ("digitalocean",
                  "libcloud.compute.drivers.digitalocean:DigitalOcean_v2_NodeDriver"),
                 ("linode", "libcloud.compute.drivers.linode:LinodeNodeDriverV4"),

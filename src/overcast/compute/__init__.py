@@ -14,6 +14,7 @@ from overcast.compat import EXPORTS
 from overcast.registry import Catalog
 from overcast.registry import DriverGetter
 from overcast.registry import DriverRef
+from overcast.registry import Preset
 from overcast.registry import lazy_exports
 
 __all__ = ["KeyPair", "Node", "NodeAuthPassword", "NodeAuthSSHKey", "NodeDriver", "NodeImage",
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from overcast.compute.base import StorageVolumeState
     from overcast.compute.base import VolumeSnapshot
     from overcast.compute.base import VolumeSnapshotState
+    from overcast.compute.drivers.azure import AzureNodeDriver
     from overcast.compute.drivers.cloudstack import CloudStackNodeDriver
     from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
     from overcast.compute.drivers.ec2 import EC2NodeDriver
@@ -55,6 +57,10 @@ if TYPE_CHECKING:
 class Provider(metaclass=Catalog):
     """The built-in compute drivers (plugins are named by their own strings)."""
 
+    AZURE: DriverRef[AzureNodeDriver] = DriverRef("azure", "azure:AzureNodeDriver")
+    #: Apache Libcloud's name for its ARM driver (its ``azure`` was the retired
+    #: classic API): the same driver.
+    AZURE_ARM: Preset[AzureNodeDriver] = Preset("azure_arm", "azure:AzureNodeDriver")
     CLOUDSTACK: DriverRef[CloudStackNodeDriver] = DriverRef(
         "cloudstack", "cloudstack:CloudStackNodeDriver"
     )

@@ -17,6 +17,7 @@ import pytest
 from servers.compute_target import ComputeTarget
 
 FACTORIES: dict[str, str] = {
+    "azure": "servers.compute_azure:make_target",
     "cloudstack": "servers.compute_cloudstack:make_target",
     "digitalocean": "servers.compute_digitalocean:make_target",
     "ec2": "servers.compute_ec2:make_target",
