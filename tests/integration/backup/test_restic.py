@@ -8,8 +8,10 @@ cancelled mid-backup; and the password nowhere it should not be.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -179,6 +181,32 @@ def test_a_cancelled_job_leaves_no_lock_and_the_next_run_succeeds(local_repo: Re
     done = driver.create_target_job(target)
     assert done.status is BackupTargetJobStatusType.COMPLETED
     assert len(driver.list_recovery_points(target)) == 1
+
+
+def test_a_backup_reads_the_registry_beside_it_and_honours_another_machines_delete(
+    local_repo: Repo, tmp_path: Path
+) -> None:
+    """A path's backup runs beside the registry check (one restic run each, no
+    ``dump`` of a registry this driver wrote itself); a target another driver
+    deleted meanwhile is BackupTargetNotFound, and the backup just made is
+    forgotten, not left behind."""
+    driver, data = local_repo.driver, local_repo.data
+    (data / "f.txt").write_text("one")
+    target = driver.create_target("www", str(data), BackupTargetType.FILESYSTEM)
+    before = len(calls(local_repo.subject.log))
+    job = driver.create_target_job(target)
+    ran = [argv[0] for argv in calls(local_repo.subject.log)[before:]]
+    assert sorted(ran) == ["backup", "snapshots"]
+    [point] = driver.list_recovery_points(target)
+    assert point.id.startswith(job.extra["snapshot_id"])
+    other = ResticBackupDriver(driver.repository, PASSWORD)  # another machine's
+    other.delete_target(other.get_target(target.id))
+    with pytest.raises(NotFound):
+        driver.create_target_job(target)
+    env = {**os.environ, "RESTIC_REPOSITORY": driver.repository, "RESTIC_PASSWORD": PASSWORD}
+    left = subprocess.run(["restic", "snapshots", "--json", "--tag", target.id], env=env,
+                          check=True, capture_output=True).stdout
+    assert [s["id"] for s in json.loads(left)] == [point.id]  # the second one is forgotten
 
 
 def test_the_password_is_in_no_command_line_error_log_or_repr(

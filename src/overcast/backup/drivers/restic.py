@@ -39,6 +39,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -75,6 +76,7 @@ from overcast.runtime.effects import Parallel
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
+from overcast.runtime.ops import or_none
 from overcast.runtime.ops import pure
 from overcast.runtime.process import Completed
 from overcast.runtime.process import ProcessHandle
@@ -293,7 +295,8 @@ class ResticBackupDriver(BackupDriver):
             return {}
         id = str(latest[-1]["id"])
         cached = self._registry
-        if cached is None or cached[0] != id:
+        # A cache made by _save holds the short id restic's summary gives.
+        if cached is None or not id.startswith(cached[0]):
             done = yield from self._restic("dump", id, "/" + REGISTRY_FILE)
             cached = self._registry = (id, done.stdout)
         registry: dict[str, dict[str, Any]] = json.loads(cached[1] or b"{}")
@@ -301,9 +304,14 @@ class ResticBackupDriver(BackupDriver):
 
     def _save(self, registry: Mapping[str, Mapping[str, Any]]) -> Op[None]:
         data = json.dumps(registry, sort_keys=True, indent=1).encode()
-        yield from self._restic("backup", "--stdin", "--stdin-filename", REGISTRY_FILE,
-                                "--tag", REGISTRY_TAG, "--host", "overcast", "--quiet",
-                                input=data)
+        done = yield from self._restic("backup", "--stdin", "--stdin-filename", REGISTRY_FILE,
+                                       "--tag", REGISTRY_TAG, "--host", "overcast", "--json",
+                                       input=data)
+        # What was written is what the next read would fetch: keep it, by the new
+        # snapshot's id, so that read needs no ``restic dump`` (a repository
+        # opening, most of a second).
+        saved = _summary(done.lines())
+        self._registry = (saved, data) if saved else None
         yield from self._restic("forget", "--tag", REGISTRY_TAG, "--keep-last", "1",
                                 "--quiet")
 
@@ -566,9 +574,20 @@ class ResticBackupDriver(BackupDriver):
         on_progress = options.get("on_progress")
         if on_progress is not None and not callable(on_progress):
             raise InvalidInput("extra['on_progress'] must be callable", driver=self)
-        fields = yield from self._fields(target)
-        kind = fields["extra"].get("kind")
+        limit = options.get("limit_upload")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                                  or limit < 1):
+            raise InvalidInput(f"limit_upload is KiB/s, a positive count: {limit!r}",
+                               driver=self)
         job = self._new_job(target, "backup", on_progress)
+        if wait and target.extra.get("kind") not in ("node", "container"):
+            fields = yield from self._path_backup(target, limit, job)
+            if fields is None:
+                job.status, job.progress = BackupTargetJobStatusType.COMPLETED, 100
+                return self._remember(job)
+        else:
+            fields = yield from self._fields(target)
+        kind = fields["extra"].get("kind")
         if kind == "node":
             if not wait:
                 raise NotSupported("a node's backup runs to its end (wait=False is for paths)",
@@ -580,13 +599,7 @@ class ResticBackupDriver(BackupDriver):
                                    "paths)", driver=self)
             yield from self._container_backup(target, job)
         else:
-            argv = self._backup_argv(target, fields["address"])
-            limit = options.get("limit_upload")
-            if limit is not None:
-                if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-                    raise InvalidInput(f"limit_upload is KiB/s, a positive count: {limit!r}",
-                                       driver=self)
-                argv[1:1] = ["--limit-upload", str(limit)]
+            argv = self._backup_argv(target, fields["address"], limit)
             if wait:
                 done: Completed = yield from self._restic(*argv, on_line=job.hear)
                 job.hear(done.lines()[-1] if done.lines() else "")
@@ -597,8 +610,34 @@ class ResticBackupDriver(BackupDriver):
                     Start(self._argv(*argv), env=self._env(), on_line=job.hear))
         return self._remember(job)
 
-    def _backup_argv(self, target: BackupTarget, path: str) -> list[str]:
-        return ["backup", "--json", "--tag", target.id, path]
+    def _path_backup(self, target: BackupTarget, limit: int | None,
+                     job: _Job) -> Op[dict[str, Any] | None]:
+        """Back a path target up while its registry entry is read, each in its own
+        restic run: each run spends most of a second opening the repository, so
+        the check overlaps the backup instead of preceding it. None when done;
+        else the registry's fields, the backup just made having been forgotten
+        because the registry says otherwise (the target was changed elsewhere, or
+        the object given was not what the registry holds): the caller goes on
+        from them."""
+        argv = self._backup_argv(target, target.address, limit)
+        fields, done = yield Parallel([or_none(self._fields(target), BackupTargetNotFound),
+                                       self._restic(*argv, on_line=job.hear)])
+        job.hear(done.lines()[-1] if done.lines() else "")
+        if fields is not None and fields["address"] == target.address and \
+                fields["extra"].get("kind") == target.extra.get("kind"):
+            return None
+        if job.snapshot_id:
+            yield from self._restic("forget", job.snapshot_id, "--quiet")
+            job.snapshot_id = None
+        if fields is None:
+            raise BackupTargetNotFound(target.id, driver=self)
+        fields = dict(fields)
+        return fields
+
+    def _backup_argv(self, target: BackupTarget, path: str,
+                     limit: int | None = None) -> list[str]:
+        upload = ["--limit-upload", str(limit)] if limit is not None else []
+        return ["backup", *upload, "--json", "--tag", target.id, path]
 
     @operation
     def cancel_target_job(self, job: BackupTargetJob) -> Op[bool]:
@@ -880,6 +919,18 @@ class ResticBackupDriver(BackupDriver):
             yield Parallel([_one(u) for u in uploads], limit=8)
         finally:
             yield Call(files.remove_tree, staging)
+
+
+def _summary(lines: Sequence[str]) -> str | None:
+    """The snapshot id in the summary line of ``restic backup --json``'s output."""
+    for line in reversed(lines):
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("message_type") == "summary":
+            return str(message.get("snapshot_id") or "") or None
+    return None
 
 
 def _run(effect: Run) -> Op[Completed]:
