@@ -225,27 +225,23 @@ class CinderFake(OpenStackFake):
             return not_found(f"Volume {volume_id} could not be found.")
         return FakeResponse.json({"metadata": volume["metadata"]})
 
-    @on("volume", "POST", r"/volumes/(?P<volume_id>[^/]+)/metadata")
-    def merge_metadata(self, ctx: Ctx, volume_id: str) -> FakeResponse:
+    def _set_metadata(self, ctx: Ctx, volume_id: str, *, replace: bool) -> FakeResponse:
         volume = ctx.region.volumes.get(volume_id)
         if volume is None:
             return not_found(f"Volume {volume_id} could not be found.")
         metadata = self._metadata_body(ctx)
         if isinstance(metadata, FakeResponse):
             return metadata
-        volume["metadata"].update(metadata)
+        volume["metadata"] = metadata if replace else {**volume["metadata"], **metadata}
         return FakeResponse.json({"metadata": volume["metadata"]})
+
+    @on("volume", "POST", r"/volumes/(?P<volume_id>[^/]+)/metadata")
+    def merge_metadata(self, ctx: Ctx, volume_id: str) -> FakeResponse:
+        return self._set_metadata(ctx, volume_id, replace=False)
 
     @on("volume", "PUT", r"/volumes/(?P<volume_id>[^/]+)/metadata")
     def replace_metadata(self, ctx: Ctx, volume_id: str) -> FakeResponse:
-        volume = ctx.region.volumes.get(volume_id)
-        if volume is None:
-            return not_found(f"Volume {volume_id} could not be found.")
-        metadata = self._metadata_body(ctx)
-        if isinstance(metadata, FakeResponse):
-            return metadata
-        volume["metadata"] = metadata
-        return FakeResponse.json({"metadata": metadata})
+        return self._set_metadata(ctx, volume_id, replace=True)
 
     @on("volume", "DELETE", r"/volumes/(?P<volume_id>[^/]+)/metadata/(?P<key>[^/]+)")
     def delete_metadata(self, ctx: Ctx, volume_id: str, key: str) -> FakeResponse:
