@@ -49,6 +49,7 @@ from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import OperationTimeout
 from overcast.errors import OvercastError
+from overcast.errors import ProviderError
 from overcast.errors import TransportError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Call
@@ -130,7 +131,11 @@ class ImdsClient(HttpApi, BaseDriver):
             params.append(("client_id", client_id))
         now: float = yield Call(time.time)
         resp = yield from self._reach(TOKEN_PATH, params)
-        token, expires_in = parse_token_response(resp, driver=self)
+        try:
+            token, expires_in = parse_token_response(resp, driver=self)
+        except ProviderError as exc:  # IMDS answered, but has no identity for us
+            raise InvalidCredentials(f"Azure IMDS {self._tried(TOKEN_PATH)} gave no managed "
+                                     f"identity token: {exc}", driver=self) from None
         return AccessToken(token, now + expires_in), expires_in
 
     @operation
