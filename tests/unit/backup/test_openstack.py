@@ -337,6 +337,7 @@ def test_invalid_input_sends_nothing(mode: str) -> None:
         ("ex_recover_to_new_volume", (other, mine)),
         ("create_target", ("", VOLUME, BackupTargetType.VOLUME)),
         ("create_target", ("www", "relative/path", BackupTargetType.VOLUME)),
+        ("create_target", ("www", 42, BackupTargetType.VOLUME)),
         ("create_target", ("www", VOLUME, BackupTargetType.FILESYSTEM)),
         ("create_target", ("www", VOLUME, BackupTargetType.VOLUME, {"big": "x" * 300})),
         ("create_target", ("www", VOLUME, BackupTargetType.VOLUME, {"odd": object()})),

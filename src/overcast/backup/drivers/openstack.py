@@ -187,10 +187,11 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
 
     def _volume_id(self, value: object, what: str = "a target's address") -> str:
         """A volume id (Cinder's are UUIDs), else InvalidInput."""
-        try:
-            return str(uuid.UUID(str(value))) if isinstance(value, str) else ""
-        except ValueError:
-            pass
+        if isinstance(value, str):
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                pass
         raise InvalidInput(f"{what} must be a Cinder volume id (a UUID): {value!r}",
                            driver=self)
 
@@ -224,15 +225,16 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
                                f"{MAX_VALUE} characters of JSON, not {len(text)}", driver=self)
         return text
 
-    @staticmethod
-    def _check_point(target: BackupTarget, point: BackupTargetRecoveryPoint,
-                     path: str | None, driver: object) -> None:
+    def _check_point(self, target: BackupTarget, point: BackupTargetRecoveryPoint,
+                     path: str | None) -> None:
+        """A restore's checks, before anything is sent: no ``path`` (a block
+        backup has none), and a point of ``target``."""
         if path is not None:
             raise InvalidInput("a Cinder backup is a whole volume: it has no paths to restore "
-                               f"(path={path!r})", driver=driver)
+                               f"(path={path!r})", driver=self)
         if point.target.id != target.id:
             raise InvalidInput(f"recovery point {point.id} belongs to target "
-                               f"{point.target.id}, not {target.id}", driver=driver)
+                               f"{point.target.id}, not {target.id}", driver=self)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -587,7 +589,7 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
                        path: str | None = None) -> Op[BackupTargetJob]:
         """Write ``recovery_point`` back onto the target's own volume (it must be
         available: detached); ``path`` must be None."""
-        self._check_point(target, recovery_point, path, self)
+        self._check_point(target, recovery_point, path)
         volume_id = self._volume_id(target.address)
         return (yield from self._restore(target, recovery_point, {"volume_id": volume_id}))
 
@@ -598,7 +600,7 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
                                     path: str | None = None) -> Op[BackupTargetJob]:
         """Write ``target``'s ``recovery_point`` onto ``recovery_target``'s volume
         (available, at least the backup's size); ``path`` must be None."""
-        self._check_point(target, recovery_point, path, self)
+        self._check_point(target, recovery_point, path)
         volume_id = self._volume_id(recovery_target.address, "the recovery target's address")
         return (yield from self._restore(recovery_target, recovery_point,
                                          {"volume_id": volume_id}))
@@ -610,7 +612,7 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
         """Restore ``target``'s ``recovery_point`` onto a new volume Cinder makes
         (of the backup's size, named ``name``); the job's ``extra["volume_id"]``
         is the new volume's id."""
-        self._check_point(target, recovery_point, None, self)
+        self._check_point(target, recovery_point, None)
         body: dict[str, Any] = {}
         if name is not None:
             self._check_name(name)
