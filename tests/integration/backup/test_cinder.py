@@ -6,6 +6,7 @@ Sleep, paging, a lost create, a revoked token)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -231,9 +232,21 @@ def test_a_revoked_token_is_renewed(mode: str, driver: OpenStackBackupDriver,
     assert driver.session.fetched == before + 1
 
 
-def test_the_password_is_in_no_repr_or_error(mode: str, fake: CinderFake) -> None:
-    driver = make_driver(fake, secret=PASSWORD + "-wrong")
-    assert PASSWORD not in repr(driver)
+def test_secrets_stay_out_of_logs_reprs_and_errors(mode: str, fake: CinderFake,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-cinder-password-kept-out"
+    bad = make_driver(fake, secret=wrong)
     with pytest.raises(InvalidCredentials) as caught:
-        call(mode, driver, "list_targets")
-    assert PASSWORD not in str(caught.value)
+        call(mode, bad, "list_targets")
+    good = make_driver(fake)
+    target = new_target(mode, good, fake)
+    call(mode, good, "create_target_job", target)
+    [point] = call(mode, good, "list_recovery_points", target)
+    call(mode, good, "recover_target", target, point)
+    assert caplog.records, "DEBUG logging was expected to record the requests"
+    texts = [str(caught.value), repr(caught.value), repr(bad), repr(good), repr(good.session),
+             repr(target), repr(point), caplog.text]
+    for value in (wrong, PASSWORD, *fake.tokens):
+        for text in texts:
+            assert value not in text
