@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 from urllib.parse import quote
@@ -30,12 +31,17 @@ from overcast.errors import InvalidInput
 from overcast.runtime.effects import Request
 from overcast.runtime.redact import Secret
 
+if TYPE_CHECKING:
+    from overcast.auth.aws_credentials import AwsCredentialSource
+    from overcast.runtime.effects import Op
+
 __all__ = [
     "EMPTY_SHA256",
     "UNSIGNED_PAYLOAD",
     "AwsCredentials",
     "canonical_request",
     "presign_url",
+    "refresh_credentials",
     "sign_request",
 ]
 
@@ -54,14 +60,18 @@ _UNSIGNED_HEADERS: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class AwsCredentials:
-    """An access key id, its secret and an optional session token."""
+    """An access key id, its secret and an optional session token; ``source``
+    says where they were found (``"explicit"``, ``"environment"``,
+    ``"/home/me/.aws/credentials [default]"``, ...)."""
 
     access_key: str
     secret_key: Secret
     session_token: Secret | None = None
+    source: str = "explicit"
 
     def __repr__(self) -> str:
-        return f"AwsCredentials(access_key={self.access_key!r}, secret_key=***)"
+        return (f"AwsCredentials(access_key={self.access_key!r}, secret_key=***, "
+                f"source={self.source!r})")
 
     def secrets(self) -> tuple[Secret, ...]:
         """The values to keep out of any text: the secret key and the session token."""
@@ -69,46 +79,39 @@ class AwsCredentials:
             return (self.secret_key,)
         return (self.secret_key, self.session_token)
 
+    def current(self) -> AwsCredentials:
+        """These credentials (static ones never change; see
+        :class:`~overcast.auth.aws_credentials.AwsCredentialSource`)."""
+        return self
+
     @classmethod
     def resolve(cls, key: str | None = None, secret: str | Secret | None = None,
                 token: str | Secret | None = None, *, profile: str | None = None,
-                environ: dict[str, str] | None = None) -> AwsCredentials:
-        """Credentials given explicitly, else from ``AWS_ACCESS_KEY_ID`` /
-        ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, else from the shared
-        credentials file (``AWS_SHARED_CREDENTIALS_FILE`` or ``~/.aws/credentials``)
-        profile ``profile`` (or ``AWS_PROFILE``, or ``default``)."""
-        env = os.environ if environ is None else environ
+                environ: Mapping[str, str] | None = None,
+                ) -> AwsCredentials | AwsCredentialSource:
+        """Credentials given explicitly, else found where the AWS CLI looks, in
+        its order (:mod:`overcast.auth.aws_credentials`): the environment, the
+        profile ``profile`` (or ``AWS_PROFILE``, or ``default``) of the shared
+        config and credentials files (keys, an assumed role, web identity,
+        ``credential_process``), container credentials, instance metadata.
+        Temporary credentials come back as an ``AwsCredentialSource`` that the
+        driver renews before they expire; nothing is fetched here."""
         if key and secret:
             return cls(key, Secret(secret), Secret(token) if token else None)
-        if (key or secret) and not (key and secret):
+        if key or secret:
             raise InvalidCredentials("give both an access key id and a secret key")
-        if profile is None and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-            session = env.get("AWS_SESSION_TOKEN")
-            return cls(
-                env["AWS_ACCESS_KEY_ID"],
-                Secret(env["AWS_SECRET_ACCESS_KEY"]),
-                Secret(session) if session else None,
-            )
-        path = env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.expanduser("~/.aws/credentials")
-        name = profile or env.get("AWS_PROFILE") or "default"
-        import configparser  # here, not at import: read only when no key is given
+        from overcast.auth.aws_credentials import resolve_aws_credentials
 
-        parser = configparser.RawConfigParser()
-        if not parser.read(path) or not parser.has_section(name):
-            raise InvalidCredentials(
-                f"no AWS credentials given, none in the environment, and no profile {name!r} "
-                f"in {path}"
-            )
-        section = parser[name]
-        try:
-            session = section.get("aws_session_token")
-            return cls(
-                section["aws_access_key_id"],
-                Secret(section["aws_secret_access_key"]),
-                Secret(session) if session else None,
-            )
-        except KeyError as exc:
-            raise InvalidCredentials(f"profile {name!r} in {path} lacks {exc.args[0]}") from None
+        return resolve_aws_credentials(profile=profile, environ=environ)
+
+
+def refresh_credentials(credentials: AwsCredentials | AwsCredentialSource,
+                        now: float) -> Op[None] | None:
+    """A driver's ``_refresh`` hook for AWS credentials: ``None`` for static
+    keys or fresh temporary ones, else the operation that renews them."""
+    if isinstance(credentials, AwsCredentials):
+        return None
+    return credentials.refresh(now)
 
 
 def amz_date(now: float) -> str:
@@ -256,10 +259,12 @@ def _signature(
 _SIGNER_HEADERS: Final = frozenset({"authorization", "x-amz-date", "host", "x-amz-security-token"})
 
 
-def sign_request(request: Request, credentials: AwsCredentials, region: str, service: str,
-                 now: float) -> Request:
+def sign_request(request: Request, credentials: AwsCredentials | AwsCredentialSource,
+                 region: str, service: str, now: float) -> Request:
     """Return ``request`` with ``Authorization``, ``x-amz-date``, ``host`` and
-    (for S3) ``x-amz-content-sha256`` headers for time ``now``."""
+    (for S3) ``x-amz-content-sha256`` headers for time ``now`` (temporary
+    credentials: the current ones, renewed by the driver's ``_refresh``)."""
+    credentials = credentials.current()
     s3 = service == "s3"
     url = request.full_url
     headers: dict[str, str] = {}
@@ -292,9 +297,10 @@ def sign_request(request: Request, credentials: AwsCredentials, region: str, ser
     )
 
 
-def presign_url(method: str, url: str, credentials: AwsCredentials, region: str, service: str,
-                now: float, expires: int) -> str:
+def presign_url(method: str, url: str, credentials: AwsCredentials | AwsCredentialSource,
+                region: str, service: str, now: float, expires: int) -> str:
     """A query-signed URL valid for ``expires`` seconds (1 s to 7 days)."""
+    credentials = credentials.current()
     if not 1 <= expires <= 604800:
         raise InvalidInput(f"expires must be between 1 and 604800 seconds: {expires}")
     stamp = amz_date(now)

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from xml.etree.ElementTree import Element
 
 from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
 from overcast.compute.drivers.ec2.api import CREDENTIAL_CODES
 from overcast.compute.drivers.ec2.api import THROTTLING_CODES
@@ -128,6 +129,10 @@ class ElbQueryApi(HttpApi, LoadBalancerDriver):
 
     def _secrets(self) -> tuple[Secret, ...]:
         return self._credentials.secrets()
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Temporary credentials renewed before they expire."""
+        return refresh_credentials(self._credentials, now)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"region": self.region, "endpoint": self.endpoint}

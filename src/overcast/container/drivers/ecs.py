@@ -46,6 +46,7 @@ from typing import ClassVar
 from typing import Final
 
 from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
 from overcast.container.base import ClusterLocation
 from overcast.container.base import Container
@@ -152,6 +153,10 @@ class ECSContainerDriver(HttpApi, ContainerDriver):
 
     def _secrets(self) -> tuple[Secret, ...]:
         return self._credentials.secrets()
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Temporary credentials renewed before they expire."""
+        return refresh_credentials(self._credentials, now)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"region": self.region, "endpoint": self.endpoint}

@@ -78,6 +78,7 @@ from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
@@ -317,11 +318,11 @@ class Route53DNSDriver(HttpApi, DNSDriver):
         return sign_request(request, self._credentials, "us-east-1", "route53", now)
 
     def _secrets(self) -> tuple[Secret, ...]:
-        creds = self._credentials
-        found = [creds.secret_key]
-        if creds.session_token is not None:
-            found.append(creds.session_token)
-        return tuple(found)
+        return self._credentials.secrets()
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Temporary credentials renewed before they expire."""
+        return refresh_credentials(self._credentials, now)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint}

@@ -82,6 +82,7 @@ from xml.etree.ElementTree import Element
 from overcast import xml
 from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import presign_url
+from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
 from overcast.errors import ContainerAlreadyExists
 from overcast.errors import ContainerIsNotEmpty
@@ -491,10 +492,13 @@ class S3StorageDriver(StorageApi, StorageDriver):
     true) are another way to give ``endpoint`` (a string third argument is the
     session token, as in overcast before). ``key``, ``secret`` and ``token``
     are the access key id, secret access key and optional session token;
-    without them credentials come from the environment
-    (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``) or the
-    shared credentials file (``profile``, else ``AWS_PROFILE``, else ``default``).
-    ``region`` is the signing region (and, on AWS, where buckets are created).
+    without them credentials are found where the AWS CLI looks, in its order
+    (the environment, the ``profile``/``AWS_PROFILE``/``default`` profile of the
+    shared files with assumed roles, web identity and ``credential_process``,
+    container credentials, instance metadata: ``docs/credentials.md``).
+    ``region`` is the signing region (and, on AWS, where buckets are created);
+    on AWS it defaults as the CLI's (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
+    profile's ``region``), else ``us-east-1``.
     ``endpoint`` (``scheme://host:port``) points at an S3-compatible server;
     ``path_style`` forces path-style (True) or virtual-hosted (False) addressing.
     ``part_plan`` says when and how uploads go up in parts; ``page_size`` (1 to
@@ -540,6 +544,11 @@ class S3StorageDriver(StorageApi, StorageDriver):
                  **options: Any) -> None:
         secure, token = secure_or_token(secure, token, driver=self)
         endpoint = libcloud_endpoint(endpoint, host, port, secure, driver=self)
+        if region is None and endpoint is None:
+            # As the AWS CLI: AWS_REGION, AWS_DEFAULT_REGION, the profile's region.
+            from overcast.auth.aws_credentials import resolve_aws_region
+
+            region = resolve_aws_region(profile)
         if region is None:
             region = self.default_region
         if upload_checksum not in ("crc32", "md5"):
@@ -586,6 +595,10 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
     def _secrets(self) -> tuple[Secret, ...]:
         return self._credentials.secrets()
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Temporary credentials renewed before they expire."""
+        return refresh_credentials(self._credentials, now)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint, "region": self.region}

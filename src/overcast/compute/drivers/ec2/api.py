@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -20,6 +21,7 @@ from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
 from overcast.compute.base import NodeDriver
 from overcast.errors import AlreadyExists
@@ -53,6 +55,9 @@ from overcast.runtime.redact import Secret
 from overcast.xml import local as _local
 from overcast.xml import path as _path
 from overcast.xml import text as _xml_text
+
+if TYPE_CHECKING:
+    from overcast.auth.aws_credentials import AwsCredentialSource
 
 __all__ = [
     "API_VERSION",
@@ -268,7 +273,7 @@ class EC2Query(HttpApi):
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
     region: str
     page_size: int
-    _credentials: AwsCredentials
+    _credentials: AwsCredentials | AwsCredentialSource
 
     def _setup_query(self, key: str | None, secret: str | Secret | None, region: str,
                      token: str | Secret | None, *, secure: bool = True,
@@ -293,6 +298,10 @@ class EC2Query(HttpApi):
 
     def _secrets(self) -> tuple[Secret, ...]:
         return self._credentials.secrets()
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Temporary credentials renewed before they expire."""
+        return refresh_credentials(self._credentials, now)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"region": self.region, "endpoint": self.endpoint}
