@@ -91,3 +91,17 @@ def test_credentials_are_checked_and_never_shown() -> None:
     with pytest.raises(InvalidInput):
         CloudStackCredentials("KEY", Secret("x"), expires=0)
     assert "s3cr3t" not in repr(CloudStackCredentials("KEY", Secret("s3cr3t")))
+
+
+def test_form_body_parameters_are_signed_not_added() -> None:
+    creds = CloudStackCredentials("KEY", Secret("s3cr3t"))
+    request = Request("POST", "http://cs.example/client/api",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"},
+                      params=(("command", "deployVirtualMachine"),),
+                      body=b"userdata=IyEvYmluL3NoCg%3D%3D")
+    signed = sign_request(request, creds, 0.0)
+    query = dict(signed.params)  # type: ignore[arg-type]
+    assert "userdata" not in query and signed.body == request.body
+    expected = libcloud_signature({"command": "deployVirtualMachine", "apiKey": "KEY",
+                                   "userdata": "IyEvYmluL3NoCg=="}, Secret("s3cr3t"))
+    assert query["signature"] == expected
