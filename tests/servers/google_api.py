@@ -98,6 +98,9 @@ class GoogleAuth:
     issued: list[str] = field(default_factory=list)
     auth_lock: threading.RLock = field(default_factory=threading.RLock)
     scopes_allowed: frozenset[str] = frozenset({"https://www.googleapis.com/auth/cloud-platform"})
+    #: Authorized users (gcloud's user credentials): client id -> (client secret,
+    #: refresh token), for the ``refresh_token`` grant.
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def revoke_tokens(self) -> None:
         """Make every issued token invalid (the next API call gets a 401)."""
@@ -113,12 +116,19 @@ class GoogleAuth:
         return token
 
     def token(self, req: FakeRequest) -> FakeResponse:
-        """``POST /token``: the JWT-bearer grant."""
+        """``POST /token``: the JWT-bearer grant, or the refresh-token grant of
+        an authorized user."""
         form = {k: v[0] for k, v in parse_qs(req.body.decode("ascii", "replace")).items()}
 
         def fail(error: str, description: str) -> FakeResponse:
             return FakeResponse.json({"error": error, "error_description": description}, 400)
 
+        if form.get("grant_type") == "refresh_token":
+            user = self.users.get(form.get("client_id", ""))
+            if user is None or user != (form.get("client_secret"), form.get("refresh_token")):
+                return fail("invalid_grant", "Bad Request")
+            return FakeResponse.json({"access_token": self.issue(),
+                                      "expires_in": self.token_lifetime, "token_type": "Bearer"})
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return fail("unsupported_grant_type", "Invalid grant_type: "
                         + form.get("grant_type", ""))

@@ -24,11 +24,13 @@ import base64
 import json
 import os
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
 from typing import Final
+from typing import Protocol
 from urllib.parse import urlencode
 
 from overcast.auth.tokens import AccessToken
@@ -47,15 +49,21 @@ __all__ = [
     "DEFAULT_TOKEN_URI",
     "JWT_BEARER_GRANT",
     "AccessToken",
+    "AuthorizedUser",
     "GoogleCredentials",
     "ServiceAccount",
     "TokenCache",
+    "TokenSource",
+    "application_default_path",
+    "authorized_user_from_info",
     "b64url",
     "build_assertion",
     "fetch_token",
+    "fetch_user_token",
     "jwt_claims",
     "jwt_header",
     "parse_token_response",
+    "read_credentials_file",
     "read_service_account_file",
     "service_account_from_info",
     "token_request",
@@ -83,7 +91,61 @@ class ServiceAccount:
         return f"ServiceAccount({self.client_email!r}, private_key=***)"
 
 
+@dataclass(frozen=True, slots=True)
+class AuthorizedUser:
+    """A user's OAuth2 client and refresh token (``type: authorized_user``:
+    what ``gcloud auth application-default login`` writes)."""
+
+    client_id: str
+    client_secret: Secret
+    refresh_token: Secret
+    token_uri: str = DEFAULT_TOKEN_URI
+    quota_project_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AuthorizedUser({self.client_id!r}, client_secret=***, refresh_token=***)"
+
+
 # -- key files -------------------------------------------------------------------------
+
+
+def authorized_user_from_info(info: Mapping[str, Any]) -> AuthorizedUser:
+    """An :class:`AuthorizedUser` from a parsed ``authorized_user`` file."""
+    fields = {}
+    for name in ("client_id", "client_secret", "refresh_token"):
+        value = info.get(name)
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"authorized_user credentials lack {name!r}")
+        fields[name] = value
+    quota = info.get("quota_project_id")
+    return AuthorizedUser(fields["client_id"], Secret(fields["client_secret"]),
+                          Secret(fields["refresh_token"]),
+                          str(info.get("token_uri") or DEFAULT_TOKEN_URI),
+                          quota if isinstance(quota, str) else None)
+
+
+def read_credentials_file(path: str) -> ServiceAccount | AuthorizedUser:
+    """Read a JSON credentials file, a service-account key or an authorized
+    user's (blocking: run it as a ``Call``)."""
+    info = _load_json(path)
+    if isinstance(info, Mapping) and info.get("type") == "authorized_user":
+        return authorized_user_from_info(info)
+    return service_account_from_info(info)
+
+
+def application_default_path(environ: Mapping[str, str] | None = None) -> str:
+    """Where gcloud writes application-default credentials:
+    ``$CLOUDSDK_CONFIG/application_default_credentials.json``, else
+    ``~/.config/gcloud/...`` (``%APPDATA%\\gcloud\\...`` on Windows)."""
+    env = os.environ if environ is None else environ
+    config = env.get("CLOUDSDK_CONFIG")
+    if not config:
+        if os.name == "nt" and env.get("APPDATA"):
+            config = os.path.join(env["APPDATA"], "gcloud")
+        else:
+            home = env.get("HOME") or os.path.expanduser("~")
+            config = os.path.join(home, ".config", "gcloud")
+    return os.path.join(config, "application_default_credentials.json")
 
 
 def service_account_from_info(info: Mapping[str, Any]) -> ServiceAccount:
@@ -115,16 +177,19 @@ def service_account_from_info(info: Mapping[str, Any]) -> ServiceAccount:
     )
 
 
-def read_service_account_file(path: str) -> ServiceAccount:
-    """Read a JSON key file (blocking: run it as a ``Call``)."""
+def _load_json(path: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
-            info = json.load(f)
+            return json.load(f)
     except OSError as exc:
         raise InvalidInput(f"cannot read credentials file {path!r}: {exc.strerror}") from None
     except ValueError:
         raise InvalidInput(f"credentials file {path!r} is not valid JSON") from None
-    return service_account_from_info(info)
+
+
+def read_service_account_file(path: str) -> ServiceAccount:
+    """Read a JSON key file (blocking: run it as a ``Call``)."""
+    return service_account_from_info(_load_json(path))
 
 
 # -- the JWT ---------------------------------------------------------------------------
@@ -226,8 +291,36 @@ def fetch_token(
     return token, expires_in, now
 
 
+def fetch_user_token(user: AuthorizedUser, *, driver: Any = None,
+                     ) -> Op[tuple[Secret, float, float]]:
+    """Operation: exchange an authorized user's refresh token for an access
+    token (RFC 6749, 6); return ``(token, expires_in, now)``."""
+    now: float = yield Call(time.time)
+    body = urlencode({
+        "grant_type": "refresh_token", "client_id": user.client_id,
+        "client_secret": user.client_secret.reveal(),
+        "refresh_token": user.refresh_token.reveal(),
+    }).encode("ascii")
+    resp: Response = yield Request(
+        "POST", user.token_uri,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        body=body, idempotent=True, sign=False)
+    token, expires_in = parse_token_response(
+        resp, driver=driver, secrets=(user.client_secret, user.refresh_token))
+    return token, expires_in, now
+
+
+class TokenSource(Protocol):
+    """What supplies tokens when no credentials file is found: an object with a
+    ``token()`` operation (the GCE metadata server's client)."""
+
+    def token(self) -> Op[AccessToken]:
+        """Operation: a cached or new access token."""
+        ...
+
+
 class GoogleCredentials:
-    """A driver's service-account credentials and the access tokens they get.
+    """A driver's Google credentials and the access tokens they get.
 
     Built from a driver constructor's arguments without any I/O: a key file
     named by ``credentials_file`` (or by ``secret``, Apache Libcloud's way) is
@@ -235,22 +328,35 @@ class GoogleCredentials:
     service account's e-mail and its PEM private key. ``token()`` is an
     operation returning a cached or a new token; ``tokens.discard(token)`` after
     a 401 makes the next call fetch a fresh one.
+
+    Given none of those, credentials are found as Google's client libraries
+    find them (application default credentials): the file named by
+    ``GOOGLE_APPLICATION_CREDENTIALS``, then gcloud's application-default file
+    (:func:`application_default_path`), each a service-account key or an
+    ``authorized_user`` (a refresh token), then ``metadata()``, the GCE
+    metadata server's token source, when the driver gives one. ``source`` says
+    which supplied them.
     """
 
     def __init__(self, *, key: str | None, secret: str | Secret | None,
                  credentials_file: str | os.PathLike[str] | None,
                  credentials_info: Mapping[str, Any] | None, token_uri: str | None, scope: str,
-                 driver: Any, missing: str) -> None:
+                 driver: Any, missing: str,
+                 metadata: Callable[[], TokenSource] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.scope = scope
         self.driver = driver
         self.tokens = TokenCache()
         self._token_uri = token_uri
         self._file: str | None = None
-        self.account: ServiceAccount | None = None
+        self._metadata: TokenSource | None = None
+        self.account: ServiceAccount | AuthorizedUser | None = None
+        self.source = "explicit"
         if credentials_info is not None:
             self.account = self._with_token_uri(service_account_from_info(credentials_info))
         elif credentials_file is not None:
             self._file = os.fspath(credentials_file)
+            self.source = f"credentials_file ({self._file})"
         elif key and secret:
             text = secret.reveal() if isinstance(secret, Secret) else str(secret)
             if "-----BEGIN" in text:
@@ -259,31 +365,72 @@ class GoogleCredentials:
                 )
             else:
                 self._file = text
+                self.source = f"credentials_file ({self._file})"
         else:
-            raise InvalidInput(missing, driver=driver)
+            env = os.environ if environ is None else environ
+            named = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+            default = application_default_path(env)
+            if named:
+                self._file = named
+                self.source = f"GOOGLE_APPLICATION_CREDENTIALS ({named})"
+            elif os.path.isfile(default):
+                self._file = default
+                self.source = f"gcloud application-default credentials ({default})"
+            elif metadata is not None:
+                self._metadata = metadata()
+                self.source = "GCE metadata server"
+            else:
+                raise InvalidInput(
+                    f"{missing}; none found in GOOGLE_APPLICATION_CREDENTIALS or {default}",
+                    driver=driver)
 
-    def _with_token_uri(self, account: ServiceAccount) -> ServiceAccount:
+    def _with_token_uri(self, account: Any) -> Any:
         return replace(account, token_uri=self._token_uri) if self._token_uri else account
 
     def secrets(self) -> tuple[Secret, ...]:
-        """The private key, once known (to keep it out of any text)."""
-        return (self.account.private_key,) if self.account is not None else ()
+        """The private key or the user's client secret and refresh token, once
+        known (to keep them out of any text)."""
+        account = self.account
+        if isinstance(account, ServiceAccount):
+            return (account.private_key,)
+        if isinstance(account, AuthorizedUser):
+            return (account.client_secret, account.refresh_token)
+        return ()
 
-    def service_account(self) -> Op[ServiceAccount]:
-        """Operation: the service account, reading its key file on first use."""
+    def loaded(self) -> Op[ServiceAccount | AuthorizedUser]:
+        """Operation: the credentials, reading their file on first use."""
         account = self.account
         if account is None:
-            assert self._file is not None
-            loaded: ServiceAccount = yield Call(read_service_account_file, self._file)
-            account = self.account = self._with_token_uri(loaded)
+            if self._file is None:
+                raise InvalidCredentials(f"credentials from the {self.source} hold no key",
+                                         driver=self.driver)
+            found: ServiceAccount | AuthorizedUser = yield Call(read_credentials_file,
+                                                                 self._file)
+            account = self.account = self._with_token_uri(found)
+        return account
+
+    def service_account(self) -> Op[ServiceAccount]:
+        """Operation: the service account (signing needs one), reading its key
+        file on first use."""
+        account = yield from self.loaded()
+        if not isinstance(account, ServiceAccount):
+            raise InvalidCredentials(
+                f"this needs a service-account key; the {self.source} hold a user's "
+                "credentials", driver=self.driver)
         return account
 
     def token(self) -> Op[AccessToken]:
         """Operation: the cached access token, or a new one (one token request)."""
+        if self._metadata is not None:
+            return (yield from self._metadata.token())
         now: float = yield Call(time.time)
         cached = self.tokens.current(now)
         if cached is not None:
             return cached
-        account = yield from self.service_account()
-        token, expires_in, at = yield from fetch_token(account, self.scope, driver=self.driver)
+        account = yield from self.loaded()
+        if isinstance(account, AuthorizedUser):
+            token, expires_in, at = yield from fetch_user_token(account, driver=self.driver)
+        else:
+            token, expires_in, at = yield from fetch_token(account, self.scope,
+                                                           driver=self.driver)
         return self.tokens.store(token, expires_in, at)
