@@ -9,6 +9,7 @@ namespace lacks AWS's trailing slash, for one). Shared by every XML driver
 
 from __future__ import annotations
 
+from xml.etree.ElementTree import XML as _c_xml  # noqa: N811
 from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring as _fromstring  # type: ignore[import-untyped, unused-ignore]
@@ -18,10 +19,20 @@ __all__ = ["child", "children", "escape", "local", "parse", "path", "text"]
 
 def parse(body: bytes) -> Element | None:
     """The root element of an XML body; ``None`` if it is empty, not XML, or
-    refused by defusedxml."""
-    if not body.strip():
+    refused by defusedxml.
+
+    A body in an ASCII-compatible encoding (it starts with ``<``, after
+    whitespace or a UTF-8 byte-order mark) with no ``<!`` anywhere has no
+    document type declaration, so it can declare no entity and reference no
+    external one: it is parsed by the C parser, about twice as fast. Anything
+    else (a DTD, a comment, CDATA, UTF-16) goes through defusedxml.
+    """
+    start = body.lstrip()
+    if not start:
         return None
     try:
+        if (start[:1] == b"<" or start.startswith(b"\xef\xbb\xbf<")) and b"<!" not in body:
+            return _c_xml(body)
         root: Element = _fromstring(body)
     except Exception:  # malformed, or refused (entities, DTDs, external references)
         return None

@@ -118,6 +118,7 @@ from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import find_first
 from overcast.runtime.redact import Secret
+from overcast.xml import local
 
 __all__ = ["EXTRA_TAG", "REPLACED_TAG", "RESTORED_TAG", "TARGET_ID_TAG", "TARGET_TAG",
            "EBSBackupDriver"]
@@ -146,6 +147,24 @@ _JOB_STATES: Final = {
     "recoverable": BackupTargetJobStatusType.COMPLETED,
     "recovering": BackupTargetJobStatusType.RUNNING,
 }
+
+
+class _Fields:
+    """An item's children by name, looked up once (a listing reads thousands)."""
+
+    __slots__ = ("_children",)
+
+    def __init__(self, item: Element) -> None:
+        self._children = {local(child.tag): child for child in item}
+
+    def text(self, name: str) -> str | None:
+        found = self._children.get(name)
+        return None if found is None else (found.text or "").strip()
+
+    def tags(self) -> dict[str, str]:
+        found = self._children.get("tagSet")
+        return {} if found is None else {text(item, "key") or "": text(item, "value") or ""
+                                         for item in found}
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,14 +271,16 @@ class EBSBackupDriver(EC2Query, BackupDriver):
                             BackupTargetType.VOLUME, driver=self, extra=extra)
 
     def _to_point(self, target: BackupTarget, item: Element) -> BackupTargetRecoveryPoint:
-        snapshot_id = text(item, "snapshotId") or ""
-        taken = moment(text(item, "startTime")) or datetime.fromtimestamp(0, UTC)
+        fields = _Fields(item)
+        snapshot_id = fields.text("snapshotId") or ""
+        taken = moment(fields.text("startTime")) or datetime.fromtimestamp(0, UTC)
         return BackupTargetRecoveryPoint(
             snapshot_id, taken if taken.tzinfo else taken.replace(tzinfo=UTC), target,
             driver=self,
-            extra={"snapshot-id": snapshot_id, "tags": tags(item),
-                   "volume_id": text(item, "volumeId"), "size": integer(text(item, "volumeSize")),
-                   "description": text(item, "description")},
+            extra={"snapshot-id": snapshot_id, "tags": fields.tags(),
+                   "volume_id": fields.text("volumeId"),
+                   "size": integer(fields.text("volumeSize")),
+                   "description": fields.text("description")},
         )
 
     def _to_job(self, target: BackupTarget, item: Element) -> BackupTargetJob:
