@@ -1,4 +1,5 @@
-"""The restic driver's overhead over the restic command alone.
+"""Backup: the restic driver's overhead over the restic command alone, and EBS
+recovery points listed beside apache-libcloud.
 
 A tree of ``--files`` files holding ``--mib`` MiB in all (default: 10,000
 files, 1 GiB) is made in a temporary directory. Then, alternating, each run
@@ -17,12 +18,33 @@ timed). Each is run ``--repeat`` times (default 3); the median wall time of
 the backup and of the restore are reported, the driver's as a ratio to
 restic's. Every restore is checked to hold every file.
 
-    python bench/backup.py [--files 10000] [--mib 1024] [--repeat 3]
+Then (``--part ebs``, or both by default) ``list_recovery_points`` over
+``--snapshots`` EBS snapshots of one volume (default 1,000) on moto (started
+here on 127.0.0.1, seeded with boto3): overcast's EBS driver sync and async
+beside apache-libcloud 3.9.1's EBS driver, which cannot reach any endpoint as
+shipped (its constructor formats a host with no ``%s`` and fails; it signs for
+the service ``backup``, which moto routes to AWS Backup; it posts to
+``/2015-10-01/``, a path moto does not route; it reads answers in the
+2015-10-01 namespace, moto's differs; it names its volume filter's value
+``Filter.1.Value``, where the EC2 API reference and moto want
+``Filter.1.Value.1``, so moto matches no snapshot; and it looks for the
+snapshots at ``DescribeSnapshotsResponse/snapshotSet/item`` below the root,
+which is that element already, so it returns none of any answer). A shim
+fixes those six and nothing else: it points the connection at moto, signs
+with Signature V4 for ``ec2``, posts to ``/``, numbers the filter value,
+gives the answer the namespace it expects and looks at ``snapshotSet/item``;
+each snapshot is then read by Libcloud's own ``_to_recovery_point``. Reported: the
+snapshots returned, the median wall time and the client process's CPU time
+per snapshot (moto runs in its own process), each as a ratio to overcast sync.
+
+    python bench/backup.py [--part restic|ebs|all] [--files 10000] [--mib 1024]
+                           [--snapshots 1000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import statistics
@@ -30,10 +52,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from overcast.backup import BackupTargetType  # noqa: E402
 from overcast.backup.drivers.restic import ResticBackupDriver  # noqa: E402
@@ -94,12 +118,7 @@ def overcast_restic(work: Path, tree: Path, files: int) -> tuple[float, float]:
     return backed - started, restored - backed
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--mib", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def restic_part(args: argparse.Namespace) -> None:
     results: dict[str, list[tuple[float, float]]] = {"restic alone": [], "overcast restic": []}
     with tempfile.TemporaryDirectory(prefix="overcast-bench-backup-") as scratch:
         tree = Path(scratch) / "tree"
@@ -121,6 +140,137 @@ def main() -> int:
         restore = statistics.median(r for _, r in runs)
         print(f"| {name} | {backup:.2f} | {backup / base_backup:.3f} | {restore:.2f} | "
               f"{restore / base_restore:.3f} |")
+
+
+# -- EBS: list_recovery_points over many snapshots, beside apache-libcloud ---------------------
+
+MOTO_NS = b"http://ec2.amazonaws.com/doc/2016-11-15"
+
+
+def seed_snapshots(endpoint: str, count: int) -> str:
+    """One volume, made a target of overcast's EBS driver, and ``count`` snapshots
+    of it taken through that driver (so they carry its target tag); its id."""
+    import boto3
+
+    from overcast.backup.drivers.ebs import EBSBackupDriver
+
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=endpoint,
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+    volume = ec2.create_volume(Size=1, AvailabilityZone="us-east-1a")["VolumeId"]
+    driver = EBSBackupDriver("bench", "bench", "us-east-1", endpoint=endpoint)
+    target = driver.create_target("bench", volume)
+    for _ in range(count):
+        driver.create_target_job(target)
+    driver.close()
+    return str(volume)
+
+
+def libcloud_ebs(port: int) -> Any:
+    """apache-libcloud's EBS driver, shimmed onto moto at 127.0.0.1:``port``."""
+    from libcloud.backup.drivers import ebs
+    from libcloud.utils.xml import findall
+
+    class Response(ebs.EBSResponse):  # type: ignore[misc]
+        def parse_body(self) -> Any:
+            self.body = self.body.replace(MOTO_NS.decode(), ebs.NS.rstrip("/") + "/")
+            return super().parse_body()
+
+    class Connection(ebs.EBSConnection):  # type: ignore[misc]
+        responseCls = Response  # noqa: N815 - Libcloud's name
+        service_name = "ec2"
+
+        def request(self, action: str, params: dict[str, str] | None = None, *args: Any,
+                    **kwargs: Any) -> Any:
+            params = {("Filter.1.Value.1" if key == "Filter.1.Value" else key): value
+                      for key, value in (params or {}).items()}
+            return super().request("/", params, *args, **kwargs)
+
+    class Shim(ebs.EBSBackupDriver):  # type: ignore[misc]
+        connectionCls = Connection  # noqa: N815 - Libcloud's name
+
+        def __init__(self, access_id: str, secret: str, region: str) -> None:
+            self.region = self.region_name = region
+            ebs.BackupDriver.__init__(self, access_id, secret, secure=False, host="127.0.0.1",
+                                      port=port)
+
+        def _ex_connection_class_kwargs(self) -> dict[str, Any]:
+            return {"signature_version": "4"}
+
+        def _to_recovery_points(self, data: Any, target: Any) -> list[Any]:
+            # Libcloud's path starts with the root's own name, so it finds no item.
+            return [self._to_recovery_point(item, target)
+                    for item in findall(element=data, xpath="snapshotSet/item", namespace=ebs.NS)]
+
+    return Shim("bench", "bench", "us-east-1")
+
+
+def measured(fn: Callable[[], int], repeat: int) -> tuple[int, float, float]:
+    """(items returned, median wall seconds, median CPU seconds) of ``fn``."""
+    fn()  # warm-up: connections, imports
+    walls, cpus, counts = [], [], []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        counts.append(fn())
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    if len(set(counts)) != 1:
+        raise SystemExit(f"{fn.__name__}: counts differ between runs: {counts}")
+    return counts[0], statistics.median(walls), statistics.median(cpus)
+
+
+def ebs_part(args: argparse.Namespace) -> None:
+    from overcast.backup.drivers.ebs import EBSBackupDriver
+    from servers.moto_server import start_moto
+
+    with start_moto() as moto:
+        volume = seed_snapshots(moto.url, args.snapshots)
+        driver = EBSBackupDriver("bench", "bench", "us-east-1", endpoint=moto.url)
+        target = driver.get_target(volume)
+
+        def overcast_sync() -> int:
+            return len(driver.list_recovery_points(target))
+
+        def overcast_async() -> int:
+            async def run() -> int:
+                found = await driver.aio.list_recovery_points(target)
+                await driver.aio.aclose()
+                return len(found)
+
+            return asyncio.run(run())
+
+        rows = [("overcast sync", *measured(overcast_sync, args.repeat)),
+                ("overcast async", *measured(overcast_async, args.repeat))]
+        try:
+            lc = libcloud_ebs(moto.port)
+        except ImportError:
+            print("apache-libcloud is not installed: its row is left out", file=sys.stderr)
+        else:
+            lc_target = lc.create_target("bench", volume)
+            rows.append(("apache-libcloud 3.9.1 (shimmed)", *measured(
+                lambda: len(lc.list_recovery_points(lc_target)), args.repeat)))
+    print(f"### list_recovery_points: {args.snapshots} EBS snapshots of one volume on moto, "
+          f"median of {args.repeat}\n")
+    print("| client | snapshots returned | wall ms | CPU µs per snapshot | CPU vs overcast sync |")
+    print("|---|---:|---:|---:|---:|")
+    base = rows[0][3] / max(rows[0][1], 1)
+    for name, returned, wall, cpu in rows:
+        each = cpu / max(returned, 1)
+        print(f"| {name} | {returned} | {wall * 1000:.0f} | {each * 1e6:.0f} | "
+              f"{each / base:.2f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=("restic", "ebs", "all"), default="all")
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--mib", type=int, default=1024)
+    parser.add_argument("--snapshots", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if args.part in ("restic", "all"):
+        restic_part(args)
+    if args.part in ("ebs", "all"):
+        ebs_part(args)
     return 0
 
 
