@@ -52,7 +52,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,21 +203,8 @@ def libcloud_ebs(port: int) -> Any:
     return Shim("bench", "bench", "us-east-1")
 
 
-def measured(fn: Callable[[], int], repeat: int) -> tuple[int, float, float]:
-    """(items returned, median wall seconds, median CPU seconds) of ``fn``."""
-    fn()  # warm-up: connections, imports
-    walls, cpus, counts = [], [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        counts.append(fn())
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    if len(set(counts)) != 1:
-        raise SystemExit(f"{fn.__name__}: counts differ between runs: {counts}")
-    return counts[0], statistics.median(walls), statistics.median(cpus)
-
-
 def ebs_part(args: argparse.Namespace) -> None:
+    from loadbalancer import measured  # bench/loadbalancer.py: (count, wall, CPU) medians
     from overcast.backup.drivers.ebs import EBSBackupDriver
     from servers.moto_server import start_moto
 
