@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -35,6 +36,10 @@ from urllib.parse import urlsplit
 from overcast.auth.azure_ad import ARM_SCOPE
 from overcast.auth.azure_ad import DEFAULT_AUTHORITY
 from overcast.auth.azure_ad import fetch_token
+from overcast.auth.azure_credentials import AzureServicePrincipal
+from overcast.auth.azure_credentials import TokenCredentialSource
+from overcast.auth.azure_credentials import fetch_assertion_token
+from overcast.auth.azure_credentials import service_principal_from_environment
 from overcast.auth.azure_imds import ManagedIdentity
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
@@ -48,6 +53,8 @@ from overcast.runtime.api import HttpApi
 from overcast.runtime.api import RequestOptions
 from overcast.runtime.api import decode_json
 from overcast.runtime.effects import Call
+from overcast.runtime.effects import Exclusive
+from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
@@ -91,6 +98,10 @@ class ArmApi(HttpApi):
 
     _client_secret: Secret | None = None
     _identity: ManagedIdentity | None = None
+    _principal: AzureServicePrincipal | None = None
+    _credential: TokenCredentialSource | None = None
+    #: Where the credentials came from (``overcast profile show``).
+    credential_source: str = "explicit"
     subscription_id: str | None
     resource_group: str | None
     #: Poll interval of a long-running operation that sends no ``Retry-After``.
@@ -103,11 +114,15 @@ class ArmApi(HttpApi):
                  resource_group: str | None = None, endpoint: str | None = None,
                  authority: str | None = None, metadata_endpoint: str | None = None,
                  identity_client_id: str | None = None, poll_interval: float = 5.0,
-                 wait_timeout: float = 1800.0) -> None:
+                 wait_timeout: float = 1800.0, credential: Any = None) -> None:
         """Configure auth and placement (no request is sent here).
 
         With ``client_id`` and ``client_secret`` (and ``tenant_id``), the
-        client-credentials flow; with neither, the machine's managed identity
+        client-credentials flow; with neither, as ``DefaultAzureCredential``
+        (:mod:`overcast.auth.azure_credentials`): ``credential`` (any object
+        with ``get_token(*scopes)``), the environment's service principal
+        (``AZURE_TENANT_ID``/``AZURE_CLIENT_ID`` with ``AZURE_CLIENT_SECRET`` or
+        ``AZURE_CLIENT_CERTIFICATE_PATH``), else the machine's managed identity
         (``metadata_endpoint``), which also supplies ``subscription_id`` and
         ``resource_group`` when they are not given."""
         self.endpoint = check_endpoint(endpoint or DEFAULT_ENDPOINT, driver=self)
@@ -115,6 +130,7 @@ class ArmApi(HttpApi):
                                         driver=self)
         self._origin = urlsplit(self.endpoint)[:2]
         self._tokens = TokenCache()
+        self._token_gate = Gate()
         for label, value in (("subscription_id", subscription_id),
                              ("resource_group", resource_group), ("tenant_id", tenant_id)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -138,9 +154,26 @@ class ArmApi(HttpApi):
                 raise InvalidInput("subscription_id is required with client credentials",
                                    driver=self)
             self._client_secret = Secret(client_secret)
+            return
+        principal = None if credential is not None else service_principal_from_environment()
+        if credential is not None or principal is not None:
+            self.subscription_id = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
+            if not self.subscription_id:
+                raise InvalidInput("subscription_id is required (or AZURE_SUBSCRIPTION_ID) "
+                                   "with these credentials", driver=self)
+        if credential is not None:
+            self._credential = TokenCredentialSource(credential, ARM_SCOPE)
+            self.credential_source = self._credential.source
+        elif principal is not None:
+            self._principal = principal
+            self.tenant_id, self.key = principal.tenant_id, principal.client_id
+            self._client_secret = principal.client_secret
+            self.credential_source = principal.source
         else:
-            self._identity = ManagedIdentity(metadata_endpoint, client_id=identity_client_id,
+            identity = identity_client_id or os.environ.get("AZURE_CLIENT_ID") or None
+            self._identity = ManagedIdentity(metadata_endpoint, client_id=identity,
                                              **self._identity_options())
+            self.credential_source = "managed identity (Azure IMDS)"
 
     def _identity_options(self) -> dict[str, Any]:
         """Runtime options the IMDS client shares with this driver (its hooks)."""
@@ -159,19 +192,38 @@ class ArmApi(HttpApi):
         """Operation: the cached ARM token, or a new one."""
         if self._identity is not None:
             return (yield from self._identity.token())
+        if self._credential is not None:
+            return (yield from self._credential.token())
         now: float = yield Call(time.time)
         cached = self._tokens.current(now)
         if cached is not None:
             return cached
-        assert self._client_secret is not None and self.tenant_id and self.key
-        token, expires_in, at = yield from fetch_token(
-            self.authority, self.tenant_id, self.key, self._client_secret, ARM_SCOPE,
-            driver=self)
+        # Concurrent requests that find no token wait for one fetch.
+        fetched: AccessToken = yield Exclusive(self._token_gate, self._fetch_token())
+        return fetched
+
+    def _fetch_token(self) -> Op[AccessToken]:
+        now: float = yield Call(time.time)
+        cached = self._tokens.current(now)  # fetched by another request meanwhile
+        if cached is not None:
+            return cached
+        if self._principal is not None and self._client_secret is None:
+            token, expires_in, at = yield from fetch_assertion_token(
+                self.authority, self._principal, ARM_SCOPE, driver=self)
+        else:
+            assert self._client_secret is not None and self.tenant_id and self.key
+            token, expires_in, at = yield from fetch_token(
+                self.authority, self.tenant_id, self.key, self._client_secret, ARM_SCOPE,
+                driver=self)
         return self._tokens.store(token, expires_in, at)
 
     def _transmit(self, request: Request) -> Op[Response]:
         """Send with the ARM token; a 401 drops it and sends once more with a new one."""
-        cache = self._identity.cache if self._identity is not None else self._tokens
+        cache = self._tokens
+        if self._identity is not None:
+            cache = self._identity.cache
+        elif self._credential is not None:
+            cache = self._credential.cache
         return (yield from send_with_bearer(self._token, cache, request))
 
     def _placement(self) -> Op[tuple[str, str | None]]:
@@ -255,8 +307,9 @@ class ArmApi(HttpApi):
         ``Azure-AsyncOperation`` is polled until its ``status`` is
         ``Succeeded`` (``Failed``/``Canceled`` raise ProviderError with the
         operation's error); else ``Location`` until it stops answering 202.
-        Each pause is the answer's ``Retry-After`` (else :attr:`poll_interval`),
-        taken with the runtime's ``Sleep``; past :attr:`wait_timeout`,
+        Each pause is the answer's ``Retry-After`` (at least
+        ``min(poll_interval, 1)``; without one :attr:`poll_interval`), taken
+        with the runtime's ``Sleep``; past :attr:`wait_timeout`,
         OperationTimeout."""
         status_url = started.headers.get("Azure-AsyncOperation")
         location = started.headers.get("Location")
@@ -266,8 +319,11 @@ class ArmApi(HttpApi):
         waited = 0.0
         resp = started
         while True:
-            delay = parse_retry_after(resp.headers.get("Retry-After"))
-            delay = self.poll_interval if delay is None else delay
+            asked = parse_retry_after(resp.headers.get("Retry-After"))
+            # Retry-After: 0 still pauses a little (the poll interval, at most 1 s),
+            # so waiting always adds up to wait_timeout.
+            delay = self.poll_interval if asked is None else max(
+                asked, min(self.poll_interval, 1.0))
             if waited + delay > self.wait_timeout:
                 raise OperationTimeout(f"{what}: still running after {waited:g}s", driver=self)
             yield Sleep(delay)
