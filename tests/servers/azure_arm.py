@@ -75,6 +75,9 @@ class ArmIdentity:
     base_url: str = ""
     token_lifetime: int = 3600
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    #: Applications with a certificate credential: client id -> (SHA-1
+    #: thumbprint, public key), checked against client assertions.
+    certificates: dict[str, tuple[bytes, Any]] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)
 
@@ -109,6 +112,11 @@ class ArmIdentity:
             return fail(400, "unsupported_grant_type", 70003, "The app requested an "
                         "unsupported grant type.")
         client = form.get("client_id", "")
+        if "client_assertion" in form:
+            if not self._assertion_valid(form, tenant, client):
+                return fail(401, "invalid_client", 700027, "Client assertion failed "
+                            "signature validation.")
+            return self._issue_answer(form)
         if client not in self.clients:
             return fail(400, "unauthorized_client", 700016, f"Application with identifier "
                         f"'{client}' was not found in the directory '{tenant}'.")
@@ -119,9 +127,38 @@ class ArmIdentity:
         if form.get("scope") != ARM_SCOPE:
             return fail(400, "invalid_scope", 70011, "The provided request must include a "
                         "'scope' input parameter.")
+        return self._issue_answer(form)
+
+    def _issue_answer(self, form: dict[str, str]) -> FakeResponse:
         token = self.issue()
         return FakeResponse.json({"token_type": "Bearer", "expires_in": self.token_lifetime,
                                   "ext_expires_in": self.token_lifetime, "access_token": token})
+
+    def _assertion_valid(self, form: dict[str, str], tenant: str, client: str) -> bool:
+        """A certificate credential's JWT: the registered certificate's
+        thumbprint and key, this token endpoint as audience, the client as
+        issuer and subject, not expired."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        known = self.certificates.get(client)
+        if known is None or form.get("client_assertion_type") != (
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"):
+            return False
+        try:
+            head, body, signature = (base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))
+                                     for p in form["client_assertion"].split("."))
+            header, claims = json.loads(head), json.loads(body)
+            thumbprint = base64.urlsafe_b64decode(header["x5t"] + "=" * (-len(header["x5t"]) % 4))
+            signed = form["client_assertion"].rsplit(".", 1)[0].encode()
+            known[1].verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+        except (ValueError, KeyError, InvalidSignature):
+            return False
+        return (thumbprint == known[0] and header.get("alg") == "RS256"
+                and claims.get("aud") == f"{self.base_url}/{tenant}/oauth2/v2.0/token"
+                and claims.get("iss") == client == claims.get("sub")
+                and claims.get("exp", 0) > time.time())
 
     def issue(self, lifetime: int | None = None) -> str:
         """A new access token, valid for ``lifetime`` (default ``token_lifetime``) seconds."""

@@ -253,9 +253,13 @@ class AzureNodeDriver(ArmApi, NodeDriver):
     ``host`` and ``port`` its way to name another endpoint (``endpoint=`` is
     overcast's), ``api_version`` is refused unless None (each resource
     provider has its own, fixed here), ``region`` the default location.
-    Without ``key`` and ``secret``, a managed identity (Azure IMDS at
-    ``metadata_endpoint``) gives the tokens and the default subscription,
-    resource group and location. ``resource_group`` is where nodes, NICs,
+    Without ``key`` and ``secret``: ``credential`` (any object with
+    ``get_token(*scopes)``, such as azure-identity's), else the environment's
+    service principal (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and
+    ``AZURE_CLIENT_SECRET`` or ``AZURE_CLIENT_CERTIFICATE_PATH``;
+    ``AZURE_SUBSCRIPTION_ID``), else a managed identity (Azure IMDS at
+    ``metadata_endpoint``), which gives the tokens and the default
+    subscription, resource group and location. ``resource_group`` is where nodes, NICs,
     IPs and disks are made unless a call names another
     (``ex_resource_group``).
     """
@@ -282,7 +286,8 @@ class AzureNodeDriver(ArmApi, NodeDriver):
                  resource_group: str | None = None, endpoint: str | None = None,
                  authority: str | None = None, metadata_endpoint: str | None = None,
                  identity_client_id: str | None = None, poll_interval: float = 5.0,
-                 wait_timeout: float = 1800.0, **options: Any) -> None:
+                 wait_timeout: float = 1800.0, credential: Any = None,
+                 **options: Any) -> None:
         super().__init__(**options)
         if api_version is not None:
             raise InvalidInput("api_version is fixed per resource provider by this driver; "
@@ -293,7 +298,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
             endpoint=libcloud_endpoint(endpoint, host, port, secure, driver=self),
             authority=authority, metadata_endpoint=metadata_endpoint,
             identity_client_id=identity_client_id, poll_interval=poll_interval,
-            wait_timeout=wait_timeout)
+            wait_timeout=wait_timeout, credential=credential)
         if region is not None and (not isinstance(region, str) or not region.strip()):
             raise InvalidInput(f"region must be a location name: {region!r}", driver=self)
         self.region = region

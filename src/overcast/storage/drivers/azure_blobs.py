@@ -348,6 +348,17 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
                  endpoint: str | None = None, connection_string: str | Secret | None = None,
                  sas_token: str | Secret | None = None, part_plan: PartPlan = DEFAULT_PART_PLAN,
                  page_size: int = MAX_PAGE_SIZE, **options: Any) -> None:
+        self.credential_source = "explicit"
+        if not (key or secret or connection_string is not None or sas_token):
+            # As the az CLI: AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_ACCOUNT
+            # with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN.
+            from overcast.auth.azure_credentials import blob_settings_from_environment
+
+            found = blob_settings_from_environment()
+            if found is not None:
+                connection_string = found.connection_string
+                key, secret, sas_token = found.account, found.account_key, found.sas_token
+                self.credential_source = found.source
         account: str | None = key
         account_key: Secret | None = Secret(secret) if secret else None
         sas: Secret | None = Secret(sas_token) if sas_token else None
