@@ -199,7 +199,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
             ("CLOUDSIGMA_US", "cloudsigma_us"),
             ("DIMENSIONDATA", "dimensiondata"),
             ("EQUINIXMETAL", "equinixmetal"), ("EXOSCALE", "exoscale"), ("GANDI", "gandi"),
-            ("GCE", "gce"), ("GIG_G8", "gig_g8"), ("GRIDSCALE", "gridscale"),
+            ("GIG_G8", "gig_g8"), ("GRIDSCALE", "gridscale"),
             ("HPCLOUD", "hpcloud"), ("IBM", "ibm"), ("IKOULA", "ikoula"),
             ("INTERNETSOLUTIONS", "internetsolutions"), ("KAMATERA", "kamatera"),
             ("KTUCLOUD", "ktucloud"), ("KUBEVIRT", "kubevirt"),

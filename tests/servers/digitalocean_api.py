@@ -17,16 +17,14 @@ Tests make a server fail on purpose with :meth:`Faults.inject`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 from urllib.parse import urlencode
 
-from servers.fakeapi import FakeAPI
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
+from servers.fakeapi import Fault
+from servers.fakeapi import Faults
+from servers.fakeapi import GuardedAPI
 
 __all__ = ["TOKEN", "DigitalOceanAPI", "Fault", "Faults", "error", "invalid", "not_found"]
 
@@ -49,62 +47,15 @@ def invalid(message: str) -> FakeResponse:
     return error(422, "unprocessable_entity", message)
 
 
-@dataclass
-class Fault:
-    """A failure the server produces instead of (or after) handling a request."""
-
-    method: str
-    path: re.Pattern[str]
-    response: FakeResponse
-    times: int = 1
-    after: bool = False  # handle the request first (its effect is kept), then fail
-    when: Callable[[FakeRequest], bool] | None = None
-
-
-@dataclass
-class Faults:
-    """Failures armed by a test (a server's state inherits this)."""
-
-    faults: list[Fault] = field(default_factory=list)
-
-    def inject(self, method: str, path: str, response: FakeResponse, *, times: int = 1,
-               after: bool = False, when: Callable[[FakeRequest], bool] | None = None) -> None:
-        """Make the next ``times`` matching requests fail with ``response``.
-
-        ``path`` is a regex searched in the request path; ``after=True`` lets
-        the request take effect before failing (an unknown outcome).
-        """
-        self.faults.append(Fault(method.upper(), re.compile(path), response, times, after, when))
-
-    def take_fault(self, request: FakeRequest) -> Fault | None:
-        """The first armed fault matching ``request``, disarming one use of it."""
-        for fault in self.faults:
-            if (fault.times > 0 and fault.method == request.method
-                    and fault.path.search(request.path)
-                    and (fault.when is None or fault.when(request))):
-                fault.times -= 1
-                return fault
-        return None
-
-
-class DigitalOceanAPI(FakeAPI):
+class DigitalOceanAPI(GuardedAPI):
     """Routes over a state holding :class:`Faults`; checks the token and
     faults before routing, and pages lists the API's way (:meth:`_page`)."""
 
-    state: Faults
-
-    def dispatch(self, request: FakeRequest) -> FakeResponse:
-        """Check the token, then any injected fault, then route."""
-        with self.lock:
-            denied = None
-            if request.header("Authorization") != f"Bearer {TOKEN}":
-                denied = error(401, "unauthorized", "Unable to authenticate you")
-            fault = None if denied is not None else self.state.take_fault(request)
-            if denied is not None or (fault is not None and not fault.after):
-                self.requests.append(request)
-                return denied if denied is not None else fault.response  # type: ignore[union-attr]
-            response = super().dispatch(request)
-            return fault.response if fault is not None else response
+    def denied(self, request: FakeRequest) -> FakeResponse | None:
+        """401 unless the request carries the fixtures' token."""
+        if request.header("Authorization") != f"Bearer {TOKEN}":
+            return error(401, "unauthorized", "Unable to authenticate you")
+        return None
 
     @staticmethod
     def _page(req: FakeRequest, key: str, items: list[dict[str, Any]]) -> FakeResponse:

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
-__all__ = ["FakeAPI", "FakeRequest", "FakeResponse"]
+__all__ = ["FakeAPI", "FakeRequest", "FakeResponse", "Fault", "Faults", "GuardedAPI"]
 
 
 @dataclass
@@ -162,3 +162,64 @@ class FakeAPI:
         finally:
             server.shutdown()
             server.server_close()
+
+
+@dataclass
+class Fault:
+    """A failure the server produces instead of (or after) handling a request."""
+
+    method: str
+    path: re.Pattern[str]
+    response: FakeResponse
+    times: int = 1
+    after: bool = False  # handle the request first (its effect is kept), then fail
+    when: Callable[[FakeRequest], bool] | None = None
+
+
+@dataclass
+class Faults:
+    """Failures armed by a test (a server's state inherits this)."""
+
+    faults: list[Fault] = field(default_factory=list)
+
+    def inject(self, method: str, path: str, response: FakeResponse, *, times: int = 1,
+               after: bool = False, when: Callable[[FakeRequest], bool] | None = None) -> None:
+        """Make the next ``times`` matching requests fail with ``response``.
+
+        ``path`` is a regex searched in the request path; ``after=True`` lets
+        the request take effect before failing (an unknown outcome).
+        """
+        self.faults.append(Fault(method.upper(), re.compile(path), response, times, after, when))
+
+    def take_fault(self, request: FakeRequest) -> Fault | None:
+        """The first armed fault matching ``request``, disarming one use of it."""
+        for fault in self.faults:
+            if (fault.times > 0 and fault.method == request.method
+                    and fault.path.search(request.path)
+                    and (fault.when is None or fault.when(request))):
+                fault.times -= 1
+                return fault
+        return None
+
+
+class GuardedAPI(FakeAPI):
+    """Routes behind an auth check (:meth:`denied`) and the failures a test
+    armed in :attr:`state` (a :class:`Faults`)."""
+
+    state: Faults
+
+    def denied(self, request: FakeRequest) -> FakeResponse | None:
+        """The answer to a request without valid credentials, else None
+        (default: every request passes)."""
+        return None
+
+    def dispatch(self, request: FakeRequest) -> FakeResponse:
+        """Check the credentials, then any injected fault, then route."""
+        with self.lock:
+            denied = self.denied(request)
+            fault = None if denied is not None else self.state.take_fault(request)
+            if denied is not None or (fault is not None and not fault.after):
+                self.requests.append(request)
+                return denied if denied is not None else fault.response  # type: ignore[union-attr]
+            response = super().dispatch(request)
+            return fault.response if fault is not None else response

@@ -211,7 +211,7 @@ CONSTRUCTORS = {
     "storage": ["s3", "minio", "digitalocean_spaces", "scaleway", "auroraobjects", "s3_rgw",
                 "s3_rgw_outscale", "s3_us_west", "s3_eu_central", "azure_blobs",
                 "google_storage", "openstack_swift", "cloudfiles"],
-    "compute": ["ec2", "libvirt", "digitalocean", "linode", "azure_arm", "cloudstack"],
+    "compute": ["ec2", "libvirt", "digitalocean", "linode", "azure_arm", "cloudstack", "gce"],
     "dns": ["powerdns", "google"],
     "backup": ["ebs"],
 }
@@ -249,7 +249,8 @@ EX_PAIRS = {
                  "libcloud.compute.drivers.digitalocean:DigitalOcean_v2_NodeDriver"),
                 ("linode", "libcloud.compute.drivers.linode:LinodeNodeDriverV4"),
                 ("openstack", "libcloud.compute.drivers.openstack:OpenStack_2_NodeDriver"),
-                ("cloudstack", "libcloud.compute.drivers.cloudstack:CloudStackNodeDriver")],
+                ("cloudstack", "libcloud.compute.drivers.cloudstack:CloudStackNodeDriver"),
+                ("gce", "libcloud.compute.drivers.gce:GCENodeDriver")],
     "storage": [("s3", "libcloud.storage.drivers.s3:S3StorageDriver"),
                 ("azure_blobs", "libcloud.storage.drivers.azure_blobs:AzureBlobsStorageDriver"),
                 ("google_storage",

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
     from overcast.compute.drivers.ec2 import EC2NodeDriver
     from overcast.compute.drivers.ec2.addresses import ElasticIP
+    from overcast.compute.drivers.gce import GCENodeDriver
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
     from overcast.compute.drivers.linode import LinodeNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
@@ -68,6 +69,7 @@ class Provider(metaclass=Catalog):
         "digitalocean", "digitalocean:DigitalOceanNodeDriver"
     )
     EC2: DriverRef[EC2NodeDriver] = DriverRef("ec2", "ec2:EC2NodeDriver")
+    GCE: DriverRef[GCENodeDriver] = DriverRef("gce", "gce:GCENodeDriver")
     LIBVIRT: DriverRef[LibvirtNodeDriver] = DriverRef("libvirt", "libvirt:LibvirtNodeDriver")
     LINODE: DriverRef[LinodeNodeDriver] = DriverRef("linode", "linode:LinodeNodeDriver")
     OPENSTACK: DriverRef[OpenStackNodeDriver] = DriverRef(

@@ -21,6 +21,7 @@ FACTORIES: dict[str, str] = {
     "cloudstack": "servers.compute_cloudstack:make_target",
     "digitalocean": "servers.compute_digitalocean:make_target",
     "ec2": "servers.compute_ec2:make_target",
+    "gce": "servers.compute_gce:make_target",
     "libvirt": "servers.compute_libvirt:make_target",
     "linode": "servers.compute_linode:make_target",
     "openstack": "servers.compute_openstack:make_target",
