@@ -156,7 +156,8 @@ class OpenStackService(HttpApi):
         domain = options.pop("ex_domain_name", None)
         region = region or options.pop("ex_force_service_region", None)
         if auth_url is None:
-            raise InvalidInput("OpenStack needs auth_url= (or ex_force_auth_url=)", driver=self)
+            raise InvalidInput("OpenStack needs auth_url= (or ex_force_auth_url=), or OS_CLOUD "
+                               "or OS_AUTH_URL in the environment", driver=self)
         return (auth_url, project, domain or user_domain, domain or project_domain, region)
 
     def _connect(self, key: str | None, secret: str | Secret | None,
@@ -166,7 +167,27 @@ class OpenStackService(HttpApi):
                  application_credential_id: str | None = None,
                  application_credential_secret: str | Secret | None = None) -> None:
         """Check the credentials (and Libcloud's keywords, taken out of
-        ``options``) and make :attr:`session` for ``services``; sends nothing."""
+        ``options``) and make :attr:`session` for ``services``; sends nothing.
+
+        Given no user, secret, application credential or auth URL, they are
+        found as openstacksdk finds them (``OS_CLOUD`` in ``clouds.yaml``, else
+        the ``OS_*`` variables: :mod:`overcast.auth.openstack_config`)."""
+        self.credential_source = "explicit"
+        if (key is None and secret is None and application_credential_id is None
+                and auth_url is None and "ex_force_auth_url" not in options):
+            from overcast.auth.openstack_config import find_openstack_config
+
+            found = find_openstack_config()
+            if found is not None:
+                key, secret, auth_url = found.username, found.password, found.auth_url
+                project = project or found.project_name
+                project_id = project_id or found.project_id
+                user_domain, project_domain = found.user_domain, found.project_domain
+                region = region or found.region
+                interface = found.interface or interface
+                application_credential_id = found.application_credential_id
+                application_credential_secret = found.application_credential_secret
+                self.credential_source = found.source
         auth_url, project, user_domain, project_domain, region = self._libcloud_keywords(
             options, auth_url, project, user_domain, project_domain, region)
         self._password = Secret(secret) if secret else None
