@@ -180,10 +180,11 @@ class PycurlTransport(SyncTransport):
                    read_timeout: float, header_lines: list[bytes]) -> None:
         method = request.method.upper()
         curl.setopt(pycurl.URL, url)
-        if self._unix_socket is None:
-            # Chosen here (not by libcurl from the environment) so that every
-            # transport reads HTTPS_PROXY/NO_PROXY and proxy= alike; "" is direct.
-            curl.setopt(pycurl.PROXY, self._proxies.for_url(url) or "")
+        # Chosen here (not by libcurl from the environment) so that every
+        # transport reads HTTPS_PROXY/NO_PROXY and proxy= alike; "" is direct
+        # (always over a UNIX socket).
+        proxy = None if self._unix_socket is not None else self._proxies.for_url(url)
+        curl.setopt(pycurl.PROXY, proxy or "")
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect_timeout * 1000)))
         curl.setopt(pycurl.LOW_SPEED_TIME, max(1, math.ceil(read_timeout)))
         curl.setopt(pycurl.HEADERFUNCTION, header_lines.append)
