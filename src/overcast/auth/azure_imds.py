@@ -24,14 +24,13 @@ token.
 
 Tokens are cached (:class:`~overcast.auth.tokens.TokenCache`) and replaced
 shortly before they expire. Concurrent calls that find no fresh token make
-one fetch between them (:class:`SharedFetch`): the first fetches, the others
-pause with the runtime's ``Sleep`` until it is done and take its result.
+one fetch between them (:class:`SharedFetch`, on the runtime's ``Exclusive``
+effect): the first fetches, the others take its result.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -54,9 +53,10 @@ from overcast.errors import TransportError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
+from overcast.runtime.effects import Exclusive
+from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import operation
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.policy import RetryPolicy
@@ -83,8 +83,6 @@ INSTANCE_PATH: Final = "/metadata/instance"
 INSTANCE_API_VERSION: Final = "2021-02-01"
 #: How long the probe waits for IMDS to connect and to answer.
 PROBE_TIMEOUT: Final = 1.0
-#: How often a call waiting for another's fetch looks again.
-WAIT_STEP: Final = 0.005
 
 
 class ImdsClient(HttpApi, BaseDriver):
@@ -177,62 +175,53 @@ class InstanceMetadata:
 
 
 class SharedFetch(Generic[T]):
-    """One fetch at a time, shared by every call that needs its result.
+    """One fetch at a time (the runtime's :class:`~overcast.runtime.effects.Exclusive`
+    on a :class:`~overcast.runtime.effects.Gate`), its result kept.
 
-    :meth:`run` starts ``fetch`` unless another call is running it; a call
-    that finds one running pauses (the runtime's ``Sleep``, :data:`WAIT_STEP`
-    apart) until it ends, then takes its result or raises its error anew. So
-    fifty concurrent calls that find a token cache empty make one request.
+    Callers that find no result queue at the gate; the first fetches, the
+    others find its result once they pass. A failure is handed to every
+    caller that was already waiting for it (so fifty callers do not probe an
+    absent IMDS fifty times one after the other); a later call tries again.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: object | None = None
-        self._done: dict[object, tuple[Any, OvercastError | None]] = {}
+    def __init__(self, keep: Callable[[T, float], bool] = lambda value, now: True) -> None:
+        self._gate = Gate()
+        self._keep = keep
+        self._value: T | None = None
+        self._failure: tuple[float, OvercastError] | None = None
 
-    def run(self, fetch: Callable[[], Op[T]], *, wait_limit: float = 60.0) -> Op[T]:
-        """Operation: ``fetch()``'s result, fetched once for every concurrent caller."""
-        with self._lock:
-            flight = self._running
-            mine = flight is None
-            if mine:
-                flight = self._running = object()
-        assert flight is not None
-        if mine:
-            try:
-                result = yield from fetch()
-            except OvercastError as exc:
-                self._finish(flight, None, exc)
-                raise
-            except BaseException:
-                self._finish(flight, None, None)
-                raise
-            self._finish(flight, result, None)
-            return result
-        waited = 0.0
-        while True:
-            with self._lock:
-                outcome = self._done.get(flight)
-                running = self._running is flight
-            if outcome is not None:
-                value, error = outcome
-                if error is not None:
-                    raise copy.copy(error)
-                return value  # type: ignore[no-any-return]
-            if not running or waited >= wait_limit:  # cancelled: fetch for ourselves
-                return (yield from self.run(fetch, wait_limit=wait_limit))
-            yield Sleep(WAIT_STEP)
-            waited += WAIT_STEP
+    def current(self, now: float) -> T | None:
+        """The result, while ``keep(result, now)`` says it is still good."""
+        value = self._value
+        return value if value is not None and self._keep(value, now) else None
 
-    def _finish(self, flight: object, value: Any, error: OvercastError | None) -> None:
-        with self._lock:
-            if self._running is flight:
-                self._running = None
-            if value is not None or error is not None:
-                # Kept for callers still waiting on this flight; only the last few.
-                self._done[flight] = (value, error)
-                while len(self._done) > 8:
-                    del self._done[next(iter(self._done))]
+    def run(self, fetch: Callable[[], Op[T]]) -> Op[T]:
+        """Operation: the kept result, or ``fetch()``'s, fetched once for every
+        concurrent caller."""
+        asked: float = yield Call(time.monotonic)
+        now: float = yield Call(time.time)
+        found = self.current(now)
+        if found is not None:
+            return found
+        result: T = yield Exclusive(self._gate, self._once(fetch, asked))
+        return result
+
+    def _once(self, fetch: Callable[[], Op[T]], asked: float) -> Op[T]:
+        now: float = yield Call(time.time)
+        found = self.current(now)  # fetched while this call waited at the gate
+        if found is not None:
+            return found
+        failure = self._failure
+        if failure is not None and failure[0] >= asked:  # failed while this call waited
+            raise copy.copy(failure[1])
+        try:
+            value = yield from fetch()
+        except OvercastError as exc:
+            failed_at: float = yield Call(time.monotonic)
+            self._failure = (failed_at, exc)
+            raise
+        self._value = value
+        return value
 
 
 class ManagedIdentity:
@@ -252,9 +241,9 @@ class ManagedIdentity:
         self.client_id = client_id
         self.resource = resource
         self.cache = TokenCache()
-        self._tokens: SharedFetch[AccessToken] = SharedFetch()
+        self._tokens: SharedFetch[AccessToken] = SharedFetch(
+            lambda token, now: self.cache.current(now) is token)
         self._placement: SharedFetch[InstanceMetadata] = SharedFetch()
-        self._instance: InstanceMetadata | None = None
 
     def __repr__(self) -> str:
         return f"ManagedIdentity({self.client.endpoint!r})"
@@ -270,20 +259,13 @@ class ManagedIdentity:
 
     def _fetch_token(self) -> Op[AccessToken]:
         now: float = yield Call(time.time)
-        cached = self.cache.current(now)  # another flight may have just stored one
-        if cached is not None:
-            return cached
         token, expires_in = yield Delegate(
             self.client, self.client.fetch_token.op(self.resource, self.client_id))
         return self.cache.store(token.token, expires_in, now)
 
     def instance(self) -> Op[InstanceMetadata]:
         """Operation: the machine's placement, fetched once."""
-        if self._instance is not None:
-            return self._instance
-        found = yield from self._placement.run(self._delegate_instance)
-        self._instance = found
-        return found
+        return (yield from self._placement.run(self._delegate_instance))
 
     def _delegate_instance(self) -> Op[InstanceMetadata]:
         found: InstanceMetadata = yield Delegate(self.client, self.client.fetch_instance.op())

@@ -72,6 +72,8 @@ __all__ = ["AUTH_CODES", "DEFAULT_ENDPOINT", "ArmApi", "segment"]
 T = TypeVar("T")
 
 DEFAULT_ENDPOINT: Final = "https://management.azure.com"
+#: The longest pause between polls, whatever ``Retry-After`` says.
+MAX_POLL_SECONDS: Final = 60.0
 #: ARM error codes that mean the credentials are wrong or lack a role.
 AUTH_CODES: Final = frozenset(
     {"AuthenticationFailed", "InvalidAuthenticationToken", "ExpiredAuthenticationToken",
@@ -299,6 +301,15 @@ class ArmApi(HttpApi):
 
     # -- long-running operations -------------------------------------------------------
 
+    def _arm_delete(self, path: str, what: str,
+                    missing: type[NotFound] = NotFound) -> Op[Response]:
+        """DELETE a resource and follow the deletion to its end; ``missing`` when
+        there was nothing to delete (ARM answers 204)."""
+        resp = yield from self._send("DELETE", path, what=what, missing=missing)
+        if resp.status == 204:
+            raise missing(what, driver=self)
+        return (yield from self._settle(resp, f"deleting {what}"))
+
     def _settle(self, started: Response, what: str) -> Op[Response]:
         """Follow the long-running operation ``started`` began to its end and
         return its last answer (``started`` itself when it began none: no
@@ -308,7 +319,8 @@ class ArmApi(HttpApi):
         ``Succeeded`` (``Failed``/``Canceled`` raise ProviderError with the
         operation's error); else ``Location`` until it stops answering 202.
         Each pause is the answer's ``Retry-After`` (at least
-        ``min(poll_interval, 1)``; without one :attr:`poll_interval`), taken
+        ``min(poll_interval, 1)``, at most a minute; without one
+        :attr:`poll_interval`), taken
         with the runtime's ``Sleep``; past :attr:`wait_timeout`,
         OperationTimeout."""
         status_url = started.headers.get("Azure-AsyncOperation")
@@ -322,8 +334,8 @@ class ArmApi(HttpApi):
             asked = parse_retry_after(resp.headers.get("Retry-After"))
             # Retry-After: 0 still pauses a little (the poll interval, at most 1 s),
             # so waiting always adds up to wait_timeout.
-            delay = self.poll_interval if asked is None else max(
-                asked, min(self.poll_interval, 1.0))
+            delay = self.poll_interval if asked is None else min(max(
+                asked, min(self.poll_interval, 1.0)), MAX_POLL_SECONDS)
             if waited + delay > self.wait_timeout:
                 raise OperationTimeout(f"{what}: still running after {waited:g}s", driver=self)
             yield Sleep(delay)

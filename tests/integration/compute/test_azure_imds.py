@@ -174,3 +174,26 @@ def test_imds_refusing_the_identity_is_invalid_credentials(
     with inside(arm, imds) as driver, pytest.raises(InvalidCredentials,
                                                     match="Identity not found"):
         call(mode, driver, "list_locations")
+
+
+def test_fifty_concurrent_calls_outside_azure_probe_once() -> None:
+    sent: list[object] = []
+    driver = AzureNodeDriver(subscription_id="00000000-1111-2222-3333-444444444444",
+                             resource_group="rg", endpoint="http://127.0.0.1:9",
+                             hooks=Hooks(on_request=[sent.append]),
+                             metadata_endpoint=f"http://127.0.0.1:{_refused_port()}")
+    failures: list[BaseException] = []
+
+    async def main() -> None:
+        async def one() -> None:
+            try:
+                await driver.aio.list_locations()
+            except InvalidCredentials as exc:
+                failures.append(exc)
+
+        async with driver.aio, anyio.create_task_group() as group:
+            for _ in range(50):
+                group.start_soon(one)
+
+    anyio.run(main)
+    assert len(failures) == 50 and len(sent) == 1  # the waiting callers share the failure

@@ -705,16 +705,6 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         for path in reversed(made):
             yield from self._quietly_delete(path)
 
-    def _delete_resource(self, path: str, what: str,
-                         missing: type[NotFound] = NotFound) -> Op[bool]:
-        """DELETE a resource and follow the deletion to its end; ``missing``
-        when there was nothing (ARM answers 204)."""
-        resp = yield from self._send("DELETE", path, what=what, missing=missing)
-        if resp.status == 204:
-            raise missing(what, driver=self)
-        yield from self._settle(resp, f"deleting {what}")
-        return True
-
     def _action(self, node: Node, action: str) -> Op[bool]:
         path = yield from self._node_path(self._expect(node, Node, "node"))
         resp = yield from self._send("POST", f"{path}/{action}", what=node.id,
@@ -766,7 +756,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
                    (props.get("networkProfile") or {}).get("networkInterfaces") or []]
         os_disk = (((props.get("storageProfile") or {}).get("osDisk") or {}).get(
             "managedDisk") or {}).get("id")
-        yield from self._delete_resource(path, node.id, NodeNotFound)
+        yield from self._arm_delete(path, node.id, NodeNotFound)
         if ex_destroy_nic:
             nics = yield from self._fetch_all(nic_ids)
             for nic_id in nic_ids:
@@ -786,7 +776,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
     def _quietly_delete(self, resource_id: str) -> Op[None]:
         """Delete a resource that may already be gone."""
         with contextlib.suppress(NotFound):
-            yield from self._delete_resource(self._check_id(resource_id), resource_id)
+            yield from self._arm_delete(self._check_id(resource_id), resource_id)
 
     # -- sizes, images, locations ------------------------------------------------------
 
@@ -985,7 +975,8 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         vol = self._expect(volume, StorageVolume, "volume")
         path = yield from self._resource_path(vol.id, "/providers/Microsoft.Compute/disks",
                                               "volume id")
-        return (yield from self._delete_resource(path, vol.id, VolumeNotFound))
+        yield from self._arm_delete(path, vol.id, VolumeNotFound)
+        return True
 
     def _data_disks(self, vm_path: str, what: str) -> Op[list[dict[str, Any]]]:
         data = yield from self._json("GET", vm_path, what=what, missing=NodeNotFound)
@@ -1097,7 +1088,8 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         snap = self._expect(snapshot, VolumeSnapshot, "snapshot")
         path = yield from self._resource_path(snap.id, "/providers/Microsoft.Compute/snapshots",
                                               "snapshot id")
-        return (yield from self._delete_resource(path, snap.id, SnapshotNotFound))
+        yield from self._arm_delete(path, snap.id, SnapshotNotFound)
+        return True
 
     # -- networking and resource groups (ex_) --------------------------------------------
 
@@ -1210,15 +1202,16 @@ class AzureNodeDriver(ArmApi, NodeDriver):
     @operation
     def ex_destroy_nic(self, nic: AzureNic) -> Op[bool]:
         """Delete a network interface (not attached to a VM), waiting until gone."""
-        return (yield from self._delete_resource(self._check_input_id(
-            nic.id if isinstance(nic, AzureNic) else nic, "nic"), str(getattr(nic, "id", nic))))
+        nic_id = nic.id if isinstance(nic, AzureNic) else nic
+        yield from self._arm_delete(self._check_input_id(nic_id, "nic"), str(nic_id))
+        return True
 
     @operation
     def ex_delete_public_ip(self, public_ip: AzureIPAddress) -> Op[bool]:
         """Delete a public IP address (not attached), waiting until gone."""
         ip_id = public_ip.id if isinstance(public_ip, AzureIPAddress) else public_ip
-        return (yield from self._delete_resource(self._check_input_id(ip_id, "public_ip"),
-                                                 str(ip_id)))
+        yield from self._arm_delete(self._check_input_id(ip_id, "public_ip"), str(ip_id))
+        return True
 
 
 def _prices_of(names: list[str], location: str) -> tuple[dict[str, float | None], str]:

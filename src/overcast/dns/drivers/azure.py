@@ -28,22 +28,14 @@ converted here to and from overcast's presentation form.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
-from typing import Unpack
-from urllib.parse import urlsplit
 
-from overcast.auth.azure_ad import ARM_SCOPE
 from overcast.auth.azure_ad import DEFAULT_AUTHORITY
-from overcast.auth.azure_ad import AccessToken
-from overcast.auth.azure_ad import TokenCache
-from overcast.auth.azure_ad import fetch_token
-from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
 from overcast.dns.base import RecordSet
@@ -58,34 +50,24 @@ from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import NotFound
 from overcast.errors import NotSupported
-from overcast.errors import OperationTimeout
 from overcast.errors import ProviderError
 from overcast.errors import RecordAlreadyExists
 from overcast.errors import RecordNotFound
 from overcast.errors import ZoneAlreadyExists
 from overcast.errors import ZoneNotFound
+from overcast.providers.azure import AUTH_CODES
+from overcast.providers.azure import DEFAULT_ENDPOINT
+from overcast.providers.azure import ArmApi
 from overcast.runtime.api import ErrorMap
-from overcast.runtime.api import HttpApi
-from overcast.runtime.api import RequestOptions
 from overcast.runtime.api import When
-from overcast.runtime.api import decode_json
-from overcast.runtime.effects import Call
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Request
-from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import or_none
-from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
-from overcast.runtime.paging import Cursor
-from overcast.runtime.paging import Page
-from overcast.runtime.paging import paginate
-from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.redact import Secret
 
 __all__ = ["AzureDNSDriver"]
@@ -93,18 +75,8 @@ __all__ = ["AzureDNSDriver"]
 T = TypeVar("T")
 
 API_VERSION: Final = "2018-05-01"
-DEFAULT_ENDPOINT: Final = "https://management.azure.com"
 #: TTL of a record set created without one (the Azure portal's default).
 DEFAULT_RECORD_TTL: Final = 3600
-#: Poll interval of a long-running operation that sends no ``Retry-After``.
-DEFAULT_POLL_SECONDS: Final = 5.0
-MAX_POLL_SECONDS: Final = 60.0
-#: How long a long-running operation may take before the driver gives up.
-LRO_TIMEOUT: Final = 1800.0
-_AUTH_CODES: Final = frozenset(
-    {"AuthenticationFailed", "InvalidAuthenticationToken", "ExpiredAuthenticationToken",
-     "InvalidAuthenticationTokenTenant", "AuthorizationFailed"}
-)
 #: The typed array (or object) each record type's values travel in.
 _FIELDS: Final = {
     "A": "ARecords",
@@ -229,7 +201,7 @@ def from_properties(rtype: str, props: Mapping[str, Any]) -> list[str]:
     return out
 
 
-class AzureDNSDriver(HttpApi, DNSDriver):
+class AzureDNSDriver(ArmApi, DNSDriver):
     """Azure DNS (public zones) through Azure Resource Manager.
 
     ``key`` is the application (client) id and ``secret`` its client secret;
@@ -240,10 +212,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
 
     name: ClassVar[str] = "azure"
     label: ClassVar[str] = "Azure"
-    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
-    request_id_headers: ClassVar[tuple[str, ...]] = ("x-ms-request-id",)
+    api_version: ClassVar[str] = API_VERSION
     errors: ClassVar[ErrorMap] = ErrorMap(
-        When(InvalidCredentials, code=_AUTH_CODES),
+        When(InvalidCredentials, code=AUTH_CODES),
         When(ZoneNotFound, status=404, code="ParentResourceNotFound"),
         When(NotFound, status=404, code=("ResourceNotFound", "NotFound")),
         # Another 404 (ResourceGroupNotFound, SubscriptionNotFound) keeps its code.
@@ -252,6 +223,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     )
     record_types: ClassVar[tuple[RecordType, ...]] = tuple(map(RecordType, (
         "A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT")))
+    #: Both required here (Azure DNS takes no placement from a managed identity).
+    subscription_id: str
+    resource_group: str
 
     def __init__(self, key: str, secret: str | Secret, *, tenant_id: str, subscription_id: str,
                  resource_group: str, endpoint: str = DEFAULT_ENDPOINT,
@@ -262,54 +236,15 @@ class AzureDNSDriver(HttpApi, DNSDriver):
                              ("resource_group", resource_group)):
             if not value or not isinstance(value, str | Secret):
                 raise InvalidInput(f"{label} must be a non-empty string", driver=self)
-        self.key = key
-        self.secret = Secret(secret)
-        self.tenant_id = tenant_id
-        self.subscription_id = subscription_id
-        self.resource_group = resource_group
-        self.endpoint = check_endpoint(endpoint, driver=self)
-        self.authority = check_endpoint(authority, option="authority", driver=self)
         self.page_size = check_page_size(page_size, driver=self)
-        self._origin = urlsplit(self.endpoint)[:2]
-        self._tokens = TokenCache()
+        self._use_arm(tenant_id=tenant_id, client_id=key, client_secret=secret,
+                      subscription_id=subscription_id, resource_group=resource_group,
+                      endpoint=endpoint, authority=authority)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"subscription_id": self.subscription_id, "resource_group": self.resource_group}
 
-    # -- auth and requests -------------------------------------------------------------
-
-    def _token(self) -> Op[AccessToken]:
-        """Operation: the cached ARM token, or a new one (one token request)."""
-        now: float = yield Call(time.time)
-        cached = self._tokens.current(now)
-        if cached is not None:
-            return cached
-        token, expires_in, at = yield from fetch_token(
-            self.authority, self.tenant_id, self.key, self.secret, ARM_SCOPE, driver=self
-        )
-        return self._tokens.store(token, expires_in, at)
-
-    def _transmit(self, request: Request) -> Op[Response]:
-        """Send with the ARM token; a 401 drops it and sends once more with a new one."""
-        return (yield from send_with_bearer(self._token, self._tokens, request))
-
-    def _request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Request:
-        """Every ARM call carries ``api-version``; a URL the server gave (``nextLink``,
-        an operation's status) carries its own query and must stay on the endpoint."""
-        if path.startswith(("https://", "http://")):
-            return super()._request(method, self._check_link(path), **options)
-        params = options.get("params") or ()
-        pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-        options["params"] = [("api-version", API_VERSION), *pairs]
-        return super()._request(method, path, **options)
-
-    def _check_link(self, url: str) -> str:
-        """A server-given URL (nextLink, status URL) must point at the endpoint: the
-        bearer token never goes anywhere else."""
-        if urlsplit(url)[:2] != self._origin:
-            raise ProviderError(f"refusing to follow a link off {self.endpoint}: {url[:100]}",
-                                driver=self)
-        return url
+    # -- requests ----------------------------------------------------------------------
 
     def _zones_path(self, *segments: str) -> str:
         subscription = names.url_segment(self.subscription_id, what="subscription_id",
@@ -326,27 +261,9 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     def _pages(self, path: str, what: str, convert: Callable[[dict[str, Any]], T]) -> Iter[T]:
         """Iterator operation: every item of an ARM list, the first page from ``path``
         (with ``$top``), the next ones from the server's ``nextLink``."""
-
-        def fetch(link: Cursor | None) -> Op[Page[T]]:
-            if link is None:
-                data = yield from self._json("GET", path, params={"$top": str(self.page_size)},
-                                             what=what, missing=ZoneNotFound)
-            else:
-                data = yield from self._json("GET", str(link), what=what, missing=ZoneNotFound)
-            data = data or {}
-            items = [convert(i) for i in data.get("value") or [] if isinstance(i, dict)]
-            following = data.get("nextLink")
-            return Page.link(items, str(following) if following else None)
-
-        return paginate(fetch, what=f"GET {path}", driver=self)
-
-    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[Response]:
-        """DELETE a zone or record set: ARM answers 204 when there was nothing to
-        delete, which is ``missing``."""
-        resp = yield from self._send("DELETE", path, what=what, missing=missing)
-        if resp.status == 204:
-            raise missing(what, driver=self)
-        return resp
+        pages: Iter[T] = self._arm_pages(path, convert, params={"$top": str(self.page_size)},
+                                         what=what, missing=ZoneNotFound)
+        return pages
 
     # -- models ------------------------------------------------------------------------
 
@@ -452,42 +369,8 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     @operation
     def delete_zone(self, zone: Zone) -> Op[bool]:
         """Delete a zone and its record sets, waiting for the long-running operation."""
-        resp = yield from self._delete(self._zones_path(zone.id), zone.id, ZoneNotFound)
-        yield from self._wait(resp, f"deleting zone {zone.id}")
+        yield from self._arm_delete(self._zones_path(zone.id), zone.id, ZoneNotFound)
         return True
-
-    def _wait(self, accepted: Response, what: str) -> Op[None]:
-        """Poll a long-running ARM operation (a 202) to its end (``Azure-AsyncOperation``
-        status, else ``Location``), sleeping ``Retry-After`` between polls."""
-        status_url = accepted.headers.get("Azure-AsyncOperation")
-        location = accepted.headers.get("Location")
-        if accepted.status != 202 or not (status_url or location):
-            return
-        url = self._check_link(status_url or location or "")
-        waited = 0.0
-        resp = accepted
-        while True:
-            delay = parse_retry_after(resp.headers.get("Retry-After"))
-            delay = DEFAULT_POLL_SECONDS if delay is None else min(delay, MAX_POLL_SECONDS)
-            if waited + delay > LRO_TIMEOUT:
-                raise OperationTimeout(f"{what}: still running after {waited:.0f}s", driver=self)
-            yield Sleep(delay)
-            waited += delay
-            resp = yield from self._send("GET", url)
-            if not status_url:
-                if resp.status != 202:  # the Location answers 202 until the end
-                    return
-                continue
-            data = (yield from decode_json(resp, driver=self)) or {}
-            state = str(data.get("status", "")).lower()
-            if state == "succeeded":
-                return
-            if state in ("failed", "canceled", "cancelled"):
-                error = data.get("error") or {}
-                raise ProviderError(
-                    f"{what} {state}: {error.get('message', '')}".strip(),
-                    code=error.get("code"), driver=self,
-                )
 
     # -- records -----------------------------------------------------------------------
 
@@ -591,5 +474,5 @@ class AzureDNSDriver(HttpApi, DNSDriver):
     def delete_record_set(self, record: RecordSet) -> Op[bool]:
         """Delete a record set; 204 (nothing deleted) is RecordNotFound."""
         path = self._record_path(record.zone.id, str(record.type).upper(), record.name)
-        yield from self._delete(path, record.id, RecordNotFound)
+        yield from self._arm_delete(path, record.id, RecordNotFound)
         return True
