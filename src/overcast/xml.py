@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring as _fromstring  # type: ignore[import-untyped, unused-ignore]
 
-__all__ = ["child", "children", "escape", "local", "parse", "path", "text"]
+__all__ = ["child", "children", "escape", "fields", "local", "parse", "path", "text"]
 
 
 def parse(body: bytes) -> Element | None:
@@ -60,6 +60,19 @@ def children(element: Element | None, name: str) -> list[Element]:
     if element is None:
         return []
     return [item for item in element if local(item.tag) == name]
+
+
+def fields(element: Element) -> dict[str, str]:
+    """The text of each child of ``element`` by its local name (``""`` if empty;
+    the first of a repeated name): one pass over the children, for reading
+    many fields of a listing's item (``text`` per field scans them each time)."""
+    found: dict[str, str] = {}
+    for item in element:
+        tag = item.tag
+        name = tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+        if name not in found:
+            found[name] = item.text or ""
+    return found
 
 
 def path(element: Element | None, *steps: str) -> Element | None:

@@ -598,7 +598,7 @@ class S3StorageDriver(StorageApi, StorageDriver):
 
     def _refresh(self, now: float) -> Op[None] | None:
         """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now)
+        return refresh_credentials(self._credentials, now, self)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint, "region": self.region}
@@ -787,20 +787,21 @@ class S3StorageDriver(StorageApi, StorageDriver):
         return obj
 
     def _from_listing(self, ref: Container, element: Element, decode: bool) -> Object:
-        key = xml.text(element, "Key") or ""
-        etag = xml.text(element, "ETag")
+        item = xml.fields(element)
+        key = item.get("Key", "")
+        etag = item.get("ETag")
         extra: dict[str, Any] = {"etag": etag}
-        storage_class = xml.text(element, "StorageClass")
+        storage_class = item.get("StorageClass")
         if storage_class:
             extra["storage_class"] = storage_class
         return Object(
-            name=unquote_plus(key) if decode else key,
-            size=header_int(xml.text(element, "Size", strip=True)) or 0,
+            name=unquote_plus(key) if decode and ("%" in key or "+" in key) else key,
+            size=header_int(item.get("Size", "").strip()) or 0,
             hash=_strip_etag(etag),
             extra=extra,
             container=ref,
             driver=self,
-            last_modified=iso_date(xml.text(element, "LastModified")),
+            last_modified=iso_date(item.get("LastModified")),
         )
 
     def _md5_of(self, obj: Object) -> str | None:
