@@ -660,6 +660,24 @@ class GCEServer(GuardedAPI):
         instance_action("attachDisk", attach)
         instance_action("detachDisk", detach)
 
+        def global_item_routes(kind: str, table: dict[str, dict[str, Any]]) -> None:
+            """GET and DELETE (a global operation) of one item of a global collection."""
+
+            @route("GET", API + rf"/global/{kind}/(?P<ref>[^/]+)")
+            def get_item(req: FakeRequest, project: str, ref: str) -> FakeResponse:
+                found = self._find(table, ref)
+                if found is None:
+                    return not_found(f"projects/{project}/global/{kind}/{ref}")
+                return FakeResponse.json(found)
+
+            @route("DELETE", API + rf"/global/{kind}/(?P<ref>[^/]+)")
+            def delete_item(req: FakeRequest, project: str, ref: str) -> FakeResponse:
+                found = self._find(table, ref)
+                if found is None:
+                    return not_found(f"projects/{project}/global/{kind}/{ref}")
+                return self._operation(req, "delete", found["selfLink"], None,
+                                       lambda: table.pop(found["name"], None))
+
         # disks and snapshots --------------------------------------------------------------
 
         @route("GET", ZONED + r"/disks")
@@ -741,20 +759,7 @@ class GCEServer(GuardedAPI):
         def list_snapshots(req: FakeRequest, project: str) -> FakeResponse:
             return self._list(req, list(state.snapshots.values()), "compute#snapshotList")
 
-        @route("GET", API + r"/global/snapshots/(?P<ref>[^/]+)")
-        def get_snapshot(req: FakeRequest, project: str, ref: str) -> FakeResponse:
-            found = self._find(state.snapshots, ref)
-            if found is None:
-                return not_found(f"projects/{project}/global/snapshots/{ref}")
-            return FakeResponse.json(found)
-
-        @route("DELETE", API + r"/global/snapshots/(?P<ref>[^/]+)")
-        def delete_snapshot(req: FakeRequest, project: str, ref: str) -> FakeResponse:
-            found = self._find(state.snapshots, ref)
-            if found is None:
-                return not_found(f"projects/{project}/global/snapshots/{ref}")
-            return self._operation(req, "delete", found["selfLink"], None,
-                                   lambda: state.snapshots.pop(found["name"], None))
+        global_item_routes("snapshots", state.snapshots)
 
         # addresses ---------------------------------------------------------------------------
 
@@ -850,20 +855,7 @@ class GCEServer(GuardedAPI):
             return self._operation(req, "insert", rule["selfLink"], None,
                                    lambda: state.firewalls.__setitem__(name, rule))
 
-        @route("GET", API + r"/global/firewalls/(?P<ref>[^/]+)")
-        def get_firewall(req: FakeRequest, project: str, ref: str) -> FakeResponse:
-            found = self._find(state.firewalls, ref)
-            if found is None:
-                return not_found(f"projects/{project}/global/firewalls/{ref}")
-            return FakeResponse.json(found)
-
-        @route("DELETE", API + r"/global/firewalls/(?P<ref>[^/]+)")
-        def delete_firewall(req: FakeRequest, project: str, ref: str) -> FakeResponse:
-            found = self._find(state.firewalls, ref)
-            if found is None:
-                return not_found(f"projects/{project}/global/firewalls/{ref}")
-            return self._operation(req, "delete", found["selfLink"], None,
-                                   lambda: state.firewalls.pop(found["name"], None))
+        global_item_routes("firewalls", state.firewalls)
 
 
 @contextmanager

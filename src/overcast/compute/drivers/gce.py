@@ -81,6 +81,7 @@ from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import send_with_bearer
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.checks import check_positive
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
 from overcast.compute.models import NodeAuthSSHKey
@@ -396,10 +397,8 @@ class GCENodeDriver(HttpApi, NodeDriver):
         for what, value in (("project", project), ("datacenter", datacenter)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidInput(f"{what} must be a non-empty string: {value!r}", driver=self)
-        for option, number in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout)):
-            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
-                raise InvalidInput(f"{option} must be a positive number: {number!r}",
-                                   driver=self)
+        check_positive("poll_interval", poll_interval, self)
+        check_positive("wait_timeout", wait_timeout, self)
         if scopes is not None and (isinstance(scopes, str) or not all(
                 isinstance(s, str) and s for s in scopes)):
             raise InvalidInput("scopes must be a list of scope URLs", driver=self)
