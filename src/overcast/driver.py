@@ -138,6 +138,7 @@ class BaseDriver:
         self._lock = threading.Lock()
         self._sync: SyncRunner | None = None
         self._async: AsyncRunner | None = None
+        self._companions: list[BaseDriver] = []
         self.aio: AsyncView[Any] = type(self)._view_class()(self)
 
     # -- hooks for subclasses ---------------------------------------------------
@@ -312,12 +313,21 @@ class BaseDriver:
 
     # -- lifetime ---------------------------------------------------------------
 
+    def _adopt(self, companion: BaseDriver) -> None:
+        """Close ``companion`` (a driver this one made for its own use, such as
+        a metadata client) whenever this one is closed, sync or async."""
+        with self._lock:
+            self._companions.append(companion)
+
     def close(self) -> None:
         """Close the sync connection pool. The driver stays usable (it reopens)."""
         with self._lock:
             runner = self._sync
+            companions = list(self._companions)
         if runner is not None:
             runner.close()
+        for companion in companions:
+            companion.close()
 
     def __enter__(self) -> Self:
         return self
@@ -353,6 +363,8 @@ class AsyncView(Generic[D]):
         runner = self.driver._async
         if runner is not None:
             await runner.aclose()
+        for companion in list(self.driver._companions):
+            await companion.aio.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
 from typing import Final
 from typing import cast
 from urllib.parse import urlencode
@@ -53,17 +54,23 @@ from urllib.parse import urlsplit
 from overcast import xml
 from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import sign_request
+from overcast.driver import BaseDriver
 from overcast.errors import InvalidCredentials
+from overcast.errors import OperationTimeout
 from overcast.errors import ProviderError
+from overcast.errors import TransportError
 from overcast.runtime.effects import Call
+from overcast.runtime.effects import Delegate
 from overcast.runtime.effects import Effect
 from overcast.runtime.effects import Exclusive
 from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
+from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.redact import Secret
 from overcast.runtime.redact import redact_text
+from overcast.runtime.transports.base import Timeouts
 
 if TYPE_CHECKING:
     from overcast.runtime.process import Completed
@@ -71,6 +78,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AwsCredentialSource",
     "AwsProfile",
+    "MetadataClient",
     "load_profile",
     "resolve_aws_credentials",
     "resolve_aws_region",
@@ -85,15 +93,14 @@ _CONTAINER_HOSTS: Final = frozenset(
 )
 IMDS_ENDPOINT: Final = "http://169.254.169.254"
 IMDS_TOKEN_TTL: Final = "21600"
-#: Seconds allowed for one metadata request (the CLI's default is 1 s; a little
-#: more here, the endpoint being reached through the driver's own pool).
+#: Seconds allowed for a metadata answer (the CLI's default is 1 s).
 METADATA_TIMEOUT: Final = 2.0
 #: How long before their expiry temporary credentials are renewed (at most a
 #: quarter of their lifetime).
 REFRESH_MARGIN: Final = 300.0
 STS_VERSION: Final = "2011-06-15"
 
-Fetch = Callable[[float], Op[tuple[AwsCredentials, float | None]]]
+Fetch = Callable[[float, "AwsCredentialSource"], Op[tuple[AwsCredentials, float | None]]]
 
 
 class AwsCredentialSource:
@@ -114,11 +121,32 @@ class AwsCredentialSource:
         self._expires: float | None = None
         self._renew_at: float | None = None
         self._static_secrets = secrets
+        self._client: MetadataClient | None = None
+        self._owner: BaseDriver | None = None
         #: How many times the credentials were fetched (tests and diagnostics).
         self.fetches = 0
 
     def __repr__(self) -> str:
         return f"AwsCredentialSource(source={self.source!r})"
+
+    def bind(self, driver: Any) -> None:
+        """Note the driver that uses these credentials: the metadata client
+        shares its transports and hooks and is closed with it."""
+        if self._owner is None and isinstance(driver, BaseDriver):
+            self._owner = driver
+
+    def metadata_client(self) -> MetadataClient:
+        """The client that reaches instance metadata and container credentials:
+        one attempt, a one-second connect timeout (made on first use)."""
+        client = self._client
+        if client is None:
+            owner = self._owner
+            options = getattr(owner, "_options", {})
+            client = MetadataClient(**{k: v for k, v in options.items() if k in _SHARED_OPTIONS})
+            if owner is not None:
+                owner._adopt(client)
+            self._client = client
+        return client
 
     @property
     def access_key(self) -> str | None:
@@ -158,7 +186,7 @@ class AwsCredentialSource:
         if not self.stale(now):  # another request renewed them while this one waited
             return
         try:
-            credentials, expires = yield from self._fetch(now)
+            credentials, expires = yield from self._fetch(now, self)
         except (InvalidCredentials, ProviderError):
             if self._current is not None and self._expires is not None and now < self._expires:
                 # Still valid: keep signing with them and try again next time.
@@ -180,6 +208,36 @@ class AwsCredentialSource:
         if renew is not None:
             yield from renew
         return self.current()
+
+
+#: Options of the driver that the metadata client shares (how it sends).
+_SHARED_OPTIONS: Final = ("sync_transport", "async_transport", "hooks", "pool_size")
+
+
+class MetadataClient(BaseDriver):
+    """Instance metadata and container credentials as a small driver of their
+    own: plain HTTP to a local address, tried once with a one-second connect
+    timeout, so outside AWS the chain gives up at once instead of retrying.
+    Requests reach it through :class:`~overcast.runtime.effects.Delegate`."""
+
+    name: ClassVar[str] = "aws-metadata"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(retry=RetryPolicy(max_attempts=1),
+                         timeout=Timeouts(connect=1.0, read=METADATA_TIMEOUT, total=15.0),
+                         **options)
+
+
+def _reach(source: AwsCredentialSource, op: Op[Any], where: str) -> Op[Any]:
+    """Run ``op`` on the metadata client; no answer is InvalidCredentials."""
+    try:
+        result: Any = yield Delegate(source.metadata_client(), op)
+    except (TransportError, OperationTimeout) as exc:
+        raise InvalidCredentials(
+            f"no AWS credentials were found: {source.source} did not answer at {where} "
+            f"({exc}); give credentials, or set them in the environment or a profile"
+        ) from None
+    return result
 
 
 # -- the shared files ------------------------------------------------------------------
@@ -428,7 +486,7 @@ def _assume_role(profile: AwsProfile, env: Mapping[str, str],
     source = f"assume role {role} (profile {profile.name}, from {what})"
     source_credentials = base
 
-    def fetch(now: float) -> Op[tuple[AwsCredentials, float | None]]:
+    def fetch(now: float, _: AwsCredentialSource) -> Op[tuple[AwsCredentials, float | None]]:
         signer = source_credentials
         if isinstance(signer, AwsCredentialSource):
             signer = yield from signer.ensure(now)
@@ -450,7 +508,7 @@ def _web_identity(token_file: str | None, role: str | None, session: str | None,
     endpoint = _sts_endpoint(env, env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
     path = token_file
 
-    def fetch(now: float) -> Op[tuple[AwsCredentials, float | None]]:
+    def fetch(now: float, _: AwsCredentialSource) -> Op[tuple[AwsCredentials, float | None]]:
         token: str = yield Call(_read_token_file, path)  # re-read: the file is rotated
         body = _form({
             "Action": "AssumeRoleWithWebIdentity", "Version": STS_VERSION, "RoleArn": role,
@@ -485,7 +543,7 @@ def _process(command: str, source: str) -> AwsCredentialSource:
 
     from overcast.runtime.process import Run
 
-    def fetch(now: float) -> Op[tuple[AwsCredentials, float | None]]:
+    def fetch(now: float, _: AwsCredentialSource) -> Op[tuple[AwsCredentials, float | None]]:
         # Process effects are not in the HTTP effects' union: cast, as restic does.
         done: Completed = yield cast("Effect", Run(argv, timeout=60))
         if done.returncode != 0:
@@ -533,7 +591,8 @@ def _container(env: Mapping[str, str]) -> AwsCredentialSource | None:
     token = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
     source = "container credentials (ECS)"
 
-    def fetch(now: float) -> Op[tuple[AwsCredentials, float | None]]:
+    def fetch(now: float, owner: AwsCredentialSource,
+              ) -> Op[tuple[AwsCredentials, float | None]]:
         headers = {"Accept": "application/json"}
         if token_file:
             value: str = yield Call(_read_token_file, token_file,
@@ -541,8 +600,7 @@ def _container(env: Mapping[str, str]) -> AwsCredentialSource | None:
             headers["Authorization"] = value
         elif token:
             headers["Authorization"] = token
-        resp: Response = yield Request("GET", url, headers, timeout=METADATA_TIMEOUT,
-                                       sign=False)
+        resp: Response = yield from _reach(owner, _get(url, headers), url)
         return _json_credentials(_metadata_json(resp, source), "Token", source)
 
     return AwsCredentialSource(fetch, source)
@@ -564,26 +622,38 @@ def _metadata_json(resp: Response, source: str) -> dict[str, Any]:
     return data
 
 
+def _get(url: str, headers: dict[str, str]) -> Op[Response]:
+    resp: Response = yield Request("GET", url, headers, sign=False)
+    return resp
+
+
+def _imds(base: str, source: str) -> Op[tuple[AwsCredentials, float | None]]:
+    """IMDSv2: a session token, the role's name, then its credentials."""
+    roles = f"{base}/latest/meta-data/iam/security-credentials/"
+    resp: Response = yield Request(
+        "PUT", f"{base}/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": IMDS_TOKEN_TTL},
+        idempotent=True, sign=False)
+    if not resp.ok:
+        raise InvalidCredentials(f"{source}: no session token ({resp.status})")
+    token = {"X-aws-ec2-metadata-token": resp.text.strip()}
+    resp = yield Request("GET", roles, token, sign=False)
+    if resp.status == 404 or (resp.ok and not resp.text.strip()):
+        raise InvalidCredentials(f"{source}: the instance has no IAM role")
+    if not resp.ok:
+        raise ProviderError(f"{source} answered {resp.status}", status=resp.status)
+    role = resp.text.strip().splitlines()[0].strip()
+    resp = yield Request("GET", roles + role, token, sign=False)
+    return _json_credentials(_metadata_json(resp, source), "Token", f"{source}: {role}")
+
+
 def _instance_metadata(env: Mapping[str, str]) -> AwsCredentialSource:
     base = (env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS_ENDPOINT).rstrip("/")
     source = "instance metadata (IMDSv2)"
-    roles = f"{base}/latest/meta-data/iam/security-credentials/"
 
-    def fetch(now: float) -> Op[tuple[AwsCredentials, float | None]]:
-        resp: Response = yield Request(
-            "PUT", f"{base}/latest/api/token",
-            {"X-aws-ec2-metadata-token-ttl-seconds": IMDS_TOKEN_TTL},
-            timeout=METADATA_TIMEOUT, idempotent=True, sign=False)
-        if not resp.ok:
-            raise InvalidCredentials(f"{source}: no session token ({resp.status})")
-        token = {"X-aws-ec2-metadata-token": resp.text.strip()}
-        resp = yield Request("GET", roles, token, timeout=METADATA_TIMEOUT, sign=False)
-        if resp.status == 404 or (resp.ok and not resp.text.strip()):
-            raise InvalidCredentials(f"{source}: the instance has no IAM role")
-        if not resp.ok:
-            raise ProviderError(f"{source} answered {resp.status}", status=resp.status)
-        role = resp.text.strip().splitlines()[0].strip()
-        resp = yield Request("GET", roles + role, token, timeout=METADATA_TIMEOUT, sign=False)
-        return _json_credentials(_metadata_json(resp, source), "Token", f"{source}: {role}")
+    def fetch(now: float, owner: AwsCredentialSource,
+              ) -> Op[tuple[AwsCredentials, float | None]]:
+        found: tuple[AwsCredentials, float | None] = yield from _reach(
+            owner, _imds(base, source), base)
+        return found
 
     return AwsCredentialSource(fetch, source)

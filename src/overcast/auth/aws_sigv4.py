@@ -105,12 +105,14 @@ class AwsCredentials:
         return resolve_aws_credentials(profile=profile, environ=environ)
 
 
-def refresh_credentials(credentials: AwsCredentials | AwsCredentialSource,
-                        now: float) -> Op[None] | None:
+def refresh_credentials(credentials: AwsCredentials | AwsCredentialSource, now: float,
+                        driver: Any = None) -> Op[None] | None:
     """A driver's ``_refresh`` hook for AWS credentials: ``None`` for static
-    keys or fresh temporary ones, else the operation that renews them."""
+    keys or fresh temporary ones, else the operation that renews them
+    (``driver``: whose transports and hooks the metadata client shares)."""
     if isinstance(credentials, AwsCredentials):
         return None
+    credentials.bind(driver)
     return credentials.refresh(now)
 
 

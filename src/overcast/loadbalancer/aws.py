@@ -132,7 +132,7 @@ class ElbQueryApi(HttpApi, LoadBalancerDriver):
 
     def _refresh(self, now: float) -> Op[None] | None:
         """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now)
+        return refresh_credentials(self._credentials, now, self)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"region": self.region, "endpoint": self.endpoint}

@@ -34,6 +34,8 @@ from overcast.testing import call
 from servers.aws_metadata import AwsMetadata
 from servers.aws_metadata import aws_metadata
 from servers.moto_server import moto_server
+from servers.pauses import record_pauses
+from servers.procs import free_port
 
 AWS_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -353,3 +355,21 @@ def test_the_current_credentials_are_static_values(world: World) -> None:
     assert found.current() is found
     assert found.source.endswith(".aws/credentials [default]")
     assert "file-secret" not in repr(found)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_instance_metadata_is_invalid_credentials_at_once(
+        world: World, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """Outside AWS the last step finds nothing: one attempt, no pause asked,
+    InvalidCredentials naming the address tried; the driver's pools and the
+    metadata client's are closed with it."""
+    url = f"http://127.0.0.1:{free_port()}"
+    world.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)
+    paused = record_pauses(monkeypatch)
+    driver = world.driver()
+    with pytest.raises(InvalidCredentials, match="instance metadata") as caught:
+        call(mode, driver, "list_containers")
+    assert url in str(caught.value)
+    assert paused == []
+    assert world.meta.state.signed == []
+    assert len(driver._companions) == 1

@@ -156,7 +156,7 @@ class ECSContainerDriver(HttpApi, ContainerDriver):
 
     def _refresh(self, now: float) -> Op[None] | None:
         """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now)
+        return refresh_credentials(self._credentials, now, self)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"region": self.region, "endpoint": self.endpoint}

@@ -322,7 +322,7 @@ class Route53DNSDriver(HttpApi, DNSDriver):
 
     def _refresh(self, now: float) -> Op[None] | None:
         """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now)
+        return refresh_credentials(self._credentials, now, self)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"endpoint": self.endpoint}
