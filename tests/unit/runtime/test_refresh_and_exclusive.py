@@ -127,3 +127,27 @@ def _unsigned() -> Op[Response]:
 def test_a_driver_without_the_hook_has_none() -> None:
     assert BaseDriver()._config().refresh is None
     assert _TokenDriver()._config().refresh is not None
+
+
+def test_companions_are_closed_with_their_driver() -> None:
+    closed: list[str] = []
+
+    class _Companion(BaseDriver):
+        def close(self) -> None:
+            closed.append("sync")
+
+    class _View:
+        async def aclose(self) -> None:
+            closed.append("async")
+
+    driver = _TokenDriver()
+    companion = _Companion()
+    companion.aio = _View()  # type: ignore[assignment]
+    driver._adopt(companion)
+    driver.close()
+
+    async def main() -> None:
+        await driver.aio.aclose()
+
+    anyio.run(main)
+    assert closed == ["sync", "async"]
