@@ -379,7 +379,7 @@ def test_list_sizes_fills_prices_from_the_given_file(mode: str, pricing: Path) -
 
 
 @pytest.mark.parametrize(("constant", "advice"), [
-    ("GCE", "use Apache Libcloud for it, or register one"),
+    ("GRIDSCALE", "use Apache Libcloud for it, or register one"),
     ("AZURE_ARM", "use Apache Libcloud for it, or register one"),
     ("EC2_US_WEST", "use Provider.EC2 with region='us-west-1'"),
 ])
