@@ -98,6 +98,10 @@ RG = SUB + r"/resourceGroups/(?P<rg>[^/]+)"
 SCOPE = SUB + r"(?:/resourceGroups/(?P<rg>[^/]+))?"
 COMPUTE = "/providers/Microsoft.Compute"
 NET = "/providers/Microsoft.Network"
+#: Older api-versions a resource provider still serves (those Apache Libcloud
+#: 3.9.1 sends for VMs, instance views, NICs and public IPs, for the benchmark).
+ALSO_SUPPORTED = {COMPUTE_API: ("2021-11-01", "2015-06-15"),
+                  NETWORK_API: ("2018-06-01", "2019-06-01")}
 KINDS = {  # kind -> (resource type, api-version)
     "vm": ("Microsoft.Compute/virtualMachines", COMPUTE_API),
     "nic": ("Microsoft.Network/networkInterfaces", NETWORK_API),
@@ -175,6 +179,33 @@ class AzureComputeFixture(ArmIdentity, Faults):
         with self.api.lock:
             return self.resources[kind].get(rid(RESOURCE_GROUP, kind, name).lower())
 
+    def seed(self, count: int, prefix: str = "seed") -> None:
+        """``count`` running VMs, each with a NIC and a public IP, made directly
+        (no requests): what a large account looks like to a listing."""
+        subnet = self.networks[NETWORK]["properties"]["subnets"][0]["id"]
+        with self.api.lock:
+            for n in range(count):
+                name = f"{prefix}-{n:04d}"
+                ip = self._store("ip", RESOURCE_GROUP, f"{name}-ip", {"location": "eastus"}, {
+                    "provisioningState": "Succeeded", "publicIPAllocationMethod": "Static",
+                    "ipAddress": "127.0.0.1"})
+                nic = self._store("nic", RESOURCE_GROUP, f"{name}-nic", {"location": "eastus"}, {
+                    "provisioningState": "Succeeded", "ipConfigurations": [{
+                        "name": "ipconfig1", "properties": {
+                            "subnet": {"id": subnet}, "publicIPAddress": {"id": ip["id"]},
+                            "privateIPAddress": f"10.0.{n // 250}.{n % 250 + 4}"}}]})
+                vm = self._store("vm", RESOURCE_GROUP, name, {"location": "eastus"}, {
+                    "vmId": str(uuid.uuid4()), "hardwareProfile": {"vmSize": "Standard_B1s"},
+                    "storageProfile": {"imageReference": {
+                        "publisher": "Debian", "offer": "debian-12", "sku": "12",
+                        "version": "latest"}, "osDisk": {"managedDisk": {"id": ""}},
+                        "dataDisks": []},
+                    "osProfile": {"computerName": name, "adminUsername": "azureuser"},
+                    "networkProfile": {"networkInterfaces": [{"id": nic["id"]}]},
+                    "provisioningState": "Succeeded", "timeCreated": stamp()})
+                vm.update(_power="running", _observed=2, _custom=None)
+                nic["properties"]["virtualMachine"] = {"id": vm["id"]}
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _route(self, method: str, pattern: str, version: str) -> Callable[[Callable[..., Any]],
@@ -190,7 +221,7 @@ class AzureComputeFixture(ArmIdentity, Faults):
                 if asked is None:
                     return arm_error(400, "MissingApiVersionParameter", "The api-version query "
                                      "parameter (?api-version=) is required for all requests.")
-                if asked != version:
+                if asked != version and asked not in ALSO_SUPPORTED.get(version, ()):
                     return arm_error(400, "InvalidApiVersionParameter", f"The api-version "
                                      f"'{asked}' is invalid. The supported versions are "
                                      f"'{version}'.")
@@ -633,6 +664,13 @@ class AzureComputeFixture(ArmIdentity, Faults):
                 nic["properties"]["virtualMachine"] = {"id": vm["id"]}
             return self._operation("Microsoft.Compute", location, lambda: self._boot(vm), 201,
                                    self._vm_view(vm))
+
+        @route("GET", vm_path + r"/(?i:instanceView)", COMPUTE_API)
+        def instance_view(req: FakeRequest, rg: str, name: str) -> FakeResponse:
+            vm = self._get("vm", rg, name)
+            if vm is None:
+                return not_found("vm", name, rg)
+            return FakeResponse.json({"statuses": self._statuses(vm)})
 
         @route("PATCH", vm_path, COMPUTE_API)
         def patch_vm(req: FakeRequest, rg: str, name: str) -> FakeResponse:
