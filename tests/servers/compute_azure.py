@@ -240,6 +240,18 @@ class AzureComputeFixture(ArmIdentity, Faults):
 
         return register
 
+    def _refuse_put(self, kind: str, rg: str, name: str, req: FakeRequest,
+                    body: dict[str, Any]) -> FakeResponse | None:
+        """412 for ``If-None-Match: *`` on a resource that exists; 400 for an
+        unknown location."""
+        if self._get(kind, rg, name) is not None and req.header("If-None-Match") == "*":
+            return arm_error(412, "PreconditionFailed", "The condition specified using HTTP "
+                             "conditional header(s) is not met.")
+        if body.get("location") not in LOCATIONS:
+            return bad_request(f"The location '{body.get('location')}' is invalid.",
+                               "LocationRequired")
+        return None
+
     def _page(self, req: FakeRequest, items: list[dict[str, Any]], version: str
               ) -> FakeResponse:
         extra = "&statusOnly=true" if req.arg("statusOnly") == "true" else ""
@@ -469,13 +481,9 @@ class AzureComputeFixture(ArmIdentity, Faults):
 
         @route("PUT", RG + NET + r"/publicIPAddresses/(?P<name>[^/]+)", NETWORK_API)
         def put_ip(req: FakeRequest, rg: str, name: str) -> FakeResponse:
-            if self._get("ip", rg, name) is not None and req.header("If-None-Match") == "*":
-                return arm_error(412, "PreconditionFailed", "The condition specified using "
-                                 "HTTP conditional header(s) is not met.")
             body = req.json() or {}
-            if body.get("location") not in LOCATIONS:
-                return bad_request(f"The location '{body.get('location')}' is invalid.",
-                                   "LocationRequired")
+            if (refused := self._refuse_put("ip", rg, name, req, body)) is not None:
+                return refused
             method = (body.get("properties") or {}).get("publicIPAllocationMethod", "Dynamic")
             resource = self._store("ip", rg, name, body, {
                 "provisioningState": "Succeeded", "publicIPAllocationMethod": method,
@@ -486,13 +494,9 @@ class AzureComputeFixture(ArmIdentity, Faults):
 
         @route("PUT", RG + NET + r"/networkInterfaces/(?P<name>[^/]+)", NETWORK_API)
         def put_nic(req: FakeRequest, rg: str, name: str) -> FakeResponse:
-            if self._get("nic", rg, name) is not None and req.header("If-None-Match") == "*":
-                return arm_error(412, "PreconditionFailed", "The condition specified using "
-                                 "HTTP conditional header(s) is not met.")
             body = req.json() or {}
-            if body.get("location") not in LOCATIONS:
-                return bad_request(f"The location '{body.get('location')}' is invalid.",
-                                   "LocationRequired")
+            if (refused := self._refuse_put("nic", rg, name, req, body)) is not None:
+                return refused
             configs = (body.get("properties") or {}).get("ipConfigurations") or []
             if not configs:
                 return bad_request("Network interface must have at least one IP configuration.")
@@ -599,16 +603,13 @@ class AzureComputeFixture(ArmIdentity, Faults):
 
         @route("PUT", vm_path, COMPUTE_API)
         def put_vm(req: FakeRequest, rg: str, name: str) -> FakeResponse:
-            if self._get("vm", rg, name) is not None:
-                if req.header("If-None-Match") == "*":
-                    return arm_error(412, "PreconditionFailed", "The condition specified using "
-                                     "HTTP conditional header(s) is not met.")
-                return bad_request("This fixture does not update VMs with PUT.")
             body = req.json() or {}
+            if (refused := self._refuse_put("vm", rg, name, req, body)) is not None:
+                return refused
+            if self._get("vm", rg, name) is not None:
+                return bad_request("This fixture does not update VMs with PUT.")
             props = body.get("properties") or {}
             location = body.get("location")
-            if location not in LOCATIONS:
-                return bad_request(f"The location '{location}' is invalid.", "LocationRequired")
             size = (props.get("hardwareProfile") or {}).get("vmSize")
             if size not in {s["name"] for s in SIZES}:
                 return bad_request(f"The requested VM size {size} is not available in the "
@@ -771,13 +772,9 @@ class AzureComputeFixture(ArmIdentity, Faults):
         @route("PUT", RG + COMPUTE + r"/(?P<what>disks|snapshots)/(?P<name>[^/]+)", DISK_API)
         def put_disk(req: FakeRequest, rg: str, what: str, name: str) -> FakeResponse:
             kind = "disk" if what == "disks" else "snapshot"
-            if self._get(kind, rg, name) is not None and req.header("If-None-Match") == "*":
-                return arm_error(412, "PreconditionFailed", "The condition specified using "
-                                 "HTTP conditional header(s) is not met.")
             body = req.json() or {}
-            if body.get("location") not in LOCATIONS:
-                return bad_request(f"The location '{body.get('location')}' is invalid.",
-                                   "LocationRequired")
+            if (refused := self._refuse_put(kind, rg, name, req, body)) is not None:
+                return refused
             props = body.get("properties") or {}
             creation = props.get("creationData") or {}
             size = props.get("diskSizeGB")

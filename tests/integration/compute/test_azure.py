@@ -126,6 +126,26 @@ def test_a_lost_answer_to_the_create_makes_one_vm(
     assert fake.find("nic", f"{name}-nic") is not None  # kept: the VM uses it
 
 
+@pytest.mark.parametrize("lost", ["/publicIPAddresses/", "/networkInterfaces/"])
+def test_a_lost_answer_to_the_nic_or_ip_is_found_by_its_tag(
+        driver: AzureNodeDriver, fake: AzureComputeFixture, sent: list[RequestEvent],
+        mode: str, lost: str) -> None:
+    name = unique("lostnet")
+    fake.inject("PUT", lost, arm_error(502, "BadGateway", "lost"), after=True)
+    node = create(driver, mode, name, ex_public_ip=True)
+    assert node.public_ips == ["127.0.0.1"]  # type: ignore[attr-defined]
+    assert len(arm_requests(sent, "PUT", lost)) == 1
+    assert fake.find("nic", f"{name}-nic") is not None
+
+
+def test_a_lost_answer_to_a_disk_create_makes_one_disk(
+        driver: AzureNodeDriver, fake: AzureComputeFixture, mode: str) -> None:
+    name = unique("disk")
+    fake.inject("PUT", r"/disks/", arm_error(500, "InternalServerError", "lost"), after=True)
+    volume = call(mode, driver, "create_volume", 2, name)
+    assert volume.name == name and [d["name"] for d in fake.items("disk")].count(name) == 1
+
+
 def test_a_failed_create_deletes_the_nic_and_ip_it_made(
         driver: AzureNodeDriver, fake: AzureComputeFixture, mode: str) -> None:
     name = unique("fail")

@@ -675,30 +675,10 @@ class AzureNodeDriver(ArmApi, NodeDriver):
 
     def _new_resource(self, provider_path: str, name: str, group: str | None, token: str,
                       body: dict[str, Any], made: list[str]) -> Op[dict[str, Any]]:
-        """PUT a new resource (``If-None-Match: *``, tagged with ``token``),
-        follow its creation to the end, note it in ``made``; return it."""
+        """Create ``name`` under ``provider_path`` in ``group`` (:meth:`_put_tagged`),
+        noting its path in ``made`` once it exists."""
         path = yield from self._resource_path(name, provider_path, "name", group)
-        tagged = {**body, "tags": {**(body.get("tags") or {}), TOKEN_TAG: token}}
-
-        def send() -> Op[dict[str, Any]]:
-            resp = yield from self._send("PUT", path, json=tagged,
-                                         headers={"If-None-Match": "*"}, idempotent=False,
-                                         what=name, exists=AlreadyExists)
-            made.append(path)
-            data: dict[str, Any] = resp.json()
-            yield from self._settle(resp, f"creating {name}")
-            return data
-
-        def find() -> Op[dict[str, Any] | None]:
-            data = yield from or_none(self._json("GET", path), NotFound)
-            if data is None or (data.get("tags") or {}).get(TOKEN_TAG) != token:
-                return None
-            made.append(path)
-            return data  # type: ignore[no-any-return]
-
-        created = yield from create_once(send, find)
-        settled = yield from self._json("GET", path, what=name)
-        return settled if isinstance(settled, dict) else created
+        return (yield from self._put_tagged(path, body, name, token, made))
 
     def _undo(self, made: list[str]) -> Op[None]:
         """Delete what a failed create made, newest first (the NIC before its IP)."""
@@ -923,27 +903,33 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         """Apache Libcloud's name for :meth:`get_volume`."""
         return (yield from self.get_volume.op(id))
 
-    def _put_tagged(self, path: str, body: dict[str, Any], name: str) -> Op[dict[str, Any]]:
+    def _put_tagged(self, path: str, body: dict[str, Any], name: str, token: str | None = None,
+                    made: list[str] | None = None) -> Op[dict[str, Any]]:
         """Create a resource once: ``If-None-Match: *``, a token tag to find it
-        by when the answer is lost; followed to the end, then read back."""
-        token = request_token()
+        by when the answer is lost; followed to the end, then read back. Its
+        path goes in ``made`` as soon as it exists (what a failed create undoes)."""
+        token = token or request_token()
+        noted = made if made is not None else []
         tagged = {**body, "tags": {**(body.get("tags") or {}), TOKEN_TAG: token}}
 
-        def send() -> Op[dict[str, Any]]:
+        def send() -> Op[bool]:
             resp = yield from self._send("PUT", path, json=tagged,
                                          headers={"If-None-Match": "*"}, idempotent=False,
                                          what=name, exists=AlreadyExists)
+            noted.append(path)
             yield from self._settle(resp, f"creating {name}")
-            data: dict[str, Any] = yield from self._json("GET", path, what=name)
-            return data
+            return True
 
-        def find() -> Op[dict[str, Any] | None]:
+        def find() -> Op[bool | None]:
             data = yield from or_none(self._json("GET", path), NotFound)
             if data is None or (data.get("tags") or {}).get(TOKEN_TAG) != token:
                 return None
-            return data  # type: ignore[no-any-return]
+            noted.append(path)
+            return True
 
-        return (yield from create_once(send, find))
+        yield from create_once(send, find)
+        data: dict[str, Any] = yield from self._json("GET", path, what=name)
+        return data
 
     @operation
     def create_volume(self, size: int, name: str, location: NodeLocation | None = None,
@@ -973,10 +959,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
     def destroy_volume(self, volume: StorageVolume) -> Op[bool]:
         """Delete a managed disk (it must be detached), waiting until it is gone."""
         vol = self._expect(volume, StorageVolume, "volume")
-        path = yield from self._resource_path(vol.id, "/providers/Microsoft.Compute/disks",
-                                              "volume id")
-        yield from self._arm_delete(path, vol.id, VolumeNotFound)
-        return True
+        return (yield from self._destroy(vol.id, "disks", VolumeNotFound))
 
     def _data_disks(self, vm_path: str, what: str) -> Op[list[dict[str, Any]]]:
         data = yield from self._json("GET", vm_path, what=what, missing=NodeNotFound)
@@ -1086,9 +1069,13 @@ class AzureNodeDriver(ArmApi, NodeDriver):
     def destroy_volume_snapshot(self, snapshot: VolumeSnapshot) -> Op[bool]:
         """Delete a snapshot, waiting until it is gone."""
         snap = self._expect(snapshot, VolumeSnapshot, "snapshot")
-        path = yield from self._resource_path(snap.id, "/providers/Microsoft.Compute/snapshots",
-                                              "snapshot id")
-        yield from self._arm_delete(path, snap.id, SnapshotNotFound)
+        return (yield from self._destroy(snap.id, "snapshots", SnapshotNotFound))
+
+    def _destroy(self, resource_id: str, kind: str, missing: type[NotFound]) -> Op[bool]:
+        """Delete a disk or snapshot (``kind``) by id or name, waiting until it is gone."""
+        path = yield from self._resource_path(resource_id, f"/providers/Microsoft.Compute/{kind}",
+                                              missing.kind + " id")
+        yield from self._arm_delete(path, resource_id, missing)
         return True
 
     # -- networking and resource groups (ex_) --------------------------------------------
