@@ -54,12 +54,14 @@ __all__ = [
     "ServiceAccount",
     "TokenCache",
     "TokenSource",
+    "application_default_file",
     "application_default_path",
     "authorized_user_from_info",
     "b64url",
     "build_assertion",
     "fetch_token",
     "fetch_user_token",
+    "gce_metadata",
     "jwt_claims",
     "jwt_header",
     "parse_token_response",
@@ -310,6 +312,37 @@ def fetch_user_token(user: AuthorizedUser, *, driver: Any = None,
     return token, expires_in, now
 
 
+def application_default_file(environ: Mapping[str, str] | None = None,
+                             ) -> tuple[str, str] | None:
+    """The credentials file Google's libraries would use, and its source:
+    ``GOOGLE_APPLICATION_CREDENTIALS``, else gcloud's application-default file
+    if it exists; ``None`` when neither."""
+    env = os.environ if environ is None else environ
+    named = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if named:
+        return named, f"GOOGLE_APPLICATION_CREDENTIALS ({named})"
+    default = application_default_path(env)
+    if os.path.isfile(default):
+        return default, f"gcloud application-default credentials ({default})"
+    return None
+
+
+def gce_metadata(driver: Any) -> Callable[[], TokenSource]:
+    """The last step of the chain for ``driver``: the GCE metadata server's
+    token source (:mod:`overcast.auth.google_metadata`), made when the chain
+    reaches it, sharing the driver's transports and closed with it."""
+
+    def make() -> TokenSource:
+        from overcast.auth.google_metadata import MetadataCredentials
+
+        found = MetadataCredentials(driver=driver, options=getattr(driver, "_options", None))
+        if hasattr(driver, "_companions"):  # a BaseDriver already set up
+            driver._adopt(found.server)
+        return found
+
+    return make
+
+
 class TokenSource(Protocol):
     """What supplies tokens when no credentials file is found: an object with a
     ``token()`` operation (the GCE metadata server's client)."""
@@ -368,21 +401,16 @@ class GoogleCredentials:
                 self.source = f"credentials_file ({self._file})"
         else:
             env = os.environ if environ is None else environ
-            named = env.get("GOOGLE_APPLICATION_CREDENTIALS")
-            default = application_default_path(env)
-            if named:
-                self._file = named
-                self.source = f"GOOGLE_APPLICATION_CREDENTIALS ({named})"
-            elif os.path.isfile(default):
-                self._file = default
-                self.source = f"gcloud application-default credentials ({default})"
+            found = application_default_file(env)
+            if found is not None:
+                self._file, self.source = found
             elif metadata is not None:
                 self._metadata = metadata()
                 self.source = "GCE metadata server"
             else:
                 raise InvalidInput(
-                    f"{missing}; none found in GOOGLE_APPLICATION_CREDENTIALS or {default}",
-                    driver=driver)
+                    f"{missing}; none found in GOOGLE_APPLICATION_CREDENTIALS or "
+                    f"{application_default_path(env)}", driver=driver)
 
     def _with_token_uri(self, account: Any) -> Any:
         return replace(account, token_uri=self._token_uri) if self._token_uri else account

@@ -55,6 +55,9 @@ def credential_info(driver: Any) -> CredentialInfo | None:
         return CredentialInfo("aws", aws.source, aws.access_key,
                               None if current is None else current.secret_key, aws.expires_at)
     google = getattr(driver, "_google", None)
+    if google is None and type(getattr(driver, "_metadata", None)).__name__ == (
+            "MetadataCredentials"):  # the GCE driver inside the cloud
+        return CredentialInfo("google", "GCE metadata server")
     if google is not None and hasattr(google, "source"):
         account = google.account
         identity = getattr(account, "client_email", None) or getattr(account, "client_id", None)

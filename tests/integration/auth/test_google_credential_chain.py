@@ -27,6 +27,7 @@ from servers.dns_google import PROJECT
 from servers.dns_google import GoogleDNSFixture
 from servers.dns_google import fixture_server
 from servers.dns_google import key_file
+from servers.google_metadata import serve as serve_metadata
 
 USER = ("1234.apps.googleusercontent.com", "user-client-secret", "1//user-refresh-token")
 
@@ -40,7 +41,8 @@ def server(request: pytest.FixtureRequest) -> GoogleDNSFixture:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "GCE_METADATA_HOST"):
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "GCE_METADATA_HOST",
+                 "GOOGLE_CLOUD_PROJECT"):
         monkeypatch.delenv(name, raising=False)
     place = tmp_path / "home"
     place.mkdir()
@@ -188,3 +190,45 @@ def test_a_refused_refresh_token_is_invalid_credentials(
     with pytest.raises(InvalidCredentials) as caught:
         _driver(server).list_zones()
     assert "1//revoked" not in str(caught.value) and USER[1] not in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_metadata_server_after_the_files(server: GoogleDNSFixture, home: Path,
+                                             monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """No file anywhere: the Cloud DNS driver's tokens come from the metadata
+    server (a fixture handing out the DNS fixture's tokens)."""
+    with serve_metadata(server, PROJECT, "us-central1-a") as (metadata, url):
+        monkeypatch.setenv("GCE_METADATA_HOST", url.removeprefix("http://"))
+        driver = _driver(server)
+        assert driver._google.source == "GCE metadata server"
+        before = _tokens(server)
+        assert isinstance(call(mode, driver, "list_zones"), list)
+        assert metadata.token_fetches == 1
+        assert _tokens(server) == before  # no JWT exchange
+        assert len(driver._companions) == 1  # the metadata client, closed with the driver
+
+
+def test_the_metadata_server_is_not_asked_when_a_file_is_found(
+        server: GoogleDNSFixture, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_metadata(server, PROJECT, "us-central1-a") as (metadata, url):
+        monkeypatch.setenv("GCE_METADATA_HOST", url.removeprefix("http://"))
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file(home, server)))
+        assert isinstance(_driver(server).list_zones(), list)
+        assert isinstance(_driver(server, credentials_file=key_file(home, server)).list_zones(),
+                          list)
+        assert metadata.token_fetches == 0
+
+
+def test_the_gce_driver_takes_the_files_before_the_metadata_server(
+        server: GoogleDNSFixture, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from overcast.compute.drivers.gce import GCENodeDriver
+
+    path = key_file(home, server)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    driver = GCENodeDriver()
+    assert driver._metadata is None and driver._google is not None
+    assert driver._google.source == f"GOOGLE_APPLICATION_CREDENTIALS ({path})"
+    assert driver.project == PROJECT
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    assert GCENodeDriver()._metadata is not None  # nothing found: the metadata server

@@ -43,6 +43,7 @@ from servers.dns_google import make_driver
 from servers.dns_google import private_key
 from servers.modes import MODES
 from servers.modes import call
+from servers.procs import free_port
 
 
 @pytest.fixture
@@ -243,14 +244,21 @@ def test_unknown_project_is_invalid_credentials(server: GoogleDNSFixture,
         driver.list_zones()
 
 
-def test_credentials_are_read_on_first_use(server: GoogleDNSFixture, tmp_path: Path) -> None:
+def test_credentials_are_read_on_first_use(server: GoogleDNSFixture, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     driver = GoogleDNSDriver(project="p", credentials_file=tmp_path / "missing.json",
                              endpoint=f"{server.base_url}/dns/v1")
     assert "missing.json" not in repr(driver)
     with pytest.raises(InvalidInput, match="cannot read credentials file"):
         driver.list_zones()
-    with pytest.raises(InvalidInput):
-        GoogleDNSDriver(project="p")
+    # Given nothing and no file anywhere, the chain ends at the metadata server
+    # (docs/credentials.md), asked at the first request: none answers here.
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{free_port()}")
+    with pytest.raises(InvalidCredentials, match="metadata server"):
+        GoogleDNSDriver(project="p", endpoint=f"{server.base_url}/dns/v1").list_zones()
 
 
 def test_libcloud_style_key_and_secret(server: GoogleDNSFixture, tmp_path: Path) -> None:

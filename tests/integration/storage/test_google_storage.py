@@ -277,15 +277,21 @@ def names_in(gcs: GCSServer, bucket: str) -> list[str]:
 # -- construction ------------------------------------------------------------------------------
 
 
-def test_registered_and_offline_construction(tmp_path: Path) -> None:
+def test_registered_and_offline_construction(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     cls = get_driver(Provider.GOOGLE_STORAGE)
     assert cls is GoogleStorageDriver
     # No credentials read, no request sent: the key file does not even exist yet.
     d = cls(credentials_file=str(tmp_path / "missing.json"), project="p")
     assert "missing" not in repr(d)
     assert d.part_plan.alignment == CHUNK and d.part_plan.sequential
-    with pytest.raises(InvalidInput):
-        cls()  # no credentials and not anonymous
+    # No credentials and not anonymous: found as Google's libraries find them
+    # (docs/credentials.md), the metadata server last; nothing asked yet.
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    found = cls()
+    assert found._google is not None and found._google.source == "GCE metadata server"
     with pytest.raises(InvalidInput):
         cls(anonymous=True, credentials_file="x.json")
     with pytest.raises(InvalidInput):

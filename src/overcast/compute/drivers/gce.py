@@ -77,6 +77,7 @@ from urllib.parse import quote
 
 from overcast.auth.google_metadata import MetadataCredentials
 from overcast.auth.google_oauth import GoogleCredentials
+from overcast.auth.google_oauth import application_default_file
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import send_with_bearer
 from overcast.compute.base import NodeDriver
@@ -413,6 +414,11 @@ class GCENodeDriver(HttpApi, NodeDriver):
         inside = auth_type == "GCE" or (auth_type is None and not user_id and not key
                                         and credentials_file is None
                                         and credentials_info is None)
+        if inside and auth_type is None and application_default_file() is not None:
+            # As Google's libraries: GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
+            # application-default file, before the metadata server.
+            inside = False
+            self.project = project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
         self._metadata: MetadataCredentials | None = None
         self._google: GoogleCredentials | None = None
         if inside:

@@ -42,6 +42,7 @@ from typing import TypeVar
 
 from overcast.auth.google_oauth import AccessToken
 from overcast.auth.google_oauth import GoogleCredentials
+from overcast.auth.google_oauth import gce_metadata
 from overcast.auth.tokens import send_with_bearer
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
@@ -156,6 +157,7 @@ class GoogleDNSDriver(HttpApi, DNSDriver):
             credentials_info=credentials_info, token_uri=token_uri, scope=SCOPE, driver=self,
             missing="give credentials_file, credentials_info, or key (service-account e-mail) "
             "and secret (its private key or JSON key file)",
+            metadata=gce_metadata(self),
         )
         self._tokens = self._google.tokens
 

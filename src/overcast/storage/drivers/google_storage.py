@@ -70,6 +70,7 @@ from urllib.parse import quote
 from overcast.auth.google_oauth import AccessToken
 from overcast.auth.google_oauth import GoogleCredentials
 from overcast.auth.google_oauth import ServiceAccount
+from overcast.auth.google_oauth import gce_metadata
 from overcast.auth.google_oauth import rsa_sign
 from overcast.auth.tokens import send_with_bearer
 from overcast.errors import AlreadyExists
@@ -228,6 +229,7 @@ class GoogleStorageDriver(StorageApi, StorageDriver):
                 driver=self,
                 missing="give credentials_file, credentials_info, key (service-account e-mail) "
                 "and secret (its private key or JSON key file), or anonymous=True",
+                metadata=gce_metadata(self),
             )
 
     def _repr_fields(self) -> dict[str, object]:
