@@ -80,6 +80,7 @@ __all__ = [
     "AwsProfile",
     "MetadataClient",
     "load_profile",
+    "region_or_default",
     "resolve_aws_credentials",
     "resolve_aws_region",
 ]
@@ -315,6 +316,17 @@ def resolve_aws_region(profile: str | None = None,
         return region
     name = profile or env.get("AWS_PROFILE") or "default"
     return load_profile(name, env).get("region")
+
+
+def region_or_default(region: str | None, *, profile: str | None = None,
+                      endpoint: str | None = None, default: str = "us-east-1") -> str:
+    """``region`` if given; else, for AWS itself (no ``endpoint``), the one
+    the AWS CLI would use (:func:`resolve_aws_region`); else ``default``."""
+    if region is not None:
+        return region
+    if endpoint is None:
+        return resolve_aws_region(profile) or default
+    return default
 
 
 # -- the chain -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from urllib.parse import urlencode
 from xml.etree.ElementTree import Element
 
+from overcast.auth.aws_credentials import region_or_default
 from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
@@ -109,9 +110,10 @@ class ElbQueryApi(HttpApi, LoadBalancerDriver):
     api_version: ClassVar[str] = ""
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 region: str = "us-east-1", token: str | Secret | None = None, *,
+                 region: str | None = None, token: str | Secret | None = None, *,
                  profile: str | None = None, endpoint: str | None = None,
                  page_size: int = MAX_PAGE, **options: Any) -> None:
+        region = region_or_default(region, profile=profile, endpoint=endpoint)
         self.region = check_region(region, driver=self)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"

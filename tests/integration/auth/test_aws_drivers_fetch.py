@@ -74,3 +74,24 @@ def test_the_driver_signs_with_the_key_instance_metadata_gave(
     assert status == 200
     assert [(s.key, s.token) for s in meta.state.signed] == [("ASIAIMDS1", "token-IMDS-1")]
     assert meta.state.hits["/latest/api/token"] == 1
+
+
+REGIONAL: list[Callable[..., Any]] = [S3StorageDriver, EC2NodeDriver, ElasticLBDriver,
+                                      ApplicationLBDriver, ECSContainerDriver]
+
+
+@pytest.mark.parametrize("cls", REGIONAL, ids=["s3", "ec2", "elb", "alb", "ecs"])
+def test_the_region_is_found_as_the_cli_finds_it(meta: AwsMetadata, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 cls: Callable[..., Any]) -> None:
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text("[default]\nregion = eu-west-3\n"
+                                             "[profile x]\nregion = ap-south-1\n")
+    assert cls().region == "eu-west-3"
+    assert cls(profile="x").region == "ap-south-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert cls().region == "us-west-2"
+    monkeypatch.setenv("AWS_REGION", "ca-central-1")
+    assert cls().region == "ca-central-1"
+    assert cls(region="eu-north-1").region == "eu-north-1"
+    assert cls(endpoint=meta.url).region == "us-east-1"  # not AWS: its own default

@@ -45,6 +45,7 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 
+from overcast.auth.aws_credentials import region_or_default
 from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
@@ -135,10 +136,11 @@ class ECSContainerDriver(HttpApi, ContainerDriver):
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 region: str = "us-east-1", *, token: str | Secret | None = None,
+                 region: str | None = None, *, token: str | Secret | None = None,
                  profile: str | None = None, endpoint: str | None = None,
                  page_size: int = 100, **options: Any) -> None:
         super().__init__(**options)
+        region = region_or_default(region, profile=profile, endpoint=endpoint)
         if not isinstance(region, str) or not region or "/" in region:
             raise InvalidInput(f"not an AWS region: {region!r}", driver=self)
         self.region = region

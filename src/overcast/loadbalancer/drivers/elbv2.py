@@ -105,7 +105,7 @@ class ElbV2Driver(ElbQueryApi):
     balancer_type: ClassVar[str] = ""
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
-                 region: str = "us-east-1", token: str | Secret | None = None, *,
+                 region: str | None = None, token: str | Secret | None = None, *,
                  subnets: Sequence[str] = (), **options: Any) -> None:
         self.subnets = tuple(subnets)
         super().__init__(key, secret, region, token, **options)

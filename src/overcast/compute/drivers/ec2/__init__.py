@@ -94,9 +94,10 @@ class EC2NodeDriver(EC2Nodes, EC2Volumes, EC2Images, EC2KeyPairs, EC2SecurityGro
     """Amazon EC2 (Query API 2016-11-15, AWS Signature V4).
 
     ``key``, ``secret`` and ``token`` are the access key id, secret access key
-    and optional session token; without them, credentials come from the
-    environment or the shared credentials file (``profile``). ``region`` is the
-    region every request goes to (``us-east-1`` by default). ``endpoint``
+    and optional session token; without them, credentials are found where the
+    AWS CLI looks (``profile``; ``docs/credentials.md``). ``region`` is the
+    region every request goes to (by default the AWS CLI's: ``AWS_REGION``,
+    ``AWS_DEFAULT_REGION``, the profile's ``region``; else ``us-east-1``). ``endpoint``
     points the driver elsewhere (moto, a VPC endpoint); by default it is
     ``https://ec2.<region>.amazonaws.com``. ``page_size`` is the ``MaxResults``
     of list requests (capped at each action's maximum). ``**options`` are the

@@ -20,6 +20,7 @@ from typing import TypeVar
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
+from overcast.auth.aws_credentials import region_or_default
 from overcast.auth.aws_sigv4 import AwsCredentials
 from overcast.auth.aws_sigv4 import refresh_credentials
 from overcast.auth.aws_sigv4 import sign_request
@@ -275,13 +276,14 @@ class EC2Query(HttpApi):
     page_size: int
     _credentials: AwsCredentials | AwsCredentialSource
 
-    def _setup_query(self, key: str | None, secret: str | Secret | None, region: str,
+    def _setup_query(self, key: str | None, secret: str | Secret | None, region: str | None,
                      token: str | Secret | None, *, secure: bool = True,
                      profile: str | None = None, endpoint: str | None = None,
                      page_size: int = DEFAULT_PAGE_SIZE) -> None:
         """Hold the region, credentials (else the environment or the shared
         credentials file, ``profile``), endpoint (default
         ``https://ec2.<region>.amazonaws.com``) and page size. No request."""
+        region = region_or_default(region, profile=profile, endpoint=endpoint)
         self.region = self._check_region(region)
         self._credentials = AwsCredentials.resolve(key, secret, token, profile=profile)
         if endpoint is None:
@@ -432,7 +434,7 @@ class EC2Api(EC2Query, NodeDriver):
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
                  secure: bool | str | Secret = True, host: str | None = None,
-                 port: int | None = None, region: str = "us-east-1",
+                 port: int | None = None, region: str | None = None,
                  token: str | Secret | None = None, signature_version: str | None = None, *,
                  profile: str | None = None, endpoint: str | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE,
