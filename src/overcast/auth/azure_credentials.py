@@ -40,10 +40,10 @@ from overcast.auth.azure_ad import token_url
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import parse_token_response
+from overcast.auth.tokens import single_flight
 from overcast.errors import InvalidCredentials
 from overcast.extras import require
 from overcast.runtime.effects import Call
-from overcast.runtime.effects import Exclusive
 from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
@@ -202,18 +202,9 @@ class TokenCredentialSource:
 
     def token(self) -> Op[AccessToken]:
         """Operation: the cached token, or one from ``get_token``."""
-        now: float = yield Call(time.time)
-        cached = self.cache.current(now)
-        if cached is not None:
-            return cached
-        token: AccessToken = yield Exclusive(self._gate, self._fetch())
-        return token
+        return (yield from single_flight(self.cache, self._gate, self._fetch))
 
-    def _fetch(self) -> Op[AccessToken]:
-        now: float = yield Call(time.time)
-        cached = self.cache.current(now)  # fetched by another request meanwhile
-        if cached is not None:
-            return cached
+    def _fetch(self, now: float) -> Op[AccessToken]:
         got: Any = yield Call(self.credential.get_token, self.scope)
         value, expires_on = getattr(got, "token", None), getattr(got, "expires_on", None)
         if not isinstance(value, str) or not value or not isinstance(expires_on, int | float):

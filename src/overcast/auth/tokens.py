@@ -9,6 +9,7 @@ the cache is empty or stale); this module holds what those generators share.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from typing import Final
 
 from overcast.errors import InvalidCredentials
 from overcast.errors import ProviderError
+from overcast.runtime.effects import Call
+from overcast.runtime.effects import Exclusive
+from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
@@ -30,6 +34,7 @@ __all__ = [
     "TokenCache",
     "parse_token_response",
     "send_with_bearer",
+    "single_flight",
 ]
 
 #: Errors of the token endpoint that mean the credentials are wrong (RFC 6749, 5.2).
@@ -149,3 +154,25 @@ def send_with_bearer(
         cache.discard(current)
     assert resp is not None
     return resp
+
+
+def single_flight(cache: TokenCache, gate: Gate,
+                  fetch: Callable[[float], Op[AccessToken]]) -> Op[AccessToken]:
+    """Operation: the cached token if fresh, else the one ``fetch(now)`` gets
+    (and stores in ``cache``), fetched by one caller at a time: concurrent
+    callers that find the cache stale wait on ``gate`` and use that token."""
+    now: float = yield Call(time.time)
+    cached = cache.current(now)
+    if cached is not None:
+        return cached
+    token: AccessToken = yield Exclusive(gate, _fetch_once(cache, fetch))
+    return token
+
+
+def _fetch_once(cache: TokenCache, fetch: Callable[[float], Op[AccessToken]],
+                ) -> Op[AccessToken]:
+    now: float = yield Call(time.time)
+    cached = cache.current(now)  # fetched by another caller while this one waited
+    if cached is not None:
+        return cached
+    return (yield from fetch(now))

@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +43,7 @@ from overcast.auth.azure_imds import ManagedIdentity
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import send_with_bearer
+from overcast.auth.tokens import single_flight
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import NotFound
@@ -52,8 +52,6 @@ from overcast.errors import ProviderError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.api import RequestOptions
 from overcast.runtime.api import decode_json
-from overcast.runtime.effects import Call
-from overcast.runtime.effects import Exclusive
 from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
@@ -196,19 +194,10 @@ class ArmApi(HttpApi):
             return (yield from self._identity.token())
         if self._credential is not None:
             return (yield from self._credential.token())
-        now: float = yield Call(time.time)
-        cached = self._tokens.current(now)
-        if cached is not None:
-            return cached
         # Concurrent requests that find no token wait for one fetch.
-        fetched: AccessToken = yield Exclusive(self._token_gate, self._fetch_token())
-        return fetched
+        return (yield from single_flight(self._tokens, self._token_gate, self._fetch_token))
 
-    def _fetch_token(self) -> Op[AccessToken]:
-        now: float = yield Call(time.time)
-        cached = self._tokens.current(now)  # fetched by another request meanwhile
-        if cached is not None:
-            return cached
+    def _fetch_token(self, now: float) -> Op[AccessToken]:
         if self._principal is not None and self._client_secret is None:
             token, expires_in, at = yield from fetch_assertion_token(
                 self.authority, self._principal, ARM_SCOPE, driver=self)
