@@ -95,6 +95,18 @@ class RuntimeOptions(TypedDict, total=False):
     proxy: str
 
 
+def _proxy_secrets(proxy: str | None) -> tuple[Secret, ...]:
+    """The password of a ``proxy=`` URL (``http://user:password@host:port``),
+    to keep out of any text."""
+    if not proxy or "@" not in proxy:
+        return ()
+    from urllib.parse import unquote
+    from urllib.parse import urlsplit
+
+    password = urlsplit(proxy).password
+    return (Secret(password), Secret(unquote(password))) if password else ()
+
+
 class BaseDriver:
     """Common base of the drivers of every area.
 
@@ -181,7 +193,7 @@ class BaseDriver:
             user_agent=f"overcast/{__version__}",
             pool_size=options.get("pool_size", DEFAULT_POOL_SIZE),
             verify=options.get("verify", True),
-            secrets=self._secrets(),
+            secrets=self._secrets() + _proxy_secrets(options.get("proxy")),
             unix_socket=options.get("unix_socket"),
             client_cert=options.get("client_cert"),
             proxy=options.get("proxy"),

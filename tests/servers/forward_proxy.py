@@ -9,6 +9,7 @@ http://host/path``, for ``http://`` URLs), which it forwards with
 
 from __future__ import annotations
 
+import base64
 import select
 import socket
 import socketserver
@@ -32,6 +33,16 @@ class _Handler(socketserver.StreamRequestHandler):
             while (header := self.rfile.readline(65537).decode("latin-1")).strip():
                 name, _, value = header.partition(":")
                 headers.append((name.strip(), value.strip()))
+            wanted = self.server.credentials
+            if wanted is not None:
+                given = dict((n.lower(), v) for n, v in headers).get("proxy-authorization", "")
+                if given != "Basic " + base64.b64encode(wanted.encode()).decode():
+                    with self.server.lock:
+                        self.server.refused += 1
+                    self.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                                     b'Proxy-Authenticate: Basic realm="test"\r\n'
+                                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                    return
             with self.server.lock:
                 self.server.seen.append((method, target))
             if method == "CONNECT":
@@ -110,9 +121,11 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: str | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[tuple[str, str]] = []
+        self.refused = 0
+        self.credentials = credentials
         self.lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -121,16 +134,23 @@ class _Server(socketserver.ThreadingTCPServer):
 
 class ForwardProxy:
     """Start with ``with ForwardProxy() as proxy:``; ``proxy.url`` is its URL,
-    ``proxy.seen`` the ``(method, target)`` of every request it received."""
+    ``proxy.seen`` the ``(method, target)`` of every request it let through.
+    With ``credentials="user:password"`` it demands them (``Proxy-Authorization:
+    Basic``) and answers 407 otherwise (``proxy.refused`` counts those)."""
 
-    def __init__(self) -> None:
-        self._server = _Server()
+    def __init__(self, credentials: str | None = None) -> None:
+        self._server = _Server(credentials)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def refused(self) -> int:
+        """Requests answered 407."""
+        return self._server.refused
 
     @property
     def seen(self) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ absolute-URI request for ``http://`` ones), and ``NO_PROXY`` bypasses it."""
 from __future__ import annotations
 
 import http.server
+import logging
 import ssl
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ import anyio
 import pytest
 
 from overcast.errors import InvalidInput
+from overcast.errors import TransportError
+from overcast.runtime.policy import RetryPolicy
 from overcast.runtime.transports.base import Proxies
 from servers.container_tls import Authority
 from servers.echo_driver import EchoDriver
@@ -22,6 +25,7 @@ from servers.forward_proxy import ForwardProxy
 from servers.transports import IDS
 from servers.transports import TRANSPORTS
 
+ONCE = RetryPolicy(max_attempts=1)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -165,6 +169,39 @@ def test_no_proxy_bypasses_the_proxy(
                         **transport)  # type: ignore[arg-type]
     assert _fetch(mode, driver, "/direct")[0] == 200
     assert proxy.seen == []
+
+
+@pytest.mark.parametrize(("mode", "transport"), TRANSPORTS, ids=IDS)
+def test_a_proxy_that_wants_a_password_gets_it(
+        monkeypatch: pytest.MonkeyPatch, plain: str, secure: tuple[str, str], mode: str,
+        transport: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    """``http://user:password@host:port`` (from the environment or ``proxy=``)
+    authenticates to the proxy, and the password shows nowhere."""
+    caplog.set_level(logging.DEBUG)
+    with ForwardProxy(credentials="proxy-user:pr0xy s3cret") as proxy:
+        url, ca = secure
+        with_password = proxy.url.replace("http://", "http://proxy-user:pr0xy%20s3cret@")
+        monkeypatch.setenv("HTTPS_PROXY", with_password)
+        driver = EchoDriver("k", "s", endpoint=url, verify=ca,
+                            **transport)  # type: ignore[arg-type]
+        assert _fetch(mode, driver, "/tunnel")[0] == 200
+        driver = EchoDriver("k", "s", endpoint=plain, proxy=with_password,
+                            **transport)  # type: ignore[arg-type]
+        assert _fetch(mode, driver, "/forward")[0] == 200
+        assert proxy.seen == [("CONNECT", _host(url)), ("GET", f"{plain}/forward")]
+        assert proxy.refused == 0
+        wrong = proxy.url.replace("http://", "http://proxy-user:wrong-pw-123@")
+        driver = EchoDriver("k", "s", endpoint=plain, proxy=wrong, retry=ONCE,
+                            **transport)  # type: ignore[arg-type]
+        outcome: object  # a 407 answer (plain HTTP), or a failed tunnel
+        try:
+            outcome = _fetch(mode, driver, "/refused")[0]
+        except TransportError as exc:
+            outcome = str(exc)
+        assert outcome == 407 or (isinstance(outcome, str) and "wrong-pw-123" not in outcome)
+        assert proxy.refused >= 1
+        assert "wrong-pw-123" not in repr(driver)
+    assert "s3cret" not in caplog.text and "wrong-pw-123" not in caplog.text
 
 
 def test_which_urls_go_through_a_proxy() -> None:

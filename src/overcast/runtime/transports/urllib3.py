@@ -153,8 +153,14 @@ class Urllib3Transport(SyncTransport):
         """The pool of connections through ``proxy`` (made on first use)."""
         pool = self._proxied.get(proxy)
         if pool is None:
-            pool = self._proxied.setdefault(
-                proxy, urllib3.ProxyManager(proxy, num_pools=32, **self._kwargs))
+            headers = None
+            auth = urllib3.util.parse_url(proxy).auth
+            if auth:  # urllib3 does not send a proxy URL's user and password itself
+                from urllib.parse import unquote
+
+                headers = urllib3.make_headers(proxy_basic_auth=unquote(auth))
+            pool = self._proxied.setdefault(proxy, urllib3.ProxyManager(
+                proxy, num_pools=32, proxy_headers=headers, **self._kwargs))
         return pool
 
     def close(self) -> None:
