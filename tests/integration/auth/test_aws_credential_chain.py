@@ -373,3 +373,18 @@ def test_no_instance_metadata_is_invalid_credentials_at_once(
     assert paused == []
     assert world.meta.state.signed == []
     assert len(driver._companions) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_presigned_url_fetches_temporary_credentials_first(world: World, mode: str) -> None:
+    """Presigning sends nothing, but needs the key: instance metadata is asked
+    first, and the URL carries its key id and session token."""
+    from overcast.storage.base import Container
+    from overcast.storage.base import Object
+
+    driver = world.driver()
+    obj = Object("a.txt", 0, "", {}, {}, Container("bucket", {}, driver), driver)
+    url = call(mode, driver, "get_object_presigned_url", obj)
+    assert "X-Amz-Credential=ASIAIMDS1%2F" in url
+    assert "X-Amz-Security-Token=token-IMDS-1" in url
+    assert world.meta.state.hits["/latest/api/token"] == 1

@@ -1082,6 +1082,9 @@ class S3StorageDriver(StorageApi, StorageDriver):
         bucket = self._check_container(obj.container_name)
         key = self._check_object(obj.name)
         now: float = yield Call(time.time)
+        renew = refresh_credentials(self._credentials, now, self)
+        if renew is not None:  # temporary credentials not fetched yet, or about to expire
+            yield from renew
         return presign_url(verb, self._object_url(bucket, key), self._credentials, self.region,
                            "s3", now, expires)
 
