@@ -388,3 +388,24 @@ def test_a_presigned_url_fetches_temporary_credentials_first(world: World, mode:
     assert "X-Amz-Credential=ASIAIMDS1%2F" in url
     assert "X-Amz-Security-Token=token-IMDS-1" in url
     assert world.meta.state.hits["/latest/api/token"] == 1
+
+
+@pytest.mark.parametrize("setup", [assume_role, web_identity, credential_process, container],
+                         ids=["assume_role", "web_identity", "credential_process", "container"])
+def test_no_secret_of_a_fetch_in_logs_or_hooks(world: World, setup: Callable[[World], Expect],
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """DEBUG logging and request/response hooks see the STS, process and
+    container exchanges; neither the fetched secret key nor its session token
+    (nor the source's own secret) appears in them."""
+    from overcast.runtime.policy import Hooks
+
+    caplog.set_level(logging.DEBUG)
+    events: list[object] = []
+    setup(world)
+    driver = world.driver(hooks=Hooks(on_request=[events.append], on_response=[events.append]))
+    assert driver.list_containers() == []
+    current = driver._credentials.current()
+    assert current.session_token is not None
+    text = caplog.text + "".join(map(repr, events)) + repr(driver) + repr(current)
+    for secret in (current.secret_key.reveal(), current.session_token.reveal(), "base-secret"):
+        assert secret not in text
