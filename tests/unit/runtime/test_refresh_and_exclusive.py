@@ -72,7 +72,8 @@ def _script(count: int) -> Script:
     return script
 
 
-def test_fifty_concurrent_async_requests_fetch_once() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_fifty_concurrent_async_requests_fetch_once(backend: str) -> None:
     script = _script(50)
     driver = _TokenDriver(**script.options())
 
@@ -85,7 +86,7 @@ def test_fifty_concurrent_async_requests_fetch_once() -> None:
                 tasks.start_soon(one)
         return results
 
-    assert anyio.run(main) == [200] * 50
+    assert anyio.run(main, backend=backend) == [200] * 50
     script.assert_done()
     assert [s.path for s in script.received].count("/token") == 1
 
