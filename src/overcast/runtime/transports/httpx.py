@@ -90,14 +90,15 @@ def _client_options(pool_size: int, verify: bool | str, user_agent: str | None,
         "verify": verify if client_cert is None else ssl_context(verify, client_cert),
         "follow_redirects": False,
         "headers": {"User-Agent": user_agent} if user_agent else None,
-        # Proxies are chosen by overcast's Proxies (below), like every transport.
-        "trust_env": False,
     }
 
 
 class _ProxyRouter(httpx.BaseTransport):
     """Sends each request directly or through the proxy :class:`Proxies` names
-    for its URL (one pooled transport per proxy)."""
+    for its URL (one pooled transport per proxy). A client given a transport
+    reads no proxy from the environment itself (httpx), so the choice is
+    overcast's alone, the same as every transport's; a client without one is
+    made only when no proxy is set."""
 
     def __init__(self, proxies: Proxies, options: dict[str, Any]) -> None:
         self._proxies = proxies
