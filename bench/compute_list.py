@@ -1,0 +1,200 @@
+"""``list_nodes`` of 500 nodes in 5 pages of 100: overcast (sync, async) vs
+apache-libcloud 3.9.1, per provider, on the same stateful fixture server.
+
+For each provider (``digitalocean``, ``linode``) one fixture server (the
+tests' own, ``tests/servers/compute_<provider>.py``) runs in its own
+process, seeded with ``--nodes`` running nodes. Each client runs in its own
+process too, so neither the server's CPU nor another client's is charged to
+it:
+
+* ``overcast sync``: ``driver.list_nodes()`` with ``page_size=100``;
+* ``overcast async``: ``await driver.aio.list_nodes()`` on one asyncio loop;
+* ``apache-libcloud``: Libcloud 3.9.1's driver for the provider
+  (``DigitalOcean_v2_NodeDriver`` with ``ex_per_page=100``;
+  ``LinodeNodeDriverV4``, which always asks 25 a page) on ``host``/``port``
+  of the same server.
+
+Each client lists once to warm up (connection, lazy imports), then
+``--repeat`` times (default 5); the client's CPU time (``time.process_time``)
+of each listing is divided by the node count, and the median is reported,
+with overcast's as a ratio to Libcloud's (target: at most 1.0x) and the
+requests each listing made (counted by the server).
+
+    python bench/compute_list.py [--nodes 500] [--repeat 5] [--only digitalocean,linode]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import time
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+PAGE = 100
+CLIENTS = ("overcast sync", "overcast async", "apache-libcloud")
+
+
+# -- the servers ------------------------------------------------------------------------------
+
+
+def _serve_digitalocean(nodes: int, ready: Any, count: Synchronized[int]) -> None:
+    from servers.compute_digitalocean import DigitalOceanComputeServer
+
+    server = DigitalOceanComputeServer()
+    for n in range(nodes):
+        made = server._new_droplet({"name": f"bench-{n:04d}", "size": "s-1vcpu-1gb",
+                                    "image": "ubuntu-24-04-x64", "tags": ["bench"]})
+        assert isinstance(made, dict)
+        server.state.droplets[made["id"]] = made
+        server._boot(made)
+    _run(server, server.dispatch, "/v2", ready, count)
+
+
+def _serve_linode(nodes: int, ready: Any, count: Synchronized[int]) -> None:
+    from servers.compute_linode import LinodeComputeFake
+
+    fake = LinodeComputeFake()
+    for n in range(nodes):
+        made = fake._new_instance({"label": f"bench-{n:04d}", "region": "us-east",
+                                   "type": "g6-nanode-1", "image": "linode/debian12",
+                                   "root_pass": "Bench-Root-Pass-1", "tags": ["bench"]})
+        made["status"] = "running"
+        fake.instances[made["id"]] = made
+    _run(fake.api, fake.api.dispatch, "/v4", ready, count)
+
+
+def _run(api: Any, dispatch: Any, prefix: str, ready: Any, count: Synchronized[int]) -> None:
+    def counted(request: Any) -> Any:
+        with count.get_lock():
+            count.value += 1
+        return dispatch(request)
+
+    api.dispatch = counted
+    with api.serving() as base:
+        ready.send(base)
+        ready.recv()  # wait until the parent is done
+
+
+SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode}
+
+
+# -- the clients ------------------------------------------------------------------------------
+
+
+def _overcast(provider: str, base: str) -> Any:
+    if provider == "digitalocean":
+        from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
+        from servers.digitalocean_api import TOKEN
+
+        return DigitalOceanNodeDriver(TOKEN, endpoint=f"{base}/v2", page_size=PAGE)
+    from overcast.compute.drivers.linode import LinodeNodeDriver
+    from servers.linode_api import TOKEN as LINODE_TOKEN
+
+    return LinodeNodeDriver(LINODE_TOKEN, endpoint=f"{base}/v4", page_size=PAGE)
+
+
+def _libcloud(provider: str, base: str) -> Any:
+    host, port = base.removeprefix("http://").split(":")
+    if provider == "digitalocean":
+        from libcloud.compute.drivers.digitalocean import DigitalOcean_v2_NodeDriver
+
+        from servers.digitalocean_api import TOKEN
+
+        # Libcloud 3.9.1's DigitalOceanNodeDriver.__new__ hands its keywords to
+        # object.__new__, which refuses them, and its v2 base drops host, port and
+        # secure: make the instance, __init__ it, then point its connection here.
+        driver = object.__new__(DigitalOcean_v2_NodeDriver)
+        driver.__init__(TOKEN, ex_per_page=PAGE)
+        connection = driver.connection
+        connection.host, connection.port, connection.secure = host, int(port), False
+        connection.connect()
+        return driver
+    from libcloud.compute.drivers.linode import LinodeNodeDriverV4
+
+    from servers.linode_api import TOKEN as LINODE_TOKEN
+
+    return LinodeNodeDriverV4(LINODE_TOKEN, secure=False, host=host, port=int(port))
+
+
+def _client(provider: str, kind: str, base: str, nodes: int, repeat: int,
+            count: Synchronized[int], out: Any) -> None:
+    driver = _libcloud(provider, base) if kind == "apache-libcloud" else _overcast(provider,
+                                                                                  base)
+    cpu: list[float] = []
+    requests: list[int] = []
+
+    def record(listed: list[Any], spent: float, before: int) -> None:
+        assert len(listed) == nodes, (kind, len(listed))
+        cpu.append(spent)
+        requests.append(count.value - before)
+
+    if kind == "overcast async":
+        async def main() -> None:
+            await driver.aio.list_nodes()  # warm-up
+            for _ in range(repeat):
+                before, start = count.value, time.process_time()
+                listed = await driver.aio.list_nodes()
+                record(listed, time.process_time() - start, before)
+
+        asyncio.run(main())
+    else:
+        driver.list_nodes()  # warm-up
+        for _ in range(repeat):
+            before, start = count.value, time.process_time()
+            listed = driver.list_nodes()
+            record(listed, time.process_time() - start, before)
+    out.send((cpu, requests))
+
+
+def measure(provider: str, nodes: int, repeat: int) -> dict[str, tuple[float, int]]:
+    """``{client: (median CPU µs per node, requests per listing)}`` for one provider."""
+    ctx = multiprocessing.get_context("fork")
+    count: Synchronized[int] = ctx.Value("i", 0)  # type: ignore[assignment]
+    here, there = ctx.Pipe()
+    server = ctx.Process(target=SERVERS[provider], args=(nodes, there, count), daemon=True)
+    server.start()
+    base = here.recv()
+    results: dict[str, tuple[float, int]] = {}
+    try:
+        for kind in CLIENTS:
+            mine, theirs = ctx.Pipe()
+            client = ctx.Process(target=_client,
+                                 args=(provider, kind, base, nodes, repeat, count, theirs))
+            client.start()
+            cpu, requests = mine.recv()
+            client.join(60)
+            results[kind] = (statistics.median(cpu) / nodes * 1e6, statistics.median(requests))
+    finally:
+        here.send("stop")
+        server.join(10)
+    return results
+
+
+def main() -> None:
+    """Run the benchmark and print a table per provider."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", default=",".join(SERVERS))
+    args = parser.parse_args()
+    print(f"list_nodes of {args.nodes} nodes, pages of {PAGE} where the client lets us; "
+          f"median of {args.repeat}; client CPU µs per node")
+    for provider in args.only.split(","):
+        results = measure(provider, args.nodes, args.repeat)
+        theirs = results["apache-libcloud"][0]
+        print(f"\n{provider}")
+        print(f"  {'client':<16} {'CPU µs/node':>12} {'vs libcloud':>12} {'requests':>9}")
+        for kind, (cpu, requests) in results.items():
+            print(f"  {kind:<16} {cpu:>12.1f} {cpu / theirs:>11.2f}x {requests:>9}")
+
+
+if __name__ == "__main__":
+    main()
