@@ -83,13 +83,24 @@ def _run(api: Any, dispatch: Any, prefix: str, ready: Any, count: Synchronized[i
         ready.recv()  # wait until the parent is done
 
 
-SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode}
+def _serve_gce(nodes: int, ready: Any, count: Synchronized[int]) -> None:
+    from _gce_list import seeded_server
+
+    server = seeded_server(nodes)
+    _run(server, server.dispatch, "/compute/v1", ready, count)
+
+
+SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode, "gce": _serve_gce}
 
 
 # -- the clients ------------------------------------------------------------------------------
 
 
 def _overcast(provider: str, base: str) -> Any:
+    if provider == "gce":
+        from _gce_list import overcast_driver
+
+        return overcast_driver(base, PAGE)
     if provider == "digitalocean":
         from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
         from servers.digitalocean_api import TOKEN
@@ -102,6 +113,10 @@ def _overcast(provider: str, base: str) -> Any:
 
 
 def _libcloud(provider: str, base: str) -> Any:
+    if provider == "gce":
+        from _gce_list import libcloud_driver
+
+        return libcloud_driver(base)
     host, port = base.removeprefix("http://").split(":")
     if provider == "digitalocean":
         from libcloud.compute.drivers.digitalocean import DigitalOcean_v2_NodeDriver
