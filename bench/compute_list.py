@@ -1,7 +1,7 @@
 """``list_nodes`` of 500 nodes in 5 pages of 100: overcast (sync, async) vs
 apache-libcloud 3.9.1, per provider, on the same stateful fixture server.
 
-For each provider (``digitalocean``, ``linode``) one fixture server (the
+For each provider (``digitalocean``, ``linode``, ``gce``) one fixture server (the
 tests' own, ``tests/servers/compute_<provider>.py``) runs in its own
 process, seeded with ``--nodes`` running nodes. Each client runs in its own
 process too, so neither the server's CPU nor another client's is charged to
