@@ -83,6 +83,13 @@ def _run(api: Any, dispatch: Any, prefix: str, ready: Any, count: Synchronized[i
         ready.recv()  # wait until the parent is done
 
 
+def _serve_cloudstack(nodes: int, ready: Any, count: Synchronized[int]) -> None:
+    from _cloudstack_list import seeded_server
+
+    server = seeded_server(nodes)
+    _run(server, server.dispatch, "/client/api", ready, count)
+
+
 def _serve_gce(nodes: int, ready: Any, count: Synchronized[int]) -> None:
     from _gce_list import seeded_server
 
@@ -90,13 +97,18 @@ def _serve_gce(nodes: int, ready: Any, count: Synchronized[int]) -> None:
     _run(server, server.dispatch, "/compute/v1", ready, count)
 
 
-SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode, "gce": _serve_gce}
+SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode, "gce": _serve_gce,
+           "cloudstack": _serve_cloudstack}
 
 
 # -- the clients ------------------------------------------------------------------------------
 
 
 def _overcast(provider: str, base: str) -> Any:
+    if provider == "cloudstack":
+        from _cloudstack_list import overcast_driver as cloudstack_driver
+
+        return cloudstack_driver(base, PAGE)
     if provider == "gce":
         from _gce_list import overcast_driver
 
@@ -113,6 +125,10 @@ def _overcast(provider: str, base: str) -> Any:
 
 
 def _libcloud(provider: str, base: str) -> Any:
+    if provider == "cloudstack":  # it sends no paging: the server's 500 in one answer
+        from _cloudstack_list import libcloud_driver as libcloud_cloudstack
+
+        return libcloud_cloudstack(base)
     if provider == "gce":
         from _gce_list import libcloud_driver
 
