@@ -90,6 +90,18 @@ def test_listings_follow_count_and_stop_at_an_empty_page(mode: str) -> None:
     script.assert_done()
 
 
+def test_a_server_that_ignores_page_is_an_error_not_a_listing_twice(mode: str) -> None:
+    script = Script()
+    for number in ("1", "2"):
+        script.expect("GET", API, params=signed("listVirtualMachines", page=number,
+                                                pagesize="2")).reply(json={
+            "listvirtualmachinesresponse": {"count": 4,
+                                            "virtualmachine": [vm("a", "a"), vm("b", "b")]}})
+    with pytest.raises(ProviderError, match="ignores 'page'"):
+        call(mode, driver(script, page_size=2), "list_nodes")
+    script.assert_done()
+
+
 def test_a_failed_job_and_an_error_answer_are_read_from_their_shapes(mode: str) -> None:
     script = Script()
     script.expect("GET", API, params=signed("rebootVirtualMachine", id="vm-1")).reply(

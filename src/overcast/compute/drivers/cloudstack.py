@@ -106,6 +106,7 @@ from overcast.errors import NotFound
 from overcast.errors import NotSupported
 from overcast.errors import OperationTimeout
 from overcast.errors import OvercastError
+from overcast.errors import ProviderError
 from overcast.errors import SnapshotNotFound
 from overcast.errors import VolumeNotFound
 from overcast.runtime.api import ErrorMap
@@ -461,15 +462,29 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
     def _pages(self, command: str, key: str, convert: Callable[[Mapping[str, Any]], T],
                params: Sequence[tuple[str, str]] = (), *, what: str = "",
                missing: type[NotFound] | None = None) -> Iter[T]:
-        """Every item of a listing, page by page, until the answer's ``count``."""
+        """Every item of a listing, page by page, until the answer's ``count``.
+
+        A page that begins with the item an earlier page began with (a server
+        that ignores ``page`` answers page 1 again) is a ProviderError, not
+        items listed twice."""
         size = self.page_size
+        firsts: dict[str, int] = {}
 
         def fetch(cursor: Cursor | None) -> Op[Page[T]]:
             number = int(cursor or 1)
             data = yield from self._call(
                 command, [*params, ("page", str(number)), ("pagesize", str(size))],
                 what=what, missing=missing)
-            items = [convert(item) for item in data.get(key) or ()]
+            raw = data.get(key) or ()
+            first = raw[0].get("id") if raw and isinstance(raw[0], Mapping) else None
+            if first is not None:
+                if str(first) in firsts:
+                    raise ProviderError(
+                        f"{command}: page {number} begins with the item page "
+                        f"{firsts[str(first)]} began with ({first}); the server ignores "
+                        f"'page': stopping rather than listing items twice", driver=self)
+                firsts[str(first)] = number
+            items = [convert(item) for item in raw]
             count = _int(data.get("count")) or 0
             return Page.number(items, number, more=bool(items) and number * size < count)
 
