@@ -35,6 +35,8 @@ errors and pageToken paging are every Google fixture's
 * Disks: ``sizeGb``, from ``sourceImage`` or ``sourceSnapshot``; deleting one
   in use is 400 ``resourceInUseByAnotherResource``; ``createSnapshot`` makes a
   global snapshot.
+* Networks: the project's auto-mode ``default`` network, read only; disk
+  types ``pd-standard``, ``pd-balanced``, ``pd-ssd`` (``GET`` one).
 * Images live in the project and in the public projects ``debian-cloud``
   and ``ubuntu-os-cloud`` (other projects have none); ``.../images/family/
   {family}`` is a family's newest image that is not deprecated.
@@ -84,6 +86,7 @@ MACHINE_TYPES = {
     "n2d-standard-2": (2, 8192, False), "c2-standard-4": (4, 16384, False),
     "m1-ultramem-40": (40, 961 * 1024, False),
 }
+DISK_TYPES = ("pd-balanced", "pd-ssd", "pd-standard")
 PUBLIC_IMAGES = {
     "debian-cloud": [("debian-11-bullseye-v20240110", "debian-11", True),
                      ("debian-12-bookworm-v20250101", "debian-12", False)],
@@ -493,6 +496,36 @@ class GCEServer(GuardedAPI):
             return self._aggregated(req, [(f"zones/{z}", machine_type(z, n)) for z in ZONES
                                           for n in MACHINE_TYPES], "machineTypes",
                                     "compute#machineTypeAggregatedList")
+
+        # networks (read only: the project's auto-mode "default") ---------------------------
+
+        def network(name: str) -> dict[str, Any]:
+            return {"kind": "compute#network", "id": "7000000000000000001", "name": name,
+                    "autoCreateSubnetworks": True, "routingConfig": {"routingMode": "REGIONAL"},
+                    "subnetworks": [state.link("regions", z.rsplit("-", 1)[0], "subnetworks",
+                                               name) for z in ZONES],
+                    "creationTimestamp": stamp(),
+                    "selfLink": state.link("global", "networks", name)}
+
+        @route("GET", API + r"/global/networks")
+        def list_networks(req: FakeRequest, project: str) -> FakeResponse:
+            return self._list(req, [network("default")], "compute#networkList")
+
+        @route("GET", API + r"/global/networks/(?P<name>[^/]+)")
+        def get_network(req: FakeRequest, project: str, name: str) -> FakeResponse:
+            if name != "default":
+                return not_found(f"projects/{project}/global/networks/{name}")
+            return FakeResponse.json(network(name))
+
+        @route("GET", ZONED + r"/diskTypes/(?P<name>[^/]+)")
+        def get_disk_type(req: FakeRequest, project: str, zone: str, name: str
+                          ) -> FakeResponse:
+            if zone not in ZONES or name not in DISK_TYPES:
+                return not_found(f"projects/{project}/zones/{zone}/diskTypes/{name}")
+            return FakeResponse.json({"kind": "compute#diskType", "id": str(
+                30000 + DISK_TYPES.index(name)), "name": name, "zone": state.link("zones", zone),
+                "validDiskSize": "10GB-65536GB", "defaultDiskSizeGb": "10",
+                "selfLink": state.link("zones", zone, "diskTypes", name)})
 
         # images ------------------------------------------------------------------------------
 
