@@ -118,7 +118,7 @@ from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import find_first
 from overcast.runtime.redact import Secret
-from overcast.xml import local
+from overcast.xml import fields
 
 __all__ = ["EXTRA_TAG", "REPLACED_TAG", "RESTORED_TAG", "TARGET_ID_TAG", "TARGET_TAG",
            "EBSBackupDriver"]
@@ -147,24 +147,6 @@ _JOB_STATES: Final = {
     "recoverable": BackupTargetJobStatusType.COMPLETED,
     "recovering": BackupTargetJobStatusType.RUNNING,
 }
-
-
-class _Fields:
-    """An item's children by name, looked up once (a listing reads thousands)."""
-
-    __slots__ = ("_children",)
-
-    def __init__(self, item: Element) -> None:
-        self._children = {local(child.tag): child for child in item}
-
-    def text(self, name: str) -> str | None:
-        found = self._children.get(name)
-        return None if found is None else (found.text or "").strip()
-
-    def tags(self) -> dict[str, str]:
-        found = self._children.get("tagSet")
-        return {} if found is None else {text(item, "key") or "": text(item, "value") or ""
-                                         for item in found}
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,16 +253,15 @@ class EBSBackupDriver(EC2Query, BackupDriver):
                             BackupTargetType.VOLUME, driver=self, extra=extra)
 
     def _to_point(self, target: BackupTarget, item: Element) -> BackupTargetRecoveryPoint:
-        fields = _Fields(item)
-        snapshot_id = fields.text("snapshotId") or ""
-        taken = moment(fields.text("startTime")) or datetime.fromtimestamp(0, UTC)
+        read = fields(item)  # one pass over the item's children
+        snapshot_id = read.get("snapshotId", "").strip()
+        taken = moment(read.get("startTime")) or datetime.fromtimestamp(0, UTC)
         return BackupTargetRecoveryPoint(
             snapshot_id, taken if taken.tzinfo else taken.replace(tzinfo=UTC), target,
             driver=self,
-            extra={"snapshot-id": snapshot_id, "tags": fields.tags(),
-                   "volume_id": fields.text("volumeId"),
-                   "size": integer(fields.text("volumeSize")),
-                   "description": fields.text("description")},
+            extra={"snapshot-id": snapshot_id, "tags": tags(item),
+                   "volume_id": read.get("volumeId"), "size": integer(read.get("volumeSize")),
+                   "description": read.get("description")},
         )
 
     def _to_job(self, target: BackupTarget, item: Element) -> BackupTargetJob:
