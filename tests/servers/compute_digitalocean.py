@@ -60,7 +60,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -73,6 +73,7 @@ import pytest
 from overcast.compute.drivers.digitalocean import DigitalOceanNodeDriver
 from overcast.runtime.policy import Hooks
 from servers.compute_target import ComputeTarget
+from servers.digitalocean_api import PREFIX
 from servers.digitalocean_api import TOKEN
 from servers.digitalocean_api import DigitalOceanAPI
 from servers.digitalocean_api import Faults
@@ -84,7 +85,6 @@ from servers.fakeapi import FakeResponse
 
 __all__ = ["TOKEN", "ComputeState", "DigitalOceanComputeServer", "make_target", "serve"]
 
-PREFIX = "/v2"
 DEFAULT_REGION = "nyc3"
 REGIONS: list[dict[str, Any]] = [
     {"slug": "nyc1", "name": "New York 1", "available": True},
@@ -651,25 +651,14 @@ class DigitalOceanComputeServer(DigitalOceanAPI):
             return FakeResponse.json({"action": action}, 201)
 
 
-@contextmanager
-def serve() -> Iterator[tuple[DigitalOceanComputeServer, str]]:
+def serve() -> AbstractContextManager[tuple[DigitalOceanComputeServer, str]]:
     """A fresh server; yields it and the driver endpoint (``.../v2``)."""
-    server = DigitalOceanComputeServer()
-    with server.serving() as base_url:
-        yield server, base_url + PREFIX
-
-
-_shared: tuple[DigitalOceanComputeServer, str] | None = None
+    return DigitalOceanComputeServer.serve()
 
 
 def shared_server(request: pytest.FixtureRequest) -> tuple[DigitalOceanComputeServer, str]:
     """This test process's server, started on first use and stopped at session end."""
-    global _shared
-    if _shared is None:
-        context = serve()
-        _shared = context.__enter__()
-        request.config.add_cleanup(lambda: context.__exit__(None, None, None))
-    return _shared
+    return DigitalOceanComputeServer.shared(request)
 
 
 def make_driver(endpoint: str, sent: list[object] | None = None,

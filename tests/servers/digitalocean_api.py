@@ -17,8 +17,13 @@ Tests make a server fail on purpose with :meth:`Faults.inject`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from typing import Self
 from urllib.parse import urlencode
+
+import pytest
 
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
@@ -26,7 +31,12 @@ from servers.fakeapi import Fault
 from servers.fakeapi import Faults
 from servers.fakeapi import GuardedAPI
 
-__all__ = ["TOKEN", "DigitalOceanAPI", "Fault", "Faults", "error", "invalid", "not_found"]
+__all__ = ["PREFIX", "TOKEN", "DigitalOceanAPI", "Fault", "Faults", "error", "invalid",
+           "not_found"]
+
+#: The path of the API below the server's address.
+PREFIX = "/v2"
+_SHARED: dict[type, tuple[Any, str]] = {}
 
 #: The personal access token the fixtures accept (DigitalOcean's ``dop_v1_`` form).
 TOKEN = "dop_v1_" + "0123456789abcdef" * 4
@@ -49,7 +59,28 @@ def invalid(message: str) -> FakeResponse:
 
 class DigitalOceanAPI(GuardedAPI):
     """Routes over a state holding :class:`Faults`; checks the token and
-    faults before routing, and pages lists the API's way (:meth:`_page`)."""
+    faults before routing, and pages lists the API's way (:meth:`_page`).
+    :meth:`serve` runs a fresh server, :meth:`shared` this test process's."""
+
+    @classmethod
+    @contextmanager
+    def serve(cls) -> Iterator[tuple[Self, str]]:
+        """A fresh server; yields it and the driver endpoint (``.../v2``)."""
+        server = cls()
+        with server.serving() as base_url:
+            yield server, base_url + PREFIX
+
+    @classmethod
+    def shared(cls, request: pytest.FixtureRequest) -> tuple[Self, str]:
+        """This test process's server of this class, started on first use and
+        stopped at session end."""
+        found = _SHARED.get(cls)
+        if found is None:
+            context = cls.serve()
+            found = context.__enter__()
+            _SHARED[cls] = found
+            request.config.add_cleanup(lambda: context.__exit__(None, None, None))
+        return found  # type: ignore[return-value]
 
     def denied(self, request: FakeRequest) -> FakeResponse | None:
         """401 unless the request carries the fixtures' token."""

@@ -43,7 +43,7 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -53,6 +53,7 @@ import pytest
 
 from overcast.dns.drivers.digitalocean import DigitalOceanDNSDriver
 from overcast.runtime.policy import Hooks
+from servers.digitalocean_api import PREFIX
 from servers.digitalocean_api import TOKEN
 from servers.digitalocean_api import DigitalOceanAPI
 from servers.digitalocean_api import Faults
@@ -65,7 +66,6 @@ from servers.fakeapi import FakeResponse
 
 __all__ = ["TOKEN", "DigitalOceanServer", "DigitalOceanState", "error", "make_target", "serve"]
 
-PREFIX = "/v2"
 NAME_SERVERS = ("ns1.digitalocean.com", "ns2.digitalocean.com", "ns3.digitalocean.com")
 DEFAULT_TTL = 1800
 _TYPES = frozenset({"A", "AAAA", "CAA", "CNAME", "MX", "NS", "SOA", "SRV", "TXT"})
@@ -323,25 +323,14 @@ class DigitalOceanServer(DigitalOceanAPI):
             return FakeResponse(204)
 
 
-@contextmanager
-def serve() -> Iterator[tuple[DigitalOceanServer, str]]:
+def serve() -> AbstractContextManager[tuple[DigitalOceanServer, str]]:
     """A fresh server; yields it and the driver endpoint (``.../v2``)."""
-    server = DigitalOceanServer()
-    with server.serving() as base_url:
-        yield server, base_url + PREFIX
-
-
-_shared: tuple[DigitalOceanServer, str] | None = None
+    return DigitalOceanServer.serve()
 
 
 def shared_server(request: pytest.FixtureRequest) -> tuple[DigitalOceanServer, str]:
     """This test process's server, started on first use and stopped at session end."""
-    global _shared
-    if _shared is None:
-        context = serve()
-        _shared = context.__enter__()
-        request.config.add_cleanup(lambda: context.__exit__(None, None, None))
-    return _shared
+    return DigitalOceanServer.shared(request)
 
 
 def make_target(request: pytest.FixtureRequest, tmp_path: Path) -> DNSTarget:

@@ -50,7 +50,6 @@ import string
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -72,6 +71,9 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.values import moment
+from overcast.compute.values import price
+from overcast.compute.values import whole
 from overcast.errors import AlreadyExists
 from overcast.errors import ImageNotFound
 from overcast.errors import InvalidInput
@@ -158,31 +160,6 @@ class DigitalOceanFloatingIP:
 
     def __repr__(self) -> str:
         return f"<DigitalOceanFloatingIP: ip={self.ip_address}, node_id={self.node_id}>"
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _whole(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _price(value: Any) -> float | None:
-    """A price from the API: US dollars, ``None`` when unknown (never 0)."""
-    try:
-        price = float(value)
-    except (TypeError, ValueError):
-        return None
-    return price if price > 0 else None
 
 
 def _token_tag(token: str) -> str:
@@ -287,10 +264,10 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
     def _to_size(self, data: Mapping[str, Any]) -> NodeSize:
         return NodeSize(
-            id=str(data["slug"]), name=str(data["slug"]), ram=_whole(data.get("memory")),
-            disk=_whole(data.get("disk")),
-            bandwidth=None if data.get("transfer") is None else _whole(data["transfer"]),
-            price=_price(data.get("price_hourly")), driver=self,
+            id=str(data["slug"]), name=str(data["slug"]), ram=whole(data.get("memory")),
+            disk=whole(data.get("disk")),
+            bandwidth=None if data.get("transfer") is None else whole(data["transfer"]),
+            price=price(data.get("price_hourly")), driver=self,
             extra={"vcpus": data.get("vcpus"), "regions": list(data.get("regions") or []),
                    "price_monthly": data.get("price_monthly"),
                    "available": data.get("available"), "description": data.get("description")},
@@ -383,7 +360,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
             public_ips=public, private_ips=private, driver=self,
             size=self._to_size(size) if isinstance(size, Mapping) and size.get("slug") else None,
             image=self._to_image(image) if isinstance(image, Mapping) and "id" in image else None,
-            extra=extra, created_at=_moment(data.get("created_at")),
+            extra=extra, created_at=moment(data.get("created_at")),
         )
 
     @iterator
@@ -558,7 +535,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         region = data.get("region") or {}
         droplets = [str(d) for d in data.get("droplet_ids") or []]
         return StorageVolume(
-            id=str(data["id"]), name=data.get("name"), size=_whole(data.get("size_gigabytes")),
+            id=str(data["id"]), name=data.get("name"), size=whole(data.get("size_gigabytes")),
             driver=self,
             state=StorageVolumeState.INUSE if droplets else StorageVolumeState.AVAILABLE,
             extra={"created_at": data.get("created_at"), "droplet_ids": droplets,
@@ -655,13 +632,13 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
     def _to_snapshot(self, data: Mapping[str, Any]) -> VolumeSnapshot:
         return VolumeSnapshot(
-            id=str(data["id"]), driver=self, size=_whole(data.get("size_gigabytes")),
+            id=str(data["id"]), driver=self, size=whole(data.get("size_gigabytes")),
             extra={"created_at": data.get("created_at"), "resource_id": data.get("resource_id"),
                    "resource_type": data.get("resource_type"),
                    "regions": list(data.get("regions") or []),
                    "min_disk_size": data.get("min_disk_size"),
                    "tags": list(data.get("tags") or [])},
-            created=_moment(data.get("created_at")), state=VolumeSnapshotState.AVAILABLE,
+            created=moment(data.get("created_at")), state=VolumeSnapshotState.AVAILABLE,
             name=data.get("name"),
         )
 

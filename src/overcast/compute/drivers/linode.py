@@ -62,8 +62,6 @@ import secrets
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from datetime import UTC
-from datetime import datetime
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -84,6 +82,9 @@ from overcast.compute.models import NodeSize
 from overcast.compute.models import NodeState
 from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
+from overcast.compute.values import moment
+from overcast.compute.values import price
+from overcast.compute.values import whole
 from overcast.errors import AlreadyExists
 from overcast.errors import ImageNotFound
 from overcast.errors import InvalidInput
@@ -150,31 +151,9 @@ MIN_VOLUME_SIZE: Final = 10
 _PRIVATE: Final = ipaddress.ip_network("192.168.128.0/17")
 
 
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _whole(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _hourly(price: Any) -> float | None:
+def _hourly(figures: Any) -> float | None:
     """The hourly figure of a ``{"hourly", "monthly"}`` price; ``None`` if unknown or 0."""
-    value = price.get("hourly") if isinstance(price, Mapping) else None
-    try:
-        hourly = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return hourly if hourly > 0 else None
+    return price(figures.get("hourly") if isinstance(figures, Mapping) else None)
 
 
 def _is_private(address: str) -> bool:
@@ -263,17 +242,17 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     # -- types, images, regions -----------------------------------------------------------
 
     def _to_size(self, data: Mapping[str, Any], region: str | None = None) -> NodeSize:
-        price = _hourly(data.get("price"))
+        hourly = _hourly(data.get("price"))
         regional = {str(p.get("id")): p for p in data.get("region_prices") or ()
                     if isinstance(p, Mapping)}
         if region is not None and region in regional:
-            price = _hourly(regional[region])
+            hourly = _hourly(regional[region])
         monthly = (data.get("price") or {}).get("monthly")
         return NodeSize(
             id=str(data["id"]), name=str(data.get("label") or data["id"]),
-            ram=_whole(data.get("memory")), disk=_whole(data.get("disk")) // 1024,
-            bandwidth=None if data.get("network_out") is None else _whole(data["network_out"]),
-            price=price, driver=self,
+            ram=whole(data.get("memory")), disk=whole(data.get("disk")) // 1024,
+            bandwidth=None if data.get("network_out") is None else whole(data["network_out"]),
+            price=hourly, driver=self,
             extra={"class": data.get("class"), "vcpus": data.get("vcpus"),
                    "gpus": data.get("gpus"), "transfer": data.get("transfer"),
                    "disk_mb": data.get("disk"), "monthly_price": monthly,
@@ -357,7 +336,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
             id=str(data["id"]), name=str(data.get("label") or ""),
             state=NODE_STATES.get(str(data.get("status")), NodeState.UNKNOWN),
             public_ips=public, private_ips=[a for a in addresses if _is_private(a)],
-            driver=self, extra=extra, created_at=_moment(data.get("created")),
+            driver=self, extra=extra, created_at=moment(data.get("created")),
         )
 
     @iterator
@@ -558,7 +537,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         if attached and state is StorageVolumeState.AVAILABLE:
             state = StorageVolumeState.INUSE
         return StorageVolume(
-            id=str(data["id"]), name=data.get("label"), size=_whole(data.get("size")),
+            id=str(data["id"]), name=data.get("label"), size=whole(data.get("size")),
             driver=self, state=state,
             extra={"created": data.get("created"), "tags": list(data.get("tags") or []),
                    "location": data.get("region"),
