@@ -424,6 +424,7 @@ class GCENodeDriver(HttpApi, NodeDriver):
         if inside:
             self._metadata = MetadataCredentials(endpoint=metadata_endpoint, driver=self,
                                                  options=options)
+            self._adopt(self._metadata.server)  # closed with the driver, sync or async
             self._tokens = self._metadata.tokens
         else:
             if project is None:
@@ -443,12 +444,6 @@ class GCENodeDriver(HttpApi, NodeDriver):
 
     def _secrets(self) -> tuple[Secret, ...]:
         return self._google.secrets() if self._google is not None else ()
-
-    def close(self) -> None:
-        """Close this driver's connections (and the metadata client's)."""
-        super().close()
-        if self._metadata is not None:
-            self._metadata.close()
 
     # -- auth, requests, errors ---------------------------------------------------------------
 
