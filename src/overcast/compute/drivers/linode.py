@@ -147,8 +147,9 @@ _LABEL: Final = re.compile(r"\A[A-Za-z0-9](?!.*(--|__|\.\.))[A-Za-z0-9_.-]{1,62}
 _VOLUME_LABEL: Final = re.compile(r"\A[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
 #: Linode's smallest volume, in GiB.
 MIN_VOLUME_SIZE: Final = 10
-#: Linode's private IPv4 range.
-_PRIVATE: Final = ipaddress.ip_network("192.168.128.0/17")
+#: Private IPv4 ranges (RFC 1918; Linode's private addresses are in 192.168.128.0/17).
+_PRIVATE: Final = tuple(ipaddress.ip_network(net)
+                        for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def _hourly(figures: Any) -> float | None:
@@ -161,7 +162,7 @@ def _is_private(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return ip.version == 4 and (ip in _PRIVATE or (ip.is_private and not ip.is_loopback))
+    return ip.version == 4 and any(ip in net for net in _PRIVATE)
 
 
 def _token_tag(token: str) -> str:
