@@ -34,6 +34,7 @@ class _Group(TyperGroup):
     and an exit code (a traceback only with ``--debug``)."""
 
     def invoke(self, ctx: ClickContext) -> Any:
+        """Run the chosen command; map its failure to a line and an exit code."""
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, ClickException):
