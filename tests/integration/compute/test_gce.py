@@ -424,3 +424,17 @@ def test_deploy_node_logs_in_with_the_key_sent_as_ssh_keys_metadata(
     assert node.state == NodeState.RUNNING and node.public_ips[0] == "127.0.0.1"
     assert public in server.authorized_keys.read_text().splitlines()
     assert script.stdout == f"{server.user}\n" and script.exit_status == 0
+
+
+def test_size_and_image_by_name_as_libcloud_takes_them(driver: GCENodeDriver, fake: GCEServer,
+                                                       mode: str) -> None:
+    node = call(mode, driver, "create_node", unique("named"), "e2-small", "debian-12")
+    stored = fake.state.instances[(ZONE, node.name)]
+    assert stored["machineType"].endswith("/machineTypes/e2-small")
+    assert node.extra["machineType"] == "e2-small"
+    before = len(fake.requests)
+    with pytest.raises(InvalidInput):  # checked before the names are looked up
+        call(mode, driver, "create_node", "Bad Name", "e2-small", "debian-12")
+    assert fake.requests[before:] == []
+    with pytest.raises(ImageNotFound):
+        call(mode, driver, "create_node", unique("named"), "e2-small", "no-such-image")

@@ -906,7 +906,7 @@ class GCENodeDriver(HttpApi, NodeDriver):
         return (yield from self.get_node.op(name, ex_zone=zone))
 
     @operation
-    def create_node(self, name: str, size: NodeSize, image: NodeImage,
+    def create_node(self, name: str, size: NodeSize | str, image: NodeImage | str,
                     location: NodeLocation | None = None, auth: NodeAuth | None = None, *,
                     ex_network: str = "default", ex_subnetwork: str | None = None,
                     ex_tags: Sequence[str] | None = None,
@@ -924,7 +924,9 @@ class GCENodeDriver(HttpApi, NodeDriver):
         wait for its operation, and return it.
 
         ``size`` is a machine type of the zone ``location`` (default: the
-        driver's zone), ``image`` the boot disk's source. The keywords are
+        driver's zone), ``image`` the boot disk's source; as in Libcloud, they
+        may be given by name (``"e2-small"``; an image's name or family,
+        looked up as :meth:`ex_get_image` does), once the rest is checked. The keywords are
         Libcloud's: ``ex_metadata`` (``ssh-keys``, ``startup-script``, ...),
         ``ex_tags`` (network tags), ``ex_labels``, ``ex_service_accounts``
         (``[{"email": "default", "scopes": ["storage-ro", ...]}]``; default:
@@ -937,16 +939,36 @@ class GCENodeDriver(HttpApi, NodeDriver):
         line for ``ex_ssh_username``. Libcloud's fifth positional parameter
         is ``ex_network``; here it is ``auth`` (give ``ex_network=`` by name).
         """
-        return (yield from self._create_node(
-            name, size, image, location, auth, ex_network=ex_network,
-            ex_subnetwork=ex_subnetwork, ex_tags=ex_tags, ex_metadata=ex_metadata,
-            ex_labels=ex_labels, ex_service_accounts=ex_service_accounts,
-            ex_disk_type=ex_disk_type, ex_disk_size=ex_disk_size,
-            ex_disk_auto_delete=ex_disk_auto_delete, external_ip=external_ip,
-            internal_ip=internal_ip, description=description,
-            ex_can_ip_forward=ex_can_ip_forward, ex_preemptible=ex_preemptible,
-            ex_on_host_maintenance=ex_on_host_maintenance,
-            ex_automatic_restart=ex_automatic_restart, ex_ssh_username=ex_ssh_username))
+        options: dict[str, Any] = {
+            "ex_network": ex_network, "ex_subnetwork": ex_subnetwork, "ex_tags": ex_tags,
+            "ex_metadata": ex_metadata, "ex_labels": ex_labels,
+            "ex_service_accounts": ex_service_accounts, "ex_disk_type": ex_disk_type,
+            "ex_disk_size": ex_disk_size, "ex_disk_auto_delete": ex_disk_auto_delete,
+            "external_ip": external_ip, "internal_ip": internal_ip, "description": description,
+            "ex_can_ip_forward": ex_can_ip_forward, "ex_preemptible": ex_preemptible,
+            "ex_on_host_maintenance": ex_on_host_maintenance,
+            "ex_automatic_restart": ex_automatic_restart, "ex_ssh_username": ex_ssh_username}
+        if isinstance(size, str) or isinstance(image, str):
+            size, image = yield from self._named_models(name, size, image, location, auth,
+                                                        options)
+        return (yield from self._create_node(name, size, image, location, auth, **options))
+
+    def _named_models(self, name: str, size: object, image: object, location: object,
+                      auth: object, options: Mapping[str, Any]
+                      ) -> Op[tuple[NodeSize, NodeImage]]:
+        """Libcloud's names for ``size`` (a machine type of the zone) and ``image``
+        (an image name or family, :meth:`ex_get_image`) looked up, once
+        everything else was checked (nothing is sent for invalid input)."""
+        self._check_node(self._node_spec(
+            name, size if isinstance(size, NodeSize) else NodeSize(str(size), str(size), 0, 0),
+            image if isinstance(image, NodeImage) else NodeImage(str(image), str(image)),
+            location, auth, options))
+        if isinstance(size, str):
+            zone = yield from self._zone_of(location)
+            size = yield from self.ex_get_size.op(size, zone)
+        if isinstance(image, str):
+            image = yield from self.ex_get_image.op(image)
+        return self._expect(size, NodeSize, "size"), self._expect(image, NodeImage, "image")
 
     def _metadata_items(self, metadata: object) -> list[dict[str, str]]:
         """``ex_metadata`` as the API's ``items``: a dict, ``{"items": [...]}``
