@@ -40,13 +40,13 @@ from typing import Final
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import parse_token_response
+from overcast.auth.tokens import single_flight
 from overcast.errors import InvalidCredentials
 from overcast.errors import OperationTimeout
 from overcast.errors import TransportError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
-from overcast.runtime.effects import Exclusive
 from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Response
@@ -165,19 +165,10 @@ class MetadataCredentials:
 
     def token(self) -> Op[AccessToken]:
         """Operation: the cached access token, or a new one (one fetch however
-        many calls ask at once)."""
-        now: float = yield Call(time.time)
-        cached = self.tokens.current(now)
-        if cached is not None:
-            return cached
-        token: AccessToken = yield Exclusive(self._gate, self._refresh())
-        return token
+        many calls ask at once: :func:`~overcast.auth.tokens.single_flight`)."""
+        return (yield from single_flight(self.tokens, self._gate, self._fetch))
 
-    def _refresh(self) -> Op[AccessToken]:
-        now: float = yield Call(time.time)
-        cached = self.tokens.current(now)  # another call may have fetched it meanwhile
-        if cached is not None:
-            return cached
+    def _fetch(self, now: float) -> Op[AccessToken]:
         fetched: tuple[Secret, float, float] = yield Delegate(self.server,
                                                               self.server.fetch_token())
         token, expires_in, at = fetched

@@ -67,7 +67,6 @@ import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from datetime import datetime
 from functools import cache
 from typing import Any
 from typing import ClassVar
@@ -94,6 +93,8 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.values import moment
+from overcast.compute.values import whole
 from overcast.errors import AlreadyExists
 from overcast.errors import ImageNotFound
 from overcast.errors import InvalidInput
@@ -330,25 +331,9 @@ def _last(link: Any) -> str | None:
     return str(link).rstrip("/").rsplit("/", 1)[-1] if link else None
 
 
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _region_of(zone: str) -> str:
     """``us-central1-a`` -> ``us-central1``."""
     return zone.rsplit("-", 1)[0]
-
-
-def _whole(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 class GCENodeDriver(HttpApi, NodeDriver):
@@ -526,7 +511,7 @@ class GCENodeDriver(HttpApi, NodeDriver):
         codes = [str(e["code"]) for e in errors if e.get("code")]
         message = "; ".join(str(e.get("message") or e.get("code")) for e in errors) \
             or str(op.get("httpErrorMessage") or "the operation failed")
-        status = _whole(op.get("httpErrorStatusCode")) or 400
+        status = whole(op.get("httpErrorStatusCode")) or 400
         fault = Fault(status, codes[0] if codes else None, message, None, frozenset(codes))
         return self.errors.error(
             fault, outcome, label=self.label, method=str(op.get("operationType") or "operation"),
@@ -640,11 +625,11 @@ class GCENodeDriver(HttpApi, NodeDriver):
 
     def _to_size(self, data: Mapping[str, Any], prices: Mapping[str, Any]) -> NodeSize:
         zone = _last(data.get("zone"))
-        vcpus = _whole(data.get("guestCpus"))
-        memory = _whole(data.get("memoryMb"))
+        vcpus = whole(data.get("guestCpus"))
+        memory = whole(data.get("memoryMb"))
         return NodeSize(
             id=str(data.get("id") or data["name"]), name=str(data["name"]), ram=memory,
-            disk=_whole(data.get("imageSpaceGb")), bandwidth=0, driver=self,
+            disk=whole(data.get("imageSpaceGb")), bandwidth=0, driver=self,
             price=size_price(str(data["name"]), vcpus, memory,
                              _region_of(zone) if zone else None, prices),
             extra={"guestCpus": vcpus, "zone": zone, "selfLink": data.get("selfLink"),
@@ -846,7 +831,7 @@ class GCENodeDriver(HttpApi, NodeDriver):
         return Node(id=str(data.get("id") or data["name"]), name=str(data["name"]),
                     state=NODE_STATES.get(str(data.get("status")), NodeState.UNKNOWN),
                     public_ips=public, private_ips=private, driver=self, extra=extra,
-                    created_at=_moment(data.get("creationTimestamp")))
+                    created_at=moment(data.get("creationTimestamp")))
 
     @iterator
     def iterate_nodes(self, ex_zone: NodeLocation | str | None = None,
@@ -1292,7 +1277,7 @@ class GCENodeDriver(HttpApi, NodeDriver):
         zone = _last(data.get("zone"))
         return StorageVolume(
             id=str(data.get("id") or data["name"]), name=str(data["name"]),
-            size=_whole(data.get("sizeGb")), driver=self, state=state,
+            size=whole(data.get("sizeGb")), driver=self, state=state,
             extra={"zone": zone, "location": zone, "selfLink": data.get("selfLink"),
                    "status": data.get("status"), "users": users, "type": _last(data.get("type")),
                    "sourceImage": data.get("sourceImage"),
@@ -1480,8 +1465,8 @@ class GCENodeDriver(HttpApi, NodeDriver):
     def _to_snapshot(self, data: Mapping[str, Any]) -> VolumeSnapshot:
         return VolumeSnapshot(
             id=str(data.get("id") or data["name"]), driver=self,
-            size=_whole(data.get("diskSizeGb")), name=str(data["name"]),
-            created=_moment(data.get("creationTimestamp")),
+            size=whole(data.get("diskSizeGb")), name=str(data["name"]),
+            created=moment(data.get("creationTimestamp")),
             state=SNAPSHOT_STATES.get(str(data.get("status")), VolumeSnapshotState.UNKNOWN),
             extra={"selfLink": data.get("selfLink"), "status": data.get("status"),
                    "sourceDisk": data.get("sourceDisk"), "sourceDiskId": data.get("sourceDiskId"),
@@ -1632,7 +1617,7 @@ class GCENodeDriver(HttpApi, NodeDriver):
             str(data.get("id") or data["name"]), str(data["name"]),
             list(data.get("allowed") or []), list(data.get("denied") or []),
             str(data.get("direction") or "INGRESS"), _last(data.get("network")) or "",
-            _whole(data.get("priority")), list(data.get("sourceRanges") or []),
+            whole(data.get("priority")), list(data.get("sourceRanges") or []),
             list(data.get("sourceTags") or []), list(data.get("destinationRanges") or []),
             list(data.get("targetTags") or []), self,
             {"selfLink": data.get("selfLink"), "description": data.get("description"),
