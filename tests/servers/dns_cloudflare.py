@@ -53,7 +53,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,9 +67,10 @@ import pytest
 from overcast.dns.drivers.cloudflare import CloudflareDNSDriver
 from overcast.runtime.policy import Hooks
 from servers.dns_target import DNSTarget
-from servers.fakeapi import FakeAPI
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
+from servers.fakeapi import Faults
+from servers.fakeapi import GuardedAPI
 
 __all__ = [
     "ACCOUNT_ID",
@@ -128,44 +128,12 @@ def err(code: int, message: str, chain: list[dict[str, Any]] | None = None) -> d
 
 
 @dataclass
-class Fault:
-    """A failure the server produces instead of (or after) handling a request."""
-
-    method: str
-    path: re.Pattern[str]
-    response: FakeResponse
-    times: int = 1
-    after: bool = False  # handle the request first (its effect is kept), then fail
-    when: Callable[[FakeRequest], bool] | None = None
-
-
-@dataclass
-class CloudflareState:
-    """Zones and records, by id."""
+class CloudflareState(Faults):
+    """Zones and records, by id (and the failures a test armed: :class:`Faults`)."""
 
     zones: dict[str, dict[str, Any]] = field(default_factory=dict)
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     record_quota: dict[str, int] = field(default_factory=dict)
-    faults: list[Fault] = field(default_factory=list)
-
-    def inject(self, method: str, path: str, response: FakeResponse, *, times: int = 1,
-               after: bool = False, when: Callable[[FakeRequest], bool] | None = None) -> None:
-        """Make the next ``times`` matching requests fail with ``response``.
-
-        ``path`` is a regex searched in the request path; ``after=True`` lets
-        the request take effect before failing (an unknown outcome).
-        """
-        self.faults.append(Fault(method.upper(), re.compile(path), response, times, after, when))
-
-    def take_fault(self, request: FakeRequest) -> Fault | None:
-        """The first armed fault matching ``request``, disarming one use of it."""
-        for fault in self.faults:
-            if (fault.times > 0 and fault.method == request.method
-                    and fault.path.search(request.path)
-                    and (fault.when is None or fault.when(request))):
-                fault.times -= 1
-                return fault
-        return None
 
 
 # -- authentication ---------------------------------------------------------------
@@ -222,7 +190,7 @@ def _host(text: str) -> str:
     return text[:-1] if text.endswith(".") else text
 
 
-class CloudflareServer(FakeAPI):
+class CloudflareServer(GuardedAPI):
     """The routes, over one :class:`CloudflareState`; checks credentials and faults first."""
 
     def __init__(self) -> None:
@@ -230,16 +198,9 @@ class CloudflareServer(FakeAPI):
         self.state = CloudflareState()
         self._routes()
 
-    def dispatch(self, request: FakeRequest) -> FakeResponse:
-        """Check the credentials, then any injected fault, then route."""
-        with self.lock:
-            denied = _auth_error(request)
-            fault = None if denied is not None else self.state.take_fault(request)
-            if denied is not None or (fault is not None and not fault.after):
-                self.requests.append(request)
-                return denied if denied is not None else fault.response  # type: ignore[union-attr]
-            response = super().dispatch(request)
-            return fault.response if fault is not None else response
+    def denied(self, request: FakeRequest) -> FakeResponse | None:
+        """Cloudflare's answer to a request without valid credentials."""
+        return _auth_error(request)
 
     # -- zone lookup ----------------------------------------------------------------
 
