@@ -250,6 +250,15 @@ class GCEServer(GuardedAPI):
             body["nextPageToken"] = token
         return FakeResponse.json(body)
 
+    def _taken(self, req: FakeRequest, exists: bool, what: str) -> FakeResponse | None:
+        """409 ``alreadyExists`` for an insert of a name in use, unless it repeats
+        an earlier insert's ``requestId`` (answered with that insert's operation)."""
+        request_id = req.arg("requestId")
+        if not exists or (request_id and request_id in self.state.by_request_id):
+            return None
+        return google_error(409, "alreadyExists", f"The resource 'projects/{PROJECT}/{what}' "
+                            "already exists", "ALREADY_EXISTS")
+
     # -- operations ---------------------------------------------------------------------------
 
     def _operation(self, req: FakeRequest, kind: str, target: str, scope: tuple[str, str] | None,
@@ -730,12 +739,9 @@ class GCEServer(GuardedAPI):
             name = body.get("name")
             if not isinstance(name, str) or not name:
                 return invalid("Invalid value for field 'resource.name'")
-            request_id = req.arg("requestId")
-            if not (request_id and request_id in state.by_request_id) \
-                    and self._find(state.disks, name, lambda key: key[0] == zone):
-                return google_error(409, "alreadyExists", f"The resource 'projects/{project}/"
-                                    f"zones/{zone}/disks/{name}' already exists",
-                                    "ALREADY_EXISTS")
+            if (taken := self._taken(req, self._find(state.disks, name, lambda key: key[0] == zone)
+                                     is not None, f"zones/{zone}/disks/{name}")) is not None:
+                return taken
             image = self._source_image(body["sourceImage"]) if body.get("sourceImage") else None
             snapshot = state.snapshots.get(_last(body["sourceSnapshot"])) \
                 if body.get("sourceSnapshot") else None
@@ -775,11 +781,9 @@ class GCEServer(GuardedAPI):
             name = (req.json() or {}).get("name")
             if not isinstance(name, str) or not name:
                 return invalid("Invalid value for field 'resource.name'")
-            request_id = req.arg("requestId")
-            if not (request_id and request_id in state.by_request_id) \
-                    and name in state.snapshots:
-                return google_error(409, "alreadyExists", f"The resource 'projects/{project}/"
-                                    f"global/snapshots/{name}' already exists", "ALREADY_EXISTS")
+            if (taken := self._taken(req, name in state.snapshots,
+                                     f"global/snapshots/{name}")) is not None:
+                return taken
             snapshot = {"kind": "compute#snapshot", "id": str(next(state.ids)), "name": name,
                         "status": "READY", "diskSizeGb": found["sizeGb"],
                         "sourceDisk": found["selfLink"], "sourceDiskId": found["id"],
@@ -814,11 +818,9 @@ class GCEServer(GuardedAPI):
                 name = body.get("name")
                 if not isinstance(name, str) or not name:
                     return invalid("Invalid value for field 'resource.name'")
-                request_id = req.arg("requestId")
-                if not (request_id and request_id in state.by_request_id) \
-                        and (region, name) in state.addresses:
-                    return google_error(409, "alreadyExists", f"The resource '{name}' already "
-                                        "exists", "ALREADY_EXISTS")
+                if (taken := self._taken(req, (region, name) in state.addresses,
+                                         f"regions/{region}/addresses/{name}")) is not None:
+                    return taken
                 number = next(state.ids)
                 parts = ("global",) if region == "global" else ("regions", region)
                 address = {"kind": "compute#address", "id": str(number), "name": name,
@@ -875,11 +877,9 @@ class GCEServer(GuardedAPI):
             if not body.get("allowed") and not body.get("denied"):
                 return invalid("Invalid value for field 'resource': one of allowed or denied "
                                "is required")
-            request_id = req.arg("requestId")
-            if not (request_id and request_id in state.by_request_id) \
-                    and name in state.firewalls:
-                return google_error(409, "alreadyExists", f"The resource 'projects/{project}/"
-                                    f"global/firewalls/{name}' already exists", "ALREADY_EXISTS")
+            if (taken := self._taken(req, name in state.firewalls,
+                                     f"global/firewalls/{name}")) is not None:
+                return taken
             rule = {**{k: v for k, v in body.items()}, "kind": "compute#firewall",
                     "id": str(next(state.ids)), "creationTimestamp": stamp(),
                     "network": state.link("global", "networks",
