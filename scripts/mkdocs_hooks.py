@@ -1,0 +1,113 @@
+"""MkDocs hooks for the documentation site (``hooks:`` in ``mkdocs.yml``).
+
+* Pages made at build time from files kept elsewhere, so nothing is copied by
+  hand: ``index.md`` is ``README.md``, ``benchmarks.md`` is ``bench/README.md``
+  and ``cli-reference.md`` is generated from the ``overcast`` command's typer
+  application (every command, its arguments and options).
+* Links: a page's relative links are read from where its source lives in the
+  repository. A link to another page of the site stays a page link; a link to
+  anything else in the repository (``src/...``, ``tests/...``, ``examples/...``)
+  becomes a link to that file in the repository on GitHub. So ``README.md``'s
+  ``docs/cli.md`` and ``docs/architecture.md``'s ``../src/overcast/...`` both
+  work on the site, and ``mkdocs build --strict`` still fails on a link to a
+  file that does not exist.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Site page -> the repository file it is made from.
+INCLUDED = {"index.md": "README.md", "benchmarks.md": "bench/README.md"}
+CLI_PAGE = "cli-reference.md"
+
+_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
+_FENCE = re.compile(r"^ *(```|~~~)")
+
+
+def _cli_reference() -> str:
+    """The CLI reference: typer's own Markdown for the ``overcast`` application."""
+    import typer.main
+    from typer.cli import get_docs_for_click
+
+    from overcast.cli.app import app
+
+    command = typer.main.get_command(app)
+    body = get_docs_for_click(obj=command, ctx=typer.Context(command), name="overcast")
+    # typer titles the page with the command name ("# `overcast`"); keep it as the title.
+    return (
+        "<!-- Generated from the typer application (overcast.cli.app) when the site is built. -->\n"
+        + body.strip()
+        + "\n\nA guide to profiles, URL forms, exit codes and the safety limits is in "
+        + "[the CLI guide](cli.md).\n"
+    )
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Add the generated pages to the site."""
+    for page, source in INCLUDED.items():
+        files.append(
+            File.generated(config, page, content=(ROOT / source).read_text(encoding="utf-8"))
+        )
+    files.append(File.generated(config, CLI_PAGE, content=_cli_reference()))
+    return files
+
+
+def _source_of(page: Page) -> str:
+    """Where the page's Markdown lives in the repository (a POSIX path from its root)."""
+    uri = page.file.src_uri
+    if uri in INCLUDED:
+        return INCLUDED[uri]
+    return f"docs/{uri}"
+
+
+def _rewrite(target: str, source: str, page_uri: str, files: Files, repo_url: str) -> str:
+    if target.startswith(("#", "/")) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+        return target
+    path, _, anchor = target.partition("#")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
+    suffix = f"#{anchor}" if anchor else ""
+    if resolved.startswith("docs/"):
+        in_site = resolved[len("docs/"):]
+        if files.get_file_from_path(in_site) is not None:
+            relative = posixpath.relpath(in_site, posixpath.dirname(page_uri) or ".")
+            return relative + suffix
+    for page, origin in INCLUDED.items():  # a link to README.md or bench/README.md
+        if resolved == origin:
+            return posixpath.relpath(page, posixpath.dirname(page_uri) or ".") + suffix
+    if not (ROOT / resolved).exists():
+        return target  # left as written: --strict reports it
+    kind = "tree" if (ROOT / resolved).is_dir() else "blob"
+    return f"{repo_url.rstrip('/')}/{kind}/main/{resolved}{suffix}"
+
+
+def on_page_markdown(
+    markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any
+) -> str:
+    """Make the page's relative links work on the site (see the module's docstring)."""
+    source = _source_of(page)
+    repo_url = str(config.repo_url or "")
+    out: list[str] = []
+    fenced = False
+    for line in markdown.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        if not fenced:
+            line = _LINK.sub(
+                lambda m: m.group(1)
+                + _rewrite(m.group(2), source, page.file.src_uri, files, repo_url)
+                + m.group(3),
+                line,
+            )
+        out.append(line)
+    return "".join(out)
