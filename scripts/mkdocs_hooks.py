@@ -11,6 +11,13 @@
   ``docs/cli.md`` and ``docs/architecture.md``'s ``../src/overcast/...`` both
   work on the site, and ``mkdocs build --strict`` still fails on a link to a
   file that does not exist.
+* Docstrings: their reST roles (``:class:`~overcast.errors.NotFound` ``,
+  ``:meth:`close` ``, ...) are rendered by mkdocstrings as the role's text
+  followed by code. They become cross-references (mkdocs-autorefs): a role
+  naming an object by its full ``overcast.`` path must resolve to an object on
+  the site, so ``--strict`` fails on a broken one; a short name (relative to
+  where the docstring is) is linked when the site has an object of that name,
+  and shown as code otherwise.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ CLI_PAGE = "cli-reference.md"
 
 _LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 _FENCE = re.compile(r"^ *(```|~~~)")
+_ROLE = re.compile(
+    r":(?:py:)?(?:class|func|meth|data|mod|attr|exc|obj|const|type):"
+    r"<code>(?:(?P<title>[^<&]+?)\s+&lt;(?P<titled>[A-Za-z_][\w.]*)&gt;|"
+    r"(?P<short>~?)(?P<target>[A-Za-z_][\w.]*)(?P<call>\(\))?)</code>"
+)
 
 
 def _cli_reference() -> str:
@@ -111,3 +123,18 @@ def on_page_markdown(
             )
         out.append(line)
     return "".join(out)
+
+
+def _role(match: re.Match[str]) -> str:
+    if match["titled"]:  # :meth:`title <target>`
+        target, shown = match["titled"], match["title"]
+    else:
+        target = match["target"]
+        shown = (target.rpartition(".")[2] if match["short"] else target) + (match["call"] or "")
+    optional = "" if target.startswith("overcast.") else " optional"
+    return f'<autoref identifier="{target}"{optional}><code>{shown}</code></autoref>'
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Docstrings' reST roles as cross-references (see the module's docstring)."""
+    return _ROLE.sub(_role, html)
