@@ -1,7 +1,8 @@
 """``list_nodes`` of 500 nodes in 5 pages of 100: overcast (sync, async) vs
 apache-libcloud 3.9.1, per provider, on the same stateful fixture server.
 
-For each provider (``digitalocean``, ``linode``, ``gce``) one fixture server (the
+For each provider (``digitalocean``, ``linode``, ``gce``, ``cloudstack``,
+``azure``) one fixture server (the
 tests' own, ``tests/servers/compute_<provider>.py``) runs in its own
 process, seeded with ``--nodes`` running nodes. Each client runs in its own
 process too, so neither the server's CPU nor another client's is charged to
@@ -97,14 +98,31 @@ def _serve_gce(nodes: int, ready: Any, count: Synchronized[int]) -> None:
     _run(server, server.dispatch, "/compute/v1", ready, count)
 
 
+def _serve_azure(nodes: int, ready: Any, count: Synchronized[int]) -> None:
+    from _azure_list import seeded_server
+
+    fixture = seeded_server(nodes, PAGE)
+    dispatch = fixture.api.dispatch
+
+    def located(request: Any) -> Any:  # its nextLinks name the URL it is served at
+        fixture.base_url = fixture.base_url or f"http://{request.header('Host')}"
+        return dispatch(request)
+
+    _run(fixture.api, located, "", ready, count)
+
+
 SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode, "gce": _serve_gce,
-           "cloudstack": _serve_cloudstack}
+           "cloudstack": _serve_cloudstack, "azure": _serve_azure}
 
 
 # -- the clients ------------------------------------------------------------------------------
 
 
 def _overcast(provider: str, base: str) -> Any:
+    if provider == "azure":
+        from _azure_list import overcast_driver as azure_driver
+
+        return azure_driver(base)
     if provider == "cloudstack":
         from _cloudstack_list import overcast_driver as cloudstack_driver
 
@@ -125,6 +143,10 @@ def _overcast(provider: str, base: str) -> Any:
 
 
 def _libcloud(provider: str, base: str) -> Any:
+    if provider == "azure":  # per VM: its instance view, NIC and public IP
+        from _azure_list import libcloud_driver as libcloud_azure
+
+        return libcloud_azure(base)
     if provider == "cloudstack":  # it sends no paging: the server's 500 in one answer
         from _cloudstack_list import libcloud_driver as libcloud_cloudstack
 
