@@ -16,15 +16,29 @@ just before its fence, which the site does not show::
 
 The reason in parentheses is required. Such blocks are still compiled, so a
 syntax error is caught; keep them few (:func:`test_few_blocks_are_exempt`).
+
+A block that shows part of a file of the repository (a driver's class body, a
+test) is marked with that file instead, and is checked against it::
+
+    <!-- example: excerpt (examples/nimbus_dns/driver.py) -->
+
+Every name the excerpt uses without defining it must exist in that module,
+every ``self.x`` must be an attribute of a class of that module, and every
+function or name it defines at its top level must exist there too
+(:func:`test_excerpts_name_what_exists`): a renamed method or helper fails the
+test.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -35,6 +49,9 @@ SITE_FILES = [
     *sorted((ROOT / "docs").rglob("*.md")),
 ]
 NO_RUN = re.compile(r"^\s*<!--\s*example:\s*no-run\s*\((?P<reason>[^)]+)\)\s*-->\s*$")
+EXCERPT = re.compile(r"^\s*<!--\s*example:\s*excerpt\s*\((?P<path>[^)]+)\)\s*-->\s*$")
+# Where the repository's modules are imported from (pyproject's pythonpath).
+IMPORT_ROOTS = ("src", "tests", "examples")
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)\s*(?P<info>[^\s`]*)")
 
 # Pages whose examples need a server the tests start: page -> fixture name.
@@ -53,7 +70,8 @@ class Block:
     path: Path
     line: int
     code: str
-    no_run: str | None  # the reason, when marked
+    no_run: str | None  # the reason, when marked (an excerpt's is "excerpt of <path>")
+    excerpt: str | None = None  # the file it is an excerpt of
 
 
 def blocks_of(path: Path) -> list[Block]:
@@ -76,8 +94,12 @@ def blocks_of(path: Path) -> list[Block]:
         if match["info"] in ("python", "py"):
             before = lines[start - 1] if start else ""
             marker = NO_RUN.match(before)
-            found.append(Block(path, start + 1, "\n".join(body) + "\n",
-                               marker["reason"] if marker else None))
+            excerpt = EXCERPT.match(before)
+            reason = marker["reason"] if marker else None
+            if excerpt:
+                reason = f"excerpt of {excerpt['path'].strip()}"
+            found.append(Block(path, start + 1, "\n".join(body) + "\n", reason,
+                               excerpt["path"].strip() if excerpt else None))
     return found
 
 
@@ -146,6 +168,102 @@ def test_page_examples_run(
 def test_every_block_compiles(block: Block) -> None:
     """Even a block marked no-run is valid Python (``...`` stands for the elided)."""
     ast.parse(block.code, filename=f"{page_id(block.path)}:{block.line}")
+
+
+def module_of(relative: str) -> ModuleType:
+    """Import a repository file by its path (``examples/nimbus_dns/driver.py``)."""
+    for root in IMPORT_ROOTS:
+        if relative.startswith(f"{root}/"):
+            name = relative[len(root) + 1:].removesuffix(".py").replace("/", ".")
+            return importlib.import_module(name.removesuffix(".__init__"))
+    raise AssertionError(f"{relative} is not under {IMPORT_ROOTS}")
+
+
+def undefined_names(tree: ast.Module) -> tuple[set[str], set[str], set[str]]:
+    """(names read but not bound in the excerpt, ``self.x`` attributes,
+    names the excerpt binds at its top level)."""
+    bound: set[str] = set()
+    read: set[str] = set()
+    attributes: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id == "self"):
+            attributes.add(node.attr)
+    top: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            top.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            top |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return read - bound - set(dir(builtins)), attributes, top
+
+
+EXCERPTS = [b for b in ALL_BLOCKS if b.excerpt is not None]
+
+
+@pytest.mark.parametrize("block", EXCERPTS, ids=lambda b: f"{page_id(b.path)}:{b.line}")
+def test_excerpts_name_what_exists(block: Block) -> None:
+    """An excerpt uses only names its file has, and what it defines is there."""
+    assert block.excerpt is not None
+    assert (ROOT / block.excerpt).is_file(), block.excerpt
+    module = module_of(block.excerpt)
+    # The module's globals, and every name its source binds anywhere (a method's
+    # parameters and locals, for an excerpt of a method's body).
+    source = ast.parse((ROOT / block.excerpt).read_text(encoding="utf-8"))
+    names = set(vars(module)) | bound_names(source) | {"self"}
+    classes = [c for c in vars(module).values()
+               if isinstance(c, type) and c.__module__ == module.__name__]
+    instance = self_attributes(source)
+
+    def has(attribute: str) -> bool:
+        return attribute in instance or any(hasattr(c, attribute) for c in classes)
+
+    read, attributes, top = undefined_names(ast.parse(block.code))
+    assert sorted(read - names) == []
+    assert sorted(a for a in attributes if not has(a)) == []
+    assert sorted(n for n in top if n not in names and not has(n)) == []
+
+
+def bound_names(tree: ast.Module) -> set[str]:
+    """Every name a module's source binds: assignments, parameters, definitions."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.add(node.name)
+    return found
+
+
+def self_attributes(tree: ast.Module) -> set[str]:
+    """The ``self.x`` a module's source assigns (instance attributes)."""
+    return {
+        node.attr for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name) and node.value.id == "self"
+    }
+
+
+def test_excerpt_check_catches_a_rename() -> None:
+    """A helper renamed in the code makes its excerpt fail the check."""
+    read, attributes, top = undefined_names(ast.parse(
+        "def iterate_zones(self):\n"
+        "    yield from self._listingg('/zones', 'zones', self._to_zone)\n"
+    ))
+    from nimbus_dns.driver import NimbusDNSDriver
+
+    assert read == set()
+    assert top == {"iterate_zones"}
+    assert {a for a in attributes if not hasattr(NimbusDNSDriver, a)} == {"_listingg"}
 
 
 def test_few_blocks_are_exempt() -> None:
