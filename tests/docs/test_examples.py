@@ -13,6 +13,10 @@ its ```sh blocks run the same way, as one ``bash -euo pipefail`` script, with
 the installed ``overcast`` command and a SeaweedFS S3 server
 (:func:`test_cli_walkthrough_runs`).
 
+The API reference pages show docstrings: their ``>>>`` examples run as
+doctests (:func:`test_api_reference_doctests_run`), except those marked
+``# doctest: +SKIP`` because they need a cloud.
+
 A block that cannot run here (it needs a real cloud account, or it is an
 excerpt of a class shown for reading) is marked by an HTML comment on the line
 just before its fence, which the site does not show::
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import doctest
 import importlib
 import os
 import re
@@ -291,6 +296,47 @@ def test_few_blocks_are_exempt() -> None:
 
 
 CLI_PAGE = ROOT / "docs" / "getting-started" / "cli.md"
+API_DIRECTIVE = re.compile(r"^::: (?P<path>[\w.]+)\s*$", re.MULTILINE)
+API_OBJECTS = sorted({
+    m["path"] for page in (ROOT / "docs" / "api").glob("*.md")
+    for m in API_DIRECTIVE.finditer(page.read_text(encoding="utf-8"))
+})
+
+
+def api_object(path: str) -> object:
+    """The module, class or function an API page's ``::: path`` names."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError:
+        parent, _, name = path.rpartition(".")
+        return getattr(importlib.import_module(parent), name)
+
+
+@pytest.mark.parametrize("path", API_OBJECTS)
+def test_api_reference_doctests_run(path: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``>>>`` examples in the docstrings the API pages show run and print
+    what they say (``# doctest: +SKIP`` ones, which need a cloud, excepted)."""
+    monkeypatch.chdir(tmp_path)
+    result = run_doctests(path)
+    assert result.failed == 0
+
+
+def run_doctests(path: str) -> doctest.TestResults:
+    """Run the docstring examples of what ``path`` names (and its members)."""
+    target = api_object(path)
+    module = target if isinstance(target, ModuleType) else importlib.import_module(
+        target.__module__)  # type: ignore[attr-defined]
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(target, path, module=module):
+        runner.run(test)
+    return runner.summarize(verbose=False)
+
+
+def test_api_doctests_are_found() -> None:
+    """The doctest run above does see examples (Secret's, the storage package's)."""
+    assert run_doctests("overcast.runtime.redact.Secret").attempted >= 3
+    assert run_doctests("overcast.storage").attempted >= 2
 
 
 def test_cli_walkthrough_runs(request: pytest.FixtureRequest, tmp_path: Path) -> None:
