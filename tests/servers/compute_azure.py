@@ -67,9 +67,9 @@ from servers.azure_arm import ArmIdentity
 from servers.azure_arm import arm_error
 from servers.azure_arm import arm_page
 from servers.compute_target import ComputeTarget
-from servers.digitalocean_api import Faults
 from servers.fakeapi import FakeRequest
 from servers.fakeapi import FakeResponse
+from servers.fakeapi import Faults
 
 RESOURCE_GROUP = "overcast-compute"
 OTHER_GROUP = "overcast-other"

@@ -50,7 +50,6 @@ import contextlib
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -72,6 +71,7 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.values import moment
 from overcast.errors import AlreadyExists
 from overcast.errors import ImageNotFound
 from overcast.errors import InvalidCredentials
@@ -206,15 +206,6 @@ class AzureIPAddress(_Resource):
 def _key(resource_id: object) -> str:
     """ARM ids compare without regard to case."""
     return str(resource_id or "").lower()
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _group_of(resource_id: str) -> str | None:
@@ -394,7 +385,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
             public_ips=public, private_ips=private, driver=self, image=image,
             size=NodeSize(str(size_name), str(size_name), 0, 0, driver=self)
             if size_name else None,
-            extra=extra, created_at=_moment(props.get("timeCreated")),
+            extra=extra, created_at=moment(props.get("timeCreated")),
         )
 
     def _by_id(self, items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -1010,7 +1001,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
             id=str(data["id"]), driver=self, size=int(props.get("diskSizeGB") or 0) or None,
             extra={**dict(data), "location": data.get("location"),
                    "source_id": (props.get("creationData") or {}).get("sourceResourceId")},
-            created=_moment(props.get("timeCreated")),
+            created=moment(props.get("timeCreated")),
             state=VolumeSnapshotState.AVAILABLE if props.get("provisioningState",
                                                              "Succeeded") == "Succeeded"
             else VolumeSnapshotState.CREATING,
