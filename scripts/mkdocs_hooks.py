@@ -65,12 +65,20 @@ def _cli_reference() -> str:
     )
 
 
+def title_first(text: str) -> str:
+    """The Markdown with its first level-1 heading moved to the top (the README
+    opens with its commands, above the title; a page opens with its title)."""
+    match = re.search(r"^# .+\n", text, re.MULTILINE)
+    if match is None or match.start() == 0:
+        return text
+    return match.group(0) + "\n" + text[: match.start()] + text[match.end():]
+
+
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated pages to the site."""
     for page, source in INCLUDED.items():
-        files.append(
-            File.generated(config, page, content=(ROOT / source).read_text(encoding="utf-8"))
-        )
+        text = title_first((ROOT / source).read_text(encoding="utf-8"))
+        files.append(File.generated(config, page, content=text))
     files.append(File.generated(config, CLI_PAGE, content=_cli_reference()))
     return files
 

@@ -86,3 +86,12 @@ def test_the_cli_reference_names_every_command() -> None:
     for name in names:
         assert f"`overcast {name}`" in text, name
     assert re.search(r"^# `overcast`$", text, re.MULTILINE)
+
+
+def test_a_page_opens_with_its_title() -> None:
+    """README.md opens with its commands; as the Home page, with its title."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    home = hooks.title_first(readme)
+    assert home.startswith("# overcast\n")
+    assert sorted(home.split("\n")) == sorted((readme + "\n").split("\n"))
+    assert hooks.title_first("# t\n\nbody\n") == "# t\n\nbody\n"
