@@ -39,10 +39,22 @@ def parse(body: bytes) -> Element | None:
     return root
 
 
+#: Local names by tag, remembered for the few tags an API uses (bounded: a
+#: hostile document's endless tags are worked out each time, not kept).
+_LOCAL_NAMES: dict[str, str] = {}
+_LOCAL_NAMES_KEPT = 1024
+
+
 def local(tag: object) -> str:
     """A tag's name without its ``{namespace}``."""
-    name = tag if isinstance(tag, str) else ""
-    return name.rsplit("}", 1)[-1]
+    if not isinstance(tag, str):
+        return ""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL_NAMES) < _LOCAL_NAMES_KEPT:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def child(element: Element | None, name: str) -> Element | None:
@@ -67,9 +79,10 @@ def fields(element: Element) -> dict[str, str]:
     the first of a repeated name): one pass over the children, for reading
     many fields of a listing's item (``text`` per field scans them each time)."""
     found: dict[str, str] = {}
+    names = _LOCAL_NAMES
     for item in element:
         tag = item.tag
-        name = tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+        name = names.get(tag) or local(tag)  # the lookup inline: once per field
         if name not in found:
             found[name] = item.text or ""
     return found

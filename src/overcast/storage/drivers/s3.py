@@ -75,7 +75,7 @@ from typing import ClassVar
 from typing import Final
 from typing import cast
 from urllib.parse import quote
-from urllib.parse import unquote_plus
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
@@ -285,6 +285,16 @@ def _full_object_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
         if value and "-" not in value:
             return algorithm, value
     return None
+
+
+def _listed_name(key: str) -> str:
+    """A key as ``encoding-type=url`` lists it, decoded (``unquote_plus``). Most
+    escapes in a listing are slashes, replaced first without the general
+    decoder, which then runs only on what is left."""
+    if "%" not in key and "+" not in key:
+        return key
+    plain = key.replace("%2F", "/").replace("+", " ")
+    return unquote(plain) if "%" in plain else plain
 
 
 def _strip_etag(etag: str | None) -> str | None:
@@ -795,7 +805,7 @@ class S3StorageDriver(StorageApi, StorageDriver):
         if storage_class:
             extra["storage_class"] = storage_class
         return Object(
-            name=unquote_plus(key) if decode and ("%" in key or "+" in key) else key,
+            name=_listed_name(key) if decode else key,
             size=header_int(item.get("Size", "").strip()) or 0,
             hash=_strip_etag(etag),
             extra=extra,
@@ -915,7 +925,7 @@ class S3StorageDriver(StorageApi, StorageDriver):
             ]
             for element in xml.children(root, "CommonPrefixes"):
                 common = xml.text(element, "Prefix") or ""
-                entries.append(Prefix(unquote_plus(common) if decode else common, ref))
+                entries.append(Prefix(_listed_name(common) if decode else common, ref))
             entries.sort(key=lambda entry: entry.name)
             if (xml.text(root, "IsTruncated", strip=True) or "").lower() != "true":
                 return Page.last(entries)
