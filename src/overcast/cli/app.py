@@ -198,11 +198,27 @@ def profile_show(ctx: typer.Context, name: str, json_output: JsonOpt = False) ->
         where = f"*** ({profile.secret})"
     row: dict[str, Any] = {"name": profile.name, "area": profile.area, "driver": profile.driver,
                            "endpoint": profile.endpoint, "key": profile.key, "secret": where}
+    row.update(_credential_source(current, profile))
     if current.json:
         row["options"] = profile.options
     else:
         row.update({f"option {k}": v for k, v in sorted(profile.options.items())})
     current.emit_one(row)
+
+
+def _credential_source(current: State, profile: Profile) -> dict[str, Any]:
+    """Which source supplied the profile's credentials, as its driver found them
+    (building a driver sends nothing; a driver that takes credentials only as
+    given says nothing here). The secret itself is never shown."""
+    from overcast.auth.sources import credential_info
+
+    info = credential_info(current.resolver().driver(profile))
+    if info is None:
+        return {}
+    found: dict[str, Any] = {"credentials from": info.source}
+    if info.identity is not None and info.identity != profile.key:
+        found["identity"] = info.identity
+    return found
 
 
 @profile_app.command("rm")

@@ -42,10 +42,26 @@ def test_add_list_show_remove(cli: Invoke, config_path: Path, tmp_path: Path) ->
     as_json = json.loads(cli("profile", "show", "store", "--json").stdout)
     assert as_json["options"] == {"region": "eu-west-1", "page_size": 10}
     assert as_json["secret"].startswith("***")
-
+    assert as_json["credentials from"] == "explicit"  # the key and secret the profile holds
     cli("profile", "rm", "store")
     assert "store" not in tomllib.loads(config_path.read_text())["profiles"]
     assert tomllib.loads(secrets.read_text()) == {}
+
+
+def test_show_says_which_source_supplied_the_credentials(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile without a key gets its credentials where the AWS CLI would; `profile
+    show` names that source, and never the secret."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    cli("profile", "add", "envstore", "--driver", "s3", "--endpoint", "http://127.0.0.1:9")
+    shown = cli("profile", "show", "envstore", "--json")
+    found = json.loads(shown.stdout)
+    assert found["credentials from"] == "environment"
+    assert found["identity"] == "AKIDENV"
+    assert SECRET not in shown.stdout + shown.stderr
 
 
 def test_secret_goes_to_a_usable_keyring(
