@@ -133,11 +133,28 @@ def _source_zone(current: State, text: str, domain: str | None) -> Iterator[Zone
         yield driver.import_zone_from_bind_format(_read(text), domain)
 
 
-def _target(current: State, text: str) -> tuple[DNSDriver, str | None]:
-    name, _, domain = text.partition(":")
-    if name not in current.config.profiles:
-        raise InvalidInput(f"{text}: the target is PROFILE or PROFILE:DOMAIN")
-    return _driver(current, None, name), domain or None
+def _target(current: State, text: str | None, profile: list[str] | None
+            ) -> tuple[DNSDriver, str | None]:
+    """The target's driver and domain: ``PROFILE`` or ``PROFILE:DOMAIN`` (the
+    documented positional form), else the DNS profile chosen with ``--profile``
+    (the command's or the global one) and ``text`` as the domain (``None``: the
+    source's)."""
+    if text is not None:
+        name, sep, domain = text.partition(":")
+        if name in current.config.profiles:
+            return _driver(current, None, name), domain or None
+        if sep:
+            raise InvalidInput(f"{text}: no profile named {name!r} (the target is PROFILE, "
+                               "PROFILE:DOMAIN, or DOMAIN with --profile)")
+        if not (profile or current.profiles):
+            raise InvalidInput(f"{text}: no profile of that name; name the target profile "
+                               "with --profile, or write PROFILE:DOMAIN")
+        if not text.strip():
+            raise InvalidInput("an empty target domain")
+    elif not (profile or current.profiles):
+        raise InvalidInput("name the target: --profile NAME, or TARGET as PROFILE or "
+                           "PROFILE:DOMAIN")
+    return _driver(current, profile), text
 
 
 def _show(current: State, plan: Plan) -> None:
@@ -185,19 +202,21 @@ def print_json(plan: Plan) -> None:
 
 
 SrcArg = Annotated[str, typer.Argument(help="PROFILE:ZONE or a zone file.")]
-DstArg = Annotated[str, typer.Argument(help="PROFILE or PROFILE:DOMAIN.")]
+DstArg = Annotated[str | None, typer.Argument(
+    help="PROFILE or PROFILE:DOMAIN; with --profile, a DOMAIN or nothing (the source's).")]
 ZoneOpt = Annotated[str | None, typer.Option("--zone", help="The source's domain (zone files "
                                                             "default to $ORIGIN).")]
 
 
 @dns_app.command("plan")
-def plan(ctx: typer.Context, source: SrcArg, target: DstArg, zone: ZoneOpt = None,
-         json_output: JsonOpt = False) -> None:
-    """Show what 'apply' would change in TARGET to make it equal SOURCE."""
+def plan(ctx: typer.Context, source: SrcArg, target: DstArg = None, zone: ZoneOpt = None,
+         profile: ProfileOpt = None, json_output: JsonOpt = False) -> None:
+    """Show what 'apply' would change in TARGET (or the --profile's zone) to make
+    it equal SOURCE."""
     from overcast.dns.zone_sync import sync
 
     current = state(ctx, json_output)
-    driver, domain = _target(current, target)
+    driver, domain = _target(current, target, profile)
     with ExitStack() as stack:
         source_zone = stack.enter_context(_source_zone(current, source, zone))
         _show(current, sync(source_zone, driver, target_domain=domain, dry_run=True))
@@ -205,20 +224,22 @@ def plan(ctx: typer.Context, source: SrcArg, target: DstArg, zone: ZoneOpt = Non
 
 @dns_app.command("apply")
 def apply(
-    ctx: typer.Context, source: SrcArg, target: DstArg, zone: ZoneOpt = None,
+    ctx: typer.Context, source: SrcArg, target: DstArg = None, zone: ZoneOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Past the safety limit.")] = False,
     max_change_share: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="The share of the target's sets a change may touch unforced.")
     ] = 0.3,
+    profile: ProfileOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Make TARGET equal SOURCE; refused (exit 7) when the plan changes more than
-    --max-change-share of a target of 10 or more sets, unless --force."""
+    """Make TARGET (or the --profile's zone) equal SOURCE; refused (exit 7) when
+    the plan changes more than --max-change-share of a target of 10 or more sets,
+    unless --force."""
     from overcast.dns.zone_sync import UnsafePlan
     from overcast.dns.zone_sync import sync
 
     current = state(ctx, json_output)
-    driver, domain = _target(current, target)
+    driver, domain = _target(current, target, profile)
     with ExitStack() as stack:
         source_zone = stack.enter_context(_source_zone(current, source, zone))
         try:

@@ -102,3 +102,41 @@ def test_bad_dns_arguments(cli: Invoke, zones: Path) -> None:
     assert cli("dns", "plan", str(zones), "nobody", ok=False).exit_code == 2
     several = cli("dns", "zones", ok=False)
     assert several.exit_code == 2 and "several dns profiles" in several.stderr
+
+
+def test_plan_and_apply_take_profile(cli: Invoke, zones: Path, tmp_path: Path) -> None:
+    """``--profile`` names the target (the command's or the global one); TARGET is
+    then a domain or left out (the source's domain)."""
+    cli("dns", "import", "-p", "dnsb", str(zones))
+    changed = ZONE.replace("192.0.2.2", "192.0.2.9")
+    (tmp_path / "changed.zone").write_text(changed)
+    source = str(tmp_path / "changed.zone")
+    plan = json.loads(cli("dns", "plan", "--json", source, "--profile", "dnsb").stdout)
+    assert plan["target"].endswith("example.com.")
+    assert [c["action"] for c in plan["changes"]] == ["update"]
+    # the global --profile, and TARGET as a domain under it
+    again = json.loads(cli("-p", "dnsb", "dns", "plan", "--json", source,
+                           "example.com").stdout)
+    assert again["changes"] == plan["changes"]
+    # the old positional form still answers the same
+    old = json.loads(cli("dns", "plan", "--json", source, "dnsb").stdout)
+    assert old["changes"] == plan["changes"]
+    cli("dns", "apply", source, "-p", "dnsb")
+    assert json.loads(cli("dns", "plan", "--json", source, "-p", "dnsb").stdout)[
+        "changes"] == []
+    # into a domain the profile lacks: created there by apply
+    cli("dns", "apply", "dnsb:example.com", "other.example", "-p", "dnsa")
+    assert "other.example." in cli("dns", "zones", "-p", "dnsa").stdout
+    # a profile's zone as the source, --profile the target
+    cli("dns", "apply", "dnsb:example.com", "--profile", "dnsa")
+    assert json.loads(cli("dns", "plan", "--json", "dnsb:example.com", "-p", "dnsa").stdout)[
+        "changes"] == []
+
+
+def test_plan_without_a_target_is_refused(cli: Invoke, zones: Path) -> None:
+    nothing = cli("dns", "plan", str(zones), ok=False)
+    assert nothing.exit_code == 2 and "--profile" in nothing.stderr
+    unknown = cli("dns", "plan", str(zones), "nobody:example.com", ok=False)
+    assert unknown.exit_code == 2 and "no profile named 'nobody'" in unknown.stderr
+    wrong_area = cli("dns", "plan", str(zones), "-p", "nobody", ok=False)
+    assert wrong_area.exit_code == 3  # an unknown profile: NotFound, nothing sent
