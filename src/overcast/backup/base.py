@@ -21,6 +21,7 @@ from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -41,6 +42,7 @@ from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.ops import collect
+from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 
@@ -309,7 +311,7 @@ class BackupDriver(BaseDriver):
     # -- recovery points ------------------------------------------------------------
 
     @iterator
-    @not_supported
+    @requires("_recovery_points")
     def iterate_recovery_points(
         self,
         target: BackupTarget,
@@ -317,8 +319,12 @@ class BackupDriver(BaseDriver):
         end_date: datetime | None = None,
     ) -> Iter[BackupTargetRecoveryPoint]:
         """Iterate over a target's recovery points taken between ``start_date`` and
-        ``end_date`` (either may be ``None``: unbounded), page by page."""
-        raise NotImplementedError
+        ``end_date`` (inclusive; either may be ``None``: unbounded; naive dates are
+        UTC), page by page; :class:`~overcast.errors.InvalidInput` before any
+        request if the start is after the end."""
+        within = date_window(start_date, end_date, driver=self)
+        yield from expand(self._recovery_points(target),
+                          lambda point: (point,) if within(point.date) else ())
 
     @operation
     @requires("iterate_recovery_points")
@@ -328,9 +334,16 @@ class BackupDriver(BaseDriver):
         start_date: datetime | None = None,
         end_date: datetime | None = None,
     ) -> Op[list[BackupTargetRecoveryPoint]]:
-        """List a target's recovery points (dates as in :meth:`iterate_recovery_points`)."""
-        date_window(start_date, end_date, driver=self)  # InvalidInput before any request
-        return (yield from collect(self.iterate_recovery_points.op(target, start_date, end_date)))
+        """List a target's recovery points (dates as in
+        :meth:`iterate_recovery_points`), oldest first."""
+        points = yield from collect(self.iterate_recovery_points.op(target, start_date, end_date))
+        return sorted(points, key=attrgetter("date"))
+
+    @not_supported
+    def _recovery_points(self, target: BackupTarget) -> Iter[BackupTargetRecoveryPoint]:
+        """Hook: every recovery point of ``target``, page by page (the base class
+        keeps those within the dates asked for)."""
+        raise NotImplementedError
 
     @operation
     @requires("iterate_recovery_points")

@@ -149,18 +149,9 @@ class MemoryBackup(BackupDriver):
             raise BackupTargetNotFound(target.id, driver=self)
         return True
 
-    @iterator
-    def iterate_recovery_points(
-        self,
-        target: BackupTarget,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> Iter[BackupTargetRecoveryPoint]:
+    def _recovery_points(self, target: BackupTarget) -> Iter[BackupTargetRecoveryPoint]:
         for point in self.points[target.id]:
-            if (start_date is None or point.date >= start_date) and (
-                end_date is None or point.date <= end_date
-            ):
-                yield Emit(point)
+            yield Emit(point)
 
     @operation
     def recover_target(

@@ -80,7 +80,6 @@ from overcast.backup.base import BackupTargetJob
 from overcast.backup.base import BackupTargetJobStatusType
 from overcast.backup.base import BackupTargetRecoveryPoint
 from overcast.backup.base import BackupTargetType
-from overcast.backup.base import date_window
 from overcast.compute.base import request_token
 from overcast.compute.checks import check_positive
 from overcast.compute.drivers.ec2.api import CONTROL
@@ -531,35 +530,14 @@ class EBSBackupDriver(EC2Query, BackupDriver):
 
     # -- recovery points -------------------------------------------------------------
 
-    @iterator
-    def iterate_recovery_points(
-        self,
-        target: BackupTarget,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> Iter[BackupTargetRecoveryPoint]:
-        """The target's completed snapshots taken between the dates (either may
-        be None; naive dates are UTC), page by page."""
+    def _recovery_points(self, target: BackupTarget) -> Iter[BackupTargetRecoveryPoint]:
+        """The target's completed snapshots, page by page."""
         checked = self._check_target(target)
-        within = date_window(start_date, end_date, driver=self)
         target_id = self._check_id(checked.id, BackupTargetNotFound)
         wanted = [*numbered("Owner", ["self"]),
                   *filters({f"tag:{TARGET_ID_TAG}": target_id, "status": "completed"})]
         yield from self._pages("DescribeSnapshots", wanted, "snapshotSet",
-                               lambda item: [p for p in [self._to_point(checked, item)]
-                                             if within(p.date)])
-
-    @operation
-    def list_recovery_points(
-        self,
-        target: BackupTarget,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> Op[list[BackupTargetRecoveryPoint]]:
-        """The target's recovery points between the dates, oldest first."""
-        date_window(start_date, end_date, driver=self)
-        points = yield from collect(self.iterate_recovery_points.op(target, start_date, end_date))
-        return sorted(points, key=lambda point: point.date)
+                               lambda item: [self._to_point(checked, item)])
 
     # -- restores --------------------------------------------------------------------
 

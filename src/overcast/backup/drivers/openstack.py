@@ -61,7 +61,6 @@ from overcast.backup.base import BackupTargetJob
 from overcast.backup.base import BackupTargetJobStatusType
 from overcast.backup.base import BackupTargetRecoveryPoint
 from overcast.backup.base import BackupTargetType
-from overcast.backup.base import date_window
 from overcast.compute.base import NodeLike
 from overcast.compute.base import request_token
 from overcast.errors import AlreadyExists
@@ -444,22 +443,13 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
 
     # -- recovery points ----------------------------------------------------------------
 
-    @iterator
-    def iterate_recovery_points(
-        self,
-        target: BackupTarget,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> Iter[BackupTargetRecoveryPoint]:
-        """The volume's available backups made between the dates (either may be
-        None; naive dates are UTC), oldest first, page by page."""
-        within = date_window(start_date, end_date, driver=self)
+    def _recovery_points(self, target: BackupTarget) -> Iter[BackupTargetRecoveryPoint]:
+        """The volume's available backups, oldest first, page by page."""
 
         def kept(backup: dict[str, Any]) -> list[BackupTargetRecoveryPoint]:
             if backup.get("status") not in ("available", "restoring"):
                 return []
-            point = self._point(target, backup)
-            return [point] if within(point.date) else []
+            return [self._point(target, backup)]
 
         yield from expand(self._backups(target), kept)
 

@@ -108,13 +108,6 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """A date as given, naive ones taken as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def _check_absolute(path: object, what: str, driver: object) -> str:
     if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
         raise InvalidInput(f"{what} must be an absolute path: {path!r}", driver=driver)
@@ -483,23 +476,12 @@ class ResticBackupDriver(BackupDriver):
                    "tree": snapshot.get("tree")},
         )
 
-    @iterator
-    def iterate_recovery_points(
-        self,
-        target: BackupTarget,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-    ) -> Iter[BackupTargetRecoveryPoint]:
-        """The target's snapshots taken between the dates (either may be None),
-        oldest first."""
-        start, end = _aware(start_date), _aware(end_date)
-        if start is not None and end is not None and start > end:
-            raise InvalidInput(f"start_date {start} is after end_date {end}", driver=self)
+    def _recovery_points(self, target: BackupTarget) -> Iter[BackupTargetRecoveryPoint]:
+        """The target's snapshots, oldest first (one listing)."""
         snapshots = yield from self._restic_json("snapshots", "--tag", target.id)
         points = [self._point(target, snapshot) for snapshot in snapshots or []]
         for point in sorted(points, key=attrgetter("date")):
-            if (start is None or point.date >= start) and (end is None or point.date <= end):
-                yield Emit(point)
+            yield Emit(point)
 
     @operation
     def get_recovery_point(self, target: BackupTarget, id: str) -> Op[BackupTargetRecoveryPoint]:
