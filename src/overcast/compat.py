@@ -208,7 +208,7 @@ UNSERVED: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
             ("OPSOURCE", "opsource"), ("OUTSCALE", "outscale"), ("RIMUHOSTING", "rimuhosting"),
             ("RUNABOVE", "runabove"), ("SCALEWAY", "scaleway"), ("TERREMARK", "terremark"),
             ("UPCLOUD", "upcloud"), ("VCL", "vcl"), ("VCLOUD", "vcloud"), ("VPSNET", "vpsnet"),
-            ("VSPHERE", "vsphere"), ("VULTR", "vultr"),
+            ("VSPHERE", "vsphere"),
         )},
         "DUMMY": ("dummy", "for tests, use Provider.LIBVIRT with uri='test:///default'"),
         "EUCALYPTUS": ("eucalyptus", _EC2_LIKE.format(url="https://<host>:8773/services/compute")),

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from overcast.compute.drivers.libvirt import LibvirtNodeDriver
     from overcast.compute.drivers.linode import LinodeNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
+    from overcast.compute.drivers.vultr import VultrNodeDriver
     from overcast.compute.pricing import get_size_price
     from overcast.fanout import list_nodes_everywhere
     from overcast.fanout import list_nodes_everywhere_async
@@ -75,6 +76,7 @@ class Provider(metaclass=Catalog):
     OPENSTACK: DriverRef[OpenStackNodeDriver] = DriverRef(
         "openstack", "openstack:OpenStackNodeDriver"
     )
+    VULTR: DriverRef[VultrNodeDriver] = DriverRef("vultr", "vultr:VultrNodeDriver")
 
 
 get_driver: DriverGetter[NodeDriver] = DriverGetter("compute")

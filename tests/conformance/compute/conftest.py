@@ -25,6 +25,7 @@ FACTORIES: dict[str, str] = {
     "libvirt": "servers.compute_libvirt:make_target",
     "linode": "servers.compute_linode:make_target",
     "openstack": "servers.compute_openstack:make_target",
+    "vultr": "servers.compute_vultr:make_target",
 }
 
 

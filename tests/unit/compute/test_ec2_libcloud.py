@@ -380,7 +380,7 @@ def test_list_sizes_fills_prices_from_the_given_file(mode: str, pricing: Path) -
 
 @pytest.mark.parametrize(("constant", "advice"), [
     ("GRIDSCALE", "use Apache Libcloud for it, or register one"),
-    ("VULTR", "use Apache Libcloud for it, or register one"),
+    ("UPCLOUD", "use Apache Libcloud for it, or register one"),
     ("EC2_US_WEST", "use Provider.EC2 with region='us-west-1'"),
 ])
 def test_unserved_constants_raise_not_supported_with_advice(constant: str, advice: str) -> None:
