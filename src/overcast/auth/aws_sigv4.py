@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
 from typing import Final
 from urllib.parse import quote
 from urllib.parse import unquote
@@ -39,6 +40,7 @@ __all__ = [
     "EMPTY_SHA256",
     "UNSIGNED_PAYLOAD",
     "AwsCredentials",
+    "SigV4Hooks",
     "canonical_request",
     "presign_url",
     "refresh_credentials",
@@ -114,6 +116,36 @@ def refresh_credentials(credentials: AwsCredentials | AwsCredentialSource, now: 
         return None
     credentials.bind(driver)
     return credentials.refresh(now)
+
+
+class SigV4Hooks:
+    """The runtime hooks of a driver whose requests are signed with AWS Signature
+    V4: signing each attempt, the secrets to redact, and renewal of temporary
+    credentials before they expire.
+
+    A driver lists it before its base driver class, names its service in
+    ``signing_service``, and holds ``_credentials``, ``region`` (the region it
+    signs for) and ``endpoint``.
+    """
+
+    signing_service: ClassVar[str]
+    _credentials: AwsCredentials | AwsCredentialSource
+    region: str
+    endpoint: str
+
+    def _sign(self, request: Request, now: float) -> Request:
+        """Sign one attempt for the driver's region and ``signing_service``."""
+        return sign_request(request, self._credentials, self.region, self.signing_service, now)
+
+    def _secrets(self) -> tuple[Secret, ...]:
+        return self._credentials.secrets()
+
+    def _refresh(self, now: float) -> Op[None] | None:
+        """Temporary credentials renewed before they expire."""
+        return refresh_credentials(self._credentials, now, self)
+
+    def _repr_fields(self) -> dict[str, object]:
+        return {"region": self.region, "endpoint": self.endpoint}
 
 
 def amz_date(now: float) -> str:

@@ -23,8 +23,7 @@ from xml.etree.ElementTree import Element
 
 from overcast.auth.aws_credentials import region_or_default
 from overcast.auth.aws_sigv4 import AwsCredentials
-from overcast.auth.aws_sigv4 import refresh_credentials
-from overcast.auth.aws_sigv4 import sign_request
+from overcast.auth.aws_sigv4 import SigV4Hooks
 from overcast.compute.drivers.ec2.api import CREDENTIAL_CODES
 from overcast.compute.drivers.ec2.api import THROTTLING_CODES
 from overcast.compute.drivers.ec2.api import check_region
@@ -41,7 +40,6 @@ from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Request
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
 from overcast.runtime.paging import Cursor
@@ -92,7 +90,7 @@ def member_params(prefix: str, entries: Iterable[dict[str, str]]) -> Params:
             for n, entry in enumerate(entries, 1) for key, value in entry.items()]
 
 
-class ElbQueryApi(HttpApi, LoadBalancerDriver):
+class ElbQueryApi(SigV4Hooks, HttpApi, LoadBalancerDriver):
     """Signing, requests, errors and paging of an Elastic Load Balancing Query
     API (the base of the ``elb``, ``alb`` and ``nlb`` drivers).
 
@@ -103,6 +101,7 @@ class ElbQueryApi(HttpApi, LoadBalancerDriver):
     ``page_size`` is the ``PageSize`` of listings. No request is made here.
     """
 
+    signing_service: ClassVar[str] = "elasticloadbalancing"
     label: ClassVar[str] = "Elastic Load Balancing"
     errors: ClassVar[ErrorMap] = ELB_ERRORS
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
@@ -121,23 +120,6 @@ class ElbQueryApi(HttpApi, LoadBalancerDriver):
             endpoint or f"https://elasticloadbalancing.{region}.{suffix}", driver=self)
         self.page_size = check_page_size(page_size, maximum=MAX_PAGE, driver=self)
         super().__init__(**options)
-
-    # -- runtime hooks ---------------------------------------------------------------------
-
-    def _sign(self, request: Request, now: float) -> Request:
-        """Sign one attempt with AWS Signature V4 (the driver's region,
-        ``elasticloadbalancing``)."""
-        return sign_request(request, self._credentials, self.region, "elasticloadbalancing", now)
-
-    def _secrets(self) -> tuple[Secret, ...]:
-        return self._credentials.secrets()
-
-    def _refresh(self, now: float) -> Op[None] | None:
-        """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now, self)
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"region": self.region, "endpoint": self.endpoint}
 
     # -- requests --------------------------------------------------------------------------
 

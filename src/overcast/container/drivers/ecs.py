@@ -47,8 +47,7 @@ from typing import Final
 
 from overcast.auth.aws_credentials import region_or_default
 from overcast.auth.aws_sigv4 import AwsCredentials
-from overcast.auth.aws_sigv4 import refresh_credentials
-from overcast.auth.aws_sigv4 import sign_request
+from overcast.auth.aws_sigv4 import SigV4Hooks
 from overcast.container.base import ClusterLocation
 from overcast.container.base import Container
 from overcast.container.base import ContainerCluster
@@ -72,7 +71,6 @@ from overcast.runtime.api import json_fault
 from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
@@ -119,9 +117,10 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-class ECSContainerDriver(HttpApi, ContainerDriver):
+class ECSContainerDriver(SigV4Hooks, HttpApi, ContainerDriver):
     """ECS clusters, task definitions, tasks (as containers) and services."""
 
+    signing_service: ClassVar[str] = "ecs"
     name: ClassVar[str] = "ecs"
     label: ClassVar[str] = "ECS"
     supports_clusters: ClassVar[bool] = True
@@ -148,20 +147,6 @@ class ECSContainerDriver(HttpApi, ContainerDriver):
         self.endpoint = check_endpoint(endpoint or f"https://ecs.{region}.amazonaws.com",
                                        driver=self)
         self.page_size = check_page_size(page_size, maximum=100, driver=self)
-
-    def _sign(self, request: Request, now: float) -> Request:
-        """Sign one attempt with AWS Signature V4 (the driver's region, ``ecs``)."""
-        return sign_request(request, self._credentials, self.region, "ecs", now)
-
-    def _secrets(self) -> tuple[Secret, ...]:
-        return self._credentials.secrets()
-
-    def _refresh(self, now: float) -> Op[None] | None:
-        """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now, self)
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"region": self.region, "endpoint": self.endpoint}
 
     def _fault(self, resp: Response) -> Fault:
         """AWS JSON errors name their code in ``__type`` (``"ns#Code"``)."""

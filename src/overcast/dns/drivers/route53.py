@@ -78,8 +78,7 @@ from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 from overcast.auth.aws_sigv4 import AwsCredentials
-from overcast.auth.aws_sigv4 import refresh_credentials
-from overcast.auth.aws_sigv4 import sign_request
+from overcast.auth.aws_sigv4 import SigV4Hooks
 from overcast.dns import names
 from overcast.dns.base import DNSDriver
 from overcast.dns.base import RecordSet
@@ -263,7 +262,7 @@ def _as_is(rs: _RecordSet) -> _RecordSet:
     return rs
 
 
-class Route53DNSDriver(HttpApi, DNSDriver):
+class Route53DNSDriver(SigV4Hooks, HttpApi, DNSDriver):
     """Amazon Route 53 (REST/XML API 2013-04-01, AWS Signature V4).
 
     ``key``, ``secret`` and ``token`` are the access key id, secret access key
@@ -278,6 +277,9 @@ class Route53DNSDriver(HttpApi, DNSDriver):
     >>> zone = driver.create_zone("example.com.")  # doctest: +SKIP
     """
 
+    signing_service: ClassVar[str] = "route53"
+    #: Route 53 is global: its requests are signed for ``us-east-1``.
+    region: str = "us-east-1"
     name: ClassVar[str] = "route53"
     label: ClassVar[str] = "Route 53"
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
@@ -310,22 +312,6 @@ class Route53DNSDriver(HttpApi, DNSDriver):
             record_page_size, maximum=MAX_RECORD_PAGE, option="record_page_size", driver=self
         )
         super().__init__(**options)
-
-    # -- runtime hooks ---------------------------------------------------------------
-
-    def _sign(self, request: Request, now: float) -> Request:
-        """Sign one attempt with AWS Signature V4 (``us-east-1``, ``route53``)."""
-        return sign_request(request, self._credentials, "us-east-1", "route53", now)
-
-    def _secrets(self) -> tuple[Secret, ...]:
-        return self._credentials.secrets()
-
-    def _refresh(self, now: float) -> Op[None] | None:
-        """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now, self)
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"endpoint": self.endpoint}
 
     # -- requests ----------------------------------------------------------------------
 

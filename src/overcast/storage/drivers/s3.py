@@ -81,9 +81,8 @@ from xml.etree.ElementTree import Element
 
 from overcast import xml
 from overcast.auth.aws_sigv4 import AwsCredentials
+from overcast.auth.aws_sigv4 import SigV4Hooks
 from overcast.auth.aws_sigv4 import presign_url
-from overcast.auth.aws_sigv4 import refresh_credentials
-from overcast.auth.aws_sigv4 import sign_request
 from overcast.errors import ContainerAlreadyExists
 from overcast.errors import ContainerIsNotEmpty
 from overcast.errors import ContainerNotFound
@@ -494,7 +493,7 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
 # -- the driver -----------------------------------------------------------------------
 
 
-class S3StorageDriver(StorageApi, StorageDriver):
+class S3StorageDriver(SigV4Hooks, StorageApi, StorageDriver):
     """Amazon S3 or an S3-compatible store.
 
     The positional parameters are Apache Libcloud's: ``(key, secret, secure,
@@ -522,6 +521,7 @@ class S3StorageDriver(StorageApi, StorageDriver):
     >>> ceph = S3StorageDriver("key", "secret", endpoint="http://127.0.0.1:9000")  # doctest: +SKIP
     """
 
+    signing_service: ClassVar[str] = "s3"
     name: ClassVar[str] = "s3"
     label: ClassVar[str] = "S3"
     #: The region when none is given (presets of one AWS region change it).
@@ -596,22 +596,6 @@ class S3StorageDriver(StorageApi, StorageDriver):
         self._base_path = split.path.rstrip("/")
         self._valid_buckets: set[str] = set()
         super().__init__(**options)
-
-    # -- runtime hooks ---------------------------------------------------------------
-
-    def _sign(self, request: Request, now: float) -> Request:
-        """Sign one attempt with AWS Signature V4 (service ``s3``)."""
-        return sign_request(request, self._credentials, self.region, "s3", now)
-
-    def _secrets(self) -> tuple[Secret, ...]:
-        return self._credentials.secrets()
-
-    def _refresh(self, now: float) -> Op[None] | None:
-        """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now, self)
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"endpoint": self.endpoint, "region": self.region}
 
     # -- names -------------------------------------------------------------------------
 
@@ -1092,7 +1076,7 @@ class S3StorageDriver(StorageApi, StorageDriver):
         bucket = self._check_container(obj.container_name)
         key = self._check_object(obj.name)
         now: float = yield Call(time.time)
-        renew = refresh_credentials(self._credentials, now, self)
+        renew = self._refresh(now)
         if renew is not None:  # temporary credentials not fetched yet, or about to expire
             yield from renew
         return presign_url(verb, self._object_url(bucket, key), self._credentials, self.region,

@@ -22,8 +22,7 @@ from xml.etree.ElementTree import Element
 
 from overcast.auth.aws_credentials import region_or_default
 from overcast.auth.aws_sigv4 import AwsCredentials
-from overcast.auth.aws_sigv4 import refresh_credentials
-from overcast.auth.aws_sigv4 import sign_request
+from overcast.auth.aws_sigv4 import SigV4Hooks
 from overcast.compute.base import NodeDriver
 from overcast.errors import AlreadyExists
 from overcast.errors import ImageNotFound
@@ -43,7 +42,6 @@ from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Request
 from overcast.runtime.ops import create_once
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
@@ -259,7 +257,7 @@ def _form(params: Sequence[tuple[str, str]]) -> bytes:
 # -- the plumbing every part shares -----------------------------------------------------------
 
 
-class EC2Query(HttpApi):
+class EC2Query(SigV4Hooks, HttpApi):
     """The EC2 Query API with no resource of its own: credentials and
     Signature V4 (service ``ec2``), the request helper, the error table, the
     ``NextToken`` pager, settled changes and the checks of ids and tag values.
@@ -269,6 +267,7 @@ class EC2Query(HttpApi):
     constructor calls :meth:`_setup_query` before ``super().__init__``.
     """
 
+    signing_service: ClassVar[str] = "ec2"
     label: ClassVar[str] = "EC2"
     errors: ClassVar[ErrorMap] = ERRORS
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-amzn-RequestId",)
@@ -291,22 +290,6 @@ class EC2Query(HttpApi):
             endpoint = f"{'https' if secure else 'http'}://ec2.{region}.{suffix}"
         self.endpoint = check_endpoint(endpoint, driver=self)
         self.page_size = check_page_size(page_size, maximum=DEFAULT_PAGE_SIZE, driver=self)
-
-    # -- runtime hooks ---------------------------------------------------------------------
-
-    def _sign(self, request: Request, now: float) -> Request:
-        """Sign one attempt with AWS Signature V4 (the driver's region, ``ec2``)."""
-        return sign_request(request, self._credentials, self.region, "ec2", now)
-
-    def _secrets(self) -> tuple[Secret, ...]:
-        return self._credentials.secrets()
-
-    def _refresh(self, now: float) -> Op[None] | None:
-        """Temporary credentials renewed before they expire."""
-        return refresh_credentials(self._credentials, now, self)
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"region": self.region, "endpoint": self.endpoint}
 
     # -- requests --------------------------------------------------------------------------
 
