@@ -59,6 +59,10 @@ JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64,
 PartSizeOpt = Annotated[str | None, typer.Option(
     "--part-size", metavar="SIZE",
     help="Upload part size (e.g. 8MiB); also the one-request threshold.")]
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume/--no-resume",
+    help="Continue an interrupted download from its partial file (if the object is "
+         "unchanged); --no-resume starts over.")]
 
 
 # -- entries and transfers -------------------------------------------------------------
@@ -101,6 +105,7 @@ class Transfer:
     src: Location
     dst: Location
     target: str  # a local path, or the object's name in dst.container
+    resume: bool = True  # a download continues a partial file of the same version
 
     def label(self) -> str:
         """The destination as people see it."""
@@ -119,8 +124,10 @@ def _list_tree(loc: Location) -> dict[str, Entry]:
             return {}
         if not os.path.isdir(loc.path):
             raise InvalidInput(f"not a directory: {loc.path}")
+        from overcast.cli.resume import is_partial
+
         return {rel: Entry(rel, st.st_size, st.st_mtime, path=os.path.join(loc.path, rel))
-                for rel, st in walk_files(loc.path)}
+                for rel, st in walk_files(loc.path) if not is_partial(rel)}
     driver, container = _need_container(loc)
     prefix = _prefix(loc.key)
     entries = {}
@@ -274,20 +281,25 @@ def _run_one(job: Transfer, report: Callable[[int, int | None], None]) -> None:
         assert entry.path is not None
         driver.upload_object(entry.path, container, job.target, progress=report)
     elif dst.is_local:
+        from overcast.cli.resume import download_resumable
+
         assert entry.obj is not None and src.driver is not None
-        os.makedirs(os.path.dirname(os.path.abspath(job.target)), exist_ok=True)
-        src.driver.download_object(entry.obj, job.target, overwrite_existing=True,
-                                   progress=report)
+        download_resumable(src.driver, entry.obj, job.target, source=src.url(entry.obj.name),
+                           resume=job.resume, progress=report)
     else:
         driver, container = _need_container(dst)
         assert entry.obj is not None
         copy(entry.obj, Container(container, driver=driver), job.target, progress=report)
 
 
-def _execute(current: State, jobs: list[Transfer], parallel: int) -> None:
+def _execute(current: State, jobs: list[Transfer], parallel: int, resume: bool = True) -> None:
     """Run the transfers, ``parallel`` at a time, with progress; the first
-    failure is raised after the others have finished (each failure is printed)."""
+    failure is raised after the others have finished (each failure is printed).
+    Downloads go through a partial file a later run continues unless ``resume``
+    is false (:mod:`overcast.cli.resume`)."""
     failures: list[BaseException] = []
+    for job in jobs:
+        job.resume = resume
     total = sum(j.source.size for j in jobs)
     with _Bars(current, total, len(jobs)) as bars:
 
@@ -381,10 +393,12 @@ def cp(
                                             help="Copy directories and prefixes.")] = False,
     jobs: JobsOpt = 4,
     part_size: PartSizeOpt = None,
+    resume: ResumeOpt = True,
     profile: ProfileOpt = None,
 ) -> None:
     """Copy files and objects, any to any: file to object, object to file, object
-    to object across profiles, file to file; directories with --recursive."""
+    to object across profiles, file to file; directories with --recursive. An
+    interrupted download continues where it stopped when run again."""
     current = state(ctx)
     if len(sources) < 2:
         raise InvalidInput("cp needs a source and a destination")
@@ -399,7 +413,7 @@ def cp(
     for src in srcs:
         plans.extend(_plan_copy(src, dst, recursive))
     _part_size(current, dst, part_size, jobs)
-    _execute(current, plans, jobs)
+    _execute(current, plans, jobs, resume)
     for job in plans:
         print(job.label())
 
@@ -423,6 +437,7 @@ def sync(
     ] = False,
     jobs: JobsOpt = 4,
     part_size: PartSizeOpt = None,
+    resume: ResumeOpt = True,
     profile: ProfileOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -464,7 +479,7 @@ def sync(
             dst.driver.create_container(dst.container)
         _part_size(current, dst, part_size, jobs)
         if copies:
-            _execute(current, copies, jobs)
+            _execute(current, copies, jobs, resume)
         for rel in deletes:
             _delete_entry(dst, rel, present[rel])
     if current.json:
