@@ -43,7 +43,7 @@ def hourly_price(plan: Mapping[str, Any]) -> float | None:
     if monthly is None:
         return None
     hours = GPU_HOURS_PER_MONTH if plan.get("type") == "vcg" else HOURS_PER_MONTH
-    return round(monthly / hours, 6)
+    return monthly / hours
 
 
 def page_of(payload: Mapping[str, Any] | None, key: str) -> Page[Any]:
