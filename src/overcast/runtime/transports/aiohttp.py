@@ -22,6 +22,7 @@ from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
 from overcast.runtime.transports.base import ClientCert
+from overcast.runtime.transports.base import FailureKinds
 from overcast.runtime.transports.base import Proxies
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import TransportFailure
@@ -33,6 +34,9 @@ __all__ = ["AiohttpTransport"]
 
 redact_logger("aiohttp.client")
 
+
+_FAILURES = FailureKinds(refused=(aiohttp.ClientConnectorError,),
+                         timeout=(TimeoutError, aiohttp.ServerTimeoutError))
 
 class AiohttpTransport(AsyncTransport):
     """An ``aiohttp.ClientSession`` with ``pool_size`` connections per host.
@@ -131,20 +135,8 @@ class AiohttpTransport(AsyncTransport):
                 compress=None,
                 proxy=self._proxies.for_url(url) if self._proxies.active else None,
             )
-        except aiohttp.ClientConnectorError as exc:
-            raise TransportFailure(
-                f"cannot connect for {request.method} {safe_url}: {type(exc).__name__}",
-                sent=False,
-            ) from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise TransportFailure(
-                f"timed out: {request.method} {safe_url}", sent=True, timeout=True
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransportFailure(
-                f"connection failed during {request.method} {safe_url}: {type(exc).__name__}",
-                sent=True,
-            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _FAILURES.failure(exc, f"{request.method} {safe_url}") from None
         response = Response(
             status=raw.status,
             headers=Headers(_headers(raw)),
@@ -163,15 +155,8 @@ class AiohttpTransport(AsyncTransport):
                 guard.update(len(chunk))
                 chunks.append(chunk)
             response.body = b"".join(chunks)
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise TransportFailure(
-                f"read timed out: {request.method} {safe_url}", sent=True, timeout=True
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransportFailure(
-                f"connection lost reading {request.method} {safe_url}: {type(exc).__name__}",
-                sent=True,
-            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _FAILURES.failure(exc, f"{request.method} {safe_url}", reading=True) from None
         finally:
             raw.release()
         return response
@@ -216,14 +201,8 @@ class _AiohttpStream(ByteStream):
                 yield chunk
         except TransportFailure as failure:
             raise failure.to_error(None) from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise TransportFailure(
-                f"read timed out: {self._url}", sent=True, timeout=True
-            ).to_error(None) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransportFailure(
-                f"connection lost reading {self._url}: {type(exc).__name__}", sent=True
-            ).to_error(None) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _FAILURES.failure(exc, self._url, reading=True).to_error(None) from None
 
     def close(self) -> None:
         if self._done:

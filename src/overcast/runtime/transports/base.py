@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POOL_SIZE",
     "AsyncTransport",
+    "FailureKinds",
     "Proxies",
     "RateGuard",
     "SyncTransport",
@@ -95,6 +96,35 @@ class TransportFailure(Exception):
         if self.timeout:
             return OperationTimeout(str(self), driver=driver)
         return TransportError(str(self), driver=driver)
+
+
+@dataclass(frozen=True)
+class FailureKinds:
+    """How one client library's exceptions read as :class:`TransportFailure`:
+    ``refused`` (no connection made), ``connect_timeout`` (none made in time)
+    and ``timeout`` (no answer, or no more of it, in time); any other error
+    is a connection that failed after the request may have been sent."""
+
+    refused: tuple[type[BaseException], ...]
+    timeout: tuple[type[BaseException], ...]
+    connect_timeout: tuple[type[BaseException], ...] = ()
+
+    def failure(self, exc: BaseException, where: str, *, reading: bool = False,
+                after: float | None = None) -> TransportFailure:
+        """The failure ``exc`` means for ``where`` (method and redacted URL):
+        while sending, or while ``reading`` the answer (read for ``after``
+        seconds, when known)."""
+        name = type(exc).__name__
+        if not reading and isinstance(exc, self.refused):
+            return TransportFailure(f"cannot connect for {where}: {name}", sent=False)
+        if not reading and isinstance(exc, self.connect_timeout):
+            return TransportFailure(f"connect timed out: {where}", sent=False, timeout=True)
+        if isinstance(exc, self.timeout):
+            waited = "" if after is None else f" after {after:g}s"
+            return TransportFailure(f"{'read ' if reading else ''}timed out{waited}: {where}",
+                                    sent=True, timeout=True)
+        doing = "lost reading" if reading else "failed during"
+        return TransportFailure(f"connection {doing} {where}: {name}", sent=True)
 
 
 class SyncTransport(ABC):

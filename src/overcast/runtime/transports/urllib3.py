@@ -11,7 +11,6 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.exceptions import HTTPError
 from urllib3.exceptions import NewConnectionError
-from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError
 
 from overcast.runtime.effects import Headers
@@ -24,6 +23,7 @@ from overcast.runtime.streams import DEFAULT_CHUNK_SIZE
 from overcast.runtime.streams import ByteStream
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import ClientCert
+from overcast.runtime.transports.base import FailureKinds
 from overcast.runtime.transports.base import Proxies
 from overcast.runtime.transports.base import RateGuard
 from overcast.runtime.transports.base import SyncTransport
@@ -34,6 +34,10 @@ __all__ = ["Urllib3Transport"]
 
 redact_logger("urllib3.connectionpool")  # it logs every request URL, signatures included
 
+
+# urllib3's NewConnectionError is a ConnectTimeoutError: refused is tested first.
+_FAILURES = FailureKinds(refused=(NewConnectionError,), timeout=(ReadTimeoutError,),
+                         connect_timeout=(ConnectTimeoutError,))
 
 class Urllib3Transport(SyncTransport):
     """urllib3 ``PoolManager`` with ``pool_size`` connections per host.
@@ -95,25 +99,9 @@ class Urllib3Transport(SyncTransport):
                 chunked=chunked,
                 timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             )
-        except (NewConnectionError, ConnectTimeoutError) as exc:
-            raise TransportFailure(
-                f"cannot connect for {request.method} {redact_url(url)}: {type(exc).__name__}",
-                sent=False,
-                timeout=isinstance(exc, ConnectTimeoutError)
-                and not isinstance(exc, NewConnectionError),
-            ) from None
-        except ReadTimeoutError:
-            raise TransportFailure(
-                f"read timed out after {read_timeout}s: {request.method} {redact_url(url)}",
-                sent=True,
-                timeout=True,
-            ) from None
-        except (ProtocolError, HTTPError, OSError) as exc:
-            raise TransportFailure(
-                f"connection failed during {request.method} {redact_url(url)}: "
-                f"{type(exc).__name__}",
-                sent=True,
-            ) from None
+        except (HTTPError, OSError) as exc:
+            raise _FAILURES.failure(exc, f"{request.method} {redact_url(url)}",
+                                    after=read_timeout) from None
         response = Response(
             status=raw.status,
             headers=Headers(raw.headers.items()),
@@ -133,18 +121,9 @@ class Urllib3Transport(SyncTransport):
                     guard.update(len(chunk))
                     chunks.append(chunk)
                 response.body = b"".join(chunks)
-            except ReadTimeoutError:
-                raise TransportFailure(
-                    f"read timed out after {read_timeout}s: {request.method} {response.url}",
-                    sent=True,
-                    timeout=True,
-                ) from None
-            except (ProtocolError, HTTPError, OSError) as exc:
-                raise TransportFailure(
-                    f"connection lost reading {request.method} {response.url}: "
-                    f"{type(exc).__name__}",
-                    sent=True,
-                ) from None
+            except (HTTPError, OSError) as exc:
+                raise _FAILURES.failure(exc, f"{request.method} {response.url}", reading=True,
+                                        after=read_timeout) from None
             finally:
                 raw.release_conn()
         return response
@@ -195,13 +174,8 @@ class _Urllib3Stream(ByteStream):
                 yield chunk
         except TransportFailure as slow:
             raise slow.to_error(None) from None
-        except ReadTimeoutError:
-            failure = TransportFailure(f"read timed out: {self._url}", sent=True, timeout=True)
-            raise failure.to_error(None) from None
-        except (ProtocolError, HTTPError, OSError) as exc:
-            raise TransportFailure(
-                f"connection lost reading {self._url}: {type(exc).__name__}", sent=True
-            ).to_error(None) from None
+        except (HTTPError, OSError) as exc:
+            raise _FAILURES.failure(exc, self._url, reading=True).to_error(None) from None
 
     def _async_chunks(self) -> AsyncIterator[bytes]:
         raise TypeError("a urllib3 response can only be read synchronously")
