@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from overcast.compute.drivers.linode import LinodeNodeDriver
     from overcast.compute.drivers.openstack import OpenStackNodeDriver
     from overcast.compute.drivers.vultr import VultrNodeDriver
-    from overcast.compute.pricing import get_size_price
     from overcast.fanout import list_nodes_everywhere
     from overcast.fanout import list_nodes_everywhere_async
+    from overcast.pricing import get_size_price
 
 
 class Provider(metaclass=Catalog):
@@ -85,6 +85,6 @@ __getattr__ = lazy_exports({
     **dict.fromkeys(_BASE_NAMES, "overcast.compute.base"),
     **dict.fromkeys(("list_nodes_everywhere", "list_nodes_everywhere_async"), "overcast.fanout"),
     "ElasticIP": "overcast.compute.drivers.ec2.addresses",
-    "get_size_price": "overcast.compute.pricing",
+    "get_size_price": "overcast.pricing",
     **EXPORTS["compute"],
 })

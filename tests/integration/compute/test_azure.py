@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from overcast.compute import azure_prices
 from overcast.compute.base import NodeAuthPassword
 from overcast.compute.base import NodeAuthSSHKey
 from overcast.compute.base import NodeState
@@ -27,6 +26,7 @@ from overcast.errors import InvalidInput
 from overcast.errors import NodeNotFound
 from overcast.errors import NotSupported
 from overcast.errors import ProviderError
+from overcast.pricing import azure as azure_prices
 from overcast.runtime.policy import RequestEvent
 from servers.azure_arm import CLIENT_SECRET
 from servers.azure_arm import arm_error
@@ -354,7 +354,7 @@ def test_pricing_keys_map_back_to_arm_names() -> None:
     assert azure_prices.arm_size_name("standardds3v2") == "Standard_DS3_v2"
     assert azure_prices.arm_size_name("basica0") == "Basic_A0"
     snapshot = json.loads((Path(azure_prices.__file__).parent / "data" /
-                           azure_prices.SNAPSHOT).read_text())
+                           "azure_linux.json").read_text())
     assert snapshot["date"] == "2025-03-02" and "pricing.json" in snapshot["source"]
     for key in snapshot["prices"]:
         name = azure_prices.arm_size_name(key)

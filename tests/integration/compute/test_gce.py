@@ -287,14 +287,17 @@ def test_sizes_are_priced_from_their_family_rates(driver: GCENodeDriver, mode: s
     sizes = {s.name: s for s in call(mode, driver, "list_sizes")}
     assert sizes["n2d-standard-2"].price == pytest.approx(2 * 0.027502 + 8 * 0.003686, abs=1e-6)
     assert sizes["n2-standard-2"].price == pytest.approx(2 * 0.031611 + 8 * 0.004237, abs=1e-6)
-    assert sizes["e2-micro"].price == pytest.approx(0.25 * 0.021811 + 1 * 0.002923, abs=1e-6)
+    # Rates of Libcloud 3.9.1's gce_instances (2025-03-02), as the bundled snapshot has them.
+    assert sizes["e2-micro"].price == pytest.approx(0.25 * 0.02181159 + 1 * 0.00292353,
+                                                    abs=1e-6)
     assert sizes["e2-micro"].extra["guestCpus"] == 2  # billed for its share, not its vCPUs
-    assert sizes["m1-ultramem-40"].price is None  # a family not in the snapshot: unknown
-    assert {s.extra["price_date"] for s in sizes.values()} == {"2025-03-01"}
+    assert sizes["m1-ultramem-40"].price == pytest.approx(40 * 0.0348 + 961 * 0.0051, abs=1e-6)
+    assert {s.extra["price_date"] for s in sizes.values()} == {"2025-03-02"}
     europe = call(mode, driver, "list_sizes", "europe-west1-b")
     e2 = next(s for s in europe if s.name == "e2-standard-2")
-    assert e2.price == pytest.approx(2 * 0.023964 + 8 * 0.003212, abs=1e-6)
-    assert size_price("e2-small", 2, 2048, "asia-south2") is None
+    assert e2.price == pytest.approx(2 * 0.02399337 + 8 * 0.00321609, abs=1e-6)
+    assert size_price("e2-small", 2, 2048, "asia-south2") is None  # a region not in the data
+    assert size_price("c3-standard-4", 4, 16384, "us-central1") is None  # nor a family
     assert size_price("f1-micro", 1, 614, "us-central1") == 0.0076
 
 

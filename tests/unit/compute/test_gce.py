@@ -171,14 +171,20 @@ def test_invalid_creates_send_nothing(mode: str, options: dict[str, Any]) -> Non
     assert script.received == []
 
 
+def _rates(cpu: float, ram: float) -> dict[str, Any]:
+    return {"cpu": {"on_demand": {"r1": {"price": cpu}}},
+            "ram": {"on_demand": {"r1": {"price": ram}}}}
+
+
 def test_prices_from_family_rates() -> None:
-    snapshot = {"rates": {"r1": {"n2d": {"vcpu": 1.0, "memory_gib": 0.5},
-                                 "n2": {"vcpu": 2.0, "memory_gib": 1.0},
-                                 "e2": {"vcpu": 1.0, "memory_gib": 0.0}}},
-                "shared_core": {"e2-micro": 0.25}}
+    # Libcloud's gce_instances nesting, as overcast.pricing's snapshot holds it.
+    snapshot = {"prices": {"n2d": _rates(1.0, 0.5), "n2": _rates(2.0, 1.0),
+                           "e2": _rates(1.0, 0.25),
+                           "f1": {"cpu": {"on_demand": {"r1": {"price": 0.0076}}}}}}
     assert size_price("n2d-standard-2", 2, 8192, "r1", snapshot) == 2 * 1.0 + 8 * 0.5
     assert size_price("n2-standard-2", 2, 8192, "r1", snapshot) == 2 * 2.0 + 8 * 1.0
-    assert size_price("e2-micro", 2, 0, "r1", snapshot) == 0.25
+    assert size_price("e2-micro", 2, 1024, "r1", snapshot) == 0.25 * 1.0 + 1 * 0.25
+    assert size_price("f1-micro", 1, 614, "r1", snapshot) == 0.0076  # per instance
     assert size_price("n2-custom-2-4096", 2, 4096, "r1", snapshot) is None
     assert size_price("c3-standard-4", 4, 16384, "r1", snapshot) is None
     assert size_price("n2-standard-2", 2, 8192, "r9", snapshot) is None

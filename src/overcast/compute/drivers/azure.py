@@ -26,7 +26,7 @@ Resources (``{rg}`` is ``/subscriptions/{sub}/resourceGroups/{group}``):
   (``?statusOnly=true``), NICs and public IPs, so it sends one request per
   page of each, never one per VM (Libcloud's sends up to 1+3N a page).
 * Sizes: ``{sub}/.../locations/{loc}/vmSizes``; ``price`` is US dollars per
-  hour from the bundled snapshot (:mod:`overcast.compute.azure_prices`,
+  hour from the bundled snapshot (:mod:`overcast.pricing.azure`,
   ``extra["price_date"]``), None when unknown.
 * Images: marketplace images as :class:`AzureImage`
   (``publisher:offer:sku:version``, Libcloud's URN), listed by walking
@@ -55,7 +55,6 @@ from typing import ClassVar
 from typing import Final
 from typing import TypeVar
 
-from overcast.compute import azure_prices
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
 from overcast.compute.base import request_token
@@ -83,6 +82,7 @@ from overcast.errors import NotSupported
 from overcast.errors import ProviderError
 from overcast.errors import SnapshotNotFound
 from overcast.errors import VolumeNotFound
+from overcast.pricing import azure as azure_prices
 from overcast.providers.azure import AUTH_CODES
 from overcast.providers.azure import ArmApi
 from overcast.providers.azure import segment
@@ -762,7 +762,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         raw = yield from collect(self._arm_pages(f"{path}/vmSizes", dict,
                                                  missing=LocationNotFound, what=where))
         prices: dict[str, float | None]
-        date: str
+        date: str | None
         prices, date = yield Call(_prices_of, [str(r.get("name")) for r in raw], where)
         for data in raw:
             name = str(data.get("name"))
@@ -1192,7 +1192,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         return True
 
 
-def _prices_of(names: list[str], location: str) -> tuple[dict[str, float | None], str]:
+def _prices_of(names: list[str], location: str) -> tuple[dict[str, float | None], str | None]:
     """Prices of the sizes ``names`` in ``location``, and the snapshot's date
     (reads the snapshot on first use)."""
     return ({name: azure_prices.size_price(name, location) for name in names},

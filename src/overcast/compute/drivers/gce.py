@@ -43,9 +43,9 @@ How the model maps (Libcloud's meanings):
   pending; ``RUNNING`` running; ``TERMINATED`` (Compute Engine's word for a
   stopped instance) stopped; ``SUSPENDED`` suspended. ``node.extra["zone"]``
   (and ``["location"]``) is the zone's name (Libcloud puts a zone object there).
-* ``NodeSize.price`` is US dollars per hour from a bundled snapshot of the
-  per-vCPU and per-GiB rates of each machine family and region
-  (``compute/data/gce_prices.json``, read only when sizes are listed):
+* ``NodeSize.price`` is US dollars per hour from the per-vCPU and per-GiB
+  rates of each machine family and region (:mod:`overcast.pricing`'s
+  ``gce_instances`` snapshot, read only when sizes are listed):
   ``n2d-`` types at N2D rates (Libcloud prices them as N2), shared-core E2
   types for their share of a vCPU (``e2-micro`` is 0.25, not 2). Unknown
   families and regions are ``None``; ``extra["price_date"]`` is the
@@ -59,7 +59,6 @@ How the model maps (Libcloud's meanings):
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -67,7 +66,6 @@ import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -107,6 +105,7 @@ from overcast.errors import ProviderError
 from overcast.errors import SizeNotFound
 from overcast.errors import SnapshotNotFound
 from overcast.errors import VolumeNotFound
+from overcast.pricing import price_table
 from overcast.providers import google
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import Fault
@@ -184,8 +183,10 @@ SNAPSHOT_STATES: Final = {
 _NAME: Final = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
 _LABEL_KEY: Final = re.compile(r"[a-z][-_a-z0-9]{0,62}\Z")
 _LABEL_VALUE: Final = re.compile(r"[-_a-z0-9]{0,63}\Z")
-_PRICES_FILE: Final = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
-                                   "gce_prices.json")
+#: Shared-core E2 types: the share of a vCPU each is billed for.
+SHARED_CORE: Final = {"e2-micro": 0.25, "e2-small": 0.5, "e2-medium": 1.0}
+#: Types billed per instance, at their family's ``cpu`` rate (as Libcloud's table has them).
+PER_INSTANCE: Final = {"f1-micro": "f1", "g1-small": "g1"}
 
 
 class QuotaExceeded(ProviderError):
@@ -207,35 +208,42 @@ class FirewallNotFound(NotFound):
 # -- prices ------------------------------------------------------------------------------
 
 
-@cache
 def _price_snapshot() -> Mapping[str, Any]:
-    """The bundled price snapshot (read once, in a worker thread by the driver)."""
-    with open(_PRICES_FILE, encoding="utf-8") as f:
-        data: Mapping[str, Any] = json.load(f)
-    return data
+    """The ``gce_instances`` rates (:mod:`overcast.pricing`) and their date
+    (read once, in a worker thread by the driver)."""
+    table, date = price_table("compute", "gce_instances")
+    return {"prices": table, "price_date": date}
 
 
 def size_price(name: str, vcpus: float, memory_mib: float, region: str | None,
                snapshot: Mapping[str, Any] | None = None) -> float | None:
     """The hourly US dollar price of machine type ``name`` with ``vcpus`` and
-    ``memory_mib`` in ``region``, from its family's per-vCPU and per-GiB
-    rates; a shared-core E2 type counts its share of a vCPU. None when the
-    family, region or type is not in the snapshot."""
-    data = snapshot if snapshot is not None else _price_snapshot()
-    if region is None:
+    ``memory_mib`` in ``region``, from its family's on-demand per-vCPU and
+    per-GiB rates (``snapshot["prices"]``, Libcloud's ``gce_instances``
+    table; default: :mod:`overcast.pricing`'s). The family is the name's
+    prefix before the first ``-`` (``n2d-standard-2`` is N2D, not N2); a
+    shared-core E2 type counts its share of a vCPU (:data:`SHARED_CORE`);
+    ``f1-micro`` and ``g1-small`` have a price per instance. None when the
+    family, region or type has no price (custom types among them)."""
+    table = (snapshot if snapshot is not None else _price_snapshot())["prices"]
+    if region is None or "custom" in name:  # custom types carry a premium not in the table
         return None
-    fixed = (data.get("fixed") or {}).get(region) or {}
-    if name in fixed:
-        return float(fixed[name])
+
+    def rate(family: str, resource: str) -> float | None:
+        entry = (((table.get(family) or {}).get(resource) or {}).get("on_demand") or {}).get(
+            region)
+        value = entry.get("price") if isinstance(entry, Mapping) else None
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    if name in PER_INSTANCE:
+        return rate(PER_INSTANCE[name], "cpu")
     family = name.split("-", 1)[0]
-    if "custom" in name:  # custom types carry a premium the snapshot does not hold
+    cpu, ram = rate(family, "cpu"), rate(family, "ram")
+    if cpu is None or ram is None:
         return None
-    rates = ((data.get("rates") or {}).get(region) or {}).get(family)
-    if not rates:
-        return None
-    share = (data.get("shared_core") or {}).get(name)
+    share = SHARED_CORE.get(name)
     cpus = float(share) if share is not None else float(vcpus)
-    price = cpus * float(rates["vcpu"]) + memory_mib / 1024 * float(rates["memory_gib"])
+    price = cpus * cpu + memory_mib / 1024 * ram
     return round(price, 6) if price > 0 else None
 
 

@@ -24,10 +24,10 @@ How the API maps onto overcast's model:
   types (``ram`` in MiB, ``disk`` the instance-store GiB, 0 for EBS-only
   types; vCPUs in ``extra["vcpus"]``; bandwidth the number of the network
   performance as Libcloud gives it, ``"Up to 10 Gigabit"`` 10, else ``None``;
-  the price is the Linux on-demand price per hour from a pricing
-  file in Libcloud's format when one is found, as Libcloud fills it, else
-  ``None``: see :mod:`overcast.compute.pricing`); images are AMIs; a node's
-  name is its ``Name`` tag.
+  the price is the Linux on-demand price per hour from the bundled snapshot,
+  or from Libcloud's override file or ``pricing=`` when given, else
+  ``None``: see :mod:`overcast.pricing`; its date in ``extra["price_date"]``);
+  images are AMIs; a node's name is its ``Name`` tag.
 * Every listing follows ``NextToken`` page by page. ``page_size`` is the
   ``MaxResults`` asked for, capped at each action's maximum (AWS wants at
   least 5; moto accepts smaller pages, which the tests use).

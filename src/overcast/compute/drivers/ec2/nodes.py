@@ -37,7 +37,6 @@ from overcast.compute.models import NodeImage
 from overcast.compute.models import NodeLocation
 from overcast.compute.models import NodeSize
 from overcast.compute.models import NodeState
-from overcast.compute.pricing import size_prices
 from overcast.errors import InvalidInput
 from overcast.errors import KeyPairAlreadyExists
 from overcast.errors import KeyPairNotFound
@@ -45,6 +44,8 @@ from overcast.errors import NodeNotFound
 from overcast.errors import NotSupported
 from overcast.errors import ProviderError
 from overcast.errors import SizeNotFound
+from overcast.pricing import price_date
+from overcast.pricing import size_prices
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
@@ -158,18 +159,20 @@ class EC2Nodes(EC2Api):
 
     # -- sizes -----------------------------------------------------------------------------
 
-    def _prices(self) -> Op[dict[str, float]]:
-        """Linux on-demand prices of the region's instance types, from the
-        pricing file (``pricing=``; read in a worker thread), or none when
-        there is no file (never 0 for an unknown price)."""
+    def _prices(self) -> Op[tuple[dict[str, float], str | None]]:
+        """Linux on-demand prices of the region's instance types and their
+        date, from :mod:`overcast.pricing` (``pricing=``: a file of Libcloud's
+        format instead; read in a worker thread), none with ``pricing=False``
+        (never 0 for an unknown price)."""
         if self.pricing is False:
-            return {}
+            return {}, None
         path = None if self.pricing is True else os.fspath(self.pricing)
-        prices: dict[str, float] = yield Call(size_prices, "compute", "ec2_linux", self.region,
-                                              path)
+        prices: tuple[dict[str, float], str | None] = yield Call(_region_prices, self.region,
+                                                                 path)
         return prices
 
-    def _to_size(self, item: Element, prices: Mapping[str, float] | None = None) -> NodeSize:
+    def _to_size(self, item: Element,
+                 prices: tuple[Mapping[str, float], str | None] | None = None) -> NodeSize:
         type_name = text(item, "instanceType") or ""
         ram = integer(text(item, "memoryInfo", "sizeInMiB")) or 0
         disk = integer(text(item, "instanceStorageInfo", "totalSizeInGB")) or 0
@@ -186,7 +189,8 @@ class EC2Nodes(EC2Api):
             "instance_storage": boolean(text(item, "instanceStorageSupported")),
             "hypervisor": text(item, "hypervisor"),
         }
-        price = (prices or {}).get(type_name)
+        table, extra["price_date"] = prices or ({}, None)
+        price = table.get(type_name)
         bandwidth = _bandwidth(extra["network_performance"])
         return NodeSize(type_name, type_name, ram, disk, bandwidth, price, driver=self,
                         extra=extra)
@@ -510,3 +514,9 @@ class EC2Nodes(EC2Api):
     def destroy_node(self, node: Node) -> Op[bool]:
         """Terminate an instance (``TerminateInstances``; safe to repeat)."""
         return (yield from self._instance_action("TerminateInstances", node))
+
+
+def _region_prices(region: str, path: str | None) -> tuple[dict[str, float], str | None]:
+    """The ``ec2_linux`` prices of ``region`` and their date (a worker thread's work)."""
+    return (size_prices("compute", "ec2_linux", region, path),
+            price_date("compute", "ec2_linux", path))
