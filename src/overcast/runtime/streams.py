@@ -104,11 +104,9 @@ class ByteStream(ABC):
         """The chunks, shown to the observers, then closed."""
         try:
             for chunk in self._sync_chunks():
-                for observer in self.observers:
-                    observer.update(chunk)
+                self._show(chunk)
                 yield chunk
-            for observer in self.observers:
-                observer.finish()
+            self._finish_observers()
         finally:
             self.close()
 
@@ -117,20 +115,18 @@ class ByteStream(ABC):
         first, then close; return the bytes written. A transport that can push
         chunks as they arrive overrides :meth:`_push_sync` and skips the pull
         machinery (a queue, a generator) for every chunk."""
-        observers = self.observers
+        show = self._show
         written = 0
 
         def deliver(chunk: bytes) -> None:
             nonlocal written
-            for observer in observers:
-                observer.update(chunk)
+            show(chunk)
             write(chunk)
             written += len(chunk)
 
         try:
             self._push_sync(deliver)
-            for observer in observers:
-                observer.finish()
+            self._finish_observers()
         finally:
             self.close()
         return written
@@ -144,13 +140,19 @@ class ByteStream(ABC):
         """The chunks, shown to the observers, then closed (async)."""
         try:
             async for chunk in self._async_chunks():
-                for observer in self.observers:
-                    observer.update(chunk)
+                self._show(chunk)
                 yield chunk
-            for observer in self.observers:
-                observer.finish()
+            self._finish_observers()
         finally:
             await self.aclose()
+
+    def _show(self, chunk: PartData) -> None:
+        for observer in self.observers:
+            observer.update(chunk)
+
+    def _finish_observers(self) -> None:
+        for observer in self.observers:
+            observer.finish()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the underlying connection or file (sync)."""
@@ -207,14 +209,12 @@ class FileStream(ByteStream):
                 if self._left is not None:
                     self._left -= got
             if filled:
-                for observer in self.observers:
-                    observer.update(buffer[:filled])
+                self._show(buffer[:filled])
             # Peek without moving: a file read to its last byte has ended only
             # if nothing follows (it may have grown since it was measured).
             ended = self._left == 0 or not os.pread(file.fileno(), 1, file.tell())
             if ended:
-                for observer in self.observers:
-                    observer.finish()
+                self._finish_observers()
         except BaseException:
             self.close()
             raise
