@@ -38,6 +38,7 @@ from overcast.dns.models import DEFAULT_TTL
 from overcast.dns.models import RecordSet
 from overcast.dns.models import RecordType
 from overcast.dns.models import Zone
+from overcast.dns.models import ZoneType
 from overcast.errors import InvalidInput
 from overcast.errors import ProviderError
 
@@ -51,6 +52,7 @@ __all__ = [
     "make_record",
     "master_file",
     "master_file_ttl",
+    "master_zone",
     "owner_name",
     "parse_master_file",
     "parse_record_id",
@@ -92,6 +94,15 @@ def zone_origin(domain: str, *, driver: Any = None) -> dns.name.Name:
         raise InvalidInput(f"zone domain {domain!r} is not a domain", driver=driver)
     names.validate_name(domain, wildcard=False, what="zone domain", driver=driver)
     return dns.name.from_text(names.absolute_name("", domain.lower()))
+
+
+def master_zone(origin: dns.name.Name, driver: DNSDriver, *, ttl: int | None = None,
+                extra: dict[str, Any] | None = None) -> Zone:
+    """The master zone of ``origin``, as a driver that serves zones by their
+    origin answers it: id and domain are the origin's text."""
+    domain = origin.to_text()
+    return Zone(id=domain, domain=domain, type=ZoneType.MASTER.value, ttl=ttl,
+                driver=driver, extra=extra or {})
 
 
 def owner_name(name: str, origin: dns.name.Name, *, driver: Any = None) -> dns.name.Name:

@@ -69,7 +69,6 @@ from overcast.dns.base import RecordSet
 from overcast.dns.base import RecordSpec
 from overcast.dns.base import RecordType
 from overcast.dns.base import Zone
-from overcast.dns.base import ZoneType
 from overcast.dns.base import batches
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
@@ -240,24 +239,16 @@ class RFC2136DNSDriver(DNSDriver):
         return self._zone(origin, rrset[0], int(rrset.ttl))
 
     def _zone(self, origin: dns.name.Name, soa: dns.rdtypes.ANY.SOA.SOA, soa_ttl: int) -> Zone:
-        domain = origin.to_text()
-        return Zone(
-            id=domain,
-            domain=domain,
-            type=ZoneType.MASTER.value,
-            ttl=None,
-            driver=self,
-            extra={
-                "serial": int(soa.serial),
-                "primary_ns": soa.mname.to_text(),
-                "hostmaster": soa.rname.to_text(),
-                "refresh": int(soa.refresh),
-                "retry": int(soa.retry),
-                "expire": int(soa.expire),
-                "minimum": int(soa.minimum),
-                "soa_ttl": soa_ttl,
-            },
-        )
+        return bind.master_zone(origin, self, extra={
+            "serial": int(soa.serial),
+            "primary_ns": soa.mname.to_text(),
+            "hostmaster": soa.rname.to_text(),
+            "refresh": int(soa.refresh),
+            "retry": int(soa.retry),
+            "expire": int(soa.expire),
+            "minimum": int(soa.minimum),
+            "soa_ttl": soa_ttl,
+        })
 
     def _soas(self, origins: list[dns.name.Name]) -> list[Zone]:
         found: list[Zone] = []

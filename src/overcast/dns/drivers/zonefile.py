@@ -162,15 +162,8 @@ class ZoneFileDNSDriver(DNSDriver):
         return os.path.join(self.directory, origin.to_text(omit_final_dot=True) + _SUFFIX)
 
     def _zone(self, origin: dns.name.Name, ttl: int | None) -> Zone:
-        domain = origin.to_text()
-        return Zone(
-            id=domain,
-            domain=domain,
-            type=ZoneType.MASTER.value,
-            ttl=ttl,
-            driver=self,
-            extra={"path": self.zone_path(domain)},
-        )
+        return bind.master_zone(origin, self, ttl=ttl,
+                                extra={"path": self.zone_path(origin.to_text())})
 
     # -- blocking primitives (run through Call) --------------------------------------
 
