@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Row",
     "bind_zone_text",
+    "deletable_set",
     "delete_set",
     "make_record",
     "master_file",
@@ -143,6 +144,21 @@ def rdatatype(rtype: str, *, driver: Any = None) -> dns.rdatatype.RdataType:
         return dns.rdatatype.from_text(str(rtype).upper())
     except dns.exception.DNSException:
         raise InvalidInput(f"unknown record type {rtype!r}", driver=driver) from None
+
+
+def deletable_set(name: str, rtype: str, origin: dns.name.Name, *,
+                  driver: Any = None) -> tuple[dns.name.Name, dns.rdatatype.RdataType]:
+    """The owner and type of a record set to delete from the zone of ``origin``;
+    :class:`~overcast.errors.InvalidInput` for the SOA and apex NS sets, which a
+    zone cannot be without."""
+    owner = owner_name(name, origin, driver=driver)
+    rdtype = rdatatype(rtype, driver=driver)
+    if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
+        raise InvalidInput(
+            f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",
+            driver=driver,
+        )
+    return owner, rdtype
 
 
 def record_id(name: str, rdtype: int | str) -> str:

@@ -647,13 +647,7 @@ class RFC2136DNSDriver(DNSDriver):
         (:class:`~overcast.errors.RecordNotFound` otherwise). The SOA and apex NS
         sets cannot be deleted (name servers ignore such updates)."""
         origin = self._origin(record.zone.id)
-        owner = bind.owner_name(record.name, origin, driver=self)
-        rdtype = bind.rdatatype(record.type, driver=self)
-        if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
-            raise InvalidInput(
-                f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",
-                driver=self,
-            )
+        owner, rdtype = bind.deletable_set(record.name, record.type, origin, driver=self)
         update = self._new_update(origin)
         update.present(owner, rdtype)
         update.delete(owner, rdtype)

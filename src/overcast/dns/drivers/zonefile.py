@@ -509,13 +509,7 @@ class ZoneFileDNSDriver(DNSDriver):
         """Delete a record set from the zone file. The SOA set and the apex NS set
         cannot be deleted (a zone needs them)."""
         origin = self._origin(record.zone.id)
-        owner = bind.owner_name(record.name, origin, driver=self)
-        rdtype = bind.rdatatype(record.type, driver=self)
-        if owner == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
-            raise InvalidInput(
-                f"the apex {dns.rdatatype.to_text(rdtype)} set of a zone cannot be deleted",
-                driver=self,
-            )
+        owner, rdtype = bind.deletable_set(record.name, record.type, origin, driver=self)
 
         def change(loaded: _Loaded) -> bool:
             if not bind.delete_set(loaded.zone, owner, rdtype):
