@@ -64,9 +64,10 @@ def credential_info(driver: Any) -> CredentialInfo | None:
         return CredentialInfo("google", google.source, identity)
     source = getattr(driver, "credential_source", None)
     if isinstance(source, str):
-        provider = "openstack" if hasattr(driver, "session") else "azure"
+        provider = getattr(driver, "credential_provider", None) or (
+            "openstack" if hasattr(driver, "session") else "azure")
         identity = getattr(driver, "username", None) or getattr(driver, "key", None) or getattr(
-            driver, "account", None)
+            driver, "account", None) or getattr(driver, "user", None)
         secret = next((s for s in driver._secrets()), None) if source == "explicit" else None
         return CredentialInfo(provider, source, identity if isinstance(identity, str) else None,
                               secret)

@@ -2,10 +2,13 @@
 
 ``AzureDNSDriver(client_id, client_secret, tenant_id=..., subscription_id=...,
 resource_group=...)``: an app registration (service principal) with a role on
-the resource group. The driver gets an ARM access token with the
-client-credentials flow (:mod:`overcast.auth.azure_ad`), caches it until
-shortly before it expires and shares it between threads and tasks; a 401
-drops it and retries the request once with a fresh one.
+the resource group; or ``AzureDNSDriver(resource_group=...)`` with the
+credentials found as the other Azure drivers find them (a ``credential=``
+object, the ``AZURE_*`` variables, the managed identity). With a client id
+and secret the driver gets an ARM access token with the client-credentials
+flow (:mod:`overcast.auth.azure_ad`), caches it until shortly before it
+expires and shares it between threads and tasks; a 401 drops it and retries
+the request once with a fresh one.
 
 Resources (``{rg}`` is ``/subscriptions/{sub}/resourceGroups/{rg}``, every
 request carries ``api-version=2018-05-01``):
@@ -28,6 +31,7 @@ converted here to and from overcast's presentation form.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
@@ -208,6 +212,16 @@ class AzureDNSDriver(ArmApi, DNSDriver):
     ``tenant_id``, ``subscription_id`` and ``resource_group`` say where the
     zones live. ``endpoint`` and ``authority`` select a cloud (public by
     default); ``page_size`` is ``$top`` for listings.
+
+    Given no ``key`` and ``secret``, the credentials are found as the Azure
+    compute driver finds them (:meth:`~overcast.providers.azure.ArmApi._use_arm`,
+    azure-identity's order): ``credential`` (any object with
+    ``get_token(*scopes)``), the environment's service principal
+    (``AZURE_TENANT_ID``/``AZURE_CLIENT_ID`` with ``AZURE_CLIENT_SECRET`` or
+    ``AZURE_CLIENT_CERTIFICATE_PATH``), else the machine's managed identity
+    (``metadata_endpoint``, ``identity_client_id``);
+    :attr:`credential_source` says which. ``subscription_id`` may then come
+    from ``AZURE_SUBSCRIPTION_ID``; ``resource_group`` is always required.
     """
 
     name: ClassVar[str] = "azure"
@@ -227,19 +241,34 @@ class AzureDNSDriver(ArmApi, DNSDriver):
     subscription_id: str
     resource_group: str
 
-    def __init__(self, key: str, secret: str | Secret, *, tenant_id: str, subscription_id: str,
-                 resource_group: str, endpoint: str = DEFAULT_ENDPOINT,
-                 authority: str = DEFAULT_AUTHORITY, page_size: int = 100, **options: Any) -> None:
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
+                 tenant_id: str | None = None, subscription_id: str | None = None,
+                 resource_group: str | None = None, endpoint: str = DEFAULT_ENDPOINT,
+                 authority: str = DEFAULT_AUTHORITY, page_size: int = 100,
+                 metadata_endpoint: str | None = None, identity_client_id: str | None = None,
+                 credential: Any = None, **options: Any) -> None:
         super().__init__(**options)
-        for label, value in (("key (client id)", key), ("secret (client secret)", secret),
-                             ("tenant_id", tenant_id), ("subscription_id", subscription_id),
-                             ("resource_group", resource_group)):
+        explicit = key is not None or secret is not None
+        checked: tuple[tuple[str, object], ...] = (("resource_group", resource_group),)
+        if explicit:
+            checked = (("key (client id)", key), ("secret (client secret)", secret),
+                       ("tenant_id", tenant_id), ("subscription_id", subscription_id),
+                       *checked)
+        for label, value in checked:
             if not value or not isinstance(value, str | Secret):
                 raise InvalidInput(f"{label} must be a non-empty string", driver=self)
         self.page_size = check_page_size(page_size, driver=self)
+        if not explicit and credential is None and subscription_id is None:
+            # a managed identity names no subscription here: zones' paths need one
+            subscription_id = os.environ.get("AZURE_SUBSCRIPTION_ID") or None
         self._use_arm(tenant_id=tenant_id, client_id=key, client_secret=secret,
                       subscription_id=subscription_id, resource_group=resource_group,
-                      endpoint=endpoint, authority=authority)
+                      endpoint=endpoint, authority=authority,
+                      metadata_endpoint=metadata_endpoint,
+                      identity_client_id=identity_client_id, credential=credential)
+        if not self.subscription_id:
+            raise InvalidInput("subscription_id is required (or AZURE_SUBSCRIPTION_ID)",
+                               driver=self)
 
     def _repr_fields(self) -> dict[str, object]:
         return {"subscription_id": self.subscription_id, "resource_group": self.resource_group}

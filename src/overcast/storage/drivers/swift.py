@@ -12,6 +12,12 @@ Authentication
   storage URL is the catalog's ``object-store`` endpoint for ``region`` (the
   first listed when ``None``) and ``interface``.
 
+Given no ``key``, ``secret`` or ``auth_url``, the driver finds Keystone v3
+credentials as openstacksdk does, through :mod:`overcast.auth.openstack_config`
+(the cloud ``OS_CLOUD`` names in ``clouds.yaml``, else the ``OS_*`` variables
+of an openrc file, a user and password or an application credential), as the
+OpenStack compute driver does; :attr:`credential_source` says where.
+
 ``endpoint=`` overrides the storage URL either way (Apache Libcloud's
 ``ex_force_base_url``). Tokens are cached in a
 :class:`~overcast.auth.tokens.TokenCache` until shortly before they expire;
@@ -228,7 +234,9 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
     ``SwiftStorageDriver("test:tester", "testing",
     auth_url="http://127.0.0.1:8080/auth/v1.0")`` for TempAuth;
     ``SwiftStorageDriver("user", "password", auth_url="https://keystone:5000/v3",
-    auth_version="3", project="demo", region="RegionOne")`` for Keystone.
+    auth_version="3", project="demo", region="RegionOne")`` for Keystone;
+    ``SwiftStorageDriver()`` for the Keystone credentials of ``OS_CLOUD`` in
+    ``clouds.yaml`` or of the ``OS_*`` variables.
     ``endpoint`` overrides the storage URL. ``part_plan`` says when and how
     uploads are cut into SLO segments; ``page_size`` how many names a listing
     request asks for (at most 10,000); ``segment_suffix`` names the segment
@@ -237,6 +245,8 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
 
     name: ClassVar[str] = "swift"
     label: ClassVar[str] = "Swift"
+    #: Whose chain finds the credentials (for :func:`overcast.auth.sources.credential_info`).
+    credential_provider: ClassVar[str] = "openstack"
     request_id_headers: ClassVar[tuple[str, ...]] = ("X-Openstack-Request-Id", "X-Trans-Id")
     errors: ClassVar[ErrorMap] = ErrorMap(
         When(ContainerIsNotEmpty, status=409),
@@ -245,19 +255,49 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
         When(RateLimited, status=498),
     )
 
-    def __init__(self, key: str, secret: str | Secret | None = None, *, auth_url: str,
-                 auth_version: str = "1.0", project: str | None = None,
-                 project_domain: str = "Default", user_domain: str = "Default",
-                 region: str | None = None, interface: str = "public", endpoint: str | None = None,
+    def __init__(self, key: str | None = None, secret: str | Secret | None = None, *,
+                 auth_url: str | None = None, auth_version: str | None = None,
+                 project: str | None = None, project_domain: str = "Default",
+                 user_domain: str = "Default", region: str | None = None,
+                 interface: str = "public", endpoint: str | None = None,
                  part_plan: PartPlan = DEFAULT_PART_PLAN, page_size: int = MAX_LISTING_LIMIT,
                  segment_suffix: str = "_segments", **options: Any) -> None:
         super().__init__(**options)
-        if not isinstance(key, str) or not key:
-            raise InvalidInput("key (the user name) must be a non-empty string", driver=self)
-        if secret is None or not str(secret if isinstance(secret, str) else secret.reveal()):
-            raise InvalidInput("secret (the key or password) is required", driver=self)
+        project_id: str | None = None
+        app_id: str | None = None
+        app_secret: Secret | None = None
+        #: Where the credentials came from: ``"explicit"``, or the clouds.yaml
+        #: cloud or ``OS_*`` variables they were found in (``overcast profile show``).
+        self.credential_source = "explicit"
+        if key is None and secret is None and auth_url is None:
+            from overcast.auth.openstack_config import find_openstack_config
+
+            found = find_openstack_config()
+            if found is None:
+                raise InvalidInput(
+                    "Swift needs key=, secret= and auth_url=, or OS_CLOUD (clouds.yaml) or "
+                    "OS_AUTH_URL in the environment", driver=self)
+            key, secret, auth_url = found.username, found.password, found.auth_url
+            auth_version = "3" if auth_version is None else auth_version
+            project = project or found.project_name
+            project_id = found.project_id
+            user_domain, project_domain = found.user_domain, found.project_domain
+            region = region or found.region
+            interface = found.interface or interface
+            app_id = found.application_credential_id
+            app_secret = found.application_credential_secret
+            self.credential_source = found.source
+        if auth_url is None:
+            raise InvalidInput("auth_url is required (or give no credentials to find them "
+                               "in clouds.yaml or OS_*)", driver=self)
+        if app_id is None:
+            if not isinstance(key, str) or not key:
+                raise InvalidInput("key (the user name) must be a non-empty string",
+                                   driver=self)
+            if secret is None or not str(secret if isinstance(secret, str) else secret.reveal()):
+                raise InvalidInput("secret (the key or password) is required", driver=self)
         check_endpoint(auth_url, option="auth_url", driver=self)
-        version = str(auth_version).lower().lstrip("v")
+        version = str("1.0" if auth_version is None else auth_version).lower().lstrip("v")
         if version in ("1", "1.0"):
             version = "1.0"
         elif version in ("3", "3.0"):
@@ -267,6 +307,8 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
                 f"auth_version must be one of {', '.join(_AUTH_VERSIONS)}: {auth_version!r}",
                 driver=self,
             )
+        if app_id is not None and version != "3":
+            raise InvalidInput("an application credential needs Keystone v3 auth", driver=self)
         self.page_size = check_page_size(page_size, maximum=MAX_LISTING_LIMIT, driver=self)
         if not isinstance(part_plan, PartPlan):
             raise InvalidInput("part_plan must be a PartPlan", driver=self)
@@ -280,8 +322,9 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
             raise InvalidInput("part_plan threshold must be at most 5 GiB", driver=self)
         if not segment_suffix or "/" in segment_suffix or "\x00" in segment_suffix:
             raise InvalidInput(f"invalid segment_suffix: {segment_suffix!r}", driver=self)
-        self.user = key
-        self.secret = Secret(secret)
+        self.user = key or app_id or ""
+        self.secret: Secret | None = Secret(secret) if secret else None
+        self._app_secret = app_secret
         self.auth_url = auth_url
         self.auth_version = version
         self.region = region
@@ -295,15 +338,18 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
         #: How many tokens this driver has fetched (for tests and metrics).
         self.tokens_fetched = 0
         if version == "3":
-            if not project:
+            if not (project or project_id or app_id):
                 raise InvalidInput("Keystone v3 auth needs project=", driver=self)
             credentials = KeystoneCredentials(
                 auth_url=auth_url,
-                username=key,
-                password=self.secret,
+                username=None if app_id else key,
+                password=None if app_id else self.secret,  # set: checked above
                 user_domain=user_domain,
                 project_name=project,
+                project_id=project_id,
                 project_domain=project_domain,
+                application_credential_id=app_id,
+                application_credential_secret=app_secret,
             )
             services: dict[str, tuple[str, ...]] = (
                 {} if self.endpoint else {"object-store": ("object-store",)}
@@ -336,7 +382,8 @@ class SwiftStorageDriver(StorageApi, StorageDriver):
         resp: Response = yield Request(
             "GET",
             self.auth_url,
-            headers={"X-Auth-User": self.user, "X-Auth-Key": self.secret.reveal()},
+            headers={"X-Auth-User": self.user,
+                     "X-Auth-Key": self.secret.reveal() if self.secret else ""},
             sign=False,
         )
         self.tokens_fetched += 1
