@@ -2,7 +2,7 @@
 apache-libcloud 3.9.1, per provider, on the same stateful fixture server.
 
 For each provider (``digitalocean``, ``linode``, ``gce``, ``cloudstack``,
-``azure``) one fixture server (the
+``azure``, ``vultr``) one fixture server (the
 tests' own, ``tests/servers/compute_<provider>.py``) runs in its own
 process, seeded with ``--nodes`` running nodes. Each client runs in its own
 process too, so neither the server's CPU nor another client's is charged to
@@ -12,8 +12,9 @@ it:
 * ``overcast async``: ``await driver.aio.list_nodes()`` on one asyncio loop;
 * ``apache-libcloud``: Libcloud 3.9.1's driver for the provider
   (``DigitalOcean_v2_NodeDriver`` with ``ex_per_page=100``;
-  ``LinodeNodeDriverV4``, which always asks 25 a page) on ``host``/``port``
-  of the same server.
+  ``LinodeNodeDriverV4``, which always asks 25 a page; ``VultrNodeDriverV2``,
+  which always asks ``per_page=500`` and then lists the bare metal servers
+  too) on ``host``/``port`` of the same server.
 
 Each client lists once to warm up (connection, lazy imports), then
 ``--repeat`` times (default 5); the client's CPU time (``time.process_time``)
@@ -72,6 +73,19 @@ def _serve_linode(nodes: int, ready: Any, count: Synchronized[int]) -> None:
     _run(fake.api, fake.api.dispatch, "/v4", ready, count)
 
 
+def _serve_vultr(nodes: int, ready: Any, count: Synchronized[int]) -> None:
+    from servers.compute_vultr import VultrComputeServer
+
+    server = VultrComputeServer()
+    for n in range(nodes):
+        made = server.new_instance({"label": f"bench-{n:04d}", "region": "ewr",
+                                    "plan": "vc2-1c-1gb", "os_id": 2136, "tags": ["bench"]})
+        assert isinstance(made, dict)
+        server.state.instances[made["id"]] = made
+        server.boot(made)
+    _run(server, server.dispatch, "/v2", ready, count)
+
+
 def _run(api: Any, dispatch: Any, prefix: str, ready: Any, count: Synchronized[int]) -> None:
     def counted(request: Any) -> Any:
         with count.get_lock():
@@ -112,7 +126,7 @@ def _serve_azure(nodes: int, ready: Any, count: Synchronized[int]) -> None:
 
 
 SERVERS = {"digitalocean": _serve_digitalocean, "linode": _serve_linode, "gce": _serve_gce,
-           "cloudstack": _serve_cloudstack, "azure": _serve_azure}
+           "cloudstack": _serve_cloudstack, "azure": _serve_azure, "vultr": _serve_vultr}
 
 
 # -- the clients ------------------------------------------------------------------------------
@@ -136,6 +150,11 @@ def _overcast(provider: str, base: str) -> Any:
         from servers.digitalocean_api import TOKEN
 
         return DigitalOceanNodeDriver(TOKEN, endpoint=f"{base}/v2", page_size=PAGE)
+    if provider == "vultr":
+        from overcast.compute.drivers.vultr import VultrNodeDriver
+        from servers.compute_vultr import TOKEN as VULTR_TOKEN
+
+        return VultrNodeDriver(VULTR_TOKEN, endpoint=f"{base}/v2", page_size=PAGE)
     from overcast.compute.drivers.linode import LinodeNodeDriver
     from servers.linode_api import TOKEN as LINODE_TOKEN
 
@@ -170,6 +189,12 @@ def _libcloud(provider: str, base: str) -> Any:
         connection.host, connection.port, connection.secure = host, int(port), False
         connection.connect()
         return driver
+    if provider == "vultr":  # per_page=500 always, then GET /v2/bare-metals
+        from libcloud.compute.drivers.vultr import VultrNodeDriverV2
+
+        from servers.compute_vultr import TOKEN as VULTR_TOKEN
+
+        return VultrNodeDriverV2(VULTR_TOKEN, secure=False, host=host, port=int(port))
     from libcloud.compute.drivers.linode import LinodeNodeDriverV4
 
     from servers.linode_api import TOKEN as LINODE_TOKEN

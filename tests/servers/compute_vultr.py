@@ -36,6 +36,7 @@ errors and pagination). What it keeps of the API's behaviour:
   ``201``.
 * Snapshots (``/v2/snapshots``): ``POST`` (``instance_id``, ``description``)
   answers ``202`` ``pending``, ``complete`` from its next observation.
+* ``GET /v2/bare-metals`` lists no bare metal server (the account has none).
 
 When :attr:`VultrState.authorized_keys` names a file (the suite sshd's
 ``AuthorizedKeysFile``), the public keys of an instance's ``sshkey_id`` are
@@ -294,7 +295,8 @@ class VultrComputeServer(GuardedAPI):
                 instance["power_status"] = power
             else:
                 state.power[instance["id"]] = (left - 1, power)
-        return {k: v for k, v in instance.items() if not k.startswith("_")}
+        return {k: v for k, v in instance.items()
+                if not k.startswith("_") and k != "default_password"}  # told at create only
 
     # -- routes --------------------------------------------------------------------------
 
@@ -553,6 +555,12 @@ class VultrComputeServer(GuardedAPI):
             if state.snapshots.pop(snapshot_id, None) is None:
                 return not_found()
             return FakeResponse(204)
+
+        # bare metal: none on this account (Libcloud's list_nodes asks by default)
+
+        @api.route("GET", f"{PREFIX}/bare-metals")
+        def list_bare_metals(req: FakeRequest) -> FakeResponse:
+            return api.page(req, "bare_metals", [])
 
         # ids that are not UUIDs are unknown, as on Vultr
 

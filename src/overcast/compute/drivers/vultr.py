@@ -278,15 +278,15 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
             state = NodeState.RUNNING if power == "running" else NodeState.STOPPED
         else:
             state = _STATES.get(status, NodeState.UNKNOWN)
-        extra = {key: data.get(key) for key in (
-            "ram", "disk", "netmask_v4", "gateway_v4", "v6_network", "v6_network_size",
-            "app_id", "image_id", "os_id", "features", "tag", "os", "vcpu_count",
-            "allowed_bandwidth", "power_status", "server_status", "firewall_group_id",
-            "hostname", "plan", "date_created", "status", "vpc_id")}
+        # Every field the API gave (Libcloud's extra keys among them: ram, disk,
+        # netmask_v4, gateway_v4, v6_network, app_id, image_id, features, tag,
+        # os, vcpu_count, allowed_bandwidth, power_status, server_status, ...).
+        extra: dict[str, Any] = dict(data)
+        password = extra.pop("default_password", None)
+        if password:
+            extra["password"] = Secret(str(password))
         extra.update(location=data.get("region"), tags=list(data.get("tags") or []),
                      is_bare_metal=False)
-        if data.get("default_password"):
-            extra["password"] = Secret(str(data["default_password"]))
         return Node(
             id=str(data["id"]), name=str(data.get("label") or ""), state=state,
             public_ips=_addresses(data.get("main_ip"), data.get("v6_main_ip")),
