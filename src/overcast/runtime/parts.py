@@ -54,12 +54,9 @@ class PartReader:
         if self._sync is None:
             self._sync = self.source.sync_chunks()
         steps, chunk = self._cut(), None
-        while True:
-            try:
-                steps.send(chunk)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+        while (part := _advance(steps, chunk)) is None:
             chunk = next(self._sync, None)
+        return part
 
     async def read_async(self) -> tuple[int, PartData, bool]:
         """:meth:`read_sync` in an event loop."""
@@ -70,15 +67,9 @@ class PartReader:
         if self._async is None:
             self._async = self.source.async_chunks()
         steps, chunk = self._cut(), None
-        while True:
-            try:
-                steps.send(chunk)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            try:
-                chunk = await self._async.__anext__()
-            except StopAsyncIteration:
-                chunk = None
+        while (part := _advance(steps, chunk)) is None:
+            chunk = await anext(self._async, None)
+        return part
 
     def recycle(self, data: PartData) -> None:
         """Take back a part's buffer once the part has been sent (parts that
@@ -190,3 +181,12 @@ class PartReader:
         return buffer
 
 
+def _advance(steps: Generator[None, bytes | None, tuple[int, PartData, bool]],
+             chunk: bytes | None) -> tuple[int, PartData, bool] | None:
+    """Hand the part cutter the next chunk (None at the end); its part once it
+    has one."""
+    try:
+        steps.send(chunk)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    return None

@@ -97,6 +97,18 @@ def test_input_goes_to_standard_input_and_env_to_the_environment(mode: str) -> N
     assert done.lines() == ["HELLO there"]
 
 
+def _command_lines() -> list[bytes]:
+    """Every running process's command line (one that ends while it is read is
+    left out: other processes come and go meanwhile)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
 def test_a_secret_reaches_the_program_by_its_environment_never_its_command_line(
     mode: str,
 ) -> None:
@@ -105,9 +117,7 @@ def test_a_secret_reaches_the_program_by_its_environment_never_its_command_line(
     handle: ProcessHandle = call(mode, driver, "perform", Start(
         PATIENT, env={"OVERCAST_PASSWORD": Secret(secret)}))
     try:
-        cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in os.listdir("/proc")
-                    if pid.isdigit() and os.path.exists(f"/proc/{pid}/cmdline")]
-        assert not any(secret.encode() in line for line in cmdlines)
+        assert not any(secret.encode() in line for line in _command_lines())
         environ = Path(f"/proc/{handle.pid}/environ").read_bytes()
         assert f"OVERCAST_PASSWORD={secret}".encode() in environ.split(b"\0")
         assert secret not in repr(handle)
