@@ -62,6 +62,7 @@ from urllib.parse import quote
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.checks import check_positive
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -176,9 +177,8 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                           driver=self) or DEFAULT_ENDPOINT
         self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, clamp=True,
                                          driver=self)
-        for option, value in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise InvalidInput(f"{option} must be a positive number: {value!r}", driver=self)
+        check_positive("poll_interval", poll_interval, self)
+        check_positive("wait_timeout", wait_timeout, self)
         self.poll_interval = float(poll_interval)
         self.wait_timeout = float(wait_timeout)
         self._use_bearer(key, missing="Vultr needs an API key")
