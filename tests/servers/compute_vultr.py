@@ -36,7 +36,8 @@ errors and pagination). What it keeps of the API's behaviour:
   ``201``.
 * Snapshots (``/v2/snapshots``): ``POST`` (``instance_id``, ``description``)
   answers ``202`` ``pending``, ``complete`` from its next observation.
-* ``GET /v2/bare-metals`` lists no bare metal server (the account has none).
+* ``GET /v2/bare-metals`` and ``/v2/plans-metal`` list no bare metal server
+  or plan (Libcloud's ``list_nodes`` and ``list_sizes`` ask both).
 
 When :attr:`VultrState.authorized_keys` names a file (the suite sshd's
 ``AuthorizedKeysFile``), the public keys of an instance's ``sshkey_id`` are
@@ -224,6 +225,8 @@ class VultrComputeServer(GuardedAPI):
         if plan is None or region["id"] not in plan["locations"]:
             return error(400, "Invalid plan.")  # unverified wording
         os_id = body.get("os_id")
+        if isinstance(os_id, str) and os_id.isdigit():  # Libcloud sends its str id (unverified)
+            os_id = int(os_id)
         os_entry = next((o for o in OS if o["id"] == os_id), None)
         snapshot = self.state.snapshots.get(str(body.get("snapshot_id") or ""))
         if os_entry is None and snapshot is None and not body.get("image_id") \
@@ -561,6 +564,10 @@ class VultrComputeServer(GuardedAPI):
         @api.route("GET", f"{PREFIX}/bare-metals")
         def list_bare_metals(req: FakeRequest) -> FakeResponse:
             return api.page(req, "bare_metals", [])
+
+        @api.route("GET", f"{PREFIX}/plans-metal")
+        def list_metal_plans(req: FakeRequest) -> FakeResponse:
+            return api.page(req, "plans_metal", [])
 
         # ids that are not UUIDs are unknown, as on Vultr
 
