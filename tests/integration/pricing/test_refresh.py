@@ -219,3 +219,25 @@ def test_the_azure_source_runs_on_the_async_runner_too(
     text = made.to_json()  # type: ignore[attr-defined]
     assert parse_snapshot(text).prices["standardd2sv3"] == {"eastus": 0.096,
                                                             "westeurope": 0.11}
+
+
+def test_an_offer_file_is_read_in_bounded_memory(tmp_path: Path, out: Path) -> None:
+    # A 100 MB file of the real shape: json.load would need several times that; the
+    # streaming reader holds one element at a time. Peak RSS is the kernel's figure
+    # for the refresh's own process (bench/pricing_rss.py does 200 MB).
+    offers = tmp_path / "big"
+    offers.mkdir()
+    fixture = AwsPriceList(str(offers), {"us-east-1": REGIONS["us-east-1"]}, noise=18_000)
+    size = os.path.getsize(fixture.files["us-east-1"])
+    assert size > 95_000_000
+    with fixture.serving() as url:
+        child = subprocess.Popen([sys.executable, "-m", "overcast.pricing", "refresh",
+                                  "--only", "aws", "--aws-url", url, "--out", str(out)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0
+    peak = usage.ru_maxrss * 1024  # Linux reports KiB
+    assert peak < min(300_000_000, size), peak
+    assert snapshot(out, "ec2_linux.json")["prices"] == {
+        k: {"us-east-1": v} for k, v in REGIONS["us-east-1"].items() if v}
