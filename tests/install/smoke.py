@@ -74,7 +74,11 @@ def check_core(config: dict[str, Any]) -> None:
                                       endpoint=config["moto"])
 
     def run(d: Any) -> None:
-        assert d.list_sizes(), "no sizes"
+        sizes = {s.id: s for s in d.list_sizes()}
+        assert sizes, "no sizes"
+        # Priced from the snapshot the wheel ships (no apache-libcloud installed here).
+        assert sizes["t3.micro"].price == 0.0104, sizes["t3.micro"].price
+        assert sizes["t3.micro"].extra["price_date"] == "2025-03-02"
         assert isinstance(d.list_nodes(), list)
 
     async def arun(v: Any) -> None:

@@ -197,3 +197,33 @@ def test_libclouds_get_pricing_and_set_pricing() -> None:
 def test_what_is_not_a_snapshot_is_refused(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - json's error or ours
         parse_snapshot(text)
+
+
+@pytest.mark.parametrize("name", ["get_pricing", "set_pricing", "get_size_price",
+                                  "invalidate_pricing_cache", "clear_pricing_data",
+                                  "invalidate_module_pricing_cache", "get_pricing_file_path"])
+def test_libclouds_names_and_positions(name: str) -> None:
+    import inspect
+
+    from libcloud import pricing as theirs
+
+    import overcast.pricing as ours
+
+    def positional(fn: Any) -> list[tuple[str, object]]:
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()
+                if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    assert positional(getattr(ours, name)) == positional(getattr(theirs, name))
+
+
+def test_libcloud_reads_the_snapshot_table_as_its_own() -> None:
+    from libcloud import pricing as theirs
+
+    table = get_pricing("compute", "ec2_linux")
+    theirs.set_pricing("compute", "ec2_linux", table)
+    try:
+        for size_id in ("t3.micro", "m5.large", "c5.xlarge"):
+            assert theirs.get_size_price("compute", "ec2_linux", size_id, "us-east-1") == \
+                get_size_price("compute", "ec2_linux", size_id, "us-east-1")
+    finally:
+        theirs.invalidate_pricing_cache()
