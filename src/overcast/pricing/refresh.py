@@ -245,7 +245,8 @@ def azure_snapshot(api: PriceApi, progress: Progress = _stderr) -> Op[Snapshot]:
 #: A SKU description naming a predefined family's core or RAM
 #: ("N2D AMD Instance Core running in Americas").
 _GCP_RESOURCE: Final = re.compile(
-    r"(?P<family>[A-Z]\d+[A-Z]?) (?:AMD |Arm |Intel )?(?:Predefined )?Instance "
+    r"(?P<family>[A-Z]\d+[A-Z]?) (?:AMD |Arm |Intel )?"
+    r"(?:Predefined |Memory-optimized |Compute-optimized )?Instance "
     r"(?P<resource>Core|Ram) running in ")
 _GCP_OTHER: Final = {"Compute optimized": "c2", "Memory-optimized Instance": "m1"}
 _GCP_FIXED: Final = {"F1Micro": "f1", "G1Small": "g1"}
