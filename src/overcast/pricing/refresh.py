@@ -99,6 +99,12 @@ def _today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
+def _dated_today(table: str, source: str, prices: dict[str, Any]) -> Op[Snapshot]:
+    """Operation: a snapshot of ``prices`` dated today (APIs that give no date of their own)."""
+    date: str = yield Call(_today)
+    return Snapshot(table, source, date, prices)
+
+
 class PriceApi(HttpApi):
     """A price API at ``endpoint``, through overcast's runtime (no credentials,
     or an API key sent as the ``key`` query parameter, as Google's APIs take it)."""
@@ -229,15 +235,13 @@ def azure_snapshot(api: PriceApi, progress: Progress = _stderr) -> Op[Snapshot]:
         if is_primary:
             primary.add((key, region))
     yield Call(progress, f"azure: {len(rows)} price rows, {len(prices)} sizes priced")
-    date: str = yield Call(_today)
-    return Snapshot(
+    return (yield from _dated_today(
         "azure_linux",
         f"Azure Retail Prices ({api.endpoint}, $filter={AZURE_FILTER}): Linux "
         "pay-as-you-go (Windows, Spot and Low Priority left out), retailPrice USD per hour; "
         "keys are Libcloud's (overcast.pricing.azure.pricing_key)",
-        date,
         {k: dict(sorted(v.items())) for k, v in sorted(prices.items())},
-    )
+    ))
 
 
 # -- GCP -------------------------------------------------------------------------------
@@ -319,16 +323,14 @@ def gcp_snapshot(api: PriceApi, progress: Progress = _stderr) -> Op[Snapshot]:
         for region in regions:
             on_demand["on_demand"].setdefault(region, {"price": price})
     yield Call(progress, f"gcp: {len(rates)} SKUs, {len(table)} machine families priced")
-    date: str = yield Call(_today)
-    return Snapshot(
+    return (yield from _dated_today(
         "gce_instances",
         f"GCP Cloud Billing Catalog ({api.endpoint}{path}): on-demand per-vCPU ('cpu') and "
         "per-GiB ('ram') rates of predefined machine families by region (f1, g1: per "
         "instance), USD per hour; in Libcloud's gce_instances nesting",
-        date,
         {f: {r: {"on_demand": dict(sorted(v["on_demand"].items()))}
              for r, v in sorted(res.items())} for f, res in sorted(table.items())},
-    )
+    ))
 
 
 # -- writing ---------------------------------------------------------------------------
