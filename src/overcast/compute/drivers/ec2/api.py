@@ -423,9 +423,9 @@ class EC2Api(EC2Query, NodeDriver):
                  page_size: int = DEFAULT_PAGE_SIZE,
                  pricing: str | os.PathLike[str] | bool = True, **options: Any) -> None:
         secure, token = secure_or_token(secure, token, driver=self)
-        #: Where sizes' prices come from: True (the default: the pricing file
-        #: :func:`overcast.compute.pricing.pricing_file` finds, as Libcloud's
-        #: ``list_sizes`` fills prices; None where no file is found), a path to a
+        #: Where sizes' prices come from: True (the default: :mod:`overcast.pricing`,
+        #: Libcloud's ``~/.libcloud/pricing.json`` when it exists, else the bundled
+        #: snapshot, as Libcloud's ``list_sizes`` fills prices), a path to a
         #: file in Libcloud's pricing.json format, or False (no prices).
         self.pricing = pricing
         if signature_version is not None and str(signature_version) != "4":
