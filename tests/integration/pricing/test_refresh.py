@@ -241,3 +241,31 @@ def test_an_offer_file_is_read_in_bounded_memory(tmp_path: Path, out: Path) -> N
     assert peak < min(300_000_000, size), peak
     assert snapshot(out, "ec2_linux.json")["prices"] == {
         k: {"us-east-1": v} for k, v in REGIONS["us-east-1"].items() if v}
+
+
+def test_from_libcloud_rebuilds_the_bundled_snapshots(tmp_path: Path) -> None:
+    from overcast.pricing import installed_pricing_file
+
+    shipped = installed_pricing_file()
+    assert shipped is not None  # apache-libcloud is a test dependency
+    if json.loads(Path(shipped).read_text())["updated"] != 1740936978:
+        pytest.skip("another apache-libcloud than 3.9.1 is installed")
+    made = tmp_path / "made"
+    made.mkdir()
+    done = subprocess.run([sys.executable, "-m", "overcast.pricing", "from-libcloud", shipped,
+                           "--out", str(made)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert contents(made) == {name: Path(default_directory(), name).read_bytes()
+                              for name in FILES}
+    missing = subprocess.run([sys.executable, "-m", "overcast.pricing", "from-libcloud",
+                              str(tmp_path / "nope.json"), "--out", str(made)],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 3  # not found, as the overcast command says it
+    assert missing.stderr.startswith("overcast pricing: error: FileNotFoundError")
+    (tmp_path / "bad.json").write_text('{"compute": {}}')
+    bad = subprocess.run([sys.executable, "-m", "overcast.pricing", "from-libcloud",
+                          str(tmp_path / "bad.json"), "--out", str(made)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "not a Libcloud pricing.json" in bad.stderr
+    assert contents(made) == {name: Path(default_directory(), name).read_bytes()
+                              for name in FILES}  # untouched
