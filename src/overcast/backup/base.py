@@ -43,7 +43,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
-from overcast.runtime.ops import find_first
+from overcast.runtime.ops import find_by_id
 from overcast.runtime.ops import pure
 
 if TYPE_CHECKING:
@@ -350,12 +350,8 @@ class BackupDriver(BaseDriver):
     def get_recovery_point(self, target: BackupTarget, id: str) -> Op[BackupTargetRecoveryPoint]:
         """Get a recovery point of a target by id; :class:`~overcast.errors.NotFound` if
         absent. (Generic: searches the list; drivers may look it up directly.)"""
-        found = yield from find_first(
-            self.iterate_recovery_points.op(target), lambda point: point.id == id
-        )
-        if found is not None:
-            return found
-        raise RecoveryPointNotFound(id, driver=self)
+        return (yield from find_by_id(self.iterate_recovery_points.op(target), id,
+                                      RecoveryPointNotFound, driver=self))
 
     @operation
     @not_supported
@@ -390,12 +386,8 @@ class BackupDriver(BaseDriver):
     def get_target_job(self, target: BackupTarget, id: str) -> Op[BackupTargetJob]:
         """Get a job of a target by id; :class:`~overcast.errors.NotFound` if absent.
         (Generic: searches the list; drivers may look it up directly.)"""
-        found = yield from find_first(
-            self.iterate_target_jobs.op(target), lambda job: job.id == id
-        )
-        if found is not None:
-            return found
-        raise BackupJobNotFound(id, driver=self)
+        return (yield from find_by_id(self.iterate_target_jobs.op(target), id, BackupJobNotFound,
+                                      driver=self))
 
     @operation
     @not_supported

@@ -74,7 +74,7 @@ from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.ops import create_once
-from overcast.runtime.ops import find_first
+from overcast.runtime.ops import find_by_id
 from overcast.runtime.ops import pure
 from overcast.runtime.redact import Secret
 
@@ -259,10 +259,8 @@ class NodeDriver(BaseDriver):
         The generic version scans :meth:`iterate_sizes` (stopping at the match);
         drivers with a direct lookup override it.
         """
-        found = yield from find_first(self.iterate_sizes.op(), lambda size: size.id == size_id)
-        if found is None:
-            raise SizeNotFound(size_id, driver=self)
-        return found
+        return (yield from find_by_id(self.iterate_sizes.op(), size_id, SizeNotFound,
+                                      driver=self))
 
     @iterator
     @not_supported
@@ -282,12 +280,8 @@ class NodeDriver(BaseDriver):
         The generic version scans :meth:`iterate_locations` (stopping at the
         match); drivers with a direct lookup override it.
         """
-        found = yield from find_first(
-            self.iterate_locations.op(), lambda location: location.id == location_id
-        )
-        if found is None:
-            raise LocationNotFound(location_id, driver=self)
-        return found
+        return (yield from find_by_id(self.iterate_locations.op(), location_id,
+                                      LocationNotFound, driver=self))
 
     @iterator
     @not_supported

@@ -37,7 +37,7 @@ from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.operation import stream
-from overcast.runtime.ops import find_first
+from overcast.runtime.ops import find_by_id
 from overcast.runtime.streams import ByteStream
 
 __all__ = [
@@ -352,12 +352,8 @@ class ContainerDriver(BaseDriver):
     def get_location(self, id: str) -> Op[ClusterLocation]:
         """Get a location by id; :class:`~overcast.errors.NotFound` if absent.
         (Generic: searches the location list; drivers may look it up directly.)"""
-        found = yield from find_first(
-            self.iterate_locations.op(), lambda location: location.id == id
-        )
-        if found is not None:
-            return found
-        raise LocationNotFound(id, driver=self)
+        return (yield from find_by_id(self.iterate_locations.op(), id, LocationNotFound,
+                                      driver=self))
 
     @operation
     @not_supported

@@ -88,6 +88,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
+from overcast.runtime.ops import find_by_id
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 
@@ -454,11 +455,8 @@ class DNSDriver(BaseDriver):
     def _scan_record(self, zone: Zone, record_id: str) -> Op[Record]:
         """The value whose id is ``record_id`` when the id says nothing of its name
         and type (the provider's own ids): found by listing the zone."""
-        found = yield from find_first(self.iterate_records.op(zone),
-                                      lambda record: record.id == record_id)
-        if found is None:
-            raise RecordNotFound(record_id, driver=self)
-        return found
+        return (yield from find_by_id(self.iterate_records.op(zone), record_id, RecordNotFound,
+                                      driver=self))
 
     def _known_zone(self, zone: Zone) -> Op[Zone]:
         """``zone`` with its domain: a zone built by hand from its id only is read."""

@@ -35,7 +35,7 @@ from overcast.runtime.operation import not_supported
 from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.ops import collect
-from overcast.runtime.ops import find_first
+from overcast.runtime.ops import find_by_id
 from overcast.runtime.ops import pure
 
 __all__ = [
@@ -382,12 +382,8 @@ class LoadBalancerDriver(BaseDriver):
     def balancer_get_member(self, balancer: LoadBalancer, member_id: str) -> Op[Member]:
         """Get a member of a balancer by id; :class:`~overcast.errors.MemberNotFound`
         if absent. (Generic: searches the member list; drivers may look it up directly.)"""
-        found = yield from find_first(
-            self.balancer_iterate_members.op(balancer), lambda member: member.id == member_id
-        )
-        if found is not None:
-            return found
-        raise MemberNotFound(member_id, driver=self)
+        return (yield from find_by_id(self.balancer_iterate_members.op(balancer), member_id,
+                                      MemberNotFound, driver=self))
 
 
 class LoadBalancerDriverAsync(AsyncView[LoadBalancerDriver]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
+from typing import Protocol
 from typing import TypeVar
 
 from overcast.errors import OutcomeUnknown
@@ -12,10 +13,18 @@ from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 
-__all__ = ["collect", "create_once", "expand", "find_first", "or_none", "pure"]
+__all__ = ["collect", "create_once", "expand", "find_by_id", "find_first", "or_none", "pure"]
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> object: ...
+
+
+Item = TypeVar("Item", bound=_Identified)
 
 
 def _relay(items: Iter[T], handle: Callable[[T], Iterable[Any] | None]) -> Any:
@@ -73,6 +82,18 @@ def find_first(items: Iter[T], predicate: Callable[[T], bool]) -> Op[T | None]:
     """The first item of an iterator operation that matches, without reading
     further pages; ``None`` if none does."""
     return (yield from _drive_items(items, predicate))
+
+
+def find_by_id(items: Iter[Item], wanted: str, missing: Callable[..., Exception], *,
+               driver: object = None) -> Op[Item]:
+    """The item of an iterator operation whose ``id`` is ``wanted``, without
+    reading further pages; ``missing(wanted, driver=driver)`` (a
+    :class:`~overcast.errors.NotFound`) raised when none is. The generic
+    ``get_x`` of a driver with no direct lookup."""
+    found = yield from _drive_items(items, lambda item: item.id == wanted)
+    if found is None:
+        raise missing(wanted, driver=driver)
+    return found
 
 
 def or_none(op: Op[T], missing: type[Exception]) -> Op[T | None]:
