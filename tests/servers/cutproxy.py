@@ -10,7 +10,12 @@ every request is answered ``503`` with ``Retry-After: 0`` without being
 forwarded, so a client's retries and resumptions fail at once, as if the
 network stayed away. :meth:`restore` brings it back. :attr:`ranges` lists the
 ``Range`` headers of the ``GET`` requests forwarded, :attr:`body_bytes` the
-bytes of answer bodies sent (both reset by :meth:`reset_counts`).
+bytes of answer bodies sent. For uploads, :meth:`down_after_puts` ``(n,
+path_part)`` lets ``n`` more ``PUT`` requests whose target contains
+``path_part`` through, then goes down before the next; :attr:`put_bytes` counts
+the request bodies of ``PUT`` requests forwarded and :attr:`requests` lists
+``(method, target)`` of every request forwarded (all reset by
+:meth:`reset_counts`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class CutProxy:
         self.down = False
         self.cuts = 0
         self._cut: tuple[int, str] | None = None
+        self._puts_left: tuple[int, str] | None = None
+        self._puts_only = False
+        self.put_bytes = 0
+        self.requests: list[tuple[str, str]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,29 +92,52 @@ class CutProxy:
         with self.lock:
             self._cut = (n, path_part)
 
+    def down_after_puts(self, n: int, path_part: str, *, puts_only: bool = False) -> None:
+        """Let ``n`` more PUTs of targets containing ``path_part`` through, then
+        stay down (``puts_only``: down for PUTs only, other requests pass)."""
+        with self.lock:
+            self._puts_left = (n, path_part)
+            self._puts_only = puts_only
+
     def restore(self) -> None:
         """Forward again."""
         with self.lock:
             self.down = False
+            self._puts_only = False
 
     def reset_counts(self) -> None:
         """Forget the bytes and ranges counted so far."""
         with self.lock:
             self.body_bytes = 0
             self.ranges = []
+            self.put_bytes = 0
+            self.requests = []
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request."""
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         with self.lock:
-            down = self.down
+            down = self.down and (handler.command == "PUT" or not self._puts_only)
             cut = None
             if (not down and self._cut is not None and handler.command == "GET"
                     and self._cut[1] in handler.path):
                 cut, self._cut = self._cut[0], None
+            puts = self._puts_left
+            if (not down and puts is not None and handler.command == "PUT"
+                    and puts[1] in handler.path):
+                if puts[0] <= 0:
+                    self.down = down = True
+                    self.cuts += 1
+                    self._puts_left = None
+                else:
+                    self._puts_left = (puts[0] - 1, puts[1])
             if not down and handler.command == "GET":
                 self.ranges.append(handler.headers.get("Range"))
+            if not down:
+                self.requests.append((handler.command, handler.path))
+                if handler.command == "PUT":
+                    self.put_bytes += len(body)
         if down:
             message = b"cut proxy: down\n"
             handler.send_response(503)

@@ -279,7 +279,8 @@ def _run_one(job: Transfer, report: Callable[[int, int | None], None]) -> None:
     elif src.is_local:
         driver, container = _need_container(dst)
         assert entry.path is not None
-        driver.upload_object(entry.path, container, job.target, progress=report)
+        driver.upload_object(entry.path, container, job.target, progress=report,
+                             resume=job.resume and driver.resumable_uploads)
     elif dst.is_local:
         from overcast.cli.resume import download_resumable
 

@@ -47,6 +47,7 @@ from typing import TypeVar
 from overcast.driver import AsyncView
 from overcast.driver import BaseDriver
 from overcast.errors import InvalidInput
+from overcast.errors import NotSupported
 from overcast.models import Model
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Guarded
@@ -383,7 +384,7 @@ class StorageDriver(BaseDriver):
                       object_name: str, extra: Mapping[str, Any] | None = None,
                       verify_hash: bool = True, headers: Mapping[str, str] | None = None, *,
                       content_type: str | None = None, meta_data: Mapping[str, str] | None = None,
-                      progress: Progress | None = None) -> Op[Object]:
+                      progress: Progress | None = None, resume: bool = False) -> Op[Object]:
         """Upload a local file: one request up to ``part_plan.threshold``, else in
         parts (in parallel where the provider allows), checked against the
         file's size as it is read.
@@ -392,7 +393,17 @@ class StorageDriver(BaseDriver):
         spelling; the keyword-only arguments say the same and win), and the
         keys the driver adds (:attr:`extra_keys`); ``headers`` are sent with the
         object. ``verify_hash=False`` lets a driver skip comparing what the
-        provider stored with what was sent where that costs a request."""
+        provider stored with what was sent where that costs a request.
+
+        ``resume=True`` (drivers with :attr:`resumable_uploads`, else
+        :class:`~overcast.errors.NotSupported`) makes an upload in parts
+        resumable: it continues the object's most recent unfinished upload,
+        sending only the parts the provider does not already hold with the same
+        size and content, and a failed upload is left unfinished (its parts
+        kept, at the provider's storage price, until a later upload finishes or
+        aborts it, or a lifecycle rule removes it) rather than aborted. The
+        unfinished upload keeps the content type and metadata it began with.
+        Two writers resuming one object at once would mix their parts."""
         source = os.fspath(file_path)
         where = self._check_container(container_name(container))
         name = self._check_object(object_name)
@@ -400,9 +411,14 @@ class StorageDriver(BaseDriver):
         size: int | None = yield Call(readable_file_size, source)
         if size is None:
             raise InvalidInput(f"not a readable file: {source}", driver=self)
+        if resume and not self.resumable_uploads:
+            raise NotSupported(f"{self.name}: this driver cannot resume an upload", driver=self)
         body = FileStream(source).observe(SizeCheck(size, source, driver=self))
         if progress is not None:
             body.observe(ProgressReport(progress, size))
+        if resume:
+            return (yield from self._write_resumable(where, name, attributes, body, size,
+                                                     verify=verify_hash))
         return (yield from self._write(where, name, attributes, body, size, verify=verify_hash))
 
     @operation
@@ -723,6 +739,10 @@ class StorageDriver(BaseDriver):
     part_plan: PartPlan = PartPlan()
     #: Whether :meth:`download_object` fetches a large object as parallel ranges.
     parallel_ranges: ClassVar[bool] = False
+    #: Whether an upload in parts can be resumed (``upload_object(resume=True)``):
+    #: the driver's :meth:`_part_target` is a
+    #: :class:`~overcast.storage.transfer.ResumableTarget`.
+    resumable_uploads: ClassVar[bool] = False
     #: The smallest range of a download in parallel ranges.
     min_range_size: ClassVar[int] = 0
 
@@ -750,6 +770,19 @@ class StorageDriver(BaseDriver):
         :meth:`_part_target`, cut by :attr:`part_plan`."""
         target = self._part_target(container, name, attributes, verify=verify)
         obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan)
+        return obj
+
+    @requires("_part_target")
+    def _write_resumable(self, container: str, name: str, attributes: Attributes,
+                         body: ByteStream, size: int, *, verify: bool) -> Op[Object]:
+        """Store a file's ``body`` as :meth:`_write` does, resumably (see
+        ``upload_object(resume=True)``): through
+        :func:`~overcast.storage.transfer.upload_in_parts` with ``resume``, the
+        driver's :meth:`_part_target` then being a
+        :class:`~overcast.storage.transfer.ResumableTarget`."""
+        target = self._part_target(container, name, attributes, verify=verify)
+        obj: Object = yield from upload_in_parts(target, body, size=size, plan=self.part_plan,
+                                                 resume=True)
         return obj
 
     @not_supported

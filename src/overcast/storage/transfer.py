@@ -3,7 +3,8 @@
 * :func:`upload_in_parts` sends an upload through a driver's
   :class:`PartTarget`: one request when small, else parts in parallel with
   bounded memory, aborted on any failure or cancellation (:class:`PartPlan`
-  says how an object is cut);
+  says how an object is cut), or, with ``resume`` and a
+  :class:`ResumableTarget`, kept on failure and continued by the next try;
 * :func:`download_in_ranges` fetches a large object as parallel ranges into an
   :class:`~overcast.runtime.files.AtomicFile`, so a failed or interrupted
   download never leaves a partial file behind;
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
+from typing import cast
 
 from overcast.errors import IntegrityError
 from overcast.runtime.effects import Call
@@ -55,10 +58,12 @@ __all__ = [
     "DEFAULT_CONTENT_TYPE",
     "ChecksumCheck",
     "HashCheck",
+    "OpenUpload",
     "PartPlan",
     "PartTarget",
     "ProgressReport",
     "Ranged",
+    "ResumableTarget",
     "SizeCheck",
     "Span",
     "can_compute",
@@ -167,11 +172,43 @@ class PartTarget(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OpenUpload:
+    """An upload in parts begun earlier and never finished: its id and the
+    parts the provider holds for it, ``number: (size, token)``."""
+
+    upload_id: str
+    parts: Mapping[int, tuple[int, str]]
+
+
+class ResumableTarget(PartTarget, Protocol):
+    """A :class:`PartTarget` whose provider lists unfinished uploads and their
+    parts, so an interrupted upload can go on (S3's ListMultipartUploads and
+    ListParts)."""
+
+    def find_open(self) -> Op[OpenUpload | None]:
+        """The most recent unfinished upload of this object, with its parts."""
+        ...
+
+    def reuse_part(self, upload_id: str, number: int, data: PartData,
+                   listed: tuple[int, str]) -> Op[str | None]:
+        """The token of part ``number`` already uploaded (``listed``: its size and
+        token) if it holds exactly ``data``, else None (it is then sent)."""
+        ...
+
+
 def upload_in_parts(
-    target: PartTarget, source: ByteStream, *, size: int | None, plan: PartPlan
+    target: PartTarget, source: ByteStream, *, size: int | None, plan: PartPlan,
+    resume: bool = False,
 ) -> Op[Any]:
     """Upload ``source`` through ``target``: one request when small, else parts
-    in parallel with bounded memory, aborted on any failure or cancellation."""
+    in parallel with bounded memory, aborted on any failure or cancellation.
+
+    With ``resume`` (``target`` a :class:`ResumableTarget`), an upload in parts
+    continues the object's most recent unfinished upload: a part the provider
+    already holds with the same size and content is not sent again; and a
+    failed or cancelled upload is left unfinished, its parts kept for the next
+    try, instead of aborted."""
     reader = PartReader(source, lambda number: plan.size_of(number, size))
     first: tuple[int, PartData, bool] | None = yield ReadPart(reader)
     assert first is not None
@@ -179,7 +216,20 @@ def upload_in_parts(
     if last and len(data) <= plan.threshold:
         return (yield from target.put_whole(data))
     del data
-    upload_id = yield from target.begin()
+    found: OpenUpload | None = None
+    resumable = cast(ResumableTarget, target)  # what ``resume`` promises
+    if resume:
+        found = yield from resumable.find_open()
+    upload_id = found.upload_id if found is not None else (yield from target.begin())
+
+    def send(number: int, data: PartData, last: bool) -> Op[str]:
+        listed = found.parts.get(number) if found is not None else None
+        if listed is not None and listed[0] == len(data):
+            token = yield from resumable.reuse_part(upload_id, number, data, listed)
+            if token is not None:
+                return token
+        sent: str = yield from target.put_part(upload_id, number, data, last)
+        return sent
     # The first part goes to the first worker; nothing else keeps it alive.
     pending: list[tuple[int, PartData, bool]] = [first]
     first = None
@@ -193,7 +243,7 @@ def upload_in_parts(
             number, data, last = part
             if not data and number > 1:
                 return done
-            token = yield from target.put_part(upload_id, number, data, last)
+            token = yield from send(number, data, last)
             done.append((number, token))
             if last:
                 return done
@@ -211,7 +261,8 @@ def upload_in_parts(
 
     def cleanup(exc: BaseException) -> Op[None]:
         reader.close()
-        yield from target.abort(upload_id)
+        if not resume:
+            yield from target.abort(upload_id)
 
     return (yield Guarded(body(), cleanup))
 

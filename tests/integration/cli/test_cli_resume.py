@@ -132,3 +132,32 @@ def test_a_partial_file_is_not_copied_as_a_file(
     run("sync", str(tree), f"sw:{bucket}/mirror/")
     listed = run("ls", "-r", f"sw:{bucket}/mirror/").stdout.split()
     assert listed == ["mirror/kept.txt"]
+
+
+def test_an_interrupted_upload_sends_only_the_missing_parts(
+        proxied: tuple[Run, CutProxy, str], tmp_path: Path) -> None:
+    """S3 lists unfinished uploads and their parts: the re-run continues the
+    upload the failed run left, sending only the parts the server lacks;
+    --no-resume sends everything."""
+    run, proxy, bucket = proxied
+    part = 5 * MiB
+    data = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest()
+                    for i in range(4 * part // 32))
+    source = tmp_path / "up.bin"
+    source.write_bytes(data)
+    proxy.down_after_puts(2, "uploadId=")  # two parts go up, then the network is gone
+    failed = run("cp", "--part-size", "5MiB", str(source), f"sw:{bucket}/up.bin", code=4)
+    assert "overcast: error:" in failed.stderr
+    proxy.restore()
+    proxy.reset_counts()
+    run("cp", "--part-size", "5MiB", str(source), f"sw:{bucket}/up.bin")
+    assert proxy.put_bytes == len(data) - 2 * part  # the two parts held were not sent
+    run("cp", f"sw:{bucket}/up.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == data
+
+    proxy.down_after_puts(2, "uploadId=")
+    run("cp", "--part-size", "5MiB", str(source), f"sw:{bucket}/again.bin", code=4)
+    proxy.restore()
+    proxy.reset_counts()
+    run("cp", "--no-resume", "--part-size", "5MiB", str(source), f"sw:{bucket}/again.bin")
+    assert proxy.put_bytes == len(data)

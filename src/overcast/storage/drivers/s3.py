@@ -30,6 +30,10 @@ How the API maps onto overcast's model:
   (``NoSuchUpload``), the driver reads the object back and accepts it only if
   its ETag is the one these exact parts produce. A create whose answer is lost
   is sent again and the upload it may have begun is aborted.
+  ``upload_object(..., resume=True)`` (:attr:`resumable_uploads`) instead
+  leaves a failed upload unfinished and continues the key's most recent
+  unfinished upload (``ListMultipartUploads``, ``ListParts``), sending only the
+  parts whose size or MD5 (the part's ETag) differ.
 * Full downloads are checked against the size the server sends and against
   the object's own full-object checksum when it has one
   (``x-amz-checksum-*``), else, when the ETag is a plain MD5 (single-request
@@ -64,6 +68,7 @@ How the API maps onto overcast's model:
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import time
 from collections.abc import Iterable
@@ -144,6 +149,7 @@ from overcast.storage.http import header_int
 from overcast.storage.http import http_date
 from overcast.storage.http import iso_date
 from overcast.storage.http import user_meta
+from overcast.storage.transfer import OpenUpload
 from overcast.storage.transfer import PartPlan
 from overcast.storage.transfer import Ranged
 from overcast.storage.transfer import Span
@@ -160,6 +166,9 @@ SMALL_READ: Final = 1 * MiB
 MIN_PART_SIZE: Final = 5 * MiB
 MAX_PART_SIZE: Final = 5 * GiB
 MAX_PARTS: Final = 10_000
+#: The most pages of unfinished uploads, or of one upload's parts (1,000 per
+#: page: 10,000 parts fit in 10), a resumed upload reads.
+_MAX_LISTING_PAGES: Final = 20
 #: Largest object one CopyObject can copy; larger ones are copied in parts.
 MAX_COPY_SIZE: Final = 5 * GiB
 COPY_PART_SIZE: Final = 512 * MiB
@@ -241,6 +250,11 @@ def _md5_header(data: PartData) -> Op[str]:
         return md5_b64(data)
     value: str = yield Call(md5_b64, data)
     return value
+
+
+def _md5_hex(data: PartData) -> str:
+    """The hex MD5 of ``data`` (an S3 part's ETag)."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _crc32_b64(data: PartData) -> str:
@@ -438,6 +452,64 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
             if not xml.children(parts, "Part"):
                 yield from self.abort(stray)
 
+    def find_open(self) -> Op[OpenUpload | None]:
+        """The most recently begun unfinished upload of this key
+        (ListMultipartUploads), with its parts (ListParts, every page); None if
+        there is none."""
+        bucket_url = self.driver._object_url(self.container)
+        latest: tuple[str, str] | None = None  # (initiated, upload id)
+        markers: list[tuple[str, str]] = []
+        for _ in range(_MAX_LISTING_PAGES):
+            root = yield from self.driver._result(
+                "GET", bucket_url, "ListMultipartUploads",
+                params=[("uploads", ""), ("prefix", self.name), *markers],
+                what=self.container, missing=ContainerNotFound,
+            )
+            for item in xml.children(root, "Upload"):
+                upload_id = xml.text(item, "UploadId")
+                if xml.text(item, "Key") == self.name and upload_id:
+                    began = xml.text(item, "Initiated") or ""
+                    if latest is None or began >= latest[0]:
+                        latest = (began, upload_id)
+            key_marker = xml.text(root, "NextKeyMarker")
+            id_marker = xml.text(root, "NextUploadIdMarker")
+            if xml.text(root, "IsTruncated") != "true" or not (key_marker or id_marker):
+                break
+            markers = [("key-marker", key_marker or ""), ("upload-id-marker", id_marker or "")]
+        if latest is None:
+            return None
+        upload_id = latest[1]
+        parts: dict[int, tuple[int, str]] = {}
+        marker: str | None = None
+        for _ in range(_MAX_LISTING_PAGES):
+            params = [("uploadId", upload_id)]
+            if marker:
+                params.append(("part-number-marker", marker))
+            root = yield from self.driver._result("GET", self.url, "ListParts", params=params,
+                                                  what=self.what, ok=(404,))
+            for item in xml.children(root, "Part"):
+                number, size, etag = (xml.text(item, "PartNumber"), xml.text(item, "Size"),
+                                      xml.text(item, "ETag"))
+                if number and number.isdigit() and size and size.isdigit() and etag:
+                    parts[int(number)] = (int(size), etag)
+            marker = xml.text(root, "NextPartNumberMarker")
+            if xml.text(root, "IsTruncated") != "true" or not marker:
+                break
+        return OpenUpload(upload_id, parts)
+
+    def reuse_part(self, upload_id: str, number: int, data: PartData,
+                   listed: tuple[int, str]) -> Op[str | None]:
+        """The listed part's ETag if it is the MD5 of ``data`` (S3's part ETag,
+        uploads not encrypted with KMS or a customer key), else None."""
+        digest: str = yield Call(_md5_hex, data)
+        if _strip_etag(listed[1]) != digest:
+            return None
+        self.sizes[number] = len(data)
+        if self.driver.upload_checksum == "crc32":  # the complete request names each part's
+            self.crcs[number] = _crc32_b64(data) if len(data) <= INLINE_DIGEST_LIMIT else (
+                yield Call(_crc32_b64, data))
+        return listed[1]
+
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """UploadPart, with the upload checksum; the part's ETag."""
         if number > MAX_PARTS:
@@ -543,6 +615,7 @@ class S3StorageDriver(SigV4Hooks, StorageApi, StorageDriver):
     ascii_content_type: ClassVar[bool] = True
     parallel_ranges: ClassVar[bool] = True
     min_range_size: ClassVar[int] = 16 * MiB
+    resumable_uploads: ClassVar[bool] = True
 
     def __init__(self, key: str | None = None, secret: str | Secret | None = None,
                  secure: bool | str | Secret = True, host: str | None = None,
