@@ -8,6 +8,11 @@ plus a stand-in AWS API that records how it was signed.
   (401 without it, as IMDSv2-only instances answer).
 * ECS container credentials: ``GET /ecs/credentials`` (``ecs_token``, when set,
   must be the ``Authorization`` header).
+* IAM Identity Center's ``GetRoleCredentials``: ``GET /federation/credentials
+  ?role_name=R&account_id=A`` with ``x-amz-sso_bearer_token`` (``sso_token``,
+  else 401 ``UnauthorizedException``; a role other than ``sso_role`` is 403
+  ``ForbiddenException``) answers ``{"roleCredentials": {...}}``, the
+  expiration in milliseconds.
 * Anything else is "the API": the access key id of its SigV4 ``Authorization``
   and its ``x-amz-security-token`` are recorded, and it answers an empty S3
   bucket listing (so an S3 driver pointed here can list its buckets).
@@ -57,6 +62,8 @@ class Signed:
 class _State:
     lifetime: float = 3600.0
     ecs_token: str | None = None
+    sso_token: str | None = None
+    sso_role: tuple[str, str] = ("123456789012", "overcast-sso-role")
     hits: Counter[str] = field(default_factory=Counter)
     signed: list[Signed] = field(default_factory=list)
     issued: Counter[str] = field(default_factory=Counter)
@@ -123,6 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._answer(404, b"")
             return
+        if self.path.startswith("/federation/credentials"):
+            self._sso(state)
+            return
         if self.path == "/ecs/credentials":
             if state.ecs_token is not None and self.headers.get("Authorization") != state.ecs_token:
                 self._answer(401, b'{"message": "unauthorized"}', "application/json")
@@ -130,6 +140,36 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(200, self._credentials("ECS"), "application/json")
             return
         self._api()
+
+    def _sso(self, state: _State) -> None:
+        from urllib.parse import parse_qs
+        from urllib.parse import urlsplit
+
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        if state.sso_token is None or self.headers.get("x-amz-sso_bearer_token") != \
+                state.sso_token:
+            self._error(401, "UnauthorizedException", "Session token not found or invalid")
+            return
+        if (query.get("account_id"), query.get("role_name")) != state.sso_role:
+            self._error(403, "ForbiddenException", "No access")
+            return
+        with state.lock:
+            state.issued["SSO"] += 1
+            number = state.issued["SSO"]
+        body = json.dumps({"roleCredentials": {
+            "accessKeyId": f"ASIASSO{number}", "secretAccessKey": f"secret-SSO-{number}",
+            "sessionToken": f"token-SSO-{number}",
+            "expiration": int((time.time() + state.lifetime) * 1000)}}).encode()
+        self._answer(200, body, "application/json")
+
+    def _error(self, status: int, kind: str, message: str) -> None:
+        body = json.dumps({"message": message}).encode()
+        self.send_response(status)
+        self.send_header("x-amzn-ErrorType", f"{kind}:http://internal.amazon.com/coral/")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self) -> None:
         self._count()
@@ -173,7 +213,7 @@ class AwsMetadata:
     def credential_hits(self) -> int:
         """Requests to the metadata and container endpoints (not the API)."""
         return sum(n for path, n in self.state.hits.items()
-                   if path.startswith(("/latest/", "/ecs/")))
+                   if path.startswith(("/latest/", "/ecs/", "/federation/")))
 
 
 @contextmanager

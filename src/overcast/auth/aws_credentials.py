@@ -12,8 +12,14 @@ AWS CLI's (botocore's credential chain):
    ``role_arn`` with ``source_profile`` or ``credential_source`` (STS
    ``AssumeRole``, signed with the source's credentials), ``role_arn`` with
    ``web_identity_token_file``; web identity from ``AWS_WEB_IDENTITY_TOKEN_FILE``
-   + ``AWS_ROLE_ARN`` (STS ``AssumeRoleWithWebIdentity``); keys in the
-   credentials file; ``credential_process``; keys in the config file;
+   + ``AWS_ROLE_ARN`` (STS ``AssumeRoleWithWebIdentity``); IAM Identity Center
+   (``sso_session`` naming an ``[sso-session NAME]`` section, or the legacy
+   ``sso_start_url``/``sso_region``, with ``sso_account_id`` and
+   ``sso_role_name``: the access token ``aws sso login`` cached in
+   ``~/.aws/sso/cache/<sha1 of the session name or start URL>.json`` exchanged
+   for the role's credentials by ``GetRoleCredentials`` on
+   ``portal.sso.<region>.amazonaws.com``, or ``AWS_ENDPOINT_URL_SSO``); keys in
+   the credentials file; ``credential_process``; keys in the config file;
 3. ECS container credentials (``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` or
    ``AWS_CONTAINER_CREDENTIALS_FULL_URI``, with ``AWS_CONTAINER_AUTHORIZATION_TOKEN``
    or ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE``);
@@ -385,6 +391,8 @@ def _from_profile(name: str, env: Mapping[str, str],
                             env.get("AWS_ROLE_SESSION_NAME"), env, "environment (web identity)")
         if web is not None:
             return web
+    if profile.get("sso_session") or profile.get("sso_start_url"):
+        return _sso(profile, env)
     credentials_path, config_path = _paths(env)
     static = _static(profile, credentials_path)
     if static is not None:
@@ -540,6 +548,104 @@ def _read_token_file(path: str, what: str = "the web identity token file") -> st
     except OSError as exc:
         raise InvalidCredentials(f"cannot read {what} {path}: "
                                  f"{exc.strerror or type(exc).__name__}") from None
+
+
+# -- IAM Identity Center (SSO) --------------------------------------------------------
+
+
+def _sso_settings(profile: AwsProfile, env: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """``(start URL, SSO region, cache key, what)`` of an SSO profile: from its
+    ``[sso-session NAME]`` section (the token provider configuration), else its
+    own ``sso_start_url``/``sso_region`` (the legacy one)."""
+    session = profile.get("sso_session")
+    start_url, region = profile.get("sso_start_url"), profile.get("sso_region")
+    if session:
+        _, config_path = _paths(env)
+        config = _read(config_path)
+        section = f"sso-session {session}"
+        if not config.has_section(section):
+            raise InvalidCredentials(f"AWS profile {profile.name!r} names sso_session "
+                                     f"{session!r}, but {config_path} has no [{section}]")
+        values = {k: v.strip() for k, v in config.items(section)}
+        for key, own in (("sso_start_url", start_url), ("sso_region", region)):
+            if own and values.get(key) and own != values[key]:
+                raise InvalidCredentials(f"AWS profile {profile.name!r}: its {key} differs "
+                                         f"from the one of [{section}]")
+        start_url = values.get("sso_start_url") or start_url
+        region = values.get("sso_region") or region
+        cache_key, what = session, f"sso-session {session}"
+    else:
+        cache_key, what = start_url or "", start_url or ""
+    if not start_url or not region:
+        raise InvalidCredentials(f"AWS profile {profile.name!r}: IAM Identity Center needs "
+                                 "sso_start_url and sso_region")
+    return start_url, region, cache_key, what
+
+
+def _sso(profile: AwsProfile, env: Mapping[str, str]) -> AwsCredentialSource:
+    """IAM Identity Center: the access token ``aws sso login`` cached in
+    ``~/.aws/sso/cache/<sha1>.json`` exchanged for the role's credentials
+    (``GetRoleCredentials``, ``GET /federation/credentials`` on the portal)."""
+    import hashlib
+
+    account, role = profile.get("sso_account_id"), profile.get("sso_role_name")
+    if not account or not role:
+        raise InvalidCredentials(f"AWS profile {profile.name!r}: IAM Identity Center needs "
+                                 "sso_account_id and sso_role_name")
+    _, region, cache_key, what = _sso_settings(profile, env)
+    home = env.get("HOME") or os.path.expanduser("~")
+    digest = hashlib.sha1(cache_key.encode("utf-8"), usedforsecurity=False).hexdigest()
+    cache = os.path.join(home, ".aws", "sso", "cache", f"{digest}.json")
+    base = (env.get("AWS_ENDPOINT_URL_SSO") or env.get("AWS_ENDPOINT_URL")
+            or f"https://portal.sso.{region}.amazonaws.com").rstrip("/")
+    url = f"{base}/federation/credentials?" + urlencode(
+        {"role_name": role, "account_id": account})
+    source = f"IAM Identity Center (profile {profile.name}, {what}): {account}/{role}"
+    login = f"run 'aws sso login --profile {profile.name}'"
+
+    def fetch(now: float, _: AwsCredentialSource) -> Op[tuple[AwsCredentials, float | None]]:
+        token: Secret = yield Call(_sso_token, cache, now, login)
+        resp: Response = yield Request(
+            "GET", url, {"x-amz-sso_bearer_token": token.reveal(), "Accept": "application/json"},
+            sign=False)
+        if resp.status in (401, 403):
+            kind = resp.headers.get("x-amzn-ErrorType", "").split(":")[0] or str(resp.status)
+            raise InvalidCredentials(f"{source}: GetRoleCredentials refused the cached token "
+                                     f"({kind}): {login}")
+        data = _metadata_json(resp, source).get("roleCredentials")
+        if not isinstance(data, dict):
+            raise ProviderError(f"{source}: GetRoleCredentials answered no roleCredentials",
+                                status=resp.status)
+        found, _expires = _json_credentials(
+            {"AccessKeyId": data.get("accessKeyId"), "SecretAccessKey": data.get("secretAccessKey"),
+             "SessionToken": data.get("sessionToken")}, "SessionToken", source)
+        expiration = data.get("expiration")
+        expires = float(expiration) / 1000 if isinstance(expiration, int | float) else None
+        return found, expires
+
+    return AwsCredentialSource(fetch, source)
+
+
+def _sso_token(path: str, now: float, login: str) -> Secret:
+    """The access token of an SSO token cache file, if it has not expired."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise InvalidCredentials(f"no cached IAM Identity Center token ({path}): {login}") \
+            from None
+    except (OSError, ValueError) as exc:
+        raise InvalidCredentials(f"cannot read the IAM Identity Center token cache {path}: "
+                                 f"{type(exc).__name__}") from None
+    token = data.get("accessToken") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise InvalidCredentials(f"the IAM Identity Center token cache {path} holds no "
+                                 f"accessToken: {login}")
+    expires = _expiry(str(data.get("expiresAt", "")).replace("Z", "+00:00"),
+                      f"the IAM Identity Center token cache {path}")
+    if expires is None or expires <= now:
+        raise InvalidCredentials(f"the cached IAM Identity Center token has expired: {login}")
+    return Secret(token)
 
 
 # -- credential_process ----------------------------------------------------------------

@@ -44,7 +44,7 @@ AWS_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
     "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
 )
 ROLE = "arn:aws:iam::123456789012:role/overcast-test"
 
@@ -172,6 +172,46 @@ def web_identity(w: World) -> Expect:
     return Expect(_temporary, bool, f"environment (web identity): {ROLE}")
 
 
+def _sso_cache(w: World, key: str, token: str, expires: str = "2099-01-01T00:00:00Z") -> Path:
+    """The token cache file ``aws sso login`` writes (named by the SHA-1 of the
+    session name, or of the start URL for a legacy profile)."""
+    import hashlib
+    import json
+
+    name = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+    return w.write(f".aws/sso/cache/{name}.json", json.dumps({
+        "startUrl": "https://example.awsapps.com/start", "region": "eu-west-1",
+        "accessToken": token, "expiresAt": expires,
+        "clientId": "client", "clientSecret": "client-secret",
+        "registrationExpiresAt": "2099-01-01T00:00:00Z", "refreshToken": "refresh"}))
+
+
+def sso_session(w: World) -> Expect:
+    w.meta.state.sso_token = "sso-access-token"
+    account, role = w.meta.state.sso_role
+    w.write(".aws/config", f"[profile dev]\nsso_session = corp\nsso_account_id = {account}\n"
+                           f"sso_role_name = {role}\nregion = eu-west-1\n\n"
+                           "[sso-session corp]\nsso_region = eu-west-1\n"
+                           "sso_start_url = https://example.awsapps.com/start\n"
+                           "sso_registration_scopes = sso:account:access\n")
+    _sso_cache(w, "corp", "sso-access-token")
+    w.setenv("AWS_PROFILE", "dev")
+    w.setenv("AWS_ENDPOINT_URL_SSO", w.meta.url)
+    return Expect(_is("ASIASSO1"), _is("token-SSO-1"),
+                  f"IAM Identity Center (profile dev, sso-session corp): {account}/{role}")
+
+
+def sso_legacy(w: World) -> Expect:
+    w.meta.state.sso_token = "legacy-access-token"
+    account, role = w.meta.state.sso_role
+    w.write(".aws/config", "[default]\nsso_start_url = https://legacy.awsapps.com/start\n"
+                           f"sso_region = us-east-2\nsso_account_id = {account}\n"
+                           f"sso_role_name = {role}\n")
+    _sso_cache(w, "https://legacy.awsapps.com/start", "legacy-access-token")
+    w.setenv("AWS_ENDPOINT_URL_SSO", w.meta.url)
+    return Expect(_is("ASIASSO1"), _is("token-SSO-1"), "IAM Identity Center (profile default")
+
+
 def container(w: World) -> Expect:
     w.meta.state.ecs_token = "ecs-auth-token"
     w.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{w.meta.url}/ecs/credentials")
@@ -185,7 +225,8 @@ def instance_metadata(w: World) -> Expect:
 
 
 SOURCES = [env_keys, credentials_file, named_profile_in_config, files_named_by_variables,
-           credential_process, assume_role, web_identity, container, instance_metadata]
+           credential_process, assume_role, web_identity, sso_session, sso_legacy, container,
+           instance_metadata]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -409,3 +450,47 @@ def test_no_secret_of_a_fetch_in_logs_or_hooks(world: World, setup: Callable[[Wo
     text = caplog.text + "".join(map(repr, events)) + repr(driver) + repr(current)
     for secret in (current.secret_key.reveal(), current.session_token.reveal(), "base-secret"):
         assert secret not in text
+
+
+# -- IAM Identity Center ------------------------------------------------------------------
+
+
+def test_sso_comes_after_web_identity_and_before_the_profile_keys(world: World) -> None:
+    """The AWS CLI's order: the environment's web identity first, then SSO,
+    then keys in the credentials file for the same profile."""
+    sso_session(world)
+    world.write(".aws/credentials", "[dev]\naws_access_key_id = AKIDDEV\n"
+                                    "aws_secret_access_key = dev\n")
+    assert world.driver()._credentials.source.startswith("IAM Identity Center (profile dev")
+    web_identity(world)
+    assert world.driver()._credentials.source.startswith("environment (web identity)")
+
+
+@pytest.mark.parametrize("case", ["missing", "expired", "refused", "forbidden"])
+def test_an_unusable_sso_token_is_invalid_credentials(world: World, case: str) -> None:
+    sso_session(world)
+    cache = next((world.home / ".aws" / "sso" / "cache").glob("*.json"))
+    if case == "missing":
+        cache.unlink()
+    elif case == "expired":
+        _sso_cache(world, "corp", "sso-access-token", expires="2020-01-01T00:00:00Z")
+    elif case == "refused":
+        world.meta.state.sso_token = "another-token"
+    else:
+        world.meta.state.sso_role = ("123456789012", "another-role")
+    with pytest.raises(InvalidCredentials, match="aws sso login --profile dev") as caught:
+        world.driver().list_containers()
+    assert "sso-access-token" not in str(caught.value)
+    assert world.meta.state.signed == []
+
+
+def test_an_sso_profile_missing_settings_is_invalid_credentials(world: World) -> None:
+    world.write(".aws/config", "[profile dev]\nsso_session = nowhere\nsso_account_id = 1\n"
+                               "sso_role_name = r\n")
+    world.setenv("AWS_PROFILE", "dev")
+    with pytest.raises(InvalidCredentials, match=r"no \[sso-session nowhere\]"):
+        world.driver()
+    world.write(".aws/config", "[profile dev]\nsso_start_url = https://x/start\n"
+                               "sso_region = eu-west-1\n")
+    with pytest.raises(InvalidCredentials, match="sso_account_id and sso_role_name"):
+        world.driver()
