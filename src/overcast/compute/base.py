@@ -20,6 +20,7 @@ unknown outcome by looking the token up. ``deploy_node`` runs its steps in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import os
 import re
@@ -57,6 +58,7 @@ from overcast.compute.models import VolumeSnapshotState
 from overcast.driver import AsyncView
 from overcast.driver import BaseDriver
 from overcast.errors import InvalidInput
+from overcast.errors import KeyPairNotFound
 from overcast.errors import LocationNotFound
 from overcast.errors import NodeNotFound
 from overcast.errors import NotSupported
@@ -75,6 +77,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.operation import requires
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import find_by_id
+from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 from overcast.runtime.redact import Secret
 
@@ -97,6 +100,8 @@ __all__ = [
     "StorageVolumeState",
     "VolumeSnapshot",
     "VolumeSnapshotState",
+    "check_openssh_key",
+    "openssh_key",
     "request_token",
 ]
 
@@ -127,6 +132,21 @@ def _usable_addresses(addresses: Sequence[str], force_ipv4: bool) -> list[str]:
 def _read_key_file(path: str | os.PathLike[str]) -> str:
     with open(os.path.expanduser(os.fspath(path)), encoding="utf-8") as f:
         return f.read().strip()
+
+
+def openssh_key(public_key: str) -> str:
+    """The type and base64 body of an OpenSSH public key, its comment dropped:
+    what providers that keep keys compare them by."""
+    return " ".join(public_key.split()[:2])
+
+
+def check_openssh_key(public_key: object, *, driver: object = None) -> str:
+    """:func:`openssh_key` of ``public_key``; :class:`~overcast.errors.InvalidInput`
+    if it is not an OpenSSH public key (a type and a base64 body)."""
+    material = openssh_key(public_key) if isinstance(public_key, str) else ""
+    if len(material.split()) != 2:
+        raise InvalidInput("key_material must be an OpenSSH public key", driver=driver)
+    return material
 
 
 def request_token() -> str:
@@ -403,10 +423,17 @@ class NodeDriver(BaseDriver):
     list_key_pairs = listing(iterate_key_pairs, "List the SSH key pairs known to the provider.")
 
     @operation
-    @not_supported
+    @requires("iterate_key_pairs")
     def get_key_pair(self, name: str) -> Op[KeyPair]:
-        """Get a key pair by name; :class:`~overcast.errors.KeyPairNotFound` if there is none."""
-        raise NotImplementedError
+        """Get a key pair by name; :class:`~overcast.errors.KeyPairNotFound` if there is none.
+
+        The generic version scans :meth:`iterate_key_pairs` (stopping at the
+        match); drivers with a direct lookup override it.
+        """
+        found = yield from find_first(self.iterate_key_pairs.op(), lambda key: key.name == name)
+        if found is None:
+            raise KeyPairNotFound(str(name), f"key pair not found: {name!r}", driver=self)
+        return found
 
     @operation
     @not_supported
@@ -547,6 +574,27 @@ class NodeDriver(BaseDriver):
                 f"{what} must be a {kind.__name__}: {type(value).__name__}", driver=self
             )
         return value
+
+    def _key_pair_holding(self, public_key: str) -> Op[KeyPair]:
+        """The account's key pair whose public key is ``public_key``, imported as
+        ``overcast-<hash>`` if there is none: how a driver whose provider takes
+        key ids at create sends a :class:`NodeAuthSSHKey`."""
+        material = check_openssh_key(public_key, driver=self)
+        found = yield from find_first(self.iterate_key_pairs.op(),
+                                      lambda key: openssh_key(key.public_key or "") == material)
+        if found is not None:
+            return found
+        name = f"overcast-{hashlib.sha256(material.encode()).hexdigest()[:20]}"
+        return (yield from self.import_key_pair_from_string.op(name, public_key))
+
+    def _key_pair_id(self, key_pair: KeyPair) -> Op[object]:
+        """The provider's id of a key pair (``extra["id"]``), looked up by name
+        when it carries none (a key pair made by hand)."""
+        key = self._expect(key_pair, KeyPair, "key_pair")
+        key_id = key.extra.get("id")
+        if key_id is None:
+            key_id = (yield from self.get_key_pair.op(key.name)).extra["id"]
+        return key_id
 
     def _create(
         self, send: Callable[[str], Op[T]], find: Callable[[str], Op[T | None]]

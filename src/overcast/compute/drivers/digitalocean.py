@@ -44,7 +44,6 @@ How the model maps:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import string
 from collections.abc import Callable
@@ -59,6 +58,8 @@ from urllib.parse import quote
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import check_openssh_key
+from overcast.compute.base import openssh_key
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -164,11 +165,6 @@ class DigitalOceanFloatingIP:
 
 def _token_tag(token: str) -> str:
     return f"{TOKEN_TAG}{token}"
-
-
-def _key_material(public_key: str) -> str:
-    """The type and base64 of an OpenSSH public key (its comment dropped)."""
-    return " ".join(public_key.split()[:2])
 
 
 class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
@@ -435,23 +431,10 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """With an SSH key ``auth``, add its key id (registering the key if needed)."""
         if not isinstance(spec.auth, NodeAuthSSHKey):
             return (yield from pure(spec))
-        key = yield from self._key_holding(spec.auth.pubkey)
+        key = yield from self._key_pair_holding(spec.auth.pubkey)
         attrs = dict(spec.options["ex_create_attr"])
         attrs["ssh_keys"] = [*attrs["ssh_keys"], key.extra["id"]]
         return spec.but(ex_create_attr=attrs)
-
-    def _key_holding(self, public_key: str) -> Op[KeyPair]:
-        """The account's key whose material is ``public_key`` (registered as
-        ``overcast-<hash>`` if there is none)."""
-        material = _key_material(public_key)
-        if not material:
-            raise InvalidInput("the SSH public key is empty", driver=self)
-        found = yield from find_first(self.iterate_key_pairs.op(),
-                                      lambda k: _key_material(k.public_key or "") == material)
-        if found is not None:
-            return found
-        name = f"overcast-{hashlib.sha256(material.encode()).hexdigest()[:20]}"
-        return (yield from self.import_key_pair_from_string.op(name, public_key))
 
     def _send_node(self, spec: NodeSpec, token: str) -> Op[Node]:
         attrs = dict(spec.options["ex_create_attr"])
@@ -706,15 +689,6 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         yield from self._pages("/account/keys", "ssh_keys", self._to_key_pair)
 
     @operation
-    def get_key_pair(self, name: str) -> Op[KeyPair]:
-        """The account's SSH key named ``name`` (DigitalOcean gets keys by id or
-        fingerprint: the list is searched); KeyPairNotFound if none."""
-        found = yield from find_first(self.iterate_key_pairs.op(), lambda k: k.name == name)
-        if found is None:
-            raise KeyPairNotFound(str(name), f"key pair not found: {name!r}", driver=self)
-        return found
-
-    @operation
     def import_key_pair_from_string(self, name: str, key_material: str) -> Op[KeyPair]:
         """Register a public key (``POST /account/keys``); KeyPairAlreadyExists
         if the account has it already (DigitalOcean refuses the same key twice).
@@ -722,9 +696,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput(f"a key pair name must be a non-empty string: {name!r}",
                                driver=self)
-        material = _key_material(key_material) if isinstance(key_material, str) else ""
-        if len(material.split()) != 2:
-            raise InvalidInput("key_material must be an OpenSSH public key", driver=self)
+        material = check_openssh_key(key_material, driver=self)
 
         def send(token: str) -> Op[KeyPair]:
             data = yield from self._json("POST", "/account/keys",
@@ -735,7 +707,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         def find(token: str) -> Op[KeyPair | None]:
             return (yield from find_first(
                 self.iterate_key_pairs.op(),
-                lambda k: k.name == name and _key_material(k.public_key or "") == material))
+                lambda k: k.name == name and openssh_key(k.public_key or "") == material))
 
         return (yield from self._create(send, find))
 
@@ -743,12 +715,9 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def delete_key_pair(self, key_pair: KeyPair) -> Op[bool]:
         """Delete an SSH key (``DELETE /account/keys/{id}``; found by name
         when the key pair carries no id)."""
-        key = self._expect(key_pair, KeyPair, "key_pair")
-        key_id = key.extra.get("id")
-        if key_id is None:
-            key_id = (yield from self.get_key_pair.op(key.name)).extra["id"]
+        key_id = yield from self._key_pair_id(key_pair)
         return (yield from self._delete(f"/account/keys/{self._id(key_id, 'key id')}",
-                                        key.name, KeyPairNotFound))
+                                        key_pair.name, KeyPairNotFound))
 
     # -- floating IPs ----------------------------------------------------------------------
 

@@ -707,9 +707,6 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def delete_key_pair(self, key_pair: KeyPair) -> Op[bool]:
         """Delete an SSH key (``DELETE /profile/sshkeys/{id}``; found by label
         when the key pair carries no id)."""
-        key = self._expect(key_pair, KeyPair, "key_pair")
-        key_id = key.extra.get("id")
-        if key_id is None:
-            key_id = (yield from self.get_key_pair.op(key.name)).extra["id"]
+        key_id = yield from self._key_pair_id(key_pair)
         return (yield from self._delete(f"/profile/sshkeys/{self._id(key_id, 'key id')}",
-                                        key.name, KeyPairNotFound))
+                                        key_pair.name, KeyPairNotFound))

@@ -48,7 +48,6 @@ How the model maps:
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -62,6 +61,8 @@ from urllib.parse import quote
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import check_openssh_key
+from overcast.compute.base import openssh_key
 from overcast.compute.checks import check_positive
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
@@ -128,11 +129,6 @@ _VOLUME_STATES: Final = {"active": StorageVolumeState.AVAILABLE,
                          "pending": StorageVolumeState.CREATING}
 _SNAPSHOT_STATES: Final = {"complete": VolumeSnapshotState.AVAILABLE,
                            "pending": VolumeSnapshotState.CREATING}
-
-
-def _openssh(public_key: str) -> str:
-    """The key type and base64 body of an OpenSSH public key (no comment)."""
-    return " ".join(public_key.split()[:2])
 
 
 def _addresses(*values: Any) -> list[str]:
@@ -419,23 +415,10 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """With an SSH key ``auth``, add its key id (registering the key if needed)."""
         if not isinstance(spec.auth, NodeAuthSSHKey):
             return (yield from pure(spec))
-        key = yield from self._key_for(spec.auth.pubkey)
+        key = yield from self._key_pair_holding(spec.auth.pubkey)
         body = dict(spec.options["body"])
         body["sshkey_id"] = [*body.get("sshkey_id", []), str(key.extra["id"])]
         return spec.but(body=body)
-
-    def _key_for(self, public_key: str) -> Op[KeyPair]:
-        """The account's SSH key holding ``public_key`` (registered as
-        ``overcast-<hash>`` if the account has none)."""
-        material = _openssh(public_key)
-        if len(material.split()) != 2:
-            raise InvalidInput("the SSH public key is not an OpenSSH public key", driver=self)
-        held = yield from find_first(self.iterate_key_pairs.op(),
-                                     lambda k: _openssh(k.public_key or "") == material)
-        if held is not None:
-            return held
-        label = f"overcast-{hashlib.sha256(material.encode()).hexdigest()[:20]}"
-        return (yield from self.import_key_pair_from_string.op(label, public_key))
 
     def _send_node(self, spec: NodeSpec, token: str) -> Op[Node]:
         body = dict(spec.options["body"])
@@ -699,9 +682,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput(f"a key pair name must be a non-empty string: {name!r}",
                                driver=self)
-        material = _openssh(key_material) if isinstance(key_material, str) else ""
-        if len(material.split()) != 2:
-            raise InvalidInput("key_material must be an OpenSSH public key", driver=self)
+        material = check_openssh_key(key_material, driver=self)
 
         def send(token: str) -> Op[KeyPair]:
             data = yield from self._json("POST", "/ssh-keys",
@@ -711,7 +692,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         def find(token: str) -> Op[KeyPair | None]:
             return (yield from find_first(
                 self.iterate_key_pairs.op(),
-                lambda k: k.name == name and _openssh(k.public_key or "") == material))
+                lambda k: k.name == name and openssh_key(k.public_key or "") == material))
 
         return (yield from self._create(send, find))
 
@@ -719,9 +700,6 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def delete_key_pair(self, key_pair: KeyPair) -> Op[bool]:
         """Delete an SSH key (``DELETE /ssh-keys/{id}``; found by name when the
         key pair carries no id)."""
-        key = self._expect(key_pair, KeyPair, "key_pair")
-        key_id = key.extra.get("id")
-        if key_id is None:
-            key_id = (yield from self.get_key_pair.op(key.name)).extra["id"]
-        return (yield from self._gone(self._path("ssh-keys", key_id, "key id"), key.name,
+        key_id = yield from self._key_pair_id(key_pair)
+        return (yield from self._gone(self._path("ssh-keys", key_id, "key id"), key_pair.name,
                                       KeyPairNotFound))
