@@ -4,10 +4,11 @@ AWS offer file of realistic shape and size (default 200 MB).
 The file is written by the tests' fixture (``tests/servers/pricing_aws.py``:
 products with AWS's ~35 attributes, OnDemand and Reserved terms per SKU,
 pretty-printed as AWS serves it) and served from disk by that fixture on
-127.0.0.1. The refresh runs in a process of its own; its peak resident set
-size is read from the kernel when it exits (``os.wait4``'s ``ru_maxrss``),
-beside that of a process that only imports the refresh code, so the
-difference is what reading the file costs. Target: under 300 MB.
+127.0.0.1. The refresh runs in a process of its own, which reports its own
+peak resident set size as it ends (``VmHWM`` of ``/proc/self/status``; a
+child's ``ru_maxrss`` would also count its parent's pages at the fork), beside
+that of a process that only imports the refresh code, so the difference is
+what reading the file costs. Target: under 300 MB.
 
     python bench/pricing_rss.py [--mb 200]
 """
@@ -32,20 +33,28 @@ from servers.pricing_aws import AwsPriceList  # noqa: E402
 BYTES_PER_PRODUCT = 5530
 
 
-def peak_rss(command: list[str]) -> tuple[int, int, float]:
-    """Run ``command``; (exit code, its peak RSS in bytes, wall seconds)."""
+#: Run a module as ``python -m`` does, then print the process's own peak RSS.
+PEAK = """
+import runpy, sys
+try:
+    runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status:
+        sys.stderr.write(next(line for line in status if line.startswith("VmHWM")))
+"""
+
+
+def peak_rss(module: str, *args: str) -> tuple[int, int, float]:
+    """Run ``python -m module args``; (exit code, its peak RSS in bytes, wall seconds)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
+    done = subprocess.run([sys.executable, "-c", PEAK, module, *args], env=env,
+                          capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0 and child.stderr is not None:
-        sys.stderr.write(child.stderr.read().decode())
-    if child.stderr is not None:
-        child.stderr.close()
-    return child.returncode, usage.ru_maxrss * 1024, elapsed  # Linux: KiB
+    lines = done.stderr.strip().splitlines()
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+    return done.returncode, int(lines[-1].split()[1]) * 1024, elapsed  # "VmHWM: N kB"
 
 
 def main() -> None:
@@ -61,10 +70,10 @@ def main() -> None:
         fixture = AwsPriceList(str(offers), {"us-east-1": REGIONS["us-east-1"]}, noise=noise)
         size = os.path.getsize(fixture.files["us-east-1"])
         with fixture.serving() as url:
-            code, refresh, seconds = peak_rss([
-                sys.executable, "-m", "overcast.pricing", "refresh", "--only", "aws",
-                "--aws-url", url, "--out", str(out)])
-        _, baseline, _ = peak_rss([sys.executable, "-c", "import overcast.pricing.refresh"])
+            code, refresh, seconds = peak_rss(
+                "overcast.pricing", "refresh", "--only", "aws", "--aws-url", url,
+                "--out", str(out))
+        _, baseline, _ = peak_rss("overcast.pricing.refresh")
         print(f"offer file: {size / 1e6:.0f} MB, {noise + 6 * len(REGIONS['us-east-1'])} "
               "products")
         print(f"refresh --only aws: exit {code}, peak RSS {refresh / 2**20:.0f} MiB, "
