@@ -169,6 +169,8 @@ MAX_PARTS: Final = 10_000
 #: The most pages of unfinished uploads, or of one upload's parts (1,000 per
 #: page: 10,000 parts fit in 10), a resumed upload reads.
 _MAX_LISTING_PAGES: Final = 20
+#: Error codes of S3-compatible stores that do not list unfinished uploads.
+_NO_UPLOAD_LISTING: Final = frozenset({"NotImplemented", "MethodNotAllowed"})
 #: Largest object one CopyObject can copy; larger ones are copied in parts.
 MAX_COPY_SIZE: Final = 5 * GiB
 COPY_PART_SIZE: Final = 512 * MiB
@@ -460,11 +462,17 @@ class _Upload(ObjectUpload["S3StorageDriver"]):
         latest: tuple[str, str] | None = None  # (initiated, upload id)
         markers: list[tuple[str, str]] = []
         for _ in range(_MAX_LISTING_PAGES):
-            root = yield from self.driver._result(
-                "GET", bucket_url, "ListMultipartUploads",
-                params=[("uploads", ""), ("prefix", self.name), *markers],
-                what=self.container, missing=ContainerNotFound,
-            )
+            try:
+                root = yield from self.driver._result(
+                    "GET", bucket_url, "ListMultipartUploads",
+                    params=[("uploads", ""), ("prefix", self.name), *markers],
+                    what=self.container, missing=ContainerNotFound,
+                )
+            except ProviderError as error:
+                # A store that cannot list uploads: nothing to go on from; begin afresh.
+                if error.status in (405, 501) or error.code in _NO_UPLOAD_LISTING:
+                    return None
+                raise
             for item in xml.children(root, "Upload"):
                 upload_id = xml.text(item, "UploadId")
                 if xml.text(item, "Key") == self.name and upload_id:
