@@ -134,10 +134,18 @@ class PriceApi(HttpApi):
     def _same_site(self, link: str) -> str:
         """``link`` if it points at this API's scheme and host; else ProviderError
         (a page link elsewhere is not followed)."""
-        ours, theirs = urlsplit(self.endpoint), urlsplit(link)
-        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
-            raise ProviderError(f"{self.label}: a next-page link off {ours.netloc}: "
-                                f"{theirs.netloc!r}", driver=self)
+        def site(url: str) -> tuple[str, str | None, int | None]:
+            parts = urlsplit(url)
+            try:
+                port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+            except ValueError:
+                port = None
+            return parts.scheme, parts.hostname, port
+
+        if site(link) != site(self.endpoint):  # Azure writes the port: prices.azure.com:443
+            raise ProviderError(f"{self.label}: a next-page link off "
+                                f"{urlsplit(self.endpoint).netloc}: {urlsplit(link).netloc!r}",
+                                driver=self)
         return link
 
 

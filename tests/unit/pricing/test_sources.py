@@ -80,3 +80,18 @@ def test_which_azure_rows_are_linux_pay_as_you_go(changes: dict[str, Any], kept:
     assert (found is not None) is kept
     if found:
         assert found == ("standardd2sv3", "eastus", 0.096, True)
+
+
+def test_a_next_page_link_must_stay_on_the_api() -> None:
+    from overcast.errors import ProviderError
+    from overcast.pricing.refresh import PriceApi
+
+    api = PriceApi("https://prices.azure.com/api/retail/prices")
+    # Azure's NextPageLink names the port: the same site.
+    link = "https://prices.azure.com:443/api/retail/prices?$skip=100"
+    assert api._same_site(link) == link
+    for other in ("https://evil.example/api/retail/prices?$skip=100",
+                  "http://prices.azure.com/api/retail/prices?$skip=100",
+                  "https://prices.azure.com:8443/api/retail/prices"):
+        with pytest.raises(ProviderError, match="next-page link off"):
+            api._same_site(other)
