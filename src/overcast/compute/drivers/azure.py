@@ -702,12 +702,12 @@ class AzureNodeDriver(ArmApi, NodeDriver):
     @operation
     def ex_start_node(self, node: Node) -> Op[bool]:
         """Apache Libcloud's name for :meth:`start_node`."""
-        return (yield from self._action(node, "start"))
+        return (yield from self.start_node.op(node))
 
     @operation
     def ex_stop_node(self, node: Node, deallocate: bool = True) -> Op[bool]:
         """Apache Libcloud's name for :meth:`stop_node`."""
-        return (yield from self._action(node, "deallocate" if deallocate else "powerOff"))
+        return (yield from self.stop_node.op(node, ex_deallocate=deallocate))
 
     @operation
     def destroy_node(self, node: Node, ex_destroy_nic: bool = True, ex_destroy_vhd: bool = True,

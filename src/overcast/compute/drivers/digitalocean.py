@@ -481,7 +481,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def ex_power_on_node(self, node: Node) -> Op[bool]:
         """Apache Libcloud's name for :meth:`start_node`."""
-        return (yield from self._node_action(node, "power_on"))
+        return (yield from self.start_node.op(node))
 
     @operation
     def ex_shutdown_node(self, node: Node) -> Op[bool]:

@@ -1223,12 +1223,12 @@ class GCENodeDriver(HttpApi, NodeDriver):
     @operation
     def ex_start_node(self, node: Node, sync: bool = True) -> Op[bool]:
         """Apache Libcloud's GCE name for :meth:`start_node`."""
-        return (yield from self._node_call(node, "start"))
+        return (yield from self.start_node.op(node))
 
     @operation
     def ex_stop_node(self, node: Node, sync: bool = True) -> Op[bool]:
         """Apache Libcloud's GCE name for :meth:`stop_node`."""
-        return (yield from self._node_call(node, "stop"))
+        return (yield from self.stop_node.op(node))
 
     @operation
     def destroy_node(self, node: Node, destroy_boot_disk: bool = False,

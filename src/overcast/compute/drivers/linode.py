@@ -497,12 +497,12 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def ex_start_node(self, node: Node) -> Op[bool]:
         """Apache Libcloud's older name for :meth:`start_node`."""
-        return (yield from self._instance_post(node, "boot"))
+        return (yield from self.start_node.op(node))
 
     @operation
     def ex_stop_node(self, node: Node) -> Op[bool]:
         """Apache Libcloud's older name for :meth:`stop_node`."""
-        return (yield from self._instance_post(node, "shutdown"))
+        return (yield from self.stop_node.op(node))
 
     @operation
     def ex_resize_node(self, node: Node, size: NodeSize,
