@@ -40,11 +40,9 @@ from overcast.auth.azure_ad import token_url
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import parse_token_response
-from overcast.auth.tokens import single_flight
 from overcast.errors import InvalidCredentials
 from overcast.extras import require
 from overcast.runtime.effects import Call
-from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
@@ -194,7 +192,6 @@ class TokenCredentialSource:
         self.credential = credential
         self.scope = scope
         self.cache = TokenCache()
-        self._gate = Gate()
         self.source = f"credential= ({type(credential).__name__})"
 
     def __repr__(self) -> str:
@@ -202,7 +199,7 @@ class TokenCredentialSource:
 
     def token(self) -> Op[AccessToken]:
         """Operation: the cached token, or one from ``get_token``."""
-        return (yield from single_flight(self.cache, self._gate, self._fetch))
+        return (yield from self.cache.get(self._fetch))
 
     def _fetch(self, now: float) -> Op[AccessToken]:
         got: Any = yield Call(self.credential.get_token, self.scope)

@@ -24,37 +24,32 @@ token.
 
 Tokens are cached (:class:`~overcast.auth.tokens.TokenCache`) and replaced
 shortly before they expire. Concurrent calls that find no fresh token make
-one fetch between them (:class:`SharedFetch`, on the runtime's ``Exclusive``
+one fetch between them (:class:`~overcast.auth.tokens.SharedFetch`, on the runtime's ``Exclusive``
 effect): the first fetches, the others take its result.
 """
 
 from __future__ import annotations
 
-import copy
 import time
-from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
 from typing import Final
-from typing import Generic
 from typing import TypeVar
 
 from overcast.auth.tokens import AccessToken
+from overcast.auth.tokens import SharedFetch
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import parse_token_response
 from overcast.driver import BaseDriver
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import OperationTimeout
-from overcast.errors import OvercastError
 from overcast.errors import ProviderError
 from overcast.errors import TransportError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
-from overcast.runtime.effects import Exclusive
-from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Response
 from overcast.runtime.operation import operation
@@ -68,7 +63,6 @@ __all__ = [
     "ImdsClient",
     "InstanceMetadata",
     "ManagedIdentity",
-    "SharedFetch",
 ]
 
 T = TypeVar("T")
@@ -174,56 +168,6 @@ class InstanceMetadata:
                 f"resource_group={self.resource_group!r}, location={self.location!r})")
 
 
-class SharedFetch(Generic[T]):
-    """One fetch at a time (the runtime's :class:`~overcast.runtime.effects.Exclusive`
-    on a :class:`~overcast.runtime.effects.Gate`), its result kept.
-
-    Callers that find no result queue at the gate; the first fetches, the
-    others find its result once they pass. A failure is handed to every
-    caller that was already waiting for it (so fifty callers do not probe an
-    absent IMDS fifty times one after the other); a later call tries again.
-    """
-
-    def __init__(self, keep: Callable[[T, float], bool] = lambda value, now: True) -> None:
-        self._gate = Gate()
-        self._keep = keep
-        self._value: T | None = None
-        self._failure: tuple[float, OvercastError] | None = None
-
-    def current(self, now: float) -> T | None:
-        """The result, while ``keep(result, now)`` says it is still good."""
-        value = self._value
-        return value if value is not None and self._keep(value, now) else None
-
-    def run(self, fetch: Callable[[], Op[T]]) -> Op[T]:
-        """Operation: the kept result, or ``fetch()``'s, fetched once for every
-        concurrent caller."""
-        asked: float = yield Call(time.monotonic)
-        now: float = yield Call(time.time)
-        found = self.current(now)
-        if found is not None:
-            return found
-        result: T = yield Exclusive(self._gate, self._once(fetch, asked))
-        return result
-
-    def _once(self, fetch: Callable[[], Op[T]], asked: float) -> Op[T]:
-        now: float = yield Call(time.time)
-        found = self.current(now)  # fetched while this call waited at the gate
-        if found is not None:
-            return found
-        failure = self._failure
-        if failure is not None and failure[0] >= asked:  # failed while this call waited
-            raise copy.copy(failure[1])
-        try:
-            value = yield from fetch()
-        except OvercastError as exc:
-            failed_at: float = yield Call(time.monotonic)
-            self._failure = (failed_at, exc)
-            raise
-        self._value = value
-        return value
-
-
 class ManagedIdentity:
     """ARM tokens and default placement from Azure IMDS, for drivers given no key.
 
@@ -241,8 +185,6 @@ class ManagedIdentity:
         self.client_id = client_id
         self.resource = resource
         self.cache = TokenCache()
-        self._tokens: SharedFetch[AccessToken] = SharedFetch(
-            lambda token, now: self.cache.current(now) is token)
         self._placement: SharedFetch[InstanceMetadata] = SharedFetch()
 
     def __repr__(self) -> str:
@@ -251,14 +193,9 @@ class ManagedIdentity:
     def token(self) -> Op[AccessToken]:
         """Operation: the cached token while fresh, else one fetch shared by
         every concurrent caller."""
-        now: float = yield Call(time.time)
-        cached = self.cache.current(now)
-        if cached is not None:
-            return cached
-        return (yield from self._tokens.run(self._fetch_token))
+        return (yield from self.cache.get(self._fetch_token))
 
-    def _fetch_token(self) -> Op[AccessToken]:
-        now: float = yield Call(time.time)
+    def _fetch_token(self, now: float) -> Op[AccessToken]:
         token, expires_in = yield Delegate(
             self.client, self.client.fetch_token.op(self.resource, self.client_id))
         return self.cache.store(token.token, expires_in, now)
@@ -267,7 +204,7 @@ class ManagedIdentity:
         """Operation: the machine's placement, fetched once."""
         return (yield from self._placement.run(self._delegate_instance))
 
-    def _delegate_instance(self) -> Op[InstanceMetadata]:
+    def _delegate_instance(self, now: float) -> Op[InstanceMetadata]:
         found: InstanceMetadata = yield Delegate(self.client, self.client.fetch_instance.op())
         return found
 

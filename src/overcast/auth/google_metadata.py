@@ -40,14 +40,12 @@ from typing import Final
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import parse_token_response
-from overcast.auth.tokens import single_flight
 from overcast.errors import InvalidCredentials
 from overcast.errors import OperationTimeout
 from overcast.errors import TransportError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Delegate
-from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Response
 from overcast.runtime.options import check_endpoint
@@ -155,7 +153,6 @@ class MetadataCredentials:
         self.driver = driver
         self.endpoint = metadata_endpoint(endpoint, driver=driver)
         self.tokens = TokenCache()
-        self._gate = Gate()
         shared = {k: v for k, v in (options or {}).items() if k in _SHARED_OPTIONS}
         self.server = MetadataServer(self.endpoint, **shared)
         self._values: dict[str, str] = {}
@@ -165,8 +162,8 @@ class MetadataCredentials:
 
     def token(self) -> Op[AccessToken]:
         """Operation: the cached access token, or a new one (one fetch however
-        many calls ask at once: :func:`~overcast.auth.tokens.single_flight`)."""
-        return (yield from single_flight(self.tokens, self._gate, self._fetch))
+        many calls ask at once: :meth:`~overcast.auth.tokens.TokenCache.get`)."""
+        return (yield from self.tokens.get(self._fetch))
 
     def _fetch(self, now: float) -> Op[AccessToken]:
         fetched: tuple[Secret, float, float] = yield Delegate(self.server,

@@ -8,6 +8,7 @@ the cache is empty or stale); this module holds what those generators share.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -16,8 +17,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from typing import Final
+from typing import Generic
+from typing import TypeVar
 
 from overcast.errors import InvalidCredentials
+from overcast.errors import OvercastError
 from overcast.errors import ProviderError
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Exclusive
@@ -31,10 +35,10 @@ from overcast.runtime.redact import redact_text
 __all__ = [
     "CREDENTIAL_ERRORS",
     "AccessToken",
+    "SharedFetch",
     "TokenCache",
     "parse_token_response",
     "send_with_bearer",
-    "single_flight",
 ]
 
 #: Errors of the token endpoint that mean the credentials are wrong (RFC 6749, 5.2).
@@ -56,19 +60,81 @@ class AccessToken:
         return f"AccessToken(***, expires_at={self.expires_at:.0f})"
 
 
+T = TypeVar("T")
+
+
+class SharedFetch(Generic[T]):
+    """One fetch at a time (the runtime's :class:`~overcast.runtime.effects.Exclusive`
+    on a :class:`~overcast.runtime.effects.Gate`), its result kept.
+
+    Callers that find no result queue at the gate; the first fetches, the
+    others find its result once they pass. A failure is handed to every
+    caller that was already waiting for it (so fifty callers do not probe an
+    absent IMDS fifty times one after the other); a later call tries again.
+    """
+
+    def __init__(self, keep: Callable[[T, float], bool] = lambda value, now: True) -> None:
+        self._gate = Gate()
+        self._keep = keep
+        self._value: T | None = None
+        self._failure: tuple[float, OvercastError] | None = None
+
+    def current(self, now: float) -> T | None:
+        """The result, while ``keep(result, now)`` says it is still good."""
+        value = self._value
+        return value if value is not None and self._keep(value, now) else None
+
+    def run(self, fetch: Callable[[float], Op[T]]) -> Op[T]:
+        """Operation: the kept result, or ``fetch(now)``'s, fetched once for
+        every concurrent caller."""
+        now: float = yield Call(time.time)
+        found = self.current(now)
+        if found is not None:
+            return found
+        asked: float = yield Call(time.monotonic)
+        result: T = yield Exclusive(self._gate, self._once(fetch, asked))
+        return result
+
+    def _once(self, fetch: Callable[[float], Op[T]], asked: float) -> Op[T]:
+        now: float = yield Call(time.time)
+        found = self.current(now)  # fetched while this call waited at the gate
+        if found is not None:
+            return found
+        failure = self._failure
+        if failure is not None and failure[0] >= asked:  # failed while this call waited
+            raise copy.copy(failure[1])
+        try:
+            value = yield from fetch(now)
+        except OvercastError as exc:
+            failed_at: float = yield Call(time.monotonic)
+            self._failure = (failed_at, exc)
+            raise
+        self._value = value
+        return value
+
+
 @dataclass(slots=True)
 class TokenCache:
     """One cached access token, safe to share between threads and tasks.
 
-    The lock guards only the cache itself, never a token request: two callers
-    that find it empty at the same moment may each fetch a token (both are
-    valid). ``margin`` is how long before its expiry a token stops being used
-    (at most a tenth of its lifetime, so short-lived tokens are still cached).
+    The lock guards only the cache itself, never a token request; :meth:`get`
+    makes one fetch for every caller that finds it stale at once. ``margin``
+    is how long before its expiry a token stops being used (at most a tenth
+    of its lifetime, so short-lived tokens are still cached).
     """
 
     margin: float = 60.0
     _token: AccessToken | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fetches: SharedFetch[AccessToken] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._fetches = SharedFetch(lambda token, now: self.current(now) is token)
+
+    def get(self, fetch: Callable[[float], Op[AccessToken]]) -> Op[AccessToken]:
+        """Operation: the cached token while fresh, else the one ``fetch(now)``
+        gets (and stores here), fetched once for every concurrent caller."""
+        return (yield from self._fetches.run(fetch))
 
     def current(self, now: float) -> AccessToken | None:
         """The cached token if it is still fresh at ``now``."""
@@ -155,24 +221,3 @@ def send_with_bearer(
     assert resp is not None
     return resp
 
-
-def single_flight(cache: TokenCache, gate: Gate,
-                  fetch: Callable[[float], Op[AccessToken]]) -> Op[AccessToken]:
-    """Operation: the cached token if fresh, else the one ``fetch(now)`` gets
-    (and stores in ``cache``), fetched by one caller at a time: concurrent
-    callers that find the cache stale wait on ``gate`` and use that token."""
-    now: float = yield Call(time.time)
-    cached = cache.current(now)
-    if cached is not None:
-        return cached
-    token: AccessToken = yield Exclusive(gate, _fetch_once(cache, fetch))
-    return token
-
-
-def _fetch_once(cache: TokenCache, fetch: Callable[[float], Op[AccessToken]],
-                ) -> Op[AccessToken]:
-    now: float = yield Call(time.time)
-    cached = cache.current(now)  # fetched by another caller while this one waited
-    if cached is not None:
-        return cached
-    return (yield from fetch(now))

@@ -43,7 +43,6 @@ from overcast.auth.azure_imds import ManagedIdentity
 from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import TokenCache
 from overcast.auth.tokens import send_with_bearer
-from overcast.auth.tokens import single_flight
 from overcast.errors import InvalidCredentials
 from overcast.errors import InvalidInput
 from overcast.errors import NotFound
@@ -52,7 +51,6 @@ from overcast.errors import ProviderError
 from overcast.runtime.api import HttpApi
 from overcast.runtime.api import RequestOptions
 from overcast.runtime.api import decode_json
-from overcast.runtime.effects import Gate
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
@@ -130,7 +128,6 @@ class ArmApi(HttpApi):
                                         driver=self)
         self._origin = urlsplit(self.endpoint)[:2]
         self._tokens = TokenCache()
-        self._token_gate = Gate()
         for label, value in (("subscription_id", subscription_id),
                              ("resource_group", resource_group), ("tenant_id", tenant_id)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -195,7 +192,7 @@ class ArmApi(HttpApi):
         if self._credential is not None:
             return (yield from self._credential.token())
         # Concurrent requests that find no token wait for one fetch.
-        return (yield from single_flight(self._tokens, self._token_gate, self._fetch_token))
+        return (yield from self._tokens.get(self._fetch_token))
 
     def _fetch_token(self, now: float) -> Op[AccessToken]:
         if self._principal is not None and self._client_secret is None:
