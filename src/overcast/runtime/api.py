@@ -43,12 +43,14 @@ from typing import ClassVar
 from typing import Final
 from typing import TypedDict
 from typing import Unpack
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 from overcast import xml
 from overcast.driver import BaseDriver
 from overcast.errors import AlreadyExists
 from overcast.errors import InvalidCredentials
+from overcast.errors import InvalidInput
 from overcast.errors import NotFound
 from overcast.errors import OvercastError
 from overcast.errors import ProviderError
@@ -444,6 +446,14 @@ class HttpApi(BaseDriver):
 
     # -- building ----------------------------------------------------------------------
 
+    def _path_id(self, value: object, what: str, safe: str = "") -> str:
+        """An id as a URL path segment: a non-empty string or number, quoted
+        (``safe``: characters left as they are); :class:`~overcast.errors.InvalidInput`
+        naming ``what``, before any request, for anything else."""
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+            raise InvalidInput(f"{what} must be a non-empty id: {value!r}", driver=self)
+        return quote(str(value), safe=safe)
+
     def _url(self, path: str) -> str:
         """``path`` below :attr:`endpoint`, or ``path`` itself if it is a full URL."""
         if path.startswith(("https://", "http://")):
@@ -510,6 +520,12 @@ class HttpApi(BaseDriver):
         building: RequestOptions = options  # what is left builds the request
         request = self._request(method, path, **building)
         return self._exchange(request, what=what, missing=missing, exists=exists, ok=ok)
+
+    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[bool]:
+        """``DELETE path``: True once done; ``missing`` (naming ``what``) if there
+        is nothing there."""
+        yield from self._send("DELETE", path, what=what, missing=missing)
+        return True
 
     def _json(self, method: str, path: str, **options: Unpack[SendOptions]) -> Op[Any]:
         """Build, send and check a request; its body as JSON (``None`` if empty)."""

@@ -53,7 +53,6 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
-from urllib.parse import quote
 
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
@@ -224,16 +223,6 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
         return paginate(fetch, first=1, what=f"GET {path}", driver=self)
 
-    def _id(self, value: object, what: str) -> str:
-        """An id for a URL path: a non-empty string or number, quoted."""
-        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-            raise InvalidInput(f"{what} must be a non-empty id: {value!r}", driver=self)
-        return quote(str(value), safe="")
-
-    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[bool]:
-        yield from self._send("DELETE", path, what=what, missing=missing)
-        return True
-
     def _await_action(self, action: Mapping[str, Any]) -> Op[dict[str, Any]]:
         """Poll ``GET /actions/{id}`` until the action is ``completed`` (pausing
         :attr:`poll_interval` with the runtime's ``Sleep``, :attr:`wait_timeout`
@@ -250,7 +239,8 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
                     f"{current.get('resource_type')} {current.get('resource_id')} errored",
                     driver=self)
             yield Sleep(self.poll_interval)
-            data = yield from self._json("GET", f"/actions/{self._id(current.get('id'), 'action')}")
+            action_id = self._path_id(current.get("id"), "action")
+            data = yield from self._json("GET", f"/actions/{action_id}")
             current = dict(data["action"])
         raise OperationTimeout(
             f"DigitalOcean action {current.get('id')} ({current.get('type')}) was not completed "
@@ -299,7 +289,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def get_image(self, image_id: str) -> Op[NodeImage]:
         """Get an image by id or slug (``GET /images/{id}``); ImageNotFound if none."""
-        checked = self._id(image_id, "image_id")
+        checked = self._path_id(image_id, "image_id")
         data = yield from self._json("GET", f"/images/{checked}", what=str(image_id),
                                      missing=ImageNotFound)
         return self._to_image(data["image"])
@@ -308,7 +298,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def delete_image(self, node_image: NodeImage) -> Op[bool]:
         """Delete a snapshot or custom image (``DELETE /images/{id}``)."""
         image = self._expect(node_image, NodeImage, "node_image")
-        return (yield from self._delete(f"/images/{self._id(image.id, 'image id')}", image.id,
+        return (yield from self._delete(f"/images/{self._path_id(image.id, 'image id')}", image.id,
                                         ImageNotFound))
 
     def _to_location(self, data: Mapping[str, Any]) -> NodeLocation:
@@ -365,7 +355,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         yield from self._pages("/droplets", "droplets", self._to_node)
 
     def _droplet_path(self, node_id: object) -> str:
-        return f"/droplets/{self._id(node_id, 'node id')}"
+        return f"/droplets/{self._path_id(node_id, 'node id')}"
 
     @operation
     def get_node(self, node_id: str) -> Op[Node]:
@@ -533,7 +523,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         yield from self._pages("/volumes", "volumes", self._to_volume)
 
     def _volume_path(self, volume_id: object) -> str:
-        return f"/volumes/{self._id(volume_id, 'volume id')}"
+        return f"/volumes/{self._path_id(volume_id, 'volume id')}"
 
     @operation
     def get_volume(self, volume_id: str) -> Op[StorageVolume]:
@@ -635,8 +625,8 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def get_volume_snapshot(self, snapshot_id: str) -> Op[VolumeSnapshot]:
         """Get a snapshot by id (``GET /snapshots/{id}``); SnapshotNotFound if none."""
-        data = yield from self._json("GET", f"/snapshots/{self._id(snapshot_id, 'snapshot id')}",
-                                     what=str(snapshot_id), missing=SnapshotNotFound)
+        path = f"/snapshots/{self._path_id(snapshot_id, 'snapshot id')}"
+        data = yield from self._json("GET", path, what=str(snapshot_id), missing=SnapshotNotFound)
         return self._to_snapshot(data["snapshot"])
 
     @operation
@@ -668,7 +658,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def destroy_volume_snapshot(self, snapshot: VolumeSnapshot) -> Op[bool]:
         """Delete a snapshot (``DELETE /snapshots/{id}``)."""
         snap_id = self._expect(snapshot, VolumeSnapshot, "snapshot").id
-        return (yield from self._delete(f"/snapshots/{self._id(snap_id, 'snapshot id')}",
+        return (yield from self._delete(f"/snapshots/{self._path_id(snap_id, 'snapshot id')}",
                                         snap_id, SnapshotNotFound))
 
     @operation
@@ -716,7 +706,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """Delete an SSH key (``DELETE /account/keys/{id}``; found by name
         when the key pair carries no id)."""
         key_id = yield from self._key_pair_id(key_pair)
-        return (yield from self._delete(f"/account/keys/{self._id(key_id, 'key id')}",
+        return (yield from self._delete(f"/account/keys/{self._path_id(key_id, 'key id')}",
                                         key_pair.name, KeyPairNotFound))
 
     # -- floating IPs ----------------------------------------------------------------------
@@ -731,7 +721,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
     def _ip_of(self, ip: object) -> str:
         address = ip.ip_address if isinstance(ip, DigitalOceanFloatingIP) else ip
-        return self._id(address, "floating IP")
+        return self._path_id(address, "floating IP")
 
     @operation
     def ex_list_floating_ips(self) -> Op[list[DigitalOceanFloatingIP]]:

@@ -66,7 +66,6 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
-from urllib.parse import quote
 
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
@@ -226,21 +225,10 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
         return paginate(fetch, first=1, what=f"GET {path}", driver=self)
 
-    def _id(self, value: object, what: str, safe: str = "") -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-            raise InvalidInput(f"{what} must be a non-empty id: {value!r}", driver=self)
-        return quote(str(value), safe=safe)
-
     def _post(self, path: str, body: Mapping[str, Any] | None, what: str,
               missing: type[NotFound]) -> Op[bool]:
         yield from self._send("POST", path, json=dict(body or {}), what=what, missing=missing)
         return True
-
-    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[bool]:
-        yield from self._send("DELETE", path, what=what, missing=missing)
-        return True
-
-    # -- types, images, regions -----------------------------------------------------------
 
     def _to_size(self, data: Mapping[str, Any], region: str | None = None) -> NodeSize:
         hourly = _hourly(data.get("price"))
@@ -272,7 +260,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def get_size(self, size_id: str) -> Op[NodeSize]:
         """Get a type by id (``GET /linode/types/{id}``); SizeNotFound if none."""
-        data = yield from self._json("GET", f"/linode/types/{self._id(size_id, 'size_id')}",
+        data = yield from self._json("GET", f"/linode/types/{self._path_id(size_id, 'size_id')}",
                                      what=str(size_id), missing=SizeNotFound)
         return self._to_size(data)
 
@@ -295,7 +283,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def get_image(self, image_id: str) -> Op[NodeImage]:
         """Get an image by id (``linode/debian12``, ``private/123``); ImageNotFound if none."""
-        data = yield from self._json("GET", f"/images/{self._id(image_id, 'image_id', '/')}",
+        data = yield from self._json("GET", f"/images/{self._path_id(image_id, 'image_id', '/')}",
                                      what=str(image_id), missing=ImageNotFound)
         return self._to_image(data)
 
@@ -303,7 +291,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def delete_image(self, node_image: NodeImage) -> Op[bool]:
         """Delete a private image (``DELETE /images/{id}``)."""
         image = self._expect(node_image, NodeImage, "node_image")
-        return (yield from self._delete(f"/images/{self._id(image.id, 'image id', '/')}",
+        return (yield from self._delete(f"/images/{self._path_id(image.id, 'image id', '/')}",
                                         image.id, ImageNotFound))
 
     def _to_location(self, data: Mapping[str, Any]) -> NodeLocation:
@@ -346,7 +334,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         yield from self._pages("/linode/instances", self._to_node)
 
     def _instance_path(self, node_id: object) -> str:
-        return f"/linode/instances/{self._id(node_id, 'node id')}"
+        return f"/linode/instances/{self._path_id(node_id, 'node id')}"
 
     @operation
     def get_node(self, node_id: str) -> Op[Node]:
@@ -554,7 +542,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         yield from self._pages("/volumes", self._to_volume)
 
     def _volume_path(self, volume_id: object) -> str:
-        return f"/volumes/{self._id(volume_id, 'volume id')}"
+        return f"/volumes/{self._path_id(volume_id, 'volume id')}"
 
     @operation
     def get_volume(self, volume_id: str) -> Op[StorageVolume]:
@@ -708,5 +696,5 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """Delete an SSH key (``DELETE /profile/sshkeys/{id}``; found by label
         when the key pair carries no id)."""
         key_id = yield from self._key_pair_id(key_pair)
-        return (yield from self._delete(f"/profile/sshkeys/{self._id(key_id, 'key id')}",
+        return (yield from self._delete(f"/profile/sshkeys/{self._path_id(key_id, 'key id')}",
                                         key_pair.name, KeyPairNotFound))

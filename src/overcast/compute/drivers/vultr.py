@@ -56,7 +56,6 @@ from typing import Any
 from typing import ClassVar
 from typing import Final
 from typing import TypeVar
-from urllib.parse import quote
 
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
@@ -82,7 +81,6 @@ from overcast.errors import ImageNotFound
 from overcast.errors import InvalidInput
 from overcast.errors import KeyPairNotFound
 from overcast.errors import NodeNotFound
-from overcast.errors import NotFound
 from overcast.errors import NotSupported
 from overcast.errors import OperationTimeout
 from overcast.errors import SnapshotNotFound
@@ -201,15 +199,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
     def _path(self, collection: str, value: object, what: str) -> str:
         """``/collection/{id}``: the id a non-empty string or number, quoted."""
-        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-            raise InvalidInput(f"{what} must be a non-empty id: {value!r}", driver=self)
-        return f"/{collection}/{quote(str(value), safe='')}"
-
-    def _gone(self, path: str, what: str, missing: type[NotFound]) -> Op[bool]:
-        yield from self._send("DELETE", path, what=what, missing=missing)
-        return True
-
-    # -- plans, images, regions -----------------------------------------------------------
+        return f"/{collection}/{self._path_id(value, what)}"
 
     def _to_size(self, data: Mapping[str, Any]) -> NodeSize:
         return NodeSize(
@@ -486,7 +476,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def destroy_node(self, node: Node) -> Op[bool]:
         """Delete an instance (``DELETE /instances/{id}``)."""
         node_id = self._expect(node, Node, "node").id
-        return (yield from self._gone(self._path("instances", node_id, "node id"), node_id,
+        return (yield from self._delete(self._path("instances", node_id, "node id"), node_id,
                                       NodeNotFound))
 
     # -- block storage ------------------------------------------------------------------------
@@ -564,7 +554,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def destroy_volume(self, volume: StorageVolume) -> Op[bool]:
         """Delete a volume (``DELETE /blocks/{id}``)."""
         volume_id = self._expect(volume, StorageVolume, "volume").id
-        return (yield from self._gone(self._path("blocks", volume_id, "volume id"), volume_id,
+        return (yield from self._delete(self._path("blocks", volume_id, "volume id"), volume_id,
                                       VolumeNotFound))
 
     @operation
@@ -649,7 +639,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def ex_delete_snapshot(self, snapshot: VolumeSnapshot) -> Op[bool]:
         """Delete an instance snapshot (``DELETE /snapshots/{id}``)."""
         snap_id = self._expect(snapshot, VolumeSnapshot, "snapshot").id
-        return (yield from self._gone(self._path("snapshots", snap_id, "snapshot id"), snap_id,
+        return (yield from self._delete(self._path("snapshots", snap_id, "snapshot id"), snap_id,
                                       SnapshotNotFound))
 
     # -- SSH keys ------------------------------------------------------------------------------
@@ -701,5 +691,5 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """Delete an SSH key (``DELETE /ssh-keys/{id}``; found by name when the
         key pair carries no id)."""
         key_id = yield from self._key_pair_id(key_pair)
-        return (yield from self._gone(self._path("ssh-keys", key_id, "key id"), key_pair.name,
+        return (yield from self._delete(self._path("ssh-keys", key_id, "key id"), key_pair.name,
                                       KeyPairNotFound))

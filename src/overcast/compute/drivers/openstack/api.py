@@ -16,9 +16,7 @@ from overcast.auth.openstack import OpenStackService
 from overcast.auth.openstack import moment
 from overcast.compute.base import NodeDriver
 from overcast.errors import InvalidInput
-from overcast.errors import NotFound
 from overcast.runtime.api import RequestOptions
-from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.options import check_page_size
 from overcast.runtime.redact import Secret
@@ -103,13 +101,6 @@ class OpenStackApi(OpenStackService, NodeDriver):
         if path.startswith("compute:"):
             return request.with_headers(self._nova_headers)
         return request
-
-    def _delete(self, path: str, what: str, missing: type[NotFound]) -> Op[bool]:
-        """``DELETE path``: True once done; ``missing`` if there is nothing there."""
-        yield from self._send("DELETE", path, what=what, missing=missing)
-        return True
-
-    # -- checks -----------------------------------------------------------------------------
 
     def _check_name(self, name: Any, what: str, *, required: bool = True) -> None:
         """A server, volume, snapshot or key pair name: not blank, at most 255
