@@ -3,7 +3,7 @@
 The table is Libcloud's ``compute.azure_linux``: US dollars per hour by
 Libcloud's size key and region name (``{"standardd2sv3": {"eastus": 0.096}}``),
 from the bundled snapshot unless Libcloud's override file is present (see
-:mod:`overcast.pricing.tables`). Libcloud keys sizes by the ARM name lowercased
+:mod:`overcast.pricing`). Libcloud keys sizes by the ARM name lowercased
 without separators; :func:`pricing_key` maps an ARM name to that key and
 :func:`arm_size_name` maps a key back (``standardd2sv3`` -> ``Standard_D2s_v3``).
 """
@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from overcast.pricing.tables import price_table
+from overcast.pricing import price_table
 
 __all__ = ["TABLE", "arm_size_name", "price_date", "pricing_key", "size_price"]
 

@@ -1,7 +1,7 @@
 """Snapshots from Apache Libcloud's ``pricing.json`` (``python -m
 overcast.pricing from-libcloud PATH``), so the bundled ones are reproducible.
 
-Each table becomes one :class:`~overcast.pricing.tables.Snapshot`, dated by
+Each table becomes one :class:`~overcast.pricing.Snapshot`, dated by
 the file's ``updated`` field. Entries of 0.0 (Libcloud's "no published
 price") are left out, so they read as unknown (``None``), never as free:
 
@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import Any
 from typing import Final
 
+from overcast.pricing import Snapshot
+from overcast.pricing import installed_pricing_file
 from overcast.pricing.azure import is_key
-from overcast.pricing.tables import Snapshot
-from overcast.pricing.tables import installed_pricing_file
 
 __all__ = ["TABLES", "from_libcloud"]
 

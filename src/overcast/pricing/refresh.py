@@ -42,11 +42,11 @@ from urllib.parse import urlsplit
 from overcast.driver import AsyncView
 from overcast.errors import InvalidInput
 from overcast.errors import ProviderError
+from overcast.pricing import SNAPSHOTS
+from overcast.pricing import Snapshot
+from overcast.pricing import parse_snapshot
 from overcast.pricing.awsoffer import OfferReader
 from overcast.pricing.azure import pricing_key
-from overcast.pricing.tables import SNAPSHOTS
-from overcast.pricing.tables import Snapshot
-from overcast.pricing.tables import parse_snapshot
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Call
 from overcast.runtime.effects import Op

@@ -498,7 +498,7 @@ def test_sizes_are_priced_from_the_bundled_snapshot_by_default(
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.libcloud/pricing.json
     # Not read from an installed apache-libcloud: the snapshot ships with overcast.
-    monkeypatch.setattr("overcast.pricing.tables.installed_pricing_file", lambda: None)
+    monkeypatch.setattr("overcast.pricing.installed_pricing_file", lambda: None)
     with make_driver(request) as driver:
         sizes = {s.id: s for s in call(mode, driver, "list_sizes")}
         assert call(mode, driver, "get_size", "t2.micro").price == sizes["t2.micro"].price

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from overcast import pricing as tables
 from overcast.compute import get_size_price as compute_get_size_price
 from overcast.compute.drivers.gce import size_price
 from overcast.errors import InvalidInput
@@ -30,7 +31,6 @@ from overcast.pricing import parse_snapshot
 from overcast.pricing import price_date
 from overcast.pricing import set_pricing
 from overcast.pricing import size_prices
-from overcast.pricing import tables
 from overcast.pricing.convert import from_libcloud
 from overcast.pricing.refresh import default_directory
 
