@@ -445,12 +445,32 @@ class NodeDriver(BaseDriver):
         raise NotImplementedError
 
     @operation
-    @not_supported
+    @requires("_send_public_key", "iterate_key_pairs")
     def import_key_pair_from_string(self, name: str, key_material: str) -> Op[KeyPair]:
         """Register an existing public key (OpenSSH format) under ``name``.
 
         :class:`~overcast.errors.KeyPairAlreadyExists` if the name is taken.
+        The generic version (drivers with the ``_send_public_key`` hook)
+        checks both before any request and settles a lost answer by looking
+        for a key of that name and material.
         """
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput(f"a key pair name must be a non-empty string: {name!r}",
+                               driver=self)
+        material = check_openssh_key(key_material, driver=self)
+
+        def find(token: str) -> Op[KeyPair | None]:
+            return (yield from find_first(
+                self.iterate_key_pairs.op(),
+                lambda k: k.name == name and openssh_key(k.public_key or "") == material))
+
+        return (yield from self._create(
+            lambda token: self._send_public_key(name, key_material.strip()), find))
+
+    @not_supported
+    def _send_public_key(self, name: str, public_key: str) -> Op[KeyPair]:
+        """Hook: register ``public_key`` (OpenSSH format, checked) under ``name``;
+        the key pair made."""
         raise NotImplementedError
 
     @operation

@@ -57,8 +57,6 @@ from typing import TypeVar
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
-from overcast.compute.base import check_openssh_key
-from overcast.compute.base import openssh_key
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -678,28 +676,13 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """Iterate over the account's SSH keys (``GET /account/keys``)."""
         yield from self._pages("/account/keys", "ssh_keys", self._to_key_pair)
 
-    @operation
-    def import_key_pair_from_string(self, name: str, key_material: str) -> Op[KeyPair]:
-        """Register a public key (``POST /account/keys``); KeyPairAlreadyExists
-        if the account has it already (DigitalOcean refuses the same key twice).
-        A lost answer is settled by looking the key up."""
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput(f"a key pair name must be a non-empty string: {name!r}",
-                               driver=self)
-        material = check_openssh_key(key_material, driver=self)
-
-        def send(token: str) -> Op[KeyPair]:
-            data = yield from self._json("POST", "/account/keys",
-                                         json={"name": name, "public_key": key_material},
-                                         what=name, exists=KeyPairAlreadyExists)
-            return self._to_key_pair(data["ssh_key"])
-
-        def find(token: str) -> Op[KeyPair | None]:
-            return (yield from find_first(
-                self.iterate_key_pairs.op(),
-                lambda k: k.name == name and openssh_key(k.public_key or "") == material))
-
-        return (yield from self._create(send, find))
+    def _send_public_key(self, name: str, public_key: str) -> Op[KeyPair]:
+        """``POST /account/keys``; KeyPairAlreadyExists if the account has the
+        key already (DigitalOcean refuses the same key twice)."""
+        data = yield from self._json("POST", "/account/keys",
+                                     json={"name": name, "public_key": public_key},
+                                     what=name, exists=KeyPairAlreadyExists)
+        return self._to_key_pair(data["ssh_key"])
 
     @operation
     def delete_key_pair(self, key_pair: KeyPair) -> Op[bool]:

@@ -60,8 +60,6 @@ from typing import TypeVar
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
-from overcast.compute.base import check_openssh_key
-from overcast.compute.base import openssh_key
 from overcast.compute.checks import check_positive
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
@@ -665,26 +663,11 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
             raise KeyPairNotFound(wanted, f"key pair not found: {wanted!r}", driver=self)
         return found
 
-    @operation
-    def import_key_pair_from_string(self, name: str, key_material: str) -> Op[KeyPair]:
-        """Register a public key (``POST /ssh-keys``). A lost answer is settled
-        by looking for a key of that name and material."""
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput(f"a key pair name must be a non-empty string: {name!r}",
-                               driver=self)
-        material = check_openssh_key(key_material, driver=self)
-
-        def send(token: str) -> Op[KeyPair]:
-            data = yield from self._json("POST", "/ssh-keys",
-                                         json={"name": name, "ssh_key": key_material.strip()})
-            return self._to_key_pair(data["ssh_key"])
-
-        def find(token: str) -> Op[KeyPair | None]:
-            return (yield from find_first(
-                self.iterate_key_pairs.op(),
-                lambda k: k.name == name and openssh_key(k.public_key or "") == material))
-
-        return (yield from self._create(send, find))
+    def _send_public_key(self, name: str, public_key: str) -> Op[KeyPair]:
+        """``POST /ssh-keys``."""
+        data = yield from self._json("POST", "/ssh-keys",
+                                     json={"name": name, "ssh_key": public_key})
+        return self._to_key_pair(data["ssh_key"])
 
     @operation
     def delete_key_pair(self, key_pair: KeyPair) -> Op[bool]:
