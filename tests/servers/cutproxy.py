@@ -153,11 +153,20 @@ class CutProxy:
             upstream.request(handler.command, handler.path, body=body or None, headers=headers)
             answer = upstream.getresponse()
             handler.send_response(answer.status, answer.reason)
+            whole = None  # a chunked answer (Azurite's errors) is sent with its length
+            if handler.command != "HEAD" and answer.getheader("Content-Length") is None:
+                whole = answer.read()
+                handler.send_header("Content-Length", str(len(whole)))
             for name, value in answer.getheaders():
                 if name.lower() not in _HOP_BY_HOP:
                     handler.send_header(name, value)
             handler.end_headers()
             if handler.command == "HEAD":
+                return
+            if whole is not None:
+                handler.wfile.write(whole)
+                with self.lock:
+                    self.body_bytes += len(whole)
                 return
             sent = 0
             while True:

@@ -19,9 +19,25 @@ How the service maps onto overcast's model:
   as blocks (*Put Block*, ``concurrency`` at a time, each with its own
   ``Content-MD5``, which the service verifies) and committed in order with one
   *Put Block List* that also sets ``x-ms-blob-content-md5``, the MD5 of the
-  whole stream computed as it passed. Block ids are base64 of
-  ``<16 random hex>-<7-digit counter>``: all the same length, unique per upload
-  so concurrent writers of one name never mix blocks.
+  whole stream computed as it passed. Block ids are base64 of 24 bytes,
+  ``<16 random hex>-<7-digit block number>``: all the same length, unique per
+  upload so concurrent writers of one name never mix blocks.
+* ``upload_object(..., resume=True)`` (:attr:`resumable_uploads`; the CLI's
+  ``cp``/``sync`` unless ``--no-resume``) makes the block ids prove their
+  content instead: base64 of ``<the block's MD5, 16 bytes>-<7-digit block
+  number>``, the same length as the random ids, so blocks of both kinds can be
+  staged for one name. Azure keeps no checksum per block, but *Put Block*
+  checks the ``Content-MD5`` sent with it, so a staged block under such an id
+  holds the bytes of that MD5. A resumed upload reads the blob's uncommitted
+  blocks (*Get Block List*, ``blocklisttype=uncommitted``) and sends only the
+  blocks whose id (this block's MD5 and number) and size are not listed; the
+  commit names the reused and the new blocks. No list, or an empty one: every
+  block is sent. A failed resumable upload is left uncommitted as any failed
+  upload is (below); the next resumable one reuses its blocks. Uncommitted
+  blocks whose ids have another length (staged by another client) make the
+  resumed upload fail before it sends anything, as *Put Block* would. Unlike
+  S3's unfinished upload, the blocks keep no content type or metadata: the
+  resumed upload's commit sets them.
 * An upload that fails or is cancelled commits nothing, so no blob (and no new
   version of an existing blob) appears. Azure has no call that discards
   uncommitted blocks: the service garbage-collects them (on Azure, a week
@@ -53,6 +69,7 @@ How the service maps onto overcast's model:
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 import time
@@ -121,6 +138,7 @@ from overcast.storage.http import StorageApi
 from overcast.storage.http import header_int
 from overcast.storage.http import http_date
 from overcast.storage.http import user_meta
+from overcast.storage.transfer import OpenUpload
 from overcast.storage.transfer import PartPlan
 from overcast.storage.transfer import Ranged
 from overcast.storage.transfer import Span
@@ -187,6 +205,11 @@ _INPUT_CODES = frozenset(
     }
 )
 _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
+#: Every block id overcast stages is base64 of 24 bytes: a 16-byte prefix (random
+#: hex, or a resumable block's MD5), ``-`` and the block number in 7 digits.
+_BLOCK_ID_LENGTH: Final = 32
+#: The "upload id" of a resumed upload: its uncommitted blocks have no id of their own.
+_UNCOMMITTED: Final = "uncommitted"
 
 
 # -- XML ---------------------------------------------------------------------------
@@ -210,6 +233,23 @@ def _md5_hex(content_md5: str | None) -> str | None:
 
 def _etag(value: str | None) -> str | None:
     return (value or "").strip('"') or None
+
+
+def _block_id(prefix: bytes, number: int) -> str:
+    """The block id of block ``number``: base64 of ``prefix`` (16 bytes), ``-``
+    and the number in 7 digits."""
+    return base64.b64encode(prefix + f"-{number:07d}".encode()).decode("ascii")
+
+
+def _block_number(block_id: str) -> int | None:
+    """The block number in a block id overcast made (either kind), else None."""
+    try:
+        raw = base64.b64decode(block_id, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != 24 or raw[16:17] != b"-" or not raw[17:].isdigit():
+        return None
+    return int(raw[17:])
 
 
 class _StreamDigest:
@@ -243,6 +283,8 @@ class _BlockUpload(ObjectUpload["AzureBlobsStorageDriver"]):
         self.digest = digest
         self.url = driver._blob_url(container, blob)
         self.what = f"{container}/{blob}"
+        #: Block MD5s (base64) already computed, by block number, for put_part.
+        self.md5s: dict[int, str] = {}
 
     def _blob_headers(self) -> dict[str, str]:
         headers = dict(self.attributes.headers)
@@ -269,10 +311,17 @@ class _BlockUpload(ObjectUpload["AzureBlobsStorageDriver"]):
         yield from ()
         return uuid.uuid4().hex[:16]
 
+    def block_id(self, upload_id: str, number: int, md5: str) -> str:
+        """The id of block ``number`` of this upload (``md5``: the block's, base64):
+        unique to the upload (its random ``upload_id``)."""
+        return _block_id(upload_id.encode("ascii"), number)
+
     def put_part(self, upload_id: str, number: int, data: PartData, last: bool) -> Op[str]:
         """*Put Block*: stage block ``number`` with its own ``Content-MD5``."""
-        block_id = base64.b64encode(f"{upload_id}-{number:07d}".encode()).decode("ascii")
-        md5: str = yield Call(md5_b64, data)
+        md5 = self.md5s.pop(number, None)
+        if md5 is None:
+            md5 = yield Call(md5_b64, data)
+        block_id = self.block_id(upload_id, number, md5)
         yield from self._put({"Content-MD5": md5}, data,
                              [("comp", "block"), ("blockid", block_id)])
         return block_id
@@ -292,6 +341,62 @@ class _BlockUpload(ObjectUpload["AzureBlobsStorageDriver"]):
         Azure has no call that drops uncommitted blocks (the service
         garbage-collects them)."""
         yield from ()
+
+
+class _ResumableBlockUpload(_BlockUpload):
+    """The :class:`~overcast.storage.transfer.ResumableTarget` of one blob
+    upload: block ids made of each block's MD5 and number, so the blocks an
+    interrupted upload staged are found again (*Get Block List*) and reused."""
+
+    def __init__(self, driver: AzureBlobsStorageDriver, container: str, blob: str,
+                 attributes: Attributes, digest: _StreamDigest) -> None:
+        super().__init__(driver, container, blob, attributes, digest)
+        #: The blob's uncommitted blocks: id -> size.
+        self.staged: dict[str, int] = {}
+
+    def block_id(self, upload_id: str, number: int, md5: str) -> str:
+        """The id of block ``number`` holding the bytes of ``md5`` (base64),
+        whatever the upload: the MD5's 16 bytes, ``-``, the number."""
+        return _block_id(base64.b64decode(md5), number)
+
+    def find_open(self) -> Op[OpenUpload | None]:
+        """The blob's uncommitted blocks (*Get Block List*,
+        ``blocklisttype=uncommitted``), by block number where the id is one
+        overcast makes (the last staged of a number listed); None if there are
+        none (or no blob of that name at all)."""
+        root = yield from or_none(self.driver._xml(
+            "GET", self.url, params=[("comp", "blocklist"), ("blocklisttype", "uncommitted")],
+            root="BlockList", what=self.container, missing=ContainerNotFound,
+        ), ObjectNotFound)
+        parts: dict[int, tuple[int, str]] = {}
+        for block in xml.children(xml.child(root, "UncommittedBlocks"), "Block"):
+            block_id, size = xml.text(block, "Name") or "", xml.text(block, "Size") or ""
+            if len(block_id) != _BLOCK_ID_LENGTH:
+                raise ProviderError(
+                    f"{self.what} has uncommitted blocks staged by another client (block ids "
+                    "of another length): Azure takes no block of this upload until a block "
+                    "list is committed under this name or it drops them (a week after "
+                    "staging)", code="InvalidBlobOrBlock", driver=self.driver,
+                )
+            if not size.isdigit():
+                continue
+            self.staged[block_id] = int(size)
+            number = _block_number(block_id)
+            if number is not None:
+                parts[number] = (int(size), block_id)
+        return OpenUpload(_UNCOMMITTED, parts) if self.staged else None
+
+    def reuse_part(self, upload_id: str, number: int, data: PartData,
+                   listed: tuple[int, str]) -> Op[str | None]:
+        """The id of block ``number`` if the blob holds an uncommitted block
+        under the id ``data`` makes (its MD5 and number) with ``data``'s size,
+        else None (``data``'s MD5 is kept for the *Put Block*)."""
+        md5: str = yield Call(md5_b64, data)
+        block_id = self.block_id(upload_id, number, md5)
+        if self.staged.get(block_id) != len(data):
+            self.md5s[number] = md5
+            return None
+        return block_id
 
 
 class AzureBlobsStorageDriver(StorageApi, StorageDriver):
@@ -328,6 +433,7 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
     #: Blob names are counted in characters (checked below); this bounds the bytes.
     max_object_name_bytes: ClassVar[int] = 4 * MAX_BLOB_NAME
     parallel_ranges: ClassVar[bool] = True
+    resumable_uploads: ClassVar[bool] = True
 
     @staticmethod
     def _libcloud_host(account: str | None, secure: bool, host: str | None, port: int | None,
@@ -695,10 +801,26 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
         parallel and committed in order; every request carries ``Content-MD5``,
         which the service checks, and the commit the MD5 of the whole stream,
         computed as it passes."""
+        return self._upload(_BlockUpload, container, name, attributes, body, size)
+
+    def _write_resumable(self, container: str, name: str, attributes: Attributes,
+                         body: ByteStream, size: int, *, verify: bool) -> Op[Object]:
+        """As :meth:`_write`, with block ids made of each block's MD5 and number:
+        the blob's uncommitted blocks with the id and size a block would have are
+        not sent again (see the module's notes)."""
+        return self._upload(_ResumableBlockUpload, container, name, attributes, body, size)
+
+    def _upload(self, kind: type[_BlockUpload], container: str, name: str,
+                attributes: Attributes, body: ByteStream, size: int | None) -> Op[Object]:
+        """``body`` through :func:`~overcast.storage.transfer.upload_in_parts` and
+        a ``kind`` target (resumable if it is :class:`_ResumableBlockUpload`),
+        the whole MD5 computed as the stream passes."""
         digest = _StreamDigest()
-        target = _BlockUpload(self, container, name, attributes, digest)
-        obj: Object = yield from upload_in_parts(target, body.observe(digest), size=size,
-                                                 plan=self.part_plan)
+        target = kind(self, container, name, attributes, digest)
+        obj: Object = yield from upload_in_parts(
+            target, body.observe(digest), size=size, plan=self.part_plan,
+            resume=isinstance(target, _ResumableBlockUpload),
+        )
         return obj
 
     def _read_range(self, obj: Object, span: Span) -> Op[Ranged]:
