@@ -161,3 +161,51 @@ def test_an_interrupted_upload_sends_only_the_missing_parts(
     proxy.reset_counts()
     run("cp", "--no-resume", "--part-size", "5MiB", str(source), f"sw:{bucket}/again.bin")
     assert proxy.put_bytes == len(data)
+
+
+@pytest.fixture
+def azure_proxied(tmp_path: Path, request: pytest.FixtureRequest
+                  ) -> Iterator[tuple[Run, CutProxy, str]]:
+    """The command with a profile ``az`` reaching Azurite through the cut proxy,
+    and a fresh container."""
+    from servers.storage_azure import ACCOUNT
+    from servers.storage_azure import KEY
+    from servers.storage_azure import azurite
+
+    blob = azurite(request)
+    run = Run(tmp_path)
+    with CutProxy(f"http://127.0.0.1:{blob.port}") as proxy:
+        run("profile", "add", "az", "--driver", "azure_blobs", "--endpoint",
+            f"{proxy.url}/{ACCOUNT}", "--key", ACCOUNT, "--secret-stdin", input=KEY + "\n")
+        container = f"resume-{uuid.uuid4().hex[:12]}"
+        run("mb", f"az:{container}")
+        yield run, proxy, container
+
+
+def test_an_interrupted_azure_upload_sends_only_the_missing_blocks(
+        azure_proxied: tuple[Run, CutProxy, str], tmp_path: Path) -> None:
+    """Azure's uncommitted blocks are listed (Get Block List): the re-run sends
+    only the blocks the failed run did not stage; --no-resume sends everything."""
+    run, proxy, container = azure_proxied
+    part = 5 * MiB
+    data = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest()
+                    for i in range(4 * part // 32))
+    source = tmp_path / "up.bin"
+    source.write_bytes(data)
+    proxy.down_after_puts(2, "comp=block&")  # two blocks go up, then the network is gone
+    failed = run("cp", "--part-size", "5MiB", str(source), f"az:{container}/up.bin", code=4)
+    assert "overcast: error:" in failed.stderr
+    proxy.restore()
+    proxy.reset_counts()
+    run("cp", "--part-size", "5MiB", str(source), f"az:{container}/up.bin")
+    blocks = [t for m, t in proxy.requests if m == "PUT" and "comp=block&" in t]
+    assert len(blocks) == 2  # the two blocks staged were not sent again
+    run("cp", f"az:{container}/up.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == data
+
+    proxy.down_after_puts(2, "comp=block&")
+    run("cp", "--part-size", "5MiB", str(source), f"az:{container}/again.bin", code=4)
+    proxy.restore()
+    proxy.reset_counts()
+    run("cp", "--no-resume", "--part-size", "5MiB", str(source), f"az:{container}/again.bin")
+    assert len([t for m, t in proxy.requests if m == "PUT" and "comp=block&" in t]) == 4
