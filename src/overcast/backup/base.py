@@ -36,6 +36,7 @@ from overcast.models import Model
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.operation import aio
+from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
 from overcast.runtime.operation import not_supported
@@ -281,17 +282,9 @@ class BackupDriver(BaseDriver):
         """Register an object storage container (bucket) for backup."""
         raise NotImplementedError
 
-    @operation
-    @requires("create_target_from_storage_container")
-    def create_target_from_container(
-        self,
-        container: StorageContainer,
-        type: BackupTargetType = BackupTargetType.OBJECT,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Op[BackupTarget]:
-        """Apache Libcloud's driver-level name for
-        :meth:`create_target_from_storage_container`."""
-        return (yield from self.create_target_from_storage_container.op(container, type, extra))
+    create_target_from_container = alias(
+        create_target_from_storage_container,
+        "Apache Libcloud's driver-level name for :meth:`create_target_from_storage_container`.")
 
     @operation
     @not_supported

@@ -58,6 +58,7 @@ __all__ = [
     "Standalone",
     "StreamOperation",
     "aio",
+    "alias",
     "iterator",
     "listing",
     "not_supported",
@@ -86,6 +87,7 @@ class _HasRunners(Protocol):
 
 _UNSUPPORTED = "__overcast_unsupported__"
 _REQUIRES = "__overcast_requires__"
+_ALIAS = "__overcast_alias__"
 
 
 def not_supported(fn: F) -> F:
@@ -159,6 +161,11 @@ class _OperationBase(Generic[S, P, T]):
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+        if getattr(self.fn, _ALIAS, False):
+            # An alias's forwarder learns its name here: NotSupported messages
+            # and the ``@requires`` check look the operation up by it.
+            self.fn.__name__ = self.__name__ = name
+            self.fn.__qualname__ = self.__qualname__ = f"{owner.__qualname__}.{name}"
 
     @property
     def unsupported(self) -> bool:
@@ -318,6 +325,27 @@ def listing(source: IteratorOperation[S, P, T], doc: str) -> Operation[S, P, lis
     gather.__doc__ = doc
     setattr(gather, _REQUIRES, (name,))
     made: Operation[S, P, list[T]] = Operation(cast(Any, gather))
+    return made
+
+
+def alias(target: Operation[S, P, T], doc: str) -> Operation[S, P, T]:
+    """Another name for a value operation, with the same parameters, that runs
+    the driver's own ``target`` (an override of it in a subclass included) and
+    is supported exactly when ``target`` is::
+
+        ex_start_node = alias(NodeDriver.start_node, "Apache Libcloud's name for ...")
+    """
+    name = target.name
+
+    def forward(driver: Any, /, *args: Any, **kwargs: Any) -> Op[T]:
+        result: T = yield from getattr(driver, name).op(*args, **kwargs)
+        return result
+
+    forward.__signature__ = inspect.signature(target.fn)  # type: ignore[attr-defined]
+    forward.__doc__ = doc
+    setattr(forward, _REQUIRES, (name,))
+    setattr(forward, _ALIAS, True)
+    made: Operation[S, P, T] = Operation(cast(Any, forward))
     return made
 
 

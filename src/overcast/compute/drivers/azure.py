@@ -94,6 +94,7 @@ from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Parallel
+from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
 from overcast.runtime.operation import operation
@@ -699,10 +700,7 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         default), or with ``ex_deallocate=False`` power it off (still billed)."""
         return (yield from self._action(node, "deallocate" if ex_deallocate else "powerOff"))
 
-    @operation
-    def ex_start_node(self, node: Node) -> Op[bool]:
-        """Apache Libcloud's name for :meth:`start_node`."""
-        return (yield from self.start_node.op(node))
+    ex_start_node = alias(start_node, "Apache Libcloud's name for :meth:`start_node`.")
 
     @operation
     def ex_stop_node(self, node: Node, deallocate: bool = True) -> Op[bool]:

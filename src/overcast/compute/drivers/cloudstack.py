@@ -119,6 +119,7 @@ from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
 from overcast.runtime.operation import operation
@@ -1329,20 +1330,11 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
 
     # -- Libcloud's other names -----------------------------------------------------------
 
-    @operation
-    def ex_start(self, node: Node) -> Op[bool]:
-        """Apache Libcloud's name for :meth:`start_node`."""
-        return (yield from self.start_node.op(node))
-
-    @operation
-    def ex_stop(self, node: Node) -> Op[bool]:
-        """Apache Libcloud's name for :meth:`stop_node`."""
-        return (yield from self.stop_node.op(node))
-
-    @operation
-    def ex_import_keypair_from_string(self, name: str, key_material: str) -> Op[KeyPair]:
-        """Apache Libcloud's name for :meth:`import_key_pair_from_string`."""
-        return (yield from self.import_key_pair_from_string.op(name, key_material))
+    ex_start = alias(start_node, "Apache Libcloud's name for :meth:`start_node`.")
+    ex_stop = alias(stop_node, "Apache Libcloud's name for :meth:`stop_node`.")
+    ex_import_keypair_from_string = alias(
+        NodeDriver.import_key_pair_from_string,
+        "Apache Libcloud's name for :meth:`import_key_pair_from_string`.")
 
     @operation
     def ex_list_keypairs(self, /, **kwargs: Any) -> Op[list[KeyPair]]:

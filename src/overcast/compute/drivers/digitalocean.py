@@ -92,6 +92,7 @@ from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
 from overcast.runtime.operation import operation
@@ -362,10 +363,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                      missing=NodeNotFound)
         return self._to_node(data["droplet"])
 
-    @operation
-    def ex_get_node_details(self, node_id: str) -> Op[Node]:
-        """Apache Libcloud's name for :meth:`get_node`."""
-        return (yield from self.get_node.op(node_id))
+    ex_get_node_details = alias(get_node, "Apache Libcloud's name for :meth:`get_node`.")
 
     @operation
     def create_node(self, name: str, size: NodeSize, image: NodeImage,
@@ -466,10 +464,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """Power a droplet off (``power_off``), waiting until it is completed."""
         return (yield from self._node_action(node, "power_off"))
 
-    @operation
-    def ex_power_on_node(self, node: Node) -> Op[bool]:
-        """Apache Libcloud's name for :meth:`start_node`."""
-        return (yield from self.start_node.op(node))
+    ex_power_on_node = alias(start_node, "Apache Libcloud's name for :meth:`start_node`.")
 
     @operation
     def ex_shutdown_node(self, node: Node) -> Op[bool]:
@@ -659,10 +654,9 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         return (yield from self._delete(f"/snapshots/{self._path_id(snap_id, 'snapshot id')}",
                                         snap_id, SnapshotNotFound))
 
-    @operation
-    def delete_volume_snapshot(self, snapshot: VolumeSnapshot) -> Op[bool]:
-        """Apache Libcloud's DigitalOcean name for :meth:`destroy_volume_snapshot`."""
-        return (yield from self.destroy_volume_snapshot.op(snapshot))
+    delete_volume_snapshot = alias(
+        destroy_volume_snapshot,
+        "Apache Libcloud's DigitalOcean name for :meth:`destroy_volume_snapshot`.")
 
     # -- SSH keys ------------------------------------------------------------------------------
 

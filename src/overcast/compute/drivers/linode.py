@@ -104,6 +104,7 @@ from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Response
+from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import find_first
@@ -343,10 +344,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                      missing=NodeNotFound)
         return self._to_node(data)
 
-    @operation
-    def ex_get_node(self, node_id: str) -> Op[Node]:
-        """Apache Libcloud's name for :meth:`get_node`."""
-        return (yield from self.get_node.op(node_id))
+    ex_get_node = alias(get_node, "Apache Libcloud's name for :meth:`get_node`.")
 
     @operation
     def create_node(self, name: str | NodeLocation, size: NodeSize | str,
@@ -482,15 +480,8 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """Shut an instance down (``POST .../shutdown``)."""
         return (yield from self._instance_post(node, "shutdown"))
 
-    @operation
-    def ex_start_node(self, node: Node) -> Op[bool]:
-        """Apache Libcloud's older name for :meth:`start_node`."""
-        return (yield from self.start_node.op(node))
-
-    @operation
-    def ex_stop_node(self, node: Node) -> Op[bool]:
-        """Apache Libcloud's older name for :meth:`stop_node`."""
-        return (yield from self.stop_node.op(node))
+    ex_start_node = alias(start_node, "Apache Libcloud's older name for :meth:`start_node`.")
+    ex_stop_node = alias(stop_node, "Apache Libcloud's older name for :meth:`stop_node`.")
 
     @operation
     def ex_resize_node(self, node: Node, size: NodeSize,
@@ -551,10 +542,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                      missing=VolumeNotFound)
         return self._to_volume(data)
 
-    @operation
-    def ex_get_volume(self, volume_id: str) -> Op[StorageVolume]:
-        """Apache Libcloud's name for :meth:`get_volume`."""
-        return (yield from self.get_volume.op(volume_id))
+    ex_get_volume = alias(get_volume, "Apache Libcloud's name for :meth:`get_volume`.")
 
     @operation
     def create_volume(self, size: int | str, name: str | int,

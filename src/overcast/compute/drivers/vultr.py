@@ -93,6 +93,7 @@ from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Sleep
+from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
@@ -290,10 +291,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                      what=str(node_id), missing=NodeNotFound)
         return self._to_node(data["instance"])
 
-    @operation
-    def ex_get_node(self, node_id: str) -> Op[Node]:
-        """Apache Libcloud's name for :meth:`get_node`."""
-        return (yield from self.get_node.op(node_id))
+    ex_get_node = alias(get_node, "Apache Libcloud's name for :meth:`get_node`.")
 
     @operation
     def create_node(self, name: str, size: NodeSize, image: NodeImage | NodeLocation | None = None,
@@ -504,10 +502,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                      what=str(volume_id), missing=VolumeNotFound)
         return self._to_volume(data["block"])
 
-    @operation
-    def ex_get_volume(self, volume_id: str) -> Op[StorageVolume]:
-        """Apache Libcloud's name for :meth:`get_volume`."""
-        return (yield from self.get_volume.op(volume_id))
+    ex_get_volume = alias(get_volume, "Apache Libcloud's name for :meth:`get_volume`.")
 
     @operation
     def create_volume(self, size: int, name: str, location: NodeLocation | str | None = None,
