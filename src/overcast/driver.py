@@ -57,6 +57,7 @@ SYNC_TRANSPORTS: Final[Mapping[str, tuple[str | None, str]]] = {
     "httpx": ("httpx", "httpx:HttpxSyncTransport"),
 }
 ASYNC_TRANSPORTS: Final[Mapping[str, tuple[str | None, str]]] = {
+    "pycurl": (None, "pycurl_async:PycurlAsyncTransport"),
     "aiohttp": (None, "aiohttp:AiohttpTransport"),
     "httpx": ("httpx", "httpx:HttpxAsyncTransport"),
 }
@@ -72,8 +73,8 @@ class RuntimeOptions(TypedDict, total=False):
     * ``verify``: TLS verification: True, False, or a CA bundle path.
     * ``sync_transport``: ``"pycurl"`` (default), ``"urllib3"`` or ``"httpx"``, or a
       factory.
-    * ``async_transport``: ``"aiohttp"`` (default on asyncio) or ``"httpx"``
-      (default on trio), or a factory.
+    * ``async_transport``: ``"aiohttp"`` (default on asyncio), ``"pycurl"``
+      (libcurl's multi interface) or ``"httpx"`` (default on trio), or a factory.
     * ``unix_socket``: send every request over this UNIX socket (a local
       engine's API); the URL's host then only fills the Host header.
     * ``client_cert``: a TLS client certificate, a PEM file holding certificate

@@ -10,7 +10,8 @@ TRANSPORTS = [
     ("sync", {"sync_transport": "pycurl"}),
     ("sync", {"sync_transport": "urllib3"}),
     ("sync", {"sync_transport": "httpx"}),
+    ("async", {"async_transport": "pycurl"}),
     ("async", {"async_transport": "aiohttp"}),
     ("async", {"async_transport": "httpx"}),
 ]
-IDS = ["pycurl", "urllib3", "httpx-sync", "aiohttp", "httpx-async"]
+IDS = ["pycurl", "urllib3", "httpx-sync", "pycurl-async", "aiohttp", "httpx-async"]

@@ -65,8 +65,9 @@ _NOT_SENT: Final = frozenset(
 )
 
 
-class PycurlTransport(SyncTransport):
-    """libcurl with a pool of handles sharing one connection cache."""
+class CurlSetup:
+    """The options of a libcurl transport and how they go on a handle: what the
+    sync transport and the async one (``pycurl_async``) share."""
 
     def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
                  user_agent: str | None = None, min_rate: float | None = None,
@@ -78,22 +79,8 @@ class PycurlTransport(SyncTransport):
         self._client_cert = cert_files(client_cert) if client_cert is not None else None
         self._min_rate = max(1, math.ceil(min_rate)) if min_rate else 1
         self._user_agent = user_agent
-        self._slots = _Slots(pool_size)
+        self._pool_size = pool_size
         self._max_connections = max(pool_size * 2, 8)
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    # -- handles ------------------------------------------------------------------
-
-    def _checkout(self) -> Any:
-        with self._lock:
-            curl = self._idle.pop() if self._idle else None
-        if curl is None:
-            curl = pycurl.Curl()
-            curl.overcast_multi = None
-            self._set_defaults(curl)
-        return curl
 
     def _set_defaults(self, curl: Any) -> None:
         """The options every request shares (set on a new or reset handle)."""
@@ -115,6 +102,84 @@ class PycurlTransport(SyncTransport):
             curl.setopt(pycurl.SSLCERT, cert)
             if key is not None:
                 curl.setopt(pycurl.SSLKEY, key)
+
+    def _configure(self, curl: Any, request: Request, url: str, connect_timeout: float,
+                   read_timeout: float, header_lines: list[bytes],
+                   reader: Callable[[int], Any] | None = None) -> None:
+        """Set ``request``'s options on ``curl``: its headers go to
+        ``header_lines``; its body is read by ``reader`` when given (an async
+        source), else straight from the body."""
+        method = request.method.upper()
+        curl.setopt(pycurl.URL, url)
+        # Chosen here (not by libcurl from the environment) so that every
+        # transport reads HTTPS_PROXY/NO_PROXY and proxy= alike; "" is direct
+        # (always over a UNIX socket).
+        proxy = None if self._unix_socket is not None else self._proxies.for_url(url)
+        curl.setopt(pycurl.PROXY, proxy or "")
+        curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect_timeout * 1000)))
+        curl.setopt(pycurl.LOW_SPEED_TIME, max(1, math.ceil(read_timeout)))
+        curl.setopt(pycurl.HEADERFUNCTION, header_lines.append)
+        headers = [f"{k}: {v}" for k, v in request.headers.items()]
+        names = {k.lower() for k in request.headers}
+        # No "Expect: 100-continue" round trip; no curl default Accept header.
+        headers += ["Expect:"] if "accept" in names else ["Expect:", "Accept:"]
+        body: Any = request.body
+        if not request.is_idempotent:
+            # libcurl quietly sends a request again, on a new connection, when a
+            # kept-alive one turns out closed before any answer came; but the server
+            # may have acted on the first. A request that must not reach the server
+            # twice unseen gets a new connection, which libcurl never resends on.
+            curl.setopt(pycurl.FRESH_CONNECT, 1)
+        if method == "HEAD":
+            curl.setopt(pycurl.NOBODY, 1)
+        elif body is None:
+            if method in ("POST", "PUT", "PATCH") and "content-length" not in names:
+                headers.append("Content-Length: 0")
+            if method != "GET":  # curl's default
+                curl.setopt(pycurl.CUSTOMREQUEST, method)
+        else:
+            curl.setopt(pycurl.UPLOAD, 1)
+            curl.setopt(pycurl.CUSTOMREQUEST, method)
+            length = body_length(body)
+            if length is not None:
+                curl.setopt(pycurl.INFILESIZE_LARGE, length)
+            else:
+                headers.append("Transfer-Encoding: chunked")
+            if length is None or length >= _READ_CHUNK:
+                # Large bodies go out in 512 KiB reads and sends, not libcurl's
+                # default 64 KiB: a 1 GiB upload's CPU fell from 1.27 to 0.9
+                # ms/MiB (1 MiB: no less CPU, 5 MiB more peak RSS at 4 parts
+                # in flight). The handle is reset after an upload.
+                curl.setopt(pycurl.UPLOAD_BUFFERSIZE, _UPLOAD_CHUNK)
+            curl.setopt(pycurl.READFUNCTION, reader or _reader(body))
+        curl.setopt(pycurl.HTTPHEADER, headers)
+
+
+class PycurlTransport(CurlSetup, SyncTransport):
+    """libcurl with a pool of handles sharing one connection cache."""
+
+    def __init__(self, *, pool_size: int = DEFAULT_POOL_SIZE, verify: bool | str = True,
+                 user_agent: str | None = None, min_rate: float | None = None,
+                 unix_socket: str | None = None, client_cert: ClientCert | None = None,
+                 proxy: str | None = None) -> None:
+        super().__init__(pool_size=pool_size, verify=verify, user_agent=user_agent,
+                         min_rate=min_rate, unix_socket=unix_socket, client_cert=client_cert,
+                         proxy=proxy)
+        self._slots = _Slots(pool_size)
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- handles ------------------------------------------------------------------
+
+    def _checkout(self) -> Any:
+        with self._lock:
+            curl = self._idle.pop() if self._idle else None
+        if curl is None:
+            curl = pycurl.Curl()
+            curl.overcast_multi = None
+            self._set_defaults(curl)
+        return curl
 
     def _checkin(self, curl: Any, reusable: bool, *, plain: bool = False) -> None:
         """Return a handle to the pool. After anything but a ``plain`` request (a
@@ -175,53 +240,6 @@ class PycurlTransport(SyncTransport):
                       and request.is_idempotent)
         self._slots.release()
         return response
-
-    def _configure(self, curl: Any, request: Request, url: str, connect_timeout: float,
-                   read_timeout: float, header_lines: list[bytes]) -> None:
-        method = request.method.upper()
-        curl.setopt(pycurl.URL, url)
-        # Chosen here (not by libcurl from the environment) so that every
-        # transport reads HTTPS_PROXY/NO_PROXY and proxy= alike; "" is direct
-        # (always over a UNIX socket).
-        proxy = None if self._unix_socket is not None else self._proxies.for_url(url)
-        curl.setopt(pycurl.PROXY, proxy or "")
-        curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect_timeout * 1000)))
-        curl.setopt(pycurl.LOW_SPEED_TIME, max(1, math.ceil(read_timeout)))
-        curl.setopt(pycurl.HEADERFUNCTION, header_lines.append)
-        headers = [f"{k}: {v}" for k, v in request.headers.items()]
-        names = {k.lower() for k in request.headers}
-        # No "Expect: 100-continue" round trip; no curl default Accept header.
-        headers += ["Expect:"] if "accept" in names else ["Expect:", "Accept:"]
-        body: Any = request.body
-        if not request.is_idempotent:
-            # libcurl quietly sends a request again, on a new connection, when a
-            # kept-alive one turns out closed before any answer came; but the server
-            # may have acted on the first. A request that must not reach the server
-            # twice unseen gets a new connection, which libcurl never resends on.
-            curl.setopt(pycurl.FRESH_CONNECT, 1)
-        if method == "HEAD":
-            curl.setopt(pycurl.NOBODY, 1)
-        elif body is None:
-            if method in ("POST", "PUT", "PATCH") and "content-length" not in names:
-                headers.append("Content-Length: 0")
-            if method != "GET":  # curl's default
-                curl.setopt(pycurl.CUSTOMREQUEST, method)
-        else:
-            curl.setopt(pycurl.UPLOAD, 1)
-            curl.setopt(pycurl.CUSTOMREQUEST, method)
-            length = body_length(body)
-            if length is not None:
-                curl.setopt(pycurl.INFILESIZE_LARGE, length)
-            else:
-                headers.append("Transfer-Encoding: chunked")
-            if length is None or length >= _READ_CHUNK:
-                # Large bodies go out in 512 KiB reads and sends, not libcurl's
-                # default 64 KiB: a 1 GiB upload's CPU fell from 1.27 to 0.9
-                # ms/MiB (1 MiB: no less CPU, 5 MiB more peak RSS at 4 parts
-                # in flight). The handle is reset after an upload.
-                curl.setopt(pycurl.UPLOAD_BUFFERSIZE, _UPLOAD_CHUNK)
-            curl.setopt(pycurl.READFUNCTION, _reader(body))
-        curl.setopt(pycurl.HTTPHEADER, headers)
 
     def _start_stream(
         self, curl: Any, request: Request, safe_url: str, header_lines: list[bytes]
@@ -327,6 +345,14 @@ def _parse_headers(lines: list[bytes]) -> Headers:
     return Headers(items)
 
 
+def _final_block(lines: list[bytes]) -> bool:
+    """Whether the header block that just ended (``lines`` end with its blank
+    line) is the answer's own: a 1xx block is followed by the real one."""
+    status = next((h for h in reversed(lines) if h.startswith(b"HTTP/")), b"")
+    parts = status.split()
+    return len(parts) > 1 and not parts[1].startswith(b"1")
+
+
 def _failure(curl: Any, exc: pycurl.error, request: Request, safe_url: str) -> TransportFailure:
     code = exc.args[0] if exc.args else -1
     where = f"{request.method} {safe_url}"
@@ -372,14 +398,8 @@ class _PycurlStream(ByteStream):
 
     def _header(self, line: bytes) -> None:
         self._header_lines.append(line)
-        if line in (b"\r\n", b"\n"):
-            # End of a header block; a 1xx block is followed by the real one.
-            status = next(
-                (h for h in reversed(self._header_lines) if h.startswith(b"HTTP/")), b""
-            )
-            parts = status.split()
-            if len(parts) > 1 and not parts[1].startswith(b"1"):
-                self._headers_done = True
+        if line in (b"\r\n", b"\n") and _final_block(self._header_lines):
+            self._headers_done = True
 
     def _write(self, data: bytes) -> int | None:
         if self._buffered >= STREAM_HIGH_WATER:
