@@ -10,7 +10,9 @@ and S3's headers, so the origin costs little CPU and is never what waits.
 Each (runner, concurrency) cell runs in its own process:
 
 * ``sync``: ``c`` threads, each calling the sync driver in a loop;
-* ``async``: ``c`` tasks on one asyncio loop, each awaiting ``driver.aio``;
+* ``async``: ``c`` tasks on one asyncio loop, each awaiting ``driver.aio``
+  (``--async-transport pycurl,aiohttp``: one row per transport, side by side;
+  without it, the driver's default async transport);
 
 the driver's ``pool_size`` is ``c``. A cell warms up (every worker makes a few
 calls, so the pool's connections are open), then runs for ``--seconds``
@@ -20,6 +22,7 @@ times (default 3), the runners taking turns; the run with the median CPU per
 GET is reported with its ops/s, and the origin's CPU share over the run.
 
     python bench/scaling.py [--concurrency 1,8,32,128] [--seconds 2] [--repeat 3]
+                            [--async-transport pycurl,aiohttp]
     python bench/scaling.py --quick     # 0.5 s cells, 1 repeat
 """
 
@@ -86,8 +89,11 @@ def _cell(url: str, mode: str, concurrency: int, seconds: float, out: Any) -> No
     from overcast.storage.base import Container
     from overcast.storage.base import Object
 
+    # "async/NAME" runs the async runner on the transport NAME.
+    mode, _, transport = mode.partition("/")
+    options = {"async_transport": transport} if transport else {}
     driver = get_driver(Provider.S3)("AKIDBENCH", "bench-secret", endpoint=url,
-                                     pool_size=concurrency)
+                                     pool_size=concurrency, **options)
     container = Container(BUCKET, driver=driver)
     objects = [Object(f"k{n}", SIZE, None, container=container, driver=driver)
                for n in range(concurrency)]
@@ -165,7 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="0.5 s cells, 1 repeat")
+    parser.add_argument("--async-transport", default="",
+                        help="async transports to compare (comma-separated); default: the "
+                             "driver's default")
     args = parser.parse_args(argv)
+    names = [n for n in args.async_transport.split(",") if n]
+    runners = ["sync", *(f"async/{n}" for n in names)] if names else ["sync", "async"]
     if args.quick:
         args.seconds, args.repeat = 0.5, 1
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -180,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rep in range(args.repeat):
             for concurrency in levels:
-                modes = ("sync", "async") if rep % 2 == 0 else ("async", "sync")
-                for mode in modes:
+                # The runners take turns, in a rotated order.
+                shift = rep % len(runners)
+                for mode in runners[shift:] + runners[:shift]:
                     runs.setdefault((mode, concurrency), []).append(
                         run_cell(url, mode, concurrency, args.seconds))
     finally:
@@ -190,9 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n### 1 KiB GET (overcast S3 driver), light local origin, {args.seconds:g} s cells, "
           f"median of {args.repeat} by CPU per GET\n")
     print("| runner | concurrency | GETs/s | CPU µs per GET | ± % | client CPU % of 2 cores "
-          "| origin CPU % of one core | CPU x c=1 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for mode in ("sync", "async"):
+          "| origin CPU % of one core | CPU x c=1 | CPU x sync |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    sync_cpu: dict[int, float] = {}
+    for mode in runners:
         base = None
         for concurrency in levels:
             cells = runs[(mode, concurrency)]
@@ -201,9 +214,11 @@ def main(argv: list[str] | None = None) -> int:
             cpu = cell["cpu"] / cell["ops"] * 1e6
             spread = (max(per_op) - min(per_op)) / 2 / cpu * 100
             base = base or cpu
+            sync_cpu.setdefault(concurrency, cpu)  # the sync rows come first
             print(f"| {mode} | {concurrency} | {cell['ops'] / cell['wall']:,.0f} | {cpu:.0f} | "
                   f"{spread:.0f} | {cell['cpu'] / cell['wall'] / 2 * 100:.0f} | "
-                  f"{cell['origin'] / cell['wall'] * 100:.0f} | {cpu / base:.2f} |")
+                  f"{cell['origin'] / cell['wall'] * 100:.0f} | {cpu / base:.2f} | "
+                  f"{cpu / sync_cpu[concurrency]:.2f} |")
     with open("/proc/loadavg") as f:
         print(f"\nload average at end: {f.read().split()[:3]}")
     return 0
