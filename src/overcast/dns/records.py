@@ -66,12 +66,20 @@ _GENERIC_MARK: Final = "\\#"
 CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: Text written in a character-string as it is: printable ASCII but ``"`` and ``\\``.
+_PLAIN_TEXT: Final = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*')
+#: One quoted character-string of such text.
+_PLAIN_QUOTED: Final = re.compile(r'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"')
+
+
 def character_strings(text: str) -> str:
     """``text`` as quoted RFC 1035 character-strings of at most 255 bytes each.
 
     Splitting is by bytes of the UTF-8 encoding; ``"`` and ``\\`` are escaped
     and bytes outside printable ASCII written as ``\\DDD``.
     """
+    if len(text) <= 255 and _PLAIN_TEXT.fullmatch(text):
+        return f'"{text}"'  # one chunk with nothing to escape: the common case
     data = text.encode("utf-8", "surrogateescape")
     chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
     return " ".join(f'"{_escape(chunk)}"' for chunk in chunks)
@@ -95,6 +103,9 @@ def parse_character_strings(text: str) -> str:
     ``"abc" "def"`` gives ``abcdef``; escapes ``\\"``, ``\\\\`` and ``\\DDD`` are
     decoded, and the bytes read as UTF-8.
     """
+    plain = _PLAIN_QUOTED.fullmatch(text)
+    if plain is not None:
+        return plain.group(1)  # one quoted string with no escape: the common case
     out = bytearray()
     i, n = 0, len(text)
     while i < n:
@@ -265,7 +276,11 @@ def generic_type(rtype: str) -> str:
 def mnemonic(rtype: str) -> str:
     """A type's mnemonic, also when given in RFC 3597 form (``"TYPE260"`` is
     ``"AMTRELAY"``); a name dnspython does not know is returned in upper case."""
-    text = str(rtype).upper()
+    return _mnemonic(str(rtype).upper())
+
+
+@functools.lru_cache(maxsize=512)  # bounded: the text may come from a server
+def _mnemonic(text: str) -> str:
     try:
         return str(dns.rdatatype.to_text(dns.rdatatype.from_text(text)))
     except dns.exception.DNSException:
@@ -293,6 +308,49 @@ def _normal(rdata: dns.rdata.Rdata) -> dns.rdata.Rdata:
     return rdata.replace(**changes) if changes else rdata
 
 
+#: A host name dnspython writes back exactly as it is given but for letter case
+#: and the trailing dot: labels of 1 to 63 letters, digits, ``-`` and ``_``
+#: (nothing it escapes, no ``@``, ``*`` or empty label).
+_PLAIN_HOST: Final = r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?"
+#: A 16-bit number as dnspython reads it (decimal digits, leading zeros allowed).
+_NUMBER: Final = r"[0-9]{1,5}"
+_PLAIN_TARGET: Final = re.compile(f"({_PLAIN_HOST})")
+_PLAIN_MX: Final = re.compile(f"({_NUMBER}) ({_PLAIN_HOST})")
+_PLAIN_SRV: Final = re.compile(f"({_NUMBER}) ({_NUMBER}) ({_NUMBER}) ({_PLAIN_HOST})")
+#: Longest plain host name taken on the fast path: its wire form (the text's
+#: length plus two) stays well inside DNS's 255 bytes, so dnspython would accept it.
+_PLAIN_HOST_MAX: Final = 250
+_PLAIN_PATTERNS: Final = {
+    **{rtype: _PLAIN_TARGET for rtype in ("CNAME", "DNAME", "NS", "PTR")},
+    "MX": _PLAIN_MX,
+    "SRV": _PLAIN_SRV,
+}
+
+
+def _plain_canonical(rtype: str, value: str) -> str | None:
+    """:func:`canonical` of the common host-name types without dnspython, for
+    values in the plain form most providers send (one space between fields,
+    numbers in decimal, a host name of plain labels); ``None`` for anything
+    else, which dnspython reads. Gives exactly what dnspython's path gives: the
+    numbers as integers, the host name in lower case and absolute."""
+    pattern = _PLAIN_PATTERNS.get(rtype)
+    if pattern is None:
+        return None
+    match = pattern.fullmatch(value)
+    if match is None:
+        return None
+    *numbers, host = match.groups()
+    if len(host) > _PLAIN_HOST_MAX:
+        return None
+    fields = []
+    for number in numbers:
+        if int(number) > 0xFFFF:
+            return None  # dnspython refuses it: compared as text instead
+        fields.append(str(int(number)))
+    fields.append(host.lower() if host.endswith(".") else f"{host.lower()}.")
+    return " ".join(fields)
+
+
 def canonical(rtype: str, value: str) -> str:
     """The form two values of type ``rtype`` are compared by.
 
@@ -312,6 +370,15 @@ def canonical(rtype: str, value: str) -> str:
             return str(ipaddress.ip_address(value.strip()))
         except ValueError:
             raise InvalidInput(f"invalid {rtype} value {value!r}") from None
+    plain = _plain_canonical(rtype, value)
+    if plain is not None:
+        return plain
+    return _canonical_text(rtype, value)
+
+
+def _canonical_text(rtype: str, value: str) -> str:
+    """:func:`canonical` of a value of a type other than TXT, SPF, A and AAAA
+    through dnspython (or as zone-file text where dnspython cannot read it)."""
     if knows(rtype):
         try:
             return str(_normal(_parse(rtype, value)).to_text())
