@@ -368,6 +368,7 @@ class _Transfer:
         """WRITEFUNCTION of a streamed answer: buffer, or pause when the reader lags."""
         if self.buffered >= STREAM_HIGH_WATER:
             self.paused = True
+            self.wake()
             return pycurl.WRITEFUNC_PAUSE  # type: ignore[no-any-return]
         self.buffer.append(data)
         self.buffered += len(data)
