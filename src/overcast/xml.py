@@ -14,7 +14,8 @@ from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring as _fromstring  # type: ignore[import-untyped, unused-ignore]
 
-__all__ = ["child", "children", "escape", "fields", "local", "parse", "path", "text"]
+__all__ = ["child", "children", "elements", "escape", "fields", "local", "parse", "path",
+           "text"]
 
 
 def parse(body: bytes) -> Element | None:
@@ -85,6 +86,20 @@ def fields(element: Element) -> dict[str, str]:
         name = names.get(tag) or local(tag)  # the lookup inline: once per field
         if name not in found:
             found[name] = item.text or ""
+    return found
+
+
+def elements(element: Element) -> dict[str, Element]:
+    """Each child of ``element`` by its local name (the first of a repeated
+    name): one pass over the children, for an item whose fields are read at
+    several levels (``child`` per field scans them each time)."""
+    found: dict[str, Element] = {}
+    names = _LOCAL_NAMES
+    for item in element:
+        tag = item.tag
+        name = names.get(tag) or local(tag)  # the lookup inline: once per child
+        if name not in found:
+            found[name] = item
     return found
 
 

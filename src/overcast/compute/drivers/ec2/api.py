@@ -51,6 +51,7 @@ from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
+from overcast.xml import elements as _elements
 from overcast.xml import local as _local
 from overcast.xml import path as _path
 from overcast.xml import text as _xml_text
@@ -168,10 +169,27 @@ def text(element: Element | None, *steps: str) -> str | None:
 
 def items(element: Element | None, *steps: str) -> list[Element]:
     """The ``<item>`` children of the set at ``steps``."""
-    found = _path(element, *steps)
+    return set_items(_path(element, *steps))
+
+
+def set_items(found: Element | None) -> list[Element]:
+    """The ``<item>`` children of a set element (none if it is ``None``)."""
     if found is None:
         return []
     return [item for item in found if _local(item.tag) == "item"]
+
+
+def named(element: Element | None) -> dict[str, Element]:
+    """The children of ``element`` by local name, in one pass (the first of a
+    repeated name, as :func:`text` reads): for an item read field by field."""
+    return {} if element is None else _elements(element)
+
+
+def child_text(found: Mapping[str, Element], name: str) -> str | None:
+    """The stripped text of child ``name`` of :func:`named`'s ``found`` (as
+    :func:`text` gives it: ``None`` if there is no such child)."""
+    element = found.get(name)
+    return None if element is None else (element.text or "").strip()
 
 
 def integer(value: str | None) -> int | None:
@@ -203,7 +221,12 @@ def moment(value: str | None) -> datetime | None:
 
 def tags(element: Element | None) -> dict[str, str]:
     """The ``tagSet`` of a resource as a dict."""
-    return {text(item, "key") or "": text(item, "value") or "" for item in items(element, "tagSet")}
+    return tag_set(_path(element, "tagSet"))
+
+
+def tag_set(found: Element | None) -> dict[str, str]:
+    """A ``tagSet`` element as a dict (empty if it is ``None``)."""
+    return {text(item, "key") or "": text(item, "value") or "" for item in set_items(found)}
 
 
 def return_value(root: Element) -> bool:
