@@ -62,8 +62,10 @@ def child(element: Element | None, name: str) -> Element | None:
     """The first child called ``name`` (any namespace)."""
     if element is None:
         return None
+    names = _LOCAL_NAMES
     for item in element:
-        if local(item.tag) == name:
+        tag = item.tag
+        if (names.get(tag) or local(tag)) == name:  # the lookup inline: once per child
             return item
     return None
 

@@ -38,3 +38,15 @@ def test_documents_read_the_same_whichever_parser_reads_them(body: bytes) -> Non
 ])
 def test_entities_dtds_and_broken_documents_are_refused(body: bytes) -> None:
     assert xml.parse(body) is None
+
+
+def test_children_by_name_in_one_pass_match_child() -> None:
+    root = xml.parse(b'<r xmlns="urn:a"><a>1</a><b><c>2</c></b><a>3</a>'
+                     b'<x:d xmlns:x="urn:x"/><!-- note --><?pi data?></r>')
+    assert root is not None
+    found = xml.elements(root)
+    assert list(found) == ["a", "b", "d"]  # comments and PIs are not kept
+    for name in ("a", "b", "d", "missing"):
+        assert found.get(name) is xml.child(root, name)
+    assert found["a"].text == "1"  # the first of a repeated name
+    assert xml.text(root, "b", "c") == "2" and xml.text(root, "b", "x") is None

@@ -54,7 +54,6 @@ from overcast.runtime.redact import Secret
 from overcast.xml import elements as _elements
 from overcast.xml import local as _local
 from overcast.xml import path as _path
-from overcast.xml import text as _xml_text
 
 if TYPE_CHECKING:
     from overcast.auth.aws_credentials import AwsCredentialSource
@@ -164,7 +163,18 @@ ERRORS: Final = ErrorMap(
 
 def text(element: Element | None, *steps: str) -> str | None:
     """The stripped text at ``steps`` below ``element`` (``None``: no such element)."""
-    return _xml_text(element, *steps, strip=True)
+    for step in steps:  # overcast.xml.path's walk, inline: EC2 readers call this per field
+        if element is None:
+            return None
+        for item in element:
+            if _local(item.tag) == step:
+                element = item
+                break
+        else:
+            return None
+    if element is None:
+        return None
+    return (element.text or "").strip()
 
 
 def items(element: Element | None, *steps: str) -> list[Element]:

@@ -233,7 +233,10 @@ class EC2Nodes(EC2Api):
 
     # -- nodes -----------------------------------------------------------------------------
 
-    def _to_node(self, item: Element, reservation: Element | None = None) -> Node:
+    def _to_node(self, item: Element, reservation: Element | None = None,
+                 owner: tuple[str | None, str | None] | None = None) -> Node:
+        """A node of an instance ``item``; ``owner`` is the reservation's id and
+        owner id when its caller has read them once for all its instances."""
         # One pass over the item's ~40 children, then dictionary lookups: a
         # listing reads ~25 fields of each of hundreds of items, and scanning
         # the children once per field cost more than parsing the XML.
@@ -280,8 +283,9 @@ class EC2Nodes(EC2Api):
             "tags": tagged,
         }
         if reservation is not None:
-            extra["reservation_id"] = text(reservation, "reservationId")
-            extra["owner_id"] = text(reservation, "ownerId")
+            if owner is None:
+                owner = (text(reservation, "reservationId"), text(reservation, "ownerId"))
+            extra["reservation_id"], extra["owner_id"] = owner
         return Node(
             instance_id,
             tagged.get("Name") or instance_id,
@@ -294,7 +298,9 @@ class EC2Nodes(EC2Api):
         )
 
     def _reservation_nodes(self, reservation: Element) -> list[Node]:
-        return [self._to_node(item, reservation) for item in items(reservation, "instancesSet")]
+        owner = (text(reservation, "reservationId"), text(reservation, "ownerId"))
+        return [self._to_node(item, reservation, owner)
+                for item in items(reservation, "instancesSet")]
 
     def _nodes(self, params: Params) -> Iter[Node]:
         return self._pages("DescribeInstances", params, "reservationSet", self._reservation_nodes)
