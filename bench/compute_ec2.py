@@ -35,6 +35,11 @@ Requests per listing are counted in one more listing after the timed ones
     python bench/compute_ec2.py [--part list,fanout] [--nodes 1000] [--regions 16]
                                 [--fanout-nodes 50] [--delay 0.1] [--repeat 5]
     python bench/compute_ec2.py --quick     # 100 nodes, 4 regions, 2 repeats
+
+``--baseline REV`` adds every overcast client as of commit ``REV``
+(``... @<hash>``, checked out in a temporary work tree), run against the same
+servers in the same run: before and after side by side. A baseline fan-out's
+"x one region" is against the baseline's own one region.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
+from _baseline import MARK  # noqa: E402
+from _baseline import baseline_tree  # noqa: E402
+from _baseline import split  # noqa: E402
+from _baseline import use_overcast_from  # noqa: E402
 from compute import AWS_NS  # noqa: E402
 from compute import MOTO_NS  # noqa: E402
 from compute import REGIONS  # noqa: E402
@@ -181,7 +190,10 @@ def _lister(kind: str, drivers: list[Any]) -> Any:
 
 
 def _client(kind: str, urls: list[tuple[str, str]], expected: int, repeat: int,
-            out: Any) -> None:
+            out: Any, src: str | None = None) -> None:
+    if src is not None:
+        use_overcast_from(src)
+    kind, _ = split(kind)
     libcloud = kind.startswith("apache-libcloud")
     drivers = _libcloud_drivers(urls) if libcloud else _overcast_drivers(urls)
     run = _lister(kind, drivers)
@@ -231,14 +243,22 @@ def _client(kind: str, urls: list[tuple[str, str]], expected: int, repeat: int,
     out.send((cpu, wall, len(sent)))
 
 
-def run_clients(cells: list[tuple[str, list[tuple[str, str]], int]],
-                repeat: int) -> dict[str, tuple[float, float, int, int]]:
-    """``{client: (median wall s, median CPU µs per node, requests, nodes)}``."""
+def run_clients(cells: list[tuple[str, list[tuple[str, str]], int]], repeat: int,
+                baseline: tuple[str, str] | None = None
+                ) -> dict[str, tuple[float, float, int, int]]:
+    """``{client: (median wall s, median CPU µs per node, requests, nodes)}``; with
+    ``baseline`` (``(label, src)``) each overcast cell also as of that tree, right
+    after the current one."""
     ctx = multiprocessing.get_context("fork")
     results: dict[str, tuple[float, float, int, int]] = {}
+    runs: list[tuple[str, list[tuple[str, str]], int, str | None]] = []
     for kind, urls, expected in cells:
+        runs.append((kind, urls, expected, None))
+        if baseline is not None and "overcast" in kind:
+            runs.append((f"{kind}{MARK}{baseline[0]}", urls, expected, baseline[1]))
+    for kind, urls, expected, src in runs:
         mine, theirs = ctx.Pipe()
-        client = ctx.Process(target=_client, args=(kind, urls, expected, repeat, theirs))
+        client = ctx.Process(target=_client, args=(kind, urls, expected, repeat, theirs, src))
         client.start()
         theirs.close()  # so a client that dies ends recv() with EOFError
         cpu, wall, requests = mine.recv()
@@ -251,7 +271,8 @@ def run_clients(cells: list[tuple[str, list[tuple[str, str]], int]],
 # -- parts ------------------------------------------------------------------------------------
 
 
-def part_list(moto_url: str, nodes: int, repeat: int) -> None:
+def part_list(moto_url: str, nodes: int, repeat: int,
+              baseline: tuple[str, str] | None = None) -> None:
     """list_nodes of ``nodes`` instances on moto, overcast against Libcloud."""
     region = "eu-west-1"
     seed(moto_url, region, nodes)
@@ -263,7 +284,8 @@ def part_list(moto_url: str, nodes: int, repeat: int) -> None:
     try:
         results = run_clients([("overcast sync", [(region, moto_url)], nodes),
                                ("overcast async", [(region, moto_url)], nodes),
-                               ("apache-libcloud", [(region, proxy_url)], nodes)], repeat)
+                               ("apache-libcloud", [(region, proxy_url)], nodes)], repeat,
+                              baseline)
     finally:
         here.send("stop")
         proxy.join(10)
@@ -277,7 +299,7 @@ def part_list(moto_url: str, nodes: int, repeat: int) -> None:
 
 
 def part_fanout(pages: dict[str, bytes], regions: int, nodes: int, delay: float,
-                repeat: int) -> None:
+                repeat: int, baseline: tuple[str, str] | None = None) -> None:
     """The fan-out on light, latency-bound endpoints."""
     ctx = multiprocessing.get_context("fork")
     here, there = ctx.Pipe()
@@ -293,11 +315,16 @@ def part_fanout(pages: dict[str, bytes], regions: int, nodes: int, delay: float,
             ("apache-libcloud sequential", urls, total),
             ("one region, overcast sync", urls[:1], nodes),
             ("one region, overcast async", urls[:1], nodes),
-        ], repeat)
+        ], repeat, baseline)
     finally:
         here.send("stop")
         server.join(10)
-    single = results["one region, overcast sync"][0]
+    mark = f"{MARK}{baseline[0]}" if baseline is not None else ""
+
+    def single(kind: str) -> float:
+        """The wall time of one region alone, of the tree ``kind`` ran."""
+        return results["one region, overcast sync" + (mark if split(kind)[1] else "")][0]
+
     theirs = results["apache-libcloud sequential"][1]
     print(f"\n### list_nodes fan-out: {regions} light endpoints x {nodes} nodes, "
           f"{delay * 1000:.0f} ms round trip, median of {repeat}\n")
@@ -305,10 +332,11 @@ def part_fanout(pages: dict[str, bytes], regions: int, nodes: int, delay: float,
           "CPU vs Libcloud | requests |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for kind, (wall, cpu, requests, count) in results.items():
-        print(f"| {kind} | {count} | {wall * 1000:.0f} | {wall / single:.2f} | {cpu:.1f} | "
+        print(f"| {kind} | {count} | {wall * 1000:.0f} | {wall / single(kind):.2f} | {cpu:.1f} | "
               f"{cpu / theirs:.2f}x | {requests} |")
-    for kind in ("overcast async fan-out", "overcast sync helper (threads)"):
-        ratio = results[kind][0] / single
+    fanouts = ("overcast async fan-out", "overcast sync helper (threads)")
+    for kind in [*fanouts, *(f"{k}{mark}" for k in fanouts if mark)]:
+        ratio = results[kind][0] / single(kind)
         print(f"\nTarget ({kind} wall <= 1.5x one region's): "
               f"{'met' if ratio <= 1.5 else 'NOT met'} ({ratio:.2f}x)")
 
@@ -323,7 +351,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="100 nodes, 4 regions, 2 repeats")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run overcast as of this commit, side by side")
     args = parser.parse_args(argv)
+    if args.baseline:
+        with baseline_tree(args.baseline) as baseline:
+            return _run(args, baseline)
+    return _run(args, None)
+
+
+def _run(args: argparse.Namespace, baseline: tuple[str, str] | None) -> int:
     if args.quick:
         args.nodes, args.regions, args.repeat = 100, 4, 2
     parts = args.part.split(",")
@@ -338,9 +375,9 @@ def main(argv: list[str] | None = None) -> int:
             pages = {action: describe_page(moto.url, "sa-east-1", action)
                      for action in ("DescribeInstances", "DescribeAddresses")}
         if "list" in parts:
-            part_list(moto.url, args.nodes, args.repeat)
+            part_list(moto.url, args.nodes, args.repeat, baseline)
     if "fanout" in parts:
-        part_fanout(pages, args.regions, args.fanout_nodes, args.delay, args.repeat)
+        part_fanout(pages, args.regions, args.fanout_nodes, args.delay, args.repeat, baseline)
     with open("/proc/loadavg") as f:
         print(f"\nload average at end: {f.read().split()[:3]}")
     return 0

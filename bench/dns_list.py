@@ -30,6 +30,10 @@ checks the record count; overcast's must equal Libcloud's.
 
     python bench/dns_list.py [--records 5000] [--repeat 5] [--only powerdns,route53]
     python bench/dns_list.py --quick     # 500 records, 2 repeats
+
+``--baseline REV`` adds both overcast clients as of commit ``REV``
+(``overcast sync @<hash>``, checked out in a temporary work tree), run against
+the same servers in the same run: before and after side by side.
 """
 
 from __future__ import annotations
@@ -46,8 +50,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
+from _baseline import MARK  # noqa: E402
+from _baseline import baseline_tree  # noqa: E402
+from _baseline import split  # noqa: E402
+from _baseline import use_overcast_from  # noqa: E402
 from servers.dns_route53 import ACCESS_KEY  # noqa: E402
 from servers.dns_route53 import SECRET_KEY  # noqa: E402
 
@@ -143,7 +151,11 @@ def _libcloud(provider: str, where: dict[str, Any]) -> Any:
     return _libcloud_route53(int(port), _Set())
 
 
-def _client(provider: str, kind: str, where: dict[str, Any], repeat: int, out: Any) -> None:
+def _client(provider: str, kind: str, where: dict[str, Any], repeat: int, out: Any,
+            src: str | None = None) -> None:
+    if src is not None:
+        use_overcast_from(src)
+    kind, _ = split(kind)
     libcloud = kind == "apache-libcloud"
     driver = _libcloud(provider, where) if libcloud else _overcast(provider, where)
     zone = driver.get_zone(where["zone_id"])
@@ -193,13 +205,19 @@ def _client(provider: str, kind: str, where: dict[str, Any], repeat: int, out: A
     out.send((cpu, records, len(sent)))
 
 
-def measure(provider: str, where: dict[str, Any], repeat: int) -> dict[str, tuple[float, int, int]]:
-    """``{client: (median CPU µs per record, records, requests per listing)}``."""
+def measure(provider: str, where: dict[str, Any], repeat: int,
+            baseline: tuple[str, str] | None = None) -> dict[str, tuple[float, int, int]]:
+    """``{client: (median CPU µs per record, records, requests per listing)}``;
+    with ``baseline`` (``(label, src)``) the overcast clients of that tree too."""
     ctx = multiprocessing.get_context("fork")
     results: dict[str, tuple[float, int, int]] = {}
-    for kind in CLIENTS:
+    cells: list[tuple[str, str | None]] = [(kind, None) for kind in CLIENTS]
+    if baseline is not None:
+        label, src = baseline
+        cells[2:2] = [(f"{kind}{MARK}{label}", src) for kind in CLIENTS[:2]]
+    for kind, src in cells:
         mine, theirs = ctx.Pipe()
-        client = ctx.Process(target=_client, args=(provider, kind, where, repeat, theirs))
+        client = ctx.Process(target=_client, args=(provider, kind, where, repeat, theirs, src))
         client.start()
         theirs.close()  # so a client that dies ends recv() with EOFError
         cpu, records, requests = mine.recv()
@@ -215,7 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default="powerdns,route53")
     parser.add_argument("--quick", action="store_true", help="500 records, 2 repeats")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run overcast as of this commit, side by side")
     args = parser.parse_args(argv)
+    if args.baseline:
+        with baseline_tree(args.baseline) as baseline:
+            return _run(args, baseline)
+    return _run(args, None)
+
+
+def _run(args: argparse.Namespace, baseline: tuple[str, str] | None) -> int:
     if args.quick:
         args.records, args.repeat = 500, 2
     providers = args.only.split(",")
@@ -232,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             zone_id = seed_powerdns(pdns.endpoint, pdns.api_key, args.records)
             tables["powerdns"] = measure("powerdns", {"endpoint": pdns.endpoint,
                                                       "api_key": pdns.api_key,
-                                                      "zone_id": zone_id}, args.repeat)
+                                                      "zone_id": zone_id}, args.repeat,
+                                         baseline)
         finally:
             pdns.stop()
     if "route53" in providers:
@@ -241,16 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         with start_moto() as moto:
             zone_id = seed_route53(moto.url, args.records)
             tables["route53"] = measure("route53", {"endpoint": moto.url, "zone_id": zone_id},
-                                        args.repeat)
+                                        args.repeat, baseline)
     for provider, results in tables.items():
         theirs = results["apache-libcloud"][0]
         print(f"\n{provider}")
-        print(f"  {'client':<16} {'records':>8} {'CPU µs/record':>14} {'vs libcloud':>12} "
+        print(f"  {'client':<26} {'records':>8} {'CPU µs/record':>14} {'vs libcloud':>12} "
               f"{'requests':>9}")
         for kind, (cpu, records, requests) in results.items():
-            print(f"  {kind:<16} {records:>8} {cpu:>14.1f} {cpu / theirs:>11.2f}x "
+            print(f"  {kind:<26} {records:>8} {cpu:>14.1f} {cpu / theirs:>11.2f}x "
                   f"{requests:>9}")
-        mine = {results[k][1] for k in CLIENTS}
+        mine = {results[k][1] for k in results}
         if len(mine) != 1:
             print(f"  record counts differ between clients: {mine}")
     with open("/proc/loadavg") as f:
