@@ -34,6 +34,7 @@ from dataclasses import field
 from typing import Any
 from typing import ClassVar
 from typing import Final
+from typing import Literal
 from typing import TypeVar
 
 from overcast.compute import deployment
@@ -96,6 +97,7 @@ __all__ = [
     "NodeSize",
     "NodeSpec",
     "NodeState",
+    "PowerChange",
     "StorageVolume",
     "StorageVolumeState",
     "VolumeSnapshot",
@@ -106,6 +108,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: What ``reboot_node``, ``start_node`` and ``stop_node`` ask a driver's
+#: ``_power_node`` hook to do.
+PowerChange = Literal["reboot", "start", "stop"]
 
 #: How many nodes ``wait_until_running`` fetches at once.
 _POLL_CONCURRENCY: Final = 8
@@ -238,21 +244,31 @@ class NodeDriver(BaseDriver):
         raise NotImplementedError
 
     @operation
-    @not_supported
+    @requires("_power_node")
     def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot a node."""
-        raise NotImplementedError
+        """Reboot a node.
+
+        The generic version is the driver's ``_power_node`` hook (its docstring
+        says what the provider is asked and what is waited for)."""
+        return (yield from self._power_node(node, "reboot"))
 
     @operation
-    @not_supported
+    @requires("_power_node")
     def start_node(self, node: Node) -> Op[bool]:
-        """Start a stopped node."""
-        raise NotImplementedError
+        """Start a stopped node (generic version: the ``_power_node`` hook)."""
+        return (yield from self._power_node(node, "start"))
 
     @operation
-    @not_supported
+    @requires("_power_node")
     def stop_node(self, node: Node) -> Op[bool]:
-        """Stop a running node without destroying it."""
+        """Stop a running node without destroying it (generic version: the
+        ``_power_node`` hook)."""
+        return (yield from self._power_node(node, "stop"))
+
+    @not_supported
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """Hook: reboot, start or stop ``node`` (``change``); True once the
+        provider has done it (or taken it, where the driver says so)."""
         raise NotImplementedError
 
     @operation

@@ -25,6 +25,7 @@ from overcast.compute.base import NodeImage
 from overcast.compute.base import NodeLocation
 from overcast.compute.base import NodeSize
 from overcast.compute.base import NodeState
+from overcast.compute.base import PowerChange
 from overcast.compute.base import StorageVolume
 from overcast.compute.base import VolumeSnapshot
 from overcast.errors import InvalidInput
@@ -35,9 +36,11 @@ from overcast.errors import NotSupported
 from overcast.errors import OperationTimeout
 from overcast.errors import SizeNotFound
 from overcast.runtime.effects import Call
+from overcast.runtime.effects import Op
 from overcast.runtime.effects import Parallel
 from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import operations_of
+from overcast.runtime.ops import pure
 from overcast.runtime.redact import Secret
 
 SMALL = NodeSize("small", "Small", 1024, 20)
@@ -189,6 +192,29 @@ def test_supports_follows_what_the_driver_implements(cloud: Any) -> None:
     operations = driver.operations()
     assert set(operations) == set(operations_of(NodeDriver))
     assert operations["deploy_node"] and not operations["create_image"]
+
+
+class Powers(NodeDriver):
+    """A driver that fills only the power hook, recording what it was asked."""
+
+    name = "powers"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str]] = []
+
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        self.asked.append((node.id, change))
+        return (yield from pure(True))
+
+
+def test_reboot_start_and_stop_are_the_power_hook(call: Any) -> None:
+    driver = Powers()
+    assert all(driver.supports(name) for name in ("reboot_node", "start_node", "stop_node"))
+    node = Node("n1", "web", NodeState.RUNNING, driver=driver)
+    for name in ("reboot_node", "start_node", "stop_node"):
+        assert call(driver, name, node) is True
+    assert driver.asked == [("n1", "reboot"), ("n1", "start"), ("n1", "stop")]
 
 
 # -- listings and lookups ------------------------------------------------------------

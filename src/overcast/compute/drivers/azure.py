@@ -57,6 +57,7 @@ from typing import TypeVar
 
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.base import request_token
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -119,6 +120,9 @@ TOKEN_TAG: Final = "overcast-token"
 _VM: Final = "/providers/Microsoft.Compute/virtualMachines"
 _NET: Final = "/providers/Microsoft.Network"
 _NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+#: The VM action of each power change (``stop_node(ex_deallocate=False)`` is ``powerOff``).
+_POWER_ACTIONS: Final[Mapping[PowerChange, str]] = {
+    "reboot": "restart", "start": "start", "stop": "deallocate"}
 _POWER: Final = {
     "PowerState/running": NodeState.RUNNING,
     "PowerState/starting": NodeState.PENDING,
@@ -684,23 +688,20 @@ class AzureNodeDriver(ArmApi, NodeDriver):
         yield from self._settle(resp, f"{action} of {node.name}")
         return True
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Restart a VM (``POST .../restart``), waiting until it is done."""
-        return (yield from self._action(node, "restart"))
-
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start a stopped or deallocated VM (``POST .../start``), waiting until done."""
-        return (yield from self._action(node, "start"))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """``POST .../restart``, ``.../start`` (a stopped or deallocated VM) or
+        ``.../deallocate``, waiting until it is done."""
+        return self._action(node, _POWER_ACTIONS[change])
 
     @operation
     def stop_node(self, node: Node, ex_deallocate: bool = True) -> Op[bool]:
         """Stop a VM, waiting until done: deallocate it (no compute billed; Libcloud's
         default), or with ``ex_deallocate=False`` power it off (still billed)."""
-        return (yield from self._action(node, "deallocate" if ex_deallocate else "powerOff"))
+        if ex_deallocate:
+            return (yield from self._power_node(node, "stop"))
+        return (yield from self._action(node, "powerOff"))
 
-    ex_start_node = alias(start_node, "Apache Libcloud's name for :meth:`start_node`.")
+    ex_start_node = alias(NodeDriver.start_node, "Apache Libcloud's name for :meth:`start_node`.")
 
     @operation
     def ex_stop_node(self, node: Node, deallocate: bool = True) -> Op[bool]:

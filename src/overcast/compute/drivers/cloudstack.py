@@ -83,6 +83,7 @@ from overcast.auth.cloudstack import CloudStackCredentials
 from overcast.auth.cloudstack import sign_request
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -798,20 +799,10 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
                                missing=NodeNotFound)
         return True
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot a VM (``rebootVirtualMachine``), waiting for the job."""
-        return (yield from self._vm_job("rebootVirtualMachine", node))
-
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start a stopped VM (``startVirtualMachine``), waiting for the job."""
-        return (yield from self._vm_job("startVirtualMachine", node))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Stop a VM (``stopVirtualMachine``), waiting for the job."""
-        return (yield from self._vm_job("stopVirtualMachine", node))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """``rebootVirtualMachine``, ``startVirtualMachine`` or
+        ``stopVirtualMachine``, waiting for the job."""
+        return self._vm_job(f"{change}VirtualMachine", node)
 
     @operation
     def destroy_node(self, node: Node, ex_expunge: bool = False) -> Op[bool]:
@@ -1330,8 +1321,8 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
 
     # -- Libcloud's other names -----------------------------------------------------------
 
-    ex_start = alias(start_node, "Apache Libcloud's name for :meth:`start_node`.")
-    ex_stop = alias(stop_node, "Apache Libcloud's name for :meth:`stop_node`.")
+    ex_start = alias(NodeDriver.start_node, "Apache Libcloud's name for :meth:`start_node`.")
+    ex_stop = alias(NodeDriver.stop_node, "Apache Libcloud's name for :meth:`stop_node`.")
     ex_import_keypair_from_string = alias(
         NodeDriver.import_key_pair_from_string,
         "Apache Libcloud's name for :meth:`import_key_pair_from_string`.")

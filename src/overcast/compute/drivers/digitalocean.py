@@ -57,6 +57,7 @@ from typing import TypeVar
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -125,6 +126,9 @@ CREATE_ATTRIBUTES: Final = frozenset({
     "backups", "ipv6", "private_networking", "tags", "ssh_keys", "user_data", "monitoring",
     "volumes", "vpc_uuid", "with_droplet_agent",
 })
+#: The droplet action of each power change.
+_POWER_ACTIONS: Final[Mapping[PowerChange, str]] = {
+    "reboot": "reboot", "start": "power_on", "stop": "power_off"}
 _HOSTNAME_CHARS: Final = frozenset(string.ascii_letters + string.digits + ".-")
 _VOLUME_CHARS: Final = frozenset(string.ascii_lowercase + string.digits + "-")
 
@@ -449,22 +453,13 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         yield from self._await_action(data["action"])
         return True
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot a droplet (the ``reboot`` action), waiting until it is completed."""
-        return (yield from self._node_action(node, "reboot"))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """The droplet action ``reboot``, ``power_on`` or ``power_off``, waited
+        for until it is completed."""
+        return self._node_action(node, _POWER_ACTIONS[change])
 
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Power a droplet on (``power_on``), waiting until it is completed."""
-        return (yield from self._node_action(node, "power_on"))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Power a droplet off (``power_off``), waiting until it is completed."""
-        return (yield from self._node_action(node, "power_off"))
-
-    ex_power_on_node = alias(start_node, "Apache Libcloud's name for :meth:`start_node`.")
+    ex_power_on_node = alias(NodeDriver.start_node,
+                             "Apache Libcloud's name for :meth:`start_node`.")
 
     @operation
     def ex_shutdown_node(self, node: Node) -> Op[bool]:

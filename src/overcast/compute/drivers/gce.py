@@ -79,6 +79,7 @@ from overcast.auth.tokens import AccessToken
 from overcast.auth.tokens import send_with_bearer
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.checks import check_positive
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -1203,22 +1204,22 @@ class GCENodeDriver(HttpApi, NodeDriver):
                                 what=name, missing=NodeNotFound)
         return True
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reset an instance (``POST .../reset``), waiting for the operation."""
-        return (yield from self._node_call(node, "reset"))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """``POST .../reset``, ``.../start`` or ``.../stop`` (the instance becomes
+        ``TERMINATED``, i.e. stopped), waiting for the operation."""
+        return self._node_call(node, "reset" if change == "reboot" else change)
 
     @operation
     def start_node(self, node: Node, ex_sync: bool = True) -> Op[bool]:
         """Start a stopped instance (``POST .../start``), waiting for the
         operation (``ex_sync`` is Libcloud's; the wait always happens)."""
-        return (yield from self._node_call(node, "start"))
+        return (yield from self._power_node(node, "start"))
 
     @operation
     def stop_node(self, node: Node, ex_sync: bool = True) -> Op[bool]:
         """Stop an instance (``POST .../stop``; it becomes ``TERMINATED``,
         i.e. stopped), waiting for the operation."""
-        return (yield from self._node_call(node, "stop"))
+        return (yield from self._power_node(node, "stop"))
 
     @operation
     def ex_start_node(self, node: Node, sync: bool = True) -> Op[bool]:

@@ -70,6 +70,7 @@ from typing import TypeVar
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -143,6 +144,9 @@ VOLUME_STATES: Final = {
 #: The tag prefix of a create's request token.
 TOKEN_TAG: Final = "overcast-token-"
 #: Linode's rule for instance labels.
+#: The instance action (``POST /linode/instances/{id}/<action>``) of each power change.
+_POWER_ACTIONS: Final[Mapping[PowerChange, str]] = {
+    "reboot": "reboot", "start": "boot", "stop": "shutdown"}
 _LABEL: Final = re.compile(r"\A[A-Za-z0-9](?!.*(--|__|\.\.))[A-Za-z0-9_.-]{1,62}[A-Za-z0-9]\Z")
 _VOLUME_LABEL: Final = re.compile(r"\A[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
 #: Linode's smallest volume, in GiB.
@@ -465,23 +469,14 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         return (yield from self._post(f"{self._instance_path(node_id)}/{action}", body,
                                       node_id, NodeNotFound))
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot an instance (``POST .../reboot``)."""
-        return (yield from self._instance_post(node, "reboot"))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """``POST .../reboot``, ``.../boot`` or ``.../shutdown`` (not waited for)."""
+        return self._instance_post(node, _POWER_ACTIONS[change])
 
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Boot an instance (``POST .../boot``)."""
-        return (yield from self._instance_post(node, "boot"))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Shut an instance down (``POST .../shutdown``)."""
-        return (yield from self._instance_post(node, "shutdown"))
-
-    ex_start_node = alias(start_node, "Apache Libcloud's older name for :meth:`start_node`.")
-    ex_stop_node = alias(stop_node, "Apache Libcloud's older name for :meth:`stop_node`.")
+    ex_start_node = alias(NodeDriver.start_node,
+                          "Apache Libcloud's older name for :meth:`start_node`.")
+    ex_stop_node = alias(NodeDriver.stop_node,
+                         "Apache Libcloud's older name for :meth:`stop_node`.")
 
     @operation
     def ex_resize_node(self, node: Node, size: NodeSize,

@@ -60,6 +60,7 @@ from typing import TypeVar
 from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.checks import check_positive
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
@@ -114,6 +115,10 @@ T = TypeVar("T")
 #: The tag prefix of an instance create's request token.
 TOKEN_TAG: Final = "overcast-token-"
 #: Vultr's smallest and largest block storage volume, in GB.
+#: The instance action of each power change, and the power status it leads to.
+_POWER_ACTIONS: Final[Mapping[PowerChange, tuple[str, str]]] = {
+    "reboot": ("reboot", "running"), "start": ("start", "running"),
+    "stop": ("halt", "stopped")}
 MIN_VOLUME_GB: Final = 10
 MAX_VOLUME_GB: Final = 40000
 _STATES: Final = {
@@ -419,10 +424,12 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
                        [("tag", f"{TOKEN_TAG}{token}")]),
             lambda node: node.name == spec.name))
 
-    def _power(self, node: Node, action: str, wanted: str) -> Op[bool]:
-        """``POST /instances/{id}/{action}``, then read the instance (pausing
-        :attr:`poll_interval` with the runtime's ``Sleep``) until its power
-        status is ``wanted``; OperationTimeout after :attr:`wait_timeout`."""
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """``POST /instances/{id}/reboot``, ``.../start`` or ``.../halt``, then
+        read the instance (pausing :attr:`poll_interval` with the runtime's
+        ``Sleep``) until it runs (is stopped, after ``halt``); OperationTimeout
+        after :attr:`wait_timeout`."""
+        action, wanted = _POWER_ACTIONS[change]
         path = self._path("instances", self._expect(node, Node, "node").id, "node id")
         yield from self._send("POST", f"{path}/{action}", what=node.id, missing=NodeNotFound)
         for _ in range(max(1, math.ceil(self.wait_timeout / self.poll_interval))):
@@ -434,21 +441,6 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
             yield Sleep(self.poll_interval)
         raise OperationTimeout(f"Vultr instance {node.id} was not {wanted} within "
                                f"{self.wait_timeout:g}s of {action}", driver=self)
-
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot an instance (``POST /instances/{id}/reboot``), waiting until it runs."""
-        return (yield from self._power(node, "reboot", "running"))
-
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start an instance (``POST /instances/{id}/start``), waiting until it runs."""
-        return (yield from self._power(node, "start", "running"))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Halt an instance (``POST /instances/{id}/halt``), waiting until it is stopped."""
-        return (yield from self._power(node, "halt", "stopped"))
 
     @operation
     def ex_stop_nodes(self, nodes: Sequence[Node]) -> Op[bool]:

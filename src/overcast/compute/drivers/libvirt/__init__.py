@@ -63,6 +63,7 @@ from typing import TypeVar
 
 from overcast.compute.base import NodeDriverAsync
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.drivers.libvirt.host import _STATE_NAMES
 from overcast.compute.drivers.libvirt.host import _STATES
 from overcast.compute.drivers.libvirt.host import DISK_PREFIX
@@ -327,25 +328,17 @@ class LibvirtNodeDriver(LibvirtHost):
         found = yield from self._send(self._find_uuid, str(uuid.UUID(token)))
         return None if found is None else self._to_node(found)
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot a domain (power-cycle it where the hypervisor cannot reboot)."""
-        return (yield from self._on_domain(self._reboot, node))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """Reboot a domain (power-cycle it where the hypervisor cannot reboot);
+        start a shut-off one (resume a paused or wake a suspended one); or ask a
+        running one to shut down (ACPI), True once asked.
 
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start a shut-off domain (resume a paused or wake a suspended one)."""
-        return (yield from self._on_domain(self._start, node))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Ask a running domain to shut down (ACPI); True once asked.
-
-        The guest shuts down in its own time (``state`` is ``STOPPED`` when it
-        has); a guest that ignores ACPI keeps running. A domain already shut
-        off is left as it is.
+        A stopped guest shuts down in its own time (``state`` is ``STOPPED``
+        when it has); a guest that ignores ACPI keeps running. A domain already
+        shut off is left as it is.
         """
-        return (yield from self._on_domain(self._stop, node))
+        steps = {"reboot": self._reboot, "start": self._start, "stop": self._stop}
+        return self._on_domain(steps[change], node)
 
     @operation
     def destroy_node(self, node: Node) -> Op[bool]:

@@ -13,6 +13,7 @@ from typing import Final
 from urllib.parse import quote
 
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.drivers.openstack.api import MAX_NAME
 from overcast.compute.drivers.openstack.api import TOKEN_KEY
 from overcast.compute.drivers.openstack.api import OpenStackApi
@@ -65,6 +66,10 @@ NODE_STATES: Final = {
     "UNKNOWN": NodeState.UNKNOWN,
 }
 #: Characters with a meaning in the regular expressions of MySQL, PostgreSQL and Python.
+#: The server action of each power change.
+_POWER_ACTIONS: Final[Mapping[PowerChange, dict[str, Any]]] = {
+    "reboot": {"reboot": {"type": "SOFT"}}, "start": {"os-start": None},
+    "stop": {"os-stop": None}}
 _REGEX_SPECIAL: Final = frozenset(".^$*+?()[]{}|\\")
 
 
@@ -383,19 +388,13 @@ class OpenStackServers(OpenStackApi):
     @operation
     def reboot_node(self, node: Node, *, ex_hard: bool = False) -> Op[bool]:
         """Reboot a server (``reboot`` action, ``SOFT`` or with ``ex_hard`` ``HARD``)."""
-        return (yield from self._action(
-            node, {"reboot": {"type": "HARD" if ex_hard else "SOFT"}}
-        ))
+        if ex_hard:
+            return (yield from self._action(node, {"reboot": {"type": "HARD"}}))
+        return (yield from self._power_node(node, "reboot"))
 
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start a stopped server (``os-start`` action)."""
-        return (yield from self._action(node, {"os-start": None}))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Stop a running server (``os-stop`` action)."""
-        return (yield from self._action(node, {"os-stop": None}))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """The server action ``reboot`` (``SOFT``), ``os-start`` or ``os-stop``."""
+        return self._action(node, _POWER_ACTIONS[change])
 
     @operation
     def destroy_node(self, node: Node) -> Op[bool]:
