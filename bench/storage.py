@@ -5,7 +5,9 @@ run. Each (client, workload) cell runs in its own subprocess, so client CPU
 (``time.process_time`` of that process, all threads) and peak RSS
 (``ru_maxrss``) belong to that client alone. Clients:
 
-* ``overcast`` (sync runner, pycurl) and ``overcast-async`` (aiohttp);
+* ``overcast`` (sync runner, pycurl) and ``overcast-async`` (async runner, its
+  default transport on asyncio: libcurl's multi interface; ``--async-transport
+  aiohttp`` picks another);
 * ``libcloud``: apache-libcloud's S3 driver (with the one-line fix SeaweedFS
   needs for listings: it rejects Libcloud's ``Version`` query parameter);
 * ``boto3``: the client API, and s3transfer (``upload_file``,
@@ -49,6 +51,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
@@ -97,13 +100,16 @@ class Client:
 
 
 class Overcast(Client):
+    #: Runtime options for the driver (``--async-transport`` sets one).
+    options: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, *args: str) -> None:
         super().__init__(*args)
         from overcast.storage import Provider
         from overcast.storage import get_driver
 
         self.d = get_driver(Provider.S3)(self.key, self.secret, endpoint=self.endpoint,
-                                         pool_size=16)
+                                         pool_size=16, **self.options)
         self.c = self.d.get_container(BUCKET)
 
     def get(self, name: str) -> int:
@@ -511,6 +517,8 @@ def peak_rss_mib() -> float:
 def worker(args: argparse.Namespace) -> int:
     if args.src:  # an earlier overcast, from a work tree of another commit
         sys.path.insert(0, args.src)
+    elif args.async_transport:
+        Overcast.options = {"async_transport": args.async_transport}
     sizes = plan(args.quick)
     client = FACTORIES[args.client.partition("@")[0]](args.endpoint, args.key, args.secret)
     with tempfile.TemporaryDirectory() as tmp:
@@ -613,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", metavar="REV",
                         help="also run overcast as of git revision REV (a work tree of it), "
                              "as the clients overcast@REV and overcast-async@REV")
+    parser.add_argument("--async-transport", metavar="NAME",
+                        help="the async transport of overcast-async (pycurl, aiohttp); "
+                             "default: the driver's (a --baseline keeps its own)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for extra in ("client", "workload", "endpoint", "key", "secret", "big", "src"):
         parser.add_argument(f"--{extra}", help=argparse.SUPPRESS)
@@ -650,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
                            server.access_key, "--secret", server.secret_key, "--big", big]
                     cmd += ["--quick"] if args.quick else []
                     cmd += ["--src", sources[client]] if client in sources else []
+                    if args.async_transport and client not in sources:
+                        cmd += ["--async-transport", args.async_transport]
                     if work.startswith(("upload", "download")):
                         dropped.append(settle_page_cache())
                     if work.startswith("upload"):

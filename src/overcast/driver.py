@@ -73,8 +73,8 @@ class RuntimeOptions(TypedDict, total=False):
     * ``verify``: TLS verification: True, False, or a CA bundle path.
     * ``sync_transport``: ``"pycurl"`` (default), ``"urllib3"`` or ``"httpx"``, or a
       factory.
-    * ``async_transport``: ``"aiohttp"`` (default on asyncio), ``"pycurl"``
-      (libcurl's multi interface) or ``"httpx"`` (default on trio), or a factory.
+    * ``async_transport``: ``"pycurl"`` (libcurl's multi interface, default on
+      asyncio), ``"aiohttp"`` or ``"httpx"`` (default on trio), or a factory.
     * ``unix_socket``: send every request over this UNIX socket (a local
       engine's API); the URL's host then only fills the Host header.
     * ``client_cert``: a TLS client certificate, a PEM file holding certificate
@@ -241,7 +241,7 @@ class BaseDriver:
 
         choice = self._options.get("async_transport")
         if choice is None:
-            choice = "httpx" if sniffio.current_async_library() == "trio" else "aiohttp"
+            choice = "httpx" if sniffio.current_async_library() == "trio" else "pycurl"
         transport: AsyncTransport = self._make_transport(ASYNC_TRANSPORTS, choice, config,
                                                          "async")
         return transport

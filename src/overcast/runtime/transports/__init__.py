@@ -1,8 +1,11 @@
-"""Pluggable HTTP transports. The defaults were chosen by ``bench/transport.py``
-(see ``bench/README.md``): pycurl (libcurl) for the sync runner, aiohttp for the
-async runner on asyncio, and httpx's async client on trio (aiohttp runs only on
-asyncio). urllib3 and httpx are optional sync transports (extras ``urllib3``
-and ``httpx``)."""
+"""Pluggable HTTP transports. The defaults were chosen by measurement (see
+``bench/README.md``): libcurl through pycurl for the sync runner
+(``pycurl``), libcurl's multi interface driven by the running asyncio loop for
+the async runner on asyncio (``pycurl_async``: the same C transport, about half
+aiohttp's CPU per small request), and httpx's async client on trio (both
+libcurl and aiohttp integrate with asyncio only). aiohttp stays selectable
+(``async_transport="aiohttp"``); urllib3 and httpx are optional sync
+transports (extras ``urllib3`` and ``httpx``)."""
 
 from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import AsyncTransport
