@@ -16,7 +16,9 @@ from typing import Any
 from typing import ClassVar
 from typing import Protocol
 from typing import TypeAlias
+from typing import TypeVar
 
+from overcast.errors import InvalidInput
 from overcast.models import Model
 from overcast.runtime.redact import Secret
 
@@ -39,7 +41,19 @@ __all__ = [
     "StorageVolumeState",
     "VolumeSnapshot",
     "VolumeSnapshotState",
+    "bound_driver",
 ]
+
+D = TypeVar("D")
+
+
+def bound_driver(driver: D | None, what: str) -> D:
+    """``driver``: the driver a provider's own object (an address, a firewall
+    rule, in Apache Libcloud's classes) came from; InvalidInput, naming
+    ``what``, for one bound to no driver."""
+    if driver is None:
+        raise InvalidInput(f"this {what} is bound to no driver")
+    return driver
 
 
 # -- states ------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from overcast.errors import InvalidInput
 
-__all__ = ["check_endpoint", "check_page_size", "libcloud_endpoint", "secure_or_token"]
+__all__ = ["check_endpoint", "check_page_size", "check_polling", "libcloud_endpoint",
+           "secure_or_token"]
 
 
 def check_endpoint(
@@ -57,6 +58,19 @@ def check_page_size(value: object, *, maximum: int | None = None, minimum: int =
             f"{option} must be an integer from {minimum} to {maximum}: {value!r}", driver=driver
         )
     return value
+
+
+def check_polling(poll_interval: object, wait_timeout: object, *,
+                  driver: Any = None) -> tuple[float, float]:
+    """``(poll_interval, wait_timeout)`` as floats: the pause between two looks
+    at a change the provider makes in its own time, and how long to wait for
+    it at most; each a positive number of seconds."""
+    checked = []
+    for option, value in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise InvalidInput(f"{option} must be a positive number: {value!r}", driver=driver)
+        checked.append(float(value))
+    return checked[0], checked[1]
 
 
 def libcloud_endpoint(endpoint: str | None, host: object = None, port: object = None,

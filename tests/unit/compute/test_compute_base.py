@@ -28,6 +28,7 @@ from overcast.compute.base import NodeState
 from overcast.compute.base import PowerChange
 from overcast.compute.base import StorageVolume
 from overcast.compute.base import VolumeSnapshot
+from overcast.compute.models import bound_driver
 from overcast.errors import InvalidInput
 from overcast.errors import KeyPairAlreadyExists
 from overcast.errors import KeyPairNotFound
@@ -124,6 +125,13 @@ def test_model_conveniences_delegate_to_the_driver(cloud: Any) -> None:
     ]
     pair = driver.import_key_pair_from_string("me", "ssh-ed25519 AAAA")
     assert pair.delete() and driver.key_pairs == {}
+
+
+def test_a_providers_own_object_without_a_driver_says_so() -> None:
+    driver = Powers()
+    assert bound_driver(driver, "address") is driver
+    with pytest.raises(InvalidInput, match="this firewall is bound to no driver"):
+        bound_driver(None, "firewall")
 
 
 def test_unbound_models_say_so() -> None:

@@ -81,7 +81,6 @@ from overcast.backup.base import BackupTargetJobStatusType
 from overcast.backup.base import BackupTargetRecoveryPoint
 from overcast.backup.base import BackupTargetType
 from overcast.compute.base import request_token
-from overcast.compute.checks import check_positive
 from overcast.compute.drivers.ec2.api import CONTROL
 from overcast.compute.drivers.ec2.api import DEFAULT_PAGE_SIZE
 from overcast.compute.drivers.ec2.api import TOKEN_TAG
@@ -116,6 +115,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import find_first
+from overcast.runtime.options import check_polling
 from overcast.runtime.redact import Secret
 from overcast.xml import fields
 
@@ -228,10 +228,8 @@ class EBSBackupDriver(EC2Query, BackupDriver):
                 raise InvalidInput("give the access key as key or access_id, not both",
                                    driver=self)
             key = access_id
-        check_positive("poll_interval", poll_interval, self)
-        check_positive("wait_timeout", wait_timeout, self)
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = float(wait_timeout)
+        self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
+                                                              driver=self)
         self._setup_query(key, secret, region, token, profile=profile, endpoint=endpoint,
                           page_size=page_size)
         super().__init__(**options)

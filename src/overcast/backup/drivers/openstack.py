@@ -84,6 +84,7 @@ from overcast.runtime.ops import create_once
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import check_polling
 from overcast.runtime.redact import Secret
 
 __all__ = ["OpenStackBackupDriver"]
@@ -167,11 +168,8 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
                       application_credential_id=application_credential_id,
                       application_credential_secret=application_credential_secret)
         self.page_size = check_page_size(page_size, maximum=1000, driver=self)
-        for what, value in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise InvalidInput(f"{what} must be positive seconds: {value!r}", driver=self)
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = float(wait_timeout)
+        self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
+                                                              driver=self)
         super().__init__(**options)
 
     def _request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Request:

@@ -96,6 +96,7 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.models import bound_driver
 from overcast.errors import AlreadyExists
 from overcast.errors import ImageNotFound
 from overcast.errors import InvalidCredentials
@@ -127,6 +128,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import find_first
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import check_polling
 from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
@@ -219,9 +221,7 @@ class CloudStackAddress:
 
     def release(self) -> bool:
         """Release this address (``disassociateIpAddress``)."""
-        if self.driver is None:
-            raise InvalidInput("this address is bound to no driver")
-        return self.driver.ex_release_public_ip(self)
+        return bound_driver(self.driver, "address").ex_release_public_ip(self)
 
     def __str__(self) -> str:
         return self.address
@@ -355,11 +355,8 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
         self.endpoint = found.rstrip("/") if urlsplit(found).path not in ("", "/") else \
             found.rstrip("/") + DEFAULT_PATH
         self.page_size = check_page_size(page_size, driver=self)
-        for option, value in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise InvalidInput(f"{option} must be a positive number: {value!r}", driver=self)
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = float(wait_timeout)
+        self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
+                                                              driver=self)
         self._secret = Secret(secret or "")
         self._credentials = CloudStackCredentials(
             key if isinstance(key, str) else "", self._secret,

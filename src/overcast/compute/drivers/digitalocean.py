@@ -70,6 +70,7 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.models import bound_driver
 from overcast.compute.values import moment
 from overcast.compute.values import price
 from overcast.compute.values import whole
@@ -102,6 +103,7 @@ from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import check_polling
 from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
@@ -157,9 +159,7 @@ class DigitalOceanFloatingIP:
 
     def delete(self) -> bool:
         """Release this floating IP."""
-        if self.driver is None:
-            raise InvalidInput("this floating IP is bound to no driver")
-        return self.driver.ex_delete_floating_ip(self)
+        return bound_driver(self.driver, "floating IP").ex_delete_floating_ip(self)
 
     def __repr__(self) -> str:
         return f"<DigitalOceanFloatingIP: ip={self.ip_address}, node_id={self.node_id}>"
@@ -202,11 +202,8 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                           driver=self) or DEFAULT_ENDPOINT
         self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, clamp=True,
                                          driver=self)
-        for option, value in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise InvalidInput(f"{option} must be a positive number: {value!r}", driver=self)
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = float(wait_timeout)
+        self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
+                                                              driver=self)
         self._use_bearer(key, missing="DigitalOcean needs an API token")
 
     def _repr_fields(self) -> dict[str, object]:

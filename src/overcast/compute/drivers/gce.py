@@ -80,7 +80,6 @@ from overcast.auth.tokens import send_with_bearer
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
 from overcast.compute.base import PowerChange
-from overcast.compute.checks import check_positive
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
 from overcast.compute.models import NodeAuthSSHKey
@@ -92,6 +91,7 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.models import bound_driver
 from overcast.compute.values import moment
 from overcast.compute.values import whole
 from overcast.errors import AlreadyExists
@@ -129,6 +129,7 @@ from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import check_polling
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
 from overcast.runtime.paging import paginate
@@ -270,9 +271,7 @@ class GCEAddress:
 
     def destroy(self) -> bool:
         """Release this address."""
-        if self.driver is None:
-            raise InvalidInput("this address is bound to no driver")
-        return self.driver.ex_destroy_address(self)
+        return bound_driver(self.driver, "address").ex_destroy_address(self)
 
     def __repr__(self) -> str:
         return f"<GCEAddress id={self.id} name={self.name} address={self.address} " \
@@ -308,9 +307,7 @@ class GCEFirewall:
 
     def destroy(self) -> bool:
         """Delete this firewall rule."""
-        if self.driver is None:
-            raise InvalidInput("this firewall is bound to no driver")
-        return self.driver.ex_destroy_firewall(self)
+        return bound_driver(self.driver, "firewall").ex_destroy_firewall(self)
 
     def __repr__(self) -> str:
         return f"<GCEFirewall id={self.id} name={self.name} network={self.network}>"
@@ -392,8 +389,8 @@ class GCENodeDriver(HttpApi, NodeDriver):
         for what, value in (("project", project), ("datacenter", datacenter)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidInput(f"{what} must be a non-empty string: {value!r}", driver=self)
-        check_positive("poll_interval", poll_interval, self)
-        check_positive("wait_timeout", wait_timeout, self)
+        self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
+                                                              driver=self)
         if scopes is not None and (isinstance(scopes, str) or not all(
                 isinstance(s, str) and s for s in scopes)):
             raise InvalidInput("scopes must be a list of scope URLs", driver=self)
@@ -401,8 +398,6 @@ class GCENodeDriver(HttpApi, NodeDriver):
         self.zone = datacenter
         self.endpoint = check_endpoint(endpoint, driver=self)
         self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, driver=self)
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = float(wait_timeout)
         self.scopes = tuple(scopes) if scopes is not None else DEFAULT_SCOPES
         self.credential_file = credential_file
         inside = auth_type == "GCE" or (auth_type is None and not user_id and not key

@@ -61,7 +61,6 @@ from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
 from overcast.compute.base import PowerChange
-from overcast.compute.checks import check_positive
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
@@ -102,6 +101,7 @@ from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import pure
 from overcast.runtime.options import check_page_size
+from overcast.runtime.options import check_polling
 from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
@@ -175,10 +175,8 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
                                           driver=self) or DEFAULT_ENDPOINT
         self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, clamp=True,
                                          driver=self)
-        check_positive("poll_interval", poll_interval, self)
-        check_positive("wait_timeout", wait_timeout, self)
-        self.poll_interval = float(poll_interval)
-        self.wait_timeout = float(wait_timeout)
+        self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
+                                                              driver=self)
         self._use_bearer(key, missing="Vultr needs an API key")
 
     def _repr_fields(self) -> dict[str, object]:
