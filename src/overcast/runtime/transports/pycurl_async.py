@@ -151,7 +151,6 @@ class PycurlAsyncTransport(CurlSetup, AsyncTransport):
             method=request.method,
         )
         if streaming:
-            transfer.feed = feed
             stream = _PycurlAsyncStream(transfer)
             if 200 <= status < 300:
                 declared = response.headers.get("Content-Length")
