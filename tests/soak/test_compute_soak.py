@@ -113,6 +113,6 @@ def test_200_creates_through_dropped_answers_make_200_instances(
     assert driver.lookups > 0
     # Every lookup settled a RunInstances whose answer was lost, and nothing else did.
     assert driver.lookups == tally.unknown
-    check_accounts(mode, figures, tally)
+    check_accounts(figures, tally)
     report("compute", mode, started, figures, tally, nodes=NODES, instances=len(made),
            reconciliations=driver.lookups, faults=FAULTS.describe())

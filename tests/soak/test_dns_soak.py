@@ -112,7 +112,7 @@ def test_a_500_record_sync_converges_through_every_fault(
     zone = direct.get_zone(domain)
     assert managed(direct, zone) == RECORD_SETS
     assert figures.failures > 0
-    check_accounts(mode, figures, tally)
+    check_accounts(figures, tally)
     report("dns", mode, started, figures, tally, record_sets=RECORD_SETS,
            faults=FAULTS.describe())
     direct.delete_zone(zone)

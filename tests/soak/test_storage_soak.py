@@ -151,7 +151,7 @@ def test_10000_objects_arrive_intact_through_503s_and_resets(
         assert open_uploads(server, bucket) == []
         assert sorted(stored_keys(server, bucket)) == sorted(by_name)
         assert figures.injected["unavailable"] > 0 and figures.injected["reset"] > 0
-        check_accounts(mode, figures, tally)
+        check_accounts(figures, tally)
         report(
             "storage", mode, started, figures, tally,
             objects=OBJECTS,
