@@ -4,7 +4,7 @@ of requests 503 without forwarding them and resets 0.1 % after the server acted.
 The S3 driver talks to a real SeaweedFS (which checks every signature: the
 proxy forwards the client's ``Host``) through :class:`~servers.faultproxy.FaultProxy`,
 16 calls at a time, in sync mode (threads, pycurl) and in async mode (tasks,
-aiohttp). Most objects are small; some go up in parts and some in two parts
+libcurl's multi interface). Most objects are small; some go up in parts and some in two parts
 of 5 MiB (SeaweedFS, like S3, refuses a smaller part but the last:
 ``EntityTooSmall``), which are downloaded as streams. Afterwards every object
 must have arrived intact (SHA-256 of each downloaded file), the listing must

@@ -282,7 +282,9 @@ def test_every_request_names_overcast_as_its_user_agent(
     assert server.state.hits("/ok")[-1].headers["User-Agent"] == f"overcast/{__version__}"
 
 
-@pytest.mark.parametrize("name", ["pycurl", "urllib3", "httpx", "aiohttp", "httpx-async"])
+@pytest.mark.parametrize(
+    "name", ["pycurl", "urllib3", "httpx", "pycurl-async", "aiohttp", "httpx-async"]
+)
 def test_a_requests_own_user_agent_replaces_the_transports(
     server: ScriptedServer, name: str
 ) -> None:
@@ -291,10 +293,12 @@ def test_a_requests_own_user_agent_replaces_the_transports(
     from overcast.runtime.transports.httpx import HttpxAsyncTransport
     from overcast.runtime.transports.httpx import HttpxSyncTransport
     from overcast.runtime.transports.pycurl import PycurlTransport
+    from overcast.runtime.transports.pycurl_async import PycurlAsyncTransport
     from overcast.runtime.transports.urllib3 import Urllib3Transport
 
     sync = {"pycurl": PycurlTransport, "urllib3": Urllib3Transport, "httpx": HttpxSyncTransport}
-    asynchronous = {"aiohttp": AiohttpTransport, "httpx-async": HttpxAsyncTransport}
+    asynchronous = {"pycurl-async": PycurlAsyncTransport, "aiohttp": AiohttpTransport,
+                    "httpx-async": HttpxAsyncTransport}
     seen = []
     for own in ({}, {"user-agent": "mine/1"}):
         request = Request("GET", f"{server.url}/ok", dict(own))
@@ -377,8 +381,9 @@ SAS_SIGNATURE = "Ab+cD/eF==zz9"  # characters clients encode differently
 @pytest.mark.parametrize(
     ("sync_transport", "async_transport", "run"),
     [("pycurl", None, "sync"), ("urllib3", None, "sync"), ("httpx", None, "sync"),
-     ("pycurl", "aiohttp", "async"), ("pycurl", "httpx", "async")],
-    ids=["pycurl", "urllib3", "httpx", "aiohttp", "httpx-async"],
+     ("pycurl", "pycurl", "async"), ("pycurl", "aiohttp", "async"),
+     ("pycurl", "httpx", "async")],
+    ids=["pycurl", "urllib3", "httpx", "pycurl-async", "aiohttp", "httpx-async"],
 )
 def test_a_sas_signature_echoed_or_logged_is_redacted(
     server: ScriptedServer, sync_transport: str, async_transport: str | None, run: str,
@@ -410,8 +415,9 @@ def test_a_sas_signature_echoed_or_logged_is_redacted(
 TRANSPORTS = pytest.mark.parametrize(
     ("sync_transport", "async_transport", "run"),
     [("pycurl", None, "sync"), ("urllib3", None, "sync"), ("httpx", None, "sync"),
-     ("pycurl", "aiohttp", "async"), ("pycurl", "httpx", "async")],
-    ids=["pycurl", "urllib3", "httpx", "aiohttp", "httpx-async"],
+     ("pycurl", "pycurl", "async"), ("pycurl", "aiohttp", "async"),
+     ("pycurl", "httpx", "async")],
+    ids=["pycurl", "urllib3", "httpx", "pycurl-async", "aiohttp", "httpx-async"],
 )
 
 
