@@ -18,7 +18,7 @@ from overcast.errors import ProviderError
 from overcast.loadbalancer.base import BalancerImmutable
 from overcast.runtime.api import HttpApi
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Sleep
+from overcast.runtime.ops import poll
 
 __all__ = ["WaitsUntilActive"]
 
@@ -44,16 +44,17 @@ class WaitsUntilActive(HttpApi):
     def _active(self, balancer_id: str) -> Op[dict[str, Any]]:
         """Wait until the balancer is ``ACTIVE`` (pausing ``poll_interval``
         between looks, at most ``wait_timeout`` in all); its description."""
-        for _ in range(max(1, int(self.wait_timeout / self.poll_interval))):
-            found = yield from self._describe(balancer_id)
+        def active(found: dict[str, Any]) -> bool:
             status = found.get(self.status_key)
-            if status == "ACTIVE":
-                return found
             if status in self.failed_states:
                 raise ProviderError(f"balancer {balancer_id} is {status}", driver=self)
-            yield Sleep(self.poll_interval)
-        raise ProviderError(f"balancer {balancer_id} was not ACTIVE within "
-                            f"{self.wait_timeout:g}s", driver=self)
+            return status == "ACTIVE"
+
+        return (yield from poll(
+            lambda: self._describe(balancer_id), active, interval=self.poll_interval,
+            timeout=self.wait_timeout, timed_out=lambda found: ProviderError(
+                f"balancer {balancer_id} was not ACTIVE within {self.wait_timeout:g}s",
+                driver=self)))
 
     def _change(self, balancer_id: str, method: str, path: str, *, json: Any = None,
                 what: str = "", missing: type[NotFound] = NotFound) -> Op[Any]:

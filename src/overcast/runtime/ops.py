@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
@@ -12,8 +13,10 @@ from overcast.errors import OutcomeUnknown
 from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
+from overcast.runtime.effects import Sleep
 
-__all__ = ["collect", "create_once", "expand", "find_by_id", "find_first", "or_none", "pure"]
+__all__ = ["collect", "create_once", "expand", "find_by_id", "find_first", "or_none", "poll",
+           "pure"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -135,3 +138,31 @@ def create_once(send: Callable[[], Op[T]], find: Callable[[], Op[T | None]], *,
             if attempt == attempts:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def poll(look: Callable[[], Op[T]], settled: Callable[[T], bool], *, interval: float,
+         timeout: float, timed_out: Callable[[T], Exception], current: T | None = None,
+         growth: float = 1.0, max_interval: float = math.inf) -> Op[T]:
+    """Look at something the provider changes in its own time until it has settled.
+
+    ``current`` (what the call that began the change answered, when it tells
+    the state) is judged first, else what ``look()`` finds. While ``settled``
+    says no, the runtime's ``Sleep`` pauses ``interval`` (each pause ``growth``
+    times the one before, at most ``max_interval``) and ``look()`` looks again;
+    once the pauses add up to ``timeout`` (the last may take it past), the last
+    thing seen goes to ``timed_out`` and the exception it returns is raised.
+    ``settled`` raises itself for a change that ended in failure. The last
+    look is always judged before giving up, and a pause never counts against
+    the operation's total time: its limit is ``timeout``.
+    """
+    if current is None:
+        current = yield from look()
+    waited, pause = 0.0, interval
+    while not settled(current):
+        if waited > timeout or math.isclose(waited, timeout):
+            raise timed_out(current)
+        yield Sleep(pause)
+        waited += pause
+        pause = min(pause * growth, max_interval)
+        current = yield from look()
+    return current

@@ -32,6 +32,7 @@ from overcast.runtime.policy import RetryPolicy
 from overcast.testing import MODES
 from overcast.testing import Script
 from overcast.testing import call
+from servers.pauses import record_pauses
 
 AUTH = "https://keystone.example/v3"
 CINDER = "https://cinder.example/v3/p1"
@@ -199,18 +200,22 @@ def test_a_backup_ending_in_error_raises_with_cinders_reason(mode: str,
     script.assert_done()
 
 
-def test_waiting_is_bounded_by_wait_timeout(mode: str) -> None:
+def test_waiting_is_bounded_by_wait_timeout(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """wait_timeout 0.003 s at 0.001 s apart: three pauses, a look before the
+    first and after each, then OperationTimeout naming the last status seen."""
+    paused = record_pauses(monkeypatch)
     script = Script()
     keystone(script)
     script.expect("POST", f"{CINDER}/backups/b-1/restore").reply(
         202, json={"restore": {"backup_id": "b-1", "volume_id": VOLUME, "volume_name": "x"}})
-    for _ in range(3):
+    for _ in range(4):
         script.expect("GET", f"{CINDER}/volumes/{VOLUME}").reply(
             200, json={"volume": {"id": VOLUME, "status": "restoring-backup"}})
     owner = target()
     with pytest.raises(OperationTimeout, match="restoring-backup"):
         call(mode, driver(script, poll_interval=0.001, wait_timeout=0.003), "recover_target",
              owner, point(owner))
+    assert paused.count(0.001) == 3
     script.assert_done()
 
 

@@ -27,6 +27,7 @@ from overcast.storage.transfer import PartPlan
 from overcast.testing import Script
 from overcast.testing import Sent
 from overcast.testing import call
+from servers.pauses import record_pauses
 
 EP = "http://azure.test/acct"
 KEY = base64.b64encode(b"k" * 32).decode()
@@ -287,6 +288,28 @@ def test_a_copy_waits_for_the_service_then_reads_the_copy(mode: str) -> None:
     assert call(mode, azure, "copy_object", obj(azure=azure), "box", "copy").size == 10
     with pytest.raises(ObjectNotFound, match="'box/k'"):
         call(mode, azure, "copy_object", obj(azure=azure), "box", "copy")
+    script.assert_done()
+
+
+def test_a_pending_copy_is_looked_at_with_growing_pauses_until_it_ends(
+        mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    paused = record_pauses(monkeypatch)
+    script = Script()
+    script.expect("PUT", f"{EP}/box/copy", headers={"x-ms-copy-source": f"{EP}/box/k"}).reply(
+        202, headers={"x-ms-copy-status": "pending", "x-ms-copy-id": "c-1"})
+    for status in ("pending", "pending", "success"):
+        script.expect("HEAD", f"{EP}/box/copy").reply(
+            200, headers={"x-ms-copy-status": status, "Content-Length": "10"})
+    script.expect("HEAD", f"{EP}/box/copy").reply(200, headers={"Content-Length": "10"})
+    script.expect("PUT", f"{EP}/box/copy").reply(
+        202, headers={"x-ms-copy-status": "pending", "x-ms-copy-id": "c-2"})
+    script.expect("HEAD", f"{EP}/box/copy").reply(
+        200, headers={"x-ms-copy-status": "aborted", "Content-Length": "0"})
+    azure = driver(script)
+    assert call(mode, azure, "copy_object", obj(azure=azure), "box", "copy").size == 10
+    with pytest.raises(ProviderError, match="ended as 'aborted'"):
+        call(mode, azure, "copy_object", obj(azure=azure), "box", "copy")
+    assert [p for p in paused if p in (0.05, 0.1, 0.2)] == [0.05, 0.1, 0.2, 0.05]
     script.assert_done()
 
 

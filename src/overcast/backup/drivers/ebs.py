@@ -63,7 +63,6 @@ How backups map onto EBS:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,12 +108,12 @@ from overcast.errors import VolumeNotFound
 from overcast.runtime.effects import Guarded
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import find_first
+from overcast.runtime.ops import poll
 from overcast.runtime.options import check_polling
 from overcast.runtime.redact import Secret
 from overcast.xml import fields
@@ -683,17 +682,21 @@ class EBSBackupDriver(EC2Query, BackupDriver):
     def _wait(self, volume_id: str, done: Callable[[_Volume], bool], wanted: str) -> Op[_Volume]:
         """Look at the volume every ``poll_interval`` until ``done``, at most
         ``wait_timeout``; ProviderError if it goes to ``error``."""
-        pauses = math.ceil(self.wait_timeout / self.poll_interval)
-        for paused in range(pauses + 1):
-            volume = yield from self._volume(volume_id)
+        def look() -> Op[_Volume]:
+            return (yield from self._volume(volume_id))
+
+        def settled(volume: _Volume) -> bool:
             if done(volume):
-                return volume
+                return True
             if volume.state == "error":
                 raise ProviderError(f"volume {volume_id} is in the error state", driver=self)
-            if paused < pauses:
-                yield Sleep(self.poll_interval)
-        raise OperationTimeout(f"volume {volume_id} was not {wanted} within "
-                               f"{self.wait_timeout:g}s", driver=self)
+            return False
+
+        return (yield from poll(
+            look, settled, interval=self.poll_interval, timeout=self.wait_timeout,
+            timed_out=lambda volume: OperationTimeout(
+                f"volume {volume_id} was not {wanted} within {self.wait_timeout:g}s",
+                driver=self)))
 
 
 def _replace_tags(volume: _Volume, tagged: dict[str, str]) -> _Volume:

@@ -77,12 +77,12 @@ from overcast.runtime.api import RequestOptions
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
+from overcast.runtime.ops import poll
 from overcast.runtime.options import check_page_size
 from overcast.runtime.options import check_polling
 from overcast.runtime.redact import Secret
@@ -308,14 +308,15 @@ class OpenStackBackupDriver(OpenStackService, BackupDriver):
         """Look at ``path`` until its ``key`` object's status is not ``busy``
         (pausing :attr:`poll_interval` between looks, at most
         :attr:`wait_timeout` in all); that object."""
-        for _ in range(max(1, int(self.wait_timeout / self.poll_interval))):
+        def look() -> Op[dict[str, Any]]:
             data = yield from self._json("GET", path, what=what)
-            found = dict((data or {}).get(key) or {})
-            if str(found.get("status")) not in busy:
-                return found
-            yield Sleep(self.poll_interval)
-        raise OperationTimeout(f"{what} was still {found.get('status')} after "
-                               f"{self.wait_timeout:g}s", driver=self)
+            return dict((data or {}).get(key) or {})
+
+        return (yield from poll(look, lambda found: str(found.get("status")) not in busy,
+                                interval=self.poll_interval, timeout=self.wait_timeout,
+                                timed_out=lambda found: OperationTimeout(
+                                    f"{what} was still {found.get('status')} after "
+                                    f"{self.wait_timeout:g}s", driver=self)))
 
     # -- targets ------------------------------------------------------------------------
 

@@ -66,7 +66,6 @@ import base64
 import binascii
 import hashlib
 import ipaddress
-import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -120,13 +119,13 @@ from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import find_first
+from overcast.runtime.ops import poll
 from overcast.runtime.options import check_page_size
 from overcast.runtime.options import check_polling
 from overcast.runtime.options import libcloud_endpoint
@@ -307,6 +306,12 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _job_result(job: Mapping[str, Any]) -> dict[str, Any]:
+    """What an async job answered (``jobresult``), or ``{}``."""
+    result = job.get("jobresult")
+    return dict(result) if isinstance(result, dict) else {}
+
+
 class CloudStackNodeDriver(HttpApi, NodeDriver):
     """VMs, volumes, snapshots, key pairs, security groups, networks, public
     IPs and port forwarding on Apache CloudStack.
@@ -443,20 +448,25 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
         jobid = started.get("jobid")
         if not jobid:  # a command some servers run synchronously
             return dict(started)
-        for _ in range(max(1, math.ceil(self.wait_timeout / self.poll_interval))):
-            yield Sleep(self.poll_interval)
-            job = yield from self._call("queryAsyncJobResult", [("jobid", str(jobid))])
-            status = _int(job.get("jobstatus"))
-            result = job.get("jobresult")
-            result = result if isinstance(result, dict) else {}
-            if status == 1:
-                return result
-            if status == 2:
+
+        def look() -> Op[dict[str, Any]]:
+            return (yield from self._call("queryAsyncJobResult", [("jobid", str(jobid))]))
+
+        def ended(job: dict[str, Any]) -> bool:
+            if _int(job.get("jobstatus")) == 2:
+                result = _job_result(job)
                 code = _int(result.get("errorcode")) or _int(job.get("jobresultcode")) or 530
                 raise self._job_error(command, code, str(result.get("errortext") or
                                                          f"job {jobid} failed"), outcome)
-        raise OperationTimeout(f"CloudStack job {jobid} ({command}) did not end within "
-                               f"{self.wait_timeout:g}s", driver=self)
+            return _int(job.get("jobstatus")) == 1
+
+        # The answer that started the job tells no status: the first look follows a pause.
+        job = yield from poll(
+            look, ended, current=dict(started), interval=self.poll_interval,
+            timeout=self.wait_timeout, timed_out=lambda job: OperationTimeout(
+                f"CloudStack job {jobid} ({command}) did not end within "
+                f"{self.wait_timeout:g}s", driver=self))
+        return _job_result(job)
 
     def _pages(self, command: str, key: str, convert: Callable[[Mapping[str, Any]], T],
                params: Sequence[tuple[str, str]] = (), *, what: str = "",

@@ -44,7 +44,6 @@ How the model maps:
 
 from __future__ import annotations
 
-import math
 import string
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -93,7 +92,6 @@ from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
@@ -101,6 +99,7 @@ from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
+from overcast.runtime.ops import poll
 from overcast.runtime.ops import pure
 from overcast.runtime.options import check_page_size
 from overcast.runtime.options import check_polling
@@ -225,26 +224,26 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
     def _await_action(self, action: Mapping[str, Any]) -> Op[dict[str, Any]]:
         """Poll ``GET /actions/{id}`` until the action is ``completed`` (pausing
-        :attr:`poll_interval` with the runtime's ``Sleep``, :attr:`wait_timeout`
-        in all); ProviderError if it ``errored``, OperationTimeout if it is
-        still going on."""
-        current = dict(action)
-        for _ in range(max(1, math.ceil(self.wait_timeout / self.poll_interval))):
-            status = current.get("status")
-            if status == "completed":
-                return current
-            if status == "errored":
+        :attr:`poll_interval`, :attr:`wait_timeout` in all); ProviderError if it
+        ``errored``, OperationTimeout if it is still going on."""
+        def look() -> Op[dict[str, Any]]:
+            action_id = self._path_id(action.get("id"), "action")
+            data = yield from self._json("GET", f"/actions/{action_id}")
+            return dict(data["action"])
+
+        def completed(current: dict[str, Any]) -> bool:
+            if current.get("status") == "errored":
                 raise ProviderError(
                     f"DigitalOcean action {current.get('id')} ({current.get('type')}) on "
                     f"{current.get('resource_type')} {current.get('resource_id')} errored",
                     driver=self)
-            yield Sleep(self.poll_interval)
-            action_id = self._path_id(current.get("id"), "action")
-            data = yield from self._json("GET", f"/actions/{action_id}")
-            current = dict(data["action"])
-        raise OperationTimeout(
-            f"DigitalOcean action {current.get('id')} ({current.get('type')}) was not completed "
-            f"within {self.wait_timeout:g}s", driver=self)
+            return current.get("status") == "completed"
+
+        return (yield from poll(
+            look, completed, current=dict(action), interval=self.poll_interval,
+            timeout=self.wait_timeout, timed_out=lambda current: OperationTimeout(
+                f"DigitalOcean action {current.get('id')} ({current.get('type')}) was not "
+                f"completed within {self.wait_timeout:g}s", driver=self)))
 
     # -- sizes, images, locations ---------------------------------------------------------
 

@@ -59,7 +59,6 @@ How the model maps (Libcloud's meanings):
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import uuid
@@ -119,13 +118,13 @@ from overcast.runtime.effects import Op
 from overcast.runtime.effects import Parallel
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import listing
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
+from overcast.runtime.ops import poll
 from overcast.runtime.ops import pure
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
@@ -523,25 +522,27 @@ class GCENodeDriver(HttpApi, NodeDriver):
 
     def _wait(self, op: Mapping[str, Any],
               outcome: Outcome | None = None) -> Op[dict[str, Any]]:
-        """Poll an Operation until ``DONE`` (pausing :attr:`poll_interval` with
-        the runtime's ``Sleep``, :attr:`wait_timeout` in all); its mapped error
-        if it ended with ``error.errors[]``."""
-        current = dict(op)
-        polls = max(1, math.ceil(self.wait_timeout / self.poll_interval))
-        for _ in range(polls + 1):
-            if current.get("status") == "DONE":
-                if (current.get("error") or {}).get("errors"):
-                    raise self._operation_error(current, outcome or Outcome())
-                return current
-            if _ == polls:
-                break
-            yield Sleep(self.poll_interval)
-            path = yield from self._operation_path(current)
-            current = yield from self._json("GET", path)
-        raise OperationTimeout(
-            f"Compute Engine operation {current.get('name')} ({current.get('operationType')} "
-            f"of {_last(current.get('targetLink'))}) was not DONE within {self.wait_timeout:g}s "
-            f"(status {current.get('status')})", driver=self)
+        """Poll an Operation until ``DONE`` (pausing :attr:`poll_interval`,
+        :attr:`wait_timeout` in all); its mapped error if it ended with
+        ``error.errors[]``."""
+        def look() -> Op[dict[str, Any]]:  # an Operation keeps its name and scope
+            path = yield from self._operation_path(op)
+            return dict((yield from self._json("GET", path)))
+
+        def done(current: dict[str, Any]) -> bool:
+            if current.get("status") != "DONE":
+                return False
+            if (current.get("error") or {}).get("errors"):
+                raise self._operation_error(current, outcome or Outcome())
+            return True
+
+        return (yield from poll(
+            look, done, current=dict(op), interval=self.poll_interval, timeout=self.wait_timeout,
+            timed_out=lambda current: OperationTimeout(
+                f"Compute Engine operation {current.get('name')} "
+                f"({current.get('operationType')} of {_last(current.get('targetLink'))}) was "
+                f"not DONE within {self.wait_timeout:g}s (status {current.get('status')})",
+                driver=self)))
 
     def _mutate(self, method: str, path: str, *, body: Any = None, insert: bool = False,
                 what: str = "", missing: type[NotFound] | None = None,

@@ -48,7 +48,6 @@ How the model maps:
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -92,13 +91,13 @@ from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
+from overcast.runtime.ops import poll
 from overcast.runtime.ops import pure
 from overcast.runtime.options import check_page_size
 from overcast.runtime.options import check_polling
@@ -430,15 +429,20 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         action, wanted = _POWER_ACTIONS[change]
         path = self._path("instances", self._expect(node, Node, "node").id, "node id")
         yield from self._send("POST", f"{path}/{action}", what=node.id, missing=NodeNotFound)
-        for _ in range(max(1, math.ceil(self.wait_timeout / self.poll_interval))):
+
+        def look() -> Op[dict[str, Any]]:
             data = yield from self._json("GET", path, what=node.id, missing=NodeNotFound)
-            current = data["instance"]
-            if current.get("power_status") == wanted and current.get("status") == "active" \
-                    and current.get("server_status") != "locked":
-                return True
-            yield Sleep(self.poll_interval)
-        raise OperationTimeout(f"Vultr instance {node.id} was not {wanted} within "
-                               f"{self.wait_timeout:g}s of {action}", driver=self)
+            return dict(data["instance"])
+
+        def there(current: dict[str, Any]) -> bool:
+            return current.get("power_status") == wanted and current.get("status") == "active" \
+                and current.get("server_status") != "locked"
+
+        yield from poll(look, there, interval=self.poll_interval, timeout=self.wait_timeout,
+                        timed_out=lambda current: OperationTimeout(
+                            f"Vultr instance {node.id} was not {wanted} within "
+                            f"{self.wait_timeout:g}s of {action}", driver=self))
+        return True
 
     @operation
     def ex_stop_nodes(self, nodes: Sequence[Node]) -> Op[bool]:

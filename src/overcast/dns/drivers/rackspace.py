@@ -79,8 +79,8 @@ from overcast.runtime.effects import Call
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import operation
+from overcast.runtime.ops import poll
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
@@ -290,19 +290,18 @@ class RackspaceDNSDriver(PerValueDNSDriver):
             raise ProviderError(f"{method} {path}: the answer is not a job: {job!r}"[:300],
                                 driver=self)
         callback = str(job["callbackUrl"])
-        delay, waited, polled = self.poll_interval, 0.0, False
-        while job.get("status") not in _DONE:
-            if polled:
-                if waited >= self.job_timeout:
-                    raise OperationTimeout(f"Rackspace job {job.get('jobId')} still "
-                                           f"{job.get('status')} after {waited:.0f}s",
-                                           driver=self)
-                yield Sleep(delay)
-                waited += delay
-                delay = min(delay * 1.5, MAX_POLL_INTERVAL)
-            job = yield from self._json("GET", callback, params=[("showDetails", "true")],
-                                        what=callback)
-            polled = True
+
+        def look() -> Op[dict[str, Any]]:
+            return dict((yield from self._json("GET", callback,
+                                               params=[("showDetails", "true")], what=callback)))
+
+        if job.get("status") not in _DONE:
+            job = yield from poll(
+                look, lambda job: job.get("status") in _DONE, interval=self.poll_interval,
+                growth=1.5, max_interval=MAX_POLL_INTERVAL, timeout=self.job_timeout,
+                timed_out=lambda job: OperationTimeout(
+                    f"Rackspace job {job.get('jobId')} still {job.get('status')} after "
+                    f"{self.job_timeout:.0f}s", driver=self))
         if job["status"] == "ERROR":
             fault = self._fault_body(job.get("error") or {})
             raise self.errors.error(

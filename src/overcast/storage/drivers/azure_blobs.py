@@ -110,11 +110,11 @@ from overcast.runtime.effects import Op
 from overcast.runtime.effects import PartData
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import create_once
 from overcast.runtime.ops import or_none
+from overcast.runtime.ops import poll
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
 from overcast.runtime.options import libcloud_endpoint
@@ -867,21 +867,16 @@ class AzureBlobsStorageDriver(StorageApi, StorageDriver):
             )
         except ObjectNotFound:  # the target is being written: a missing blob is the source
             raise ObjectNotFound(f"{source_container}/{source_blob}", driver=self) from None
-        status = resp.headers.get("x-ms-copy-status", "success")
         copy_id = resp.headers.get("x-ms-copy-id")
-        waited, delay = 0.0, 0.05
-        while status == "pending":  # the service copies on its own: look until it is done
-            if waited >= COPY_TIMEOUT:
-                raise ProviderError(
-                    f"copy of {source_blob!r} to {blob!r} still pending after {waited:.0f}s "
-                    f"(copy id {copy_id})",
-                    code="CopyPending", driver=self,
-                )
-            yield Sleep(delay)
-            waited += delay
-            delay = min(delay * 2, COPY_POLL_MAX)
-            resp = yield from self._head_blob(container, blob)
-            status = resp.headers.get("x-ms-copy-status", "success")
+        # The service copies on its own: look until it is done.
+        resp = yield from poll(
+            lambda: self._head_blob(container, blob),
+            lambda resp: resp.headers.get("x-ms-copy-status", "success") != "pending",
+            current=resp, interval=0.05, growth=2, max_interval=COPY_POLL_MAX,
+            timeout=COPY_TIMEOUT, timed_out=lambda resp: ProviderError(
+                f"copy of {source_blob!r} to {blob!r} still pending after {COPY_TIMEOUT:.0f}s "
+                f"(copy id {copy_id})", code="CopyPending", driver=self))
+        status = resp.headers.get("x-ms-copy-status", "success")
         if status != "success":
             raise ProviderError(
                 f"copy of {source_blob!r} to {blob!r} ended as {status!r}",
