@@ -16,13 +16,17 @@ it:
   which always asks ``per_page=500`` and then lists the bare metal servers
   too) on ``host``/``port`` of the same server.
 
-Each client lists once to warm up (connection, lazy imports), then
-``--repeat`` times (default 5); the client's CPU time (``time.process_time``)
-of each listing is divided by the node count, and the median is reported,
-with overcast's as a ratio to Libcloud's (target: at most 1.0x) and the
-requests each listing made (counted by the server).
+Each client lists once to warm up (connection, lazy imports). Then come
+``--repeat`` rounds (default 5); a round lists once with each client in turn,
+so a change in the machine's speed reaches all three alike. The client's CPU
+time (``time.process_time``) of each listing is divided by the node count.
+This is done in ``--sets`` sets (default 3), each with fresh client processes
+(a process's memory layout alone moves its figures by a few tens of per cent).
+Reported: the median CPU per node, the median of the rounds' ratios to
+Libcloud's listing (target: at most 1.0x), and the requests each listing made
+(counted by the server).
 
-    python bench/compute_list.py [--nodes 500] [--repeat 5] [--only digitalocean,linode]
+    python bench/compute_list.py [--nodes 500] [--repeat 5] [--sets 3] [--only digitalocean,linode]
 """
 
 from __future__ import annotations
@@ -202,76 +206,104 @@ def _libcloud(provider: str, base: str) -> Any:
     return LinodeNodeDriverV4(LINODE_TOKEN, secure=False, host=host, port=int(port))
 
 
-def _client(provider: str, kind: str, base: str, nodes: int, repeat: int,
-            count: Synchronized[int], out: Any) -> None:
+def _client(provider: str, kind: str, base: str, nodes: int,
+            count: Synchronized[int], link: Any) -> None:
+    """Warm up, then list once each time the parent says ``go``, answering
+    ``(CPU seconds, requests)``, until it says ``stop``."""
     driver = _libcloud(provider, base) if kind == "apache-libcloud" else _overcast(provider,
                                                                                   base)
-    cpu: list[float] = []
-    requests: list[int] = []
 
-    def record(listed: list[Any], spent: float, before: int) -> None:
+    def once(listed: list[Any], spent: float, before: int) -> None:
         assert len(listed) == nodes, (kind, len(listed))
-        cpu.append(spent)
-        requests.append(count.value - before)
+        link.send((spent, count.value - before))
 
     if kind == "overcast async":
         async def main() -> None:
             await driver.aio.list_nodes()  # warm-up
-            for _ in range(repeat):
+            link.send("ready")
+            while link.recv() == "go":
                 before, start = count.value, time.process_time()
                 listed = await driver.aio.list_nodes()
-                record(listed, time.process_time() - start, before)
+                once(listed, time.process_time() - start, before)
 
         asyncio.run(main())
     else:
         driver.list_nodes()  # warm-up
-        for _ in range(repeat):
+        link.send("ready")
+        while link.recv() == "go":
             before, start = count.value, time.process_time()
             listed = driver.list_nodes()
-            record(listed, time.process_time() - start, before)
-    out.send((cpu, requests))
+            once(listed, time.process_time() - start, before)
 
 
-def measure(provider: str, nodes: int, repeat: int) -> dict[str, tuple[float, int]]:
-    """``{client: (median CPU µs per node, requests per listing)}`` for one provider."""
+def measure(provider: str, nodes: int, repeat: int,
+            sets: int) -> dict[str, tuple[float, float, int]]:
+    """``{client: (median CPU µs per node, median paired ratio to Libcloud, requests per
+    listing)}`` for one provider.
+
+    Each set starts a fresh process per client and runs ``repeat`` rounds; a round
+    lists once with each client in turn, so a drift of the machine's speed reaches
+    every client alike, and each round gives one ratio to Libcloud's listing.
+    """
     ctx = multiprocessing.get_context("fork")
     count: Synchronized[int] = ctx.Value("i", 0)  # type: ignore[assignment]
     here, there = ctx.Pipe()
     server = ctx.Process(target=SERVERS[provider], args=(nodes, there, count), daemon=True)
     server.start()
     base = here.recv()
-    results: dict[str, tuple[float, int]] = {}
+    cpu: dict[str, list[float]] = {kind: [] for kind in CLIENTS}
+    ratios: dict[str, list[float]] = {kind: [] for kind in CLIENTS}
+    requests: dict[str, list[int]] = {kind: [] for kind in CLIENTS}
     try:
-        for kind in CLIENTS:
-            mine, theirs = ctx.Pipe()
-            client = ctx.Process(target=_client,
-                                 args=(provider, kind, base, nodes, repeat, count, theirs))
-            client.start()
-            cpu, requests = mine.recv()
-            client.join(60)
-            results[kind] = (statistics.median(cpu) / nodes * 1e6, statistics.median(requests))
+        for _ in range(sets):
+            links, clients = {}, []
+            for kind in CLIENTS:
+                mine, theirs = ctx.Pipe()
+                client = ctx.Process(target=_client,
+                                     args=(provider, kind, base, nodes, count, theirs))
+                client.start()
+                assert mine.recv() == "ready"
+                links[kind] = mine
+                clients.append(client)
+            for _ in range(repeat):
+                spent: dict[str, float] = {}
+                for kind in CLIENTS:
+                    links[kind].send("go")
+                    spent[kind], asked = links[kind].recv()
+                    cpu[kind].append(spent[kind])
+                    requests[kind].append(asked)
+                for kind in CLIENTS:
+                    ratios[kind].append(spent[kind] / spent["apache-libcloud"])
+            for kind in CLIENTS:
+                links[kind].send("stop")
+            for client in clients:
+                client.join(60)
     finally:
         here.send("stop")
         server.join(10)
-    return results
+    return {kind: (statistics.median(cpu[kind]) / nodes * 1e6, statistics.median(ratios[kind]),
+                   int(statistics.median(requests[kind]))) for kind in CLIENTS}
 
 
 def main() -> None:
     """Run the benchmark and print a table per provider."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="rounds per set")
+    parser.add_argument("--sets", type=int, default=3, help="fresh client processes per set")
     parser.add_argument("--only", default=",".join(SERVERS))
     args = parser.parse_args()
     print(f"list_nodes of {args.nodes} nodes, pages of {PAGE} where the client lets us; "
-          f"median of {args.repeat}; client CPU µs per node")
+          f"{args.sets} sets of {args.repeat} interleaved rounds; client CPU µs per node "
+          f"(median) and the median of the rounds' ratios to Libcloud")
+    print(f"load average at start: {Path('/proc/loadavg').read_text().split()[0]}")
     for provider in args.only.split(","):
-        results = measure(provider, args.nodes, args.repeat)
-        theirs = results["apache-libcloud"][0]
+        results = measure(provider, args.nodes, args.repeat, args.sets)
         print(f"\n{provider}")
         print(f"  {'client':<16} {'CPU µs/node':>12} {'vs libcloud':>12} {'requests':>9}")
-        for kind, (cpu, requests) in results.items():
-            print(f"  {kind:<16} {cpu:>12.1f} {cpu / theirs:>11.2f}x {requests:>9}")
+        for kind, (cpu, ratio, requests) in results.items():
+            print(f"  {kind:<16} {cpu:>12.1f} {ratio:>11.2f}x {requests:>9}")
+    print(f"\nload average at end: {Path('/proc/loadavg').read_text().split()[0]}")
 
 
 if __name__ == "__main__":
