@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from typing import Any
-
 from overcast._version import __version__
 
 __all__ = ["__version__", "get_driver"]
 
+# Not typing.TYPE_CHECKING: importing typing (re, enum, functools...) would
+# double what ``import overcast`` costs; type checkers read this name the same.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from overcast.driver import BaseDriver
 
 

@@ -28,7 +28,6 @@ get_driver``.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Final
@@ -102,6 +101,8 @@ DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
 def is_private_subnet(ip: str) -> bool:
     """Whether the IPv4 address ``ip`` is in a private range (10/8, 172.16/12,
     192.168/16, or 127/8 loopback), as Libcloud's compute base tells it."""
+    import ipaddress  # here: only these helpers need it
+
     try:
         address = ipaddress.IPv4Address(ip)
     except ValueError:
@@ -113,6 +114,8 @@ def is_private_subnet(ip: str) -> bool:
 def is_valid_ip_address(address: str, family: int = 2) -> bool:
     """Whether ``address`` is an IP address of ``family`` (``socket.AF_INET``, 2,
     or ``socket.AF_INET6``, 10), as Libcloud's compute base tells it."""
+    import ipaddress
+
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

@@ -9,10 +9,10 @@ namespace lacks AWS's trailing slash, for one). Shared by every XML driver
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import XML as _c_xml  # noqa: N811
-from xml.etree.ElementTree import Element
+from typing import TYPE_CHECKING
 
-from defusedxml.ElementTree import fromstring as _fromstring  # type: ignore[import-untyped, unused-ignore]
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 __all__ = ["child", "children", "elements", "escape", "fields", "local", "parse", "path",
            "text"]
@@ -28,13 +28,18 @@ def parse(body: bytes) -> Element | None:
     external one: it is parsed by the C parser, about twice as fast. Anything
     else (a DTD, a comment, CDATA, UTF-16) goes through defusedxml.
     """
+    # The parsers load with the first document, not with the drivers.
+    from xml.etree.ElementTree import XML
+
     start = body.lstrip()
     if not start:
         return None
     try:
         if (start[:1] == b"<" or start.startswith(b"\xef\xbb\xbf<")) and b"<!" not in body:
-            return _c_xml(body)
-        root: Element = _fromstring(body)
+            return XML(body)
+        from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped, unused-ignore]
+
+        root: Element = fromstring(body)
     except Exception:  # malformed, or refused (entities, DTDs, external references)
         return None
     return root

@@ -28,6 +28,21 @@ def test_import_overcast_loads_no_driver() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})
 
 
+def test_import_overcast_alone_loads_only_itself() -> None:
+    """``import overcast`` (what a plugin or a version check does) loads no
+    other module, not even ``typing``: its cost is the package's two files
+    (and ``__future__``, a few lines, for their annotations)."""
+    code = textwrap.dedent("""
+        import sys
+        before = set(sys.modules)
+        import overcast
+        added = sorted(set(sys.modules) - before)
+        assert added == ["__future__", "overcast", "overcast._version"], added
+    """)
+    src = str(Path(overcast.__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})
+
+
 def test_building_a_driver_loads_what_only_calls_need_on_first_call() -> None:
     """Cold start: a program that builds an S3 driver loads no runner, no TLS,
     no event-loop library, no process or e-mail machinery; they load with the

@@ -277,14 +277,21 @@ def _paths(env: Mapping[str, str]) -> tuple[str, str]:
     return credentials, config
 
 
-def _read(path: str) -> Any:
-    import configparser  # here: loaded only when a profile is looked up
+def _read(path: str) -> dict[str, dict[str, str]]:
+    """The sections of an INI file, each ``{key: value}`` (values stripped);
+    ``{}`` when there is no such file (the common case of explicit keys: no
+    parser is loaded for it)."""
+    if not os.path.isfile(path):
+        return {}
+    import configparser  # here: loaded only when there is a file to read
+
     parser = configparser.RawConfigParser()
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise InvalidCredentials(f"cannot read {path}: {type(exc).__name__}") from None
-    return parser
+    return {name: {key: value.strip() for key, value in parser.items(name)}
+            for name in parser.sections()}
 
 
 def load_profile(name: str, environ: Mapping[str, str] | None = None) -> AwsProfile:
@@ -296,18 +303,18 @@ def load_profile(name: str, environ: Mapping[str, str] | None = None) -> AwsProf
     found = False
     config = _read(config_path)
     section = "default" if name == "default" else f"profile {name}"
-    if not config.has_section(section) and name == "default":
+    if section not in config and name == "default":
         section = "profile default"
-    if config.has_section(section):
+    if section in config:
         found = True
-        for key, value in config.items(section):
-            settings[key] = value.strip()
+        for key, value in config[section].items():
+            settings[key] = value
             origin[key] = f"{config_path} [{section}]"
     credentials = _read(credentials_path)
-    if credentials.has_section(name):
+    if name in credentials:
         found = True
-        for key, value in credentials.items(name):
-            settings[key] = value.strip()
+        for key, value in credentials[name].items():
+            settings[key] = value
             origin[key] = f"{credentials_path} [{name}]"
     return AwsProfile(name, settings, origin, found)
 
@@ -563,10 +570,10 @@ def _sso_settings(profile: AwsProfile, env: Mapping[str, str]) -> tuple[str, str
         _, config_path = _paths(env)
         config = _read(config_path)
         section = f"sso-session {session}"
-        if not config.has_section(section):
+        if section not in config:
             raise InvalidCredentials(f"AWS profile {profile.name!r} names sso_session "
                                      f"{session!r}, but {config_path} has no [{section}]")
-        values = {k: v.strip() for k, v in config.items(section)}
+        values = config[section]
         for key, own in (("sso_start_url", start_url), ("sso_region", region)):
             if own and values.get(key) and own != values[key]:
                 raise InvalidCredentials(f"AWS profile {profile.name!r}: its {key} differs "

@@ -44,7 +44,6 @@ from typing import Final
 from typing import TypedDict
 from typing import Unpack
 from urllib.parse import quote
-from xml.etree.ElementTree import Element
 
 from overcast import xml
 from overcast.driver import BaseDriver
@@ -64,6 +63,8 @@ from overcast.runtime.policy import parse_retry_after
 from overcast.runtime.redact import redact_text
 
 if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
     from overcast.runtime.effects import Headers
 
 __all__ = [

@@ -25,18 +25,20 @@ import fcntl
 import functools
 import hashlib
 import os
-import queue
 import re
-import secrets
 import stat
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 
 from overcast.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import queue
 
 __all__ = [
     "STALE_AFTER",
@@ -114,7 +116,7 @@ def create_temp(prefix: str, *, dir_fd: int | None = None, directory: str | None
     lock holds until the file is closed, and tells :func:`sweep_stale` the
     file is being written."""
     while True:
-        name = f"{prefix}{os.getpid()}-{secrets.token_hex(4)}.part"
+        name = f"{prefix}{os.getpid()}-{os.urandom(4).hex()}.part"
         path = name if dir_fd is not None else os.path.join(directory or ".", name)
         try:
             fd = os.open(path, _CREATE, mode, dir_fd=dir_fd)
@@ -310,6 +312,8 @@ class AtomicFile:
             return
         with self._writeback_lock:
             if self._writeback is None:
+                import queue  # here: only a large download's writeback needs it
+
                 self._writeback = queue.SimpleQueue()
                 self._writeback_thread = threading.Thread(
                     target=self._write_back, args=(self._writeback,), daemon=True,

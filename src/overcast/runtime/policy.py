@@ -8,7 +8,6 @@ and unit tests can check it on values.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from collections.abc import Generator
@@ -82,13 +81,18 @@ class RetryPolicy:
     statuses: frozenset[int] = RETRYABLE_STATUSES
     max_retry_after: float = 120.0
 
-    def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        """The jittered delay before attempt ``attempt + 1``."""
+    def backoff(self, attempt: int, rng: Callable[[], float] | None = None) -> float:
+        """The jittered delay before attempt ``attempt + 1`` (``rng``, by
+        default ``random.random``, draws the jitter)."""
+        if rng is None:
+            import random  # here: a first retry is the first to need it
+
+            rng = random.random
         return float(rng() * min(self.cap, self.base * (2 ** (attempt - 1))))
 
     def decide(self, request: Request, attempt: int, *, response: Response | None = None,
                failure: TransportFailure | None = None, throttled: bool = False,
-               rng: Callable[[], float] = random.random) -> RetryDecision:
+               rng: Callable[[], float] | None = None) -> RetryDecision:
         """Decide after attempt number ``attempt`` (1-based) of ``request``.
 
         ``throttled`` says the provider refused the request for its rate (a

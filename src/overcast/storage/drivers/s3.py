@@ -75,6 +75,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -82,7 +83,6 @@ from typing import cast
 from urllib.parse import quote
 from urllib.parse import unquote
 from urllib.parse import urlsplit
-from xml.etree.ElementTree import Element
 
 from overcast import xml
 from overcast.auth.aws_sigv4 import AwsCredentials
@@ -153,6 +153,9 @@ from overcast.storage.transfer import OpenUpload
 from overcast.storage.transfer import PartPlan
 from overcast.storage.transfer import Ranged
 from overcast.storage.transfer import Span
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 __all__ = ["DEFAULT_PART_PLAN", "S3StorageDriver"]
 
