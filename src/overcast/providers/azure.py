@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 from typing import Final
@@ -55,7 +56,7 @@ from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
-from overcast.runtime.effects import Sleep
+from overcast.runtime.ops import poll
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
@@ -83,6 +84,16 @@ def segment(value: object, what: str, driver: Any = None) -> str:
         raise InvalidInput(f"{what} must be a non-empty name without '/': {value!r}",
                            driver=driver)
     return quote(value, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One look at a long-running operation: the answer, its JSON body (for
+    ``Azure-AsyncOperation``), and whether it is a look or what started it."""
+
+    response: Response
+    data: dict[str, Any]
+    looked: bool
 
 
 class ArmApi(HttpApi):
@@ -306,38 +317,43 @@ class ArmApi(HttpApi):
         operation's error); else ``Location`` until it stops answering 202.
         Each pause is the answer's ``Retry-After`` (at least
         ``min(poll_interval, 1)``, at most a minute; without one
-        :attr:`poll_interval`), taken
-        with the runtime's ``Sleep``; past :attr:`wait_timeout`,
+        :attr:`poll_interval`), taken with the runtime's ``Sleep``
+        (:func:`~overcast.runtime.ops.poll`); past :attr:`wait_timeout`,
         OperationTimeout."""
         status_url = started.headers.get("Azure-AsyncOperation")
         location = started.headers.get("Location")
         if started.status not in (200, 201, 202) or not (status_url or location):
             return started
         url = self._check_link(status_url or location or "")
-        waited = 0.0
-        resp = started
-        while True:
-            asked = parse_retry_after(resp.headers.get("Retry-After"))
-            # Retry-After: 0 still pauses a little (the poll interval, at most 1 s),
-            # so waiting always adds up to wait_timeout.
-            delay = self.poll_interval if asked is None else min(max(
-                asked, min(self.poll_interval, 1.0)), MAX_POLL_SECONDS)
-            if waited + delay > self.wait_timeout:
-                raise OperationTimeout(f"{what}: still running after {waited:g}s", driver=self)
-            yield Sleep(delay)
-            waited += delay
+
+        def look() -> Op[_Answer]:
             resp = yield from self._send("GET", url)
+            data: dict[str, Any] = {}
+            if status_url:
+                data = (yield from decode_json(resp, driver=self)) or {}
+            return _Answer(resp, data, looked=True)
+
+        def ended(answer: _Answer) -> bool:
+            if not answer.looked:  # what started it tells nothing of the end
+                return False
             if not status_url:
-                if resp.status != 202:  # the Location answers 202 until the end
-                    return resp
-                continue
-            data = (yield from decode_json(resp, driver=self)) or {}
-            state = str(data.get("status", "")).lower()
-            if state == "succeeded":
-                return resp
+                return answer.response.status != 202  # the Location answers 202 until the end
+            state = str(answer.data.get("status", "")).lower()
             if state in ("failed", "canceled", "cancelled"):
-                error = data.get("error") or {}
-                raise ProviderError(
-                    f"{what} {state}: {error.get('message', '')}".strip(),
-                    code=error.get("code"), driver=self,
-                )
+                error = answer.data.get("error") or {}
+                raise ProviderError(f"{what} {state}: {error.get('message', '')}".strip(),
+                                    code=error.get("code"), driver=self)
+            return state == "succeeded"
+
+        def advised(answer: _Answer) -> float | None:
+            asked = parse_retry_after(answer.response.headers.get("Retry-After"))
+            # Retry-After: 0 still pauses a little (the poll interval, at most 1 s).
+            return None if asked is None else min(
+                max(asked, min(self.poll_interval, 1.0)), MAX_POLL_SECONDS)
+
+        last = yield from poll(
+            look, ended, current=_Answer(started, {}, looked=False), pause_for=advised,
+            interval=self.poll_interval, timeout=self.wait_timeout,
+            timed_out=lambda answer: OperationTimeout(
+                f"{what}: still running after {self.wait_timeout:g}s", driver=self))
+        return last.response

@@ -142,27 +142,35 @@ def create_once(send: Callable[[], Op[T]], find: Callable[[], Op[T | None]], *,
 
 def poll(look: Callable[[], Op[T]], settled: Callable[[T], bool], *, interval: float,
          timeout: float, timed_out: Callable[[T], Exception], current: T | None = None,
-         growth: float = 1.0, max_interval: float = math.inf) -> Op[T]:
+         growth: float = 1.0, max_interval: float = math.inf,
+         pause_for: Callable[[T], float | None] | None = None) -> Op[T]:
     """Look at something the provider changes in its own time until it has settled.
 
     ``current`` (what the call that began the change answered, when it tells
     the state) is judged first, else what ``look()`` finds. While ``settled``
-    says no, the runtime's ``Sleep`` pauses ``interval`` (each pause ``growth``
-    times the one before, at most ``max_interval``) and ``look()`` looks again;
-    once the pauses add up to ``timeout`` (the last may take it past), the last
-    thing seen goes to ``timed_out`` and the exception it returns is raised.
-    ``settled`` raises itself for a change that ended in failure. The last
-    look is always judged before giving up, and a pause never counts against
-    the operation's total time: its limit is ``timeout``.
+    says no, the runtime's ``Sleep`` pauses and ``look()`` looks again. A
+    pause is ``interval``, each ``growth`` times the one before (at most
+    ``max_interval``), unless ``pause_for(last seen)`` gives one (a provider's
+    ``Retry-After``); a pause that would end past ``timeout`` is cut to end at
+    it, so the waiting never exceeds ``timeout`` and the last look comes at
+    its end. If that look has not settled either, it goes to ``timed_out`` and
+    the exception returned is raised. ``settled`` raises itself for a change
+    that ended in failure. A pause never counts against the operation's total
+    time: its limit is ``timeout``.
     """
     if current is None:
         current = yield from look()
-    waited, pause = 0.0, interval
+    waited, scheduled = 0.0, interval
     while not settled(current):
-        if waited > timeout or math.isclose(waited, timeout):
+        left = timeout - waited
+        if left <= 0 or math.isclose(left, 0.0, abs_tol=1e-9):
             raise timed_out(current)
+        asked = pause_for(current) if pause_for is not None else None
+        pause = scheduled if asked is None else asked
+        if pause > left and not math.isclose(pause, left):
+            pause = left
         yield Sleep(pause)
         waited += pause
-        pause = min(pause * growth, max_interval)
+        scheduled = min(scheduled * growth, max_interval)
         current = yield from look()
     return current

@@ -13,11 +13,13 @@ from overcast.compute.drivers.azure import AzureNodeDriver
 from overcast.compute.drivers.azure import _state
 from overcast.errors import InvalidInput
 from overcast.errors import NodeNotFound
+from overcast.errors import OperationTimeout
 from overcast.errors import ProviderError
 from overcast.runtime.policy import RetryPolicy
 from overcast.testing import MODES
 from overcast.testing import Script
 from overcast.testing import call
+from servers.pauses import record_pauses
 
 TENANT = "tenant-1"
 ARM = "https://management.azure.com"
@@ -88,6 +90,41 @@ def test_an_action_follows_location_until_it_stops_answering_202(mode: str) -> N
     script.expect("GET", status).reply(202, headers={"Location": status})
     script.expect("GET", status).reply(200)
     assert call(mode, driver(script), "stop_node", node("web")) is True
+    script.assert_done()
+
+
+def test_each_pause_is_what_the_answer_asks_cut_at_wait_timeout(
+        mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry-After 0 pauses the poll interval; Retry-After 1 with 0.05 s of
+    wait_timeout left pauses those 0.05 s, then looks a last time."""
+    paused = record_pauses(monkeypatch)
+    script = Script()
+    token(script)
+    status = f"{SUB}/providers/Microsoft.Compute/locations/eastus/operations/op2"
+    script.expect("POST", f"{VMS}/web/restart", params={"api-version": "2024-07-01"}).reply(
+        202, headers={"Azure-AsyncOperation": status, "Retry-After": "0"})
+    script.expect("GET", status).reply(200, json={"status": "InProgress"},
+                                       headers={"Retry-After": "1"})
+    script.expect("GET", status).reply(200, json={"status": "InProgress"})
+    with pytest.raises(OperationTimeout, match=r"still running after 0\.05s"):
+        call(mode, driver(script, poll_interval=0.01, wait_timeout=0.05), "reboot_node",
+             node("web"))
+    assert paused == pytest.approx([0.01, 0.04])
+    script.assert_done()
+
+
+def test_a_failed_operation_raises_its_own_error(mode: str) -> None:
+    script = Script()
+    token(script)
+    status = f"{SUB}/providers/Microsoft.Compute/locations/eastus/operations/op3"
+    script.expect("POST", f"{VMS}/web/restart", params={"api-version": "2024-07-01"}).reply(
+        202, headers={"Azure-AsyncOperation": status, "Retry-After": "0"})
+    script.expect("GET", status).reply(200, json={
+        "status": "Failed", "error": {"code": "VMAgentStatusCommunicationError",
+                                      "message": "The VM agent did not answer."}})
+    with pytest.raises(ProviderError, match="failed: The VM agent did not answer") as caught:
+        call(mode, driver(script), "reboot_node", node("web"))
+    assert caught.value.code == "VMAgentStatusCommunicationError"
     script.assert_done()
 
 

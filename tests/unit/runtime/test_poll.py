@@ -92,3 +92,28 @@ def test_a_failed_change_raises_what_settled_raises_at_once() -> None:
         drive(poll(look, settled, interval=1, timeout=10,
                    timed_out=lambda s: OperationTimeout(s)))
     assert seen == ["busy", "failed"]
+
+
+def test_the_last_pause_is_cut_to_end_at_the_timeout() -> None:
+    """interval 2 s, timeout 5 s: pauses of 2, 2 and 1 (never past 5 s in
+    all), and a look at the end of each."""
+    look, seen = looks(["busy"] * 4)
+    with pytest.raises(OperationTimeout):
+        drive(poll(look, lambda s: s == "done", interval=2, timeout=5,
+                   timed_out=lambda s: OperationTimeout(s)))
+    assert len(seen) == 4
+    look, _ = looks(["busy"] * 3 + ["done"])
+    value, pauses = drive(poll(look, lambda s: s == "done", interval=2, timeout=5,
+                               timed_out=lambda s: OperationTimeout(s)))
+    assert value == "done" and pauses == [2, 2, 1]
+
+
+def test_the_providers_own_advice_sets_the_pause() -> None:
+    """``pause_for`` (a Retry-After) wins over the schedule where it says
+    something, and is cut like any pause at the timeout."""
+    look, _ = looks(["busy:", "busy:30", "done:"])
+    advice = {"busy:3": 3.0, "busy:": None, "busy:30": 30.0}
+    value, pauses = drive(poll(look, lambda s: s == "done:", interval=1, timeout=10,
+                               current="busy:3", pause_for=advice.get,
+                               timed_out=lambda s: OperationTimeout(s)))
+    assert value == "done:" and pauses == [3.0, 1, 6.0]
