@@ -22,6 +22,7 @@ The rules the runners keep:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -552,8 +553,9 @@ class SyncRunner(_Base):
 class AsyncRunner(_Base):
     """Runs operations as anyio tasks; ``Parallel`` uses a task group.
 
-    Works on asyncio (libcurl's multi interface by default) and trio (httpx). The transport is made
-    on first use inside the running loop, and remade if used from another loop.
+    Works on asyncio (libcurl's multi interface by default) and trio (httpx). The
+    transport is made on first use inside the running loop, and remade if used
+    from another loop.
     """
 
     def __init__(
@@ -829,8 +831,6 @@ class AsyncRunner(_Base):
 
 def _loop_token() -> object:
     """An object identifying the running event loop."""
-    import asyncio
-
     try:  # asyncio first: asked once per request, and cheaper than asking sniffio
         return asyncio.get_running_loop()
     except RuntimeError:

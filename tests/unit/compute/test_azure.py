@@ -81,12 +81,18 @@ def test_a_next_link_off_the_endpoint_is_not_followed(mode: str) -> None:
     script.assert_done()
 
 
+def begun(script: Script, action: str, header: str, status: str) -> None:
+    """The VM ``web`` answers ``action`` with a long-running operation that
+    ``header`` (``Location`` or ``Azure-AsyncOperation``) points to."""
+    script.expect("POST", f"{VMS}/web/{action}", params={"api-version": "2024-07-01"}).reply(
+        202, headers={header: status, "Retry-After": "0"})
+
+
 def test_an_action_follows_location_until_it_stops_answering_202(mode: str) -> None:
     script = Script()
     token(script)
     status = f"{SUB}/providers/Microsoft.Compute/locations/eastus/operationResults/op1"
-    script.expect("POST", f"{VMS}/web/deallocate", params={"api-version": "2024-07-01"}).reply(
-        202, headers={"Location": status, "Retry-After": "0"})
+    begun(script, "deallocate", "Location", status)
     script.expect("GET", status).reply(202, headers={"Location": status})
     script.expect("GET", status).reply(200)
     assert call(mode, driver(script), "stop_node", node("web")) is True
@@ -101,8 +107,7 @@ def test_each_pause_is_what_the_answer_asks_cut_at_wait_timeout(
     script = Script()
     token(script)
     status = f"{SUB}/providers/Microsoft.Compute/locations/eastus/operations/op2"
-    script.expect("POST", f"{VMS}/web/restart", params={"api-version": "2024-07-01"}).reply(
-        202, headers={"Azure-AsyncOperation": status, "Retry-After": "0"})
+    begun(script, "restart", "Azure-AsyncOperation", status)
     script.expect("GET", status).reply(200, json={"status": "InProgress"},
                                        headers={"Retry-After": "1"})
     script.expect("GET", status).reply(200, json={"status": "InProgress"})
@@ -117,8 +122,7 @@ def test_a_failed_operation_raises_its_own_error(mode: str) -> None:
     script = Script()
     token(script)
     status = f"{SUB}/providers/Microsoft.Compute/locations/eastus/operations/op3"
-    script.expect("POST", f"{VMS}/web/restart", params={"api-version": "2024-07-01"}).reply(
-        202, headers={"Azure-AsyncOperation": status, "Retry-After": "0"})
+    begun(script, "restart", "Azure-AsyncOperation", status)
     script.expect("GET", status).reply(200, json={
         "status": "Failed", "error": {"code": "VMAgentStatusCommunicationError",
                                       "message": "The VM agent did not answer."}})

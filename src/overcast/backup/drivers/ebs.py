@@ -682,9 +682,6 @@ class EBSBackupDriver(EC2Query, BackupDriver):
     def _wait(self, volume_id: str, done: Callable[[_Volume], bool], wanted: str) -> Op[_Volume]:
         """Look at the volume every ``poll_interval`` until ``done``, at most
         ``wait_timeout``; ProviderError if it goes to ``error``."""
-        def look() -> Op[_Volume]:
-            return (yield from self._volume(volume_id))
-
         def settled(volume: _Volume) -> bool:
             if done(volume):
                 return True
@@ -693,7 +690,8 @@ class EBSBackupDriver(EC2Query, BackupDriver):
             return False
 
         return (yield from poll(
-            look, settled, interval=self.poll_interval, timeout=self.wait_timeout,
+            lambda: self._volume(volume_id), settled, interval=self.poll_interval,
+            timeout=self.wait_timeout,
             timed_out=lambda volume: OperationTimeout(
                 f"volume {volume_id} was not {wanted} within {self.wait_timeout:g}s",
                 driver=self)))

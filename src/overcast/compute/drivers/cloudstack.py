@@ -453,12 +453,13 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
             return (yield from self._call("queryAsyncJobResult", [("jobid", str(jobid))]))
 
         def ended(job: dict[str, Any]) -> bool:
-            if _int(job.get("jobstatus")) == 2:
+            status = _int(job.get("jobstatus"))
+            if status == 2:
                 result = _job_result(job)
                 code = _int(result.get("errorcode")) or _int(job.get("jobresultcode")) or 530
                 raise self._job_error(command, code, str(result.get("errortext") or
                                                          f"job {jobid} failed"), outcome)
-            return _int(job.get("jobstatus")) == 1
+            return status == 1
 
         # The answer that started the job tells no status: the first look follows a pause.
         job = yield from poll(
