@@ -18,7 +18,7 @@ Facts about moto 5.2 that matter to clients (see the Route 53 driver's tests):
 moto but not against AWS; each is documented where it is defined. Pass
 ``fixes=()`` for a pristine moto.
 
-Run it by hand with ``python tests/servers/moto_server.py [PORT]``.
+Run it by hand, from ``tests/``, with ``python -m servers.moto_server [PORT]``.
 """
 
 from __future__ import annotations
