@@ -12,7 +12,7 @@ the tests choose free) or on UNIX sockets; the server is stopped at the end.
 its own name; ``/slow`` answers only once its ``release`` event is set (a
 request held in flight, by an event rather than a timer).
 
-Run it by hand with ``python tests/servers/haproxy.py``.
+Run it by hand, from ``tests/``, with ``python -m servers.haproxy``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Azurite comes from npm (``scripts/servers/azurite.npm``, installed by
 names another ``azurite-blob`` executable. It checks Shared Key and SAS
 signatures of the well-known development account ``devstoreaccount1``.
 
-Run it by hand with ``python tests/servers/storage_azure.py``.
+Run it by hand, from ``tests/``, with ``python -m servers.storage_azure``.
 """
 
 from __future__ import annotations
