@@ -328,6 +328,7 @@ class SyncRunner(_Base):
         ctx = _SyncContext(_Deadline(total))
         value: Any = None
         error: BaseException | None = None
+        emitted = False
         try:
             while True:
                 try:
@@ -335,10 +336,13 @@ class SyncRunner(_Base):
                 except StopIteration:
                     return
                 value, error = None, None
-                if isinstance(effect, Emit):
+                if type(effect) is Emit:
                     yield effect.item
-                    ctx.deadline.restart(total)  # each item gets the whole budget
+                    emitted = True
                     continue
+                if emitted:  # the work after an item (the next page) gets the whole budget
+                    ctx.deadline.restart(total)
+                    emitted = False
                 try:
                     value = self._perform(effect, ctx)
                 except Exception as exc:
@@ -602,6 +606,7 @@ class AsyncRunner(_Base):
         deadline = _Deadline(total)
         value: Any = None
         error: BaseException | None = None
+        emitted = False
         try:
             while True:
                 try:
@@ -609,10 +614,13 @@ class AsyncRunner(_Base):
                 except StopIteration:
                     return
                 value, error = None, None
-                if isinstance(effect, Emit):
+                if type(effect) is Emit:
                     yield effect.item
-                    deadline.restart(total)  # each item gets the whole budget
+                    emitted = True
                     continue
+                if emitted:  # the work after an item (the next page) gets the whole budget
+                    deadline.restart(total)
+                    emitted = False
                 try:
                     value = await self._perform(effect, deadline)
                 except Exception as exc:

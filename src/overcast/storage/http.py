@@ -112,10 +112,13 @@ def http_date(value: str | None) -> datetime | None:
 def iso_date(value: Any) -> datetime | None:
     """An ISO 8601 time from a listing, timezone-aware (UTC when it names no
     zone); ``None`` if absent or bad."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import re
 import time
 from collections.abc import Iterable
@@ -313,6 +314,10 @@ def _listed_name(key: str) -> str:
         return key
     plain = key.replace("%2F", "/").replace("+", " ")
     return unquote(plain) if "%" in plain else plain
+
+
+#: The sort key of a listing's entries (a C call per entry, not a lambda).
+_by_name: Final = operator.attrgetter("name")
 
 
 def _strip_etag(etag: str | None) -> str | None:
@@ -994,7 +999,7 @@ class S3StorageDriver(SigV4Hooks, StorageApi, StorageDriver):
             for element in xml.children(root, "CommonPrefixes"):
                 common = xml.text(element, "Prefix") or ""
                 entries.append(Prefix(_listed_name(common) if decode else common, ref))
-            entries.sort(key=lambda entry: entry.name)
+            entries.sort(key=_by_name)
             if (xml.text(root, "IsTruncated", strip=True) or "").lower() != "true":
                 return Page.last(entries)
             following = xml.text(root, "NextContinuationToken")

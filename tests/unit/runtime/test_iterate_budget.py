@@ -1,0 +1,100 @@
+"""An iterator's total budget applies to each item: the time its consumer
+spends between items is not charged to the work that fetches the next ones.
+
+The runner's clock is replaced by one the test moves, so nothing waits."""
+
+from __future__ import annotations
+
+import time
+import types
+from typing import Any
+
+import anyio
+import pytest
+
+from overcast.runtime import runner as runner_module
+from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Request
+from overcast.runtime.effects import Response
+from overcast.runtime.policy import RuntimeConfig
+from overcast.runtime.runner import AsyncRunner
+from overcast.runtime.runner import SyncRunner
+from overcast.runtime.transports.base import AsyncTransport
+from overcast.runtime.transports.base import SyncTransport
+from overcast.runtime.transports.base import Timeouts
+from overcast.testing import MODES
+
+TOTAL = 10.0
+#: How long the consumer dwells on each item: far longer than the whole budget.
+DWELL = 50.0
+
+
+class Clock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(runner_module, "time", types.SimpleNamespace(
+        monotonic=fake.monotonic, time=time.time, sleep=time.sleep))
+    return fake
+
+
+def pages(count: int) -> Iter[int]:
+    """An iterator operation: ``count`` pages of one item, a request per page."""
+    for number in range(count):
+        yield Request("GET", f"http://budget.test/page/{number}")
+        yield Emit(number)
+
+
+def _answer(request: Request) -> Response:
+    return Response(200, {}, b"", None, request.url, request.method)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_page_after_an_item_gets_the_whole_budget(mode: str, clock: Clock) -> None:
+    read_timeouts: list[float] = []
+
+    class Recording(SyncTransport):
+        def send(self, request: Request, *, connect_timeout: float,
+                 read_timeout: float) -> Response:
+            read_timeouts.append(read_timeout)
+            return _answer(request)
+
+        def close(self) -> None:
+            pass
+
+    class AsyncRecording(AsyncTransport):
+        async def send(self, request: Request, *, connect_timeout: float,
+                       read_timeout: float) -> Response:
+            read_timeouts.append(read_timeout)
+            return _answer(request)
+
+        async def aclose(self) -> None:
+            pass
+
+    config = RuntimeConfig("budget-test", timeouts=Timeouts(total=TOTAL))
+    items: list[Any] = []
+    if mode == "sync":
+        for item in SyncRunner(config, Recording).iterate(pages(3)):
+            items.append(item)
+            clock.now += DWELL
+    else:
+        async def main() -> None:
+            async for item in AsyncRunner(config, AsyncRecording).iterate(pages(3)):
+                items.append(item)
+                clock.now += DWELL
+
+        anyio.run(main)
+    assert items == [0, 1, 2]
+    # Every page's request may wait the whole budget, however long the
+    # consumer dwelt on the item before it.
+    assert read_timeouts == [TOTAL, TOTAL, TOTAL]
