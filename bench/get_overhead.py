@@ -16,11 +16,17 @@ signing, the runner's deadline and retry bookkeeping, the response's checks
 and the stream. No socket is touched, so what remains is the client library's
 share of a real GET, the part a faster transport cannot remove.
 
-Each figure is the median of ``--repeat`` runs (default 5) of ``--count``
-GETs (default 5,000), CPU time (``time.process_time``) per GET; the cells
-take turns.
+A last cell lists a bucket the same way: ``iterate_container_objects`` over
+a 1,000-key ListObjectsV2 page shaped as SeaweedFS answers (CPU per key):
+the parse, the models and the runner, without the wire.
 
-    python bench/get_overhead.py [--count 5000] [--repeat 5]
+Each figure is the median of ``--repeat`` runs (default 5) of ``--count``
+GETs (default 5,000; a tenth as many listings), CPU time
+(``time.process_time``) per GET or key; the cells take turns. ``--src DIR``
+measures the overcast package under DIR instead of this checkout's (a
+compiled copy, say); ``--json`` prints the medians, in seconds, as JSON.
+
+    python bench/get_overhead.py [--count 5000] [--repeat 5] [--src DIR] [--json]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import json
 import os
 import statistics
 import sys
@@ -38,7 +45,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src")]
+# The tree is chosen before overcast is imported (argparse runs later).
+SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv[:-1] else str(ROOT / "src")
+sys.path[:0] = [SRC]
 
 from overcast.runtime.effects import Headers  # noqa: E402
 from overcast.runtime.effects import Request  # noqa: E402
@@ -126,6 +135,44 @@ def async_get(count: int, check: str) -> float:
     return asyncio.run(main())
 
 
+LISTED = 1000
+LISTING = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bench</Name>'
+    "<Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>"
+    + "".join(f"<Contents><Key>dir/object-{i:06d}.bin</Key><ETag>&#34;{MD5}&#34;</ETag>"
+              f"<Size>{SIZE}</Size><StorageClass>STANDARD</StorageClass>"
+              "<LastModified>2026-12-05T08:00:00Z</LastModified></Contents>"
+              for i in range(LISTED))
+    + f"<EncodingType>url</EncodingType><KeyCount>{LISTED}</KeyCount></ListBucketResult>"
+).encode()
+
+
+def list_keys(count: int) -> float:
+    """CPU seconds per listed key, sync runner: ``count // 10`` keys, rounded
+    up to whole 1,000-key listings."""
+
+    class InstantListing(SyncTransport):
+        def send(self, request: Request, *, connect_timeout: float,
+                 read_timeout: float) -> Response:
+            return Response(200, Headers([("Content-Type", "application/xml"),
+                                          ("Content-Length", str(len(LISTING)))]),
+                            LISTING, None, request.url, request.method)
+
+        def close(self) -> None:
+            pass
+
+    driver = get_driver(Provider.S3)("AKIAEXAMPLE", "secret", endpoint="http://127.0.0.1:9",
+                                     sync_transport=InstantListing)
+    container = Container(name="bench", driver=driver)
+    listings = max(1, count // 10 // LISTED)
+    assert sum(1 for _ in driver.iterate_container_objects(container)) == LISTED  # warm-up
+    start = time.process_time()
+    for _ in range(listings):
+        assert sum(1 for _ in driver.iterate_container_objects(container)) == LISTED
+    return (time.process_time() - start) / (listings * LISTED)
+
+
 def md5_alone(count: int) -> float:
     """CPU seconds per MD5 of the 16 KiB body."""
     start = time.process_time()
@@ -138,20 +185,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--src", default=SRC, help="the tree holding the overcast package")
+    parser.add_argument("--json", action="store_true", help="print the medians as JSON")
     args = parser.parse_args()
     cells = {f"{runner}, {check}": (lambda n, f=fn, c=check: f(n, c))
              for runner, fn in (("sync", sync_get), ("async", async_get))
              for check in CHECKS}
     cells["MD5 of 16 KiB alone"] = md5_alone
+    cells["list, per key"] = list_keys
     runs: dict[str, list[float]] = {name: [] for name in cells}
     for _ in range(args.repeat):  # the cells take turns
         for name, cell in cells.items():
             runs[name].append(cell(args.count))
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    if args.json:
+        print(json.dumps(medians))
+        return
     print(f"16 KiB GET against a transport that answers at once; {args.count} GETs, "
           f"median of {args.repeat} runs; load average {os.getloadavg()[0]:.2f}")
-    print(f"  {'':<22}{'CPU µs/GET':>11}")
-    for name, values in runs.items():
-        print(f"  {name:<22}{statistics.median(values) * 1e6:>11.1f}")
+    print(f"  {'':<22}{'CPU µs/op':>11}")
+    for name, median in medians.items():
+        print(f"  {name:<22}{median * 1e6:>11.1f}")
 
 
 if __name__ == "__main__":
