@@ -1,7 +1,12 @@
-"""An iterator's total budget applies to each item: the time its consumer
-spends between items is not charged to the work that fetches the next ones.
+"""The runners' total budget (``Timeouts.total``).
 
-The runner's clock is replaced by one the test moves, so nothing waits."""
+* An iterator's budget applies to each item: the time its consumer spends
+  between items is not charged to the work that fetches the next ones (the
+  runner's clock is replaced by one the test moves, so nothing waits).
+* The async runner sends a request without a cancel scope (its timeouts are
+  cut to the deadline, as in the sync runner) and runs every other effect in
+  one that ends at the deadline: a sub-operation that waits for ever is cut.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ from typing import Any
 import anyio
 import pytest
 
+from overcast.errors import OperationTimeout
 from overcast.runtime import runner as runner_module
 from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Iter
+from overcast.runtime.effects import Op
+from overcast.runtime.effects import Parallel
 from overcast.runtime.effects import Request
 from overcast.runtime.effects import Response
 from overcast.runtime.policy import RuntimeConfig
@@ -98,3 +106,36 @@ def test_each_page_after_an_item_gets_the_whole_budget(mode: str, clock: Clock) 
     # Every page's request may wait the whole budget, however long the
     # consumer dwelt on the item before it.
     assert read_timeouts == [TOTAL, TOTAL, TOTAL]
+
+
+def test_a_sub_operation_that_hangs_is_cut_at_the_deadline() -> None:
+    """A transport that ignores its timeouts and never answers, reached through
+    ``Parallel``: the cancel scope the effect runs in ends it at the deadline."""
+    sent: list[str] = []
+
+    class Hanging(AsyncTransport):
+        async def send(self, request: Request, *, connect_timeout: float,
+                       read_timeout: float) -> Response:
+            sent.append(request.url)
+            await anyio.Event().wait()  # nothing ever sets it
+            raise AssertionError("unreachable")
+
+        async def aclose(self) -> None:
+            pass
+
+    def fetch() -> Op[Response]:
+        response: Response = yield Request("GET", "http://budget.test/never")
+        return response
+
+    def both() -> Op[list[Any]]:
+        results: list[Any] = yield Parallel([fetch(), fetch()])
+        return results
+
+    config = RuntimeConfig("budget-test", timeouts=Timeouts(total=0.2))
+
+    async def main() -> None:
+        with pytest.raises(OperationTimeout):
+            await AsyncRunner(config, Hanging).run(both())
+
+    anyio.run(main)
+    assert sent == ["http://budget.test/never"] * 2
