@@ -20,6 +20,7 @@ import pytest
 from overcast.errors import OperationTimeout
 from overcast.runtime import runner as runner_module
 from overcast.runtime.effects import Emit
+from overcast.runtime.effects import Headers
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.effects import Parallel
@@ -64,7 +65,7 @@ def pages(count: int) -> Iter[int]:
 
 
 def _answer(request: Request) -> Response:
-    return Response(200, {}, b"", None, request.url, request.method)
+    return Response(200, Headers([]), b"", None, request.url, request.method)
 
 
 @pytest.mark.parametrize("mode", MODES)
