@@ -42,8 +42,6 @@ sends STS requests elsewhere (a local emulator).
 from __future__ import annotations
 
 import datetime
-import json
-import logging
 import os
 import shlex
 from collections.abc import Callable
@@ -91,7 +89,14 @@ __all__ = [
     "resolve_aws_region",
 ]
 
-log = logging.getLogger("overcast.auth")
+
+def _parse_json(text: str | bytes) -> Any:
+    """``json.loads``; :mod:`json` loads with the first credential source that
+    reads it (a process, a cache file, a container endpoint), not at import."""
+    import json
+
+    return json.loads(text)
+
 
 #: Where ECS and EKS serve container credentials over plain HTTP.
 ECS_HOST: Final = "http://169.254.170.2"
@@ -197,8 +202,11 @@ class AwsCredentialSource:
         except (InvalidCredentials, ProviderError):
             if self._current is not None and self._expires is not None and now < self._expires:
                 # Still valid: keep signing with them and try again next time.
-                log.warning("renewing AWS credentials from %s failed; the current ones "
-                            "are used until they expire", self.source, exc_info=True)
+                import logging  # only on this rare path: not at import
+
+                logging.getLogger("overcast.auth").warning(
+                    "renewing AWS credentials from %s failed; the current ones "
+                    "are used until they expire", self.source, exc_info=True)
                 return
             raise
         self.fetches += 1
@@ -637,7 +645,7 @@ def _sso_token(path: str, now: float, login: str) -> Secret:
     """The access token of an SSO token cache file, if it has not expired."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = _parse_json(f.read())
     except FileNotFoundError:
         raise InvalidCredentials(f"no cached IAM Identity Center token ({path}): {login}") \
             from None
@@ -675,7 +683,7 @@ def _process(command: str, source: str) -> AwsCredentialSource:
             err = done.stderr.decode("utf-8", "replace").strip()[-300:]
             raise InvalidCredentials(f"{source} exited with {done.returncode}: {err}")
         try:
-            data = json.loads(done.stdout)
+            data = _parse_json(done.stdout)
         except ValueError:
             raise InvalidCredentials(f"{source} printed no JSON") from None
         if not isinstance(data, dict) or data.get("Version") != 1:
@@ -737,7 +745,7 @@ def _metadata_json(resp: Response, source: str) -> dict[str, Any]:
     if not resp.ok:
         raise ProviderError(f"{source} answered {resp.status}", status=resp.status)
     try:
-        data = json.loads(resp.body)
+        data = _parse_json(resp.body)
     except ValueError:
         raise ProviderError(f"{source} answered no JSON", status=resp.status) from None
     if not isinstance(data, dict):

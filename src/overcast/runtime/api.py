@@ -31,7 +31,6 @@ Bodies are decoded inline when small and in a worker thread (a
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -262,9 +261,11 @@ def json_fault(resp: Response, request_id_headers: Sequence[str] = ()) -> Fault:
     OpenStack's ``{"itemNotFound": {"code", "message"}}``. Text that is not JSON
     becomes the message.
     """
+    import json  # with the first JSON answer, not at import (most XML drivers never need it)
+
     request_id = next((resp.headers[h] for h in request_id_headers if h in resp.headers), None)
     try:
-        data = _json.loads(resp.body) if resp.body else None
+        data = json.loads(resp.body) if resp.body else None
     except ValueError:
         data = None
     if not isinstance(data, dict):
@@ -345,13 +346,15 @@ def xml_fault(resp: Response, request_id_headers: Sequence[str] = ()) -> Fault:
 def decode_json(resp: Response, *, driver: Any = None) -> Op[Any]:
     """Operation: the body of a successful answer as JSON (``None`` if empty);
     :class:`~overcast.errors.ProviderError` if it is not JSON."""
+    import json  # see json_fault
+
     body = resp.body
     if not body.strip():
         return None
     try:
         if len(body) <= INLINE_PARSE_LIMIT:
-            return _json.loads(body)
-        data: Any = yield Call(_json.loads, body)
+            return json.loads(body)
+        data: Any = yield Call(json.loads, body)
         return data
     except ValueError:
         raise ProviderError(
@@ -469,7 +472,9 @@ class HttpApi(BaseDriver):
         body = options.get("body")
         payload = options.get("json", _NO_JSON)
         if payload is not _NO_JSON:
-            body = _json.dumps(payload).encode("utf-8")
+            import json  # see json_fault
+
+            body = json.dumps(payload).encode("utf-8")
             headers.setdefault("Content-Type", "application/json")
         params = options.get("params") or ()
         if not isinstance(params, list | tuple):  # a list is the common case: no ABC check

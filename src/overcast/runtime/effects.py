@@ -27,7 +27,6 @@ in :mod:`overcast.runtime.streams`, the cutting of uploads into parts in
 from __future__ import annotations
 
 import io
-import json as _json
 import os
 import threading
 from collections.abc import AsyncIterable
@@ -243,7 +242,9 @@ class Response:
 
     def json(self) -> Any:
         """The body parsed as JSON."""
-        return _json.loads(self.body)
+        import json  # not at import: most drivers parse through runtime.api
+
+        return json.loads(self.body)
 
     def raise_for_status(self, driver: Any = None) -> None:
         """Raise :class:`ProviderError` if the status is not 2xx or 3xx."""

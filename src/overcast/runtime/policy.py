@@ -7,13 +7,13 @@ and unit tests can check it on values.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from collections.abc import Generator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 
@@ -27,6 +27,9 @@ from overcast.runtime.transports.base import DEFAULT_POOL_SIZE
 from overcast.runtime.transports.base import Timeouts
 from overcast.runtime.transports.base import TransportFailure
 
+if TYPE_CHECKING:
+    from logging import Logger
+
 __all__ = [
     "RETRYABLE_STATUSES",
     "Hooks",
@@ -39,7 +42,24 @@ __all__ = [
     "Signer",
 ]
 
-log = logging.getLogger("overcast.http")
+_log: Logger | None = None
+
+
+def _logger() -> Logger:
+    """The ``overcast.http`` logger; :mod:`logging` loads with the first request
+    rather than with the runtime (a few ms of a cold start)."""
+    global _log
+    if _log is None:
+        import logging
+
+        _log = logging.getLogger("overcast.http")
+    return _log
+
+
+#: :mod:`logging`'s levels (fixed by the library), named here so the check on
+#: every request needs no import.
+_DEBUG: Final = 10
+_WARNING: Final = 30
 
 #: Statuses that mean "try again later" for an idempotent request.
 RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -201,11 +221,12 @@ class Hooks:
     def active(self) -> bool:
         """Whether any hook or DEBUG logging would see an event (events are built,
         and redacted, only then)."""
-        return bool(self.on_request or self.on_response) or log.isEnabledFor(logging.DEBUG)
+        return bool(self.on_request or self.on_response) or _logger().isEnabledFor(_DEBUG)
 
     def request(self, event: RequestEvent) -> None:
         """Tell every request hook, and log at DEBUG."""
-        if log.isEnabledFor(logging.DEBUG):
+        log = _logger()
+        if log.isEnabledFor(_DEBUG):
             log.debug(
                 "[%s] -> %s %s attempt=%d headers=%s",
                 event.driver, event.method, event.url, event.attempt, dict(event.headers),
@@ -215,7 +236,8 @@ class Hooks:
 
     def response(self, event: ResponseEvent) -> None:
         """Tell every response hook, and log at DEBUG (or WARNING for a retry)."""
-        level = logging.WARNING if event.will_retry else logging.DEBUG
+        level = _WARNING if event.will_retry else _DEBUG
+        log = _logger()
         if log.isEnabledFor(level):
             log.log(
                 level,
@@ -228,7 +250,7 @@ class Hooks:
 
     def resume(self, event: ResumeEvent) -> None:
         """Tell every resumption hook, and log at WARNING."""
-        log.warning("[%s] %s %s broke after %d bytes (%s): asking for the rest",
+        _logger().warning("[%s] %s %s broke after %d bytes (%s): asking for the rest",
                     event.driver, event.method, event.url, event.received, event.error)
         for hook in self.on_resume:
             _call_hook(hook, event)
@@ -238,7 +260,7 @@ def _call_hook(hook: Callable[[Any], None], event: object) -> None:
     try:
         hook(event)
     except Exception:  # a broken hook must not break requests
-        log.exception("overcast hook %r failed", hook)
+        _logger().exception("overcast hook %r failed", hook)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ Three tools, used by the runtime wherever text leaves overcast:
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from typing import Final
 from urllib.parse import parse_qsl
 from urllib.parse import quote
@@ -25,6 +25,9 @@ from urllib.parse import unquote_plus
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
+
+if TYPE_CHECKING:
+    from logging import LogRecord
 
 __all__ = [
     "MASK",
@@ -215,12 +218,17 @@ def redact_text(text: str, secrets: Iterable[str | Secret] = ()) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
+class RedactingFilter:
     """A logging filter that rewrites a record whose message would show a
     signature-bearing URL (httpx logs every request URL at INFO, urllib3 at
-    DEBUG): the message is formatted, redacted, and kept without its arguments."""
+    DEBUG): the message is formatted, redacted, and kept without its arguments.
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    It is a filter as :mod:`logging` defines one (an object with a ``filter``
+    method), not a :class:`logging.Filter` subclass, so that importing the
+    runtime does not load :mod:`logging` (a few ms of a cold start): the
+    transports install it with the first connection pool."""
+
+    def filter(self, record: LogRecord) -> bool:
         """Redact the record in place; never drop it."""
         try:
             message = record.getMessage()
@@ -238,6 +246,8 @@ _FILTER = RedactingFilter()
 def redact_logger(name: str) -> None:
     """Make every record the logger ``name`` emits pass :class:`RedactingFilter`
     (idempotent). Transports call it for their client library's loggers."""
+    import logging
+
     logger = logging.getLogger(name)
     if _FILTER not in logger.filters:
         logger.addFilter(_FILTER)
