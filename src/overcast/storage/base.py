@@ -157,6 +157,10 @@ class Container(Model["StorageDriver"]):
         return self._driver().delete_container(self)
 
 
+#: Makes an instance without running its ``__init__`` (see ``Object._listed``).
+_new_instance: Final = object.__new__
+
+
 @dataclass(slots=True, eq=False)
 class Object:
     """An object in a container.
@@ -186,6 +190,22 @@ class Object:
     def __post_init__(self) -> None:
         if self.content_md5 is None and is_md5(self.hash):
             self.content_md5 = self.hash
+
+    @classmethod
+    def _listed(cls, name: str, size: int, hash: str | None, extra: dict[str, Any],
+                container: Container, driver: StorageDriver,
+                last_modified: datetime | None) -> Object:
+        """An object as a listing gives it: the same as ``Object(name, size,
+        hash, extra, {}, container, driver, last_modified=last_modified)``, built
+        without the generated ``__init__`` and ``__post_init__``, which cost a
+        listing about a tenth of its CPU per key. A unit test holds the two to
+        the same fields and values."""
+        obj = _new_instance(cls)
+        obj.name, obj.size, obj.hash, obj.extra, obj.meta_data = name, size, hash, extra, {}
+        obj.container, obj.driver = container, driver
+        obj.content_type, obj.last_modified = None, last_modified
+        obj.content_md5 = hash if is_md5(hash) else None
+        return obj
 
     def _driver(self) -> StorageDriver:
         if self.driver is None:

@@ -877,14 +877,10 @@ class S3StorageDriver(SigV4Hooks, StorageApi, StorageDriver):
         storage_class = item.get("StorageClass")
         if storage_class:
             extra["storage_class"] = storage_class
-        return Object(
-            name=_listed_name(key) if decode else key,
-            size=header_int(item.get("Size", "").strip()) or 0,
-            hash=_strip_etag(etag),
-            extra=extra,
-            container=ref,
-            driver=self,
-            last_modified=iso_date(item.get("LastModified")),
+        return Object._listed(
+            _listed_name(key) if decode else key,
+            header_int(item.get("Size", "").strip()) or 0,
+            _strip_etag(etag), extra, ref, self, iso_date(item.get("LastModified")),
         )
 
     def _md5_of(self, obj: Object) -> str | None:
