@@ -266,10 +266,16 @@ class BackupDriver(BaseDriver):
         """Register a compute node for backup, by its name and first public address
         (else its first private one); :class:`~overcast.errors.InvalidInput`, before
         any request, if it has no address."""
+        address = self._node_address(node)
+        return (yield from self.create_target.op(node.name, address, type, extra))
+
+    def _node_address(self, node: NodeLike) -> str:
+        """The address a node is backed up at: its first public one, else its
+        first private one; :class:`~overcast.errors.InvalidInput` if it has none."""
         addresses = [*node.public_ips, *node.private_ips]
         if not addresses:
             raise InvalidInput(f"node {node.id!r} has no IP address to back up", driver=self)
-        return (yield from self.create_target.op(node.name, addresses[0], type, extra))
+        return addresses[0]
 
     @operation
     @not_supported

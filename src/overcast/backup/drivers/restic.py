@@ -384,14 +384,12 @@ class ResticBackupDriver(BackupDriver):
         ``ssh_port`` (else the driver's)."""
         given = dict(extra or {})
         path = _check_absolute(given.pop("path", None), "extra['path'] (on the node)", self)
-        addresses = [*node.public_ips, *node.private_ips]
-        if not addresses:
-            raise InvalidInput(f"node {node.id!r} has no IP address to back up", driver=self)
+        host = self._node_address(node)
         port = given.pop("ssh_port", self.ssh_port)
         if not isinstance(port, int) or not 0 < port < 65536:
             raise InvalidInput(f"ssh_port must be a port number: {port!r}", driver=self)
         username = str(given.pop("ssh_username", self.ssh_username))
-        kept = {**self._plain(given), "kind": "node", "host": addresses[0], "port": port,
+        kept = {**self._plain(given), "kind": "node", "host": host, "port": port,
                 "username": username, "node_id": node.id}
         return (yield from self._add(node.name, path, BackupTargetType(type), kept))
 

@@ -43,6 +43,7 @@ from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
 from overcast.runtime.ops import create_once
+from overcast.runtime.ops import find_first
 from overcast.runtime.options import check_endpoint
 from overcast.runtime.options import check_page_size
 from overcast.runtime.options import libcloud_endpoint
@@ -469,6 +470,17 @@ class EC2Api(EC2Query, NodeDriver):
                           endpoint=endpoint, page_size=page_size)
         self._default_zone: str | None = None
         super().__init__(**options)
+
+    def _create_tagged(self, send: Callable[[str], Op[T]],
+                       tagged: Callable[[Params], Iter[T]]) -> Op[T]:
+        """Create something exactly once (:meth:`_create`): ``send(token)`` tags
+        what it makes with the token; a lost answer is settled by the first of
+        ``tagged(filters)``, the listing the token's filter narrows."""
+
+        def find(token: str) -> Op[T | None]:
+            return (yield from find_first(tagged(token_filter(token)), lambda _: True))
+
+        return (yield from self._create(send, find))
 
     def _check_key_name(self, name: object) -> str:
         """A key pair name: 1 to 255 printable ASCII characters."""

@@ -22,7 +22,6 @@ from overcast.compute.drivers.ec2.api import return_value
 from overcast.compute.drivers.ec2.api import tag_spec
 from overcast.compute.drivers.ec2.api import tags
 from overcast.compute.drivers.ec2.api import text
-from overcast.compute.drivers.ec2.api import token_filter
 from overcast.errors import AlreadyExists
 from overcast.errors import InvalidInput
 from overcast.models import Model
@@ -125,10 +124,7 @@ class EC2SecurityGroups(EC2Api):
             return SecurityGroup(text(root, "groupId") or "", group_name, about, vpc_id,
                                  tags={TOKEN_TAG: token}, driver=self)
 
-        def find(token: str) -> Op[SecurityGroup | None]:
-            return (yield from find_first(self._groups(token_filter(token)), lambda _: True))
-
-        return (yield from self._create(send, find))
+        return (yield from self._create_tagged(send, self._groups))
 
     @operation
     def ex_authorize_security_group_ingress(self, group: SecurityGroup | str, from_port: int,

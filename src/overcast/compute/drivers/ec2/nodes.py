@@ -15,6 +15,7 @@ from typing import Final
 from xml.etree.ElementTree import Element
 
 from overcast.compute.base import NodeSpec
+from overcast.compute.base import PowerChange
 from overcast.compute.drivers.ec2.api import MAX_TAG_VALUE
 from overcast.compute.drivers.ec2.api import TOKEN_TAG
 from overcast.compute.drivers.ec2.api import EC2Api
@@ -69,6 +70,12 @@ _NODE_STATES: Final = {
     "terminated": NodeState.TERMINATED,
     "stopping": NodeState.STOPPING,
     "stopped": NodeState.STOPPED,
+}
+#: The EC2 action that makes each power change.
+_POWER_ACTIONS: Final[Mapping[PowerChange, str]] = {
+    "reboot": "RebootInstances",
+    "start": "StartInstances",
+    "stop": "StopInstances",
 }
 #: Country of each region group (the first part of a region name).
 _COUNTRIES: Final = {
@@ -510,20 +517,11 @@ class EC2Nodes(EC2Api):
         )
         return return_value(root)
 
-    @operation
-    def reboot_node(self, node: Node) -> Op[bool]:
-        """Reboot an instance (``RebootInstances``)."""
-        return (yield from self._instance_action("RebootInstances", node))
-
-    @operation
-    def start_node(self, node: Node) -> Op[bool]:
-        """Start a stopped (EBS-backed) instance (``StartInstances``)."""
-        return (yield from self._instance_action("StartInstances", node))
-
-    @operation
-    def stop_node(self, node: Node) -> Op[bool]:
-        """Stop an (EBS-backed) instance without terminating it (``StopInstances``)."""
-        return (yield from self._instance_action("StopInstances", node))
+    def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
+        """Reboot an instance (``RebootInstances``), start a stopped (EBS-backed)
+        one (``StartInstances``) or stop one without terminating it
+        (``StopInstances``)."""
+        return (yield from self._instance_action(_POWER_ACTIONS[change], node))
 
     @operation
     def destroy_node(self, node: Node) -> Op[bool]:

@@ -20,7 +20,6 @@ from overcast.compute.drivers.ec2.api import numbered
 from overcast.compute.drivers.ec2.api import tag_spec
 from overcast.compute.drivers.ec2.api import tags
 from overcast.compute.drivers.ec2.api import text
-from overcast.compute.drivers.ec2.api import token_filter
 from overcast.compute.models import Node
 from overcast.compute.models import NodeLocation
 from overcast.compute.models import StorageVolume
@@ -37,7 +36,6 @@ from overcast.runtime.effects import Op
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import collect
-from overcast.runtime.ops import find_first
 
 __all__ = ["EC2Volumes", "free_device"]
 
@@ -175,10 +173,7 @@ class EC2Volumes(EC2Api):
             volume.name = volume.name or volume_name
             return volume
 
-        def find(token: str) -> Op[StorageVolume | None]:
-            return (yield from find_first(self._volumes(token_filter(token)), lambda _: True))
-
-        return (yield from self._create(send, find))
+        return (yield from self._create_tagged(send, self._volumes))
 
     @operation
     def destroy_volume(self, volume: StorageVolume) -> Op[bool]:
@@ -317,10 +312,7 @@ class EC2Volumes(EC2Api):
             snapshot.name = snapshot.name or name
             return snapshot
 
-        def find(token: str) -> Op[VolumeSnapshot | None]:
-            return (yield from find_first(self._own_snapshots(token_filter(token)), lambda _: True))
-
-        return (yield from self._create(send, find))
+        return (yield from self._create_tagged(send, self._own_snapshots))
 
     @operation
     def destroy_volume_snapshot(self, snapshot: VolumeSnapshot) -> Op[bool]:
