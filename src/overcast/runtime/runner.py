@@ -95,6 +95,12 @@ Gen = Generator[Any, Any, Any]
 #: effect (threads, task groups, sub-operations) runs in one that ends at the
 #: deadline.
 _SELF_BOUNDED: frozenset[type] = frozenset({Request, Sleep, TimeBudget})
+#: Functions a ``Call`` names that return at once (reading a clock): the async
+#: runner calls them in place rather than in a worker thread, which costs tens
+#: of µs and lets concurrent tasks read the clock out of the order they asked
+#: in (a shared fetch tells callers that came before a failure from those
+#: after it by these readings).
+_IMMEDIATE: frozenset[Callable[..., Any]] = frozenset({time.time, time.monotonic})
 
 
 class _Deadline:
@@ -653,6 +659,7 @@ class AsyncRunner(_Base):
                 try:
                     if deadline.at is None or deadline.scope is not None or (
                         type(effect) in _SELF_BOUNDED
+                        or (type(effect) is Call and effect.fn in _IMMEDIATE)
                     ):
                         value = await self._perform(effect, deadline)
                     else:
@@ -683,6 +690,8 @@ class AsyncRunner(_Base):
             return await self._send(effect, deadline)
         if isinstance(effect, Call):
             fn, args, kwargs = effect.fn, effect.args, effect.kwargs
+            if fn in _IMMEDIATE:
+                return fn(*args, **kwargs)
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
         if isinstance(effect, Sleep):
             deadline.extend(effect.seconds)  # see SyncRunner._perform

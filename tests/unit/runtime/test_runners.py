@@ -1,4 +1,5 @@
-"""The runners' total budget (``Timeouts.total``).
+"""How the runners perform effects: the total budget (``Timeouts.total``),
+and reading a clock.
 
 * An iterator's budget applies to each item: the time its consumer spends
   between items is not charged to the work that fetches the next ones (the
@@ -6,6 +7,9 @@
 * The async runner sends a request without a cancel scope (its timeouts are
   cut to the deadline, as in the sync runner) and runs every other effect in
   one that ends at the deadline: a sub-operation that waits for ever is cut.
+* The async runner reads a clock (``Call(time.time)``, ``Call(time.monotonic)``)
+  in place, not in a worker thread: concurrent tasks read it in the order they
+  ask, and a shared fetch relies on that order.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import types
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from overcast.errors import OperationTimeout
 from overcast.runtime import runner as runner_module
+from overcast.runtime.effects import Call
 from overcast.runtime.effects import Emit
 from overcast.runtime.effects import Headers
 from overcast.runtime.effects import Iter
@@ -140,3 +146,28 @@ def test_a_sub_operation_that_hangs_is_cut_at_the_deadline() -> None:
 
     anyio.run(main)
     assert sent == ["http://budget.test/never"] * 2
+
+
+def test_the_async_runner_reads_a_clock_without_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a clock was read in a worker thread")
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", no_thread)
+
+    def stamps() -> Op[tuple[float, float]]:
+        wall: float = yield Call(time.time)
+        steady: float = yield Call(time.monotonic)
+        return wall, steady
+
+    async def main() -> tuple[float, float]:
+        runner = AsyncRunner(RuntimeConfig("clock-test"), _no_transport)
+        return await runner.run(stamps())
+
+    wall, steady = anyio.run(main)
+    assert abs(wall - time.time()) < 3600 and steady <= time.monotonic()
+
+
+def _no_transport() -> AsyncTransport:
+    raise AssertionError("this operation sends no request")
