@@ -655,9 +655,7 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
     @operation
     def get_node(self, node_id: str) -> Op[Node]:
         """Get a VM by id (``listVirtualMachines id=``); NodeNotFound if none."""
-        checked = self._id(node_id, "node_id")
-        return (yield from self._one("listVirtualMachines", "virtualmachine", self._to_node,
-                                     [("id", checked)], checked, NodeNotFound))
+        return (yield from self.ex_get_node.op(node_id))
 
     @operation
     def ex_get_node(self, node_id: str, project: Any = None) -> Op[Node]:
@@ -876,9 +874,7 @@ class CloudStackNodeDriver(HttpApi, NodeDriver):
     @operation
     def get_volume(self, volume_id: str) -> Op[StorageVolume]:
         """Get a volume by id (``listVolumes id=``); VolumeNotFound if none."""
-        checked = self._id(volume_id, "volume_id")
-        return (yield from self._one("listVolumes", "volume", self._to_volume,
-                                     [("id", checked)], checked, VolumeNotFound))
+        return (yield from self.ex_get_volume.op(volume_id))
 
     @operation
     def ex_get_volume(self, volume_id: str, project: Any = None) -> Op[StorageVolume]:

@@ -45,22 +45,18 @@ How the model maps:
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
 from typing import Final
-from typing import TypeVar
 
-from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
 from overcast.compute.base import PowerChange
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
-from overcast.compute.models import NodeAuthSSHKey
 from overcast.compute.models import NodeImage
 from overcast.compute.models import NodeLocation
 from overcast.compute.models import NodeSize
@@ -70,6 +66,10 @@ from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
 from overcast.compute.models import bound_driver
+from overcast.compute.rest import KeyIdAuth
+from overcast.compute.rest import RestNodeDriver
+from overcast.compute.rest import tagged
+from overcast.compute.rest import token_tag
 from overcast.compute.values import moment
 from overcast.compute.values import price
 from overcast.compute.values import whole
@@ -88,7 +88,6 @@ from overcast.providers.digitalocean import DEFAULT_ENDPOINT
 from overcast.providers.digitalocean import MAX_PAGE_SIZE
 from overcast.providers.digitalocean import page_of
 from overcast.runtime.api import ErrorMap
-from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
@@ -100,18 +99,12 @@ from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import poll
-from overcast.runtime.ops import pure
-from overcast.runtime.options import check_page_size
 from overcast.runtime.options import check_polling
-from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
-from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["DigitalOceanFloatingIP", "DigitalOceanNodeDriver", "FloatingIPNotFound"]
-
-T = TypeVar("T")
 
 NODE_STATES: Final = {
     "new": NodeState.PENDING,
@@ -119,8 +112,6 @@ NODE_STATES: Final = {
     "off": NodeState.STOPPED,
     "archive": NodeState.TERMINATED,
 }
-#: The tag prefix of a create's request token.
-TOKEN_TAG: Final = "overcast-token-"
 #: The keys of ``ex_create_attr`` sent with a droplet create (Libcloud's, and
 #: the API's other optional fields).
 CREATE_ATTRIBUTES: Final = frozenset({
@@ -164,11 +155,7 @@ class DigitalOceanFloatingIP:
         return f"<DigitalOceanFloatingIP: ip={self.ip_address}, node_id={self.node_id}>"
 
 
-def _token_tag(token: str) -> str:
-    return f"{TOKEN_TAG}{token}"
-
-
-class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
+class DigitalOceanNodeDriver(KeyIdAuth, RestNodeDriver):
     """Droplets, volumes, snapshots, SSH keys and floating IPs on DigitalOcean (API v2).
 
     ``key`` is the API token; ``secret`` is unused (Apache Libcloud's
@@ -188,7 +175,11 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
     )
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
-    auth_kinds: ClassVar[tuple[type[NodeAuthSSHKey]]] = (NodeAuthSSHKey,)
+    default_endpoint: ClassVar[str] = DEFAULT_ENDPOINT
+    api_path: ClassVar[str] = "/v2"
+    page_sizes: ClassVar[tuple[int, int]] = (1, MAX_PAGE_SIZE)
+    clamp_page_size: ClassVar[bool] = True
+    first_page: ClassVar[Cursor | None] = 1
     auth_hint: ClassVar[str] = ": DigitalOcean installs SSH keys only (auth=NodeAuthSSHKey)"
 
     def __init__(self, key: str | Secret, secret: str | None = None, secure: bool = True,
@@ -197,30 +188,21 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
                  poll_interval: float = 2.0, wait_timeout: float = 300.0,
                  **options: Any) -> None:
         super().__init__(**options)
-        self.endpoint = libcloud_endpoint(endpoint, host, port, secure, path="/v2",
-                                          driver=self) or DEFAULT_ENDPOINT
-        self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, clamp=True,
-                                         driver=self)
         self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
                                                               driver=self)
-        self._use_bearer(key, missing="DigitalOcean needs an API token")
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"endpoint": self.endpoint}
+        self._connect(key, endpoint, host, port, secure, page_size,
+                      missing="DigitalOcean needs an API token")
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _pages(self, path: str, key: str, convert: Callable[[Any], T],
-               params: Sequence[tuple[str, str]] = ()) -> Iter[T]:
-        """Every item of a list, page by page (``links.pages.next``)."""
+    def _page_query(self, cursor: Cursor | None) -> list[tuple[str, str]]:
+        """``page`` (from 1) and ``per_page``."""
+        return [("page", str(cursor or 1)), ("per_page", str(self.page_size))]
 
-        def fetch(cursor: Cursor | None) -> Op[Page[T]]:
-            query = [*params, ("page", str(cursor or 1)), ("per_page", str(self.page_size))]
-            payload = yield from self._json("GET", path, params=query)
-            page = page_of(payload, key, path, self)
-            return Page([convert(item) for item in page.items], page.next, page.style)
-
-        return paginate(fetch, first=1, what=f"GET {path}", driver=self)
+    def _read_page(self, payload: Any, key: str, cursor: Cursor | None,
+                   path: str) -> Page[Any]:
+        """The items under ``key``; the next page is the one ``links.pages.next`` names."""
+        return page_of(payload, key, path, self)
 
     def _await_action(self, action: Mapping[str, Any]) -> Op[dict[str, Any]]:
         """Poll ``GET /actions/{id}`` until the action is ``completed`` (pausing
@@ -413,20 +395,17 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
             attrs["user_data"] = user_data
         return spec.but(ex_create_attr=attrs)
 
-    def _prepare_node(self, spec: NodeSpec) -> Op[NodeSpec]:
-        """With an SSH key ``auth``, add its key id (registering the key if needed)."""
-        if not isinstance(spec.auth, NodeAuthSSHKey):
-            return (yield from pure(spec))
-        key = yield from self._key_pair_holding(spec.auth.pubkey)
+    def _with_key_id(self, spec: NodeSpec, key_id: Any) -> NodeSpec:
+        """The key id joins ``ex_create_attr["ssh_keys"]``."""
         attrs = dict(spec.options["ex_create_attr"])
-        attrs["ssh_keys"] = [*attrs["ssh_keys"], key.extra["id"]]
+        attrs["ssh_keys"] = [*attrs["ssh_keys"], key_id]
         return spec.but(ex_create_attr=attrs)
 
     def _send_node(self, spec: NodeSpec, token: str) -> Op[Node]:
         attrs = dict(spec.options["ex_create_attr"])
         image: int | str = int(spec.image.id) if spec.image.id.isdigit() else spec.image.id
         body: dict[str, Any] = {"name": spec.name, "size": spec.size.id, "image": image,
-                                **attrs, "tags": [*attrs["tags"], _token_tag(token)]}
+                                **attrs, "tags": [*attrs["tags"], token_tag(token)]}
         if spec.location is not None:
             body["region"] = spec.location.id
         data = yield from self._json("POST", "/droplets", json=body)
@@ -436,7 +415,7 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """The droplet tagged with ``token``, if an earlier attempt made it."""
         found = yield from find_first(
             self._pages("/droplets", "droplets", self._to_node,
-                        [("tag_name", _token_tag(token))]),
+                        [("tag_name", token_tag(token))]),
             lambda node: node.name == spec.name)
         return found
 
@@ -539,13 +518,13 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
         def send(token: str) -> Op[StorageVolume]:
             data = yield from self._json("POST", "/volumes",
-                                         json={**body, "tags": [_token_tag(token)]})
+                                         json={**body, "tags": [token_tag(token)]})
             return self._to_volume(data["volume"])
 
         def find(token: str) -> Op[StorageVolume | None]:
             return (yield from find_first(
                 self._pages("/volumes", "volumes", self._to_volume, [("name", name)]),
-                lambda v: _token_tag(token) in v.extra["tags"]))
+                tagged(token)))
 
         return (yield from self._create(send, find))
 
@@ -627,14 +606,13 @@ class DigitalOceanNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
         def send(token: str) -> Op[VolumeSnapshot]:
             data = yield from self._json("POST", path, json={"name": label,
-                                                             "tags": [_token_tag(token)]},
+                                                             "tags": [token_tag(token)]},
                                          what=vol.id, missing=VolumeNotFound)
             return self._to_snapshot(data["snapshot"])
 
         def find(token: str) -> Op[VolumeSnapshot | None]:
-            return (yield from find_first(
-                self._pages(path, "snapshots", self._to_snapshot),
-                lambda s: _token_tag(token) in s.extra["tags"]))
+            return (yield from find_first(self._pages(path, "snapshots", self._to_snapshot),
+                                          tagged(token)))
 
         return (yield from self._create(send, find))
 

@@ -67,7 +67,6 @@ from typing import ClassVar
 from typing import Final
 from typing import TypeVar
 
-from overcast.auth.bearer import BearerAuth
 from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
 from overcast.compute.base import PowerChange
@@ -82,6 +81,9 @@ from overcast.compute.models import NodeSize
 from overcast.compute.models import NodeState
 from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
+from overcast.compute.rest import RestNodeDriver
+from overcast.compute.rest import tagged
+from overcast.compute.rest import token_tag
 from overcast.compute.values import moment
 from overcast.compute.values import price
 from overcast.compute.values import whole
@@ -100,7 +102,6 @@ from overcast.providers.linode import MAX_PAGE_SIZE
 from overcast.providers.linode import MIN_PAGE_SIZE
 from overcast.runtime.api import ErrorMap
 from overcast.runtime.api import Fault
-from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
@@ -109,11 +110,8 @@ from overcast.runtime.operation import alias
 from overcast.runtime.operation import iterator
 from overcast.runtime.operation import operation
 from overcast.runtime.ops import find_first
-from overcast.runtime.options import check_page_size
-from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
-from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["LinodeNodeDriver"]
@@ -141,8 +139,6 @@ VOLUME_STATES: Final = {
     "resizing": StorageVolumeState.UPDATING,
     "contact_support": StorageVolumeState.UNKNOWN,
 }
-#: The tag prefix of a create's request token.
-TOKEN_TAG: Final = "overcast-token-"
 #: Linode's rule for instance labels.
 #: The instance action (``POST /linode/instances/{id}/<action>``) of each power change.
 _POWER_ACTIONS: Final[Mapping[PowerChange, str]] = {
@@ -169,11 +165,7 @@ def _is_private(address: str) -> bool:
     return ip.version == 4 and any(ip in net for net in _PRIVATE)
 
 
-def _token_tag(token: str) -> str:
-    return f"{TOKEN_TAG}{token}"
-
-
-class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
+class LinodeNodeDriver(RestNodeDriver):
     """Instances, volumes, SSH keys, types, images and regions on Linode (API v4).
 
     ``key`` is a personal access token (scopes ``linodes``, ``volumes``,
@@ -193,20 +185,18 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     )
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    default_endpoint: ClassVar[str] = DEFAULT_ENDPOINT
+    api_path: ClassVar[str] = "/v4"
+    page_sizes: ClassVar[tuple[int, int]] = (MIN_PAGE_SIZE, MAX_PAGE_SIZE)
+    first_page: ClassVar[Cursor | None] = 1
     max_name_length: ClassVar[int] = 64
 
     def __init__(self, key: str | Secret, secret: str | None = None, secure: bool = True,
                  host: str | None = None, port: int | None = None, *,
                  endpoint: str | None = None, page_size: int = 100, **options: Any) -> None:
         super().__init__(**options)
-        self.endpoint = libcloud_endpoint(endpoint, host, port, secure, path="/v4",
-                                          driver=self) or DEFAULT_ENDPOINT
-        self.page_size = check_page_size(page_size, minimum=MIN_PAGE_SIZE,
-                                         maximum=MAX_PAGE_SIZE, driver=self)
-        self._use_bearer(key, missing="a Linode personal access token is required")
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"endpoint": self.endpoint}
+        self._connect(key, endpoint, host, port, secure, page_size,
+                      missing="a Linode personal access token is required")
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -215,20 +205,20 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         (:func:`overcast.providers.linode.fault`)."""
         return linode.fault(resp)
 
-    def _pages(self, path: str, convert: Callable[[Any], T],
-               filter: Mapping[str, Any] | None = None) -> Iter[T]:
+    def _collection(self, path: str, convert: Callable[[Any], T],
+                    filter: Mapping[str, Any] | None = None) -> Iter[T]:
         """Every item of a collection, page by page (``filter``: its ``X-Filter``)."""
-        headers = {"X-Filter": json.dumps(filter)} if filter else {}
+        return self._pages(path, "data", convert,
+                           headers={"X-Filter": json.dumps(filter)} if filter else None)
 
-        def fetch(cursor: Cursor | None) -> Op[Page[T]]:
-            number = int(cursor or 1)
-            body = yield from self._json(
-                "GET", path, params=[("page", str(number)), ("page_size", str(self.page_size))],
-                headers=headers)
-            page = linode.page_of(body, number)
-            return Page([convert(item) for item in page.items], page.next, page.style)
+    def _page_query(self, cursor: Cursor | None) -> list[tuple[str, str]]:
+        """``page`` (from 1) and ``page_size``."""
+        return [("page", str(int(cursor or 1))), ("page_size", str(self.page_size))]
 
-        return paginate(fetch, first=1, what=f"GET {path}", driver=self)
+    def _read_page(self, payload: Any, key: str, cursor: Cursor | None,
+                   path: str) -> Page[Any]:
+        """Page ``cursor`` of a collection (:func:`overcast.providers.linode.page_of`)."""
+        return linode.page_of(payload, int(cursor or 1))
 
     def _post(self, path: str, body: Mapping[str, Any] | None, what: str,
               missing: type[NotFound]) -> Op[bool]:
@@ -260,7 +250,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         ``location`` when given (its ``region_prices`` entry, if the type has one)."""
         region = None if location is None else self._expect(location, NodeLocation,
                                                              "location").id
-        yield from self._pages("/linode/types", lambda item: self._to_size(item, region))
+        yield from self._collection("/linode/types", lambda item: self._to_size(item, region))
 
     @operation
     def get_size(self, size_id: str) -> Op[NodeSize]:
@@ -283,7 +273,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def iterate_images(self, location: NodeLocation | None = None) -> Iter[NodeImage]:
         """Iterate over the images (``GET /images``: Linode's public ones and the
         account's); every image serves every region, so ``location`` does not filter."""
-        yield from self._pages("/images", self._to_image)
+        yield from self._collection("/images", self._to_image)
 
     @operation
     def get_image(self, image_id: str) -> Op[NodeImage]:
@@ -311,7 +301,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_locations(self) -> Iter[NodeLocation]:
         """Iterate over the regions (``GET /regions``)."""
-        yield from self._pages("/regions", self._to_location)
+        yield from self._collection("/regions", self._to_location)
 
     # -- instances -------------------------------------------------------------------------
 
@@ -336,7 +326,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_nodes(self) -> Iter[Node]:
         """Iterate over the account's instances (``GET /linode/instances``), page by page."""
-        yield from self._pages("/linode/instances", self._to_node)
+        yield from self._collection("/linode/instances", self._to_node)
 
     def _instance_path(self, node_id: object) -> str:
         return f"/linode/instances/{self._path_id(node_id, 'node id')}"
@@ -434,7 +424,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         body: dict[str, Any] = {
             "label": spec.name, "region": spec.location.id, "type": spec.size.id,
             "image": spec.image.id, "root_pass": options["root_pass"].password.reveal(),
-            "tags": [*options["ex_tags"], _token_tag(token)],
+            "tags": [*options["ex_tags"], token_tag(token)],
             "private_ip": bool(options["ex_private_ip"]),
             "backups_enabled": bool(options["ex_backups_enabled"]), "booted": True,
         }
@@ -457,8 +447,8 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         """The instance labelled ``spec.name`` carrying ``token``'s tag, if an
         earlier attempt made it (labels are unique: one request)."""
         found = yield from find_first(
-            self._pages("/linode/instances", self._to_node, {"label": spec.name}),
-            lambda node: _token_tag(token) in node.extra["tags"])
+            self._collection("/linode/instances", self._to_node, {"label": spec.name}),
+            tagged(token))
         if found is not None:
             found = self._with_password(found, spec.options["root_pass"])
         return found
@@ -525,7 +515,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_volumes(self) -> Iter[StorageVolume]:
         """Iterate over the account's block storage volumes (``GET /volumes``)."""
-        yield from self._pages("/volumes", self._to_volume)
+        yield from self._collection("/volumes", self._to_volume)
 
     def _volume_path(self, volume_id: object) -> str:
         return f"/volumes/{self._path_id(volume_id, 'volume id')}"
@@ -574,13 +564,12 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
         def send(token: str) -> Op[StorageVolume]:
             data = yield from self._json("POST", "/volumes", json={
-                **body, "tags": [*extra_tags, _token_tag(token)]}, what=name)
+                **body, "tags": [*extra_tags, token_tag(token)]}, what=name)
             return self._to_volume(data)
 
         def find(token: str) -> Op[StorageVolume | None]:
-            return (yield from find_first(self._pages("/volumes", self._to_volume,
-                                                      {"label": name}),
-                                          lambda v: _token_tag(token) in v.extra["tags"]))
+            return (yield from find_first(self._collection("/volumes", self._to_volume,
+                                                      {"label": name}), tagged(token)))
 
         return (yield from self._create(send, find))
 
@@ -633,13 +622,13 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_key_pairs(self) -> Iter[KeyPair]:
         """Iterate over the profile's SSH keys (``GET /profile/sshkeys``)."""
-        yield from self._pages("/profile/sshkeys", self._to_key_pair)
+        yield from self._collection("/profile/sshkeys", self._to_key_pair)
 
     @operation
     def get_key_pair(self, name: str) -> Op[KeyPair]:
         """The SSH key labelled ``name``; KeyPairNotFound if there is none."""
         found = yield from find_first(
-            self._pages("/profile/sshkeys", self._to_key_pair, {"label": name}),
+            self._collection("/profile/sshkeys", self._to_key_pair, {"label": name}),
             lambda k: k.name == name)
         if found is None:
             raise KeyPairNotFound(str(name), f"key pair not found: {name!r}", driver=self)
@@ -655,7 +644,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
         if not isinstance(key_material, str) or len(key_material.split()) < 2:
             raise InvalidInput("key_material must be an OpenSSH public key", driver=self)
         taken = yield from find_first(
-            self._pages("/profile/sshkeys", self._to_key_pair, {"label": name}),
+            self._collection("/profile/sshkeys", self._to_key_pair, {"label": name}),
             lambda k: k.name == name)
         if taken is not None:
             raise KeyPairAlreadyExists(name, f"key pair already exists: {name!r}", driver=self)
@@ -669,7 +658,7 @@ class LinodeNodeDriver(HttpApi, BearerAuth, NodeDriver):
 
         def find(token: str) -> Op[KeyPair | None]:
             return (yield from find_first(
-                self._pages("/profile/sshkeys", self._to_key_pair, {"label": name}),
+                self._collection("/profile/sshkeys", self._to_key_pair, {"label": name}),
                 lambda k: " ".join((k.public_key or "").split()[:2]) == material))
 
         return (yield from self._create(send, find))

@@ -48,22 +48,17 @@ How the model maps:
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
 from typing import Final
-from typing import TypeVar
 
-from overcast.auth.bearer import BearerAuth
-from overcast.compute.base import NodeDriver
 from overcast.compute.base import NodeSpec
 from overcast.compute.base import PowerChange
 from overcast.compute.models import KeyPair
 from overcast.compute.models import Node
 from overcast.compute.models import NodeAuth
-from overcast.compute.models import NodeAuthSSHKey
 from overcast.compute.models import NodeImage
 from overcast.compute.models import NodeLocation
 from overcast.compute.models import NodeSize
@@ -72,6 +67,9 @@ from overcast.compute.models import StorageVolume
 from overcast.compute.models import StorageVolumeState
 from overcast.compute.models import VolumeSnapshot
 from overcast.compute.models import VolumeSnapshotState
+from overcast.compute.rest import KeyIdAuth
+from overcast.compute.rest import RestNodeDriver
+from overcast.compute.rest import token_tag
 from overcast.compute.values import moment
 from overcast.compute.values import whole
 from overcast.errors import ImageNotFound
@@ -87,7 +85,6 @@ from overcast.providers.vultr import MAX_PAGE_SIZE
 from overcast.providers.vultr import hourly_price
 from overcast.providers.vultr import page_of
 from overcast.runtime.api import ErrorMap
-from overcast.runtime.api import HttpApi
 from overcast.runtime.api import When
 from overcast.runtime.effects import Iter
 from overcast.runtime.effects import Op
@@ -98,21 +95,13 @@ from overcast.runtime.ops import collect
 from overcast.runtime.ops import expand
 from overcast.runtime.ops import find_first
 from overcast.runtime.ops import poll
-from overcast.runtime.ops import pure
-from overcast.runtime.options import check_page_size
 from overcast.runtime.options import check_polling
-from overcast.runtime.options import libcloud_endpoint
 from overcast.runtime.paging import Cursor
 from overcast.runtime.paging import Page
-from overcast.runtime.paging import paginate
 from overcast.runtime.redact import Secret
 
 __all__ = ["VultrNodeDriver"]
 
-T = TypeVar("T")
-
-#: The tag prefix of an instance create's request token.
-TOKEN_TAG: Final = "overcast-token-"
 #: Vultr's smallest and largest block storage volume, in GB.
 #: The instance action of each power change, and the power status it leads to.
 _POWER_ACTIONS: Final[Mapping[PowerChange, tuple[str, str]]] = {
@@ -138,7 +127,7 @@ def _addresses(*values: Any) -> list[str]:
     return [str(v) for v in values if v and str(v) not in ("0.0.0.0", "::")]
 
 
-class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
+class VultrNodeDriver(KeyIdAuth, RestNodeDriver):
     """Instances, plans, OS images, regions, SSH keys, block storage and
     snapshots on Vultr (API v2).
 
@@ -157,7 +146,10 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         When(InvalidInput, status=(400, 422)),
     )
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
-    auth_kinds: ClassVar[tuple[type[NodeAuthSSHKey]]] = (NodeAuthSSHKey,)
+    default_endpoint: ClassVar[str] = DEFAULT_ENDPOINT
+    api_path: ClassVar[str] = "/v2"
+    page_sizes: ClassVar[tuple[int, int]] = (1, MAX_PAGE_SIZE)
+    clamp_page_size: ClassVar[bool] = True
     auth_hint: ClassVar[str] = (": Vultr sets the root password itself (node.extra['password']); "
                                 "give an SSH key (auth=NodeAuthSSHKey)")
 
@@ -170,33 +162,24 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         if api_version not in (None, "2", 2):
             raise InvalidInput(f"only Vultr's API v2 is served: api_version={api_version!r}",
                                driver=self)
-        self.endpoint = libcloud_endpoint(endpoint, host, port, secure, path="/v2",
-                                          driver=self) or DEFAULT_ENDPOINT
-        self.page_size = check_page_size(page_size, maximum=MAX_PAGE_SIZE, clamp=True,
-                                         driver=self)
         self.poll_interval, self.wait_timeout = check_polling(poll_interval, wait_timeout,
                                                               driver=self)
-        self._use_bearer(key, missing="Vultr needs an API key")
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"endpoint": self.endpoint}
+        self._connect(key, endpoint, host, port, secure, page_size,
+                      missing="Vultr needs an API key")
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _list(self, path: str, key: str, convert: Callable[[Any], T],
-              params: Sequence[tuple[str, str]] = ()) -> Iter[T]:
-        """Every item of a list, page by page (``meta.links.next``)."""
-        per_page = str(self.page_size)
+    def _page_query(self, cursor: Cursor | None) -> list[tuple[str, str]]:
+        """``per_page``, and the ``cursor`` of every page but the first."""
+        query = [("per_page", str(self.page_size))]
+        if cursor is not None:
+            query.append(("cursor", str(cursor)))
+        return query
 
-        def fetch(cursor: Cursor | None) -> Op[Page[T]]:
-            query = [*params, ("per_page", per_page)]
-            if cursor is not None:
-                query.append(("cursor", str(cursor)))
-            payload = yield from self._json("GET", path, params=query)
-            page = page_of(payload, key)
-            return Page([convert(item) for item in page.items], page.next, page.style)
-
-        return paginate(fetch, what=f"GET {path}", driver=self)
+    def _read_page(self, payload: Any, key: str, cursor: Cursor | None,
+                   path: str) -> Page[Any]:
+        """The items under ``key``; the next cursor is ``meta.links.next``."""
+        return page_of(payload, key)
 
     def _path(self, collection: str, value: object, what: str) -> str:
         """``/collection/{id}``: the id a non-empty string or number, quoted."""
@@ -221,7 +204,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         over Vultr's monthly cap of hours)."""
         wanted = None if location is None else self._expect(location, NodeLocation,
                                                              "location").id
-        yield from expand(self._list("/plans", "plans", self._to_size),
+        yield from expand(self._pages("/plans", "plans", self._to_size),
                           lambda size: [size] if wanted is None
                           or wanted in size.extra["locations"] else [])
 
@@ -233,7 +216,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     def iterate_images(self, location: NodeLocation | None = None) -> Iter[NodeImage]:
         """Iterate over the operating systems instances boot from (``GET /os``;
         every region offers all of them: ``location`` filters nothing)."""
-        yield from self._list("/os", "os", self._to_image)
+        yield from self._pages("/os", "os", self._to_image)
 
     @operation
     def get_image(self, image_id: str) -> Op[NodeImage]:
@@ -254,7 +237,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_locations(self) -> Iter[NodeLocation]:
         """Iterate over the regions (``GET /regions``)."""
-        yield from self._list("/regions", "regions", self._to_location)
+        yield from self._pages("/regions", "regions", self._to_location)
 
     # -- instances -------------------------------------------------------------------------
 
@@ -284,7 +267,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_nodes(self) -> Iter[Node]:
         """Iterate over the account's instances (``GET /instances``), page by page."""
-        yield from self._list("/instances", "instances", self._to_node)
+        yield from self._pages("/instances", "instances", self._to_node)
 
     @operation
     def get_node(self, node_id: str) -> Op[Node]:
@@ -399,26 +382,23 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
         body["backups"] = "enabled" if options["ex_backups"] else "disabled"
         return spec.but(body=body)
 
-    def _prepare_node(self, spec: NodeSpec) -> Op[NodeSpec]:
-        """With an SSH key ``auth``, add its key id (registering the key if needed)."""
-        if not isinstance(spec.auth, NodeAuthSSHKey):
-            return (yield from pure(spec))
-        key = yield from self._key_pair_holding(spec.auth.pubkey)
+    def _with_key_id(self, spec: NodeSpec, key_id: Any) -> NodeSpec:
+        """The key id joins the create's ``sshkey_id``."""
         body = dict(spec.options["body"])
-        body["sshkey_id"] = [*body.get("sshkey_id", []), str(key.extra["id"])]
+        body["sshkey_id"] = [*body.get("sshkey_id", []), str(key_id)]
         return spec.but(body=body)
 
     def _send_node(self, spec: NodeSpec, token: str) -> Op[Node]:
         body = dict(spec.options["body"])
-        body["tags"] = [*body["tags"], f"{TOKEN_TAG}{token}"]
+        body["tags"] = [*body["tags"], token_tag(token)]
         data = yield from self._json("POST", "/instances", json=body)
         return self._to_node(data["instance"])
 
     def _find_node(self, spec: NodeSpec, token: str) -> Op[Node | None]:
         """The instance tagged with ``token``, if an earlier attempt made it."""
         return (yield from find_first(
-            self._list("/instances", "instances", self._to_node,
-                       [("tag", f"{TOKEN_TAG}{token}")]),
+            self._pages("/instances", "instances", self._to_node,
+                       [("tag", token_tag(token))]),
             lambda node: node.name == spec.name))
 
     def _power_node(self, node: Node, change: PowerChange) -> Op[bool]:
@@ -487,7 +467,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_volumes(self) -> Iter[StorageVolume]:
         """Iterate over the account's block storage volumes (``GET /blocks``)."""
-        yield from self._list("/blocks", "blocks", self._to_volume)
+        yield from self._pages("/blocks", "blocks", self._to_volume)
 
     @operation
     def get_volume(self, volume_id: str) -> Op[StorageVolume]:
@@ -600,7 +580,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @operation
     def ex_list_snapshots(self) -> Op[list[VolumeSnapshot]]:
         """The account's instance snapshots (``GET /snapshots``, every page)."""
-        return (yield from collect(self._list("/snapshots", "snapshots", self._to_snapshot)))
+        return (yield from collect(self._pages("/snapshots", "snapshots", self._to_snapshot)))
 
     @operation
     def ex_get_snapshot(self, snapshot_id: str) -> Op[VolumeSnapshot]:
@@ -639,7 +619,7 @@ class VultrNodeDriver(HttpApi, BearerAuth, NodeDriver):
     @iterator
     def iterate_key_pairs(self) -> Iter[KeyPair]:
         """Iterate over the account's SSH keys (``GET /ssh-keys``)."""
-        yield from self._list("/ssh-keys", "ssh_keys", self._to_key_pair)
+        yield from self._pages("/ssh-keys", "ssh_keys", self._to_key_pair)
 
     @operation
     def get_key_pair(self, name: str) -> Op[KeyPair]:
