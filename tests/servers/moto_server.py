@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from servers.procs import EXIT_WITH_PARENT
 from servers.procs import free_port
 from servers.procs import stop_process
 
@@ -159,7 +160,7 @@ def start_moto(
         raise MotoStartError(
             f"moto is not installed ({exc}); install scripts/servers/moto.pip"
         ) from None
-    code = "import sys\n" + "".join(FIXES[name] for name in fixes) + _MAIN
+    code = "import sys\n" + EXIT_WITH_PARENT + "".join(FIXES[name] for name in fixes) + _MAIN
     last = ""
     for _ in range(3):
         directory = Path(tempfile.mkdtemp(prefix="overcast-moto-"))

@@ -5,7 +5,20 @@ from __future__ import annotations
 import socket
 import subprocess
 
-__all__ = ["free_port", "stop_process"]
+__all__ = ["EXIT_WITH_PARENT", "free_port", "stop_process"]
+
+
+#: Source for a server started as ``python -c``: a daemon thread that ends the
+#: process when the process that started it is gone (a test worker killed
+#: before its clean-up ran), so that no server outlives its test run.
+EXIT_WITH_PARENT = """
+import os as _os, threading as _threading, time as _time
+def _exit_with_parent(parent=_os.getppid()):
+    while _os.getppid() == parent:
+        _time.sleep(1)
+    _os._exit(0)
+_threading.Thread(target=_exit_with_parent, daemon=True).start()
+"""
 
 
 def free_port(*, udp: bool = False) -> int:
